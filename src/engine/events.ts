@@ -1,0 +1,125 @@
+/**
+ * What goes into the engine (events, changes) and what comes out (commands,
+ * history entries). All plain data.
+ *
+ * @packageDocumentation
+ */
+import type { Json, JsonObject } from '../codec/json.js';
+import type { NodeDefinition } from '../model/definition.js';
+import type { Failure } from '../model/failure.js';
+import type { RunStatus } from './state.js';
+
+/** Identifies one execution: a node's attempt, or a persistent listener's activation attempt. */
+export interface ExecutionRef {
+  /** Node id. */
+  node: string;
+  /** Attempt number. */
+  attempt: number;
+  /** Activation (notification seq) for persistent listeners. */
+  activation?: number;
+}
+
+/** A live change to a run. Validated, applied atomically, recorded with a new graph version. */
+export type Change =
+  | { op: 'add'; node: NodeDefinition; sources?: LinkSpec[]; listeners?: LinkSpec[] }
+  | { op: 'remove'; node: string }
+  | { op: 'link'; from: string; to: string; map?: Record<string, string> }
+  | { op: 'unlink'; from: string; to: string }
+  | { op: 'relink'; node: string; from: string; to: string; map?: Record<string, string> }
+  | { op: 'replace'; node: string; with: Partial<Omit<NodeDefinition, 'id' | 'kind'>> }
+  | { op: 'retry'; node: string; activation?: number }
+  | { op: 'skip'; node: string; result?: Json }
+  | { op: 'cancel' }
+  | { op: 'stop' };
+
+/** A link given in a change: the other end and an optional rename map. */
+export interface LinkSpec {
+  /** The other node's id. */
+  node: string;
+  /** Listener input name → source provided name. */
+  map?: Record<string, string>;
+}
+
+/** An event the engine applies to a run. */
+export type EngineEvent =
+  | { type: 'start' }
+  | { type: 'resume' }
+  | ({ type: 'task.succeeded'; result: Json } & ExecutionRef)
+  | ({ type: 'task.failed'; error: Failure } & ExecutionRef)
+  | ({ type: 'retry.due' } & ExecutionRef)
+  | { type: 'rollback.succeeded'; node: string }
+  | { type: 'rollback.failed'; node: string; error: Failure }
+  | { type: 'notify'; event: string; payload: JsonObject }
+  | { type: 'change'; change: Change; actor: string };
+
+/** Dispatch of a node's apply or rollback to a worker. */
+export interface DispatchCommand extends ExecutionRef {
+  /** Always `dispatch`. */
+  type: 'dispatch';
+  /** `apply` runs the task; `rollback` undoes it. */
+  kind: 'apply' | 'rollback';
+  /** Run id. */
+  runId: string;
+  /** Registered task name. */
+  task: string;
+  /** Inputs by name (encoded). */
+  inputs: JsonObject;
+  /** Timeout of the attempt in milliseconds (0: none). */
+  timeoutMs: number;
+  /** Work queue. */
+  queue: string;
+  /** For a rollback: the apply's result, if it succeeded. */
+  result?: Json;
+  /** For a rollback: the apply's failure, if it failed. */
+  error?: Failure;
+}
+
+/** Something the runtime must do after the step is saved. */
+export type Command =
+  | DispatchCommand
+  | ({ type: 'schedule'; runId: string; dueAt: number } & ExecutionRef)
+  | { type: 'abort'; runId: string; node?: string; activation?: number }
+  | { type: 'finished'; runId: string; status: RunStatus };
+
+/** Kinds of history entries. */
+export type HistoryType =
+  | 'run.started'
+  | 'run.resumed'
+  | 'run.status'
+  | 'node.started'
+  | 'node.succeeded'
+  | 'node.failed'
+  | 'node.retrying'
+  | 'node.cancelled'
+  | 'node.skipped'
+  | 'rollback.started'
+  | 'rollback.succeeded'
+  | 'rollback.failed'
+  | 'event.notified'
+  | 'change';
+
+/** One line of a run's history: what happened, who changed what. */
+export interface HistoryEntry {
+  /** Run id. */
+  runId: string;
+  /** Sequence number in the run. */
+  seq: number;
+  /** When (epoch ms). */
+  at: number;
+  /** What happened. */
+  type: HistoryType;
+  /** Graph version after the entry. */
+  graphVersion: number;
+  /** The node concerned. */
+  node?: string;
+  /** The attempt concerned. */
+  attempt?: number;
+  /** The activation concerned. */
+  activation?: number;
+  /** Who made a change. */
+  actor?: string;
+  /** New run status (`run.status`). */
+  status?: RunStatus;
+  /** Details: the change, the error, the event name. */
+  detail?: JsonObject;
+}

@@ -1,0 +1,174 @@
+/**
+ * The state of a run, as the engine sees it. Everything here is plain data that
+ * the stores persist: a run row, one row per node, one row per live activation.
+ *
+ * @packageDocumentation
+ */
+import type { Json, JsonObject } from '../codec/json.js';
+import type { FailurePolicy, LinkDefinition, NodeDefinition } from '../model/definition.js';
+import type { Failure } from '../model/failure.js';
+
+/**
+ * State of a node:
+ * - `waiting`: some source has not notified yet, or an input is missing.
+ * - `running`: dispatched (attempt `attempt`), its outcome not recorded yet.
+ * - `retrying`: failed, a retry is scheduled at `retryAt`.
+ * - `succeeded` / `skipped`: done, `result` recorded; never recomputed.
+ * - `failed`: failed after its last retry (or not retryable).
+ * - `cancelled`: the run was cancelled before the node finished.
+ * - `listening`: an event source, or a persistent listener, waiting for notifications.
+ */
+export type NodeStatus = 'waiting' | 'running' | 'retrying' | 'succeeded' | 'failed' | 'skipped' | 'cancelled' | 'listening';
+
+/** State of a node's rollback, separate from its apply state. */
+export type UndoStatus = 'running' | 'done' | 'failed';
+
+/**
+ * State of a run, derived after every event:
+ * - `running`: work in progress, or waiting for a notification.
+ * - `stalled`: nothing runs, and waiting nodes can never start (a cycle, a missing input).
+ * - `failed`: a node failed for good and nothing else runs (policy `halt`); fixable.
+ * - `listening`: only persistent listeners remain; stays so until stopped.
+ * - `stopping`: stopped, letting running activations finish.
+ * - `rolling_back` / `rolled_back`: the saga (policy `rollback`) in progress / done.
+ * - `succeeded`, `cancelled`: finished.
+ */
+export type RunStatus =
+  | 'running'
+  | 'stalled'
+  | 'failed'
+  | 'listening'
+  | 'stopping'
+  | 'rolling_back'
+  | 'rolled_back'
+  | 'succeeded'
+  | 'cancelled';
+
+/** A notification waiting for a persistent listener's other inputs. */
+export interface Backlogged {
+  /** Notification sequence number. */
+  seq: number;
+  /** The notifying source. */
+  from: string;
+}
+
+/** One node of a run. */
+export interface NodeState {
+  /** The node's definition (task, bound inputs, policies). */
+  def: NodeDefinition;
+  /** Incoming links: what this node listens to. */
+  sources: LinkDefinition[];
+  /** Apply state. */
+  status: NodeStatus;
+  /** Current (or last) attempt number, 0 before the first. */
+  attempt: number;
+  /** Inputs of the current attempt (recorded at dispatch). */
+  inputs?: JsonObject;
+  /** Encoded result: of the apply, or the value given at skip; persistent nodes keep the latest. */
+  result?: Json;
+  /** Failure of the last attempt. */
+  error?: Failure;
+  /** Rollback state, when a rollback was started. */
+  undo?: UndoStatus;
+  /** Failure of the rollback. */
+  undoError?: Failure;
+  /** When a scheduled retry is due (epoch ms). */
+  retryAt?: number;
+  /** When the current attempt was dispatched (epoch ms). */
+  startedAt?: number;
+  /** When the node finished (epoch ms). */
+  finishedAt?: number;
+  /** Completion order in the run (for the saga's reverse order). */
+  doneSeq?: number;
+  /** Events and persistent listeners: how many notifications this node has emitted. */
+  emitted?: number;
+  /** Persistent listeners: notifications waiting for other inputs. */
+  backlog?: Backlogged[];
+}
+
+/** State of one activation of a persistent listener. */
+export type ActivationStatus = 'running' | 'retrying' | 'succeeded' | 'failed' | 'cancelled';
+
+/** One activation (run) of a persistent listener, for one notification. */
+export interface ActivationState {
+  /** The persistent node. */
+  node: string;
+  /** The notification sequence number it answers. */
+  seq: number;
+  /** The source that notified. */
+  from: string;
+  /** Activation state. */
+  status: ActivationStatus;
+  /** Attempt number. */
+  attempt: number;
+  /** Inputs, snapshotted at the notification. */
+  inputs: JsonObject;
+  /** Encoded result. */
+  result?: Json;
+  /** Failure of the last attempt. */
+  error?: Failure;
+  /** When a scheduled retry is due. */
+  retryAt?: number;
+  /** When it was created. */
+  startedAt: number;
+  /** When it finished. */
+  finishedAt?: number;
+}
+
+/** A run: one execution of a flow. */
+export interface RunState {
+  /** Run id. */
+  id: string;
+  /** Flow name. */
+  flow: string;
+  /** Derived run state. */
+  status: RunStatus;
+  /** Revision: bumps on every committed step (optimistic concurrency). */
+  rev: number;
+  /** Graph version: bumps on every change of nodes or links. */
+  graphVersion: number;
+  /** Failure policy. */
+  onFailure: FailurePolicy;
+  /** Flow inputs given at start. */
+  inputs: JsonObject;
+  /** Whether the flow was validated at start (changes are always validated). */
+  validate: boolean;
+  /** Sequence counter: history entries, notifications, completions. */
+  seq: number;
+  /** Set by stop: persistent listeners take no new notifications. */
+  stopped: boolean;
+  /** Set by cancel. */
+  cancelled: boolean;
+  /** Set when the saga started (policy `rollback`). */
+  saga: boolean;
+  /** Creation time (epoch ms). */
+  createdAt: number;
+  /** Last change (epoch ms). */
+  updatedAt: number;
+  /** Nodes by id. */
+  nodes: Map<string, NodeState>;
+  /** Live activations (running or retrying), by {@link activationKey}. */
+  activations: Map<string, ActivationState>;
+}
+
+/** The run fields other than nodes and activations: what a store keeps in the run row. */
+export type RunHeader = Omit<RunState, 'nodes' | 'activations'>;
+
+/** Key of an activation in {@link RunState.activations}. */
+export function activationKey(node: string, seq: number): string {
+  return `${node}#${seq}`;
+}
+
+/** The run header (a copy of the scalar fields). */
+export function runHeader(run: RunState): RunHeader {
+  const { nodes: _nodes, activations: _activations, ...header } = run;
+  return header;
+}
+
+/** Statuses in which a run is settled: `wait()` returns. */
+export const SETTLED: ReadonlySet<RunStatus> = new Set<RunStatus>(['succeeded', 'failed', 'rolled_back', 'cancelled', 'stalled']);
+
+/** Node statuses that count as finished for listeners (a result is recorded). */
+export function hasNotified(node: NodeState): boolean {
+  return node.status === 'succeeded' || node.status === 'skipped' || (node.emitted ?? 0) > 0;
+}

@@ -1,0 +1,442 @@
+/**
+ * The engine: `(run state, event) -> (new state, commands)`. Deterministic and
+ * free of I/O: time comes in with the step, randomness (retry jitter) is a hash
+ * of the run, node and attempt. For a cost proportional to what changed rather
+ * than to the run's size, the state is updated in place and the step reports
+ * which nodes and activations it changed; the caller persists those.
+ *
+ * @packageDocumentation
+ */
+import type { Json, JsonObject } from '../codec/json.js';
+import type { Failure } from '../model/failure.js';
+import { backoffDelayMs } from '../model/retry.js';
+import { applyChange } from './changes.js';
+import type { Command, EngineEvent, ExecutionRef, HistoryEntry } from './events.js';
+import { resolveInputs, sourcesNotified } from './inputs.js';
+import type { LiveRun } from './live.js';
+import { deriveStatus } from './status.js';
+import {
+  activationKey,
+  SETTLED,
+  type ActivationState,
+  type ActivationStatus,
+  type NodeState,
+  type NodeStatus,
+  type RunState,
+  type UndoStatus,
+} from './state.js';
+import { ACTIVATION_TRANSITIONS, checkTransition, NODE_TRANSITIONS, RUN_TRANSITIONS, UNDO_TRANSITIONS } from './transitions.js';
+
+/** What one or more steps produced: the commands to carry out and what to persist. */
+export interface StepOutput {
+  /** Commands for the runtime, in order. */
+  commands: Command[];
+  /** New history entries, in order. */
+  history: HistoryEntry[];
+  /** Ids of nodes whose state changed (persist their rows). */
+  nodes: Set<string>;
+  /** Ids of nodes removed from the run. */
+  removed: Set<string>;
+  /** Activations whose state changed, by key, with their latest state (finished ones included). */
+  activations: Map<string, ActivationState>;
+}
+
+/** An empty step output, to accumulate several events into one commit. */
+export function emptyOutput(): StepOutput {
+  return { commands: [], history: [], nodes: new Set(), removed: new Set(), activations: new Map() };
+}
+
+/**
+ * Applies one event to a run, in place, appending what it produced to `out`.
+ * Signals that do not match the node's current attempt (duplicates, late
+ * signals after a cancel) change nothing. Invalid changes throw before
+ * changing anything.
+ */
+export function step(live: LiveRun, event: EngineEvent, now: number, out: StepOutput = emptyOutput()): StepOutput {
+  new Stepper(live, now, out).apply(event);
+  return out;
+}
+
+/** One step's working context. Exported for the change operations only. */
+export class Stepper {
+  /** The run being stepped. */
+  readonly run: RunState;
+
+  constructor(
+    /** The run with its indexes. */
+    readonly live: LiveRun,
+    /** The step's time (epoch ms). */
+    readonly now: number,
+    /** Where results accumulate. */
+    readonly out: StepOutput,
+  ) {
+    this.run = live.state;
+  }
+
+  /** Applies an event, then re-derives the run's status. */
+  apply(event: EngineEvent): void {
+    const before = this.out.history.length;
+    switch (event.type) {
+      case 'start':
+        this.record({ type: 'run.started' });
+        for (const node of this.run.nodes.values()) if (node.status === 'waiting') this.tryStart(node);
+        break;
+      case 'resume':
+        this.resume();
+        break;
+      case 'task.succeeded':
+        this.succeeded(event, event.result);
+        break;
+      case 'task.failed':
+        this.failed(event, event.error);
+        break;
+      case 'retry.due':
+        this.retryDue(event);
+        break;
+      case 'rollback.succeeded':
+        this.undone(event.node, 'done');
+        break;
+      case 'rollback.failed':
+        this.undone(event.node, 'failed', event.error);
+        break;
+      case 'notify':
+        this.notifyEvent(event.event, event.payload);
+        break;
+      case 'change':
+        applyChange(this, event.change, event.actor);
+        break;
+    }
+    if (this.out.history.length === before) return; // nothing happened: a duplicate or late signal
+    this.run.updatedAt = this.now;
+    this.refresh();
+  }
+
+  // ---- node state -------------------------------------------------------
+
+  /** Moves a node to a new status, checking the transition table and keeping counts. */
+  setStatus(node: NodeState, to: NodeStatus): void {
+    checkTransition(NODE_TRANSITIONS, `node "${node.def.id}"`, node.status, to);
+    const counts = this.live.index.counts;
+    counts[node.status]--;
+    counts[to]++;
+    node.status = to;
+    this.touch(node);
+  }
+
+  /** Marks a node as changed (to be persisted). */
+  touch(node: NodeState): void {
+    this.out.nodes.add(node.def.id);
+  }
+
+  private setUndo(node: NodeState, to: UndoStatus): void {
+    checkTransition(UNDO_TRANSITIONS, `rollback of node "${node.def.id}"`, node.undo ?? 'none', to);
+    if (node.undo === 'running') this.live.index.undoing--;
+    if (to === 'running') this.live.index.undoing++;
+    node.undo = to;
+    this.touch(node);
+  }
+
+  /** Moves an activation to a new status, checking the transition table. */
+  setActivation(activation: ActivationState, to: ActivationStatus): void {
+    checkTransition(ACTIVATION_TRANSITIONS, `activation ${activation.seq} of node "${activation.node}"`, activation.status, to);
+    const wasLive = activation.status === 'running' || activation.status === 'retrying';
+    const isLive = to === 'running' || to === 'retrying';
+    this.live.index.liveActivations += Number(isLive) - Number(wasLive);
+    activation.status = to;
+    const key = activationKey(activation.node, activation.seq);
+    // Finished activations leave the live state (the store keeps them); failed
+    // ones stay so that they can be retried.
+    if (to === 'succeeded' || to === 'cancelled') this.run.activations.delete(key);
+    else this.run.activations.set(key, activation);
+    this.out.activations.set(key, activation);
+  }
+
+  /** Appends a history entry. */
+  record(entry: Omit<HistoryEntry, 'runId' | 'seq' | 'at' | 'graphVersion'>): void {
+    this.out.history.push({ runId: this.run.id, seq: ++this.run.seq, at: this.now, graphVersion: this.run.graphVersion, ...entry });
+  }
+
+  // ---- starting work ----------------------------------------------------
+
+  /** Whether new work may start: not cancelled and no saga in progress. */
+  get accepting(): boolean {
+    return !this.run.cancelled && !this.run.saga;
+  }
+
+  /** Dispatches a waiting node if all its sources have notified and its inputs resolve. */
+  tryStart(node: NodeState): void {
+    if (!this.accepting || node.status !== 'waiting' || !sourcesNotified(this.run, node)) return;
+    const inputs = resolveInputs(this.run, node);
+    if (inputs !== undefined) this.dispatch(node, inputs);
+  }
+
+  private dispatch(node: NodeState, inputs: JsonObject): void {
+    this.setStatus(node, 'running');
+    node.attempt++;
+    node.inputs = inputs;
+    node.startedAt = this.now;
+    delete node.error;
+    delete node.retryAt;
+    this.out.commands.push(this.dispatchCommand(node, { node: node.def.id, attempt: node.attempt }, inputs));
+    this.record({ type: 'node.started', node: node.def.id, attempt: node.attempt });
+  }
+
+  private dispatchCommand(node: NodeState, ref: ExecutionRef, inputs: JsonObject): Command {
+    const def = node.def;
+    const command: Command = {
+      type: 'dispatch',
+      kind: 'apply',
+      runId: this.run.id,
+      node: ref.node,
+      attempt: ref.attempt,
+      task: def.name,
+      inputs,
+      timeoutMs: def.timeoutMs,
+      queue: def.queue,
+    };
+    if (ref.activation !== undefined) command.activation = ref.activation;
+    return command;
+  }
+
+  /** Tells every listener of `source` that it has notified. */
+  notifyListeners(source: NodeState): void {
+    if (!this.accepting) return;
+    const links = this.live.index.outgoing.get(source.def.id);
+    if (links === undefined) return;
+    for (const link of [...links]) {
+      const target = this.run.nodes.get(link.to);
+      if (target === undefined) continue;
+      if (target.def.persistent) this.activate(target, source.def.id);
+      else this.tryStart(target);
+    }
+  }
+
+  /** A persistent listener receives a notification from `from`: one activation, or a backlog entry. */
+  activate(node: NodeState, from: string): void {
+    if (!this.accepting || this.run.stopped || node.status !== 'listening') return;
+    const inputs = sourcesNotified(this.run, node) ? resolveInputs(this.run, node) : undefined;
+    if (inputs === undefined) {
+      node.backlog = [...(node.backlog ?? []), { seq: ++this.run.seq, from }];
+      this.touch(node);
+      return;
+    }
+    if (node.backlog !== undefined) {
+      // Notifications that waited for other inputs go first, in recorded order.
+      const waiting = node.backlog;
+      delete node.backlog;
+      this.touch(node);
+      for (const entry of waiting) this.startActivation(node, entry.seq, entry.from, inputs);
+    }
+    this.startActivation(node, ++this.run.seq, from, inputs);
+  }
+
+  private startActivation(node: NodeState, seq: number, from: string, inputs: JsonObject): void {
+    const activation: ActivationState = { node: node.def.id, seq, from, status: 'running', attempt: 1, inputs, startedAt: this.now };
+    this.live.index.liveActivations++;
+    this.run.activations.set(activationKey(node.def.id, seq), activation);
+    this.out.activations.set(activationKey(node.def.id, seq), activation);
+    this.out.commands.push(this.dispatchCommand(node, { node: node.def.id, attempt: 1, activation: seq }, inputs));
+    this.record({ type: 'node.started', node: node.def.id, attempt: 1, activation: seq });
+  }
+
+  /** Re-runs a failed activation (change `retry` with an activation). */
+  retryActivation(activation: ActivationState): void {
+    const node = this.run.nodes.get(activation.node) as NodeState;
+    this.setActivation(activation, 'running');
+    activation.attempt++;
+    delete activation.error;
+    const ref = { node: activation.node, attempt: activation.attempt, activation: activation.seq };
+    this.out.commands.push(this.dispatchCommand(node, ref, activation.inputs));
+    this.record({ type: 'node.started', ...ref });
+  }
+
+  // ---- signals ----------------------------------------------------------
+
+  private liveActivation(ref: ExecutionRef): ActivationState | undefined {
+    const activation = this.run.activations.get(activationKey(ref.node, ref.activation as number));
+    return activation?.status === 'running' && activation.attempt === ref.attempt ? activation : undefined;
+  }
+
+  private runningNode(ref: ExecutionRef): NodeState | undefined {
+    const node = this.run.nodes.get(ref.node);
+    return node?.status === 'running' && node.attempt === ref.attempt ? node : undefined;
+  }
+
+  private succeeded(ref: ExecutionRef, result: Json): void {
+    if (ref.activation !== undefined) {
+      const activation = this.liveActivation(ref);
+      const node = this.run.nodes.get(ref.node);
+      if (activation === undefined || node === undefined) return;
+      activation.result = result;
+      activation.finishedAt = this.now;
+      this.setActivation(activation, 'succeeded');
+      node.result = result;
+      node.emitted = (node.emitted ?? 0) + 1;
+      this.touch(node);
+      this.record({ type: 'node.succeeded', node: ref.node, attempt: ref.attempt, activation: ref.activation });
+      this.notifyListeners(node);
+      return;
+    }
+    const node = this.runningNode(ref);
+    if (node === undefined) return;
+    this.setStatus(node, 'succeeded');
+    node.result = result;
+    node.finishedAt = this.now;
+    node.doneSeq = ++this.run.seq;
+    this.record({ type: 'node.succeeded', node: ref.node, attempt: ref.attempt });
+    this.notifyListeners(node);
+  }
+
+  private failed(ref: ExecutionRef, error: Failure): void {
+    const node = this.run.nodes.get(ref.node);
+    const activation = ref.activation === undefined ? undefined : this.liveActivation(ref);
+    if (node === undefined || (ref.activation === undefined ? this.runningNode(ref) === undefined : activation === undefined)) return;
+    const retry = node.def.retry;
+    const willRetry = error.retryable && ref.attempt <= retry.limit && this.accepting;
+    const detail = { name: error.name, message: error.message } as JsonObject;
+    if (willRetry) {
+      const dueAt = this.now + backoffDelayMs(retry, ref.attempt, `${this.run.id}/${ref.node}/${ref.activation ?? ''}/${ref.attempt}`);
+      if (activation !== undefined) {
+        this.setActivation(activation, 'retrying');
+        activation.error = error;
+        activation.retryAt = dueAt;
+      } else {
+        this.setStatus(node, 'retrying');
+        node.error = error;
+        node.retryAt = dueAt;
+      }
+      const next: ExecutionRef = { node: ref.node, attempt: ref.attempt + 1 };
+      if (ref.activation !== undefined) next.activation = ref.activation;
+      this.out.commands.push({ type: 'schedule', runId: this.run.id, dueAt, ...next });
+      this.record({ type: 'node.retrying', ...ref, detail: { ...detail, dueAt } });
+      return;
+    }
+    this.record({ type: 'node.failed', ...ref, detail });
+    if (activation !== undefined) {
+      activation.error = error;
+      activation.finishedAt = this.now;
+      this.setActivation(activation, 'failed');
+      if (node.def.rollback) this.out.commands.push(this.rollbackCommand(node, ref, activation.inputs, undefined, error));
+      return;
+    }
+    this.setStatus(node, 'failed');
+    node.error = error;
+    node.finishedAt = this.now;
+    if (node.def.rollback) this.startUndo(node);
+    if (this.run.onFailure === 'rollback') this.run.saga = true;
+  }
+
+  private retryDue(ref: ExecutionRef): void {
+    if (ref.activation !== undefined) {
+      const activation = this.run.activations.get(activationKey(ref.node, ref.activation));
+      const node = this.run.nodes.get(ref.node);
+      if (activation?.status !== 'retrying' || activation.attempt + 1 !== ref.attempt || node === undefined) return;
+      this.setActivation(activation, 'running');
+      activation.attempt = ref.attempt;
+      delete activation.retryAt;
+      this.out.commands.push(this.dispatchCommand(node, ref, activation.inputs));
+      this.record({ type: 'node.started', ...ref });
+      return;
+    }
+    const node = this.run.nodes.get(ref.node);
+    if (node?.status !== 'retrying' || node.attempt + 1 !== ref.attempt) return;
+    const inputs = resolveInputs(this.run, node) ?? node.inputs ?? {};
+    this.setStatus(node, 'waiting');
+    this.dispatch(node, inputs);
+  }
+
+  // ---- rollback ---------------------------------------------------------
+
+  private rollbackCommand(node: NodeState, ref: ExecutionRef, inputs: JsonObject, result: Json | undefined, error: Failure | undefined): Command {
+    const command = this.dispatchCommand(node, ref, inputs);
+    if (command.type !== 'dispatch') return command;
+    command.kind = 'rollback';
+    if (result !== undefined) command.result = result;
+    if (error !== undefined) command.error = error;
+    return command;
+  }
+
+  private startUndo(node: NodeState): void {
+    this.setUndo(node, 'running');
+    const ref = { node: node.def.id, attempt: node.attempt };
+    this.out.commands.push(this.rollbackCommand(node, ref, node.inputs ?? {}, node.status === 'succeeded' ? node.result : undefined, node.error));
+    this.record({ type: 'rollback.started', node: node.def.id, attempt: node.attempt });
+  }
+
+  private undone(id: string, to: 'done' | 'failed', error?: Failure): void {
+    const node = this.run.nodes.get(id);
+    if (node?.undo !== 'running') return;
+    this.setUndo(node, to);
+    if (error !== undefined) node.undoError = error;
+    this.record(
+      error === undefined
+        ? { type: 'rollback.succeeded', node: id }
+        : { type: 'rollback.failed', node: id, detail: { name: error.name, message: error.message } },
+    );
+  }
+
+  /** The saga: once nothing runs, roll back completed nodes one at a time, latest first. */
+  private continueSaga(): void {
+    const index = this.live.index;
+    if (index.counts.running + index.liveActivations + index.undoing > 0) return;
+    for (const node of this.run.nodes.values()) {
+      if (node.status === 'retrying') {
+        this.setStatus(node, 'cancelled');
+        this.record({ type: 'node.cancelled', node: node.def.id });
+      }
+    }
+    let latest: NodeState | undefined;
+    for (const node of this.run.nodes.values()) {
+      if (node.status === 'succeeded' && node.def.rollback && node.undo === undefined) {
+        if (latest === undefined || (node.doneSeq ?? 0) > (latest.doneSeq ?? 0)) latest = node;
+      }
+    }
+    if (latest !== undefined) this.startUndo(latest);
+  }
+
+  // ---- events, resume, status ------------------------------------------
+
+  private notifyEvent(name: string, payload: JsonObject): void {
+    for (const node of this.run.nodes.values()) {
+      if (node.def.kind !== 'event' || node.def.name !== name || node.status !== 'listening') continue;
+      node.result = payload;
+      node.emitted = (node.emitted ?? 0) + 1;
+      this.touch(node);
+      this.record({ type: 'event.notified', node: node.def.id, detail: { event: name } });
+      this.notifyListeners(node);
+    }
+  }
+
+  private resume(): void {
+    this.record({ type: 'run.resumed' });
+    for (const node of this.run.nodes.values()) {
+      const ref = { node: node.def.id, attempt: node.attempt };
+      if (node.status === 'running') this.out.commands.push(this.dispatchCommand(node, ref, node.inputs ?? {}));
+      if (node.status === 'retrying') this.out.commands.push({ type: 'schedule', runId: this.run.id, dueAt: node.retryAt ?? this.now, node: ref.node, attempt: ref.attempt + 1 });
+      if (node.undo === 'running') {
+        this.out.commands.push(this.rollbackCommand(node, ref, node.inputs ?? {}, node.status === 'succeeded' ? node.result : undefined, node.error));
+      }
+      if (node.status === 'waiting') this.tryStart(node);
+    }
+    for (const activation of this.run.activations.values()) {
+      const node = this.run.nodes.get(activation.node);
+      if (node === undefined) continue;
+      const ref = { node: activation.node, attempt: activation.attempt, activation: activation.seq };
+      if (activation.status === 'running') this.out.commands.push(this.dispatchCommand(node, ref, activation.inputs));
+      if (activation.status === 'retrying') {
+        this.out.commands.push({ type: 'schedule', runId: this.run.id, dueAt: activation.retryAt ?? this.now, ...ref, attempt: ref.attempt + 1 });
+      }
+    }
+  }
+
+  /** Continues the saga if one is in progress, then re-derives the run status. */
+  refresh(): void {
+    if (this.run.saga && !this.run.cancelled) this.continueSaga();
+    const status = deriveStatus(this.live);
+    if (status === this.run.status) return;
+    checkTransition(RUN_TRANSITIONS, `run "${this.run.id}"`, this.run.status, status);
+    this.run.status = status;
+    this.record({ type: 'run.status', status });
+    if (SETTLED.has(status)) this.out.commands.push({ type: 'finished', runId: this.run.id, status });
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * Node, activation and run state transitions, as data: one table per entity and
+ * one checker. The engine calls the checker on every change of state, so an
+ * illegal transition is a bug caught where it happens.
+ *
+ * ```
+ * node:        waiting ──► running ──► succeeded
+ *                 │   ▲       │  ▲
+ *                 │   │       ▼  │
+ *                 │   │    retrying
+ *                 │   │       │
+ *                 ▼   │       ▼
+ *              skipped└── failed ──► (retry, replace: waiting)
+ * any unfinished node ──► cancelled ──► (retry: waiting)
+ * event / persistent listener: listening ──► succeeded (stopped) | cancelled
+ * ```
+ *
+ * @packageDocumentation
+ */
+import type { ActivationStatus, NodeStatus, RunStatus, UndoStatus } from './state.js';
+
+/** Allowed node transitions. Finished nodes (`succeeded`, `skipped`) never run again. */
+export const NODE_TRANSITIONS: Readonly<Record<NodeStatus, readonly NodeStatus[]>> = {
+  waiting: ['running', 'skipped', 'cancelled', 'waiting'],
+  running: ['succeeded', 'failed', 'retrying', 'cancelled', 'running'],
+  retrying: ['running', 'skipped', 'cancelled', 'waiting'],
+  failed: ['waiting', 'skipped', 'cancelled'],
+  cancelled: ['waiting'],
+  succeeded: [],
+  skipped: [],
+  listening: ['succeeded', 'cancelled', 'listening'],
+};
+
+/** Allowed activation transitions. */
+export const ACTIVATION_TRANSITIONS: Readonly<Record<ActivationStatus, readonly ActivationStatus[]>> = {
+  running: ['succeeded', 'failed', 'retrying', 'cancelled', 'running'],
+  retrying: ['running', 'cancelled'],
+  failed: ['running'],
+  succeeded: [],
+  cancelled: [],
+};
+
+/** Allowed rollback transitions (from no rollback yet: `none`). */
+export const UNDO_TRANSITIONS: Readonly<Record<UndoStatus | 'none', readonly UndoStatus[]>> = {
+  none: ['running', 'done'],
+  running: ['done', 'failed', 'running'],
+  done: [],
+  failed: ['running'],
+};
+
+/** Allowed run status transitions (the status is derived; this checks the derivation). */
+export const RUN_TRANSITIONS: Readonly<Record<RunStatus, readonly RunStatus[]>> = {
+  running: ['stalled', 'failed', 'listening', 'stopping', 'rolling_back', 'succeeded', 'cancelled'],
+  stalled: ['running', 'failed', 'listening', 'stopping', 'rolling_back', 'succeeded', 'cancelled'],
+  failed: ['running', 'stalled', 'listening', 'stopping', 'rolling_back', 'succeeded', 'cancelled'],
+  listening: ['running', 'stalled', 'failed', 'stopping', 'succeeded', 'cancelled'],
+  stopping: ['succeeded', 'failed', 'cancelled'],
+  rolling_back: ['rolled_back', 'cancelled'],
+  succeeded: ['running', 'stalled', 'listening', 'failed'],
+  rolled_back: [],
+  cancelled: [],
+};
+
+/** Thrown when the engine attempts a transition the tables do not allow: a bug, not bad input. */
+export class IllegalTransitionError extends Error {
+  constructor(entity: string, from: string, to: string) {
+    super(`illegal ${entity} transition ${from} -> ${to}`);
+    this.name = 'IllegalTransitionError';
+  }
+}
+
+/** Checks one transition against a table; same-state transitions must be listed to be allowed. */
+export function checkTransition<S extends string>(
+  table: Readonly<Record<S, readonly string[]>>,
+  entity: string,
+  from: S,
+  to: string,
+): void {
+  if (!table[from].includes(to)) throw new IllegalTransitionError(entity, from, to);
+}

@@ -1,0 +1,185 @@
+/**
+ * Errors raised by taskwire. Every error carries a stable string `code`; callers
+ * should check `code`, not `instanceof` (two copies of the package in one process
+ * break `instanceof`).
+ *
+ * @packageDocumentation
+ */
+
+/** Stable error codes. */
+export type ErrorCode =
+  | 'TW_VALIDATION'
+  | 'TW_CYCLE'
+  | 'TW_UNKNOWN_TASK'
+  | 'TW_UNKNOWN_NODE'
+  | 'TW_UNKNOWN_RUN'
+  | 'TW_INVALID_CHANGE'
+  | 'TW_ENCODE'
+  | 'TW_DECODE'
+  | 'TW_TIMEOUT'
+  | 'TW_CANCELLED'
+  | 'TW_TASK_FAILED'
+  | 'TW_CONFIG'
+  | 'TW_CONFLICT'
+  | 'TW_CLOSED';
+
+/** Base class of every error taskwire throws. */
+export class TaskwireError extends Error {
+  /** A stable code, safe to compare against. */
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** One problem found while validating a flow or a change to a run. */
+export interface ValidationProblem {
+  /** What kind of problem this is. */
+  kind:
+    | 'cycle'
+    | 'missing-input'
+    | 'duplicate-provider'
+    | 'duplicate-node'
+    | 'unknown-task'
+    | 'unknown-node'
+    | 'invalid';
+  /** The node ids involved (for a cycle: the cycle's path, first node repeated at the end). */
+  nodes: string[];
+  /** Human readable description naming the nodes at fault. */
+  message: string;
+}
+
+/** A flow, or a change to a running flow, is not valid. Lists every problem found. */
+export class ValidationError extends TaskwireError {
+  /** Every problem found, in a stable order. */
+  readonly problems: ValidationProblem[];
+
+  constructor(problems: ValidationProblem[], subject = 'flow') {
+    super(
+      problems.some((p) => p.kind === 'cycle') && problems.length === 1 ? 'TW_CYCLE' : 'TW_VALIDATION',
+      `invalid ${subject}: ${problems.map((p) => p.message).join('; ')}`,
+    );
+    this.problems = problems;
+  }
+}
+
+/** A task name that no registry (or worker) knows. */
+export class UnknownTaskError extends TaskwireError {
+  constructor(
+    /** The task name that was asked for. */
+    readonly task: string,
+    where = 'this process',
+  ) {
+    super('TW_UNKNOWN_TASK', `unknown task "${task}": it is not registered in ${where}`);
+  }
+}
+
+/** A node id that the flow or run does not contain. */
+export class UnknownNodeError extends TaskwireError {
+  constructor(
+    /** The node id that was asked for. */
+    readonly node: string,
+    /** The run (or flow) that was searched. */
+    readonly scope: string,
+  ) {
+    super('TW_UNKNOWN_NODE', `unknown node "${node}" in ${scope}`);
+  }
+}
+
+/** A run id that the store does not hold. */
+export class UnknownRunError extends TaskwireError {
+  constructor(
+    /** The run id that was asked for. */
+    readonly runId: string,
+  ) {
+    super('TW_UNKNOWN_RUN', `unknown run "${runId}"`);
+  }
+}
+
+/** A change to a running flow that cannot be applied; nothing was changed. */
+export class InvalidChangeError extends TaskwireError {
+  constructor(message: string) {
+    super('TW_INVALID_CHANGE', message);
+  }
+}
+
+/** A value that the codec cannot encode, with the path to it. */
+export class EncodeError extends TaskwireError {
+  constructor(
+    message: string,
+    /** Where in the value the problem is, as a JSON-path-like string (`$.a[2].b`). */
+    readonly path: string,
+  ) {
+    super('TW_ENCODE', message);
+  }
+}
+
+/** Bytes or JSON that cannot be decoded into a valid message or value. */
+export class DecodeError extends TaskwireError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('TW_DECODE', message, options);
+  }
+}
+
+/** Bad configuration or options passed to a public function. */
+export class ConfigError extends TaskwireError {
+  constructor(message: string) {
+    super('TW_CONFIG', message);
+  }
+}
+
+/** A task's apply ran longer than its timeout. */
+export class TimeoutError extends TaskwireError {
+  constructor(
+    /** The task that timed out. */
+    readonly task: string,
+    /** The timeout that was exceeded, in milliseconds. */
+    readonly timeoutMs: number,
+  ) {
+    super('TW_TIMEOUT', `task "${task}" timed out after ${timeoutMs} ms`);
+  }
+}
+
+/** The run or node was cancelled. */
+export class CancelledError extends TaskwireError {
+  constructor(message = 'cancelled') {
+    super('TW_CANCELLED', message);
+  }
+}
+
+/** Two writers stepped one run at once; the loser must reload and retry. */
+export class ConflictError extends TaskwireError {
+  constructor(
+    /** The run both writers stepped. */
+    readonly runId: string,
+  ) {
+    super('TW_CONFLICT', `run "${runId}" was changed concurrently`);
+  }
+}
+
+/** The client, store or transport was used after close(). */
+export class ClosedError extends TaskwireError {
+  constructor(what: string) {
+    super('TW_CLOSED', `${what} is closed`);
+  }
+}
+
+/**
+ * Throw this from a task's apply to fail the node at once, without retries
+ * (as BullMQ's `UnrecoverableError` or Temporal's `nonRetryable`).
+ */
+export class NonRetryableError extends Error {
+  /** Always false: the engine does not retry this error. */
+  readonly retryable = false;
+  /** Optional stable code chosen by the task author. */
+  readonly code: string | undefined;
+
+  constructor(message: string, options?: { cause?: unknown; code?: string }) {
+    super(message, options);
+    this.name = 'NonRetryableError';
+    this.code = options?.code;
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * The serialised shape of a flow: plain JSON, never functions. A coordinator that
+ * has none of the task code can run it, a run can be stored and resumed anywhere.
+ *
+ * Glossary:
+ * - task: a named unit of work, registered in every process that executes it.
+ * - node: one use of a task (or of an event source) inside a flow, with an id unique in it.
+ * - source: a node another node listens to (a link `from`).
+ * - provides / requires: the names a node publishes its result as, and the inputs it needs.
+ *
+ * @packageDocumentation
+ */
+import type { Json, JsonObject } from '../codec/json.js';
+
+/** How often and how fast a failed task is tried again. */
+export interface RetryPolicy {
+  /**
+   * Retries after the first attempt (so `limit: 2` means at most 3 attempts).
+   * @default 0
+   */
+  limit: number;
+  /**
+   * Delay before the first retry, in milliseconds.
+   * @default 1000
+   */
+  initialDelayMs: number;
+  /**
+   * Factor applied to the delay after each retry (exponential backoff).
+   * @default 2
+   */
+  factor: number;
+  /**
+   * Upper bound of any delay, in milliseconds.
+   * @default 60000
+   */
+  maxDelayMs: number;
+  /**
+   * Fraction of the delay that is randomised (0 = none, 1 = full jitter).
+   * The jitter is derived deterministically from the run, node and attempt.
+   * @default 0.2
+   */
+  jitter: number;
+}
+
+/** What a run does when a node fails after its last retry. */
+export type FailurePolicy = 'halt' | 'rollback';
+
+/** A node of a flow, as data. */
+export interface NodeDefinition {
+  /** Unique in its flow or run. */
+  id: string;
+  /** `task` runs a registered task; `event` is an external source that is notified. */
+  kind: 'task' | 'event';
+  /** The registered task name (kind `task`) or the event name (kind `event`). */
+  name: string;
+  /** Inputs bound up front. They win over upstream values and flow inputs. */
+  bound: JsonObject;
+  /** Input names the node needs before it can run. */
+  requires: string[];
+  /** Optional inputs: passed when some source or the flow provides them, never waited for. */
+  optional: string[];
+  /**
+   * Names its result is published as. One name: the whole result. Several: the
+   * result must be an object and each name takes the field of that name. For an
+   * event, `undefined` means the payload's fields, whatever they are.
+   */
+  provides: string[] | undefined;
+  /** Runs once per notification instead of once. */
+  persistent: boolean;
+  /** Whether the task defines a rollback (known to the coordinator without the code). */
+  rollback: boolean;
+  /** Retry policy of this node. */
+  retry: RetryPolicy;
+  /** Timeout of one attempt, in milliseconds; 0 means none. */
+  timeoutMs: number;
+  /** The work queue the node is dispatched to. */
+  queue: string;
+}
+
+/** `to` listens to `from`. */
+export interface LinkDefinition {
+  /** Source node id. */
+  from: string;
+  /** Listener node id. */
+  to: string;
+  /**
+   * Renames: listener input name → name provided by the source. Names not in the
+   * map pass by equality. Empty when names match or for a pure ordering link.
+   */
+  map: Record<string, string>;
+  /** True when the link was inferred from matching provides/requires names. */
+  inferred: boolean;
+}
+
+/** A flow as plain JSON. */
+export interface FlowDefinition {
+  /** Flow name. */
+  name: string;
+  /** Nodes in insertion order. */
+  nodes: NodeDefinition[];
+  /** Links in insertion order. */
+  links: LinkDefinition[];
+  /** What happens when a node fails for good. */
+  onFailure: FailurePolicy;
+}
+
+/** Values a node publishes, by provided name. */
+export type ProvidedValues = JsonObject;
+
+/** Re-exported for model users. */
+export type { Json, JsonObject };

@@ -1,0 +1,148 @@
+/**
+ * Flows: a set of nodes and the links between them. A definition, not a running thing.
+ *
+ * @packageDocumentation
+ */
+import { ConfigError } from '../errors.js';
+import type { FailurePolicy, FlowDefinition, LinkDefinition, NodeDefinition } from './definition.js';
+import type { AnyNode } from './node.js';
+import { checkName, type AnyTask } from './task.js';
+
+/** Options of {@link flow}. */
+export interface FlowOptions {
+  /**
+   * What happens when a node fails after its last retry: `halt` keeps the run
+   * failed but alive and fixable; `rollback` runs every completed task's
+   * rollback in reverse order of completion (a saga).
+   * @default "halt"
+   */
+  onFailure?: FailurePolicy;
+}
+
+/** Options of {@link Flow.link}. */
+export interface LinkOptions {
+  /**
+   * Renames where names differ: listener input name → name the source provides.
+   * @example { map: { address: 'kickServer' } }
+   */
+  map?: Record<string, string>;
+}
+
+/** A flow under construction. Create one with {@link flow}. */
+export class Flow {
+  private readonly members: AnyNode[] = [];
+  private readonly explicit: LinkDefinition[] = [];
+  /** Failure policy. */
+  readonly onFailure: FailurePolicy;
+
+  /** @internal use {@link flow} */
+  constructor(
+    /** Flow name. */
+    readonly name: string,
+    options: FlowOptions = {},
+  ) {
+    checkName(name, 'flow name');
+    const onFailure = options.onFailure ?? 'halt';
+    if (onFailure !== 'halt' && onFailure !== 'rollback') {
+      throw new ConfigError(`flow "${name}": onFailure expected "halt" or "rollback", got ${JSON.stringify(onFailure)}`);
+    }
+    this.onFailure = onFailure;
+  }
+
+  /** The nodes, in the order they were added. */
+  get nodes(): readonly AnyNode[] {
+    return this.members;
+  }
+
+  /**
+   * Adds nodes whose links are inferred from matching `provides`/`requires`
+   * names (as TaskFlow's graph flow). Inferred and explicit links mix.
+   */
+  add(...nodes: AnyNode[]): this {
+    for (const node of nodes) this.include(node);
+    return this;
+  }
+
+  /**
+   * `listener` listens to `source`: it runs after the source, and the source's
+   * provided values feed its required inputs by name (renamed by `map`). A link
+   * with no matching names is a pure ordering dependency.
+   */
+  link(source: AnyNode, listener: AnyNode, options: LinkOptions = {}): this {
+    this.include(source);
+    this.include(listener);
+    const map = { ...(options.map ?? {}) };
+    for (const [input, provided] of Object.entries(map)) {
+      if (typeof provided !== 'string') {
+        throw new ConfigError(`link "${source.id}" -> "${listener.id}": map.${input} expected a string, got ${typeof provided}`);
+      }
+    }
+    this.explicit.push({ from: source.id, to: listener.id, map, inferred: false });
+    return this;
+  }
+
+  /** Every task the flow uses, by name (to register them in an embedded runtime). */
+  tasks(): AnyTask[] {
+    const byName = new Map<string, AnyTask>();
+    for (const node of this.members) if (node.kind === 'task') byName.set(node.task.name, node.task);
+    return [...byName.values()];
+  }
+
+  /** The flow as plain JSON, with inferred links added. */
+  definition(): FlowDefinition {
+    const nodes = this.members.map((node) => node.definition());
+    return { name: this.name, nodes, links: [...this.explicit, ...inferLinks(nodes, this.explicit)], onFailure: this.onFailure };
+  }
+
+  /** Same as {@link Flow.definition}, so `JSON.stringify(flow)` gives the definition. */
+  toJSON(): FlowDefinition {
+    return this.definition();
+  }
+
+  private include(node: AnyNode): void {
+    if (!this.members.includes(node)) this.members.push(node);
+  }
+}
+
+/**
+ * Links inferred from names: a required input that is not bound and that no
+ * explicit source provides is linked from every other node that declares it in
+ * `provides` (several providers are then reported by validation).
+ */
+function inferLinks(nodes: readonly NodeDefinition[], explicit: readonly LinkDefinition[]): LinkDefinition[] {
+  const providers = new Map<string, string[]>();
+  for (const node of nodes) {
+    for (const name of node.provides ?? []) {
+      const list = providers.get(name);
+      if (list === undefined) providers.set(name, [node.id]);
+      else list.push(node.id);
+    }
+  }
+  const byId = new Map(nodes.map((node) => [node.id, node]));
+  const inferred: LinkDefinition[] = [];
+  for (const node of nodes) {
+    const incoming = explicit.filter((link) => link.to === node.id);
+    for (const input of node.requires) {
+      if (input in node.bound) continue;
+      const fed = incoming.some((link) => byId.get(link.from)?.provides?.includes(link.map[input] ?? input) === true);
+      if (fed) continue;
+      for (const from of providers.get(input) ?? []) {
+        if (from === node.id || inferred.some((l) => l.from === from && l.to === node.id)) continue;
+        if (incoming.some((link) => link.from === from)) continue;
+        inferred.push({ from, to: node.id, map: {}, inferred: true });
+      }
+    }
+  }
+  return inferred;
+}
+
+/**
+ * Creates a flow.
+ *
+ * @example
+ * const flo = flow('My-distributed-flow');
+ * flo.link(add.s({ x: 1, y: 2 }), mult.s({ y: 3 }));
+ */
+export function flow(name: string, options?: FlowOptions): Flow {
+  return new Flow(name, options);
+}

@@ -1,0 +1,77 @@
+/**
+ * Graph algorithms over node ids. Pure, no I/O.
+ *
+ * @packageDocumentation
+ */
+import type { LinkDefinition, NodeDefinition } from './definition.js';
+
+/**
+ * Finds one cycle, or undefined. The path starts and ends with the same node
+ * (`['a', 'b', 'a']`). Iterative, so deep graphs cannot overflow the stack.
+ */
+export function findCycle(ids: Iterable<string>, successors: (id: string) => readonly string[]): string[] | undefined {
+  const color = new Map<string, 1 | 2>(); // 1: on the current path, 2: done
+  for (const root of ids) {
+    if (color.has(root)) continue;
+    const path: string[] = [root];
+    const cursors: number[] = [0];
+    color.set(root, 1);
+    while (path.length > 0) {
+      const top = path[path.length - 1] as string;
+      const next = successors(top)[cursors[cursors.length - 1] as number];
+      if (next === undefined) {
+        color.set(top, 2);
+        path.pop();
+        cursors.pop();
+        continue;
+      }
+      cursors[cursors.length - 1] = (cursors[cursors.length - 1] as number) + 1;
+      const seen = color.get(next);
+      if (seen === 1) return [...path.slice(path.indexOf(next)), next];
+      if (seen === undefined) {
+        color.set(next, 1);
+        path.push(next);
+        cursors.push(0);
+      }
+    }
+  }
+  return undefined;
+}
+
+/** True when `to` can be reached from `from` by following successors. */
+export function reaches(from: string, to: string, successors: (id: string) => readonly string[]): boolean {
+  const seen = new Set<string>([from]);
+  const stack = [from];
+  while (stack.length > 0) {
+    const id = stack.pop() as string;
+    if (id === to) return true;
+    for (const next of successors(id)) {
+      if (!seen.has(next)) {
+        seen.add(next);
+        stack.push(next);
+      }
+    }
+  }
+  return false;
+}
+
+/** The name under which a link's source must provide the listener's input `input`. */
+export function sourceName(link: LinkDefinition, input: string): string {
+  return link.map[input] ?? input;
+}
+
+/** Whether `source` provides `input` to its listener through `link` (open events provide anything). */
+export function linkProvides(source: NodeDefinition, link: LinkDefinition, input: string): boolean {
+  return source.provides === undefined || source.provides.includes(sourceName(link, input));
+}
+
+/** Builds a successor index (`from` → `to` ids) from links. */
+export function successorIndex(links: Iterable<LinkDefinition>): Map<string, string[]> {
+  const index = new Map<string, string[]>();
+  for (const link of links) {
+    const list = index.get(link.from);
+    if (list === undefined) index.set(link.from, [link.to]);
+    else list.push(link.to);
+  }
+  return index;
+}

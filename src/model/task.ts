@@ -1,0 +1,158 @@
+/**
+ * Tasks: named units of work. Only a task's name travels on the bus; its code is
+ * registered in every process that executes it.
+ *
+ * @packageDocumentation
+ */
+import { ConfigError } from '../errors.js';
+import type { RetryPolicy } from './definition.js';
+import type { Failure } from './failure.js';
+import { resolveRetry, type RetryOption } from './retry.js';
+import { TaskNode, type NodeOptions } from './node.js';
+
+/** Inputs a task receives, by name. */
+export type TaskInputs = Record<string, unknown>;
+
+/** What a task's apply receives besides its inputs. */
+export interface TaskContext {
+  /** The run this execution belongs to. */
+  readonly runId: string;
+  /** The node being executed. */
+  readonly nodeId: string;
+  /** The task's registered name. */
+  readonly task: string;
+  /** Attempt number, 1 for the first. A re-delivery after a crash runs the same attempt again. */
+  readonly attempt: number;
+  /** For a persistent listener: the notification number this activation answers. */
+  readonly activation: number | undefined;
+  /** Fires when the run is cancelled or the attempt times out. */
+  readonly signal: AbortSignal;
+}
+
+/** What a task's rollback receives besides the inputs its apply received. */
+export interface RollbackContext<O> extends TaskContext {
+  /** The result of apply, when apply succeeded (saga rollback); undefined when it failed. */
+  readonly result: O | undefined;
+  /** The failure of apply, when the rollback follows the task's own failure. */
+  readonly error: Failure | undefined;
+}
+
+/** How a task is defined. */
+export interface TaskSpec<I extends TaskInputs, O> {
+  /**
+   * Input names the task needs before it can run.
+   * @default []
+   */
+  requires?: readonly (keyof I & string)[];
+  /**
+   * Input names passed when available, never waited for.
+   * @default []
+   */
+  optional?: readonly (keyof I & string)[];
+  /**
+   * Names the result is published as. One name: the whole result; several: the
+   * result is an object and each name takes its field.
+   * @default the task's name
+   */
+  provides?: string | readonly string[];
+  /** The work. May be sync or async; receives the inputs by name. */
+  apply(inputs: I, context: TaskContext): O | Promise<O>;
+  /** Undoes apply. Runs after the task's last failed attempt, and in a saga rollback. */
+  rollback?(inputs: I, context: RollbackContext<O>): unknown;
+  /**
+   * Retries: a number (the limit) or a policy.
+   * @default no retries
+   */
+  retry?: RetryOption;
+  /**
+   * Timeout of one attempt in milliseconds; 0 for none.
+   * @default 0
+   */
+  timeoutMs?: number;
+  /**
+   * Work queue the task is dispatched to, so workers can specialise.
+   * @default "default"
+   */
+  queue?: string;
+}
+
+/** A registered unit of work. Create one with {@link task}. */
+export interface Task<N extends string = string, I extends TaskInputs = TaskInputs, O = unknown> {
+  /** Registered name. */
+  readonly name: N;
+  /** Required input names. */
+  readonly requires: readonly string[];
+  /** Optional input names. */
+  readonly optional: readonly string[];
+  /** Names the result is published as. */
+  readonly provides: readonly string[];
+  /** The work. */
+  readonly apply: (inputs: I, context: TaskContext) => O | Promise<O>;
+  /** The undo, if any. */
+  readonly rollback: ((inputs: I, context: RollbackContext<O>) => unknown) | undefined;
+  /** Resolved retry policy. */
+  readonly retry: RetryPolicy;
+  /** Timeout of one attempt in milliseconds (0: none). */
+  readonly timeoutMs: number;
+  /** Work queue. */
+  readonly queue: string;
+  /**
+   * A node (signature) of this task, with some inputs bound up front.
+   * @example mult.s({ y: 3 })
+   */
+  s(bound?: Partial<I>, options?: NodeOptions): TaskNode<I, O>;
+}
+
+/** Any task, whatever its types. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- variance: a Task<I> must be usable where any task is accepted
+export type AnyTask = Task<string, any, any>;
+
+/** The default work queue. */
+export const DEFAULT_QUEUE = 'default';
+
+const NAME_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.:\-]{0,199}$/;
+
+/** Checks a task, node or event name: letters, digits, `_ . : -`, up to 200 characters. */
+export function checkName(name: unknown, what: string): string {
+  if (typeof name !== 'string' || !NAME_PATTERN.test(name)) {
+    throw new ConfigError(
+      `${what} expected a name of letters, digits, "_", ".", ":" or "-" (1-200 characters), got ${JSON.stringify(name)}`,
+    );
+  }
+  return name;
+}
+
+/**
+ * Defines a task.
+ *
+ * @example
+ * const add = task('add', {
+ *   requires: ['x', 'y'],
+ *   apply: ({ x, y }: { x: number; y: number }) => x + y,
+ * });
+ */
+export function task<N extends string, I extends TaskInputs, O>(name: N, spec: TaskSpec<I, O>): Task<N, I, O> {
+  checkName(name, 'task name');
+  if (typeof spec?.apply !== 'function') throw new ConfigError(`task "${name}": apply expected a function, got ${typeof spec?.apply}`);
+  if (spec.rollback !== undefined && typeof spec.rollback !== 'function') {
+    throw new ConfigError(`task "${name}": rollback expected a function, got ${typeof spec.rollback}`);
+  }
+  const provides = spec.provides === undefined ? [name] : typeof spec.provides === 'string' ? [spec.provides] : [...spec.provides];
+  const timeoutMs = spec.timeoutMs ?? 0;
+  if (!Number.isFinite(timeoutMs) || timeoutMs < 0) {
+    throw new ConfigError(`task "${name}": timeoutMs expected a number from 0 and up, got ${String(timeoutMs)}`);
+  }
+  const self: Task<N, I, O> = {
+    name,
+    requires: [...(spec.requires ?? [])],
+    optional: [...(spec.optional ?? [])],
+    provides,
+    apply: spec.apply.bind(spec),
+    rollback: spec.rollback?.bind(spec),
+    retry: resolveRetry(spec.retry, `task "${name}"`),
+    timeoutMs,
+    queue: checkName(spec.queue ?? DEFAULT_QUEUE, `task "${name}": queue`),
+    s: (bound, options) => new TaskNode<I, O>(self, (bound ?? {}) as Partial<I>, options ?? {}),
+  };
+  return Object.freeze(self);
+}

@@ -1,0 +1,106 @@
+/**
+ * Validation: optional pre-processing of a flow (on by default at start) and the
+ * checks applied to every change of a running flow.
+ *
+ * @packageDocumentation
+ */
+import type { JsonObject } from '../codec/json.js';
+import { ValidationError, type ValidationProblem } from '../errors.js';
+import type { FlowDefinition, LinkDefinition, NodeDefinition } from './definition.js';
+import { findCycle, linkProvides, successorIndex } from './graph.js';
+
+/** What validation may know besides the graph. */
+export interface ValidateOptions {
+  /** Flow inputs given at start: they satisfy required inputs. */
+  inputs?: JsonObject;
+  /** Whether a task name is registered; unknown tasks are problems. Left out: not checked. */
+  isKnownTask?: (name: string) => boolean;
+}
+
+/**
+ * Problems of one node's inputs given its incoming links: required inputs that
+ * nothing provides, and inputs that two sources provide.
+ */
+export function inputProblems(
+  node: NodeDefinition,
+  incoming: readonly LinkDefinition[],
+  lookup: (id: string) => NodeDefinition | undefined,
+  inputs: JsonObject,
+): ValidationProblem[] {
+  if (node.kind === 'event') return [];
+  const problems: ValidationProblem[] = [];
+  const wanted = [...node.requires, ...node.optional];
+  for (const input of wanted) {
+    if (input in node.bound) continue;
+    const providers: string[] = [];
+    let open = false;
+    for (const link of incoming) {
+      const source = lookup(link.from);
+      if (source === undefined || !linkProvides(source, link, input)) continue;
+      if (source.provides === undefined) open = true;
+      else providers.push(source.id);
+    }
+    if (providers.length > 1) {
+      problems.push({
+        kind: 'duplicate-provider',
+        nodes: [node.id, ...providers],
+        message: `input "${input}" of node "${node.id}" is provided by several sources: ${providers.map((p) => `"${p}"`).join(', ')}`,
+      });
+    }
+    const required = node.requires.includes(input);
+    if (required && providers.length === 0 && !open && !(input in inputs)) {
+      problems.push({
+        kind: 'missing-input',
+        nodes: [node.id],
+        message: `required input "${input}" of node "${node.id}" is not provided by any source, bound value or flow input`,
+      });
+    }
+  }
+  return problems;
+}
+
+/** Every problem of a flow definition, in a stable order; empty when valid. */
+export function findProblems(definition: FlowDefinition, options: ValidateOptions = {}): ValidationProblem[] {
+  const problems: ValidationProblem[] = [];
+  const byId = new Map<string, NodeDefinition>();
+  for (const node of definition.nodes) {
+    if (byId.has(node.id)) {
+      problems.push({ kind: 'duplicate-node', nodes: [node.id], message: `node id "${node.id}" is used more than once` });
+    } else {
+      byId.set(node.id, node);
+    }
+    if (node.kind === 'task' && options.isKnownTask !== undefined && !options.isKnownTask(node.name)) {
+      problems.push({ kind: 'unknown-task', nodes: [node.id], message: `node "${node.id}" uses unknown task "${node.name}"` });
+    }
+  }
+  const incoming = new Map<string, LinkDefinition[]>();
+  for (const link of definition.links) {
+    for (const end of [link.from, link.to]) {
+      if (!byId.has(end)) {
+        problems.push({ kind: 'unknown-node', nodes: [end], message: `link "${link.from}" -> "${link.to}" names unknown node "${end}"` });
+      }
+    }
+    if (byId.get(link.to)?.kind === 'event') {
+      problems.push({ kind: 'invalid', nodes: [link.to], message: `event "${link.to}" cannot listen to "${link.from}": events are notified, not linked to` });
+    }
+    const list = incoming.get(link.to);
+    if (list === undefined) incoming.set(link.to, [link]);
+    else list.push(link);
+  }
+  const successors = successorIndex(definition.links);
+  const cycle = findCycle(byId.keys(), (id) => successors.get(id) ?? []);
+  if (cycle !== undefined) {
+    problems.push({ kind: 'cycle', nodes: cycle, message: `cycle: ${cycle.map((id) => `"${id}"`).join(' -> ')}` });
+  }
+  const lookup = (id: string): NodeDefinition | undefined => byId.get(id);
+  for (const node of byId.values()) {
+    problems.push(...inputProblems(node, incoming.get(node.id) ?? [], lookup, options.inputs ?? {}));
+  }
+  return problems;
+}
+
+/** Throws a {@link ValidationError} listing every problem, if there is any. */
+export function validateFlow(definition: FlowDefinition, options: ValidateOptions = {}): void {
+  const problems = findProblems(definition, options);
+  if (problems.length > 0) throw new ValidationError(problems, `flow "${definition.name}"`);
+}

@@ -1,0 +1,2 @@
+/** @packageDocumentation The memory store adapter. */
+export { MemoryStore } from './memory-store.js';

@@ -1,0 +1,137 @@
+/**
+ * The memory store: runs in process memory, for tests and for embedded runs that
+ * need no durability. Rows are copied in and out, so callers never share state
+ * with the store (as with a real database).
+ *
+ * @packageDocumentation
+ */
+import type { HistoryEntry } from '../../engine/events.js';
+import type { ActivationState, NodeState, RunHeader, RunState } from '../../engine/state.js';
+import { FINAL_STATUSES, type CommitResult, type OutboxItem, type Page, type RunFilter, type RunSummary, type Store, type StepCommit } from '../port.js';
+
+interface StoredRun {
+  header: RunHeader;
+  nodes: Map<string, NodeState>;
+  activations: Map<string, ActivationState>;
+  history: HistoryEntry[];
+}
+
+const copy = <T>(value: T): T => structuredClone(value);
+
+/** A {@link Store} in process memory. */
+export class MemoryStore implements Store {
+  /** @inheritdoc */
+  readonly kind = 'memory';
+  private readonly runs = new Map<string, StoredRun>();
+  private readonly outbox = new Map<string, OutboxItem>();
+
+  /** @inheritdoc */
+  async commit(commits: StepCommit[]): Promise<CommitResult> {
+    const conflicts: string[] = [];
+    for (const commit of commits) {
+      const id = commit.run.id;
+      let stored = this.runs.get(id);
+      if ((stored?.header.rev ?? 0) !== commit.expectedRev) {
+        conflicts.push(id);
+        continue;
+      }
+      if (stored === undefined) {
+        stored = { header: commit.run, nodes: new Map(), activations: new Map(), history: [] };
+        this.runs.set(id, stored);
+      }
+      stored.header = copy(commit.run);
+      for (const node of commit.nodes) stored.nodes.set(node.def.id, copy(node));
+      for (const removed of commit.removed) stored.nodes.delete(removed);
+      for (const activation of commit.activations) stored.activations.set(`${activation.node}#${activation.seq}`, copy(activation));
+      for (const entry of commit.history) stored.history.push(copy(entry));
+      for (const item of commit.outbox) this.outbox.set(item.id, copy(item));
+    }
+    return { conflicts };
+  }
+
+  /** @inheritdoc */
+  async loadRun(runId: string): Promise<RunState | undefined> {
+    const stored = this.runs.get(runId);
+    if (stored === undefined) return undefined;
+    const activations = new Map<string, ActivationState>();
+    for (const [key, activation] of stored.activations) {
+      if (activation.status === 'running' || activation.status === 'retrying' || activation.status === 'failed') {
+        activations.set(key, copy(activation));
+      }
+    }
+    const nodes = new Map<string, NodeState>();
+    for (const [id, node] of stored.nodes) nodes.set(id, copy(node));
+    return { ...copy(stored.header), nodes, activations };
+  }
+
+  /** @inheritdoc */
+  async listRuns(filter: RunFilter = {}): Promise<RunSummary[]> {
+    const rows = [...this.runs.values()]
+      .map((r) => r.header)
+      .filter((h) => (filter.status === undefined || filter.status.includes(h.status)) && (filter.flow === undefined || h.flow === filter.flow))
+      .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1));
+    return rows.slice(0, filter.limit ?? 100).map((h) => ({
+      id: h.id,
+      flow: h.flow,
+      status: h.status,
+      graphVersion: h.graphVersion,
+      createdAt: h.createdAt,
+      updatedAt: h.updatedAt,
+    }));
+  }
+
+  /** @inheritdoc */
+  async liveRunIds(): Promise<string[]> {
+    return [...this.runs.values()].filter((r) => !FINAL_STATUSES.includes(r.header.status)).map((r) => r.header.id);
+  }
+
+  /** @inheritdoc */
+  async runsListeningTo(event: string): Promise<string[]> {
+    const ids: string[] = [];
+    for (const run of this.runs.values()) {
+      if (FINAL_STATUSES.includes(run.header.status)) continue;
+      for (const node of run.nodes.values()) {
+        if (node.def.kind === 'event' && node.def.name === event && node.status === 'listening') {
+          ids.push(run.header.id);
+          break;
+        }
+      }
+    }
+    return ids;
+  }
+
+  /** @inheritdoc */
+  async history(runId: string, page: Page = {}): Promise<HistoryEntry[]> {
+    const entries = this.runs.get(runId)?.history ?? [];
+    return entries.filter((e) => e.seq > (page.after ?? 0)).slice(0, page.limit ?? 1000).map(copy);
+  }
+
+  /** @inheritdoc */
+  async activations(runId: string, node?: string, page: Page = {}): Promise<ActivationState[]> {
+    const all = [...(this.runs.get(runId)?.activations.values() ?? [])];
+    return all
+      .filter((a) => (node === undefined || a.node === node) && a.seq > (page.after ?? 0))
+      .sort((a, b) => a.seq - b.seq)
+      .slice(0, page.limit ?? 1000)
+      .map(copy);
+  }
+
+  /** @inheritdoc */
+  async dueOutbox(now: number, limit: number): Promise<OutboxItem[]> {
+    return [...this.outbox.values()]
+      .filter((item) => item.dueAt <= now)
+      .sort((a, b) => a.dueAt - b.dueAt)
+      .slice(0, limit)
+      .map(copy);
+  }
+
+  /** @inheritdoc */
+  async deleteOutbox(ids: string[]): Promise<void> {
+    for (const id of ids) this.outbox.delete(id);
+  }
+
+  /** @inheritdoc */
+  async close(): Promise<void> {
+    // nothing to release
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * The store port: where runs live. One interface, one folder per adapter
+ * (memory, SQLite, PostgreSQL). Every adapter passes the same contract suite
+ * (`test/store/contract.ts`).
+ *
+ * A step is committed atomically: the run header, the nodes and activations it
+ * changed, its history entries and its outbox items, in one transaction, guarded
+ * by the run's revision (optimistic concurrency), so two coordinators never both
+ * commit a step of one run and replaying a step is a no-op.
+ *
+ * @packageDocumentation
+ */
+import type { Command, HistoryEntry } from '../engine/events.js';
+import type { ActivationState, NodeState, RunHeader, RunState, RunStatus } from '../engine/state.js';
+
+/** A command waiting to be carried out: written in the step's transaction, deleted once done. */
+export interface OutboxItem {
+  /** Unique id (`<runId>:<rev>:<index>`). */
+  id: string;
+  /** The run it belongs to. */
+  runId: string;
+  /** Not before this time (epoch ms): now for dispatches, the retry time for schedules. */
+  dueAt: number;
+  /** What to do. */
+  command: Command;
+}
+
+/** Everything one committed step (or several steps of one run) changed. */
+export interface StepCommit {
+  /** The run header after the step; `run.rev` is the new revision. */
+  run: RunHeader;
+  /** The revision the step was computed from; 0 for a new run. */
+  expectedRev: number;
+  /** Nodes to insert or replace. */
+  nodes: NodeState[];
+  /** Node ids to delete. */
+  removed: string[];
+  /** Activations to insert or replace. */
+  activations: ActivationState[];
+  /** History entries to append. */
+  history: HistoryEntry[];
+  /** Outbox items to add. */
+  outbox: OutboxItem[];
+}
+
+/** Outcome of {@link Store.commit}. */
+export interface CommitResult {
+  /** Runs whose revision did not match: nothing was written for them; reload and step again. */
+  conflicts: string[];
+}
+
+/** A line of a run listing. */
+export interface RunSummary {
+  /** Run id. */
+  id: string;
+  /** Flow name. */
+  flow: string;
+  /** Run status. */
+  status: RunStatus;
+  /** Graph version. */
+  graphVersion: number;
+  /** Created (epoch ms). */
+  createdAt: number;
+  /** Last change (epoch ms). */
+  updatedAt: number;
+}
+
+/** Filters of {@link Store.listRuns}. */
+export interface RunFilter {
+  /** Only runs in these statuses. */
+  status?: RunStatus[];
+  /** Only runs of this flow. */
+  flow?: string;
+  /**
+   * At most this many, newest first.
+   * @default 100
+   */
+  limit?: number;
+}
+
+/** Paging of history and activations. */
+export interface Page {
+  /** Only entries with a sequence number greater than this. */
+  after?: number;
+  /**
+   * At most this many.
+   * @default 1000
+   */
+  limit?: number;
+}
+
+/** Where runs live. */
+export interface Store {
+  /** A short name for logs (`memory`, `sqlite`, `postgres`). */
+  readonly kind: string;
+  /** Commits steps of one or more runs; a run whose `expectedRev` is stale is skipped and reported. New runs have `expectedRev` 0. */
+  commit(commits: StepCommit[]): Promise<CommitResult>;
+  /** Loads a run's full state (live activations included), or undefined. */
+  loadRun(runId: string): Promise<RunState | undefined>;
+  /** Lists runs, newest first. */
+  listRuns(filter?: RunFilter): Promise<RunSummary[]>;
+  /** Ids of runs that are not finished (`succeeded`, `rolled_back`, `cancelled`), to resume them. */
+  liveRunIds(): Promise<string[]>;
+  /** Ids of live runs with an event node named `event` that is listening. */
+  runsListeningTo(event: string): Promise<string[]>;
+  /** A run's history, in order. */
+  history(runId: string, page?: Page): Promise<HistoryEntry[]>;
+  /** Activations of a run (optionally of one node), finished ones included, in notification order. */
+  activations(runId: string, node?: string, page?: Page): Promise<ActivationState[]>;
+  /** Outbox items due at `now` or earlier, oldest first. */
+  dueOutbox(now: number, limit: number): Promise<OutboxItem[]>;
+  /** Deletes outbox items once carried out. */
+  deleteOutbox(ids: string[]): Promise<void>;
+  /** Releases connections and files. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Run statuses after which a run never changes again. */
+export const FINAL_STATUSES: readonly RunStatus[] = ['succeeded', 'rolled_back', 'cancelled'];

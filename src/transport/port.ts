@@ -1,0 +1,107 @@
+/**
+ * The transport port: how dispatches reach workers and signals come back to the
+ * coordinators. One interface; adapters in-process (embedded) and AMQP
+ * (RabbitMQ, distributed).
+ *
+ * @packageDocumentation
+ */
+import type { Json } from '../codec/json.js';
+import type { DispatchCommand, HistoryEntry } from '../engine/events.js';
+import type { Failure } from '../model/failure.js';
+
+/** A dispatch as it crosses the bus: the command plus tracing headers. */
+export interface DispatchMessage extends DispatchCommand {
+  /** W3C trace context of the dispatching span, if tracing is on. */
+  traceparent?: string;
+  /** When the dispatch was published (epoch ms), for dispatch-to-start latency. */
+  sentAt?: number;
+}
+
+/** Fields every signal carries. */
+interface SignalBase {
+  /** Run id. */
+  runId: string;
+  /** Node id. */
+  node: string;
+  /** Attempt number. */
+  attempt: number;
+  /** Activation, for persistent listeners. */
+  activation?: number;
+  /** Worker identity (host/pid), for diagnostics. */
+  worker: string;
+}
+
+/** The outcome of an apply or rollback, sent by a worker to the coordinators. */
+export type SignalMessage =
+  | (SignalBase & { type: 'task.succeeded'; result: Json })
+  | (SignalBase & { type: 'task.failed'; error: Failure })
+  | (SignalBase & { type: 'rollback.succeeded' })
+  | (SignalBase & { type: 'rollback.failed'; error: Failure });
+
+/** Asks workers to abort executions of a run (or of one node or activation). */
+export interface AbortMessage {
+  /** Run id. */
+  runId: string;
+  /** Only this node, if set. */
+  node?: string;
+  /** Only this activation, if set. */
+  activation?: number;
+}
+
+/** A message handed to a consumer; settle it exactly once. */
+export interface Delivery<T> {
+  /** The decoded body. */
+  readonly body: T;
+  /** True when the broker delivered it before (a worker died, a connection dropped). */
+  readonly redelivered: boolean;
+  /** Done with it: it will not come back. */
+  ack(): void;
+  /** Give it back to be delivered again (to this or another consumer). */
+  requeue(): void;
+}
+
+/** A running consumer. */
+export interface Subscription {
+  /** Stops taking new messages; unsettled ones are given back by the broker. Resolves when handlers have returned. */
+  cancel(): Promise<void>;
+}
+
+/** Options of {@link Transport.consumeDispatches}. */
+export interface ConsumeOptions {
+  /** Messages in flight at once (AMQP prefetch). Equal to the worker's concurrency. */
+  prefetch: number;
+}
+
+/** How dispatches, signals, aborts and announcements travel. */
+export interface Transport {
+  /** A short name for logs (`inprocess`, `amqp`). */
+  readonly kind: string;
+  /** True when a published message survives a crash of the publisher (broker confirms). */
+  readonly durable: boolean;
+  /** Publishes dispatches to their queues; resolves when the broker holds them. */
+  dispatch(messages: DispatchMessage[]): Promise<void>;
+  /** Publishes signals to the coordinators; resolves when the broker holds them. */
+  signal(messages: SignalMessage[]): Promise<void>;
+  /** Broadcasts aborts to every worker (best effort). */
+  abort(messages: AbortMessage[]): Promise<void>;
+  /** Publishes completion notifications on the topic exchange, routed by run and node (best effort). */
+  announce(entries: HistoryEntry[]): Promise<void>;
+  /** Worker side: takes dispatches from one work queue. */
+  consumeDispatches(queue: string, options: ConsumeOptions, handler: (delivery: Delivery<DispatchMessage>) => void): Promise<Subscription>;
+  /** Coordinator side: takes signals, in batches of what has arrived. */
+  consumeSignals(options: ConsumeOptions, handler: (batch: Delivery<SignalMessage>[]) => void): Promise<Subscription>;
+  /** Worker side: receives aborts. */
+  consumeAborts(handler: (message: AbortMessage) => void): Promise<Subscription>;
+  /**
+   * Outside listeners: receives announcements whose routing key matches
+   * `pattern` (AMQP topic syntax; keys are `run.<runId>.<nodeId or $run>.<type>`).
+   */
+  subscribe(pattern: string, handler: (entry: HistoryEntry) => void): Promise<Subscription>;
+  /** Closes connections. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** The routing key of an announcement: `run.<runId>.<nodeId or $run>.<type>`. */
+export function announcementKey(entry: HistoryEntry): string {
+  return `run.${entry.runId}.${entry.node ?? '$run'}.${entry.type}`;
+}
