@@ -13,7 +13,7 @@ import type { Json } from './json.js';
 export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
 
 /** Default deepest nesting of arrays and objects accepted by {@link parseJson}. */
-export const DEFAULT_MAX_DEPTH = 64;
+export const DEFAULT_MAX_DEPTH = 128;
 
 /** Limits applied by {@link parseJson} and {@link stringifyJson}. */
 export interface JsonLimits {
@@ -34,7 +34,7 @@ export interface JsonLimits {
  * Object keys that are rejected anywhere in decoded JSON (and in encoded values),
  * because merging them into another object can pollute prototypes.
  */
-export const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+export const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__']);
 
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
 

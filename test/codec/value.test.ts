@@ -126,8 +126,7 @@ describe('encodeValue', () => {
 
   it('rejects invalid dates and forbidden keys', () => {
     expect(encodeError({ d: new Date(NaN) }).message).toContain('invalid Date at $.d');
-    expect(encodeError({ a: { constructor: 'Ferrari' } }).path).toBe('$.a.constructor');
-    expect(encodeError({ prototype: 1 }).path).toBe('$.prototype');
+    expect(roundTrip({ a: { constructor: 'Ferrari' }, prototype: 1 })).toEqual({ a: { constructor: 'Ferrari' }, prototype: 1 });
     expect(encodeError(JSON.parse('{"__proto__": 1}')).path).toBe('$.__proto__');
   });
 

@@ -1,0 +1,108 @@
+/**
+ * The client: start flows, notify events, get run handles. The same API embedded
+ * and distributed; only the parts it is wired from differ (see `connect`).
+ *
+ * @packageDocumentation
+ */
+import { randomUUID } from 'node:crypto';
+import type { JsonObject } from '../codec/json.js';
+import { encodeValue } from '../codec/value.js';
+import { createRun, liveRun, type HistoryEntry } from '../engine/index.js';
+import { validateFlow } from '../model/validate.js';
+import type { FlowDefinition } from '../model/definition.js';
+import type { Flow } from '../model/flow.js';
+import type { AnyTask } from '../model/task.js';
+import type { RunFilter, RunSummary } from '../store/port.js';
+import type { Subscription } from '../transport/port.js';
+import type { RuntimeParts } from './parts.js';
+import { RunHandle } from './run-handle.js';
+
+/** Options of {@link Client.start}. */
+export interface StartOptions {
+  /**
+   * Validate the flow first (cycles, missing inputs, duplicate providers, unknown tasks).
+   * Turned off, a cycle simply stalls, is reported by inspection and can be fixed mid-run.
+   * @default true
+   */
+  validate?: boolean;
+  /**
+   * Run id.
+   * @default a random UUID
+   */
+  id?: string;
+}
+
+/** Starts flows and hands out run handles. Create one with `connect()`. */
+export class Client {
+  private readonly subscriptions: Subscription[] = [];
+  private closing: Promise<void> | undefined;
+
+  /** @internal use `connect()` */
+  constructor(
+    private readonly parts: RuntimeParts,
+    private readonly shutdown: () => Promise<void>,
+  ) {}
+
+  /** Registers tasks this process can execute (embedded) or knows by name. Flows started from a `Flow` register theirs. */
+  register(...tasks: AnyTask[]): this {
+    this.parts.registry.register(...tasks);
+    return this;
+  }
+
+  /** Starts a run of a flow with optional flow inputs. */
+  async start(flow: Flow | FlowDefinition, inputs: Record<string, unknown> = {}, options: StartOptions = {}): Promise<RunHandle> {
+    const definition = 'definition' in flow ? flow.definition() : flow;
+    if ('definition' in flow) this.parts.registry.register(...flow.tasks());
+    const encoded = encodeValue(inputs, `the inputs of flow "${definition.name}"`) as JsonObject;
+    const validate = options.validate ?? true;
+    if (validate) {
+      const isKnownTask = this.parts.checkTasks ? (name: string) => this.parts.registry.has(name) : undefined;
+      validateFlow(definition, isKnownTask === undefined ? { inputs: encoded } : { inputs: encoded, isKnownTask });
+    }
+    const id = options.id ?? randomUUID();
+    const state = createRun(definition, { id, inputs: encoded, validate, now: Date.now() });
+    await this.parts.coordinator.create(liveRun(state));
+    return new RunHandle(id, this.parts);
+  }
+
+  /** A handle on an existing run. */
+  run(id: string): RunHandle {
+    return new RunHandle(id, this.parts);
+  }
+
+  /** Lists runs, newest first. */
+  runs(filter?: RunFilter): Promise<RunSummary[]> {
+    return this.parts.store.listRuns(filter);
+  }
+
+  /**
+   * Notifies an external event: every live run with a node listening to `event`
+   * receives `payload`, whose fields feed the listeners' inputs by name.
+   * Resolves with the ids of the runs notified.
+   */
+  async notify(event: string, payload: Record<string, unknown> = {}): Promise<string[]> {
+    const encoded = encodeValue(payload, `the payload of event "${event}"`) as JsonObject;
+    const runIds = await this.parts.store.runsListeningTo(event);
+    await Promise.all(runIds.map((runId) => this.parts.coordinator.submit(runId, { type: 'notify', event, payload: encoded })));
+    return runIds;
+  }
+
+  /**
+   * Calls `listener` for every history entry announced (node started, succeeded,
+   * failed, retrying, run status, changes) of runs matching `runId` (default: all).
+   */
+  async watch(listener: (entry: HistoryEntry) => void, runId = '*'): Promise<Subscription> {
+    const subscription = await this.parts.transport.subscribe(`run.${runId}.#`, listener);
+    this.subscriptions.push(subscription);
+    return subscription;
+  }
+
+  /** Stops the client's parts in order (worker drains, coordinator finishes, connections close). Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      for (const subscription of this.subscriptions) await subscription.cancel();
+      await this.shutdown();
+    })();
+    return this.closing;
+  }
+}

@@ -1,0 +1,369 @@
+/**
+ * The coordinator: takes events (signals from workers, changes from clients,
+ * retry timers), loads the run, steps the engine, saves the step, and hands the
+ * commands to the transport. Events that arrive together are stepped together
+ * and committed in one store transaction; signals are acknowledged only after
+ * that commit. Several coordinators may work on one store at once: a step
+ * computed from a stale revision is a conflict, and the run is reloaded and
+ * stepped again.
+ *
+ * With a durable transport, commands are written to the outbox in the step's
+ * transaction and deleted once published; a poller republishes what a crash left
+ * behind and fires due retries. With a non-durable one (in-process), pending
+ * work is re-derived from the runs at start (`resume`).
+ *
+ * @packageDocumentation
+ */
+import { TaskwireError, UnknownRunError } from '../errors.js';
+import { emptyOutput, liveRun, runHeader, step, type LiveRun, type StepOutput } from '../engine/index.js';
+import type { Command, DispatchCommand, EngineEvent } from '../engine/events.js';
+import type { RunStatus } from '../engine/state.js';
+import { silentLogger, type Logger } from '../observability/logger.js';
+import { FINAL_STATUSES, type OutboxItem, type StepCommit, type Store } from '../store/port.js';
+import type { Delivery, SignalMessage, Subscription, Transport } from '../transport/port.js';
+import { systemClock, type Clock } from './clock.js';
+import { signalToEvent } from './signals.js';
+
+/** Options of {@link Coordinator}. */
+export interface CoordinatorOptions {
+  /** Where runs live. */
+  store: Store;
+  /** Where commands go. */
+  transport: Transport;
+  /** Time and timers. @default the system clock */
+  clock?: Clock;
+  /** Structured logger. */
+  logger?: Logger;
+  /**
+   * Durable transports: an outbox item not deleted this long after its step is republished.
+   * @default 5000
+   */
+  republishAfterMs?: number;
+  /**
+   * Durable transports: how often the outbox is polled for due retries and leftovers.
+   * @default 500
+   */
+  pollIntervalMs?: number;
+}
+
+interface Pending {
+  runId: string;
+  event: EngineEvent;
+  delivery?: Delivery<SignalMessage>;
+  resolve: (run: StepReport) => void;
+  reject: (error: unknown) => void;
+  conflicts: number;
+}
+
+const MAX_CONFLICT_RETRIES = 20;
+
+/** What {@link Coordinator.submit} resolves with: the run after the step. */
+export interface StepReport {
+  /** Run status after the step. */
+  status: RunStatus;
+  /** Graph version after the step. */
+  graphVersion: number;
+}
+
+/** Steps runs in response to events. */
+export class Coordinator {
+  private readonly cache = new Map<string, LiveRun>();
+  private queue: Pending[] = [];
+  private draining: Promise<void> | undefined;
+  private readonly timers = new Set<unknown>();
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private subscription: Subscription | undefined;
+  private poller: unknown;
+  private closed = false;
+
+  constructor(private readonly options: CoordinatorOptions) {
+    this.clock = options.clock ?? systemClock;
+    this.logger = options.logger ?? silentLogger;
+  }
+
+  /** The store this coordinator commits to. */
+  get store(): Store {
+    return this.options.store;
+  }
+
+  /** Starts taking signals (and, with a durable transport, polling the outbox). */
+  async start(prefetch = 256): Promise<void> {
+    this.subscription = await this.options.transport.consumeSignals({ prefetch }, (batch) => this.onSignals(batch));
+    if (this.options.transport.durable) this.schedulePoll();
+  }
+
+  /** Non-durable transports: re-dispatches the work of every live run (after a crash or a restart). */
+  async resume(): Promise<number> {
+    const ids = await this.options.store.liveRunIds();
+    await Promise.all(ids.map((id) => this.submit(id, { type: 'resume' })));
+    return ids.length;
+  }
+
+  /** Saves a new run (already created and indexed) and starts it. */
+  async create(live: LiveRun): Promise<void> {
+    const out = step(live, { type: 'start' }, this.clock.now());
+    live.state.rev = 1;
+    const { conflicts } = await this.options.store.commit([this.toCommit(live, 0, out)]);
+    if (conflicts.length > 0) throw new TaskwireError('TW_CONFLICT', `run "${live.state.id}" already exists`);
+    this.cache.set(live.state.id, live);
+    await this.carryOut(live, out);
+  }
+
+  /** Applies an event to a run; resolves once it is committed and its commands are handed on. */
+  submit(runId: string, event: EngineEvent): Promise<StepReport> {
+    return new Promise((resolve, reject) => {
+      this.enqueue({ runId, event, resolve, reject, conflicts: 0 });
+    });
+  }
+
+  /** Forgets cached runs (another process may have changed them). */
+  invalidate(runId?: string): void {
+    if (runId === undefined) this.cache.clear();
+    else this.cache.delete(runId);
+  }
+
+  private onSignals(batch: Delivery<SignalMessage>[]): void {
+    for (const delivery of batch) {
+      const noop = (): void => undefined;
+      this.enqueue({ runId: delivery.body.runId, event: signalToEvent(delivery.body), delivery, resolve: noop, reject: noop, conflicts: 0 });
+    }
+  }
+
+  private enqueue(pending: Pending): void {
+    if (this.closed) {
+      pending.delivery?.requeue();
+      pending.reject(new TaskwireError('TW_CLOSED', 'coordinator is closed'));
+      return;
+    }
+    this.queue.push(pending);
+    this.draining ??= this.drain().finally(() => (this.draining = undefined));
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue;
+      this.queue = [];
+      await this.process(batch);
+    }
+  }
+
+  private async process(batch: Pending[]): Promise<void> {
+    const byRun = new Map<string, Pending[]>();
+    for (const pending of batch) {
+      const list = byRun.get(pending.runId);
+      if (list === undefined) byRun.set(pending.runId, [pending]);
+      else list.push(pending);
+    }
+    await this.loadMissing([...byRun.keys()]);
+    const now = this.clock.now();
+    const steps: { live: LiveRun; out: StepOutput; items: Pending[] }[] = [];
+    const commits: StepCommit[] = [];
+    for (const [runId, items] of byRun) {
+      const live = this.cache.get(runId);
+      if (live === undefined) {
+        for (const item of items) {
+          item.delivery?.ack(); // a signal for a run this store does not hold cannot succeed later
+          item.reject(new UnknownRunError(runId));
+        }
+        continue;
+      }
+      const expectedRev = live.state.rev;
+      const out = emptyOutput();
+      const applied: Pending[] = [];
+      let broken = false;
+      for (const item of items) {
+        if (broken) {
+          this.queue.push(item); // stepped again once the run is reloaded
+          continue;
+        }
+        try {
+          step(live, item.event, now, out);
+          applied.push(item);
+        } catch (error) {
+          item.delivery?.ack(); // redelivering it would fail the same way
+          item.reject(error);
+          if (!(error instanceof TaskwireError)) {
+            // An engine bug: the state may be half changed, so reload it from the store.
+            this.logger.error({ runId, error: (error as Error).stack, event: item.event.type }, 'engine error; run reloaded');
+            this.cache.delete(runId);
+            this.queue.push(...applied);
+            broken = true;
+          }
+        }
+      }
+      if (broken) continue;
+      if (out.history.length === 0 && out.nodes.size === 0 && out.activations.size === 0) {
+        for (const item of applied) this.succeed(item, live); // duplicates and late signals
+        continue;
+      }
+      live.state.rev = expectedRev + 1;
+      commits.push(this.toCommit(live, expectedRev, out));
+      steps.push({ live, out, items: applied });
+    }
+    if (commits.length === 0) return;
+    let conflicts: Set<string>;
+    try {
+      conflicts = new Set((await this.options.store.commit(commits)).conflicts);
+    } catch (error) {
+      this.logger.error({ error: (error as Error).message, runs: commits.length }, 'store commit failed; events will be retried');
+      for (const { live, items } of steps) {
+        this.cache.delete(live.state.id);
+        for (const item of items) this.fail(item, error);
+      }
+      return;
+    }
+    for (const { live, out, items } of steps) {
+      if (conflicts.has(live.state.id)) {
+        this.cache.delete(live.state.id);
+        for (const item of items) {
+          if (++item.conflicts > MAX_CONFLICT_RETRIES) this.fail(item, new TaskwireError('TW_CONFLICT', `run "${item.runId}" keeps changing concurrently`));
+          else this.queue.push(item);
+        }
+        continue;
+      }
+      await this.carryOut(live, out);
+      for (const item of items) this.succeed(item, live);
+    }
+  }
+
+  private succeed(item: Pending, live: LiveRun): void {
+    item.delivery?.ack();
+    item.resolve({ status: live.state.status, graphVersion: live.state.graphVersion });
+  }
+
+  private fail(item: Pending, error: unknown): void {
+    item.delivery?.requeue();
+    item.reject(error);
+  }
+
+  private async loadMissing(runIds: string[]): Promise<void> {
+    const missing = runIds.filter((id) => !this.cache.has(id));
+    await Promise.all(
+      missing.map(async (id) => {
+        const state = await this.options.store.loadRun(id);
+        if (state !== undefined) this.cache.set(id, liveRun(state));
+      }),
+    );
+  }
+
+  private toCommit(live: LiveRun, expectedRev: number, out: StepOutput): StepCommit {
+    const state = live.state;
+    const nodes = [];
+    for (const id of out.nodes) {
+      const node = state.nodes.get(id);
+      if (node !== undefined) nodes.push(node);
+    }
+    const outbox: OutboxItem[] = [];
+    if (this.options.transport.durable) {
+      const republishAt = this.clock.now() + (this.options.republishAfterMs ?? 5000);
+      out.commands.forEach((command, i) => {
+        if (command.type === 'finished') return;
+        const dueAt = command.type === 'schedule' ? command.dueAt : republishAt;
+        outbox.push({ id: `${state.id}:${state.rev}:${i}`, runId: state.id, dueAt, command });
+      });
+    }
+    return {
+      run: runHeader(state),
+      expectedRev,
+      nodes,
+      removed: [...out.removed],
+      activations: [...out.activations.values()],
+      history: out.history,
+      outbox,
+    };
+  }
+
+  /** Hands a committed step's commands to the transport (or to timers). */
+  private async carryOut(live: LiveRun, out: StepOutput): Promise<void> {
+    const transport = this.options.transport;
+    const dispatches: DispatchCommand[] = [];
+    const published: string[] = [];
+    out.commands.forEach((command, i) => {
+      const outboxId = `${live.state.id}:${live.state.rev}:${i}`;
+      switch (command.type) {
+        case 'dispatch':
+          dispatches.push(command);
+          published.push(outboxId);
+          break;
+        case 'schedule':
+          if (!transport.durable) this.scheduleRetry(command);
+          break;
+        case 'abort':
+          published.push(outboxId);
+          void transport.abort([command]);
+          break;
+        case 'finished':
+          if (FINAL_STATUSES.includes(command.status)) this.cache.delete(command.runId);
+          break;
+      }
+    });
+    void transport.announce(out.history);
+    if (dispatches.length === 0) return;
+    try {
+      await transport.dispatch(dispatches);
+      if (transport.durable) await this.options.store.deleteOutbox(published);
+    } catch (error) {
+      // The outbox keeps them; the poller republishes.
+      this.logger.warn({ error: (error as Error).message, runId: live.state.id }, 'dispatch not confirmed; left in the outbox');
+    }
+  }
+
+  private scheduleRetry(command: Extract<Command, { type: 'schedule' }>): void {
+    const handle = this.clock.setTimeout(
+      () => {
+        this.timers.delete(handle);
+        const event: EngineEvent = { type: 'retry.due', node: command.node, attempt: command.attempt };
+        if (command.activation !== undefined) event.activation = command.activation;
+        this.submit(command.runId, event).catch((error: unknown) => this.logger.error({ error: (error as Error).message, runId: command.runId }, 'retry failed'));
+      },
+      Math.max(0, command.dueAt - this.clock.now()),
+    );
+    this.timers.add(handle);
+  }
+
+  private schedulePoll(): void {
+    if (this.closed) return;
+    this.poller = this.clock.setTimeout(() => {
+      this.pollOutbox()
+        .catch((error: unknown) => this.logger.warn({ error: (error as Error).message }, 'outbox poll failed'))
+        .finally(() => this.schedulePoll());
+    }, this.options.pollIntervalMs ?? 500);
+  }
+
+  /** Publishes leftovers of crashed steps and fires due retries. */
+  async pollOutbox(): Promise<void> {
+    const store = this.options.store;
+    const items = await store.dueOutbox(this.clock.now(), 500);
+    if (items.length === 0) return;
+    const dispatches: DispatchCommand[] = [];
+    const done: string[] = [];
+    for (const item of items) {
+      const command = item.command;
+      if (command.type === 'dispatch') dispatches.push(command);
+      else if (command.type === 'abort') await this.options.transport.abort([command]);
+      else if (command.type === 'schedule') {
+        const event: EngineEvent = { type: 'retry.due', node: command.node, attempt: command.attempt };
+        if (command.activation !== undefined) event.activation = command.activation;
+        await this.submit(command.runId, event).catch(() => undefined);
+      }
+      done.push(item.id);
+    }
+    if (dispatches.length > 0) {
+      this.logger.info({ count: dispatches.length }, 'republishing dispatches left in the outbox');
+      await this.options.transport.dispatch(dispatches);
+    }
+    await store.deleteOutbox(done);
+  }
+
+  /** Stops taking signals, finishes what is being stepped, cancels timers. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.subscription?.cancel();
+    if (this.poller !== undefined) this.clock.clearTimeout(this.poller);
+    for (const handle of this.timers) this.clock.clearTimeout(handle);
+    this.timers.clear();
+    await this.draining;
+  }
+}

@@ -1,0 +1,31 @@
+/**
+ * taskwire: an event-driven, distributed task workflow engine. Flows are data:
+ * they can be inspected and rewired while they run.
+ *
+ * @packageDocumentation
+ */
+export { task, DEFAULT_QUEUE, type Task, type TaskSpec, type TaskContext, type RollbackContext, type TaskInputs, type AnyTask } from './model/task.js';
+export { TaskNode, EventNode, event, type NodeOptions, type EventOptions, type AnyNode } from './model/node.js';
+export { Flow, flow, type FlowOptions, type LinkOptions } from './model/flow.js';
+export type { FlowDefinition, NodeDefinition, LinkDefinition, RetryPolicy, FailurePolicy } from './model/definition.js';
+export { DEFAULT_RETRY, backoffDelayMs, type RetryOption } from './model/retry.js';
+export { findProblems, validateFlow, type ValidateOptions } from './model/validate.js';
+export { toFailure, type Failure } from './model/failure.js';
+export type { Json, JsonObject } from './codec/json.js';
+export { encodeValue, decodeValue } from './codec/value.js';
+export * from './errors.js';
+export type { RunStatus, NodeStatus, UndoStatus, ActivationState, ActivationStatus, WaitingInfo } from './engine/index.js';
+export type { Change, HistoryEntry, HistoryType, LinkSpec } from './engine/events.js';
+export { Client, type StartOptions } from './client/client.js';
+export { RunHandle, type AddOptions, type LinkTarget, type WaitOptions } from './client/run-handle.js';
+export type { RunSnapshot, NodeSnapshot } from './client/snapshot.js';
+export type { StepReport } from './coordinator/coordinator.js';
+export { connect, type ConnectOptions } from './runtime/connect.js';
+export { DEFAULT_SQLITE_PATH } from './runtime/open-store.js';
+export type { Store, RunSummary, RunFilter, Page } from './store/port.js';
+export { MemoryStore } from './store/memory/index.js';
+export type { Transport } from './transport/port.js';
+export { TaskRegistry } from './worker/registry.js';
+export { Worker, type WorkerOptions } from './worker/worker.js';
+export { silentLogger, type Logger, type LogFields } from './observability/logger.js';
+export type { Clock } from './coordinator/clock.js';

@@ -1,0 +1,129 @@
+/**
+ * `connect()`: wires the parts. Embedded by default (one process: in-process
+ * transport, a worker and a coordinator, state in a SQLite file); distributed
+ * with a broker URL (RabbitMQ) and a PostgreSQL store. Drivers are imported only
+ * by the wiring that needs them.
+ *
+ * @packageDocumentation
+ */
+import { hostname } from 'node:os';
+import { Client } from '../client/client.js';
+import { Coordinator } from '../coordinator/coordinator.js';
+import type { Clock } from '../coordinator/clock.js';
+import type { AnyTask } from '../model/task.js';
+import { silentLogger, type Logger } from '../observability/logger.js';
+import type { Store } from '../store/port.js';
+import type { Transport } from '../transport/port.js';
+import { InProcessTransport } from '../transport/inprocess/index.js';
+import { TaskRegistry } from '../worker/registry.js';
+import { Worker } from '../worker/worker.js';
+import { openStore } from './open-store.js';
+
+/** Options of {@link connect}. Every field has a default; `connect()` alone runs embedded. */
+export interface ConnectOptions {
+  /**
+   * Where runs live: a {@link Store}, `"memory"`, a SQLite file path (or
+   * `sqlite:<path>`), or a `postgres://` URL.
+   * @default embedded: the SQLite file `.taskwire/taskwire.db` under the current directory (or `TASKWIRE_STORE_URL`)
+   */
+  store?: Store | string;
+  /**
+   * AMQP URL of RabbitMQ: runs distributed. Left out: embedded (in-process transport).
+   * @default `TASKWIRE_BROKER_URL`, else embedded
+   */
+  broker?: string;
+  /** Tasks this process executes (embedded) or knows. Flows started from a `Flow` register theirs. */
+  tasks?: AnyTask[];
+  /**
+   * Run a worker in this process.
+   * @default true embedded, false distributed
+   */
+  worker?: boolean;
+  /**
+   * Run a coordinator (take signals) in this process.
+   * @default true embedded, false distributed
+   */
+  coordinator?: boolean;
+  /**
+   * Worker concurrency: tasks executed at once per queue.
+   * @default 16
+   */
+  concurrency?: number;
+  /** Work queues the worker takes (default: those of its tasks). */
+  queues?: string[];
+  /**
+   * Resume live runs found in the store at connect (embedded with a durable store).
+   * @default true when embedded with a file store
+   */
+  resume?: boolean;
+  /**
+   * Prefix of every AMQP exchange and queue name.
+   * @default "taskwire"
+   */
+  prefix?: string;
+  /**
+   * PostgreSQL schema.
+   * @default "taskwire"
+   */
+  schema?: string;
+  /** Structured logger (pino fits). @default silent */
+  logger?: Logger;
+  /** Clock for retries and timers (tests pass a fake one). */
+  clock?: Clock;
+  /**
+   * Who changes runs, as recorded in their history.
+   * @default `<user>@<hostname>`
+   */
+  actor?: string;
+  /**
+   * How long a closing worker lets running tasks finish, in milliseconds.
+   * @default 10000
+   */
+  shutdownGraceTimeMs?: number;
+}
+
+/**
+ * Connects a client: embedded when no broker is given, distributed otherwise.
+ *
+ * @example
+ * const tw = await connect({ store: 'memory' });
+ * const run = await tw.start(flo);
+ * await run.wait();
+ */
+export async function connect(options: ConnectOptions = {}): Promise<Client> {
+  const logger = options.logger ?? silentLogger;
+  const brokerUrl = options.broker ?? process.env['TASKWIRE_BROKER_URL'];
+  const distributed = brokerUrl !== undefined && brokerUrl !== '';
+  const store = await openStore(options.store ?? process.env['TASKWIRE_STORE_URL'], { distributed, ...(options.schema === undefined ? {} : { schema: options.schema }) });
+  let transport: Transport;
+  if (distributed) {
+    const { connectAmqp } = await import('../transport/amqp/index.js');
+    transport = await connectAmqp({ url: brokerUrl, logger, ...(options.prefix === undefined ? {} : { prefix: options.prefix }) });
+  } else {
+    transport = new InProcessTransport();
+  }
+  const registry = new TaskRegistry().register(...(options.tasks ?? []));
+  const coordinator = new Coordinator({ store, transport, logger, ...(options.clock === undefined ? {} : { clock: options.clock }) });
+  if (options.coordinator ?? !distributed) await coordinator.start();
+  let worker: Worker | undefined;
+  if (options.worker ?? !distributed) {
+    worker = new Worker({
+      transport,
+      registry,
+      logger,
+      concurrency: options.concurrency ?? 16,
+      ...(options.queues === undefined ? { queues: distributed ? undefined : ['default'] } : { queues: options.queues }),
+      ...(options.shutdownGraceTimeMs === undefined ? {} : { shutdownGraceTimeMs: options.shutdownGraceTimeMs }),
+    } as ConstructorParameters<typeof Worker>[0]);
+    await worker.start();
+  }
+  if (options.resume ?? (!distributed && store.kind !== 'memory')) await coordinator.resume();
+  const actor = options.actor ?? `${process.env['USER'] ?? 'user'}@${hostname()}`;
+  const parts = { store, transport, coordinator, registry, actor, pollIntervalMs: distributed ? 500 : 1000, checkTasks: !distributed };
+  return new Client(parts, async () => {
+    await worker?.close();
+    await coordinator.close();
+    await transport.close();
+    await store.close();
+  });
+}

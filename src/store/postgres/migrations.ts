@@ -1,0 +1,79 @@
+/**
+ * Schema migrations of the PostgreSQL store. Each numbered migration lives in
+ * its own file under `migrations/` as an embedded SQL string; applied versions
+ * are recorded in `<schema>.taskwire_migrations`.
+ *
+ * @packageDocumentation
+ */
+import type { Pool } from 'pg';
+import { MIGRATION_0001_SCHEMA } from './migrations/0001_schema.js';
+import { DEFAULT_SCHEMA, quoteSchema } from './schema-name.js';
+
+/** One schema migration. */
+export interface Migration {
+  /** Version number, from 1, in order. */
+  readonly version: number;
+  /** Short name, for the record. */
+  readonly name: string;
+  /** SQL text; `{{schema}}` stands for the quoted schema name. */
+  readonly sql: string;
+}
+
+/** Every migration, in version order. */
+export const MIGRATIONS: readonly Migration[] = [MIGRATION_0001_SCHEMA];
+
+/** The SQL text of `migration` for `schema` (already quoted). */
+export function migrationSql(migration: Migration, quotedSchema: string): string {
+  return migration.sql.split('{{schema}}').join(quotedSchema);
+}
+
+/**
+ * Brings the schema `schema` (default `taskwire`) up to date: creates it if
+ * needed and applies the migrations it lacks, in one transaction under a
+ * transaction-level advisory lock, so that several processes migrating at once
+ * are safe (one applies, the others wait and then find nothing to do). Returns
+ * the versions it applied (empty when the schema was up to date).
+ *
+ * Versions found in the database that this code does not know (written by a
+ * newer taskwire) are left alone.
+ *
+ * @throws ConfigError when `schema` is not a valid name.
+ */
+export async function migrate(pool: Pool, schema: string = DEFAULT_SCHEMA): Promise<number[]> {
+  const quoted = quoteSchema(schema);
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    await client.query('BEGIN');
+    try {
+      await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`taskwire.migrate:${schema}`]);
+      const exists = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
+      if (exists.rowCount === 0) await client.query(`CREATE SCHEMA ${quoted}`);
+      await client.query(
+        `CREATE TABLE IF NOT EXISTS ${quoted}.taskwire_migrations (
+           version    integer     PRIMARY KEY,
+           name       text        NOT NULL,
+           applied_at timestamptz NOT NULL DEFAULT now()
+         )`,
+      );
+      const done = await client.query<{ version: number }>(`SELECT version FROM ${quoted}.taskwire_migrations`);
+      const applied = new Set(done.rows.map((row) => row.version));
+      const added: number[] = [];
+      for (const migration of MIGRATIONS) {
+        if (applied.has(migration.version)) continue;
+        await client.query(migrationSql(migration, quoted));
+        await client.query(`INSERT INTO ${quoted}.taskwire_migrations (version, name) VALUES ($1, $2)`, [migration.version, migration.name]);
+        added.push(migration.version);
+      }
+      await client.query('COMMIT');
+      return added;
+    } catch (error) {
+      await client.query('ROLLBACK').catch((rollbackError: unknown) => {
+        broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
+      });
+      throw error;
+    }
+  } finally {
+    client.release(broken);
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * The store's SQL, built once per schema as named (prepared) statements: each
+ * connection parses and plans a statement once, then only binds parameters.
+ *
+ * @packageDocumentation
+ */
+import { activations } from './sql/activations.js';
+import { deleteNodes } from './sql/delete-nodes.js';
+import { deleteOutbox } from './sql/delete-outbox.js';
+import { dueOutbox } from './sql/due-outbox.js';
+import { history } from './sql/history.js';
+import { insertHistory } from './sql/insert-history.js';
+import { insertRuns } from './sql/insert-runs.js';
+import { listRuns } from './sql/list-runs.js';
+import { liveRuns } from './sql/live-runs.js';
+import { loadRun } from './sql/load-run.js';
+import { lockRuns } from './sql/lock-runs.js';
+import { runsListeningTo } from './sql/runs-listening-to.js';
+import { updateRuns } from './sql/update-runs.js';
+import { upsertActivations } from './sql/upsert-activations.js';
+import { upsertNodes } from './sql/upsert-nodes.js';
+import { upsertOutbox } from './sql/upsert-outbox.js';
+
+const BUILDERS = {
+  lockRuns,
+  insertRuns,
+  updateRuns,
+  deleteNodes,
+  upsertNodes,
+  upsertActivations,
+  insertHistory,
+  upsertOutbox,
+  loadRun,
+  listRuns,
+  liveRuns,
+  runsListeningTo,
+  history,
+  activations,
+  dueOutbox,
+  deleteOutbox,
+} satisfies Record<string, (schema: string) => string>;
+
+/** A named statement: `name` identifies the prepared statement on each connection. */
+export interface NamedQuery {
+  /** Prepared statement name, derived from the text (so two schemas never share one). */
+  readonly name: string;
+  /** SQL text. */
+  readonly text: string;
+}
+
+/** Every statement of the store, for one schema. */
+export type Queries = { readonly [K in keyof typeof BUILDERS]: NamedQuery };
+
+/** FNV-1a hash of `text`, base 36: short, stable statement names (PostgreSQL truncates names at 63 bytes). */
+function hash(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0).toString(36);
+}
+
+/** The statements for `quotedSchema` (a schema name already checked and quoted). */
+export function buildQueries(quotedSchema: string): Queries {
+  const entries = Object.entries(BUILDERS).map(([key, build]) => {
+    const text = build(quotedSchema);
+    return [key, { name: `tw_${key}_${hash(text)}`, text }] as const;
+  });
+  return Object.fromEntries(entries) as unknown as Queries;
+}

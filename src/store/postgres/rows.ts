@@ -1,0 +1,118 @@
+/**
+ * Rows in and out of PostgreSQL. Batches go in as one JSON array per statement
+ * (expanded by `jsonb_to_recordset`), built as text so that each object is
+ * serialised once.
+ *
+ * `jsonb` cannot hold the character U+0000 nor a lone UTF-16 surrogate, which
+ * JavaScript strings (and so task results) can. An object whose JSON has such
+ * an escape is stored as a JSON string holding its JSON text instead; the rows
+ * the store writes are always objects, so a string read back is such a
+ * wrapper and is parsed again.
+ *
+ * @packageDocumentation
+ */
+import type { OutboxItem } from '../port.js';
+import type { PlannedOutbox, RunPlan } from './plan.js';
+
+const UNSUPPORTED_ESCAPE = /\\u(?:0000|d[89a-f])/i;
+
+/** The JSON text of `value` as stored in a `jsonb` column (wrapped in a string when `jsonb` could not hold it). */
+export function jsonbText(value: unknown): string {
+  const text = JSON.stringify(value);
+  return UNSUPPORTED_ESCAPE.test(text) ? JSON.stringify(text) : text;
+}
+
+/** A value read from a `jsonb` column written with {@link jsonbText}. */
+export function fromJsonb<T>(value: unknown): T {
+  return (typeof value === 'string' ? JSON.parse(value) : value) as T;
+}
+
+/** An epoch time as a `bigint` column value (rounded; `due` times are rounded up so they are never early). */
+export function epoch(ms: number, round: (x: number) => number = Math.round): number {
+  return Number.isFinite(ms) ? round(ms) : 0;
+}
+
+/** One JSON object: `fields` (plain values) plus a `data` member holding `data` (JSON text). */
+function record(fields: Record<string, unknown>, data: string): string {
+  return `${JSON.stringify(fields).slice(0, -1)},"data":${data}}`;
+}
+
+/** The `runs` rows of `plans` (with `expected_rev` for the update). */
+export function runRows(plans: readonly RunPlan[]): string {
+  const rows = plans.map((plan) => {
+    const h = plan.header;
+    const fields = {
+      id: plan.id,
+      expected_rev: plan.fromRev,
+      flow: h.flow,
+      status: h.status,
+      rev: h.rev,
+      graph_version: h.graphVersion,
+      created_at: epoch(h.createdAt),
+      updated_at: epoch(h.updatedAt),
+    };
+    return `${JSON.stringify(fields).slice(0, -1)},"header":${jsonbText(h)}}`;
+  });
+  return `[${rows.join(',')}]`;
+}
+
+/** The node keys `plans` delete. */
+export function removedRows(plans: readonly RunPlan[]): string {
+  const rows: { run_id: string; node_id: string }[] = [];
+  for (const plan of plans) for (const node of plan.removed) rows.push({ run_id: plan.id, node_id: node });
+  return JSON.stringify(rows);
+}
+
+/** The `nodes` rows of `plans`. */
+export function nodeRows(plans: readonly RunPlan[]): string {
+  const rows: string[] = [];
+  for (const plan of plans) {
+    for (const [id, node] of plan.nodes) {
+      rows.push(record({ run_id: plan.id, node_id: id, kind: node.def.kind, name: node.def.name, status: node.status }, jsonbText(node)));
+    }
+  }
+  return `[${rows.join(',')}]`;
+}
+
+/** The `activations` rows of `plans`. */
+export function activationRows(plans: readonly RunPlan[]): string {
+  const rows: string[] = [];
+  for (const plan of plans) {
+    for (const a of plan.activations.values()) {
+      rows.push(record({ run_id: plan.id, node_id: a.node, seq: a.seq, status: a.status }, jsonbText(a)));
+    }
+  }
+  return `[${rows.join(',')}]`;
+}
+
+/** The `history` rows of `plans`. */
+export function historyRows(plans: readonly RunPlan[]): string {
+  const rows: string[] = [];
+  for (const plan of plans) for (const entry of plan.history) rows.push(record({ run_id: plan.id, seq: entry.seq }, jsonbText(entry)));
+  return `[${rows.join(',')}]`;
+}
+
+/** The `outbox` rows of `items`. */
+export function outboxRows(items: Iterable<PlannedOutbox>): string {
+  const rows: string[] = [];
+  for (const { item } of items) rows.push(record({ id: item.id, run_id: item.runId, due_at: epoch(item.dueAt, Math.ceil) }, jsonbText(item)));
+  return `[${rows.join(',')}]`;
+}
+
+/** Counts of the rows {@link RunPlan}s write, to skip empty statements. */
+export function counts(plans: readonly RunPlan[]): { removed: number; nodes: number; activations: number; history: number } {
+  let removed = 0;
+  let nodes = 0;
+  let activations = 0;
+  let history = 0;
+  for (const plan of plans) {
+    removed += plan.removed.size;
+    nodes += plan.nodes.size;
+    activations += plan.activations.size;
+    history += plan.history.length;
+  }
+  return { removed, nodes, activations, history };
+}
+
+/** An outbox item read back. */
+export const outboxItem = (data: unknown): OutboxItem => fromJsonb<OutboxItem>(data);

@@ -1,0 +1,116 @@
+/**
+ * The SQLite store's schema and its versioned migrations. The schema version is
+ * kept in `PRAGMA user_version`; {@link migrate} applies the missing migrations
+ * at open, each in its own immediate transaction.
+ *
+ * Tables (JSON columns hold `JSON.stringify` text; the other columns copy the
+ * fields the queries filter or sort on):
+ * - `runs` (id PK, flow, status, rev, graph_version, created_at, updated_at, header)
+ * - `nodes` (run_id, node_id, kind, name, status, data; PK (run_id, node_id));
+ *   the rowid keeps the order in which nodes were first written, which is the
+ *   order of `RunState.nodes` that the engine iterates
+ * - `activations` (run_id, node_id, seq, status, data; PK (run_id, node_id, seq))
+ * - `history` (run_id, seq, data; PK (run_id, seq))
+ * - `outbox` (id PK, run_id, due_at, data)
+ *
+ * @packageDocumentation
+ */
+import type Database from 'better-sqlite3';
+import { ConfigError } from '../../errors.js';
+
+/**
+ * The migrations, in order: the migration at index `i` brings the schema from
+ * version `i` to version `i + 1`. Never edit a released migration; append one.
+ */
+export const MIGRATIONS: readonly string[] = [
+  // 1: initial schema
+  `
+  CREATE TABLE runs (
+    id            TEXT    NOT NULL PRIMARY KEY,
+    flow          TEXT    NOT NULL,
+    status        TEXT    NOT NULL,
+    rev           INTEGER NOT NULL,
+    graph_version INTEGER NOT NULL,
+    created_at    INTEGER NOT NULL,
+    updated_at    INTEGER NOT NULL,
+    header        TEXT    NOT NULL
+  ) STRICT;
+  -- listRuns: newest first, optionally by flow or status
+  CREATE INDEX runs_by_created ON runs (created_at DESC, id DESC);
+  CREATE INDEX runs_by_flow ON runs (flow, created_at DESC, id DESC);
+  CREATE INDEX runs_by_status ON runs (status, created_at DESC, id DESC);
+  -- liveRunIds, runsListeningTo: only the runs that are not finished (finished ones pile up)
+  CREATE INDEX runs_live ON runs (id) WHERE status NOT IN ('succeeded', 'rolled_back', 'cancelled');
+
+  CREATE TABLE nodes (
+    run_id  TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    node_id TEXT NOT NULL,
+    kind    TEXT NOT NULL,
+    name    TEXT NOT NULL,
+    status  TEXT NOT NULL,
+    data    TEXT NOT NULL,
+    PRIMARY KEY (run_id, node_id)
+  ) STRICT;
+  -- loadRun: a run's nodes in rowid (first write) order
+  CREATE INDEX nodes_by_run ON nodes (run_id);
+  -- runsListeningTo: listening event nodes by event name
+  CREATE INDEX nodes_listening ON nodes (name, run_id) WHERE kind = 'event' AND status = 'listening';
+
+  CREATE TABLE activations (
+    run_id  TEXT    NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    node_id TEXT    NOT NULL,
+    seq     INTEGER NOT NULL,
+    status  TEXT    NOT NULL,
+    data    TEXT    NOT NULL,
+    PRIMARY KEY (run_id, node_id, seq)
+  ) STRICT;
+  -- activations(): a run's activations in notification order
+  CREATE INDEX activations_by_seq ON activations (run_id, seq, node_id);
+  -- loadRun: only the activations that are not finished
+  CREATE INDEX activations_live ON activations (run_id, seq, node_id) WHERE status IN ('running', 'retrying', 'failed');
+
+  CREATE TABLE history (
+    run_id TEXT    NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    seq    INTEGER NOT NULL,
+    data   TEXT    NOT NULL,
+    PRIMARY KEY (run_id, seq)
+  ) STRICT, WITHOUT ROWID;
+
+  CREATE TABLE outbox (
+    id     TEXT    NOT NULL PRIMARY KEY,
+    run_id TEXT    NOT NULL,
+    due_at INTEGER NOT NULL,
+    data   TEXT    NOT NULL
+  ) STRICT;
+  -- dueOutbox: oldest first (the rowid, implied in the index, breaks ties in write order)
+  CREATE INDEX outbox_by_due ON outbox (due_at);
+  `,
+];
+
+/** The schema version this code writes: the number of {@link MIGRATIONS}. */
+export const SCHEMA_VERSION: number = MIGRATIONS.length;
+
+/**
+ * Brings a database to {@link SCHEMA_VERSION}, applying each missing migration
+ * and its `user_version` bump in one immediate transaction (so two processes
+ * opening the same new file do not both migrate it).
+ *
+ * @returns the version the database was at before.
+ * @throws ConfigError when the database was written by a newer taskwire.
+ */
+export function migrate(db: Database.Database): number {
+  const version = (): number => db.pragma('user_version', { simple: true }) as number;
+  const before = version();
+  if (before > SCHEMA_VERSION) {
+    throw new ConfigError(`SQLite database "${db.name}" has schema version ${before}, newer than this taskwire's ${SCHEMA_VERSION}: upgrade taskwire`);
+  }
+  for (let target = before + 1; target <= SCHEMA_VERSION; target++) {
+    const apply = db.transaction(() => {
+      if (version() >= target) return; // another process migrated it meanwhile
+      db.exec(MIGRATIONS[target - 1] as string);
+      db.pragma(`user_version = ${target}`);
+    });
+    apply.immediate();
+  }
+  return before;
+}

@@ -1,0 +1,298 @@
+/**
+ * The SQLite store: runs in one local database file, on better-sqlite3. For a
+ * single coordinator process (embedded runs, a CLI, a small deployment) that
+ * must survive restarts without a database server.
+ *
+ * The database runs in WAL mode with `synchronous = NORMAL`: a commit is
+ * durable once `commit()` resolves as far as the process is concerned (a crash
+ * of the process loses nothing), but a power loss or OS crash may lose the last
+ * few transactions (never corrupting the file). Readers never block the writer.
+ *
+ * better-sqlite3 is synchronous; the async methods only wrap it, so every call
+ * runs to completion on the calling thread. A step is on every task's path, so
+ * all statements are prepared once per store and a whole batch of commits runs
+ * in one transaction.
+ *
+ * @packageDocumentation
+ */
+import Database from 'better-sqlite3';
+import type { HistoryEntry } from '../../engine/events.js';
+import type { ActivationState, NodeState, RunHeader, RunState } from '../../engine/state.js';
+import { ClosedError, ConfigError } from '../../errors.js';
+import { FINAL_STATUSES, type CommitResult, type OutboxItem, type Page, type RunFilter, type RunSummary, type Store, type StepCommit } from '../port.js';
+import { migrate } from './schema.js';
+
+/** Options of {@link openSqliteStore}. */
+export interface SqliteStoreOptions {
+  /** Database file, created if missing (its directory must exist); `:memory:` for a private in-memory database. */
+  path: string;
+  /**
+   * How long a statement waits for another connection's lock before failing with `SQLITE_BUSY`, in milliseconds.
+   * @default 5000
+   */
+  busyTimeoutMs?: number;
+}
+
+type Data = { data: string };
+type SummaryRow = { id: string; flow: string; status: RunSummary['status']; graph_version: number; created_at: number; updated_at: number };
+
+/** Finished statuses as SQL; must read as in the `runs_live` partial index for the planner to use it. */
+const FINAL_SQL = FINAL_STATUSES.map((s) => `'${s}'`).join(', ');
+const SUMMARY_COLUMNS = 'id, flow, status, graph_version, created_at, updated_at';
+
+/** Prepares every statement of the store once. */
+function prepare(db: Database.Database) {
+  return {
+    insertRun: db.prepare<[string, string, string, number, number, number, number, string]>(
+      `INSERT INTO runs (id, flow, status, rev, graph_version, created_at, updated_at, header) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO NOTHING`,
+    ),
+    updateRun: db.prepare<[string, string, number, number, number, string, string, number]>(
+      `UPDATE runs SET flow = ?, status = ?, rev = ?, graph_version = ?, updated_at = ?, header = ? WHERE id = ? AND rev = ?`,
+    ),
+    upsertNode: db.prepare<[string, string, string, string, string, string]>(
+      `INSERT INTO nodes (run_id, node_id, kind, name, status, data) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (run_id, node_id) DO UPDATE SET kind = excluded.kind, name = excluded.name, status = excluded.status, data = excluded.data`,
+    ),
+    deleteNode: db.prepare<[string, string]>(`DELETE FROM nodes WHERE run_id = ? AND node_id = ?`),
+    upsertActivation: db.prepare<[string, string, number, string, string]>(
+      `INSERT INTO activations (run_id, node_id, seq, status, data) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (run_id, node_id, seq) DO UPDATE SET status = excluded.status, data = excluded.data`,
+    ),
+    insertHistory: db.prepare<[string, number, string]>(`INSERT INTO history (run_id, seq, data) VALUES (?, ?, ?)`),
+    upsertOutbox: db.prepare<[string, string, number, string]>(
+      `INSERT INTO outbox (id, run_id, due_at, data) VALUES (?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET run_id = excluded.run_id, due_at = excluded.due_at, data = excluded.data`,
+    ),
+    runHeader: db.prepare<[string], { header: string }>(`SELECT header FROM runs WHERE id = ?`),
+    runNodes: db.prepare<[string], Data>(`SELECT data FROM nodes WHERE run_id = ? ORDER BY rowid`),
+    liveActivations: db.prepare<[string], Data>(
+      `SELECT data FROM activations WHERE run_id = ? AND status IN ('running', 'retrying', 'failed') ORDER BY seq, node_id`,
+    ),
+    liveRunIds: db.prepare<[], { id: string }>(`SELECT id FROM runs WHERE status NOT IN (${FINAL_SQL}) ORDER BY id`),
+    listening: db.prepare<[string], { run_id: string }>(
+      `SELECT DISTINCT n.run_id FROM nodes n JOIN runs r ON r.id = n.run_id
+       WHERE n.name = ? AND n.kind = 'event' AND n.status = 'listening' AND r.status NOT IN (${FINAL_SQL})`,
+    ),
+    history: db.prepare<[string, number, number], Data>(`SELECT data FROM history WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?`),
+    activations: db.prepare<[string, number, number], Data>(
+      `SELECT data FROM activations WHERE run_id = ? AND seq > ? ORDER BY seq, node_id LIMIT ?`,
+    ),
+    nodeActivations: db.prepare<[string, string, number, number], Data>(
+      `SELECT data FROM activations WHERE run_id = ? AND node_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
+    ),
+    dueOutbox: db.prepare<[number, number], Data>(`SELECT data FROM outbox WHERE due_at <= ? ORDER BY due_at, rowid LIMIT ?`),
+    deleteOutbox: db.prepare<[string]>(`DELETE FROM outbox WHERE id = ?`),
+  };
+}
+
+/** A {@link Store} in a SQLite database file. Create it with {@link openSqliteStore}. */
+export class SqliteStore implements Store {
+  /** @inheritdoc */
+  readonly kind = 'sqlite';
+  /** The database file (or `:memory:`). */
+  readonly path: string;
+  private readonly db: Database.Database;
+  private readonly sql: ReturnType<typeof prepare>;
+  /** listRuns statements by filter shape (flow or not, number of statuses). */
+  private readonly listStatements = new Map<string, Database.Statement<(string | number)[], SummaryRow>>();
+  private readonly commitBatch: (commits: StepCommit[]) => string[];
+  private readonly deleteBatch: (ids: string[]) => void;
+  private closed = false;
+
+  /** Opens (creating and migrating if needed) the database at `options.path`. Prefer {@link openSqliteStore}. */
+  constructor(options: SqliteStoreOptions) {
+    const { path, busyTimeoutMs = 5000 } = options;
+    if (typeof path !== 'string' || path === '') throw new ConfigError('SQLite store: `path` must be a file path or ":memory:"');
+    if (!Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
+      throw new ConfigError(`SQLite store: \`busyTimeoutMs\` must be a non-negative integer, got ${String(busyTimeoutMs)}`);
+    }
+    this.path = path;
+    try {
+      this.db = new Database(path, { timeout: busyTimeoutMs });
+    } catch (error) {
+      throw new ConfigError(`SQLite store: cannot open "${path}": ${(error as Error).message}`);
+    }
+    try {
+      this.db.pragma('journal_mode = WAL'); // stays `memory` for ':memory:'
+      this.db.pragma('synchronous = NORMAL');
+      this.db.pragma('foreign_keys = ON');
+      migrate(this.db);
+      this.sql = prepare(this.db);
+    } catch (error) {
+      this.db.close();
+      throw error;
+    }
+    this.commitBatch = this.db.transaction((commits: StepCommit[]) => {
+      const conflicts: string[] = [];
+      for (const commit of commits) if (!this.commitOne(commit)) conflicts.push(commit.run.id);
+      return conflicts;
+    });
+    this.deleteBatch = this.db.transaction((ids: string[]) => {
+      for (const id of ids) this.sql.deleteOutbox.run(id);
+    });
+  }
+
+  /**
+   * @inheritdoc
+   *
+   * The whole batch is one transaction; if a statement fails (a full disk, a
+   * history sequence number written twice), nothing of the batch is written
+   * and the promise rejects.
+   */
+  async commit(commits: StepCommit[]): Promise<CommitResult> {
+    this.assertOpen();
+    if (commits.length === 0) return { conflicts: [] };
+    return { conflicts: this.commitBatch(commits) };
+  }
+
+  /** Writes one run's step inside the batch transaction; false (nothing written) when its revision is stale. */
+  private commitOne(commit: StepCommit): boolean {
+    const { run } = commit;
+    const sql = this.sql;
+    const header = JSON.stringify(run);
+    const changes =
+      commit.expectedRev === 0
+        ? sql.insertRun.run(run.id, run.flow, run.status, run.rev, run.graphVersion, run.createdAt, run.updatedAt, header).changes
+        : sql.updateRun.run(run.flow, run.status, run.rev, run.graphVersion, run.updatedAt, header, run.id, commit.expectedRev).changes;
+    if (changes === 0) return false;
+    for (const node of commit.nodes) {
+      sql.upsertNode.run(run.id, node.def.id, node.def.kind, node.def.name, node.status, JSON.stringify(node));
+    }
+    for (const id of commit.removed) sql.deleteNode.run(run.id, id);
+    for (const a of commit.activations) sql.upsertActivation.run(run.id, a.node, a.seq, a.status, JSON.stringify(a));
+    for (const entry of commit.history) sql.insertHistory.run(run.id, entry.seq, JSON.stringify(entry));
+    for (const item of commit.outbox) sql.upsertOutbox.run(item.id, item.runId, item.dueAt, JSON.stringify(item));
+    return true;
+  }
+
+  /** @inheritdoc */
+  async loadRun(runId: string): Promise<RunState | undefined> {
+    this.assertOpen();
+    const row = this.sql.runHeader.get(runId);
+    if (row === undefined) return undefined;
+    const header = JSON.parse(row.header) as RunHeader;
+    const nodes = new Map<string, NodeState>();
+    for (const { data } of this.sql.runNodes.all(runId)) {
+      const node = JSON.parse(data) as NodeState;
+      nodes.set(node.def.id, node);
+    }
+    const activations = new Map<string, ActivationState>();
+    for (const { data } of this.sql.liveActivations.all(runId)) {
+      const activation = JSON.parse(data) as ActivationState;
+      activations.set(`${activation.node}#${activation.seq}`, activation);
+    }
+    return { ...header, nodes, activations };
+  }
+
+  /** @inheritdoc */
+  async listRuns(filter: RunFilter = {}): Promise<RunSummary[]> {
+    this.assertOpen();
+    const { status, flow, limit = 100 } = filter;
+    if (status?.length === 0) return [];
+    const where: string[] = [];
+    const params: (string | number)[] = [];
+    if (flow !== undefined) {
+      where.push('flow = ?');
+      params.push(flow);
+    }
+    if (status !== undefined) {
+      where.push(`status IN (${status.map(() => '?').join(', ')})`);
+      params.push(...status);
+    }
+    const key = `${flow !== undefined}:${status?.length ?? -1}`;
+    let statement = this.listStatements.get(key);
+    if (statement === undefined) {
+      const clause = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
+      statement = this.db.prepare<(string | number)[], SummaryRow>(
+        `SELECT ${SUMMARY_COLUMNS} FROM runs ${clause} ORDER BY created_at DESC, id DESC LIMIT ?`,
+      );
+      this.listStatements.set(key, statement);
+    }
+    return statement.all(...params, sqlLimit(limit)).map((r) => ({
+      id: r.id,
+      flow: r.flow,
+      status: r.status,
+      graphVersion: r.graph_version,
+      createdAt: r.created_at,
+      updatedAt: r.updated_at,
+    }));
+  }
+
+  /** @inheritdoc */
+  async liveRunIds(): Promise<string[]> {
+    this.assertOpen();
+    return this.sql.liveRunIds.all().map((r) => r.id);
+  }
+
+  /** @inheritdoc */
+  async runsListeningTo(event: string): Promise<string[]> {
+    this.assertOpen();
+    return this.sql.listening.all(event).map((r) => r.run_id);
+  }
+
+  /** @inheritdoc */
+  async history(runId: string, page: Page = {}): Promise<HistoryEntry[]> {
+    this.assertOpen();
+    return this.sql.history.all(runId, page.after ?? 0, pageLimit(page)).map((r) => JSON.parse(r.data) as HistoryEntry);
+  }
+
+  /** @inheritdoc */
+  async activations(runId: string, node?: string, page: Page = {}): Promise<ActivationState[]> {
+    this.assertOpen();
+    const rows =
+      node === undefined
+        ? this.sql.activations.all(runId, page.after ?? 0, pageLimit(page))
+        : this.sql.nodeActivations.all(runId, node, page.after ?? 0, pageLimit(page));
+    return rows.map((r) => JSON.parse(r.data) as ActivationState);
+  }
+
+  /** @inheritdoc */
+  async dueOutbox(now: number, limit: number): Promise<OutboxItem[]> {
+    this.assertOpen();
+    return this.sql.dueOutbox.all(now, sqlLimit(limit)).map((r) => JSON.parse(r.data) as OutboxItem);
+  }
+
+  /** @inheritdoc */
+  async deleteOutbox(ids: string[]): Promise<void> {
+    this.assertOpen();
+    if (ids.length > 0) this.deleteBatch(ids);
+  }
+
+  /** @inheritdoc */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      this.db.pragma('optimize'); // refreshes the planner's statistics where useful; cheap
+    } finally {
+      this.db.close();
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new ClosedError('SQLite store');
+  }
+}
+
+function pageLimit(page: Page): number {
+  return sqlLimit(page.limit ?? 1000);
+}
+
+/** A JS `slice`-like limit as a SQLite LIMIT (an integer; -1 is none). */
+function sqlLimit(limit: number): number {
+  if (Number.isNaN(limit)) return 0;
+  if (!Number.isFinite(limit)) return limit > 0 ? -1 : 0;
+  return Math.max(0, Math.trunc(limit));
+}
+
+/**
+ * Opens a SQLite store at `options.path`, creating the file and applying the
+ * schema migrations if needed. Only one process should coordinate runs from
+ * one file at a time; others may read it.
+ *
+ * @throws ConfigError on bad options, a file that cannot be opened, or a schema newer than this taskwire's.
+ */
+export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
+  return new SqliteStore(options);
+}

@@ -1,0 +1,2 @@
+/** @packageDocumentation The in-process transport adapter. */
+export { InProcessTransport } from './inprocess-transport.js';

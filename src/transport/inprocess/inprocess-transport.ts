@@ -1,0 +1,172 @@
+/**
+ * The in-process transport: dispatches and signals travel through memory, for
+ * the embedded runtime. Messages are copied at the boundary so that task code
+ * never shares objects with the engine's state. Not durable: after a crash the
+ * engine re-derives pending work from the store (`resume`).
+ *
+ * @packageDocumentation
+ */
+import type { HistoryEntry } from '../../engine/events.js';
+import { announcementKey, type AbortMessage, type ConsumeOptions, type Delivery, type DispatchMessage, type SignalMessage, type Subscription, type Transport } from '../port.js';
+import { topicMatches } from '../topic.js';
+
+interface Consumer {
+  prefetch: number;
+  inflight: number;
+  handler: (delivery: Delivery<DispatchMessage>) => void;
+  active: boolean;
+}
+
+interface WorkQueue {
+  ready: DispatchMessage[];
+  head: number;
+  consumers: Consumer[];
+  next: number;
+}
+
+/** A {@link Transport} within one process. */
+export class InProcessTransport implements Transport {
+  /** @inheritdoc */
+  readonly kind = 'inprocess';
+  /** @inheritdoc */
+  readonly durable = false;
+  private readonly queues = new Map<string, WorkQueue>();
+  private signals: SignalMessage[] = [];
+  private signalHandler: ((batch: Delivery<SignalMessage>[]) => void) | undefined;
+  private flushScheduled = false;
+  private readonly abortHandlers = new Set<(message: AbortMessage) => void>();
+  private readonly subscribers = new Set<{ pattern: string; handler: (entry: HistoryEntry) => void }>();
+
+  /** @inheritdoc */
+  async dispatch(messages: DispatchMessage[]): Promise<void> {
+    for (const message of messages) {
+      const queue = this.queue(message.queue);
+      queue.ready.push(structuredClone(message));
+      this.pump(queue);
+    }
+  }
+
+  /** @inheritdoc */
+  async signal(messages: SignalMessage[]): Promise<void> {
+    for (const message of messages) this.signals.push(structuredClone(message));
+    this.scheduleFlush();
+  }
+
+  /** @inheritdoc */
+  async abort(messages: AbortMessage[]): Promise<void> {
+    for (const message of messages) for (const handler of this.abortHandlers) handler(message);
+  }
+
+  /** @inheritdoc */
+  async announce(entries: HistoryEntry[]): Promise<void> {
+    if (this.subscribers.size === 0) return;
+    for (const entry of entries) {
+      const key = announcementKey(entry);
+      for (const subscriber of this.subscribers) if (topicMatches(subscriber.pattern, key)) subscriber.handler(entry);
+    }
+  }
+
+  /** @inheritdoc */
+  async consumeDispatches(name: string, options: ConsumeOptions, handler: (delivery: Delivery<DispatchMessage>) => void): Promise<Subscription> {
+    const queue = this.queue(name);
+    const consumer: Consumer = { prefetch: options.prefetch, inflight: 0, handler, active: true };
+    queue.consumers.push(consumer);
+    this.pump(queue);
+    return {
+      cancel: async () => {
+        consumer.active = false;
+        queue.consumers = queue.consumers.filter((c) => c !== consumer);
+      },
+    };
+  }
+
+  /** @inheritdoc */
+  async consumeSignals(_options: ConsumeOptions, handler: (batch: Delivery<SignalMessage>[]) => void): Promise<Subscription> {
+    this.signalHandler = handler;
+    this.scheduleFlush();
+    return {
+      cancel: async () => {
+        if (this.signalHandler === handler) this.signalHandler = undefined;
+      },
+    };
+  }
+
+  /** @inheritdoc */
+  async consumeAborts(handler: (message: AbortMessage) => void): Promise<Subscription> {
+    this.abortHandlers.add(handler);
+    return { cancel: async () => void this.abortHandlers.delete(handler) };
+  }
+
+  /** @inheritdoc */
+  async subscribe(pattern: string, handler: (entry: HistoryEntry) => void): Promise<Subscription> {
+    const subscriber = { pattern, handler };
+    this.subscribers.add(subscriber);
+    return { cancel: async () => void this.subscribers.delete(subscriber) };
+  }
+
+  /** @inheritdoc */
+  async close(): Promise<void> {
+    this.queues.clear();
+    this.signals = [];
+    this.signalHandler = undefined;
+    this.abortHandlers.clear();
+    this.subscribers.clear();
+  }
+
+  private queue(name: string): WorkQueue {
+    let queue = this.queues.get(name);
+    if (queue === undefined) {
+      queue = { ready: [], head: 0, consumers: [], next: 0 };
+      this.queues.set(name, queue);
+    }
+    return queue;
+  }
+
+  /** Hands ready messages to consumers with free prefetch slots, round robin. */
+  private pump(queue: WorkQueue): void {
+    while (queue.head < queue.ready.length) {
+      const consumer = this.freeConsumer(queue);
+      if (consumer === undefined) break;
+      const message = queue.ready[queue.head++] as DispatchMessage;
+      consumer.inflight++;
+      let settled = false;
+      const settle = (requeue: boolean): void => {
+        if (settled) return;
+        settled = true;
+        consumer.inflight--;
+        if (requeue) queue.ready.push(message);
+        this.pump(queue);
+      };
+      consumer.handler({ body: message, redelivered: false, ack: () => settle(false), requeue: () => settle(true) });
+    }
+    if (queue.head > 1024 && queue.head * 2 > queue.ready.length) {
+      queue.ready = queue.ready.slice(queue.head);
+      queue.head = 0;
+    }
+  }
+
+  private freeConsumer(queue: WorkQueue): Consumer | undefined {
+    const count = queue.consumers.length;
+    for (let i = 0; i < count; i++) {
+      const consumer = queue.consumers[(queue.next + i) % count] as Consumer;
+      if (consumer.active && consumer.inflight < consumer.prefetch) {
+        queue.next = (queue.next + i + 1) % count;
+        return consumer;
+      }
+    }
+    return undefined;
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled || this.signalHandler === undefined || this.signals.length === 0) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      const handler = this.signalHandler;
+      if (handler === undefined) return;
+      const batch = this.signals;
+      this.signals = [];
+      handler(batch.map((body) => ({ body, redelivered: false, ack: () => undefined, requeue: () => this.signal([body]) })));
+    });
+  }
+}

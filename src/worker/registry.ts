@@ -1,0 +1,39 @@
+/**
+ * The task registry: the code a process can execute, by task name.
+ *
+ * @packageDocumentation
+ */
+import { ConfigError } from '../errors.js';
+import type { AnyTask } from '../model/task.js';
+
+/** Tasks known to this process, by name. */
+export class TaskRegistry {
+  private readonly tasks = new Map<string, AnyTask>();
+
+  /** Registers tasks. Registering the same task object twice is fine; two different tasks with one name are not. */
+  register(...tasks: AnyTask[]): this {
+    for (const task of tasks) {
+      const known = this.tasks.get(task.name);
+      if (known !== undefined && known !== task) {
+        throw new ConfigError(`task "${task.name}" is already registered with a different definition`);
+      }
+      this.tasks.set(task.name, task);
+    }
+    return this;
+  }
+
+  /** The task of that name, or undefined. */
+  get(name: string): AnyTask | undefined {
+    return this.tasks.get(name);
+  }
+
+  /** Whether a task of that name is registered. */
+  has(name: string): boolean {
+    return this.tasks.has(name);
+  }
+
+  /** Registered task names. */
+  names(): string[] {
+    return [...this.tasks.keys()];
+  }
+}

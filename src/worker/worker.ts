@@ -1,0 +1,143 @@
+/**
+ * The worker: takes dispatches from the transport, executes them with the code
+ * it has, sends the outcome as a signal, and acknowledges the dispatch only
+ * after the signal is safely handed on (so a worker that dies mid-task has its
+ * dispatch redelivered). Closing drains: stop taking work, let running tasks
+ * finish within a grace time, then abort them and hand their dispatches back.
+ *
+ * @packageDocumentation
+ */
+import { hostname } from 'node:os';
+import { CancelledError } from '../errors.js';
+import { silentLogger, type Logger } from '../observability/logger.js';
+import type { AbortMessage, Delivery, DispatchMessage, Subscription, Transport } from '../transport/port.js';
+import { execute } from './executor.js';
+import type { TaskRegistry } from './registry.js';
+
+/** Options of {@link Worker}. */
+export interface WorkerOptions {
+  /** Where dispatches come from and signals go. */
+  transport: Transport;
+  /** The code this worker can execute. */
+  registry: TaskRegistry;
+  /**
+   * Work queues to take dispatches from.
+   * @default the queues of the registered tasks
+   */
+  queues?: string[];
+  /**
+   * Executions at once, per queue (the AMQP prefetch).
+   * @default 16
+   */
+  concurrency?: number;
+  /**
+   * How long close() lets running tasks finish before aborting them.
+   * @default 10000
+   */
+  shutdownGraceTimeMs?: number;
+  /** Structured logger. */
+  logger?: Logger;
+  /**
+   * Worker identity in signals and logs.
+   * @default `<hostname>/<pid>`
+   */
+  id?: string;
+}
+
+interface Execution {
+  message: DispatchMessage;
+  controller: AbortController;
+  done: Promise<void>;
+}
+
+/** Executes tasks taken from a transport. */
+export class Worker {
+  /** Worker identity. */
+  readonly id: string;
+  private readonly logger: Logger;
+  private readonly running = new Set<Execution>();
+  private subscriptions: Subscription[] = [];
+  private closing: Promise<void> | undefined;
+
+  constructor(private readonly options: WorkerOptions) {
+    this.id = options.id ?? `${hostname()}/${process.pid}`;
+    this.logger = (options.logger ?? silentLogger).child({ worker: this.id });
+  }
+
+  /** Executions in progress. */
+  get active(): number {
+    return this.running.size;
+  }
+
+  /** Starts consuming. */
+  async start(): Promise<void> {
+    const { transport, registry } = this.options;
+    const queues = this.options.queues ?? [...new Set(registry.names().map((name) => registry.get(name)?.queue ?? 'default'))];
+    const prefetch = this.options.concurrency ?? 16;
+    this.subscriptions.push(await transport.consumeAborts((message) => this.abort(message)));
+    for (const queue of queues.length > 0 ? queues : ['default']) {
+      this.subscriptions.push(await transport.consumeDispatches(queue, { prefetch }, (delivery) => this.handle(delivery)));
+    }
+    this.logger.info({ queues, concurrency: prefetch }, 'worker started');
+  }
+
+  private handle(delivery: Delivery<DispatchMessage>): void {
+    const message = delivery.body;
+    const controller = new AbortController();
+    const execution: Execution = { message, controller, done: Promise.resolve() };
+    this.running.add(execution);
+    execution.done = this.run(delivery, controller.signal).finally(() => this.running.delete(execution));
+  }
+
+  private async run(delivery: Delivery<DispatchMessage>, signal: AbortSignal): Promise<void> {
+    const message = delivery.body;
+    const log = this.logger.child({ runId: message.runId, nodeId: message.node, attempt: message.attempt, task: message.task });
+    log.debug({ kind: message.kind, redelivered: delivery.redelivered }, 'task started');
+    const outcome = await execute(message, this.options.registry, this.id, signal);
+    if (this.closing !== undefined && signal.aborted) {
+      // Aborted by shutdown, not by the run: give the dispatch back for another worker.
+      delivery.requeue();
+      return;
+    }
+    if (outcome.type === 'task.failed' || outcome.type === 'rollback.failed') {
+      log.warn({ error: outcome.error.message, code: outcome.error.code, retryable: outcome.error.retryable }, `${message.kind} failed`);
+    }
+    try {
+      await this.options.transport.signal([outcome]);
+      delivery.ack();
+    } catch (error) {
+      log.error({ error: (error as Error).message }, 'could not send the signal; the dispatch goes back to the queue');
+      delivery.requeue();
+    }
+  }
+
+  private abort(message: AbortMessage): void {
+    for (const execution of this.running) {
+      const m = execution.message;
+      if (m.runId !== message.runId || m.kind === 'rollback') continue;
+      if (message.node !== undefined && m.node !== message.node) continue;
+      if (message.activation !== undefined && m.activation !== message.activation) continue;
+      execution.controller.abort(new CancelledError(`run "${m.runId}" was cancelled`));
+    }
+  }
+
+  /** Drains and stops; idempotent. Running tasks get `shutdownGraceTimeMs` to finish, then are aborted and handed back. */
+  close(): Promise<void> {
+    if (this.closing !== undefined) return this.closing;
+    this.closing = (async () => {
+      for (const subscription of this.subscriptions) await subscription.cancel();
+      const grace = this.options.shutdownGraceTimeMs ?? 10_000;
+      let timer: NodeJS.Timeout | undefined;
+      const all = Promise.all([...this.running].map((e) => e.done));
+      const expired = await Promise.race([all.then(() => false), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), grace)))]);
+      clearTimeout(timer);
+      if (expired) {
+        this.logger.warn({ running: this.running.size }, 'grace time over: aborting running tasks');
+        for (const execution of this.running) execution.controller.abort(new CancelledError('worker shutting down'));
+        await all;
+      }
+      this.logger.info({}, 'worker stopped');
+    })();
+    return this.closing;
+  }
+}

@@ -1,0 +1,290 @@
+/**
+ * The store contract: the behaviour every {@link Store} adapter must have, with
+ * states produced by the real engine. Run it from an adapter's test file:
+ * `storeContract('sqlite', async () => ({ store, cleanup }))`.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createRun, emptyOutput, liveRun, runHeader, step } from '../../src/engine/index.js';
+import type { EngineEvent, LiveRun, NodeState, RunHeader, RunState, RunStatus } from '../../src/engine/index.js';
+import type { FlowDefinition, NodeDefinition } from '../../src/model/definition.js';
+import type { OutboxItem, StepCommit, Store } from '../../src/store/port.js';
+
+/** Makes a fresh, empty store for one test, and what removes it afterwards. */
+export type StoreFactory = () => Promise<{ store: Store; cleanup(): Promise<void> }>;
+
+const RETRY = { limit: 0, initialDelayMs: 1000, factor: 2, maxDelayMs: 60000, jitter: 0.2 };
+const EVENT = 'order.placed';
+
+function task(id: string, extra: Partial<NodeDefinition> = {}): NodeDefinition {
+  return { id, kind: 'task', name: `task.${id}`, bound: {}, requires: [], optional: [], provides: [id], persistent: false, rollback: false, retry: RETRY, timeoutMs: 0, queue: 'default', ...extra };
+}
+
+/** Tasks `a` and `b`, an event `ev` and a persistent listener `p` of it (retried once). */
+function orderFlow(name = 'orders'): FlowDefinition {
+  return {
+    name,
+    onFailure: 'halt',
+    nodes: [
+      task('a', { bound: { greeting: 'grüß dich 😀', nested: { list: [1, null, true] } } }),
+      task('b'),
+      task('ev', { kind: 'event', name: EVENT, provides: ['order'] }),
+      task('p', { persistent: true, requires: ['order'], retry: { ...RETRY, limit: 1 } }),
+    ],
+    links: [{ from: 'ev', to: 'p', map: {}, inferred: true }],
+  };
+}
+
+/** A run driven by the engine; each `next` is one step (or several) committed as one {@link StepCommit}. */
+class Scenario {
+  readonly live: LiveRun;
+  constructor(id: string, now = 1, flow = orderFlow()) {
+    this.live = liveRun(createRun(flow, { id, inputs: { region: 'eu' }, validate: true, now }));
+  }
+  get run(): RunState {
+    return this.live.state;
+  }
+  /** Applies the events (then those `more` gives) and returns their commit (a deep copy: the engine mutates its state later). */
+  next(events: EngineEvent[], now: number, more?: () => EngineEvent[]): StepCommit {
+    const out = emptyOutput();
+    for (const event of events) step(this.live, event, now, out);
+    for (const event of more?.() ?? []) step(this.live, event, now, out);
+    const expectedRev = this.run.rev;
+    this.run.rev = expectedRev + 1;
+    const { id } = this.run;
+    const outbox: OutboxItem[] = out.commands.map((command, i) => ({
+      id: `${id}:${this.run.rev}:${i}`,
+      runId: id,
+      dueAt: command.type === 'schedule' ? command.dueAt : now,
+      command,
+    }));
+    // a new run writes every node (the step reports only those it changed), in the run's order
+    const nodes = expectedRev === 0 ? [...this.run.nodes.values()] : [...out.nodes].flatMap((n) => this.run.nodes.get(n) ?? []);
+    const commit = { run: runHeader(this.run), expectedRev, nodes, removed: [...out.removed], activations: [...out.activations.values()], history: out.history, outbox };
+    return structuredClone(commit);
+  }
+  /** A deep copy of the run's current state. */
+  snapshot(): RunState {
+    return structuredClone(this.run);
+  }
+}
+
+/** The second step of an order run: `a` succeeds, `b` is removed, four notifications activate `p`, whose activations then succeed, fail, retry, and run. */
+function busyStep(s: Scenario, now = 5): StepCommit {
+  const events: EngineEvent[] = [
+    { type: 'task.succeeded', node: 'a', attempt: 1, result: { ok: true, items: ['x', 'ü'] } },
+    { type: 'change', change: { op: 'remove', node: 'b' }, actor: 'tester' },
+  ];
+  for (let i = 0; i < 4; i++) events.push({ type: 'notify', event: EVENT, payload: { order: i } });
+  return s.next(events, now, () => {
+    const seqs = [...s.run.activations.values()].map((a) => a.seq);
+    return [
+      { type: 'task.succeeded', node: 'p', attempt: 1, activation: seqs[0] ?? -1, result: 'done' },
+      { type: 'task.failed', node: 'p', attempt: 1, activation: seqs[1] ?? -1, error: { name: 'Boom', message: 'no', retryable: false } },
+      { type: 'task.failed', node: 'p', attempt: 1, activation: seqs[2] ?? -1, error: { name: 'Flaky', message: 'later', retryable: true } },
+    ];
+  });
+}
+
+/** A bare run (no nodes) with the given header fields, as its creating commit. */
+function bareRun(id: string, fields: Partial<RunHeader> = {}, nodes: NodeState[] = []): StepCommit {
+  const run: RunHeader = { ...runHeader(createRun({ name: 'orders', onFailure: 'halt', nodes: [], links: [] }, { id, inputs: {}, validate: false, now: 1 })), rev: 1, ...fields };
+  return { run, expectedRev: 0, nodes, removed: [], activations: [], history: [], outbox: [] };
+}
+
+function outboxItem(id: string, runId: string, dueAt: number): OutboxItem {
+  return { id, runId, dueAt, command: { type: 'schedule', runId, dueAt, node: 'a', attempt: 2 } };
+}
+
+/** Defines the contract suite for one adapter. */
+export function storeContract(name: string, factory: StoreFactory): void {
+  describe(`store contract: ${name}`, () => {
+    let store: Store;
+    let cleanup: () => Promise<void>;
+
+    beforeEach(async () => {
+      ({ store, cleanup } = await factory());
+    });
+    afterEach(async () => {
+      await store.close();
+      await cleanup();
+    });
+
+    it('creates a run and loads it back equal', async () => {
+      const s = new Scenario('r1');
+      const commit = s.next([{ type: 'start' }], 2);
+      expect(commit.expectedRev).toBe(0);
+      expect(await store.commit([commit])).toEqual({ conflicts: [] });
+      const loaded = await store.loadRun('r1');
+      expect(loaded).toEqual(s.snapshot());
+      expect(loaded?.rev).toBe(1);
+      expect([...(loaded?.nodes.keys() ?? [])]).toEqual(['a', 'b', 'ev', 'p']); // the engine iterates nodes in this order
+      expect(await store.history('r1')).toEqual(commit.history);
+      expect(await store.activations('r1')).toEqual([]);
+    });
+
+    it('commits a later step: nodes updated and removed, activations and history added', async () => {
+      const s = new Scenario('r1');
+      await store.commit([s.next([{ type: 'start' }], 2)]);
+      const commit = busyStep(s);
+      expect(commit.expectedRev).toBe(1);
+      expect(await store.commit([commit])).toEqual({ conflicts: [] });
+      const loaded = await store.loadRun('r1');
+      expect(loaded).toEqual(s.snapshot());
+      expect([...(loaded?.nodes.keys() ?? [])]).toEqual(['a', 'ev', 'p']);
+      expect(loaded?.nodes.get('a')?.status).toBe('succeeded');
+      const statuses = (await store.activations('r1')).map((a) => a.status);
+      expect(statuses).toEqual(['succeeded', 'failed', 'retrying', 'running']);
+      // finished (succeeded, cancelled) activations stay out of the loaded state; failed ones stay in
+      expect([...(loaded?.activations.values() ?? [])].map((a) => a.status).sort()).toEqual(['failed', 'retrying', 'running']);
+      expect(await store.history('r1')).toEqual([...(await store.history('r1', { limit: 3 })), ...(await store.history('r1', { after: 3 }))]);
+      expect((await store.history('r1')).length).toBeGreaterThan(10);
+
+      await store.commit([s.next([{ type: 'change', change: { op: 'cancel' }, actor: 'tester' }], 6)]);
+      const cancelled = await store.loadRun('r1');
+      expect(cancelled).toEqual(s.snapshot());
+      expect([...(cancelled?.activations.values() ?? [])].map((a) => a.status)).toEqual(['failed']);
+      expect((await store.activations('r1')).map((a) => a.status)).toEqual(['succeeded', 'failed', 'cancelled', 'cancelled']);
+    });
+
+    it('pages history and activations', async () => {
+      const s = new Scenario('r1');
+      await store.commit([s.next([{ type: 'start' }], 2), busyStep(s)]);
+      const all = await store.history('r1');
+      const seqs = all.map((e) => e.seq);
+      expect(seqs).toEqual([...seqs].sort((x, y) => x - y));
+      expect(await store.history('r1', { limit: 2 })).toEqual(all.slice(0, 2));
+      expect(await store.history('r1', { after: seqs[3], limit: 4 })).toEqual(all.slice(4, 8));
+      expect(await store.history('r1', { after: seqs.at(-1) })).toEqual([]);
+      expect(await store.history('r1', { limit: 0 })).toEqual([]);
+      const acts = await store.activations('r1');
+      expect(acts).toHaveLength(4);
+      expect(await store.activations('r1', 'p', { after: acts[0]?.seq, limit: 2 })).toEqual(acts.slice(1, 3));
+      expect(await store.activations('r1', 'a')).toEqual([]);
+      expect(await store.history('nope')).toEqual([]);
+      expect(await store.activations('nope')).toEqual([]);
+    });
+
+    it('keeps outbox items until deleted, hands out due ones oldest first', async () => {
+      const s = new Scenario('r1');
+      const create = s.next([{ type: 'start' }], 2);
+      expect(create.outbox).toHaveLength(2); // the dispatches of a and b
+      await store.commit([create]);
+      expect(await store.dueOutbox(2, 10)).toEqual(create.outbox);
+      await store.deleteOutbox(create.outbox.map((o) => o.id));
+      const r2 = bareRun('r2');
+      r2.outbox = [outboxItem('x30', 'r2', 30), outboxItem('x10', 'r2', 10), outboxItem('x20', 'r2', 20), outboxItem('x50', 'r2', 50)];
+      await store.commit([r2]);
+      expect(await store.dueOutbox(5, 10)).toEqual([]);
+      expect(await store.dueOutbox(25, 10)).toEqual([r2.outbox[1], r2.outbox[2]]);
+      expect((await store.dueOutbox(100, 3)).map((o) => o.id)).toEqual(['x10', 'x20', 'x30']);
+      await store.deleteOutbox(['x10', 'unknown']);
+      await store.deleteOutbox([]);
+      expect((await store.dueOutbox(100, 10)).map((o) => o.id)).toEqual(['x20', 'x30', 'x50']);
+      expect(await store.dueOutbox(30, 10)).toEqual([r2.outbox[2], r2.outbox[0]]);
+    });
+
+    it('reports a stale revision as a conflict, writes nothing for it, commits the other runs', async () => {
+      const s1 = new Scenario('r1');
+      const s2 = new Scenario('r2');
+      await store.commit([s1.next([{ type: 'start' }], 2), s2.next([{ type: 'start' }], 2)]);
+      const second = busyStep(s1);
+      await store.commit([second]);
+      const before = s1.snapshot();
+      const historyBefore = await store.history('r1');
+      const outboxBefore = await store.dueOutbox(Number.MAX_SAFE_INTEGER, 1000);
+      const activationsBefore = await store.activations('r1');
+
+      const stale = { ...s1.next([{ type: 'change', change: { op: 'cancel' }, actor: 'late' }], 9), expectedRev: 1 };
+      stale.outbox.push(outboxItem('stale', 'r1', 0));
+      const ok = busyStep(s2);
+      const result = await store.commit([second, stale, ok]); // a replayed step, a stale one, a good one
+      expect(result.conflicts.sort()).toEqual(['r1', 'r1']);
+      expect(await store.loadRun('r1')).toEqual(before);
+      expect(await store.history('r1')).toEqual(historyBefore);
+      expect(await store.activations('r1')).toEqual(activationsBefore);
+      const outboxAfter = await store.dueOutbox(Number.MAX_SAFE_INTEGER, 1000);
+      expect(outboxAfter.filter((o) => o.runId === 'r1')).toEqual(outboxBefore.filter((o) => o.runId === 'r1'));
+      expect(await store.loadRun('r2')).toEqual(s2.snapshot());
+      expect(outboxAfter.filter((o) => o.runId === 'r2')).toHaveLength(outboxBefore.filter((o) => o.runId === 'r2').length + ok.outbox.length);
+    });
+
+    it('treats creating an existing run again, or stepping an unknown run, as a conflict', async () => {
+      const s = new Scenario('r1');
+      await store.commit([s.next([{ type: 'start' }], 2)]);
+      const again = new Scenario('r1', 7, orderFlow('other')).next([{ type: 'start' }], 8);
+      expect(await store.commit([again])).toEqual({ conflicts: ['r1'] });
+      expect(await store.loadRun('r1')).toEqual(s.snapshot());
+      expect(await store.history('r1')).toHaveLength(3);
+      const ghost = { ...bareRun('ghost'), expectedRev: 3 };
+      expect(await store.commit([ghost])).toEqual({ conflicts: ['ghost'] });
+      expect(await store.loadRun('ghost')).toBeUndefined();
+    });
+
+    it('commits several steps of one run in one batch, in order', async () => {
+      const s = new Scenario('r1');
+      expect(await store.commit([s.next([{ type: 'start' }], 2), busyStep(s), s.next([{ type: 'change', change: { op: 'stop' }, actor: 't' }], 9)])).toEqual({ conflicts: [] });
+      expect(await store.loadRun('r1')).toEqual(s.snapshot());
+      expect(s.run.rev).toBe(3);
+    });
+
+    it('lists runs newest first, filtered by status and flow, limited', async () => {
+      const runs: [string, string, RunStatus, number][] = [
+        ['r1', 'orders', 'running', 10],
+        ['r2', 'billing', 'succeeded', 20],
+        ['r3', 'orders', 'failed', 30],
+        ['r4', 'billing', 'running', 40],
+        ['r5', 'orders', 'running', 40],
+      ];
+      await store.commit(runs.map(([id, flow, status, createdAt]) => bareRun(id, { flow, status, createdAt, updatedAt: createdAt + 1, graphVersion: 2 })));
+      const ids = async (filter?: Parameters<Store['listRuns']>[0]) => (await store.listRuns(filter)).map((r) => r.id);
+      expect(await ids()).toEqual(['r5', 'r4', 'r3', 'r2', 'r1']); // equal createdAt: greater id first
+      expect((await store.listRuns({ limit: 1 }))[0]).toEqual({ id: 'r5', flow: 'orders', status: 'running', graphVersion: 2, createdAt: 40, updatedAt: 41 });
+      expect(await ids({ status: ['running'] })).toEqual(['r5', 'r4', 'r1']);
+      expect(await ids({ status: ['failed', 'succeeded'] })).toEqual(['r3', 'r2']);
+      expect(await ids({ flow: 'billing' })).toEqual(['r4', 'r2']);
+      expect(await ids({ flow: 'orders', status: ['running'], limit: 1 })).toEqual(['r5']);
+      expect(await ids({ flow: 'none' })).toEqual([]);
+      expect(await ids({ status: [] })).toEqual([]);
+    });
+
+    it('lists live run ids: all but succeeded, rolled_back and cancelled', async () => {
+      const statuses: RunStatus[] = ['running', 'stalled', 'failed', 'listening', 'stopping', 'rolling_back', 'rolled_back', 'succeeded', 'cancelled'];
+      await store.commit(statuses.map((status) => bareRun(status, { status })));
+      expect((await store.liveRunIds()).sort()).toEqual(['failed', 'listening', 'rolling_back', 'running', 'stalled', 'stopping']);
+    });
+
+    it('finds live runs listening to an event', async () => {
+      const listening = new Scenario('listening');
+      const cancelled = new Scenario('cancelled');
+      const ev = (name: string, status: NodeState['status'], kind: 'task' | 'event' = 'event'): NodeState => ({ def: task('n', { kind, name }), sources: [], status, attempt: 0 });
+      await store.commit([
+        listening.next([{ type: 'start' }], 2),
+        cancelled.next([{ type: 'start' }, { type: 'change', change: { op: 'cancel' }, actor: 't' }], 2),
+        bareRun('other-event', {}, [ev('payment.received', 'listening')]),
+        bareRun('same-name-task', {}, [ev(EVENT, 'listening', 'task')]),
+        bareRun('done-event', {}, [ev(EVENT, 'succeeded')]),
+        bareRun('finished-run', { status: 'succeeded' }, [ev(EVENT, 'listening')]),
+        bareRun('paused', { status: 'failed' }, [ev(EVENT, 'listening')]),
+      ]);
+      expect((await store.runsListeningTo(EVENT)).sort()).toEqual(['listening', 'paused']);
+      expect(await store.runsListeningTo('payment.received')).toEqual(['other-event']);
+      expect(await store.runsListeningTo('nothing')).toEqual([]);
+    });
+
+    it('returns copies: changing a loaded run or a committed object does not change the store', async () => {
+      const s = new Scenario('r1');
+      const commit = s.next([{ type: 'start' }], 2);
+      await store.commit([commit]);
+      (commit.nodes[0] as NodeState).status = 'failed';
+      const loaded = await store.loadRun('r1');
+      loaded?.nodes.delete('a');
+      expect(await store.loadRun('r1')).toEqual(s.snapshot());
+    });
+
+    it('gives undefined for an unknown run, and closes idempotently', async () => {
+      expect(await store.loadRun('unknown')).toBeUndefined();
+      await store.close();
+      await store.close();
+    });
+  });
+}

@@ -1,0 +1,104 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createRun, emptyOutput, liveRun, runHeader, step } from '../../src/engine/index.js';
+import type { StepCommit } from '../../src/store/port.js';
+import { openSqliteStore, SCHEMA_VERSION } from '../../src/store/sqlite/index.js';
+import { storeContract } from './contract.js';
+
+async function tempDir(): Promise<{ dir: string; remove(): Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'taskwire-sqlite-'));
+  return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
+}
+
+storeContract('sqlite', async () => {
+  const { dir, remove } = await tempDir();
+  const store = openSqliteStore({ path: join(dir, 'runs.db') });
+  return { store, cleanup: async () => {
+    await store.close();
+    await remove();
+  } };
+});
+
+storeContract('sqlite :memory:', async () => ({ store: openSqliteStore({ path: ':memory:' }), cleanup: async () => {} }));
+
+/** A one-node run, started: its creating commit. */
+function startedRun(id: string): StepCommit {
+  const retry = { limit: 0, initialDelayMs: 1000, factor: 2, maxDelayMs: 60000, jitter: 0.2 };
+  const def = { id: 'a', kind: 'task' as const, name: 'a', bound: {}, requires: [], optional: [], provides: ['a'], persistent: false, rollback: false, retry, timeoutMs: 0, queue: 'default' };
+  const run = createRun({ name: 'f', onFailure: 'halt', nodes: [def], links: [] }, { id, inputs: { x: 1 }, validate: true, now: 1 });
+  const out = step(liveRun(run), { type: 'start' }, 2, emptyOutput());
+  run.rev = 1;
+  const outbox = out.commands.map((command, i) => ({ id: `${id}:1:${i}`, runId: id, dueAt: 2, command }));
+  return structuredClone({ run: runHeader(run), expectedRev: 0, nodes: [...run.nodes.values()], removed: [], activations: [], history: out.history, outbox });
+}
+
+describe('SqliteStore', () => {
+  let dir: string;
+  let remove: () => Promise<void>;
+  beforeEach(async () => {
+    ({ dir, remove } = await tempDir());
+  });
+  afterEach(async () => {
+    await remove();
+  });
+
+  it('keeps data across close and reopen of the same file', async () => {
+    const path = join(dir, 'runs.db');
+    const commit = startedRun('r1');
+    const first = openSqliteStore({ path });
+    await first.commit([commit]);
+    const loaded = await first.loadRun('r1');
+    await first.close();
+
+    const second = openSqliteStore({ path });
+    expect(await second.loadRun('r1')).toEqual(loaded);
+    expect(await second.history('r1')).toEqual(commit.history);
+    expect(await second.dueOutbox(10, 10)).toEqual(commit.outbox);
+    expect(await second.listRuns()).toHaveLength(1);
+    expect(await second.commit([commit])).toEqual({ conflicts: ['r1'] });
+    await second.close();
+  });
+
+  it('sets up WAL, NORMAL synchronous, foreign keys and the schema version', async () => {
+    const path = join(dir, 'runs.db');
+    await openSqliteStore({ path }).close();
+    const db = new Database(path, { readonly: true });
+    try {
+      expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+      expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+      const tables = db.prepare<[], { name: string }>(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).all();
+      expect(tables.map((t) => t.name)).toEqual(['activations', 'history', 'nodes', 'outbox', 'runs']);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('refuses a database written by a newer schema', async () => {
+    const path = join(dir, 'runs.db');
+    const db = new Database(path);
+    db.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
+    db.close();
+    expect(() => openSqliteStore({ path })).toThrow(expect.objectContaining({ code: 'TW_CONFIG' }));
+  });
+
+  it('rejects bad options and use after close', async () => {
+    expect(() => openSqliteStore({ path: '' })).toThrow(expect.objectContaining({ code: 'TW_CONFIG' }));
+    expect(() => openSqliteStore({ path: ':memory:', busyTimeoutMs: -1 })).toThrow(expect.objectContaining({ code: 'TW_CONFIG' }));
+    expect(() => openSqliteStore({ path: join(dir, 'missing', 'runs.db') })).toThrow(expect.objectContaining({ code: 'TW_CONFIG' }));
+    const store = openSqliteStore({ path: ':memory:' });
+    await store.close();
+    await expect(store.loadRun('r1')).rejects.toMatchObject({ code: 'TW_CLOSED' });
+  });
+
+  it('commits a large batch in one transaction', async () => {
+    const store = openSqliteStore({ path: join(dir, 'runs.db') });
+    const commits = Array.from({ length: 500 }, (_, i) => startedRun(`r${i}`));
+    expect(await store.commit(commits)).toEqual({ conflicts: [] });
+    expect(await store.liveRunIds()).toHaveLength(500);
+    expect(await store.dueOutbox(10, 1000)).toHaveLength(500);
+    await store.close();
+  });
+});
