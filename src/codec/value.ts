@@ -103,7 +103,7 @@ function encode(value: unknown, st: EncodeState, depth: number): Json {
   if (value instanceof Uint8Array) {
     return { $tw: 'bytes', v: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') };
   }
-  const ctor = (proto as { constructor?: unknown } | undefined)?.constructor;
+  const ctor = (proto)?.constructor;
   const name = typeof ctor === 'function' && ctor.name ? ctor.name : 'anonymous class';
   return fail(st, depth, `unsupported ${name} instance`, HINTS[name] ?? `; ${SUPPORTED}`);
 }

@@ -249,10 +249,13 @@ export class Coordinator {
 
   private toCommit(live: LiveRun, expectedRev: number, out: StepOutput): StepCommit {
     const state = live.state;
-    const nodes = [];
-    for (const id of out.nodes) {
-      const node = state.nodes.get(id);
-      if (node !== undefined) nodes.push(node);
+    // A new run writes every node; a later step only those it changed.
+    const nodes = expectedRev === 0 ? [...state.nodes.values()] : [];
+    if (expectedRev !== 0) {
+      for (const id of out.nodes) {
+        const node = state.nodes.get(id);
+        if (node !== undefined) nodes.push(node);
+      }
     }
     const outbox: OutboxItem[] = [];
     if (this.options.transport.durable) {

@@ -57,6 +57,13 @@ export function step(live: LiveRun, event: EngineEvent, now: number, out: StepOu
   return out;
 }
 
+/** Only the reference fields of an event (events carry more: `type`, `error`, ...). */
+function executionRef(event: ExecutionRef): ExecutionRef {
+  const ref: ExecutionRef = { node: event.node, attempt: event.attempt };
+  if (event.activation !== undefined) ref.activation = event.activation;
+  return ref;
+}
+
 /** One step's working context. Exported for the change operations only. */
 export class Stepper {
   /** The run being stepped. */
@@ -287,7 +294,8 @@ export class Stepper {
     this.notifyListeners(node);
   }
 
-  private failed(ref: ExecutionRef, error: Failure): void {
+  private failed(event: ExecutionRef, error: Failure): void {
+    const ref = executionRef(event);
     const node = this.run.nodes.get(ref.node);
     const activation = ref.activation === undefined ? undefined : this.liveActivation(ref);
     if (node === undefined || (ref.activation === undefined ? this.runningNode(ref) === undefined : activation === undefined)) return;
@@ -326,7 +334,8 @@ export class Stepper {
     if (this.run.onFailure === 'rollback') this.run.saga = true;
   }
 
-  private retryDue(ref: ExecutionRef): void {
+  private retryDue(event: ExecutionRef): void {
+    const ref = executionRef(event);
     if (ref.activation !== undefined) {
       const activation = this.run.activations.get(activationKey(ref.node, ref.activation));
       const node = this.run.nodes.get(ref.node);

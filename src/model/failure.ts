@@ -53,7 +53,7 @@ function describeThrown(thrown: unknown): string {
   try {
     return `non-error value thrown: ${JSON.stringify(thrown)}`;
   } catch {
-    return `non-error value thrown: ${String(thrown)}`;
+    return `non-error value thrown: ${Object.prototype.toString.call(thrown)}`;
   }
 }
 

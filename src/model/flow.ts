@@ -5,8 +5,10 @@
  */
 import { ConfigError } from '../errors.js';
 import type { FailurePolicy, FlowDefinition, LinkDefinition, NodeDefinition } from './definition.js';
+import { sourceName } from './graph.js';
 import type { AnyNode } from './node.js';
-import { checkName, type AnyTask } from './task.js';
+import { checkName } from './names.js';
+import type { AnyTask } from './task.js';
 
 /** Options of {@link flow}. */
 export interface FlowOptions {
@@ -123,8 +125,8 @@ function inferLinks(nodes: readonly NodeDefinition[], explicit: readonly LinkDef
   for (const node of nodes) {
     const incoming = explicit.filter((link) => link.to === node.id);
     for (const input of node.requires) {
-      if (input in node.bound) continue;
-      const fed = incoming.some((link) => byId.get(link.from)?.provides?.includes(link.map[input] ?? input) === true);
+      if (Object.hasOwn(node.bound, input)) continue;
+      const fed = incoming.some((link) => byId.get(link.from)?.provides?.includes(sourceName(link, input)) === true);
       if (fed) continue;
       for (const from of providers.get(input) ?? []) {
         if (from === node.id || inferred.some((l) => l.from === from && l.to === node.id)) continue;

@@ -57,7 +57,7 @@ export function reaches(from: string, to: string, successors: (id: string) => re
 
 /** The name under which a link's source must provide the listener's input `input`. */
 export function sourceName(link: LinkDefinition, input: string): string {
-  return link.map[input] ?? input;
+  return Object.hasOwn(link.map, input) ? (link.map[input] as string) : input;
 }
 
 /** Whether `source` provides `input` to its listener through `link` (open events provide anything). */

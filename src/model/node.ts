@@ -4,10 +4,12 @@
  * @packageDocumentation
  */
 import { encodeValue } from '../codec/value.js';
+import { ConfigError } from '../errors.js';
 import type { JsonObject } from '../codec/json.js';
 import type { NodeDefinition, RetryPolicy } from './definition.js';
 import { resolveRetry, type RetryOption } from './retry.js';
-import { checkName, type AnyTask, type TaskInputs } from './task.js';
+import { checkName } from './names.js';
+import type { AnyTask, TaskInputs } from './task.js';
 
 /** Per-node options of `task.s(bound, options)`. */
 export interface NodeOptions {
@@ -57,6 +59,9 @@ export class TaskNode<I extends TaskInputs = TaskInputs, O = unknown> {
     this.persistent = options.persistent ?? false;
     this.retry = options.retry === undefined ? task.retry : resolveRetry(options.retry, `node "${this.id}"`);
     this.timeoutMs = options.timeoutMs ?? task.timeoutMs;
+    if (!Number.isFinite(this.timeoutMs) || this.timeoutMs < 0) {
+      throw new ConfigError(`node "${this.id}": timeoutMs expected a number from 0 and up, got ${String(this.timeoutMs)}`);
+    }
     this.queue = options.queue === undefined ? task.queue : checkName(options.queue, `node "${this.id}": queue`);
   }
 

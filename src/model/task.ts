@@ -5,6 +5,7 @@
  * @packageDocumentation
  */
 import { ConfigError } from '../errors.js';
+import { checkName, checkNames } from './names.js';
 import type { RetryPolicy } from './definition.js';
 import type { Failure } from './failure.js';
 import { resolveRetry, type RetryOption } from './retry.js';
@@ -110,18 +111,6 @@ export type AnyTask = Task<string, any, any>;
 /** The default work queue. */
 export const DEFAULT_QUEUE = 'default';
 
-const NAME_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.:\-]{0,199}$/;
-
-/** Checks a task, node or event name: letters, digits, `_ . : -`, up to 200 characters. */
-export function checkName(name: unknown, what: string): string {
-  if (typeof name !== 'string' || !NAME_PATTERN.test(name)) {
-    throw new ConfigError(
-      `${what} expected a name of letters, digits, "_", ".", ":" or "-" (1-200 characters), got ${JSON.stringify(name)}`,
-    );
-  }
-  return name;
-}
-
 /**
  * Defines a task.
  *
@@ -137,22 +126,26 @@ export function task<N extends string, I extends TaskInputs, O>(name: N, spec: T
   if (spec.rollback !== undefined && typeof spec.rollback !== 'function') {
     throw new ConfigError(`task "${name}": rollback expected a function, got ${typeof spec.rollback}`);
   }
-  const provides = spec.provides === undefined ? [name] : typeof spec.provides === 'string' ? [spec.provides] : [...spec.provides];
+  const requires = checkNames(spec.requires ?? [], `task "${name}": requires`);
+  const optional = checkNames(spec.optional ?? [], `task "${name}": optional`);
+  const both = requires.find((input) => optional.includes(input));
+  if (both !== undefined) throw new ConfigError(`task "${name}": "${both}" is both required and optional`);
+  const provides = checkNames(spec.provides === undefined ? [name] : typeof spec.provides === 'string' ? [spec.provides] : spec.provides, `task "${name}": provides`);
   const timeoutMs = spec.timeoutMs ?? 0;
   if (!Number.isFinite(timeoutMs) || timeoutMs < 0) {
     throw new ConfigError(`task "${name}": timeoutMs expected a number from 0 and up, got ${String(timeoutMs)}`);
   }
   const self: Task<N, I, O> = {
     name,
-    requires: [...(spec.requires ?? [])],
-    optional: [...(spec.optional ?? [])],
+    requires,
+    optional,
     provides,
     apply: spec.apply.bind(spec),
     rollback: spec.rollback?.bind(spec),
     retry: resolveRetry(spec.retry, `task "${name}"`),
     timeoutMs,
     queue: checkName(spec.queue ?? DEFAULT_QUEUE, `task "${name}": queue`),
-    s: (bound, options) => new TaskNode<I, O>(self, (bound ?? {}) as Partial<I>, options ?? {}),
+    s: (bound, options) => new TaskNode<I, O>(self, (bound ?? {}), options ?? {}),
   };
   return Object.freeze(self);
 }

@@ -31,7 +31,7 @@ export function inputProblems(
   const problems: ValidationProblem[] = [];
   const wanted = [...node.requires, ...node.optional];
   for (const input of wanted) {
-    if (input in node.bound) continue;
+    if (Object.hasOwn(node.bound, input)) continue;
     const providers: string[] = [];
     let open = false;
     for (const link of incoming) {
@@ -48,7 +48,7 @@ export function inputProblems(
       });
     }
     const required = node.requires.includes(input);
-    if (required && providers.length === 0 && !open && !(input in inputs)) {
+    if (required && providers.length === 0 && !open && !Object.hasOwn(inputs, input)) {
       problems.push({
         kind: 'missing-input',
         nodes: [node.id],

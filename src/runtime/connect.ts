@@ -114,7 +114,7 @@ export async function connect(options: ConnectOptions = {}): Promise<Client> {
       concurrency: options.concurrency ?? 16,
       ...(options.queues === undefined ? { queues: distributed ? undefined : ['default'] } : { queues: options.queues }),
       ...(options.shutdownGraceTimeMs === undefined ? {} : { shutdownGraceTimeMs: options.shutdownGraceTimeMs }),
-    } as ConstructorParameters<typeof Worker>[0]);
+    });
     await worker.start();
   }
   if (options.resume ?? (!distributed && store.kind !== 'memory')) await coordinator.resume();

@@ -26,7 +26,7 @@ export function redactUrl(url: string): string {
     // not a URL: a key/value string, or a malformed URL; mask by pattern below
   }
   return out
-    .replace(/(\/\/[^/@:?#\s]*:)[^@/\s]*@/g, `$1${MASK}@`)
+    .replace(/(\/\/[^/@:?#\s]*:)[^/\s]*@/g, `$1${MASK}@`)
     .replace(/\b(password|sslpassword|pass)\s*=\s*('(?:[^'\\]|\\.)*'|[^\s&]*)/gi, `$1=${MASK}`);
 }
 

@@ -123,11 +123,13 @@ export class SqliteStore implements Store {
       this.db.close();
       throw error;
     }
-    this.commitBatch = this.db.transaction((commits: StepCommit[]) => {
+    const batch = this.db.transaction((commits: StepCommit[]) => {
       const conflicts: string[] = [];
       for (const commit of commits) if (!this.commitOne(commit)) conflicts.push(commit.run.id);
       return conflicts;
     });
+    // BEGIN IMMEDIATE: take the write lock up front, so a reader in another process never makes us fail half-way
+    this.commitBatch = (commits) => batch.immediate(commits);
     this.deleteBatch = this.db.transaction((ids: string[]) => {
       for (const id of ids) this.sql.deleteOutbox.run(id);
     });

@@ -14,8 +14,8 @@ import { announcementKey } from '../port.js';
 
 /** Parameters of an AMQP `exchange.declare`. */
 export type ExchangeDeclaration = MethodParams[Cmd.ExchangeDeclare];
-/** Parameters of an AMQP `queue.declare`. */
-export type QueueDeclaration = MethodParams[Cmd.QueueDeclare];
+/** Parameters of an AMQP `queue.declare`, with the queue named. */
+export type QueueDeclaration = MethodParams[Cmd.QueueDeclare] & { queue: string };
 /** Parameters of an AMQP `queue.bind`. */
 export type QueueBinding = MethodParams[Cmd.QueueBind];
 
@@ -76,6 +76,8 @@ export interface Topology {
   };
   /** The fixed part: the four exchanges, the signal and dead queues, the dead queue's binding. */
   readonly base: Declarations;
+  /** Declaration of the signal queue (part of {@link Topology.base}). */
+  readonly signalQueue: QueueDeclaration;
   /** Name of the quorum queue of work queue `name`: `<prefix>.work.<name>`. */
   workQueueName(name: string): string;
   /** Declaration of work queue `name` and its binding to the work exchange (routing key `name`). */
@@ -120,6 +122,7 @@ export function createTopology(options: TopologyOptions = {}): Topology {
     'x-overflow': 'reject-publish',
   } as const;
   const durable = (exchange: string, type: 'direct' | 'fanout' | 'topic'): ExchangeDeclaration => ({ exchange, type, durable: true });
+  const signalQueue: QueueDeclaration = { queue: queues.signals, durable: true, arguments: { ...quorumArguments } };
   const base: Declarations = {
     exchanges: [
       durable(exchanges.work, 'direct'),
@@ -128,7 +131,7 @@ export function createTopology(options: TopologyOptions = {}): Topology {
       durable(exchanges.deadLetter, 'fanout'),
     ],
     queues: [
-      { queue: queues.signals, durable: true, arguments: { ...quorumArguments } },
+      signalQueue,
       // No delivery limit and no dead-letter exchange: dead letters stop here.
       { queue: queues.dead, durable: true, arguments: { 'x-queue-type': 'quorum' } },
     ],
@@ -146,6 +149,7 @@ export function createTopology(options: TopologyOptions = {}): Topology {
     exchanges,
     queues,
     base,
+    signalQueue,
     workQueueName,
     workQueue(name) {
       const queue = workQueueName(name);

@@ -1,0 +1,57 @@
+/**
+ * `taskwire run <file>`: runs a flow file and reports each node's outcome.
+ *
+ * @packageDocumentation
+ */
+import type { Command } from 'commander';
+import { connect } from '../../runtime/connect.js';
+import { loadFlow } from '../load-flow.js';
+import { brokerOption, collect, connectionOptions, jsonOption, parseInputs, prefixOption, schemaOption, storeOption, type ConnectionFlags } from '../options.js';
+import { printProgress, printRun } from '../print.js';
+
+interface RunFlags extends ConnectionFlags {
+  input?: string[];
+  inputs?: string;
+  validate: boolean;
+  json?: boolean;
+  concurrency: string;
+}
+
+/** Registers the `run` command. */
+export function runCommand(program: Command): void {
+  program
+    .command('run')
+    .description('run a flow file (default export: a Flow) and print each node and the results; exit code 0 only if the run succeeded')
+    .argument('<file>', 'a .ts or .js module exporting a flow')
+    .option('-i, --input <key=value>', 'a flow input (repeatable; JSON values are parsed)', collect)
+    .option('--inputs <json>', 'flow inputs as a JSON object')
+    .option('--no-validate', 'start without validating the flow')
+    .option('-c, --concurrency <n>', 'tasks at once (embedded)', '16')
+    .addOption(storeOption())
+    .addOption(brokerOption())
+    .addOption(prefixOption())
+    .addOption(schemaOption())
+    .addOption(jsonOption())
+    .action(async (file: string, flags: RunFlags) => {
+      const loaded = await loadFlow(file);
+      const inputs = { ...loaded.inputs, ...parseInputs(flags.input, flags.inputs) };
+      const distributed = flags.broker !== undefined && flags.broker !== '';
+      const client = await connect({
+        ...connectionOptions(flags),
+        tasks: loaded.flow.tasks(),
+        concurrency: Number(flags.concurrency),
+        // A CLI run executes its own flow: it does not resume other runs of the file.
+        resume: false,
+        ...(distributed ? { coordinator: false, worker: false } : {}),
+      });
+      try {
+        if (flags.json !== true) await client.watch((entry) => printProgress(entry));
+        const run = await client.start(loaded.flow, inputs, { validate: flags.validate });
+        const final = await run.wait();
+        printRun(final, flags.json === true);
+        process.exitCode = final.status === 'succeeded' ? 0 : 1;
+      } finally {
+        await client.close();
+      }
+    });
+}

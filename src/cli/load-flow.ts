@@ -1,0 +1,74 @@
+/**
+ * Loading a flow file for the CLI. The convention: a TypeScript or JavaScript
+ * module whose default export (or export named `flow`) is a `Flow`, or a
+ * function returning one (sync or async). An optional export `inputs` gives
+ * default flow inputs. The tasks the flow uses are registered from it.
+ *
+ * @packageDocumentation
+ */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { ConfigError } from '../errors.js';
+import type { Flow } from '../model/flow.js';
+import type { AnyTask } from '../model/task.js';
+
+/** What a flow file gives. */
+export interface LoadedFlow {
+  /** The flow. */
+  flow: Flow;
+  /** Default inputs exported by the file. */
+  inputs: Record<string, unknown>;
+}
+
+/** Imports a module, TypeScript included (through tsx). */
+export async function importModule(file: string): Promise<Record<string, unknown>> {
+  const path = resolve(file);
+  if (!existsSync(path)) throw new ConfigError(`file not found: ${file}`);
+  if (/\.[cm]?tsx?$/.test(path)) {
+    const { tsImport } = await import('tsx/esm/api');
+    return (await tsImport(pathToFileURL(path).href, import.meta.url)) as Record<string, unknown>;
+  }
+  return (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+}
+
+/** Loads a flow file (see the module doc for the convention). */
+export async function loadFlow(file: string): Promise<LoadedFlow> {
+  const module = await importModule(file);
+  let exported = module['default'] ?? module['flow'];
+  if (typeof exported === 'function') exported = await (exported as () => unknown)();
+  if (!isFlow(exported)) {
+    throw new ConfigError(`${file}: expected a default export (or an export named "flow") that is a Flow or a function returning one, got ${describe(exported)}`);
+  }
+  const inputs = module['inputs'];
+  return { flow: exported, inputs: typeof inputs === 'object' && inputs !== null ? (inputs as Record<string, unknown>) : {} };
+}
+
+/** Loads a tasks module for a worker: every exported task (also inside exported arrays or objects). */
+export async function loadTasks(file: string): Promise<AnyTask[]> {
+  const module = await importModule(file);
+  const found = new Set<AnyTask>();
+  const visit = (value: unknown, depth: number): void => {
+    if (isTask(value)) found.add(value);
+    else if (isFlow(value)) for (const t of value.tasks()) found.add(t);
+    else if (depth < 2 && typeof value === 'object' && value !== null) for (const v of Object.values(value)) visit(v, depth + 1);
+  };
+  for (const value of Object.values(module)) visit(value, 0);
+  if (found.size === 0) throw new ConfigError(`${file}: exports no task`);
+  return [...found];
+}
+
+// Duck typing, not instanceof: a file loaded through tsx may get its own copy of the model module.
+function isFlow(value: unknown): value is Flow {
+  return typeof value === 'object' && value !== null && typeof (value as Flow).definition === 'function' && typeof (value as Flow).tasks === 'function';
+}
+
+function isTask(value: unknown): value is AnyTask {
+  return typeof value === 'object' && value !== null && typeof (value as AnyTask).apply === 'function' && typeof (value as AnyTask).s === 'function' && typeof (value as AnyTask).name === 'string';
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'null';
+  return typeof value === 'object' ? `an object (${(value).constructor?.name ?? 'Object'})` : typeof value;
+}

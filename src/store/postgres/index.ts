@@ -1,0 +1,9 @@
+/**
+ * The PostgreSQL store adapter (`taskwire/postgres`): runs in a PostgreSQL
+ * schema, shared by several coordinators.
+ *
+ * @packageDocumentation
+ */
+export { openPostgresStore, PostgresStore, type PostgresStoreOptions } from './postgres-store.js';
+export { migrate, MIGRATIONS, type Migration } from './migrations.js';
+export { redactUrl } from './redact.js';

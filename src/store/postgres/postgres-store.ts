@@ -1,0 +1,257 @@
+/**
+ * The PostgreSQL store: runs in a PostgreSQL schema, shared by any number of
+ * coordinators. Each commit batch is one transaction of a handful of
+ * multi-row statements; runs are guarded by their revision (optimistic
+ * concurrency), so two coordinators never both commit a step of one run.
+ *
+ * @packageDocumentation
+ */
+import pg, { type Pool, type PoolClient } from 'pg';
+import type { HistoryEntry } from '../../engine/events.js';
+import type { ActivationState, NodeState, RunState, RunStatus } from '../../engine/state.js';
+import { activationKey } from '../../engine/state.js';
+import { ClosedError, ConfigError } from '../../errors.js';
+import type { CommitResult, OutboxItem, Page, RunFilter, RunSummary, Store, StepCommit } from '../port.js';
+import { migrate } from './migrations.js';
+import { batchRunIds, planCommit } from './plan.js';
+import { buildQueries, type NamedQuery, type Queries } from './queries.js';
+import { redactSecret, redactUrl } from './redact.js';
+import { activationRows, counts, epoch, fromJsonb, historyRows, nodeRows, outboxItem, outboxRows, removedRows, runRows } from './rows.js';
+import { DEFAULT_SCHEMA, quoteSchema } from './schema-name.js';
+
+/** Options of {@link openPostgresStore}: give `url` or `pool`. */
+export interface PostgresStoreOptions {
+  /** Connection URL (`postgres://user:password@host:5432/db`); the store creates, owns and closes its pool. */
+  url?: string;
+  /** A pool of your own; {@link PostgresStore.close} leaves it open. */
+  pool?: Pool;
+  /**
+   * The schema holding the tables (created and migrated on open).
+   * @default 'taskwire'
+   */
+  schema?: string;
+  /**
+   * Connections of the pool created from `url`.
+   * @default 10
+   */
+  poolSize?: number;
+}
+
+/** A {@link Store} in PostgreSQL. Open it with {@link openPostgresStore}. */
+export class PostgresStore implements Store {
+  /** @inheritdoc */
+  readonly kind = 'postgres';
+  /** The schema holding the tables. */
+  readonly schema: string;
+  private readonly q: Queries;
+  private closed = false;
+
+  /**
+   * Wraps `pool`, on a schema that is already migrated ({@link migrate});
+   * {@link openPostgresStore} does both. `ownsPool`: whether {@link close} ends the pool.
+   */
+  constructor(
+    private readonly pool: Pool,
+    schema: string = DEFAULT_SCHEMA,
+    private readonly ownsPool = false,
+  ) {
+    this.q = buildQueries(quoteSchema(schema));
+    this.schema = schema;
+  }
+
+  /** @inheritdoc */
+  async commit(commits: StepCommit[]): Promise<CommitResult> {
+    this.check();
+    if (commits.length === 0) return { conflicts: [] };
+    const lost = new Set<string>();
+    const plan = await this.transaction(async (client) => {
+      const locked = await query<{ id: string; rev: number }>(client, this.q.lockRuns, [batchRunIds(commits)]);
+      const planned = planCommit(commits, new Map(locked.map((row) => [row.id, row.rev])));
+      const inserts = planned.runs.filter((run) => !run.exists);
+      const updates = planned.runs.filter((run) => run.exists);
+      for (const [runs, statement] of [[inserts, this.q.insertRuns], [updates, this.q.updateRuns]] as const) {
+        if (runs.length === 0) continue;
+        const written = new Set((await query<{ id: string }>(client, statement, [runRows(runs)])).map((row) => row.id));
+        for (const run of runs) if (!written.has(run.id)) lost.add(run.id);
+      }
+      const runs = lost.size === 0 ? planned.runs : planned.runs.filter((run) => !lost.has(run.id));
+      const n = counts(runs);
+      if (n.removed > 0) await query(client, this.q.deleteNodes, [removedRows(runs)]);
+      if (n.nodes > 0) await query(client, this.q.upsertNodes, [nodeRows(runs)]);
+      if (n.activations > 0) await query(client, this.q.upsertActivations, [activationRows(runs)]);
+      if (n.history > 0) await query(client, this.q.insertHistory, [historyRows(runs)]);
+      const outbox = [...planned.outbox.values()].filter((entry) => !lost.has(entry.runId));
+      if (outbox.length > 0) await query(client, this.q.upsertOutbox, [outboxRows(outbox)]);
+      return planned;
+    });
+    return { conflicts: commits.filter((commit, i) => plan.conflicted[i] === true || lost.has(commit.run.id)).map((commit) => commit.run.id) };
+  }
+
+  /** @inheritdoc */
+  async loadRun(runId: string): Promise<RunState | undefined> {
+    this.check();
+    const rows = await query<{ header: unknown; nodes: unknown[]; activations: unknown[] }>(this.pool, this.q.loadRun, [runId]);
+    const row = rows[0];
+    if (row === undefined) return undefined;
+    const nodes = new Map<string, NodeState>();
+    for (const data of row.nodes) {
+      const node = fromJsonb<NodeState>(data);
+      nodes.set(node.def.id, node);
+    }
+    const activations = new Map<string, ActivationState>();
+    for (const data of row.activations) {
+      const activation = fromJsonb<ActivationState>(data);
+      activations.set(activationKey(activation.node, activation.seq), activation);
+    }
+    return { ...fromJsonb<RunState>(row.header), nodes, activations };
+  }
+
+  /** @inheritdoc */
+  async listRuns(filter: RunFilter = {}): Promise<RunSummary[]> {
+    this.check();
+    type Row = { id: string; flow: string; status: RunStatus; graph_version: number; created_at: string; updated_at: string };
+    const rows = await query<Row>(this.pool, this.q.listRuns, [filter.status ?? null, filter.flow ?? null, filter.limit ?? 100]);
+    return rows.map((row) => ({
+      id: row.id,
+      flow: row.flow,
+      status: row.status,
+      graphVersion: row.graph_version,
+      createdAt: Number(row.created_at),
+      updatedAt: Number(row.updated_at),
+    }));
+  }
+
+  /** @inheritdoc */
+  async liveRunIds(): Promise<string[]> {
+    this.check();
+    return (await query<{ id: string }>(this.pool, this.q.liveRuns, [])).map((row) => row.id);
+  }
+
+  /** @inheritdoc */
+  async runsListeningTo(event: string): Promise<string[]> {
+    this.check();
+    return (await query<{ id: string }>(this.pool, this.q.runsListeningTo, [event])).map((row) => row.id);
+  }
+
+  /** @inheritdoc */
+  async history(runId: string, page: Page = {}): Promise<HistoryEntry[]> {
+    this.check();
+    const rows = await query<{ data: unknown }>(this.pool, this.q.history, [runId, page.after ?? 0, page.limit ?? 1000]);
+    return rows.map((row) => fromJsonb<HistoryEntry>(row.data));
+  }
+
+  /** @inheritdoc */
+  async activations(runId: string, node?: string, page: Page = {}): Promise<ActivationState[]> {
+    this.check();
+    const rows = await query<{ data: unknown }>(this.pool, this.q.activations, [runId, node ?? null, page.after ?? 0, page.limit ?? 1000]);
+    return rows.map((row) => fromJsonb<ActivationState>(row.data));
+  }
+
+  /** @inheritdoc */
+  async dueOutbox(now: number, limit: number): Promise<OutboxItem[]> {
+    this.check();
+    const rows = await query<{ data: unknown }>(this.pool, this.q.dueOutbox, [epoch(now, Math.floor), limit]);
+    return rows.map((row) => outboxItem(row.data));
+  }
+
+  /** @inheritdoc */
+  async deleteOutbox(ids: string[]): Promise<void> {
+    this.check();
+    if (ids.length > 0) await query(this.pool, this.q.deleteOutbox, [ids]);
+  }
+
+  /** @inheritdoc */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.ownsPool) await this.pool.end();
+  }
+
+  private check(): void {
+    if (this.closed) throw new ClosedError('the PostgreSQL store');
+  }
+
+  /** Runs `work` in a transaction on one connection; rolls back if it throws. */
+  private async transaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch((rollbackError: unknown) => {
+        broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
+      });
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+  }
+}
+
+/** Runs a named statement; returns its rows. */
+async function query<R extends object>(on: Pool | PoolClient, statement: NamedQuery, values: unknown[]): Promise<R[]> {
+  const result = await on.query<R>({ name: statement.name, text: statement.text, values });
+  return result.rows;
+}
+
+/**
+ * Opens a PostgreSQL store: connects (to `url`, or through your `pool`),
+ * creates and migrates the schema (see {@link migrate}), and returns the store.
+ * Connection errors are rethrown with the password masked.
+ *
+ * @throws ConfigError when the options are invalid (neither or both of `url`
+ * and `pool`, a bad schema name, a bad pool size).
+ */
+export async function openPostgresStore(options: PostgresStoreOptions): Promise<PostgresStore> {
+  const { url, schema = DEFAULT_SCHEMA, poolSize } = options;
+  quoteSchema(schema);
+  if ((url === undefined) === (options.pool === undefined)) throw new ConfigError('openPostgresStore: give either `url` or `pool` (exactly one)');
+  if (url !== undefined && (typeof url !== 'string' || url === '')) throw new ConfigError('openPostgresStore: `url` must be a non-empty string');
+  if (poolSize !== undefined && (!Number.isInteger(poolSize) || poolSize < 1)) {
+    throw new ConfigError(`openPostgresStore: \`poolSize\` must be a positive integer, got ${String(poolSize)}`);
+  }
+  if (poolSize !== undefined && url === undefined) throw new ConfigError('openPostgresStore: `poolSize` applies to the pool created from `url`, not to a given `pool`');
+  let pool = options.pool;
+  if (pool === undefined) {
+    try {
+      pool = new pg.Pool({ connectionString: url, max: poolSize ?? 10 });
+    } catch (error) {
+      throw connectError(error, url);
+    }
+    // An idle connection that breaks emits 'error' on the pool; without a listener it would crash the process.
+    // The pool drops that connection and opens a new one on the next query.
+    pool.on('error', () => undefined);
+  }
+  try {
+    await migrate(pool, schema);
+  } catch (error) {
+    if (options.pool === undefined) await pool.end().catch(() => undefined);
+    throw connectError(error, url);
+  }
+  return new PostgresStore(pool, schema, options.pool === undefined);
+}
+
+/** An error raised while opening, with the password of `url` masked everywhere in the message. */
+function connectError(error: unknown, url: string | undefined): Error {
+  if (error instanceof ConfigError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  const where = url === undefined ? 'the given pool' : redactUrl(url);
+  const wrapped = new Error(`cannot open the PostgreSQL store at ${where}: ${redactSecret(message, url)}`);
+  // Keep the original as the cause only when none of its fields holds the URL or the password.
+  if (error instanceof Error && !mentionsSecret(error, url)) {
+    Object.defineProperty(wrapped, 'cause', { value: error, enumerable: false, writable: true, configurable: true });
+  }
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string') Object.defineProperty(wrapped, 'code', { value: code, enumerable: true });
+  return wrapped;
+}
+
+/** Whether a string field of `error` (its message included) holds `url` or its password. */
+function mentionsSecret(error: Error, url: string | undefined): boolean {
+  if (url === undefined) return false;
+  const fields = [error.message, error.stack, ...Object.values(error)];
+  return fields.some((field) => typeof field === 'string' && redactSecret(field, url) !== field);
+}

@@ -1,0 +1,370 @@
+/**
+ * The AMQP transport: dispatches, signals, aborts and announcements over
+ * RabbitMQ, with rabbitmq-client (publisher confirms, automatic reconnection,
+ * topology re-declared on every reconnect). See `docs/amqp.md`.
+ *
+ * @packageDocumentation
+ */
+import { Buffer } from 'node:buffer';
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { Connection, type ConnectionOptions, type Envelope, type Publisher } from 'rabbitmq-client';
+import type { Json } from '../../codec/json.js';
+import type { Schema } from '../../codec/schema.js';
+import { DEFAULT_MAX_MESSAGE_BYTES, stringifyJson } from '../../codec/parse.js';
+import type { HistoryEntry } from '../../engine/events.js';
+import { ClosedError, ConfigError } from '../../errors.js';
+import { silentLogger, type Logger } from '../../observability/logger.js';
+import type { AbortMessage, ConsumeOptions, Delivery, DispatchMessage, SignalMessage, Subscription, Transport } from '../port.js';
+import { Batcher, callHandler, decodeBody, ManagedConsumer, toDelivery, type ConsumerSpec } from './consume.js';
+import { deleteTopology, peekQueue, type DeadLetter } from './dead-letters.js';
+import { AbortSchema, DispatchSchema, HistoryEntrySchema, SignalSchema } from './messages.js';
+import { describeError, redactAmqpUrl } from './redact.js';
+import { announcementRoutingKey, createTopology, type Declarations, type Topology } from './topology.js';
+
+/** Options of {@link connectAmqp}. */
+export interface AmqpOptions {
+  /** Broker URL, e.g. `amqp://user:password@host:5672/vhost`. Never logged with its password. */
+  url: string;
+  /** Prefix of every exchange and queue. @default 'taskwire' */
+  prefix?: string;
+  /** `x-delivery-limit` of work and signal queues. @default 10 */
+  deliveryLimit?: number;
+  /** Where connection problems and rejected messages are logged. @default silentLogger */
+  logger?: Logger;
+  /** Largest message published or accepted, in bytes. @default DEFAULT_MAX_MESSAGE_BYTES */
+  maxMessageBytes?: number;
+  /** Connection name shown by `rabbitmqctl list_connections client_properties`. @default `taskwire <host>/<pid>` */
+  connectionName?: string;
+  /** How long {@link connectAmqp} waits for the first connection, in ms. @default 10000 */
+  connectTimeoutMs?: number;
+}
+
+/** The error of a failed connection or of messages the broker did not confirm. Its message holds no credentials. */
+export class AmqpTransportError extends Error {
+  /** A stable code, safe to compare against. */
+  readonly code = 'TW_AMQP';
+  override readonly name = 'AmqpTransportError';
+}
+
+const AMQP_JSON = { contentType: 'application/json', contentEncoding: 'utf-8' } as const;
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * A {@link Transport} over RabbitMQ. Create it with {@link connectAmqp}.
+ * Delivery is at least once: consumers must tolerate duplicates.
+ */
+export class AmqpTransport implements Transport {
+  /** @inheritdoc */
+  readonly kind = 'amqp';
+  /** @inheritdoc */
+  readonly durable = true;
+  /** The names and declarations in use. */
+  readonly topology: Topology;
+  private readonly logger: Logger;
+  private readonly maxBytes: number;
+  private readonly options: ConnectionOptions & { url: string };
+  private readonly connection: Connection;
+  private readonly confirmed: Publisher;
+  private readonly bestEffort: Publisher;
+  private readonly returned = new Set<string>();
+  private readonly workQueues = new Map<string, Promise<void>>();
+  private readonly declaredQueues = new Set<string>();
+  private readonly consumers = new Set<ManagedConsumer>();
+  private closing: Promise<void> | undefined;
+  private connections = 0;
+
+  private constructor(options: AmqpOptions) {
+    this.topology = createTopology(options);
+    this.logger = options.logger ?? silentLogger;
+    this.maxBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.options = {
+      url: options.url,
+      connectionName: options.connectionName ?? `taskwire ${hostname()}/${process.pid}`,
+      noDelay: true, // without it Nagle's algorithm adds ~40 ms to every round trip
+      frameMax: 131_072,
+      retryLow: 200,
+      retryHigh: 15_000,
+    };
+    const url = redactAmqpUrl(options.url);
+    this.connection = new Connection(this.options);
+    this.connection.on('error', (error: unknown) => this.logger.warn({ url, reason: this.describe(error) }, `AMQP: connection to ${url}: ${this.describe(error)}`));
+    this.connection.on('connection.blocked', (reason: string) => this.logger.warn({ url, reason }, `AMQP: the broker at ${url} blocked publishing: ${reason}`));
+    this.connection.on('connection.unblocked', () => this.logger.info({ url }, `AMQP: the broker at ${url} accepts messages again`));
+    this.connection.on('connection', () => this.onConnection(url));
+    const base = this.topology.base;
+    this.confirmed = this.connection.createPublisher({ confirm: true, maxAttempts: 2, ...base });
+    this.confirmed.on('basic.return', (message: { messageId?: string }) => void (message.messageId !== undefined && this.returned.add(message.messageId)));
+    this.bestEffort = this.connection.createPublisher({ confirm: false, exchanges: base.exchanges });
+  }
+
+  /** Connects and declares the fixed topology; see {@link connectAmqp}. */
+  static async connect(options: AmqpOptions): Promise<AmqpTransport> {
+    const transport = new AmqpTransport(options);
+    const url = redactAmqpUrl(options.url);
+    try {
+      await transport.connection.onConnect(options.connectTimeoutMs ?? 10_000);
+      await transport.declare(transport.topology.base);
+    } catch (error) {
+      await transport.close().catch(() => undefined);
+      throw new AmqpTransportError(`cannot connect to RabbitMQ at ${url}: ${transport.describe(error)}`);
+    }
+    return transport;
+  }
+
+  /** The options given to rabbitmq-client's `Connection` (password redacted); `noDelay` is always true. */
+  get connectionOptions(): Readonly<ConnectionOptions> {
+    return Object.freeze({ ...this.options, url: redactAmqpUrl(this.options.url) });
+  }
+
+  /** @inheritdoc */
+  async dispatch(messages: DispatchMessage[]): Promise<void> {
+    this.checkOpen();
+    await Promise.all([...new Set(messages.map((m) => m.queue))].map((queue) => this.ensureWorkQueue(queue)));
+    await this.publishConfirmed(
+      messages.map((message) => {
+        const body: DispatchMessage = { ...message, sentAt: message.sentAt ?? Date.now() };
+        const headers = message.traceparent !== undefined ? { traceparent: message.traceparent } : undefined;
+        return [{ exchange: this.topology.exchanges.work, routingKey: message.queue, ...(headers && { headers }) }, body];
+      }),
+    );
+  }
+
+  /** @inheritdoc */
+  async signal(messages: SignalMessage[]): Promise<void> {
+    this.checkOpen();
+    await this.publishConfirmed(messages.map((message) => [{ exchange: '', routingKey: this.topology.queues.signals }, message]));
+  }
+
+  /** @inheritdoc */
+  async abort(messages: AbortMessage[]): Promise<void> {
+    await this.publishBestEffort('abort', messages.map((message) => [{ exchange: this.topology.exchanges.abort, routingKey: '' }, message]));
+  }
+
+  /** @inheritdoc */
+  async announce(entries: HistoryEntry[]): Promise<void> {
+    await this.publishBestEffort(
+      'announcement',
+      entries.map((entry) => [{ exchange: this.topology.exchanges.events, routingKey: announcementRoutingKey(entry) }, entry]),
+    );
+  }
+
+  /** @inheritdoc */
+  async consumeDispatches(queue: string, options: ConsumeOptions, handler: (delivery: Delivery<DispatchMessage>) => void): Promise<Subscription> {
+    const { queue: declaration, binding } = this.topology.workQueue(queue);
+    this.declaredQueues.add(declaration.queue);
+    const decode = { queue: declaration.queue, what: 'dispatch message', schema: DispatchSchema, maxBytes: this.maxBytes, logger: this.logger, fate: 'dead-lettered' };
+    return this.consume({
+      queue: declaration,
+      exchanges: this.topology.base.exchanges,
+      bindings: [binding],
+      prefetch: checkPrefetch(options.prefetch),
+      noAck: false,
+      onMessage: (message, settle) => {
+        const body = decodeBody(message, decode);
+        if (body === undefined) return settle('reject');
+        const delivery = toDelivery(body, message, settle);
+        callHandler(this.logger, declaration.queue, handler, delivery, [delivery]);
+      },
+    });
+  }
+
+  /** @inheritdoc */
+  async consumeSignals(options: ConsumeOptions, handler: (batch: Delivery<SignalMessage>[]) => void): Promise<Subscription> {
+    const prefetch = checkPrefetch(options.prefetch);
+    const queue = this.topology.queues.signals;
+    const decode = { queue, what: 'signal message', schema: SignalSchema, maxBytes: this.maxBytes, logger: this.logger, fate: 'dead-lettered' };
+    let cancelled = false;
+    const batcher = new Batcher<SignalMessage>(prefetch, (batch) => {
+      if (cancelled) for (const delivery of batch) delivery.requeue();
+      else callHandler(this.logger, queue, handler, batch, batch);
+    });
+    const base = this.topology.base;
+    const subscription = await this.consume({
+      queue: this.topology.signalQueue,
+      exchanges: base.exchanges,
+      bindings: [],
+      prefetch,
+      noAck: false,
+      onMessage: (message, settle) => {
+        const body = decodeBody(message, decode);
+        if (body === undefined) settle('reject');
+        else batcher.add(toDelivery(body, message, settle));
+      },
+    });
+    return { cancel: () => ((cancelled = true), subscription.cancel()) };
+  }
+
+  /** @inheritdoc */
+  async consumeAborts(handler: (message: AbortMessage) => void): Promise<Subscription> {
+    const declaration = this.topology.privateQueue('abort', randomUUID());
+    return this.consumeBestEffort(declaration, { exchange: this.topology.exchanges.abort, routingKey: '' }, 'abort message', AbortSchema, handler);
+  }
+
+  /** @inheritdoc */
+  async subscribe(pattern: string, handler: (entry: HistoryEntry) => void): Promise<Subscription> {
+    if (pattern.length === 0 || Buffer.byteLength(pattern) > 255) throw new ConfigError(`invalid topic pattern "${pattern.slice(0, 40)}": 1 to 255 bytes expected`);
+    const declaration = this.topology.privateQueue('events', randomUUID());
+    return this.consumeBestEffort(declaration, { exchange: this.topology.exchanges.events, routingKey: pattern }, 'announcement', HistoryEntrySchema, handler);
+  }
+
+  /**
+   * Reads up to `limit` messages of the dead-letter queue without removing them
+   * (they are fetched unacknowledged, then given back). For tests and diagnostics.
+   */
+  async peekDeadLetters(limit = 100): Promise<DeadLetter[]> {
+    this.checkOpen();
+    return peekQueue(this.connection, this.topology.queues.dead, limit);
+  }
+
+  /**
+   * Test cleanup: closes the transport, then deletes (with their messages) every
+   * exchange of the prefix, its signal and dead queues and every work queue this
+   * transport declared or consumed. Work queues declared only by other processes
+   * are not known here. Idempotent.
+   */
+  async purgeAndDelete(): Promise<void> {
+    await this.close();
+    const queues = [...this.declaredQueues, this.topology.queues.signals, this.topology.queues.dead];
+    const exchanges = Object.values(this.topology.exchanges);
+    const connection = new Connection({ ...this.options, connectionName: `${this.options.connectionName ?? 'taskwire'} (cleanup)` });
+    connection.on('error', () => undefined);
+    try {
+      await connection.onConnect(10_000);
+      await deleteTopology(connection, queues, exchanges);
+    } catch (error) {
+      throw new AmqpTransportError(`cannot delete the AMQP topology of prefix "${this.topology.prefix}": ${this.describe(error)}`);
+    } finally {
+      await connection.close().catch(() => undefined);
+    }
+  }
+
+  /** @inheritdoc */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await Promise.all([...this.consumers].map((consumer) => consumer.close()));
+      await Promise.allSettled([this.confirmed.close(), this.bestEffort.close()]);
+      await this.connection.close();
+    })();
+    return this.closing;
+  }
+
+  private onConnection(url: string): void {
+    if (this.connections++ === 0) return this.logger.info({ url }, `AMQP: connected to ${url}`);
+    this.logger.warn({ url }, `AMQP: reconnected to ${url}`);
+    // Declarations may have been lost with the broker: declare again before the next use.
+    this.workQueues.clear();
+    this.declare(this.topology.base).catch((error: unknown) => this.logger.warn({ url, reason: this.describe(error) }, 'AMQP: cannot re-declare the topology'));
+  }
+
+  private async declare(declarations: Declarations): Promise<void> {
+    for (const exchange of declarations.exchanges) await this.connection.exchangeDeclare(exchange);
+    for (const queue of declarations.queues) await this.connection.queueDeclare(queue);
+    for (const binding of declarations.queueBindings) await this.connection.queueBind(binding);
+  }
+
+  /** Declares work queue `name` once per connection, so that no dispatch is ever unroutable. */
+  private ensureWorkQueue(name: string): Promise<void> {
+    let declared = this.workQueues.get(name);
+    if (declared === undefined) {
+      const { queue, binding } = this.topology.workQueue(name);
+      this.declaredQueues.add(queue.queue);
+      declared = this.declare({ exchanges: [], queues: [queue], queueBindings: [binding] });
+      declared.catch(() => this.workQueues.delete(name));
+      this.workQueues.set(name, declared);
+    }
+    return declared;
+  }
+
+  private async consume(spec: ConsumerSpec): Promise<Subscription> {
+    this.checkOpen();
+    const context = { connection: this.connection, logger: this.logger, url: this.options.url, onFinished: () => this.consumers.delete(consumer) };
+    const consumer: ManagedConsumer = new ManagedConsumer(context, spec);
+    this.consumers.add(consumer);
+    try {
+      await consumer.start();
+    } catch (error) {
+      this.consumers.delete(consumer);
+      throw error;
+    }
+    return { cancel: () => consumer.cancel() };
+  }
+
+  private consumeBestEffort<T>(queue: ConsumerSpec['queue'], binding: ConsumerSpec['bindings'][number], what: string, schema: Schema<T>, handler: (body: T) => void): Promise<Subscription> {
+    const decode = { queue: queue.queue, what, schema, maxBytes: this.maxBytes, logger: this.logger, fate: 'dropped' };
+    return this.consume({
+      queue,
+      exchanges: this.topology.base.exchanges,
+      bindings: [{ ...binding, queue: queue.queue }],
+      noAck: true,
+      onMessage: (message) => {
+        const body = decodeBody(message, decode);
+        if (body !== undefined) callHandler(this.logger, queue.queue, handler, body, []);
+      },
+    });
+  }
+
+  private encode(envelope: Envelope, message: unknown): [Envelope, Buffer] {
+    const body = Buffer.from(stringifyJson(message as Json, { maxBytes: this.maxBytes }), 'utf8');
+    return [{ ...envelope, ...AMQP_JSON, messageId: randomUUID() }, body];
+  }
+
+  /** Publishes concurrently; resolves when the broker confirmed every message, rejects if any was nacked or unroutable. */
+  private async publishConfirmed(items: [Envelope, unknown][]): Promise<void> {
+    if (items.length === 0) return;
+    const encoded = items.map(([envelope, message]) => this.encode({ ...envelope, durable: true, mandatory: true }, message));
+    const results = await Promise.allSettled(encoded.map(([envelope, body]) => this.confirmed.send(envelope, body)));
+    await nextTurn(); // basic.return is emitted on setImmediate, after the ack resolved the send
+    const failures: string[] = [];
+    results.forEach((result, i) => {
+      const envelope = (encoded[i] as [Envelope, Buffer])[0];
+      const id = envelope.messageId as string;
+      if (this.returned.delete(id)) failures.push(`no queue bound for routing key "${envelope.routingKey ?? ''}"`);
+      else if (result.status === 'rejected') failures.push(this.describe(result.reason));
+    });
+    if (failures.length > 0) {
+      throw new AmqpTransportError(`${failures.length} of ${items.length} messages were not confirmed by RabbitMQ: ${[...new Set(failures)].join('; ')}`);
+    }
+  }
+
+  /** Publishes transient messages without confirms; never throws, logs a warning instead. */
+  private async publishBestEffort(what: string, items: [Envelope, unknown][]): Promise<void> {
+    if (items.length === 0 || this.closing !== undefined) return;
+    if (!this.connection.ready) {
+      this.logger.warn({ count: items.length }, `AMQP: not connected; dropping ${items.length} ${what}(s)`);
+      return;
+    }
+    const results = await Promise.allSettled(
+      items.map(async ([envelope, message]) => {
+        const [env, body] = this.encode({ ...envelope, durable: false }, message);
+        await this.bestEffort.send(env, body);
+      }),
+    );
+    const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed.length > 0) {
+      this.logger.warn({ count: failed.length, reason: this.describe(failed[0]?.reason) }, `AMQP: ${failed.length} ${what}(s) could not be published`);
+    }
+  }
+
+  private checkOpen(): void {
+    if (this.closing !== undefined) throw new ClosedError('AMQP transport');
+  }
+
+  private describe(error: unknown): string {
+    return describeError(error, this.options.url);
+  }
+}
+
+function checkPrefetch(prefetch: number): number {
+  if (!Number.isInteger(prefetch) || prefetch < 1 || prefetch > 65_535) throw new ConfigError(`invalid prefetch ${prefetch}: expected an integer from 1 to 65535`);
+  return prefetch;
+}
+
+/**
+ * Connects to RabbitMQ, declares the fixed topology and returns the transport.
+ * Rejects with {@link AmqpTransportError} (password redacted) when the broker
+ * cannot be reached within `connectTimeoutMs` or refuses the declarations.
+ */
+export function connectAmqp(options: AmqpOptions): Promise<AmqpTransport> {
+  return AmqpTransport.connect(options);
+}

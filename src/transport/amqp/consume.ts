@@ -1,0 +1,300 @@
+/**
+ * The consuming half of the AMQP transport: decoding untrusted bodies, a
+ * consumer that re-declares its topology and resumes after every reconnect,
+ * explicit settlement of deliveries, and batching of signals.
+ *
+ * rabbitmq-client's own `Consumer` is not used because its `close()` waits for
+ * every handler promise, so a cancelled consumer could not keep acking the
+ * messages it holds (a worker finishing its running tasks during shutdown).
+ *
+ * @packageDocumentation
+ */
+import { Buffer } from 'node:buffer';
+import type { AsyncMessage, Channel, Connection } from 'rabbitmq-client';
+import { parseJson } from '../../codec/parse.js';
+import { check, type Schema } from '../../codec/schema.js';
+import type { Logger } from '../../observability/logger.js';
+import type { Delivery } from '../port.js';
+import { describeError } from './redact.js';
+import type { ExchangeDeclaration, QueueBinding, QueueDeclaration } from './topology.js';
+
+/** How a message is settled: `reject` dead-letters it (nack without requeue). */
+export type Outcome = 'ack' | 'requeue' | 'reject';
+
+/** Settles one message, once; later calls do nothing. */
+export type Settle = (outcome: Outcome) => void;
+
+/** What {@link decodeBody} needs to check a body and report a bad one. */
+export interface DecodeContext<T> {
+  /** The queue the message came from, for the log line. */
+  queue: string;
+  /** Names the message in errors, e.g. `dispatch message`. */
+  what: string;
+  /** The schema of the body. */
+  schema: Schema<T>;
+  /** Largest accepted body, in bytes. */
+  maxBytes: number;
+  /** Where the rejection is logged. */
+  logger: Logger;
+  /** What happens to a bad message, for the log line (`dead-lettered`, `dropped`). */
+  fate: string;
+}
+
+/** The raw bytes (or text) of a body as rabbitmq-client hands it over. */
+function rawBody(body: unknown): string | Uint8Array {
+  if (Buffer.isBuffer(body)) return body;
+  if (typeof body === 'string') return body;
+  // rabbitmq-client JSON.parses `application/json` bodies that carry no content
+  // encoding (ours carry `utf-8`): re-encode so that the limits still apply.
+  return JSON.stringify(body) ?? '';
+}
+
+/** The first bytes of a body, for a log line. */
+export function preview(body: unknown, chars = 64): string {
+  try {
+    const raw = rawBody(body);
+    const text = typeof raw === 'string' ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8');
+    return text.length > chars ? `${text.slice(0, chars)}…` : text;
+  } catch {
+    return '<unprintable>';
+  }
+}
+
+/**
+ * Parses (size and depth limits) and checks a message body. Returns `undefined`
+ * after one `logger.error` line naming the queue, the reason and the message id
+ * (or the first bytes) when the body is malformed.
+ */
+export function decodeBody<T>(message: { body: unknown; messageId?: string }, context: DecodeContext<T>): T | undefined {
+  try {
+    return check(context.schema, parseJson(rawBody(message.body), { maxBytes: context.maxBytes }), context.what);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    const head = preview(message.body);
+    const id = message.messageId !== undefined ? `id ${message.messageId}` : `starting ${JSON.stringify(head)}`;
+    context.logger.error(
+      { queue: context.queue, reason, messageId: message.messageId, head },
+      `AMQP: ${context.fate} a malformed ${context.what} from queue "${context.queue}" (message ${id}): ${reason}`,
+    );
+    return undefined;
+  }
+}
+
+/** A {@link Delivery} whose ack()/requeue() go through `settle`. */
+export function toDelivery<T>(body: T, message: AsyncMessage, settle: Settle): Delivery<T> {
+  return { body, redelivered: message.redelivered, ack: () => settle('ack'), requeue: () => settle('requeue') };
+}
+
+/** Calls `handler`; a throw is logged and the deliveries it left unsettled are requeued. */
+export function callHandler<A>(logger: Logger, queue: string, handler: (arg: A) => void, arg: A, deliveries: Delivery<unknown>[]): void {
+  try {
+    handler(arg);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    logger.error({ queue, reason }, `AMQP: the handler of queue "${queue}" threw; its messages go back to the queue: ${reason}`);
+    for (const delivery of deliveries) delivery.requeue();
+  }
+}
+
+/** What a {@link ManagedConsumer} declares and consumes. */
+export interface ConsumerSpec {
+  /** The queue, declared before consuming. */
+  queue: QueueDeclaration;
+  /** Exchanges declared first. */
+  exchanges: ExchangeDeclaration[];
+  /** Bindings declared after the queue. */
+  bindings: QueueBinding[];
+  /** Unacknowledged messages in flight (AMQP prefetch); ignored with `noAck`. */
+  prefetch?: number;
+  /** Messages are settled by the broker on delivery (best-effort queues). */
+  noAck: boolean;
+  /** Receives each message; with manual acks, `settle` must be called once. */
+  onMessage: (message: AsyncMessage, settle: Settle) => void;
+}
+
+/** The connection, logger and URL (to scrub errors) of a {@link ManagedConsumer}. */
+export interface ConsumerContext {
+  /** The connection to consume on. */
+  connection: Connection;
+  /** Where consumer problems are logged. */
+  logger: Logger;
+  /** Broker URL, only to scrub credentials out of error messages. */
+  url: string;
+  /** Called once the consumer is cancelled and its channel closed. */
+  onFinished?: () => void;
+}
+
+const noop = (): void => undefined;
+
+/**
+ * A consumer on its own channel. Declares its topology, sets the prefetch and
+ * consumes; when the channel or connection drops it does it all again (with
+ * backoff). `cancel()` stops deliveries while the messages in hand stay
+ * settleable; the channel closes once they are settled, or on `close()`, and
+ * the broker then gives back whatever is still unsettled.
+ */
+export class ManagedConsumer {
+  private channel: Channel | undefined;
+  private consumerTag = '';
+  private unsettled = 0;
+  private cancelled = false;
+  private retries = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private cancelling: Promise<void> | undefined;
+
+  constructor(
+    private readonly context: ConsumerContext,
+    private readonly spec: ConsumerSpec,
+  ) {}
+
+  /** The queue consumed. */
+  get queue(): string {
+    return this.spec.queue.queue;
+  }
+
+  /** Declares and starts consuming; rejects (with a scrubbed message) when the first setup fails. */
+  async start(): Promise<void> {
+    try {
+      await this.setup();
+    } catch (error) {
+      throw new Error(`cannot consume from AMQP queue "${this.queue}": ${describeError(error, this.context.url)}`, { cause: error });
+    }
+  }
+
+  private async setup(): Promise<void> {
+    const { spec } = this;
+    const ch = await this.context.connection.acquire();
+    let consumerTag: string;
+    try {
+      for (const exchange of spec.exchanges) await ch.exchangeDeclare(exchange);
+      await ch.queueDeclare(spec.queue);
+      for (const binding of spec.bindings) await ch.queueBind(binding);
+      if (!spec.noAck && spec.prefetch !== undefined) await ch.basicQos({ prefetchCount: spec.prefetch });
+      ({ consumerTag } = await ch.basicConsume({ queue: spec.queue.queue, noAck: spec.noAck }, (message) => this.deliver(ch, message)));
+    } catch (error) {
+      ch.close().catch(noop);
+      throw error;
+    }
+    ch.once('close', () => this.onChannelClosed(ch));
+    ch.once('basic.cancel', () => {
+      // The broker cancelled us (the queue was deleted): start over, which re-declares it.
+      this.context.logger.warn({ queue: this.queue }, `AMQP: the broker cancelled the consumer of queue "${this.queue}"; re-declaring it`);
+      ch.close().catch(noop);
+    });
+    this.channel = ch;
+    this.consumerTag = consumerTag;
+    this.unsettled = 0;
+    this.retries = 0;
+    if (this.cancelled) await this.cancelNow();
+  }
+
+  private deliver(ch: Channel, message: AsyncMessage): void {
+    if (this.spec.noAck) {
+      if (!this.cancelled) this.spec.onMessage(message, noop);
+      return;
+    }
+    if (this.cancelled) {
+      // basic.cancel went out before this nack, so the broker will not hand it back to us.
+      if (ch.active) ch.basicNack({ deliveryTag: message.deliveryTag, requeue: true });
+      return;
+    }
+    let settled = false;
+    this.unsettled++;
+    this.spec.onMessage(message, (outcome) => {
+      if (settled) return;
+      settled = true;
+      if (!ch.active) return; // the broker already took it back when the channel closed
+      try {
+        if (outcome === 'ack') ch.basicAck({ deliveryTag: message.deliveryTag });
+        else ch.basicNack({ deliveryTag: message.deliveryTag, requeue: outcome === 'requeue' });
+      } catch (error) {
+        this.context.logger.warn({ queue: this.queue, reason: describeError(error, this.context.url) }, `AMQP: cannot ${outcome} a message of queue "${this.queue}"`);
+      }
+      if (ch !== this.channel) return;
+      this.unsettled--;
+      if (this.cancelled && this.unsettled === 0) ch.close().catch(noop);
+    });
+  }
+
+  private onChannelClosed(ch: Channel): void {
+    if (ch !== this.channel) return;
+    this.channel = undefined;
+    this.consumerTag = '';
+    if (this.cancelled) this.context.onFinished?.();
+    else this.scheduleSetup();
+  }
+
+  private scheduleSetup(): void {
+    const delay = Math.min(10_000, 100 * 2 ** this.retries++) * (0.5 + Math.random() / 2);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      if (this.cancelled) return;
+      this.setup().then(
+        () => this.context.logger.info({ queue: this.queue }, `AMQP: consuming from queue "${this.queue}" again`),
+        (error: unknown) => {
+          this.context.logger.warn({ queue: this.queue, reason: describeError(error, this.context.url) }, `AMQP: cannot resume consuming from queue "${this.queue}"; retrying`);
+          if (!this.cancelled) this.scheduleSetup();
+        },
+      );
+    }, delay);
+  }
+
+  private async cancelNow(): Promise<void> {
+    const ch = this.channel;
+    if (ch === undefined || !ch.active) return this.context.onFinished?.();
+    if (this.consumerTag !== '') {
+      const consumerTag = this.consumerTag;
+      this.consumerTag = '';
+      await ch.basicCancel({ consumerTag }).catch(noop);
+    }
+    if (this.spec.noAck || this.unsettled === 0) await ch.close().catch(noop);
+  }
+
+  /** Stops deliveries; messages in hand can still be settled. Idempotent. */
+  cancel(): Promise<void> {
+    this.cancelled = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    return (this.cancelling ??= this.cancelNow());
+  }
+
+  /** Cancels and closes the channel: the broker takes back every unsettled message. */
+  async close(): Promise<void> {
+    await this.cancel();
+    await this.channel?.close().catch(noop);
+  }
+}
+
+/**
+ * Groups deliveries into batches: whatever arrives before the next turn of the
+ * event loop, at most `max` at a time.
+ */
+export class Batcher<T> {
+  private batch: Delivery<T>[] = [];
+  private scheduled = false;
+
+  constructor(
+    private readonly max: number,
+    private readonly flush: (batch: Delivery<T>[]) => void,
+  ) {}
+
+  /** Adds a delivery; flushes at once when the batch is full. */
+  add(delivery: Delivery<T>): void {
+    this.batch.push(delivery);
+    if (this.batch.length >= this.max) this.emit();
+    else if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => {
+        this.scheduled = false;
+        this.emit();
+      });
+    }
+  }
+
+  private emit(): void {
+    if (this.batch.length === 0) return;
+    const batch = this.batch;
+    this.batch = [];
+    this.flush(batch);
+  }
+}

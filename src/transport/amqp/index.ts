@@ -1,0 +1,24 @@
+/**
+ * The AMQP (RabbitMQ) transport adapter: `import { connectAmqp } from 'taskwire/amqp'`.
+ * See `docs/amqp.md` for the topology and its guarantees.
+ *
+ * @packageDocumentation
+ */
+export { AmqpTransport, AmqpTransportError, connectAmqp, type AmqpOptions } from './amqp-transport.js';
+export type { DeadLetter } from './dead-letters.js';
+export { AbortSchema, DispatchSchema, FailureSchema, HistoryEntrySchema, SignalSchema } from './messages.js';
+export { redactAmqpUrl } from './redact.js';
+export {
+  announcementRoutingKey,
+  createTopology,
+  DEFAULT_DELIVERY_LIMIT,
+  DEFAULT_PREFIX,
+  escapeSegment,
+  runPattern,
+  type Declarations,
+  type ExchangeDeclaration,
+  type QueueBinding,
+  type QueueDeclaration,
+  type Topology,
+  type TopologyOptions,
+} from './topology.js';

@@ -1,0 +1,120 @@
+/**
+ * Helpers for engine tests: a run driven by hand, one event at a time, with
+ * every command and history entry kept for assertions.
+ */
+import type { Json, JsonObject } from '../../src/codec/json.js';
+import { createRun } from '../../src/engine/create.js';
+import type { Change, Command, DispatchCommand, EngineEvent, HistoryEntry } from '../../src/engine/events.js';
+import { liveRun, type LiveRun } from '../../src/engine/live.js';
+import type { NodeState, RunStatus } from '../../src/engine/state.js';
+import { step, type StepOutput } from '../../src/engine/step.js';
+import type { FlowDefinition } from '../../src/model/definition.js';
+import type { Failure } from '../../src/model/failure.js';
+import type { Flow } from '../../src/model/flow.js';
+
+/** A retryable failure. */
+export const oops: Failure = { name: 'Error', message: 'oops', retryable: true };
+/** A failure that must not be retried. */
+export const fatal: Failure = { name: 'NonRetryableError', message: 'fatal', retryable: false };
+
+/** Options of {@link Harness}. */
+export interface HarnessOptions {
+  inputs?: JsonObject;
+  validate?: boolean;
+  id?: string;
+}
+
+/** A run stepped by hand. Time starts at 1000 and only moves when told. */
+export class Harness {
+  readonly live: LiveRun;
+  now = 1000;
+  /** Every command produced so far, in order. */
+  readonly commands: Command[] = [];
+  /** Every history entry so far, in order. */
+  readonly history: HistoryEntry[] = [];
+
+  constructor(flowOrDefinition: Flow | FlowDefinition, options: HarnessOptions = {}) {
+    const definition = 'definition' in flowOrDefinition ? flowOrDefinition.definition() : flowOrDefinition;
+    this.live = liveRun(createRun(definition, { id: options.id ?? 'run-1', inputs: options.inputs ?? {}, validate: options.validate ?? true, now: this.now }));
+  }
+
+  /** Applies one event; keeps and returns what it produced. */
+  send(event: EngineEvent): StepOutput {
+    const out = step(this.live, event, this.now);
+    this.commands.push(...out.commands);
+    this.history.push(...out.history);
+    return out;
+  }
+
+  start(): StepOutput {
+    return this.send({ type: 'start' });
+  }
+
+  /** Signals success of the node's current attempt (or of the given one). */
+  succeed(node: string, result: Json, attempt = this.node(node).attempt): StepOutput {
+    return this.send({ type: 'task.succeeded', node, attempt, result });
+  }
+
+  /** Signals failure of the node's current attempt (or of the given one). */
+  fail(node: string, error: Failure = oops, attempt = this.node(node).attempt): StepOutput {
+    return this.send({ type: 'task.failed', node, attempt, error });
+  }
+
+  /** Signals that the node's scheduled retry is due. */
+  retryDue(node: string): StepOutput {
+    return this.send({ type: 'retry.due', node, attempt: this.node(node).attempt + 1 });
+  }
+
+  /** Applies a change as actor `alice`. */
+  change(change: Change, actor = 'alice'): StepOutput {
+    return this.send({ type: 'change', change, actor });
+  }
+
+  notify(event: string, payload: JsonObject): StepOutput {
+    return this.send({ type: 'notify', event, payload });
+  }
+
+  node(id: string): NodeState {
+    const node = this.live.state.nodes.get(id);
+    if (node === undefined) throw new Error(`no node ${id}`);
+    return node;
+  }
+
+  get status(): RunStatus {
+    return this.live.state.status;
+  }
+
+  /** Every dispatch so far, of one kind. */
+  dispatches(kind: 'apply' | 'rollback' = 'apply'): DispatchCommand[] {
+    return this.commands.filter((c): c is DispatchCommand => c.type === 'dispatch' && c.kind === kind);
+  }
+
+  /** Node ids of the dispatches so far, of one kind, in order. */
+  dispatched(kind: 'apply' | 'rollback' = 'apply'): string[] {
+    return this.dispatches(kind).map((c) => c.node);
+  }
+
+  /** History entries of one type. */
+  entries(type: HistoryEntry['type']): HistoryEntry[] {
+    return this.history.filter((h) => h.type === type);
+  }
+}
+
+/** Apply dispatches in a step's output. */
+export const applies = (out: StepOutput): DispatchCommand[] => out.commands.filter((c): c is DispatchCommand => c.type === 'dispatch' && c.kind === 'apply');
+
+/**
+ * A deep, plain copy of everything the engine keeps about a run: the state
+ * (maps as objects) and the derived indexes. Two snapshots are equal when the
+ * run did not change.
+ */
+export function snapshot(live: LiveRun): unknown {
+  const { nodes, activations, ...header } = live.state;
+  const { outgoing, ...counts } = live.index;
+  return structuredClone({
+    header,
+    nodes: Object.fromEntries(nodes),
+    activations: Object.fromEntries(activations),
+    index: { outgoing: Object.fromEntries(outgoing), ...counts },
+  });
+}

@@ -1,0 +1,186 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createRun, emptyOutput, liveRun, runHeader, step } from '../../src/engine/index.js';
+import type { StepCommit } from '../../src/store/port.js';
+import { migrate, MIGRATIONS, openPostgresStore, PostgresStore, redactUrl } from '../../src/store/postgres/index.js';
+import { requirePostgres, servicesSkipped } from '../support/services.js';
+import { storeContract } from './contract.js';
+
+const schemaName = (): string => `tw_test_${randomBytes(6).toString('hex')}`;
+
+let admin: pg.Pool | undefined;
+/** A pool for setup and teardown (not the store's). */
+async function adminPool(): Promise<pg.Pool> {
+  admin ??= new pg.Pool({ connectionString: await requirePostgres(), max: 4 });
+  return admin;
+}
+async function dropSchema(schema: string): Promise<void> {
+  await (await adminPool()).query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+}
+
+/** A one-node run, started: its creating commit (rev 1). */
+function startedRun(id: string, inputs: Record<string, string> = { x: '1' }): StepCommit {
+  const retry = { limit: 0, initialDelayMs: 1000, factor: 2, maxDelayMs: 60000, jitter: 0.2 };
+  const def = { id: 'a', kind: 'task' as const, name: 'a', bound: {}, requires: [], optional: [], provides: ['a'], persistent: false, rollback: false, retry, timeoutMs: 0, queue: 'default' };
+  const run = createRun({ name: 'f', onFailure: 'halt', nodes: [def], links: [] }, { id, inputs, validate: true, now: 1 });
+  const out = step(liveRun(run), { type: 'start' }, 2, emptyOutput());
+  run.rev = 1;
+  const outbox = out.commands.map((command, i) => ({ id: `${id}:1:${i}`, runId: id, dueAt: 2, command }));
+  return structuredClone({ run: runHeader(run), expectedRev: 0, nodes: [...run.nodes.values()], removed: [], activations: [], history: out.history, outbox });
+}
+
+/** The commit after `commit`: same content, next revision, a new history entry. */
+function nextOf(commit: StepCommit, marker: string): StepCommit {
+  const rev = commit.run.rev + 1;
+  const entry = { runId: commit.run.id, seq: 100 + rev, at: rev, type: 'change' as const, graphVersion: 1, actor: marker };
+  return { ...structuredClone(commit), run: { ...commit.run, rev, updatedAt: rev }, expectedRev: commit.run.rev, history: [entry], outbox: [] };
+}
+
+afterAll(async () => {
+  await admin?.end();
+});
+
+describe.skipIf(servicesSkipped())('PostgresStore', () => {
+  storeContract('postgres', async () => {
+    const schema = schemaName();
+    const store = await openPostgresStore({ url: await requirePostgres(), schema, poolSize: 2 });
+    return {
+      store,
+      cleanup: async () => {
+        await store.close();
+        await dropSchema(schema);
+      },
+    };
+  });
+
+  describe('PostgreSQL specifics', () => {
+    let url: string;
+    const schema = schemaName();
+    let a: PostgresStore;
+    let b: PostgresStore;
+
+    beforeAll(async () => {
+      url = await requirePostgres();
+      [a, b] = await Promise.all([openPostgresStore({ url, schema }), openPostgresStore({ url, schema })]); // two coordinators, migrating at once
+    });
+    afterAll(async () => {
+      await a?.close();
+      await b?.close();
+      await dropSchema(schema);
+    });
+
+    it('migrates idempotently, and safely from two processes at once', async () => {
+      const pool = await adminPool();
+      expect(await migrate(pool, schema)).toEqual([]);
+      expect(await migrate(pool, schema)).toEqual([]);
+      const recorded = await pool.query<{ version: number }>(`SELECT version FROM "${schema}".taskwire_migrations ORDER BY version`);
+      expect(recorded.rows.map((r) => r.version)).toEqual(MIGRATIONS.map((m) => m.version));
+
+      const fresh = schemaName();
+      try {
+        const other = new pg.Pool({ connectionString: url, max: 1 });
+        const results = await Promise.all([migrate(pool, fresh), migrate(other, fresh), migrate(pool, fresh)]);
+        await other.end();
+        expect(results.flat()).toEqual(MIGRATIONS.map((m) => m.version)); // applied once, by one of them
+      } finally {
+        await dropSchema(fresh);
+      }
+    });
+
+    it('lets exactly one of two coordinators create, then step, the same run', async () => {
+      for (let i = 0; i < 10; i++) {
+        const create = startedRun(`race-${i}`);
+        const results = await Promise.all([a.commit([create]), b.commit([create])]);
+        expect(results.map((r) => r.conflicts.length).sort()).toEqual([0, 1]);
+        const [first, second] = [nextOf(create, 'a'), nextOf(create, 'b')];
+        const stepped = await Promise.all([a.commit([first]), b.commit([second])]);
+        expect(stepped.map((r) => r.conflicts.length).sort()).toEqual([0, 1]);
+        const winner = stepped[0]?.conflicts.length === 0 ? 'a' : 'b';
+        expect((await a.history(create.run.id)).map((e) => e.actor).filter(Boolean)).toEqual([winner]);
+        expect((await b.loadRun(create.run.id))?.rev).toBe(2);
+      }
+    });
+
+    it('commits overlapping batches from two coordinators without deadlocks', async () => {
+      const ids = Array.from({ length: 40 }, (_, i) => `overlap-${i}`);
+      const creates = ids.map((id) => startedRun(id));
+      await a.commit(creates);
+      const forward = creates.map((c) => nextOf(c, 'a'));
+      const backward = creates.map((c) => nextOf(c, 'b')).reverse();
+      const [ra, rb] = await Promise.all([a.commit(forward), b.commit(backward)]);
+      expect(ra.conflicts.length + rb.conflicts.length).toBe(ids.length);
+      for (const id of ids) expect((await a.loadRun(id))?.rev).toBe(2);
+    });
+
+    it('writes a whole batch with a handful of statements', async () => {
+      const spy = vi.spyOn(pg.Client.prototype, 'query');
+      try {
+        const creates = Array.from({ length: 100 }, (_, i) => startedRun(`batch-${i}`));
+        expect(await a.commit(creates)).toEqual({ conflicts: [] });
+        const created = spy.mock.calls.length;
+        expect(created).toBeLessThanOrEqual(10);
+        spy.mockClear();
+        expect(await a.commit(creates.map((c) => nextOf(c, 'a')))).toEqual({ conflicts: [] });
+        expect(spy.mock.calls.length).toBeLessThanOrEqual(10);
+      } finally {
+        spy.mockRestore();
+      }
+      expect(await a.loadRun('batch-99')).toMatchObject({ rev: 2 });
+    });
+
+    it('stores strings jsonb cannot hold (U+0000, lone surrogates)', async () => {
+      const create = startedRun('odd-strings', { nul: 'a\u0000b', lone: 'x\ud800y', literal: '\\u0000' });
+      expect(await a.commit([create])).toEqual({ conflicts: [] });
+      const loaded = await a.loadRun('odd-strings');
+      expect(loaded?.inputs).toEqual({ nul: 'a\u0000b', lone: 'x\ud800y', literal: '\\u0000' });
+      expect((await a.listRuns({ flow: 'f', limit: 1000 })).some((r) => r.id === 'odd-strings')).toBe(true);
+    });
+
+    it('validates the schema name and the options', async () => {
+      for (const bad of ['Taskwire', '1abc', 'a-b', 'x;drop', 'a'.repeat(64), '']) {
+        await expect(openPostgresStore({ url, schema: bad })).rejects.toMatchObject({ code: 'TW_CONFIG' });
+        await expect(migrate(await adminPool(), bad)).rejects.toMatchObject({ code: 'TW_CONFIG' });
+      }
+      expect(() => new PostgresStore(new pg.Pool(), 'Bad')).toThrow(expect.objectContaining({ code: 'TW_CONFIG' }));
+      expect(new PostgresStore(new pg.Pool(), `_${'a1'.repeat(31)}`).schema).toHaveLength(63);
+      await expect(openPostgresStore({})).rejects.toMatchObject({ code: 'TW_CONFIG' });
+      await expect(openPostgresStore({ url, pool: await adminPool() })).rejects.toMatchObject({ code: 'TW_CONFIG' });
+      await expect(openPostgresStore({ url, poolSize: 0 })).rejects.toMatchObject({ code: 'TW_CONFIG' });
+      await expect(openPostgresStore({ url, schema, poolSize: 1.5 })).rejects.toMatchObject({ code: 'TW_CONFIG' });
+    });
+
+    it('keeps the password out of connection errors', async () => {
+      const secret = 'sup3r-s3cret';
+      const error: unknown = await openPostgresStore({ url: `postgres://postgres:${secret}@127.0.0.1:1/test` }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(Error);
+      const e = error as Error & { code?: string };
+      expect(e.message).toContain('postgres://postgres:***@127.0.0.1:1/test');
+      expect(e.code).toBe('ECONNREFUSED');
+      expect(`${e.message} ${e.stack ?? ''} ${JSON.stringify(e)}`).not.toContain(secret);
+    });
+
+    it('leaves a given pool open, and refuses use after close', async () => {
+      const pool = new pg.Pool({ connectionString: url, max: 1 });
+      const store = await openPostgresStore({ pool, schema });
+      await store.close();
+      await store.close();
+      await expect(store.loadRun('x')).rejects.toMatchObject({ code: 'TW_CLOSED' });
+      expect((await pool.query('select 1 as one')).rows).toEqual([{ one: 1 }]);
+      await pool.end();
+    });
+  });
+});
+
+describe('redactUrl', () => {
+  it('masks passwords in URLs and key/value strings', () => {
+    expect(redactUrl('postgres://u:s3cr%40t@h:5432/db?sslmode=require')).toBe('postgres://u:***@h:5432/db?sslmode=require');
+    expect(redactUrl('postgres://u@h/db')).toBe('postgres://u@h/db');
+    expect(redactUrl('postgres://:pw@h/db')).toBe('postgres://:***@h/db');
+    expect(redactUrl('postgres://h/db?password=zz&x=1')).toBe('postgres://h/db?password=***&x=1');
+    expect(redactUrl('amqp://guest:guest@127.0.0.1:5672')).toBe('amqp://guest:***@127.0.0.1:5672');
+    expect(redactUrl("host=h password='a b' user=u")).toBe('host=h password=*** user=u');
+    expect(redactUrl('host=h password=abc user=u')).toBe('host=h password=*** user=u');
+    expect(redactUrl('postgres://u:p@ss@h:badport/db')).toBe('postgres://u:***@h:badport/db'); // not a valid URL: masked by pattern
+  });
+});
