@@ -4,7 +4,10 @@
  * @packageDocumentation
  */
 import { Command } from 'commander';
+import { coordinatorCommand } from './commands/coordinator.js';
+import { migrateCommand } from './commands/migrate.js';
 import { runCommand } from './commands/run.js';
+import { workerCommand } from './commands/worker.js';
 
 /** Builds the program (exported for tests). */
 export function program(): Command {
@@ -13,6 +16,9 @@ export function program(): Command {
     .showHelpAfterError()
     .configureHelp({ showGlobalOptions: true });
   runCommand(cli);
+  workerCommand(cli);
+  coordinatorCommand(cli);
+  migrateCommand(cli);
   return cli;
 }
 

@@ -19,8 +19,9 @@ import { emptyOutput, liveRun, runHeader, step, type LiveRun, type StepOutput } 
 import type { Command, DispatchCommand, EngineEvent } from '../engine/events.js';
 import type { RunStatus } from '../engine/state.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
+import type { TaskwireMetrics } from '../observability/metrics.js';
 import { FINAL_STATUSES, type OutboxItem, type StepCommit, type Store } from '../store/port.js';
-import type { Delivery, SignalMessage, Subscription, Transport } from '../transport/port.js';
+import type { Delivery, DispatchMessage, SignalMessage, Subscription, Transport } from '../transport/port.js';
 import { systemClock, type Clock } from './clock.js';
 import { signalToEvent } from './signals.js';
 
@@ -34,6 +35,8 @@ export interface CoordinatorOptions {
   clock?: Clock;
   /** Structured logger. */
   logger?: Logger;
+  /** Metrics to record into. */
+  metrics?: TaskwireMetrics;
   /**
    * Durable transports: an outbox item not deleted this long after its step is republished.
    * @default 5000
@@ -203,8 +206,10 @@ export class Coordinator {
     }
     if (commits.length === 0) return;
     let conflicts: Set<string>;
+    const commitStart = Date.now();
     try {
       conflicts = new Set((await this.options.store.commit(commits)).conflicts);
+      this.record(steps, Date.now() - commitStart);
     } catch (error) {
       this.logger.error({ error: (error as Error).message, runs: commits.length }, 'store commit failed; events will be retried');
       for (const { live, items } of steps) {
@@ -225,6 +230,19 @@ export class Coordinator {
       await this.carryOut(live, out);
       for (const item of items) this.succeed(item, live);
     }
+  }
+
+  private record(steps: { live: LiveRun; out: StepOutput; items: Pending[] }[], durationMs: number): void {
+    const metrics = this.options.metrics;
+    if (metrics === undefined) return;
+    metrics.committed(steps.reduce((n, s) => n + s.items.length, 0), durationMs);
+    for (const { live, out, items } of steps) {
+      for (const entry of out.history) {
+        if (entry.type === 'node.retrying' && entry.node !== undefined) metrics.taskRetried(live.state.nodes.get(entry.node)?.def.name ?? entry.node);
+      }
+      for (const item of items) if (item.event.type === 'notify') metrics.notified(item.event.event);
+    }
+    metrics.setRunsActive(this.cache.size);
   }
 
   private succeed(item: Pending, live: LiveRun): void {
@@ -280,13 +298,14 @@ export class Coordinator {
   /** Hands a committed step's commands to the transport (or to timers). */
   private async carryOut(live: LiveRun, out: StepOutput): Promise<void> {
     const transport = this.options.transport;
-    const dispatches: DispatchCommand[] = [];
+    const dispatches: DispatchMessage[] = [];
     const published: string[] = [];
+    const sentAt = this.options.metrics === undefined ? undefined : this.clock.now();
     out.commands.forEach((command, i) => {
       const outboxId = `${live.state.id}:${live.state.rev}:${i}`;
       switch (command.type) {
         case 'dispatch':
-          dispatches.push(command);
+          dispatches.push(sentAt === undefined ? command : { ...command, sentAt });
           published.push(outboxId);
           break;
         case 'schedule':

@@ -13,7 +13,7 @@ import { reaches } from '../model/graph.js';
 import { inputProblems } from '../model/validate.js';
 import type { Change, LinkSpec } from './events.js';
 import { addOutgoing, addToIndex, removeFromIndex, removeOutgoing } from './live.js';
-import { activationKey, hasNotified, type NodeState } from './state.js';
+import { activationKey, type NodeState } from './state.js';
 import type { Stepper } from './step.js';
 
 /** Node statuses in which a node's definition and inputs may still change. */
@@ -54,7 +54,11 @@ function plan(s: Stepper, change: Change): () => void {
     case 'relink': {
       const target = node(s, change.node);
       const old = existingLink(s, target, change.from);
-      return planLinks(s, target, [newLink(s, change.to, change.node, change.map ?? old.map)], [old]);
+      const relink = planLinks(s, target, [newLink(s, change.to, change.node, change.map ?? old.map)], [old]);
+      return () => {
+        relink();
+        setAside(s, node(s, change.from), change.node);
+      };
     }
     case 'replace':
       return planReplace(s, node(s, change.node), change.with);
@@ -89,6 +93,25 @@ function newLink(s: Stepper, from: string, to: string, map: Record<string, strin
   return { from, to, map: { ...map }, inferred: false };
 }
 
+/**
+ * Whether a source has finished with a recorded result. A persistent listener
+ * linked to a finished source is activated once with that result; linked to a
+ * source that still emits (an event, a persistent listener), it takes only the
+ * notifications that come after the change.
+ */
+const isFinished = (source: NodeState): boolean => source.status === 'succeeded' || source.status === 'skipped';
+
+/**
+ * A relink routes a listener around a failed source: once no listener is left
+ * on it, the failed node is set aside (skipped, its error kept) so that it no
+ * longer holds the run failed.
+ */
+function setAside(s: Stepper, source: NodeState, listener: string): void {
+  if (source.status !== 'failed' || (s.live.index.outgoing.get(source.def.id)?.length ?? 0) > 0) return;
+  s.setStatus(source, 'skipped');
+  s.record({ type: 'node.skipped', node: source.def.id, detail: { reason: 'relinked', listener } });
+}
+
 const successorsOf = (s: Stepper) => (id: string) => (s.live.index.outgoing.get(id) ?? []).map((l) => l.to);
 
 function checkNoCycle(s: Stepper, links: readonly LinkDefinition[]): void {
@@ -121,7 +144,7 @@ function planLinks(s: Stepper, target: NodeState, added: LinkDefinition[], dropp
     s.touch(target);
     for (const link of added) {
       const source = s.run.nodes.get(link.from) as NodeState;
-      if (target.def.persistent && hasNotified(source)) s.activate(target, link.from);
+      if (target.def.persistent && isFinished(source)) s.activate(target, link.from);
     }
     s.tryStart(target);
   };
@@ -160,7 +183,7 @@ function planAdd(s: Stepper, def: NodeDefinition, sources: LinkSpec[], listeners
       s.touch(target);
     }
     if (def.persistent) {
-      for (const link of incoming) if (hasNotified(s.run.nodes.get(link.from) as NodeState)) s.activate(state, link.from);
+      for (const link of incoming) if (isFinished(s.run.nodes.get(link.from) as NodeState)) s.activate(state, link.from);
     } else {
       s.tryStart(state);
     }

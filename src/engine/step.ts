@@ -334,6 +334,10 @@ export class Stepper {
     if (this.run.onFailure === 'rollback') this.run.saga = true;
   }
 
+  /**
+   * A scheduled retry is due: dispatch the next attempt. During a saga a node's
+   * retry does not start (no new work): the saga cancels it once nothing runs.
+   */
   private retryDue(event: ExecutionRef): void {
     const ref = executionRef(event);
     if (ref.activation !== undefined) {
@@ -348,7 +352,7 @@ export class Stepper {
       return;
     }
     const node = this.run.nodes.get(ref.node);
-    if (node?.status !== 'retrying' || node.attempt + 1 !== ref.attempt) return;
+    if (node?.status !== 'retrying' || node.attempt + 1 !== ref.attempt || !this.accepting) return;
     const inputs = resolveInputs(this.run, node) ?? node.inputs ?? {};
     this.setStatus(node, 'waiting');
     this.dispatch(node, inputs);

@@ -88,9 +88,9 @@ export interface Task<N extends string = string, I extends TaskInputs = TaskInpu
   /** Names the result is published as. */
   readonly provides: readonly string[];
   /** The work. */
-  readonly apply: (inputs: I, context: TaskContext) => O | Promise<O>;
+  apply(inputs: I, context: TaskContext): O | Promise<O>;
   /** The undo, if any. */
-  readonly rollback: ((inputs: I, context: RollbackContext<O>) => unknown) | undefined;
+  rollback?(inputs: I, context: RollbackContext<O>): unknown;
   /** Resolved retry policy. */
   readonly retry: RetryPolicy;
   /** Timeout of one attempt in milliseconds (0: none). */

@@ -12,9 +12,10 @@ import { Coordinator } from '../coordinator/coordinator.js';
 import type { Clock } from '../coordinator/clock.js';
 import type { AnyTask } from '../model/task.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
+import type { TaskwireMetrics } from '../observability/metrics.js';
 import type { Store } from '../store/port.js';
 import type { Transport } from '../transport/port.js';
-import { InProcessTransport } from '../transport/inprocess/index.js';
+import { ANY_QUEUE, InProcessTransport } from '../transport/inprocess/index.js';
 import { TaskRegistry } from '../worker/registry.js';
 import { Worker } from '../worker/worker.js';
 import { openStore } from './open-store.js';
@@ -68,6 +69,8 @@ export interface ConnectOptions {
   schema?: string;
   /** Structured logger (pino fits). @default silent */
   logger?: Logger;
+  /** Prometheus metrics to record into (serve `metrics.registry`). */
+  metrics?: TaskwireMetrics;
   /** Clock for retries and timers (tests pass a fake one). */
   clock?: Clock;
   /**
@@ -103,7 +106,8 @@ export async function connect(options: ConnectOptions = {}): Promise<Client> {
     transport = new InProcessTransport();
   }
   const registry = new TaskRegistry().register(...(options.tasks ?? []));
-  const coordinator = new Coordinator({ store, transport, logger, ...(options.clock === undefined ? {} : { clock: options.clock }) });
+  const metrics = options.metrics === undefined ? {} : { metrics: options.metrics };
+  const coordinator = new Coordinator({ store, transport, logger, ...metrics, ...(options.clock === undefined ? {} : { clock: options.clock }) });
   if (options.coordinator ?? !distributed) await coordinator.start();
   let worker: Worker | undefined;
   if (options.worker ?? !distributed) {
@@ -111,6 +115,7 @@ export async function connect(options: ConnectOptions = {}): Promise<Client> {
       transport,
       registry,
       logger,
+      ...metrics,
       concurrency: options.concurrency ?? 16,
       ...(options.queues === undefined ? { queues: distributed ? undefined : ['default'] } : { queues: options.queues }),
       ...(options.shutdownGraceTimeMs === undefined ? {} : { shutdownGraceTimeMs: options.shutdownGraceTimeMs }),

@@ -10,6 +10,7 @@
 import { hostname } from 'node:os';
 import { CancelledError } from '../errors.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
+import type { TaskwireMetrics } from '../observability/metrics.js';
 import type { AbortMessage, Delivery, DispatchMessage, Subscription, Transport } from '../transport/port.js';
 import { execute } from './executor.js';
 import type { TaskRegistry } from './registry.js';
@@ -37,6 +38,8 @@ export interface WorkerOptions {
   shutdownGraceTimeMs?: number;
   /** Structured logger. */
   logger?: Logger;
+  /** Metrics to record into. */
+  metrics?: TaskwireMetrics;
   /**
    * Worker identity in signals and logs.
    * @default `<hostname>/<pid>`
@@ -93,7 +96,11 @@ export class Worker {
     const message = delivery.body;
     const log = this.logger.child({ runId: message.runId, nodeId: message.node, attempt: message.attempt, task: message.task });
     log.debug({ kind: message.kind, redelivered: delivery.redelivered }, 'task started');
+    const metrics = this.options.metrics;
+    const startedAt = Date.now();
+    metrics?.taskStarted(message.task, message.queue, message.sentAt === undefined ? undefined : startedAt - message.sentAt);
     const outcome = await execute(message, this.options.registry, this.id, signal);
+    metrics?.taskFinished(message.task, outcome.type.endsWith('succeeded') ? 'succeeded' : 'failed', Date.now() - startedAt);
     if (this.closing !== undefined && signal.aborted) {
       // Aborted by shutdown, not by the run: give the dispatch back for another worker.
       delivery.requeue();

@@ -4,8 +4,8 @@
  * and listing runs. Runs against every backend.
  */
 import { randomUUID } from 'node:crypto';
-import { afterEach, expect, it } from 'vitest';
-import { flow, task, type FlowDefinition, type HistoryEntry } from '../../src/index.js';
+import { afterEach, expect, it, vi } from 'vitest';
+import { flow, task, type FlowDefinition, type HistoryEntry, type TaskwireError } from '../../src/index.js';
 import { describeBackends } from './backends.js';
 
 // ---- helpers ---------------------------------------------------------------
@@ -14,19 +14,8 @@ const WAIT = { timeoutMs: 10_000 };
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Retries `check` until it passes (announcements may arrive after `wait()` returns). */
-async function eventually(check: () => void | Promise<void>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await check();
-      return;
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await sleep(10);
-    }
-  }
-}
+/** Re-runs `check` until it passes (the run advances in the background). */
+const eventually = <T>(check: () => T | Promise<T>): Promise<T> => vi.waitFor(check, { timeout: 5000, interval: 10 });
 
 /** A promise with its resolve function outside. */
 function deferred(): { promise: Promise<void>; resolve: () => void } {
@@ -186,6 +175,43 @@ describeBackends('running flows', (backend) => {
     expect(done.cycle).toBeUndefined();
     // A handle from the id sees the same run.
     expect((await tw.run(run.id).status()).nodes['mult']?.result).toBe(8);
+  });
+
+  it('refuses a second run with the same id, leaving the first untouched', async () => {
+    const tw = await backend.connect({ tasks: [add, mult] });
+    const id = randomUUID();
+    const first = await tw.start(seed('same-id').flo, {}, { id });
+    await first.wait(WAIT);
+    const again = await tw.start(seed('same-id').flo, {}, { id }).then(
+      () => undefined,
+      (error: unknown) => error as TaskwireError,
+    );
+    expect(again?.code).toBe('TW_CONFLICT');
+    const after = await first.status();
+    expect(after.status).toBe('succeeded');
+    expect(after.nodes['mult']).toMatchObject({ attempt: 1, result: 9 });
+  });
+
+  it('reports what it cannot answer: unknown runs and nodes, nodes without a result, wait() timing out', async () => {
+    const gate = deferred();
+    const held = task('run-held-2', { provides: 'add', apply: () => gate.promise.then(() => 1) });
+    const tw = await backend.connect({ tasks: [held, mult] });
+    const code = (promise: Promise<unknown>) => promise.then(
+      () => 'resolved',
+      (error: unknown) => (error as TaskwireError).code,
+    );
+    expect(await code(tw.run(randomUUID()).status())).toBe('TW_UNKNOWN_RUN');
+    const run = await tw.start(flow('unanswered').link(held.s(), mult.s({ y: 2 })));
+    try {
+      expect(await code(run.result('nope'))).toBe('TW_UNKNOWN_NODE');
+      expect(await code(run.result('mult'))).toMatch(/^TW_/); // waiting: no result yet
+      expect(await code(run.wait({ timeoutMs: 20 }))).toBe('TW_TIMEOUT');
+      expect(await run.results()).toEqual({});
+    } finally {
+      gate.resolve();
+    }
+    expect((await run.wait(WAIT)).status).toBe('succeeded');
+    expect(await run.results()).toEqual({ 'run-held-2': 1, mult: 2 });
   });
 
   it('announces progress to watchers, in order, ending with the run status', async () => {

@@ -106,7 +106,8 @@ export class AmqpTransport implements Transport {
       await transport.connection.onConnect(options.connectTimeoutMs ?? 10_000);
       await transport.declare(transport.topology.base);
     } catch (error) {
-      await transport.close().catch(() => undefined);
+      // Not awaited: after onConnect's timeout, Connection.close() may wait for a socket that is already gone.
+      transport.close().catch(() => undefined);
       throw new AmqpTransportError(`cannot connect to RabbitMQ at ${url}: ${transport.describe(error)}`);
     }
     return transport;

@@ -1,2 +1,2 @@
 /** @packageDocumentation The in-process transport adapter. */
-export { InProcessTransport } from './inprocess-transport.js';
+export { ANY_QUEUE, InProcessTransport } from './inprocess-transport.js';

@@ -10,6 +10,9 @@ import type { HistoryEntry } from '../../engine/events.js';
 import { announcementKey, type AbortMessage, type ConsumeOptions, type Delivery, type DispatchMessage, type SignalMessage, type Subscription, type Transport } from '../port.js';
 import { topicMatches } from '../topic.js';
 
+/** A consumer of this queue name takes the dispatches of every queue (the embedded worker does). */
+export const ANY_QUEUE = '*';
+
 interface Consumer {
   prefetch: number;
   inflight: number;
@@ -40,7 +43,7 @@ export class InProcessTransport implements Transport {
   /** @inheritdoc */
   async dispatch(messages: DispatchMessage[]): Promise<void> {
     for (const message of messages) {
-      const queue = this.queue(message.queue);
+      const queue = this.queue(this.queues.has(ANY_QUEUE) ? ANY_QUEUE : message.queue);
       queue.ready.push(structuredClone(message));
       this.pump(queue);
     }

@@ -1,0 +1,93 @@
+/**
+ * `taskwire worker`: a worker process (and, unless `--no-coordinator`, a
+ * coordinator). SIGTERM or SIGINT drains: stop taking work, let running tasks
+ * finish within the grace time, hand back the rest, exit. A second signal exits
+ * at once (unacknowledged dispatches go back to the broker).
+ *
+ * @packageDocumentation
+ */
+import { Option, type Command } from 'commander';
+import { connect } from '../../runtime/connect.js';
+import { createLogger } from '../../observability/pino-logger.js';
+import { loadTasks } from '../load-flow.js';
+import { brokerOption, collect, connectionOptions, prefixOption, schemaOption, storeOption, type ConnectionFlags } from '../options.js';
+import { collectDefaultMetrics } from 'prom-client';
+import { serveMetrics } from '../../observability/metrics-server.js';
+import { TaskwireMetrics } from '../../observability/metrics.js';
+
+interface WorkerFlags extends ConnectionFlags {
+  tasks: string;
+  queue?: string[];
+  concurrency: string;
+  coordinator: boolean;
+  shutdownGrace: string;
+  metricsPort?: string;
+}
+
+/** Registers the `worker` command. */
+export function workerCommand(program: Command): void {
+  program
+    .command('worker')
+    .description('execute tasks taken from RabbitMQ (and coordinate runs); SIGTERM drains')
+    .addOption(new Option('--tasks <module>', 'module exporting the tasks this worker executes').env('TASKWIRE_TASKS').makeOptionMandatory())
+    .option('-q, --queue <name>', 'work queue to take (repeatable; default: the queues of the tasks)', collect)
+    .addOption(new Option('-c, --concurrency <n>', 'tasks executed at once per queue (= AMQP prefetch)').env('TASKWIRE_CONCURRENCY').default('16'))
+    .option('--no-coordinator', 'do not take signals (run coordinators separately)')
+    .addOption(new Option('--shutdown-grace <ms>', 'time running tasks get to finish on SIGTERM').env('TASKWIRE_SHUTDOWN_GRACE_MS').default('10000'))
+    .addOption(new Option('--metrics-port <port>', 'serve Prometheus metrics on this port').env('TASKWIRE_METRICS_PORT'))
+    .addOption(storeOption())
+    .addOption(brokerOption().makeOptionMandatory())
+    .addOption(prefixOption())
+    .addOption(schemaOption())
+    .action(async (flags: WorkerFlags) => {
+      const logger = createLogger({ base: { role: 'worker' } });
+      const tasks = await loadTasks(flags.tasks);
+      const recorder = new TaskwireMetrics();
+      collectDefaultMetrics({ register: recorder.registry });
+      const client = await connect({
+        ...connectionOptions(flags),
+        tasks,
+        worker: true,
+        coordinator: flags.coordinator,
+        concurrency: Number(flags.concurrency),
+        shutdownGraceTimeMs: Number(flags.shutdownGrace),
+        logger,
+        metrics: recorder,
+        ...(flags.queue === undefined ? {} : { queues: flags.queue }),
+      });
+      const metrics = flags.metricsPort === undefined ? undefined : await serveMetrics(Number(flags.metricsPort), recorder.registry);
+      logger.info({ tasks: tasks.map((t) => t.name), coordinator: flags.coordinator, metricsPort: metrics?.port }, 'ready');
+      await untilSignal(logger, async () => {
+        await client.close();
+        await metrics?.close();
+      });
+    });
+}
+
+/** Waits for SIGTERM/SIGINT, then runs `shutdown`; a second signal exits at once. */
+export function untilSignal(logger: { info(f: object, m: string): void; warn(f: object, m: string): void }, shutdown: () => Promise<void>): Promise<void> {
+  return new Promise((resolve) => {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (stopping) {
+        logger.warn({ signal }, 'second signal: exiting now');
+        process.exit(1);
+      }
+      stopping = true;
+      logger.info({ signal }, 'draining');
+      shutdown().then(
+        () => {
+          logger.info({}, 'stopped');
+          resolve();
+        },
+        (error: unknown) => {
+          logger.warn({ error: (error as Error).message }, 'shutdown failed');
+          process.exitCode = 1;
+          resolve();
+        },
+      );
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}

@@ -1,0 +1,36 @@
+/**
+ * The CLI's logger: pino, JSON lines on standard error, secrets redacted.
+ * (The library itself never creates a logger; it takes one.)
+ *
+ * @packageDocumentation
+ */
+import { pino } from 'pino';
+import type { Logger } from './logger.js';
+
+/** Options of {@link createLogger}. */
+export interface CreateLoggerOptions {
+  /**
+   * Minimum level.
+   * @default "info" (or `TASKWIRE_LOG_LEVEL`)
+   */
+  level?: string;
+  /** Extra field paths to redact (pino paths such as `inputs.password`). */
+  redact?: string[];
+  /** Fields on every line (`{ role: 'worker' }`). */
+  base?: Record<string, unknown>;
+}
+
+/** Field paths always redacted: connection URLs carry credentials. */
+export const REDACTED_PATHS = ['url', 'broker', 'store', 'brokerUrl', 'storeUrl', 'password', '*.password', 'authorization', '*.url'];
+
+/** A pino logger writing JSON lines to standard error. */
+export function createLogger(options: CreateLoggerOptions = {}): Logger {
+  return pino(
+    {
+      level: options.level ?? process.env['TASKWIRE_LOG_LEVEL'] ?? 'info',
+      redact: { paths: [...REDACTED_PATHS, ...(options.redact ?? [])], censor: '[redacted]' },
+      base: { pid: process.pid, ...(options.base ?? {}) },
+    },
+    pino.destination({ fd: 2, sync: false }),
+  );
+}

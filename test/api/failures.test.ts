@@ -1,0 +1,424 @@
+/**
+ * The core API when things go wrong: retries, non-retryable errors, thrown
+ * non-errors, timeouts, cancel, the failure policies (halt, saga rollback),
+ * values the codec refuses, and validation at start. Runs against every backend.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterEach, expect, it, vi } from 'vitest';
+import { flow, NonRetryableError, task, type Failure, type FlowDefinition, type HistoryEntry, type TaskwireError, type ValidationError } from '../../src/index.js';
+import { describeBackends } from './backends.js';
+
+// ---- helpers ---------------------------------------------------------------
+
+const WAIT = { timeoutMs: 10_000 };
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Re-runs `check` until it passes (the run advances in the background). */
+const eventually = <T>(check: () => T | Promise<T>): Promise<T> => vi.waitFor(check, { timeout: 5000, interval: 10 });
+
+/** A promise with its resolve function outside. */
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve: () => void = () => undefined;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+/** Resolves when the signal fires. */
+const aborted = (signal: AbortSignal): Promise<void> =>
+  new Promise((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
+
+/** The error a promise rejects with (fails the test if it resolves). */
+async function rejection(promise: Promise<unknown>): Promise<TaskwireError> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as TaskwireError;
+  }
+  throw new Error('expected a rejection');
+}
+
+/** A task that records its calls and finishes at once (or fails with `error`). */
+function recorder(name: string, calls: string[], undone: string[] = [], options: { undoError?: string } = {}) {
+  return task(name, {
+    apply: () => {
+      calls.push(name);
+      return `${name}-result`;
+    },
+    rollback: (_inputs, context) => {
+      undone.push(name);
+      if (options.undoError !== undefined) throw new Error(options.undoError);
+      return context.result;
+    },
+  });
+}
+
+// ---- tests -------------------------------------------------------------------
+
+describeBackends('failures', (backend) => {
+  afterEach(async () => {
+    await backend.cleanup();
+  });
+
+  it('retries a failing task with backoff; attempts are numbered and visible', async () => {
+    const attempts: number[] = [];
+    const flaky = task('f-flaky', {
+      retry: { limit: 3, initialDelayMs: 5 },
+      apply: (_inputs, { attempt }) => {
+        attempts.push(attempt);
+        if (attempt < 3) throw new Error(`attempt ${attempt} failed`);
+        return 'ok';
+      },
+    });
+    const tw = await backend.connect({ tasks: [flaky] });
+    const id = randomUUID();
+    const seen: HistoryEntry[] = [];
+    await tw.watch((entry) => seen.push(entry), id);
+    const run = await tw.start(flow('retries').add(flaky.s()), {}, { id });
+    const done = await run.wait(WAIT);
+    expect(done.status).toBe('succeeded');
+    expect(attempts).toEqual([1, 2, 3]);
+    expect(done.nodes['f-flaky']).toMatchObject({ status: 'succeeded', attempt: 3, result: 'ok' });
+    expect(done.nodes['f-flaky']?.error).toBeUndefined();
+    const retrying = (await run.history()).filter((entry) => entry.type === 'node.retrying');
+    expect(retrying.map((entry) => [entry.attempt, entry.detail?.['message']])).toEqual([
+      [1, 'attempt 1 failed'],
+      [2, 'attempt 2 failed'],
+    ]);
+    await eventually(() => expect(seen.at(-1)).toMatchObject({ type: 'run.status', status: 'succeeded' }));
+    expect(seen.filter((entry) => entry.node === 'f-flaky').map((entry) => `${entry.type}#${entry.attempt}`)).toEqual([
+      'node.started#1',
+      'node.retrying#1',
+      'node.started#2',
+      'node.retrying#2',
+      'node.started#3',
+      'node.succeeded#3',
+    ]);
+  });
+
+  it('fails for good once the retries are used up', async () => {
+    let calls = 0;
+    const broken = task('f-broken', {
+      retry: { limit: 2, initialDelayMs: 5 },
+      apply: () => {
+        calls++;
+        throw new TypeError('still broken');
+      },
+    });
+    const tw = await backend.connect({ tasks: [broken] });
+    const run = await tw.start(flow('retries-used-up').add(broken.s()));
+    const done = await run.wait(WAIT);
+    expect(done.status).toBe('failed');
+    expect(calls).toBe(3);
+    expect(done.nodes['f-broken']).toMatchObject({ status: 'failed', attempt: 3, error: { name: 'TypeError', message: 'still broken', retryable: true } });
+  });
+
+  it('fails at once on a NonRetryableError', async () => {
+    let calls = 0;
+    const fatal = task('f-fatal', {
+      retry: { limit: 3, initialDelayMs: 5 },
+      apply: () => {
+        calls++;
+        throw new NonRetryableError('card declined', { code: 'DECLINED' });
+      },
+    });
+    const tw = await backend.connect({ tasks: [fatal] });
+    const run = await tw.start(flow('non-retryable').add(fatal.s()));
+    const done = await run.wait(WAIT);
+    expect(done.status).toBe('failed');
+    expect(calls).toBe(1);
+    expect(done.nodes['f-fatal']).toMatchObject({
+      status: 'failed',
+      attempt: 1,
+      error: { name: 'NonRetryableError', message: 'card declined', code: 'DECLINED', retryable: false },
+    });
+    const failed = (await run.history()).filter((entry) => entry.node === 'f-fatal' && entry.type !== 'node.started');
+    expect(failed.map((entry) => entry.type)).toEqual(['node.failed']);
+  });
+
+  it('normalises thrown non-errors (a string, an object, undefined)', async () => {
+    const thrower = (name: string, value: unknown) =>
+      task(name, {
+        apply: () => {
+          throw value;
+        },
+      });
+    const tasks = [thrower('f-throws-string', 'plain string'), thrower('f-throws-object', { reason: 'nope', code: 7 }), thrower('f-throws-undefined', undefined)];
+    const tw = await backend.connect({ tasks });
+    const run = await tw.start(flow('non-errors').add(...tasks.map((t) => t.s())));
+    const done = await run.wait(WAIT);
+    expect(done.status).toBe('failed');
+    const errors = Object.fromEntries(tasks.map((t) => [t.name, done.nodes[t.name]?.error]));
+    expect(errors['f-throws-string']).toMatchObject({ name: 'NonError', message: 'plain string' });
+    expect(errors['f-throws-object']).toMatchObject({ name: 'NonError' });
+    expect(errors['f-throws-object']?.message).toContain('{"reason":"nope","code":7}');
+    expect(errors['f-throws-undefined']).toMatchObject({ name: 'NonError', message: 'undefined was thrown' });
+    for (const t of tasks) expect(done.nodes[t.name]?.status).toBe('failed');
+  });
+
+  it('times out an attempt: code TW_TIMEOUT, and the task sees its AbortSignal fire', async () => {
+    let fired = false;
+    const stuck = task('f-stuck', {
+      timeoutMs: 50,
+      apply: async (_inputs, { signal }) => {
+        await aborted(signal);
+        fired = true;
+        return 'too late';
+      },
+    });
+    const tw = await backend.connect({ tasks: [stuck] });
+    const run = await tw.start(flow('timeout').add(stuck.s()));
+    const done = await run.wait(WAIT);
+    expect(done.status).toBe('failed');
+    expect(done.nodes['f-stuck']).toMatchObject({ status: 'failed', attempt: 1, error: { code: 'TW_TIMEOUT', name: 'TimeoutError' } });
+    expect(done.nodes['f-stuck']?.error?.message).toContain('f-stuck');
+    expect(done.nodes['f-stuck']).not.toHaveProperty('result');
+    await eventually(() => expect(fired).toBe(true));
+  });
+
+  it('cancels a run: the running task sees its AbortSignal fire and nothing later runs', async () => {
+    const started = deferred();
+    let reason: unknown;
+    let laterRan = false;
+    const slow = task('f-slow', {
+      apply: async (_inputs, { signal }) => {
+        started.resolve();
+        await aborted(signal);
+        reason = signal.reason;
+        return 'finished anyway';
+      },
+    });
+    const later = task('f-later', {
+      apply: () => {
+        laterRan = true;
+      },
+    });
+    const tw = await backend.connect({ tasks: [slow, later] });
+    const run = await tw.start(flow('cancel').link(slow.s(), later.s()));
+    await started.promise;
+    await run.cancel();
+    const done = await run.wait(WAIT);
+    expect(done.status).toBe('cancelled');
+    await eventually(() => expect(reason).toBeDefined());
+    expect((reason as { code?: string }).code).toBe('TW_CANCELLED');
+    await sleep(30); // a late signal from the aborted task must change nothing
+    const after = await run.status();
+    expect(after.status).toBe('cancelled');
+    expect(after.nodes['f-slow']?.status).toBe('cancelled');
+    expect(after.nodes['f-later']).toMatchObject({ status: 'cancelled', attempt: 0 });
+    expect(laterRan).toBe(false);
+  });
+
+  it('halts on failure: the run fails, the other branch finishes, the failed task rolls itself back', async () => {
+    const undo: { error: Failure | undefined; result: unknown; attempt: number }[] = [];
+    let downstream = false;
+    const bad = task('f-bad', {
+      apply: () => {
+        throw new Error('out of stock');
+      },
+      rollback: (_inputs, context) => void undo.push({ error: context.error, result: context.result, attempt: context.attempt }),
+    });
+    const good = task('f-good', {
+      apply: async () => {
+        await sleep(20);
+        return 'fine';
+      },
+    });
+    const after = task('f-after-bad', {
+      apply: () => {
+        downstream = true;
+      },
+    });
+    const flo = flow('halt', { onFailure: 'halt' }).add(good.s()).link(bad.s(), after.s());
+    const tw = await backend.connect({ tasks: [bad, good, after] });
+    const run = await tw.start(flo);
+    const done = await run.wait(WAIT);
+    expect(done.status).toBe('failed');
+    expect(done.nodes['f-good']).toMatchObject({ status: 'succeeded', result: 'fine' });
+    expect(done.nodes['f-bad']).toMatchObject({ status: 'failed', undo: 'done', error: { message: 'out of stock' } });
+    expect(done.nodes['f-after-bad']?.status).toBe('waiting');
+    expect(downstream).toBe(false);
+    expect(undo).toHaveLength(1);
+    expect(undo[0]?.error).toMatchObject({ name: 'Error', message: 'out of stock' });
+    expect(undo[0]?.result).toBeUndefined();
+    expect(done.nodes['f-good']?.undo).toBeUndefined(); // halt does not undo completed work
+  });
+
+  it('rolls back completed tasks in reverse order of completion (saga)', async () => {
+    const calls: string[] = [];
+    const undone: string[] = [];
+    const results: unknown[] = [];
+    const first = recorder('f-saga-1', calls, undone);
+    const second = task('f-saga-2', {
+      apply: () => ({ booked: 42 }),
+      rollback: (_inputs, context) => {
+        undone.push('f-saga-2');
+        results.push(context.result);
+      },
+    });
+    const third = recorder('f-saga-3', calls, undone);
+    const failing = task('f-saga-fail', {
+      apply: () => {
+        throw new NonRetryableError('payment refused');
+      },
+      rollback: () => void undone.push('f-saga-fail'),
+    });
+    const never = recorder('f-saga-never', calls, undone);
+    // first -> second -> third -> failing -> never
+    const n1 = first.s();
+    const n2 = second.s();
+    const n3 = third.s();
+    const n4 = failing.s();
+    const chain = flow('saga', { onFailure: 'rollback' }).link(n1, n2).link(n2, n3).link(n3, n4).link(n4, never.s());
+    const tw = await backend.connect({ tasks: [first, second, third, failing, never] });
+    const run = await tw.start(chain);
+    const done = await run.wait(WAIT);
+    expect(done.status).toBe('rolled_back');
+    expect(calls).toEqual(['f-saga-1', 'f-saga-3']);
+    // The failed task's own rollback first, then completed tasks, latest first.
+    expect(undone).toEqual(['f-saga-fail', 'f-saga-3', 'f-saga-2', 'f-saga-1']);
+    expect(results).toEqual([{ booked: 42 }]);
+    for (const id of ['f-saga-1', 'f-saga-2', 'f-saga-3']) expect(done.nodes[id]).toMatchObject({ status: 'succeeded', undo: 'done' });
+    expect(done.nodes['f-saga-fail']).toMatchObject({ status: 'failed', undo: 'done' });
+    expect(done.nodes['f-saga-never']?.status).not.toBe('succeeded');
+  });
+
+  it('records a rollback that throws in undoError, and still runs the other rollbacks', async () => {
+    const calls: string[] = [];
+    const undone: string[] = [];
+    const n1 = recorder('f-undo-1', calls, undone).s();
+    const n2 = recorder('f-undo-2', calls, undone, { undoError: 'cannot release the room' }).s();
+    const failing = task('f-undo-fail', {
+      apply: () => {
+        throw new NonRetryableError('boom');
+      },
+    });
+    const flo = flow('saga-undo-error', { onFailure: 'rollback' }).link(n1, n2).link(n2, failing.s());
+    const tw = await backend.connect({ tasks: [n1.task, n2.task, failing] });
+    const run = await tw.start(flo);
+    const done = await run.wait(WAIT);
+    expect(done.status).toBe('rolled_back');
+    expect(undone).toEqual(['f-undo-2', 'f-undo-1']);
+    expect(done.nodes['f-undo-2']).toMatchObject({ undo: 'failed', undoError: { name: 'Error', message: 'cannot release the room' } });
+    expect(done.nodes['f-undo-1']).toMatchObject({ undo: 'done' });
+    expect(done.nodes['f-undo-1']?.undoError).toBeUndefined();
+    const failedUndo = (await run.history()).filter((entry) => entry.type === 'rollback.failed');
+    expect(failedUndo.map((entry) => entry.node)).toEqual(['f-undo-2']);
+  });
+
+  it('fails a task whose result cannot be encoded (function, Map, cycle) with TW_ENCODE, without retrying', async () => {
+    const calls = new Map<string, number>();
+    const returning = (name: string, value: () => unknown) =>
+      task(name, {
+        retry: { limit: 2, initialDelayMs: 5 },
+        apply: () => {
+          calls.set(name, (calls.get(name) ?? 0) + 1);
+          return value();
+        },
+      });
+    const tasks = [
+      returning('f-returns-function', () => ({ callback: () => 1 })),
+      returning('f-returns-map', () => new Map([['a', 1]])),
+      returning('f-returns-cycle', () => {
+        const node: Record<string, unknown> = { name: 'loop' };
+        node['self'] = node;
+        return node;
+      }),
+    ];
+    const tw = await backend.connect({ tasks });
+    const run = await tw.start(flow('codec').add(...tasks.map((t) => t.s())));
+    const done = await run.wait(WAIT);
+    expect(done.status).toBe('failed');
+    for (const t of tasks) {
+      const node = done.nodes[t.name];
+      expect(node).toMatchObject({ status: 'failed', attempt: 1, error: { code: 'TW_ENCODE', retryable: false } });
+      expect(node?.error?.message).toContain(`task "${t.name}"`);
+      expect(calls.get(t.name)).toBe(1);
+    }
+    expect(done.nodes['f-returns-function']?.error?.message).toContain('function');
+    expect(done.nodes['f-returns-map']?.error?.message).toContain('Map');
+    expect(done.nodes['f-returns-cycle']?.error?.message).toContain('circular');
+  });
+});
+
+describeBackends('validation at start', (backend) => {
+  afterEach(async () => {
+    await backend.cleanup();
+  });
+
+  let applied = 0;
+  const a = task('v-a', { apply: () => void applied++ });
+  const b = task('v-b', { apply: () => void applied++ });
+  const needsX = task('v-needs-x', { requires: ['x'], apply: ({ x }: { x: number }) => x });
+  const cyclic = () => {
+    const na = a.s();
+    const nb = b.s();
+    return flow('cyclic').link(na, nb).link(nb, na);
+  };
+
+  it('refuses a cycle, naming its path, and starts nothing', async () => {
+    const tw = await backend.connect({ tasks: [a, b] });
+    const id = randomUUID();
+    const error = (await rejection(tw.start(cyclic(), {}, { id }))) as ValidationError;
+    expect(error.code).toBe('TW_CYCLE');
+    expect(error.problems).toEqual([expect.objectContaining({ kind: 'cycle', nodes: ['v-a', 'v-b', 'v-a'] })]);
+    expect(error.message).toContain('"v-a" -> "v-b" -> "v-a"');
+    expect((await rejection(tw.run(id).status())).code).toBe('TW_UNKNOWN_RUN');
+    expect(applied).toBe(0);
+  });
+
+  it('refuses a required input that nothing provides, and accepts it as a flow input', async () => {
+    const tw = await backend.connect({ tasks: [needsX] });
+    const id = randomUUID();
+    const error = (await rejection(tw.start(flow('missing').add(needsX.s()), {}, { id }))) as ValidationError;
+    expect(error.code).toBe('TW_VALIDATION');
+    expect(error.problems).toEqual([expect.objectContaining({ kind: 'missing-input', nodes: ['v-needs-x'] })]);
+    expect(error.message).toContain('"x"');
+    expect((await rejection(tw.run(id).status())).code).toBe('TW_UNKNOWN_RUN');
+
+    const run = await tw.start(flow('missing').add(needsX.s()), { x: 7 });
+    expect((await run.wait(WAIT)).status).toBe('succeeded');
+    expect(await run.result('v-needs-x')).toBe(7);
+  });
+
+  // Distributed clients cannot know which tasks remote workers have: only an
+  // embedded client, whose registry is the only executor, refuses unknown names.
+  it.skipIf(backend.distributed)('refuses a JSON definition naming a task that is not registered', async () => {
+    const definition = JSON.parse(JSON.stringify(flow('unknown').link(a.s(), needsX.s({ x: 1 })))) as FlowDefinition;
+    const tw = await backend.connect({ tasks: [a] });
+    const id = randomUUID();
+    const error = (await rejection(tw.start(definition, {}, { id }))) as ValidationError;
+    expect(error.code).toBe('TW_VALIDATION');
+    expect(error.problems).toEqual([expect.objectContaining({ kind: 'unknown-task', nodes: ['v-needs-x'] })]);
+    expect(error.message).toContain('v-needs-x');
+    expect((await rejection(tw.run(id).status())).code).toBe('TW_UNKNOWN_RUN');
+    expect(applied).toBe(0);
+  });
+
+  it('with validate: false, fails a node whose task no worker knows with TW_UNKNOWN_TASK, without retrying', async () => {
+    const definition = JSON.parse(JSON.stringify(flow('unregistered').add(a.s({}, { retry: { limit: 2, initialDelayMs: 5 } })))) as FlowDefinition;
+    const node = definition.nodes[0];
+    if (node === undefined) throw new Error('no node');
+    node.name = 'v-nobody-knows-me';
+    const tw = await backend.connect({ tasks: [a] });
+    const run = await tw.start(definition, {}, { validate: false });
+    const done = await run.wait(WAIT);
+    expect(done.status).toBe('failed');
+    expect(done.nodes['v-a']).toMatchObject({ status: 'failed', attempt: 1, error: { code: 'TW_UNKNOWN_TASK', retryable: false } });
+    expect(done.nodes['v-a']?.error?.message).toContain('v-nobody-knows-me');
+    expect(applied).toBe(0);
+  });
+
+  it('with validate: false, lets a cycle start; the run stalls and status() reports the cycle', async () => {
+    const tw = await backend.connect({ tasks: [a, b] });
+    const run = await tw.start(cyclic(), {}, { validate: false });
+    const done = await run.wait(WAIT);
+    expect(done.status).toBe('stalled');
+    expect(done.cycle).toHaveLength(3);
+    expect(done.cycle?.[0]).toBe(done.cycle?.[2]);
+    expect([...new Set(done.cycle)].sort()).toEqual(['v-a', 'v-b']);
+    expect(done.nodes['v-a']).toMatchObject({ status: 'waiting', waitingFor: { sources: ['v-b'] } });
+    expect(done.nodes['v-b']).toMatchObject({ status: 'waiting', waitingFor: { sources: ['v-a'] } });
+    expect(applied).toBe(0);
+  });
+});
