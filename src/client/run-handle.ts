@@ -109,7 +109,7 @@ export class RunHandle {
   }
 
   /** Adds a node to the running flow, with the nodes it listens to and the nodes that will listen to it. */
-  add(node: AnyNode | NodeDefinition, options: AddOptions = {}): Promise<StepReport> {
+  async add(node: AnyNode | NodeDefinition, options: AddOptions = {}): Promise<StepReport> {
     const def = nodeDefinitionOf(node, this.parts);
     return this.change({ op: 'add', node: def, sources: (options.sources ?? []).map(toSpec), listeners: (options.listeners ?? []).map(toSpec) });
   }
@@ -135,7 +135,7 @@ export class RunHandle {
   }
 
   /** Replaces a node that has not finished (or has failed): a new task, new bound inputs, new policies. */
-  replace(node: string, replacement: TaskNode | Partial<Omit<NodeDefinition, 'id' | 'kind'>>): Promise<StepReport> {
+  async replace(node: string, replacement: TaskNode | Partial<Omit<NodeDefinition, 'id' | 'kind'>>): Promise<StepReport> {
     const changes = replacement instanceof TaskNode ? nodeDefinitionOf(replacement, this.parts) : replacement;
     const { id: _id, kind: _kind, ...rest } = changes as NodeDefinition;
     return this.change({ op: 'replace', node, with: rest });
@@ -147,7 +147,7 @@ export class RunHandle {
   }
 
   /** Skips a node that has not run or has failed; `value` is what it provides to its listeners. */
-  skip(node: string, value?: unknown): Promise<StepReport> {
+  async skip(node: string, value?: unknown): Promise<StepReport> {
     return this.change({ op: 'skip', node, result: encodeValue(value, `the value given to skip node "${node}"`) });
   }
 

@@ -2,7 +2,10 @@
  * Live changes to a run: add, remove, link, unlink, relink, replace, retry,
  * skip, cancel, stop. Each is validated first and throws, changing nothing, when
  * invalid; then it is applied, recorded in the history with its actor and a new
- * graph version, and never recomputes a finished node.
+ * graph version, and never recomputes a finished node. A listener added to a
+ * finished source is notified with the recorded result; a persistent listener
+ * added to a source that still emits (an event) takes only later notifications.
+ * A relink that leaves a failed source with no listener sets it aside (skipped).
  *
  * @packageDocumentation
  */

@@ -4,41 +4,14 @@
  * values the codec refuses, and validation at start. Runs against every backend.
  */
 import { randomUUID } from 'node:crypto';
-import { afterEach, expect, it, vi } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import { flow, NonRetryableError, task, type Failure, type FlowDefinition, type HistoryEntry, type TaskwireError, type ValidationError } from '../../src/index.js';
 import { describeBackends } from './backends.js';
+import { WAIT, aborted, deferred, eventually, rejection, sleep } from './helpers.js';
 
 // ---- helpers ---------------------------------------------------------------
 
-const WAIT = { timeoutMs: 10_000 };
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Re-runs `check` until it passes (the run advances in the background). */
-const eventually = <T>(check: () => T | Promise<T>): Promise<T> => vi.waitFor(check, { timeout: 5000, interval: 10 });
-
-/** A promise with its resolve function outside. */
-function deferred(): { promise: Promise<void>; resolve: () => void } {
-  let resolve: () => void = () => undefined;
-  const promise = new Promise<void>((r) => (resolve = r));
-  return { promise, resolve };
-}
-
-/** Resolves when the signal fires. */
-const aborted = (signal: AbortSignal): Promise<void> =>
-  new Promise((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
-
-/** The error a promise rejects with (fails the test if it resolves). */
-async function rejection(promise: Promise<unknown>): Promise<TaskwireError> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as TaskwireError;
-  }
-  throw new Error('expected a rejection');
-}
-
-/** A task that records its calls and finishes at once (or fails with `error`). */
+/** A task that records its calls and its rollbacks; its rollback throws `undoError` when given. */
 function recorder(name: string, calls: string[], undone: string[] = [], options: { undoError?: string } = {}) {
   return task(name, {
     apply: () => {
@@ -244,10 +217,11 @@ describeBackends('failures', (backend) => {
     expect(done.nodes['f-good']?.undo).toBeUndefined(); // halt does not undo completed work
   });
 
-  it('rolls back completed tasks in reverse order of completion (saga)', async () => {
+  it('rolls back completed tasks in reverse order of completion (saga), branches still running included', async () => {
     const calls: string[] = [];
     const undone: string[] = [];
     const results: unknown[] = [];
+    const failed = deferred();
     const first = recorder('f-saga-1', calls, undone);
     const second = task('f-saga-2', {
       apply: () => ({ booked: 42 }),
@@ -259,28 +233,36 @@ describeBackends('failures', (backend) => {
     const third = recorder('f-saga-3', calls, undone);
     const failing = task('f-saga-fail', {
       apply: () => {
+        failed.resolve();
         throw new NonRetryableError('payment refused');
       },
       rollback: () => void undone.push('f-saga-fail'),
     });
     const never = recorder('f-saga-never', calls, undone);
-    // first -> second -> third -> failing -> never
-    const n1 = first.s();
-    const n2 = second.s();
-    const n3 = third.s();
-    const n4 = failing.s();
-    const chain = flow('saga', { onFailure: 'rollback' }).link(n1, n2).link(n2, n3).link(n3, n4).link(n4, never.s());
-    const tw = await backend.connect({ tasks: [first, second, third, failing, never] });
-    const run = await tw.start(chain);
+    // A parallel branch that finishes only after the failure: rolled back too, its listener never runs.
+    const slow = task('f-saga-slow', {
+      apply: async () => {
+        await failed.promise;
+        await sleep(10);
+        calls.push('f-saga-slow');
+      },
+      rollback: () => void undone.push('f-saga-slow'),
+    });
+    const afterSlow = recorder('f-saga-after-slow', calls, undone);
+    // first -> second -> third -> failing -> never, and slow -> afterSlow
+    const [n1, n2, n3, n4] = [first.s(), second.s(), third.s(), failing.s()];
+    const saga = flow('saga', { onFailure: 'rollback' }).link(n1, n2).link(n2, n3).link(n3, n4).link(n4, never.s()).link(slow.s(), afterSlow.s());
+    const tw = await backend.connect({ tasks: [first, second, third, failing, never, slow, afterSlow] });
+    const run = await tw.start(saga);
     const done = await run.wait(WAIT);
     expect(done.status).toBe('rolled_back');
-    expect(calls).toEqual(['f-saga-1', 'f-saga-3']);
+    expect(calls).toEqual(['f-saga-1', 'f-saga-3', 'f-saga-slow']);
     // The failed task's own rollback first, then completed tasks, latest first.
-    expect(undone).toEqual(['f-saga-fail', 'f-saga-3', 'f-saga-2', 'f-saga-1']);
+    expect(undone).toEqual(['f-saga-fail', 'f-saga-slow', 'f-saga-3', 'f-saga-2', 'f-saga-1']);
     expect(results).toEqual([{ booked: 42 }]);
-    for (const id of ['f-saga-1', 'f-saga-2', 'f-saga-3']) expect(done.nodes[id]).toMatchObject({ status: 'succeeded', undo: 'done' });
-    expect(done.nodes['f-saga-fail']).toMatchObject({ status: 'failed', undo: 'done' });
-    expect(done.nodes['f-saga-never']?.status).not.toBe('succeeded');
+    for (const id of ['f-saga-1', 'f-saga-2', 'f-saga-3', 'f-saga-slow']) expect(done.nodes[id]).toMatchObject({ status: 'succeeded', undo: 'done' });
+    expect(done.nodes['f-saga-fail']).toMatchObject({ status: 'failed', undo: 'done', error: { message: 'payment refused' } });
+    for (const id of ['f-saga-never', 'f-saga-after-slow']) expect(done.nodes[id]).toMatchObject({ attempt: 0 });
   });
 
   it('records a rollback that throws in undoError, and still runs the other rollbacks', async () => {

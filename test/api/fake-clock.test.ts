@@ -5,24 +5,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, flow, task, type Client, type RunHandle } from '../../src/index.js';
 import { FakeClock } from '../../src/testing/index.js';
+import { eventually, sleep } from './helpers.js';
 
 // ---- helpers ---------------------------------------------------------------
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Retries `check` until it passes (real time: the worker and the coordinator use real I/O). */
-async function eventually(check: () => void | Promise<void>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await check();
-      return;
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await sleep(5);
-    }
-  }
-}
 
 /** A task failing its first `failures` attempts, recording the attempts it saw. */
 function failing(name: string, failures: number, attempts: number[], retry: { limit: number; initialDelayMs: number; factor?: number }) {

@@ -180,6 +180,10 @@ describeBackends('live flows', (backend) => {
     const fetched = history.find((e) => e.type === 'node.succeeded' && e.node === 'fetchChefRecipes');
     const gaveUp = history.find((e) => e.type === 'node.failed' && e.node === 'kickServer');
     expect(fetched?.seq).toBeLessThan(gaveUp?.seq ?? 0);
+    expect(history.find((e) => e.type === 'node.skipped' && e.node === 'kickServer')).toMatchObject({
+      graphVersion: failed.graphVersion + 2,
+      detail: { reason: 'relinked', listener: 'installWordpress' },
+    });
   });
 
   it('forgotten monitor: a listener added while its source runs is notified once when it finishes', async () => {

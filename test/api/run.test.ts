@@ -4,25 +4,12 @@
  * and listing runs. Runs against every backend.
  */
 import { randomUUID } from 'node:crypto';
-import { afterEach, expect, it, vi } from 'vitest';
-import { flow, task, type FlowDefinition, type HistoryEntry, type TaskwireError } from '../../src/index.js';
+import { afterEach, expect, it } from 'vitest';
+import { flow, task, type FlowDefinition, type HistoryEntry } from '../../src/index.js';
 import { describeBackends } from './backends.js';
+import { WAIT, deferred, eventually, rejection } from './helpers.js';
 
-// ---- helpers ---------------------------------------------------------------
-
-const WAIT = { timeoutMs: 10_000 };
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Re-runs `check` until it passes (the run advances in the background). */
-const eventually = <T>(check: () => T | Promise<T>): Promise<T> => vi.waitFor(check, { timeout: 5000, interval: 10 });
-
-/** A promise with its resolve function outside. */
-function deferred(): { promise: Promise<void>; resolve: () => void } {
-  let resolve: () => void = () => undefined;
-  const promise = new Promise<void>((r) => (resolve = r));
-  return { promise, resolve };
-}
+// ---- fixtures --------------------------------------------------------------
 
 // The seed's tasks.
 const add = task('add', { requires: ['x', 'y'], apply: ({ x, y }: { x: number; y: number }) => x + y });
@@ -182,11 +169,7 @@ describeBackends('running flows', (backend) => {
     const id = randomUUID();
     const first = await tw.start(seed('same-id').flo, {}, { id });
     await first.wait(WAIT);
-    const again = await tw.start(seed('same-id').flo, {}, { id }).then(
-      () => undefined,
-      (error: unknown) => error as TaskwireError,
-    );
-    expect(again?.code).toBe('TW_CONFLICT');
+    expect((await rejection(tw.start(seed('same-id').flo, {}, { id }))).code).toBe('TW_CONFLICT');
     const after = await first.status();
     expect(after.status).toBe('succeeded');
     expect(after.nodes['mult']).toMatchObject({ attempt: 1, result: 9 });
@@ -196,10 +179,7 @@ describeBackends('running flows', (backend) => {
     const gate = deferred();
     const held = task('run-held-2', { provides: 'add', apply: () => gate.promise.then(() => 1) });
     const tw = await backend.connect({ tasks: [held, mult] });
-    const code = (promise: Promise<unknown>) => promise.then(
-      () => 'resolved',
-      (error: unknown) => (error as TaskwireError).code,
-    );
+    const code = async (promise: Promise<unknown>) => (await rejection(promise)).code;
     expect(await code(tw.run(randomUUID()).status())).toBe('TW_UNKNOWN_RUN');
     const run = await tw.start(flow('unanswered').link(held.s(), mult.s({ y: 2 })));
     try {

@@ -11,11 +11,11 @@ import { applies, fatal, Harness, oops, snapshot } from './harness.js';
 /** A task needing `requires`, providing its own name; its code never runs here. */
 const unit = (name: string, requires: string[] = [], retry = 0) => task(name, { requires, retry, apply: () => name });
 
-/** root -> mid -> leaf, plus `other`, a second root; mid requires root's value. */
+/** root -> mid -> leaf, each requiring its source's value, plus `other`, a second root, and an event `ev`. */
 function chain(): Harness {
   const root = unit('root').s();
   const mid = unit('mid', ['root']).s();
-  return new Harness(flow('chain').link(root, mid).link(mid, unit('leaf').s()).add(unit('other').s()));
+  return new Harness(flow('chain').link(root, mid).link(mid, unit('leaf', ['mid']).s()).add(unit('other').s(), event('ev')));
 }
 
 /** Applies `change`, expecting `error`; checks that the run did not change at all. */
@@ -51,10 +51,11 @@ describe('every change', () => {
 });
 
 describe('invalid changes throw and change nothing', () => {
+  /** root running, other succeeded, mid and leaf waiting. */
   const started = (): Harness => {
     const h = chain();
     h.start();
-    h.succeed('root', 'R');
+    h.succeed('other', 'O');
     return h;
   };
   it.each<[string, Change, new (...args: never[]) => Error, RegExp?]>([
@@ -66,26 +67,24 @@ describe('invalid changes throw and change nothing', () => {
     ['link twice', { op: 'link', from: 'mid', to: 'leaf' }, InvalidChangeError, /node "leaf" already listens to "mid"/],
     ['unlink what is not linked', { op: 'unlink', from: 'other', to: 'leaf' }, InvalidChangeError, /does not listen to "other"/],
     ['relink what is not linked', { op: 'relink', node: 'leaf', from: 'other', to: 'root' }, InvalidChangeError],
-    ['replace a finished node', { op: 'replace', node: 'root', with: { bound: {} } }, InvalidChangeError, /node "root" is succeeded/],
-    ['retry a running node', { op: 'retry', node: 'mid' }, InvalidChangeError, /only a failed or cancelled node/],
-    ['skip a finished node', { op: 'skip', node: 'root' }, InvalidChangeError],
-    ['skip a running node', { op: 'skip', node: 'mid' }, InvalidChangeError],
+    ['replace a finished node', { op: 'replace', node: 'other', with: { bound: {} } }, InvalidChangeError, /node "other" is succeeded/],
+    ['replace a running node', { op: 'replace', node: 'root', with: { bound: {} } }, InvalidChangeError, /node "root" is running/],
+    ['retry a running node', { op: 'retry', node: 'root' }, InvalidChangeError, /only a failed or cancelled node/],
+    ['skip a finished node', { op: 'skip', node: 'other' }, InvalidChangeError],
+    ['skip a running node', { op: 'skip', node: 'root' }, InvalidChangeError],
     ['retry an activation that never failed', { op: 'retry', node: 'leaf', activation: 3 }, InvalidChangeError],
     ['link into a cycle', { op: 'link', from: 'leaf', to: 'root' }, ValidationError, /linking "leaf" -> "root" would make a cycle/],
     ['link a node to itself', { op: 'link', from: 'leaf', to: 'leaf' }, ValidationError],
     ['relink into a cycle', { op: 'relink', node: 'mid', from: 'root', to: 'leaf' }, ValidationError],
     ['add between a node and its ancestor', { op: 'add', node: unit('n').s().definition(), sources: [{ node: 'leaf' }], listeners: [{ node: 'mid' }] }, ValidationError],
     ['add a node missing an input', { op: 'add', node: unit('n', ['token']).s().definition() }, ValidationError, /required input "token" of node "n"/],
-    ['add a listener whose input it does not provide', { op: 'add', node: unit('n').s().definition(), listeners: [{ node: 'leaf', map: { x: 'n' } }] }, InvalidChangeError],
+    ['add the same source twice', { op: 'add', node: unit('n').s().definition(), sources: [{ node: 'other' }, { node: 'other' }] }, InvalidChangeError],
+    ['link an event to a source', { op: 'link', from: 'other', to: 'ev' }, InvalidChangeError, /event "ev" cannot listen to "other"/],
     ['unlink the provider of a required input', { op: 'unlink', from: 'root', to: 'mid' }, ValidationError, /required input "root" of node "mid"/],
-    ['remove the provider of a waiting node', { op: 'remove', node: 'other' }, ValidationError],
+    ['remove the provider of a waiting node', { op: 'remove', node: 'root' }, ValidationError, /required input "root" of node "mid"/],
     ['replace with an unprovided input', { op: 'replace', node: 'leaf', with: { requires: ['nothing'] } }, ValidationError],
-    ['add a listener to an event', { op: 'add', node: unit('n').s().definition(), listeners: [{ node: 'ev' }] }, InvalidChangeError],
+    ['add a node that an event listens to', { op: 'add', node: unit('n').s().definition(), listeners: [{ node: 'ev' }] }, InvalidChangeError, /event "ev" cannot listen to "n"/],
   ])('%s', (_what, change, error, message) => {
-    const h = started();
-    if (_what === 'remove the provider of a waiting node') h.change({ op: 'link', from: 'other', to: 'leaf', map: { o: 'other' } });
-    if (_what === 'remove the provider of a waiting node') h.change({ op: 'replace', node: 'leaf', with: { requires: ['o'] } });
-    if (_what === 'add a listener to an event') h.change({ op: 'add', node: event('ev').definition() });
-    rejects(h, change, error, message);
+    rejects(started(), change, error, message);
   });
 });

@@ -9,7 +9,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { DispatchMessage, SignalMessage, Delivery } from '../../src/transport/port.js';
 import type { HistoryEntry } from '../../src/engine/events.js';
 import type { Logger, LogFields } from '../../src/observability/logger.js';
-import { AmqpTransport, connectAmqp, createTopology, escapeSegment, redactAmqpUrl, runPattern } from '../../src/transport/amqp/index.js';
+import { connectAmqp, createTopology, escapeSegment, redactAmqpUrl, runPattern } from '../../src/transport/amqp/index.js';
+import type { AmqpTransport } from '../../src/transport/amqp/index.js';
 import { requireRabbit, servicesSkipped } from '../support/services.js';
 
 interface Line {

@@ -8,10 +8,9 @@
 import { Buffer } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { Connection, type ConnectionOptions, type Envelope, type Publisher } from 'rabbitmq-client';
-import type { Json } from '../../codec/json.js';
+import { Connection, type ConnectionOptions } from 'rabbitmq-client';
+import { DEFAULT_MAX_MESSAGE_BYTES } from '../../codec/parse.js';
 import type { Schema } from '../../codec/schema.js';
-import { DEFAULT_MAX_MESSAGE_BYTES, stringifyJson } from '../../codec/parse.js';
 import type { HistoryEntry } from '../../engine/events.js';
 import { ClosedError, ConfigError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../observability/logger.js';
@@ -19,6 +18,7 @@ import type { AbortMessage, ConsumeOptions, Delivery, DispatchMessage, SignalMes
 import { Batcher, callHandler, decodeBody, ManagedConsumer, toDelivery, type ConsumerSpec } from './consume.js';
 import { deleteTopology, peekQueue, type DeadLetter } from './dead-letters.js';
 import { AbortSchema, DispatchSchema, HistoryEntrySchema, SignalSchema } from './messages.js';
+import { AmqpTransportError, Publishers } from './publish.js';
 import { describeError, redactAmqpUrl } from './redact.js';
 import { announcementRoutingKey, createTopology, type Declarations, type Topology } from './topology.js';
 
@@ -40,16 +40,6 @@ export interface AmqpOptions {
   connectTimeoutMs?: number;
 }
 
-/** The error of a failed connection or of messages the broker did not confirm. Its message holds no credentials. */
-export class AmqpTransportError extends Error {
-  /** A stable code, safe to compare against. */
-  readonly code = 'TW_AMQP';
-  override readonly name = 'AmqpTransportError';
-}
-
-const AMQP_JSON = { contentType: 'application/json', contentEncoding: 'utf-8' } as const;
-const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
 /**
  * A {@link Transport} over RabbitMQ. Create it with {@link connectAmqp}.
  * Delivery is at least once: consumers must tolerate duplicates.
@@ -65,9 +55,7 @@ export class AmqpTransport implements Transport {
   private readonly maxBytes: number;
   private readonly options: ConnectionOptions & { url: string };
   private readonly connection: Connection;
-  private readonly confirmed: Publisher;
-  private readonly bestEffort: Publisher;
-  private readonly returned = new Set<string>();
+  private readonly publishers: Publishers;
   private readonly workQueues = new Map<string, Promise<void>>();
   private readonly declaredQueues = new Set<string>();
   private readonly consumers = new Set<ManagedConsumer>();
@@ -92,10 +80,7 @@ export class AmqpTransport implements Transport {
     this.connection.on('connection.blocked', (reason: string) => this.logger.warn({ url, reason }, `AMQP: the broker at ${url} blocked publishing: ${reason}`));
     this.connection.on('connection.unblocked', () => this.logger.info({ url }, `AMQP: the broker at ${url} accepts messages again`));
     this.connection.on('connection', () => this.onConnection(url));
-    const base = this.topology.base;
-    this.confirmed = this.connection.createPublisher({ confirm: true, maxAttempts: 2, ...base });
-    this.confirmed.on('basic.return', (message: { messageId?: string }) => void (message.messageId !== undefined && this.returned.add(message.messageId)));
-    this.bestEffort = this.connection.createPublisher({ confirm: false, exchanges: base.exchanges });
+    this.publishers = new Publishers(this.connection, this.topology.base, this.maxBytes, this.logger, options.url);
   }
 
   /** Connects and declares the fixed topology; see {@link connectAmqp}. */
@@ -122,7 +107,7 @@ export class AmqpTransport implements Transport {
   async dispatch(messages: DispatchMessage[]): Promise<void> {
     this.checkOpen();
     await Promise.all([...new Set(messages.map((m) => m.queue))].map((queue) => this.ensureWorkQueue(queue)));
-    await this.publishConfirmed(
+    await this.publishers.publishConfirmed(
       messages.map((message) => {
         const body: DispatchMessage = { ...message, sentAt: message.sentAt ?? Date.now() };
         const headers = message.traceparent !== undefined ? { traceparent: message.traceparent } : undefined;
@@ -134,17 +119,18 @@ export class AmqpTransport implements Transport {
   /** @inheritdoc */
   async signal(messages: SignalMessage[]): Promise<void> {
     this.checkOpen();
-    await this.publishConfirmed(messages.map((message) => [{ exchange: '', routingKey: this.topology.queues.signals }, message]));
+    await this.publishers.publishConfirmed(messages.map((message) => [{ exchange: '', routingKey: this.topology.queues.signals }, message]));
   }
 
   /** @inheritdoc */
   async abort(messages: AbortMessage[]): Promise<void> {
-    await this.publishBestEffort('abort', messages.map((message) => [{ exchange: this.topology.exchanges.abort, routingKey: '' }, message]));
+    if (this.closing === undefined) await this.publishers.publishBestEffort('abort', messages.map((message) => [{ exchange: this.topology.exchanges.abort, routingKey: '' }, message]));
   }
 
   /** @inheritdoc */
   async announce(entries: HistoryEntry[]): Promise<void> {
-    await this.publishBestEffort(
+    if (this.closing !== undefined) return;
+    await this.publishers.publishBestEffort(
       'announcement',
       entries.map((entry) => [{ exchange: this.topology.exchanges.events, routingKey: announcementRoutingKey(entry) }, entry]),
     );
@@ -244,7 +230,7 @@ export class AmqpTransport implements Transport {
   close(): Promise<void> {
     this.closing ??= (async () => {
       await Promise.all([...this.consumers].map((consumer) => consumer.close()));
-      await Promise.allSettled([this.confirmed.close(), this.bestEffort.close()]);
+      await this.publishers.close();
       await this.connection.close();
     })();
     return this.closing;
@@ -303,48 +289,6 @@ export class AmqpTransport implements Transport {
         if (body !== undefined) callHandler(this.logger, queue.queue, handler, body, []);
       },
     });
-  }
-
-  private encode(envelope: Envelope, message: unknown): [Envelope, Buffer] {
-    const body = Buffer.from(stringifyJson(message as Json, { maxBytes: this.maxBytes }), 'utf8');
-    return [{ ...envelope, ...AMQP_JSON, messageId: randomUUID() }, body];
-  }
-
-  /** Publishes concurrently; resolves when the broker confirmed every message, rejects if any was nacked or unroutable. */
-  private async publishConfirmed(items: [Envelope, unknown][]): Promise<void> {
-    if (items.length === 0) return;
-    const encoded = items.map(([envelope, message]) => this.encode({ ...envelope, durable: true, mandatory: true }, message));
-    const results = await Promise.allSettled(encoded.map(([envelope, body]) => this.confirmed.send(envelope, body)));
-    await nextTurn(); // basic.return is emitted on setImmediate, after the ack resolved the send
-    const failures: string[] = [];
-    results.forEach((result, i) => {
-      const envelope = (encoded[i] as [Envelope, Buffer])[0];
-      const id = envelope.messageId as string;
-      if (this.returned.delete(id)) failures.push(`no queue bound for routing key "${envelope.routingKey ?? ''}"`);
-      else if (result.status === 'rejected') failures.push(this.describe(result.reason));
-    });
-    if (failures.length > 0) {
-      throw new AmqpTransportError(`${failures.length} of ${items.length} messages were not confirmed by RabbitMQ: ${[...new Set(failures)].join('; ')}`);
-    }
-  }
-
-  /** Publishes transient messages without confirms; never throws, logs a warning instead. */
-  private async publishBestEffort(what: string, items: [Envelope, unknown][]): Promise<void> {
-    if (items.length === 0 || this.closing !== undefined) return;
-    if (!this.connection.ready) {
-      this.logger.warn({ count: items.length }, `AMQP: not connected; dropping ${items.length} ${what}(s)`);
-      return;
-    }
-    const results = await Promise.allSettled(
-      items.map(async ([envelope, message]) => {
-        const [env, body] = this.encode({ ...envelope, durable: false }, message);
-        await this.bestEffort.send(env, body);
-      }),
-    );
-    const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed.length > 0) {
-      this.logger.warn({ count: failed.length, reason: this.describe(failed[0]?.reason) }, `AMQP: ${failed.length} ${what}(s) could not be published`);
-    }
   }
 
   private checkOpen(): void {

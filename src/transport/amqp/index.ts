@@ -4,9 +4,10 @@
  *
  * @packageDocumentation
  */
-export { AmqpTransport, AmqpTransportError, connectAmqp, type AmqpOptions } from './amqp-transport.js';
+export { AmqpTransport, connectAmqp, type AmqpOptions } from './amqp-transport.js';
 export type { DeadLetter } from './dead-letters.js';
 export { AbortSchema, DispatchSchema, FailureSchema, HistoryEntrySchema, SignalSchema } from './messages.js';
+export { AmqpTransportError } from './publish.js';
 export { redactAmqpUrl } from './redact.js';
 export {
   announcementRoutingKey,

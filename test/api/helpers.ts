@@ -1,0 +1,35 @@
+/**
+ * Small helpers shared by the API suite (no backend-specific code here).
+ */
+import { vi } from 'vitest';
+import type { TaskwireError } from '../../src/index.js';
+
+/** How long a test waits for a run to settle before failing. */
+export const WAIT = { timeoutMs: 10_000 };
+
+/** Real time passing. */
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Re-runs `check` until it passes (the run advances, and announcements arrive, in the background). */
+export const eventually = <T>(check: () => T | Promise<T>): Promise<T> => vi.waitFor(check, { timeout: 5000, interval: 10 });
+
+/** A promise with its resolve function outside, to hold a task until the test lets it go. */
+export function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve: () => void = () => undefined;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+/** Resolves when the signal fires. */
+export const aborted = (signal: AbortSignal): Promise<void> =>
+  new Promise((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
+
+/** The error a promise rejects with; fails the test if it resolves. */
+export async function rejection(promise: Promise<unknown>): Promise<TaskwireError> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as TaskwireError;
+  }
+  throw new Error('expected a rejection');
+}
