@@ -21,7 +21,8 @@ export type ErrorCode =
   | 'TW_TASK_FAILED'
   | 'TW_CONFIG'
   | 'TW_CONFLICT'
-  | 'TW_CLOSED';
+  | 'TW_CLOSED'
+  | 'TW_TRANSPORT';
 
 /** Base class of every error taskwire throws. */
 export class TaskwireError extends Error {
@@ -164,6 +165,13 @@ export class ConflictError extends TaskwireError {
 export class ClosedError extends TaskwireError {
   constructor(what: string) {
     super('TW_CLOSED', `${what} is closed`);
+  }
+}
+
+/** The bus refused or lost a message (not confirmed, unroutable, connection closed). */
+export class TransportError extends TaskwireError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('TW_TRANSPORT', message, options);
   }
 }
 

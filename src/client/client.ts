@@ -12,7 +12,7 @@ import { validateFlow } from '../model/validate.js';
 import type { FlowDefinition } from '../model/definition.js';
 import type { Flow } from '../model/flow.js';
 import type { AnyTask } from '../model/task.js';
-import type { RunFilter, RunSummary } from '../store/port.js';
+import type { RunFilter, RunSummary, TaskInfo } from '../store/port.js';
 import type { Subscription } from '../transport/port.js';
 import type { RuntimeParts } from './parts.js';
 import { RunHandle } from './run-handle.js';
@@ -56,13 +56,21 @@ export class Client {
     const encoded = encodeValue(inputs, `the inputs of flow "${definition.name}"`) as JsonObject;
     const validate = options.validate ?? true;
     if (validate) {
-      const isKnownTask = this.parts.checkTasks ? (name: string) => this.parts.registry.has(name) : undefined;
-      validateFlow(definition, isKnownTask === undefined ? { inputs: encoded } : { inputs: encoded, isKnownTask });
+      const unregistered = definition.nodes.some((n) => n.kind === 'task' && !this.parts.registry.has(n.name));
+      const catalog = unregistered ? new Set((await this.parts.store.tasks()).map((t) => t.name)) : new Set<string>();
+      validateFlow(definition, { inputs: encoded, isKnownTask: (name) => this.parts.registry.has(name) || catalog.has(name) });
     }
     const id = options.id ?? randomUUID();
-    const state = createRun(definition, { id, inputs: encoded, validate, now: Date.now() });
+    const state = createRun(definition, { id, inputs: encoded, validate, now: this.parts.coordinator.now() });
     await this.parts.coordinator.create(liveRun(state));
     return new RunHandle(id, this.parts);
+  }
+
+  /** Tasks known to this process and published by workers in the store's catalog, by name. */
+  async tasks(): Promise<TaskInfo[]> {
+    const byName = new Map((await this.parts.store.tasks()).map((t) => [t.name, t]));
+    for (const info of this.parts.registry.infos()) byName.set(info.name, info);
+    return [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
   }
 
   /** A handle on an existing run. */

@@ -10,9 +10,10 @@ import type { Change, HistoryEntry, LinkSpec } from '../engine/events.js';
 import { SETTLED, type ActivationState } from '../engine/state.js';
 import { TaskwireError, UnknownNodeError, UnknownRunError } from '../errors.js';
 import type { NodeDefinition } from '../model/definition.js';
-import { TaskNode, type AnyNode } from '../model/node.js';
+import type { TaskNode} from '../model/node.js';
+import { type AnyNode } from '../model/node.js';
 import type { Page } from '../store/port.js';
-import { nodeDefinitionOf, type RuntimeParts } from './parts.js';
+import { nodeDefinitionOf, type RuntimeParts, type TaskRef } from './parts.js';
 import { snapshot, type RunSnapshot } from './snapshot.js';
 
 /** A source or listener given to {@link RunHandle.add}: a node id, or an id with a rename map. */
@@ -109,8 +110,8 @@ export class RunHandle {
   }
 
   /** Adds a node to the running flow, with the nodes it listens to and the nodes that will listen to it. */
-  async add(node: AnyNode | NodeDefinition, options: AddOptions = {}): Promise<StepReport> {
-    const def = nodeDefinitionOf(node, this.parts);
+  async add(node: AnyNode | NodeDefinition | TaskRef, options: AddOptions = {}): Promise<StepReport> {
+    const def = await nodeDefinitionOf(node, this.parts);
     return this.change({ op: 'add', node: def, sources: (options.sources ?? []).map(toSpec), listeners: (options.listeners ?? []).map(toSpec) });
   }
 
@@ -135,8 +136,10 @@ export class RunHandle {
   }
 
   /** Replaces a node that has not finished (or has failed): a new task, new bound inputs, new policies. */
-  async replace(node: string, replacement: TaskNode | Partial<Omit<NodeDefinition, 'id' | 'kind'>>): Promise<StepReport> {
-    const changes = replacement instanceof TaskNode ? nodeDefinitionOf(replacement, this.parts) : replacement;
+  async replace(node: string, replacement: TaskNode | TaskRef | Partial<Omit<NodeDefinition, 'id' | 'kind'>>): Promise<StepReport> {
+    // Duck typing: a flow file loaded through tsx may carry its own copy of TaskNode.
+    const named = 'definition' in replacement || typeof (replacement as TaskRef).task === 'string';
+    const changes = named ? await nodeDefinitionOf(replacement as TaskNode | TaskRef, this.parts) : replacement;
     const { id: _id, kind: _kind, ...rest } = changes as NodeDefinition;
     return this.change({ op: 'replace', node, with: rest });
   }

@@ -90,6 +90,11 @@ export class Coordinator {
     return this.options.store;
   }
 
+  /** The time of the coordinator's clock (epoch ms), to stamp new runs. */
+  now(): number {
+    return this.clock.now();
+  }
+
   /** Starts taking signals (and, with a durable transport, polling the outbox). */
   async start(prefetch = 256): Promise<void> {
     this.subscription = await this.options.transport.consumeSignals({ prefetch }, (batch) => this.onSignals(batch));
@@ -140,14 +145,21 @@ export class Coordinator {
       return;
     }
     this.queue.push(pending);
-    this.draining ??= this.drain().finally(() => (this.draining = undefined));
+    this.draining ??= this.drain();
   }
 
   private async drain(): Promise<void> {
-    while (this.queue.length > 0) {
-      const batch = this.queue;
-      this.queue = [];
-      await this.process(batch);
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue;
+        this.queue = [];
+        await this.process(batch);
+      }
+    } finally {
+      // Cleared in the same tick the queue is found empty: an event enqueued
+      // later starts a new drain (clearing it in a later callback lost events
+      // enqueued in between).
+      this.draining = undefined;
     }
   }
 

@@ -70,6 +70,7 @@ function plan(s: Stepper, change: Change): () => void {
     case 'skip':
       return planSkip(s, node(s, change.node), change.result ?? null);
     case 'cancel':
+      if (s.run.status === 'succeeded') throw new InvalidChangeError(`run "${s.run.id}" is succeeded: there is nothing to cancel`);
       return () => cancelRun(s);
     case 'stop':
       return () => stopRun(s);
@@ -153,9 +154,23 @@ function planLinks(s: Stepper, target: NodeState, added: LinkDefinition[], dropp
   };
 }
 
+/** The nodes a change to add `id` links it to: existing, each once, and no event among the listeners. */
+function checkSpecs(s: Stepper, id: string, specs: readonly LinkSpec[], role: 'source' | 'listener'): void {
+  const seen = new Set<string>();
+  for (const spec of specs) {
+    const other = node(s, spec.node);
+    if (seen.has(spec.node)) throw new InvalidChangeError(`node "${id}" names ${role} "${spec.node}" twice`);
+    seen.add(spec.node);
+    if (role === 'listener' && other.def.kind === 'event') {
+      throw new InvalidChangeError(`event "${spec.node}" cannot listen to "${id}": events are notified, not linked to`);
+    }
+  }
+}
+
 function planAdd(s: Stepper, def: NodeDefinition, sources: LinkSpec[], listeners: LinkSpec[]): () => void {
   if (s.run.nodes.has(def.id)) throw new InvalidChangeError(`node "${def.id}" already exists in run "${s.run.id}"`);
-  for (const spec of [...sources, ...listeners]) node(s, spec.node);
+  checkSpecs(s, def.id, sources, 'source');
+  checkSpecs(s, def.id, listeners, 'listener');
   const incoming = sources.map((spec) => ({ from: spec.node, to: def.id, map: { ...(spec.map ?? {}) }, inferred: false }));
   const outgoing = listeners.map((spec) => ({ from: def.id, to: spec.node, map: { ...(spec.map ?? {}) }, inferred: false }));
   for (const a of listeners) {
@@ -195,7 +210,8 @@ function planAdd(s: Stepper, def: NodeDefinition, sources: LinkSpec[], listeners
 
 function planRemove(s: Stepper, target: NodeState): () => void {
   const id = target.def.id;
-  const listeners = s.live.index.outgoing.get(id) ?? [];
+  // A copy: the index's own list is dropped below, and listeners start after.
+  const listeners = [...(s.live.index.outgoing.get(id) ?? [])];
   for (const link of listeners) {
     const listener = s.run.nodes.get(link.to) as NodeState;
     checkInputs(s, listener.def, listener.status, listener.sources.filter((l) => l.from !== id));
@@ -214,9 +230,9 @@ function planRemove(s: Stepper, target: NodeState): () => void {
     s.run.nodes.delete(id);
     s.out.nodes.delete(id);
     s.out.removed.add(id);
-    for (const link of [...listeners]) {
+    s.live.index.outgoing.delete(id);
+    for (const link of listeners) {
       const listener = s.run.nodes.get(link.to) as NodeState;
-      removeOutgoing(s.live.index, link);
       listener.sources = listener.sources.filter((l) => l.from !== id);
       s.touch(listener);
     }

@@ -50,6 +50,8 @@ export interface Backlogged {
   seq: number;
   /** The notifying source. */
   from: string;
+  /** The source's result at the notification (the activation's own payload). */
+  value?: Json;
 }
 
 /** One node of a run. */
@@ -168,7 +170,12 @@ export function runHeader(run: RunState): RunHeader {
 /** Statuses in which a run is settled: `wait()` returns. */
 export const SETTLED: ReadonlySet<RunStatus> = new Set<RunStatus>(['succeeded', 'failed', 'rolled_back', 'cancelled', 'stalled']);
 
-/** Node statuses that count as finished for listeners (a result is recorded). */
+/**
+ * Whether a node has notified its listeners (a result is recorded): a task node
+ * once it succeeded or was skipped; an event or a persistent listener once it
+ * emitted (stopping one does not make it notify).
+ */
 export function hasNotified(node: NodeState): boolean {
-  return node.status === 'succeeded' || node.status === 'skipped' || (node.emitted ?? 0) > 0;
+  if (node.def.kind === 'event' || node.def.persistent) return (node.emitted ?? 0) > 0;
+  return node.status === 'succeeded' || node.status === 'skipped';
 }

@@ -20,6 +20,7 @@ import {
   SETTLED,
   type ActivationState,
   type ActivationStatus,
+  type Backlogged,
   type NodeState,
   type NodeStatus,
   type RunState,
@@ -223,16 +224,20 @@ export class Stepper {
     if (!this.accepting || this.run.stopped || node.status !== 'listening') return;
     const inputs = sourcesNotified(this.run, node) ? resolveInputs(this.run, node) : undefined;
     if (inputs === undefined) {
-      node.backlog = [...(node.backlog ?? []), { seq: ++this.run.seq, from }];
+      const entry: Backlogged = { seq: ++this.run.seq, from };
+      const value = this.run.nodes.get(from)?.result;
+      if (value !== undefined) entry.value = value;
+      node.backlog = [...(node.backlog ?? []), entry];
       this.touch(node);
       return;
     }
     if (node.backlog !== undefined) {
-      // Notifications that waited for other inputs go first, in recorded order.
+      // Notifications that waited for other inputs go first, in recorded order,
+      // each with its own source value and the latest value of the others.
       const waiting = node.backlog;
       delete node.backlog;
       this.touch(node);
-      for (const entry of waiting) this.startActivation(node, entry.seq, entry.from, inputs);
+      for (const entry of waiting) this.startActivation(node, entry.seq, entry.from, resolveInputs(this.run, node, entry) ?? inputs);
     }
     this.startActivation(node, ++this.run.seq, from, inputs);
   }

@@ -54,9 +54,9 @@ export const RUN_TRANSITIONS: Readonly<Record<RunStatus, readonly RunStatus[]>> 
   stalled: ['running', 'failed', 'listening', 'stopping', 'rolling_back', 'succeeded', 'cancelled'],
   failed: ['running', 'stalled', 'listening', 'stopping', 'rolling_back', 'succeeded', 'cancelled'],
   listening: ['running', 'stalled', 'failed', 'stopping', 'succeeded', 'cancelled'],
-  stopping: ['succeeded', 'failed', 'cancelled'],
+  stopping: ['succeeded', 'failed', 'rolling_back', 'cancelled'],
   rolling_back: ['rolled_back', 'cancelled'],
-  succeeded: ['running', 'stalled', 'listening', 'failed'],
+  succeeded: ['running', 'stalled', 'listening', 'failed', 'stopping'],
   rolled_back: [],
   cancelled: [],
 };

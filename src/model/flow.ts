@@ -83,10 +83,21 @@ export class Flow {
     return this;
   }
 
-  /** Every task the flow uses, by name (to register them in an embedded runtime). */
+  /**
+   * Every task the flow uses, by name (to register them in an embedded runtime).
+   * Throws a `ConfigError` when two different tasks share a name: only the name
+   * travels, so one of them would silently run the other's code.
+   */
   tasks(): AnyTask[] {
     const byName = new Map<string, AnyTask>();
-    for (const node of this.members) if (node.kind === 'task') byName.set(node.task.name, node.task);
+    for (const node of this.members) {
+      if (node.kind !== 'task') continue;
+      const known = byName.get(node.task.name);
+      if (known !== undefined && known !== node.task) {
+        throw new ConfigError(`flow "${this.name}": two different tasks are named "${node.task.name}" (node "${node.id}"); task names must be unique`);
+      }
+      byName.set(node.task.name, node.task);
+    }
     return [...byName.values()];
   }
 

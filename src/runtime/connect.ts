@@ -103,7 +103,7 @@ export async function connect(options: ConnectOptions = {}): Promise<Client> {
     const { connectAmqp } = await import('../transport/amqp/index.js');
     transport = await connectAmqp({ url: brokerUrl, logger, ...(options.prefix === undefined ? {} : { prefix: options.prefix }) });
   } else {
-    transport = new InProcessTransport();
+    transport = new InProcessTransport({ logger });
   }
   const registry = new TaskRegistry().register(...(options.tasks ?? []));
   const metrics = options.metrics === undefined ? {} : { metrics: options.metrics };
@@ -117,14 +117,17 @@ export async function connect(options: ConnectOptions = {}): Promise<Client> {
       logger,
       ...metrics,
       concurrency: options.concurrency ?? 16,
-      ...(options.queues === undefined ? { queues: distributed ? undefined : ['default'] } : { queues: options.queues }),
+      // Embedded, one worker takes every queue; distributed, the queues of its tasks unless told.
+      ...(options.queues !== undefined ? { queues: options.queues } : distributed ? {} : { queues: [ANY_QUEUE] }),
       ...(options.shutdownGraceTimeMs === undefined ? {} : { shutdownGraceTimeMs: options.shutdownGraceTimeMs }),
     });
     await worker.start();
+    // Publish what this worker executes, so clients without the code can name its tasks.
+    await store.registerTasks(registry.infos());
   }
   if (options.resume ?? (!distributed && store.kind !== 'memory')) await coordinator.resume();
   const actor = options.actor ?? `${process.env['USER'] ?? 'user'}@${hostname()}`;
-  const parts = { store, transport, coordinator, registry, actor, pollIntervalMs: distributed ? 500 : 1000, checkTasks: !distributed };
+  const parts = { store, transport, coordinator, registry, actor, pollIntervalMs: distributed ? 500 : 1000 };
   return new Client(parts, async () => {
     await worker?.close();
     await coordinator.close();

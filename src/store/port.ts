@@ -12,6 +12,7 @@
  */
 import type { Command, HistoryEntry } from '../engine/events.js';
 import type { ActivationState, NodeState, RunHeader, RunState, RunStatus } from '../engine/state.js';
+import type { NodeDefinition } from '../model/definition.js';
 
 /** A command waiting to be carried out: written in the step's transaction, deleted once done. */
 export interface OutboxItem {
@@ -89,6 +90,18 @@ export interface Page {
   limit?: number;
 }
 
+/**
+ * What a process knows of a task without its code: the fields a node definition
+ * copies from it. Workers publish theirs in the store's task catalog, so that a
+ * client without the code can add a node by naming a task.
+ */
+export type TaskInfo = Pick<NodeDefinition, 'requires' | 'optional' | 'rollback' | 'retry' | 'timeoutMs' | 'queue'> & {
+  /** Registered task name. */
+  name: string;
+  /** Names the result is published as. */
+  provides: string[];
+};
+
 /** Where runs live. */
 export interface Store {
   /** A short name for logs (`memory`, `sqlite`, `postgres`). */
@@ -111,6 +124,10 @@ export interface Store {
   dueOutbox(now: number, limit: number): Promise<OutboxItem[]>;
   /** Deletes outbox items once carried out. */
   deleteOutbox(ids: string[]): Promise<void>;
+  /** Adds or replaces tasks in the catalog (workers call this at start). */
+  registerTasks(tasks: TaskInfo[]): Promise<void>;
+  /** The task catalog, by name order. */
+  tasks(): Promise<TaskInfo[]>;
   /** Releases connections and files. Idempotent. */
   close(): Promise<void>;
 }

@@ -5,6 +5,7 @@
  */
 import { ConfigError } from '../errors.js';
 import type { AnyTask } from '../model/task.js';
+import type { TaskInfo } from '../store/port.js';
 
 /** Tasks known to this process, by name. */
 export class TaskRegistry {
@@ -30,6 +31,20 @@ export class TaskRegistry {
   /** Whether a task of that name is registered. */
   has(name: string): boolean {
     return this.tasks.has(name);
+  }
+
+  /** What the catalog shows of each registered task. */
+  infos(): TaskInfo[] {
+    return [...this.tasks.values()].map((t) => ({
+      name: t.name,
+      requires: [...t.requires],
+      optional: [...t.optional],
+      provides: [...t.provides],
+      rollback: t.rollback !== undefined,
+      retry: { ...t.retry },
+      timeoutMs: t.timeoutMs,
+      queue: t.queue,
+    }));
   }
 
   /** Registered task names. */

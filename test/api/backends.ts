@@ -6,7 +6,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe } from 'vitest';
+import pg from 'pg';
 import { connect, type Client, type ConnectOptions } from '../../src/index.js';
+import { connectAmqp } from '../../src/transport/amqp/index.js';
+import { requirePostgres, requireRabbit, servicesSkipped } from '../support/services.js';
 
 /** A way to get a connected client. */
 export interface Backend {
@@ -50,8 +53,43 @@ const sqlite = embedded('embedded-sqlite', () => {
   return { store: join(dir, 'runs.db'), remove: () => rmSync(dir, { recursive: true, force: true }) };
 });
 
-/** Every backend of the API suite. */
-export const BACKENDS: BackendFactory[] = [memory, sqlite];
+/**
+ * Distributed: RabbitMQ + PostgreSQL, with the worker and coordinator roles in
+ * this process (the multi-process tests live in test/distributed). Each test gets
+ * its own AMQP prefix and PostgreSQL schema, deleted by `cleanup`.
+ */
+const distributed: BackendFactory = () => {
+  const clients: Client[] = [];
+  let space: { prefix: string; schema: string } | undefined;
+  return {
+    name: 'distributed',
+    distributed: true,
+    async connect(options = {}) {
+      const [broker, store] = await Promise.all([requireRabbit(), requirePostgres()]);
+      const suffix = Math.random().toString(36).slice(2, 10);
+      space ??= { prefix: `twtest-${suffix}`, schema: `tw_api_${suffix}` };
+      const client = await connect({ broker, store, ...space, worker: true, coordinator: true, ...options });
+      clients.push(client);
+      return client;
+    },
+    async cleanup() {
+      for (const client of clients.splice(0)) await client.close();
+      if (space === undefined) return;
+      const { prefix, schema } = space;
+      space = undefined;
+      const transport = await connectAmqp({ url: await requireRabbit(), prefix });
+      await transport.purgeAndDelete(['default', 'gpu', 'slow']);
+      await transport.close();
+      const db = new pg.Client({ connectionString: await requirePostgres() });
+      await db.connect();
+      await db.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await db.end();
+    },
+  };
+};
+
+/** Every backend of the API suite (`TASKWIRE_SKIP_SERVICES=1` leaves out the distributed one). */
+export const BACKENDS: BackendFactory[] = servicesSkipped() ? [memory, sqlite] : [memory, sqlite, distributed];
 
 /**
  * Defines `body` once per backend, inside a `describe` named after it.

@@ -54,6 +54,19 @@ describe('retries on a fake clock [embedded-memory]', () => {
     expect((await run.wait({ timeoutMs: 5000 })).status).toBe('succeeded');
   });
 
+  it('stamps runs, nodes and history with the clock it was given', async () => {
+    const clock = new FakeClock(Date.UTC(2030, 5, 1));
+    const flaky = failing('clock-stamped', 0, [], { limit: 0, initialDelayMs: 1 });
+    tw = await connect({ store: 'memory', clock, tasks: [flaky] });
+    const run = await tw.start(flow('fake-clock-stamps').add(flaky.s()));
+    const done = await run.wait({ timeoutMs: 5000 });
+    expect(done.createdAt).toBe(clock.now());
+    expect(done.updatedAt).toBe(clock.now());
+    expect(done.nodes['clock-stamped']).toMatchObject({ startedAt: clock.now(), finishedAt: clock.now() });
+    expect((await run.history()).every((entry) => entry.at === clock.now())).toBe(true);
+    expect((await tw.runs()).map((summary) => summary.createdAt)).toEqual([clock.now()]);
+  });
+
   it('backs off exponentially: each retry waits factor times longer', async () => {
     const clock = new FakeClock();
     const attempts: number[] = [];

@@ -88,6 +88,40 @@ describeBackends('running flows', (backend) => {
     expect(await run.result('mult')).toBe(9);
   });
 
+  it('publishes a result under several names, each listener taking its field', async () => {
+    const split = task('run-split', { requires: ['a', 'b'], provides: ['sum', 'diff'], apply: ({ a, b }: { a: number; b: number }) => ({ sum: a + b, diff: a - b }) });
+    const useDiff = task('run-use-diff', { requires: ['diff'], apply: ({ diff }: { diff: number }) => diff * 10 });
+    const useBoth = task('run-use-both', { requires: ['total', 'diff'], apply: ({ total, diff }: { total: number; diff: number }) => `${total}/${diff}` });
+    const source = split.s({ a: 5, b: 3 });
+    const flo = flow('several-names').link(source, useDiff.s()).link(source, useBoth.s(), { map: { total: 'sum' } });
+    const tw = await backend.connect({ tasks: [split, useDiff, useBoth] });
+    const run = await tw.start(flo);
+    expect((await run.wait(WAIT)).status).toBe('succeeded');
+    expect(await run.results()).toEqual({ 'run-split': { sum: 8, diff: 2 }, 'run-use-diff': 20, 'run-use-both': '8/2' });
+  });
+
+  it('carries dates, bigints and bytes between tasks and back to the caller (docs/codec.md)', async () => {
+    const make = task('run-make', { apply: () => ({ when: new Date('2024-01-01T00:00:00Z'), big: 2n ** 70n, bytes: new Uint8Array([1, 2, 255]) }) });
+    const check = task('run-check', {
+      requires: ['run-make'],
+      apply: ({ 'run-make': made }: { 'run-make': { when: Date; big: bigint; bytes: Uint8Array } }) => ({
+        year: made.when instanceof Date ? made.when.getUTCFullYear() : 'not a date',
+        next: typeof made.big === 'bigint' ? made.big + 1n : 'not a bigint',
+        last: made.bytes instanceof Uint8Array ? made.bytes[2] : 'not bytes',
+        nothing: undefined,
+      }),
+    });
+    const tw = await backend.connect({ tasks: [make, check] });
+    const source = make.s();
+    const run = await tw.start(flow('codec-round-trip').link(source, check.s()));
+    expect((await run.wait(WAIT)).status).toBe('succeeded');
+    expect(await run.result('run-check')).toEqual({ year: 2024, next: 2n ** 70n + 1n, last: 255 });
+    const made = await run.result(source);
+    expect(made.when).toEqual(new Date('2024-01-01T00:00:00Z'));
+    expect(made.big).toBe(2n ** 70n);
+    expect(made.bytes).toEqual(new Uint8Array([1, 2, 255]));
+  });
+
   it('uses one task several times under different node ids', async () => {
     const one = add.s({ x: 1, y: 1 }, { id: 'one' });
     const two = add.s({ x: 2, y: 2 }, { id: 'two' });
@@ -220,6 +254,23 @@ describeBackends('running flows', (backend) => {
     const history = await run.history();
     expect(history.map((entry) => entry.seq)).toEqual(expect.arrayContaining(seqs));
     expect(history.at(-1)).toMatchObject({ type: 'run.status', status: 'succeeded' });
+  });
+
+  it('keeps running, and keeps other watchers informed, when a watcher throws', async () => {
+    const tw = await backend.connect({ tasks: [add, mult] });
+    const id = randomUUID();
+    let thrown = 0;
+    await tw.watch(() => {
+      thrown++;
+      throw new Error('a bug in a watcher');
+    }, id);
+    const seen: HistoryEntry[] = [];
+    await tw.watch((entry) => seen.push(entry), id);
+    const run = await tw.start(seed('throwing-watcher').flo, {}, { id });
+    expect((await run.wait(WAIT)).status).toBe('succeeded');
+    expect(await run.result('mult')).toBe(9);
+    await eventually(() => expect(seen.at(-1)).toMatchObject({ type: 'run.status', status: 'succeeded' }));
+    expect(thrown).toBe(seen.length);
   });
 
   it('watches every run when no run id is given', async () => {

@@ -88,3 +88,308 @@ describe('invalid changes throw and change nothing', () => {
     rejects(started(), change, error, message);
   });
 });
+
+describe('add', () => {
+  it('a listener added to a finished source is dispatched at once with the recorded result', () => {
+    const h = chain();
+    h.start();
+    h.succeed('other', 'O');
+    const out = h.change({ op: 'add', node: unit('late', ['other']).s().definition(), sources: [{ node: 'other' }] });
+    expect(applies(out).map((d) => [d.node, d.inputs])).toEqual([['late', { other: 'O' }]]);
+    expect(out.nodes.has('late')).toBe(true);
+    expect(h.dispatched().filter((id) => id === 'other')).toHaveLength(1);
+  });
+
+  it('a node added between a running source and a waiting listener runs in between', () => {
+    const h = chain();
+    h.start();
+    h.change({ op: 'add', node: unit('audit').s().definition(), sources: [{ node: 'root' }], listeners: [{ node: 'mid' }] });
+    expect(h.node('mid').sources.map((l) => l.from)).toEqual(['root', 'audit']);
+    h.succeed('root', 'R');
+    expect(h.dispatched().slice(-1)).toEqual(['audit']);
+    h.succeed('audit', 'A');
+    expect(h.dispatches().at(-1)).toMatchObject({ node: 'mid', inputs: { root: 'R' } });
+  });
+});
+
+describe('remove, link, unlink', () => {
+  it('remove aborts a running node and starts listeners that now have every source', () => {
+    const h = chain();
+    h.start();
+    h.succeed('root', 'R');
+    h.change({ op: 'link', from: 'other', to: 'mid' }); // mid already running: no effect on it
+    h.change({ op: 'add', node: unit('join').s().definition(), sources: [{ node: 'root' }, { node: 'other' }] });
+    const out = h.change({ op: 'remove', node: 'other' });
+    expect(out.commands).toContainEqual({ type: 'abort', runId: 'run-1', node: 'other' });
+    expect([...out.removed]).toEqual(['other']);
+    expect(h.live.state.nodes.has('other')).toBe(false);
+    expect(h.node('join').sources.map((l) => l.from)).toEqual(['root']);
+    expect(applies(out).map((d) => d.node)).toEqual(['join']);
+    expect(h.succeed('other', 'late', 1).history).toEqual([]);
+  });
+
+  it('link makes a waiting node wait for the new source too; unlink lets it go', () => {
+    const h = chain();
+    h.start();
+    h.change({ op: 'link', from: 'other', to: 'mid' });
+    h.succeed('root', 'R');
+    expect(h.node('mid').status).toBe('waiting');
+    const out = h.change({ op: 'unlink', from: 'other', to: 'mid' });
+    expect(applies(out).map((d) => d.node)).toEqual(['mid']);
+  });
+});
+
+describe('replace, retry, skip', () => {
+  it('replace gives a failed node new inputs; attempts go on counting', () => {
+    const h = new Harness(flow('f').add(unit('fetch', ['url']).s({ url: 'bad' })));
+    h.start();
+    h.fail('fetch', fatal);
+    const out = h.change({ op: 'replace', node: 'fetch', with: { bound: { url: 'good' } } });
+    expect(applies(out)).toMatchObject([{ node: 'fetch', attempt: 2, inputs: { url: 'good' } }]);
+    h.succeed('fetch', 1);
+    expect(h.status).toBe('succeeded');
+  });
+
+  it('replace of a node waiting for its retry dispatches it now; the old retry is stale', () => {
+    const h = new Harness(flow('f').add(unit('flaky', [], 3).s()));
+    h.start();
+    h.fail('flaky', oops);
+    h.change({ op: 'replace', node: 'flaky', with: { queue: 'big' } });
+    expect(h.dispatches().at(-1)).toMatchObject({ node: 'flaky', attempt: 2, queue: 'big' });
+    expect(h.send({ type: 'retry.due', node: 'flaky', attempt: 2 }).history).toEqual([]);
+  });
+
+  it('retry re-runs a failed node and the run recovers', () => {
+    const h = chain();
+    h.start();
+    h.fail('root', fatal);
+    h.succeed('other', 'O');
+    expect(h.status).toBe('failed');
+    h.change({ op: 'retry', node: 'root' });
+    expect(h.status).toBe('running');
+    expect(h.dispatches().at(-1)).toMatchObject({ node: 'root', attempt: 2 });
+    h.succeed('root', 'R');
+    h.succeed('mid', 'M');
+    h.succeed('leaf', 'L');
+    expect(h.status).toBe('succeeded');
+  });
+
+  it('skip gives listeners the value given; skipped nodes never run', () => {
+    const h = chain();
+    h.start();
+    h.fail('root', fatal);
+    const out = h.change({ op: 'skip', node: 'root', result: 'given' });
+    expect(h.node('root')).toMatchObject({ status: 'skipped', result: 'given' });
+    expect(out.history.map((e) => e.type)).toContain('node.skipped');
+    expect(applies(out)).toMatchObject([{ node: 'mid', inputs: { root: 'given' } }]);
+  });
+});
+
+describe('finished nodes', () => {
+  it('are never dispatched again, whatever changes', () => {
+    const h = chain();
+    h.start();
+    h.succeed('root', 'R');
+    h.succeed('other', 'O');
+    h.change({ op: 'link', from: 'other', to: 'root' });
+    h.change({ op: 'unlink', from: 'other', to: 'root' });
+    h.change({ op: 'add', node: unit('pre').s().definition(), listeners: [{ node: 'root' }] });
+    h.change({ op: 'relink', node: 'root', from: 'pre', to: 'other' });
+    for (const change of [{ op: 'retry', node: 'root' }, { op: 'skip', node: 'root' }, { op: 'replace', node: 'root', with: {} }] as Change[]) {
+      expect(() => h.change(change)).toThrow(InvalidChangeError);
+    }
+    h.change({ op: 'remove', node: 'other' });
+    expect(h.dispatched().filter((id) => id === 'root')).toHaveLength(1);
+    expect(h.node('root')).toMatchObject({ status: 'succeeded', result: 'R', attempt: 1 });
+  });
+});
+
+describe('persistent listeners', () => {
+  /** register(ip, version) listens to server.created (ip) and config.changed (version). */
+  function listeners(retry = 0): Harness {
+    const register = task('register', { requires: ['ip', 'version'], retry, apply: () => 1 }).s({}, { persistent: true });
+    const created = event('server.created', { provides: ['ip'] });
+    const config = event('config.changed', { provides: ['version'] });
+    const h = new Harness(flow('lb').link(created, register).link(config, register));
+    h.start();
+    return h;
+  }
+
+  it('run once per notification, in order, with the latest value of the other inputs', () => {
+    const h = listeners();
+    expect(h.status).toBe('listening');
+    h.notify('config.changed', { version: 1 }); // waits for an ip
+    expect(activations(h, 'register')).toEqual([]);
+    h.notify('server.created', { ip: 'a' });
+    h.notify('server.created', { ip: 'b' });
+    h.notify('config.changed', { version: 2 });
+    const runs = activations(h, 'register');
+    expect(runs.map(([, inputs]) => inputs)).toEqual([
+      { ip: 'a', version: 1 },
+      { ip: 'a', version: 1 },
+      { ip: 'b', version: 1 },
+      { ip: 'b', version: 2 },
+    ]);
+    const seqs = runs.map(([seq]) => seq as number);
+    expect(seqs).toEqual([...seqs].sort((x, y) => x - y));
+    expect(h.status).toBe('running');
+    for (const seq of seqs) activationDone(h, 'register', seq);
+    expect(h.status).toBe('listening');
+    expect(h.node('register')).toMatchObject({ status: 'listening', emitted: 4 });
+  });
+
+  it('notifications that waited for other inputs keep their own payloads', () => {
+    const h = listeners();
+    h.notify('server.created', { ip: 'a' });
+    h.notify('server.created', { ip: 'b' });
+    h.notify('config.changed', { version: 1 });
+    expect(activations(h, 'register').map(([, inputs]) => inputs)).toEqual([
+      { ip: 'a', version: 1 },
+      { ip: 'b', version: 1 },
+      { ip: 'b', version: 1 },
+    ]);
+  });
+
+  it('retry an activation on a retryable error, and on demand after it failed for good', () => {
+    const h = listeners(1);
+    h.notify('config.changed', { version: 1 });
+    h.notify('server.created', { ip: 'a' });
+    const [seq] = activations(h, 'register').at(-1) ?? [];
+    const ref = { node: 'register', activation: seq as number };
+    const out = h.send({ type: 'task.failed', ...ref, attempt: 1, error: oops });
+    expect(out.commands.find((c) => c.type === 'schedule')).toMatchObject({ ...ref, attempt: 2 });
+    expect(applies(h.send({ type: 'retry.due', ...ref, attempt: 2 }))).toMatchObject([{ ...ref, attempt: 2, inputs: { ip: 'a' } }]);
+    h.send({ type: 'task.failed', ...ref, attempt: 2, error: oops });
+    expect(h.live.state.activations.get(`register#${seq}`)?.status).toBe('failed');
+    expect(applies(h.change({ op: 'retry', node: 'register', activation: seq as number }))).toMatchObject([{ ...ref, attempt: 3 }]);
+  });
+
+  it('stop: no new activations, the run succeeds once live activations finish', () => {
+    const h = listeners();
+    h.notify('config.changed', { version: 1 });
+    h.notify('server.created', { ip: 'a' });
+    h.change({ op: 'stop' });
+    expect(h.status).toBe('stopping');
+    expect(h.notify('server.created', { ip: 'b' }).commands).toEqual([]);
+    expect(() => h.change({ op: 'stop' })).toThrow(InvalidChangeError);
+    const [first, second] = activations(h, 'register').map(([seq]) => seq as number);
+    activationDone(h, 'register', first as number);
+    expect(h.status).toBe('stopping');
+    const out = activationDone(h, 'register', second as number);
+    expect(h.status).toBe('succeeded');
+    expect(out.commands).toContainEqual({ type: 'finished', runId: 'run-1', status: 'succeeded' });
+  });
+
+  it('stop does not count an event that never fired as notified', () => {
+    const gate = event('gate');
+    const work = unit('work').s();
+    const after = unit('after').s();
+    const h = new Harness(flow('f').link(gate, after).link(work, after));
+    h.start();
+    h.change({ op: 'stop' });
+    h.succeed('work', 1);
+    expect(h.dispatched()).toEqual(['work']);
+    expect(h.node('after').status).toBe('waiting');
+  });
+
+  it('a run stopped and then given new work goes back to stopping, then succeeds', () => {
+    const h = new Harness(flow('f').add(unit('a').s()));
+    h.start();
+    h.succeed('a', 1);
+    h.change({ op: 'stop' });
+    expect(h.status).toBe('succeeded');
+    h.change({ op: 'add', node: unit('b').s().definition() });
+    expect(h.status).toBe('stopping');
+    h.succeed('b', 2);
+    expect(h.status).toBe('succeeded');
+  });
+
+  it('a saga can start while stopping', () => {
+    const undoable = task('undoable', { apply: () => 1, rollback: () => undefined });
+    const register = unit('register').s({}, { persistent: true });
+    const h = new Harness(flow('f', { onFailure: 'rollback' }).add(undoable.s(), unit('doomed').s()).link(event('ev'), register));
+    h.start();
+    h.succeed('undoable', 1);
+    h.change({ op: 'stop' });
+    expect(h.status).toBe('stopping');
+    h.fail('doomed', fatal);
+    expect(h.status).toBe('rolling_back');
+    h.send({ type: 'rollback.succeeded', node: 'undoable' });
+    expect(h.status).toBe('rolled_back');
+  });
+});
+
+describe('cancel', () => {
+  it('cancels live activations and listening nodes; late activation signals are ignored', () => {
+    const register = unit('register', ['ip']).s({}, { persistent: true });
+    const h = new Harness(flow('f').link(event('server.created', { provides: ['ip'] }), register));
+    h.start();
+    h.notify('server.created', { ip: 'a' });
+    const [[seq]] = activations(h, 'register') as [[number, JsonObject]];
+    const out = h.change({ op: 'cancel' }, 'carol');
+    expect(out.commands[0]).toEqual({ type: 'abort', runId: 'run-1' });
+    expect(out.activations.get(`register#${seq}`)?.status).toBe('cancelled');
+    expect(h.live.state.activations.size).toBe(0);
+    expect(h.node('register').status).toBe('cancelled');
+    expect(h.entries('change').at(-1)).toMatchObject({ actor: 'carol', graphVersion: 2 });
+    expect(activationDone(h, 'register', seq).history).toEqual([]);
+    expect(h.status).toBe('cancelled');
+  });
+
+  it('a run that already succeeded cannot be cancelled', () => {
+    const h = new Harness(flow('f').add(unit('a').s()));
+    h.start();
+    h.succeed('a', 1);
+    rejects(h, { op: 'cancel' }, InvalidChangeError, /run "run-1" is succeeded/);
+  });
+});
+
+describe('the Wordpress scenario', () => {
+  it('kickServer fails for good; kickServer2 is added and installWordpress relinked to it', () => {
+    const kickServer = unit('kickServer');
+    const recipes = unit('fetchChefRecipes').s();
+    const install = unit('installWordpress', ['address', 'recipes']).s();
+    const flo = flow('wordpress')
+      .link(kickServer.s(), install, { map: { address: 'kickServer' } })
+      .link(recipes, install, { map: { recipes: 'fetchChefRecipes' } });
+    const h = new Harness(flo);
+    h.start();
+    h.succeed('fetchChefRecipes', ['nginx', 'php']);
+    h.fail('kickServer', fatal);
+    expect(h.status).toBe('failed');
+    h.change({ op: 'add', node: kickServer.s({}, { id: 'kickServer2' }).definition() });
+    expect(h.dispatches().at(-1)).toMatchObject({ node: 'kickServer2', task: 'kickServer', attempt: 1 });
+    h.change({ op: 'relink', node: 'installWordpress', from: 'kickServer', to: 'kickServer2' });
+    expect(h.node('installWordpress').sources.map((l) => [l.from, l.map])).toEqual([
+      ['fetchChefRecipes', { recipes: 'fetchChefRecipes' }],
+      ['kickServer2', { address: 'kickServer' }],
+    ]);
+    h.succeed('kickServer2', '10.0.0.2');
+    expect(h.dispatches().at(-1)).toMatchObject({ node: 'installWordpress', inputs: { address: '10.0.0.2', recipes: ['nginx', 'php'] } });
+    h.succeed('installWordpress', 'http://10.0.0.2');
+    // The failed server, left with no listener by the relink, was set aside.
+    expect(h.node('kickServer')).toMatchObject({ status: 'skipped', error: fatal });
+    expect(h.status).toBe('succeeded');
+    expect(h.dispatched().filter((id) => id === 'fetchChefRecipes')).toHaveLength(1);
+    expect(h.entries('change').map((e) => e.detail?.['op'])).toEqual(['add', 'relink']);
+    expect(h.live.state.graphVersion).toBe(3);
+  });
+});
+
+describe('a cycle in an unvalidated run', () => {
+  it('stalls, is named by inspection, and is fixed by unlinking', () => {
+    const [a, b, c] = [unit('a').s(), unit('b').s(), unit('c').s()];
+    const h = new Harness(flow('loop').link(a, b).link(b, c).link(c, a), { validate: false });
+    const out = h.start();
+    expect(h.status).toBe('stalled');
+    expect(out.commands).toEqual([{ type: 'finished', runId: 'run-1', status: 'stalled' }]);
+    const inspection = inspectRun(h.live.state);
+    expect(inspection.cycle).toEqual(['a', 'b', 'c', 'a']);
+    expect(inspection.waiting['a']).toEqual({ sources: ['c'], inputs: [] });
+    h.change({ op: 'unlink', from: 'c', to: 'a' });
+    expect(h.status).toBe('running');
+    expect(inspectRun(h.live.state).cycle).toBeUndefined();
+    for (const id of ['a', 'b', 'c']) h.succeed(id, id);
+    expect(h.status).toBe('succeeded');
+  });
+});

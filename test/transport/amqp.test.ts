@@ -72,7 +72,7 @@ describe.skipIf(servicesSkipped())('AMQP transport (RabbitMQ)', () => {
     lines = [];
   });
 
-  async function open(options: { connectionName?: string } = {}): Promise<AmqpTransport> {
+  async function open(options: { connectionName?: string; deliveryLimit?: number } = {}): Promise<AmqpTransport> {
     const prefix = `tw-test-${randomUUID().slice(0, 8)}`;
     const transport = await connectAmqp({ url, prefix, logger: captureLogger(lines), ...options });
     transports.push(transport);
@@ -156,6 +156,20 @@ describe.skipIf(servicesSkipped())('AMQP transport (RabbitMQ)', () => {
     expect(got[1]?.body).toEqual(got[0]?.body);
   });
 
+  it('dead-letters a dispatch requeued more often than the delivery limit', async () => {
+    const t = await open({ deliveryLimit: 2 });
+    let deliveries = 0;
+    await t.consumeDispatches('default', { prefetch: 1 }, (d) => {
+      deliveries++;
+      d.requeue();
+    });
+    await t.dispatch([dispatchOf('default')]);
+    const dead = await until(async () => (await t.peekDeadLetters(10))[0], 'the dead letter');
+    expect(dead.reason).toBe('delivery_limit');
+    expect(JSON.parse(dead.body)).toMatchObject(dispatchOf('default'));
+    expect(deliveries).toBe(3);
+  });
+
   it('dead-letters a body that is not JSON without calling the handler, and keeps consuming', async () => {
     const t = await open();
     const got: DispatchMessage[] = [];
@@ -189,6 +203,26 @@ describe.skipIf(servicesSkipped())('AMQP transport (RabbitMQ)', () => {
     expect(JSON.parse(dead.body)).toEqual(bad);
     expect(lines.find((l) => l.level === 'error')?.message).toMatch(/field "attempt" expected an integer >= 0, got "one" \(string\)/);
     expect(got).toEqual([]);
+  });
+
+  it('applies the limits to JSON bodies that rabbitmq-client parsed itself', async () => {
+    const t = await open();
+    const got: DispatchMessage[] = [];
+    await t.consumeDispatches('default', { prefetch: 2 }, (d) => {
+      got.push(d.body);
+      d.ack();
+    });
+    const publisher = raw.createPublisher({ confirm: true });
+    const queue = t.topology.workQueueName('default');
+    // An object body is sent as `application/json` without content encoding: the client parses it on receipt.
+    await publisher.send({ routingKey: queue, messageId: 'polluting' }, JSON.parse('{"__proto__": {"admin": true}, "type": "dispatch"}'));
+    await publisher.send({ routingKey: queue }, dispatchOf('default', 3));
+    await publisher.close();
+    await until(() => got.length === 1, 'the valid dispatch');
+    expect(got[0]).toEqual(dispatchOf('default', 3));
+    const dead = await until(async () => (await t.peekDeadLetters(10))[0], 'the dead letter');
+    expect(dead.messageId).toBe('polluting');
+    expect(lines.find((l) => l.level === 'error')?.message).toMatch(/forbidden key "__proto__"/);
   });
 
   it('routes announcements by run, with dotted ids escaped', async () => {

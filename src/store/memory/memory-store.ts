@@ -7,7 +7,7 @@
  */
 import type { HistoryEntry } from '../../engine/events.js';
 import type { ActivationState, NodeState, RunHeader, RunState } from '../../engine/state.js';
-import { FINAL_STATUSES, type CommitResult, type OutboxItem, type Page, type RunFilter, type RunSummary, type Store, type StepCommit } from '../port.js';
+import { FINAL_STATUSES, type CommitResult, type OutboxItem, type Page, type RunFilter, type RunSummary, type Store, type StepCommit, type TaskInfo } from '../port.js';
 
 interface StoredRun {
   header: RunHeader;
@@ -24,6 +24,7 @@ export class MemoryStore implements Store {
   readonly kind = 'memory';
   private readonly runs = new Map<string, StoredRun>();
   private readonly outbox = new Map<string, OutboxItem>();
+  private readonly catalog = new Map<string, TaskInfo>();
 
   /** @inheritdoc */
   async commit(commits: StepCommit[]): Promise<CommitResult> {
@@ -128,6 +129,16 @@ export class MemoryStore implements Store {
   /** @inheritdoc */
   async deleteOutbox(ids: string[]): Promise<void> {
     for (const id of ids) this.outbox.delete(id);
+  }
+
+  /** @inheritdoc */
+  async registerTasks(tasks: TaskInfo[]): Promise<void> {
+    for (const task of tasks) this.catalog.set(task.name, copy(task));
+  }
+
+  /** @inheritdoc */
+  async tasks(): Promise<TaskInfo[]> {
+    return [...this.catalog.values()].sort((a, b) => (a.name < b.name ? -1 : 1)).map(copy);
   }
 
   /** @inheritdoc */

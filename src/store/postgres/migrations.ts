@@ -7,6 +7,7 @@
  */
 import type { Pool } from 'pg';
 import { MIGRATION_0001_SCHEMA } from './migrations/0001_schema.js';
+import { MIGRATION_0002_TASKS } from './migrations/0002_tasks.js';
 import { DEFAULT_SCHEMA, quoteSchema } from './schema-name.js';
 
 /** One schema migration. */
@@ -20,7 +21,7 @@ export interface Migration {
 }
 
 /** Every migration, in version order. */
-export const MIGRATIONS: readonly Migration[] = [MIGRATION_0001_SCHEMA];
+export const MIGRATIONS: readonly Migration[] = [MIGRATION_0001_SCHEMA, MIGRATION_0002_TASKS];
 
 /** The SQL text of `migration` for `schema` (already quoted). */
 export function migrationSql(migration: Migration, quotedSchema: string): string {

@@ -11,7 +11,7 @@ import type { HistoryEntry } from '../../engine/events.js';
 import type { ActivationState, NodeState, RunState, RunStatus } from '../../engine/state.js';
 import { activationKey } from '../../engine/state.js';
 import { ClosedError, ConfigError } from '../../errors.js';
-import type { CommitResult, OutboxItem, Page, RunFilter, RunSummary, Store, StepCommit } from '../port.js';
+import type { CommitResult, OutboxItem, Page, RunFilter, RunSummary, Store, StepCommit, TaskInfo } from '../port.js';
 import { migrate } from './migrations.js';
 import { batchRunIds, planCommit } from './plan.js';
 import { buildQueries, type NamedQuery, type Queries } from './queries.js';
@@ -158,6 +158,19 @@ export class PostgresStore implements Store {
   async deleteOutbox(ids: string[]): Promise<void> {
     this.check();
     if (ids.length > 0) await query(this.pool, this.q.deleteOutbox, [ids]);
+  }
+
+  /** @inheritdoc */
+  async registerTasks(tasks: TaskInfo[]): Promise<void> {
+    this.check();
+    if (tasks.length === 0) return;
+    await query(this.pool, this.q.upsertTasks, [tasks.map((t) => t.name), tasks.map((t) => JSON.stringify(t)), Date.now()]);
+  }
+
+  /** @inheritdoc */
+  async tasks(): Promise<TaskInfo[]> {
+    this.check();
+    return (await query<{ data: unknown }>(this.pool, this.q.tasks, [])).map((row) => row.data as TaskInfo);
   }
 
   /** @inheritdoc */

@@ -16,10 +16,12 @@ import { liveRuns } from './sql/live-runs.js';
 import { loadRun } from './sql/load-run.js';
 import { lockRuns } from './sql/lock-runs.js';
 import { runsListeningTo } from './sql/runs-listening-to.js';
+import { tasks } from './sql/tasks.js';
 import { updateRuns } from './sql/update-runs.js';
 import { upsertActivations } from './sql/upsert-activations.js';
 import { upsertNodes } from './sql/upsert-nodes.js';
 import { upsertOutbox } from './sql/upsert-outbox.js';
+import { upsertTasks } from './sql/upsert-tasks.js';
 
 const BUILDERS = {
   lockRuns,
@@ -38,6 +40,8 @@ const BUILDERS = {
   activations,
   dueOutbox,
   deleteOutbox,
+  upsertTasks,
+  tasks,
 } satisfies Record<string, (schema: string) => string>;
 
 /** A named statement: `name` identifies the prepared statement on each connection. */

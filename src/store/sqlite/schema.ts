@@ -12,6 +12,7 @@
  * - `activations` (run_id, node_id, seq, status, data; PK (run_id, node_id, seq))
  * - `history` (run_id, seq, data; PK (run_id, seq))
  * - `outbox` (id PK, run_id, due_at, data)
+ * - `tasks` (name PK, data): the task catalog
  *
  * @packageDocumentation
  */
@@ -84,6 +85,13 @@ export const MIGRATIONS: readonly string[] = [
   ) STRICT;
   -- dueOutbox: oldest first (the rowid, implied in the index, breaks ties in write order)
   CREATE INDEX outbox_by_due ON outbox (due_at);
+  `,
+  // 2: the task catalog
+  `
+  CREATE TABLE tasks (
+    name TEXT NOT NULL PRIMARY KEY,
+    data TEXT NOT NULL
+  ) STRICT;
   `,
 ];
 

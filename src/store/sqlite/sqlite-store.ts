@@ -19,7 +19,7 @@ import Database from 'better-sqlite3';
 import type { HistoryEntry } from '../../engine/events.js';
 import type { ActivationState, NodeState, RunHeader, RunState } from '../../engine/state.js';
 import { ClosedError, ConfigError } from '../../errors.js';
-import { FINAL_STATUSES, type CommitResult, type OutboxItem, type Page, type RunFilter, type RunSummary, type Store, type StepCommit } from '../port.js';
+import { FINAL_STATUSES, type CommitResult, type OutboxItem, type Page, type RunFilter, type RunSummary, type Store, type StepCommit, type TaskInfo } from '../port.js';
 import { migrate } from './schema.js';
 
 /** Options of {@link openSqliteStore}. */
@@ -83,6 +83,8 @@ function prepare(db: Database.Database) {
     ),
     dueOutbox: db.prepare<[number, number], Data>(`SELECT data FROM outbox WHERE due_at <= ? ORDER BY due_at, rowid LIMIT ?`),
     deleteOutbox: db.prepare<[string]>(`DELETE FROM outbox WHERE id = ?`),
+    upsertTask: db.prepare<[string, string]>(`INSERT INTO tasks (name, data) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET data = excluded.data`),
+    tasks: db.prepare<[], Data>(`SELECT data FROM tasks ORDER BY name`),
   };
 }
 
@@ -259,6 +261,20 @@ export class SqliteStore implements Store {
   async deleteOutbox(ids: string[]): Promise<void> {
     this.assertOpen();
     if (ids.length > 0) this.deleteBatch(ids);
+  }
+
+  /** @inheritdoc */
+  async registerTasks(tasks: TaskInfo[]): Promise<void> {
+    this.assertOpen();
+    this.db.transaction(() => {
+      for (const task of tasks) this.sql.upsertTask.run(task.name, JSON.stringify(task));
+    })();
+  }
+
+  /** @inheritdoc */
+  async tasks(): Promise<TaskInfo[]> {
+    this.assertOpen();
+    return this.sql.tasks.all().map((r) => JSON.parse(r.data) as TaskInfo);
   }
 
   /** @inheritdoc */

@@ -85,15 +85,23 @@ export class AmqpTransport implements Transport {
 
   /** Connects and declares the fixed topology; see {@link connectAmqp}. */
   static async connect(options: AmqpOptions): Promise<AmqpTransport> {
-    const transport = new AmqpTransport(options);
     const url = redactAmqpUrl(options.url);
+    let transport: AmqpTransport;
+    try {
+      transport = new AmqpTransport(options);
+    } catch (error) {
+      if (error instanceof ConfigError) throw error;
+      // Node's URL errors carry the whole URL (password included) in `input`: do not pass them on.
+      throw new AmqpTransportError(`invalid AMQP URL ${url}: ${describeError(error, options.url)}`);
+    }
     try {
       await transport.connection.onConnect(options.connectTimeoutMs ?? 10_000);
       await transport.declare(transport.topology.base);
     } catch (error) {
       // Not awaited: after onConnect's timeout, Connection.close() may wait for a socket that is already gone.
       transport.close().catch(() => undefined);
-      throw new AmqpTransportError(`cannot connect to RabbitMQ at ${url}: ${transport.describe(error)}`);
+      const cause = error instanceof Error && error.cause !== undefined ? ` (${transport.describe(error.cause).replace(/^undefined: /, '')})` : '';
+      throw new AmqpTransportError(`cannot connect to RabbitMQ at ${url}: ${transport.describe(error)}${cause}`);
     }
     return transport;
   }
@@ -206,13 +214,14 @@ export class AmqpTransport implements Transport {
 
   /**
    * Test cleanup: closes the transport, then deletes (with their messages) every
-   * exchange of the prefix, its signal and dead queues and every work queue this
-   * transport declared or consumed. Work queues declared only by other processes
-   * are not known here. Idempotent.
+   * exchange of the prefix, its signal and dead queues, every work queue this
+   * transport declared or consumed, and the work queues named in `workQueues`
+   * (those that only other processes declared are not known here). Idempotent.
    */
-  async purgeAndDelete(): Promise<void> {
+  async purgeAndDelete(workQueues: string[] = []): Promise<void> {
     await this.close();
-    const queues = [...this.declaredQueues, this.topology.queues.signals, this.topology.queues.dead];
+    const named = workQueues.map((name) => this.topology.workQueueName(name));
+    const queues = [...new Set([...this.declaredQueues, ...named]), this.topology.queues.signals, this.topology.queues.dead];
     const exchanges = Object.values(this.topology.exchanges);
     const connection = new Connection({ ...this.options, connectionName: `${this.options.connectionName ?? 'taskwire'} (cleanup)` });
     connection.on('error', () => undefined);
@@ -222,7 +231,9 @@ export class AmqpTransport implements Transport {
     } catch (error) {
       throw new AmqpTransportError(`cannot delete the AMQP topology of prefix "${this.topology.prefix}": ${this.describe(error)}`);
     } finally {
-      await connection.close().catch(() => undefined);
+      // A connection that never opened is closed already (awaiting would wait for a socket long gone).
+      if (connection.ready) await connection.close().catch(() => undefined);
+      else connection.close().catch(() => undefined);
     }
   }
 

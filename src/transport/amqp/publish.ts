@@ -12,13 +12,10 @@ import { stringifyJson } from '../../codec/parse.js';
 import type { Logger } from '../../observability/logger.js';
 import { describeError } from './redact.js';
 import type { Declarations } from './topology.js';
+import { TransportError } from '../../errors.js';
 
 /** The error of a failed connection or of messages the broker did not confirm. Its message holds no credentials. */
-export class AmqpTransportError extends Error {
-  /** A stable code, safe to compare against. */
-  readonly code = 'TW_AMQP';
-  override readonly name = 'AmqpTransportError';
-}
+export class AmqpTransportError extends TransportError {}
 
 /** A message to publish: where to, and the body (serialised as JSON). */
 export type Outgoing = [envelope: Envelope, body: unknown];

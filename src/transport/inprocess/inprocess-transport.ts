@@ -8,6 +8,7 @@
  */
 import type { HistoryEntry } from '../../engine/events.js';
 import { announcementKey, type AbortMessage, type ConsumeOptions, type Delivery, type DispatchMessage, type SignalMessage, type Subscription, type Transport } from '../port.js';
+import { silentLogger, type Logger } from '../../observability/logger.js';
 import { topicMatches } from '../topic.js';
 
 /** A consumer of this queue name takes the dispatches of every queue (the embedded worker does). */
@@ -39,6 +40,12 @@ export class InProcessTransport implements Transport {
   private flushScheduled = false;
   private readonly abortHandlers = new Set<(message: AbortMessage) => void>();
   private readonly subscribers = new Set<{ pattern: string; handler: (entry: HistoryEntry) => void }>();
+  private readonly logger: Logger;
+
+  /** `logger` reports handlers that throw (an abort or announcement handler's throw never reaches the publisher). */
+  constructor(options: { logger?: Logger } = {}) {
+    this.logger = options.logger ?? silentLogger;
+  }
 
   /** @inheritdoc */
   async dispatch(messages: DispatchMessage[]): Promise<void> {
@@ -57,7 +64,7 @@ export class InProcessTransport implements Transport {
 
   /** @inheritdoc */
   async abort(messages: AbortMessage[]): Promise<void> {
-    for (const message of messages) for (const handler of this.abortHandlers) handler(message);
+    for (const message of messages) for (const handler of this.abortHandlers) this.call('abort', handler, message);
   }
 
   /** @inheritdoc */
@@ -65,7 +72,17 @@ export class InProcessTransport implements Transport {
     if (this.subscribers.size === 0) return;
     for (const entry of entries) {
       const key = announcementKey(entry);
-      for (const subscriber of this.subscribers) if (topicMatches(subscriber.pattern, key)) subscriber.handler(entry);
+      for (const subscriber of this.subscribers) if (topicMatches(subscriber.pattern, key)) this.call('announcement', subscriber.handler, entry);
+    }
+  }
+
+  /** Calls a best-effort handler: a throw is logged, and the other handlers still run (as on AMQP). */
+  private call<T>(what: string, handler: (arg: T) => void, arg: T): void {
+    try {
+      handler(arg);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      this.logger.error({ reason }, `in-process transport: an ${what} handler threw: ${reason}`);
     }
   }
 
