@@ -222,8 +222,10 @@ export class Stepper {
   /** A persistent listener receives a notification from `from`: one activation, or a backlog entry. */
   activate(node: NodeState, from: string): void {
     if (!this.accepting || this.run.stopped || node.status !== 'listening') return;
+    const triggers = this.isStreaming(this.run.nodes.get(from)) || !node.sources.some((l) => this.isStreaming(this.run.nodes.get(l.from)));
     const inputs = sourcesNotified(this.run, node) ? resolveInputs(this.run, node) : undefined;
     if (inputs === undefined) {
+      if (!triggers) return; // it only supplied an input
       const entry: Backlogged = { seq: ++this.run.seq, from };
       const value = this.run.nodes.get(from)?.result;
       if (value !== undefined) entry.value = value;
@@ -239,7 +241,14 @@ export class Stepper {
       this.touch(node);
       for (const entry of waiting) this.startActivation(node, entry.seq, entry.from, resolveInputs(this.run, node, entry) ?? inputs);
     }
-    this.startActivation(node, ++this.run.seq, from, inputs);
+    // A one-shot source only supplies an input to a listener that has streaming
+    // sources (events, persistent listeners): their notifications activate it.
+    if (triggers) this.startActivation(node, ++this.run.seq, from, inputs);
+  }
+
+  /** Whether a node notifies many times (an event or a persistent listener). */
+  private isStreaming(node: NodeState | undefined): boolean {
+    return node !== undefined && (node.def.kind === 'event' || node.def.persistent);
   }
 
   private startActivation(node: NodeState, seq: number, from: string, inputs: JsonObject): void {
