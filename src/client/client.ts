@@ -9,6 +9,7 @@ import type { JsonObject } from '../codec/json.js';
 import { encodeValue } from '../codec/value.js';
 import { createRun, liveRun, type HistoryEntry } from '../engine/index.js';
 import { validateFlow } from '../model/validate.js';
+import { traceRunStart } from '../observability/tracing.js';
 import type { FlowDefinition } from '../model/definition.js';
 import type { Flow } from '../model/flow.js';
 import type { AnyTask } from '../model/task.js';
@@ -61,7 +62,8 @@ export class Client {
       validateFlow(definition, { inputs: encoded, isKnownTask: (name) => this.parts.registry.has(name) || catalog.has(name) });
     }
     const id = options.id ?? randomUUID();
-    const state = createRun(definition, { id, inputs: encoded, validate, now: this.parts.coordinator.now() });
+    const traceparent = traceRunStart(id, definition.name);
+    const state = createRun(definition, { id, inputs: encoded, validate, now: this.parts.coordinator.now(), ...(traceparent === undefined ? {} : { traceparent }) });
     await this.parts.coordinator.create(liveRun(state));
     return new RunHandle(id, this.parts);
   }

@@ -18,7 +18,9 @@ import { TaskwireError, UnknownRunError } from '../errors.js';
 import { emptyOutput, liveRun, runHeader, step, type LiveRun, type StepOutput } from '../engine/index.js';
 import type { Command, DispatchCommand, EngineEvent } from '../engine/events.js';
 import type { RunStatus } from '../engine/state.js';
+import type { Span } from '@opentelemetry/api';
 import { silentLogger, type Logger } from '../observability/logger.js';
+import { traceDispatch } from '../observability/tracing.js';
 import type { TaskwireMetrics } from '../observability/metrics.js';
 import { FINAL_STATUSES, type OutboxItem, type StepCommit, type Store } from '../store/port.js';
 import type { Delivery, DispatchMessage, SignalMessage, Subscription, Transport } from '../transport/port.js';
@@ -115,7 +117,7 @@ export class Coordinator {
     const { conflicts } = await this.options.store.commit([this.toCommit(live, 0, out)]);
     if (conflicts.length > 0) throw new TaskwireError('TW_CONFLICT', `run "${live.state.id}" already exists`);
     this.cache.set(live.state.id, live);
-    await this.carryOut(live, out);
+    await this.carryOut([{ live, out }]);
   }
 
   /** Applies an event to a run; resolves once it is committed and its commands are handed on. */
@@ -170,12 +172,13 @@ export class Coordinator {
       if (list === undefined) byRun.set(pending.runId, [pending]);
       else list.push(pending);
     }
-    await this.loadMissing([...byRun.keys()]);
+    const cached = new Set([...byRun.keys()].filter((id) => this.cache.has(id)));
+    const runs = await this.loadRuns([...byRun.keys()]);
     const now = this.clock.now();
     const steps: { live: LiveRun; out: StepOutput; items: Pending[] }[] = [];
     const commits: StepCommit[] = [];
     for (const [runId, items] of byRun) {
-      const live = this.cache.get(runId);
+      const live = runs.get(runId);
       if (live === undefined) {
         for (const item of items) {
           item.delivery?.ack(); // a signal for a run this store does not hold cannot succeed later
@@ -209,6 +212,15 @@ export class Coordinator {
       }
       if (broken) continue;
       if (out.history.length === 0 && out.nodes.size === 0 && out.activations.size === 0) {
+        if (cached.has(runId)) {
+          // A cached copy may be stale (another coordinator or a client stepped the
+          // run since): the signal may report an execution it does not know yet.
+          // Acking it would lose it; only a copy fresh from the store can tell a
+          // duplicate or late signal from a new one, so step it again on one.
+          if (this.cache.get(runId) === live) this.cache.delete(runId);
+          this.queue.push(...applied);
+          continue;
+        }
         for (const item of applied) this.succeed(item, live); // duplicates and late signals
         continue;
       }
@@ -230,18 +242,21 @@ export class Coordinator {
       }
       return;
     }
-    for (const { live, out, items } of steps) {
+    const committed = [];
+    for (const entry of steps) {
+      const { live, items } = entry;
       if (conflicts.has(live.state.id)) {
         this.cache.delete(live.state.id);
         for (const item of items) {
           if (++item.conflicts > MAX_CONFLICT_RETRIES) this.fail(item, new TaskwireError('TW_CONFLICT', `run "${item.runId}" keeps changing concurrently`));
           else this.queue.push(item);
         }
-        continue;
+      } else {
+        committed.push(entry);
       }
-      await this.carryOut(live, out);
-      for (const item of items) this.succeed(item, live);
     }
+    await this.carryOut(committed);
+    for (const { live, items } of committed) for (const item of items) this.succeed(item, live);
   }
 
   private record(steps: { live: LiveRun; out: StepOutput; items: Pending[] }[], durationMs: number): void {
@@ -267,14 +282,30 @@ export class Coordinator {
     item.reject(error);
   }
 
-  private async loadMissing(runIds: string[]): Promise<void> {
-    const missing = runIds.filter((id) => !this.cache.has(id));
+  /**
+   * The runs of a batch, from the cache or else from the store. The batch holds
+   * on to them: an `invalidate()` while loading (a client's change) must not
+   * make a cached run look unknown, which would drop its signals. A stale copy
+   * is safe to step: its commit conflicts, and it is reloaded.
+   */
+  private async loadRuns(runIds: string[]): Promise<Map<string, LiveRun>> {
+    const runs = new Map<string, LiveRun>();
+    for (const id of runIds) {
+      const cached = this.cache.get(id);
+      if (cached !== undefined) runs.set(id, cached);
+    }
     await Promise.all(
-      missing.map(async (id) => {
-        const state = await this.options.store.loadRun(id);
-        if (state !== undefined) this.cache.set(id, liveRun(state));
-      }),
+      runIds
+        .filter((id) => !runs.has(id))
+        .map(async (id) => {
+          const state = await this.options.store.loadRun(id);
+          if (state === undefined) return;
+          const live = liveRun(state);
+          this.cache.set(id, live);
+          runs.set(id, live);
+        }),
     );
+    return runs;
   }
 
   private toCommit(live: LiveRun, expectedRev: number, out: StepOutput): StepCommit {
@@ -307,39 +338,51 @@ export class Coordinator {
     };
   }
 
-  /** Hands a committed step's commands to the transport (or to timers). */
-  private async carryOut(live: LiveRun, out: StepOutput): Promise<void> {
+  /**
+   * Hands the commands of committed steps to the transport (or to timers): all
+   * dispatches of the batch in one publish, then one outbox delete.
+   */
+  private async carryOut(steps: readonly { live: LiveRun; out: StepOutput }[]): Promise<void> {
     const transport = this.options.transport;
     const dispatches: DispatchMessage[] = [];
-    const published: string[] = [];
+    const spans: (Span | undefined)[] = [];
+    const done: string[] = [];
     const sentAt = this.options.metrics === undefined ? undefined : this.clock.now();
-    out.commands.forEach((command, i) => {
-      const outboxId = `${live.state.id}:${live.state.rev}:${i}`;
-      switch (command.type) {
-        case 'dispatch':
-          dispatches.push(sentAt === undefined ? command : { ...command, sentAt });
-          published.push(outboxId);
-          break;
-        case 'schedule':
-          if (!transport.durable) this.scheduleRetry(command);
-          break;
-        case 'abort':
-          published.push(outboxId);
-          void transport.abort([command]);
-          break;
-        case 'finished':
-          if (FINAL_STATUSES.includes(command.status)) this.cache.delete(command.runId);
-          break;
-      }
-    });
-    void transport.announce(out.history);
-    if (dispatches.length === 0) return;
+    for (const { live, out } of steps) {
+      const state = live.state;
+      out.commands.forEach((command, i) => {
+        const outboxId = `${state.id}:${state.rev}:${i}`;
+        switch (command.type) {
+          case 'dispatch': {
+            const message: DispatchMessage = sentAt === undefined ? { ...command } : { ...command, sentAt };
+            spans.push(traceDispatch(message, state.traceparent));
+            dispatches.push(message);
+            done.push(outboxId);
+            break;
+          }
+          case 'schedule':
+            if (!transport.durable) this.scheduleRetry(command);
+            break;
+          case 'abort':
+            done.push(outboxId);
+            void transport.abort([command]);
+            break;
+          case 'finished':
+            if (FINAL_STATUSES.includes(command.status)) this.cache.delete(command.runId);
+            break;
+        }
+      });
+      void transport.announce(out.history);
+    }
+    if (done.length === 0) return;
     try {
-      await transport.dispatch(dispatches);
-      if (transport.durable) await this.options.store.deleteOutbox(published);
+      if (dispatches.length > 0) await transport.dispatch(dispatches);
+      for (const span of spans) span?.end();
+      if (transport.durable) await this.options.store.deleteOutbox(done);
     } catch (error) {
+      for (const span of spans) span?.end();
       // The outbox keeps them; the poller republishes.
-      this.logger.warn({ error: (error as Error).message, runId: live.state.id }, 'dispatch not confirmed; left in the outbox');
+      this.logger.warn({ error: (error as Error).message, runs: steps.length }, 'dispatch not confirmed; left in the outbox');
     }
   }
 

@@ -17,6 +17,8 @@ export interface CreateRunOptions {
   validate: boolean;
   /** Creation time (epoch ms). */
   now: number;
+  /** W3C trace context of the run's root span, if any. */
+  traceparent?: string;
 }
 
 /** The state of a new run, before its `start` event. Nodes keep the first definition of a duplicate id. */
@@ -53,6 +55,7 @@ export function createRun(definition: FlowDefinition, options: CreateRunOptions)
     saga: false,
     createdAt: options.now,
     updatedAt: options.now,
+    ...(options.traceparent === undefined ? {} : { traceparent: options.traceparent }),
     nodes,
     activations: new Map(),
   };

@@ -147,6 +147,8 @@ export interface RunState {
   createdAt: number;
   /** Last change (epoch ms). */
   updatedAt: number;
+  /** W3C trace context of the run's root span, when tracing is on. */
+  traceparent?: string;
   /** Nodes by id. */
   nodes: Map<string, NodeState>;
   /** Live activations (running or retrying), by {@link activationKey}. */

@@ -4,7 +4,7 @@
  *
  * @packageDocumentation
  */
-import { pino } from 'pino';
+import { pino, type DestinationStream } from 'pino';
 import type { Logger } from './logger.js';
 
 /** Options of {@link createLogger}. */
@@ -18,6 +18,8 @@ export interface CreateLoggerOptions {
   redact?: string[];
   /** Fields on every line (`{ role: 'worker' }`). */
   base?: Record<string, unknown>;
+  /** Where lines go. @default standard error */
+  destination?: DestinationStream;
 }
 
 /** Field paths always redacted: connection URLs carry credentials. */
@@ -31,6 +33,6 @@ export function createLogger(options: CreateLoggerOptions = {}): Logger {
       redact: { paths: [...REDACTED_PATHS, ...(options.redact ?? [])], censor: '[redacted]' },
       base: { pid: process.pid, ...(options.base ?? {}) },
     },
-    pino.destination({ fd: 2, sync: false }),
+    options.destination ?? pino.destination({ fd: 2, sync: false }),
   );
 }

@@ -13,6 +13,7 @@ import { silentLogger, type Logger } from '../observability/logger.js';
 import type { TaskwireMetrics } from '../observability/metrics.js';
 import type { AbortMessage, Delivery, DispatchMessage, Subscription, Transport } from '../transport/port.js';
 import { execute } from './executor.js';
+import { traceExecution } from '../observability/tracing.js';
 import type { TaskRegistry } from './registry.js';
 
 /** Options of {@link Worker}. */
@@ -99,7 +100,11 @@ export class Worker {
     const metrics = this.options.metrics;
     const startedAt = Date.now();
     metrics?.taskStarted(message.task, message.queue, message.sentAt === undefined ? undefined : startedAt - message.sentAt);
-    const outcome = await execute(message, this.options.registry, this.id, signal);
+    const outcome = await traceExecution(message, async () => {
+      const signalled = await execute(message, this.options.registry, this.id, signal);
+      const failed = signalled.type === 'task.failed' || signalled.type === 'rollback.failed';
+      return { signalled, failed, ...(failed ? { message: signalled.error.message } : {}) };
+    }).then((traced) => traced.signalled);
     metrics?.taskFinished(message.task, outcome.type.endsWith('succeeded') ? 'succeeded' : 'failed', Date.now() - startedAt);
     if (this.closing !== undefined && signal.aborted) {
       // Aborted by shutdown, not by the run: give the dispatch back for another worker.

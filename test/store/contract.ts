@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createRun, emptyOutput, liveRun, runHeader, step } from '../../src/engine/index.js';
 import type { EngineEvent, LiveRun, NodeState, RunHeader, RunState, RunStatus } from '../../src/engine/index.js';
 import type { FlowDefinition, NodeDefinition } from '../../src/model/definition.js';
-import type { OutboxItem, StepCommit, Store } from '../../src/store/port.js';
+import type { OutboxItem, StepCommit, Store, TaskInfo } from '../../src/store/port.js';
 
 /** Makes a fresh, empty store for one test, and what removes it afterwards. */
 export type StoreFactory = () => Promise<{ store: Store; cleanup(): Promise<void> }>;
@@ -281,7 +281,24 @@ export function storeContract(name: string, factory: StoreFactory): void {
       expect(await store.loadRun('r1')).toEqual(s.snapshot());
     });
 
-    it('gives undefined for an unknown run, and closes idempotently', async () => {
+    it('keeps a task catalog: registering again replaces, listed by name', async () => {
+      const info = (name: string, queue = 'default'): TaskInfo => ({
+        name,
+        requires: ['x'],
+        optional: [],
+        provides: [name],
+        rollback: false,
+        retry: { limit: 1, initialDelayMs: 10, factor: 2, maxDelayMs: 100, jitter: 0 },
+        timeoutMs: 0,
+        queue,
+      });
+      expect(await store.tasks()).toEqual([]);
+      await store.registerTasks([info('mult'), info('add')]);
+      await store.registerTasks([info('add', 'gpu')]);
+      expect(await store.tasks()).toEqual([info('add', 'gpu'), info('mult')]);
+    });
+
+        it('gives undefined for an unknown run, and closes idempotently', async () => {
       expect(await store.loadRun('unknown')).toBeUndefined();
       await store.close();
       await store.close();

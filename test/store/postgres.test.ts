@@ -3,6 +3,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createRun, emptyOutput, liveRun, runHeader, step } from '../../src/engine/index.js';
 import type { StepCommit } from '../../src/store/port.js';
+import { MemoryStore } from '../../src/store/memory/index.js';
 import { migrate, MIGRATIONS, openPostgresStore, PostgresStore, redactUrl } from '../../src/store/postgres/index.js';
 import { requirePostgres, servicesSkipped } from '../support/services.js';
 import { storeContract } from './contract.js';
@@ -128,6 +129,31 @@ describe.skipIf(servicesSkipped())('PostgresStore', () => {
         spy.mockRestore();
       }
       expect(await a.loadRun('batch-99')).toMatchObject({ rev: 2 });
+    });
+
+    it('folds several commits of one run in a batch exactly as the memory store does', async () => {
+      const memory = new MemoryStore();
+      const create = startedRun('fold');
+      const node = (id: string) => ({ ...structuredClone(create.nodes[0]!), def: { ...create.nodes[0]!.def, id } });
+      const c2 = { ...nextOf(create, 'two'), nodes: [node('b'), node('c')], removed: [] };
+      const c3 = { ...nextOf(c2, 'three'), nodes: [], removed: ['a', 'b'] };
+      const c4 = { ...nextOf(c3, 'four'), nodes: [node('a'), node('b'), node('d')], removed: ['d'] };
+      const stale = { ...nextOf(create, 'stale'), expectedRev: 9 };
+      c4.outbox = [{ ...create.outbox[0]!, id: 'fold:4:0', dueAt: 2 }];
+      const batches = [[create], [stale, c2, { ...c2, expectedRev: 1 }, c3, c4]];
+      for (const batch of batches) expect(await a.commit(batch)).toEqual(await memory.commit(batch));
+      const [fromPg, fromMemory] = [await a.loadRun('fold'), await memory.loadRun('fold')];
+      expect(fromPg).toEqual(fromMemory);
+      expect([...(fromPg?.nodes.keys() ?? [])]).toEqual(['c', 'a', 'b']);
+      expect(await a.history('fold')).toEqual(await memory.history('fold'));
+      const due = async (store: { dueOutbox(now: number, limit: number): Promise<{ runId: string }[]> }) => (await store.dueOutbox(10, 1000)).filter((o) => o.runId === 'fold');
+      expect(await due(a)).toEqual(await due(memory));
+    });
+
+    it('registers tasks given twice in one call, the last one winning', async () => {
+      const info = { name: 'dup', requires: [], optional: [], rollback: false, retry: { limit: 0, initialDelayMs: 1000, factor: 2, maxDelayMs: 60000, jitter: 0.2 }, timeoutMs: 0, queue: 'default', provides: ['dup'] };
+      await a.registerTasks([info, { ...info, queue: 'second' }]);
+      expect((await b.tasks()).filter((t) => t.name === 'dup')).toEqual([{ ...info, queue: 'second' }]);
     });
 
     it('stores strings jsonb cannot hold (U+0000, lone surrogates)', async () => {

@@ -70,7 +70,7 @@ describe('SqliteStore', () => {
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
       expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
       const tables = db.prepare<[], { name: string }>(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).all();
-      expect(tables.map((t) => t.name)).toEqual(['activations', 'history', 'nodes', 'outbox', 'runs']);
+      expect(tables.map((t) => t.name)).toEqual(['activations', 'history', 'nodes', 'outbox', 'runs', 'tasks']);
     } finally {
       db.close();
     }

@@ -164,7 +164,9 @@ export class PostgresStore implements Store {
   async registerTasks(tasks: TaskInfo[]): Promise<void> {
     this.check();
     if (tasks.length === 0) return;
-    await query(this.pool, this.q.upsertTasks, [tasks.map((t) => t.name), tasks.map((t) => JSON.stringify(t)), Date.now()]);
+    // One row per name, the last given winning (as in the memory store): an upsert cannot touch a row twice.
+    const unique = [...new Map(tasks.map((t) => [t.name, t])).values()];
+    await query(this.pool, this.q.upsertTasks, [unique.map((t) => t.name), unique.map((t) => JSON.stringify(t)), Date.now()]);
   }
 
   /** @inheritdoc */
