@@ -1,12 +1,19 @@
 /**
- * The `taskwire` command line.
+ * The `taskwire` command line. Exit codes: 0 ok; 1 a run that did not succeed or
+ * an invalid flow; 2 an error (bad usage, unknown run, refused change, ...).
  *
  * @packageDocumentation
  */
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
+import { controlCommands } from './commands/control.js';
 import { coordinatorCommand } from './commands/coordinator.js';
+import { graphCommand } from './commands/graph.js';
+import { inspectCommands } from './commands/inspect.js';
 import { migrateCommand } from './commands/migrate.js';
+import { rewireCommands } from './commands/rewire.js';
 import { runCommand } from './commands/run.js';
+import { tasksCommand } from './commands/tasks.js';
+import { validateCommand } from './commands/validate.js';
 import { workerCommand } from './commands/worker.js';
 
 /** Builds the program (exported for tests). */
@@ -14,8 +21,16 @@ export function program(): Command {
   const cli = new Command('taskwire')
     .description('taskwire: event-driven task workflows you can rewire while they run')
     .showHelpAfterError()
-    .configureHelp({ showGlobalOptions: true });
+    .configureHelp({ showGlobalOptions: true })
+    // Usage errors throw (exit code 2 below) instead of exiting with 1, which means "run not succeeded".
+    .exitOverride();
   runCommand(cli);
+  validateCommand(cli);
+  graphCommand(cli);
+  inspectCommands(cli);
+  tasksCommand(cli);
+  rewireCommands(cli);
+  controlCommands(cli);
   workerCommand(cli);
   coordinatorCommand(cli);
   migrateCommand(cli);
@@ -27,6 +42,11 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await program().parseAsync(argv);
   } catch (error) {
+    if (error instanceof CommanderError) {
+      // Commander has printed the message (or the help); --help and --version exit 0.
+      process.exitCode = error.exitCode === 0 ? 0 : 2;
+      return;
+    }
     const code = (error as { code?: unknown }).code;
     process.stderr.write(`taskwire: ${(error as Error).message}${typeof code === 'string' && code.startsWith('TW_') ? ` (${code})` : ''}\n`);
     process.exitCode = 2;

@@ -3,7 +3,7 @@
  *
  * @packageDocumentation
  */
-import type { RunSnapshot } from '../client/snapshot.js';
+import type { RunSnapshot, NodeSnapshot } from '../client/snapshot.js';
 import type { HistoryEntry } from '../engine/events.js';
 
 const PROGRESS = new Set(['node.started', 'node.succeeded', 'node.failed', 'node.retrying', 'node.skipped', 'node.cancelled', 'rollback.succeeded', 'rollback.failed']);
@@ -13,14 +13,35 @@ export function out(line: string): void {
   process.stdout.write(`${line}\n`);
 }
 
-/** One progress line per node event. */
-export function printProgress(entry: HistoryEntry): void {
-  if (!PROGRESS.has(entry.type)) return;
+/** Writes a line to standard error (notes that scripts reading stdout should not see). */
+export function note(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+/** JSON of a value as the CLI prints it: bigints as strings, indented. */
+export function toJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2);
+}
+
+/** Prints a value as JSON. */
+export function printJson(value: unknown): void {
+  out(toJson(value));
+}
+
+/** One progress line per node event (`undefined` for other events). */
+export function progressLine(entry: HistoryEntry): string | undefined {
+  if (!PROGRESS.has(entry.type)) return undefined;
   const activation = entry.activation === undefined ? '' : ` #${entry.activation}`;
   const attempt = entry.attempt === undefined ? '' : ` (attempt ${entry.attempt})`;
   const message = entry.detail?.['message'];
   const detail = typeof message === 'string' ? `: ${message}` : '';
-  out(`${entry.type.padEnd(18)} ${entry.node ?? ''}${activation}${attempt}${detail}`);
+  return `${entry.type.padEnd(18)} ${entry.node ?? ''}${activation}${attempt}${detail}`;
+}
+
+/** Prints the progress line of an entry, if it has one. */
+export function printProgress(entry: HistoryEntry): void {
+  const line = progressLine(entry);
+  if (line !== undefined) out(line);
 }
 
 /** Short text of a value for tables. */
@@ -29,19 +50,54 @@ export function brief(value: unknown, width = 60): string {
   return text.length > width ? `${text.slice(0, width - 1)}…` : text;
 }
 
-/** A run's nodes and results. */
+/** A duration for people: `850ms`, `2.4s`, `3m05s`, `1h02m`. */
+export function duration(ms: number): string {
+  if (ms < 1000) return `${Math.max(0, Math.round(ms))}ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
+  const s = Math.floor(ms / 1000);
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+/** A time stamp (epoch ms) as ISO 8601 UTC. */
+export function time(at: number): string {
+  return new Date(at).toISOString();
+}
+
+/** How long a node's last attempt took (or has been running, with `+`). */
+export function nodeDuration(node: NodeSnapshot, now = Date.now()): string {
+  if (node.startedAt === undefined || node.status === 'skipped') return '';
+  if (node.finishedAt !== undefined && node.finishedAt >= node.startedAt) return duration(node.finishedAt - node.startedAt);
+  return node.status === 'running' ? `${duration(now - node.startedAt)}+` : '';
+}
+
+/** Aligns rows of cells into columns (the last column is not padded). */
+export function table(rows: string[][]): string[] {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ').trimEnd());
+}
+
+function waitingText(node: NodeSnapshot): string {
+  if (node.waitingFor === undefined) return '';
+  const what = [...node.waitingFor.sources, ...node.waitingFor.inputs.map((i) => `input ${i}`)];
+  return `waiting for ${what.join(', ') || 'nothing'}`;
+}
+
+/** A run's nodes (state, attempts, duration, outcome, what waiting nodes wait for) and results. */
 export function printRun(run: RunSnapshot, json: boolean): void {
   if (json) {
-    out(JSON.stringify(run, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2));
+    printJson(run);
     return;
   }
   out(`run ${run.id} (${run.flow}) ${run.status}, graph version ${run.graphVersion}`);
-  for (const node of Object.values(run.nodes)) {
-    const outcome = node.error !== undefined ? `error: ${node.error.message}` : 'result' in node ? `= ${brief(node.result)}` : '';
-    const undo = node.undo === undefined ? '' : ` [rollback ${node.undo}${node.undoError === undefined ? '' : `: ${node.undoError.message}`}]`;
-    const waiting = node.waitingFor === undefined ? '' : ` waiting for ${[...node.waitingFor.sources, ...node.waitingFor.inputs.map((i) => `input ${i}`)].join(', ') || 'nothing'}`;
-    out(`  ${node.id.padEnd(24)} ${node.status.padEnd(10)} attempts ${node.attempt}  ${outcome}${undo}${waiting}`);
-  }
+  const rows = Object.values(run.nodes).map((node) => {
+    const outcome = node.error !== undefined ? `error: ${node.error.message}${node.error.code === undefined ? '' : ` (${node.error.code})`}` : 'result' in node ? `= ${brief(node.result)}` : '';
+    const undo = node.undo === undefined ? '' : `[rollback ${node.undo}${node.undoError === undefined ? '' : `: ${node.undoError.message}`}]`;
+    const kind = node.kind === 'event' ? ' (event)' : node.persistent ? ' (persistent)' : '';
+    return [`  ${node.id}${kind}`, node.status, `attempts ${node.attempt}`, nodeDuration(node), [outcome, undo, waitingText(node)].filter((s) => s !== '').join(' ')];
+  });
+  for (const line of table(rows)) out(line);
   if (run.cycle !== undefined) out(`  stalled on the cycle ${run.cycle.join(' -> ')}`);
   out('results:');
   for (const node of Object.values(run.nodes)) if ('result' in node && node.kind === 'task') out(`  ${node.id} = ${brief(node.result, 200)}`);

@@ -16,7 +16,7 @@
  */
 import { TaskwireError, UnknownRunError } from '../errors.js';
 import { emptyOutput, liveRun, runHeader, step, type LiveRun, type StepOutput } from '../engine/index.js';
-import type { Command, DispatchCommand, EngineEvent } from '../engine/events.js';
+import type { Command, DispatchCommand, EngineEvent, ExecutionRef } from '../engine/events.js';
 import type { RunStatus } from '../engine/state.js';
 import type { Span } from '@opentelemetry/api';
 import { silentLogger, type Logger } from '../observability/logger.js';
@@ -390,9 +390,7 @@ export class Coordinator {
     const handle = this.clock.setTimeout(
       () => {
         this.timers.delete(handle);
-        const event: EngineEvent = { type: 'retry.due', node: command.node, attempt: command.attempt };
-        if (command.activation !== undefined) event.activation = command.activation;
-        this.submit(command.runId, event).catch((error: unknown) => this.logger.error({ error: (error as Error).message, runId: command.runId }, 'retry failed'));
+        this.submit(command.runId, scheduledEvent(command)).catch((error: unknown) => this.logger.error({ error: (error as Error).message, runId: command.runId }, 'retry failed'));
       },
       Math.max(0, command.dueAt - this.clock.now()),
     );
@@ -420,9 +418,7 @@ export class Coordinator {
       if (command.type === 'dispatch') dispatches.push(command);
       else if (command.type === 'abort') await this.options.transport.abort([command]);
       else if (command.type === 'schedule') {
-        const event: EngineEvent = { type: 'retry.due', node: command.node, attempt: command.attempt };
-        if (command.activation !== undefined) event.activation = command.activation;
-        await this.submit(command.runId, event).catch(() => undefined);
+        await this.submit(command.runId, scheduledEvent(command)).catch(() => undefined);
       }
       done.push(item.id);
     }
@@ -443,4 +439,11 @@ export class Coordinator {
     this.timers.clear();
     await this.draining;
   }
+}
+
+/** The event a due schedule command stands for: a retry, or the end of a lease. */
+function scheduledEvent(command: Extract<Command, { type: 'schedule' }>): EngineEvent {
+  const ref: ExecutionRef = { node: command.node, attempt: command.attempt };
+  if (command.activation !== undefined) ref.activation = command.activation;
+  return { type: command.lease === true ? 'lease.due' : 'retry.due', ...ref };
 }

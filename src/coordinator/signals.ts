@@ -18,5 +18,7 @@ export function signalToEvent(signal: SignalMessage): EngineEvent {
       return { type: 'rollback.succeeded', node: signal.node };
     case 'rollback.failed':
       return { type: 'rollback.failed', node: signal.node, error: signal.error };
+    case 'task.heartbeat':
+      return { type: 'task.heartbeat', ...ref, leaseMs: signal.leaseMs };
   }
 }

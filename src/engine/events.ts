@@ -47,6 +47,8 @@ export type EngineEvent =
   | ({ type: 'task.succeeded'; result: Json } & ExecutionRef)
   | ({ type: 'task.failed'; error: Failure } & ExecutionRef)
   | ({ type: 'retry.due' } & ExecutionRef)
+  | ({ type: 'task.heartbeat'; leaseMs: number } & ExecutionRef)
+  | ({ type: 'lease.due' } & ExecutionRef)
   | { type: 'rollback.succeeded'; node: string }
   | { type: 'rollback.failed'; node: string; error: Failure }
   | { type: 'notify'; event: string; payload: JsonObject }
@@ -77,7 +79,7 @@ export interface DispatchCommand extends ExecutionRef {
 /** Something the runtime must do after the step is saved. */
 export type Command =
   | DispatchCommand
-  | ({ type: 'schedule'; runId: string; dueAt: number } & ExecutionRef)
+  | ({ type: 'schedule'; runId: string; dueAt: number; lease?: true } & ExecutionRef)
   | { type: 'abort'; runId: string; node?: string; activation?: number }
   | { type: 'finished'; runId: string; status: RunStatus };
 

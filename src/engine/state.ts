@@ -76,6 +76,8 @@ export interface NodeState {
   undoError?: Failure;
   /** When a scheduled retry is due (epoch ms). */
   retryAt?: number;
+  /** A long execution acknowledged early holds the node until then (epoch ms); past it, it is dispatched again. */
+  leaseUntil?: number;
   /** When the current attempt was dispatched (epoch ms). */
   startedAt?: number;
   /** When the node finished (epoch ms). */
@@ -111,6 +113,8 @@ export interface ActivationState {
   error?: Failure;
   /** When a scheduled retry is due. */
   retryAt?: number;
+  /** Lease of a long execution acknowledged early (epoch ms). */
+  leaseUntil?: number;
   /** When it was created. */
   startedAt: number;
   /** When it finished. */

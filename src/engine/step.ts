@@ -101,6 +101,12 @@ export class Stepper {
       case 'retry.due':
         this.retryDue(event);
         break;
+      case 'task.heartbeat':
+        this.heartbeat(event, event.leaseMs);
+        break;
+      case 'lease.due':
+        this.leaseDue(event);
+        break;
       case 'rollback.succeeded':
         this.undone(event.node, 'done');
         break;
@@ -370,6 +376,43 @@ export class Stepper {
     const inputs = resolveInputs(this.run, node) ?? node.inputs ?? {};
     this.setStatus(node, 'waiting');
     this.dispatch(node, inputs);
+  }
+
+  // ---- leases of long executions ----------------------------------------
+
+  /**
+   * A worker acknowledged a long execution early (so that the broker's consumer
+   * timeout cannot redeliver it while it runs) and holds it by heartbeats: the
+   * node is dispatched again if no heartbeat or outcome comes before the lease ends.
+   */
+  private heartbeat(event: ExecutionRef, leaseMs: number): void {
+    const ref = executionRef(event);
+    const leaseUntil = this.now + leaseMs;
+    if (ref.activation !== undefined) {
+      const activation = this.liveActivation(ref);
+      if (activation === undefined) return;
+      activation.leaseUntil = leaseUntil;
+      this.out.activations.set(activationKey(ref.node, ref.activation), activation);
+    } else {
+      const node = this.runningNode(ref);
+      if (node === undefined) return;
+      node.leaseUntil = leaseUntil;
+      this.touch(node);
+    }
+    this.out.commands.push({ type: 'schedule', runId: this.run.id, dueAt: leaseUntil, lease: true, ...ref });
+  }
+
+  private leaseDue(event: ExecutionRef): void {
+    const ref = executionRef(event);
+    const holder = ref.activation === undefined ? this.runningNode(ref) : this.liveActivation(ref);
+    const node = this.run.nodes.get(ref.node);
+    if (holder === undefined || node === undefined || holder.leaseUntil === undefined || holder.leaseUntil > this.now) return;
+    delete holder.leaseUntil;
+    if (ref.activation === undefined) this.touch(node);
+    else this.out.activations.set(activationKey(ref.node, ref.activation), holder as ActivationState);
+    const inputs = ref.activation === undefined ? (node.inputs ?? {}) : (holder as ActivationState).inputs;
+    this.out.commands.push(this.dispatchCommand(node, ref, inputs));
+    this.record({ type: 'node.started', ...ref, detail: { reason: 'lease expired' } });
   }
 
   // ---- rollback ---------------------------------------------------------

@@ -79,6 +79,17 @@ export interface ConnectOptions {
    */
   actor?: string;
   /**
+   * Distributed: an execution still running after this long is acknowledged
+   * early and held by a lease (see `WorkerOptions.leaseAfterMs`).
+   * @default 1200000 (20 minutes)
+   */
+  leaseAfterMs?: number;
+  /**
+   * Length of such a lease, renewed every third of it.
+   * @default 300000 (5 minutes)
+   */
+  leaseMs?: number;
+  /**
    * How long a closing worker lets running tasks finish, in milliseconds.
    * @default 10000
    */
@@ -120,6 +131,8 @@ export async function connect(options: ConnectOptions = {}): Promise<Client> {
       // Embedded, one worker takes every queue; distributed, the queues of its tasks unless told.
       ...(options.queues !== undefined ? { queues: options.queues } : distributed ? {} : { queues: [ANY_QUEUE] }),
       ...(options.shutdownGraceTimeMs === undefined ? {} : { shutdownGraceTimeMs: options.shutdownGraceTimeMs }),
+      ...(options.leaseAfterMs === undefined ? {} : { leaseAfterMs: options.leaseAfterMs }),
+      ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
     });
     await worker.start();
     // Publish what this worker executes, so clients without the code can name its tasks.

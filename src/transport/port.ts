@@ -36,7 +36,9 @@ export type SignalMessage =
   | (SignalBase & { type: 'task.succeeded'; result: Json })
   | (SignalBase & { type: 'task.failed'; error: Failure })
   | (SignalBase & { type: 'rollback.succeeded' })
-  | (SignalBase & { type: 'rollback.failed'; error: Failure });
+  | (SignalBase & { type: 'rollback.failed'; error: Failure })
+  /** A long execution is still running: hold its lease for `leaseMs` more (see the worker's `leaseAfterMs`). */
+  | (SignalBase & { type: 'task.heartbeat'; leaseMs: number });
 
 /** Asks workers to abort executions of a run (or of one node or activation). */
 export interface AbortMessage {

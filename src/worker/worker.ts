@@ -37,6 +37,18 @@ export interface WorkerOptions {
    * @default 10000
    */
   shutdownGraceTimeMs?: number;
+  /**
+   * An execution still running after this long is acknowledged early and held by
+   * a lease in the store instead (so the broker's consumer timeout cannot
+   * redeliver it). Off for non-durable transports.
+   * @default 1200000 (20 minutes) with a durable transport
+   */
+  leaseAfterMs?: number;
+  /**
+   * Length of a lease; renewed every third of it.
+   * @default 300000 (5 minutes)
+   */
+  leaseMs?: number;
   /** Structured logger. */
   logger?: Logger;
   /** Metrics to record into. */
@@ -47,6 +59,11 @@ export interface WorkerOptions {
    */
   id?: string;
 }
+
+/** See {@link WorkerOptions.leaseAfterMs}: well under RabbitMQ's default consumer timeout (30 minutes). */
+export const DEFAULT_LEASE_AFTER_MS = 20 * 60_000;
+/** See {@link WorkerOptions.leaseMs}. */
+export const DEFAULT_LEASE_MS = 5 * 60_000;
 
 interface Execution {
   message: DispatchMessage;
@@ -100,15 +117,19 @@ export class Worker {
     const metrics = this.options.metrics;
     const startedAt = Date.now();
     metrics?.taskStarted(message.task, message.queue, message.sentAt === undefined ? undefined : startedAt - message.sentAt);
+    const lease = this.holdLease(delivery, log);
     const outcome = await traceExecution(message, async () => {
       const signalled = await execute(message, this.options.registry, this.id, signal);
       const failed = signalled.type === 'task.failed' || signalled.type === 'rollback.failed';
       return { signalled, failed, ...(failed ? { message: signalled.error.message } : {}) };
-    }).then((traced) => traced.signalled);
+    })
+      .then((traced) => traced.signalled)
+      .finally(() => lease.release());
     metrics?.taskFinished(message.task, outcome.type.endsWith('succeeded') ? 'succeeded' : 'failed', Date.now() - startedAt);
     if (this.closing !== undefined && signal.aborted) {
-      // Aborted by shutdown, not by the run: give the dispatch back for another worker.
-      delivery.requeue();
+      // Aborted by shutdown, not by the run: give the dispatch back for another worker
+      // (a leased one is already acknowledged: its lease ends and it is dispatched again).
+      if (!lease.acked) delivery.requeue();
       return;
     }
     if (outcome.type === 'task.failed' || outcome.type === 'rollback.failed') {
@@ -116,11 +137,50 @@ export class Worker {
     }
     try {
       await this.options.transport.signal([outcome]);
-      delivery.ack();
+      if (!lease.acked) delivery.ack();
     } catch (error) {
       log.error({ error: (error as Error).message }, 'could not send the signal; the dispatch goes back to the queue');
-      delivery.requeue();
+      if (!lease.acked) delivery.requeue();
     }
+  }
+
+  /**
+   * Long executions and the broker's consumer timeout (30 min by default on
+   * RabbitMQ): an execution still running after `leaseAfterMs` sends a heartbeat
+   * (the coordinator records a lease), is acknowledged early, and renews its
+   * lease until it ends. If the worker dies meanwhile, the lease expires and the
+   * coordinator dispatches the node again (at-least-once, as for a redelivery).
+   */
+  private holdLease(delivery: Delivery<DispatchMessage>, log: Logger): { readonly acked: boolean; release(): void } {
+    const after = this.options.leaseAfterMs ?? (this.options.transport.durable ? DEFAULT_LEASE_AFTER_MS : undefined);
+    const state = { acked: false, release: () => undefined as void };
+    if (after === undefined) return state;
+    const leaseMs = this.options.leaseMs ?? DEFAULT_LEASE_MS;
+    const message = delivery.body;
+    const heartbeat = (): Promise<void> => {
+      const base = { type: 'task.heartbeat' as const, runId: message.runId, node: message.node, attempt: message.attempt, worker: this.id, leaseMs };
+      return this.options.transport.signal([message.activation === undefined ? base : { ...base, activation: message.activation }]);
+    };
+    let renew: NodeJS.Timeout | undefined;
+    const start = setTimeout(() => {
+      heartbeat().then(
+        () => {
+          if (released) return;
+          delivery.ack();
+          state.acked = true;
+          log.info({ leaseMs }, 'long execution: acknowledged early, holding a lease');
+          renew = setInterval(() => heartbeat().catch((error: unknown) => log.warn({ error: (error as Error).message }, 'lease renewal failed')), Math.max(1, Math.floor(leaseMs / 3)));
+        },
+        (error: unknown) => log.warn({ error: (error as Error).message }, 'could not take a lease; keeping the dispatch unacknowledged'),
+      );
+    }, after);
+    let released = false;
+    state.release = () => {
+      released = true;
+      clearTimeout(start);
+      if (renew !== undefined) clearInterval(renew);
+    };
+    return state;
   }
 
   private abort(message: AbortMessage): void {

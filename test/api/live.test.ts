@@ -335,7 +335,7 @@ describeBackends('live flows', (backend) => {
     await expectRefused(run, () => run.retry('b'), 'TW_INVALID_CHANGE', /only a failed or cancelled node/);
   });
 
-  it('invalid changes: unknown tasks (embedded) and unencodable values are rejected promises, not throws', async () => {
+  it('invalid changes: unknown tasks and unencodable values are rejected promises, not throws', async () => {
     const a = task('a', { apply: () => 'a' });
     const approved = event('deploy.approved', { provides: [] });
     const flo = flow('gated');
@@ -343,12 +343,10 @@ describeBackends('live flows', (backend) => {
     const tw = await backend.connect();
     const run = await tw.start(flo);
 
-    // Embedded, this process is the only executor: a task it does not know is refused.
-    // Distributed, some other worker may know it, so the name is not checked here.
-    if (!backend.distributed) {
-      const ghostTask = { ...a.s({}, { id: 'ghostNode' }).definition(), name: 'ghostTask' };
-      await expectRefused(run, () => run.add(ghostTask), 'TW_UNKNOWN_TASK', /"ghostTask"/);
-    }
+    // A task that neither this process nor any worker (the task catalog) knows.
+    const ghostTask = { ...a.s({}, { id: 'ghostNode' }).definition(), name: 'ghostTask' };
+    await expectRefused(run, () => run.add(ghostTask), 'TW_UNKNOWN_TASK', /"ghostTask"/);
+    await expectRefused(run, () => run.add({ task: 'ghostTask', id: 'ghostRef' }), 'TW_UNKNOWN_TASK', /"ghostTask"/);
     await expectRefused(run, () => run.skip('a', () => 'a function'), 'TW_ENCODE');
   });
 

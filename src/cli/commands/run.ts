@@ -3,10 +3,12 @@
  *
  * @packageDocumentation
  */
+import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import { connect } from '../../runtime/connect.js';
 import { loadFlow } from '../load-flow.js';
 import { brokerOption, collect, connectionOptions, jsonOption, parseInputs, prefixOption, schemaOption, storeOption, type ConnectionFlags } from '../options.js';
+import { LiveView } from '../live-view.js';
 import { printProgress, printRun } from '../print.js';
 
 interface RunFlags extends ConnectionFlags {
@@ -44,13 +46,20 @@ export function runCommand(program: Command): void {
         resume: false,
         ...(distributed ? { coordinator: false, worker: false } : {}),
       });
+      // On a terminal, one status line rewritten in place; otherwise one plain line per event.
+      const view = flags.json !== true && process.stdout.isTTY ? new LiveView(loaded.flow.definition().nodes) : undefined;
       try {
-        if (flags.json !== true) await client.watch((entry) => printProgress(entry));
-        const run = await client.start(loaded.flow, inputs, { validate: flags.validate });
+        // Only this run's events (distributed, the bus carries every run's).
+        const id = randomUUID();
+        if (flags.json !== true) await client.watch((entry) => (view === undefined ? printProgress(entry) : view.update(entry)), id);
+        const run = await client.start(loaded.flow, inputs, { validate: flags.validate, id });
+        view?.render();
         const final = await run.wait();
+        view?.close();
         printRun(final, flags.json === true);
         process.exitCode = final.status === 'succeeded' ? 0 : 1;
       } finally {
+        view?.close();
         await client.close();
       }
     });

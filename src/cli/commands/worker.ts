@@ -21,6 +21,7 @@ interface WorkerFlags extends ConnectionFlags {
   concurrency: string;
   coordinator: boolean;
   shutdownGrace: string;
+  leaseAfter: string;
   metricsPort?: string;
 }
 
@@ -34,6 +35,7 @@ export function workerCommand(program: Command): void {
     .addOption(new Option('-c, --concurrency <n>', 'tasks executed at once per queue (= AMQP prefetch)').env('TASKWIRE_CONCURRENCY').default('16'))
     .option('--no-coordinator', 'do not take signals (run coordinators separately)')
     .addOption(new Option('--shutdown-grace <ms>', 'time running tasks get to finish on SIGTERM').env('TASKWIRE_SHUTDOWN_GRACE_MS').default('10000'))
+    .addOption(new Option('--lease-after <ms>', 'acknowledge executions running longer early and hold a lease (< the broker consumer timeout)').env('TASKWIRE_LEASE_AFTER_MS').default('1200000'))
     .addOption(new Option('--metrics-port <port>', 'serve Prometheus metrics on this port').env('TASKWIRE_METRICS_PORT'))
     .addOption(storeOption())
     .addOption(brokerOption().makeOptionMandatory())
@@ -51,6 +53,7 @@ export function workerCommand(program: Command): void {
         coordinator: flags.coordinator,
         concurrency: Number(flags.concurrency),
         shutdownGraceTimeMs: Number(flags.shutdownGrace),
+        leaseAfterMs: Number(flags.leaseAfter),
         logger,
         metrics: recorder,
         ...(flags.queue === undefined ? {} : { queues: flags.queue }),

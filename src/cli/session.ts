@@ -1,0 +1,111 @@
+/**
+ * How read and change commands reach existing runs: as a pure client (no worker,
+ * no coordinator taking signals, no resuming), embedded on the SQLite file or
+ * distributed with a broker. Also the parsing shared by those commands.
+ *
+ * @packageDocumentation
+ */
+import type { Command } from 'commander';
+import type { Client } from '../client/client.js';
+import type { RunHandle } from '../client/run-handle.js';
+import type { StepReport } from '../coordinator/coordinator.js';
+import { ConfigError } from '../errors.js';
+import { connect } from '../runtime/connect.js';
+import { openStore } from '../runtime/open-store.js';
+import type { Store } from '../store/port.js';
+import { brokerOption, connectionOptions, jsonOption, prefixOption, schemaOption, storeOption, type ConnectionFlags } from './options.js';
+import { note, out, printJson } from './print.js';
+
+/** Flags of commands that connect and may print JSON. */
+export interface ClientFlags extends ConnectionFlags {
+  json?: boolean;
+}
+
+/** Adds the connection flags (`--store`, `--broker`, `--prefix`, `--schema`) and `--json`. */
+export function clientOptions(command: Command): Command {
+  return command.addOption(storeOption()).addOption(brokerOption()).addOption(prefixOption()).addOption(schemaOption()).addOption(jsonOption());
+}
+
+/** Whether the flags name a broker (the command then talks to the distributed runtime). */
+export function isDistributed(flags: ConnectionFlags): boolean {
+  return connectionOptions(flags).broker !== undefined;
+}
+
+/** Connects as a pure client, calls `use` with the client and its store, and closes. */
+export async function withClient<T>(flags: ConnectionFlags, use: (client: Client, store: Store) => Promise<T>): Promise<T> {
+  const options = connectionOptions(flags);
+  const store = await openStore(options.store, { distributed: options.broker !== undefined, ...(options.schema === undefined ? {} : { schema: options.schema }) });
+  let client: Client;
+  try {
+    client = await connect({ ...options, store, worker: false, coordinator: false, resume: false });
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  try {
+    return await use(client, store);
+  } finally {
+    await client.close();
+  }
+}
+
+/**
+ * Applies a change to a run and prints what changed with the new graph version
+ * (`linked a -> b: graph version 4 (run running)`). Embedded, nothing executes
+ * in this process: nodes the change started are named on standard error.
+ */
+export async function applyChange(flags: ClientFlags, runId: string, what: string, change: (run: RunHandle) => Promise<StepReport>): Promise<void> {
+  await withClient(flags, async (client) => {
+    const run = client.run(runId);
+    const before = Date.now();
+    const report = await change(run);
+    if (flags.json === true) printJson({ run: runId, change: what, status: report.status, graphVersion: report.graphVersion });
+    else out(`${what}: graph version ${report.graphVersion} (run ${report.status})`);
+    if (isDistributed(flags)) return;
+    const started = Object.values((await run.status()).nodes).filter((n) => n.status === 'running' && (n.startedAt ?? 0) >= before);
+    if (started.length > 0) {
+      note(`note: ${started.map((n) => n.id).join(', ')} started; embedded, this process executes nothing: the run continues in a process that has its tasks and resumes it (connect() resumes live runs)`);
+    }
+  });
+}
+
+/** Parses a JSON flag or argument; a clear error names it. */
+export function parseJson(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(`${what} expected JSON, got ${JSON.stringify(text)}: ${(error as Error).message}`);
+  }
+}
+
+/** Parses a JSON object flag or argument. */
+export function parseJsonObject(text: string, what: string): Record<string, unknown> {
+  const value = parseJson(text, what);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError(`${what} expected a JSON object, got ${text}`);
+  return value as Record<string, unknown>;
+}
+
+/** Parses repeated `--map input=provided` pairs. */
+export function parseMap(pairs: string[] | undefined): Record<string, string> | undefined {
+  if (pairs === undefined || pairs.length === 0) return undefined;
+  const map: Record<string, string> = {};
+  for (const pair of pairs) {
+    const at = pair.indexOf('=');
+    if (at <= 0 || at === pair.length - 1) throw new ConfigError(`--map expected input=provided, got ${JSON.stringify(pair)}`);
+    map[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  return map;
+}
+
+/** Text of a rename map: ` (in=provided, ...)`, or nothing. */
+export function mapText(map: Record<string, string> | undefined): string {
+  if (map === undefined || Object.keys(map).length === 0) return '';
+  return ` (${Object.entries(map).map(([input, provided]) => `${input}=${provided}`).join(', ')})`;
+}
+
+/** Parses a positive integer flag. */
+export function parseCount(text: string, what: string, min = 1): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min) throw new ConfigError(`${what} expected an integer >= ${min}, got ${JSON.stringify(text)}`);
+  return n;
+}

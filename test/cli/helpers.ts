@@ -1,0 +1,72 @@
+/**
+ * Runs the `taskwire` command as a subprocess (bin/taskwire.js, through tsx when
+ * dist/ is absent) against a temporary SQLite store.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+/** The repository root. */
+export const ROOT = resolve(import.meta.dirname, '../..');
+
+const BIN = join(ROOT, 'bin/taskwire.js');
+
+/** What a command did. */
+export interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** A temporary directory with a store, and `taskwire` bound to it. */
+export interface Sandbox {
+  dir: string;
+  store: string;
+  /** Runs `taskwire <args> --store <store>` (with `store: false`, without `--store`). */
+  tw(args: string[], options?: { store?: boolean; env?: Record<string, string> }): Promise<Result>;
+  /** Writes a file in the sandbox and returns its path. */
+  write(name: string, text: string): string;
+  remove(): void;
+}
+
+/** Runs bin/taskwire.js with `args`; TASKWIRE_* variables of the test's environment are left out. */
+export function taskwire(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<Result> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) if (value !== undefined && !key.startsWith('TASKWIRE_')) env[key] = value;
+  Object.assign(env, { USER: 'tester', NO_COLOR: '1' }, options.env);
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd ?? ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', fail);
+    child.on('close', (code) => done({ code, stdout, stderr }));
+  });
+}
+
+/** A sandbox in a fresh temporary directory. */
+export function sandbox(): Sandbox {
+  const dir = mkdtempSync(join(tmpdir(), 'taskwire-cli-'));
+  const store = join(dir, 'runs.db');
+  return {
+    dir,
+    store,
+    tw: (args, options = {}) => taskwire(options.store === false ? args : [...args, '--store', store], { cwd: dir, ...(options.env === undefined ? {} : { env: options.env }) }),
+    write: (name, text) => {
+      const path = join(dir, name);
+      writeFileSync(path, text);
+      return path;
+    },
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/** The import line of a fixture flow written to a temporary directory: the repo's API by absolute path. */
+export const IMPORT_API = (names: string): string => `import { ${names} } from ${JSON.stringify(join(ROOT, 'src/index.js'))};`;
+
+/** Parses a command's JSON output. */
+export function json<T = unknown>(result: Result): T {
+  return JSON.parse(result.stdout) as T;
+}

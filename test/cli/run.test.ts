@@ -1,0 +1,101 @@
+/**
+ * `taskwire run`, `validate`, `notify` and usage, as subprocesses.
+ */
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IMPORT_API, ROOT, json, sandbox, type Sandbox } from './helpers.js';
+
+let box: Sandbox;
+beforeAll(() => {
+  box = sandbox();
+});
+afterAll(() => box.remove());
+
+describe('taskwire run', () => {
+  it('runs the seed flow: mult = 9, exit code 0, one plain progress line per event off a terminal', async () => {
+    const result = await box.tw(['run', join(ROOT, 'examples/seed.ts')]);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('mult = 9');
+    expect(result.stdout).toMatch(/^node\.succeeded\s+mult \(attempt 1\)$/m);
+    expect(result.stdout).not.toContain('\x1b[');
+  });
+
+  it('runs the saga: the DNS step fails, the run ends rolled_back with exit code 1', async () => {
+    const result = await box.tw(['run', join(ROOT, 'examples/provision.ts')]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/\(provision-server\) rolled_back/);
+    expect(result.stdout).toMatch(/registerDns\s+failed\s+attempts 1/);
+    expect(result.stdout).toContain('rollback.succeeded provisionServer');
+  });
+
+  it('--help lists the flags with their environment variables', async () => {
+    const result = await box.tw(['run', '--help'], { store: false });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('TASKWIRE_STORE_URL');
+    expect(result.stdout).toContain('TASKWIRE_BROKER_URL');
+  });
+
+  it('a usage error exits with code 2', async () => {
+    const result = await box.tw(['link', 'only-a-run-id']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("missing required argument 'from'");
+  });
+});
+
+describe('taskwire validate', () => {
+  it('prints OK for a valid flow', async () => {
+    const result = await box.tw(['validate', join(ROOT, 'examples/seed.ts')], { store: false });
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    expect(result.stdout.trim()).toBe('OK: flow "My-distributed-flow" (2 nodes, 1 links)');
+    const parsed = json<{ valid: boolean; problems: unknown[] }>(await box.tw(['validate', join(ROOT, 'examples/seed.ts'), '--json'], { store: false }));
+    expect(parsed).toMatchObject({ valid: true, problems: [] });
+  });
+
+  it('prints every problem of an invalid flow and exits with code 1', async () => {
+    const file = box.write(
+      'invalid.ts',
+      `${IMPORT_API('flow, task')}
+const a = task('a', { requires: ['b'], apply: ({ b }: { b: number }) => b });
+const b = task('b', { requires: ['a'], apply: ({ a }: { a: number }) => a });
+const c = task('c', { requires: ['nowhere'], apply: () => 1 });
+const f = flow('broken');
+const na = a.s();
+const nb = b.s();
+f.link(na, nb).link(nb, na).add(c.s());
+export default f;
+`,
+    );
+    const result = await box.tw(['validate', file], { store: false });
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain('flow "broken" is invalid (2 problems):');
+    expect(result.stdout).toContain('cycle: "a" -> "b" -> "a"');
+    expect(result.stdout).toContain('required input "nowhere" of node "c"');
+    const asJson = await box.tw(['validate', file, '--json'], { store: false });
+    expect(asJson.code).toBe(1);
+    expect(json<{ valid: boolean; problems: { kind: string }[] }>(asJson)).toMatchObject({ valid: false, problems: [{ kind: 'cycle' }, { kind: 'missing-input' }] });
+    // A flow input given on the command line satisfies the missing input.
+    const withInput = await box.tw(['validate', file, '--input', 'nowhere=1'], { store: false });
+    expect(withInput.stdout).not.toContain('nowhere');
+  });
+
+  it('a file that is not a flow is an error (exit code 2)', async () => {
+    const file = box.write('not-a-flow.ts', 'export default 42;\n');
+    const result = await box.tw(['validate', file], { store: false });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/^taskwire: .*expected a default export.*\(TW_CONFIG\)$/m);
+  });
+});
+
+describe('taskwire notify', () => {
+  it('with no run listening, prints nothing and exits 0', async () => {
+    const result = await box.tw(['notify', 'server.created', '{"ip": "10.0.0.1"}']);
+    expect(result).toEqual({ code: 0, stdout: '', stderr: '' });
+  });
+
+  it('a payload that is not a JSON object is an error', async () => {
+    const result = await box.tw(['notify', 'server.created', '[1]']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('(TW_CONFIG)');
+  });
+});
