@@ -169,7 +169,9 @@ export class Worker {
           delivery.ack();
           state.acked = true;
           log.info({ leaseMs }, 'long execution: acknowledged early, holding a lease');
-          renew = setInterval(() => heartbeat().catch((error: unknown) => log.warn({ error: (error as Error).message }, 'lease renewal failed')), Math.max(1, Math.floor(leaseMs / 3)));
+          renew = setInterval(() => {
+            heartbeat().catch((error: unknown) => log.warn({ error: (error as Error).message }, 'lease renewal failed'));
+          }, Math.max(1, Math.floor(leaseMs / 3)));
         },
         (error: unknown) => log.warn({ error: (error as Error).message }, 'could not take a lease; keeping the dispatch unacknowledged'),
       );

@@ -60,7 +60,7 @@ describe('encodeValue', () => {
 
   it('handles undefined as JSON.stringify does', () => {
     expect(encodeValue({ a: undefined, b: 1, c: [undefined] }, WHERE)).toEqual({ b: 1, c: [null] });
-    // eslint-disable-next-line no-sparse-arrays
+     
     expect(encodeValue([1, , 3], WHERE)).toEqual([1, null, 3]);
     expect(Object.keys(encodeValue({ a: undefined }, WHERE) as object)).toEqual([]);
   });
