@@ -13,7 +13,11 @@ export function deriveStatus(live: LiveRun): RunStatus {
   if (run.cancelled) return 'cancelled';
   const active = counts.running + counts.retrying + index.liveActivations + index.undoing;
   if (run.saga) return active > 0 ? 'rolling_back' : 'rolled_back';
-  if (run.stopped) return active > 0 ? 'stopping' : counts.failed > 0 ? 'failed' : 'succeeded';
+  if (run.stopped) {
+    // Stopped: what still waits (for a notification that can no longer come) stalls the run.
+    if (active > 0) return 'stopping';
+    return counts.failed > 0 ? 'failed' : counts.waiting > 0 ? 'stalled' : 'succeeded';
+  }
   if (active > 0) return 'running';
   if (counts.failed > 0) return 'failed';
   if (counts.waiting > 0) return awaitsNotification(run) ? 'running' : 'stalled';

@@ -54,7 +54,7 @@ export const RUN_TRANSITIONS: Readonly<Record<RunStatus, readonly RunStatus[]>> 
   stalled: ['running', 'failed', 'listening', 'stopping', 'rolling_back', 'succeeded', 'cancelled'],
   failed: ['running', 'stalled', 'listening', 'stopping', 'rolling_back', 'succeeded', 'cancelled'],
   listening: ['running', 'stalled', 'failed', 'stopping', 'succeeded', 'cancelled'],
-  stopping: ['succeeded', 'failed', 'rolling_back', 'cancelled'],
+  stopping: ['succeeded', 'failed', 'stalled', 'rolling_back', 'cancelled'],
   rolling_back: ['rolled_back', 'cancelled'],
   succeeded: ['running', 'stalled', 'listening', 'failed', 'stopping'],
   rolled_back: [],
