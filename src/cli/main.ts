@@ -39,6 +39,11 @@ export function program(): Command {
 
 /** Runs the CLI; errors print as one line with their code and set exit code 2. */
 export async function main(argv: string[]): Promise<void> {
+  // Output piped into a command that stops reading (`| head`): stop quietly.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    process.exit(process.exitCode ?? 0);
+  });
   try {
     await program().parseAsync(argv);
   } catch (error) {

@@ -6,6 +6,7 @@
 import { decodeValue } from '../codec/value.js';
 import { inspectRun, type RunState, type RunStatus, type NodeStatus, type UndoStatus, type WaitingInfo } from '../engine/index.js';
 import type { Failure } from '../model/failure.js';
+import type { RunSummary } from '../store/port.js';
 
 /** One node of a {@link RunSnapshot}. */
 export interface NodeSnapshot {
@@ -37,20 +38,8 @@ export interface NodeSnapshot {
   waitingFor?: WaitingInfo;
 }
 
-/** A run as the client sees it. */
-export interface RunSnapshot {
-  /** Run id. */
-  id: string;
-  /** Flow name. */
-  flow: string;
-  /** Run status. */
-  status: RunStatus;
-  /** Graph version. */
-  graphVersion: number;
-  /** Created (epoch ms). */
-  createdAt: number;
-  /** Last change (epoch ms). */
-  updatedAt: number;
+/** A run as the client sees it: its summary, every node, and the cycle it stalls on. */
+export interface RunSnapshot extends RunSummary {
   /** Every node, by id. */
   nodes: Record<string, NodeSnapshot>;
   /** When waiting nodes form a cycle (the run stalls): its path. */

@@ -27,20 +27,7 @@ export function traceRunStart(runId: string, flow: string): string | undefined {
 export function traceDispatch(message: DispatchMessage, runTraceparent: string | undefined): Span | undefined {
   if (runTraceparent === undefined) return undefined;
   const parent = extract(runTraceparent);
-  const span = trace.getTracer(TRACER).startSpan(
-    `publish ${message.queue}`,
-    {
-      kind: SpanKind.PRODUCER,
-      attributes: {
-        'messaging.system': 'rabbitmq',
-        'messaging.operation.type': 'send',
-        'messaging.operation.name': 'publish',
-        'messaging.destination.name': message.queue,
-        ...taskAttributes(message),
-      },
-    },
-    parent,
-  );
+  const span = startMessagingSpan(`publish ${message.queue}`, SpanKind.PRODUCER, 'send', 'publish', message, parent);
   const traceparent = serialise(span);
   if (traceparent !== undefined) message.traceparent = traceparent;
   return span;
@@ -53,20 +40,7 @@ export function traceDispatch(message: DispatchMessage, runTraceparent: string |
 export async function traceExecution<T extends { failed: boolean; message?: string }>(message: DispatchMessage, run: () => Promise<T>): Promise<T> {
   if (message.traceparent === undefined) return run();
   const parent = extract(message.traceparent);
-  const span = trace.getTracer(TRACER).startSpan(
-    `process ${message.task}`,
-    {
-      kind: SpanKind.CONSUMER,
-      attributes: {
-        'messaging.system': 'rabbitmq',
-        'messaging.operation.type': 'process',
-        'messaging.operation.name': 'consume',
-        'messaging.destination.name': message.queue,
-        ...taskAttributes(message),
-      },
-    },
-    parent,
-  );
+  const span = startMessagingSpan(`process ${message.task}`, SpanKind.CONSUMER, 'process', 'consume', message, parent);
   try {
     const outcome = await context.with(trace.setSpan(parent, span), run);
     if (outcome.failed) span.setStatus({ code: SpanStatusCode.ERROR, ...(outcome.message === undefined ? {} : { message: outcome.message }) });
@@ -74,6 +48,18 @@ export async function traceExecution<T extends { failed: boolean; message?: stri
   } finally {
     span.end();
   }
+}
+
+/** A span following the messaging semantic conventions, with the task's attributes. */
+function startMessagingSpan(name: string, kind: SpanKind, type: string, operation: string, message: DispatchMessage, parent: Context): Span {
+  const attributes = {
+    'messaging.system': 'rabbitmq',
+    'messaging.operation.type': type,
+    'messaging.operation.name': operation,
+    'messaging.destination.name': message.queue,
+    ...taskAttributes(message),
+  };
+  return trace.getTracer(TRACER).startSpan(name, { kind, attributes }, parent);
 }
 
 function taskAttributes(message: DispatchMessage): Record<string, string | number> {

@@ -58,7 +58,7 @@ describe('rewiring a run from the terminal', () => {
       'relinked verify2: deploy -> verify (deployed=verify): graph version 5 (run failed)',
     );
     const show = ok(await box.tw(['show', runId]));
-    expect(show).toMatch(/^\s+verify2\s+waiting\s+attempts 0\s+waiting for verify$/m);
+    expect(show).toMatch(/^\s+verify2\s+waiting\s+attempts 0\s+waiting for verify, input deployed$/m);
   });
 
   it('a refused change exits 2 with its code and changes nothing', async () => {

@@ -9,7 +9,7 @@ import { connect } from '../../runtime/connect.js';
 import { loadFlow } from '../load-flow.js';
 import { brokerOption, collect, connectionOptions, jsonOption, parseInputs, prefixOption, schemaOption, storeOption, type ConnectionFlags } from '../options.js';
 import { LiveView } from '../live-view.js';
-import { printProgress, printRun } from '../print.js';
+import { out, printProgress, printRun } from '../print.js';
 
 interface RunFlags extends ConnectionFlags {
   input?: string[];
@@ -51,7 +51,11 @@ export function runCommand(program: Command): void {
       try {
         // Only this run's events (distributed, the bus carries every run's).
         const id = randomUUID();
-        if (flags.json !== true) await client.watch((entry) => (view === undefined ? printProgress(entry) : view.update(entry)), id);
+        if (flags.json !== true) {
+          // The id first: other terminals can inspect or rewire the run while it runs.
+          out(`starting run ${id} (flow ${loaded.flow.name})`);
+          await client.watch((entry) => (view === undefined ? printProgress(entry) : view.update(entry)), id);
+        }
         const run = await client.start(loaded.flow, inputs, { validate: flags.validate, id });
         view?.render();
         const final = await run.wait();

@@ -6,6 +6,7 @@
  * @packageDocumentation
  */
 import type { Pool } from 'pg';
+import { inTransaction } from './transaction.js';
 import { MIGRATION_0001_SCHEMA } from './migrations/0001_schema.js';
 import { MIGRATION_0002_TASKS } from './migrations/0002_tasks.js';
 import { DEFAULT_SCHEMA, quoteSchema } from './schema-name.js';
@@ -42,39 +43,26 @@ export function migrationSql(migration: Migration, quotedSchema: string): string
  */
 export async function migrate(pool: Pool, schema: string = DEFAULT_SCHEMA): Promise<number[]> {
   const quoted = quoteSchema(schema);
-  const client = await pool.connect();
-  let broken: Error | undefined;
-  try {
-    await client.query('BEGIN');
-    try {
-      await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`taskwire.migrate:${schema}`]);
-      const exists = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
-      if (exists.rowCount === 0) await client.query(`CREATE SCHEMA ${quoted}`);
-      await client.query(
-        `CREATE TABLE IF NOT EXISTS ${quoted}.taskwire_migrations (
-           version    integer     PRIMARY KEY,
-           name       text        NOT NULL,
-           applied_at timestamptz NOT NULL DEFAULT now()
-         )`,
-      );
-      const done = await client.query<{ version: number }>(`SELECT version FROM ${quoted}.taskwire_migrations`);
-      const applied = new Set(done.rows.map((row) => row.version));
-      const added: number[] = [];
-      for (const migration of MIGRATIONS) {
-        if (applied.has(migration.version)) continue;
-        await client.query(migrationSql(migration, quoted));
-        await client.query(`INSERT INTO ${quoted}.taskwire_migrations (version, name) VALUES ($1, $2)`, [migration.version, migration.name]);
-        added.push(migration.version);
-      }
-      await client.query('COMMIT');
-      return added;
-    } catch (error) {
-      await client.query('ROLLBACK').catch((rollbackError: unknown) => {
-        broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
-      });
-      throw error;
+  return inTransaction(pool, async (client) => {
+    await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`taskwire.migrate:${schema}`]);
+    const exists = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
+    if (exists.rowCount === 0) await client.query(`CREATE SCHEMA ${quoted}`);
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS ${quoted}.taskwire_migrations (
+         version    integer     PRIMARY KEY,
+         name       text        NOT NULL,
+         applied_at timestamptz NOT NULL DEFAULT now()
+       )`,
+    );
+    const done = await client.query<{ version: number }>(`SELECT version FROM ${quoted}.taskwire_migrations`);
+    const applied = new Set(done.rows.map((row) => row.version));
+    const added: number[] = [];
+    for (const migration of MIGRATIONS) {
+      if (applied.has(migration.version)) continue;
+      await client.query(migrationSql(migration, quoted));
+      await client.query(`INSERT INTO ${quoted}.taskwire_migrations (version, name) VALUES ($1, $2)`, [migration.version, migration.name]);
+      added.push(migration.version);
     }
-  } finally {
-    client.release(broken);
-  }
+    return added;
+  });
 }

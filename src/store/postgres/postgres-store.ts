@@ -13,6 +13,7 @@ import { activationKey } from '../../engine/state.js';
 import { ClosedError, ConfigError } from '../../errors.js';
 import type { CommitResult, OutboxItem, Page, RunFilter, RunSummary, Store, StepCommit, TaskInfo } from '../port.js';
 import { migrate } from './migrations.js';
+import { inTransaction } from './transaction.js';
 import { batchRunIds, planCommit } from './plan.js';
 import { buildQueries, type NamedQuery, type Queries } from './queries.js';
 import { redactSecret, redactUrl } from './redact.js';
@@ -64,7 +65,7 @@ export class PostgresStore implements Store {
     this.check();
     if (commits.length === 0) return { conflicts: [] };
     const lost = new Set<string>();
-    const plan = await this.transaction(async (client) => {
+    const plan = await inTransaction(this.pool, async (client) => {
       const locked = await query<{ id: string; rev: number }>(client, this.q.lockRuns, [batchRunIds(commits)]);
       const planned = planCommit(commits, new Map(locked.map((row) => [row.id, row.rev])));
       const inserts = planned.runs.filter((run) => !run.exists);
@@ -184,25 +185,6 @@ export class PostgresStore implements Store {
 
   private check(): void {
     if (this.closed) throw new ClosedError('the PostgreSQL store');
-  }
-
-  /** Runs `work` in a transaction on one connection; rolls back if it throws. */
-  private async transaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
-    let broken: Error | undefined;
-    try {
-      await client.query('BEGIN');
-      const result = await work(client);
-      await client.query('COMMIT');
-      return result;
-    } catch (error) {
-      await client.query('ROLLBACK').catch((rollbackError: unknown) => {
-        broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
-      });
-      throw error;
-    } finally {
-      client.release(broken);
-    }
   }
 }
 

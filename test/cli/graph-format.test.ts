@@ -1,0 +1,67 @@
+/**
+ * The pure parts of the CLI: graph renderers and the live view's status line.
+ */
+import { describe, expect, it } from 'vitest';
+import { flowGraph, toDot, toMermaid, type Graph } from '../../src/cli/graph-format.js';
+import { bar, statusLine } from '../../src/cli/live-view.js';
+import { duration, table } from '../../src/cli/print.js';
+
+const graph: Graph = {
+  name: 'odd "names"',
+  nodes: [
+    { id: 'end', kind: 'task', name: 'finish', persistent: false, status: 'failed' },
+    { id: 'server.created', kind: 'event', name: 'server.created', persistent: false, status: 'listening' },
+    { id: 'n0', kind: 'task', name: 'n0', persistent: true, status: 'succeeded' },
+  ],
+  links: [
+    { from: 'server.created', to: 'end', map: { ip: 'ip' }, inferred: false },
+    { from: 'n0', to: 'end', map: {}, inferred: true },
+  ],
+};
+
+describe('graph renderers', () => {
+  it('mermaid: plain ids kept, reserved or dotted ids replaced without clashing, events flagged, states as classes', () => {
+    expect(toMermaid(graph).split('\n')).toEqual([
+      'flowchart LR',
+      '  n0_["end (finish)"]',
+      '  n1>"server.created"]',
+      '  n0["n0 [persistent]"]',
+      '  n1 -->|"ip=ip"| n0_',
+      '  n0 -.-> n0_',
+      '  classDef failed fill:#ffcccc,stroke:#555555',
+      '  class n0_ failed',
+      '  classDef listening fill:#cceeff,stroke:#555555',
+      '  class n1 listening',
+      '  classDef succeeded fill:#ccffcc,stroke:#555555',
+      '  class n0 succeeded',
+    ]);
+  });
+
+  it('dot: quoted and escaped, states as fill colours, inferred links dashed', () => {
+    const dot = toDot({ ...graph, run: 'r1', status: 'failed', graphVersion: 2 });
+    expect(dot).toContain('digraph "odd \\"names\\"" {');
+    expect(dot).toContain('"end" [label="end (finish)\\nfailed", fillcolor="#ffcccc"];');
+    expect(dot).toContain('"server.created" [label="server.created\\nlistening", shape=cds, fillcolor="#cceeff"];');
+    expect(dot).toContain('"n0" -> "end" [style=dashed];');
+    expect(dot).toContain('"server.created" -> "end" [label="ip=ip"];');
+  });
+
+  it('a flow definition has no states', () => {
+    const g = flowGraph({ name: 'f', onFailure: 'halt', nodes: [], links: [] });
+    expect(toMermaid(g)).toBe('flowchart LR');
+  });
+});
+
+describe('terminal output', () => {
+  it('bar and status line count nodes per state', () => {
+    expect(bar(5, 10, 10)).toBe('[#####.....] 5/10');
+    expect(bar(0, 0, 4)).toBe('[####] 0/0');
+    const states = new Map([['a', 'succeeded'], ['b', 'running'], ['c', 'waiting'], ['d', 'failed']]);
+    expect(statusLine(states)).toBe('[##########..........] 2/4  succeeded 1 · running 1 · waiting 1 · failed 1');
+  });
+
+  it('durations and tables', () => {
+    expect([duration(12), duration(2400), duration(185_000), duration(3_720_000)]).toEqual(['12ms', '2.4s', '3m05s', '1h02m']);
+    expect(table([['a', 'bb', 'c'], ['ccc', 'd', '']])).toEqual(['a    bb  c', 'ccc  d']);
+  });
+});
