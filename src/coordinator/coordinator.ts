@@ -409,7 +409,7 @@ export class Coordinator {
   /** Publishes leftovers of crashed steps and fires due retries. */
   async pollOutbox(): Promise<void> {
     const store = this.options.store;
-    const items = await store.dueOutbox(this.clock.now(), 500);
+    const items = await store.claimOutbox(this.clock.now(), 500, this.options.republishAfterMs ?? 5000);
     if (items.length === 0) return;
     const dispatches: DispatchCommand[] = [];
     const done: string[] = [];

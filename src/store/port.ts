@@ -122,6 +122,13 @@ export interface Store {
   activations(runId: string, node?: string, page?: Page): Promise<ActivationState[]>;
   /** Outbox items due at `now` or earlier, oldest first. */
   dueOutbox(now: number, limit: number): Promise<OutboxItem[]>;
+  /**
+   * Claims due outbox items for one poller: returns them like {@link Store.dueOutbox}
+   * and moves their due time to `now + claimMs`, so that other pollers (other
+   * coordinators) skip them meanwhile. An item claimed by a poller that dies
+   * is due again after `claimMs`.
+   */
+  claimOutbox(now: number, limit: number, claimMs: number): Promise<OutboxItem[]>;
   /** Deletes outbox items once carried out. */
   deleteOutbox(ids: string[]): Promise<void>;
   /** Adds or replaces tasks in the catalog (workers call this at start). */

@@ -183,6 +183,16 @@ export function storeContract(name: string, factory: StoreFactory): void {
       expect(await store.dueOutbox(30, 10)).toEqual([r2.outbox[2], r2.outbox[0]]);
     });
 
+    it('claims due outbox items for one poller until the claim ends', async () => {
+      const r = bareRun('r3');
+      r.outbox = [outboxItem('y20', 'r3', 20), outboxItem('y10', 'r3', 10), outboxItem('y90', 'r3', 90)];
+      await store.commit([r]);
+      expect((await store.claimOutbox(50, 10, 100)).map((o) => o.id)).toEqual(['y10', 'y20']);
+      expect(await store.claimOutbox(60, 10, 100)).toEqual([]); // claimed by the first poller
+      expect((await store.dueOutbox(200, 10)).map((o) => o.id)).toEqual(['y90', 'y20', 'y10']); // claimed ones are due at 150, ties in write order
+      expect((await store.claimOutbox(151, 10, 100)).map((o) => o.id).sort()).toEqual(['y10', 'y20', 'y90']); // the claim ended
+    });
+
     it('reports a stale revision as a conflict, writes nothing for it, commits the other runs', async () => {
       const s1 = new Scenario('r1');
       const s2 = new Scenario('r2');

@@ -127,6 +127,13 @@ export class MemoryStore implements Store {
   }
 
   /** @inheritdoc */
+  async claimOutbox(now: number, limit: number, claimMs: number): Promise<OutboxItem[]> {
+    const claimed = await this.dueOutbox(now, limit);
+    for (const item of claimed) (this.outbox.get(item.id) as OutboxItem).dueAt = now + claimMs;
+    return claimed;
+  }
+
+  /** @inheritdoc */
   async deleteOutbox(ids: string[]): Promise<void> {
     for (const id of ids) this.outbox.delete(id);
   }

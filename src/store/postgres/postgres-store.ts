@@ -156,6 +156,14 @@ export class PostgresStore implements Store {
   }
 
   /** @inheritdoc */
+  async claimOutbox(now: number, limit: number, claimMs: number): Promise<OutboxItem[]> {
+    this.check();
+    const rows = await query<{ data: unknown; was_due: string; ord: string }>(this.pool, this.q.claimOutbox, [epoch(now, Math.floor), limit, epoch(now + claimMs, Math.ceil)]);
+    rows.sort((a, b) => Number(a.was_due) - Number(b.was_due) || Number(a.ord) - Number(b.ord));
+    return rows.map((row) => outboxItem(row.data));
+  }
+
+  /** @inheritdoc */
   async deleteOutbox(ids: string[]): Promise<void> {
     this.check();
     if (ids.length > 0) await query(this.pool, this.q.deleteOutbox, [ids]);

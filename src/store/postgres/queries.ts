@@ -7,6 +7,7 @@
 import { activations } from './sql/activations.js';
 import { deleteNodes } from './sql/delete-nodes.js';
 import { deleteOutbox } from './sql/delete-outbox.js';
+import { claimOutbox } from './sql/claim-outbox.js';
 import { dueOutbox } from './sql/due-outbox.js';
 import { history } from './sql/history.js';
 import { insertHistory } from './sql/insert-history.js';
@@ -39,6 +40,7 @@ const BUILDERS = {
   history,
   activations,
   dueOutbox,
+  claimOutbox,
   deleteOutbox,
   upsertTasks,
   tasks,

@@ -82,6 +82,9 @@ function prepare(db: Database.Database) {
       `SELECT data FROM activations WHERE run_id = ? AND node_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
     ),
     dueOutbox: db.prepare<[number, number], Data>(`SELECT data FROM outbox WHERE due_at <= ? ORDER BY due_at, rowid LIMIT ?`),
+    claimOutbox: db.prepare<[number, number, number], Data>(
+      `UPDATE outbox SET due_at = ? WHERE id IN (SELECT id FROM outbox WHERE due_at <= ? ORDER BY due_at, rowid LIMIT ?) RETURNING data`,
+    ),
     deleteOutbox: db.prepare<[string]>(`DELETE FROM outbox WHERE id = ?`),
     upsertTask: db.prepare<[string, string]>(`INSERT INTO tasks (name, data) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET data = excluded.data`),
     tasks: db.prepare<[], Data>(`SELECT data FROM tasks ORDER BY name`),
@@ -255,6 +258,13 @@ export class SqliteStore implements Store {
   async dueOutbox(now: number, limit: number): Promise<OutboxItem[]> {
     this.assertOpen();
     return this.sql.dueOutbox.all(now, sqlLimit(limit)).map((r) => JSON.parse(r.data) as OutboxItem);
+  }
+
+  /** @inheritdoc */
+  async claimOutbox(now: number, limit: number, claimMs: number): Promise<OutboxItem[]> {
+    this.assertOpen();
+    const items = this.sql.claimOutbox.all(now + claimMs, now, sqlLimit(limit)).map((r) => JSON.parse(r.data) as OutboxItem);
+    return items.sort((a, b) => a.dueAt - b.dueAt);
   }
 
   /** @inheritdoc */
