@@ -60,6 +60,8 @@ export interface ModeOptions {
   workers: number;
   /** Worker concurrency of the embedded modes. */
   embeddedConcurrency: number;
+  /** Extra node flags of the worker processes (`--cpu-prof --cpu-prof-dir=...`). */
+  workerNodeArgs: string[];
   /** Progress output. */
   log: (message: string) => void;
 }
@@ -184,8 +186,8 @@ process.on('exit', () => {
   }
 });
 
-function spawnWorker(args: string[]): WorkerProcess {
-  const child = spawn(process.execPath, [BIN, 'worker', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TASKWIRE_LOG_LEVEL: 'info' } });
+function spawnWorker(nodeArgs: string[], args: string[]): WorkerProcess {
+  const child = spawn(process.execPath, [...nodeArgs, BIN, 'worker', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TASKWIRE_LOG_LEVEL: 'info' } });
   if (child.pid === undefined) throw new Error('could not spawn a worker process');
   const worker: WorkerProcess = { child, pid: child.pid, lines: [], exit: undefined, exited: Promise.resolve() };
   worker.exited = new Promise((resolve) => {
@@ -300,7 +302,7 @@ async function distributedMode(options: ModeOptions): Promise<Mode> {
 
   try {
     const args = ['--tasks', TASKS_MODULE, '--broker', options.broker, '--store', options.pgUrl, '--prefix', prefix, '--schema', schema, '--concurrency', String(options.workerConcurrency)];
-    for (let i = 0; i < options.workers; i++) workers.push(spawnWorker(args));
+    for (let i = 0; i < options.workers; i++) workers.push(spawnWorker(options.workerNodeArgs, args));
     const t0 = performance.now();
     await Promise.all(workers.map((worker) => waitReady(worker, 60_000)));
     options.log(`amqp-pg: ${workers.length} worker processes ready (pids ${workers.map((w) => w.pid).join(', ')}) in ${((performance.now() - t0) / 1000).toFixed(1)} s; prefix ${prefix}, schema ${schema}`);

@@ -10,6 +10,7 @@
  *   npm run bench -- --peers /tmp/peers/bullmq.jsonl   # ratios against peer lines in the table
  */
 import { appendFileSync, readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { MODE_NAMES, openMode, workerLines, type Mode, type ModeName, type ModeOptions } from './modes.js';
 import { fmt, median, medianIndex, r1, r3, r4, spreadPct, table } from './stats.js';
@@ -43,6 +44,7 @@ const HELP = `taskwire benchmark: W1 chain, W2 fanout, W3 throughput, W4 events,
   --scale-shape s        wide (1 root -> n-2 parallel -> 1 join) or tree (joins of 100, then one join) (wide)
   --scale-runs n         runs per scale size, one child process each (default: --runs)
   --scale-node-args "…"  extra node flags for the scale children, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
+  --worker-node-args "…" extra node flags for the amqp-pg worker processes (same use)
   --timeout s            give up on one run of W1-W4 after s seconds (300)
   --scale-timeout s      give up on one scale run after s seconds (600); larger sizes are then skipped
   --broker url           amqp-pg: RabbitMQ (amqp://guest:guest@127.0.0.1:5672)
@@ -71,6 +73,7 @@ async function main(): Promise<number> {
       'scale-shape': { type: 'string', default: 'wide' },
       'scale-runs': { type: 'string' },
       'scale-node-args': { type: 'string', default: '' },
+      'worker-node-args': { type: 'string', default: '' },
       timeout: { type: 'string' },
       'scale-timeout': { type: 'string', default: '600' },
       broker: { type: 'string', default: process.env['TASKWIRE_BENCH_BROKER_URL'] ?? 'amqp://guest:guest@127.0.0.1:5672' },
@@ -129,6 +132,7 @@ async function main(): Promise<number> {
     workers: int(opt.workers, 2, 'workers'),
     workerConcurrency: int(opt.concurrency, 64, 'concurrency'),
     embeddedConcurrency: int(opt['embedded-concurrency'], 16, 'embedded-concurrency'),
+    workerNodeArgs: opt['worker-node-args'].split(' ').filter(Boolean),
     log,
   };
   const records: Rec[] = [];
@@ -185,6 +189,7 @@ const RUNNERS: Record<Exclude<WorkloadName, 'scale'>, (ctx: WorkloadContext, siz
 async function runWorkload(mode: Mode, workload: Exclude<WorkloadName, 'scale'>, size: number, warmup: number, runs: number, timeoutMs: number, log: (m: string) => void): Promise<Rec> {
   const base: Rec = { system: mode.system, workload };
   const results: RunResult[] = [];
+  const loadBefore = r1(loadavg()[0] ?? 0);
   let phase = 'connect';
   try {
     const session = await mode.session();
@@ -220,6 +225,7 @@ async function runWorkload(mode: Mode, workload: Exclude<WorkloadName, 'scale'>,
   Object.assign(rec, (results[medianIndex(seconds)] as RunResult).extra);
   rec['runs_s'] = seconds.map(r4);
   rec['spread_pct'] = r1(spreadPct(seconds));
+  rec['load_avg_1m'] = [loadBefore, r1(loadavg()[0] ?? 0)];
   rec['config'] = `${mode.config}; ${HOW[workload]}`;
   rec['versions'] = mode.versions;
   return rec;
@@ -243,6 +249,7 @@ async function runScale(mode: Mode, sizes: number[], shape: ScaleShape, runs: nu
       continue;
     }
     const results: Record<string, number>[] = [];
+    const loadBefore = r1(loadavg()[0] ?? 0);
     let failure: string | undefined;
     for (let k = 0; k < runs && failure === undefined; k++) {
       let runId: string | undefined;
@@ -289,6 +296,7 @@ async function runScale(mode: Mode, sizes: number[], shape: ScaleShape, runs: nu
       runs_s: seconds.map(r4),
       peak_rss_runs_mb: results.map((r) => r['peak_rss_mb']),
       spread_pct: r1(spreadPct(seconds)),
+      load_avg_1m: [loadBefore, r1(loadavg()[0] ?? 0)],
       config: `${mode.config}; ${HOW.scale}; shape ${shape}`,
       versions: mode.versions,
     });

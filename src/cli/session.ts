@@ -14,7 +14,7 @@ import { connect } from '../runtime/connect.js';
 import { openStore } from '../runtime/open-store.js';
 import type { Store } from '../store/port.js';
 import { brokerOption, connectionOptions, jsonOption, prefixOption, schemaOption, storeOption, type ConnectionFlags } from './options.js';
-import { note, out, printJson } from './print.js';
+import { out, printJson } from './print.js';
 
 /** Flags of commands that connect and may print JSON. */
 export interface ClientFlags extends ConnectionFlags {
@@ -57,15 +57,9 @@ export async function withClient<T>(flags: ConnectionFlags, use: (client: Client
 export async function applyChange(flags: ClientFlags, runId: string, what: string, change: (run: RunHandle) => Promise<StepReport>): Promise<void> {
   await withClient(flags, async (client) => {
     const run = client.run(runId);
-    const before = Date.now();
     const report = await change(run);
     if (flags.json === true) printJson({ run: runId, change: what, status: report.status, graphVersion: report.graphVersion });
     else out(`${what}: graph version ${report.graphVersion} (run ${report.status})`);
-    if (isDistributed(flags)) return;
-    const started = Object.values((await run.status()).nodes).filter((n) => n.status === 'running' && (n.startedAt ?? 0) >= before);
-    if (started.length > 0) {
-      note(`note: ${started.map((n) => n.id).join(', ')} started; embedded, this process executes nothing: the run continues in a process that has its tasks and resumes it (connect() resumes live runs)`);
-    }
   });
 }
 

@@ -9,7 +9,10 @@
  *
  * With a durable transport, commands are written to the outbox in the step's
  * transaction and deleted once published; a poller republishes what a crash left
- * behind and fires due retries. With a non-durable one (in-process), pending
+ * behind and fires due retries. A coordinator that does not carry out its
+ * commands (`carryOut: false`: a CLI changing an embedded run owned by another
+ * process) leaves them all in the outbox, due at once, for the owner's poller.
+ * With a non-durable transport (in-process), pending
  * work is re-derived from the runs at start (`resume`).
  *
  * @packageDocumentation
@@ -44,6 +47,13 @@ export interface CoordinatorOptions {
    * @default 5000
    */
   republishAfterMs?: number;
+  /**
+   * Carry out the commands of the steps this coordinator commits. Off, they stay
+   * in the outbox for the coordinator that owns the runs (embedded: the process
+   * executing them) to carry out.
+   * @default true
+   */
+  carryOut?: boolean;
   /**
    * Durable transports: how often the outbox is polled for due retries and leftovers.
    * @default 500
@@ -97,10 +107,18 @@ export class Coordinator {
     return this.clock.now();
   }
 
-  /** Starts taking signals (and, with a durable transport, polling the outbox). */
+  /**
+   * Starts taking signals and polling the outbox (with a durable transport, or a
+   * durable store that other processes may change).
+   */
   async start(prefetch = 256): Promise<void> {
     this.subscription = await this.options.transport.consumeSignals({ prefetch }, (batch) => this.onSignals(batch));
-    if (this.options.transport.durable) this.schedulePoll();
+    if (this.options.transport.durable || this.options.store.kind !== 'memory') this.schedulePoll();
+  }
+
+  /** Whether commands go through the outbox: durable transport, or left for another process. */
+  private get usesOutbox(): boolean {
+    return this.options.transport.durable || this.options.carryOut === false;
   }
 
   /** Non-durable transports: re-dispatches the work of every live run (after a crash or a restart). */
@@ -319,8 +337,9 @@ export class Coordinator {
       }
     }
     const outbox: OutboxItem[] = [];
-    if (this.options.transport.durable) {
-      const republishAt = this.clock.now() + (this.options.republishAfterMs ?? 5000);
+    if (this.usesOutbox) {
+      const now = this.clock.now();
+      const republishAt = this.options.carryOut === false ? now : now + (this.options.republishAfterMs ?? 5000);
       out.commands.forEach((command, i) => {
         if (command.type === 'finished') return;
         const dueAt = command.type === 'schedule' ? command.dueAt : republishAt;
@@ -344,6 +363,10 @@ export class Coordinator {
    */
   private async carryOut(steps: readonly { live: LiveRun; out: StepOutput }[]): Promise<void> {
     const transport = this.options.transport;
+    if (this.options.carryOut === false) {
+      for (const { out } of steps) void transport.announce(out.history);
+      return;
+    }
     const dispatches: DispatchMessage[] = [];
     const spans: (Span | undefined)[] = [];
     const done: string[] = [];
@@ -404,6 +427,8 @@ export class Coordinator {
         .catch((error: unknown) => this.logger.warn({ error: (error as Error).message }, 'outbox poll failed'))
         .finally(() => this.schedulePoll());
     }, this.options.pollIntervalMs ?? 500);
+    // Polling alone must not keep a process alive.
+    (this.poller as { unref?: () => void }).unref?.();
   }
 
   /** Publishes leftovers of crashed steps and fires due retries. */

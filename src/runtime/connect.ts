@@ -105,23 +105,44 @@ export interface ConnectOptions {
  * await run.wait();
  */
 export async function connect(options: ConnectOptions = {}): Promise<Client> {
+  const opened: { close(): Promise<void> }[] = [];
+  try {
+    return await wire(options, opened);
+  } catch (error) {
+    // Nothing may outlive a failed connect: an open connection would keep the
+    // process alive (a CLI worker that printed its error would never exit).
+    for (const part of opened.reverse()) await part.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+/** Wires the parts of {@link connect}, pushing each one opened onto `opened`. */
+async function wire(options: ConnectOptions, opened: { close(): Promise<void> }[]): Promise<Client> {
   const logger = options.logger ?? silentLogger;
   const brokerUrl = options.broker ?? process.env['TASKWIRE_BROKER_URL'];
   const distributed = brokerUrl !== undefined && brokerUrl !== '';
   const store = await openStore(options.store ?? process.env['TASKWIRE_STORE_URL'], { distributed, ...(options.schema === undefined ? {} : { schema: options.schema }) });
+  opened.push(store);
   let transport: Transport;
   if (distributed) {
     const { connectAmqp } = await import('../transport/amqp/index.js');
     transport = await connectAmqp({ url: brokerUrl, logger, ...(options.prefix === undefined ? {} : { prefix: options.prefix }) });
+    opened.push(transport);
   } else {
     transport = new InProcessTransport({ logger });
+    opened.push(transport);
   }
   const registry = new TaskRegistry().register(...(options.tasks ?? []));
   const metrics = options.metrics === undefined ? {} : { metrics: options.metrics };
-  const coordinator = new Coordinator({ store, transport, logger, ...metrics, ...(options.clock === undefined ? {} : { clock: options.clock }) });
-  if (options.coordinator ?? !distributed) await coordinator.start();
+  const roles = { worker: options.worker ?? !distributed, coordinator: options.coordinator ?? !distributed };
+  // Embedded, a process that neither executes nor coordinates (the CLI changing a run
+  // owned by another process) leaves its commands in the store's outbox for the owner.
+  const carryOut = distributed || roles.worker || roles.coordinator;
+  const coordinator = new Coordinator({ store, transport, logger, carryOut, ...metrics, ...(options.clock === undefined ? {} : { clock: options.clock }) });
+  opened.push(coordinator);
+  if (roles.coordinator) await coordinator.start();
   let worker: Worker | undefined;
-  if (options.worker ?? !distributed) {
+  if (roles.worker) {
     worker = new Worker({
       transport,
       registry,
@@ -134,6 +155,7 @@ export async function connect(options: ConnectOptions = {}): Promise<Client> {
       ...(options.leaseAfterMs === undefined ? {} : { leaseAfterMs: options.leaseAfterMs }),
       ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
     });
+    opened.push(worker);
     await worker.start();
     // Publish what this worker executes, so clients without the code can name its tasks.
     await store.registerTasks(registry.infos());

@@ -3,7 +3,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { flowGraph, toDot, toMermaid, type Graph } from '../../src/cli/graph-format.js';
-import { bar, statusLine } from '../../src/cli/live-view.js';
+import { LiveView, bar, statusLine } from '../../src/cli/live-view.js';
+import type { HistoryEntry } from '../../src/index.js';
 import { duration, table } from '../../src/cli/print.js';
 
 const graph: Graph = {
@@ -63,5 +64,19 @@ describe('terminal output', () => {
   it('durations and tables', () => {
     expect([duration(12), duration(2400), duration(185_000), duration(3_720_000)]).toEqual(['12ms', '2.4s', '3m05s', '1h02m']);
     expect(table([['a', 'bb', 'c'], ['ccc', 'd', '']])).toEqual(['a    bb  c', 'ccc  d']);
+  });
+
+  it('the live view rewrites one status line in place and keeps failures above it', () => {
+    let written = '';
+    const stream = { columns: 200, write: (text: string) => (written += text) } as unknown as NodeJS.WriteStream;
+    const view = new LiveView([{ id: 'a', kind: 'task', persistent: false }, { id: 'b', kind: 'task', persistent: false }], stream);
+    const entry = (type: HistoryEntry['type'], node: string, detail?: HistoryEntry['detail']): HistoryEntry => ({ runId: 'r', seq: 1, at: 0, type, graphVersion: 1, node, attempt: 1, ...(detail === undefined ? {} : { detail }) });
+    view.update(entry('node.succeeded', 'a'));
+    view.render();
+    expect(written).toBe('\r\x1b[2K[##########..........] 1/2  succeeded 1 · waiting 1');
+    view.update(entry('node.failed', 'b', { message: 'boom' }));
+    view.render();
+    view.close();
+    expect(written.split('\r\x1b[2K')).toEqual(['', '[##########..........] 1/2  succeeded 1 · waiting 1', 'node.failed        b (attempt 1): boom\n', '[####################] 2/2  succeeded 1 · failed 1', '']);
   });
 });

@@ -5,6 +5,7 @@
  * cancel.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import { IMPORT_API, json, sandbox, type Result, type Sandbox } from './helpers.js';
 
 let box: Sandbox;
@@ -91,8 +92,14 @@ describe('rewiring a run from the terminal', () => {
     const skip = await box.tw(['skip', runId, 'deploy', '--value', '"by hand"']);
     expect(skip.code).toBe(0);
     expect(skip.stdout.trim()).toBe('skipped deploy = "by hand": graph version 6 (run running)');
-    // verify can start now, but nothing executes in the CLI process: it says so.
-    expect(skip.stderr).toContain('note: verify started');
+    // verify can start now; the CLI executes nothing: the dispatch waits in the outbox for the owner's process.
+    const store = openSqliteStore({ path: box.store });
+    try {
+      const pending = await store.dueOutbox(Date.now(), 100);
+      expect(pending.map((item) => item.command)).toContainEqual(expect.objectContaining({ type: 'dispatch', node: 'verify' }));
+    } finally {
+      await store.close();
+    }
     const snapshot = json<{ nodes: Record<string, { status: string; result?: unknown }> }>(await box.tw(['show', runId, '--json']));
     expect(snapshot.nodes['deploy']).toMatchObject({ status: 'skipped', result: 'by hand' });
     expect(ok(await box.tw(['show', runId]))).toMatch(/^\s+deploy\s+skipped\s+attempts 1\s/m);

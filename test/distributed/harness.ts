@@ -439,16 +439,25 @@ export class Cluster {
       await Promise.all(this.procs.map((proc) => kill(proc, 'SIGKILL')));
       await Promise.all(this.clients.splice(0).map((client) => client.close().catch(() => undefined)));
       await Promise.all(this.stores.splice(0).map((store) => store.close().catch(() => undefined)));
-      const transport = await connectAmqp({ url: this.broker, prefix: this.prefix });
-      await transport.purgeAndDelete(['default']);
-      const db = new pg.Client({ connectionString: this.store });
-      await db.connect();
-      try {
-        await db.query(`DROP SCHEMA IF EXISTS "${this.schema}" CASCADE`);
-      } finally {
-        await db.end();
-      }
+      // Each step on its own: a broker that is down must not leave the schema behind, nor the reverse.
+      const steps = await Promise.allSettled([
+        (async () => {
+          const transport = await connectAmqp({ url: this.broker, prefix: this.prefix });
+          await transport.purgeAndDelete(['default']);
+        })(),
+        (async () => {
+          const db = new pg.Client({ connectionString: this.store });
+          await db.connect();
+          try {
+            await db.query(`DROP SCHEMA IF EXISTS "${this.schema}" CASCADE`);
+          } finally {
+            await db.end();
+          }
+        })(),
+      ]);
       rmSync(this.dir, { recursive: true, force: true });
+      const failed = steps.find((step): step is PromiseRejectedResult => step.status === 'rejected');
+      if (failed !== undefined) throw failed.reason;
     })();
     return this.cleaned;
   }

@@ -10,7 +10,7 @@
  * @packageDocumentation
  */
 import { Buffer } from 'node:buffer';
-import type { AsyncMessage, Channel, Connection } from 'rabbitmq-client';
+import { AMQPConnectionError, type AsyncMessage, type Channel, type Connection } from 'rabbitmq-client';
 import { parseJson } from '../../codec/parse.js';
 import { check, type Schema } from '../../codec/schema.js';
 import type { Logger } from '../../observability/logger.js';
@@ -126,6 +126,9 @@ export interface ConsumerContext {
 
 const noop = (): void => undefined;
 
+/** Setups a consumer's start tries when the connection drops during them. */
+const START_ATTEMPTS = 5;
+
 /**
  * A consumer on its own channel. Declares its topology, sets the prefetch and
  * consumes; when the channel or connection drops it does it all again (with
@@ -152,12 +155,28 @@ export class ManagedConsumer {
     return this.spec.queue.queue;
   }
 
-  /** Declares and starts consuming; rejects (with a scrubbed message) when the first setup fails. */
+  /**
+   * Declares and starts consuming; rejects (with a scrubbed message) when the
+   * first setup fails. A connection lost during the setup is transient (the
+   * broker restarting; RabbitMQ 3.10 also closes the connection with
+   * INTERNAL_ERROR when a client consumes from a quorum queue another client
+   * is still declaring), so it is tried again, as after any drop, up to
+   * {@link START_ATTEMPTS} times; a channel error (a queue declared with other
+   * arguments, access refused) is not.
+   */
   async start(): Promise<void> {
-    try {
-      await this.setup();
-    } catch (error) {
-      throw new Error(`cannot consume from AMQP queue "${this.queue}": ${describeError(error, this.context.url)}`, { cause: error });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.setup();
+        return;
+      } catch (error) {
+        const reason = describeError(error, this.context.url);
+        if (!(error instanceof AMQPConnectionError) || attempt >= START_ATTEMPTS || this.cancelled) {
+          throw new Error(`cannot consume from AMQP queue "${this.queue}": ${reason}`, { cause: error });
+        }
+        this.context.logger.warn({ queue: this.queue, reason, attempt }, `AMQP: the connection dropped while setting up the consumer of queue "${this.queue}"; retrying`);
+        await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
+      }
     }
   }
 
