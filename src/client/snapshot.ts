@@ -4,7 +4,7 @@
  * @packageDocumentation
  */
 import { decodeValue } from '../codec/value.js';
-import { inspectRun, type RunState, type RunStatus, type NodeStatus, type UndoStatus, type WaitingInfo } from '../engine/index.js';
+import { inspectRun, type RunState, type NodeStatus, type UndoStatus, type WaitingInfo } from '../engine/index.js';
 import type { Failure } from '../model/failure.js';
 import type { RunSummary } from '../store/port.js';
 
