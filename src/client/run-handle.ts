@@ -3,7 +3,7 @@
  *
  * @packageDocumentation
  */
-import type { Json } from '../codec/json.js';
+import type { Json, JsonObject } from '../codec/json.js';
 import { decodeValue, encodeValue } from '../codec/value.js';
 import type { StepReport } from '../coordinator/coordinator.js';
 import type { Change, HistoryEntry, LinkSpec } from '../engine/events.js';
@@ -139,7 +139,12 @@ export class RunHandle {
   async replace(node: string, replacement: TaskNode | TaskRef | Partial<Omit<NodeDefinition, 'id' | 'kind'>>): Promise<StepReport> {
     // Duck typing: a flow file loaded through tsx may carry its own copy of TaskNode.
     const named = 'definition' in replacement || typeof (replacement as TaskRef).task === 'string';
-    const changes = named ? await nodeDefinitionOf(replacement as TaskNode | TaskRef, this.parts) : replacement;
+    const fields = replacement as Partial<NodeDefinition>;
+    const changes = named
+      ? await nodeDefinitionOf(replacement as TaskNode | TaskRef, this.parts)
+      : fields.bound === undefined
+        ? fields
+        : { ...fields, bound: encodeValue(fields.bound, `the bound inputs given to replace node "${node}"`) as JsonObject };
     const { id: _id, kind: _kind, ...rest } = changes as NodeDefinition;
     return this.change({ op: 'replace', node, with: rest });
   }
