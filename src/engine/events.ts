@@ -125,3 +125,10 @@ export interface HistoryEntry {
   /** Details: the change, the error, the event name. */
   detail?: JsonObject;
 }
+
+/** Only the reference fields of an event (events carry more: `type`, `error`, ...). */
+export function executionRef(event: ExecutionRef): ExecutionRef {
+  const ref: ExecutionRef = { node: event.node, attempt: event.attempt };
+  if (event.activation !== undefined) ref.activation = event.activation;
+  return ref;
+}

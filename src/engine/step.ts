@@ -11,7 +11,9 @@ import type { Json, JsonObject } from '../codec/json.js';
 import type { Failure } from '../model/failure.js';
 import { backoffDelayMs } from '../model/retry.js';
 import { applyChange } from './changes.js';
-import type { Command, EngineEvent, ExecutionRef, HistoryEntry } from './events.js';
+import { heartbeat, leaseDue } from './leases.js';
+import { continueSaga, rollbackCommand, startUndo, undone } from './saga.js';
+import { executionRef, type Command, type EngineEvent, type ExecutionRef, type HistoryEntry } from './events.js';
 import { resolveInputs, sourcesNotified } from './inputs.js';
 import type { LiveRun } from './live.js';
 import { deriveStatus } from './status.js';
@@ -58,12 +60,6 @@ export function step(live: LiveRun, event: EngineEvent, now: number, out: StepOu
   return out;
 }
 
-/** Only the reference fields of an event (events carry more: `type`, `error`, ...). */
-function executionRef(event: ExecutionRef): ExecutionRef {
-  const ref: ExecutionRef = { node: event.node, attempt: event.attempt };
-  if (event.activation !== undefined) ref.activation = event.activation;
-  return ref;
-}
 
 /** One step's working context. Exported for the change operations only. */
 export class Stepper {
@@ -102,16 +98,16 @@ export class Stepper {
         this.retryDue(event);
         break;
       case 'task.heartbeat':
-        this.heartbeat(event, event.leaseMs);
+        heartbeat(this, event, event.leaseMs);
         break;
       case 'lease.due':
-        this.leaseDue(event);
+        leaseDue(this, event);
         break;
       case 'rollback.succeeded':
-        this.undone(event.node, 'done');
+        undone(this, event.node, 'done');
         break;
       case 'rollback.failed':
-        this.undone(event.node, 'failed', event.error);
+        undone(this, event.node, 'failed', event.error);
         break;
       case 'notify':
         this.notifyEvent(event.event, event.payload);
@@ -142,7 +138,8 @@ export class Stepper {
     this.out.nodes.add(node.def.id);
   }
 
-  private setUndo(node: NodeState, to: UndoStatus): void {
+  /** Moves a node's rollback to a new status, checking the transition table. */
+  setUndo(node: NodeState, to: UndoStatus): void {
     checkTransition(UNDO_TRANSITIONS, `rollback of node "${node.def.id}"`, node.undo ?? 'none', to);
     if (node.undo === 'running') this.live.index.undoing--;
     if (to === 'running') this.live.index.undoing++;
@@ -195,7 +192,8 @@ export class Stepper {
     this.record({ type: 'node.started', node: node.def.id, attempt: node.attempt });
   }
 
-  private dispatchCommand(node: NodeState, ref: ExecutionRef, inputs: JsonObject): Command {
+  /** A dispatch command for an execution of a node. */
+  dispatchCommand(node: NodeState, ref: ExecutionRef, inputs: JsonObject): Command {
     const def = node.def;
     const command: Command = {
       type: 'dispatch',
@@ -279,12 +277,14 @@ export class Stepper {
 
   // ---- signals ----------------------------------------------------------
 
-  private liveActivation(ref: ExecutionRef): ActivationState | undefined {
+  /** The running activation an execution reference names, if it matches. */
+  liveActivation(ref: ExecutionRef): ActivationState | undefined {
     const activation = this.run.activations.get(activationKey(ref.node, ref.activation as number));
     return activation?.status === 'running' && activation.attempt === ref.attempt ? activation : undefined;
   }
 
-  private runningNode(ref: ExecutionRef): NodeState | undefined {
+  /** The running node an execution reference names, if the attempt matches. */
+  runningNode(ref: ExecutionRef): NodeState | undefined {
     const node = this.run.nodes.get(ref.node);
     return node?.status === 'running' && node.attempt === ref.attempt ? node : undefined;
   }
@@ -344,13 +344,13 @@ export class Stepper {
       activation.error = error;
       activation.finishedAt = this.now;
       this.setActivation(activation, 'failed');
-      if (node.def.rollback) this.out.commands.push(this.rollbackCommand(node, ref, activation.inputs, undefined, error));
+      if (node.def.rollback) this.out.commands.push(rollbackCommand(this, node, ref, activation.inputs, undefined, error));
       return;
     }
     this.setStatus(node, 'failed');
     node.error = error;
     node.finishedAt = this.now;
-    if (node.def.rollback) this.startUndo(node);
+    if (node.def.rollback) startUndo(this, node);
     if (this.run.onFailure === 'rollback') this.run.saga = true;
   }
 
@@ -378,92 +378,6 @@ export class Stepper {
     this.dispatch(node, inputs);
   }
 
-  // ---- leases of long executions ----------------------------------------
-
-  /**
-   * A worker acknowledged a long execution early (so that the broker's consumer
-   * timeout cannot redeliver it while it runs) and holds it by heartbeats: the
-   * node is dispatched again if no heartbeat or outcome comes before the lease ends.
-   */
-  private heartbeat(event: ExecutionRef, leaseMs: number): void {
-    const ref = executionRef(event);
-    const leaseUntil = this.now + leaseMs;
-    if (ref.activation !== undefined) {
-      const activation = this.liveActivation(ref);
-      if (activation === undefined) return;
-      activation.leaseUntil = leaseUntil;
-      this.out.activations.set(activationKey(ref.node, ref.activation), activation);
-    } else {
-      const node = this.runningNode(ref);
-      if (node === undefined) return;
-      node.leaseUntil = leaseUntil;
-      this.touch(node);
-    }
-    this.out.commands.push({ type: 'schedule', runId: this.run.id, dueAt: leaseUntil, lease: true, ...ref });
-  }
-
-  private leaseDue(event: ExecutionRef): void {
-    const ref = executionRef(event);
-    const holder = ref.activation === undefined ? this.runningNode(ref) : this.liveActivation(ref);
-    const node = this.run.nodes.get(ref.node);
-    if (holder === undefined || node === undefined || holder.leaseUntil === undefined || holder.leaseUntil > this.now) return;
-    delete holder.leaseUntil;
-    if (ref.activation === undefined) this.touch(node);
-    else this.out.activations.set(activationKey(ref.node, ref.activation), holder as ActivationState);
-    const inputs = ref.activation === undefined ? (node.inputs ?? {}) : (holder as ActivationState).inputs;
-    this.out.commands.push(this.dispatchCommand(node, ref, inputs));
-    this.record({ type: 'node.started', ...ref, detail: { reason: 'lease expired' } });
-  }
-
-  // ---- rollback ---------------------------------------------------------
-
-  private rollbackCommand(node: NodeState, ref: ExecutionRef, inputs: JsonObject, result: Json | undefined, error: Failure | undefined): Command {
-    const command = this.dispatchCommand(node, ref, inputs);
-    if (command.type !== 'dispatch') return command;
-    command.kind = 'rollback';
-    if (result !== undefined) command.result = result;
-    if (error !== undefined) command.error = error;
-    return command;
-  }
-
-  private startUndo(node: NodeState): void {
-    this.setUndo(node, 'running');
-    const ref = { node: node.def.id, attempt: node.attempt };
-    this.out.commands.push(this.rollbackCommand(node, ref, node.inputs ?? {}, node.status === 'succeeded' ? node.result : undefined, node.error));
-    this.record({ type: 'rollback.started', node: node.def.id, attempt: node.attempt });
-  }
-
-  private undone(id: string, to: 'done' | 'failed', error?: Failure): void {
-    const node = this.run.nodes.get(id);
-    if (node?.undo !== 'running') return;
-    this.setUndo(node, to);
-    if (error !== undefined) node.undoError = error;
-    this.record(
-      error === undefined
-        ? { type: 'rollback.succeeded', node: id }
-        : { type: 'rollback.failed', node: id, detail: { name: error.name, message: error.message } },
-    );
-  }
-
-  /** The saga: once nothing runs, roll back completed nodes one at a time, latest first. */
-  private continueSaga(): void {
-    const index = this.live.index;
-    if (index.counts.running + index.liveActivations + index.undoing > 0) return;
-    for (const node of this.run.nodes.values()) {
-      if (node.status === 'retrying') {
-        this.setStatus(node, 'cancelled');
-        this.record({ type: 'node.cancelled', node: node.def.id });
-      }
-    }
-    let latest: NodeState | undefined;
-    for (const node of this.run.nodes.values()) {
-      if (node.status === 'succeeded' && node.def.rollback && node.undo === undefined) {
-        if (latest === undefined || (node.doneSeq ?? 0) > (latest.doneSeq ?? 0)) latest = node;
-      }
-    }
-    if (latest !== undefined) this.startUndo(latest);
-  }
-
   // ---- events, resume, status ------------------------------------------
 
   private notifyEvent(name: string, payload: JsonObject): void {
@@ -484,7 +398,7 @@ export class Stepper {
       if (node.status === 'running') this.out.commands.push(this.dispatchCommand(node, ref, node.inputs ?? {}));
       if (node.status === 'retrying') this.out.commands.push({ type: 'schedule', runId: this.run.id, dueAt: node.retryAt ?? this.now, node: ref.node, attempt: ref.attempt + 1 });
       if (node.undo === 'running') {
-        this.out.commands.push(this.rollbackCommand(node, ref, node.inputs ?? {}, node.status === 'succeeded' ? node.result : undefined, node.error));
+        this.out.commands.push(rollbackCommand(this, node, ref, node.inputs ?? {}, node.status === 'succeeded' ? node.result : undefined, node.error));
       }
       if (node.status === 'waiting') this.tryStart(node);
     }
@@ -501,7 +415,7 @@ export class Stepper {
 
   /** Continues the saga if one is in progress, then re-derives the run status. */
   refresh(): void {
-    if (this.run.saga && !this.run.cancelled) this.continueSaga();
+    if (this.run.saga && !this.run.cancelled) continueSaga(this);
     const status = deriveStatus(this.live);
     if (status === this.run.status) return;
     checkTransition(RUN_TRANSITIONS, `run "${this.run.id}"`, this.run.status, status);
