@@ -5,6 +5,7 @@
  * @packageDocumentation
  */
 import type { Json, JsonObject } from '../codec/json.js';
+import type { LinkDefinition } from '../model/definition.js';
 import { sourceName } from '../model/graph.js';
 import { hasNotified, type Backlogged, type NodeState, type RunState } from './state.js';
 
@@ -25,13 +26,22 @@ export function providedValue(node: NodeState, name: string): Json | undefined {
   return undefined;
 }
 
-/** Whether every source of the node has notified at least once. */
-export function sourcesNotified(run: RunState, node: NodeState): boolean {
-  for (const link of node.sources) {
-    const source = run.nodes.get(link.from);
-    if (source === undefined || !hasNotified(source)) return false;
+/**
+ * Whether every source of the node has notified at least once. Sources stay
+ * notified once they are, so `cursors` remembers, per sources array, how many
+ * leading sources are known to have notified: a fan-in of n sources costs O(n)
+ * over all its checks, not O(n) per check. (Changes replace the array, which
+ * resets its cursor.)
+ */
+export function sourcesNotified(run: RunState, node: NodeState, cursors?: WeakMap<readonly unknown[], number>): boolean {
+  const sources = node.sources;
+  let i = cursors?.get(sources) ?? 0;
+  for (; i < sources.length; i++) {
+    const source = run.nodes.get((sources[i] as (typeof sources)[number]).from);
+    if (source === undefined || !hasNotified(source)) break;
   }
-  return true;
+  cursors?.set(sources, i);
+  return i === sources.length;
 }
 
 /**
@@ -43,16 +53,47 @@ export function sourcesNotified(run: RunState, node: NodeState): boolean {
 export function resolveInputs(run: RunState, node: NodeState, notified?: Backlogged): JsonObject | undefined {
   const inputs: JsonObject = {};
   const def = node.def;
+  const links = candidates(run, node);
   for (const name of def.requires) {
-    const value = inputValue(run, node, name, notified);
+    const value = inputValue(run, node, name, notified, links);
     if (value === undefined) return undefined;
     inputs[name] = value;
   }
   for (const name of def.optional) {
-    const value = inputValue(run, node, name, notified);
+    const value = inputValue(run, node, name, notified, links);
     if (value !== undefined) inputs[name] = value;
   }
   return inputs;
+}
+
+type Candidates = ((name: string) => readonly LinkDefinition[]) | undefined;
+
+/**
+ * For a node with many sources (a fan-in), the links that can provide each input
+ * name, so that resolving n inputs from n sources costs O(n), not O(n²).
+ * Links keep their order; sources with open payloads can provide any name.
+ */
+function candidates(run: RunState, node: NodeState): Candidates {
+  if (node.sources.length <= 8) return undefined;
+  const byName = new Map<string, LinkDefinition[]>();
+  const open: LinkDefinition[] = [];
+  const add = (name: string, link: LinkDefinition): void => {
+    const list = byName.get(name);
+    if (list === undefined) byName.set(name, [link]);
+    else if (list[list.length - 1] !== link) list.push(link);
+  };
+  for (const link of node.sources) {
+    const provides = run.nodes.get(link.from)?.def.provides;
+    if (provides === undefined) {
+      open.push(link);
+      continue;
+    }
+    for (const provided of provides) if (!Object.hasOwn(link.map, provided)) add(provided, link);
+    for (const [input, provided] of Object.entries(link.map)) if (provides.includes(provided)) add(input, link);
+  }
+  if (open.length === 0) return (name) => byName.get(name) ?? [];
+  const order = new Map(node.sources.map((link, i) => [link, i]));
+  return (name) => [...(byName.get(name) ?? []), ...open].sort((a, b) => (order.get(a) ?? 0) - (order.get(b) ?? 0));
 }
 
 /** Where a node's input would come from, for inspection. */
@@ -60,9 +101,9 @@ export function missingInputs(run: RunState, node: NodeState): string[] {
   return node.def.requires.filter((name) => inputValue(run, node, name) === undefined);
 }
 
-function inputValue(run: RunState, node: NodeState, name: string, notified?: Backlogged): Json | undefined {
+function inputValue(run: RunState, node: NodeState, name: string, notified?: Backlogged, links?: Candidates): Json | undefined {
   if (Object.hasOwn(node.def.bound, name)) return node.def.bound[name];
-  for (const link of node.sources) {
+  for (const link of links === undefined ? node.sources : links(name)) {
     const latest = run.nodes.get(link.from);
     if (latest === undefined) continue;
     const source = notified?.from === link.from && notified.value !== undefined ? { ...latest, result: notified.value } : latest;

@@ -19,6 +19,8 @@ export interface RunIndex {
   liveActivations: number;
   /** Persistent task nodes. */
   persistent: number;
+  /** Per sources array, how many leading sources are known to have notified (see `sourcesNotified`). */
+  notifiedSources: WeakMap<readonly unknown[], number>;
 }
 
 /** A run and its indexes: what the engine steps. */
@@ -35,7 +37,7 @@ function emptyCounts(): Record<NodeStatus, number> {
 
 /** Builds the indexes of a run (after loading it from a store). */
 export function liveRun(state: RunState): LiveRun {
-  const index: RunIndex = { outgoing: new Map(), counts: emptyCounts(), undoing: 0, liveActivations: 0, persistent: 0 };
+  const index: RunIndex = { outgoing: new Map(), counts: emptyCounts(), undoing: 0, liveActivations: 0, persistent: 0, notifiedSources: new WeakMap() };
   for (const node of state.nodes.values()) addToIndex(index, node);
   for (const activation of state.activations.values()) {
     if (activation.status === 'running' || activation.status === 'retrying') index.liveActivations++;

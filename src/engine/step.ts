@@ -176,7 +176,7 @@ export class Stepper {
 
   /** Dispatches a waiting node if all its sources have notified and its inputs resolve. */
   tryStart(node: NodeState): void {
-    if (!this.accepting || node.status !== 'waiting' || !sourcesNotified(this.run, node)) return;
+    if (!this.accepting || node.status !== 'waiting' || !sourcesNotified(this.run, node, this.live.index.notifiedSources)) return;
     const inputs = resolveInputs(this.run, node);
     if (inputs !== undefined) this.dispatch(node, inputs);
   }
@@ -227,7 +227,7 @@ export class Stepper {
   activate(node: NodeState, from: string): void {
     if (!this.accepting || this.run.stopped || node.status !== 'listening') return;
     const triggers = this.isStreaming(this.run.nodes.get(from)) || !node.sources.some((l) => this.isStreaming(this.run.nodes.get(l.from)));
-    const inputs = sourcesNotified(this.run, node) ? resolveInputs(this.run, node) : undefined;
+    const inputs = sourcesNotified(this.run, node, this.live.index.notifiedSources) ? resolveInputs(this.run, node) : undefined;
     if (inputs === undefined) {
       if (!triggers) return; // it only supplied an input
       const entry: Backlogged = { seq: ++this.run.seq, from };

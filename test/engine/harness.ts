@@ -110,7 +110,7 @@ export const applies = (out: StepOutput): DispatchCommand[] => out.commands.filt
  */
 export function snapshot(live: LiveRun): unknown {
   const { nodes, activations, ...header } = live.state;
-  const { outgoing, ...counts } = live.index;
+  const { outgoing, notifiedSources: _cursors, ...counts } = live.index;
   return structuredClone({
     header,
     nodes: Object.fromEntries(nodes),

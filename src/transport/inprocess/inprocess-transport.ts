@@ -14,6 +14,11 @@ import { topicMatches } from '../topic.js';
 /** A consumer of this queue name takes the dispatches of every queue (the embedded worker does). */
 export const ANY_QUEUE = '*';
 
+interface Subscriber {
+  pattern: string;
+  handler: (entry: HistoryEntry) => void;
+}
+
 interface Consumer {
   prefetch: number;
   inflight: number;
@@ -39,7 +44,9 @@ export class InProcessTransport implements Transport {
   private signalHandler: ((batch: Delivery<SignalMessage>[]) => void) | undefined;
   private flushScheduled = false;
   private readonly abortHandlers = new Set<(message: AbortMessage) => void>();
-  private readonly subscribers = new Set<{ pattern: string; handler: (entry: HistoryEntry) => void }>();
+  /** Subscribers to one run (`run.<id>.…`, as `wait()` makes), by run id; the others apart. */
+  private readonly byRun = new Map<string, Set<Subscriber>>();
+  private readonly subscribers = new Set<Subscriber>();
   private readonly logger: Logger;
 
   /** `logger` reports handlers that throw (an abort or announcement handler's throw never reaches the publisher). */
@@ -69,10 +76,13 @@ export class InProcessTransport implements Transport {
 
   /** @inheritdoc */
   async announce(entries: HistoryEntry[]): Promise<void> {
-    if (this.subscribers.size === 0) return;
+    if (this.subscribers.size === 0 && this.byRun.size === 0) return;
     for (const entry of entries) {
+      const ofRun = this.byRun.get(entry.runId);
+      if (this.subscribers.size === 0 && ofRun === undefined) continue;
       const key = announcementKey(entry);
       for (const subscriber of this.subscribers) if (topicMatches(subscriber.pattern, key)) this.call('announcement', subscriber.handler, entry);
+      if (ofRun !== undefined) for (const subscriber of ofRun) if (topicMatches(subscriber.pattern, key)) this.call('announcement', subscriber.handler, entry);
     }
   }
 
@@ -120,8 +130,19 @@ export class InProcessTransport implements Transport {
   /** @inheritdoc */
   async subscribe(pattern: string, handler: (entry: HistoryEntry) => void): Promise<Subscription> {
     const subscriber = { pattern, handler };
-    this.subscribers.add(subscriber);
-    return { cancel: async () => void this.subscribers.delete(subscriber) };
+    const [first, runId] = pattern.split('.');
+    if (first !== 'run' || runId === undefined || runId === '*' || runId === '#') {
+      this.subscribers.add(subscriber);
+      return { cancel: async () => void this.subscribers.delete(subscriber) };
+    }
+    const set = this.byRun.get(runId) ?? new Set<Subscriber>();
+    this.byRun.set(runId, set.add(subscriber));
+    return {
+      cancel: async () => {
+        set.delete(subscriber);
+        if (set.size === 0) this.byRun.delete(runId);
+      },
+    };
   }
 
   /** @inheritdoc */
@@ -131,6 +152,7 @@ export class InProcessTransport implements Transport {
     this.signalHandler = undefined;
     this.abortHandlers.clear();
     this.subscribers.clear();
+    this.byRun.clear();
   }
 
   private queue(name: string): WorkQueue {
