@@ -62,6 +62,8 @@ export interface ModeOptions {
   embeddedConcurrency: number;
   /** Extra node flags of the worker processes (`--cpu-prof --cpu-prof-dir=...`). */
   workerNodeArgs: string[];
+  /** Start the workers with a Prometheus endpoint, so that {@link Mode.scrape} can read them. */
+  workerMetrics: boolean;
   /** Progress output. */
   log: (message: string) => void;
 }
@@ -82,6 +84,8 @@ export interface Mode {
   session(): Promise<Session>;
   /** Throws when the mode cannot go on (a worker process died), naming what happened. */
   check(): void;
+  /** The workers' metrics of interest, summed over workers and labels (empty unless `workerMetrics`). */
+  scrape(): Promise<Record<string, number>>;
   /** Stops workers and deletes what the mode created. Idempotent. */
   close(): Promise<void>;
 }
@@ -152,6 +156,7 @@ function embeddedMode(name: 'memory' | 'sqlite', spec: ConnectSpec, config: stri
     spec: () => spec,
     session: () => connectSpec(spec),
     check: () => undefined,
+    scrape: async () => ({}),
     close: async () => undefined,
   };
 }
@@ -211,13 +216,44 @@ function spawnWorker(nodeArgs: string[], args: string[]): WorkerProcess {
   return worker;
 }
 
-function isReady(line: string): boolean {
-  if (!line.startsWith('{')) return false;
+function readyLine(line: string): { metricsPort?: number } | undefined {
+  if (!line.startsWith('{')) return undefined;
   try {
-    return (JSON.parse(line) as { msg?: unknown }).msg === 'ready';
+    const parsed = JSON.parse(line) as { msg?: unknown; metricsPort?: number };
+    return parsed.msg === 'ready' ? parsed : undefined;
   } catch {
-    return false;
+    return undefined;
   }
+}
+
+const isReady = (line: string): boolean => readyLine(line) !== undefined;
+
+/** Metric families summed by {@link Mode.scrape} (counters, and histograms' `_sum`/`_count`). */
+const SCRAPED = [
+  'taskwire_tasks_started_total',
+  'taskwire_engine_steps_total',
+  'taskwire_store_commit_duration_seconds_sum',
+  'taskwire_store_commit_duration_seconds_count',
+  'taskwire_dispatch_latency_seconds_sum',
+  'taskwire_dispatch_latency_seconds_count',
+  'taskwire_task_duration_seconds_sum',
+  'taskwire_task_duration_seconds_count',
+  'process_cpu_seconds_total',
+];
+
+async function scrapeWorkers(workers: WorkerProcess[]): Promise<Record<string, number>> {
+  const sums: Record<string, number> = {};
+  for (const worker of workers) {
+    const port = worker.lines.map(readyLine).find((ready) => ready?.metricsPort !== undefined)?.metricsPort;
+    if (port === undefined) continue;
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    for (const line of text.split('\n')) {
+      const match = /^([a-z_]+)(?:\{[^}]*\})? ([0-9.e+-]+)$/.exec(line);
+      if (match === null || !SCRAPED.includes(match[1] as string)) continue;
+      sums[match[1] as string] = (sums[match[1] as string] ?? 0) + Number(match[2]);
+    }
+  }
+  return sums;
 }
 
 async function waitReady(worker: WorkerProcess, timeoutMs: number): Promise<void> {
@@ -302,6 +338,7 @@ async function distributedMode(options: ModeOptions): Promise<Mode> {
 
   try {
     const args = ['--tasks', TASKS_MODULE, '--broker', options.broker, '--store', options.pgUrl, '--prefix', prefix, '--schema', schema, '--concurrency', String(options.workerConcurrency)];
+    if (options.workerMetrics) args.push('--metrics-port', '0');
     for (let i = 0; i < options.workers; i++) workers.push(spawnWorker(options.workerNodeArgs, args));
     const t0 = performance.now();
     await Promise.all(workers.map((worker) => waitReady(worker, 60_000)));
@@ -320,6 +357,7 @@ async function distributedMode(options: ModeOptions): Promise<Mode> {
     versions,
     spec: () => spec,
     session: () => connectSpec(spec),
+    scrape: () => scrapeWorkers(workers),
     check: () => {
       const dead = workers.find((worker) => worker.exit !== undefined);
       if (dead !== undefined) throw new Error(`worker process ${dead.pid} exited (${JSON.stringify(dead.exit)}); its last lines:\n${dead.lines.slice(-20).join('\n')}`);

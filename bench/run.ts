@@ -43,8 +43,9 @@ const HELP = `taskwire benchmark: W1 chain, W2 fanout, W3 throughput, W4 events,
   --scale-n a,b,c        scale flow sizes in nodes (10000,30000,100000)
   --scale-shape s        wide (1 root -> n-2 parallel -> 1 join) or tree (joins of 100, then one join) (wide)
   --scale-runs n         runs per scale size, one child process each (default: --runs)
-  --scale-node-args "…"  extra node flags for the scale children, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
-  --worker-node-args "…" extra node flags for the amqp-pg worker processes (same use)
+  --scale-node-args="…"  extra node flags for the scale children, e.g. --scale-node-args="--cpu-prof --cpu-prof-dir=/tmp/prof"
+  --worker-node-args="…" extra node flags for the amqp-pg worker processes (same use)
+  --worker-metrics       amqp-pg: read the workers' Prometheus metrics around the measured runs (worker_metrics field)
   --timeout s            give up on one run of W1-W4 after s seconds (300)
   --scale-timeout s      give up on one scale run after s seconds (600); larger sizes are then skipped
   --broker url           amqp-pg: RabbitMQ (amqp://guest:guest@127.0.0.1:5672)
@@ -75,6 +76,7 @@ async function main(): Promise<number> {
       'scale-runs': { type: 'string' },
       'scale-node-args': { type: 'string', default: '' },
       'worker-node-args': { type: 'string', default: '' },
+      'worker-metrics': { type: 'boolean', default: false },
       timeout: { type: 'string' },
       'scale-timeout': { type: 'string', default: '600' },
       broker: { type: 'string', default: process.env['TASKWIRE_BENCH_BROKER_URL'] ?? 'amqp://guest:guest@127.0.0.1:5672' },
@@ -135,6 +137,7 @@ async function main(): Promise<number> {
     workerConcurrency: int(opt.concurrency, 64, 'concurrency'),
     embeddedConcurrency: int(opt['embedded-concurrency'], 16, 'embedded-concurrency'),
     workerNodeArgs: opt['worker-node-args'].split(' ').filter(Boolean),
+    workerMetrics: opt['worker-metrics'],
     log,
   };
   const records: Rec[] = [];
@@ -193,6 +196,7 @@ async function runWorkload(mode: Mode, workload: Exclude<WorkloadName, 'scale'>,
   const base: Rec = { system: mode.system, workload };
   const results: RunResult[] = [];
   const loadBefore = r1(loadavg()[0] ?? 0);
+  let workerMetrics: Record<string, number> | undefined;
   let phase = 'connect';
   try {
     const session = await mode.session();
@@ -203,12 +207,14 @@ async function runWorkload(mode: Mode, workload: Exclude<WorkloadName, 'scale'>,
       const tw = performance.now();
       await RUNNERS[workload](ctx, warmup);
       log(`${mode.name} ${workload}: warm-up (size ${warmup}) ${((performance.now() - tw) / 1000).toFixed(3)} s`);
+      const before = await mode.scrape();
       for (let k = 0; k < runs; k++) {
         phase = `run ${k + 1}/${runs} (size ${size})`;
         const result = await RUNNERS[workload](ctx, size);
         results.push(result);
         log(`${mode.name} ${workload} run ${k + 1}/${runs}: ${result.seconds.toFixed(4)} s ${JSON.stringify(result.extra)}`);
       }
+      workerMetrics = workerMetricsDelta(before, await mode.scrape(), runs);
       await settlements.close();
     } finally {
       await withTimeout(session.close(), 30_000, 'closing the client');
@@ -229,9 +235,28 @@ async function runWorkload(mode: Mode, workload: Exclude<WorkloadName, 'scale'>,
   rec['runs_s'] = seconds.map(r4);
   rec['spread_pct'] = r1(spreadPct(seconds));
   rec['load_avg_1m'] = [loadBefore, r1(loadavg()[0] ?? 0)];
+  if (workerMetrics !== undefined) rec['worker_metrics'] = workerMetrics;
   rec['config'] = `${mode.config}; ${HOW[workload]}`;
   rec['versions'] = mode.versions;
   return rec;
+}
+
+/** Per measured run: what the workers did (from their Prometheus counters), or undefined without `--worker-metrics`. */
+function workerMetricsDelta(before: Record<string, number>, after: Record<string, number>, runs: number): Record<string, number> | undefined {
+  if (Object.keys(after).length === 0) return undefined;
+  const d = (name: string): number => ((after[name] ?? 0) - (before[name] ?? 0)) / runs;
+  const commits = d('taskwire_store_commit_duration_seconds_count');
+  const dispatched = d('taskwire_dispatch_latency_seconds_count');
+  const executed = d('taskwire_task_duration_seconds_count');
+  return {
+    tasks_started: r1(d('taskwire_tasks_started_total')),
+    steps: r1(d('taskwire_engine_steps_total')),
+    commits: r1(commits),
+    commit_ms_mean: commits > 0 ? r3((d('taskwire_store_commit_duration_seconds_sum') / commits) * 1000) : 0,
+    dispatch_latency_ms_mean: dispatched > 0 ? r3((d('taskwire_dispatch_latency_seconds_sum') / dispatched) * 1000) : 0,
+    task_ms_mean: executed > 0 ? r3((d('taskwire_task_duration_seconds_sum') / executed) * 1000) : 0,
+    worker_cpu_s: r3(d('process_cpu_seconds_total')),
+  };
 }
 
 const HOW: Record<WorkloadName, string> = {

@@ -5,12 +5,22 @@
  * @packageDocumentation
  */
 
-/** Whether a routing key matches a topic pattern. */
-export function topicMatches(pattern: string, key: string): boolean {
-  return match(pattern.split('.'), 0, key.split('.'), 0);
+/** A topic pattern prepared once, for matching many routing keys given as their words. */
+export type TopicMatcher = (words: readonly string[]) => boolean;
+
+/** Prepares a topic pattern for matching. */
+export function topicMatcher(pattern: string): TopicMatcher {
+  if (pattern === '#') return () => true;
+  const parts = pattern.split('.');
+  return (words) => match(parts, 0, words, 0);
 }
 
-function match(pattern: string[], p: number, words: string[], w: number): boolean {
+/** Whether a routing key matches a topic pattern. */
+export function topicMatches(pattern: string, key: string): boolean {
+  return topicMatcher(pattern)(key.split('.'));
+}
+
+function match(pattern: readonly string[], p: number, words: readonly string[], w: number): boolean {
   if (p === pattern.length) return w === words.length;
   const part = pattern[p];
   if (part === '#') {

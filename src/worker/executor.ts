@@ -12,36 +12,35 @@ import type { TaskContext } from '../model/task.js';
 import type { DispatchMessage, SignalMessage } from '../transport/port.js';
 import type { TaskRegistry } from './registry.js';
 
-/** Runs `apply` under a timeout; rejects with a TimeoutError and aborts the signal when it fires. */
+/**
+ * Runs `apply` until it settles, the outer signal aborts (cancel, shutdown) or the
+ * timeout fires (then its signal aborts with a TimeoutError). Without a timeout
+ * the task gets the outer signal itself: no extra controller on the hot path.
+ */
 async function withTimeout<T>(run: (signal: AbortSignal) => T | Promise<T>, timeoutMs: number, task: string, outer: AbortSignal): Promise<T> {
-  const controller = new AbortController();
-  const onOuter = (): void => controller.abort(outer.reason);
-  if (outer.aborted) controller.abort(outer.reason);
-  else outer.addEventListener('abort', onOuter, { once: true });
+  if (outer.aborted) throw outer.reason;
+  const controller = timeoutMs > 0 ? new AbortController() : undefined;
+  const signal = controller?.signal ?? outer;
   let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
+  let onOuter: (() => void) | undefined;
+  const work = run(signal);
+  if (!(work instanceof Promise)) return work; // a sync task: nothing to race
   try {
-    const work = Promise.resolve().then(() => run(controller.signal));
-    const guards: Promise<never>[] = [
-      new Promise<never>((_, reject) => {
-        if (controller.signal.aborted) reject(controller.signal.reason);
-        controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
-      }),
-    ];
-    if (timeoutMs > 0) {
-      guards.push(
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => {
-            const error = new TimeoutError(task, timeoutMs);
-            controller.abort(error);
-            reject(error);
-          }, timeoutMs);
-        }),
-      );
-    }
-    return await Promise.race([work, ...guards]);
+    return await new Promise<T>((resolve, reject) => {
+      onAbort = () => reject(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      if (controller !== undefined) {
+        onOuter = () => controller.abort(outer.reason);
+        outer.addEventListener('abort', onOuter, { once: true });
+        timer = setTimeout(() => controller.abort(new TimeoutError(task, timeoutMs)), timeoutMs);
+      }
+      work.then(resolve, reject);
+    });
   } finally {
     if (timer !== undefined) clearTimeout(timer);
-    outer.removeEventListener('abort', onOuter);
+    if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
+    if (onOuter !== undefined) outer.removeEventListener('abort', onOuter);
   }
 }
 

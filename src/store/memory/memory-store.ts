@@ -3,6 +3,12 @@
  * need no durability. Rows are copied in and out, so callers never share state
  * with the store (as with a real database).
  *
+ * The copies are one level deep, which is enough and cheap (this store is on
+ * the embedded hot path): the engine mutates a node's or an activation's own
+ * fields in place, but replaces nested values (definition, links, inputs,
+ * results, errors, backlog) with new ones instead of changing them, and never
+ * changes a history entry, a header or an outbox item once produced.
+ *
  * @packageDocumentation
  */
 import type { HistoryEntry } from '../../engine/events.js';
@@ -16,7 +22,7 @@ interface StoredRun {
   history: HistoryEntry[];
 }
 
-const copy = <T>(value: T): T => structuredClone(value);
+const copy = <T extends object>(value: T): T => ({ ...value });
 
 /** A {@link Store} in process memory. */
 export class MemoryStore implements Store {

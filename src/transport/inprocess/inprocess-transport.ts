@@ -6,16 +6,17 @@
  *
  * @packageDocumentation
  */
+import { clonePlain } from '../../codec/clone.js';
 import type { HistoryEntry } from '../../engine/events.js';
-import { announcementKey, type AbortMessage, type ConsumeOptions, type Delivery, type DispatchMessage, type SignalMessage, type Subscription, type Transport } from '../port.js';
+import type { AbortMessage, ConsumeOptions, Delivery, DispatchMessage, SignalMessage, Subscription, Transport } from '../port.js';
 import { silentLogger, type Logger } from '../../observability/logger.js';
-import { topicMatches } from '../topic.js';
+import { topicMatcher, type TopicMatcher } from '../topic.js';
 
 /** A consumer of this queue name takes the dispatches of every queue (the embedded worker does). */
 export const ANY_QUEUE = '*';
 
 interface Subscriber {
-  pattern: string;
+  matches: TopicMatcher;
   handler: (entry: HistoryEntry) => void;
 }
 
@@ -47,6 +48,7 @@ export class InProcessTransport implements Transport {
   /** Subscribers to one run (`run.<id>.…`, as `wait()` makes), by run id; the others apart. */
   private readonly byRun = new Map<string, Set<Subscriber>>();
   private readonly subscribers = new Set<Subscriber>();
+  private readonly typeWords = new Map<string, string[]>();
   private readonly logger: Logger;
 
   /** `logger` reports handlers that throw (an abort or announcement handler's throw never reaches the publisher). */
@@ -58,14 +60,14 @@ export class InProcessTransport implements Transport {
   async dispatch(messages: DispatchMessage[]): Promise<void> {
     for (const message of messages) {
       const queue = this.queue(this.queues.has(ANY_QUEUE) ? ANY_QUEUE : message.queue);
-      queue.ready.push(structuredClone(message));
+      queue.ready.push(clonePlain(message));
       this.pump(queue);
     }
   }
 
   /** @inheritdoc */
   async signal(messages: SignalMessage[]): Promise<void> {
-    for (const message of messages) this.signals.push(structuredClone(message));
+    for (const message of messages) this.signals.push(clonePlain(message));
     this.scheduleFlush();
   }
 
@@ -80,10 +82,20 @@ export class InProcessTransport implements Transport {
     for (const entry of entries) {
       const ofRun = this.byRun.get(entry.runId);
       if (this.subscribers.size === 0 && ofRun === undefined) continue;
-      const key = announcementKey(entry);
-      for (const subscriber of this.subscribers) if (topicMatches(subscriber.pattern, key)) this.call('announcement', subscriber.handler, entry);
-      if (ofRun !== undefined) for (const subscriber of ofRun) if (topicMatches(subscriber.pattern, key)) this.call('announcement', subscriber.handler, entry);
+      const key = this.keyWords(entry);
+      for (const subscriber of this.subscribers) if (subscriber.matches(key)) this.call('announcement', subscriber.handler, entry);
+      if (ofRun !== undefined) for (const subscriber of ofRun) if (subscriber.matches(key)) this.call('announcement', subscriber.handler, entry);
     }
+  }
+
+  /** The words of an announcement's routing key (`announcementKey`), without building and splitting the string. */
+  private keyWords(entry: HistoryEntry): string[] {
+    let typeWords = this.typeWords.get(entry.type);
+    if (typeWords === undefined) {
+      typeWords = entry.type.split('.');
+      this.typeWords.set(entry.type, typeWords);
+    }
+    return ['run', entry.runId, entry.node ?? '$run', ...typeWords];
   }
 
   /** Calls a best-effort handler: a throw is logged, and the other handlers still run (as on AMQP). */
@@ -129,7 +141,7 @@ export class InProcessTransport implements Transport {
 
   /** @inheritdoc */
   async subscribe(pattern: string, handler: (entry: HistoryEntry) => void): Promise<Subscription> {
-    const subscriber = { pattern, handler };
+    const subscriber: Subscriber = { matches: topicMatcher(pattern), handler };
     const [first, runId] = pattern.split('.');
     if (first !== 'run' || runId === undefined || runId === '*' || runId === '#') {
       this.subscribers.add(subscriber);
