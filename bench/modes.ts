@@ -11,7 +11,7 @@
  * A {@link ConnectSpec} is what a process needs to connect a client to a mode, so
  * that the scale workload's child processes connect the same way.
  */
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -92,9 +92,22 @@ export interface Mode {
 
 const TASKWIRE_VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
+/** The checked-out commit (read-only git commands), `+dirty` when src/ has uncommitted changes. */
+function sourceCommit(): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() !== '';
+    return dirty ? `${head}+dirty` : head;
+  } catch {
+    return 'unknown';
+  }
+}
+
+const COMMIT = sourceCommit();
+
 /** Versions common to every mode. */
 function baseVersions(): Record<string, string> {
-  return { taskwire: TASKWIRE_VERSION, node: process.versions.node };
+  return { taskwire: TASKWIRE_VERSION, commit: COMMIT, node: process.versions.node };
 }
 
 let sessionSeq = 0;

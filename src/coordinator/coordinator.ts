@@ -68,9 +68,13 @@ interface Pending {
   resolve: (run: StepReport) => void;
   reject: (error: unknown) => void;
   conflicts: number;
+  storeRetries: number;
 }
 
 const MAX_CONFLICT_RETRIES = 20;
+/** Client events give up after this many store failures (signals never do: the broker holds them). */
+const MAX_STORE_RETRIES = 6;
+const MAX_STORE_RETRY_DELAY_MS = 5000;
 
 /** What {@link Coordinator.submit} resolves with: the run after the step. */
 export interface StepReport {
@@ -91,6 +95,10 @@ export class Coordinator {
   private subscription: Subscription | undefined;
   private poller: unknown;
   private closed = false;
+  /** Consecutive store failures, for the backoff of {@link Coordinator.retryLater}. */
+  private storeFailures = 0;
+  /** Events waiting for the store to come back. */
+  private readonly parked = new Set<Pending>();
 
   constructor(private readonly options: CoordinatorOptions) {
     this.clock = options.clock ?? systemClock;
@@ -141,7 +149,7 @@ export class Coordinator {
   /** Applies an event to a run; resolves once it is committed and its commands are handed on. */
   submit(runId: string, event: EngineEvent): Promise<StepReport> {
     return new Promise((resolve, reject) => {
-      this.enqueue({ runId, event, resolve, reject, conflicts: 0 });
+      this.enqueue({ runId, event, resolve, reject, conflicts: 0, storeRetries: 0 });
     });
   }
 
@@ -154,7 +162,7 @@ export class Coordinator {
   private onSignals(batch: Delivery<SignalMessage>[]): void {
     for (const delivery of batch) {
       const noop = (): void => undefined;
-      this.enqueue({ runId: delivery.body.runId, event: signalToEvent(delivery.body), delivery, resolve: noop, reject: noop, conflicts: 0 });
+      this.enqueue({ runId: delivery.body.runId, event: signalToEvent(delivery.body), delivery, resolve: noop, reject: noop, conflicts: 0, storeRetries: 0 });
     }
   }
 
@@ -173,7 +181,12 @@ export class Coordinator {
       while (this.queue.length > 0) {
         const batch = this.queue;
         this.queue = [];
-        await this.process(batch);
+        try {
+          await this.process(batch);
+        } catch (error) {
+          // The store is unreachable (a load failed): step them again later.
+          this.retryLater(batch, error);
+        }
       }
     } finally {
       // Cleared in the same tick the queue is found empty: an event enqueued
@@ -253,13 +266,14 @@ export class Coordinator {
       conflicts = new Set((await this.options.store.commit(commits)).conflicts);
       this.record(steps, Date.now() - commitStart);
     } catch (error) {
-      this.logger.error({ error: (error as Error).message, runs: commits.length }, 'store commit failed; events will be retried');
-      for (const { live, items } of steps) {
-        this.cache.delete(live.state.id);
-        for (const item of items) this.fail(item, error);
-      }
+      for (const { live } of steps) this.cache.delete(live.state.id);
+      this.retryLater(
+        steps.flatMap((s) => s.items),
+        error,
+      );
       return;
     }
+    this.storeFailures = 0;
     const committed = [];
     for (const entry of steps) {
       const { live, items } = entry;
@@ -288,6 +302,34 @@ export class Coordinator {
       for (const item of items) if (item.event.type === 'notify') metrics.notified(item.event.event);
     }
     metrics.setRunsActive(this.cache.size);
+  }
+
+  /**
+   * The store failed (PostgreSQL restarting, say): the events are stepped again
+   * after a backoff, from a fresh load. Signals stay unacknowledged meanwhile:
+   * handing them back to the broker at once would burn their delivery limit in
+   * a few seconds of outage. Events nobody else holds (client changes) give up
+   * after a few tries, with the store's error.
+   */
+  private retryLater(items: Pending[], error: unknown): void {
+    this.storeFailures++;
+    const delayMs = Math.min(MAX_STORE_RETRY_DELAY_MS, 100 * 2 ** Math.min(this.storeFailures - 1, 6));
+    this.logger.warn({ error: (error as Error).message, events: items.length, retryInMs: delayMs }, 'store unavailable; events will be stepped again');
+    const kept: Pending[] = [];
+    for (const item of items) {
+      if (item.delivery === undefined && ++item.storeRetries > MAX_STORE_RETRIES) item.reject(error);
+      else kept.push(item);
+    }
+    if (kept.length === 0) return;
+    for (const item of kept) this.parked.add(item);
+    const handle = this.clock.setTimeout(() => {
+      this.timers.delete(handle);
+      for (const item of kept) {
+        this.parked.delete(item);
+        this.enqueue(item);
+      }
+    }, delayMs);
+    this.timers.add(handle);
   }
 
   private succeed(item: Pending, live: LiveRun): void {
@@ -443,7 +485,12 @@ export class Coordinator {
       if (command.type === 'dispatch') dispatches.push(command);
       else if (command.type === 'abort') await this.options.transport.abort([command]);
       else if (command.type === 'schedule') {
-        await this.submit(command.runId, scheduledEvent(command)).catch(() => undefined);
+        // Deleted only once stepped: if the store fails, the claim ends and it is due again.
+        const stepped = await this.submit(command.runId, scheduledEvent(command)).then(
+          () => true,
+          () => false,
+        );
+        if (!stepped) continue;
       }
       done.push(item.id);
     }
@@ -462,6 +509,8 @@ export class Coordinator {
     if (this.poller !== undefined) this.clock.clearTimeout(this.poller);
     for (const handle of this.timers) this.clock.clearTimeout(handle);
     this.timers.clear();
+    for (const item of this.parked) this.fail(item, new TaskwireError('TW_CLOSED', 'coordinator is closed'));
+    this.parked.clear();
     await this.draining;
   }
 }

@@ -7,11 +7,18 @@ import type { Pool, PoolClient } from 'pg';
 
 /**
  * Runs `work` between BEGIN and COMMIT on one connection; rolls back if it
- * throws. A connection whose rollback failed is destroyed, not reused.
+ * throws. A connection that failed (or whose rollback failed) is destroyed, not reused.
  */
 export async function inTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;
+  // A connection the server terminates mid-transaction (a restart) emits 'error'
+  // on its client; unheard, that would crash the process. The query in flight
+  // fails too, which is what the caller sees.
+  const onError = (error: Error): void => {
+    broken = error;
+  };
+  client.on('error', onError);
   try {
     await client.query('BEGIN');
     const result = await work(client);
@@ -23,6 +30,7 @@ export async function inTransaction<T>(pool: Pool, work: (client: PoolClient) =>
     });
     throw error;
   } finally {
+    client.off('error', onError);
     client.release(broken);
   }
 }
