@@ -4,7 +4,7 @@
  * `rollback` policy undoes the finished steps in reverse order: the server is
  * unconfigured, then destroyed. The run ends `rolled_back` (exit code 1).
  *
- *   npx taskwire run examples/provision.ts
+ *   ./bin/taskwire.js run examples/provision.ts
  */
 import { NonRetryableError, flow, task } from '../src/index.js';
 

@@ -1,7 +1,7 @@
 /**
  * The seed's example: add(1, 2) linked to mult(add, y = 3). Running it yields mult = 9.
  *
- *   npx taskwire run examples/seed.ts
+ *   ./bin/taskwire.js run examples/seed.ts
  */
 import { flow, task } from '../src/index.js';
 
