@@ -19,7 +19,7 @@
  */
 import { TaskwireError, UnknownRunError } from '../errors.js';
 import { emptyOutput, liveRun, runHeader, step, type LiveRun, type StepOutput } from '../engine/index.js';
-import type { Command, DispatchCommand, EngineEvent, ExecutionRef } from '../engine/events.js';
+import type { Command, EngineEvent } from '../engine/events.js';
 import type { RunStatus } from '../engine/state.js';
 import type { Span } from '@opentelemetry/api';
 import { silentLogger, type Logger } from '../observability/logger.js';
@@ -28,6 +28,7 @@ import type { TaskwireMetrics } from '../observability/metrics.js';
 import { FINAL_STATUSES, type OutboxItem, type StepCommit, type Store } from '../store/port.js';
 import type { Delivery, DispatchMessage, SignalMessage, Subscription, Transport } from '../transport/port.js';
 import { systemClock, type Clock } from './clock.js';
+import { carryOutClaimed, outboxId, outboxItems, scheduledEvent } from './outbox.js';
 import { signalToEvent } from './signals.js';
 
 /** Options of {@link Coordinator}. */
@@ -378,15 +379,10 @@ export class Coordinator {
         if (node !== undefined) nodes.push(node);
       }
     }
-    const outbox: OutboxItem[] = [];
+    let outbox: OutboxItem[] = [];
     if (this.usesOutbox) {
       const now = this.clock.now();
-      const republishAt = this.options.carryOut === false ? now : now + (this.options.republishAfterMs ?? 5000);
-      out.commands.forEach((command, i) => {
-        if (command.type === 'finished') return;
-        const dueAt = command.type === 'schedule' ? command.dueAt : republishAt;
-        outbox.push({ id: `${state.id}:${state.rev}:${i}`, runId: state.id, dueAt, command });
-      });
+      outbox = outboxItems(live, out, this.options.carryOut === false ? now : now + (this.options.republishAfterMs ?? 5000));
     }
     return {
       run: runHeader(state),
@@ -416,20 +412,20 @@ export class Coordinator {
     for (const { live, out } of steps) {
       const state = live.state;
       out.commands.forEach((command, i) => {
-        const outboxId = `${state.id}:${state.rev}:${i}`;
+        const id = outboxId(state.id, state.rev, i);
         switch (command.type) {
           case 'dispatch': {
             const message: DispatchMessage = sentAt === undefined ? { ...command } : { ...command, sentAt };
             spans.push(traceDispatch(message, state.traceparent));
             dispatches.push(message);
-            done.push(outboxId);
+            done.push(id);
             break;
           }
           case 'schedule':
             if (!transport.durable) this.scheduleRetry(command);
             break;
           case 'abort':
-            done.push(outboxId);
+            done.push(id);
             void transport.abort([command]);
             break;
           case 'finished':
@@ -473,32 +469,11 @@ export class Coordinator {
     (this.poller as { unref?: () => void }).unref?.();
   }
 
-  /** Publishes leftovers of crashed steps and fires due retries. */
+  /** Carries out what the outbox holds that is due: leftovers of crashed steps, retries, lease ends, work left by clients. */
   async pollOutbox(): Promise<void> {
-    const store = this.options.store;
+    const { store, transport } = this.options;
     const items = await store.claimOutbox(this.clock.now(), 500, this.options.republishAfterMs ?? 5000);
-    if (items.length === 0) return;
-    const dispatches: DispatchCommand[] = [];
-    const done: string[] = [];
-    for (const item of items) {
-      const command = item.command;
-      if (command.type === 'dispatch') dispatches.push(command);
-      else if (command.type === 'abort') await this.options.transport.abort([command]);
-      else if (command.type === 'schedule') {
-        // Deleted only once stepped: if the store fails, the claim ends and it is due again.
-        const stepped = await this.submit(command.runId, scheduledEvent(command)).then(
-          () => true,
-          () => false,
-        );
-        if (!stepped) continue;
-      }
-      done.push(item.id);
-    }
-    if (dispatches.length > 0) {
-      this.logger.info({ count: dispatches.length }, 'republishing dispatches left in the outbox');
-      await this.options.transport.dispatch(dispatches);
-    }
-    await store.deleteOutbox(done);
+    if (items.length > 0) await carryOutClaimed(items, { store, transport, logger: this.logger, submit: (runId, event) => this.submit(runId, event) });
   }
 
   /** Stops taking signals, finishes what is being stepped, cancels timers. Idempotent. */
@@ -513,11 +488,4 @@ export class Coordinator {
     this.parked.clear();
     await this.draining;
   }
-}
-
-/** The event a due schedule command stands for: a retry, or the end of a lease. */
-function scheduledEvent(command: Extract<Command, { type: 'schedule' }>): EngineEvent {
-  const ref: ExecutionRef = { node: command.node, attempt: command.attempt };
-  if (command.activation !== undefined) ref.activation = command.activation;
-  return { type: command.lease === true ? 'lease.due' : 'retry.due', ...ref };
 }
