@@ -6,7 +6,7 @@
  */
 import type { Json, JsonObject } from '../codec/json.js';
 import type { LinkDefinition } from '../model/definition.js';
-import { sourceName } from '../model/graph.js';
+import { linkInputs, sourceName } from '../model/graph.js';
 import { hasNotified, type Backlogged, type NodeState, type RunState } from './state.js';
 
 /** The value a node provides under `name`, if it has one. */
@@ -83,13 +83,11 @@ function candidates(run: RunState, node: NodeState): Candidates {
     else if (list[list.length - 1] !== link) list.push(link);
   };
   for (const link of node.sources) {
-    const provides = run.nodes.get(link.from)?.def.provides;
-    if (provides === undefined) {
-      open.push(link);
-      continue;
-    }
-    for (const provided of provides) if (!Object.hasOwn(link.map, provided)) add(provided, link);
-    for (const [input, provided] of Object.entries(link.map)) if (provides.includes(provided)) add(input, link);
+    const source = run.nodes.get(link.from);
+    if (source === undefined) continue;
+    const inputs = linkInputs(source.def, link);
+    if (inputs === undefined) open.push(link);
+    else for (const input of inputs) add(input, link);
   }
   if (open.length === 0) return (name) => byName.get(name) ?? [];
   const order = new Map(node.sources.map((link, i) => [link, i]));

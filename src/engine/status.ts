@@ -4,7 +4,7 @@
  * @packageDocumentation
  */
 import type { LiveRun } from './live.js';
-import type { NodeState, RunState, RunStatus } from './state.js';
+import type { RunState, RunStatus } from './state.js';
 
 /** Derives the run status from its indexes (see {@link RunStatus} for the meanings). */
 export function deriveStatus(live: LiveRun): RunStatus {
@@ -30,23 +30,26 @@ export function deriveStatus(live: LiveRun): RunStatus {
  * Only called when nothing runs, so its cost is not on the hot path.
  */
 export function awaitsNotification(run: RunState): boolean {
-  const verdict = new Map<string, boolean>();
-  const visit = (node: NodeState): boolean => {
-    const known = verdict.get(node.def.id);
-    if (known !== undefined) return known;
-    verdict.set(node.def.id, false); // breaks cycles
-    let awaits = false;
+  // Walk down from listening sources through waiting listeners (iteratively: a
+  // long stalled chain must not overflow the stack).
+  const reached = new Set<string>();
+  const stack: string[] = [];
+  for (const node of run.nodes.values()) if (node.status === 'listening') stack.push(node.def.id);
+  const listeners = new Map<string, string[]>();
+  for (const node of run.nodes.values()) {
+    if (node.status !== 'waiting') continue;
     for (const link of node.sources) {
-      const source = run.nodes.get(link.from);
-      if (source === undefined) continue;
-      if (source.status === 'listening' || (source.status === 'waiting' && visit(source))) {
-        awaits = true;
-        break;
-      }
+      const list = listeners.get(link.from);
+      if (list === undefined) listeners.set(link.from, [node.def.id]);
+      else list.push(node.def.id);
     }
-    verdict.set(node.def.id, awaits);
-    return awaits;
-  };
-  for (const node of run.nodes.values()) if (node.status === 'waiting' && visit(node)) return true;
-  return false;
+  }
+  while (stack.length > 0) {
+    for (const id of listeners.get(stack.pop() as string) ?? []) {
+      if (reached.has(id)) continue;
+      reached.add(id);
+      stack.push(id);
+    }
+  }
+  return reached.size > 0;
 }

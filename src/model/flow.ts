@@ -5,8 +5,8 @@
  */
 import { ConfigError } from '../errors.js';
 import type { FailurePolicy, FlowDefinition, LinkDefinition, NodeDefinition } from './definition.js';
-import { sourceName } from './graph.js';
 import type { AnyNode } from './node.js';
+import { linkInputs } from './graph.js';
 import { checkName } from './names.js';
 import type { AnyTask } from './task.js';
 
@@ -33,6 +33,7 @@ export interface LinkOptions {
 /** A flow under construction. Create one with {@link flow}. */
 export class Flow {
   private readonly members: AnyNode[] = [];
+  private readonly included = new Set<AnyNode>();
   private readonly explicit: LinkDefinition[] = [];
   /** Failure policy. */
   readonly onFailure: FailurePolicy;
@@ -113,7 +114,9 @@ export class Flow {
   }
 
   private include(node: AnyNode): void {
-    if (!this.members.includes(node)) this.members.push(node);
+    if (this.included.has(node)) return;
+    this.included.add(node);
+    this.members.push(node);
   }
 }
 
@@ -132,21 +135,37 @@ function inferLinks(nodes: readonly NodeDefinition[], explicit: readonly LinkDef
     }
   }
   const byId = new Map(nodes.map((node) => [node.id, node]));
+  const incoming = new Map<string, LinkDefinition[]>();
+  for (const link of explicit) {
+    const list = incoming.get(link.to);
+    if (list === undefined) incoming.set(link.to, [link]);
+    else list.push(link);
+  }
   const inferred: LinkDefinition[] = [];
   for (const node of nodes) {
-    const incoming = explicit.filter((link) => link.to === node.id);
+    const links = incoming.get(node.id) ?? [];
+    const fed = fedInputs(links, byId);
+    const sources = new Set(links.map((link) => link.from));
     for (const input of node.requires) {
-      if (Object.hasOwn(node.bound, input)) continue;
-      const fed = incoming.some((link) => byId.get(link.from)?.provides?.includes(sourceName(link, input)) === true);
-      if (fed) continue;
+      if (Object.hasOwn(node.bound, input) || fed.has(input)) continue;
       for (const from of providers.get(input) ?? []) {
-        if (from === node.id || inferred.some((l) => l.from === from && l.to === node.id)) continue;
-        if (incoming.some((link) => link.from === from)) continue;
+        if (from === node.id || sources.has(from)) continue;
+        sources.add(from);
         inferred.push({ from, to: node.id, map: {}, inferred: true });
       }
     }
   }
   return inferred;
+}
+
+/** The input names that explicit links feed (by name, or renamed by a map), from sources with declared provides. */
+function fedInputs(links: readonly LinkDefinition[], byId: ReadonlyMap<string, NodeDefinition>): Set<string> {
+  const fed = new Set<string>();
+  for (const link of links) {
+    const source = byId.get(link.from);
+    for (const input of (source === undefined ? undefined : linkInputs(source, link)) ?? []) fed.add(input);
+  }
+  return fed;
 }
 
 /**

@@ -60,9 +60,19 @@ export function sourceName(link: LinkDefinition, input: string): string {
   return Object.hasOwn(link.map, input) ? (link.map[input] as string) : input;
 }
 
-/** Whether `source` provides `input` to its listener through `link` (open events provide anything). */
-export function linkProvides(source: NodeDefinition, link: LinkDefinition, input: string): boolean {
-  return source.provides === undefined || source.provides.includes(sourceName(link, input));
+/**
+ * The listener inputs a link feeds from its source's declared provides: a
+ * provided name feeds the input of that name unless the map renames that input,
+ * and each map entry feeds its input. `undefined` for a source with open
+ * payloads (an event without declared provides), which may feed any input.
+ */
+export function linkInputs(source: NodeDefinition, link: LinkDefinition): string[] | undefined {
+  const provides = source.provides;
+  if (provides === undefined) return undefined;
+  const inputs: string[] = [];
+  for (const provided of provides) if (!Object.hasOwn(link.map, provided)) inputs.push(provided);
+  for (const [input, provided] of Object.entries(link.map)) if (provides.includes(provided)) inputs.push(input);
+  return inputs;
 }
 
 /** Builds a successor index (`from` → `to` ids) from links. */

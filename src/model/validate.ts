@@ -7,7 +7,7 @@
 import type { JsonObject } from '../codec/json.js';
 import { ValidationError, type ValidationProblem } from '../errors.js';
 import type { FlowDefinition, LinkDefinition, NodeDefinition } from './definition.js';
-import { findCycle, linkProvides, successorIndex } from './graph.js';
+import { findCycle, linkInputs, successorIndex } from './graph.js';
 
 /** What validation may know besides the graph. */
 export interface ValidateOptions {
@@ -29,17 +29,24 @@ export function inputProblems(
 ): ValidationProblem[] {
   if (node.kind === 'event') return [];
   const problems: ValidationProblem[] = [];
-  const wanted = [...node.requires, ...node.optional];
-  for (const input of wanted) {
-    if (Object.hasOwn(node.bound, input)) continue;
-    const providers: string[] = [];
-    let open = false;
-    for (const link of incoming) {
-      const source = lookup(link.from);
-      if (source === undefined || !linkProvides(source, link, input)) continue;
-      if (source.provides === undefined) open = true;
-      else providers.push(source.id);
+  // Who feeds which input, in one pass over the links (a fan-in has many).
+  const feeders = new Map<string, string[]>();
+  let open = false;
+  for (const link of incoming) {
+    const source = lookup(link.from);
+    if (source === undefined) continue;
+    const fed = linkInputs(source, link);
+    if (fed === undefined) open = true;
+    for (const input of fed ?? []) {
+      const list = feeders.get(input);
+      if (list === undefined) feeders.set(input, [source.id]);
+      else if (!list.includes(source.id)) list.push(source.id);
     }
+  }
+  const required = new Set(node.requires);
+  for (const input of [...node.requires, ...node.optional]) {
+    if (Object.hasOwn(node.bound, input)) continue;
+    const providers = feeders.get(input) ?? [];
     if (providers.length > 1) {
       problems.push({
         kind: 'duplicate-provider',
@@ -47,8 +54,7 @@ export function inputProblems(
         message: `input "${input}" of node "${node.id}" is provided by several sources: ${providers.map((p) => `"${p}"`).join(', ')}`,
       });
     }
-    const required = node.requires.includes(input);
-    if (required && providers.length === 0 && !open && !Object.hasOwn(inputs, input)) {
+    if (required.has(input) && providers.length === 0 && !open && !Object.hasOwn(inputs, input)) {
       problems.push({
         kind: 'missing-input',
         nodes: [node.id],
