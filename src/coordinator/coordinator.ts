@@ -439,7 +439,11 @@ export class Coordinator {
     try {
       if (dispatches.length > 0) await transport.dispatch(dispatches);
       for (const span of spans) span?.end();
-      if (transport.durable) await this.options.store.deleteOutbox(done);
+      // Off the critical path: the next step need not wait for it (a delete that
+      // fails only makes the poller publish those items again).
+      if (transport.durable) {
+        this.options.store.deleteOutbox(done).catch((error: unknown) => this.logger.warn({ error: (error as Error).message }, 'outbox delete failed; the poller will publish those items again'));
+      }
     } catch (error) {
       for (const span of spans) span?.end();
       // The outbox keeps them; the poller republishes.
