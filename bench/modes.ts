@@ -335,14 +335,19 @@ async function distributedMode(options: ModeOptions): Promise<Mode> {
       } catch (error) {
         options.log(`amqp-pg cleanup: cannot delete the AMQP prefix ${prefix}: ${(error as Error).message}`);
       }
-      const cleaner = new pg.Client({ connectionString: options.pgUrl });
-      try {
-        await cleaner.connect();
-        await cleaner.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-      } catch (error) {
-        options.log(`amqp-pg cleanup: cannot drop schema ${schema}: ${(error as Error).message}`);
-      } finally {
-        await cleaner.end().catch(() => undefined);
+      // A few attempts: PostgreSQL may be restarting (other test suites share it).
+      for (let attempt = 1; attempt <= 5; attempt++) {
+        const cleaner = new pg.Client({ connectionString: options.pgUrl });
+        try {
+          await cleaner.connect();
+          await cleaner.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+          break;
+        } catch (error) {
+          options.log(`amqp-pg cleanup: cannot drop schema ${schema} (attempt ${attempt}/5): ${(error as Error).message}`);
+          if (attempt < 5) await new Promise((resolve) => setTimeout(resolve, 2000));
+        } finally {
+          await cleaner.end().catch(() => undefined);
+        }
       }
       options.log(`amqp-pg: workers stopped, prefix ${prefix} and schema ${schema} deleted`);
     })();
