@@ -336,12 +336,13 @@ async function distributedMode(options: ModeOptions): Promise<Mode> {
         options.log(`amqp-pg cleanup: cannot delete the AMQP prefix ${prefix}: ${(error as Error).message}`);
       }
       // A few attempts: PostgreSQL may be restarting (other test suites share it).
-      for (let attempt = 1; attempt <= 5; attempt++) {
+      let dropped = false;
+      for (let attempt = 1; attempt <= 5 && !dropped; attempt++) {
         const cleaner = new pg.Client({ connectionString: options.pgUrl });
         try {
           await cleaner.connect();
           await cleaner.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-          break;
+          dropped = true;
         } catch (error) {
           options.log(`amqp-pg cleanup: cannot drop schema ${schema} (attempt ${attempt}/5): ${(error as Error).message}`);
           if (attempt < 5) await new Promise((resolve) => setTimeout(resolve, 2000));
@@ -349,7 +350,7 @@ async function distributedMode(options: ModeOptions): Promise<Mode> {
           await cleaner.end().catch(() => undefined);
         }
       }
-      options.log(`amqp-pg: workers stopped, prefix ${prefix} and schema ${schema} deleted`);
+      options.log(`amqp-pg: workers stopped; prefix ${prefix} deleted; schema ${schema} ${dropped ? 'dropped' : 'NOT dropped (drop it by hand)'}`);
     })();
     return closing;
   };

@@ -22,7 +22,8 @@ export type ErrorCode =
   | 'TW_CONFIG'
   | 'TW_CONFLICT'
   | 'TW_CLOSED'
-  | 'TW_TRANSPORT';
+  | 'TW_TRANSPORT'
+  | 'TW_STORE';
 
 /** Base class of every error taskwire throws. */
 export class TaskwireError extends Error {
@@ -172,6 +173,17 @@ export class ClosedError extends TaskwireError {
 export class TransportError extends TaskwireError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('TW_TRANSPORT', message, options);
+  }
+}
+
+/** The store cannot be reached or refused an operation (the driver's own code, if any, is in `reason`). */
+export class StoreError extends TaskwireError {
+  constructor(
+    message: string,
+    /** The driver's error code (`ECONNREFUSED`, a SQLSTATE, ...), when there is one. */
+    readonly reason?: string,
+  ) {
+    super('TW_STORE', message);
   }
 }
 

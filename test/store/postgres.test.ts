@@ -181,9 +181,10 @@ describe.skipIf(servicesSkipped())('PostgresStore', () => {
       const secret = 'sup3r-s3cret';
       const error: unknown = await openPostgresStore({ url: `postgres://postgres:${secret}@127.0.0.1:1/test` }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(Error);
-      const e = error as Error & { code?: string };
+      const e = error as Error & { code?: string; reason?: string };
       expect(e.message).toContain('postgres://postgres:***@127.0.0.1:1/test');
-      expect(e.code).toBe('ECONNREFUSED');
+      expect(e.code).toBe('TW_STORE');
+      expect(e.reason).toBe('ECONNREFUSED');
       expect(`${e.message} ${e.stack ?? ''} ${JSON.stringify(e)}`).not.toContain(secret);
     });
 

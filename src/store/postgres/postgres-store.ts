@@ -10,7 +10,7 @@ import pg, { type Pool, type PoolClient } from 'pg';
 import type { HistoryEntry } from '../../engine/events.js';
 import type { ActivationState, NodeState, RunState, RunStatus } from '../../engine/state.js';
 import { activationKey } from '../../engine/state.js';
-import { ClosedError, ConfigError } from '../../errors.js';
+import { ClosedError, ConfigError, StoreError } from '../../errors.js';
 import type { CommitResult, OutboxItem, Page, RunFilter, RunSummary, Store, StepCommit, TaskInfo } from '../port.js';
 import { migrate } from './migrations.js';
 import { inTransaction } from './transaction.js';
@@ -251,13 +251,12 @@ function connectError(error: unknown, url: string | undefined): Error {
   if (error instanceof ConfigError) return error;
   const message = error instanceof Error ? error.message : String(error);
   const where = url === undefined ? 'the given pool' : redactUrl(url);
-  const wrapped = new Error(`cannot open the PostgreSQL store at ${where}: ${redactSecret(message, url)}`);
+  const code = (error as { code?: unknown } | null)?.code;
+  const wrapped = new StoreError(`cannot open the PostgreSQL store at ${where}: ${redactSecret(message, url)}`, typeof code === 'string' ? code : undefined);
   // Keep the original as the cause only when none of its fields holds the URL or the password.
   if (error instanceof Error && !mentionsSecret(error, url)) {
     Object.defineProperty(wrapped, 'cause', { value: error, enumerable: false, writable: true, configurable: true });
   }
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code === 'string') Object.defineProperty(wrapped, 'code', { value: code, enumerable: true });
   return wrapped;
 }
 

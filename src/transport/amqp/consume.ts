@@ -9,6 +9,7 @@
  *
  * @packageDocumentation
  */
+import { TransportError } from '../../errors.js';
 import { Buffer } from 'node:buffer';
 import { AMQPConnectionError, type AsyncMessage, type Channel, type Connection } from 'rabbitmq-client';
 import { parseJson } from '../../codec/parse.js';
@@ -172,7 +173,7 @@ export class ManagedConsumer {
       } catch (error) {
         const reason = describeError(error, this.context.url);
         if (!(error instanceof AMQPConnectionError) || attempt >= START_ATTEMPTS || this.cancelled) {
-          throw new Error(`cannot consume from AMQP queue "${this.queue}": ${reason}`, { cause: error });
+          throw new TransportError(`cannot consume from AMQP queue "${this.queue}": ${reason}`, { cause: error });
         }
         this.context.logger.warn({ queue: this.queue, reason, attempt }, `AMQP: the connection dropped while setting up the consumer of queue "${this.queue}"; retrying`);
         await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
