@@ -70,6 +70,8 @@ interface Pending {
   reject: (error: unknown) => void;
   conflicts: number;
   storeRetries: number;
+  /** A new run to create (its first step is `start`). */
+  create?: LiveRun;
 }
 
 const MAX_CONFLICT_RETRIES = 20;
@@ -139,12 +141,11 @@ export class Coordinator {
 
   /** Saves a new run (already created and indexed) and starts it. */
   async create(live: LiveRun): Promise<void> {
-    const out = step(live, { type: 'start' }, this.clock.now());
-    live.state.rev = 1;
-    const { conflicts } = await this.options.store.commit([this.toCommit(live, 0, out)]);
-    if (conflicts.length > 0) throw new TaskwireError('TW_CONFLICT', `run "${live.state.id}" already exists`);
-    this.cache.set(live.state.id, live);
-    await this.carryOut([{ live, out }]);
+    // Through the queue like any event: runs started together are created in one
+    // store transaction and their first dispatches published together.
+    await new Promise<StepReport>((resolve, reject) => {
+      this.enqueue({ runId: live.state.id, event: { type: 'start' }, create: live, resolve, reject, conflicts: 0, storeRetries: 0 });
+    });
   }
 
   /** Applies an event to a run; resolves once it is committed and its commands are handed on. */
@@ -204,8 +205,11 @@ export class Coordinator {
       if (list === undefined) byRun.set(pending.runId, [pending]);
       else list.push(pending);
     }
+    const created = new Map<string, LiveRun>();
+    for (const pending of batch) if (pending.create !== undefined) created.set(pending.runId, pending.create);
     const cached = new Set([...byRun.keys()].filter((id) => this.cache.has(id)));
-    const runs = await this.loadRuns([...byRun.keys()]);
+    const runs = await this.loadRuns([...byRun.keys()].filter((id) => !created.has(id)));
+    for (const [id, live] of created) runs.set(id, live);
     const now = this.clock.now();
     const steps: { live: LiveRun; out: StepOutput; items: Pending[] }[] = [];
     const commits: StepCommit[] = [];
@@ -268,8 +272,11 @@ export class Coordinator {
       this.record(steps, Date.now() - commitStart);
     } catch (error) {
       for (const { live } of steps) this.cache.delete(live.state.id);
+      const items = steps.flatMap((s) => s.items);
+      // A new run's state has been stepped already: its creator gets the error.
+      for (const item of items) if (item.create !== undefined) item.reject(error);
       this.retryLater(
-        steps.flatMap((s) => s.items),
+        items.filter((item) => item.create === undefined),
         error,
       );
       return;
@@ -281,10 +288,12 @@ export class Coordinator {
       if (conflicts.has(live.state.id)) {
         this.cache.delete(live.state.id);
         for (const item of items) {
-          if (++item.conflicts > MAX_CONFLICT_RETRIES) this.fail(item, new TaskwireError('TW_CONFLICT', `run "${item.runId}" keeps changing concurrently`));
+          if (item.create !== undefined) item.reject(new TaskwireError('TW_CONFLICT', `run "${item.runId}" already exists`));
+          else if (++item.conflicts > MAX_CONFLICT_RETRIES) this.fail(item, new TaskwireError('TW_CONFLICT', `run "${item.runId}" keeps changing concurrently`));
           else this.queue.push(item);
         }
       } else {
+        if (created.has(live.state.id)) this.cache.set(live.state.id, live);
         committed.push(entry);
       }
     }

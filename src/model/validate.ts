@@ -30,7 +30,7 @@ export function inputProblems(
   if (node.kind === 'event') return [];
   const problems: ValidationProblem[] = [];
   // Who feeds which input, in one pass over the links (a fan-in has many).
-  const feeders = new Map<string, string[]>();
+  const feeders = new Map<string, Set<string>>();
   let open = false;
   for (const link of incoming) {
     const source = lookup(link.from);
@@ -38,15 +38,15 @@ export function inputProblems(
     const fed = linkInputs(source, link);
     if (fed === undefined) open = true;
     for (const input of fed ?? []) {
-      const list = feeders.get(input);
-      if (list === undefined) feeders.set(input, [source.id]);
-      else if (!list.includes(source.id)) list.push(source.id);
+      const set = feeders.get(input);
+      if (set === undefined) feeders.set(input, new Set([source.id]));
+      else set.add(source.id);
     }
   }
   const required = new Set(node.requires);
   for (const input of [...node.requires, ...node.optional]) {
     if (Object.hasOwn(node.bound, input)) continue;
-    const providers = feeders.get(input) ?? [];
+    const providers = [...(feeders.get(input) ?? [])];
     if (providers.length > 1) {
       problems.push({
         kind: 'duplicate-provider',
