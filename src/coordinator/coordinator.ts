@@ -25,7 +25,7 @@ import type { Span } from '@opentelemetry/api';
 import { silentLogger, type Logger } from '../observability/logger.js';
 import { traceDispatch } from '../observability/tracing.js';
 import type { TaskwireMetrics } from '../observability/metrics.js';
-import { FINAL_STATUSES, type OutboxItem, type StepCommit, type Store } from '../store/port.js';
+import { FINAL_STATUSES, type OutboxItem, type StepCommit, type Store, type StoreLock } from '../store/port.js';
 import type { Delivery, DispatchMessage, SignalMessage, Subscription, Transport } from '../transport/port.js';
 import { systemClock, type Clock } from './clock.js';
 import { carryOutClaimed, outboxId, outboxItems, scheduledEvent } from './outbox.js';
@@ -55,6 +55,16 @@ export interface CoordinatorOptions {
    * @default true
    */
   carryOut?: boolean;
+  /**
+   * Name of the coordinator election (coordinators of one store and one bus share it).
+   * @default "default"
+   */
+  leaderKey?: string;
+  /**
+   * How often a standby coordinator tries to become the active one.
+   * @default 1000
+   */
+  electionIntervalMs?: number;
   /**
    * Durable transports: how often the outbox is polled for due retries and leftovers.
    * @default 500
@@ -96,6 +106,7 @@ export class Coordinator {
   private readonly clock: Clock;
   private readonly logger: Logger;
   private subscription: Subscription | undefined;
+  private lock: StoreLock | undefined;
   private poller: unknown;
   private closed = false;
   /** Consecutive store failures, for the backoff of {@link Coordinator.retryLater}. */
@@ -123,8 +134,65 @@ export class Coordinator {
    * durable store that other processes may change).
    */
   async start(prefetch = 256): Promise<void> {
-    this.subscription = await this.options.transport.consumeSignals({ prefetch }, (batch) => this.onSignals(batch));
     if (this.options.transport.durable || this.options.store.kind !== 'memory') this.schedulePoll();
+    const { store, transport } = this.options;
+    if (!transport.durable || store.tryLock === undefined) {
+      this.subscription = await transport.consumeSignals({ prefetch }, (batch) => this.onSignals(batch));
+      return;
+    }
+    void this.campaign(store.tryLock.bind(store), prefetch);
+  }
+
+  /**
+   * One active coordinator per store and bus: the others stand by. Signals of
+   * one run then meet one cached copy of it, instead of two coordinators
+   * stepping it in turn and conflicting. The holder of the store's lock takes
+   * the signals; when its process dies, its lock goes with its connection and
+   * a standby takes over within `electionIntervalMs`. (Optimistic concurrency
+   * keeps any overlap safe.)
+   */
+  private async campaign(tryLock: NonNullable<Store['tryLock']>, prefetch: number): Promise<void> {
+    if (this.closed) return;
+    const again = (): void => {
+      if (this.closed) return;
+      const handle = this.clock.setTimeout(() => {
+        this.timers.delete(handle);
+        void this.campaign(tryLock, prefetch);
+      }, this.options.electionIntervalMs ?? 1000);
+      (handle as { unref?: () => void }).unref?.();
+      this.timers.add(handle);
+    };
+    let lock: StoreLock | undefined;
+    try {
+      lock = await tryLock(`coordinator:${this.options.leaderKey ?? 'default'}`);
+    } catch (error) {
+      this.logger.warn({ error: (error as Error).message }, 'coordinator election failed; trying again');
+    }
+    if (lock === undefined || this.closed) {
+      await lock?.release();
+      again();
+      return;
+    }
+    this.lock = lock;
+    try {
+      this.subscription = await this.options.transport.consumeSignals({ prefetch }, (batch) => this.onSignals(batch));
+    } catch (error) {
+      this.logger.warn({ error: (error as Error).message }, 'could not take signals; standing by');
+      await lock.release();
+      this.lock = undefined;
+      again();
+      return;
+    }
+    this.logger.info({}, 'active coordinator: taking signals');
+    void lock.lost.then(async () => {
+      if (this.closed || this.lock !== lock) return;
+      this.logger.warn({}, 'lost the coordinator lock: standing by');
+      this.lock = undefined;
+      await this.subscription?.cancel();
+      this.subscription = undefined;
+      this.cache.clear();
+      again();
+    });
   }
 
   /** Whether commands go through the outbox: durable transport, or left for another process. */
@@ -494,6 +562,7 @@ export class Coordinator {
     if (this.closed) return;
     this.closed = true;
     await this.subscription?.cancel();
+    await this.lock?.release();
     if (this.poller !== undefined) this.clock.clearTimeout(this.poller);
     for (const handle of this.timers) this.clock.clearTimeout(handle);
     this.timers.clear();

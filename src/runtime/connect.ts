@@ -138,7 +138,7 @@ async function wire(options: ConnectOptions, opened: { close(): Promise<void> }[
   // Embedded, a process that neither executes nor coordinates (the CLI changing a run
   // owned by another process) leaves its commands in the store's outbox for the owner.
   const carryOut = distributed || roles.worker || roles.coordinator;
-  const coordinator = new Coordinator({ store, transport, logger, carryOut, ...metrics, ...(options.clock === undefined ? {} : { clock: options.clock }) });
+  const coordinator = new Coordinator({ store, transport, logger, carryOut, leaderKey: options.prefix ?? 'taskwire', ...metrics, ...(options.clock === undefined ? {} : { clock: options.clock }) });
   opened.push(coordinator);
   if (roles.coordinator) await coordinator.start();
   let worker: Worker | undefined;

@@ -102,6 +102,14 @@ export type TaskInfo = Pick<NodeDefinition, 'requires' | 'optional' | 'rollback'
   provides: string[];
 };
 
+/** An exclusive lock held in the store (see {@link Store.tryLock}). */
+export interface StoreLock {
+  /** Resolves when the lock is lost (its connection dropped): stop acting as its holder at once. */
+  readonly lost: Promise<void>;
+  /** Releases the lock. Idempotent. */
+  release(): Promise<void>;
+}
+
 /** Where runs live. */
 export interface Store {
   /** A short name for logs (`memory`, `sqlite`, `postgres`). */
@@ -135,6 +143,12 @@ export interface Store {
   registerTasks(tasks: TaskInfo[]): Promise<void>;
   /** The task catalog, by name order. */
   tasks(): Promise<TaskInfo[]>;
+  /**
+   * Tries to take an exclusive lock named `name` for this process (the active
+   * coordinator's election); undefined when another holder has it. Stores that
+   * serve a single process (memory, SQLite) do not implement it.
+   */
+  tryLock?(name: string): Promise<StoreLock | undefined>;
   /** Releases connections and files. Idempotent. */
   close(): Promise<void>;
 }

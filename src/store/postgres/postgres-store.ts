@@ -11,7 +11,7 @@ import type { HistoryEntry } from '../../engine/events.js';
 import type { ActivationState, NodeState, RunState, RunStatus } from '../../engine/state.js';
 import { activationKey } from '../../engine/state.js';
 import { ClosedError, ConfigError, StoreError } from '../../errors.js';
-import type { CommitResult, OutboxItem, Page, RunFilter, RunSummary, Store, StepCommit, TaskInfo } from '../port.js';
+import type { CommitResult, OutboxItem, Page, RunFilter, RunSummary, Store, StepCommit, StoreLock, TaskInfo } from '../port.js';
 import { migrate } from './migrations.js';
 import { inTransaction } from './transaction.js';
 import { batchRunIds, planCommit } from './plan.js';
@@ -189,6 +189,48 @@ export class PostgresStore implements Store {
   async tasks(): Promise<TaskInfo[]> {
     this.check();
     return (await query<{ data: unknown }>(this.pool, this.q.tasks, [])).map((row) => row.data as TaskInfo);
+  }
+
+  /**
+   * A session advisory lock on a connection of its own: held while that
+   * connection lives, so a process that dies loses it at once.
+   */
+  async tryLock(name: string): Promise<StoreLock | undefined> {
+    this.check();
+    const client = await this.pool.connect();
+    const key = `taskwire:${this.schema}:${name}`;
+    let failed: Error | undefined;
+    let onLost: () => void = () => undefined;
+    const lost = new Promise<void>((resolve) => (onLost = resolve));
+    const onError = (error: Error): void => {
+      failed = error;
+      onLost();
+    };
+    client.on('error', onError);
+    try {
+      const rows = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked', [key]);
+      if (rows.rows[0]?.locked !== true) {
+        client.off('error', onError);
+        client.release();
+        return undefined;
+      }
+    } catch (error) {
+      client.off('error', onError);
+      client.release(error instanceof Error ? error : true);
+      throw error;
+    }
+    let released = false;
+    return {
+      lost,
+      release: async () => {
+        if (released) return;
+        released = true;
+        if (failed === undefined) await client.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [key]).catch((error: unknown) => (failed = error as Error));
+        client.off('error', onError);
+        client.release(failed ?? undefined);
+        onLost();
+      },
+    };
   }
 
   /** @inheritdoc */
