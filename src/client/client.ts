@@ -88,20 +88,12 @@ export class Client {
   /**
    * Notifies an external event: every live run with a node listening to `event`
    * receives `payload`, whose fields feed the listeners' inputs by name.
-   * Resolves with the ids of the runs notified: embedded, once the runs are
-   * stepped; distributed, once the broker holds the notifications (the active
-   * coordinator steps them, in the order they were sent).
+   * Resolves with the ids of the runs notified.
    */
   async notify(event: string, payload: Record<string, unknown> = {}): Promise<string[]> {
     const encoded = encodeValue(payload, `the payload of event "${event}"`) as JsonObject;
     const runIds = await this.parts.store.runsListeningTo(event);
-    if (this.parts.transport.durable) {
-      // Distributed: the active coordinator steps the runs, as it does their other
-      // signals; the notification is safe once the broker holds it.
-      await this.parts.transport.signal(runIds.map((runId) => ({ type: 'event.notified', runId, event, payload: encoded, worker: this.parts.actor })));
-    } else {
-      await Promise.all(runIds.map((runId) => this.parts.coordinator.submit(runId, { type: 'notify', event, payload: encoded })));
-    }
+    await Promise.all(runIds.map((runId) => this.parts.coordinator.submit(runId, { type: 'notify', event, payload: encoded })));
     return runIds;
   }
 

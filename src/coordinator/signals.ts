@@ -8,7 +8,6 @@ import type { SignalMessage } from '../transport/port.js';
 
 /** The engine event a worker's signal stands for. */
 export function signalToEvent(signal: SignalMessage): EngineEvent {
-  if (signal.type === 'event.notified') return { type: 'notify', event: signal.event, payload: signal.payload };
   const ref = signal.activation === undefined ? { node: signal.node, attempt: signal.attempt } : { node: signal.node, attempt: signal.attempt, activation: signal.activation };
   switch (signal.type) {
     case 'task.succeeded':

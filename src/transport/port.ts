@@ -5,7 +5,7 @@
  *
  * @packageDocumentation
  */
-import type { Json, JsonObject } from '../codec/json.js';
+import type { Json } from '../codec/json.js';
 import type { DispatchCommand, HistoryEntry } from '../engine/events.js';
 import type { Failure } from '../model/failure.js';
 
@@ -38,9 +38,7 @@ export type SignalMessage =
   | (SignalBase & { type: 'rollback.succeeded' })
   | (SignalBase & { type: 'rollback.failed'; error: Failure })
   /** A long execution is still running: hold its lease for `leaseMs` more (see the worker's `leaseAfterMs`). */
-  | (SignalBase & { type: 'task.heartbeat'; leaseMs: number })
-  /** An external event for one run, sent by a client (`notify`), stepped by the active coordinator. */
-  | { type: 'event.notified'; runId: string; event: string; payload: JsonObject; worker: string };
+  | (SignalBase & { type: 'task.heartbeat'; leaseMs: number });
 
 /** Asks workers to abort executions of a run (or of one node or activation). */
 export interface AbortMessage {

@@ -55,10 +55,9 @@ const signalVariants = {
   'rollback.succeeded': object({ ...signalBase, type: literal('rollback.succeeded') }),
   'rollback.failed': object({ ...signalBase, type: literal('rollback.failed'), error: FailureSchema }),
   'task.heartbeat': object({ ...signalBase, type: literal('task.heartbeat'), leaseMs: integer({ min: 1 }) }),
-  'event.notified': object({ runId: id, type: literal('event.notified'), event: id, payload: jsonObject(), worker: string() }),
 } satisfies Record<SignalMessage['type'], Schema<SignalMessage>>;
 
-const signalType = object({ type: literal('task.succeeded', 'task.failed', 'rollback.succeeded', 'rollback.failed', 'task.heartbeat', 'event.notified') });
+const signalType = object({ type: literal('task.succeeded', 'task.failed', 'rollback.succeeded', 'rollback.failed', 'task.heartbeat') });
 
 /** A {@link SignalMessage}: the outcome of an apply or rollback, discriminated by `type`. */
 export const SignalSchema: Schema<SignalMessage> = {
