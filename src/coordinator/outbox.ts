@@ -37,8 +37,11 @@ export function scheduledEvent(command: Extract<Command, { type: 'schedule' }>):
 
 /** What carrying out claimed items needs. */
 export interface OutboxDeps {
+  /** Where the items are deleted once done. */
   store: Store;
+  /** Where dispatches and aborts go. */
   transport: Transport;
+  /** For the republishing log line. */
   logger: Logger;
   /** Steps an event (resolves once committed). */
   submit(runId: string, event: EngineEvent): Promise<unknown>;
