@@ -6,10 +6,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe } from 'vitest';
-import pg from 'pg';
 import { connect, type Client, type ConnectOptions } from '../../src/index.js';
-import { connectAmqp } from '../../src/transport/amqp/index.js';
-import { requirePostgres, requireRabbit, servicesSkipped } from '../support/services.js';
+import { dropTestSpace, requirePostgres, requireRabbit, servicesSkipped } from '../support/services.js';
 
 /** A way to get a connected client. */
 export interface Backend {
@@ -77,13 +75,7 @@ const distributed: BackendFactory = () => {
       if (space === undefined) return;
       const { prefix, schema } = space;
       space = undefined;
-      const transport = await connectAmqp({ url: await requireRabbit(), prefix });
-      await transport.purgeAndDelete(['default', 'gpu', 'slow']);
-      await transport.close();
-      const db = new pg.Client({ connectionString: await requirePostgres() });
-      await db.connect();
-      await db.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-      await db.end();
+      await dropTestSpace({ prefix, schema }, ['default', 'gpu', 'slow']);
     },
   };
 };

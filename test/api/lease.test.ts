@@ -5,11 +5,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import pg from 'pg';
 import { connect, flow, task, type Client } from '../../src/index.js';
 import { openPostgresStore } from '../../src/store/postgres/index.js';
-import { connectAmqp } from '../../src/transport/amqp/index.js';
-import { requirePostgres, requireRabbit, servicesSkipped } from '../support/services.js';
+import { dropTestSpace, requirePostgres, requireRabbit, servicesSkipped } from '../support/services.js';
 import { eventually } from './helpers.js';
 
 describe.skipIf(servicesSkipped())('leases of long executions [distributed]', () => {
@@ -24,13 +22,7 @@ describe.skipIf(servicesSkipped())('leases of long executions [distributed]', ()
 
   afterEach(async () => {
     for (const client of clients.splice(0)) await client.close();
-    const transport = await connectAmqp({ url: await requireRabbit(), prefix: space.prefix });
-    await transport.purgeAndDelete(['default']);
-    await transport.close();
-    const db = new pg.Client({ connectionString: await requirePostgres() });
-    await db.connect();
-    await db.query(`DROP SCHEMA IF EXISTS "${space.schema}" CASCADE`);
-    await db.end();
+    await dropTestSpace(space);
   });
 
   it('acknowledges a long execution early, renews its lease, and records its outcome once', async () => {

@@ -5,10 +5,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectAmqp } from '../../src/transport/amqp/index.js';
-import { requirePostgres, requireRabbit, servicesSkipped } from '../support/services.js';
+import { dropTestSpace, requirePostgres, requireRabbit, servicesSkipped } from '../support/services.js';
 import { json, ROOT, taskwire, type Result } from './helpers.js';
 
 describe.skipIf(servicesSkipped())('the CLI on a distributed run', () => {
@@ -35,13 +33,7 @@ describe.skipIf(servicesSkipped())('the CLI on a distributed run', () => {
   afterAll(async () => {
     worker?.kill('SIGTERM');
     await new Promise((resolve) => (worker?.exitCode === null ? worker.once('exit', resolve) : resolve(undefined)));
-    const transport = await connectAmqp({ url: await requireRabbit(), prefix: space.prefix });
-    await transport.purgeAndDelete(['default']);
-    await transport.close();
-    const db = new pg.Client({ connectionString: await requirePostgres() });
-    await db.connect();
-    await db.query(`DROP SCHEMA IF EXISTS "${space.schema}" CASCADE`);
-    await db.end();
+    await dropTestSpace(space);
   });
 
   it('runs the seed on the workers: mult = 9, exit 0', async () => {

@@ -77,3 +77,21 @@ export function requireRabbit(): Promise<string> {
   });
   return rabbit;
 }
+
+/** A distributed test's own AMQP prefix and PostgreSQL schema. */
+export interface TestSpace {
+  prefix: string;
+  schema: string;
+}
+
+/** Deletes a test space: the prefix's queues and exchanges (with these work queues), and the schema. */
+export async function dropTestSpace(space: TestSpace, workQueues: string[] = ['default']): Promise<void> {
+  const { connectAmqp } = await import('../../src/transport/amqp/index.js');
+  const transport = await connectAmqp({ url: await requireRabbit(), prefix: space.prefix });
+  await transport.purgeAndDelete(workQueues);
+  await transport.close();
+  const db = new pg.Client({ connectionString: await requirePostgres() });
+  await db.connect();
+  await db.query(`DROP SCHEMA IF EXISTS "${space.schema}" CASCADE`);
+  await db.end();
+}
