@@ -78,11 +78,10 @@ export class PostgresStore implements Store {
       const runs = lost.size === 0 ? planned.runs : planned.runs.filter((run) => !lost.has(run.id));
       const n = counts(runs);
       if (n.removed > 0) await query(client, this.q.deleteNodes, [removedRows(runs)]);
-      if (n.nodes > 0) await query(client, this.q.upsertNodes, [nodeRows(runs)]);
-      if (n.activations > 0) await query(client, this.q.upsertActivations, [activationRows(runs)]);
-      if (n.history > 0) await query(client, this.q.insertHistory, [historyRows(runs)]);
       const outbox = [...planned.outbox.values()].filter((entry) => !lost.has(entry.runId));
-      if (outbox.length > 0) await query(client, this.q.upsertOutbox, [outboxRows(outbox)]);
+      if (n.nodes + n.activations + n.history + outbox.length > 0) {
+        await query(client, this.q.writeRows, [nodeRows(runs), activationRows(runs), historyRows(runs), outboxRows(outbox)]);
+      }
       return planned;
     });
     return { conflicts: commits.filter((commit, i) => plan.conflicted[i] === true || lost.has(commit.run.id)).map((commit) => commit.run.id) };

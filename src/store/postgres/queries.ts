@@ -10,7 +10,6 @@ import { deleteOutbox } from './sql/delete-outbox.js';
 import { claimOutbox } from './sql/claim-outbox.js';
 import { dueOutbox } from './sql/due-outbox.js';
 import { history } from './sql/history.js';
-import { insertHistory } from './sql/insert-history.js';
 import { insertRuns } from './sql/insert-runs.js';
 import { listRuns } from './sql/list-runs.js';
 import { liveRuns } from './sql/live-runs.js';
@@ -19,20 +18,15 @@ import { lockRuns } from './sql/lock-runs.js';
 import { runsListeningTo } from './sql/runs-listening-to.js';
 import { tasks } from './sql/tasks.js';
 import { updateRuns } from './sql/update-runs.js';
-import { upsertActivations } from './sql/upsert-activations.js';
-import { upsertNodes } from './sql/upsert-nodes.js';
-import { upsertOutbox } from './sql/upsert-outbox.js';
 import { upsertTasks } from './sql/upsert-tasks.js';
+import { writeRows } from './sql/write-rows.js';
 
 const BUILDERS = {
   lockRuns,
   insertRuns,
   updateRuns,
   deleteNodes,
-  upsertNodes,
-  upsertActivations,
-  insertHistory,
-  upsertOutbox,
+  writeRows,
   loadRun,
   listRuns,
   liveRuns,
