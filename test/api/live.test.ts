@@ -46,6 +46,17 @@ async function expectRefused(run: RunHandle, change: () => Promise<unknown>, cod
   return error;
 }
 
+/** The forgotten monitor: records each server it is told about. */
+function monitorTask(monitored: unknown[]) {
+  return task('addMonitor', {
+    requires: ['server'],
+    apply: ({ server }: { server: { host: string; ip: string } }) => {
+      monitored.push(server);
+      return `monitoring ${server.host}`;
+    },
+  });
+}
+
 describeBackends('live flows', (backend) => {
   afterEach(() => backend.cleanup());
 
@@ -197,13 +208,7 @@ describeBackends('live flows', (backend) => {
         return { host: 'web-1', ip: '10.2.0.1' };
       },
     });
-    const addMonitor = task('addMonitor', {
-      requires: ['server'],
-      apply: ({ server }: { server: { host: string; ip: string } }) => {
-        monitored.push(server);
-        return `monitoring ${server.host}`;
-      },
-    });
+    const addMonitor = monitorTask(monitored);
     const flo = flow('kick').add(kickServer.s());
 
     const tw = await backend.connect();
@@ -230,13 +235,7 @@ describeBackends('live flows', (backend) => {
         return { host: 'web-2', ip: '10.2.0.2' };
       },
     });
-    const addMonitor = task('addMonitor', {
-      requires: ['server'],
-      apply: ({ server }: { server: { host: string; ip: string } }) => {
-        monitored.push(server);
-        return `monitoring ${server.host}`;
-      },
-    });
+    const addMonitor = monitorTask(monitored);
     const flo = flow('kick').add(kickServer.s());
 
     const tw = await backend.connect();
