@@ -19,7 +19,7 @@ export type { Change, HistoryEntry, HistoryType, LinkSpec } from './engine/event
 export { Client, type StartOptions } from './client/client.js';
 export { RunHandle, type AddOptions, type LinkTarget, type WaitOptions } from './client/run-handle.js';
 export type { RunSnapshot, NodeSnapshot } from './client/snapshot.js';
-export type { StepReport } from './coordinator/coordinator.js';
+export type { StepReport } from './coordinator/options.js';
 export { connect, type ConnectOptions } from './runtime/connect.js';
 export { DEFAULT_SQLITE_PATH } from './runtime/open-store.js';
 export type { Store, RunSummary, RunFilter, Page, TaskInfo } from './store/port.js';

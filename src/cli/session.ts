@@ -8,7 +8,7 @@
 import type { Command } from 'commander';
 import type { Client } from '../client/client.js';
 import type { RunHandle } from '../client/run-handle.js';
-import type { StepReport } from '../coordinator/coordinator.js';
+import type { StepReport } from '../coordinator/options.js';
 import { ConfigError } from '../errors.js';
 import { connect } from '../runtime/connect.js';
 import { openStore } from '../runtime/open-store.js';

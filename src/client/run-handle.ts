@@ -5,7 +5,7 @@
  */
 import type { Json, JsonObject } from '../codec/json.js';
 import { decodeValue, encodeValue } from '../codec/value.js';
-import type { StepReport } from '../coordinator/coordinator.js';
+import type { StepReport } from '../coordinator/options.js';
 import type { Change, HistoryEntry, LinkSpec } from '../engine/events.js';
 import { SETTLED, type ActivationState } from '../engine/state.js';
 import { TaskwireError, UnknownNodeError, UnknownRunError } from '../errors.js';

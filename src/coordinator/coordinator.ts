@@ -20,57 +20,15 @@
 import { TaskwireError, UnknownRunError } from '../errors.js';
 import { emptyOutput, liveRun, runHeader, step, type LiveRun, type StepOutput } from '../engine/index.js';
 import type { Command, EngineEvent } from '../engine/events.js';
-import type { RunStatus } from '../engine/state.js';
-import type { Span } from '@opentelemetry/api';
 import { silentLogger, type Logger } from '../observability/logger.js';
-import { traceDispatch } from '../observability/tracing.js';
-import type { TaskwireMetrics } from '../observability/metrics.js';
-import { FINAL_STATUSES, type OutboxItem, type StepCommit, type Store, type StoreLock } from '../store/port.js';
-import type { Delivery, DispatchMessage, SignalMessage, Subscription, Transport } from '../transport/port.js';
+import { FINAL_STATUSES, type OutboxItem, type StepCommit, type Store } from '../store/port.js';
+import type { Delivery, SignalMessage, Subscription } from '../transport/port.js';
 import { systemClock, type Clock } from './clock.js';
-import { carryOutClaimed, outboxId, outboxItems, scheduledEvent } from './outbox.js';
+import type { CoordinatorOptions, StepReport } from './options.js';
+import { Election } from './election.js';
+import { carryOutClaimed, outboxItems, scheduledEvent } from './outbox.js';
+import { publishSteps } from './publish.js';
 import { signalToEvent } from './signals.js';
-
-/** Options of {@link Coordinator}. */
-export interface CoordinatorOptions {
-  /** Where runs live. */
-  store: Store;
-  /** Where commands go. */
-  transport: Transport;
-  /** Time and timers. @default the system clock */
-  clock?: Clock;
-  /** Structured logger. */
-  logger?: Logger;
-  /** Metrics to record into. */
-  metrics?: TaskwireMetrics;
-  /**
-   * Durable transports: an outbox item not deleted this long after its step is republished.
-   * @default 5000
-   */
-  republishAfterMs?: number;
-  /**
-   * Carry out the commands of the steps this coordinator commits. Off, they stay
-   * in the outbox for the coordinator that owns the runs (embedded: the process
-   * executing them) to carry out.
-   * @default true
-   */
-  carryOut?: boolean;
-  /**
-   * Name of the coordinator election (coordinators of one store and one bus share it).
-   * @default "default"
-   */
-  leaderKey?: string;
-  /**
-   * How often a standby coordinator tries to become the active one.
-   * @default 1000
-   */
-  electionIntervalMs?: number;
-  /**
-   * Durable transports: how often the outbox is polled for due retries and leftovers.
-   * @default 500
-   */
-  pollIntervalMs?: number;
-}
 
 interface Pending {
   runId: string;
@@ -89,13 +47,6 @@ const MAX_CONFLICT_RETRIES = 20;
 const MAX_STORE_RETRIES = 6;
 const MAX_STORE_RETRY_DELAY_MS = 5000;
 
-/** What {@link Coordinator.submit} resolves with: the run after the step. */
-export interface StepReport {
-  /** Run status after the step. */
-  status: RunStatus;
-  /** Graph version after the step. */
-  graphVersion: number;
-}
 
 /** Steps runs in response to events. */
 export class Coordinator {
@@ -106,7 +57,7 @@ export class Coordinator {
   private readonly clock: Clock;
   private readonly logger: Logger;
   private subscription: Subscription | undefined;
-  private lock: StoreLock | undefined;
+  private election: Election | undefined;
   private poller: unknown;
   private closed = false;
   /** Consecutive store failures, for the backoff of {@link Coordinator.retryLater}. */
@@ -140,59 +91,22 @@ export class Coordinator {
       this.subscription = await transport.consumeSignals({ prefetch }, (batch) => this.onSignals(batch));
       return;
     }
-    void this.campaign(store.tryLock.bind(store), prefetch);
-  }
-
-  /**
-   * One active coordinator per store and bus: the others stand by. Signals of
-   * one run then meet one cached copy of it, instead of two coordinators
-   * stepping it in turn and conflicting. The holder of the store's lock takes
-   * the signals; when its process dies, its lock goes with its connection and
-   * a standby takes over within `electionIntervalMs`. (Optimistic concurrency
-   * keeps any overlap safe.)
-   */
-  private async campaign(tryLock: NonNullable<Store['tryLock']>, prefetch: number): Promise<void> {
-    if (this.closed) return;
-    const again = (): void => {
-      if (this.closed) return;
-      const handle = this.clock.setTimeout(() => {
-        this.timers.delete(handle);
-        void this.campaign(tryLock, prefetch);
-      }, this.options.electionIntervalMs ?? 1000);
-      (handle as { unref?: () => void }).unref?.();
-      this.timers.add(handle);
-    };
-    let lock: StoreLock | undefined;
-    try {
-      lock = await tryLock(`coordinator:${this.options.leaderKey ?? 'default'}`);
-    } catch (error) {
-      this.logger.warn({ error: (error as Error).message }, 'coordinator election failed; trying again');
-    }
-    if (lock === undefined || this.closed) {
-      await lock?.release();
-      again();
-      return;
-    }
-    this.lock = lock;
-    try {
-      this.subscription = await this.options.transport.consumeSignals({ prefetch }, (batch) => this.onSignals(batch));
-    } catch (error) {
-      this.logger.warn({ error: (error as Error).message }, 'could not take signals; standing by');
-      await lock.release();
-      this.lock = undefined;
-      again();
-      return;
-    }
-    this.logger.info({}, 'active coordinator: taking signals');
-    void lock.lost.then(async () => {
-      if (this.closed || this.lock !== lock) return;
-      this.logger.warn({}, 'lost the coordinator lock: standing by');
-      this.lock = undefined;
-      await this.subscription?.cancel();
-      this.subscription = undefined;
-      this.cache.clear();
-      again();
+    this.election = new Election({
+      tryLock: store.tryLock.bind(store),
+      name: `coordinator:${this.options.leaderKey ?? 'default'}`,
+      intervalMs: this.options.electionIntervalMs ?? 1000,
+      clock: this.clock,
+      logger: this.logger,
+      onElected: async () => {
+        this.subscription = await transport.consumeSignals({ prefetch }, (batch) => this.onSignals(batch));
+      },
+      onDeposed: async () => {
+        await this.subscription?.cancel();
+        this.subscription = undefined;
+        this.cache.clear();
+      },
     });
+    this.election.start();
   }
 
   /** Whether commands go through the outbox: durable transport, or left for another process. */
@@ -477,55 +391,21 @@ export class Coordinator {
    * dispatches of the batch in one publish, then one outbox delete.
    */
   private async carryOut(steps: readonly { live: LiveRun; out: StepOutput }[]): Promise<void> {
-    const transport = this.options.transport;
+    const { transport, store } = this.options;
     if (this.options.carryOut === false) {
       for (const { out } of steps) void transport.announce(out.history);
       return;
     }
-    const dispatches: DispatchMessage[] = [];
-    const spans: (Span | undefined)[] = [];
-    const done: string[] = [];
-    const sentAt = this.options.metrics === undefined ? undefined : this.clock.now();
-    for (const { live, out } of steps) {
-      const state = live.state;
-      out.commands.forEach((command, i) => {
-        const id = outboxId(state.id, state.rev, i);
-        switch (command.type) {
-          case 'dispatch': {
-            const message: DispatchMessage = sentAt === undefined ? { ...command } : { ...command, sentAt };
-            spans.push(traceDispatch(message, state.traceparent));
-            dispatches.push(message);
-            done.push(id);
-            break;
-          }
-          case 'schedule':
-            if (!transport.durable) this.scheduleRetry(command);
-            break;
-          case 'abort':
-            done.push(id);
-            void transport.abort([command]);
-            break;
-          case 'finished':
-            if (FINAL_STATUSES.includes(command.status)) this.cache.delete(command.runId);
-            break;
-        }
-      });
-      void transport.announce(out.history);
-    }
-    if (done.length === 0) return;
-    try {
-      if (dispatches.length > 0) await transport.dispatch(dispatches);
-      for (const span of spans) span?.end();
-      // Off the critical path: the next step need not wait for it (a delete that
-      // fails only makes the poller publish those items again).
-      if (transport.durable) {
-        this.options.store.deleteOutbox(done).catch((error: unknown) => this.logger.warn({ error: (error as Error).message }, 'outbox delete failed; the poller will publish those items again'));
-      }
-    } catch (error) {
-      for (const span of spans) span?.end();
-      // The outbox keeps them; the poller republishes.
-      this.logger.warn({ error: (error as Error).message, runs: steps.length }, 'dispatch not confirmed; left in the outbox');
-    }
+    await publishSteps(steps, {
+      transport,
+      store,
+      logger: this.logger,
+      sentAt: this.options.metrics === undefined ? undefined : this.clock.now(),
+      schedule: (command) => this.scheduleRetry(command),
+      finished: (command) => {
+        if (FINAL_STATUSES.includes(command.status)) this.cache.delete(command.runId);
+      },
+    });
   }
 
   private scheduleRetry(command: Extract<Command, { type: 'schedule' }>): void {
@@ -562,7 +442,7 @@ export class Coordinator {
     if (this.closed) return;
     this.closed = true;
     await this.subscription?.cancel();
-    await this.lock?.release();
+    await this.election?.close();
     if (this.poller !== undefined) this.clock.clearTimeout(this.poller);
     for (const handle of this.timers) this.clock.clearTimeout(handle);
     this.timers.clear();

@@ -1,0 +1,94 @@
+/**
+ * The coordinator election: one active coordinator per store and bus, the
+ * others standing by. The holder of the store's lock takes the signals; when its
+ * process dies, the lock goes with its connection and a standby takes over
+ * within the election interval. (Optimistic concurrency keeps any overlap safe;
+ * the election only spares a run's signals from meeting two cached copies that
+ * step it in turn and conflict.)
+ *
+ * @packageDocumentation
+ */
+import type { Logger } from '../observability/logger.js';
+import type { StoreLock } from '../store/port.js';
+import type { Clock } from './clock.js';
+
+/** What an {@link Election} needs. */
+export interface ElectionOptions {
+  /** Tries to take the lock (the store's `tryLock`, bound). */
+  tryLock(name: string): Promise<StoreLock | undefined>;
+  /** The lock's name. */
+  name: string;
+  /** How often a standby tries again, in milliseconds. */
+  intervalMs: number;
+  /** Timers. */
+  clock: Clock;
+  /** For elections and depositions. */
+  logger: Logger;
+  /** Called once elected; a throw stands the coordinator down and retries later. */
+  onElected(): Promise<void>;
+  /** Called when the lock is lost (not on close). */
+  onDeposed(): Promise<void>;
+}
+
+/** Campaigns until elected, and again after losing the lock, until closed. */
+export class Election {
+  private lock: StoreLock | undefined;
+  private timer: unknown;
+  private closed = false;
+
+  constructor(private readonly options: ElectionOptions) {}
+
+  /** Starts campaigning (in the background). */
+  start(): void {
+    void this.campaign();
+  }
+
+  private again(): void {
+    if (this.closed) return;
+    this.timer = this.options.clock.setTimeout(() => void this.campaign(), this.options.intervalMs);
+    (this.timer as { unref?: () => void }).unref?.();
+  }
+
+  private async campaign(): Promise<void> {
+    if (this.closed) return;
+    const { logger } = this.options;
+    let lock: StoreLock | undefined;
+    try {
+      lock = await this.options.tryLock(this.options.name);
+    } catch (error) {
+      logger.warn({ error: (error as Error).message }, 'coordinator election failed; trying again');
+    }
+    if (lock === undefined || this.closed) {
+      await lock?.release();
+      this.again();
+      return;
+    }
+    this.lock = lock;
+    try {
+      await this.options.onElected();
+    } catch (error) {
+      logger.warn({ error: (error as Error).message }, 'could not take signals; standing by');
+      this.lock = undefined;
+      await lock.release();
+      this.again();
+      return;
+    }
+    logger.info({}, 'active coordinator: taking signals');
+    void lock.lost.then(async () => {
+      if (this.closed || this.lock !== lock) return;
+      logger.warn({}, 'lost the coordinator lock: standing by');
+      this.lock = undefined;
+      await this.options.onDeposed();
+      this.again();
+    });
+  }
+
+  /** Stops campaigning and releases the lock if held. Idempotent. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer !== undefined) this.options.clock.clearTimeout(this.timer);
+    const lock = this.lock;
+    this.lock = undefined;
+    await lock?.release();
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * The coordinator's options and what its steps report.
+ *
+ * @packageDocumentation
+ */
+import type { RunStatus } from '../engine/state.js';
+import type { Logger } from '../observability/logger.js';
+import type { TaskwireMetrics } from '../observability/metrics.js';
+import type { Store } from '../store/port.js';
+import type { Transport } from '../transport/port.js';
+import type { Clock } from './clock.js';
+
+/** Options of {@link Coordinator}. */
+export interface CoordinatorOptions {
+  /** Where runs live. */
+  store: Store;
+  /** Where commands go. */
+  transport: Transport;
+  /** Time and timers. @default the system clock */
+  clock?: Clock;
+  /** Structured logger. */
+  logger?: Logger;
+  /** Metrics to record into. */
+  metrics?: TaskwireMetrics;
+  /**
+   * Durable transports: an outbox item not deleted this long after its step is republished.
+   * @default 5000
+   */
+  republishAfterMs?: number;
+  /**
+   * Carry out the commands of the steps this coordinator commits. Off, they stay
+   * in the outbox for the coordinator that owns the runs (embedded: the process
+   * executing them) to carry out.
+   * @default true
+   */
+  carryOut?: boolean;
+  /**
+   * Name of the coordinator election (coordinators of one store and one bus share it).
+   * @default "default"
+   */
+  leaderKey?: string;
+  /**
+   * How often a standby coordinator tries to become the active one.
+   * @default 1000
+   */
+  electionIntervalMs?: number;
+  /**
+   * Durable transports: how often the outbox is polled for due retries and leftovers.
+   * @default 500
+   */
+  pollIntervalMs?: number;
+}
+
+/** What `Coordinator.submit` resolves with: the run after the step. */
+export interface StepReport {
+  /** Run status after the step. */
+  status: RunStatus;
+  /** Graph version after the step. */
+  graphVersion: number;
+}
