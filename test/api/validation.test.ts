@@ -68,9 +68,8 @@ describeBackends('validation at start', (backend) => {
     expect((await rejection(tw.run(id).status())).code).toBe('TW_UNKNOWN_RUN');
   });
 
-  // Distributed clients cannot know which tasks remote workers have: only an
-  // embedded client, whose registry is the only executor, refuses unknown names.
-  it.skipIf(backend.distributed)('refuses a JSON definition naming a task that is not registered', async () => {
+  // Known tasks: this process's registry and the store's catalog (what workers published).
+  it('refuses a JSON definition naming a task that is not registered', async () => {
     const definition = JSON.parse(JSON.stringify(flow('unknown').link(a.s(), needsX.s({ x: 1 })))) as FlowDefinition;
     const tw = await backend.connect({ tasks: [a] });
     const id = randomUUID();
