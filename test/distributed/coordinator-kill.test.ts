@@ -4,27 +4,21 @@
  * not published wait in the outbox; a new coordinator takes over and every run
  * finishes, each outcome recorded once.
  */
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RunHandle } from '../../src/index.js';
 import { chainFlow, fanFlow } from '../fixtures/fault-tasks.js';
 import { servicesSkipped } from '../support/services.js';
-import { Cluster, kill, killLeftovers } from './harness.js';
+import { clusterPerTest, kill } from './harness.js';
 
 const CHAINS = 8;
 const FANS = 2;
 const TOTAL = CHAINS * 10 + FANS * 22;
 
 describe.skipIf(servicesSkipped())('distributed: the coordinator is killed', () => {
-  let cluster: Cluster | undefined;
-
-  afterEach(async () => {
-    await cluster?.cleanup();
-    cluster = undefined;
-  });
-  afterAll(killLeftovers);
+  const newCluster = clusterPerTest();
 
   it('SIGKILL of the coordinator at 30 %, then a new one: every run finishes, nothing lost or recorded twice', async () => {
-    cluster = await Cluster.create();
+    const cluster = await newCluster();
     const [first] = await Promise.all([cluster.coordinator(), cluster.workers(2, { concurrency: 8, coordinator: false })]);
     const tw = await cluster.client();
 

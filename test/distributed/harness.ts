@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { afterAll, afterEach } from 'vitest';
 import { connect, type Client, type HistoryEntry, type Store } from '../../src/index.js';
 import { openPostgresStore } from '../../src/store/postgres/index.js';
 import { connectAmqp } from '../../src/transport/amqp/index.js';
@@ -461,4 +462,19 @@ export class Cluster {
     })();
     return this.cleaned;
   }
+}
+
+/**
+ * One cluster per test in the calling `describe`: returns the function that
+ * creates it, and registers its cleanup after each test and the killing of
+ * leftover processes after all.
+ */
+export function clusterPerTest(): () => Promise<Cluster> {
+  let cluster: Cluster | undefined;
+  afterEach(async () => {
+    await cluster?.cleanup();
+    cluster = undefined;
+  });
+  afterAll(killLeftovers);
+  return async () => (cluster = await Cluster.create());
 }

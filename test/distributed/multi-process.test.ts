@@ -4,23 +4,17 @@
  * notifications, and a run rewired while it runs. Everything succeeds and the
  * checker finds nothing lost and nothing recorded twice.
  */
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RunHandle } from '../../src/index.js';
 import { brokenChainFlow, chainFlow, fanFlow, fixNode, listenerFlow, parallelFlow, SERVER_CREATED } from '../fixtures/fault-tasks.js';
 import { servicesSkipped } from '../support/services.js';
-import { Cluster, killLeftovers, until } from './harness.js';
+import { clusterPerTest, until } from './harness.js';
 
 describe.skipIf(servicesSkipped())('distributed: several worker processes', () => {
-  let cluster: Cluster | undefined;
-
-  afterEach(async () => {
-    await cluster?.cleanup();
-    cluster = undefined;
-  });
-  afterAll(killLeftovers);
+  const newCluster = clusterPerTest();
 
   it('runs 20 flows at once (fan-out 1→20→1, chains of 10, a persistent listener, a rewiring) to success', async () => {
-    cluster = await Cluster.create();
+    const cluster = await newCluster();
     await cluster.workers(3, { concurrency: 8 });
     const tw = await cluster.client();
 

@@ -6,27 +6,21 @@
  */
 import { Buffer } from 'node:buffer';
 import { Connection } from 'rabbitmq-client';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { connectAmqp } from '../../src/transport/amqp/index.js';
 import type { DeadLetter } from '../../src/transport/amqp/dead-letters.js';
 import { parallelFlow } from '../fixtures/fault-tasks.js';
 import { servicesSkipped } from '../support/services.js';
-import { Cluster, killLeftovers, until, type LogLine } from './harness.js';
+import { clusterPerTest, until, type LogLine } from './harness.js';
 
 const RUNS = 10;
 const WIDTH = 10;
 
 describe.skipIf(servicesSkipped())('distributed: poison messages', () => {
-  let cluster: Cluster | undefined;
-
-  afterEach(async () => {
-    await cluster?.cleanup();
-    cluster = undefined;
-  });
-  afterAll(killLeftovers);
+  const newCluster = clusterPerTest();
 
   it('a malformed and a schema-invalid dispatch go to the dead-letter queue with one log line each; the runs finish', async () => {
-    cluster = await Cluster.create();
+    const cluster = await newCluster();
     const workers = await cluster.workers(2, { concurrency: 8 });
     const tw = await cluster.client();
     const workQueue = `${cluster.prefix}.work.default`;

@@ -9,11 +9,11 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RunHandle } from '../../src/index.js';
 import { chainFlow } from '../fixtures/fault-tasks.js';
 import { requirePostgres, servicesSkipped } from '../support/services.js';
-import { Cluster, killLeftovers } from './harness.js';
+import { clusterPerTest } from './harness.js';
 
 const CHAINS = 10;
 const LENGTH = 30;
@@ -25,18 +25,10 @@ function pgctl(action: 'restart' | 'start'): void {
 }
 
 describe.skipIf(servicesSkipped())('distributed: PostgreSQL restarts', () => {
-  let cluster: Cluster | undefined;
-
-  afterEach(async () => {
-    await cluster?.cleanup();
-    cluster = undefined;
-  });
-  afterAll(async () => {
-    await killLeftovers();
-  });
+  const newCluster = clusterPerTest();
 
   it('pg_ctlcluster restart at 30 %: the stores reconnect, every run finishes, nothing lost or recorded twice', async () => {
-    cluster = await Cluster.create();
+    const cluster = await newCluster();
     const workers = await cluster.workers(2, { concurrency: 8 });
     const tw = await cluster.client();
     const runs: RunHandle[] = [];

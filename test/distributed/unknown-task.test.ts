@@ -5,10 +5,10 @@
  * and the rest of the flow is unaffected.
  */
 import { hostname } from 'node:os';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { FlowDefinition, TaskwireError } from '../../src/index.js';
 import { servicesSkipped } from '../support/services.js';
-import { Cluster, killLeftovers } from './harness.js';
+import { clusterPerTest } from './harness.js';
 
 const retry = { limit: 2, initialDelayMs: 10, factor: 2, maxDelayMs: 100, jitter: 0 };
 const node = (id: string, name: string, i: number) => ({
@@ -35,16 +35,10 @@ const DEFINITION = JSON.stringify({
 });
 
 describe.skipIf(servicesSkipped())('distributed: a task no worker has', () => {
-  let cluster: Cluster | undefined;
-
-  afterEach(async () => {
-    await cluster?.cleanup();
-    cluster = undefined;
-  });
-  afterAll(killLeftovers);
+  const newCluster = clusterPerTest();
 
   it('fails the node with an error naming the task and the worker; the run ends failed', async () => {
-    cluster = await Cluster.create();
+    const cluster = await newCluster();
     const workers = await cluster.workers(2, { concurrency: 4 });
     const tw = await cluster.client();
     const definition = JSON.parse(DEFINITION) as FlowDefinition;

@@ -3,25 +3,19 @@
  * to the queue and run on the other workers (at-least-once), every run
  * finishes, and the store records each outcome exactly once.
  */
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parallelFlow } from '../fixtures/fault-tasks.js';
 import { servicesSkipped } from '../support/services.js';
-import { Cluster, kill, killLeftovers } from './harness.js';
+import { clusterPerTest, kill } from './harness.js';
 
 const RUNS = 30;
 const WIDTH = 10;
 
 describe.skipIf(servicesSkipped())('distributed: a worker is killed', () => {
-  let cluster: Cluster | undefined;
-
-  afterEach(async () => {
-    await cluster?.cleanup();
-    cluster = undefined;
-  });
-  afterAll(killLeftovers);
+  const newCluster = clusterPerTest();
 
   it(`SIGKILL of one of 3 workers at 30 % of ${RUNS * WIDTH} tasks: every run finishes, nothing lost or recorded twice`, async () => {
-    cluster = await Cluster.create();
+    const cluster = await newCluster();
     const workers = await cluster.workers(3, { concurrency: 8 });
     const tw = await cluster.client();
 

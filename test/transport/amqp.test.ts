@@ -39,6 +39,16 @@ function dispatchOf(queue: string, n = 1): DispatchMessage {
   return { type: 'dispatch', kind: 'apply', runId: `run-${n}`, node: 'fetch', attempt: 1, task: 'http.get', inputs: { url: 'https://example.com', n }, timeoutMs: 5000, queue };
 }
 
+/** Consumes the default work queue, acknowledging and keeping every dispatch. */
+async function collectDispatches(t: AmqpTransport, prefetch: number): Promise<DispatchMessage[]> {
+  const got: DispatchMessage[] = [];
+  await t.consumeDispatches('default', { prefetch }, (d) => {
+    got.push(d.body);
+    d.ack();
+  });
+  return got;
+}
+
 function signalOf(n: number): SignalMessage {
   return { type: 'task.succeeded', runId: 'run-1', node: `node-${n}`, attempt: 1, worker: 'test/1', result: { n } };
 }
@@ -172,11 +182,7 @@ describe.skipIf(servicesSkipped())('AMQP transport (RabbitMQ)', () => {
 
   it('dead-letters a body that is not JSON without calling the handler, and keeps consuming', async () => {
     const t = await open();
-    const got: DispatchMessage[] = [];
-    await t.consumeDispatches('default', { prefetch: 2 }, (d) => {
-      got.push(d.body);
-      d.ack();
-    });
+    const got = await collectDispatches(t, 2);
     const publisher = raw.createPublisher({ confirm: true });
     await publisher.send({ routingKey: t.topology.workQueueName('default'), messageId: 'bad-1' }, Buffer.from('{"not json'));
     await publisher.close();
@@ -207,11 +213,7 @@ describe.skipIf(servicesSkipped())('AMQP transport (RabbitMQ)', () => {
 
   it('applies the limits to JSON bodies that rabbitmq-client parsed itself', async () => {
     const t = await open();
-    const got: DispatchMessage[] = [];
-    await t.consumeDispatches('default', { prefetch: 2 }, (d) => {
-      got.push(d.body);
-      d.ack();
-    });
+    const got = await collectDispatches(t, 2);
     const publisher = raw.createPublisher({ confirm: true });
     const queue = t.topology.workQueueName('default');
     // An object body is sent as `application/json` without content encoding: the client parses it on receipt.
@@ -256,11 +258,7 @@ describe.skipIf(servicesSkipped())('AMQP transport (RabbitMQ)', () => {
   it('reconnects after the broker closes the connection', async () => {
     const name = `taskwire amqp.test ${randomUUID()}`;
     const t = await open({ connectionName: name });
-    const got: DispatchMessage[] = [];
-    await t.consumeDispatches('default', { prefetch: 4 }, (d) => {
-      got.push(d.body);
-      d.ack();
-    });
+    const got = await collectDispatches(t, 4);
     await t.dispatch([dispatchOf('default', 1)]);
     await until(() => got.length === 1, 'the first dispatch');
     const listing = execFileSync('rabbitmqctl', ['list_connections', '-q', 'pid', 'client_properties']).toString();
