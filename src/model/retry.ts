@@ -50,7 +50,7 @@ export function backoffDelayMs(policy: RetryPolicy, retry: number, seed: string)
 }
 
 /** FNV-1a hash of a string mapped to [0, 1). */
-export function unitHash(text: string): number {
+function unitHash(text: string): number {
   let hash = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) {
     hash ^= text.charCodeAt(i);

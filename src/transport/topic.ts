@@ -15,11 +15,6 @@ export function topicMatcher(pattern: string): TopicMatcher {
   return (words) => match(parts, 0, words, 0);
 }
 
-/** Whether a routing key matches a topic pattern. */
-export function topicMatches(pattern: string, key: string): boolean {
-  return topicMatcher(pattern)(key.split('.'));
-}
-
 function match(pattern: readonly string[], p: number, words: readonly string[], w: number): boolean {
   if (p === pattern.length) return w === words.length;
   const part = pattern[p];
