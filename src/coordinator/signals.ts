@@ -15,9 +15,9 @@ export function signalToEvent(signal: SignalMessage): EngineEvent {
     case 'task.failed':
       return { type: 'task.failed', ...ref, error: signal.error };
     case 'rollback.succeeded':
-      return { type: 'rollback.succeeded', node: signal.node };
+      return { type: 'rollback.succeeded', ...ref };
     case 'rollback.failed':
-      return { type: 'rollback.failed', node: signal.node, error: signal.error };
+      return { type: 'rollback.failed', ...ref, error: signal.error };
     case 'task.heartbeat':
       return { type: 'task.heartbeat', ...ref, leaseMs: signal.leaseMs };
   }

@@ -16,6 +16,7 @@ import { reaches } from '../model/graph.js';
 import { inputProblems } from '../model/validate.js';
 import type { Change, LinkSpec } from './events.js';
 import { addOutgoing, addToIndex, removeFromIndex, removeOutgoing } from './live.js';
+import { checkNotUndoing } from './saga.js';
 import { activationKey, type NodeState } from './state.js';
 import type { Stepper } from './step.js';
 
@@ -244,6 +245,7 @@ function planReplace(s: Stepper, target: NodeState, changes: Partial<Omit<NodeDe
   if (!UNFINISHED.has(target.status)) {
     throw new InvalidChangeError(`node "${target.def.id}" is ${target.status}: only a node that has not finished or has failed can be replaced`);
   }
+  checkNotUndoing(s, target);
   const def: NodeDefinition = { ...target.def, ...changes, id: target.def.id, kind: target.def.kind };
   checkInputs(s, def, target.status, target.sources);
   return () => {
@@ -272,6 +274,7 @@ function planRetry(s: Stepper, target: NodeState, activation: number | undefined
   if (target.status !== 'failed' && target.status !== 'cancelled') {
     throw new InvalidChangeError(`node "${target.def.id}" is ${target.status}: only a failed or cancelled node can be retried`);
   }
+  checkNotUndoing(s, target);
   return () => {
     s.setStatus(target, 'waiting');
     delete target.error;

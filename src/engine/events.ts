@@ -49,8 +49,8 @@ export type EngineEvent =
   | ({ type: 'retry.due' } & ExecutionRef)
   | ({ type: 'task.heartbeat'; leaseMs: number } & ExecutionRef)
   | ({ type: 'lease.due' } & ExecutionRef)
-  | { type: 'rollback.succeeded'; node: string }
-  | { type: 'rollback.failed'; node: string; error: Failure }
+  | ({ type: 'rollback.succeeded' } & ExecutionRef)
+  | ({ type: 'rollback.failed'; error: Failure } & ExecutionRef)
   | { type: 'notify'; event: string; payload: JsonObject }
   | { type: 'change'; change: Change; actor: string };
 

@@ -6,6 +6,7 @@
  * @packageDocumentation
  */
 import type { Json, JsonObject } from '../codec/json.js';
+import { InvalidChangeError } from '../errors.js';
 import type { Failure } from '../model/failure.js';
 import type { Command, ExecutionRef } from './events.js';
 import type { NodeState } from './state.js';
@@ -29,10 +30,15 @@ export function startUndo(s: Stepper, node: NodeState): void {
   s.record({ type: 'rollback.started', node: node.def.id, attempt: node.attempt });
 }
 
-/** Records the outcome of a node's rollback. */
-export function undone(s: Stepper, id: string, to: 'done' | 'failed', error?: Failure): void {
+/**
+ * Records the outcome of a node's rollback. A signal of another attempt's
+ * rollback (a late duplicate after a retry by hand) changes nothing.
+ */
+export function undone(s: Stepper, ref: ExecutionRef, to: 'done' | 'failed', error?: Failure): void {
+  if (ref.activation !== undefined) return;
+  const id = ref.node;
   const node = s.run.nodes.get(id);
-  if (node?.undo !== 'running') return;
+  if (node?.undo !== 'running' || node.attempt !== ref.attempt) return;
   s.setUndo(node, to);
   if (error !== undefined) node.undoError = error;
   s.record(
@@ -40,6 +46,13 @@ export function undone(s: Stepper, id: string, to: 'done' | 'failed', error?: Fa
       ? { type: 'rollback.succeeded', node: id }
       : { type: 'rollback.failed', node: id, detail: { name: error.name, message: error.message } },
   );
+}
+
+/** Refuses a change that would start a new attempt of a node whose rollback still runs. */
+export function checkNotUndoing(s: Stepper, node: NodeState): void {
+  if (node.undo === 'running') {
+    throw new InvalidChangeError(`rollback of node "${node.def.id}" is running in run "${s.run.id}": wait for it to finish`);
+  }
 }
 
 /** The saga: once nothing runs, roll back completed nodes one at a time, latest first. */

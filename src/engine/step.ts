@@ -104,10 +104,10 @@ export class Stepper {
         leaseDue(this, event);
         break;
       case 'rollback.succeeded':
-        undone(this, event.node, 'done');
+        undone(this, executionRef(event), 'done');
         break;
       case 'rollback.failed':
-        undone(this, event.node, 'failed', event.error);
+        undone(this, executionRef(event), 'failed', event.error);
         break;
       case 'notify':
         this.notifyEvent(event.event, event.payload);
@@ -138,12 +138,17 @@ export class Stepper {
     this.out.nodes.add(node.def.id);
   }
 
-  /** Moves a node's rollback to a new status, checking the transition table. */
-  setUndo(node: NodeState, to: UndoStatus): void {
+  /** Moves a node's rollback to a new status (`none`: forgotten, for a new attempt), checking the transition table. */
+  setUndo(node: NodeState, to: UndoStatus | 'none'): void {
     checkTransition(UNDO_TRANSITIONS, `rollback of node "${node.def.id}"`, node.undo ?? 'none', to);
     if (node.undo === 'running') this.live.index.undoing--;
     if (to === 'running') this.live.index.undoing++;
-    node.undo = to;
+    if (to === 'none') {
+      delete node.undo;
+      delete node.undoError;
+    } else {
+      node.undo = to;
+    }
     this.touch(node);
   }
 
@@ -182,6 +187,8 @@ export class Stepper {
   }
 
   private dispatch(node: NodeState, inputs: JsonObject): void {
+    // A new attempt (a retry or replace by hand) has not been rolled back yet.
+    if (node.undo !== undefined) this.setUndo(node, 'none');
     this.setStatus(node, 'running');
     node.attempt++;
     node.inputs = inputs;

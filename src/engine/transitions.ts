@@ -40,21 +40,29 @@ export const ACTIVATION_TRANSITIONS: Readonly<Record<ActivationStatus, readonly 
   cancelled: [],
 };
 
-/** Allowed rollback transitions (from no rollback yet: `none`). */
-export const UNDO_TRANSITIONS: Readonly<Record<UndoStatus | 'none', readonly UndoStatus[]>> = {
+/**
+ * Allowed rollback transitions (from no rollback yet: `none`). A finished
+ * rollback goes back to `none` when its node starts a new attempt (a retry or
+ * replace by hand): the undo state restarts with the attempt.
+ */
+export const UNDO_TRANSITIONS: Readonly<Record<UndoStatus | 'none', readonly (UndoStatus | 'none')[]>> = {
   none: ['running', 'done'],
   running: ['done', 'failed', 'running'],
-  done: [],
-  failed: ['running'],
+  done: ['none'],
+  failed: ['running', 'none'],
 };
 
-/** Allowed run status transitions (the status is derived; this checks the derivation). */
+/**
+ * Allowed run status transitions (the status is derived; this checks the
+ * derivation). A saga with nothing to undo ends `rolled_back` in the step that
+ * starts it, so every status a saga can start from may also go there directly.
+ */
 export const RUN_TRANSITIONS: Readonly<Record<RunStatus, readonly RunStatus[]>> = {
-  running: ['stalled', 'failed', 'listening', 'stopping', 'rolling_back', 'succeeded', 'cancelled'],
-  stalled: ['running', 'failed', 'listening', 'stopping', 'rolling_back', 'succeeded', 'cancelled'],
-  failed: ['running', 'stalled', 'listening', 'stopping', 'rolling_back', 'succeeded', 'cancelled'],
+  running: ['stalled', 'failed', 'listening', 'stopping', 'rolling_back', 'rolled_back', 'succeeded', 'cancelled'],
+  stalled: ['running', 'failed', 'listening', 'stopping', 'rolling_back', 'rolled_back', 'succeeded', 'cancelled'],
+  failed: ['running', 'stalled', 'listening', 'stopping', 'rolling_back', 'rolled_back', 'succeeded', 'cancelled'],
   listening: ['running', 'stalled', 'failed', 'stopping', 'succeeded', 'cancelled'],
-  stopping: ['succeeded', 'failed', 'stalled', 'rolling_back', 'cancelled'],
+  stopping: ['succeeded', 'failed', 'stalled', 'rolling_back', 'rolled_back', 'cancelled'],
   rolling_back: ['rolled_back', 'cancelled'],
   succeeded: ['running', 'stalled', 'listening', 'failed', 'stopping'],
   rolled_back: [],

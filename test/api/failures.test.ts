@@ -291,6 +291,39 @@ describeBackends('failures', (backend) => {
     expect(failedUndo.map((entry) => entry.node)).toEqual(['f-undo-2']);
   });
 
+  it('a saga with nothing to undo ends rolled_back (no task defines a rollback)', async () => {
+    const calls: string[] = [];
+    const done1 = task('f-plain-done', { apply: () => void calls.push('f-plain-done') });
+    const failing = task('f-plain-fail', {
+      apply: () => {
+        throw new NonRetryableError('nope');
+      },
+    });
+    const tw = await backend.connect({ tasks: [done1, failing] });
+    const run = await tw.start(flow('saga-no-undo', { onFailure: 'rollback' }).link(done1.s(), failing.s()));
+    const done = await run.wait(WAIT);
+    expect(done.status).toBe('rolled_back');
+    expect(calls).toEqual(['f-plain-done']);
+    expect(done.nodes['f-plain-fail']).toMatchObject({ status: 'failed', error: { message: 'nope' } });
+  });
+
+  it('a node retried by hand after its rollback ran, failing again, is rolled back again', async () => {
+    const undone: number[] = [];
+    const flaky = task('f-retry-undo', {
+      apply: () => {
+        throw new NonRetryableError('still failing');
+      },
+      rollback: (_inputs, { attempt }) => void undone.push(attempt),
+    });
+    const tw = await backend.connect({ tasks: [flaky] });
+    const run = await tw.start(flow('retry-after-undo').add(flaky.s()));
+    expect((await run.wait(WAIT)).nodes['f-retry-undo']).toMatchObject({ status: 'failed', undo: 'done', attempt: 1 });
+    await run.retry('f-retry-undo');
+    await eventually(async () => expect((await run.status()).nodes['f-retry-undo']).toMatchObject({ status: 'failed', undo: 'done', attempt: 2 }));
+    expect(undone).toEqual([1, 2]);
+    expect((await run.wait(WAIT)).status).toBe('failed');
+  });
+
   it('fails a task whose result cannot be encoded (function, Map, cycle) with TW_ENCODE, without retrying', async () => {
     const calls = new Map<string, number>();
     const returning = (name: string, value: () => unknown) =>

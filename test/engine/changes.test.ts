@@ -314,7 +314,7 @@ describe('persistent listeners', () => {
     expect(h.status).toBe('stopping');
     h.fail('doomed', fatal);
     expect(h.status).toBe('rolling_back');
-    h.send({ type: 'rollback.succeeded', node: 'undoable' });
+    h.rolledBack('undoable');
     expect(h.status).toBe('rolled_back');
   });
 });

@@ -65,6 +65,12 @@ export class Harness {
     return this.send({ type: 'retry.due', node, attempt: this.node(node).attempt + 1 });
   }
 
+  /** Signals the outcome of the node's rollback (of its current attempt): done, or failed with `error`. */
+  rolledBack(node: string, error?: Failure): StepOutput {
+    const ref = { node, attempt: this.node(node).attempt };
+    return this.send(error === undefined ? { type: 'rollback.succeeded', ...ref } : { type: 'rollback.failed', ...ref, error });
+  }
+
   /** Applies a change as actor `alice`. */
   change(change: Change, actor = 'alice'): StepOutput {
     return this.send({ type: 'change', change, actor });

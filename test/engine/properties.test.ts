@@ -167,7 +167,7 @@ function respond(plan: Plan, h: Harness, command: Command): EngineEvent {
     return { type: 'retry.due', node: command.node, attempt: command.attempt };
   }
   const dispatch = command as DispatchCommand;
-  if (dispatch.kind === 'rollback') return { type: 'rollback.succeeded', node: dispatch.node };
+  if (dispatch.kind === 'rollback') return { type: 'rollback.succeeded', node: dispatch.node, attempt: dispatch.attempt };
   const spec = plan.nodes[indexOf(dispatch.node)] as NodePlan;
   if (dispatch.attempt <= spec.failures) return { type: 'task.failed', node: dispatch.node, attempt: dispatch.attempt, error: oops };
   return { type: 'task.succeeded', node: dispatch.node, attempt: dispatch.attempt, result: compute(dispatch.node, dispatch.inputs) };

@@ -109,7 +109,7 @@ describe('duplicate and stale signals', () => {
     ['a success of a wrong attempt', (h: Harness) => h.succeed('mult', 9, 2)],
     ['a failure of a finished node', (h: Harness) => h.fail('add', oops, 1)],
     ['a retry that was never scheduled', (h: Harness) => h.send({ type: 'retry.due', node: 'mult', attempt: 2 })],
-    ['a rollback result with no rollback running', (h: Harness) => h.send({ type: 'rollback.succeeded', node: 'add' })],
+    ['a rollback result with no rollback running', (h: Harness) => h.send({ type: 'rollback.succeeded', node: 'add', attempt: 1 })],
     ['a signal for an unknown node', (h: Harness) => h.succeed('ghost', 1, 1)],
     ['a notification of an unknown event', (h: Harness) => h.notify('nobody.listens', {})],
   ])('%s changes nothing', (_what, signal) => {
@@ -196,7 +196,7 @@ describe('retries', () => {
     expect(h.dispatches('rollback')).toMatchObject([{ kind: 'rollback', node: 'undoable', attempt: 1, inputs: { x: 1 }, error: fatal }]);
     expect(h.node('undoable').undo).toBe('running');
     expect(h.status).toBe('running'); // the rollback runs
-    h.send({ type: 'rollback.succeeded', node: 'undoable' });
+    h.rolledBack('undoable');
     expect(h.node('undoable').undo).toBe('done');
     expect(h.status).toBe('failed');
   });
@@ -232,15 +232,15 @@ describe('failure policy rollback (saga)', () => {
     expect(h.dispatched('rollback')).toEqual(['c']); // c's own rollback, nothing else while b, d run
     h.succeed('d', 4);
     h.succeed('b', 2); // would start `after`, but no new work starts in a saga
-    h.send({ type: 'rollback.succeeded', node: 'c' });
+    h.rolledBack('c');
     expect(h.dispatched('rollback')).toEqual(['c', 'b']);
     expect(h.dispatches('rollback').at(-1)).toMatchObject({ node: 'b', result: 2 });
-    h.send({ type: 'rollback.succeeded', node: 'b' });
+    h.rolledBack('b');
     expect(h.dispatched('rollback')).toEqual(['c', 'b', 'd']);
-    h.send({ type: 'rollback.succeeded', node: 'd' });
-    h.send({ type: 'rollback.succeeded', node: 'a' });
+    h.rolledBack('d');
+    h.rolledBack('a');
     expect(h.status).toBe('rolling_back');
-    h.send({ type: 'rollback.succeeded', node: 'root' });
+    h.rolledBack('root');
     expect(h.dispatched('rollback')).toEqual(['c', 'b', 'd', 'a', 'root']);
     expect(h.dispatched()).not.toContain('after');
     expect(h.status).toBe('rolled_back');
@@ -254,14 +254,14 @@ describe('failure policy rollback (saga)', () => {
     h.succeed('root', 0);
     h.succeed('a', 1);
     h.fail('b', fatal);
-    h.send({ type: 'rollback.succeeded', node: 'b' });
+    h.rolledBack('b');
     expect(h.dispatched('rollback')).toEqual(['b', 'a']);
     const error = { name: 'Error', message: 'cannot undo a', retryable: true };
-    h.send({ type: 'rollback.failed', node: 'a', error });
+    h.rolledBack('a', error);
     expect(h.node('a')).toMatchObject({ undo: 'failed', undoError: error });
     expect(h.entries('rollback.failed')).toMatchObject([{ node: 'a', detail: { name: 'Error', message: 'cannot undo a' } }]);
     expect(h.dispatched('rollback')).toEqual(['b', 'a', 'root']);
-    h.send({ type: 'rollback.succeeded', node: 'root' });
+    h.rolledBack('root');
     expect(h.status).toBe('rolled_back');
   });
 
@@ -273,7 +273,7 @@ describe('failure policy rollback (saga)', () => {
     h.fail('b', fatal); // the saga starts while a waits for its retry and slow runs
     const out = h.send({ type: 'retry.due', node: 'a', attempt: 2 });
     expect(applies(out)).toEqual([]);
-    h.send({ type: 'rollback.succeeded', node: 'b' });
+    h.rolledBack('b');
     h.succeed('slow', 1);
     expect(h.node('a').status).toBe('cancelled');
     expect(h.dispatched()).toEqual(['root', 'a', 'b', 'slow']);
