@@ -219,13 +219,12 @@ function planRemove(s: Stepper, target: NodeState): () => void {
   }
   return () => {
     if (target.status === 'running') s.out.commands.push({ type: 'abort', runId: s.run.id, node: id });
-    for (const [key, activation] of s.run.activations) {
+    // Live activations are recorded cancelled (a store would otherwise keep them
+    // running for ever); failed ones stay failed in the store.
+    for (const [key, activation] of [...s.run.activations]) {
       if (activation.node !== id) continue;
-      s.run.activations.delete(key);
-      if (activation.status === 'running' || activation.status === 'retrying') {
-        s.live.index.liveActivations--;
-        s.out.commands.push({ type: 'abort', runId: s.run.id, node: id, activation: activation.seq });
-      }
+      if (activation.status === 'failed') s.run.activations.delete(key);
+      else s.cancelActivation(activation);
     }
     removeFromIndex(s.live.index, target);
     s.run.nodes.delete(id);

@@ -54,6 +54,14 @@ export interface Backlogged {
   value?: Json;
 }
 
+/** A persistent listener's completed activation whose notification waits for earlier activations to finish. */
+export interface Held {
+  /** The activation (notification seq). */
+  seq: number;
+  /** Its encoded result. */
+  result: Json;
+}
+
 /** One node of a run. */
 export interface NodeState {
   /** The node's definition (task, bound inputs, policies). */
@@ -66,8 +74,20 @@ export interface NodeState {
   attempt: number;
   /** Inputs of the current attempt (recorded at dispatch). */
   inputs?: JsonObject;
-  /** Encoded result: of the apply, or the value given at skip; persistent nodes keep the latest. */
+  /**
+   * Encoded result: of the apply, or the value given at skip; a persistent
+   * listener keeps that of its latest notification (highest activation seq
+   * notified), never an older one that finished later.
+   */
   result?: Json;
+  /** Persistent listeners: the activation whose result `result` is. */
+  resultSeq?: number;
+  /**
+   * Persistent listeners: completed activations held back, in seq order, until
+   * every earlier activation has finished, so that listeners are notified in
+   * notification order.
+   */
+  held?: Held[];
   /** Failure of the last attempt. */
   error?: Failure;
   /** Rollback state, when a rollback was started. */

@@ -217,28 +217,35 @@ export class Stepper {
     return command;
   }
 
-  /** Tells every listener of `source` that it has notified. */
-  notifyListeners(source: NodeState): void {
+  /**
+   * Tells every listener of `source` that it has notified; `value` is the
+   * notification's own value when it is not the source's latest result (a
+   * persistent listener's activation retried by hand after later ones).
+   */
+  notifyListeners(source: NodeState, value?: Json): void {
     if (!this.accepting) return;
     const links = this.live.index.outgoing.get(source.def.id);
     if (links === undefined) return;
     for (const link of [...links]) {
       const target = this.run.nodes.get(link.to);
       if (target === undefined) continue;
-      if (target.def.persistent) this.activate(target, source.def.id);
+      if (target.def.persistent) this.activate(target, source.def.id, value);
       else this.tryStart(target);
     }
   }
 
-  /** A persistent listener receives a notification from `from`: one activation, or a backlog entry. */
-  activate(node: NodeState, from: string): void {
+  /**
+   * A persistent listener receives a notification from `from` (with `value`,
+   * by default the source's latest result): one activation, or a backlog entry.
+   */
+  activate(node: NodeState, from: string, value: Json | undefined = this.run.nodes.get(from)?.result): void {
     if (!this.accepting || this.run.stopped || node.status !== 'listening') return;
     const triggers = this.isStreaming(this.run.nodes.get(from)) || !node.sources.some((l) => this.isStreaming(this.run.nodes.get(l.from)));
-    const inputs = sourcesNotified(this.run, node, this.live.index.notifiedSources) ? resolveInputs(this.run, node) : undefined;
+    const notified: Backlogged | undefined = value === undefined ? undefined : { seq: 0, from, value };
+    const inputs = sourcesNotified(this.run, node, this.live.index.notifiedSources) ? resolveInputs(this.run, node, notified) : undefined;
     if (inputs === undefined) {
       if (!triggers) return; // it only supplied an input
       const entry: Backlogged = { seq: ++this.run.seq, from };
-      const value = this.run.nodes.get(from)?.result;
       if (value !== undefined) entry.value = value;
       node.backlog = [...(node.backlog ?? []), entry];
       this.touch(node);
@@ -269,6 +276,47 @@ export class Stepper {
     this.out.activations.set(activationKey(node.def.id, seq), activation);
     this.out.commands.push(this.dispatchCommand(node, { node: node.def.id, attempt: 1, activation: seq }, inputs));
     this.record({ type: 'node.started', node: node.def.id, attempt: 1, activation: seq });
+  }
+
+  /**
+   * Notifies, in seq order, the held completions of a persistent listener that
+   * no earlier running or retrying activation holds back. A failed activation
+   * does not hold later ones back; retried by hand, it holds back those that
+   * finish after it, and its own result, older than the latest notified, is
+   * passed to listeners without becoming the node's `result`.
+   */
+  private releaseHeld(node: NodeState): void {
+    const held = node.held;
+    if (held === undefined) return;
+    const first = this.earliestLiveActivation(node.def.id);
+    const ready = held.filter((entry) => entry.seq < first);
+    if (ready.length === 0) return;
+    if (ready.length === held.length) delete node.held;
+    else node.held = held.slice(ready.length);
+    for (const entry of ready) {
+      if (node.resultSeq === undefined || entry.seq > node.resultSeq) {
+        node.result = entry.result;
+        node.resultSeq = entry.seq;
+      }
+      node.emitted = (node.emitted ?? 0) + 1;
+      this.touch(node);
+      this.notifyListeners(node, entry.result);
+    }
+  }
+
+  /** The lowest seq of a node's running or retrying activations (Infinity if none). */
+  private earliestLiveActivation(id: string): number {
+    let first = Infinity;
+    for (const activation of this.run.activations.values()) {
+      if (activation.node === id && (activation.status === 'running' || activation.status === 'retrying') && activation.seq < first) first = activation.seq;
+    }
+    return first;
+  }
+
+  /** Cancels a live activation: its execution is aborted and it is recorded `cancelled`. */
+  cancelActivation(activation: ActivationState): void {
+    this.out.commands.push({ type: 'abort', runId: this.run.id, node: activation.node, activation: activation.seq });
+    this.setActivation(activation, 'cancelled');
   }
 
   /** Re-runs a failed activation (change `retry` with an activation). */
@@ -304,11 +352,10 @@ export class Stepper {
       activation.result = result;
       activation.finishedAt = this.now;
       this.setActivation(activation, 'succeeded');
-      node.result = result;
-      node.emitted = (node.emitted ?? 0) + 1;
-      this.touch(node);
       this.record({ type: 'node.succeeded', node: ref.node, attempt: ref.attempt, activation: ref.activation });
-      this.notifyListeners(node);
+      node.held = [...(node.held ?? []), { seq: activation.seq, result }].sort((a, b) => a.seq - b.seq);
+      this.touch(node);
+      this.releaseHeld(node);
       return;
     }
     const node = this.runningNode(ref);
@@ -352,6 +399,7 @@ export class Stepper {
       activation.finishedAt = this.now;
       this.setActivation(activation, 'failed');
       if (node.def.rollback) this.out.commands.push(rollbackCommand(this, node, ref, activation.inputs, undefined, error));
+      this.releaseHeld(node);
       return;
     }
     this.setStatus(node, 'failed');

@@ -6,11 +6,12 @@ import type { Json, JsonObject } from '../../src/codec/json.js';
 import { createRun } from '../../src/engine/create.js';
 import type { Change, Command, DispatchCommand, EngineEvent, HistoryEntry } from '../../src/engine/events.js';
 import { liveRun, type LiveRun } from '../../src/engine/live.js';
-import type { NodeState, RunStatus } from '../../src/engine/state.js';
-import { step, type StepOutput } from '../../src/engine/step.js';
+import { runHeader, type NodeState, type RunState, type RunStatus } from '../../src/engine/state.js';
+import { emptyOutput, step, type StepOutput } from '../../src/engine/step.js';
 import type { FlowDefinition } from '../../src/model/definition.js';
 import type { Failure } from '../../src/model/failure.js';
 import type { Flow } from '../../src/model/flow.js';
+import type { Store } from '../../src/store/port.js';
 
 /** A retryable failure. */
 export const oops: Failure = { name: 'Error', message: 'oops', retryable: true };
@@ -32,10 +33,24 @@ export class Harness {
   readonly commands: Command[] = [];
   /** Every history entry so far, in order. */
   readonly history: HistoryEntry[] = [];
+  /** What the steps since the last {@link save} changed. */
+  private unsaved = emptyOutput();
 
-  constructor(flowOrDefinition: Flow | FlowDefinition, options: HarnessOptions = {}) {
-    const definition = 'definition' in flowOrDefinition ? flowOrDefinition.definition() : flowOrDefinition;
+  /** A new run of a flow, or (given a loaded state) a run as a store holds it. */
+  constructor(source: Flow | FlowDefinition | RunState, options: HarnessOptions = {}) {
+    if ('activations' in source) {
+      this.live = liveRun(source);
+      return;
+    }
+    const definition = 'definition' in source ? source.definition() : source;
     this.live = liveRun(createRun(definition, { id: options.id ?? 'run-1', inputs: options.inputs ?? {}, validate: options.validate ?? true, now: this.now }));
+  }
+
+  /** The run as `store` holds it, in a new harness. */
+  static async load(store: Store, id = 'run-1'): Promise<Harness> {
+    const state = await store.loadRun(id);
+    if (state === undefined) throw new Error(`no run ${id} in the store`);
+    return new Harness(state);
   }
 
   /** Applies one event; keeps and returns what it produced. */
@@ -43,7 +58,24 @@ export class Harness {
     const out = step(this.live, event, this.now);
     this.commands.push(...out.commands);
     this.history.push(...out.history);
+    for (const id of out.nodes) this.unsaved.nodes.add(id);
+    for (const id of out.removed) this.unsaved.removed.add(id);
+    for (const [key, activation] of out.activations) this.unsaved.activations.set(key, activation);
+    this.unsaved.history.push(...out.history);
     return out;
+  }
+
+  /** Commits what changed since the last save to `store`, as the coordinator does (a copy: the store shares nothing). */
+  async save(store: Store): Promise<void> {
+    const state = this.live.state;
+    const expectedRev = state.rev++;
+    const changed = expectedRev === 0 ? [...state.nodes.keys()] : [...this.unsaved.nodes];
+    const nodes = changed.flatMap((id) => state.nodes.get(id) ?? []);
+    const { removed, activations, history } = this.unsaved;
+    const commit = { run: runHeader(state), expectedRev, nodes, removed: [...removed], activations: [...activations.values()], history, outbox: [] };
+    const { conflicts } = await store.commit([structuredClone(commit)]);
+    if (conflicts.length > 0) throw new Error(`conflict saving ${state.id}`);
+    this.unsaved = emptyOutput();
   }
 
   start(): StepOutput {

@@ -1,0 +1,121 @@
+/**
+ * Persistent listeners: what a store holds of their activations after a
+ * removal (reloaded from memory and SQLite stores), and the order in which a
+ * listener's results reach its own listeners.
+ */
+import { describe, expect, it } from 'vitest';
+import type { Json } from '../../src/codec/json.js';
+import { flow } from '../../src/model/flow.js';
+import { event } from '../../src/model/node.js';
+import { task } from '../../src/model/task.js';
+import { MemoryStore } from '../../src/store/memory/index.js';
+import type { Store } from '../../src/store/port.js';
+import { openSqliteStore } from '../../src/store/sqlite/index.js';
+import { Harness, oops } from './harness.js';
+
+/** A task needing `requires`, providing its own name; its code never runs here. */
+const unit = (name: string, requires: string[] = [], retry = 0) => task(name, { requires, retry, apply: () => name });
+
+/** Seqs of the node's activation dispatches (first attempts), in dispatch order. */
+const activationSeqs = (h: Harness, node: string): number[] =>
+  h.dispatches().filter((d) => d.node === node && d.activation !== undefined && d.attempt === 1).map((d) => d.activation as number);
+
+/** Signals success of an activation's current attempt with `result`. */
+const activationDone = (h: Harness, node: string, activation: number, result: Json) => {
+  const attempt = h.live.state.activations.get(`${node}#${activation}`)?.attempt ?? 1;
+  return h.send({ type: 'task.succeeded', node, attempt, activation, result });
+};
+
+const stores: [string, () => Store][] = [
+  ['memory', () => new MemoryStore()],
+  ['sqlite', () => openSqliteStore({ path: ':memory:' })],
+];
+
+describe.each(stores)('removing a persistent listener with live activations [%s store]', (_name, makeStore) => {
+  it('records them cancelled: a reload does not count them, and stop() ends the run', async () => {
+    const store = makeStore();
+    const register = unit('register', ['ip'], 1).s({}, { persistent: true });
+    const h = new Harness(flow('lb').link(event('server.created', { provides: ['ip'] }), register));
+    h.start();
+    h.notify('server.created', { ip: 'a' });
+    h.notify('server.created', { ip: 'b' });
+    const [first, second] = activationSeqs(h, 'register') as [number, number];
+    h.send({ type: 'task.failed', node: 'register', attempt: 1, activation: first, error: oops }); // retrying
+    await h.save(store);
+    const out = h.change({ op: 'remove', node: 'register' });
+    expect(out.commands.filter((c) => c.type === 'abort')).toEqual([
+      { type: 'abort', runId: 'run-1', node: 'register', activation: first },
+      { type: 'abort', runId: 'run-1', node: 'register', activation: second },
+    ]);
+    await h.save(store);
+    expect((await store.activations('run-1', 'register')).map((a) => [a.seq, a.status])).toEqual([
+      [first, 'cancelled'],
+      [second, 'cancelled'],
+    ]);
+    const reloaded = await Harness.load(store);
+    expect(reloaded.live.index.liveActivations).toBe(0);
+    expect(reloaded.live.state.activations.size).toBe(0);
+    reloaded.change({ op: 'stop' });
+    expect(reloaded.status).toBe('succeeded');
+    await store.close();
+  });
+});
+
+describe('a persistent listener\'s results, in notification order', () => {
+  /** server.created -> register (persistent) -> audit (persistent), and -> report (one-shot). */
+  function chain(): Harness {
+    const register = unit('register', ['ip'], 1).s({}, { persistent: true });
+    const audit = unit('audit', ['register']).s({}, { persistent: true });
+    const h = new Harness(flow('lb').link(event('server.created', { provides: ['ip'] }), register).link(register, audit).link(register, unit('report', ['register']).s()));
+    h.start();
+    return h;
+  }
+
+  it('result is that of the latest notification; a later one finishing first is held until the earlier ones finish', () => {
+    const h = chain();
+    for (const ip of ['a', 'b', 'c']) h.notify('server.created', { ip });
+    const [s1, s2, s3] = activationSeqs(h, 'register') as [number, number, number];
+    activationDone(h, 'register', s3, 'r3');
+    expect(h.node('register').result).toBeUndefined(); // held: 1 and 2 still run
+    expect(activationSeqs(h, 'audit')).toEqual([]);
+    expect(h.dispatched()).not.toContain('report');
+    activationDone(h, 'register', s2, 'r2');
+    expect(activationSeqs(h, 'audit')).toEqual([]);
+    activationDone(h, 'register', s1, 'r1');
+    expect(h.node('register')).toMatchObject({ result: 'r3', emitted: 3 });
+    const audits = h.dispatches().filter((d) => d.node === 'audit');
+    expect(audits.map((d) => d.inputs)).toEqual([{ register: 'r1' }, { register: 'r2' }, { register: 'r3' }]);
+    expect(h.dispatches().filter((d) => d.node === 'report').map((d) => d.inputs)).toEqual([{ register: 'r1' }]);
+    expect(h.node('register').held).toBeUndefined();
+  });
+
+  it('an earlier activation that fails for good releases the later ones; retried by hand, it does not move the result back', () => {
+    const h = chain();
+    for (const ip of ['a', 'b']) h.notify('server.created', { ip });
+    const [s1, s2] = activationSeqs(h, 'register') as [number, number];
+    activationDone(h, 'register', s2, 'r2');
+    h.send({ type: 'task.failed', node: 'register', attempt: 1, activation: s1, error: oops });
+    expect(h.node('register').result).toBeUndefined(); // s1 retries: still held
+    h.send({ type: 'retry.due', node: 'register', attempt: 2, activation: s1 });
+    h.send({ type: 'task.failed', node: 'register', attempt: 2, activation: s1, error: oops });
+    expect(h.node('register')).toMatchObject({ result: 'r2', emitted: 1 });
+    expect(h.dispatches().filter((d) => d.node === 'audit').map((d) => d.inputs)).toEqual([{ register: 'r2' }]);
+    h.change({ op: 'retry', node: 'register', activation: s1 });
+    activationDone(h, 'register', s1, 'r1');
+    expect(h.node('register')).toMatchObject({ result: 'r2', emitted: 2 });
+    expect(h.dispatches().filter((d) => d.node === 'audit').map((d) => d.inputs)).toEqual([{ register: 'r2' }, { register: 'r1' }]);
+  });
+
+  it('held completions survive a reload', async () => {
+    const store = new MemoryStore();
+    const h = chain();
+    for (const ip of ['a', 'b']) h.notify('server.created', { ip });
+    const [s1, s2] = activationSeqs(h, 'register') as [number, number];
+    activationDone(h, 'register', s2, 'r2');
+    await h.save(store);
+    const reloaded = await Harness.load(store);
+    activationDone(reloaded, 'register', s1, 'r1');
+    expect(reloaded.node('register')).toMatchObject({ result: 'r2', emitted: 2 });
+    expect(reloaded.dispatches().filter((d) => d.node === 'audit').map((d) => d.inputs)).toEqual([{ register: 'r1' }, { register: 'r2' }]);
+  });
+});
