@@ -137,14 +137,14 @@ describe.skipIf(servicesSkipped())('PostgresStore', () => {
       const node = (id: string) => ({ ...structuredClone(create.nodes[0]!), def: { ...create.nodes[0]!.def, id } });
       const c2 = { ...nextOf(create, 'two'), nodes: [node('b'), node('c')], removed: [] };
       const c3 = { ...nextOf(c2, 'three'), nodes: [], removed: ['a', 'b'] };
-      const c4 = { ...nextOf(c3, 'four'), nodes: [node('a'), node('b'), node('d')], removed: ['d'] };
+      const c4 = { ...nextOf(c3, 'four'), nodes: [node('a'), node('b'), node('c')], removed: ['c'] }; // c removed, then added again
       const stale = { ...nextOf(create, 'stale'), expectedRev: 9 };
       c4.outbox = [{ ...create.outbox[0]!, id: 'fold:4:0', dueAt: 2 }];
       const batches = [[create], [stale, c2, { ...c2, expectedRev: 1 }, c3, c4]];
       for (const batch of batches) expect(await a.commit(batch)).toEqual(await memory.commit(batch));
       const [fromPg, fromMemory] = [await a.loadRun('fold'), await memory.loadRun('fold')];
       expect(fromPg).toEqual(fromMemory);
-      expect([...(fromPg?.nodes.keys() ?? [])]).toEqual(['c', 'a', 'b']);
+      expect([...(fromPg?.nodes.keys() ?? [])]).toEqual(['a', 'b', 'c']);
       expect(await a.history('fold')).toEqual(await memory.history('fold'));
       const due = async (store: { dueOutbox(now: number, limit: number): Promise<{ runId: string }[]> }) => (await store.dueOutbox(10, 1000)).filter((o) => o.runId === 'fold');
       expect(await due(a)).toEqual(await due(memory));
