@@ -32,9 +32,13 @@ export interface StepCommit {
   run: RunHeader;
   /** The revision the step was computed from; 0 for a new run. */
   expectedRev: number;
-  /** Nodes to insert or replace. */
+  /** Nodes to insert or replace, written after {@link StepCommit.removed}. */
   nodes: NodeState[];
-  /** Node ids to delete. */
+  /**
+   * Node ids to delete, before {@link StepCommit.nodes} is written: a step that
+   * removes a node and adds one with the same id lists it in both, and the new
+   * node is kept (at the end of the run's node order).
+   */
   removed: string[];
   /** Activations to insert or replace. */
   activations: ActivationState[];

@@ -146,6 +146,26 @@ export function storeContract(name: string, factory: StoreFactory): void {
       expect((await store.activations('r1')).map((a) => a.status)).toEqual(['succeeded', 'failed', 'cancelled', 'cancelled']);
     });
 
+    it('applies a step that removes a node and adds it again: the new node is kept, after the others', async () => {
+      const s = new Scenario('r1');
+      await store.commit([s.next([{ type: 'start' }], 2)]);
+      const again = task('b', { name: 'task.b2', bound: { second: true } });
+      const commit = s.next(
+        [
+          { type: 'change', change: { op: 'remove', node: 'b' }, actor: 'tester' },
+          { type: 'change', change: { op: 'add', node: again }, actor: 'tester' },
+        ],
+        3,
+      );
+      expect(commit.removed).toEqual(['b']);
+      expect(commit.nodes.map((n) => n.def.id)).toContain('b');
+      expect(await store.commit([commit])).toEqual({ conflicts: [] });
+      const loaded = await store.loadRun('r1');
+      expect(loaded).toEqual(s.snapshot());
+      expect(loaded?.nodes.get('b')).toMatchObject({ def: { name: 'task.b2' }, status: 'running', attempt: 1 });
+      expect([...(loaded?.nodes.keys() ?? [])]).toEqual(['a', 'ev', 'p', 'b']);
+    });
+
     it('pages history and activations', async () => {
       const s = new Scenario('r1');
       await store.commit([s.next([{ type: 'start' }], 2), busyStep(s)]);

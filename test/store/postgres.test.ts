@@ -1,46 +1,13 @@
-import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createRun, emptyOutput, liveRun, runHeader, step } from '../../src/engine/index.js';
-import type { StepCommit } from '../../src/store/port.js';
 import { MemoryStore } from '../../src/store/memory/index.js';
 import { migrate, MIGRATIONS, openPostgresStore, PostgresStore, redactUrl } from '../../src/store/postgres/index.js';
 import { requirePostgres, servicesSkipped } from '../support/services.js';
+import { nextOf, startedRun } from './commits.js';
+import { adminPool, dropSchema, endAdminPool, schemaName } from './postgres-admin.js';
 import { storeContract } from './contract.js';
 
-const schemaName = (): string => `tw_test_${randomBytes(6).toString('hex')}`;
-
-let admin: pg.Pool | undefined;
-/** A pool for setup and teardown (not the store's). */
-async function adminPool(): Promise<pg.Pool> {
-  admin ??= new pg.Pool({ connectionString: await requirePostgres(), max: 4 });
-  return admin;
-}
-async function dropSchema(schema: string): Promise<void> {
-  await (await adminPool()).query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-}
-
-/** A one-node run, started: its creating commit (rev 1). */
-function startedRun(id: string, inputs: Record<string, string> = { x: '1' }): StepCommit {
-  const retry = { limit: 0, initialDelayMs: 1000, factor: 2, maxDelayMs: 60000, jitter: 0.2 };
-  const def = { id: 'a', kind: 'task' as const, name: 'a', bound: {}, requires: [], optional: [], provides: ['a'], persistent: false, rollback: false, retry, timeoutMs: 0, queue: 'default' };
-  const run = createRun({ name: 'f', onFailure: 'halt', nodes: [def], links: [] }, { id, inputs, validate: true, now: 1 });
-  const out = step(liveRun(run), { type: 'start' }, 2, emptyOutput());
-  run.rev = 1;
-  const outbox = out.commands.map((command, i) => ({ id: `${id}:1:${i}`, runId: id, dueAt: 2, command }));
-  return structuredClone({ run: runHeader(run), expectedRev: 0, nodes: [...run.nodes.values()], removed: [], activations: [], history: out.history, outbox });
-}
-
-/** The commit after `commit`: same content, next revision, a new history entry. */
-function nextOf(commit: StepCommit, marker: string): StepCommit {
-  const rev = commit.run.rev + 1;
-  const entry = { runId: commit.run.id, seq: 100 + rev, at: rev, type: 'change' as const, graphVersion: 1, actor: marker };
-  return { ...structuredClone(commit), run: { ...commit.run, rev, updatedAt: rev }, expectedRev: commit.run.rev, history: [entry], outbox: [] };
-}
-
-afterAll(async () => {
-  await admin?.end();
-});
+afterAll(endAdminPool);
 
 describe.skipIf(servicesSkipped())('PostgresStore', () => {
   storeContract('postgres', async () => {
@@ -137,14 +104,14 @@ describe.skipIf(servicesSkipped())('PostgresStore', () => {
       const node = (id: string) => ({ ...structuredClone(create.nodes[0]!), def: { ...create.nodes[0]!.def, id } });
       const c2 = { ...nextOf(create, 'two'), nodes: [node('b'), node('c')], removed: [] };
       const c3 = { ...nextOf(c2, 'three'), nodes: [], removed: ['a', 'b'] };
-      const c4 = { ...nextOf(c3, 'four'), nodes: [node('a'), node('b'), node('d')], removed: ['d'] };
+      const c4 = { ...nextOf(c3, 'four'), nodes: [node('a'), node('b'), node('c')], removed: ['c'] }; // c removed, then added again
       const stale = { ...nextOf(create, 'stale'), expectedRev: 9 };
       c4.outbox = [{ ...create.outbox[0]!, id: 'fold:4:0', dueAt: 2 }];
       const batches = [[create], [stale, c2, { ...c2, expectedRev: 1 }, c3, c4]];
       for (const batch of batches) expect(await a.commit(batch)).toEqual(await memory.commit(batch));
       const [fromPg, fromMemory] = [await a.loadRun('fold'), await memory.loadRun('fold')];
       expect(fromPg).toEqual(fromMemory);
-      expect([...(fromPg?.nodes.keys() ?? [])]).toEqual(['c', 'a', 'b']);
+      expect([...(fromPg?.nodes.keys() ?? [])]).toEqual(['a', 'b', 'c']);
       expect(await a.history('fold')).toEqual(await memory.history('fold'));
       const due = async (store: { dueOutbox(now: number, limit: number): Promise<{ runId: string }[]> }) => (await store.dueOutbox(10, 1000)).filter((o) => o.runId === 'fold');
       expect(await due(a)).toEqual(await due(memory));

@@ -3,9 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createRun, emptyOutput, liveRun, runHeader, step } from '../../src/engine/index.js';
-import type { StepCommit } from '../../src/store/port.js';
 import { openSqliteStore, SCHEMA_VERSION } from '../../src/store/sqlite/index.js';
+import { startedRun } from './commits.js';
 import { storeContract } from './contract.js';
 
 async function tempDir(): Promise<{ dir: string; remove(): Promise<void> }> {
@@ -23,17 +22,6 @@ storeContract('sqlite', async () => {
 });
 
 storeContract('sqlite :memory:', async () => ({ store: openSqliteStore({ path: ':memory:' }), cleanup: async () => {} }));
-
-/** A one-node run, started: its creating commit. */
-function startedRun(id: string): StepCommit {
-  const retry = { limit: 0, initialDelayMs: 1000, factor: 2, maxDelayMs: 60000, jitter: 0.2 };
-  const def = { id: 'a', kind: 'task' as const, name: 'a', bound: {}, requires: [], optional: [], provides: ['a'], persistent: false, rollback: false, retry, timeoutMs: 0, queue: 'default' };
-  const run = createRun({ name: 'f', onFailure: 'halt', nodes: [def], links: [] }, { id, inputs: { x: 1 }, validate: true, now: 1 });
-  const out = step(liveRun(run), { type: 'start' }, 2, emptyOutput());
-  run.rev = 1;
-  const outbox = out.commands.map((command, i) => ({ id: `${id}:1:${i}`, runId: id, dueAt: 2, command }));
-  return structuredClone({ run: runHeader(run), expectedRev: 0, nodes: [...run.nodes.values()], removed: [], activations: [], history: out.history, outbox });
-}
 
 describe('SqliteStore', () => {
   let dir: string;

@@ -47,8 +47,9 @@ export class MemoryStore implements Store {
         this.runs.set(id, stored);
       }
       stored.header = copy(commit.run);
-      for (const node of commit.nodes) stored.nodes.set(node.def.id, copy(node));
+      // Deletes first: a step that removes a node and adds it again lists it in both.
       for (const removed of commit.removed) stored.nodes.delete(removed);
+      for (const node of commit.nodes) stored.nodes.set(node.def.id, copy(node));
       for (const activation of commit.activations) stored.activations.set(`${activation.node}#${activation.seq}`, copy(activation));
       for (const entry of commit.history) stored.history.push(copy(entry));
       for (const item of commit.outbox) this.outbox.set(item.id, copy(item));

@@ -82,11 +82,12 @@ export function planCommit(commits: readonly StepCommit[], revs: ReadonlyMap<str
       plans.set(id, plan);
     }
     plan.header = commit.run;
-    for (const node of commit.nodes) plan.nodes.set(node.def.id, node);
+    // Deletes first: a step that removes a node and adds it again lists it in both.
     for (const removed of commit.removed) {
       plan.nodes.delete(removed);
       plan.removed.add(removed);
     }
+    for (const node of commit.nodes) plan.nodes.set(node.def.id, node);
     for (const activation of commit.activations) plan.activations.set(`${activation.node}#${activation.seq}`, activation);
     plan.history.push(...commit.history);
     // Map.set keeps the first position of a key, as the memory store's outbox does.

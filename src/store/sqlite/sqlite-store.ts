@@ -163,10 +163,11 @@ export class SqliteStore implements Store {
         ? sql.insertRun.run(run.id, run.flow, run.status, run.rev, run.graphVersion, run.createdAt, run.updatedAt, header).changes
         : sql.updateRun.run(run.flow, run.status, run.rev, run.graphVersion, run.updatedAt, header, run.id, commit.expectedRev).changes;
     if (changes === 0) return false;
+    // Deletes first: a step that removes a node and adds it again lists it in both.
+    for (const id of commit.removed) sql.deleteNode.run(run.id, id);
     for (const node of commit.nodes) {
       sql.upsertNode.run(run.id, node.def.id, node.def.kind, node.def.name, node.status, JSON.stringify(node));
     }
-    for (const id of commit.removed) sql.deleteNode.run(run.id, id);
     for (const a of commit.activations) sql.upsertActivation.run(run.id, a.node, a.seq, a.status, JSON.stringify(a));
     for (const entry of commit.history) sql.insertHistory.run(run.id, entry.seq, JSON.stringify(entry));
     for (const item of commit.outbox) sql.upsertOutbox.run(item.id, item.runId, item.dueAt, JSON.stringify(item));
