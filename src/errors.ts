@@ -23,7 +23,8 @@ export type ErrorCode =
   | 'TW_CONFLICT'
   | 'TW_CLOSED'
   | 'TW_TRANSPORT'
-  | 'TW_STORE';
+  | 'TW_STORE'
+  | 'TW_INTERNAL';
 
 /** Base class of every error taskwire throws. */
 export class TaskwireError extends Error {

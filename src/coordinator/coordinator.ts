@@ -28,6 +28,7 @@ import type { CoordinatorOptions, StepReport } from './options.js';
 import { Election } from './election.js';
 import { carryOutClaimed, outboxItems, scheduledEvent } from './outbox.js';
 import { publishSteps } from './publish.js';
+import { recordInternalError } from '../engine/internal-error.js';
 import { signalToEvent } from './signals.js';
 
 interface Pending {
@@ -40,7 +41,14 @@ interface Pending {
   storeRetries: number;
   /** A new run to create (its first step is `start`). */
   create?: LiveRun;
+  /** The engine threw on this event once already: it was stepped again on a fresh load. */
+  restepped?: boolean;
+  /** The engine threw on this event on a fresh load too: record this error instead of stepping it. */
+  internal?: unknown;
 }
+
+/** Events from clients: their callers get an engine error instead of a recorded failure. */
+const CLIENT_EVENTS: ReadonlySet<EngineEvent['type']> = new Set(['start', 'notify', 'change']);
 
 const MAX_CONFLICT_RETRIES = 20;
 /** Client events give up after this many store failures (signals never do: the broker holds them). */
@@ -213,19 +221,25 @@ export class Coordinator {
           this.queue.push(item); // stepped again once the run is reloaded
           continue;
         }
+        if (item.internal !== undefined) {
+          if (!recordInternalError(live, item.event, item.internal, now, out)) this.logger.error({ runId, event: item.event.type }, 'engine error on an event that names no live execution; nothing to fail');
+          applied.push(item);
+          continue;
+        }
         try {
           step(live, item.event, now, out);
           applied.push(item);
         } catch (error) {
-          item.delivery?.ack(); // redelivering it would fail the same way
-          item.reject(error);
-          if (!(error instanceof TaskwireError)) {
-            // An engine bug: the state may be half changed, so reload it from the store.
-            this.logger.error({ runId, error: (error as Error).stack, event: item.event.type }, 'engine error; run reloaded');
-            this.cache.delete(runId);
-            this.queue.push(...applied);
-            broken = true;
+          if (error instanceof TaskwireError && CLIENT_EVENTS.has(item.event.type)) {
+            item.reject(error); // an invalid change: the engine checks before changing anything
+            continue;
           }
+          // Unexpected: the state may be half changed, so the run is reloaded and
+          // the events stepped again on the fresh copy.
+          this.cache.delete(runId);
+          this.queue.push(...applied);
+          this.onEngineError(item, error);
+          broken = true;
         }
       }
       if (broken) continue;
@@ -324,8 +338,34 @@ export class Coordinator {
     this.timers.add(handle);
   }
 
+  /**
+   * The engine threw on an event (see the module doc of `engine/internal-error`):
+   * the first time it is stepped again on a fresh load; the second time a client
+   * gets the error, and any other event is recorded as a `TW_INTERNAL` failure
+   * of what it names, its signal dead-lettered rather than acknowledged.
+   */
+  private onEngineError(item: Pending, error: unknown): void {
+    const context = { runId: item.runId, event: item.event.type, error: error instanceof Error ? error.stack : String(error) };
+    if (item.create !== undefined) {
+      this.logger.error(context, 'engine error on a new run; not created');
+      item.reject(error);
+    } else if (item.restepped !== true) {
+      this.logger.warn(context, 'engine error; stepping the event again on a fresh load');
+      item.restepped = true;
+      this.queue.push(item);
+    } else if (CLIENT_EVENTS.has(item.event.type)) {
+      this.logger.error(context, 'engine error on a client event, again on a fresh load; the caller gets it');
+      item.reject(error);
+    } else {
+      this.logger.error(context, 'engine error, again on a fresh load: recording it (TW_INTERNAL) and dead-lettering its message');
+      item.internal = error;
+      this.queue.push(item);
+    }
+  }
+
   private succeed(item: Pending, live: LiveRun): void {
-    item.delivery?.ack();
+    if (item.internal === undefined) item.delivery?.ack();
+    else item.delivery?.reject(); // kept in the dead-letter queue for the operator
     item.resolve({ status: live.state.status, graphVersion: live.state.graphVersion });
   }
 

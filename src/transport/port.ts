@@ -60,6 +60,12 @@ export interface Delivery<T> {
   ack(): void;
   /** Give it back to be delivered again (to this or another consumer). */
   requeue(): void;
+  /**
+   * Dead-letter it: it will not come back to a consumer, and the broker keeps it
+   * in the dead-letter queue for an operator (in-process: logged and dropped).
+   * For a message that can never be handled, so that redelivering it is pointless.
+   */
+  reject(): void;
 }
 
 /** A running consumer. */

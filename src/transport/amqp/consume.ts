@@ -81,9 +81,9 @@ export function decodeBody<T>(message: { body: unknown; messageId?: string }, co
   }
 }
 
-/** A {@link Delivery} whose ack()/requeue() go through `settle`. */
+/** A {@link Delivery} whose ack()/requeue()/reject() go through `settle`. */
 export function toDelivery<T>(body: T, message: AsyncMessage, settle: Settle): Delivery<T> {
-  return { body, redelivered: message.redelivered, ack: () => settle('ack'), requeue: () => settle('requeue') };
+  return { body, redelivered: message.redelivered, ack: () => settle('ack'), requeue: () => settle('requeue'), reject: () => settle('reject') };
 }
 
 /** Calls `handler`; a throw is logged and the deliveries it left unsettled are requeued. */

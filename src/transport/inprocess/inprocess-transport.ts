@@ -167,6 +167,11 @@ export class InProcessTransport implements Transport {
     this.byRun.clear();
   }
 
+  /** A rejected message: there is no dead-letter queue in process, so it is logged and dropped. */
+  private dropped(what: string, message: { runId: string; node: string; attempt: number }): void {
+    this.logger.error({ runId: message.runId, node: message.node, attempt: message.attempt }, `in-process transport: a ${what} was rejected and dropped (no dead-letter queue in process)`);
+  }
+
   private queue(name: string): WorkQueue {
     let queue = this.queues.get(name);
     if (queue === undefined) {
@@ -191,7 +196,11 @@ export class InProcessTransport implements Transport {
         if (requeue) queue.ready.push(message);
         this.pump(queue);
       };
-      consumer.handler({ body: message, redelivered: false, ack: () => settle(false), requeue: () => settle(true) });
+      const reject = (): void => {
+        this.dropped('dispatch', message);
+        settle(false);
+      };
+      consumer.handler({ body: message, redelivered: false, ack: () => settle(false), requeue: () => settle(true), reject });
     }
     if (queue.head > 1024 && queue.head * 2 > queue.ready.length) {
       queue.ready = queue.ready.slice(queue.head);
@@ -220,7 +229,7 @@ export class InProcessTransport implements Transport {
       if (handler === undefined) return;
       const batch = this.signals;
       this.signals = [];
-      handler(batch.map((body) => ({ body, redelivered: false, ack: () => undefined, requeue: () => this.signal([body]) })));
+      handler(batch.map((body) => ({ body, redelivered: false, ack: () => undefined, requeue: () => this.signal([body]), reject: () => this.dropped('signal', body) })));
     });
   }
 }
