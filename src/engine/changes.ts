@@ -1,38 +1,75 @@
 /**
  * Live changes to a run: add, remove, link, unlink, relink, replace, retry,
- * skip, cancel, stop. Each is validated first and throws, changing nothing, when
- * invalid; then it is applied, recorded in the history with its actor and a new
- * graph version, and never recomputes a finished node. A listener added to a
- * finished source is notified with the recorded result; a persistent listener
- * added to a source that still emits (an event) takes only later notifications.
- * A relink that leaves a failed source with no listener sets it aside (skipped).
+ * skip, cancel, stop. A list of changes is applied as one: each is checked
+ * against the run as the changes before it left it and edits it in place, then
+ * the resulting graph is validated (no cycle through a new link; every
+ * unfinished node whose definition, links or sources' definitions changed has
+ * each required input provided, and none provided twice). If anything is
+ * invalid, everything is put back (see {@link ChangeJournal}) and the error is
+ * thrown: a refused list leaves no trace. Otherwise the list is recorded, one
+ * history entry per change, under one new graph version, and only then do its
+ * effects run on the final graph (dispatches, activations, notifications), so
+ * no dispatch ever sees a half-edited graph. Changes never recompute a
+ * finished node. A listener added to a finished source is notified with the
+ * recorded result; a persistent listener added to a source that still emits
+ * (an event) takes only later notifications. A failed node that a relink left
+ * with no listener is set aside (skipped), whether it had failed before the
+ * relink or fails after it.
  *
  * @packageDocumentation
  */
 import type { JsonObject } from '../codec/json.js';
-import { InvalidChangeError, UnknownNodeError, ValidationError } from '../errors.js';
+import { InvalidChangeError, UnknownNodeError, ValidationError, type ValidationProblem } from '../errors.js';
 import type { LinkDefinition, NodeDefinition } from '../model/definition.js';
 import { reaches } from '../model/graph.js';
 import { inputProblems } from '../model/validate.js';
 import type { Change, LinkSpec } from './events.js';
+import { ChangeJournal } from './journal.js';
 import { addOutgoing, addToIndex, removeFromIndex, removeOutgoing } from './live.js';
 import { checkNotUndoing } from './saga.js';
-import { activationKey, type NodeState } from './state.js';
+import { activationKey, type ActivationState, type NodeState, type NodeStatus } from './state.js';
 import type { Stepper } from './step.js';
 
 /** Node statuses in which a node's definition and inputs may still change. */
 const UNFINISHED = new Set(['waiting', 'failed', 'cancelled', 'retrying', 'listening']);
 
-/** Applies one change (see the module doc). Throws before changing anything if it is invalid. */
-export function applyChange(s: Stepper, change: Change, actor: string): void {
-  const run = s.run;
-  if (run.cancelled || run.status === 'rolled_back') {
-    throw new InvalidChangeError(`run "${run.id}" is ${run.status}: it cannot be changed`);
+/** What to do once the whole list is valid, on the final graph. */
+type Effect = () => void;
+
+/** One list of changes being applied: the stepper, the undo journal, and what to validate at the end. */
+interface Edit {
+  readonly s: Stepper;
+  readonly journal: ChangeJournal;
+  /** Nodes whose inputs must be checked on the final graph. */
+  readonly check: Set<string>;
+  /** Links added by the list (checked for cycles on the final graph). */
+  readonly added: LinkDefinition[];
+}
+
+/**
+ * Applies a list of changes as one step (see the module doc). Throws, leaving
+ * the run and `s.out` exactly as they were, if any change or the result is invalid.
+ */
+export function applyChanges(s: Stepper, changes: readonly Change[], actor: string): void {
+  if (changes.length === 0) throw new InvalidChangeError(`no change given for run "${s.run.id}"`);
+  const edit: Edit = { s, journal: new ChangeJournal(s.run, s.live.index, s.out), check: new Set(), added: [] };
+  const effects: Effect[] = [];
+  try {
+    s.run.graphVersion++;
+    for (const change of changes) {
+      if (s.run.cancelled || s.run.status === 'rolled_back') {
+        throw new InvalidChangeError(`run "${s.run.id}" is ${s.run.cancelled ? 'cancelled' : s.run.status}: it cannot be changed`);
+      }
+      s.record({ type: 'change', actor, detail: describe(change) });
+      const effect = plan(edit, change);
+      if (effect !== undefined) effects.push(effect);
+    }
+    validate(edit);
+  } catch (error) {
+    edit.journal.undo();
+    throw error;
   }
-  const apply = plan(s, change);
-  run.graphVersion++;
-  s.record({ type: 'change', actor, detail: describe(change) });
-  apply();
+  for (const effect of effects) effect();
 }
 
 function describe(change: Change): JsonObject {
@@ -40,41 +77,40 @@ function describe(change: Change): JsonObject {
   return JSON.parse(JSON.stringify(change)) as JsonObject;
 }
 
-/** Validates a change and returns the function that applies it. */
-function plan(s: Stepper, change: Change): () => void {
+/** Checks one change against the run as it is now, edits it, and returns its effect. */
+function plan(e: Edit, change: Change): Effect | undefined {
+  const s = e.s;
   switch (change.op) {
     case 'add':
-      return planAdd(s, change.node, change.sources ?? [], change.listeners ?? []);
+      return add(e, change.node, change.sources ?? [], change.listeners ?? []);
     case 'remove':
-      return planRemove(s, node(s, change.node));
+      return remove(e, node(s, change.node));
     case 'link': {
-      const link = newLink(s, change.from, change.to, change.map);
-      return planLinks(s, node(s, change.to), [link], []);
+      const target = node(s, change.to);
+      const link = newLink(s, change.from, target, change.map);
+      setSources(e, target, [...target.sources, link]);
+      return afterLinking(s, target, [link]);
     }
     case 'unlink': {
       const target = node(s, change.to);
-      return planLinks(s, target, [], [existingLink(s, target, change.from)]);
-    }
-    case 'relink': {
-      const target = node(s, change.node);
       const old = existingLink(s, target, change.from);
-      const relink = planLinks(s, target, [newLink(s, change.to, change.node, change.map ?? old.map)], [old]);
-      return () => {
-        relink();
-        setAside(s, node(s, change.from), change.node);
-      };
+      setSources(e, target, target.sources.filter((l) => l !== old));
+      return afterLinking(s, target, []);
     }
+    case 'relink':
+      return relink(e, node(s, change.node), change.from, change.to, change.map);
     case 'replace':
-      return planReplace(s, node(s, change.node), change.with);
+      return replace(e, node(s, change.node), change.with);
     case 'retry':
-      return planRetry(s, node(s, change.node), change.activation);
+      return retry(e, node(s, change.node), change.activation);
     case 'skip':
-      return planSkip(s, node(s, change.node), change.result ?? null);
+      return skip(e, node(s, change.node), change.result ?? null);
     case 'cancel':
-      if (s.run.status === 'succeeded') throw new InvalidChangeError(`run "${s.run.id}" is succeeded: there is nothing to cancel`);
-      return () => cancelRun(s);
+      cancel(e);
+      return undefined;
     case 'stop':
-      return () => stopRun(s);
+      stop(e);
+      return undefined;
   }
 }
 
@@ -84,18 +120,47 @@ function node(s: Stepper, id: string): NodeState {
   return found;
 }
 
+/** Whether a node is still the run's (a later change of the list may have removed it). */
+const inRun = (s: Stepper, target: NodeState): boolean => s.run.nodes.get(target.def.id) === target;
+
 function existingLink(s: Stepper, target: NodeState, from: string): LinkDefinition {
   const link = target.sources.find((l) => l.from === from);
   if (link === undefined) throw new InvalidChangeError(`node "${target.def.id}" does not listen to "${from}" in run "${s.run.id}"`);
   return link;
 }
 
-function newLink(s: Stepper, from: string, to: string, map: Record<string, string> = {}): LinkDefinition {
+function newLink(s: Stepper, from: string, target: NodeState, map: Record<string, string> = {}): LinkDefinition {
   node(s, from);
-  const target = node(s, to);
+  const to = target.def.id;
   if (target.def.kind === 'event') throw new InvalidChangeError(`event "${to}" cannot listen to "${from}": events are notified, not linked to`);
   if (target.sources.some((l) => l.from === from)) throw new InvalidChangeError(`node "${to}" already listens to "${from}"`);
   return { from, to, map: { ...map }, inferred: false };
+}
+
+/** Moves a node to a new status, journaled. */
+function setStatus(e: Edit, target: NodeState, to: NodeStatus): void {
+  e.journal.node(target);
+  e.s.setStatus(target, to);
+}
+
+/** Gives a node new incoming links, journaled, keeping the outgoing index in step. */
+function setSources(e: Edit, target: NodeState, sources: LinkDefinition[]): void {
+  const index = e.s.live.index;
+  e.journal.node(target);
+  for (const link of target.sources) {
+    if (sources.includes(link)) continue;
+    e.journal.outgoing(link.from);
+    removeOutgoing(index, link);
+  }
+  for (const link of sources) {
+    if (target.sources.includes(link)) continue;
+    e.journal.outgoing(link.from);
+    addOutgoing(index, link);
+    e.added.push(link);
+  }
+  target.sources = sources;
+  e.s.touch(target);
+  e.check.add(target.def.id);
 }
 
 /**
@@ -106,52 +171,47 @@ function newLink(s: Stepper, from: string, to: string, map: Record<string, strin
  */
 const isFinished = (source: NodeState): boolean => source.status === 'succeeded' || source.status === 'skipped';
 
-/**
- * A relink routes a listener around a failed source: once no listener is left
- * on it, the failed node is set aside (skipped, its error kept) so that it no
- * longer holds the run failed.
- */
-function setAside(s: Stepper, source: NodeState, listener: string): void {
-  if (source.status !== 'failed' || (s.live.index.outgoing.get(source.def.id)?.length ?? 0) > 0) return;
-  s.setStatus(source, 'skipped');
-  s.record({ type: 'node.skipped', node: source.def.id, detail: { reason: 'relinked', listener } });
-}
-
-const successorsOf = (s: Stepper) => (id: string) => (s.live.index.outgoing.get(id) ?? []).map((l) => l.to);
-
-function checkNoCycle(s: Stepper, links: readonly LinkDefinition[]): void {
-  for (const link of links) {
-    if (link.from === link.to || reaches(link.to, link.from, successorsOf(s))) {
-      throw new ValidationError(
-        [{ kind: 'cycle', nodes: [link.from, link.to, link.from], message: `linking "${link.from}" -> "${link.to}" would make a cycle` }],
-        `change to run "${s.run.id}"`,
-      );
-    }
-  }
-}
-
-/** Checks the inputs a node would have with the given incoming links (unfinished nodes only). */
-function checkInputs(s: Stepper, def: NodeDefinition, status: string, sources: readonly LinkDefinition[], extra?: NodeDefinition): void {
-  if (!UNFINISHED.has(status)) return;
-  const lookup = (id: string): NodeDefinition | undefined => (extra?.id === id ? extra : s.run.nodes.get(id)?.def);
-  const problems = inputProblems(def, sources, lookup, s.run.inputs);
-  if (problems.length > 0) throw new ValidationError(problems, `change to run "${s.run.id}"`);
-}
-
-function planLinks(s: Stepper, target: NodeState, added: LinkDefinition[], dropped: LinkDefinition[]): () => void {
-  checkNoCycle(s, added);
-  const sources = [...target.sources.filter((l) => !dropped.includes(l)), ...added];
-  checkInputs(s, target.def, target.status, sources);
+/** The effect of new links into `target`: a persistent listener takes finished sources' results, a one-shot one may start. */
+function afterLinking(s: Stepper, target: NodeState, added: readonly LinkDefinition[]): Effect {
   return () => {
-    for (const link of dropped) removeOutgoing(s.live.index, link);
-    for (const link of added) addOutgoing(s.live.index, link);
-    target.sources = sources;
-    s.touch(target);
-    for (const link of added) {
-      const source = s.run.nodes.get(link.from) as NodeState;
-      if (target.def.persistent && isFinished(source)) s.activate(target, link.from);
+    if (!inRun(s, target)) return;
+    if (target.def.persistent) {
+      for (const link of added) {
+        const source = s.run.nodes.get(link.from);
+        if (target.sources.includes(link) && source !== undefined && isFinished(source)) s.activate(target, link.from);
+      }
     }
     s.tryStart(target);
+  };
+}
+
+/**
+ * A relink routes a listener around a source: once no listener is left on it, a
+ * failed source is set aside (skipped, its error kept) so that it no longer
+ * holds the run failed. The rule holds whenever the failure comes: the engine
+ * calls this when a relinked-away node fails for good, too. Returns whether
+ * the node was set aside.
+ */
+export function setAside(s: Stepper, source: NodeState): boolean {
+  if (source.status !== 'failed' || source.relinkedAway === undefined || (s.live.index.outgoing.get(source.def.id)?.length ?? 0) > 0) return false;
+  s.setStatus(source, 'skipped');
+  s.record({ type: 'node.skipped', node: source.def.id, detail: { reason: 'relinked', listener: source.relinkedAway } });
+  return true;
+}
+
+function relink(e: Edit, target: NodeState, from: string, to: string, map: Record<string, string> | undefined): Effect {
+  const s = e.s;
+  const old = existingLink(s, target, from);
+  const link = newLink(s, to, target, map ?? old.map);
+  setSources(e, target, [...target.sources.filter((l) => l !== old), link]);
+  const source = node(s, from);
+  e.journal.node(source);
+  source.relinkedAway = target.def.id;
+  s.touch(source);
+  const linked = afterLinking(s, target, [link]);
+  return () => {
+    linked();
+    if (inRun(s, source)) setAside(s, source);
   };
 }
 
@@ -168,150 +228,210 @@ function checkSpecs(s: Stepper, id: string, specs: readonly LinkSpec[], role: 's
   }
 }
 
-function planAdd(s: Stepper, def: NodeDefinition, sources: LinkSpec[], listeners: LinkSpec[]): () => void {
+/**
+ * Adds a node. An event or persistent listener added to a stopped run reopens
+ * it: the run listens again until it is stopped (or cancelled) again.
+ */
+function add(e: Edit, def: NodeDefinition, sources: LinkSpec[], listeners: LinkSpec[]): Effect {
+  const s = e.s;
   if (s.run.nodes.has(def.id)) throw new InvalidChangeError(`node "${def.id}" already exists in run "${s.run.id}"`);
   checkSpecs(s, def.id, sources, 'source');
   checkSpecs(s, def.id, listeners, 'listener');
   const incoming = sources.map((spec) => ({ from: spec.node, to: def.id, map: { ...(spec.map ?? {}) }, inferred: false }));
-  const outgoing = listeners.map((spec) => ({ from: def.id, to: spec.node, map: { ...(spec.map ?? {}) }, inferred: false }));
-  for (const a of listeners) {
-    for (const b of sources) {
-      if (a.node === b.node || reaches(a.node, b.node, successorsOf(s))) {
-        throw new ValidationError(
-          [{ kind: 'cycle', nodes: [b.node, def.id, a.node], message: `adding "${def.id}" between "${b.node}" and "${a.node}" would make a cycle` }],
-          `change to run "${s.run.id}"`,
-        );
-      }
-    }
-  }
   const status = def.kind === 'event' || def.persistent ? 'listening' : 'waiting';
-  checkInputs(s, def, status, incoming);
-  for (const link of outgoing) {
-    const target = node(s, link.to);
-    checkInputs(s, target.def, target.status, [...target.sources, link], def);
+  const state: NodeState = { def, sources: incoming, status, attempt: 0 };
+  e.journal.member(def.id);
+  for (const link of incoming) e.journal.outgoing(link.from);
+  s.run.nodes.set(def.id, state);
+  addToIndex(s.live.index, state);
+  s.touch(state);
+  e.check.add(def.id);
+  e.added.push(...incoming);
+  for (const spec of listeners) {
+    const target = node(s, spec.node);
+    setSources(e, target, [...target.sources, { from: def.id, to: spec.node, map: { ...(spec.map ?? {}) }, inferred: false }]);
   }
-  return () => {
-    const state: NodeState = { def, sources: incoming, status, attempt: 0 };
-    s.run.nodes.set(def.id, state);
-    addToIndex(s.live.index, state);
-    s.touch(state);
-    for (const link of outgoing) {
-      const target = s.run.nodes.get(link.to) as NodeState;
-      target.sources = [...target.sources, link];
-      addOutgoing(s.live.index, link);
-      s.touch(target);
-    }
-    if (def.persistent) {
-      for (const link of incoming) if (isFinished(s.run.nodes.get(link.from) as NodeState)) s.activate(state, link.from);
-    } else {
-      s.tryStart(state);
-    }
-  };
+  if (status === 'listening') s.run.stopped = false;
+  return afterLinking(s, state, incoming);
 }
 
-function planRemove(s: Stepper, target: NodeState): () => void {
+function remove(e: Edit, target: NodeState): Effect {
+  const s = e.s;
   const id = target.def.id;
-  // A copy: the index's own list is dropped below, and listeners start after.
-  const listeners = [...(s.live.index.outgoing.get(id) ?? [])];
-  for (const link of listeners) {
-    const listener = s.run.nodes.get(link.to) as NodeState;
-    checkInputs(s, listener.def, listener.status, listener.sources.filter((l) => l.from !== id));
-  }
-  return () => {
-    if (target.status === 'running') s.out.commands.push({ type: 'abort', runId: s.run.id, node: id });
+  const listeners = (s.live.index.outgoing.get(id) ?? []).map((link) => s.run.nodes.get(link.to) as NodeState);
+  if (target.status === 'running') s.out.commands.push({ type: 'abort', runId: s.run.id, node: id });
+  for (const [key, activation] of [...s.run.activations]) {
+    if (activation.node !== id) continue;
+    e.journal.activation(key, activation);
     // Live activations are recorded cancelled (a store would otherwise keep them
     // running for ever); failed ones stay failed in the store.
-    for (const [key, activation] of [...s.run.activations]) {
-      if (activation.node !== id) continue;
-      if (activation.status === 'failed') s.run.activations.delete(key);
-      else s.cancelActivation(activation);
-    }
-    removeFromIndex(s.live.index, target);
-    s.run.nodes.delete(id);
-    s.out.nodes.delete(id);
-    s.out.removed.add(id);
-    s.live.index.outgoing.delete(id);
-    for (const link of listeners) {
-      const listener = s.run.nodes.get(link.to) as NodeState;
-      listener.sources = listener.sources.filter((l) => l.from !== id);
-      s.touch(listener);
-    }
-    for (const link of listeners) s.tryStart(s.run.nodes.get(link.to) as NodeState);
+    if (activation.status === 'failed') s.run.activations.delete(key);
+    else s.cancelActivation(activation);
+  }
+  for (const listener of listeners) setSources(e, listener, listener.sources.filter((l) => l.from !== id));
+  e.journal.member(id);
+  e.journal.outgoing(id);
+  for (const link of target.sources) e.journal.outgoing(link.from);
+  removeFromIndex(s.live.index, target);
+  s.run.nodes.delete(id);
+  s.out.nodes.delete(id);
+  s.out.removed.add(id);
+  s.live.index.outgoing.delete(id);
+  return () => {
+    for (const listener of listeners) if (inRun(s, listener)) s.tryStart(listener);
   };
 }
 
-function planReplace(s: Stepper, target: NodeState, changes: Partial<Omit<NodeDefinition, 'id' | 'kind'>>): () => void {
+function replace(e: Edit, target: NodeState, changes: Partial<Omit<NodeDefinition, 'id' | 'kind'>>): Effect {
+  const s = e.s;
+  const id = target.def.id;
   if (!UNFINISHED.has(target.status)) {
-    throw new InvalidChangeError(`node "${target.def.id}" is ${target.status}: only a node that has not finished or has failed can be replaced`);
+    throw new InvalidChangeError(`node "${id}" is ${target.status}: only a node that has not finished or has failed can be replaced`);
   }
   checkNotUndoing(s, target);
-  const def: NodeDefinition = { ...target.def, ...changes, id: target.def.id, kind: target.def.kind };
-  checkInputs(s, def, target.status, target.sources);
+  const def: NodeDefinition = { ...target.def, ...changes, id, kind: target.def.kind, persistent: changes.persistent ?? target.def.persistent };
+  if (def.persistent !== target.def.persistent) {
+    const [is, not] = target.def.persistent ? ['persistent', 'one-shot'] : ['one-shot', 'persistent'];
+    throw new InvalidChangeError(`node "${id}" is ${is}: replace cannot make it ${not}; remove it and add a ${not} node`);
+  }
+  e.journal.node(target);
+  target.def = def;
+  s.touch(target);
+  e.check.add(id);
+  // The listeners take their inputs from the new definition's provided names.
+  for (const link of s.live.index.outgoing.get(id) ?? []) e.check.add(link.to);
+  if (target.status !== 'waiting' && target.status !== 'listening') {
+    setStatus(e, target, 'waiting');
+    delete target.error;
+    delete target.retryAt;
+  }
   return () => {
-    const wasPersistent = target.def.persistent && target.def.kind === 'task';
-    s.live.index.persistent += Number(def.persistent && def.kind === 'task') - Number(wasPersistent);
-    target.def = def;
-    s.touch(target);
-    if (target.status !== 'waiting' && target.status !== 'listening') {
-      s.setStatus(target, 'waiting');
-      delete target.error;
-      delete target.retryAt;
-    }
-    s.tryStart(target);
+    if (inRun(s, target)) s.tryStart(target);
   };
 }
 
-function planRetry(s: Stepper, target: NodeState, activation: number | undefined): () => void {
+function retry(e: Edit, target: NodeState, activation: number | undefined): Effect | undefined {
+  const s = e.s;
   if (!s.accepting) throw new InvalidChangeError(`run "${s.run.id}" is rolling back: nodes cannot be retried`);
   if (activation !== undefined) {
-    const found = s.run.activations.get(activationKey(target.def.id, activation));
+    const key = activationKey(target.def.id, activation);
+    const found = s.run.activations.get(key);
     if (found?.status !== 'failed') {
       throw new InvalidChangeError(`activation ${activation} of node "${target.def.id}" has not failed: only a failed activation can be retried`);
     }
-    return () => s.retryActivation(found);
+    e.journal.activation(key, found);
+    s.retryActivation(found);
+    return undefined;
   }
   if (target.status !== 'failed' && target.status !== 'cancelled') {
     throw new InvalidChangeError(`node "${target.def.id}" is ${target.status}: only a failed or cancelled node can be retried`);
   }
   checkNotUndoing(s, target);
+  setStatus(e, target, 'waiting');
+  delete target.error;
   return () => {
-    s.setStatus(target, 'waiting');
-    delete target.error;
-    s.tryStart(target);
+    if (inRun(s, target)) s.tryStart(target);
   };
 }
 
-function planSkip(s: Stepper, target: NodeState, result: JsonObject[string]): () => void {
+function skip(e: Edit, target: NodeState, result: JsonObject[string]): Effect {
+  const s = e.s;
   if (!['waiting', 'failed', 'retrying', 'cancelled'].includes(target.status)) {
     throw new InvalidChangeError(`node "${target.def.id}" is ${target.status}: only a node that has not run or has failed can be skipped`);
   }
+  setStatus(e, target, 'skipped');
+  target.result = result;
+  target.finishedAt = s.now;
+  target.doneSeq = ++s.run.seq;
+  delete target.retryAt;
+  s.record({ type: 'node.skipped', node: target.def.id });
   return () => {
-    s.setStatus(target, 'skipped');
-    target.result = result;
-    target.finishedAt = s.now;
-    target.doneSeq = ++s.run.seq;
-    delete target.retryAt;
-    s.record({ type: 'node.skipped', node: target.def.id });
-    s.notifyListeners(target);
+    if (inRun(s, target)) s.notifyListeners(target);
   };
 }
 
-function cancelRun(s: Stepper): void {
+/**
+ * Records a persistent listener's backlog (notifications that waited for its
+ * other inputs) as activations that were never delivered: `cancelled`, with a
+ * `NotDelivered` error, and a `node.cancelled` history entry each.
+ */
+function dropBacklog(e: Edit, target: NodeState, reason: 'stopped' | 'cancelled'): void {
+  const s = e.s;
+  if (target.backlog === undefined) return;
+  e.journal.node(target);
+  for (const entry of target.backlog) {
+    const activation: ActivationState = {
+      node: target.def.id,
+      seq: entry.seq,
+      from: entry.from,
+      status: 'cancelled',
+      attempt: 0,
+      inputs: {},
+      startedAt: s.now,
+      finishedAt: s.now,
+      error: {
+        name: 'NotDelivered',
+        message: `notification ${entry.seq} from "${entry.from}" was not delivered: the run was ${reason} before the other inputs of "${target.def.id}" arrived`,
+        retryable: false,
+      },
+    };
+    s.out.activations.set(activationKey(target.def.id, entry.seq), activation);
+    s.record({ type: 'node.cancelled', node: target.def.id, activation: entry.seq, detail: { reason, from: entry.from } });
+  }
+  delete target.backlog;
+  s.touch(target);
+}
+
+function cancel(e: Edit): void {
+  const s = e.s;
+  if (s.run.status === 'succeeded') throw new InvalidChangeError(`run "${s.run.id}" is succeeded: there is nothing to cancel`);
   s.run.cancelled = true;
   s.out.commands.push({ type: 'abort', runId: s.run.id });
   for (const target of s.run.nodes.values()) {
     if (['waiting', 'running', 'retrying', 'listening'].includes(target.status)) {
-      s.setStatus(target, 'cancelled');
+      dropBacklog(e, target, 'cancelled');
+      setStatus(e, target, 'cancelled');
       s.record({ type: 'node.cancelled', node: target.def.id });
     }
   }
-  for (const activation of [...s.run.activations.values()]) {
-    if (activation.status === 'running' || activation.status === 'retrying') s.setActivation(activation, 'cancelled');
+  for (const [key, activation] of [...s.run.activations]) {
+    if (activation.status !== 'running' && activation.status !== 'retrying') continue;
+    e.journal.activation(key, activation);
+    s.setActivation(activation, 'cancelled');
   }
 }
 
-function stopRun(s: Stepper): void {
+function stop(e: Edit): void {
+  const s = e.s;
   if (s.run.stopped) throw new InvalidChangeError(`run "${s.run.id}" is already stopped`);
   s.run.stopped = true;
-  for (const target of s.run.nodes.values()) if (target.status === 'listening') s.setStatus(target, 'succeeded');
+  for (const target of s.run.nodes.values()) {
+    if (target.status !== 'listening') continue;
+    dropBacklog(e, target, 'stopped');
+    setStatus(e, target, 'succeeded');
+  }
+}
+
+const successorsOf = (s: Stepper) => (id: string) => (s.live.index.outgoing.get(id) ?? []).map((l) => l.to);
+
+/** Validates the graph the list left: no cycle through a new link, and the inputs of every node it touched. */
+function validate(e: Edit): void {
+  const s = e.s;
+  for (const link of e.added) {
+    const target = s.run.nodes.get(link.to);
+    if (target === undefined || !target.sources.includes(link) || !s.run.nodes.has(link.from)) continue;
+    if (link.from === link.to || reaches(link.to, link.from, successorsOf(s))) {
+      throw new ValidationError(
+        [{ kind: 'cycle', nodes: [link.from, link.to, link.from], message: `linking "${link.from}" -> "${link.to}" would make a cycle` }],
+        `change to run "${s.run.id}"`,
+      );
+    }
+  }
+  const problems: ValidationProblem[] = [];
+  const lookup = (id: string): NodeDefinition | undefined => s.run.nodes.get(id)?.def;
+  for (const id of e.check) {
+    const target = s.run.nodes.get(id);
+    if (target !== undefined && UNFINISHED.has(target.status)) problems.push(...inputProblems(target.def, target.sources, lookup, s.run.inputs));
+  }
+  if (problems.length > 0) throw new ValidationError(problems, `change to run "${s.run.id}"`);
 }

@@ -52,7 +52,15 @@ export type EngineEvent =
   | ({ type: 'rollback.succeeded' } & ExecutionRef)
   | ({ type: 'rollback.failed'; error: Failure } & ExecutionRef)
   | { type: 'notify'; event: string; payload: JsonObject }
-  | { type: 'change'; change: Change; actor: string };
+  | ({ type: 'change'; actor: string } & ChangeList);
+
+/** One change, or several applied as one: validated as a whole, in one step, under one graph version, or refused whole. */
+export type ChangeList = { change: Change } | { changes: readonly Change[] };
+
+/** The changes of a change event, as a list. */
+export function changesOf(event: ChangeList): readonly Change[] {
+  return 'changes' in event ? event.changes : [event.change];
+}
 
 /** Dispatch of a node's apply or rollback to a worker. */
 export interface DispatchCommand extends ExecutionRef {

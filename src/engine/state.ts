@@ -108,6 +108,12 @@ export interface NodeState {
   emitted?: number;
   /** Persistent listeners: notifications waiting for other inputs. */
   backlog?: Backlogged[];
+  /**
+   * Set by a relink away from this node (the id of the listener moved): once
+   * it has failed for good and no listener is left on it, it is set aside
+   * (skipped), whenever the failure comes.
+   */
+  relinkedAway?: string;
 }
 
 /** State of one activation of a persistent listener. */

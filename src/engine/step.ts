@@ -10,16 +10,17 @@
 import type { Json, JsonObject } from '../codec/json.js';
 import type { Failure } from '../model/failure.js';
 import { backoffDelayMs } from '../model/retry.js';
-import { applyChange } from './changes.js';
+import { applyChanges, setAside } from './changes.js';
 import { heartbeat, leaseDue } from './leases.js';
 import { continueSaga, rollbackCommand, startUndo, undone } from './saga.js';
-import { executionRef, type Command, type EngineEvent, type ExecutionRef, type HistoryEntry } from './events.js';
+import { changesOf, executionRef, type Command, type EngineEvent, type ExecutionRef, type HistoryEntry } from './events.js';
 import { resolveInputs, sourcesNotified } from './inputs.js';
 import type { LiveRun } from './live.js';
 import { deriveStatus } from './status.js';
 import {
   activationKey,
   SETTLED,
+  hasNotified,
   type ActivationState,
   type ActivationStatus,
   type Backlogged,
@@ -113,7 +114,7 @@ export class Stepper {
         this.notifyEvent(event.event, event.payload);
         break;
       case 'change':
-        applyChange(this, event.change, event.actor);
+        applyChanges(this, changesOf(event), event.actor);
         break;
     }
     if (this.out.history.length === before) return; // nothing happened: a duplicate or late signal
@@ -406,6 +407,7 @@ export class Stepper {
     node.error = error;
     node.finishedAt = this.now;
     if (node.def.rollback) startUndo(this, node);
+    if (setAside(this, node)) return; // relinked away: nothing needs it any more
     if (this.run.onFailure === 'rollback') this.run.saga = true;
   }
 
@@ -428,6 +430,14 @@ export class Stepper {
     }
     const node = this.run.nodes.get(ref.node);
     if (node?.status !== 'retrying' || node.attempt + 1 !== ref.attempt || !this.accepting) return;
+    if (!sourcesNotified(this.run, node, this.live.index.notifiedSources)) {
+      // A source was linked while it waited: the next attempt also waits for it.
+      this.setStatus(node, 'waiting');
+      delete node.retryAt;
+      const waitingFor = node.sources.filter((l) => !hasNotified(this.run.nodes.get(l.from) as NodeState)).map((l) => l.from);
+      this.record({ type: 'node.retrying', node: node.def.id, attempt: node.attempt, detail: { waitingFor } });
+      return;
+    }
     const inputs = resolveInputs(this.run, node) ?? node.inputs ?? {};
     this.setStatus(node, 'waiting');
     this.dispatch(node, inputs);

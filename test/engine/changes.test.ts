@@ -19,7 +19,7 @@ function chain(): Harness {
 }
 
 /** Applies `change`, expecting `error`; checks that the run did not change at all. */
-function rejects(h: Harness, change: Change, error: new (...args: never[]) => Error, message?: RegExp): void {
+function rejects(h: Harness, change: Change | Change[], error: new (...args: never[]) => Error, message?: RegExp): void {
   const before = snapshot(h.live);
   const commands = h.commands.length;
   const history = h.history.length;
@@ -390,6 +390,190 @@ describe('a cycle in an unvalidated run', () => {
     expect(h.status).toBe('running');
     expect(inspectRun(h.live.state).cycle).toBeUndefined();
     for (const id of ['a', 'b', 'c']) h.succeed(id, id);
+    expect(h.status).toBe('succeeded');
+  });
+});
+
+describe('replace validates the graph after the change', () => {
+  /** a (provides x) -> b (requires x), a waiting on root `slow`. */
+  const provider = (): Harness => {
+    const a = task('a', { provides: ['x'], apply: () => 1 }).s();
+    const b = unit('b', ['x']).s();
+    const h = new Harness(flow('f').link(unit('slow').s(), a).link(a, b));
+    h.start();
+    return h;
+  };
+
+  it('refuses a replacement that no longer provides what a listener requires', () => {
+    const h = provider();
+    const y = task('y', { provides: ['y'], apply: () => 1 }).s().definition();
+    rejects(h, { op: 'replace', node: 'a', with: { name: y.name, provides: y.provides } }, ValidationError, /required input "x" of node "b"/);
+  });
+
+  it('refuses to make a waiting one-shot node persistent (or a persistent one one-shot)', () => {
+    const h = provider();
+    rejects(h, { op: 'replace', node: 'a', with: { persistent: true } }, InvalidChangeError, /persistent/);
+    const register = unit('register').s({}, { persistent: true });
+    const l = new Harness(flow('f').link(event('ev'), register));
+    l.start();
+    rejects(l, { op: 'replace', node: 'register', with: { persistent: false } }, InvalidChangeError, /persistent/);
+  });
+});
+
+describe('link into a retrying node', () => {
+  it('makes it wait: the retry timer does not dispatch before the new source has notified', () => {
+    const h = new Harness(flow('f').add(unit('flaky', [], 3).s(), unit('slow').s()));
+    h.start();
+    h.fail('flaky', oops);
+    h.change({ op: 'link', from: 'slow', to: 'flaky' });
+    expect(applies(h.retryDue('flaky'))).toEqual([]);
+    expect(h.node('flaky').status).toBe('waiting');
+    expect(applies(h.succeed('slow', 'S'))).toMatchObject([{ node: 'flaky', attempt: 2 }]);
+  });
+});
+
+describe('relink away from a node', () => {
+  /** install listens to kickServer (1 retry) and recipes; kickServer has failed once and is retrying. */
+  function retryingServer(): Harness {
+    const kickServer = unit('kickServer', [], 1);
+    const install = unit('installWordpress', ['address']).s();
+    const h = new Harness(flow('wordpress').link(kickServer.s(), install, { map: { address: 'kickServer' } }));
+    h.start();
+    h.fail('kickServer', oops);
+    expect(h.node('kickServer').status).toBe('retrying');
+    h.change({ op: 'add', node: kickServer.s({}, { id: 'kickServer2' }).definition() });
+    return h;
+  }
+
+  it('sets the node aside when it fails for good after the relink, as when it had failed before', () => {
+    const h = retryingServer();
+    h.change({ op: 'relink', node: 'installWordpress', from: 'kickServer', to: 'kickServer2' });
+    h.retryDue('kickServer');
+    h.fail('kickServer', oops);
+    expect(h.node('kickServer')).toMatchObject({ status: 'skipped', error: oops });
+    expect(h.entries('node.skipped').at(-1)).toMatchObject({ node: 'kickServer', detail: { reason: 'relinked' } });
+    h.succeed('kickServer2', '10.0.0.2');
+    h.succeed('installWordpress', 'ok');
+    expect(h.status).toBe('succeeded');
+  });
+
+  it('a node relinked away that gets a listener again holds the run failed', () => {
+    const h = retryingServer();
+    h.change({ op: 'relink', node: 'installWordpress', from: 'kickServer', to: 'kickServer2' });
+    h.change({ op: 'add', node: unit('log', []).s().definition(), sources: [{ node: 'kickServer' }] });
+    h.retryDue('kickServer');
+    h.fail('kickServer', oops);
+    expect(h.node('kickServer').status).toBe('failed');
+  });
+});
+
+describe('a refused change leaves no trace', () => {
+  it('a second stop changes nothing', () => {
+    const h = new Harness(flow('f').link(event('ev'), unit('register').s({}, { persistent: true })));
+    h.start();
+    h.change({ op: 'stop' });
+    rejects(h, { op: 'stop' }, InvalidChangeError, /already stopped/);
+  });
+});
+
+describe('several changes as one', () => {
+  it('apply in one step with one graph version, each recorded with it', () => {
+    const kickServer = unit('kickServer');
+    const install = unit('installWordpress', ['address']).s();
+    const h = new Harness(flow('wordpress').link(kickServer.s(), install, { map: { address: 'kickServer' } }));
+    h.start();
+    h.fail('kickServer', fatal);
+    const out = h.change([
+      { op: 'add', node: kickServer.s({}, { id: 'kickServer2' }).definition() },
+      { op: 'relink', node: 'installWordpress', from: 'kickServer', to: 'kickServer2' },
+    ]);
+    expect(h.live.state.graphVersion).toBe(2);
+    expect(out.history.filter((e) => e.type === 'change').map((e) => [e.detail?.['op'], e.graphVersion])).toEqual([
+      ['add', 2],
+      ['relink', 2],
+    ]);
+    expect(applies(out).map((d) => d.node)).toEqual(['kickServer2']);
+    expect(h.status).toBe('running');
+  });
+
+  it('are refused whole when one of them is invalid', () => {
+    const h = chain();
+    h.start();
+    rejects(
+      h,
+      [
+        { op: 'add', node: unit('extra').s().definition() },
+        { op: 'remove', node: 'ghost' },
+        { op: 'link', from: 'other', to: 'leaf' },
+      ],
+      UnknownNodeError,
+    );
+    rejects(h, [{ op: 'stop' }, { op: 'stop' }], InvalidChangeError);
+  });
+
+  it('are validated as a whole: a provider is swapped for another in one step', () => {
+    const h = chain();
+    h.start();
+    rejects(h, { op: 'remove', node: 'root' }, ValidationError);
+    const out = h.change([
+      { op: 'remove', node: 'root' },
+      { op: 'add', node: task('root2', { provides: ['root'], apply: () => 1 }).s().definition(), listeners: [{ node: 'mid' }] },
+    ]);
+    expect(applies(out).map((d) => d.node)).toEqual(['root2']);
+    expect(h.node('mid').sources.map((l) => l.from)).toEqual(['root2']);
+  });
+
+  it('a node added and removed in one step never runs', () => {
+    const h = chain();
+    h.start();
+    const out = h.change([{ op: 'add', node: unit('tmp').s().definition() }, { op: 'remove', node: 'tmp' }]);
+    expect(applies(out)).toEqual([]);
+    expect(h.live.state.nodes.has('tmp')).toBe(false);
+  });
+});
+
+describe('after stop', () => {
+  it('an event and a persistent listener added later listen until stopped again, or cancelled', () => {
+    const h = new Harness(flow('f').add(unit('a').s()));
+    h.start();
+    h.succeed('a', 1);
+    h.change({ op: 'stop' });
+    h.change({ op: 'add', node: event('late', { provides: ['ip'] }).definition() });
+    h.change({ op: 'add', node: unit('register', ['ip']).s({}, { persistent: true }).definition(), sources: [{ node: 'late' }] });
+    expect(h.status).toBe('listening');
+    h.notify('late', { ip: 'x' });
+    expect(activations(h, 'register')).toHaveLength(1);
+    activationDone(h, 'register', activations(h, 'register')[0]?.[0] as number);
+    h.change({ op: 'stop' });
+    expect(h.status).toBe('succeeded');
+    expect(h.node('register').status).toBe('succeeded');
+  });
+
+  it('a persistent listener added after stop can be cancelled; an event added after stop can be stopped', () => {
+    const h = new Harness(flow('f').add(unit('a').s()));
+    h.start();
+    h.succeed('a', 1);
+    h.change({ op: 'stop' });
+    h.change({ op: 'add', node: event('late').definition() });
+    h.change({ op: 'stop' });
+    expect(h.node('late').status).toBe('succeeded');
+    h.change({ op: 'add', node: unit('register').s({}, { persistent: true }).definition() });
+    expect(h.status).toBe('listening');
+    h.change({ op: 'cancel' });
+    expect(h.status).toBe('cancelled');
+    expect(h.node('register').status).toBe('cancelled');
+  });
+
+  it('notifications still waiting for other inputs are recorded as not delivered', () => {
+    const register = task('register', { requires: ['ip', 'version'], apply: () => 1 }).s({}, { persistent: true });
+    const h = new Harness(flow('lb').link(event('server.created', { provides: ['ip'] }), register).link(event('config.changed', { provides: ['version'] }), register));
+    h.start();
+    h.notify('server.created', { ip: 'a' });
+    const out = h.change({ op: 'stop' });
+    const dropped = [...out.activations.values()];
+    expect(dropped).toMatchObject([{ node: 'register', from: 'server.created', status: 'cancelled', error: { name: 'NotDelivered' } }]);
+    expect(out.history).toContainEqual(expect.objectContaining({ type: 'node.cancelled', node: 'register', activation: dropped[0]?.seq, detail: expect.objectContaining({ reason: 'stopped' }) }));
+    expect(h.node('register').backlog).toBeUndefined();
     expect(h.status).toBe('succeeded');
   });
 });

@@ -103,9 +103,9 @@ export class Harness {
     return this.send(error === undefined ? { type: 'rollback.succeeded', ...ref } : { type: 'rollback.failed', ...ref, error });
   }
 
-  /** Applies a change as actor `alice`. */
-  change(change: Change, actor = 'alice'): StepOutput {
-    return this.send({ type: 'change', change, actor });
+  /** Applies a change, or several as one, as actor `alice`. */
+  change(change: Change | Change[], actor = 'alice'): StepOutput {
+    return this.send(Array.isArray(change) ? { type: 'change', changes: change, actor } : { type: 'change', change, actor });
   }
 
   notify(event: string, payload: JsonObject): StepOutput {
