@@ -8,6 +8,7 @@ import type { FailurePolicy, FlowDefinition, LinkDefinition, NodeDefinition } fr
 import type { AnyNode } from './node.js';
 import { linkInputs } from './graph.js';
 import { checkName } from './names.js';
+import { checkKeys, optionKeys } from './options.js';
 import type { AnyTask } from './task.js';
 
 /** Options of {@link flow}. */
@@ -30,6 +31,9 @@ export interface LinkOptions {
   map?: Record<string, string>;
 }
 
+const FLOW_KEYS = optionKeys<FlowOptions>({ onFailure: true });
+const LINK_KEYS = optionKeys<LinkOptions>({ map: true });
+
 /** A flow under construction. Create one with {@link flow}. */
 export class Flow {
   private readonly members: AnyNode[] = [];
@@ -45,6 +49,7 @@ export class Flow {
     options: FlowOptions = {},
   ) {
     checkName(name, 'flow name');
+    checkKeys(options, FLOW_KEYS, `flow "${name}"`);
     const onFailure = options.onFailure ?? 'halt';
     if (onFailure !== 'halt' && onFailure !== 'rollback') {
       throw new ConfigError(`flow "${name}": onFailure expected "halt" or "rollback", got ${JSON.stringify(onFailure)}`);
@@ -72,6 +77,7 @@ export class Flow {
    * with no matching names is a pure ordering dependency.
    */
   link(source: AnyNode, listener: AnyNode, options: LinkOptions = {}): this {
+    checkKeys(options, LINK_KEYS, `link "${source.id}" -> "${listener.id}"`);
     this.include(source);
     this.include(listener);
     const map = { ...(options.map ?? {}) };
