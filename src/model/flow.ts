@@ -63,8 +63,10 @@ export class Flow {
   }
 
   /**
-   * Adds nodes whose links are inferred from matching `provides`/`requires`
-   * names (as TaskFlow's graph flow). Inferred and explicit links mix.
+   * Adds nodes whose links are inferred from matching names (as TaskFlow's graph
+   * flow): a node listens to every other node that provides one of its required
+   * or optional inputs, unless the input is bound or an explicit link feeds it.
+   * Inferred and explicit links mix.
    */
   add(...nodes: AnyNode[]): this {
     for (const node of nodes) this.include(node);
@@ -127,9 +129,11 @@ export class Flow {
 }
 
 /**
- * Links inferred from names: a required input that is not bound and that no
- * explicit source provides is linked from every other node that declares it in
- * `provides` (several providers are then reported by validation).
+ * Links inferred from names: a required or optional input that is not bound and
+ * that no explicit source provides is linked from every other node that declares
+ * it in `provides` (several providers are then reported by validation). An
+ * optional input is inferred like a required one, so its consumer waits for the
+ * provider instead of running beside it without the value.
  */
 function inferLinks(nodes: readonly NodeDefinition[], explicit: readonly LinkDefinition[]): LinkDefinition[] {
   const providers = new Map<string, string[]>();
@@ -152,7 +156,7 @@ function inferLinks(nodes: readonly NodeDefinition[], explicit: readonly LinkDef
     const links = incoming.get(node.id) ?? [];
     const fed = fedInputs(links, byId);
     const sources = new Set(links.map((link) => link.from));
-    for (const input of node.requires) {
+    for (const input of [...node.requires, ...node.optional]) {
       if (Object.hasOwn(node.bound, input) || fed.has(input)) continue;
       for (const from of providers.get(input) ?? []) {
         if (from === node.id || sources.has(from)) continue;
