@@ -12,7 +12,7 @@
 import type { JsonObject } from '../codec/json.js';
 import { InvalidChangeError, UnknownNodeError, ValidationError } from '../errors.js';
 import type { LinkDefinition, NodeDefinition } from '../model/definition.js';
-import { reaches } from '../model/graph.js';
+import { pathBetween } from '../model/graph.js';
 import { inputProblems } from '../model/validate.js';
 import type { Change, LinkSpec } from './events.js';
 import { addOutgoing, addToIndex, removeFromIndex, removeOutgoing } from './live.js';
@@ -118,11 +118,15 @@ function setAside(s: Stepper, source: NodeState, listener: string): void {
 
 const successorsOf = (s: Stepper) => (id: string) => (s.live.index.outgoing.get(id) ?? []).map((l) => l.to);
 
+const quotePath = (path: readonly string[]): string => path.map((id) => `"${id}"`).join(' -> ');
+
 function checkNoCycle(s: Stepper, links: readonly LinkDefinition[]): void {
   for (const link of links) {
-    if (link.from === link.to || reaches(link.to, link.from, successorsOf(s))) {
+    const back = pathBetween(link.to, link.from, successorsOf(s));
+    if (back !== undefined) {
+      const cycle = [link.from, ...back];
       throw new ValidationError(
-        [{ kind: 'cycle', nodes: [link.from, link.to, link.from], message: `linking "${link.from}" -> "${link.to}" would make a cycle` }],
+        [{ kind: 'cycle', nodes: cycle, message: `linking "${link.from}" -> "${link.to}" would make a cycle: ${quotePath(cycle)}` }],
         `change to run "${s.run.id}"`,
       );
     }
@@ -175,9 +179,11 @@ function planAdd(s: Stepper, def: NodeDefinition, sources: LinkSpec[], listeners
   const outgoing = listeners.map((spec) => ({ from: def.id, to: spec.node, map: { ...(spec.map ?? {}) }, inferred: false }));
   for (const a of listeners) {
     for (const b of sources) {
-      if (a.node === b.node || reaches(a.node, b.node, successorsOf(s))) {
+      const back = pathBetween(a.node, b.node, successorsOf(s));
+      if (back !== undefined) {
+        const cycle = [b.node, def.id, ...back];
         throw new ValidationError(
-          [{ kind: 'cycle', nodes: [b.node, def.id, a.node], message: `adding "${def.id}" between "${b.node}" and "${a.node}" would make a cycle` }],
+          [{ kind: 'cycle', nodes: cycle, message: `adding "${def.id}" between "${b.node}" and "${a.node}" would make a cycle: ${quotePath(cycle)}` }],
           `change to run "${s.run.id}"`,
         );
       }
