@@ -20,6 +20,7 @@ export type ErrorCode =
   | 'TW_RESULT'
   | 'TW_CANCELLED'
   | 'TW_TASK_FAILED'
+  | 'TW_STALLED'
   | 'TW_CONFIG'
   | 'TW_CONFLICT'
   | 'TW_CLOSED'
