@@ -17,8 +17,10 @@ export type ErrorCode =
   | 'TW_ENCODE'
   | 'TW_DECODE'
   | 'TW_TIMEOUT'
+  | 'TW_RESULT'
   | 'TW_CANCELLED'
   | 'TW_TASK_FAILED'
+  | 'TW_STALLED'
   | 'TW_CONFIG'
   | 'TW_CONFLICT'
   | 'TW_CLOSED'
@@ -143,6 +145,25 @@ export class TimeoutError extends TaskwireError {
     readonly timeoutMs: number,
   ) {
     super('TW_TIMEOUT', `task "${task}" timed out after ${timeoutMs} ms`);
+  }
+}
+
+/**
+ * A task's result does not match its `provides`: with several names, the result
+ * must be an object holding a field for each. Not retryable: the code is at fault.
+ */
+export class ResultError extends TaskwireError {
+  /** The node is failed without retries. */
+  readonly retryable = false;
+
+  constructor(
+    /** The task whose result is wrong. */
+    readonly task: string,
+    /** The provided names the result lacks. */
+    readonly missing: readonly string[],
+    got: string,
+  ) {
+    super('TW_RESULT', `task "${task}" provides ${missing.length === 1 ? 'a name' : 'names'} its result lacks: ${missing.map((m) => `"${m}"`).join(', ')} (the result must be an object with a field per provided name; got ${got})`);
   }
 }
 

@@ -18,6 +18,7 @@ export type { RunStatus, NodeStatus, UndoStatus, ActivationState, ActivationStat
 export type { Change, HistoryEntry, HistoryType, LinkSpec } from './engine/events.js';
 export { Client, type StartOptions } from './client/client.js';
 export { RunHandle, type AddOptions, type LinkTarget, type WaitOptions } from './client/run-handle.js';
+export { RunFailedError } from './client/run-failed.js';
 export type { RunSnapshot, NodeSnapshot } from './client/snapshot.js';
 export type { StepReport } from './coordinator/options.js';
 export { connect, type ConnectOptions } from './runtime/connect.js';

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { JsonObject } from '../codec/json.js';
 import { encodeValue } from '../codec/value.js';
 import { createRun, liveRun, type HistoryEntry } from '../engine/index.js';
+import { checkPayload } from '../model/payload.js';
 import { validateFlow } from '../model/validate.js';
 import { traceRunStart } from '../observability/tracing.js';
 import type { FlowDefinition } from '../model/definition.js';
@@ -88,11 +89,16 @@ export class Client {
   /**
    * Notifies an external event: every live run with a node listening to `event`
    * receives `payload`, whose fields feed the listeners' inputs by name.
-   * Resolves with the ids of the runs notified.
+   * Resolves with the ids of the runs notified. A payload missing a field that
+   * the event declares (`event(name, { provides })`) in any of those runs is
+   * refused with `TW_VALIDATION`, naming the fields, and no run is notified.
    */
   async notify(event: string, payload: Record<string, unknown> = {}): Promise<string[]> {
     const encoded = encodeValue(payload, `the payload of event "${event}"`) as JsonObject;
     const runIds = await this.parts.store.runsListeningTo(event);
+    const runs = await Promise.all(runIds.map((runId) => this.parts.store.loadRun(runId)));
+    const declared = runs.flatMap((run) => [...(run?.nodes.values() ?? [])].map((node) => node.def).filter((def) => def.kind === 'event' && def.name === event));
+    checkPayload(event, declared, encoded);
     await Promise.all(runIds.map((runId) => this.parts.coordinator.submit(runId, { type: 'notify', event, payload: encoded })));
     return runIds;
   }

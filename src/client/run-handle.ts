@@ -14,6 +14,7 @@ import type { TaskNode} from '../model/node.js';
 import { type AnyNode } from '../model/node.js';
 import type { Page } from '../store/port.js';
 import { nodeDefinitionOf, type RuntimeParts, type TaskRef } from './parts.js';
+import { RunFailedError } from './run-failed.js';
 import { snapshot, type RunSnapshot } from './snapshot.js';
 
 /** A source or listener given to {@link RunHandle.add}: a node id, or an id with a rename map. */
@@ -77,6 +78,18 @@ export class RunHandle {
     } finally {
       await subscription.cancel();
     }
+  }
+
+  /**
+   * Waits like {@link RunHandle.wait}, then resolves with the run if it
+   * succeeded, or rejects with a {@link RunFailedError} carrying the original
+   * failure (name, message, stack, node, attempt), as awaiting a function call
+   * would. `timeoutMs` rejects with `TW_TIMEOUT`, as for `wait()`.
+   */
+  async done(options: WaitOptions = {}): Promise<RunSnapshot> {
+    const run = await this.wait(options);
+    if (run.status !== 'succeeded') throw new RunFailedError(run);
+    return run;
   }
 
   /** The decoded result of a node; throws if the node has none (yet). */

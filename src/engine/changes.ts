@@ -21,7 +21,7 @@
 import type { JsonObject } from '../codec/json.js';
 import { InvalidChangeError, UnknownNodeError, ValidationError, type ValidationProblem } from '../errors.js';
 import type { LinkDefinition, NodeDefinition } from '../model/definition.js';
-import { reaches } from '../model/graph.js';
+import { pathBetween } from '../model/graph.js';
 import { inputProblems } from '../model/validate.js';
 import type { Change, LinkSpec } from './events.js';
 import { ChangeJournal } from './journal.js';
@@ -412,6 +412,8 @@ function stop(e: Edit): void {
   }
 }
 
+const quotePath = (path: readonly string[]): string => path.map((id) => `"${id}"`).join(' -> ');
+
 const successorsOf = (s: Stepper) => (id: string) => (s.live.index.outgoing.get(id) ?? []).map((l) => l.to);
 
 /** Validates the graph the list left: no cycle through a new link, and the inputs of every node it touched. */
@@ -420,9 +422,11 @@ function validate(e: Edit): void {
   for (const link of e.added) {
     const target = s.run.nodes.get(link.to);
     if (target === undefined || !target.sources.includes(link) || !s.run.nodes.has(link.from)) continue;
-    if (link.from === link.to || reaches(link.to, link.from, successorsOf(s))) {
+    const back = pathBetween(link.to, link.from, successorsOf(s));
+    if (back !== undefined) {
+      const cycle = [link.from, ...back];
       throw new ValidationError(
-        [{ kind: 'cycle', nodes: [link.from, link.to, link.from], message: `linking "${link.from}" -> "${link.to}" would make a cycle` }],
+        [{ kind: 'cycle', nodes: cycle, message: `linking "${link.from}" -> "${link.to}" would make a cycle: ${quotePath(cycle)}` }],
         `change to run "${s.run.id}"`,
       );
     }

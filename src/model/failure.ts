@@ -24,27 +24,30 @@ const MAX_CAUSE_DEPTH = 5;
 
 /**
  * Normalises anything thrown (an Error, a string, an object, `undefined`) into a
- * {@link Failure}. Errors with `retryable === false` (such as `NonRetryableError`)
- * are marked not retryable.
+ * {@link Failure}. Errors and thrown objects with `retryable === false` (such as
+ * `NonRetryableError`) are marked not retryable; their `code` is kept.
  */
 export function toFailure(thrown: unknown, depth = 0): Failure {
   if (thrown instanceof Error) {
-    const withFields = thrown as Error & { code?: unknown; retryable?: unknown };
-    const failure: Failure = {
-      name: thrown.name || 'Error',
-      message: thrown.message,
-      retryable: withFields.retryable !== false,
-    };
+    const failure: Failure = { name: thrown.name || 'Error', message: thrown.message, ...markers(thrown) };
     if (thrown.stack !== undefined) failure.stack = thrown.stack;
-    if (typeof withFields.code === 'string' || typeof withFields.code === 'number') {
-      failure.code = String(withFields.code);
-    }
     if (thrown.cause !== undefined && depth < MAX_CAUSE_DEPTH) {
       failure.cause = toFailure(thrown.cause, depth + 1);
     }
     return failure;
   }
-  return { name: 'NonError', message: describeThrown(thrown), retryable: true };
+  return { name: 'NonError', message: describeThrown(thrown), ...markers(thrown) };
+}
+
+/**
+ * The `retryable` and `code` fields of anything thrown: an Error or a plain
+ * object (`throw { retryable: false, code: 'E_QUOTA' }` fails at once too).
+ */
+function markers(thrown: unknown): Pick<Failure, 'retryable' | 'code'> {
+  if (typeof thrown !== 'object' || thrown === null) return { retryable: true };
+  const fields = thrown as { code?: unknown; retryable?: unknown };
+  const code = typeof fields.code === 'string' || typeof fields.code === 'number' ? { code: String(fields.code) } : {};
+  return { retryable: fields.retryable !== false, ...code };
 }
 
 function describeThrown(thrown: unknown): string {

@@ -8,6 +8,7 @@ import type { FailurePolicy, FlowDefinition, LinkDefinition, NodeDefinition } fr
 import type { AnyNode } from './node.js';
 import { linkInputs } from './graph.js';
 import { checkName } from './names.js';
+import { checkKeys, optionKeys } from './options.js';
 import type { AnyTask } from './task.js';
 
 /** Options of {@link flow}. */
@@ -30,6 +31,9 @@ export interface LinkOptions {
   map?: Record<string, string>;
 }
 
+const FLOW_KEYS = optionKeys<FlowOptions>({ onFailure: true });
+const LINK_KEYS = optionKeys<LinkOptions>({ map: true });
+
 /** A flow under construction. Create one with {@link flow}. */
 export class Flow {
   private readonly members: AnyNode[] = [];
@@ -45,6 +49,7 @@ export class Flow {
     options: FlowOptions = {},
   ) {
     checkName(name, 'flow name');
+    checkKeys(options, FLOW_KEYS, `flow "${name}"`);
     const onFailure = options.onFailure ?? 'halt';
     if (onFailure !== 'halt' && onFailure !== 'rollback') {
       throw new ConfigError(`flow "${name}": onFailure expected "halt" or "rollback", got ${JSON.stringify(onFailure)}`);
@@ -58,8 +63,10 @@ export class Flow {
   }
 
   /**
-   * Adds nodes whose links are inferred from matching `provides`/`requires`
-   * names (as TaskFlow's graph flow). Inferred and explicit links mix.
+   * Adds nodes whose links are inferred from matching names (as TaskFlow's graph
+   * flow): a node listens to every other node that provides one of its required
+   * or optional inputs, unless the input is bound or an explicit link feeds it.
+   * Inferred and explicit links mix.
    */
   add(...nodes: AnyNode[]): this {
     for (const node of nodes) this.include(node);
@@ -72,6 +79,7 @@ export class Flow {
    * with no matching names is a pure ordering dependency.
    */
   link(source: AnyNode, listener: AnyNode, options: LinkOptions = {}): this {
+    checkKeys(options, LINK_KEYS, `link "${source.id}" -> "${listener.id}"`);
     this.include(source);
     this.include(listener);
     const map = { ...(options.map ?? {}) };
@@ -121,9 +129,11 @@ export class Flow {
 }
 
 /**
- * Links inferred from names: a required input that is not bound and that no
- * explicit source provides is linked from every other node that declares it in
- * `provides` (several providers are then reported by validation).
+ * Links inferred from names: a required or optional input that is not bound and
+ * that no explicit source provides is linked from every other node that declares
+ * it in `provides` (several providers are then reported by validation). An
+ * optional input is inferred like a required one, so its consumer waits for the
+ * provider instead of running beside it without the value.
  */
 function inferLinks(nodes: readonly NodeDefinition[], explicit: readonly LinkDefinition[]): LinkDefinition[] {
   const providers = new Map<string, string[]>();
@@ -146,7 +156,7 @@ function inferLinks(nodes: readonly NodeDefinition[], explicit: readonly LinkDef
     const links = incoming.get(node.id) ?? [];
     const fed = fedInputs(links, byId);
     const sources = new Set(links.map((link) => link.from));
-    for (const input of node.requires) {
+    for (const input of [...node.requires, ...node.optional]) {
       if (Object.hasOwn(node.bound, input) || fed.has(input)) continue;
       for (const from of providers.get(input) ?? []) {
         if (from === node.id || sources.has(from)) continue;

@@ -38,21 +38,30 @@ export function findCycle(ids: Iterable<string>, successors: (id: string) => rea
   return undefined;
 }
 
-/** True when `to` can be reached from `from` by following successors. */
-export function reaches(from: string, to: string, successors: (id: string) => readonly string[]): boolean {
-  const seen = new Set<string>([from]);
-  const stack = [from];
-  while (stack.length > 0) {
-    const id = stack.pop() as string;
-    if (id === to) return true;
+/**
+ * A shortest path from `from` to `to` following successors (both ends
+ * included; `[from]` when they are the same node), or undefined when `to`
+ * cannot be reached. A change adding a link `to -> from` closes this path into
+ * a cycle, which is how a refused change names the cycle it would make.
+ */
+export function pathBetween(from: string, to: string, successors: (id: string) => readonly string[]): string[] | undefined {
+  const previous = new Map<string, string | undefined>([[from, undefined]]);
+  const queue = [from];
+  for (let head = 0; head < queue.length; head++) {
+    const id = queue[head] as string;
+    if (id === to) {
+      const path: string[] = [];
+      for (let at: string | undefined = id; at !== undefined; at = previous.get(at)) path.push(at);
+      return path.reverse();
+    }
     for (const next of successors(id)) {
-      if (!seen.has(next)) {
-        seen.add(next);
-        stack.push(next);
+      if (!previous.has(next)) {
+        previous.set(next, id);
+        queue.push(next);
       }
     }
   }
-  return false;
+  return undefined;
 }
 
 /** The name under which a link's source must provide the listener's input `input`. */

@@ -9,6 +9,7 @@ import type { JsonObject } from '../codec/json.js';
 import type { NodeDefinition, RetryPolicy } from './definition.js';
 import { resolveRetry, type RetryOption } from './retry.js';
 import { checkName } from './names.js';
+import { checkKeys, optionKeys } from './options.js';
 import type { AnyTask, TaskInputs } from './task.js';
 
 /** Per-node options of `task.s(bound, options)`. */
@@ -30,6 +31,8 @@ export interface NodeOptions {
   /** Overrides the task's queue for this node. */
   queue?: string;
 }
+
+const NODE_KEYS = optionKeys<NodeOptions>({ id: true, persistent: true, retry: true, timeoutMs: true, queue: true });
 
 /** One use of a task in a flow. Create one with `task.s(...)`. */
 export class TaskNode<I extends TaskInputs = TaskInputs, O = unknown> {
@@ -55,6 +58,7 @@ export class TaskNode<I extends TaskInputs = TaskInputs, O = unknown> {
     options: NodeOptions,
   ) {
     this.id = checkName(options.id ?? task.name, `node of task "${task.name}": id`);
+    checkKeys(options, NODE_KEYS, `node "${this.id}"`);
     this.bound = encodeValue(bound, `the bound inputs of node "${this.id}"`) as JsonObject;
     this.persistent = options.persistent ?? false;
     this.retry = options.retry === undefined ? task.retry : resolveRetry(options.retry, `node "${this.id}"`);
@@ -98,6 +102,8 @@ export interface EventOptions {
   provides?: readonly string[];
 }
 
+const EVENT_KEYS = optionKeys<EventOptions>({ id: true, provides: true });
+
 /** A named external source that anything may notify; nodes listen to it like to a task. */
 export class EventNode<P extends TaskInputs = TaskInputs> {
   /** Always `event`. */
@@ -116,6 +122,7 @@ export class EventNode<P extends TaskInputs = TaskInputs> {
     options: EventOptions,
   ) {
     checkName(name, 'event name');
+    checkKeys(options, EVENT_KEYS, `event "${name}"`);
     this.id = checkName(options.id ?? name, `event "${name}": id`);
     this.provides = options.provides === undefined ? undefined : [...options.provides];
   }

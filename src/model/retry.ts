@@ -5,6 +5,7 @@
  */
 import { ConfigError } from '../errors.js';
 import type { RetryPolicy } from './definition.js';
+import { checkKeys, optionKeys } from './options.js';
 
 /** The retry policy used when a task sets none: no retries. */
 export const DEFAULT_RETRY: Readonly<RetryPolicy> = Object.freeze({
@@ -15,11 +16,14 @@ export const DEFAULT_RETRY: Readonly<RetryPolicy> = Object.freeze({
   jitter: 0.2,
 });
 
+const RETRY_KEYS = optionKeys<RetryPolicy>({ limit: true, initialDelayMs: true, factor: true, maxDelayMs: true, jitter: true });
+
 /** What a task spec may give: a number (the limit) or part of a policy. */
 export type RetryOption = number | Partial<RetryPolicy>;
 
-/** Resolves a user's retry option against {@link DEFAULT_RETRY}, checking every field. */
+/** Resolves a user's retry option against {@link DEFAULT_RETRY}, checking every field (unknown ones are refused). */
 export function resolveRetry(option: RetryOption | undefined, owner: string): RetryPolicy {
+  if (typeof option === 'object') checkKeys(option, RETRY_KEYS, owner, 'retry option');
   const given = typeof option === 'number' ? { limit: option } : (option ?? {});
   const policy: RetryPolicy = { ...DEFAULT_RETRY, ...given };
   checkNumber(policy.limit, `${owner}: retry.limit`, 0, true);

@@ -10,6 +10,7 @@ import type { RetryPolicy } from './definition.js';
 import type { Failure } from './failure.js';
 import { resolveRetry, type RetryOption } from './retry.js';
 import { TaskNode, type NodeOptions } from './node.js';
+import { checkKeys, optionKeys } from './options.js';
 
 /** Inputs a task receives, by name. */
 export type TaskInputs = Record<string, unknown>;
@@ -111,8 +112,19 @@ export type AnyTask = Task<string, any, any>;
 /** The default work queue. */
 export const DEFAULT_QUEUE = 'default';
 
+const TASK_KEYS = optionKeys<TaskSpec<TaskInputs, unknown>>({
+  requires: true,
+  optional: true,
+  provides: true,
+  apply: true,
+  rollback: true,
+  retry: true,
+  timeoutMs: true,
+  queue: true,
+});
+
 /**
- * Defines a task.
+ * Defines a task. Unknown fields of `spec` are refused (`TW_CONFIG`, naming the closest known one).
  *
  * @example
  * const add = task('add', {
@@ -122,6 +134,7 @@ export const DEFAULT_QUEUE = 'default';
  */
 export function task<N extends string, I extends TaskInputs, O>(name: N, spec: TaskSpec<I, O>): Task<N, I, O> {
   checkName(name, 'task name');
+  checkKeys(spec, TASK_KEYS, `task "${name}"`);
   if (typeof spec?.apply !== 'function') throw new ConfigError(`task "${name}": apply expected a function, got ${typeof spec?.apply}`);
   if (spec.rollback !== undefined && typeof spec.rollback !== 'function') {
     throw new ConfigError(`task "${name}": rollback expected a function, got ${typeof spec.rollback}`);

@@ -19,6 +19,7 @@ import { ANY_QUEUE, InProcessTransport } from '../transport/inprocess/index.js';
 import { TaskRegistry } from '../worker/registry.js';
 import { Worker } from '../worker/worker.js';
 import { openStore } from './open-store.js';
+import { checkKeys, optionKeys } from '../model/options.js';
 
 /** Options of {@link connect}. Every field has a default; `connect()` alone runs embedded. */
 export interface ConnectOptions {
@@ -96,6 +97,26 @@ export interface ConnectOptions {
   shutdownGraceTimeMs?: number;
 }
 
+const CONNECT_KEYS = optionKeys<ConnectOptions>({
+  store: true,
+  broker: true,
+  tasks: true,
+  worker: true,
+  coordinator: true,
+  concurrency: true,
+  queues: true,
+  resume: true,
+  prefix: true,
+  schema: true,
+  logger: true,
+  metrics: true,
+  clock: true,
+  actor: true,
+  leaseAfterMs: true,
+  leaseMs: true,
+  shutdownGraceTimeMs: true,
+});
+
 /**
  * Connects a client: embedded when no broker is given, distributed otherwise.
  *
@@ -105,6 +126,7 @@ export interface ConnectOptions {
  * await run.wait();
  */
 export async function connect(options: ConnectOptions = {}): Promise<Client> {
+  checkKeys(options, CONNECT_KEYS, 'connect');
   const opened: { close(): Promise<void> }[] = [];
   try {
     return await wire(options, opened);

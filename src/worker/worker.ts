@@ -79,6 +79,8 @@ export class Worker {
   private readonly running = new Set<Execution>();
   private subscriptions: Subscription[] = [];
   private closing: Promise<void> | undefined;
+  /** Fires when close() stops waiting for tasks that ignore their AbortSignal. */
+  private readonly abandon = new AbortController();
 
   constructor(private readonly options: WorkerOptions) {
     this.id = options.id ?? `${hostname()}/${process.pid}`;
@@ -118,12 +120,13 @@ export class Worker {
     const startedAt = Date.now();
     metrics?.taskStarted(message.task, message.queue, message.sentAt === undefined ? undefined : startedAt - message.sentAt);
     const lease = this.holdLease(delivery, log);
-    const outcome = await traceExecution(message, async () => {
-      const signalled = await execute(message, this.options.registry, this.id, signal);
+    const { signal: outcome, returned } = await traceExecution(message, async () => {
+      const execution = await execute(message, this.options.registry, this.id, signal);
+      const signalled = execution.signal;
       const failed = signalled.type === 'task.failed' || signalled.type === 'rollback.failed';
-      return { signalled, failed, ...(failed ? { message: signalled.error.message } : {}) };
+      return { execution, failed, ...(failed ? { message: signalled.error.message } : {}) };
     })
-      .then((traced) => traced.signalled)
+      .then((traced) => traced.execution)
       .finally(() => lease.release());
     metrics?.taskFinished(message.task, outcome.type.endsWith('succeeded') ? 'succeeded' : 'failed', Date.now() - startedAt);
     if (this.closing !== undefined && signal.aborted) {
@@ -137,6 +140,9 @@ export class Worker {
     }
     try {
       await this.options.transport.signal([outcome]);
+      // A timed-out or aborted task that ignores its AbortSignal still holds its
+      // slot (the dispatch stays unacknowledged) until its code returns.
+      await this.untilReturned(returned);
       if (!lease.acked) delivery.ack();
     } catch (error) {
       log.error({ error: (error as Error).message }, 'could not send the signal; the dispatch goes back to the queue');
@@ -185,6 +191,20 @@ export class Worker {
     return state;
   }
 
+  /** Waits for a task's code to return, unless close() gives up on it after the grace time. */
+  private untilReturned(returned: Promise<void>): Promise<void> {
+    const abandon = this.abandon.signal;
+    if (abandon.aborted) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const onAbandon = (): void => resolve();
+      abandon.addEventListener('abort', onAbandon, { once: true });
+      void returned.then(() => {
+        abandon.removeEventListener('abort', onAbandon);
+        resolve();
+      });
+    });
+  }
+
   private abort(message: AbortMessage): void {
     for (const execution of this.running) {
       const m = execution.message;
@@ -208,6 +228,7 @@ export class Worker {
       if (expired) {
         this.logger.warn({ running: this.running.size }, 'grace time over: aborting running tasks');
         for (const execution of this.running) execution.controller.abort(new CancelledError('worker shutting down'));
+        this.abandon.abort();
         await all;
       }
       this.logger.info({}, 'worker stopped');

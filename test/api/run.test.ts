@@ -88,6 +88,22 @@ describeBackends('running flows', (backend) => {
     expect(await run.result('mult')).toBe(9);
   });
 
+  it('infers links for optional inputs too with flow.add(): the consumer waits for its provider', async () => {
+    const punctuate = task('run-punctuate', {
+      provides: 'punctuation',
+      apply: async () => {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        return '?';
+      },
+    });
+    const flo = flow('inferred-optional').add(greet.s({ greeting: 'Hello', name: 'Ada' }), punctuate.s());
+    expect(flo.definition().links).toEqual([{ from: 'run-punctuate', to: 'run-greet', map: {}, inferred: true }]);
+    const tw = await backend.connect({ tasks: [greet, punctuate] });
+    const run = await tw.start(flo);
+    expect((await run.wait(WAIT)).status).toBe('succeeded');
+    expect(await run.result('run-greet')).toBe('Hello, Ada?');
+  });
+
   it('publishes a result under several names, each listener taking its field', async () => {
     const split = task('run-split', { requires: ['a', 'b'], provides: ['sum', 'diff'], apply: ({ a, b }: { a: number; b: number }) => ({ sum: a + b, diff: a - b }) });
     const useDiff = task('run-use-diff', { requires: ['diff'], apply: ({ diff }: { diff: number }) => diff * 10 });

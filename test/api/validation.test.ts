@@ -4,10 +4,10 @@
  * refuses. A refused flow starts nothing. Runs against every backend.
  */
 import { randomUUID } from 'node:crypto';
-import { afterEach, expect, it } from 'vitest';
+import { afterEach, expect, it, onTestFinished } from 'vitest';
 import { flow, task, type FlowDefinition, type ValidationError } from '../../src/index.js';
 import { describeBackends } from './backends.js';
-import { WAIT, rejection } from './helpers.js';
+import { WAIT, deferred, rejection } from './helpers.js';
 
 describeBackends('validation at start', (backend) => {
   afterEach(async () => {
@@ -33,6 +33,27 @@ describeBackends('validation at start', (backend) => {
     expect(error.message).toContain('"v-a" -> "v-b" -> "v-a"');
     expect((await rejection(tw.run(id).status())).code).toBe('TW_UNKNOWN_RUN');
     expect(applied).toBe(0);
+  });
+
+  it('refuses a live change that would make a cycle, naming the cycle\'s real path', async () => {
+    const gate = deferred();
+    const hold = task('v-hold', { apply: () => gate.promise });
+    const step = (name: string) => task(name, { apply: () => name });
+    const [s1, s2, s3, extra] = ['v-s1', 'v-s2', 'v-s3', 'v-extra'].map(step) as [ReturnType<typeof step>, ReturnType<typeof step>, ReturnType<typeof step>, ReturnType<typeof step>];
+    const [n1, n2, n3] = [s1.s(), s2.s(), s3.s()];
+    const tw = await backend.connect({ tasks: [hold, s1, s2, s3, extra] });
+    const run = await tw.start(flow('chain').link(hold.s(), n1).link(n1, n2).link(n2, n3));
+    onTestFinished(() => gate.resolve());
+    const linked = (await rejection(run.link('v-s3', 'v-s1'))) as ValidationError;
+    expect(linked.code).toBe('TW_CYCLE');
+    expect(linked.problems).toEqual([expect.objectContaining({ kind: 'cycle', nodes: ['v-s3', 'v-s1', 'v-s2', 'v-s3'] })]);
+    expect(linked.message).toContain('"v-s3" -> "v-s1" -> "v-s2" -> "v-s3"');
+    const added = (await rejection(run.add(extra.s(), { sources: ['v-s3'], listeners: ['v-s1'] }))) as ValidationError;
+    expect(added.code).toBe('TW_CYCLE');
+    expect(added.problems).toEqual([expect.objectContaining({ kind: 'cycle', nodes: ['v-s3', 'v-extra', 'v-s1', 'v-s2', 'v-s3'] })]);
+    expect(added.message).toContain('"v-s3" -> "v-extra" -> "v-s1" -> "v-s2" -> "v-s3"');
+    gate.resolve();
+    expect((await run.wait(WAIT)).status).toBe('succeeded');
   });
 
   it('refuses a required input that nothing provides, and accepts it as a flow input', async () => {

@@ -66,7 +66,7 @@ describe('rewiring a run from the terminal', () => {
     const cycle = await box.tw(['link', runId, 'verify2', 'verify']);
     expect(cycle.code).toBe(2);
     expect(cycle.stdout).toBe('');
-    expect(cycle.stderr).toMatch(/^taskwire: .*would make a cycle \(TW_CYCLE\)\n$/);
+    expect(cycle.stderr).toMatch(/^taskwire: .*would make a cycle: "verify2" -> "verify" -> "verify2" \(TW_CYCLE\)\n$/);
     const missing = await box.tw(['unlink', runId, 'verify', 'verify2']);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('(TW_VALIDATION)');

@@ -3,6 +3,7 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect, event, flow, task } from '../../src/index.js';
 import { IMPORT_API, ROOT, json, sandbox, type Sandbox } from './helpers.js';
 
 let box: Sandbox;
@@ -91,6 +92,16 @@ describe('taskwire notify', () => {
   it('with no run listening, prints nothing and exits 0', async () => {
     const result = await box.tw(['notify', 'server.created', '{"ip": "10.0.0.1"}']);
     expect(result).toEqual({ code: 0, stdout: '', stderr: '' });
+  });
+
+  it('a payload missing a field the listening event declares is refused with exit code 2, naming the field', async () => {
+    const seen = task('cli-seen', { requires: ['ip'], apply: ({ ip }: { ip: string }) => ip });
+    const listens = flow('listens').link(event('cli-server.created', { provides: ['ip'] }), seen.s({}, { persistent: true }));
+    const tw = await connect({ store: box.store, worker: false, coordinator: false, resume: false });
+    await tw.start(listens).finally(() => tw.close());
+    const result = await box.tw(['notify', 'cli-server.created', '{"name": "web"}']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/^taskwire: .*"ip".*\(TW_VALIDATION\)$/m);
   });
 
   it('a payload that is not a JSON object is an error', async () => {

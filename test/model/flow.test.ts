@@ -143,6 +143,13 @@ describe('flow()', () => {
     expect(edges(def.links)).toEqual(['pair->useA (inferred)']);
   });
 
+  it('infers links for optional inputs like required ones, unless bound', () => {
+    const tip = task('tip', { provides: 'hint', apply: () => 'x' });
+    const reader = task('reader', { optional: ['hint'], apply: () => 1 });
+    expect(edges(flow('f').add(reader.s(), tip.s()).definition().links)).toEqual(['tip->reader (inferred)']);
+    expect(edges(flow('f').add(reader.s({ hint: 'given' }), tip.s()).definition().links)).toEqual([]);
+  });
+
   it('mixes explicit and inferred links, never doubling an explicit one', () => {
     const a = unit('a');
     const b = unit('b');
