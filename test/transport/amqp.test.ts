@@ -123,7 +123,7 @@ describe.skipIf(servicesSkipped())('AMQP transport (RabbitMQ)', () => {
     }[];
     const mine = new Map(listed.filter((q) => q.name.startsWith(`${t.topology.prefix}.`)).map((q) => [q.name, q]));
     const prefix = t.topology.prefix;
-    expect([...mine.keys()].sort()).toEqual([`${prefix}.dead`, `${prefix}.signals`, `${prefix}.work.q1`]);
+    expect([...mine.keys()].sort()).toEqual([`${prefix}.dead`, `${prefix}.dead.dispatches`, `${prefix}.signals`, `${prefix}.work.q1`]);
     for (const queue of mine.values()) expect(queue.type).toBe('quorum');
     for (const name of [`${prefix}.work.q1`, `${prefix}.signals`]) {
       const args = Object.fromEntries((mine.get(name)?.arguments ?? []).map(([key, , value]) => [key, value]));
@@ -178,6 +178,51 @@ describe.skipIf(servicesSkipped())('AMQP transport (RabbitMQ)', () => {
     expect(dead.reason).toBe('delivery_limit');
     expect(JSON.parse(dead.body)).toMatchObject(dispatchOf('default'));
     expect(deliveries).toBe(3);
+  });
+
+  it('turns a dispatch dead-lettered at the delivery limit into a retryable failed signal (TW_DELIVERY_LIMIT)', async () => {
+    const t = await open({ deliveryLimit: 1 });
+    const signals: SignalMessage[] = [];
+    await t.consumeSignals({ prefetch: 10 }, (batch) => {
+      for (const d of batch) {
+        signals.push(d.body);
+        d.ack();
+      }
+    });
+    await t.consumeDispatches('default', { prefetch: 1 }, (d) => d.requeue());
+    await t.dispatch([{ ...dispatchOf('default'), activation: 3 }, { ...dispatchOf('default', 2), kind: 'rollback' }]);
+    await until(() => signals.length >= 2 || undefined, 'two failed signals');
+    const byType = new Map(signals.map((s) => [s.type, s]));
+    expect(byType.get('task.failed')).toMatchObject({ runId: 'run-1', node: 'fetch', attempt: 1, activation: 3, error: { code: 'TW_DELIVERY_LIMIT', retryable: true } });
+    expect(byType.get('rollback.failed')).toMatchObject({ runId: 'run-2', node: 'fetch', attempt: 1, error: { code: 'TW_DELIVERY_LIMIT' } });
+    const failed = byType.get('task.failed');
+    expect(failed?.type === 'task.failed' && failed.error.message).toMatch(/task "http\.get".*dead-lettered/);
+    // One warning per dead letter; the dead-letter queue keeps its copy for diagnostics.
+    expect(lines.filter((l) => l.level === 'warn' && /dead-lettered/.test(l.message))).toHaveLength(2);
+    expect(await t.peekDeadLetters(10)).toHaveLength(2);
+    expect(signals).toHaveLength(2);
+  });
+
+  it('turns neither a malformed dead letter nor a dead-lettered signal into a signal', async () => {
+    const t = await open({ deliveryLimit: 1 });
+    const signals: SignalMessage[] = [];
+    await collectDispatches(t, 1);
+    const publisher = raw.createPublisher({ confirm: true });
+    await publisher.send({ routingKey: t.topology.workQueueName('default'), messageId: 'bad-1' }, Buffer.from('{"not json'));
+    await publisher.close();
+    await t.signal([signalOf(1)]);
+    // Signals die at their delivery limit too (a coordinator that keeps giving them back).
+    const sub = await t.consumeSignals({ prefetch: 10 }, (batch) => {
+      for (const d of batch) {
+        if (d.body.worker === 'test/1') d.requeue();
+        else signals.push(d.body);
+      }
+    });
+    await until(async () => ((await t.peekDeadLetters(10)).length === 2 ? true : undefined), 'two dead letters');
+    await t.signal([{ ...signalOf(2), worker: 'marker' }]);
+    await until(() => signals.length > 0 || undefined, 'the marker signal');
+    await sub.cancel();
+    expect(signals.map((s) => s.worker)).toEqual(['marker']);
   });
 
   it('dead-letters a body that is not JSON without calling the handler, and keeps consuming', async () => {

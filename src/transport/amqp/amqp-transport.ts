@@ -16,6 +16,7 @@ import { ClosedError, ConfigError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../observability/logger.js';
 import type { AbortMessage, ConsumeOptions, Delivery, DispatchMessage, SignalMessage, Subscription, Transport } from '../port.js';
 import { Batcher, callHandler, decodeBody, ManagedConsumer, toDelivery, type ConsumerSpec } from './consume.js';
+import { deadDispatchSignal } from './dead-dispatches.js';
 import { deleteTopology, peekQueue, type DeadLetter } from './dead-letters.js';
 import { AbortSchema, DispatchSchema, HistoryEntrySchema, SignalSchema } from './messages.js';
 import { AmqpTransportError, Publishers } from './publish.js';
@@ -187,7 +188,33 @@ export class AmqpTransport implements Transport {
         else batcher.add(toDelivery(body, message, settle));
       },
     });
-    return { cancel: () => ((cancelled = true), subscription.cancel()) };
+    const deadLetters = await this.consumeDeadDispatches(prefetch, (delivery) => batcher.add(delivery));
+    return { cancel: () => ((cancelled = true), Promise.all([subscription.cancel(), deadLetters.cancel()]).then(() => undefined)) };
+  }
+
+  /**
+   * The coordinator's half of the delivery limit: every dispatch dead-lettered
+   * at the delivery limit of a work or quarantine queue of this prefix comes
+   * back as a failed signal (see `dead-dispatches.ts`), acknowledged with it.
+   */
+  private consumeDeadDispatches(prefetch: number, add: (delivery: Delivery<SignalMessage>) => void): Promise<Subscription> {
+    const { prefix, queues, base } = this.topology;
+    const queue = base.queues.find((q) => q.queue === queues.deadDispatches) as ConsumerSpec['queue'];
+    const dispatchQueues = (name: string): boolean => name.startsWith(`${prefix}.work.`) || name.startsWith(`${prefix}.quarantine.`);
+    return this.consume({
+      queue,
+      exchanges: base.exchanges,
+      bindings: [],
+      prefetch,
+      noAck: false,
+      onMessage: (message, settle) => {
+        const signal = deadDispatchSignal(message, dispatchQueues, this.maxBytes);
+        if (signal === undefined) return settle('ack'); // \`<prefix>.dead\` keeps its copy
+        const error = 'error' in signal ? signal.error.message : '';
+        this.logger.warn({ runId: signal.runId, node: signal.node, attempt: signal.attempt, code: 'TW_DELIVERY_LIMIT' }, `AMQP: ${error}; recording a failed attempt`);
+        add(toDelivery(signal, message, settle));
+      },
+    });
   }
 
   /** @inheritdoc */
@@ -221,7 +248,7 @@ export class AmqpTransport implements Transport {
   async purgeAndDelete(workQueues: string[] = []): Promise<void> {
     await this.close();
     const named = workQueues.map((name) => this.topology.workQueueName(name));
-    const queues = [...new Set([...this.declaredQueues, ...named]), this.topology.queues.signals, this.topology.queues.dead];
+    const queues = [...new Set([...this.declaredQueues, ...named]), this.topology.queues.signals, this.topology.queues.dead, this.topology.queues.deadDispatches];
     const exchanges = Object.values(this.topology.exchanges);
     const connection = new Connection({ ...this.options, connectionName: `${this.options.connectionName ?? 'taskwire'} (cleanup)` });
     connection.on('error', () => undefined);

@@ -42,7 +42,7 @@ export interface DecodeContext<T> {
 }
 
 /** The raw bytes (or text) of a body as rabbitmq-client hands it over. */
-function rawBody(body: unknown): string | Uint8Array {
+export function rawBody(body: unknown): string | Uint8Array {
   if (Buffer.isBuffer(body)) return body;
   if (typeof body === 'string') return body;
   // rabbitmq-client JSON.parses `application/json` bodies that carry no content

@@ -73,8 +73,14 @@ export interface Topology {
     readonly signals: string;
     /** Quorum queue holding dead letters (`<prefix>.dead`). */
     readonly dead: string;
+    /**
+     * Quorum queue with a copy of every dead letter, consumed by the active
+     * coordinator: a dispatch dead-lettered at the delivery limit becomes a failed
+     * attempt (`<prefix>.dead.dispatches`).
+     */
+    readonly deadDispatches: string;
   };
-  /** The fixed part: the four exchanges, the signal and dead queues, the dead queue's binding. */
+  /** The fixed part: the four exchanges, the signal and dead-letter queues, their bindings to the dead-letter exchange. */
   readonly base: Declarations;
   /** Declaration of the signal queue (part of {@link Topology.base}). */
   readonly signalQueue: QueueDeclaration;
@@ -112,7 +118,7 @@ export function createTopology(options: TopologyOptions = {}): Topology {
     events: `${prefix}.events`,
     deadLetter: `${prefix}.dlx`,
   };
-  const queues = { signals: `${prefix}.signals`, dead: `${prefix}.dead` };
+  const queues = { signals: `${prefix}.signals`, dead: `${prefix}.dead`, deadDispatches: `${prefix}.dead.dispatches` };
   /** Arguments shared by work and signal queues; must never change for an existing prefix. */
   const quorumArguments = {
     'x-queue-type': 'quorum',
@@ -134,8 +140,12 @@ export function createTopology(options: TopologyOptions = {}): Topology {
       signalQueue,
       // No delivery limit and no dead-letter exchange: dead letters stop here.
       { queue: queues.dead, durable: true, arguments: { 'x-queue-type': 'quorum' } },
+      { queue: queues.deadDispatches, durable: true, arguments: { 'x-queue-type': 'quorum' } },
     ],
-    queueBindings: [{ exchange: exchanges.deadLetter, queue: queues.dead, routingKey: '' }],
+    queueBindings: [
+      { exchange: exchanges.deadLetter, queue: queues.dead, routingKey: '' },
+      { exchange: exchanges.deadLetter, queue: queues.deadDispatches, routingKey: '' },
+    ],
   };
   const workQueueName = (name: string): string => {
     checkName(name, 'work queue name');
