@@ -166,6 +166,31 @@ describe.skipIf(servicesSkipped())('AMQP transport (RabbitMQ)', () => {
     expect(got[1]?.body).toEqual(got[0]?.body);
   });
 
+  it('runs a redelivered dispatch alone: quarantined until the dispatches in hand are settled, none taken meanwhile', async () => {
+    const t = await open();
+    const held: Delivery<DispatchMessage>[] = [];
+    const order: string[] = [];
+    await t.consumeDispatches('default', { prefetch: 4 }, (d) => {
+      order.push(`${d.body.runId}${d.redelivered ? ' again' : ''}`);
+      if (d.body.runId === 'run-1' && !d.redelivered) d.requeue(); // as if its worker had died
+      else held.push(d);
+    });
+    await t.dispatch([dispatchOf('default', 2), dispatchOf('default', 3)]);
+    await until(() => held.length === 2 || undefined, 'two dispatches in hand');
+    await t.dispatch([dispatchOf('default', 1)]);
+    await until(() => order.includes('run-1') || undefined, 'the first delivery of run-1');
+    await until(() => lines.some((l) => /quarantined in "tw-test-\w+\.quarantine\.default"/.test(l.message)) || undefined, 'the quarantine');
+    await t.dispatch([dispatchOf('default', 4)]);
+    // run-2 and run-3 in hand: neither the quarantined run-1 nor run-4 is delivered.
+    expect(order).toEqual(['run-2', 'run-3', 'run-1']);
+    for (const d of held.splice(0)) d.ack();
+    await until(() => held.length === 1 || undefined, 'the quarantined dispatch');
+    expect(order).toEqual(['run-2', 'run-3', 'run-1', 'run-1 again']);
+    held.splice(0)[0]?.ack();
+    await until(() => held.length === 1 || undefined, 'the next dispatch');
+    expect(order.at(-1)).toBe('run-4');
+  });
+
   it('dead-letters a dispatch requeued more often than the delivery limit', async () => {
     const t = await open({ deliveryLimit: 2 });
     let deliveries = 0;
@@ -176,8 +201,10 @@ describe.skipIf(servicesSkipped())('AMQP transport (RabbitMQ)', () => {
     await t.dispatch([dispatchOf('default')]);
     const dead = await until(async () => (await t.peekDeadLetters(10))[0], 'the dead letter');
     expect(dead.reason).toBe('delivery_limit');
+    expect(dead.queue).toBe(`${t.topology.prefix}.quarantine.default`);
     expect(JSON.parse(dead.body)).toMatchObject(dispatchOf('default'));
-    expect(deliveries).toBe(3);
+    // Once from the work queue, then (quarantined) the delivery limit + 1 times.
+    expect(deliveries).toBe(4);
   });
 
   it('turns a dispatch dead-lettered at the delivery limit into a retryable failed signal (TW_DELIVERY_LIMIT)', async () => {

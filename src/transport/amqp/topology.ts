@@ -88,6 +88,11 @@ export interface Topology {
   workQueueName(name: string): string;
   /** Declaration of work queue `name` and its binding to the work exchange (routing key `name`). */
   workQueue(name: string): { queue: QueueDeclaration; binding: QueueBinding };
+  /**
+   * Declaration of the quarantine queue of work queue `name`: `<prefix>.quarantine.<name>`, the
+   * arguments of a work queue, no binding (dispatches are moved there through the default exchange).
+   */
+  quarantineQueue(name: string): QueueDeclaration;
   /** An exclusive, auto-delete queue `<prefix>.<kind>.<id>` for one consumer (aborts, subscriptions). */
   privateQueue(kind: 'abort' | 'events', id: string): QueueDeclaration;
 }
@@ -167,6 +172,11 @@ export function createTopology(options: TopologyOptions = {}): Topology {
         queue: { queue, durable: true, arguments: { ...quorumArguments } },
         binding: { exchange: exchanges.work, queue, routingKey: name },
       };
+    },
+    quarantineQueue(name) {
+      const queue = `${prefix}.quarantine.${name}`;
+      checkName(queue, 'quarantine queue');
+      return { queue, durable: true, arguments: { ...quorumArguments } };
     },
     privateQueue(kind, id) {
       return { queue: `${prefix}.${kind}.${id}`, exclusive: true, autoDelete: true, durable: false, arguments: { 'x-queue-type': 'classic' } };
