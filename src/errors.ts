@@ -26,7 +26,9 @@ export type ErrorCode =
   | 'TW_CLOSED'
   | 'TW_TRANSPORT'
   | 'TW_STORE'
-  | 'TW_INTERNAL';
+  | 'TW_INTERNAL'
+  | 'TW_DELIVERY_LIMIT'
+  | 'TW_TOO_LARGE';
 
 /** Base class of every error taskwire throws. */
 export class TaskwireError extends Error {
@@ -195,6 +197,20 @@ export class ClosedError extends TaskwireError {
 export class TransportError extends TaskwireError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('TW_TRANSPORT', message, options);
+  }
+}
+
+/**
+ * A dispatch reached the broker's delivery limit (`x-delivery-limit`) and was
+ * dead-lettered: every worker that took it died (or gave it back) before it
+ * finished. Retryable: the node's retry policy decides what happens next.
+ */
+export class DeliveryLimitError extends TaskwireError {
+  /** Always retryable: another attempt may succeed where this delivery kept failing. */
+  readonly retryable = true;
+
+  constructor(message: string) {
+    super('TW_DELIVERY_LIMIT', message);
   }
 }
 

@@ -398,6 +398,23 @@ export class Cluster {
     return Promise.all(Array.from({ length: n }, () => this.worker(options)));
   }
 
+  /**
+   * Keeps `n` workers running, as a process supervisor would: starts them, and
+   * spawns a new one whenever one exits (a task that kills its process), until
+   * `stop()`. `restarts()` counts the workers spawned to replace dead ones.
+   */
+  async superviseWorkers(n: number, options: SpawnOptions = {}): Promise<{ stop(): void; restarts(): number }> {
+    const mine = await this.workers(n, options);
+    let restarts = 0;
+    const timer = setInterval(() => {
+      for (let alive = mine.filter((proc) => proc.alive).length; alive < n; alive++) {
+        restarts++;
+        this.worker({ ...options, waitReady: false }).then((proc) => mine.push(proc), () => undefined);
+      }
+    }, 100);
+    return { stop: () => clearInterval(timer), restarts: () => restarts };
+  }
+
   /** Spawns a coordinator alone and waits for its `ready` line. */
   async coordinator(options: Pick<SpawnOptions, 'waitReady'> = {}): Promise<Proc> {
     const proc = spawnProc('coordinator', this.args(), this.env());

@@ -3,13 +3,17 @@
  * body that is not JSON and one that fails the dispatch schema. Neither is
  * executed; both land in `<prefix>.dead` with one clear error line each in the
  * worker's log, and the other runs finish unaffected.
+ *
+ * A poison task (one that kills its worker process every time) beside innocent
+ * ones: only the poison dies (redelivered dispatches run alone, quarantined),
+ * and it ends failed with `TW_DELIVERY_LIMIT` after its retries.
  */
 import { Buffer } from 'node:buffer';
 import { Connection } from 'rabbitmq-client';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectAmqp } from '../../src/transport/amqp/index.js';
 import type { DeadLetter } from '../../src/transport/amqp/dead-letters.js';
-import { parallelFlow } from '../fixtures/fault-tasks.js';
+import { parallelFlow, poisonFlow } from '../fixtures/fault-tasks.js';
 import { servicesSkipped } from '../support/services.js';
 import { clusterPerTest, until, type LogLine } from './harness.js';
 
@@ -96,4 +100,49 @@ describe.skipIf(servicesSkipped())('distributed: poison messages', () => {
     expect(result.recordedTwice).toEqual([]);
     expect(result.reExecutions).toEqual([]);
   });
+});
+
+describe.skipIf(servicesSkipped())('distributed: a task that kills its worker process', () => {
+  const newCluster = clusterPerTest();
+  // A small delivery limit keeps the number of worker restarts small (every process of the test shares it).
+  const saved = process.env['TASKWIRE_AMQP_DELIVERY_LIMIT'];
+  beforeAll(() => void (process.env['TASKWIRE_AMQP_DELIVERY_LIMIT'] = '2'));
+  afterAll(() => {
+    if (saved === undefined) delete process.env['TASKWIRE_AMQP_DELIVERY_LIMIT'];
+    else process.env['TASKWIRE_AMQP_DELIVERY_LIMIT'] = saved;
+  });
+
+  it('kills no innocent task, and ends failed with TW_DELIVERY_LIMIT after its retries', async () => {
+    const cluster = await newCluster();
+    // The coordinator in a process of its own: one that shares the poison's process dies with it.
+    await cluster.coordinator();
+    const supervisor = await cluster.superviseWorkers(2, { concurrency: 8, coordinator: false });
+    const tw = await cluster.client();
+    try {
+      // The poison first, then the innocents, so that they are prefetched together.
+      const poison = await tw.start(poisonFlow('poison'));
+      const runs = await Promise.all(Array.from({ length: RUNS }, (_, k) => tw.start(parallelFlow(`innocent-${k}`, WIDTH, k * WIDTH))));
+
+      const failed = await poison.wait({ timeoutMs: 240_000 });
+      expect(failed.status).toBe('failed');
+      const node = failed.nodes['poison'];
+      expect(node?.error).toMatchObject({ code: 'TW_DELIVERY_LIMIT', retryable: true });
+      expect(node?.attempt).toBe(2);
+      // Attempt 1 and its retry each started, and killed their process, at least once.
+      const poisonStarts = cluster.records().filter((r) => r.runId === poison.id);
+      expect(new Set(poisonStarts.map((r) => r.attempt))).toEqual(new Set([1, 2]));
+
+      for (const run of runs) expect((await run.wait({ timeoutMs: 120_000 })).status, `run ${run.id}`).toBe('succeeded');
+      const result = await cluster.check(
+        runs.map((run) => run.id),
+        { label: 'task that exits its process' },
+      );
+      console.log(`[poison] ${poisonStarts.length} poison executions, ${supervisor.restarts()} worker restarts`);
+      expect(result.nodes).toBe(RUNS * WIDTH);
+      expect(result.lost).toEqual([]);
+      expect(result.recordedTwice).toEqual([]);
+    } finally {
+      supervisor.stop();
+    }
+  }, 300_000);
 });

@@ -123,7 +123,7 @@ describe.skipIf(servicesSkipped())('AMQP transport (RabbitMQ)', () => {
     }[];
     const mine = new Map(listed.filter((q) => q.name.startsWith(`${t.topology.prefix}.`)).map((q) => [q.name, q]));
     const prefix = t.topology.prefix;
-    expect([...mine.keys()].sort()).toEqual([`${prefix}.dead`, `${prefix}.signals`, `${prefix}.work.q1`]);
+    expect([...mine.keys()].sort()).toEqual([`${prefix}.dead`, `${prefix}.dead.dispatches`, `${prefix}.signals`, `${prefix}.work.q1`]);
     for (const queue of mine.values()) expect(queue.type).toBe('quorum');
     for (const name of [`${prefix}.work.q1`, `${prefix}.signals`]) {
       const args = Object.fromEntries((mine.get(name)?.arguments ?? []).map(([key, , value]) => [key, value]));
@@ -166,6 +166,31 @@ describe.skipIf(servicesSkipped())('AMQP transport (RabbitMQ)', () => {
     expect(got[1]?.body).toEqual(got[0]?.body);
   });
 
+  it('runs a redelivered dispatch alone: quarantined until the dispatches in hand are settled, none taken meanwhile', async () => {
+    const t = await open();
+    const held: Delivery<DispatchMessage>[] = [];
+    const order: string[] = [];
+    await t.consumeDispatches('default', { prefetch: 4 }, (d) => {
+      order.push(`${d.body.runId}${d.redelivered ? ' again' : ''}`);
+      if (d.body.runId === 'run-1' && !d.redelivered) d.requeue(); // as if its worker had died
+      else held.push(d);
+    });
+    await t.dispatch([dispatchOf('default', 2), dispatchOf('default', 3)]);
+    await until(() => held.length === 2 || undefined, 'two dispatches in hand');
+    await t.dispatch([dispatchOf('default', 1)]);
+    await until(() => order.includes('run-1') || undefined, 'the first delivery of run-1');
+    await until(() => lines.some((l) => /quarantined in "tw-test-\w+\.quarantine\.default"/.test(l.message)) || undefined, 'the quarantine');
+    await t.dispatch([dispatchOf('default', 4)]);
+    // run-2 and run-3 in hand: neither the quarantined run-1 nor run-4 is delivered.
+    expect(order).toEqual(['run-2', 'run-3', 'run-1']);
+    for (const d of held.splice(0)) d.ack();
+    await until(() => held.length === 1 || undefined, 'the quarantined dispatch');
+    expect(order).toEqual(['run-2', 'run-3', 'run-1', 'run-1 again']);
+    held.splice(0)[0]?.ack();
+    await until(() => held.length === 1 || undefined, 'the next dispatch');
+    expect(order.at(-1)).toBe('run-4');
+  });
+
   it('dead-letters a dispatch requeued more often than the delivery limit', async () => {
     const t = await open({ deliveryLimit: 2 });
     let deliveries = 0;
@@ -176,8 +201,55 @@ describe.skipIf(servicesSkipped())('AMQP transport (RabbitMQ)', () => {
     await t.dispatch([dispatchOf('default')]);
     const dead = await until(async () => (await t.peekDeadLetters(10))[0], 'the dead letter');
     expect(dead.reason).toBe('delivery_limit');
+    expect(dead.queue).toBe(`${t.topology.prefix}.quarantine.default`);
     expect(JSON.parse(dead.body)).toMatchObject(dispatchOf('default'));
-    expect(deliveries).toBe(3);
+    // Once from the work queue, then (quarantined) the delivery limit + 1 times.
+    expect(deliveries).toBe(4);
+  });
+
+  it('turns a dispatch dead-lettered at the delivery limit into a retryable failed signal (TW_DELIVERY_LIMIT)', async () => {
+    const t = await open({ deliveryLimit: 1 });
+    const signals: SignalMessage[] = [];
+    await t.consumeSignals({ prefetch: 10 }, (batch) => {
+      for (const d of batch) {
+        signals.push(d.body);
+        d.ack();
+      }
+    });
+    await t.consumeDispatches('default', { prefetch: 1 }, (d) => d.requeue());
+    await t.dispatch([{ ...dispatchOf('default'), activation: 3 }, { ...dispatchOf('default', 2), kind: 'rollback' }]);
+    await until(() => signals.length >= 2 || undefined, 'two failed signals');
+    const byType = new Map(signals.map((s) => [s.type, s]));
+    expect(byType.get('task.failed')).toMatchObject({ runId: 'run-1', node: 'fetch', attempt: 1, activation: 3, error: { code: 'TW_DELIVERY_LIMIT', retryable: true } });
+    expect(byType.get('rollback.failed')).toMatchObject({ runId: 'run-2', node: 'fetch', attempt: 1, error: { code: 'TW_DELIVERY_LIMIT' } });
+    const failed = byType.get('task.failed');
+    expect(failed?.type === 'task.failed' && failed.error.message).toMatch(/task "http\.get".*dead-lettered/);
+    // One warning per dead letter; the dead-letter queue keeps its copy for diagnostics.
+    expect(lines.filter((l) => l.level === 'warn' && /dead-lettered/.test(l.message))).toHaveLength(2);
+    expect(await t.peekDeadLetters(10)).toHaveLength(2);
+    expect(signals).toHaveLength(2);
+  });
+
+  it('turns neither a malformed dead letter nor a dead-lettered signal into a signal', async () => {
+    const t = await open({ deliveryLimit: 1 });
+    const signals: SignalMessage[] = [];
+    await collectDispatches(t, 1);
+    const publisher = raw.createPublisher({ confirm: true });
+    await publisher.send({ routingKey: t.topology.workQueueName('default'), messageId: 'bad-1' }, Buffer.from('{"not json'));
+    await publisher.close();
+    await t.signal([signalOf(1)]);
+    // Signals die at their delivery limit too (a coordinator that keeps giving them back).
+    const sub = await t.consumeSignals({ prefetch: 10 }, (batch) => {
+      for (const d of batch) {
+        if (d.body.worker === 'test/1') d.requeue();
+        else signals.push(d.body);
+      }
+    });
+    await until(async () => ((await t.peekDeadLetters(10)).length === 2 ? true : undefined), 'two dead letters');
+    await t.signal([{ ...signalOf(2), worker: 'marker' }]);
+    await until(() => signals.length > 0 || undefined, 'the marker signal');
+    await sub.cancel();
+    expect(signals.map((s) => s.worker)).toEqual(['marker']);
   });
 
   it('dead-letters a body that is not JSON without calling the handler, and keeps consuming', async () => {

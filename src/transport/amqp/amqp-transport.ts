@@ -8,19 +8,21 @@
 import { Buffer } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { Connection, type ConnectionOptions } from 'rabbitmq-client';
+import { Connection, type AsyncMessage, type ConnectionOptions } from 'rabbitmq-client';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../../codec/parse.js';
 import type { Schema } from '../../codec/schema.js';
 import type { HistoryEntry } from '../../engine/events.js';
 import { ClosedError, ConfigError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../observability/logger.js';
 import type { AbortMessage, ConsumeOptions, Delivery, DispatchMessage, SignalMessage, Subscription, Transport } from '../port.js';
-import { Batcher, callHandler, decodeBody, ManagedConsumer, toDelivery, type ConsumerSpec } from './consume.js';
+import { Batcher, callHandler, decodeBody, ManagedConsumer, toDelivery, type ConsumerSpec, type DecodeContext, type Settle } from './consume.js';
+import { deadDispatchSignal } from './dead-dispatches.js';
 import { deleteTopology, peekQueue, type DeadLetter } from './dead-letters.js';
 import { AbortSchema, DispatchSchema, HistoryEntrySchema, SignalSchema } from './messages.js';
 import { AmqpTransportError, Publishers } from './publish.js';
+import { Isolation } from './quarantine.js';
 import { describeError, redactAmqpUrl } from './redact.js';
-import { announcementRoutingKey, createTopology, type Declarations, type Topology } from './topology.js';
+import { announcementRoutingKey, createTopology, type Declarations, type QueueDeclaration, type Topology } from './topology.js';
 
 /** Options of {@link connectAmqp}. */
 export interface AmqpOptions {
@@ -28,7 +30,10 @@ export interface AmqpOptions {
   url: string;
   /** Prefix of every exchange and queue. @default 'taskwire' */
   prefix?: string;
-  /** `x-delivery-limit` of work and signal queues. @default 10 */
+  /**
+   * `x-delivery-limit` of work, quarantine and signal queues. Every process sharing a prefix must use the same value.
+   * @default the environment variable `TASKWIRE_AMQP_DELIVERY_LIMIT`, else 10
+   */
   deliveryLimit?: number;
   /** Where connection problems and rejected messages are logged. @default silentLogger */
   logger?: Logger;
@@ -59,11 +64,13 @@ export class AmqpTransport implements Transport {
   private readonly workQueues = new Map<string, Promise<void>>();
   private readonly declaredQueues = new Set<string>();
   private readonly consumers = new Set<ManagedConsumer>();
+  /** Runs quarantined dispatches alone in this process. */
+  private readonly isolation = new Isolation();
   private closing: Promise<void> | undefined;
   private connections = 0;
 
   private constructor(options: AmqpOptions) {
-    this.topology = createTopology(options);
+    this.topology = createTopology({ ...options, deliveryLimit: options.deliveryLimit ?? envDeliveryLimit() });
     this.logger = options.logger ?? silentLogger;
     this.maxBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     this.options = {
@@ -144,24 +151,92 @@ export class AmqpTransport implements Transport {
     );
   }
 
-  /** @inheritdoc */
+  /**
+   * @inheritdoc
+   *
+   * A dispatch delivered again (its worker died, or gave it back) is moved to
+   * the queue's quarantine queue and executed from there alone in its process:
+   * see `quarantine.ts`.
+   */
   async consumeDispatches(queue: string, options: ConsumeOptions, handler: (delivery: Delivery<DispatchMessage>) => void): Promise<Subscription> {
     const { queue: declaration, binding } = this.topology.workQueue(queue);
-    this.declaredQueues.add(declaration.queue);
+    const quarantine = this.topology.quarantineQueue(queue);
+    this.declaredQueues.add(declaration.queue).add(quarantine.queue);
     const decode = { queue: declaration.queue, what: 'dispatch message', schema: DispatchSchema, maxBytes: this.maxBytes, logger: this.logger, fate: 'dead-lettered' };
-    return this.consume({
-      queue: declaration,
+    const isolated = await this.consumeQuarantine(quarantine, { ...decode, queue: quarantine.queue }, handler);
+    let main: ManagedConsumer;
+    try {
+      main = await this.consume({
+        queue: declaration,
+        exchanges: this.topology.base.exchanges,
+        bindings: [binding],
+        prefetch: checkPrefetch(options.prefetch),
+        noAck: false,
+        onMessage: (message, settle) => {
+          const body = decodeBody(message, decode);
+          if (body === undefined) return settle('reject');
+          if (message.redelivered) return this.moveToQuarantine(quarantine.queue, body, message, settle);
+          const delivery = toDelivery(body, message, settle);
+          callHandler(this.logger, declaration.queue, handler, delivery, [delivery]);
+        },
+      });
+    } catch (error) {
+      await isolated.cancel();
+      throw error;
+    }
+    this.isolation.add(main);
+    return {
+      cancel: async () => {
+        this.isolation.delete(main);
+        await Promise.all([main.cancel(), isolated.cancel()]);
+      },
+    };
+  }
+
+  /** Republishes a redelivered dispatch to its quarantine queue, then acks it (requeues it if that fails). */
+  private moveToQuarantine(queue: string, body: DispatchMessage, message: AsyncMessage, settle: Settle): void {
+    const traceparent = message.headers?.['traceparent'];
+    const headers = typeof traceparent === 'string' ? { headers: { traceparent } } : {};
+    const fields = { runId: body.runId, node: body.node, attempt: body.attempt, task: body.task };
+    this.publishers.publishConfirmed([[{ exchange: '', routingKey: queue, ...headers }, body]]).then(
+      () => {
+        this.logger.info(fields, `AMQP: dispatch of task "${body.task}" (run "${body.runId}", node "${body.node}") was delivered again (a worker died or gave it back): quarantined in "${queue}", it will run alone`);
+        settle('ack');
+      },
+      (error: unknown) => {
+        this.logger.warn({ ...fields, reason: this.describe(error) }, `AMQP: cannot quarantine a redelivered dispatch; it goes back to its queue: ${this.describe(error)}`);
+        settle('requeue');
+      },
+    );
+  }
+
+  /** Consumes a quarantine queue (prefetch 1): each dispatch runs alone in this process (see `quarantine.ts`). */
+  private async consumeQuarantine(queue: QueueDeclaration, decode: DecodeContext<DispatchMessage>, handler: (delivery: Delivery<DispatchMessage>) => void): Promise<Subscription> {
+    let cancelled = false;
+    const consumer = await this.consume({
+      queue,
       exchanges: this.topology.base.exchanges,
-      bindings: [binding],
-      prefetch: checkPrefetch(options.prefetch),
+      bindings: [],
+      prefetch: 1,
       noAck: false,
       onMessage: (message, settle) => {
         const body = decodeBody(message, decode);
         if (body === undefined) return settle('reject');
-        const delivery = toDelivery(body, message, settle);
-        callHandler(this.logger, declaration.queue, handler, delivery, [delivery]);
+        void this.isolation.acquire().then((release) => {
+          if (cancelled) {
+            release();
+            return settle('requeue');
+          }
+          const settleAndRelease: Settle = (outcome) => {
+            settle(outcome);
+            release();
+          };
+          const delivery = { ...toDelivery(body, message, settleAndRelease), redelivered: true };
+          callHandler(this.logger, queue.queue, handler, delivery, [delivery]);
+        });
       },
     });
+    return { cancel: () => ((cancelled = true), consumer.cancel()) };
   }
 
   /** @inheritdoc */
@@ -187,7 +262,33 @@ export class AmqpTransport implements Transport {
         else batcher.add(toDelivery(body, message, settle));
       },
     });
-    return { cancel: () => ((cancelled = true), subscription.cancel()) };
+    const deadLetters = await this.consumeDeadDispatches(prefetch, (delivery) => batcher.add(delivery));
+    return { cancel: () => ((cancelled = true), Promise.all([subscription.cancel(), deadLetters.cancel()]).then(() => undefined)) };
+  }
+
+  /**
+   * The coordinator's half of the delivery limit: every dispatch dead-lettered
+   * at the delivery limit of a work or quarantine queue of this prefix comes
+   * back as a failed signal (see `dead-dispatches.ts`), acknowledged with it.
+   */
+  private consumeDeadDispatches(prefetch: number, add: (delivery: Delivery<SignalMessage>) => void): Promise<Subscription> {
+    const { prefix, queues, base } = this.topology;
+    const queue = base.queues.find((q) => q.queue === queues.deadDispatches) as ConsumerSpec['queue'];
+    const dispatchQueues = (name: string): boolean => name.startsWith(`${prefix}.work.`) || name.startsWith(`${prefix}.quarantine.`);
+    return this.consume({
+      queue,
+      exchanges: base.exchanges,
+      bindings: [],
+      prefetch,
+      noAck: false,
+      onMessage: (message, settle) => {
+        const signal = deadDispatchSignal(message, dispatchQueues, this.maxBytes);
+        if (signal === undefined) return settle('ack'); // \`<prefix>.dead\` keeps its copy
+        const error = 'error' in signal ? signal.error.message : '';
+        this.logger.warn({ runId: signal.runId, node: signal.node, attempt: signal.attempt, code: 'TW_DELIVERY_LIMIT' }, `AMQP: ${error}; recording a failed attempt`);
+        add(toDelivery(signal, message, settle));
+      },
+    });
   }
 
   /** @inheritdoc */
@@ -214,14 +315,15 @@ export class AmqpTransport implements Transport {
 
   /**
    * Test cleanup: closes the transport, then deletes (with their messages) every
-   * exchange of the prefix, its signal and dead queues, every work queue this
-   * transport declared or consumed, and the work queues named in `workQueues`
+   * exchange of the prefix, its signal and dead queues, every work (and
+   * quarantine) queue this transport declared or consumed, and the work (and
+   * quarantine) queues named in `workQueues`
    * (those that only other processes declared are not known here). Idempotent.
    */
   async purgeAndDelete(workQueues: string[] = []): Promise<void> {
     await this.close();
-    const named = workQueues.map((name) => this.topology.workQueueName(name));
-    const queues = [...new Set([...this.declaredQueues, ...named]), this.topology.queues.signals, this.topology.queues.dead];
+    const named = workQueues.flatMap((name) => [this.topology.workQueueName(name), this.topology.quarantineQueue(name).queue]);
+    const queues = [...new Set([...this.declaredQueues, ...named]), this.topology.queues.signals, this.topology.queues.dead, this.topology.queues.deadDispatches];
     const exchanges = Object.values(this.topology.exchanges);
     const connection = new Connection({ ...this.options, connectionName: `${this.options.connectionName ?? 'taskwire'} (cleanup)` });
     connection.on('error', () => undefined);
@@ -274,7 +376,7 @@ export class AmqpTransport implements Transport {
     return declared;
   }
 
-  private async consume(spec: ConsumerSpec): Promise<Subscription> {
+  private async consume(spec: ConsumerSpec): Promise<ManagedConsumer> {
     this.checkOpen();
     const context = { connection: this.connection, logger: this.logger, url: this.options.url, onFinished: () => this.consumers.delete(consumer) };
     const consumer: ManagedConsumer = new ManagedConsumer(context, spec);
@@ -285,7 +387,7 @@ export class AmqpTransport implements Transport {
       this.consumers.delete(consumer);
       throw error;
     }
-    return { cancel: () => consumer.cancel() };
+    return consumer;
   }
 
   private consumeBestEffort<T>(queue: ConsumerSpec['queue'], binding: ConsumerSpec['bindings'][number], what: string, schema: Schema<T>, handler: (body: T) => void): Promise<Subscription> {
@@ -309,6 +411,15 @@ export class AmqpTransport implements Transport {
   private describe(error: unknown): string {
     return describeError(error, this.options.url);
   }
+}
+
+/** The delivery limit set by `TASKWIRE_AMQP_DELIVERY_LIMIT`, if any (checked by {@link createTopology}). */
+function envDeliveryLimit(): number | undefined {
+  const text = process.env['TASKWIRE_AMQP_DELIVERY_LIMIT'];
+  if (text === undefined || text === '') return undefined;
+  const value = Number(text);
+  if (!Number.isInteger(value)) throw new ConfigError(`invalid TASKWIRE_AMQP_DELIVERY_LIMIT "${text}": expected an integer >= 1`);
+  return value;
 }
 
 function checkPrefetch(prefetch: number): number {

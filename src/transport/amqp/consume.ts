@@ -42,7 +42,7 @@ export interface DecodeContext<T> {
 }
 
 /** The raw bytes (or text) of a body as rabbitmq-client hands it over. */
-function rawBody(body: unknown): string | Uint8Array {
+export function rawBody(body: unknown): string | Uint8Array {
   if (Buffer.isBuffer(body)) return body;
   if (typeof body === 'string') return body;
   // rabbitmq-client JSON.parses `application/json` bodies that carry no content
@@ -142,6 +142,10 @@ export class ManagedConsumer {
   private consumerTag = '';
   private unsettled = 0;
   private cancelled = false;
+  private paused = false;
+  /** Resolved when no message is unsettled (see {@link ManagedConsumer.pause}). */
+  private drained: (() => void)[] = [];
+  private resuming: Promise<void> | undefined;
   private retries = 0;
   private timer: NodeJS.Timeout | undefined;
   private cancelling: Promise<void> | undefined;
@@ -190,7 +194,7 @@ export class ManagedConsumer {
       await ch.queueDeclare(spec.queue);
       for (const binding of spec.bindings) await ch.queueBind(binding);
       if (!spec.noAck && spec.prefetch !== undefined) await ch.basicQos({ prefetchCount: spec.prefetch });
-      ({ consumerTag } = await ch.basicConsume({ queue: spec.queue.queue, noAck: spec.noAck }, (message) => this.deliver(ch, message)));
+      consumerTag = this.paused ? '' : await this.basicConsume(ch);
     } catch (error) {
       ch.close().catch(noop);
       throw error;
@@ -205,7 +209,53 @@ export class ManagedConsumer {
     this.consumerTag = consumerTag;
     this.unsettled = 0;
     this.retries = 0;
+    this.notifyDrained();
     if (this.cancelled) await this.cancelNow();
+  }
+
+  private async basicConsume(ch: Channel): Promise<string> {
+    const { consumerTag } = await ch.basicConsume({ queue: this.spec.queue.queue, noAck: this.spec.noAck }, (message) => this.deliver(ch, message));
+    return consumerTag;
+  }
+
+  private notifyDrained(): void {
+    if (this.unsettled !== 0 && this.channel !== undefined) return;
+    for (const resolve of this.drained.splice(0)) resolve();
+  }
+
+  /**
+   * Stops deliveries for a while (`basic.cancel`), keeping the channel: the
+   * messages in hand stay settleable. Resolves once none is left unsettled.
+   * Messages the broker sent before the cancel arrive and are handled as usual.
+   */
+  async pause(): Promise<void> {
+    this.paused = true;
+    await this.resuming;
+    const ch = this.channel;
+    if (ch !== undefined && ch.active && this.consumerTag !== '') {
+      const consumerTag = this.consumerTag;
+      this.consumerTag = '';
+      await ch.basicCancel({ consumerTag }).catch(noop);
+    }
+    if (this.unsettled === 0 || this.channel === undefined) return;
+    await new Promise<void>((resolve) => this.drained.push(resolve));
+  }
+
+  /** Takes deliveries again after {@link ManagedConsumer.pause} (a no-op once cancelled). */
+  resume(): void {
+    this.paused = false;
+    const ch = this.channel;
+    if (this.cancelled || ch === undefined || !ch.active || this.consumerTag !== '' || this.resuming !== undefined) return;
+    this.resuming = this.basicConsume(ch)
+      .then(
+        async (consumerTag) => {
+          if (this.cancelled || this.paused || ch !== this.channel) await ch.basicCancel({ consumerTag }).catch(noop);
+          else this.consumerTag = consumerTag;
+        },
+        // The channel is closing: setup() consumes again on the next one.
+        (error: unknown) => this.context.logger.warn({ queue: this.queue, reason: describeError(error, this.context.url) }, `AMQP: cannot resume consuming from queue "${this.queue}"`),
+      )
+      .finally(() => (this.resuming = undefined));
   }
 
   private deliver(ch: Channel, message: AsyncMessage): void {
@@ -233,6 +283,7 @@ export class ManagedConsumer {
       if (ch !== this.channel) return;
       this.unsettled--;
       if (this.cancelled && this.unsettled === 0) ch.close().catch(noop);
+      this.notifyDrained();
     });
   }
 
@@ -240,6 +291,7 @@ export class ManagedConsumer {
     if (ch !== this.channel) return;
     this.channel = undefined;
     this.consumerTag = '';
+    this.notifyDrained(); // the broker took back whatever was unsettled
     if (this.cancelled) this.context.onFinished?.();
     else this.scheduleSetup();
   }

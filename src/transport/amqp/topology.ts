@@ -73,8 +73,14 @@ export interface Topology {
     readonly signals: string;
     /** Quorum queue holding dead letters (`<prefix>.dead`). */
     readonly dead: string;
+    /**
+     * Quorum queue with a copy of every dead letter, consumed by the active
+     * coordinator: a dispatch dead-lettered at the delivery limit becomes a failed
+     * attempt (`<prefix>.dead.dispatches`).
+     */
+    readonly deadDispatches: string;
   };
-  /** The fixed part: the four exchanges, the signal and dead queues, the dead queue's binding. */
+  /** The fixed part: the four exchanges, the signal and dead-letter queues, their bindings to the dead-letter exchange. */
   readonly base: Declarations;
   /** Declaration of the signal queue (part of {@link Topology.base}). */
   readonly signalQueue: QueueDeclaration;
@@ -82,6 +88,11 @@ export interface Topology {
   workQueueName(name: string): string;
   /** Declaration of work queue `name` and its binding to the work exchange (routing key `name`). */
   workQueue(name: string): { queue: QueueDeclaration; binding: QueueBinding };
+  /**
+   * Declaration of the quarantine queue of work queue `name`: `<prefix>.quarantine.<name>`, the
+   * arguments of a work queue, no binding (dispatches are moved there through the default exchange).
+   */
+  quarantineQueue(name: string): QueueDeclaration;
   /** An exclusive, auto-delete queue `<prefix>.<kind>.<id>` for one consumer (aborts, subscriptions). */
   privateQueue(kind: 'abort' | 'events', id: string): QueueDeclaration;
 }
@@ -112,7 +123,7 @@ export function createTopology(options: TopologyOptions = {}): Topology {
     events: `${prefix}.events`,
     deadLetter: `${prefix}.dlx`,
   };
-  const queues = { signals: `${prefix}.signals`, dead: `${prefix}.dead` };
+  const queues = { signals: `${prefix}.signals`, dead: `${prefix}.dead`, deadDispatches: `${prefix}.dead.dispatches` };
   /** Arguments shared by work and signal queues; must never change for an existing prefix. */
   const quorumArguments = {
     'x-queue-type': 'quorum',
@@ -134,8 +145,12 @@ export function createTopology(options: TopologyOptions = {}): Topology {
       signalQueue,
       // No delivery limit and no dead-letter exchange: dead letters stop here.
       { queue: queues.dead, durable: true, arguments: { 'x-queue-type': 'quorum' } },
+      { queue: queues.deadDispatches, durable: true, arguments: { 'x-queue-type': 'quorum' } },
     ],
-    queueBindings: [{ exchange: exchanges.deadLetter, queue: queues.dead, routingKey: '' }],
+    queueBindings: [
+      { exchange: exchanges.deadLetter, queue: queues.dead, routingKey: '' },
+      { exchange: exchanges.deadLetter, queue: queues.deadDispatches, routingKey: '' },
+    ],
   };
   const workQueueName = (name: string): string => {
     checkName(name, 'work queue name');
@@ -157,6 +172,11 @@ export function createTopology(options: TopologyOptions = {}): Topology {
         queue: { queue, durable: true, arguments: { ...quorumArguments } },
         binding: { exchange: exchanges.work, queue, routingKey: name },
       };
+    },
+    quarantineQueue(name) {
+      const queue = `${prefix}.quarantine.${name}`;
+      checkName(queue, 'quarantine queue');
+      return { queue, durable: true, arguments: { ...quorumArguments } };
     },
     privateQueue(kind, id) {
       return { queue: `${prefix}.${kind}.${id}`, exclusive: true, autoDelete: true, durable: false, arguments: { 'x-queue-type': 'classic' } };
