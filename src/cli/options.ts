@@ -5,7 +5,9 @@
  * @packageDocumentation
  */
 import { Option } from 'commander';
+import { parseJson } from '../codec/parse.js';
 import { ConfigError } from '../errors.js';
+import { checkName } from '../model/names.js';
 
 /** A connection flag with its environment variable. */
 export function storeOption(): Option {
@@ -56,12 +58,12 @@ export function parseInputs(pairs: string[] = [], json?: string): Record<string,
   if (json !== undefined) {
     let parsed: unknown;
     try {
-      parsed = JSON.parse(json);
+      parsed = parseJson(json);
     } catch (error) {
-      throw new ConfigError(`--inputs expected a JSON object, got ${JSON.stringify(json)}: ${(error as Error).message}`);
+      throw new ConfigError(`--inputs expected a JSON object, got ${JSON.stringify(json.slice(0, 200))}: ${(error as Error).message}`);
     }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ConfigError(`--inputs expected a JSON object, got ${json}`);
-    Object.assign(inputs, parsed);
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ConfigError(`--inputs expected a JSON object, got ${json.slice(0, 200)}`);
+    for (const [key, value] of Object.entries(parsed)) inputs[checkName(key, '--inputs: input')] = value;
   }
   for (const pair of pairs) {
     const at = pair.indexOf('=');
@@ -73,7 +75,7 @@ export function parseInputs(pairs: string[] = [], json?: string): Record<string,
     } catch {
       // not JSON: keep the string
     }
-    inputs[pair.slice(0, at)] = value;
+    inputs[checkName(pair.slice(0, at), '--input')] = value;
   }
   return inputs;
 }
