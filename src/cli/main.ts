@@ -15,6 +15,7 @@ import { runCommand } from './commands/run.js';
 import { tasksCommand } from './commands/tasks.js';
 import { validateCommand } from './commands/validate.js';
 import { workerCommand } from './commands/worker.js';
+import { addUrlFileOptions } from './options.js';
 
 /** Builds the program (exported for tests). */
 export function program(): Command {
@@ -34,6 +35,7 @@ export function program(): Command {
   workerCommand(cli);
   coordinatorCommand(cli);
   migrateCommand(cli);
+  addUrlFileOptions(cli);
   return cli;
 }
 

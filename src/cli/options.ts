@@ -4,8 +4,11 @@
  *
  * @packageDocumentation
  */
-import { Option } from 'commander';
+import { readFileSync } from 'node:fs';
+import { Option, type Command } from 'commander';
+import { parseJson } from '../codec/parse.js';
 import { ConfigError } from '../errors.js';
+import { checkName } from '../model/names.js';
 
 /** A connection flag with its environment variable. */
 export function storeOption(): Option {
@@ -15,6 +18,60 @@ export function storeOption(): Option {
 /** The broker flag: given, the command runs distributed. */
 export function brokerOption(): Option {
   return new Option('--broker <url>', 'AMQP URL of RabbitMQ; given, runs distributed').env('TASKWIRE_BROKER_URL');
+}
+
+/** The connection flags that may be read from a file instead: the flag, its file flag and variables. */
+const URL_FILES = [
+  { attribute: 'store', file: 'storeUrlFile', flag: '--store', fileFlag: '--store-url-file', env: 'TASKWIRE_STORE_URL', what: 'store URL or path' },
+  { attribute: 'broker', file: 'brokerUrlFile', flag: '--broker', fileFlag: '--broker-url-file', env: 'TASKWIRE_BROKER_URL', what: 'AMQP URL' },
+] as const;
+
+function readUrlFile(path: string, flag: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`cannot read ${flag} ${JSON.stringify(path)}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  const value = text.trim();
+  if (value === '') throw new ConfigError(`${flag} ${JSON.stringify(path)} is empty`);
+  return value;
+}
+
+/**
+ * Gives every command that takes `--store` or `--broker` a `--store-url-file`
+ * / `--broker-url-file` flag (and `TASKWIRE_STORE_URL_FILE` /
+ * `TASKWIRE_BROKER_URL_FILE`): the URL is read from the file, so that a
+ * password never shows in `ps` or the shell history. A value given on the
+ * command line beats one from the environment; a URL and a URL file both on
+ * the command line (or both in the environment) are refused. A required
+ * `--broker` or `--store` is satisfied by its file form.
+ */
+export function addUrlFileOptions(program: Command): void {
+  for (const command of program.commands) {
+    for (const spec of URL_FILES) {
+      const option = command.options.find((o) => o.long === spec.flag);
+      if (option === undefined) continue;
+      const required = option.mandatory;
+      option.mandatory = false;
+      command.addOption(new Option(`${spec.fileFlag} <path>`, `read the ${spec.what} from this file (keeps secrets out of ps)`).env(`${spec.env}_FILE`));
+      command.hook('preAction', (self) => {
+        const direct = self.getOptionValueSource(spec.attribute);
+        const path = self.getOptionValue(spec.file) as string | undefined;
+        if (path !== undefined) {
+          const fromFile = self.getOptionValueSource(spec.file);
+          if (direct === fromFile) {
+            const where = fromFile === 'env' ? `${spec.env} and ${spec.env}_FILE` : `${spec.flag} and ${spec.fileFlag}`;
+            throw new ConfigError(`give either ${where}, not both`);
+          }
+          if (direct !== 'cli') self.setOptionValueWithSource(spec.attribute, readUrlFile(path, spec.fileFlag), fromFile ?? 'cli');
+        }
+        if (required && self.getOptionValue(spec.attribute) === undefined) {
+          throw new ConfigError(`${spec.flag} <url> is required (or ${spec.fileFlag}, ${spec.env}, ${spec.env}_FILE)`);
+        }
+      });
+    }
+  }
 }
 
 /** AMQP name prefix. */
@@ -56,12 +113,12 @@ export function parseInputs(pairs: string[] = [], json?: string): Record<string,
   if (json !== undefined) {
     let parsed: unknown;
     try {
-      parsed = JSON.parse(json);
+      parsed = parseJson(json);
     } catch (error) {
-      throw new ConfigError(`--inputs expected a JSON object, got ${JSON.stringify(json)}: ${(error as Error).message}`);
+      throw new ConfigError(`--inputs expected a JSON object, got ${JSON.stringify(json.slice(0, 200))}: ${(error as Error).message}`);
     }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ConfigError(`--inputs expected a JSON object, got ${json}`);
-    Object.assign(inputs, parsed);
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ConfigError(`--inputs expected a JSON object, got ${json.slice(0, 200)}`);
+    for (const [key, value] of Object.entries(parsed)) inputs[checkName(key, '--inputs: input')] = value;
   }
   for (const pair of pairs) {
     const at = pair.indexOf('=');
@@ -73,7 +130,7 @@ export function parseInputs(pairs: string[] = [], json?: string): Record<string,
     } catch {
       // not JSON: keep the string
     }
-    inputs[pair.slice(0, at)] = value;
+    inputs[checkName(pair.slice(0, at), '--input')] = value;
   }
   return inputs;
 }

@@ -6,9 +6,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { JsonObject } from '../codec/json.js';
+import { decodeFlowDefinition } from '../codec/definitions.js';
 import { encodeValue } from '../codec/value.js';
 import { createRun, liveRun, type HistoryEntry } from '../engine/index.js';
 import { checkPayload } from '../model/payload.js';
+import { checkName } from '../model/names.js';
 import { validateFlow } from '../model/validate.js';
 import { traceRunStart } from '../observability/tracing.js';
 import type { FlowDefinition } from '../model/definition.js';
@@ -53,7 +55,7 @@ export class Client {
 
   /** Starts a run of a flow with optional flow inputs. */
   async start(flow: Flow | FlowDefinition, inputs: Record<string, unknown> = {}, options: StartOptions = {}): Promise<RunHandle> {
-    const definition = 'definition' in flow ? flow.definition() : flow;
+    const definition = 'definition' in flow ? flow.definition() : decodeFlowDefinition(flow);
     if ('definition' in flow) this.parts.registry.register(...flow.tasks());
     const encoded = encodeValue(inputs, `the inputs of flow "${definition.name}"`) as JsonObject;
     const validate = options.validate ?? true;
@@ -62,7 +64,7 @@ export class Client {
       const catalog = unregistered ? new Set((await this.parts.store.tasks()).map((t) => t.name)) : new Set<string>();
       validateFlow(definition, { inputs: encoded, isKnownTask: (name) => this.parts.registry.has(name) || catalog.has(name) });
     }
-    const id = options.id ?? randomUUID();
+    const id = options.id === undefined ? randomUUID() : checkName(options.id, 'run id');
     const traceparent = traceRunStart(id, definition.name);
     const state = createRun(definition, { id, inputs: encoded, validate, now: this.parts.coordinator.now(), ...(traceparent === undefined ? {} : { traceparent }) });
     await this.parts.coordinator.create(liveRun(state));
@@ -78,7 +80,7 @@ export class Client {
 
   /** A handle on an existing run. */
   run(id: string): RunHandle {
-    return new RunHandle(id, this.parts);
+    return new RunHandle(checkName(id, 'run id'), this.parts);
   }
 
   /** Lists runs, newest first. */
@@ -94,6 +96,7 @@ export class Client {
    * refused with `TW_VALIDATION`, naming the fields, and no run is notified.
    */
   async notify(event: string, payload: Record<string, unknown> = {}): Promise<string[]> {
+    checkName(event, 'event name');
     const encoded = encodeValue(payload, `the payload of event "${event}"`) as JsonObject;
     const runIds = await this.parts.store.runsListeningTo(event);
     const runs = await Promise.all(runIds.map((runId) => this.parts.store.loadRun(runId)));

@@ -3,6 +3,7 @@
  *
  * @packageDocumentation
  */
+import { decodeChange } from '../codec/definitions.js';
 import type { Json, JsonObject } from '../codec/json.js';
 import { decodeValue, encodeValue } from '../codec/value.js';
 import type { StepReport } from '../coordinator/options.js';
@@ -183,8 +184,9 @@ export class RunHandle {
   }
 
   /** Applies a change (validated, atomic, recorded in the history with the client's actor name). */
-  change(change: Change): Promise<StepReport> {
+  async change(change: Change): Promise<StepReport> {
+    const checked = decodeChange(change);
     this.parts.coordinator.invalidate(this.id);
-    return this.parts.coordinator.submit(this.id, { type: 'change', change, actor: this.parts.actor });
+    return this.parts.coordinator.submit(this.id, { type: 'change', change: checked, actor: this.parts.actor });
   }
 }

@@ -62,6 +62,11 @@ function leaf<T>(expected: string, test: (value: unknown) => boolean): Schema<T>
   return { expected, run: (value, path) => (test(value) ? (value as T) : mismatch(path, expected, value)) };
 }
 
+/** A value that passes a type guard, e.g. `matching('a name', isName)`; `expected` says what it accepts, in words. */
+export function matching<T>(expected: string, test: (value: unknown) => value is T): Schema<T> {
+  return leaf(expected, test);
+}
+
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (value === null || typeof value !== 'object') return false;
   const proto: unknown = Object.getPrototypeOf(value);
@@ -172,8 +177,11 @@ export function object<S extends Shape>(shape: S): Schema<ObjectOf<S>> {
   };
 }
 
-/** A plain object used as a map: every value matches `values`; returns a fresh object. */
-export function record<T>(values: Schema<T>): Schema<Record<string, T>> {
+/**
+ * A plain object used as a map: every value matches `values` (and every key
+ * matches `keys`, when given); returns a fresh object.
+ */
+export function record<T>(values: Schema<T>, keys?: Schema<string>): Schema<Record<string, T>> {
   const expected = `an object of ${values.expected}`;
   return {
     expected,
@@ -182,6 +190,7 @@ export function record<T>(values: Schema<T>): Schema<Record<string, T>> {
       const out: Record<string, T> = {};
       for (const key of Object.keys(value)) {
         path.push(key);
+        if (keys !== undefined) relabel(keys, `a key that is ${keys.expected}`, key, path);
         const checked = values.run(value[key], path);
         path.pop();
         if (key === '__proto__') Object.defineProperty(out, key, { value: checked, enumerable: true, writable: true, configurable: true });

@@ -1,18 +1,60 @@
 /**
- * Names of tasks, nodes, events, flows and queues.
+ * The one naming rule of taskwire, for names of tasks, nodes, events, flows,
+ * queues, inputs and provided values, and for run ids. Every entry path checks
+ * it here: the model API, raw flow definitions and changes (see
+ * `definition-schema.ts`), the client (run ids, event names), the CLI and bus
+ * messages. See docs/security.md.
  *
  * @packageDocumentation
  */
+import { matching, type Schema } from '../codec/schema.js';
 import { ConfigError } from '../errors.js';
 
-const NAME_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.:\-]{0,199}$/;
+/**
+ * Longest name or run id, in characters (ASCII, so also bytes). A run id and a
+ * node id together must fit an AMQP routing key (255 bytes):
+ * `run.<runId>.<nodeId>.<type>`.
+ */
+export const MAX_NAME_LENGTH = 100;
 
-/** Checks a task, node or event name: letters, digits, `_ . : -`, up to 200 characters. */
+const NAME_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.:-]*$/;
+
+/**
+ * Names that plain objects already hold (`__proto__`, `constructor`,
+ * `toString`, ...): refused, so that a name used as an object key can never
+ * reach or replace a prototype member.
+ */
+const RESERVED: ReadonlySet<string> = new Set([
+  '__proto__',
+  '__defineGetter__',
+  '__defineSetter__',
+  '__lookupGetter__',
+  '__lookupSetter__',
+  'constructor',
+  'hasOwnProperty',
+  'isPrototypeOf',
+  'propertyIsEnumerable',
+  'toLocaleString',
+  'toString',
+  'valueOf',
+]);
+
+/** The rule, in words, for error messages and docs. */
+export const NAME_RULE = `1 to ${MAX_NAME_LENGTH} letters, digits, "_", ".", ":" or "-", not starting with "." ":" or "-", and not a member of Object.prototype such as "__proto__" or "constructor"`;
+
+/** Whether `value` is a valid name or run id (see {@link NAME_RULE}). */
+export function isName(value: unknown): value is string {
+  return typeof value === 'string' && value.length <= MAX_NAME_LENGTH && NAME_PATTERN.test(value) && !RESERVED.has(value);
+}
+
+/** The schema of a name in a decoded message or definition: a `TW_DECODE` error when it breaks {@link NAME_RULE}. */
+export const NameSchema: Schema<string> = matching(`a name (${NAME_RULE})`, isName);
+
+/** Checks a name or run id; throws a ConfigError (`TW_CONFIG`) naming `what` when it breaks {@link NAME_RULE}. */
 export function checkName(name: unknown, what: string): string {
-  if (typeof name !== 'string' || !NAME_PATTERN.test(name)) {
-    throw new ConfigError(
-      `${what} expected a name of letters, digits, "_", ".", ":" or "-" (1-200 characters), got ${JSON.stringify(name)}`,
-    );
+  if (!isName(name)) {
+    const shown = typeof name === 'string' && name.length > 120 ? `${JSON.stringify(name.slice(0, 120))}… (${name.length} characters)` : JSON.stringify(name);
+    throw new ConfigError(`${what} expected a name of ${NAME_RULE}, got ${shown}`);
   }
   return name;
 }
@@ -27,4 +69,10 @@ export function checkNames(names: unknown, what: string): string[] {
     seen.add(name as string);
   });
   return [...(names as string[])];
+}
+
+/** Checks the keys of an object whose keys are names (inputs, bound inputs); returns the object. */
+export function checkKeys<T extends object>(value: T, what: string): T {
+  for (const key of Object.keys(value)) checkName(key, `${what}: input`);
+  return value;
 }

@@ -15,19 +15,27 @@ describe.skipIf(servicesSkipped())('the CLI on a distributed run', () => {
   let env: Record<string, string> = {};
   let worker: ChildProcess | undefined;
   let runId = '';
+  let workerLog = '';
   const tw = (args: string[]): Promise<Result> => taskwire(args, { env });
 
   beforeAll(async () => {
-    env = { TASKWIRE_BROKER_URL: await requireRabbit(), TASKWIRE_STORE_URL: await requirePostgres(), TASKWIRE_PREFIX: space.prefix, TASKWIRE_SCHEMA: space.schema };
+    // Message signing on for every process: the worker, and each command's client and coordinator (docs/security.md).
+    const signing = { TASKWIRE_SIGNING_KEY: `cli-test-signing-key-${randomUUID()}` };
+    env = { TASKWIRE_BROKER_URL: await requireRabbit(), TASKWIRE_STORE_URL: await requirePostgres(), TASKWIRE_PREFIX: space.prefix, TASKWIRE_SCHEMA: space.schema, ...signing };
     worker = spawn(process.execPath, [join(ROOT, 'bin/taskwire.js'), 'worker', '--tasks', 'examples/seed.ts'], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
     await new Promise<void>((ready, fail) => {
       let seen = '';
       worker?.stderr?.on('data', (chunk: Buffer) => {
         seen += chunk.toString();
+        workerLog = seen;
         if (seen.includes('"msg":"ready"')) ready();
       });
       worker?.on('exit', (code) => fail(new Error(`worker exited (${code}): ${seen}`)));
     });
+  });
+
+  it('signs and verifies its messages', () => {
+    expect(workerLog).toMatch(/"signing":true/);
   });
 
   afterAll(async () => {

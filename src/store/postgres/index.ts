@@ -5,5 +5,5 @@
  * @packageDocumentation
  */
 export { openPostgresStore, PostgresStore, type PostgresStoreOptions } from './postgres-store.js';
-export { migrate, MIGRATIONS, type Migration } from './migrations.js';
+export { migrate, MIGRATIONS, SCHEMA_VERSION, type Migration } from './migrations.js';
 export { redactUrl } from './redact.js';

@@ -6,6 +6,7 @@
  * @packageDocumentation
  */
 import type { Pool } from 'pg';
+import { ConfigError } from '../../errors.js';
 import { inTransaction } from './transaction.js';
 import { MIGRATION_0001_SCHEMA } from './migrations/0001_schema.js';
 import { MIGRATION_0002_TASKS } from './migrations/0002_tasks.js';
@@ -29,6 +30,18 @@ export function migrationSql(migration: Migration, quotedSchema: string): string
   return migration.sql.split('{{schema}}').join(quotedSchema);
 }
 
+/** The latest schema version this code knows. */
+export const SCHEMA_VERSION: number = Math.max(...MIGRATIONS.map((m) => m.version));
+
+function checkNotNewer(schema: string, applied: ReadonlySet<number>): void {
+  const newest = Math.max(0, ...applied);
+  if (newest > SCHEMA_VERSION) {
+    throw new ConfigError(
+      `PostgreSQL schema "${schema}" has schema version ${newest}, newer than this taskwire's ${SCHEMA_VERSION}: it was migrated by a newer taskwire; upgrade this process (or use another schema)`,
+    );
+  }
+}
+
 /**
  * Brings the schema `schema` (default `taskwire`) up to date: creates it if
  * needed and applies the migrations it lacks, in one transaction under a
@@ -36,10 +49,9 @@ export function migrationSql(migration: Migration, quotedSchema: string): string
  * are safe (one applies, the others wait and then find nothing to do). Returns
  * the versions it applied (empty when the schema was up to date).
  *
- * Versions found in the database that this code does not know (written by a
- * newer taskwire) are left alone.
- *
- * @throws ConfigError when `schema` is not a valid name.
+ * @throws ConfigError when `schema` is not a valid name, or when the schema
+ *   records a version newer than this code's latest (migrated by a newer
+ *   taskwire: its tables may have changed in ways this code cannot read).
  */
 export async function migrate(pool: Pool, schema: string = DEFAULT_SCHEMA): Promise<number[]> {
   const quoted = quoteSchema(schema);
@@ -56,6 +68,7 @@ export async function migrate(pool: Pool, schema: string = DEFAULT_SCHEMA): Prom
     );
     const done = await client.query<{ version: number }>(`SELECT version FROM ${quoted}.taskwire_migrations`);
     const applied = new Set(done.rows.map((row) => row.version));
+    checkNotNewer(schema, applied);
     const added: number[] = [];
     for (const migration of MIGRATIONS) {
       if (applied.has(migration.version)) continue;

@@ -17,7 +17,8 @@
  * @packageDocumentation
  */
 import type Database from 'better-sqlite3';
-import { ConfigError } from '../../errors.js';
+import { statSync } from 'node:fs';
+import { ConfigError, StoreError } from '../../errors.js';
 
 /**
  * The migrations, in order: the migration at index `i` brings the schema from
@@ -97,6 +98,34 @@ export const MIGRATIONS: readonly string[] = [
 
 /** The schema version this code writes: the number of {@link MIGRATIONS}. */
 export const SCHEMA_VERSION: number = MIGRATIONS.length;
+
+const WHAT_TO_DO = 'restore it from a backup or delete it (a new store is then created there), or point --store / TASKWIRE_STORE_URL at the right file';
+
+/**
+ * Checks, before opening, that an existing file at `path` can be a database:
+ * SQLite would silently turn a 0-byte file into an empty store.
+ *
+ * @throws StoreError (`TW_STORE`, reason `EMPTY_FILE`) naming the file and what to do.
+ */
+export function checkDatabaseFile(path: string): void {
+  if (path === ':memory:') return;
+  const size = statSync(path, { throwIfNoEntry: false })?.size;
+  if (size === 0) throw new StoreError(`SQLite store file "${path}" is empty (0 bytes), not a taskwire database: ${WHAT_TO_DO}`, 'EMPTY_FILE');
+}
+
+/**
+ * The error to throw when opening `path` failed: a damaged or foreign file
+ * becomes a StoreError (`TW_STORE`, reason `SQLITE_CORRUPT` or `SQLITE_NOTADB`)
+ * naming the file and what to do; other errors are returned as they are.
+ */
+export function openError(error: unknown, path: string): unknown {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code === 'SQLITE_CORRUPT' || code === 'SQLITE_NOTADB') {
+    const what = code === 'SQLITE_CORRUPT' ? 'is damaged (database disk image is malformed)' : 'is not a SQLite database';
+    return new StoreError(`SQLite store file "${path}" ${what}: ${WHAT_TO_DO}`, code);
+  }
+  return error;
+}
 
 /**
  * Brings a database to {@link SCHEMA_VERSION}, applying each missing migration

@@ -20,7 +20,7 @@ import type { HistoryEntry } from '../../engine/events.js';
 import type { ActivationState, NodeState, RunHeader, RunState } from '../../engine/state.js';
 import { ClosedError, ConfigError } from '../../errors.js';
 import { FINAL_STATUSES, type CommitResult, type OutboxItem, type Page, type RunFilter, type RunSummary, type Store, type StepCommit, type TaskInfo } from '../port.js';
-import { migrate } from './schema.js';
+import { checkDatabaseFile, migrate, openError } from './schema.js';
 
 /** Options of {@link openSqliteStore}. */
 export interface SqliteStoreOptions {
@@ -113,6 +113,7 @@ export class SqliteStore implements Store {
       throw new ConfigError(`SQLite store: \`busyTimeoutMs\` must be a non-negative integer, got ${String(busyTimeoutMs)}`);
     }
     this.path = path;
+    checkDatabaseFile(path);
     try {
       this.db = new Database(path, { timeout: busyTimeoutMs });
     } catch (error) {
@@ -126,7 +127,7 @@ export class SqliteStore implements Store {
       this.sql = prepare(this.db);
     } catch (error) {
       this.db.close();
-      throw error;
+      throw openError(error, path);
     }
     const batch = this.db.transaction((commits: StepCommit[]) => {
       const conflicts: string[] = [];

@@ -21,6 +21,7 @@ import { deleteTopology, peekQueue, type DeadLetter } from './dead-letters.js';
 import { AbortSchema, DispatchSchema, HistoryEntrySchema, SignalSchema } from './messages.js';
 import { AmqpTransportError, Publishers } from './publish.js';
 import { Isolation } from './quarantine.js';
+import { MessageSigner, signingFromEnv, type SigningOptions } from './signing.js';
 import { describeError, redactAmqpUrl } from './redact.js';
 import { announcementRoutingKey, createTopology, type Declarations, type QueueDeclaration, type Topology } from './topology.js';
 
@@ -43,6 +44,14 @@ export interface AmqpOptions {
   connectionName?: string;
   /** How long {@link connectAmqp} waits for the first connection, in ms. @default 10000 */
   connectTimeoutMs?: number;
+  /**
+   * Message signing (HMAC, see docs/security.md): every message published is
+   * signed, every message consumed must be signed by an accepted key, else it is
+   * dead-lettered (dispatches, signals) or dropped (aborts, announcements) with
+   * an error line. `false` turns it off.
+   * @default signingFromEnv(): on when `TASKWIRE_SIGNING_KEY` is set
+   */
+  signing?: SigningOptions | false;
 }
 
 /**
@@ -61,6 +70,7 @@ export class AmqpTransport implements Transport {
   private readonly options: ConnectionOptions & { url: string };
   private readonly connection: Connection;
   private readonly publishers: Publishers;
+  private readonly signer: MessageSigner | undefined;
   private readonly workQueues = new Map<string, Promise<void>>();
   private readonly declaredQueues = new Set<string>();
   private readonly consumers = new Set<ManagedConsumer>();
@@ -73,6 +83,8 @@ export class AmqpTransport implements Transport {
     this.topology = createTopology({ ...options, deliveryLimit: options.deliveryLimit ?? envDeliveryLimit() });
     this.logger = options.logger ?? silentLogger;
     this.maxBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    const signing = options.signing ?? signingFromEnv();
+    this.signer = signing === false || signing === undefined ? undefined : new MessageSigner(signing);
     this.options = {
       url: options.url,
       connectionName: options.connectionName ?? `taskwire ${hostname()}/${process.pid}`,
@@ -87,7 +99,7 @@ export class AmqpTransport implements Transport {
     this.connection.on('connection.blocked', (reason: string) => this.logger.warn({ url, reason }, `AMQP: the broker at ${url} blocked publishing: ${reason}`));
     this.connection.on('connection.unblocked', () => this.logger.info({ url }, `AMQP: the broker at ${url} accepts messages again`));
     this.connection.on('connection', () => this.onConnection(url));
-    this.publishers = new Publishers(this.connection, this.topology.base, this.maxBytes, this.logger, options.url);
+    this.publishers = new Publishers(this.connection, this.topology.base, this.maxBytes, this.logger, options.url, this.signer);
   }
 
   /** Connects and declares the fixed topology; see {@link connectAmqp}. */
@@ -111,6 +123,11 @@ export class AmqpTransport implements Transport {
       throw new AmqpTransportError(`cannot connect to RabbitMQ at ${url}: ${transport.describe(error)}${cause}`);
     }
     return transport;
+  }
+
+  /** Whether messages are signed and verified (see {@link AmqpOptions.signing}). */
+  get signing(): boolean {
+    return this.signer !== undefined;
   }
 
   /** The options given to rabbitmq-client's `Connection` (password redacted); `noDelay` is always true. */
@@ -162,7 +179,7 @@ export class AmqpTransport implements Transport {
     const { queue: declaration, binding } = this.topology.workQueue(queue);
     const quarantine = this.topology.quarantineQueue(queue);
     this.declaredQueues.add(declaration.queue).add(quarantine.queue);
-    const decode = { queue: declaration.queue, what: 'dispatch message', schema: DispatchSchema, maxBytes: this.maxBytes, logger: this.logger, fate: 'dead-lettered' };
+    const decode = { queue: declaration.queue, what: 'dispatch message', schema: DispatchSchema, maxBytes: this.maxBytes, logger: this.logger, fate: 'dead-lettered', signer: this.signer };
     const isolated = await this.consumeQuarantine(quarantine, { ...decode, queue: quarantine.queue }, handler);
     let main: ManagedConsumer;
     try {
@@ -243,7 +260,7 @@ export class AmqpTransport implements Transport {
   async consumeSignals(options: ConsumeOptions, handler: (batch: Delivery<SignalMessage>[]) => void): Promise<Subscription> {
     const prefetch = checkPrefetch(options.prefetch);
     const queue = this.topology.queues.signals;
-    const decode = { queue, what: 'signal message', schema: SignalSchema, maxBytes: this.maxBytes, logger: this.logger, fate: 'dead-lettered' };
+    const decode = { queue, what: 'signal message', schema: SignalSchema, maxBytes: this.maxBytes, logger: this.logger, fate: 'dead-lettered', signer: this.signer };
     let cancelled = false;
     const batcher = new Batcher<SignalMessage>(prefetch, (batch) => {
       if (cancelled) for (const delivery of batch) delivery.requeue();
@@ -350,7 +367,7 @@ export class AmqpTransport implements Transport {
   }
 
   private onConnection(url: string): void {
-    if (this.connections++ === 0) return this.logger.info({ url }, `AMQP: connected to ${url}`);
+    if (this.connections++ === 0) return this.logger.info({ url, signing: this.signing }, `AMQP: connected to ${url}${this.signing ? ' (messages signed and verified)' : ''}`);
     this.logger.warn({ url }, `AMQP: reconnected to ${url}`);
     // Declarations may have been lost with the broker: declare again before the next use.
     this.workQueues.clear();
@@ -391,7 +408,7 @@ export class AmqpTransport implements Transport {
   }
 
   private consumeBestEffort<T>(queue: ConsumerSpec['queue'], binding: ConsumerSpec['bindings'][number], what: string, schema: Schema<T>, handler: (body: T) => void): Promise<Subscription> {
-    const decode = { queue: queue.queue, what, schema, maxBytes: this.maxBytes, logger: this.logger, fate: 'dropped' };
+    const decode = { queue: queue.queue, what, schema, maxBytes: this.maxBytes, logger: this.logger, fate: 'dropped', signer: this.signer };
     return this.consume({
       queue,
       exchanges: this.topology.base.exchanges,

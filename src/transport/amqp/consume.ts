@@ -9,7 +9,7 @@
  *
  * @packageDocumentation
  */
-import { TransportError } from '../../errors.js';
+import { DecodeError, TransportError } from '../../errors.js';
 import { Buffer } from 'node:buffer';
 import { AMQPConnectionError, type AsyncMessage, type Channel, type Connection } from 'rabbitmq-client';
 import { parseJson } from '../../codec/parse.js';
@@ -17,6 +17,7 @@ import { check, type Schema } from '../../codec/schema.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Delivery } from '../port.js';
 import { describeError } from './redact.js';
+import type { MessageSigner, SignedParts } from './signing.js';
 import type { ExchangeDeclaration, QueueBinding, QueueDeclaration } from './topology.js';
 
 /** How a message is settled: `reject` dead-letters it (nack without requeue). */
@@ -39,6 +40,8 @@ export interface DecodeContext<T> {
   logger: Logger;
   /** What happens to a bad message, for the log line (`dead-lettered`, `dropped`). */
   fate: string;
+  /** With signing on: checks the signature first (see signing.ts). */
+  signer?: MessageSigner;
 }
 
 /** The raw bytes (or text) of a body as rabbitmq-client hands it over. */
@@ -66,20 +69,33 @@ export function preview(body: unknown, chars = 64): string {
  * after one `logger.error` line naming the queue, the reason and the message id
  * (or the first bytes) when the body is malformed.
  */
-export function decodeBody<T>(message: { body: unknown; messageId?: string }, context: DecodeContext<T>): T | undefined {
+export function decodeBody<T>(message: SignedParts & { body: unknown }, context: DecodeContext<T>): T | undefined {
   try {
-    return check(context.schema, parseJson(rawBody(message.body), { maxBytes: context.maxBytes }), context.what);
+    const raw = rawBody(message.body);
+    if (context.signer !== undefined) verifySignature(message, raw, context.signer);
+    return check(context.schema, parseJson(raw, { maxBytes: context.maxBytes }), context.what);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     const head = preview(message.body);
     const id = message.messageId !== undefined ? `id ${message.messageId}` : `starting ${JSON.stringify(head)}`;
     context.logger.error(
       { queue: context.queue, reason, messageId: message.messageId, head },
-      `AMQP: ${context.fate} a malformed ${context.what} from queue "${context.queue}" (message ${id}): ${reason}`,
+      error instanceof SignatureRefused
+        ? `AMQP: ${context.fate} ${/^[aeiou]/.test(context.what) ? 'an' : 'a'} ${context.what} with a refused signature from queue "${context.queue}" (message ${id}), never acted on: ${reason}`
+        : `AMQP: ${context.fate} a malformed ${context.what} from queue "${context.queue}" (message ${id}): ${reason}`,
     );
     return undefined;
   }
 }
+
+/** Throws a DecodeError saying why a message's signature is refused, if it is. */
+function verifySignature(message: SignedParts, raw: string | Uint8Array, signer: MessageSigner): void {
+  const refused = signer.verify(message, typeof raw === 'string' ? Buffer.from(raw, 'utf8') : raw);
+  if (refused !== undefined) throw new SignatureRefused(refused);
+}
+
+/** A message whose signature is refused (see signing.ts). */
+class SignatureRefused extends DecodeError {}
 
 /** A {@link Delivery} whose ack()/requeue()/reject() go through `settle`. */
 export function toDelivery<T>(body: T, message: AsyncMessage, settle: Settle): Delivery<T> {

@@ -10,6 +10,17 @@ export { AbortSchema, DispatchSchema, FailureSchema, HistoryEntrySchema, SignalS
 export { AmqpTransportError } from './publish.js';
 export { redactAmqpUrl } from './redact.js';
 export {
+  DEFAULT_SIGNATURE_MAX_AGE_MS,
+  DEFAULT_SIGNATURE_MAX_SKEW_MS,
+  MessageSigner,
+  MIN_SIGNING_KEY_LENGTH,
+  SIGNATURE_HEADER,
+  signingFromEnv,
+  TIMESTAMP_HEADER,
+  type SignedParts,
+  type SigningOptions,
+} from './signing.js';
+export {
   announcementRoutingKey,
   createTopology,
   DEFAULT_DELIVERY_LIMIT,

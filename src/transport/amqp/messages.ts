@@ -10,9 +10,10 @@ import type { HistoryEntry, HistoryType } from '../../engine/events.js';
 import type { RunStatus } from '../../engine/state.js';
 import type { Failure } from '../../model/failure.js';
 import { boolean, integer, json, jsonObject, literal, number, object, optional, string, type Schema } from '../../codec/schema.js';
+import { NameSchema } from '../../model/names.js';
 import type { AbortMessage, DispatchMessage, SignalMessage } from '../port.js';
 
-const id = string({ minLength: 1 });
+const id = NameSchema;
 const attempt = integer({ min: 0 });
 const activation = optional(integer({ min: 0 }));
 

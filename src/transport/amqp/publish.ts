@@ -11,6 +11,7 @@ import type { Json } from '../../codec/json.js';
 import { stringifyJson } from '../../codec/parse.js';
 import type { Logger } from '../../observability/logger.js';
 import { describeError } from './redact.js';
+import type { MessageSigner } from './signing.js';
 import type { Declarations } from './topology.js';
 import { TransportError } from '../../errors.js';
 
@@ -27,6 +28,12 @@ export type Outgoing = [envelope: Envelope, body: unknown];
  */
 const AMQP_JSON = { contentType: 'application/json', contentEncoding: 'utf-8' } as const;
 
+/** `envelope` with the signature headers of `body` added, when signing is on. */
+function signed(envelope: Envelope, body: Buffer, signer: MessageSigner | undefined): Envelope {
+  if (signer === undefined) return envelope;
+  return { ...envelope, headers: { ...envelope.headers, ...signer.sign(envelope, body) } };
+}
+
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** The two publishers of a transport, on its connection. */
@@ -42,6 +49,7 @@ export class Publishers {
     private readonly maxBytes: number,
     private readonly logger: Logger,
     private readonly url: string,
+    private readonly signer?: MessageSigner,
   ) {
     // Each publisher declares the fixed topology whenever it opens a channel (after every reconnect).
     this.confirmed = connection.createPublisher({ confirm: true, maxAttempts: 2, ...base });
@@ -53,7 +61,7 @@ export class Publishers {
 
   private encode(envelope: Envelope, message: unknown): [Envelope, Buffer] {
     const body = Buffer.from(stringifyJson(message as Json, { maxBytes: this.maxBytes }), 'utf8');
-    return [{ ...envelope, ...AMQP_JSON, messageId: randomUUID() }, body];
+    return [signed({ ...envelope, ...AMQP_JSON, messageId: randomUUID() }, body, this.signer), body];
   }
 
   /**

@@ -1,0 +1,100 @@
+/**
+ * Decoding raw flow definitions and live changes (as a client, the CLI or a
+ * file may hand them over, not built through the model API): every field
+ * checked, every name and id checked against the naming rule, a fresh object
+ * returned that holds only the known fields.
+ *
+ * @packageDocumentation
+ */
+import type { Change, LinkSpec } from '../engine/events.js';
+import type { FlowDefinition, LinkDefinition, NodeDefinition, RetryPolicy } from '../model/definition.js';
+import { NameSchema } from '../model/names.js';
+import { array, boolean, check, integer, json, literal, matching, object, optional, record, type Schema } from './schema.js';
+
+const name = NameSchema;
+const names = array(name);
+const nonNegative = matching('a finite number >= 0', (v): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0);
+const renames = record(name, name);
+
+const RetrySchema: Schema<RetryPolicy> = object({
+  limit: integer({ min: 0 }),
+  initialDelayMs: nonNegative,
+  factor: matching('a finite number >= 1', (v): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 1),
+  maxDelayMs: nonNegative,
+  jitter: matching('a number from 0 to 1', (v): v is number => typeof v === 'number' && v >= 0 && v <= 1),
+});
+
+const nodeFields = {
+  kind: literal('task', 'event'),
+  name,
+  bound: record(json(), name),
+  requires: names,
+  optional: names,
+  provides: optional(names),
+  persistent: boolean(),
+  rollback: boolean(),
+  retry: RetrySchema,
+  timeoutMs: nonNegative,
+  queue: name,
+};
+
+/** A {@link NodeDefinition} (`provides` may be absent: an event providing its payload's fields). */
+export const NodeDefinitionSchema = object({ id: name, ...nodeFields }) as Schema<NodeDefinition>;
+
+const LinkSchema: Schema<LinkDefinition> = object({ from: name, to: name, map: renames, inferred: boolean() });
+
+/** A {@link FlowDefinition}. */
+export const FlowDefinitionSchema: Schema<FlowDefinition> = object({
+  name,
+  nodes: array(NodeDefinitionSchema),
+  links: array(LinkSchema),
+  onFailure: literal('halt', 'rollback'),
+});
+
+const linkSpecs = optional(array<LinkSpec>(object({ node: name, map: optional(renames) })));
+const replacement = object({
+  name: optional(name),
+  bound: optional(nodeFields.bound),
+  requires: optional(names),
+  optional: optional(names),
+  provides: optional(names),
+  persistent: optional(boolean()),
+  rollback: optional(boolean()),
+  retry: optional(RetrySchema),
+  timeoutMs: optional(nonNegative),
+  queue: optional(name),
+}) as Schema<Partial<Omit<NodeDefinition, 'id' | 'kind'>>>;
+
+const changeVariants: Record<Change['op'], Schema<Change>> = {
+  add: object({ op: literal('add'), node: NodeDefinitionSchema, sources: linkSpecs, listeners: linkSpecs }),
+  remove: object({ op: literal('remove'), node: name }),
+  link: object({ op: literal('link'), from: name, to: name, map: optional(renames) }),
+  unlink: object({ op: literal('unlink'), from: name, to: name }),
+  relink: object({ op: literal('relink'), node: name, from: name, to: name, map: optional(renames) }),
+  replace: object({ op: literal('replace'), node: name, with: replacement }),
+  retry: object({ op: literal('retry'), node: name, activation: optional(integer({ min: 0 })) }),
+  skip: object({ op: literal('skip'), node: name, result: optional(json()) }),
+  cancel: object({ op: literal('cancel') }),
+  stop: object({ op: literal('stop') }),
+};
+
+const changeOp = object({ op: literal(...(Object.keys(changeVariants) as Change['op'][])) });
+
+/** A {@link Change}, discriminated by `op`. */
+export const ChangeSchema: Schema<Change> = {
+  expected: 'a change',
+  run(value, path) {
+    const { op } = changeOp.run(value, path);
+    return changeVariants[op].run(value, path);
+  },
+};
+
+/** Checks a raw flow definition; throws a `TW_DECODE` error naming the field at fault. */
+export function decodeFlowDefinition(raw: unknown): FlowDefinition {
+  return check(FlowDefinitionSchema, raw, 'flow definition');
+}
+
+/** Checks a raw change; throws a `TW_DECODE` error naming the field at fault. */
+export function decodeChange(raw: unknown): Change {
+  return check(ChangeSchema, raw, 'change');
+}
