@@ -40,9 +40,23 @@ const detailOf = (entry: HistoryEntry, field: string): string | undefined => {
 const OUTCOMES = new Set(['node.succeeded', 'node.failed', 'node.retrying']);
 const ENDED: ReadonlySet<RunStatus> = new Set(['succeeded', 'failed', 'stalled', 'rolled_back', 'cancelled', 'listening']);
 
-/** Checks every run of the workload; returns the violations, each naming its run. */
-export async function checkWorld(input: CheckInput): Promise<string[]> {
+/** What the checks found: violations, each naming its run, and the histories of the runs concerned. */
+export interface CheckReport {
+  violations: string[];
+  histories: string[];
+}
+
+/** One history entry on one line. */
+function describeEntry(e: HistoryEntry): string {
+  const ref = e.node === undefined ? '' : ` ${e.node}${e.activation === undefined ? '' : `[${e.activation}]`}${e.attempt === undefined ? '' : `#${e.attempt}`}`;
+  const detail = e.detail === undefined ? '' : ` ${JSON.stringify(e.detail)}`;
+  return `${String(e.seq).padStart(4)} v${e.graphVersion} ${e.type}${ref}${e.status === undefined ? '' : ` ${e.status}`}${e.actor === undefined ? '' : ` by ${e.actor}`}${detail}`;
+}
+
+/** Checks every run of the workload. */
+export async function checkWorld(input: CheckInput): Promise<CheckReport> {
   const violations: string[] = [];
+  const histories: string[] = [];
   for (const plan of input.workload.runs) {
     const state = await input.store.loadRun(plan.id);
     const start = input.calls.starts.get(plan.id);
@@ -65,8 +79,9 @@ export async function checkWorld(input: CheckInput): Promise<string[]> {
       ...notifications(plan, state, history, activations, input),
     ];
     violations.push(...problems.map((p) => `${plan.id}: ${p}`));
+    if (problems.length > 0) histories.push(`history of ${plan.id} (${state.status}):`, ...history.map(describeEntry));
   }
-  return violations;
+  return { violations, histories };
 }
 
 /** Every run ends (or listens); nothing is left running with nothing to finish it. */
@@ -228,9 +243,11 @@ function outcomes(plan: RunPlan, state: RunState, history: readonly HistoryEntry
     if (node.status === 'succeeded' || node.status === 'skipped') {
       if (want.status !== node.status) problems.push(`node ${id} is ${node.status}, reference ${want.status}`);
       else if (gotResult !== JSON.stringify(want.result)) problems.push(`node ${id} result ${gotResult}, reference ${JSON.stringify(want.result)}`);
-      if (saga && node.status === 'succeeded' && node.def.rollback && node.undo !== 'done') problems.push(`node ${id} succeeded with a rollback but was not rolled back (undo ${node.undo})`);
+      if (saga && !cancelled && node.status === 'succeeded' && node.def.rollback && node.undo !== 'done') problems.push(`node ${id} succeeded with a rollback but was not rolled back (undo ${node.undo})`);
     } else if (saga || cancelled) {
-      if (node.status === 'failed' && want.status !== 'failed') problems.push(`node ${id} failed, reference ${want.status}`);
+      // In a saga (or once cancelled) a failed attempt is not retried: the node fails if that attempt was planned to fail.
+      const planned = [...plan.nodes, ...(plan.spare === undefined ? [] : [plan.spare])].find((n) => n.id === id);
+      if (node.status === 'failed' && want.status !== 'failed' && node.attempt > (planned?.failures ?? 0)) problems.push(`node ${id} failed at attempt ${node.attempt}, reference ${want.status}`);
     } else if (node.status !== want.status) {
       problems.push(`node ${id} is ${node.status}, reference ${want.status}${want.result === undefined ? '' : ` with result ${JSON.stringify(want.result)}`}`);
     }

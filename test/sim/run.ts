@@ -38,6 +38,7 @@ function print(report: SeedReport, withTrace: boolean): void {
     console.log(`  trace (last ${report.trace.length} lines):`);
     for (const line of report.trace) console.log(`    ${line}`);
   }
+  if (withTrace && values.verbose) for (const line of report.histories) console.log(`    ${line}`);
   console.log(`  replay: npm run sim -- --seed ${report.seed}${skip.size > 0 ? ` --skip ${[...skip].join(',')}` : ''}${store === 'sqlite' ? ' --store sqlite' : ''}`);
 }
 

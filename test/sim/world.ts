@@ -40,6 +40,8 @@ export interface SeedReport {
   violations: string[];
   /** The last lines of the trace (what happened, in simulated ms). */
   trace: string[];
+  /** The histories of the runs with violations. */
+  histories: string[];
   /** Counts for the summary. */
   stats: { runs: number; executions: number; reexecuted: number; crashes: number; steps: number; simulatedMs: number };
 }
@@ -142,11 +144,11 @@ class World {
     await scheduler.run(Math.min(deadline, scheduler.now + 30_000), () => this.pending === 0);
     for (const plan of this.workload.runs) if (plan.stopAtEnd) this.track(this.stopAtEnd(plan));
     while (scheduler.now < deadline && !(await this.quiet())) await scheduler.run(scheduler.now + 1000);
-    const violations = await checkWorld({ store: this.inner, workload: this.workload, ledger: this.ledger, calls: this.calls, skip: this.options.skip });
+    const { violations, histories } = await checkWorld({ store: this.inner, workload: this.workload, ledger: this.ledger, calls: this.calls, skip: this.options.skip });
     if (!(await this.quiet())) violations.unshift(`liveness: not quiet ${SETTLE_BUDGET_MS} ms after the faults stopped`);
     const stats = this.stats();
     await this.teardown();
-    return { seed: this.options.seed, violations, trace: this.trace.slice(-TRACE_TAIL), stats };
+    return { seed: this.options.seed, violations, trace: this.trace.slice(-TRACE_TAIL), histories, stats };
   }
 
   private stats(): SeedReport['stats'] {
