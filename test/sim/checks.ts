@@ -75,7 +75,7 @@ export async function checkWorld(input: CheckInput): Promise<CheckReport> {
       ...recordedOnce(plan.id, history, input.ledger),
       ...changesOnce(plan.id, history, input.calls),
       ...outcomes(plan, state, history),
-      ...sagaOrder(state, history),
+      ...sagaOrder(state, history, input.skip),
       ...notifications(plan, state, history, activations, input),
     ];
     violations.push(...problems.map((p) => `${plan.id}: ${p}`));
@@ -274,14 +274,16 @@ function outcomes(plan: RunPlan, state: RunState, history: readonly HistoryEntry
  * The saga: after it starts no apply starts; completed nodes are rolled back
  * one at a time, latest completion first.
  */
-function sagaOrder(state: RunState, history: readonly HistoryEntry[]): string[] {
+function sagaOrder(state: RunState, history: readonly HistoryEntry[], skip: ReadonlySet<Kind>): string[] {
   const problems: string[] = [];
   const from = history.findIndex((e) => e.type === 'run.status' && (e.status === 'rolling_back' || e.status === 'rolled_back'));
   if (from < 0) return problems;
   let last: NodeState | undefined;
   let open: string | undefined;
   for (const entry of history.slice(from)) {
-    if (entry.type === 'node.started') problems.push(`saga: node ${entry.node} started (seq ${entry.seq}) after the saga began`);
+    if (entry.type === 'node.started' && !(entry.activation !== undefined && skip.has('activation-retry-in-saga'))) {
+      problems.push(`saga: node ${entry.node}${entry.activation === undefined ? '' : ` (activation ${entry.activation})`} started (seq ${entry.seq}) after the saga began`);
+    }
     if ((entry.type === 'rollback.succeeded' || entry.type === 'rollback.failed') && entry.node === open) open = undefined;
     if (entry.type !== 'rollback.started') continue;
     const node = state.nodes.get(entry.node as string);

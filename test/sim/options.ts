@@ -20,6 +20,7 @@ export const KINDS = {
   'remove-listener': 'a persistent listener with live activations is removed, then the run is stopped',
   // checks
   'listener-result': "a persistent listener's result is that of its latest notification",
+  'activation-retry-in-saga': "no apply starts once a saga has begun, not even a persistent listener's activation retry",
 } as const;
 
 /** A fault kind, scenario or check. */
@@ -38,6 +39,8 @@ export const AWAITING_FIXES: Partial<Record<Kind, string>> = {
   'remove-readd': 'defect 8: memory and SQLite stores write upserts before deletes, the re-added node is lost',
   'remove-listener': "defect 6: removed live activations stay 'running' in the store, the stopped run stays 'stopping'",
   'listener-result': "defect 10: a persistent listener's result is whichever activation finished last",
+  'activation-retry-in-saga':
+    "found by the simulator, not in issue 8: a persistent listener's activation retry is dispatched during a saga (a node's retry is cancelled)",
 };
 
 /** Options of one simulated seed. */
