@@ -1,0 +1,31 @@
+/**
+ * The deterministic simulation in CI: a fixed budget of seeds (see
+ * docs/simulation.md). Kinds that find defects not yet fixed on this branch
+ * are skipped (`AWAITING_FIXES` in options.ts); remove an entry there when its
+ * fix is merged. A failing seed replays with `npm run sim -- --seed N`.
+ */
+import { describe, expect, it } from 'vitest';
+import { AWAITING_FIXES, type Kind } from './options.js';
+import { simulate } from './world.js';
+
+/** Seeds run in CI: 1..SEEDS. */
+const SEEDS = 300;
+
+describe('deterministic simulation', () => {
+  it(`${SEEDS} seeds keep every invariant`, { timeout: 120_000 }, async () => {
+    const skip = new Set(Object.keys(AWAITING_FIXES) as Kind[]);
+    const failures: string[] = [];
+    for (let seed = 1; seed <= SEEDS; seed++) {
+      const report = await simulate({ seed, skip, store: 'memory' });
+      if (report.violations.length > 0) failures.push(`seed ${seed} (replay: npm run sim -- --ci --seed ${seed}):\n  ${report.violations.join('\n  ')}`);
+    }
+    expect(failures).toEqual([]);
+  });
+
+  it('a seed replays identically', async () => {
+    const skip = new Set<Kind>();
+    const first = await simulate({ seed: 7, skip, store: 'memory' });
+    const again = await simulate({ seed: 7, skip, store: 'memory' });
+    expect(again).toEqual(first);
+  });
+});

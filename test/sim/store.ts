@@ -1,0 +1,113 @@
+/**
+ * A process's view of the store (the real memory or SQLite adapter, which
+ * outlives the processes as a database does): every call takes simulated
+ * time, may fail before doing anything, and a commit may be applied and then
+ * throw (an ambiguous outcome). A crashed process's calls never return, even
+ * when the store has done the work.
+ */
+import { StoreError } from '../../src/errors.js';
+import type { CommitResult, OutboxItem, Page, RunFilter, RunSummary, StepCommit, Store, TaskInfo } from '../../src/store/port.js';
+import type { HistoryEntry } from '../../src/engine/events.js';
+import type { ActivationState, RunState } from '../../src/engine/state.js';
+import type { Random } from './random.js';
+import type { Scheduler, SimProcess } from './scheduler.js';
+
+/** Fault rates of the store (0 turns a fault off). */
+export interface StoreFaults {
+  /** Probability that a call fails before doing anything. */
+  error: number;
+  /** Probability that a commit is applied, then throws. */
+  ambiguous: number;
+}
+
+/** What every view shares. */
+export interface StoreWorld {
+  scheduler: Scheduler;
+  random: Random;
+  faults: StoreFaults;
+  log(line: string): void;
+}
+
+/** A {@link Store} as one simulated process sees it. */
+export class SimStore implements Store {
+  readonly kind: string;
+
+  constructor(
+    private readonly inner: Store,
+    private readonly process: SimProcess,
+    private readonly world: StoreWorld,
+  ) {
+    this.kind = inner.kind;
+  }
+
+  private async call<T>(name: string, run: () => Promise<T>): Promise<T> {
+    const { scheduler, random, faults } = this.world;
+    await scheduler.hold(this.process, random.int(0, 5));
+    if (random.chance(faults.error)) {
+      this.world.log(`${this.process.name}: store ${name} fails`);
+      throw new StoreError(`simulated: store ${name} failed`, 'ECONNRESET');
+    }
+    const result = await run();
+    await scheduler.hold(this.process, random.int(0, 5));
+    return result;
+  }
+
+  async commit(commits: StepCommit[]): Promise<CommitResult> {
+    return this.call('commit', async () => {
+      const result = await this.inner.commit(commits);
+      if (this.world.random.chance(this.world.faults.ambiguous)) {
+        this.world.log(`${this.process.name}: commit of ${commits.map((c) => `${c.run.id}@${c.run.rev}`).join(' ')} applied, then fails`);
+        throw new StoreError('simulated: connection lost during COMMIT', 'ECONNRESET');
+      }
+      return result;
+    });
+  }
+
+  loadRun(runId: string): Promise<RunState | undefined> {
+    return this.call('loadRun', () => this.inner.loadRun(runId));
+  }
+
+  listRuns(filter?: RunFilter): Promise<RunSummary[]> {
+    return this.call('listRuns', () => this.inner.listRuns(filter));
+  }
+
+  liveRunIds(): Promise<string[]> {
+    return this.call('liveRunIds', () => this.inner.liveRunIds());
+  }
+
+  runsListeningTo(event: string): Promise<string[]> {
+    return this.call('runsListeningTo', () => this.inner.runsListeningTo(event));
+  }
+
+  history(runId: string, page?: Page): Promise<HistoryEntry[]> {
+    return this.call('history', () => this.inner.history(runId, page));
+  }
+
+  activations(runId: string, node?: string, page?: Page): Promise<ActivationState[]> {
+    return this.call('activations', () => this.inner.activations(runId, node, page));
+  }
+
+  dueOutbox(now: number, limit: number): Promise<OutboxItem[]> {
+    return this.call('dueOutbox', () => this.inner.dueOutbox(now, limit));
+  }
+
+  claimOutbox(now: number, limit: number, claimMs: number): Promise<OutboxItem[]> {
+    return this.call('claimOutbox', () => this.inner.claimOutbox(now, limit, claimMs));
+  }
+
+  deleteOutbox(ids: string[]): Promise<void> {
+    return this.call('deleteOutbox', () => this.inner.deleteOutbox(ids));
+  }
+
+  registerTasks(tasks: TaskInfo[]): Promise<void> {
+    return this.call('registerTasks', () => this.inner.registerTasks(tasks));
+  }
+
+  tasks(): Promise<TaskInfo[]> {
+    return this.call('tasks', () => this.inner.tasks());
+  }
+
+  async close(): Promise<void> {
+    // The store outlives the process.
+  }
+}

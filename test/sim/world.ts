@@ -1,0 +1,347 @@
+/**
+ * One simulated seed: the real Coordinator, Worker and Client on the real store
+ * adapter, wired to the simulated bus, store views and clock, driven through a
+ * fault phase (crashes, store failures, ambiguous commits, duplicated and
+ * redelivered messages, live changes and notifications), then healed and run
+ * until quiet, then checked (see `checks.ts`).
+ */
+import { Client } from '../../src/client/client.js';
+import type { RuntimeParts } from '../../src/client/parts.js';
+import { RunHandle } from '../../src/client/run-handle.js';
+import { Coordinator } from '../../src/coordinator/coordinator.js';
+import type { RunState } from '../../src/engine/state.js';
+import type { Flow } from '../../src/model/flow.js';
+import type { AnyTask } from '../../src/model/task.js';
+import type { Logger, LogFields } from '../../src/observability/logger.js';
+import { MemoryStore } from '../../src/store/memory/memory-store.js';
+import type { Store } from '../../src/store/port.js';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { TaskRegistry } from '../../src/worker/registry.js';
+import { Worker } from '../../src/worker/worker.js';
+import { checkWorld, type CallRecords } from './checks.js';
+import type { Kind, SimOptions } from './options.js';
+import { Random } from './random.js';
+import { Scheduler, type SimProcess } from './scheduler.js';
+import { SimStore, type StoreFaults } from './store.js';
+import { SimBroker, type BusFaults } from './transport.js';
+import { buildFlow, buildTasks, generateWorkload, SKIP_VALUE, taskName, type Action, type Execution, type RunPlan, type Workload } from './workload.js';
+
+/** Faults happen in this first window of simulated time. */
+const FAULT_WINDOW_MS = 8000;
+/** After the faults, the world must be quiet within this much simulated time. */
+const SETTLE_BUDGET_MS = 300_000;
+/** Trace lines kept for a failure report. */
+const TRACE_TAIL = 80;
+
+/** What a seed reports. */
+export interface SeedReport {
+  seed: number;
+  /** Invariant violations; empty when the seed passed. */
+  violations: string[];
+  /** The last lines of the trace (what happened, in simulated ms). */
+  trace: string[];
+  /** The histories of the runs with violations. */
+  histories: string[];
+  /** Counts for the summary. */
+  stats: { runs: number; executions: number; reexecuted: number; crashes: number; steps: number; simulatedMs: number };
+}
+
+/** A server process slot: a worker with a coordinator (as `taskwire worker`), or a coordinator alone. */
+interface Slot {
+  name: string;
+  works: boolean;
+  concurrency: number;
+  incarnation: number;
+  process?: SimProcess;
+}
+
+/** Runs one seed and checks it. */
+export async function simulate(options: SimOptions): Promise<SeedReport> {
+  const world = new World(options);
+  return world.run();
+}
+
+class World {
+  private readonly scheduler = new Scheduler();
+  private readonly t0 = this.scheduler.now;
+  private readonly random: Random;
+  private readonly bus: BusFaults;
+  private readonly storeFaults: StoreFaults;
+  private readonly trace: string[] = [];
+  private readonly inner: Store;
+  private readonly broker: SimBroker;
+  private readonly workload: Workload;
+  private readonly ledger: Execution[] = [];
+  private readonly slots: Slot[] = [];
+  private readonly calls: CallRecords = { starts: new Map(), changes: [], notifies: [] };
+  private readonly flows = new Map<string, Flow>();
+  private readonly clientTasks: Map<string, AnyTask>;
+  private readonly parts: RuntimeParts;
+  private readonly client: Client;
+  private readonly clientProcess: SimProcess = { name: 'client', alive: true };
+  private pending = 0;
+  private crashes = 0;
+
+  constructor(private readonly options: SimOptions) {
+    const root = new Random(options.seed);
+    this.random = root.fork();
+    const has = (kind: Kind): boolean => !options.skip.has(kind);
+    this.bus = { duplicate: has('duplicate') ? 0.05 : 0, redeliver: has('redeliver') ? 0.02 : 0 };
+    this.storeFaults = { error: has('store-error') ? 0.03 : 0, ambiguous: has('ambiguous-commit') ? 0.03 : 0 };
+    this.inner = options.store === 'sqlite' ? new SqliteStore({ path: ':memory:' }) : new MemoryStore();
+    this.broker = new SimBroker(this.scheduler, root.fork(), this.bus, (line) => this.log(line));
+    this.workload = generateWorkload(root.fork(), options.skip, FAULT_WINDOW_MS);
+    const storeWorld = { scheduler: this.scheduler, random: root.fork(), faults: this.storeFaults, log: (line: string) => this.log(line) };
+    this.viewOf = (process) => new SimStore(this.inner, process, storeWorld);
+    const taskWorld = { scheduler: this.scheduler, random: root.fork(), ledger: this.ledger };
+    this.tasksOf = (process) => buildTasks(this.workload, taskWorld, process);
+    this.clientTasks = this.tasksOf(this.clientProcess);
+    const transport = this.broker.transport(this.clientProcess);
+    const store = this.viewOf(this.clientProcess);
+    const coordinator = new Coordinator({ store, transport, clock: this.scheduler.clock(this.clientProcess), logger: this.logger('client') });
+    this.parts = { store, transport, coordinator, registry: new TaskRegistry().register(...this.clientTasks.values()), actor: 'sim-user', pollIntervalMs: 500 };
+    this.client = new Client(this.parts, async () => undefined);
+    for (const plan of this.workload.runs) this.flows.set(plan.id, buildFlow(plan, this.clientTasks));
+    const workers = this.random.int(1, 3);
+    for (let i = 0; i < workers; i++) this.slots.push({ name: `worker-${i + 1}`, works: true, concurrency: this.random.int(1, 4), incarnation: 0 });
+    if (this.random.chance(0.3)) this.slots.push({ name: 'coordinator', works: false, concurrency: 0, incarnation: 0 });
+  }
+
+  private readonly viewOf: (process: SimProcess) => SimStore;
+  private readonly tasksOf: (process: SimProcess) => Map<string, AnyTask>;
+
+  private log(line: string): void {
+    this.trace.push(`${String(this.scheduler.now - this.t0).padStart(7)} ms  ${line}`);
+  }
+
+  /** A logger that puts the runtime's warnings and errors in the trace. */
+  private logger(name: string): Logger {
+    const line = (level: string) => (fields: LogFields, message: string) => {
+      const detail = Object.entries(fields)
+        .map(([k, v]) => `${k}=${typeof v === 'string' ? v.split('\n')[0] : JSON.stringify(v)}`)
+        .join(' ');
+      this.log(`${name} ${level}: ${message} ${detail}`);
+    };
+    const logger: Logger = { debug: () => undefined, info: () => undefined, warn: line('warn'), error: line('error'), child: () => logger };
+    return logger;
+  }
+
+  async run(): Promise<SeedReport> {
+    const { scheduler } = this;
+    for (const slot of this.slots) await this.boot(slot);
+    for (const plan of this.workload.runs) {
+      scheduler.after(plan.startAt, () => this.track(this.start(plan)));
+      for (const action of plan.actions) scheduler.after(action.at, () => this.track(this.act(plan, action)));
+    }
+    for (const n of this.workload.notifications) scheduler.after(n.at, () => this.track(this.notify(n.event, n.v)));
+    if (!this.options.skip.has('crash')) {
+      for (let at = this.random.int(200, 2500); at < FAULT_WINDOW_MS; at += this.random.int(200, 2500)) scheduler.after(at, () => this.crashOne());
+    }
+    await scheduler.run(this.t0 + FAULT_WINDOW_MS);
+    this.heal();
+    for (const slot of this.slots) if (slot.process?.alive !== true) await this.boot(slot);
+    const deadline = scheduler.now + SETTLE_BUDGET_MS;
+    await scheduler.run(Math.min(deadline, scheduler.now + 30_000), () => this.pending === 0);
+    for (const plan of this.workload.runs) if (plan.stopAtEnd) this.track(this.stopAtEnd(plan));
+    while (scheduler.now < deadline && !(await this.quiet())) await scheduler.run(scheduler.now + 1000);
+    const { violations, histories } = await checkWorld({ store: this.inner, workload: this.workload, ledger: this.ledger, calls: this.calls, skip: this.options.skip });
+    if (!(await this.quiet())) violations.unshift(`liveness: not quiet ${SETTLE_BUDGET_MS} ms after the faults stopped`);
+    const stats = this.stats();
+    await this.teardown();
+    return { seed: this.options.seed, violations, trace: this.trace.slice(-TRACE_TAIL), histories, stats };
+  }
+
+  private stats(): SeedReport['stats'] {
+    const counts = new Map<string, number>();
+    for (const e of this.ledger) {
+      const key = `${e.runId}/${e.node}/${e.activation ?? ''}/${e.attempt}/${e.kind}`;
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+    const reexecuted = [...counts.values()].filter((n) => n > 1).length;
+    return { runs: this.workload.runs.length, executions: this.ledger.length, reexecuted, crashes: this.crashes, steps: this.scheduler.steps, simulatedMs: this.scheduler.now - this.t0 };
+  }
+
+  /** Every process stops; pending task bodies unwind (no timer outlives the seed). */
+  private async teardown(): Promise<void> {
+    for (const slot of this.slots) if (slot.process !== undefined) slot.process.alive = false;
+    this.clientProcess.alive = false;
+    await this.scheduler.run(Infinity);
+    await this.inner.close();
+  }
+
+  /** Faults stop: the bus and the store behave from now on. */
+  private heal(): void {
+    this.bus.duplicate = 0;
+    this.bus.redeliver = 0;
+    this.storeFaults.error = 0;
+    this.storeFaults.ambiguous = 0;
+    this.log('faults stop');
+  }
+
+  /** Whether nothing is left to do: no call pending, no message in flight, no run unsettled, the outbox empty. */
+  private async quiet(): Promise<boolean> {
+    if (this.pending > 0 || this.broker.busy) return false;
+    if ((await this.inner.dueOutbox(Number.MAX_SAFE_INTEGER, 1)).length > 0) return false;
+    for (const plan of this.workload.runs) {
+      const state = await this.inner.loadRun(plan.id);
+      if (state !== undefined && !settled(state)) return false;
+    }
+    return true;
+  }
+
+  /** Starts a process in a slot: a coordinator taking signals, and a worker if the slot works. */
+  private async boot(slot: Slot): Promise<void> {
+    const process: SimProcess = { name: `${slot.name}#${++slot.incarnation}`, alive: true };
+    slot.process = process;
+    const store = this.viewOf(process);
+    const transport = this.broker.transport(process);
+    const logger = this.logger(process.name);
+    await new Coordinator({ store, transport, clock: this.scheduler.clock(process), logger }).start();
+    if (slot.works) {
+      const registry = new TaskRegistry().register(...this.tasksOf(process).values());
+      await new Worker({ transport, registry, concurrency: slot.concurrency, queues: ['default'], id: process.name, logger }).start();
+    }
+    this.log(`${process.name} started`);
+  }
+
+  /** Crashes a random live process; it restarts later, on the same store. */
+  private crashOne(): void {
+    const alive = this.slots.filter((s) => s.process?.alive === true);
+    if (alive.length === 0) return;
+    const slot = this.random.pick(alive);
+    const process = slot.process as SimProcess;
+    process.alive = false;
+    this.crashes++;
+    this.broker.crashed(process);
+    this.log(`${process.name} CRASHES`);
+    this.scheduler.after(this.random.int(50, 1500), () => {
+      if (slot.process === process) void this.boot(slot);
+    });
+  }
+
+  /** Counts a client call until it settles (the world is not quiet meanwhile). */
+  private track(call: Promise<void>): void {
+    this.pending++;
+    void call.finally(() => this.pending--);
+  }
+
+  /** Starts a run; after an error, starts it again with the same id (a user's retry). */
+  private async start(plan: RunPlan): Promise<void> {
+    const record = { attempts: 0, outcome: 'pending' as string };
+    this.calls.starts.set(plan.id, record);
+    for (;;) {
+      record.attempts++;
+      try {
+        await this.client.start(this.flows.get(plan.id) as Flow, {}, { id: plan.id });
+        record.outcome = 'ok';
+        this.log(`start ${plan.id} (${plan.policy}, nodes ${plan.nodes.map((n) => n.id).join(' ')}${plan.listener ? ', listener' : ''}): ok`);
+        return;
+      } catch (error) {
+        const code = codeOf(error);
+        record.outcome = code;
+        this.log(`start ${plan.id}: ${code} ${(error as Error).message}`);
+        if (code === 'TW_CONFLICT' || record.attempts >= 10) return;
+        await this.scheduler.sleep(200);
+      }
+    }
+  }
+
+  private handle(runId: string, actor: string): RunHandle {
+    return new RunHandle(runId, { ...this.parts, actor });
+  }
+
+  /** Applies a change under a unique actor, so the history shows whether (and how often) it was applied. */
+  private change(runId: string, what: string, apply: (handle: RunHandle) => Promise<unknown>): Promise<void> {
+    const actor = `call-${this.calls.changes.length + 1}`;
+    const record = { actor, runId, what, outcome: 'pending' };
+    this.calls.changes.push(record);
+    this.log(`${actor}: ${what} on ${runId}`);
+    return apply(this.handle(runId, actor)).then(
+      () => {
+        record.outcome = 'ok';
+        this.log(`${actor}: ok`);
+      },
+      (error: unknown) => {
+        record.outcome = codeOf(error);
+        this.log(`${actor}: ${record.outcome} ${(error as Error).message}`);
+      },
+    );
+  }
+
+  /** A planned live change; its target is chosen from the run's state now (as a user reading `status()`). */
+  private async act(plan: RunPlan, action: Action): Promise<void> {
+    const state = await this.inner.loadRun(plan.id);
+    if (state === undefined) return;
+    const failed = [...state.nodes.values()].filter((n) => n.status === 'failed' && n.def.kind === 'task' && !n.def.persistent).map((n) => n.def.id);
+    switch (action.op) {
+      case 'retry-failed':
+        if (failed.length > 0) {
+          const node = this.random.pick(failed);
+          await this.change(plan.id, `retry ${node}`, (h) => h.retry(node));
+        }
+        return;
+      case 'skip-failed':
+        if (failed.length > 0) {
+          const node = this.random.pick(failed);
+          await this.change(plan.id, `skip ${node}`, (h) => h.skip(node, SKIP_VALUE));
+        }
+        return;
+      case 'add': {
+        const spare = plan.spare;
+        if (spare === undefined || state.nodes.has(spare.id)) return;
+        const node = (this.clientTasks.get(taskName(plan, spare.id)) as AnyTask).s({ b: spare.bound }, { id: spare.id });
+        await this.change(plan.id, `add ${spare.id}`, (h) => h.add(node, { sources: spare.sources.map((s) => s.from) }));
+        return;
+      }
+      case 'remove-readd': {
+        const x = plan.nodes.find((n) => n.id === 'x');
+        if (x === undefined || !state.nodes.has('x')) return;
+        // The client's coordinator is busy with another change (an invalid one here), so that
+        // the remove and the add that follow are stepped in one batch, as concurrent users' are.
+        const busy = this.change(plan.id, 'unlink of an unknown node (keeps the coordinator busy)', (h) => h.unlink('nowhere', 'x'));
+        const node = (this.clientTasks.get(taskName(plan, 'x')) as AnyTask).s({ b: x.bound }, { id: 'x' });
+        await Promise.all([busy, this.change(plan.id, 'remove x', (h) => h.remove('x')), this.change(plan.id, 'add x', (h) => h.add(node, { sources: ['n0'] }))]);
+        return;
+      }
+      case 'remove-listener':
+        if (state.nodes.has('p')) await this.change(plan.id, 'remove p', (h) => h.remove('p'));
+        return;
+      case 'cancel':
+        await this.change(plan.id, 'cancel', (h) => h.cancel());
+        return;
+    }
+  }
+
+  private async stopAtEnd(plan: RunPlan): Promise<void> {
+    const state = await this.inner.loadRun(plan.id);
+    if (state === undefined || state.stopped || ['succeeded', 'rolled_back', 'cancelled'].includes(state.status)) return;
+    await this.change(plan.id, 'stop', (h) => h.stop());
+  }
+
+  private async notify(event: string, v: number): Promise<void> {
+    const record: CallRecords['notifies'][number] = { event, v, outcome: 'pending' };
+    this.calls.notifies.push(record);
+    try {
+      record.runIds = await this.client.notify(event, { v });
+      record.outcome = 'ok';
+      this.log(`notify ${event} v=${v}: ok, runs ${record.runIds.join(' ')}`);
+    } catch (error) {
+      record.outcome = codeOf(error);
+      this.log(`notify ${event} v=${v}: ${record.outcome} ${(error as Error).message}`);
+    }
+  }
+}
+
+/** A run with nothing left to do: settled or listening, nothing running, no rollback or activation in progress. */
+function settled(state: RunState): boolean {
+  if (!['succeeded', 'failed', 'stalled', 'rolled_back', 'cancelled', 'listening'].includes(state.status)) return false;
+  for (const node of state.nodes.values()) if (node.status === 'running' || node.status === 'retrying' || node.undo === 'running') return false;
+  for (const activation of state.activations.values()) if (activation.status === 'running' || activation.status === 'retrying') return false;
+  return true;
+}
+
+/** The `code` of an error, or its name. */
+function codeOf(error: unknown): string {
+  const code = (error as { code?: unknown })?.code;
+  return typeof code === 'string' ? code : ((error as Error)?.name ?? 'Error');
+}
