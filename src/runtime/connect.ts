@@ -19,6 +19,7 @@ import { ANY_QUEUE, InProcessTransport } from '../transport/inprocess/index.js';
 import { TaskRegistry } from '../worker/registry.js';
 import { Worker } from '../worker/worker.js';
 import { openStore } from './open-store.js';
+import { Resumer } from './resume.js';
 import { checkKeys, optionKeys } from '../model/options.js';
 
 /** Options of {@link connect}. Every field has a default; `connect()` alone runs embedded. */
@@ -55,6 +56,9 @@ export interface ConnectOptions {
   queues?: string[];
   /**
    * Resume live runs found in the store at connect (embedded with a durable store).
+   * A run is resumed once every task it uses is registered: at connect (`tasks`),
+   * or later with `client.register()` or by starting a flow that uses them;
+   * until then it is left as it was.
    * @default true when embedded with a file store
    */
   resume?: boolean;
@@ -182,10 +186,13 @@ async function wire(options: ConnectOptions, opened: { close(): Promise<void> }[
     // Publish what this worker executes, so clients without the code can name its tasks.
     await store.registerTasks(registry.infos());
   }
-  if (options.resume ?? (!distributed && store.kind !== 'memory')) await coordinator.resume();
+  // Runs whose tasks are not all registered yet resume once they are (client.register()).
+  const resumer = (options.resume ?? (!distributed && store.kind !== 'memory')) ? new Resumer(store, coordinator, registry, logger) : undefined;
+  await resumer?.start();
   const actor = options.actor ?? `${process.env['USER'] ?? 'user'}@${hostname()}`;
-  const parts = { store, transport, coordinator, registry, actor, pollIntervalMs: distributed ? 500 : 1000 };
+  const parts = { store, transport, coordinator, registry, actor, pollIntervalMs: distributed ? 500 : 1000, ...(resumer === undefined ? {} : { afterRegister: () => void resumer.registered() }) };
   return new Client(parts, async () => {
+    await resumer?.settled();
     await worker?.close();
     await coordinator.close();
     await transport.close();
