@@ -47,16 +47,21 @@ export class Client {
     private readonly shutdown: () => Promise<void>,
   ) {}
 
-  /** Registers tasks this process can execute (embedded) or knows by name. Flows started from a `Flow` register theirs. */
+  /**
+   * Registers tasks this process can execute (embedded) or knows by name. Flows
+   * started from a `Flow` register theirs. May come after `connect()`: a run
+   * found in the store at connect is resumed once every task it uses is registered.
+   */
   register(...tasks: AnyTask[]): this {
     this.parts.registry.register(...tasks);
+    this.parts.afterRegister?.();
     return this;
   }
 
   /** Starts a run of a flow with optional flow inputs. */
   async start(flow: Flow | FlowDefinition, inputs: Record<string, unknown> = {}, options: StartOptions = {}): Promise<RunHandle> {
     const definition = 'definition' in flow ? flow.definition() : decodeFlowDefinition(flow);
-    if ('definition' in flow) this.parts.registry.register(...flow.tasks());
+    if ('definition' in flow) this.register(...flow.tasks());
     const encoded = encodeValue(inputs, `the inputs of flow "${definition.name}"`) as JsonObject;
     const validate = options.validate ?? true;
     if (validate) {

@@ -28,6 +28,8 @@ export interface RuntimeParts {
   actor: string;
   /** How often wait() re-reads the run when no announcement arrives. */
   pollIntervalMs: number;
+  /** Called after tasks are registered (resumes the runs found at connect that waited for them). */
+  afterRegister?: () => void;
 }
 
 /** A node named by its task, for processes that do not have the task's code (the CLI). */

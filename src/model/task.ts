@@ -23,8 +23,16 @@ export interface TaskContext {
   readonly nodeId: string;
   /** The task's registered name. */
   readonly task: string;
-  /** Attempt number, 1 for the first. A re-delivery after a crash runs the same attempt again. */
+  /**
+   * Attempt number, 1 for the first; a retry after a failure is the next number.
+   * Execution is at least once: an attempt interrupted by a crash (or a lost
+   * worker, or a redelivered dispatch) runs again with the same number, so one
+   * attempt number may be seen more than once. Tell executions apart with
+   * {@link TaskContext.executionId}.
+   */
   readonly attempt: number;
+  /** Unique to this execution: differs between two executions of the same attempt. */
+  readonly executionId: string;
   /** For a persistent listener: the notification number this activation answers. */
   readonly activation: number | undefined;
   /** Fires when the run is cancelled or the attempt times out. */

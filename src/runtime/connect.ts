@@ -19,9 +19,16 @@ import { ANY_QUEUE, InProcessTransport } from '../transport/inprocess/index.js';
 import { TaskRegistry } from '../worker/registry.js';
 import { Worker } from '../worker/worker.js';
 import { openStore } from './open-store.js';
+import { Resumer } from './resume.js';
 import { checkKeys, optionKeys } from '../model/options.js';
 
-/** Options of {@link connect}. Every field has a default; `connect()` alone runs embedded. */
+/**
+ * Options of {@link connect}. Every field has a default; `connect()` alone runs
+ * embedded. As for the CLI, `store`, `broker`, `prefix` and `schema` come from
+ * the option, then the `TASKWIRE_STORE_URL`, `TASKWIRE_BROKER_URL`,
+ * `TASKWIRE_PREFIX` and `TASKWIRE_SCHEMA` environment variables (empty counts
+ * as unset), then the default.
+ */
 export interface ConnectOptions {
   /**
    * Where runs live: a {@link Store}, `"memory"`, a SQLite file path (or
@@ -55,17 +62,21 @@ export interface ConnectOptions {
   queues?: string[];
   /**
    * Resume live runs found in the store at connect (embedded with a durable store).
+   * A run is resumed once every task it uses is registered: at connect (`tasks`),
+   * or later with `client.register()` or by starting a flow that uses them;
+   * until then it is left as it was.
    * @default true when embedded with a file store
    */
   resume?: boolean;
   /**
-   * Prefix of every AMQP exchange and queue name.
-   * @default "taskwire"
+   * Prefix of every AMQP exchange and queue name (distributed): processes that
+   * work together share it; different prefixes on one broker do not see each other.
+   * @default `TASKWIRE_PREFIX`, else "taskwire"
    */
   prefix?: string;
   /**
-   * PostgreSQL schema.
-   * @default "taskwire"
+   * PostgreSQL schema holding the tables (with a `postgres://` store).
+   * @default `TASKWIRE_SCHEMA`, else "taskwire"
    */
   schema?: string;
   /** Structured logger (pino fits). @default silent */
@@ -138,17 +149,25 @@ export async function connect(options: ConnectOptions = {}): Promise<Client> {
   }
 }
 
+/** An environment variable's value; unset and empty are the same. */
+function fromEnv(name: string): string | undefined {
+  const value = process.env[name];
+  return value === undefined || value === '' ? undefined : value;
+}
+
 /** Wires the parts of {@link connect}, pushing each one opened onto `opened`. */
 async function wire(options: ConnectOptions, opened: { close(): Promise<void> }[]): Promise<Client> {
   const logger = options.logger ?? silentLogger;
-  const brokerUrl = options.broker ?? process.env['TASKWIRE_BROKER_URL'];
-  const distributed = brokerUrl !== undefined && brokerUrl !== '';
-  const store = await openStore(options.store ?? process.env['TASKWIRE_STORE_URL'], { distributed, ...(options.schema === undefined ? {} : { schema: options.schema }) });
+  const brokerUrl = options.broker ?? fromEnv('TASKWIRE_BROKER_URL');
+  const distributed = brokerUrl !== undefined;
+  const prefix = options.prefix ?? fromEnv('TASKWIRE_PREFIX');
+  const schema = options.schema ?? fromEnv('TASKWIRE_SCHEMA');
+  const store = await openStore(options.store ?? fromEnv('TASKWIRE_STORE_URL'), { distributed, ...(schema === undefined ? {} : { schema }) });
   opened.push(store);
   let transport: Transport;
   if (distributed) {
     const { connectAmqp } = await import('../transport/amqp/index.js');
-    transport = await connectAmqp({ url: brokerUrl, logger, ...(options.prefix === undefined ? {} : { prefix: options.prefix }) });
+    transport = await connectAmqp({ url: brokerUrl, logger, ...(prefix === undefined ? {} : { prefix }) });
     opened.push(transport);
   } else {
     transport = new InProcessTransport({ logger });
@@ -160,7 +179,7 @@ async function wire(options: ConnectOptions, opened: { close(): Promise<void> }[
   // Embedded, a process that neither executes nor coordinates (the CLI changing a run
   // owned by another process) leaves its commands in the store's outbox for the owner.
   const carryOut = distributed || roles.worker || roles.coordinator;
-  const coordinator = new Coordinator({ store, transport, logger, carryOut, leaderKey: options.prefix ?? 'taskwire', ...metrics, ...(options.clock === undefined ? {} : { clock: options.clock }) });
+  const coordinator = new Coordinator({ store, transport, logger, carryOut, leaderKey: prefix ?? 'taskwire', ...metrics, ...(options.clock === undefined ? {} : { clock: options.clock }) });
   opened.push(coordinator);
   if (roles.coordinator) await coordinator.start();
   let worker: Worker | undefined;
@@ -182,10 +201,13 @@ async function wire(options: ConnectOptions, opened: { close(): Promise<void> }[
     // Publish what this worker executes, so clients without the code can name its tasks.
     await store.registerTasks(registry.infos());
   }
-  if (options.resume ?? (!distributed && store.kind !== 'memory')) await coordinator.resume();
+  // Runs whose tasks are not all registered yet resume once they are (client.register()).
+  const resumer = (options.resume ?? (!distributed && store.kind !== 'memory')) ? new Resumer(store, coordinator, registry, logger) : undefined;
+  await resumer?.start();
   const actor = options.actor ?? `${process.env['USER'] ?? 'user'}@${hostname()}`;
-  const parts = { store, transport, coordinator, registry, actor, pollIntervalMs: distributed ? 500 : 1000 };
+  const parts = { store, transport, coordinator, registry, actor, pollIntervalMs: distributed ? 500 : 1000, ...(resumer === undefined ? {} : { afterRegister: () => void resumer.registered() }) };
   return new Client(parts, async () => {
+    await resumer?.settled();
     await worker?.close();
     await coordinator.close();
     await transport.close();

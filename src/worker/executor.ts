@@ -5,6 +5,7 @@
  *
  * @packageDocumentation
  */
+import { randomUUID } from 'node:crypto';
 import { decodeValue, encodeValue } from '../codec/value.js';
 import { TimeoutError, UnknownTaskError } from '../errors.js';
 import { toFailure, type Failure } from '../model/failure.js';
@@ -104,7 +105,7 @@ export async function execute(message: DispatchMessage, registry: TaskRegistry, 
     const inputs = decodeValue(message.inputs) as Record<string, unknown>;
     const attempt = withTimeout(
       (signal) => {
-        const context: TaskContext = { runId: message.runId, nodeId: message.node, task: task.name, attempt: message.attempt, activation: message.activation, signal };
+        const context: TaskContext = { runId: message.runId, nodeId: message.node, task: task.name, attempt: message.attempt, activation: message.activation, executionId: randomUUID(), signal };
         if (!rollback) return task.apply(inputs, context);
         const rollbackContext = { ...context, result: message.result === undefined ? undefined : decodeValue(message.result), error: message.error };
         return (task.rollback as NonNullable<typeof task.rollback>)(inputs, rollbackContext);

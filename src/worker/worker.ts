@@ -120,18 +120,20 @@ export class Worker {
     const startedAt = Date.now();
     metrics?.taskStarted(message.task, message.queue, message.sentAt === undefined ? undefined : startedAt - message.sentAt);
     const lease = this.holdLease(delivery, log);
-    const { signal: outcome, returned } = await traceExecution(message, async () => {
+    const { execution: { signal: outcome, returned } } = await traceExecution(message, async () => {
       const execution = await execute(message, this.options.registry, this.id, signal);
       const signalled = execution.signal;
       const failed = signalled.type === 'task.failed' || signalled.type === 'rollback.failed';
       return { execution, failed, ...(failed ? { message: signalled.error.message } : {}) };
-    })
-      .then((traced) => traced.execution)
-      .finally(() => lease.release());
+    }).catch((error: unknown) => {
+      lease.release();
+      throw error;
+    });
     metrics?.taskFinished(message.task, outcome.type.endsWith('succeeded') ? 'succeeded' : 'failed', Date.now() - startedAt);
     if (this.closing !== undefined && signal.aborted) {
       // Aborted by shutdown, not by the run: give the dispatch back for another worker
       // (a leased one is already acknowledged: its lease ends and it is dispatched again).
+      lease.release();
       if (!lease.acked) delivery.requeue();
       return;
     }
@@ -141,10 +143,15 @@ export class Worker {
     try {
       await this.options.transport.signal([outcome]);
       // A timed-out or aborted task that ignores its AbortSignal still holds its
-      // slot (the dispatch stays unacknowledged) until its code returns.
+      // slot (the dispatch stays unacknowledged) until its code returns. Past
+      // leaseAfterMs its lease acknowledges it early all the same, so the broker's
+      // consumer timeout cannot close the channel under it; the heartbeats of
+      // that stale attempt are ignored by the engine.
       await this.untilReturned(returned);
+      lease.release();
       if (!lease.acked) delivery.ack();
     } catch (error) {
+      lease.release();
       log.error({ error: (error as Error).message }, 'could not send the signal; the dispatch goes back to the queue');
       if (!lease.acked) delivery.requeue();
     }

@@ -1,0 +1,66 @@
+/**
+ * Resuming, at connect, the live runs a process finds in its store (embedded,
+ * durable store): a run is resumed once every task it uses is registered, so a
+ * process may register its tasks after `connect()` (with `client.register()` or
+ * by starting a flow that uses them).
+ *
+ * @packageDocumentation
+ */
+import type { Coordinator } from '../coordinator/coordinator.js';
+import type { Logger } from '../observability/logger.js';
+import type { Store } from '../store/port.js';
+import type { TaskRegistry } from '../worker/registry.js';
+
+/** Runs found at connect, resumed as their tasks become known. */
+export class Resumer {
+  /** Runs not resumed yet, with the task names they wait for. */
+  private readonly waiting = new Map<string, readonly string[]>();
+  private work: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly store: Store,
+    private readonly coordinator: Coordinator,
+    private readonly registry: TaskRegistry,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Looks at every live run of the store; resumes those whose tasks are all registered. */
+  async start(): Promise<void> {
+    const ids = await this.store.liveRunIds();
+    await Promise.all(ids.map((id) => this.check(id)));
+  }
+
+  /**
+   * Called after tasks are registered: resumes the waiting runs they complete.
+   * Serialised; a failure is logged (the run stays as it was, resumed at the next connect).
+   */
+  registered(): Promise<void> {
+    if (this.waiting.size === 0) return this.work;
+    this.work = this.work
+      .then(async () => {
+        const ready = [...this.waiting].filter(([, tasks]) => tasks.every((name) => this.registry.has(name))).map(([id]) => id);
+        for (const id of ready) this.waiting.delete(id);
+        await Promise.all(ready.map((id) => this.coordinator.submit(id, { type: 'resume' })));
+      })
+      .catch((error: unknown) => this.logger.error({ error: (error as Error).message }, 'could not resume runs after registration'));
+    return this.work;
+  }
+
+  /** Waits for resumes under way (before closing). */
+  settled(): Promise<void> {
+    return this.work;
+  }
+
+  private async check(id: string): Promise<void> {
+    const run = await this.store.loadRun(id);
+    if (run === undefined) return;
+    const tasks = [...new Set([...run.nodes.values()].filter((node) => node.def.kind === 'task').map((node) => node.def.name))];
+    const missing = tasks.filter((name) => !this.registry.has(name));
+    if (missing.length === 0) {
+      await this.coordinator.submit(id, { type: 'resume' });
+      return;
+    }
+    this.waiting.set(id, tasks);
+    this.logger.info({ runId: id, tasks: missing }, 'run not resumed until its tasks are registered');
+  }
+}
