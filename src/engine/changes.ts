@@ -16,7 +16,7 @@ import { reaches } from '../model/graph.js';
 import { inputProblems } from '../model/validate.js';
 import type { Change, LinkSpec } from './events.js';
 import { addOutgoing, addToIndex, removeFromIndex, removeOutgoing } from './live.js';
-import { checkNotUndoing } from './saga.js';
+import { checkNotUndoing, checkRemovable } from './saga.js';
 import { activationKey, type NodeState } from './state.js';
 import type { Stepper } from './step.js';
 
@@ -26,7 +26,7 @@ const UNFINISHED = new Set(['waiting', 'failed', 'cancelled', 'retrying', 'liste
 /** Applies one change (see the module doc). Throws before changing anything if it is invalid. */
 export function applyChange(s: Stepper, change: Change, actor: string): void {
   const run = s.run;
-  if (run.cancelled || run.status === 'rolled_back') {
+  if (run.cancelled || run.status === 'rolled_back' || run.status === 'rollback_failed') {
     throw new InvalidChangeError(`run "${run.id}" is ${run.status}: it cannot be changed`);
   }
   const apply = plan(s, change);
@@ -72,6 +72,7 @@ function plan(s: Stepper, change: Change): () => void {
       return planSkip(s, node(s, change.node), change.result ?? null);
     case 'cancel':
       if (s.run.status === 'succeeded') throw new InvalidChangeError(`run "${s.run.id}" is succeeded: there is nothing to cancel`);
+      if (s.run.saga) throw new InvalidChangeError(`run "${s.run.id}" is rolling back: it cannot be cancelled (its compensations run to the end)`);
       return () => cancelRun(s);
     case 'stop':
       return () => stopRun(s);
@@ -210,6 +211,7 @@ function planAdd(s: Stepper, def: NodeDefinition, sources: LinkSpec[], listeners
 }
 
 function planRemove(s: Stepper, target: NodeState): () => void {
+  checkRemovable(s, target);
   const id = target.def.id;
   // A copy: the index's own list is dropped below, and listeners start after.
   const listeners = [...(s.live.index.outgoing.get(id) ?? [])];
@@ -220,11 +222,11 @@ function planRemove(s: Stepper, target: NodeState): () => void {
   return () => {
     if (target.status === 'running') s.out.commands.push({ type: 'abort', runId: s.run.id, node: id });
     // Live activations are recorded cancelled (a store would otherwise keep them
-    // running for ever); failed ones stay failed in the store.
+    // running for ever); finished ones stay as the store has them.
     for (const [key, activation] of [...s.run.activations]) {
       if (activation.node !== id) continue;
-      if (activation.status === 'failed') s.run.activations.delete(key);
-      else s.cancelActivation(activation);
+      if (activation.status === 'running' || activation.status === 'retrying') s.cancelActivation(activation);
+      else s.run.activations.delete(key);
     }
     removeFromIndex(s.live.index, target);
     s.run.nodes.delete(id);
@@ -268,6 +270,7 @@ function planRetry(s: Stepper, target: NodeState, activation: number | undefined
     if (found?.status !== 'failed') {
       throw new InvalidChangeError(`activation ${activation} of node "${target.def.id}" has not failed: only a failed activation can be retried`);
     }
+    checkNotUndoing(s, found);
     return () => s.retryActivation(found);
   }
   if (target.status !== 'failed' && target.status !== 'cancelled') {
