@@ -222,11 +222,9 @@ function planRemove(s: Stepper, target: NodeState): () => void {
   return () => {
     if (target.status === 'running') s.out.commands.push({ type: 'abort', runId: s.run.id, node: id });
     // Live activations are recorded cancelled (a store would otherwise keep them
-    // running for ever); finished ones stay as the store has them.
-    for (const [key, activation] of [...s.run.activations]) {
-      if (activation.node !== id) continue;
-      if (activation.status === 'running' || activation.status === 'retrying') s.cancelActivation(activation);
-      else s.run.activations.delete(key);
+    // running for ever); the others stay as the store has them (and a reload gives).
+    for (const activation of [...s.run.activations.values()]) {
+      if (activation.node === id && (activation.status === 'running' || activation.status === 'retrying')) s.cancelActivation(activation);
     }
     removeFromIndex(s.live.index, target);
     s.run.nodes.delete(id);
