@@ -103,6 +103,24 @@ export function checkRemovable(s: Stepper, node: NodeState): void {
   }
 }
 
+/**
+ * Starts the saga (policy `rollback`, a node failed for good): no new work
+ * starts, so activations waiting for a retry are cancelled now (retrying nodes
+ * are cancelled once nothing runs), and the results they held back are passed on.
+ */
+export function startSaga(s: Stepper): void {
+  s.run.saga = true;
+  const held = new Set<NodeState>();
+  for (const activation of [...s.run.activations.values()]) {
+    if (activation.status !== 'retrying') continue;
+    s.setActivation(activation, 'cancelled');
+    s.record({ type: 'node.cancelled', node: activation.node, activation: activation.seq });
+    const node = s.run.nodes.get(activation.node);
+    if (node !== undefined) held.add(node);
+  }
+  for (const node of held) s.releaseHeld(node);
+}
+
 /** The saga: once nothing runs, compensate completed nodes and activations one at a time, latest completion first. */
 export function continueSaga(s: Stepper): void {
   const index = s.live.index;

@@ -12,7 +12,7 @@ import type { Failure } from '../model/failure.js';
 import { backoffDelayMs } from '../model/retry.js';
 import { applyChange } from './changes.js';
 import { heartbeat, leaseDue } from './leases.js';
-import { continueSaga, resumeUndos, startUndo, undone } from './saga.js';
+import { continueSaga, resumeUndos, startSaga, startUndo, undone } from './saga.js';
 import { executionRef, type Command, type EngineEvent, type ExecutionRef, type HistoryEntry } from './events.js';
 import { resolveInputs, sourcesNotified } from './inputs.js';
 import { countUndo, type LiveRun } from './live.js';
@@ -292,7 +292,7 @@ export class Stepper {
    * finish after it, and its own result, older than the latest notified, is
    * passed to listeners without becoming the node's `result`.
    */
-  private releaseHeld(node: NodeState): void {
+  releaseHeld(node: NodeState): void {
     const held = node.held;
     if (held === undefined) return;
     const first = this.earliestLiveActivation(node.def.id);
@@ -419,7 +419,7 @@ export class Stepper {
     node.error = error;
     node.finishedAt = this.now;
     if (node.def.rollback) startUndo(this, node);
-    if (this.run.onFailure === 'rollback') this.run.saga = true;
+    if (this.run.onFailure === 'rollback') startSaga(this);
   }
 
   /**

@@ -1,6 +1,7 @@
 /**
  * Property tests of the engine against a reference evaluator: random DAGs,
- * random failure plans, random delivery order, duplicated signals.
+ * random failure plans (of applies and rollbacks), random delivery order,
+ * duplicated signals. Persistent listeners are in `listener-properties.test.ts`.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -9,7 +10,7 @@ import type { Command, DispatchCommand, EngineEvent } from '../../src/engine/eve
 import type { FailurePolicy } from '../../src/model/definition.js';
 import { flow } from '../../src/model/flow.js';
 import { task } from '../../src/model/task.js';
-import { Harness, oops, snapshot } from './harness.js';
+import { Harness, oops, prng, snapshot } from './harness.js';
 
 /** One node of a generated DAG: sources have lower indexes; `data` sources feed an input. */
 interface NodePlan {
@@ -19,6 +20,8 @@ interface NodePlan {
   failures: number;
   /** Retries allowed; below `failures` the node fails for good. */
   limit: number;
+  /** Its task's rollback (policy rollback only): none, one that succeeds, one that fails. */
+  undo: 'none' | 'ok' | 'fails';
 }
 
 interface Plan {
@@ -43,6 +46,7 @@ const nodePlan = (i: number, exhaust: fc.Arbitrary<boolean>): fc.Arbitrary<NodeP
       failures: fc.nat({ max: 3 }),
       slack: fc.nat({ max: 2 }),
       exhaust,
+      undo: fc.constantFrom<NodePlan['undo']>('none', 'ok', 'ok', 'fails'),
     })
     .map(({ slack, exhaust: fails, ...rest }) =>
       fails ? { ...rest, failures: Math.max(1, rest.failures), limit: Math.max(1, rest.failures) - 1 } : { ...rest, limit: rest.failures + slack },
@@ -72,7 +76,7 @@ function buildFlow(plan: Plan) {
       requires: ['b', ...spec.sources.filter((s) => s.data).map((s) => id(s.from))],
       retry: { limit: spec.limit, initialDelayMs: 10, factor: 2, maxDelayMs: 50, jitter: 0.5 },
       apply: () => 0,
-      ...(plan.onFailure === 'rollback' ? { rollback: () => undefined } : {}),
+      ...(plan.onFailure === 'rollback' && spec.undo !== 'none' ? { rollback: () => undefined } : {}),
     }).s({ b: spec.bound }),
   );
   nodes.forEach((node, i) => {
@@ -102,17 +106,6 @@ function blockedBy(plan: Plan): boolean[] {
     blocked[i] = spec.sources.some((s) => blocked[s.from] === true || failsForGood(plan.nodes[s.from] as NodePlan));
   });
   return blocked;
-}
-
-/** Small deterministic PRNG (mulberry32), so a failing case replays. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** What a driven run observed besides its final state. */
@@ -167,8 +160,11 @@ function respond(plan: Plan, h: Harness, command: Command): EngineEvent {
     return { type: 'retry.due', node: command.node, attempt: command.attempt };
   }
   const dispatch = command as DispatchCommand;
-  if (dispatch.kind === 'rollback') return { type: 'rollback.succeeded', node: dispatch.node, attempt: dispatch.attempt };
   const spec = plan.nodes[indexOf(dispatch.node)] as NodePlan;
+  if (dispatch.kind === 'rollback') {
+    const ref = { node: dispatch.node, attempt: dispatch.attempt };
+    return spec.undo === 'fails' ? { type: 'rollback.failed', ...ref, error: undoFailure } : { type: 'rollback.succeeded', ...ref };
+  }
   if (dispatch.attempt <= spec.failures) return { type: 'task.failed', node: dispatch.node, attempt: dispatch.attempt, error: oops };
   return { type: 'task.succeeded', node: dispatch.node, attempt: dispatch.attempt, result: compute(dispatch.node, dispatch.inputs) };
 }
@@ -186,6 +182,9 @@ function checkDispatch(h: Harness, command: DispatchCommand, trace: Trace): void
   const busy = [...state.nodes.values()].filter((n) => n.status === 'running' || (n.undo === 'running' && n.def.id !== command.node));
   expect(busy.map((n) => n.def.id)).toEqual([]);
 }
+
+/** What a rollback that fails throws. */
+const undoFailure = { name: 'Error', message: 'cannot undo', retryable: true };
 
 /** Attempt numbers of a node's apply dispatches. */
 const attempts = (h: Harness, node: string): number[] => h.dispatches().filter((d) => d.node === node).map((d) => d.attempt);
@@ -235,15 +234,21 @@ describe('engine properties', () => {
     );
   });
 
-  it('rollback: completed nodes are rolled back once each, in reverse completion order, and nothing new starts', () => {
+  it('rollback: completed nodes with a rollback are rolled back once each, in reverse completion order, nothing new starts; rollback_failed iff one failed', () => {
     fc.assert(
       fc.property(planArb('rollback', 0.15), seedArb, (plan, seed) => {
         const { h, trace } = drive(plan, seed, 'none');
+        const undo = (node: string): NodePlan['undo'] => (plan.nodes[indexOf(node)] as NodePlan).undo;
         const completed = h.entries('node.succeeded').map((e) => e.node as string);
-        expect(trace.sagaRollbacks).toEqual([...completed].reverse());
+        expect(trace.sagaRollbacks).toEqual(completed.filter((node) => undo(node) !== 'none').reverse());
         expect(trace.appliesInSaga).toBe(0);
-        for (const node of completed) expect(h.node(node).undo).toBe('done');
-        expect(h.status).toBe('rolled_back');
+        for (const node of completed) expect(h.node(node).undo).toBe({ none: undefined, ok: 'done', fails: 'failed' }[undo(node)]);
+        const failedForGood = [...h.live.state.nodes.values()].filter((n) => n.status === 'failed');
+        expect(failedForGood.length).toBeGreaterThan(0);
+        for (const node of failedForGood) expect(node.undo).toBe({ none: undefined, ok: 'done', fails: 'failed' }[undo(node.def.id)]);
+        const undone = [...completed, ...failedForGood.map((n) => n.def.id)];
+        expect(h.status).toBe(undone.some((node) => undo(node) === 'fails') ? 'rollback_failed' : 'rolled_back');
+        expect(h.commands.filter((c) => c.type === 'finished')).toEqual([{ type: 'finished', runId: 'run-1', status: h.status }]);
       }),
     );
   });

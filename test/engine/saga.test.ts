@@ -172,6 +172,19 @@ describe('the saga and persistent listeners', () => {
     expect(h.status).toBe('rolled_back');
   });
 
+  it('an activation waiting for its retry when the saga starts is cancelled, not run again', () => {
+    const register = task('register', { requires: ['ip'], retry: 2, apply: () => 'r' }).s({}, { persistent: true });
+    const h = new Harness(flow('f', { onFailure: 'rollback' }).link(event('server.created', { provides: ['ip'] }), register).add(unit('doomed').s()));
+    h.start();
+    h.notify('server.created', { ip: 'a' });
+    const [s1] = activationSeqs(h) as [number];
+    h.send({ type: 'task.failed', node: 'register', attempt: 1, activation: s1, error: { name: 'Error', message: 'flaky', retryable: true } });
+    h.fail('doomed', fatal);
+    expect(h.send({ type: 'retry.due', node: 'register', attempt: 2, activation: s1 }).commands).toEqual([]);
+    expect(h.entries('node.cancelled')).toMatchObject([{ node: 'register', activation: s1 }]);
+    expect(h.status).toBe('rolled_back');
+  });
+
   it('owed compensations survive a reload', async () => {
     const store = new MemoryStore();
     const h = listenerSaga();
