@@ -6,7 +6,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Json } from '../../src/codec/json.js';
-import type { Command, DispatchCommand, EngineEvent } from '../../src/engine/events.js';
+import type { Change, Command, DispatchCommand, EngineEvent } from '../../src/engine/events.js';
+import type { NodeState } from '../../src/engine/state.js';
+import { TaskwireError } from '../../src/errors.js';
 import type { FailurePolicy } from '../../src/model/definition.js';
 import { flow } from '../../src/model/flow.js';
 import { task } from '../../src/model/task.js';
@@ -116,11 +118,21 @@ interface Trace {
   appliesInSaga: number;
 }
 
+/** How a plan is driven. */
+interface DriveOptions {
+  /** Whether each signal is delivered twice (at once or later). */
+  duplicates?: Duplicates;
+  /** Whether invalid changes are tried at random points (each must be refused and leave no trace). */
+  refused?: boolean;
+  /** Whether, once the run settles, each failed node is retried or skipped by hand (then the run is driven again). */
+  repair?: boolean;
+}
+
 /**
  * Runs a plan to the end: pending dispatches and retries are carried out in a
- * random order; each signal may be delivered twice (at once or later).
+ * random order; see {@link DriveOptions} for the rest.
  */
-function drive(plan: Plan, seed: number, duplicates: Duplicates): { h: Harness; trace: Trace } {
+function drive(plan: Plan, seed: number, { duplicates = 'none', refused = false, repair = false }: DriveOptions = {}): { h: Harness; trace: Trace } {
   const h = new Harness(buildFlow(plan));
   const random = prng(seed);
   /** Commands to carry out, and signals to deliver a second time. */
@@ -132,25 +144,67 @@ function drive(plan: Plan, seed: number, duplicates: Duplicates): { h: Harness; 
       if (command.type === 'dispatch' || command.type === 'schedule') pending.push(command);
     }
   };
+  const settle = (): void => {
+    for (let guard = 0; pending.length > 0; guard++) {
+      if (guard > 5000) throw new Error('the run does not settle');
+      if (refused && random() < 0.05) refuse(h, random);
+      const [item] = pending.splice(Math.floor(random() * pending.length), 1) as [(typeof pending)[number]];
+      h.now += 1;
+      if ('replay' in item) {
+        expect(h.send(item.replay).history).toEqual([]);
+        continue;
+      }
+      const event = respond(plan, h, item);
+      observe(h.send(event).commands);
+      if (duplicates === 'immediate') {
+        const again = h.send(event);
+        expect(again.history).toEqual([]);
+        expect(again.commands).toEqual([]);
+      }
+      if (duplicates === 'delayed') pending.push({ replay: event });
+    }
+  };
   observe(h.start().commands);
-  for (let guard = 0; pending.length > 0; guard++) {
-    if (guard > 5000) throw new Error('the run does not settle');
-    const [item] = pending.splice(Math.floor(random() * pending.length), 1) as [(typeof pending)[number]];
-    h.now += 1;
-    if ('replay' in item) {
-      expect(h.send(item.replay).history).toEqual([]);
-      continue;
+  settle();
+  const healthy = reference({ ...plan, nodes: plan.nodes.map((spec) => ({ ...spec, failures: 0 })) });
+  // Repairing a node lets its listeners run, which may fail in turn: repair until nothing fails.
+  for (let failed = repair ? failedNodes(h) : []; failed.length > 0; failed = failedNodes(h)) {
+    for (const node of failed.sort(() => random() - 0.5)) {
+      const change: Change = random() < 0.5 ? { op: 'retry', node } : { op: 'skip', node, result: healthy[indexOf(node)] as number };
+      observe(h.change(change).commands);
     }
-    const event = respond(plan, h, item);
-    observe(h.send(event).commands);
-    if (duplicates === 'immediate') {
-      const again = h.send(event);
-      expect(again.history).toEqual([]);
-      expect(again.commands).toEqual([]);
-    }
-    if (duplicates === 'delayed') pending.push({ replay: event });
+    settle();
   }
   return { h, trace };
+}
+
+/** Ids of the run's failed nodes. */
+const failedNodes = (h: Harness): string[] => [...h.live.state.nodes.values()].filter((n) => n.status === 'failed').map((n) => n.def.id);
+
+/**
+ * Tries a change that the run's state makes invalid (a self link, an unknown
+ * node, a retry of a node that has not failed, a skip or replace of a running
+ * or finished node, a cancel or retry during the saga): it must be refused
+ * with a TaskwireError and leave no trace.
+ */
+function refuse(h: Harness, random: () => number): void {
+  const nodes = [...h.live.state.nodes.values()];
+  const node = nodes[Math.floor(random() * nodes.length)] as NodeState;
+  const id = node.def.id;
+  const changes: Change[] = [
+    { op: 'link', from: id, to: id },
+    { op: 'unlink', from: id, to: id },
+    { op: 'remove', node: 'ghost' },
+  ];
+  if (node.status !== 'failed' && node.status !== 'cancelled') changes.push({ op: 'retry', node: id });
+  if (['running', 'succeeded', 'skipped'].includes(node.status)) changes.push({ op: 'skip', node: id, result: 0 }, { op: 'replace', node: id, with: {} });
+  if (h.live.state.saga) changes.push({ op: 'cancel' }, { op: 'retry', node: id });
+  const change = changes[Math.floor(random() * changes.length)] as Change;
+  const before = snapshot(h.live);
+  const [history, commands] = [h.history.length, h.commands.length];
+  expect(() => h.change(change)).toThrow(TaskwireError);
+  expect(snapshot(h.live)).toEqual(before);
+  expect([h.history.length, h.commands.length]).toEqual([history, commands]);
 }
 
 /** The signal a worker (or the timer) sends back for a command. */
@@ -173,7 +227,7 @@ function respond(plan: Plan, h: Harness, command: Command): EngineEvent {
 function checkDispatch(h: Harness, command: DispatchCommand, trace: Trace): void {
   const state = h.live.state;
   if (command.kind === 'apply') {
-    for (const link of h.node(command.node).sources) expect(h.node(link.from).status).toBe('succeeded');
+    for (const link of h.node(command.node).sources) expect(['succeeded', 'skipped']).toContain(h.node(link.from).status);
     if (state.saga) trace.appliesInSaga++;
     return;
   }
@@ -198,7 +252,7 @@ describe('engine properties', () => {
   it('every node succeeds once, after all its sources, with the reference result', () => {
     fc.assert(
       fc.property(planArb('halt'), seedArb, duplicatesArb, (plan, seed, duplicates) => {
-        const { h } = drive(plan, seed, duplicates);
+        const { h } = drive(plan, seed, { duplicates, refused: true });
         const expected = reference(plan);
         plan.nodes.forEach((spec, i) => {
           expect(attempts(h, id(i))).toEqual(consecutive(spec.failures + 1));
@@ -214,7 +268,7 @@ describe('engine properties', () => {
   it('halt: nodes not downstream of a failure succeed, downstream ones never run, the run fails', () => {
     fc.assert(
       fc.property(planArb('halt', 0.15), seedArb, duplicatesArb, (plan, seed, duplicates) => {
-        const { h } = drive(plan, seed, duplicates);
+        const { h } = drive(plan, seed, { duplicates, refused: true });
         const expected = reference(plan);
         const blocked = blockedBy(plan);
         plan.nodes.forEach((spec, i) => {
@@ -237,7 +291,7 @@ describe('engine properties', () => {
   it('rollback: completed nodes with a rollback are rolled back once each, in reverse completion order, nothing new starts; rollback_failed iff one failed', () => {
     fc.assert(
       fc.property(planArb('rollback', 0.15), seedArb, (plan, seed) => {
-        const { h, trace } = drive(plan, seed, 'none');
+        const { h, trace } = drive(plan, seed, { refused: true });
         const undo = (node: string): NodePlan['undo'] => (plan.nodes[indexOf(node)] as NodePlan).undo;
         const completed = h.entries('node.succeeded').map((e) => e.node as string);
         expect(trace.sagaRollbacks).toEqual(completed.filter((node) => undo(node) !== 'none').reverse());
@@ -253,11 +307,26 @@ describe('engine properties', () => {
     );
   });
 
+  it('halt, then each failed node retried or skipped by hand: the run succeeds with the reference results', () => {
+    fc.assert(
+      fc.property(planArb('halt', 0.15), seedArb, (plan, seed) => {
+        const { h } = drive(plan, seed, { refused: true, repair: true });
+        const healthy = reference({ ...plan, nodes: plan.nodes.map((spec) => ({ ...spec, failures: 0 })) });
+        plan.nodes.forEach((spec, i) => {
+          const node = h.node(id(i));
+          expect(node.result).toBe(healthy[i]);
+          expect(failsForGood(spec) ? ['succeeded', 'skipped'] : ['succeeded']).toContain(node.status);
+        });
+        expect(h.status).toBe('succeeded');
+      }),
+    );
+  });
+
   it('delivering every signal twice changes nothing', () => {
     fc.assert(
       fc.property(fc.oneof(planArb('halt'), planArb('halt', 0.15), planArb('rollback', 0.15)), seedArb, (plan, seed) => {
-        const once = drive(plan, seed, 'none').h;
-        const twice = drive(plan, seed, 'immediate').h;
+        const once = drive(plan, seed).h;
+        const twice = drive(plan, seed, { duplicates: 'immediate' }).h;
         expect(snapshot(twice.live)).toEqual(snapshot(once.live));
         expect(twice.history).toEqual(once.history);
         expect(twice.commands).toEqual(once.commands);
