@@ -2,18 +2,21 @@
  * Property tests of persistent listeners against a reference evaluator: an
  * event notified several times feeds a random tree of persistent listeners
  * (each listening to the event or to an earlier listener); activations fail
- * and retry at random, signals arrive in a random order, and the run either
- * ends with `stop()` or fails a one-shot node and rolls back (a saga that
- * compensates every completed activation).
+ * and retry at random, signals arrive in a random order, invalid changes are
+ * tried at random points (each must be refused and leave no trace), and the
+ * run either ends with `stop()` (after failed activations are retried by hand)
+ * or fails a one-shot node and rolls back (a saga that compensates every
+ * completed activation).
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { Command, DispatchCommand, EngineEvent } from '../../src/engine/events.js';
+import type { Change, Command, DispatchCommand, EngineEvent } from '../../src/engine/events.js';
 import { activationKey, type ActivationState } from '../../src/engine/state.js';
 import { flow } from '../../src/model/flow.js';
 import { event } from '../../src/model/node.js';
 import { task } from '../../src/model/task.js';
-import { fatal, Harness, oops, prng } from './harness.js';
+import { TaskwireError } from '../../src/errors.js';
+import { fatal, Harness, oops, prng, snapshot } from './harness.js';
 
 /** Listener i listens to the event (`source` -1) or to listener `source` < i. */
 interface ListenerSpec {
@@ -117,14 +120,20 @@ interface Trace {
   compensations: ActivationState[];
   /** Apply dispatches after the saga started. */
   appliesInSaga: number;
+  /** Result of each succeeded activation, by node and activation seq. */
+  results: Map<string, Map<number, number>>;
 }
 
-/** Runs a plan to the end: notifications (in order) and pending commands are carried out in a random order. */
-function drive(plan: Plan, seed: number): { h: Harness; trace: Trace } {
+/**
+ * Runs a plan to the end: notifications (in order) and pending commands are
+ * carried out in a random order, with refused changes tried at random points;
+ * with `repair`, failed activations are then retried by hand until none is left.
+ */
+function drive(plan: Plan, seed: number, repair = false): { h: Harness; trace: Trace } {
   const h = new Harness(buildFlow(plan));
   const random = prng(seed);
   const pending: (Command | 'notify')[] = Array.from({ length: plan.notifications }, () => 'notify' as const);
-  const trace: Trace = { compensations: [], appliesInSaga: 0 };
+  const trace: Trace = { compensations: [], appliesInSaga: 0, results: new Map() };
   let notified = 0;
   const observe = (commands: Command[]): void => {
     for (const command of commands) {
@@ -136,15 +145,55 @@ function drive(plan: Plan, seed: number): { h: Harness; trace: Trace } {
       if (command.type === 'dispatch' || command.type === 'schedule') pending.push(command);
     }
   };
+  const settle = (): void => {
+    for (let guard = 0; pending.length > 0; guard++) {
+      if (guard > 5000) throw new Error('the run does not settle');
+      if (random() < 0.05) refuse(plan, h, random);
+      const [item] = pending.splice(Math.floor(random() * pending.length), 1) as [(typeof pending)[number]];
+      h.now += 1;
+      if (item === 'notify') {
+        observe(h.notify(EVENT, { v: ++notified * 1000 }).commands);
+        continue;
+      }
+      const signal = respond(plan, h, item);
+      observe(h.send(signal).commands);
+      if (signal.type === 'task.succeeded' && signal.activation !== undefined) {
+        const byNode = trace.results.get(signal.node) ?? new Map<number, number>();
+        trace.results.set(signal.node, byNode.set(signal.activation, signal.result as number));
+      }
+    }
+  };
   observe(h.start().commands);
-  for (let guard = 0; pending.length > 0; guard++) {
-    if (guard > 5000) throw new Error('the run does not settle');
-    const [item] = pending.splice(Math.floor(random() * pending.length), 1) as [(typeof pending)[number]];
-    h.now += 1;
-    if (item === 'notify') observe(h.notify(EVENT, { v: ++notified * 1000 }).commands);
-    else observe(h.send(respond(plan, h, item)).commands);
+  settle();
+  const failedActivations = (): ActivationState[] => [...h.live.state.activations.values()].filter((a) => a.status === 'failed');
+  for (let failed = repair ? failedActivations() : []; failed.length > 0; failed = failedActivations()) {
+    for (const a of failed) observe(h.change({ op: 'retry', node: a.node, activation: a.seq }).commands);
+    settle();
   }
   return { h, trace };
+}
+
+/**
+ * Tries a change the run's state makes invalid: a retry of an activation that
+ * has not failed, a removal of an unknown node, during the saga a cancel or the
+ * removal of a listener whose completed activations it owes compensations.
+ * It must be refused with a TaskwireError and leave no trace.
+ */
+function refuse(plan: Plan, h: Harness, random: () => number): void {
+  const state = h.live.state;
+  const changes: Change[] = [{ op: 'remove', node: 'ghost' }];
+  for (const a of state.activations.values()) if (a.status !== 'failed') changes.push({ op: 'retry', node: a.node, activation: a.seq });
+  if (state.saga) changes.push({ op: 'cancel' });
+  plan.listeners.forEach((spec, i) => {
+    const owed = [...state.activations.values()].some((a) => a.node === id(i) && a.compensate === true && a.undo === undefined);
+    if (spec.undo !== 'none' && owed) changes.push({ op: 'remove', node: id(i) });
+  });
+  const change = changes[Math.floor(random() * changes.length)] as Change;
+  const before = snapshot(h.live);
+  const [history, commands] = [h.history.length, h.commands.length];
+  expect(() => h.change(change)).toThrow(TaskwireError);
+  expect(snapshot(h.live)).toEqual(before);
+  expect([h.history.length, h.commands.length]).toEqual([history, commands]);
 }
 
 /** Apply dispatches of a listener's activations (first attempts), by activation seq. */
@@ -179,6 +228,32 @@ describe('persistent listener properties', () => {
             expect(node.held).toBeUndefined();
           });
           expect(h.status).toBe('listening');
+          h.change({ op: 'stop' });
+          expect(h.status).toBe('succeeded');
+        },
+      ),
+    );
+  });
+
+  it('failed activations retried by hand until they succeed: every notification reaches every listener; result is the latest activation\'s', () => {
+    fc.assert(
+      fc.property(
+        planArb.map((plan) => ({ ...plan, saga: false })),
+        fc.integer(),
+        (plan, seed) => {
+          const { h, trace } = drive(plan, seed, true);
+          const healthy = reference({ ...plan, limit: 3 }); // every activation eventually succeeds
+          plan.listeners.forEach((spec, i) => {
+            const { inputs, results } = healthy[i] as (typeof healthy)[number];
+            const sorted = (values: number[]): number[] => [...values].sort((a, b) => a - b);
+            expect(sorted(activations(h, id(i)).map((d) => d.inputs[inputOf(spec)] as number))).toEqual(sorted(inputs));
+            const done = trace.results.get(id(i)) ?? new Map<number, number>();
+            expect(sorted([...done.values()])).toEqual(sorted(results as number[]));
+            const node = h.node(id(i));
+            expect(node.result).toBe(done.get(Math.max(...done.keys())));
+            expect(node.emitted ?? 0).toBe(inputs.length);
+          });
+          expect([...h.live.state.activations.values()].filter((a) => a.status !== 'succeeded')).toEqual([]);
           h.change({ op: 'stop' });
           expect(h.status).toBe('succeeded');
         },
