@@ -62,7 +62,7 @@ export interface WorkloadContext {
   log: (message: string) => void;
 }
 
-const SETTLED = new Set<RunStatus>(['succeeded', 'failed', 'stalled', 'rolled_back', 'cancelled']);
+const SETTLED = new Set<RunStatus>(['succeeded', 'failed', 'stalled', 'rolled_back', 'rollback_failed', 'cancelled']);
 const RUN_PREFIX = `b${randomBytes(3).toString('hex')}${process.pid.toString(36)}`;
 let runSeq = 0;
 

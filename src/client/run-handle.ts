@@ -55,7 +55,7 @@ export class RunHandle {
 
   /**
    * Waits until the run is settled (`succeeded`, `failed`, `stalled`,
-   * `rolled_back` or `cancelled`) and returns it. A run with persistent
+   * `rolled_back`, `rollback_failed` or `cancelled`) and returns it. A run with persistent
    * listeners settles only once stopped.
    */
   async wait(options: WaitOptions = {}): Promise<RunSnapshot> {

@@ -26,7 +26,7 @@ import { inputProblems } from '../model/validate.js';
 import type { Change, LinkSpec } from './events.js';
 import { ChangeJournal } from './journal.js';
 import { addOutgoing, addToIndex, removeFromIndex, removeOutgoing } from './live.js';
-import { checkNotUndoing } from './saga.js';
+import { checkNotUndoing, checkRemovable } from './saga.js';
 import { activationKey, type ActivationState, type NodeState, type NodeStatus } from './state.js';
 import type { Stepper } from './step.js';
 
@@ -57,7 +57,7 @@ export function applyChanges(s: Stepper, changes: readonly Change[], actor: stri
   try {
     s.run.graphVersion++;
     for (const change of changes) {
-      if (s.run.cancelled || s.run.status === 'rolled_back') {
+      if (s.run.cancelled || s.run.status === 'rolled_back' || s.run.status === 'rollback_failed') {
         throw new InvalidChangeError(`run "${s.run.id}" is ${s.run.cancelled ? 'cancelled' : s.run.status}: it cannot be changed`);
       }
       s.record({ type: 'change', actor, detail: describe(change) });
@@ -106,6 +106,8 @@ function plan(e: Edit, change: Change): Effect | undefined {
     case 'skip':
       return skip(e, node(s, change.node), change.result ?? null);
     case 'cancel':
+      if (s.run.status === 'succeeded') throw new InvalidChangeError(`run "${s.run.id}" is succeeded: there is nothing to cancel`);
+      if (s.run.saga) throw new InvalidChangeError(`run "${s.run.id}" is rolling back: it cannot be cancelled (its compensations run to the end)`);
       cancel(e);
       return undefined;
     case 'stop':
@@ -257,16 +259,16 @@ function add(e: Edit, def: NodeDefinition, sources: LinkSpec[], listeners: LinkS
 
 function remove(e: Edit, target: NodeState): Effect {
   const s = e.s;
+  checkRemovable(s, target);
   const id = target.def.id;
   const listeners = (s.live.index.outgoing.get(id) ?? []).map((link) => s.run.nodes.get(link.to) as NodeState);
   if (target.status === 'running') s.out.commands.push({ type: 'abort', runId: s.run.id, node: id });
   for (const [key, activation] of [...s.run.activations]) {
-    if (activation.node !== id) continue;
-    e.journal.activation(key, activation);
+    if (activation.node !== id || (activation.status !== 'running' && activation.status !== 'retrying')) continue;
     // Live activations are recorded cancelled (a store would otherwise keep them
-    // running for ever); failed ones stay failed in the store.
-    if (activation.status === 'failed') s.run.activations.delete(key);
-    else s.cancelActivation(activation);
+    // running for ever); the others stay as the store has them (and a reload gives).
+    e.journal.activation(key, activation);
+    s.cancelActivation(activation);
   }
   for (const listener of listeners) setSources(e, listener, listener.sources.filter((l) => l.from !== id));
   e.journal.member(id);
@@ -319,6 +321,7 @@ function retry(e: Edit, target: NodeState, activation: number | undefined): Effe
     if (found?.status !== 'failed') {
       throw new InvalidChangeError(`activation ${activation} of node "${target.def.id}" has not failed: only a failed activation can be retried`);
     }
+    checkNotUndoing(s, found);
     e.journal.activation(key, found);
     s.retryActivation(found);
     return undefined;

@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 import type { LinkDefinition } from '../model/definition.js';
-import type { NodeState, NodeStatus, RunState } from './state.js';
+import type { NodeState, NodeStatus, RunState, UndoStatus } from './state.js';
 
 /** Indexes derived from a run's state. */
 export interface RunIndex {
@@ -13,8 +13,10 @@ export interface RunIndex {
   outgoing: Map<string, LinkDefinition[]>;
   /** Number of nodes per status. */
   counts: Record<NodeStatus, number>;
-  /** Nodes whose rollback is running. */
+  /** Nodes and activations whose rollback is running. */
   undoing: number;
+  /** Nodes and activations whose rollback failed. */
+  undoFailed: number;
   /** Activations that are running or retrying. */
   liveActivations: number;
   /** Persistent task nodes. */
@@ -37,10 +39,11 @@ function emptyCounts(): Record<NodeStatus, number> {
 
 /** Builds the indexes of a run (after loading it from a store). */
 export function liveRun(state: RunState): LiveRun {
-  const index: RunIndex = { outgoing: new Map(), counts: emptyCounts(), undoing: 0, liveActivations: 0, persistent: 0, notifiedSources: new WeakMap() };
+  const index: RunIndex = { outgoing: new Map(), counts: emptyCounts(), undoing: 0, undoFailed: 0, liveActivations: 0, persistent: 0, notifiedSources: new WeakMap() };
   for (const node of state.nodes.values()) addToIndex(index, node);
   for (const activation of state.activations.values()) {
     if (activation.status === 'running' || activation.status === 'retrying') index.liveActivations++;
+    countUndo(index, activation.undo, 1);
   }
   return { state, index };
 }
@@ -48,7 +51,7 @@ export function liveRun(state: RunState): LiveRun {
 /** Adds a node (and its incoming links) to the indexes. */
 export function addToIndex(index: RunIndex, node: NodeState): void {
   index.counts[node.status]++;
-  if (node.undo === 'running') index.undoing++;
+  countUndo(index, node.undo, 1);
   if (node.def.persistent && node.def.kind === 'task') index.persistent++;
   for (const link of node.sources) addOutgoing(index, link);
 }
@@ -56,9 +59,15 @@ export function addToIndex(index: RunIndex, node: NodeState): void {
 /** Removes a node (and its incoming links) from the indexes. */
 export function removeFromIndex(index: RunIndex, node: NodeState): void {
   index.counts[node.status]--;
-  if (node.undo === 'running') index.undoing--;
+  countUndo(index, node.undo, -1);
   if (node.def.persistent && node.def.kind === 'task') index.persistent--;
   for (const link of node.sources) removeOutgoing(index, link);
+}
+
+/** Counts (`by` 1) or uncounts (`by` -1) a rollback state in the indexes. */
+export function countUndo(index: RunIndex, undo: UndoStatus | undefined, by: 1 | -1): void {
+  if (undo === 'running') index.undoing += by;
+  if (undo === 'failed') index.undoFailed += by;
 }
 
 /** Records a link in the outgoing index. */

@@ -31,6 +31,8 @@ export type UndoStatus = 'running' | 'done' | 'failed';
  * - `listening`: only persistent listeners remain; stays so until stopped.
  * - `stopping`: stopped, letting running activations finish.
  * - `rolling_back` / `rolled_back`: the saga (policy `rollback`) in progress / done.
+ * - `rollback_failed`: the saga ran every compensation, and at least one failed
+ *   (each error is kept on its node or activation, `undoError`, and in the history).
  * - `succeeded`, `cancelled`: finished.
  */
 export type RunStatus =
@@ -41,6 +43,7 @@ export type RunStatus =
   | 'stopping'
   | 'rolling_back'
   | 'rolled_back'
+  | 'rollback_failed'
   | 'succeeded'
   | 'cancelled';
 
@@ -145,6 +148,18 @@ export interface ActivationState {
   startedAt: number;
   /** When it finished. */
   finishedAt?: number;
+  /** Completion order in the run (for the saga's reverse order), once it succeeded. */
+  doneSeq?: number;
+  /**
+   * Set on a succeeded activation whose rollback the saga owes (its task has a
+   * rollback, the run's policy is `rollback`): the run keeps it (stores load
+   * it) until the run ends.
+   */
+  compensate?: true;
+  /** Rollback state: of the activation's own failure, or its compensation in the saga. */
+  undo?: UndoStatus;
+  /** Failure of the rollback. */
+  undoError?: Failure;
 }
 
 /** A run: one execution of a flow. */
@@ -181,7 +196,7 @@ export interface RunState {
   traceparent?: string;
   /** Nodes by id. */
   nodes: Map<string, NodeState>;
-  /** Live activations (running or retrying), by {@link activationKey}. */
+  /** Activations still of use to the engine, by {@link activationKey}: live (running, retrying), failed, and succeeded ones owed a compensation. */
   activations: Map<string, ActivationState>;
 }
 
@@ -200,7 +215,7 @@ export function runHeader(run: RunState): RunHeader {
 }
 
 /** Statuses in which a run is settled: `wait()` returns. */
-export const SETTLED: ReadonlySet<RunStatus> = new Set<RunStatus>(['succeeded', 'failed', 'rolled_back', 'cancelled', 'stalled']);
+export const SETTLED: ReadonlySet<RunStatus> = new Set<RunStatus>(['succeeded', 'failed', 'rolled_back', 'rollback_failed', 'cancelled', 'stalled']);
 
 /**
  * Whether a node has notified its listeners (a result is recorded): a task node

@@ -12,7 +12,7 @@ export function deriveStatus(live: LiveRun): RunStatus {
   const counts = index.counts;
   if (run.cancelled) return 'cancelled';
   const active = counts.running + counts.retrying + index.liveActivations + index.undoing;
-  if (run.saga) return active > 0 ? 'rolling_back' : 'rolled_back';
+  if (run.saga) return active > 0 ? 'rolling_back' : index.undoFailed > 0 ? 'rollback_failed' : 'rolled_back';
   if (run.stopped) {
     // Stopped: what still waits (for a notification that can no longer come) stalls the run.
     if (active > 0) return 'stopping';

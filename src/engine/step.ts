@@ -12,10 +12,10 @@ import type { Failure } from '../model/failure.js';
 import { backoffDelayMs } from '../model/retry.js';
 import { applyChanges, setAside } from './changes.js';
 import { heartbeat, leaseDue } from './leases.js';
-import { continueSaga, rollbackCommand, startUndo, undone } from './saga.js';
+import { continueSaga, resumeUndos, startSaga, startUndo, undone } from './saga.js';
 import { changesOf, executionRef, type Command, type EngineEvent, type ExecutionRef, type HistoryEntry } from './events.js';
 import { resolveInputs, sourcesNotified } from './inputs.js';
-import type { LiveRun } from './live.js';
+import { countUndo, type LiveRun } from './live.js';
 import { deriveStatus } from './status.js';
 import {
   activationKey,
@@ -139,18 +139,24 @@ export class Stepper {
     this.out.nodes.add(node.def.id);
   }
 
-  /** Moves a node's rollback to a new status (`none`: forgotten, for a new attempt), checking the transition table. */
-  setUndo(node: NodeState, to: UndoStatus | 'none'): void {
-    checkTransition(UNDO_TRANSITIONS, `rollback of node "${node.def.id}"`, node.undo ?? 'none', to);
-    if (node.undo === 'running') this.live.index.undoing--;
-    if (to === 'running') this.live.index.undoing++;
+  /**
+   * Moves the rollback of a node or an activation to a new status (`none`:
+   * forgotten, for a new attempt), checking the transition table and keeping counts.
+   */
+  setUndo(holder: NodeState | ActivationState, to: UndoStatus | 'none'): void {
+    const node = 'def' in holder ? holder : undefined;
+    const what = node === undefined ? `activation ${(holder as ActivationState).seq} of node "${(holder as ActivationState).node}"` : `node "${node.def.id}"`;
+    checkTransition(UNDO_TRANSITIONS, `rollback of ${what}`, holder.undo ?? 'none', to);
+    countUndo(this.live.index, holder.undo, -1);
     if (to === 'none') {
-      delete node.undo;
-      delete node.undoError;
+      delete holder.undo;
+      delete holder.undoError;
     } else {
-      node.undo = to;
+      holder.undo = to;
     }
-    this.touch(node);
+    countUndo(this.live.index, holder.undo, 1);
+    if (node !== undefined) this.touch(node);
+    else this.out.activations.set(activationKey((holder as ActivationState).node, (holder as ActivationState).seq), holder as ActivationState);
   }
 
   /** Moves an activation to a new status, checking the transition table. */
@@ -162,8 +168,9 @@ export class Stepper {
     activation.status = to;
     const key = activationKey(activation.node, activation.seq);
     // Finished activations leave the live state (the store keeps them); failed
-    // ones stay so that they can be retried.
-    if (to === 'succeeded' || to === 'cancelled') this.run.activations.delete(key);
+    // ones stay so that they can be retried, succeeded ones the saga owes a
+    // compensation so that it can run.
+    if ((to === 'succeeded' && activation.compensate !== true) || to === 'cancelled') this.run.activations.delete(key);
     else this.run.activations.set(key, activation);
     this.out.activations.set(key, activation);
   }
@@ -286,7 +293,7 @@ export class Stepper {
    * finish after it, and its own result, older than the latest notified, is
    * passed to listeners without becoming the node's `result`.
    */
-  private releaseHeld(node: NodeState): void {
+  releaseHeld(node: NodeState): void {
     const held = node.held;
     if (held === undefined) return;
     const first = this.earliestLiveActivation(node.def.id);
@@ -323,6 +330,8 @@ export class Stepper {
   /** Re-runs a failed activation (change `retry` with an activation). */
   retryActivation(activation: ActivationState): void {
     const node = this.run.nodes.get(activation.node) as NodeState;
+    // A new attempt has not been rolled back yet.
+    if (activation.undo !== undefined) this.setUndo(activation, 'none');
     this.setActivation(activation, 'running');
     activation.attempt++;
     delete activation.error;
@@ -352,6 +361,10 @@ export class Stepper {
       if (activation === undefined || node === undefined) return;
       activation.result = result;
       activation.finishedAt = this.now;
+      if (node.def.rollback && this.run.onFailure === 'rollback') {
+        activation.compensate = true;
+        activation.doneSeq = ++this.run.seq;
+      }
       this.setActivation(activation, 'succeeded');
       this.record({ type: 'node.succeeded', node: ref.node, attempt: ref.attempt, activation: ref.activation });
       node.held = [...(node.held ?? []), { seq: activation.seq, result }].sort((a, b) => a.seq - b.seq);
@@ -399,7 +412,7 @@ export class Stepper {
       activation.error = error;
       activation.finishedAt = this.now;
       this.setActivation(activation, 'failed');
-      if (node.def.rollback) this.out.commands.push(rollbackCommand(this, node, ref, activation.inputs, undefined, error));
+      if (node.def.rollback) startUndo(this, node, activation);
       this.releaseHeld(node);
       return;
     }
@@ -408,7 +421,7 @@ export class Stepper {
     node.finishedAt = this.now;
     if (node.def.rollback) startUndo(this, node);
     if (setAside(this, node)) return; // relinked away: nothing needs it any more
-    if (this.run.onFailure === 'rollback') this.run.saga = true;
+    if (this.run.onFailure === 'rollback') startSaga(this);
   }
 
   /**
@@ -462,9 +475,6 @@ export class Stepper {
       const ref = { node: node.def.id, attempt: node.attempt };
       if (node.status === 'running') this.out.commands.push(this.dispatchCommand(node, ref, node.inputs ?? {}));
       if (node.status === 'retrying') this.out.commands.push({ type: 'schedule', runId: this.run.id, dueAt: node.retryAt ?? this.now, node: ref.node, attempt: ref.attempt + 1 });
-      if (node.undo === 'running') {
-        this.out.commands.push(rollbackCommand(this, node, ref, node.inputs ?? {}, node.status === 'succeeded' ? node.result : undefined, node.error));
-      }
       if (node.status === 'waiting') this.tryStart(node);
     }
     for (const activation of this.run.activations.values()) {
@@ -476,6 +486,7 @@ export class Stepper {
         this.out.commands.push({ type: 'schedule', runId: this.run.id, dueAt: activation.retryAt ?? this.now, ...ref, attempt: ref.attempt + 1 });
       }
     }
+    resumeUndos(this);
   }
 
   /** Continues the saga if one is in progress, then re-derives the run status. */

@@ -54,18 +54,21 @@ export const UNDO_TRANSITIONS: Readonly<Record<UndoStatus | 'none', readonly (Un
 
 /**
  * Allowed run status transitions (the status is derived; this checks the
- * derivation). A saga with nothing to undo ends `rolled_back` in the step that
- * starts it, so every status a saga can start from may also go there directly.
+ * derivation). A saga with nothing to undo ends (`rolled_back`, or
+ * `rollback_failed` if an earlier rollback failed) in the step that starts it,
+ * so every status a saga can start from may also go there directly. A saga is
+ * never cancelled: its compensations run to the end.
  */
 export const RUN_TRANSITIONS: Readonly<Record<RunStatus, readonly RunStatus[]>> = {
-  running: ['stalled', 'failed', 'listening', 'stopping', 'rolling_back', 'rolled_back', 'succeeded', 'cancelled'],
-  stalled: ['running', 'failed', 'listening', 'stopping', 'rolling_back', 'rolled_back', 'succeeded', 'cancelled'],
-  failed: ['running', 'stalled', 'listening', 'stopping', 'rolling_back', 'rolled_back', 'succeeded', 'cancelled'],
+  running: ['stalled', 'failed', 'listening', 'stopping', 'rolling_back', 'rolled_back', 'rollback_failed', 'succeeded', 'cancelled'],
+  stalled: ['running', 'failed', 'listening', 'stopping', 'rolling_back', 'rolled_back', 'rollback_failed', 'succeeded', 'cancelled'],
+  failed: ['running', 'stalled', 'listening', 'stopping', 'rolling_back', 'rolled_back', 'rollback_failed', 'succeeded', 'cancelled'],
   listening: ['running', 'stalled', 'failed', 'stopping', 'succeeded', 'cancelled'],
-  stopping: ['succeeded', 'failed', 'stalled', 'rolling_back', 'rolled_back', 'cancelled'],
-  rolling_back: ['rolled_back', 'cancelled'],
+  stopping: ['succeeded', 'failed', 'stalled', 'rolling_back', 'rolled_back', 'rollback_failed', 'cancelled'],
+  rolling_back: ['rolled_back', 'rollback_failed'],
   succeeded: ['running', 'stalled', 'listening', 'failed', 'stopping'],
   rolled_back: [],
+  rollback_failed: [],
   cancelled: [],
 };
 

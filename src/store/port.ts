@@ -124,7 +124,7 @@ export interface Store {
   loadRun(runId: string): Promise<RunState | undefined>;
   /** Lists runs, newest first. */
   listRuns(filter?: RunFilter): Promise<RunSummary[]>;
-  /** Ids of runs that are not finished (`succeeded`, `rolled_back`, `cancelled`), to resume them. */
+  /** Ids of runs that are not finished (see {@link FINAL_STATUSES}), to resume them. */
   liveRunIds(): Promise<string[]>;
   /** Ids of live runs with an event node named `event` that is listening. */
   runsListeningTo(event: string): Promise<string[]>;
@@ -158,4 +158,22 @@ export interface Store {
 }
 
 /** Run statuses after which a run never changes again. */
-export const FINAL_STATUSES: readonly RunStatus[] = ['succeeded', 'rolled_back', 'cancelled'];
+export const FINAL_STATUSES: readonly RunStatus[] = ['succeeded', 'rolled_back', 'rollback_failed', 'cancelled'];
+
+/**
+ * The final statuses listed by the partial indexes of live runs that the SQL
+ * stores created in their first schema version (`runs_live`, `runs_live_idx`).
+ */
+const INDEXED_FINAL_STATUSES: readonly RunStatus[] = ['succeeded', 'rolled_back', 'cancelled'];
+
+/**
+ * SQL condition: `column` holds a run status that is not final. The statuses
+ * of the partial indexes come first, as they read there, so that the SQLite
+ * and PostgreSQL planners keep using those indexes (no migration needed when a
+ * final status is added).
+ */
+export function notFinalSql(column: string): string {
+  const list = (statuses: readonly RunStatus[]): string => statuses.map((status) => `'${status}'`).join(', ');
+  const others = FINAL_STATUSES.filter((status) => !INDEXED_FINAL_STATUSES.includes(status));
+  return `${column} NOT IN (${list(INDEXED_FINAL_STATUSES)})${others.length > 0 ? ` AND ${column} NOT IN (${list(others)})` : ''}`;
+}

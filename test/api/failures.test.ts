@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterEach, expect, it } from 'vitest';
-import { flow, NonRetryableError, task, type Failure, type HistoryEntry } from '../../src/index.js';
+import { event, flow, NonRetryableError, task, type Failure, type HistoryEntry } from '../../src/index.js';
 import { describeBackends } from './backends.js';
 import { WAIT, aborted, deferred, eventually, sleep } from './helpers.js';
 
@@ -268,7 +268,7 @@ describeBackends('failures', (backend) => {
     for (const id of ['f-saga-never', 'f-saga-after-slow']) expect(done.nodes[id]).toMatchObject({ attempt: 0 });
   });
 
-  it('records a rollback that throws in undoError, and still runs the other rollbacks', async () => {
+  it('records a rollback that throws in undoError, still runs the other rollbacks, and ends rollback_failed', async () => {
     const calls: string[] = [];
     const undone: string[] = [];
     const n1 = recorder('f-undo-1', calls, undone).s();
@@ -282,13 +282,42 @@ describeBackends('failures', (backend) => {
     const tw = await backend.connect({ tasks: [n1.task, n2.task, failing] });
     const run = await tw.start(flo);
     const done = await run.wait(WAIT);
-    expect(done.status).toBe('rolled_back');
+    expect(done.status).toBe('rollback_failed');
     expect(undone).toEqual(['f-undo-2', 'f-undo-1']);
     expect(done.nodes['f-undo-2']).toMatchObject({ undo: 'failed', undoError: { name: 'Error', message: 'cannot release the room' } });
     expect(done.nodes['f-undo-1']).toMatchObject({ undo: 'done' });
     expect(done.nodes['f-undo-1']?.undoError).toBeUndefined();
     const failedUndo = (await run.history()).filter((entry) => entry.type === 'rollback.failed');
     expect(failedUndo.map((entry) => entry.node)).toEqual(['f-undo-2']);
+  });
+
+  it('the saga compensates each completed activation of a persistent listener with its own inputs and result, latest first', async () => {
+    const undone: { ip: unknown; result: unknown; activation: number | undefined }[] = [];
+    const release = deferred();
+    const register = task('f-register', {
+      requires: ['ip'],
+      apply: ({ ip }: { ip: string }) => `lb:${ip}`,
+      rollback: (inputs: { ip: string }, context) => void undone.push({ ip: inputs.ip, result: context.result, activation: context.activation }),
+    });
+    const doomed = task('f-doomed-later', {
+      apply: async () => {
+        await release.promise;
+        throw new NonRetryableError('too late');
+      },
+    });
+    const flo = flow('saga-listener', { onFailure: 'rollback' }).link(event('f.server.created', { provides: ['ip'] }), register.s({}, { persistent: true })).add(doomed.s());
+    const tw = await backend.connect({ tasks: [register, doomed] });
+    const run = await tw.start(flo);
+    await tw.notify('f.server.created', { ip: '10.0.0.1' });
+    await tw.notify('f.server.created', { ip: '10.0.0.2' });
+    await eventually(async () => expect((await run.activations('f-register')).map((a) => a.status)).toEqual(['succeeded', 'succeeded']));
+    release.resolve();
+    const done = await run.wait(WAIT);
+    expect(done.status).toBe('rolled_back');
+    const activations = await run.activations('f-register');
+    const latestFirst = [...activations].sort((a, b) => (b.doneSeq ?? 0) - (a.doneSeq ?? 0));
+    expect(undone).toEqual(latestFirst.map((a) => ({ ip: a.inputs['ip'], result: `lb:${a.inputs['ip'] as string}`, activation: a.seq })));
+    expect(activations.map((a) => a.undo)).toEqual(['done', 'done']);
   });
 
   it('a saga with nothing to undo ends rolled_back (no task defines a rollback)', async () => {

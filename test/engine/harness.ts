@@ -156,3 +156,14 @@ export function snapshot(live: LiveRun): unknown {
     index: { outgoing: Object.fromEntries(outgoing), ...counts },
   });
 }
+
+/** Small deterministic PRNG (mulberry32), so that a failing property case replays. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -11,7 +11,7 @@ import { task } from '../../src/model/task.js';
 import { MemoryStore } from '../../src/store/memory/index.js';
 import type { Store } from '../../src/store/port.js';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
-import { Harness, oops } from './harness.js';
+import { fatal, Harness, oops, snapshot } from './harness.js';
 
 /** A task needing `requires`, providing its own name; its code never runs here. */
 const unit = (name: string, requires: string[] = [], retry = 0) => task(name, { requires, retry, apply: () => name });
@@ -25,6 +25,13 @@ const activationDone = (h: Harness, node: string, activation: number, result: Js
   const attempt = h.live.state.activations.get(`${node}#${activation}`)?.attempt ?? 1;
   return h.send({ type: 'task.succeeded', node, attempt, activation, result });
 };
+
+/** The run's state and index counts (not the outgoing-link index, which may keep empty lists). */
+function held(h: Harness): unknown {
+  const { index, ...state } = snapshot(h.live) as { index: { outgoing: unknown } };
+  const { outgoing: _outgoing, ...counts } = index;
+  return { ...state, counts };
+}
 
 const stores: [string, () => Store][] = [
   ['memory', () => new MemoryStore()],
@@ -41,6 +48,9 @@ describe.each(stores)('removing a persistent listener with live activations [%s 
     h.notify('server.created', { ip: 'b' });
     const [first, second] = activationSeqs(h, 'register') as [number, number];
     h.send({ type: 'task.failed', node: 'register', attempt: 1, activation: first, error: oops }); // retrying
+    h.notify('server.created', { ip: 'c' });
+    const third = activationSeqs(h, 'register')[2] as number;
+    h.send({ type: 'task.failed', node: 'register', attempt: 1, activation: third, error: fatal }); // failed for good: stays failed
     await h.save(store);
     const out = h.change({ op: 'remove', node: 'register' });
     expect(out.commands.filter((c) => c.type === 'abort')).toEqual([
@@ -51,10 +61,11 @@ describe.each(stores)('removing a persistent listener with live activations [%s 
     expect((await store.activations('run-1', 'register')).map((a) => [a.seq, a.status])).toEqual([
       [first, 'cancelled'],
       [second, 'cancelled'],
+      [third, 'failed'],
     ]);
     const reloaded = await Harness.load(store);
+    expect(held(reloaded)).toEqual(held(h)); // what the engine holds is what a reload gives
     expect(reloaded.live.index.liveActivations).toBe(0);
-    expect(reloaded.live.state.activations.size).toBe(0);
     reloaded.change({ op: 'stop' });
     expect(reloaded.status).toBe('succeeded');
     await store.close();

@@ -248,7 +248,7 @@ describe('failure policy rollback (saga)', () => {
     expect(() => h.change({ op: 'retry', node: 'c' })).toThrow(InvalidChangeError);
   });
 
-  it('records a rollback failure on the node and in the history, and carries on', () => {
+  it('records a rollback failure on the node and in the history, carries on, and ends rollback_failed', () => {
     const h = new Harness(fan(['a', 'b'], { onFailure: 'rollback', rollback: true }));
     h.start();
     h.succeed('root', 0);
@@ -262,7 +262,7 @@ describe('failure policy rollback (saga)', () => {
     expect(h.entries('rollback.failed')).toMatchObject([{ node: 'a', detail: { name: 'Error', message: 'cannot undo a' } }]);
     expect(h.dispatched('rollback')).toEqual(['b', 'a', 'root']);
     h.rolledBack('root');
-    expect(h.status).toBe('rolled_back');
+    expect(h.status).toBe('rollback_failed');
   });
 
   it('does not start a pending retry during the saga: the node is cancelled', () => {

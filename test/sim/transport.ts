@@ -101,7 +101,7 @@ class Queue<T> {
       if (requeue) this.push({ body: message.body, redelivered: true });
       else this.schedule();
     };
-    return { body: clonePlain(message.body), redelivered: message.redelivered, ack: () => settle(false), requeue: () => settle(true) };
+    return { body: clonePlain(message.body), redelivered: message.redelivered, ack: () => settle(false), requeue: () => settle(true), reject: () => settle(false) };
   }
 
   /** Gives a consumer's unacknowledged deliveries back (its acks become no-ops). */

@@ -166,6 +166,16 @@ export function storeContract(name: string, factory: StoreFactory): void {
       expect([...(loaded?.nodes.keys() ?? [])]).toEqual(['a', 'ev', 'p', 'b']);
     });
 
+    it('loads the succeeded activations a saga owes a compensation (failure policy rollback)', async () => {
+      const base = orderFlow();
+      const flow: FlowDefinition = { ...base, onFailure: 'rollback', nodes: base.nodes.map((n) => (n.id === 'p' ? { ...n, rollback: true } : n)) };
+      const s = new Scenario('r1', 1, flow);
+      await store.commit([s.next([{ type: 'start' }], 2), busyStep(s)]);
+      const loaded = await store.loadRun('r1');
+      expect(loaded).toEqual(s.snapshot());
+      expect([...(loaded?.activations.values() ?? [])].map((a) => a.status).sort()).toEqual(['failed', 'retrying', 'running', 'succeeded']);
+    });
+
     it('pages history and activations', async () => {
       const s = new Scenario('r1');
       await store.commit([s.next([{ type: 'start' }], 2), busyStep(s)]);
@@ -277,8 +287,8 @@ export function storeContract(name: string, factory: StoreFactory): void {
       expect(await ids({ status: [] })).toEqual([]);
     });
 
-    it('lists live run ids: all but succeeded, rolled_back and cancelled', async () => {
-      const statuses: RunStatus[] = ['running', 'stalled', 'failed', 'listening', 'stopping', 'rolling_back', 'rolled_back', 'succeeded', 'cancelled'];
+    it('lists live run ids: all but succeeded, rolled_back, rollback_failed and cancelled', async () => {
+      const statuses: RunStatus[] = ['running', 'stalled', 'failed', 'listening', 'stopping', 'rolling_back', 'rolled_back', 'rollback_failed', 'succeeded', 'cancelled'];
       await store.commit(statuses.map((status) => bareRun(status, { status })));
       expect((await store.liveRunIds()).sort()).toEqual(['failed', 'listening', 'rolling_back', 'running', 'stalled', 'stopping']);
     });

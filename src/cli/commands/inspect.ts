@@ -12,7 +12,7 @@ import { collect } from '../options.js';
 import { brief, out, printJson, printRun, table, time } from '../print.js';
 import { clientOptions, mapText, parseCount, withClient, type ClientFlags } from '../session.js';
 
-const RUN_STATUSES: readonly RunStatus[] = ['running', 'stalled', 'failed', 'listening', 'stopping', 'rolling_back', 'rolled_back', 'succeeded', 'cancelled'];
+const RUN_STATUSES: readonly RunStatus[] = ['running', 'stalled', 'failed', 'listening', 'stopping', 'rolling_back', 'rolled_back', 'rollback_failed', 'succeeded', 'cancelled'];
 
 interface RunsFlags extends ClientFlags {
   status?: string[];

@@ -63,7 +63,7 @@ export class MemoryStore implements Store {
     if (stored === undefined) return undefined;
     const activations = new Map<string, ActivationState>();
     for (const [key, activation] of stored.activations) {
-      if (activation.status === 'running' || activation.status === 'retrying' || activation.status === 'failed') {
+      if (activation.status === 'running' || activation.status === 'retrying' || activation.status === 'failed' || activation.compensate === true) {
         activations.set(key, copy(activation));
       }
     }

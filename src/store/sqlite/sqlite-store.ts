@@ -19,7 +19,7 @@ import Database from 'better-sqlite3';
 import type { HistoryEntry } from '../../engine/events.js';
 import type { ActivationState, NodeState, RunHeader, RunState } from '../../engine/state.js';
 import { ClosedError, ConfigError } from '../../errors.js';
-import { FINAL_STATUSES, type CommitResult, type OutboxItem, type Page, type RunFilter, type RunSummary, type Store, type StepCommit, type TaskInfo } from '../port.js';
+import { notFinalSql, type CommitResult, type OutboxItem, type Page, type RunFilter, type RunSummary, type Store, type StepCommit, type TaskInfo } from '../port.js';
 import { checkDatabaseFile, migrate, openError } from './schema.js';
 
 /** Options of {@link openSqliteStore}. */
@@ -36,8 +36,6 @@ export interface SqliteStoreOptions {
 type Data = { data: string };
 type SummaryRow = { id: string; flow: string; status: RunSummary['status']; graph_version: number; created_at: number; updated_at: number };
 
-/** Finished statuses as SQL; must read as in the `runs_live` partial index for the planner to use it. */
-const FINAL_SQL = FINAL_STATUSES.map((s) => `'${s}'`).join(', ');
 const SUMMARY_COLUMNS = 'id, flow, status, graph_version, created_at, updated_at';
 
 /** Prepares every statement of the store once. */
@@ -69,10 +67,14 @@ function prepare(db: Database.Database) {
     liveActivations: db.prepare<[string], Data>(
       `SELECT data FROM activations WHERE run_id = ? AND status IN ('running', 'retrying', 'failed') ORDER BY seq, node_id`,
     ),
-    liveRunIds: db.prepare<[], { id: string }>(`SELECT id FROM runs WHERE status NOT IN (${FINAL_SQL}) ORDER BY id`),
+    // Only for runs with failure policy rollback: succeeded activations the saga owes a compensation.
+    owedActivations: db.prepare<[string], Data>(
+      `SELECT data FROM activations WHERE run_id = ? AND status = 'succeeded' AND json_extract(data, '$.compensate') = 1 ORDER BY seq, node_id`,
+    ),
+    liveRunIds: db.prepare<[], { id: string }>(`SELECT id FROM runs WHERE ${notFinalSql('status')} ORDER BY id`),
     listening: db.prepare<[string], { run_id: string }>(
       `SELECT DISTINCT n.run_id FROM nodes n JOIN runs r ON r.id = n.run_id
-       WHERE n.name = ? AND n.kind = 'event' AND n.status = 'listening' AND r.status NOT IN (${FINAL_SQL})`,
+       WHERE n.name = ? AND n.kind = 'event' AND n.status = 'listening' AND ${notFinalSql('r.status')}`,
     ),
     history: db.prepare<[string, number, number], Data>(`SELECT data FROM history WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?`),
     activations: db.prepare<[string, number, number], Data>(
@@ -187,7 +189,9 @@ export class SqliteStore implements Store {
       nodes.set(node.def.id, node);
     }
     const activations = new Map<string, ActivationState>();
-    for (const { data } of this.sql.liveActivations.all(runId)) {
+    const rows = this.sql.liveActivations.all(runId);
+    if (header.onFailure === 'rollback') rows.push(...this.sql.owedActivations.all(runId));
+    for (const { data } of rows) {
       const activation = JSON.parse(data) as ActivationState;
       activations.set(`${activation.node}#${activation.seq}`, activation);
     }

@@ -97,6 +97,7 @@ const RUN_STATUSES = [
   'stopping',
   'rolling_back',
   'rolled_back',
+  'rollback_failed',
   'succeeded',
   'cancelled',
 ] as const satisfies readonly RunStatus[];
