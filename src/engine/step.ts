@@ -144,8 +144,7 @@ export class Stepper {
    * forgotten, for a new attempt), checking the transition table and keeping counts.
    */
   setUndo(holder: NodeState | ActivationState, to: UndoStatus | 'none'): void {
-    const node = 'def' in holder ? holder : undefined;
-    const what = node === undefined ? `activation ${(holder as ActivationState).seq} of node "${(holder as ActivationState).node}"` : `node "${node.def.id}"`;
+    const what = 'def' in holder ? `node "${holder.def.id}"` : `activation ${holder.seq} of node "${holder.node}"`;
     checkTransition(UNDO_TRANSITIONS, `rollback of ${what}`, holder.undo ?? 'none', to);
     countUndo(this.live.index, holder.undo, -1);
     if (to === 'none') {
@@ -155,8 +154,8 @@ export class Stepper {
       holder.undo = to;
     }
     countUndo(this.live.index, holder.undo, 1);
-    if (node !== undefined) this.touch(node);
-    else this.out.activations.set(activationKey((holder as ActivationState).node, (holder as ActivationState).seq), holder as ActivationState);
+    if ('def' in holder) this.touch(holder);
+    else this.out.activations.set(activationKey(holder.node, holder.seq), holder);
   }
 
   /** Moves an activation to a new status, checking the transition table. */
@@ -312,9 +311,14 @@ export class Stepper {
     }
   }
 
-  /** The lowest seq of a node's running or retrying activations (Infinity if none). */
+  /**
+   * The lowest seq of a node's running or retrying activations (Infinity if
+   * none). A scan of the run's activations, skipped when none is live (the
+   * common case of one activation at a time).
+   */
   private earliestLiveActivation(id: string): number {
     let first = Infinity;
+    if (this.live.index.liveActivations === 0) return first;
     for (const activation of this.run.activations.values()) {
       if (activation.node === id && (activation.status === 'running' || activation.status === 'retrying') && activation.seq < first) first = activation.seq;
     }

@@ -125,7 +125,7 @@ describe('types of the public API', () => {
     expectTypeOf<NodeSnapshot['undoError']>().toEqualTypeOf<Failure | undefined>();
     expectTypeOf<HistoryEntry['status']>().toEqualTypeOf<RunStatus | undefined>();
     expectTypeOf<RunStatus>().toExtend<string>();
-    expectTypeOf<'succeeded' | 'failed' | 'rolled_back' | 'cancelled' | 'stalled'>().toExtend<RunStatus>();
+    expectTypeOf<'succeeded' | 'failed' | 'rolled_back' | 'rollback_failed' | 'cancelled' | 'stalled'>().toExtend<RunStatus>();
 
     const created = event<{ ip: string }>('server.created', { provides: ['ip'] });
     expectTypeOf(created.types).toEqualTypeOf<{ inputs: Record<string, unknown>; output: { ip: string } } | undefined>();
