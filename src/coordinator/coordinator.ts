@@ -40,6 +40,8 @@ interface Pending {
   storeRetries: number;
   /** A new run to create (its first step is `start`). */
   create?: LiveRun;
+  /** The run right after this event was stepped (events stepped together each get their own). */
+  report?: StepReport;
 }
 
 const MAX_CONFLICT_RETRIES = 20;
@@ -215,6 +217,7 @@ export class Coordinator {
         }
         try {
           step(live, item.event, now, out);
+          item.report = { status: live.state.status, graphVersion: live.state.graphVersion };
           applied.push(item);
         } catch (error) {
           item.delivery?.ack(); // redelivering it would fail the same way
@@ -326,7 +329,7 @@ export class Coordinator {
 
   private succeed(item: Pending, live: LiveRun): void {
     item.delivery?.ack();
-    item.resolve({ status: live.state.status, graphVersion: live.state.graphVersion });
+    item.resolve(item.report ?? { status: live.state.status, graphVersion: live.state.graphVersion });
   }
 
   private fail(item: Pending, error: unknown): void {
