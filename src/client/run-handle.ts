@@ -101,8 +101,8 @@ export class RunHandle {
   }
 
   /** Activations of a persistent listener (or of all), in notification order, inputs and results decoded. */
-  async activations(node?: string, page?: Page): Promise<ActivationState[]> {
-    const list = await this.parts.store.activations(this.id, node, page);
+  async activations(node?: NodeRef, page?: Page): Promise<ActivationState[]> {
+    const list = await this.parts.store.activations(this.id, node === undefined ? undefined : idOf(node), page);
     return list.map((a) => ({ ...a, inputs: decodeValue(a.inputs) as ActivationState['inputs'], ...(a.result === undefined ? {} : { result: decodeValue(a.result) as Json }) }));
   }
 

@@ -509,6 +509,9 @@ describe('several changes as one', () => {
       UnknownNodeError,
     );
     rejects(h, [{ op: 'stop' }, { op: 'stop' }], InvalidChangeError);
+    const order = [...h.live.state.nodes.keys()];
+    rejects(h, [{ op: 'add', node: unit('extra').s().definition() }, { op: 'remove', node: 'other' }, { op: 'remove', node: 'ghost' }], UnknownNodeError);
+    expect([...h.live.state.nodes.keys()]).toEqual(order);
   });
 
   it('are validated as a whole: a provider is swapped for another in one step', () => {
