@@ -15,7 +15,10 @@ import { describe, expect, it } from 'vitest';
 import type { Json, JsonObject } from '../../src/codec/json.js';
 import type { Change, Command, DispatchCommand, EngineEvent } from '../../src/engine/events.js';
 import type { FlowDefinition } from '../../src/model/definition.js';
+import { flow } from '../../src/model/flow.js';
+import { event } from '../../src/model/node.js';
 import { task } from '../../src/model/task.js';
+import { InvalidChangeError } from '../../src/errors.js';
 import { Harness, oops, snapshot } from './harness.js';
 
 /** A node of the model: its bound value, its required data sources, and the sources it listens to. */
@@ -239,6 +242,82 @@ describe('live edit properties', () => {
     fc.assert(
       fc.property(fc.integer(), (seed) => drive(seed, true)),
       { numRuns: 100 },
+    );
+  });
+});
+
+/**
+ * A persistent listener `register(ip, version)` fed by two events, under random
+ * notifications, activation completions, stops, cancels and refused second
+ * stops. The reference: each notification while listening is one activation,
+ * in order, with its own value and the latest value of the other event; those
+ * that wait for the other event form a backlog, and at stop or cancel each is
+ * recorded as a `NotDelivered` activation instead of being dropped.
+ */
+function driveListener(seed: number): void {
+  const random = prng(seed);
+  const register = task('register', { requires: ['ip', 'version'], apply: () => 0 }).s({}, { persistent: true });
+  const h = new Harness(flow('lb').link(event('server.created', { provides: ['ip'] }), register).link(event('config.changed', { provides: ['version'] }), register));
+  h.start();
+  const latest: { ip?: number; version?: number } = {};
+  const backlog: JsonObject[] = [];
+  const expected: JsonObject[] = [];
+  let notDelivered = 0;
+  let ended = false;
+  let cancelled = false;
+  const running: number[] = [];
+  const dispatched = (out: { commands: Command[] }): JsonObject[] =>
+    out.commands.filter((c): c is DispatchCommand => c.type === 'dispatch').map((c) => (running.push(c.activation as number), c.inputs));
+  const received: JsonObject[] = [];
+  for (let i = 0; i < 40; i++) {
+    const roll = random();
+    if (roll < 0.6) {
+      const [name, field] = random() < 0.5 ? (['server.created', 'ip'] as const) : (['config.changed', 'version'] as const);
+      const value = i;
+      const out = h.notify(name, { [field]: value });
+      if (!ended) {
+        const other = field === 'ip' ? 'version' : 'ip';
+        latest[field] = value;
+        const otherValue = latest[other];
+        if (otherValue === undefined) backlog.push({ [field]: value });
+        else {
+          for (const entry of backlog.splice(0)) expected.push({ [other]: otherValue, ...entry, [field]: entry[field] ?? value });
+          expected.push({ [field]: value, [other]: otherValue });
+        }
+      }
+      received.push(...dispatched(out));
+    } else if (roll < 0.85 && running.length > 0) {
+      const [seq] = running.splice(Math.floor(random() * running.length), 1) as [number];
+      h.send({ type: 'task.succeeded', node: 'register', attempt: 1, activation: seq, result: seq });
+    } else if (roll < 0.95) {
+      const op = random() < 0.8 ? 'stop' : 'cancel';
+      // stop: once; cancel: once, and not once the run has succeeded (a stopped run may still be cancelled while activations finish).
+      const accepted = op === 'stop' ? !ended && !cancelled : !cancelled && h.status !== 'succeeded';
+      const before = snapshot(h.live);
+      if (!accepted) {
+        expect(() => h.change({ op })).toThrow(InvalidChangeError);
+        expect(snapshot(h.live)).toEqual(before);
+        continue;
+      }
+      const out = h.change({ op });
+      ended = true;
+      cancelled ||= op === 'cancel';
+      notDelivered += backlog.splice(0).length;
+      const dropped = [...out.activations.values()].filter((a) => a.error?.name === 'NotDelivered');
+      expect(dropped).toHaveLength(notDelivered);
+      notDelivered = 0;
+      if (op === 'cancel') running.splice(0);
+    }
+  }
+  // Activations are dispatched in notification order with the reference inputs.
+  expect(received).toEqual(expected);
+}
+
+describe('live edit properties of persistent listeners', () => {
+  it('every notification is one activation with the reference inputs, or recorded as not delivered at stop or cancel', () => {
+    fc.assert(
+      fc.property(fc.integer(), (seed) => driveListener(seed)),
+      { numRuns: 200 },
     );
   });
 });
