@@ -31,6 +31,8 @@ import type { Stepper } from './step.js';
 
 /** Node statuses in which a node's definition and inputs may still change. */
 const UNFINISHED = new Set(['waiting', 'failed', 'cancelled', 'retrying', 'listening']);
+/** Node statuses in which a node may still need its inputs: a running node may fail and run again. */
+const NEEDS_INPUTS = new Set([...UNFINISHED, 'running']);
 
 /** What to do once the whole list is valid, on the final graph. */
 type Effect = () => void;
@@ -429,7 +431,7 @@ function validate(e: Edit): void {
   const lookup = (id: string): NodeDefinition | undefined => s.run.nodes.get(id)?.def;
   for (const id of e.check) {
     const target = s.run.nodes.get(id);
-    if (target !== undefined && UNFINISHED.has(target.status)) problems.push(...inputProblems(target.def, target.sources, lookup, s.run.inputs));
+    if (target !== undefined && NEEDS_INPUTS.has(target.status)) problems.push(...inputProblems(target.def, target.sources, lookup, s.run.inputs));
   }
   if (problems.length > 0) throw new ValidationError(problems, `change to run "${s.run.id}"`);
 }

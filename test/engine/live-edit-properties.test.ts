@@ -67,7 +67,7 @@ function randomModel(random: () => number): Model {
         if (random() < 0.5) requires.push(`n${j}`);
       }
     }
-    nodes.set(`n${i}`, { bound: Math.floor(random() * 100), requires, sources, failures: Math.floor(random() * 3) });
+    nodes.set(`n${i}`, { bound: Math.floor(random() * 100), requires, sources, failures: random() < 0.15 ? 4 + Math.floor(random() * 2) : Math.floor(random() * 3) });
   }
   return { nodes, results: new Map(), finished: new Set(), stopped: false };
 }
@@ -105,7 +105,12 @@ function randomChange(random: () => number, model: Model, h: Harness, fresh: () 
   if (roll < 0.7) return { op: 'remove', node: any() };
   if (roll < 0.8) return { op: 'replace', node: any(), with: { bound: { b: Math.floor(random() * 100) } } };
   if (roll < 0.88) return { op: 'skip', node: any(), result: Math.floor(random() * 100) };
-  if (roll < 0.94) return { op: 'retry', node: any() };
+  if (roll < 0.9) return { op: 'retry', node: any() };
+  if (roll < 0.95) {
+    const node = any();
+    const linked = [...(h.live.state.nodes.get(node)?.sources ?? [])].map((l) => l.from);
+    return { op: 'relink', node, from: pick(random, linked) ?? any(), to: any() };
+  }
   return { op: 'stop' };
 }
 
@@ -125,6 +130,12 @@ function applyToModel(model: Model, change: Change): void {
     case 'unlink':
       model.nodes.get(change.to)?.sources.delete(change.from);
       return;
+    case 'relink': {
+      const node = model.nodes.get(change.node) as ModelNode;
+      node.sources.delete(change.from);
+      node.sources.add(change.to);
+      return;
+    }
     case 'replace':
       (model.nodes.get(change.node) as ModelNode).bound = (change.with.bound as JsonObject)['b'] as number;
       return;
@@ -174,8 +185,15 @@ function drive(seed: number, lists: boolean): void {
     }
   };
   observe(h.start().commands);
-  for (let guard = 0; pending.length > 0; guard++) {
+  for (let guard = 0; ; guard++) {
     if (guard > 3000) throw new Error('the run does not settle');
+    if (pending.length === 0) {
+      // Halted on nodes that failed for good: retry them by hand, as an operator would.
+      const failed = [...h.live.state.nodes.values()].filter((n) => n.status === 'failed').map((n) => n.def.id);
+      if (failed.length === 0) break;
+      observe(h.change(failed.map((node) => ({ op: 'retry', node }))).commands);
+      continue;
+    }
     if (random() < 0.3) {
       const modelBefore = structuredClone(model);
       const changes = Array.from({ length: lists ? 1 + Math.floor(random() * 3) : 1 }, () => randomChange(random, model, h, fresh));
