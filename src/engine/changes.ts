@@ -188,7 +188,7 @@ function afterLinking(s: Stepper, target: NodeState, added: readonly LinkDefinit
 
 /**
  * A relink routes a listener around a source: once no listener is left on it, a
- * failed source is set aside (skipped, its error kept) so that it no longer
+ * failed source is set aside (skipped with a `null` result, its error kept) so that it no longer
  * holds the run failed. The rule holds whenever the failure comes: the engine
  * calls this when a relinked-away node fails for good, too. Returns whether
  * the node was set aside.
@@ -196,6 +196,7 @@ function afterLinking(s: Stepper, target: NodeState, added: readonly LinkDefinit
 export function setAside(s: Stepper, source: NodeState): boolean {
   if (source.status !== 'failed' || source.relinkedAway === undefined || (s.live.index.outgoing.get(source.def.id)?.length ?? 0) > 0) return false;
   s.setStatus(source, 'skipped');
+  source.result = null; // as a skip without a value: a listener linked later is not left waiting
   s.record({ type: 'node.skipped', node: source.def.id, detail: { reason: 'relinked', listener: source.relinkedAway } });
   return true;
 }

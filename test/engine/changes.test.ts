@@ -459,6 +459,15 @@ describe('relink away from a node', () => {
     expect(h.status).toBe('succeeded');
   });
 
+  it('a node set aside provides null, as a skip without a value does: a listener added later runs', () => {
+    const h = retryingServer();
+    h.change({ op: 'relink', node: 'installWordpress', from: 'kickServer', to: 'kickServer2' });
+    h.retryDue('kickServer');
+    h.fail('kickServer', oops);
+    const out = h.change({ op: 'add', node: unit('postMortem', ['kickServer']).s().definition(), sources: [{ node: 'kickServer' }] });
+    expect(applies(out)).toMatchObject([{ node: 'postMortem', inputs: { kickServer: null } }]);
+  });
+
   it('a node relinked away that gets a listener again holds the run failed', () => {
     const h = retryingServer();
     h.change({ op: 'relink', node: 'installWordpress', from: 'kickServer', to: 'kickServer2' });
