@@ -4,22 +4,19 @@
  * @packageDocumentation
  */
 import { decodeChange } from '../codec/definitions.js';
-import type { Json, JsonObject } from '../codec/json.js';
-import { decodeValue, encodeValue } from '../codec/value.js';
+import type { Json } from '../codec/json.js';
+import { decodeValue } from '../codec/value.js';
 import type { StepReport } from '../coordinator/options.js';
-import type { Change, HistoryEntry, LinkSpec } from '../engine/events.js';
+import type { HistoryEntry } from '../engine/events.js';
 import { SETTLED, type ActivationState } from '../engine/state.js';
 import { TaskwireError, UnknownNodeError, UnknownRunError } from '../errors.js';
 import type { NodeDefinition } from '../model/definition.js';
-import type { TaskNode} from '../model/node.js';
-import { type AnyNode } from '../model/node.js';
+import type { AnyNode } from '../model/node.js';
 import type { Page } from '../store/port.js';
-import { nodeDefinitionOf, type RuntimeParts, type TaskRef } from './parts.js';
+import type { RuntimeParts, TaskRef } from './parts.js';
+import { engineChange, idOf, type LinkTarget, type NodeRef, type Replacement, type RunChange } from './run-changes.js';
 import { RunFailedError } from './run-failed.js';
 import { snapshot, type RunSnapshot } from './snapshot.js';
-
-/** A source or listener given to {@link RunHandle.add}: a node id, or an id with a rename map. */
-export type LinkTarget = string | { node: string; map?: Record<string, string> };
 
 /** Options of {@link RunHandle.add}. */
 export interface AddOptions {
@@ -35,7 +32,7 @@ export interface WaitOptions {
   timeoutMs?: number;
 }
 
-const toSpec = (target: LinkTarget): LinkSpec => (typeof target === 'string' ? { node: target } : { ...target });
+const isList = (changes: RunChange | readonly RunChange[]): changes is readonly RunChange[] => Array.isArray(changes);
 
 /** A handle on a run. Get one from `client.start()` or `client.run(id)`. */
 export class RunHandle {
@@ -95,8 +92,8 @@ export class RunHandle {
 
   /** The decoded result of a node; throws if the node has none (yet). */
   async result<O = unknown>(node: { readonly id: string; readonly types?: { output: O } } | string): Promise<O>;
-  async result(node: { readonly id: string } | string): Promise<unknown> {
-    const id = typeof node === 'string' ? node : node.id;
+  async result(node: NodeRef): Promise<unknown> {
+    const id = idOf(node);
     const run = await this.status();
     const view = run.nodes[id];
     if (view === undefined) throw new UnknownNodeError(id, `run "${this.id}"`);
@@ -118,59 +115,49 @@ export class RunHandle {
   }
 
   /** Activations of a persistent listener (or of all), in notification order, inputs and results decoded. */
-  async activations(node?: string, page?: Page): Promise<ActivationState[]> {
-    const list = await this.parts.store.activations(this.id, node, page);
+  async activations(node?: NodeRef, page?: Page): Promise<ActivationState[]> {
+    const list = await this.parts.store.activations(this.id, node === undefined ? undefined : idOf(node), page);
     return list.map((a) => ({ ...a, inputs: decodeValue(a.inputs) as ActivationState['inputs'], ...(a.result === undefined ? {} : { result: decodeValue(a.result) as Json }) }));
   }
 
   /** Adds a node to the running flow, with the nodes it listens to and the nodes that will listen to it. */
-  async add(node: AnyNode | NodeDefinition | TaskRef, options: AddOptions = {}): Promise<StepReport> {
-    const def = await nodeDefinitionOf(node, this.parts);
-    return this.change({ op: 'add', node: def, sources: (options.sources ?? []).map(toSpec), listeners: (options.listeners ?? []).map(toSpec) });
+  add(node: AnyNode | NodeDefinition | TaskRef, options: AddOptions = {}): Promise<StepReport> {
+    return this.change({ op: 'add', node, ...options });
   }
 
   /** Removes a node (a running one is aborted). */
-  remove(node: string): Promise<StepReport> {
+  remove(node: NodeRef): Promise<StepReport> {
     return this.change({ op: 'remove', node });
   }
 
   /** `to` starts listening to `from`. */
-  link(from: string, to: string, options: { map?: Record<string, string> } = {}): Promise<StepReport> {
-    return this.change(options.map === undefined ? { op: 'link', from, to } : { op: 'link', from, to, map: options.map });
+  link(from: NodeRef, to: NodeRef, options: { map?: Record<string, string> } = {}): Promise<StepReport> {
+    return this.change({ op: 'link', from, to, ...options });
   }
 
   /** `to` stops listening to `from`. */
-  unlink(from: string, to: string): Promise<StepReport> {
+  unlink(from: NodeRef, to: NodeRef): Promise<StepReport> {
     return this.change({ op: 'unlink', from, to });
   }
 
   /** `node` listens to `to` instead of `from`. */
-  relink(node: string, from: string, to: string, options: { map?: Record<string, string> } = {}): Promise<StepReport> {
-    return this.change(options.map === undefined ? { op: 'relink', node, from, to } : { op: 'relink', node, from, to, map: options.map });
+  relink(node: NodeRef, from: NodeRef, to: NodeRef, options: { map?: Record<string, string> } = {}): Promise<StepReport> {
+    return this.change({ op: 'relink', node, from, to, ...options });
   }
 
   /** Replaces a node that has not finished (or has failed): a new task, new bound inputs, new policies. */
-  async replace(node: string, replacement: TaskNode | TaskRef | Partial<Omit<NodeDefinition, 'id' | 'kind'>>): Promise<StepReport> {
-    // Duck typing: a flow file loaded through tsx may carry its own copy of TaskNode.
-    const named = 'definition' in replacement || typeof (replacement as TaskRef).task === 'string';
-    const fields = replacement as Partial<NodeDefinition>;
-    const changes = named
-      ? await nodeDefinitionOf(replacement as TaskNode | TaskRef, this.parts)
-      : fields.bound === undefined
-        ? fields
-        : { ...fields, bound: encodeValue(fields.bound, `the bound inputs given to replace node "${node}"`) as JsonObject };
-    const { id: _id, kind: _kind, ...rest } = changes as NodeDefinition;
-    return this.change({ op: 'replace', node, with: rest });
+  replace(node: NodeRef, replacement: Replacement): Promise<StepReport> {
+    return this.change({ op: 'replace', node, with: replacement });
   }
 
   /** Retries a failed or cancelled node (or a failed activation of a persistent listener). */
-  retry(node: string, options: { activation?: number } = {}): Promise<StepReport> {
-    return this.change(options.activation === undefined ? { op: 'retry', node } : { op: 'retry', node, activation: options.activation });
+  retry(node: NodeRef, options: { activation?: number } = {}): Promise<StepReport> {
+    return this.change({ op: 'retry', node, ...options });
   }
 
   /** Skips a node that has not run or has failed; `value` is what it provides to its listeners. */
-  async skip(node: string, value?: unknown): Promise<StepReport> {
-    return this.change({ op: 'skip', node, result: encodeValue(value, `the value given to skip node "${node}"`) });
+  skip(node: NodeRef, value?: unknown): Promise<StepReport> {
+    return this.change({ op: 'skip', node, result: value });
   }
 
   /** Cancels the run: running tasks see their AbortSignal fire. */
@@ -183,10 +170,16 @@ export class RunHandle {
     return this.change({ op: 'stop' });
   }
 
-  /** Applies a change (validated, atomic, recorded in the history with the client's actor name). */
-  async change(change: Change): Promise<StepReport> {
-    const checked = decodeChange(change);
+  /**
+   * Applies one change, or several as one: the list is checked change by
+   * change and its result validated as a whole, then applied in one step under
+   * one new graph version (each change recorded in the history with it and the
+   * client's actor name), or refused whole, leaving no trace.
+   */
+  async change(changes: RunChange | readonly RunChange[]): Promise<StepReport> {
+    const list = isList(changes) ? changes : [changes];
+    const engine = await Promise.all(list.map(async (change) => decodeChange(await engineChange(change, this.parts))));
     this.parts.coordinator.invalidate(this.id);
-    return this.parts.coordinator.submit(this.id, { type: 'change', change: checked, actor: this.parts.actor });
+    return this.parts.coordinator.submit(this.id, { type: 'change', changes: engine, actor: this.parts.actor });
   }
 }

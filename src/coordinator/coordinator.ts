@@ -45,6 +45,8 @@ interface Pending {
   restepped?: boolean;
   /** The engine threw on this event on a fresh load too: record this error instead of stepping it. */
   internal?: unknown;
+  /** The run right after this event was stepped (events stepped together each get their own). */
+  report?: StepReport;
 }
 
 /** Events from clients: their callers get an engine error instead of a recorded failure. */
@@ -228,6 +230,7 @@ export class Coordinator {
         }
         try {
           step(live, item.event, now, out);
+          item.report = { status: live.state.status, graphVersion: live.state.graphVersion };
           applied.push(item);
         } catch (error) {
           if (error instanceof TaskwireError && CLIENT_EVENTS.has(item.event.type)) {
@@ -366,7 +369,7 @@ export class Coordinator {
   private succeed(item: Pending, live: LiveRun): void {
     if (item.internal === undefined) item.delivery?.ack();
     else item.delivery?.reject(); // kept in the dead-letter queue for the operator
-    item.resolve({ status: live.state.status, graphVersion: live.state.graphVersion });
+    item.resolve(item.report ?? { status: live.state.status, graphVersion: live.state.graphVersion });
   }
 
   private fail(item: Pending, error: unknown): void {

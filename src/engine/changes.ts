@@ -32,6 +32,8 @@ import type { Stepper } from './step.js';
 
 /** Node statuses in which a node's definition and inputs may still change. */
 const UNFINISHED = new Set(['waiting', 'failed', 'cancelled', 'retrying', 'listening']);
+/** Node statuses in which a node may still need its inputs: a running node may fail and run again. */
+const NEEDS_INPUTS = new Set([...UNFINISHED, 'running']);
 
 /** What to do once the whole list is valid, on the final graph. */
 type Effect = () => void;
@@ -189,7 +191,7 @@ function afterLinking(s: Stepper, target: NodeState, added: readonly LinkDefinit
 
 /**
  * A relink routes a listener around a source: once no listener is left on it, a
- * failed source is set aside (skipped, its error kept) so that it no longer
+ * failed source is set aside (skipped with a `null` result, its error kept) so that it no longer
  * holds the run failed. The rule holds whenever the failure comes: the engine
  * calls this when a relinked-away node fails for good, too. Returns whether
  * the node was set aside.
@@ -197,6 +199,7 @@ function afterLinking(s: Stepper, target: NodeState, added: readonly LinkDefinit
 export function setAside(s: Stepper, source: NodeState): boolean {
   if (source.status !== 'failed' || source.relinkedAway === undefined || (s.live.index.outgoing.get(source.def.id)?.length ?? 0) > 0) return false;
   s.setStatus(source, 'skipped');
+  source.result = null; // as a skip without a value: a listener linked later is not left waiting
   s.record({ type: 'node.skipped', node: source.def.id, detail: { reason: 'relinked', listener: source.relinkedAway } });
   return true;
 }
@@ -438,7 +441,7 @@ function validate(e: Edit): void {
   const lookup = (id: string): NodeDefinition | undefined => s.run.nodes.get(id)?.def;
   for (const id of e.check) {
     const target = s.run.nodes.get(id);
-    if (target !== undefined && UNFINISHED.has(target.status)) problems.push(...inputProblems(target.def, target.sources, lookup, s.run.inputs));
+    if (target !== undefined && NEEDS_INPUTS.has(target.status)) problems.push(...inputProblems(target.def, target.sources, lookup, s.run.inputs));
   }
   if (problems.length > 0) throw new ValidationError(problems, `change to run "${s.run.id}"`);
 }

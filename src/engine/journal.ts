@@ -88,7 +88,10 @@ export class ChangeJournal {
     if (this.order !== undefined) {
       const nodes = new Map(this.run.nodes);
       this.run.nodes.clear();
-      for (const id of this.order) this.run.nodes.set(id, nodes.get(id) as NodeState);
+      for (const id of this.order) {
+        const node = nodes.get(id);
+        if (node !== undefined) this.run.nodes.set(id, node); // not one the list added
+      }
     }
     for (const [from, list] of this.links) {
       if (list === undefined) this.runIndex.outgoing.delete(from);

@@ -4,7 +4,7 @@
  * against every backend of the API suite.
  */
 import { afterEach, expect, it, vi } from 'vitest';
-import { event, flow, task, type Client, type RunHandle, type TaskwireError } from '../../src/index.js';
+import { event, flow, NonRetryableError, task, type Client, type RunHandle, type TaskwireError } from '../../src/index.js';
 import { describeBackends } from './backends.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -557,5 +557,99 @@ describeBackends('live flows', (backend) => {
     expect(done.nodes['after']?.status).toBe('cancelled');
     await expectRefused(run, () => run.retry('slow'), 'TW_INVALID_CHANGE', /cancelled/);
     await expectRefused(run, () => run.stop(), 'TW_INVALID_CHANGE', /cancelled/);
+  });
+
+  it('run.change([...]) applies several changes as one step and one graph version, or refuses them whole', async () => {
+    const kickServer = task('kickServer', { provides: 'server', apply: () => { throw new NonRetryableError('no capacity'); } });
+    const kickServer2 = task('kickServer2', { provides: 'server', apply: () => '10.1.0.2' });
+    const install = task('installWordpress', { requires: ['address'], apply: ({ address }: { address: string }) => `wordpress@${address}` });
+    const installNode = install.s();
+    const flo = flow('wordpress').link(kickServer.s(), installNode, { map: { address: 'server' } });
+    const tw = await backend.connect();
+    const run = await tw.start(flo);
+    const failed = await run.wait();
+    expect(failed.status).toBe('failed');
+
+    const server2 = kickServer2.s();
+    await expectRefused(
+      run,
+      () => run.change([{ op: 'add', node: server2 }, { op: 'relink', node: installNode, from: 'kickServer', to: 'ghost' }]),
+      'TW_UNKNOWN_NODE',
+      /"ghost"/,
+    );
+    const report = await run.change([
+      { op: 'add', node: server2 },
+      { op: 'relink', node: installNode, from: 'kickServer', to: server2 },
+    ]);
+    expect(report.graphVersion).toBe(failed.graphVersion + 1);
+    const done = await run.wait();
+    expect(done.status).toBe('succeeded');
+    expect(await run.result(installNode)).toBe('wordpress@10.1.0.2');
+    const changes = (await run.history()).filter((e) => e.type === 'change');
+    expect(changes.map((e) => [e.detail?.['op'], e.graphVersion])).toEqual([
+      ['add', failed.graphVersion + 1],
+      ['relink', failed.graphVersion + 1],
+    ]);
+  });
+
+  it('changes accept node objects as well as ids; concurrent changes each report their own graph version', async () => {
+    const entered = deferred();
+    const release = deferred();
+    const slow = task('slow', {
+      apply: async () => {
+        entered.resolve();
+        await release.promise;
+        return 'slow';
+      },
+    });
+    const created = task('created', { apply: () => 'created' });
+    const late = task('late', { requires: ['created'], apply: ({ created: c }: { created: string }) => `late after ${c}` });
+    const slowNode = slow.s();
+    const createdNode = created.s();
+    const tw = await backend.connect();
+    const run = await tw.start(flow('objects').link(slowNode, createdNode));
+    await entered.promise;
+    const lateNode = late.s();
+    const auditNode = task('audit', { apply: () => 'audit' }).s();
+    const start = (await run.status()).graphVersion;
+    const reports = await Promise.all([
+      run.add(lateNode, { sources: [createdNode] }),
+      run.remove('ghost').catch((error: TaskwireError) => error.code),
+      run.add(auditNode, { sources: [{ node: slowNode }] }),
+    ]);
+    expect(reports[1]).toBe('TW_UNKNOWN_NODE');
+    const versions = [reports[0], reports[2]].map((r) => (r as { graphVersion: number }).graphVersion).sort();
+    expect(versions).toEqual([start + 1, start + 2]);
+    const history = (await run.history()).filter((e) => e.type === 'change');
+    expect(history.map((e) => [e.detail?.['node'], e.graphVersion]).sort()).toEqual([
+      ['audit', (reports[2] as { graphVersion: number }).graphVersion],
+      ['late', (reports[0] as { graphVersion: number }).graphVersion],
+    ]);
+    await run.relink(auditNode, slowNode, createdNode);
+    await run.link(auditNode, lateNode);
+    await expectRefused(run, () => run.link(lateNode, auditNode), 'TW_CYCLE');
+    release.resolve();
+    const done = await run.wait();
+    expect(done.status).toBe('succeeded');
+    expect(await run.result(lateNode)).toBe('late after created');
+  });
+
+  it('after stop, a persistent listener added later can be stopped again; backlogged notifications are recorded as not delivered', async () => {
+    const register = task('register', { requires: ['ip', 'version'], apply: ({ ip }: { ip: string; version: number }) => ip });
+    const listener = register.s({}, { persistent: true });
+    const flo = flow('lb').link(event('server.created', { provides: ['ip'] }), listener).link(event('config.changed', { provides: ['version'] }), listener);
+    const tw = await backend.connect();
+    const run = await tw.start(flo);
+    await tw.notify('server.created', { ip: '10.0.0.1' });
+    await run.stop();
+    const activations = await run.activations('register');
+    expect(activations).toMatchObject([{ from: 'server.created', status: 'cancelled', error: { name: 'NotDelivered' } }]);
+    await expectRefused(run, () => run.stop(), 'TW_INVALID_CHANGE', /already stopped/);
+    const echo = task('echo', { requires: ['ip'], apply: ({ ip }: { ip: string }) => ip });
+    await run.add(event('late.server', { provides: ['ip'] }));
+    const reopened = await run.add(echo.s({}, { persistent: true }), { sources: ['late.server'] });
+    expect(reopened.status).toBe('listening');
+    expect((await run.stop()).status).toBe('succeeded');
+    expect((await run.wait()).nodes['echo']?.status).toBe('succeeded');
   });
 });

@@ -108,8 +108,34 @@ describe('rewiring a run from the terminal', () => {
     expect(mermaid).toContain('class deploy skipped');
   });
 
+  it('change applies a JSON list as one step, or refuses it whole; a second stop is refused without a trace', async () => {
+    const list = [
+      { op: 'add', node: { task: 'verify', id: 'verify3' }, sources: ['deploy'] },
+      { op: 'link', from: 'prepare', to: 'verify3' },
+    ];
+    expect(ok(await box.tw(['change', runId, JSON.stringify(list)]))).toBe('changed add verify3 (task verify), link prepare -> verify3: graph version 7 (run running)');
+    const refused = await box.tw(['change', runId, '--file', box.write('changes.json', JSON.stringify([{ op: 'unlink', from: 'prepare', to: 'verify3' }, { op: 'remove', node: 'ghost' }]))]);
+    expect(refused).toMatchObject({ code: 2, stdout: '' });
+    expect(refused.stderr).toContain('(TW_UNKNOWN_NODE)');
+    const unknownField = await box.tw(['change', runId, '[{"op":"link","from":"prepare","to":"verify3","mapping":{}}]']);
+    expect(unknownField.code).toBe(2);
+    expect(unknownField.stderr).toContain('unknown field "mapping"');
+    expect(await graphVersion()).toBe(7);
+    expect(ok(await box.tw(['stop', runId]))).toBe(`stopped run ${runId}: graph version 8 (run stopping)`);
+    const again = await box.tw(['stop', runId]);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain('already stopped (TW_INVALID_CHANGE)');
+    expect(await graphVersion()).toBe(8);
+    const changes = json<{ type: string; graphVersion: number; detail?: { op: string } }[]>(await box.tw(['history', runId, '--json'])).filter((e) => e.type === 'change');
+    expect(changes.slice(-3).map((e) => [e.detail?.op, e.graphVersion])).toEqual([
+      ['add', 7],
+      ['link', 7],
+      ['stop', 8],
+    ]);
+  });
+
   it('cancel ends the run; a cancelled run refuses changes', async () => {
-    expect(ok(await box.tw(['cancel', runId]))).toBe(`cancelled run ${runId}: graph version 7 (run cancelled)`);
+    expect(ok(await box.tw(['cancel', runId]))).toBe(`cancelled run ${runId}: graph version 9 (run cancelled)`);
     const retry = await box.tw(['retry', runId, 'verify']);
     expect(retry.code).toBe(2);
     expect(retry.stderr).toContain('cannot be changed (TW_INVALID_CHANGE)');

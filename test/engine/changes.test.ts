@@ -56,6 +56,7 @@ describe('invalid changes throw and change nothing', () => {
     const h = chain();
     h.start();
     h.succeed('other', 'O');
+    h.change({ op: 'add', node: unit('reader', ['other']).s().definition(), sources: [{ node: 'other' }] }); // running
     return h;
   };
   it.each<[string, Change, new (...args: never[]) => Error, RegExp?]>([
@@ -82,6 +83,7 @@ describe('invalid changes throw and change nothing', () => {
     ['link an event to a source', { op: 'link', from: 'other', to: 'ev' }, InvalidChangeError, /event "ev" cannot listen to "other"/],
     ['unlink the provider of a required input', { op: 'unlink', from: 'root', to: 'mid' }, ValidationError, /required input "root" of node "mid"/],
     ['remove the provider of a waiting node', { op: 'remove', node: 'root' }, ValidationError, /required input "root" of node "mid"/],
+    ['unlink the provider of a running node (it may fail and run again)', { op: 'unlink', from: 'other', to: 'reader' }, ValidationError, /required input "other" of node "reader"/],
     ['replace with an unprovided input', { op: 'replace', node: 'leaf', with: { requires: ['nothing'] } }, ValidationError],
     ['add a node that an event listens to', { op: 'add', node: unit('n').s().definition(), listeners: [{ node: 'ev' }] }, InvalidChangeError, /event "ev" cannot listen to "n"/],
   ])('%s', (_what, change, error, message) => {
@@ -457,6 +459,15 @@ describe('relink away from a node', () => {
     expect(h.status).toBe('succeeded');
   });
 
+  it('a node set aside provides null, as a skip without a value does: a listener added later runs', () => {
+    const h = retryingServer();
+    h.change({ op: 'relink', node: 'installWordpress', from: 'kickServer', to: 'kickServer2' });
+    h.retryDue('kickServer');
+    h.fail('kickServer', oops);
+    const out = h.change({ op: 'add', node: unit('postMortem', ['kickServer']).s().definition(), sources: [{ node: 'kickServer' }] });
+    expect(applies(out)).toMatchObject([{ node: 'postMortem', inputs: { kickServer: null } }]);
+  });
+
   it('a node relinked away that gets a listener again holds the run failed', () => {
     const h = retryingServer();
     h.change({ op: 'relink', node: 'installWordpress', from: 'kickServer', to: 'kickServer2' });
@@ -509,6 +520,9 @@ describe('several changes as one', () => {
       UnknownNodeError,
     );
     rejects(h, [{ op: 'stop' }, { op: 'stop' }], InvalidChangeError);
+    const order = [...h.live.state.nodes.keys()];
+    rejects(h, [{ op: 'add', node: unit('extra').s().definition() }, { op: 'remove', node: 'other' }, { op: 'remove', node: 'ghost' }], UnknownNodeError);
+    expect([...h.live.state.nodes.keys()]).toEqual(order);
   });
 
   it('are validated as a whole: a provider is swapped for another in one step', () => {

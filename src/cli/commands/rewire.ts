@@ -1,17 +1,20 @@
 /**
  * Rewiring a live run from the terminal: `link`, `unlink`, `relink`, `add`,
- * `remove`, `replace`. Each change is validated by the engine: an invalid one
- * changes nothing and exits with code 2 and the error's code.
+ * `remove`, `replace`, and `change`, which applies a JSON list of changes as
+ * one. Each change is validated by the engine: an invalid one changes nothing
+ * and exits with code 2 and the error's code.
  *
  * @packageDocumentation
  */
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { JsonObject } from '../../codec/json.js';
 import { encodeValue } from '../../codec/value.js';
 import { ConfigError } from '../../errors.js';
 import { collect } from '../options.js';
+import { describeChangeList, parseChangeList } from '../change-list.js';
 import { brief } from '../print.js';
-import { applyChange, clientOptions, mapText, parseJsonObject, parseMap, type ClientFlags } from '../session.js';
+import { applyChange, clientOptions, mapText, parseJson, parseJsonObject, parseMap, type ClientFlags } from '../session.js';
 
 interface MapFlags extends ClientFlags {
   map?: string[];
@@ -25,12 +28,25 @@ interface AddFlags extends ClientFlags {
   persistent?: boolean;
 }
 
+interface ChangeFlags extends ClientFlags {
+  file?: string;
+}
+
 interface ReplaceFlags extends ClientFlags {
   task?: string;
   bound?: string;
 }
 
 const MAP_HELP = 'rename: the listener input <in> takes the source\'s provided name <provided> (repeatable)';
+
+/** The text of `--file` (`-`: standard input). */
+function readList(path: string): string {
+  try {
+    return readFileSync(path === '-' ? 0 : path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`cannot read --file ${path}: ${(error as Error).message}`);
+  }
+}
 
 /** Registers the rewiring commands. */
 export function rewireCommands(program: Command): void {
@@ -111,5 +127,19 @@ export function rewireCommands(program: Command): void {
         ? run.replace(node, { task: flags.task, ...(bound === undefined ? {} : { bound }) })
         : run.replace(node, { bound: encodeValue(bound, `the bound inputs of node "${node}"`) as JsonObject }),
     );
+  });
+
+  clientOptions(
+    program
+      .command('change')
+      .description('apply a JSON list of changes as one: validated as a whole, one step, one graph version, or refused whole')
+      .argument('<runId>', 'the run')
+      .argument('[changes]', 'the JSON list, e.g. \'[{"op":"add","node":{"task":"kickServer","id":"kickServer2"}},{"op":"relink","node":"install","from":"kickServer","to":"kickServer2"}]\'')
+      .option('-f, --file <path>', 'read the JSON list from a file (- for standard input)'),
+  ).action(async (runId: string, text: string | undefined, flags: ChangeFlags) => {
+    if ((text === undefined) === (flags.file === undefined)) throw new ConfigError('change needs the JSON list of changes, as an argument or with --file (one of the two)');
+    const source = flags.file === undefined ? (text as string) : readList(flags.file);
+    const changes = parseChangeList(parseJson(source, flags.file === undefined ? 'the list of changes' : `--file ${flags.file}`));
+    await applyChange(flags, runId, `changed ${describeChangeList(changes)}`, (run) => run.change(changes));
   });
 }
