@@ -24,7 +24,8 @@ export type ErrorCode =
   | 'TW_CLOSED'
   | 'TW_TRANSPORT'
   | 'TW_STORE'
-  | 'TW_INTERNAL';
+  | 'TW_INTERNAL'
+  | 'TW_PARTIAL';
 
 /** Base class of every error taskwire throws. */
 export class TaskwireError extends Error {
@@ -185,6 +186,25 @@ export class StoreError extends TaskwireError {
     readonly reason?: string,
   ) {
     super('TW_STORE', message);
+  }
+}
+
+/**
+ * `Client.notify` reached some of the runs listening to the event but not all:
+ * says which were notified and why the others were not. Notifying again with
+ * the same event id (`NotifyOptions.id`) reaches only those that were not.
+ */
+export class PartialNotifyError extends TaskwireError {
+  constructor(
+    /** The event notified. */
+    readonly event: string,
+    /** Runs that received the notification. */
+    readonly notified: string[],
+    /** Runs that did not, each with its error. */
+    readonly failed: { runId: string; error: unknown }[],
+  ) {
+    const reasons = failed.map((f) => `${f.runId} (${f.error instanceof Error ? f.error.message : String(f.error)})`).join(', ');
+    super('TW_PARTIAL', `event "${event}" notified ${notified.length} of ${notified.length + failed.length} runs; not notified: ${reasons}`);
   }
 }
 

@@ -3,6 +3,7 @@
  *
  * @packageDocumentation
  */
+import { randomUUID } from 'node:crypto';
 import type { Json, JsonObject } from '../codec/json.js';
 import { decodeValue, encodeValue } from '../codec/value.js';
 import type { StepReport } from '../coordinator/options.js';
@@ -172,6 +173,7 @@ export class RunHandle {
   /** Applies a change (validated, atomic, recorded in the history with the client's actor name). */
   change(change: Change): Promise<StepReport> {
     this.parts.coordinator.invalidate(this.id);
-    return this.parts.coordinator.submit(this.id, { type: 'change', change, actor: this.parts.actor });
+    // The id makes the change apply once, even when it is stepped again after an ambiguous commit.
+    return this.parts.coordinator.submit(this.id, { type: 'change', change, actor: this.parts.actor }, randomUUID());
   }
 }

@@ -18,7 +18,8 @@
  * @packageDocumentation
  */
 import { TaskwireError, UnknownRunError } from '../errors.js';
-import { emptyOutput, liveRun, runHeader, step, type LiveRun, type StepOutput } from '../engine/index.js';
+import { isDeepStrictEqual } from 'node:util';
+import { emptyOutput, liveRun, runHeader, step, type LiveRun, type RunState, type StepOutput } from '../engine/index.js';
 import type { Command, EngineEvent } from '../engine/events.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
 import { FINAL_STATUSES, type OutboxItem, type StepCommit, type Store } from '../store/port.js';
@@ -29,6 +30,7 @@ import { Election } from './election.js';
 import { carryOutClaimed, outboxItems, scheduledEvent } from './outbox.js';
 import { publishSteps } from './publish.js';
 import { recordInternalError } from '../engine/internal-error.js';
+import { writtenSteps, type UncertainStep } from './uncertain.js';
 import { signalToEvent } from './signals.js';
 
 interface Pending {
@@ -39,8 +41,18 @@ interface Pending {
   reject: (error: unknown) => void;
   conflicts: number;
   storeRetries: number;
+  /** A client event's id: applied at most once to its run (see `RunState.eventIds`). */
+  eventId?: string;
   /** A new run to create (its first step is `start`). */
   create?: LiveRun;
+  /**
+   * A start: the run as created, before its first step. When the outcome of its
+   * commit is unknown (the commit failed, or conflicted with a run of the same
+   * id), `create` is cleared and the stored run is compared with this one.
+   */
+  pristine?: RunState;
+  /** The step this event was part of, when its commit failed: written or not, found out on the next load. */
+  uncertain?: UncertainStep;
   /** The engine threw on this event once already: it was stepped again on a fresh load. */
   restepped?: boolean;
   /** The engine threw on this event on a fresh load too: record this error instead of stepping it. */
@@ -51,6 +63,8 @@ interface Pending {
 const CLIENT_EVENTS: ReadonlySet<EngineEvent['type']> = new Set(['start', 'notify', 'change']);
 
 const MAX_CONFLICT_RETRIES = 20;
+/** How many client event ids a run remembers (see `RunState.eventIds`). */
+const MAX_EVENT_IDS = 64;
 /** Client events give up after this many store failures (signals never do: the broker holds them). */
 const MAX_STORE_RETRIES = 6;
 const MAX_STORE_RETRY_DELAY_MS = 5000;
@@ -133,15 +147,20 @@ export class Coordinator {
   async create(live: LiveRun): Promise<void> {
     // Through the queue like any event: runs started together are created in one
     // store transaction and their first dispatches published together.
+    const pristine = structuredClone(live.state);
     await new Promise<StepReport>((resolve, reject) => {
-      this.enqueue({ runId: live.state.id, event: { type: 'start' }, create: live, resolve, reject, conflicts: 0, storeRetries: 0 });
+      this.enqueue({ runId: live.state.id, event: { type: 'start' }, create: live, pristine, resolve, reject, conflicts: 0, storeRetries: 0 });
     });
   }
 
-  /** Applies an event to a run; resolves once it is committed and its commands are handed on. */
-  submit(runId: string, event: EngineEvent): Promise<StepReport> {
+  /**
+   * Applies an event to a run; resolves once it is committed and its commands
+   * are handed on. A client event carries an `eventId`: stepped again (after an
+   * ambiguous commit), it is recognised and answers the run as it is.
+   */
+  submit(runId: string, event: EngineEvent, eventId?: string): Promise<StepReport> {
     return new Promise((resolve, reject) => {
-      this.enqueue({ runId, event, resolve, reject, conflicts: 0, storeRetries: 0 });
+      this.enqueue({ runId, event, resolve, reject, conflicts: 0, storeRetries: 0, ...(eventId === undefined ? {} : { eventId }) });
     });
   }
 
@@ -195,10 +214,20 @@ export class Coordinator {
       if (list === undefined) byRun.set(pending.runId, [pending]);
       else list.push(pending);
     }
-    const created = new Map<string, LiveRun>();
-    for (const pending of batch) if (pending.create !== undefined) created.set(pending.runId, pending.create);
     const cached = new Set([...byRun.keys()].filter((id) => this.cache.has(id)));
-    const runs = await this.loadRuns([...byRun.keys()].filter((id) => !created.has(id)));
+    const creating = new Set(batch.filter((p) => p.create !== undefined).map((p) => p.runId));
+    const runs = await this.loadRuns([...byRun.keys()].filter((id) => !creating.has(id)));
+    const created = new Map<string, LiveRun>();
+    for (const pending of batch) {
+      // A start whose earlier commit did not happen after all is created again.
+      if (pending.create === undefined && pending.pristine !== undefined && !runs.has(pending.runId)) pending.create = liveRun(structuredClone(pending.pristine));
+      if (pending.create !== undefined) created.set(pending.runId, pending.create);
+    }
+    // Steps whose commits failed, now stepped again: carry out the commands of
+    // those written after all (their events are no-ops on the fresh load).
+    const uncertain = new Set(batch.flatMap((p) => (p.uncertain === undefined ? [] : [p.uncertain])));
+    for (const pending of batch) delete pending.uncertain;
+    if (uncertain.size > 0) await this.carryOut(await writtenSteps(uncertain, runs, this.options.store));
     for (const [id, live] of created) runs.set(id, live);
     const now = this.clock.now();
     const steps: { live: LiveRun; out: StepOutput; items: Pending[] }[] = [];
@@ -221,13 +250,26 @@ export class Coordinator {
           this.queue.push(item); // stepped again once the run is reloaded
           continue;
         }
+        if (item.create === undefined && item.pristine !== undefined) {
+          // The run exists: this start committed before (an ambiguous commit), or the
+          // caller starts a run id again. The same flow and inputs are the same run.
+          if (sameStart(live.state, item.pristine)) applied.push(item);
+          else item.reject(new TaskwireError('TW_CONFLICT', `run "${item.runId}" already exists, of flow "${live.state.flow}" (or with other inputs)`));
+          continue;
+        }
+        if (item.eventId !== undefined && live.state.eventIds?.includes(item.eventId) === true) {
+          applied.push(item); // applied before, its commit ambiguous: its outcome is the run as it is
+          continue;
+        }
         if (item.internal !== undefined) {
           if (!recordInternalError(live, item.event, item.internal, now, out)) this.logger.error({ runId, event: item.event.type }, 'engine error on an event that names no live execution; nothing to fail');
           applied.push(item);
           continue;
         }
         try {
+          const recorded = out.history.length;
           step(live, item.event, now, out);
+          if (item.eventId !== undefined && out.history.length > recorded) rememberEvent(live.state, item.eventId);
           applied.push(item);
         } catch (error) {
           if (error instanceof TaskwireError && CLIENT_EVENTS.has(item.event.type)) {
@@ -267,12 +309,18 @@ export class Coordinator {
       conflicts = new Set((await this.options.store.commit(commits)).conflicts);
       this.record(steps, Date.now() - commitStart);
     } catch (error) {
-      for (const { live } of steps) this.cache.delete(live.state.id);
-      const items = steps.flatMap((s) => s.items);
-      // A new run's state has been stepped already: its creator gets the error.
-      for (const item of items) if (item.create !== undefined) item.reject(error);
+      // Failed, or ambiguous (the connection dropped during COMMIT): stepped again
+      // on a fresh load, where event ids and run ids tell what was written.
+      for (const { live, out, items } of steps) {
+        this.cache.delete(live.state.id);
+        const uncertain: UncertainStep = { live, out, settled: false };
+        for (const item of items) {
+          item.uncertain = uncertain;
+          delete item.create;
+        }
+      }
       this.retryLater(
-        items.filter((item) => item.create === undefined),
+        steps.flatMap((s) => s.items),
         error,
       );
       return;
@@ -284,8 +332,10 @@ export class Coordinator {
       if (conflicts.has(live.state.id)) {
         this.cache.delete(live.state.id);
         for (const item of items) {
-          if (item.create !== undefined) item.reject(new TaskwireError('TW_CONFLICT', `run "${item.runId}" already exists`));
-          else if (++item.conflicts > MAX_CONFLICT_RETRIES) this.fail(item, new TaskwireError('TW_CONFLICT', `run "${item.runId}" keeps changing concurrently`));
+          if (item.create !== undefined) {
+            delete item.create; // a run of that id exists: compared with this start on a fresh load
+            this.queue.push(item);
+          } else if (++item.conflicts > MAX_CONFLICT_RETRIES) this.fail(item, new TaskwireError('TW_CONFLICT', `run "${item.runId}" keeps changing concurrently`));
           else this.queue.push(item);
         }
       } else {
@@ -490,4 +540,14 @@ export class Coordinator {
     this.parked.clear();
     await this.draining;
   }
+}
+
+/** Remembers a client event applied to a run (a new array: stores may share the old one). */
+function rememberEvent(state: RunState, eventId: string): void {
+  state.eventIds = [...(state.eventIds ?? []).slice(-(MAX_EVENT_IDS - 1)), eventId];
+}
+
+/** Whether a stored run is what a start would create: same flow, same inputs (a start is idempotent by run id). */
+function sameStart(stored: RunState, start: RunState): boolean {
+  return stored.flow === start.flow && isDeepStrictEqual(stored.inputs, start.inputs);
 }
