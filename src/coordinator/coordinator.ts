@@ -29,6 +29,7 @@ import type { CoordinatorOptions, StepReport } from './options.js';
 import { Election } from './election.js';
 import { carryOutClaimed, outboxItems, scheduledEvent } from './outbox.js';
 import { publishSteps } from './publish.js';
+import { DEFAULT_PUBLISH_TIMEOUT_MS } from './bounded-publish.js';
 import { recordInternalError } from '../engine/internal-error.js';
 import { writtenSteps, type UncertainStep } from './uncertain.js';
 import { signalToEvent } from './signals.js';
@@ -129,6 +130,10 @@ export class Coordinator {
       },
     });
     this.election.start();
+  }
+
+  private get publishTimeoutMs(): number {
+    return this.options.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS;
   }
 
   /** Whether commands go through the outbox: durable transport, or left for another process. */
@@ -490,6 +495,7 @@ export class Coordinator {
       transport,
       store,
       logger: this.logger,
+      timeoutMs: this.publishTimeoutMs,
       sentAt: this.options.metrics === undefined ? undefined : this.clock.now(),
       schedule: (command) => this.scheduleRetry(command),
       finished: (command) => {
@@ -523,8 +529,11 @@ export class Coordinator {
   /** Carries out what the outbox holds that is due: leftovers of crashed steps, retries, lease ends, work left by clients. */
   async pollOutbox(): Promise<void> {
     const { store, transport } = this.options;
-    const items = await store.claimOutbox(this.clock.now(), 500, this.options.republishAfterMs ?? 5000);
-    if (items.length > 0) await carryOutClaimed(items, { store, transport, logger: this.logger, submit: (runId, event) => this.submit(runId, event) });
+    // Judged by the store's clock when it has one (shared by every poller), so
+    // that a poller whose clock runs ahead does not take items others claimed.
+    const now = (await store.clock?.()) ?? this.clock.now();
+    const items = await store.claimOutbox(now, 500, this.options.republishAfterMs ?? 5000);
+    if (items.length > 0) await carryOutClaimed(items, { store, transport, logger: this.logger, timeoutMs: this.publishTimeoutMs, submit: (runId, event) => this.submit(runId, event) });
   }
 
   /** Stops taking signals, finishes what is being stepped, cancels timers. Idempotent. */

@@ -49,6 +49,12 @@ export interface CoordinatorOptions {
    * @default 500
    */
   pollIntervalMs?: number;
+  /**
+   * How long a publish waits for the broker's confirm before it counts as failed
+   * (what it published stays in the outbox, and the poller publishes it again).
+   * @default 10000
+   */
+  publishTimeoutMs?: number;
 }
 
 /** What `Coordinator.submit` resolves with: the run after the step. */
