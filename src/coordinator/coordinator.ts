@@ -83,6 +83,7 @@ export class Coordinator {
   private election: Election | undefined;
   private poller: unknown;
   private closed = false;
+  private closing: Promise<void> | undefined;
   /** Consecutive store failures, for the backoff of {@link Coordinator.retryLater}. */
   private storeFailures = 0;
   /** Events waiting for the store to come back. */
@@ -504,11 +505,21 @@ export class Coordinator {
     });
   }
 
+  /**
+   * A timer for a retry or a lease end (non-durable transports). One whose step
+   * fails (the store is down for longer than a client event's tries) is tried
+   * again later: the node must not stay `retrying` until the next restart.
+   */
   private scheduleRetry(command: Extract<Command, { type: 'schedule' }>): void {
+    if (this.closed) return; // the store holds it; `resume` schedules it again
     const handle = this.clock.setTimeout(
       () => {
         this.timers.delete(handle);
-        this.submit(command.runId, scheduledEvent(command)).catch((error: unknown) => this.logger.error({ error: (error as Error).message, runId: command.runId }, 'retry failed'));
+        this.submit(command.runId, scheduledEvent(command)).catch((error: unknown) => {
+          if (this.closed || error instanceof UnknownRunError) return;
+          this.logger.warn({ error: (error as Error).message, runId: command.runId, node: command.node, retryInMs: MAX_STORE_RETRY_DELAY_MS }, 'retry not stepped; trying again');
+          this.scheduleRetry({ ...command, dueAt: this.clock.now() + MAX_STORE_RETRY_DELAY_MS });
+        });
       },
       Math.max(0, command.dueAt - this.clock.now()),
     );
@@ -536,18 +547,26 @@ export class Coordinator {
     if (items.length > 0) await carryOutClaimed(items, { store, transport, logger: this.logger, timeoutMs: this.publishTimeoutMs, submit: (runId, event) => this.submit(runId, event) });
   }
 
-  /** Stops taking signals, finishes what is being stepped, cancels timers. Idempotent. */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await this.subscription?.cancel();
-    await this.election?.close();
-    if (this.poller !== undefined) this.clock.clearTimeout(this.poller);
-    for (const handle of this.timers) this.clock.clearTimeout(handle);
-    this.timers.clear();
-    for (const item of this.parked) this.fail(item, new TaskwireError('TW_CLOSED', 'coordinator is closed'));
-    this.parked.clear();
-    await this.draining;
+  /**
+   * Closes in order: takes the signals already published (an embedded worker's
+   * results of tasks that finished while it drained), stops taking signals,
+   * finishes the batch being stepped, then cancels timers (retries stay in the
+   * store: `resume` or another coordinator fires them). Idempotent.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.options.transport.flush?.();
+      this.closed = true;
+      await this.subscription?.cancel();
+      await this.election?.close();
+      if (this.poller !== undefined) this.clock.clearTimeout(this.poller);
+      await this.draining;
+      for (const handle of this.timers) this.clock.clearTimeout(handle);
+      this.timers.clear();
+      for (const item of this.parked) this.fail(item, new TaskwireError('TW_CLOSED', 'coordinator is closed'));
+      this.parked.clear();
+    })();
+    return this.closing;
   }
 }
 

@@ -6,6 +6,7 @@
  *
  * @packageDocumentation
  */
+import { UnknownRunError } from '../errors.js';
 import type { Command, DispatchCommand, EngineEvent, ExecutionRef } from '../engine/events.js';
 import type { LiveRun, StepOutput } from '../engine/index.js';
 import type { Logger } from '../observability/logger.js';
@@ -73,7 +74,16 @@ export async function carryOutClaimed(items: readonly OutboxItem[], deps: Outbox
       aborts.push(command);
       abortIds.push(item.id);
     } else if (command.type === 'schedule') {
-      steps.push(deps.submit(command.runId, scheduledEvent(command)).then(() => void done.push(item.id), (error: unknown) => failed(item, error)));
+      steps.push(
+        deps.submit(command.runId, scheduledEvent(command)).then(
+          () => void done.push(item.id),
+          (error: unknown) => {
+            if (!(error instanceof UnknownRunError)) return failed(item, error);
+            deps.logger.warn({ id: item.id, runId: item.runId }, 'outbox item of a run that no longer exists; dropped');
+            done.push(item.id);
+          },
+        ),
+      );
     }
   }
   if (aborts.length > 0) {
