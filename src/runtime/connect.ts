@@ -9,6 +9,7 @@
 import { hostname } from 'node:os';
 import { Client } from '../client/client.js';
 import { Coordinator } from '../coordinator/coordinator.js';
+import { ConfigError } from '../errors.js';
 import type { Clock } from '../coordinator/clock.js';
 import type { AnyTask } from '../model/task.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
@@ -123,6 +124,14 @@ async function wire(options: ConnectOptions, opened: { close(): Promise<void> }[
   const distributed = brokerUrl !== undefined && brokerUrl !== '';
   const store = await openStore(options.store ?? process.env['TASKWIRE_STORE_URL'], { distributed, ...(options.schema === undefined ? {} : { schema: options.schema }) });
   opened.push(store);
+  if (distributed && store.tryLock === undefined) {
+    // Workers and coordinators are other processes: they must all see one store.
+    const from = options.broker === undefined ? 'TASKWIRE_BROKER_URL is set' : 'a broker is given';
+    throw new ConfigError(
+      `${from} (distributed mode), but the store is ${store.kind}, which only this process can see: nothing would coordinate the runs. ` +
+        'Use a PostgreSQL store (store: "postgres://..." or TASKWIRE_STORE_URL), or unset TASKWIRE_BROKER_URL to run embedded.',
+    );
+  }
   let transport: Transport;
   if (distributed) {
     const { connectAmqp } = await import('../transport/amqp/index.js');
