@@ -22,7 +22,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { emptyOutput, liveRun, runHeader, step, type LiveRun, type RunState, type StepOutput } from '../engine/index.js';
 import type { Command, EngineEvent } from '../engine/events.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
-import { FINAL_STATUSES, type OutboxItem, type StepCommit, type Store } from '../store/port.js';
+import type { OutboxItem, StepCommit, Store } from '../store/port.js';
 import type { Delivery, SignalMessage, Subscription } from '../transport/port.js';
 import { systemClock, type Clock } from './clock.js';
 import type { CoordinatorOptions, StepReport } from './options.js';
@@ -30,6 +30,7 @@ import { Election } from './election.js';
 import { carryOutClaimed, outboxItems, scheduledEvent } from './outbox.js';
 import { publishSteps } from './publish.js';
 import { DEFAULT_PUBLISH_TIMEOUT_MS } from './bounded-publish.js';
+import { DEFAULT_CACHE_SIZE, DEFAULT_CACHE_TTL_MS, RunCache } from './run-cache.js';
 import { recordInternalError } from '../engine/internal-error.js';
 import { writtenSteps, type UncertainStep } from './uncertain.js';
 import { signalToEvent } from './signals.js';
@@ -73,7 +74,7 @@ const MAX_STORE_RETRY_DELAY_MS = 5000;
 
 /** Steps runs in response to events. */
 export class Coordinator {
-  private readonly cache = new Map<string, LiveRun>();
+  private readonly cache: RunCache;
   private queue: Pending[] = [];
   private draining: Promise<void> | undefined;
   private readonly timers = new Set<unknown>();
@@ -92,6 +93,7 @@ export class Coordinator {
   constructor(private readonly options: CoordinatorOptions) {
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? silentLogger;
+    this.cache = new RunCache(options.cacheSize ?? DEFAULT_CACHE_SIZE, options.cacheTtlMs ?? DEFAULT_CACHE_TTL_MS, this.clock);
   }
 
   /** The store this coordinator commits to. */
@@ -349,6 +351,8 @@ export class Coordinator {
         committed.push(entry);
       }
     }
+    // Settled runs (failed and stalled ones too) leave the cache: a later change reloads them.
+    for (const { out } of committed) for (const command of out.commands) if (command.type === 'finished') this.cache.delete(command.runId);
     await this.carryOut(committed);
     for (const { live, items } of committed) for (const item of items) this.succeed(item, live);
   }
@@ -499,9 +503,6 @@ export class Coordinator {
       timeoutMs: this.publishTimeoutMs,
       sentAt: this.options.metrics === undefined ? undefined : this.clock.now(),
       schedule: (command) => this.scheduleRetry(command),
-      finished: (command) => {
-        if (FINAL_STATUSES.includes(command.status)) this.cache.delete(command.runId);
-      },
     });
   }
 

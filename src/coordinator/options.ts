@@ -50,6 +50,17 @@ export interface CoordinatorOptions {
    */
   pollIntervalMs?: number;
   /**
+   * Most runs kept in memory between events (least recently used evicted first).
+   * A cached run saves a store load per event; an evicted one is loaded again.
+   * @default 5000
+   */
+  cacheSize?: number;
+  /**
+   * A cached run unused this long is forgotten (loaded again at its next event).
+   * @default 300000 (5 minutes)
+   */
+  cacheTtlMs?: number;
+  /**
    * How long a publish waits for the broker's confirm before it counts as failed
    * (what it published stays in the outbox, and the poller publishes it again).
    * @default 10000

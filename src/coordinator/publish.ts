@@ -35,8 +35,6 @@ export interface PublishDeps {
   sentAt: number | undefined;
   /** Timers for retries and lease ends (non-durable transports; durable ones use the outbox). */
   schedule(command: Extract<Command, { type: 'schedule' }>): void;
-  /** A run reached a settled status. */
-  finished(command: Extract<Command, { type: 'finished' }>): void;
 }
 
 /** Carries out committed steps' commands (see the module doc). */
@@ -67,7 +65,6 @@ export async function publishSteps(steps: readonly { live: LiveRun; out: StepOut
           abortIds.push(id);
           break;
         case 'finished':
-          deps.finished(command);
           break;
       }
     });

@@ -95,6 +95,16 @@ export interface ConnectOptions {
    * @default 10000
    */
   shutdownGraceTimeMs?: number;
+  /**
+   * Most runs the coordinator keeps in memory between events (least recently used evicted first).
+   * @default 5000
+   */
+  cacheSize?: number;
+  /**
+   * A run the coordinator keeps in memory is forgotten after this long unused, in milliseconds.
+   * @default 300000 (5 minutes)
+   */
+  cacheTtlMs?: number;
 }
 
 /**
@@ -147,7 +157,17 @@ async function wire(options: ConnectOptions, opened: { close(): Promise<void> }[
   // Embedded, a process that neither executes nor coordinates (the CLI changing a run
   // owned by another process) leaves its commands in the store's outbox for the owner.
   const carryOut = distributed || roles.worker || roles.coordinator;
-  const coordinator = new Coordinator({ store, transport, logger, carryOut, leaderKey: options.prefix ?? 'taskwire', ...metrics, ...(options.clock === undefined ? {} : { clock: options.clock }) });
+  const coordinator = new Coordinator({
+    store,
+    transport,
+    logger,
+    carryOut,
+    leaderKey: options.prefix ?? 'taskwire',
+    ...metrics,
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
+    ...(options.cacheSize === undefined ? {} : { cacheSize: options.cacheSize }),
+    ...(options.cacheTtlMs === undefined ? {} : { cacheTtlMs: options.cacheTtlMs }),
+  });
   opened.push(coordinator);
   if (roles.coordinator) await coordinator.start();
   let worker: Worker | undefined;
