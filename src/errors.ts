@@ -25,7 +25,8 @@ export type ErrorCode =
   | 'TW_TRANSPORT'
   | 'TW_STORE'
   | 'TW_INTERNAL'
-  | 'TW_PARTIAL';
+  | 'TW_PARTIAL'
+  | 'TW_TOO_LARGE';
 
 /** Base class of every error taskwire throws. */
 export class TaskwireError extends Error {
@@ -186,6 +187,19 @@ export class StoreError extends TaskwireError {
     readonly reason?: string,
   ) {
     super('TW_STORE', message);
+  }
+}
+
+/** A message would exceed the configured maximum encoded size (`maxMessageBytes`). */
+export class TooLargeError extends TaskwireError {
+  constructor(
+    message: string,
+    /** Its encoded size, in bytes. */
+    readonly bytes: number,
+    /** The limit, in bytes. */
+    readonly maxBytes: number,
+  ) {
+    super('TW_TOO_LARGE', message);
   }
 }
 

@@ -30,6 +30,8 @@ import { Election } from './election.js';
 import { carryOutClaimed, outboxItems, scheduledEvent } from './outbox.js';
 import { publishSteps } from './publish.js';
 import { DEFAULT_PUBLISH_TIMEOUT_MS } from './bounded-publish.js';
+import { oversizedDispatches, tooLargeError, tooLargeEvent, type Oversized } from './message-size.js';
+import { DEFAULT_MAX_MESSAGE_BYTES } from '../codec/parse.js';
 import { DEFAULT_CACHE_SIZE, DEFAULT_CACHE_TTL_MS, RunCache } from './run-cache.js';
 import { recordInternalError } from '../engine/internal-error.js';
 import { writtenSteps, type UncertainStep } from './uncertain.js';
@@ -276,12 +278,19 @@ export class Coordinator {
         }
         try {
           const recorded = out.history.length;
+          const commanded = out.commands.length;
           step(live, item.event, now, out);
+          this.failOversized(live, item, out, commanded, now);
           if (item.eventId !== undefined && out.history.length > recorded) rememberEvent(live.state, item.eventId);
           applied.push(item);
         } catch (error) {
           if (error instanceof TaskwireError && CLIENT_EVENTS.has(item.event.type)) {
-            item.reject(error); // an invalid change: the engine checks before changing anything
+            item.reject(error);
+            if (error.code !== 'TW_TOO_LARGE') continue; // an invalid change: the engine checks before changing anything
+            // Stepped already: the run is reloaded, without this event.
+            this.cache.delete(runId);
+            this.queue.push(...applied);
+            broken = true;
             continue;
           }
           // Unexpected: the state may be half changed, so the run is reloaded and
@@ -396,6 +405,28 @@ export class Coordinator {
       }
     }, delayMs);
     this.timers.add(handle);
+  }
+
+  /**
+   * Dispatches the step of `item` produced (from index `from`) that exceed
+   * `maxMessageBytes` are never published: a client event throws
+   * `TW_TOO_LARGE` (its caller gets it), any other event fails their
+   * executions with that code, not retryable (which may produce more commands,
+   * checked in turn).
+   */
+  private failOversized(live: LiveRun, item: Pending, out: StepOutput, from: number, now: number): void {
+    const maxBytes = this.options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    for (let start = from; ; ) {
+      const found = oversizedDispatches(out.commands, start, maxBytes);
+      if (found.length === 0) return;
+      if (CLIENT_EVENTS.has(item.event.type)) throw tooLargeError(found[0] as Oversized, maxBytes);
+      for (const over of [...found].reverse()) out.commands.splice(over.index, 1);
+      start = out.commands.length;
+      for (const over of found) {
+        this.logger.warn({ runId: live.state.id, node: over.command.node, bytes: over.bytes, maxBytes }, 'dispatch over maxMessageBytes; its node fails with TW_TOO_LARGE');
+        step(live, tooLargeEvent(over, maxBytes), now, out);
+      }
+    }
   }
 
   /**

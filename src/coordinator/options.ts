@@ -61,6 +61,14 @@ export interface CoordinatorOptions {
    */
   cacheTtlMs?: number;
   /**
+   * Largest encoded message (a dispatch) a step may produce, in bytes: the same
+   * limit as the transport's (`AmqpOptions.maxMessageBytes`), enforced in every
+   * mode. A client event that would exceed it rejects with `TW_TOO_LARGE`; a node
+   * whose inputs exceed it fails with that code.
+   * @default 1048576 (1 MiB)
+   */
+  maxMessageBytes?: number;
+  /**
    * How long a publish waits for the broker's confirm before it counts as failed
    * (what it published stays in the outbox, and the poller publishes it again).
    * @default 10000

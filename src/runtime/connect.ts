@@ -96,6 +96,13 @@ export interface ConnectOptions {
    */
   shutdownGraceTimeMs?: number;
   /**
+   * Largest encoded message, in bytes, in every mode: a start, notify or change
+   * whose work would exceed it rejects with `TW_TOO_LARGE`, a node whose inputs
+   * exceed it fails with that code; distributed, the broker messages too.
+   * @default 1048576 (1 MiB)
+   */
+  maxMessageBytes?: number;
+  /**
    * Most runs the coordinator keeps in memory between events (least recently used evicted first).
    * @default 5000
    */
@@ -145,7 +152,12 @@ async function wire(options: ConnectOptions, opened: { close(): Promise<void> }[
   let transport: Transport;
   if (distributed) {
     const { connectAmqp } = await import('../transport/amqp/index.js');
-    transport = await connectAmqp({ url: brokerUrl, logger, ...(options.prefix === undefined ? {} : { prefix: options.prefix }) });
+    transport = await connectAmqp({
+      url: brokerUrl,
+      logger,
+      ...(options.prefix === undefined ? {} : { prefix: options.prefix }),
+      ...(options.maxMessageBytes === undefined ? {} : { maxMessageBytes: options.maxMessageBytes }),
+    });
     opened.push(transport);
   } else {
     transport = new InProcessTransport({ logger });
@@ -166,6 +178,7 @@ async function wire(options: ConnectOptions, opened: { close(): Promise<void> }[
     ...metrics,
     ...(options.clock === undefined ? {} : { clock: options.clock }),
     ...(options.cacheSize === undefined ? {} : { cacheSize: options.cacheSize }),
+    ...(options.maxMessageBytes === undefined ? {} : { maxMessageBytes: options.maxMessageBytes }),
     ...(options.cacheTtlMs === undefined ? {} : { cacheTtlMs: options.cacheTtlMs }),
   });
   opened.push(coordinator);
