@@ -28,6 +28,7 @@ import { systemClock, type Clock } from './clock.js';
 import type { CoordinatorOptions, StepReport } from './options.js';
 import { Election } from './election.js';
 import { carryOutClaimed, outboxItems, scheduledEvent } from './outbox.js';
+import { OutboxBackoff } from './outbox-backoff.js';
 import { publishSteps } from './publish.js';
 import { DEFAULT_PUBLISH_TIMEOUT_MS } from './bounded-publish.js';
 import { oversizedDispatches, tooLargeError, tooLargeEvent, type Oversized } from './message-size.js';
@@ -77,6 +78,7 @@ const MAX_STORE_RETRY_DELAY_MS = 5000;
 /** Steps runs in response to events. */
 export class Coordinator {
   private readonly cache: RunCache;
+  private readonly outboxBackoff: OutboxBackoff;
   private queue: Pending[] = [];
   private draining: Promise<void> | undefined;
   private readonly timers = new Set<unknown>();
@@ -95,6 +97,7 @@ export class Coordinator {
   constructor(private readonly options: CoordinatorOptions) {
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? silentLogger;
+    this.outboxBackoff = new OutboxBackoff(options.republishAfterMs ?? 5000);
     this.cache = new RunCache(options.cacheSize ?? DEFAULT_CACHE_SIZE, options.cacheTtlMs ?? DEFAULT_CACHE_TTL_MS, this.clock);
   }
 
@@ -576,7 +579,8 @@ export class Coordinator {
     // that a poller whose clock runs ahead does not take items others claimed.
     const now = (await store.clock?.()) ?? this.clock.now();
     const items = await store.claimOutbox(now, 500, this.options.republishAfterMs ?? 5000);
-    if (items.length > 0) await carryOutClaimed(items, { store, transport, logger: this.logger, timeoutMs: this.publishTimeoutMs, submit: (runId, event) => this.submit(runId, event) });
+    if (items.length === 0) return;
+    await carryOutClaimed(items, { store, transport, logger: this.logger, timeoutMs: this.publishTimeoutMs, backoff: this.outboxBackoff, now, submit: (runId, event) => this.submit(runId, event) });
   }
 
   /**

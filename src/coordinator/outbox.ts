@@ -13,6 +13,7 @@ import type { Logger } from '../observability/logger.js';
 import type { OutboxItem, Store } from '../store/port.js';
 import type { Transport } from '../transport/port.js';
 import { publishDispatches, withTimeout } from './bounded-publish.js';
+import type { OutboxBackoff } from './outbox-backoff.js';
 
 /** The id of a step's command in the outbox: `<runId>:<rev>:<index>`. */
 export function outboxId(runId: string, rev: number, index: number): string {
@@ -47,6 +48,10 @@ export interface OutboxDeps {
   logger: Logger;
   /** How long a publish may wait for its confirm. */
   timeoutMs: number;
+  /** Which failing items to leave for later. */
+  backoff: OutboxBackoff;
+  /** The poll's time (epoch ms). */
+  now: number;
   /** Steps an event (resolves once committed). */
   submit(runId: string, event: EngineEvent): Promise<unknown>;
 }
@@ -54,17 +59,20 @@ export interface OutboxDeps {
 /**
  * Carries out claimed items and deletes those done. An item that fails (a
  * publish not confirmed, a schedule whose step failed) is logged and stays,
- * due again when its claim ends; it holds back no other item.
+ * tried again after a backoff ({@link OutboxBackoff}); it holds back no other item.
  */
-export async function carryOutClaimed(items: readonly OutboxItem[], deps: OutboxDeps): Promise<void> {
+export async function carryOutClaimed(claimed: readonly OutboxItem[], deps: OutboxDeps): Promise<void> {
+  const items = claimed.filter((item) => deps.backoff.ready(item.id, deps.now));
   const dispatches: DispatchCommand[] = [];
   const dispatchIds: string[] = [];
   const aborts: Extract<Command, { type: 'abort' }>[] = [];
   const abortIds: string[] = [];
   const done: string[] = [];
   const steps: Promise<void>[] = [];
-  const failed = (item: { id: string; runId: string }, error: unknown): void =>
-    deps.logger.warn({ id: item.id, runId: item.runId, error: (error as Error).message }, 'outbox item failed; it is due again when its claim ends');
+  const failed = (item: { id: string; runId: string }, error: unknown): void => {
+    const retryInMs = deps.backoff.failed(item.id, deps.now);
+    deps.logger.warn({ id: item.id, runId: item.runId, error: (error as Error).message, retryInMs }, 'outbox item failed; tried again after a backoff');
+  };
   for (const item of items) {
     const command = item.command;
     if (command.type === 'dispatch') {
@@ -90,7 +98,9 @@ export async function carryOutClaimed(items: readonly OutboxItem[], deps: Outbox
     steps.push(
       withTimeout(deps.transport.abort(aborts), deps.timeoutMs, `broadcast of ${aborts.length} aborts`).then(
         () => void done.push(...abortIds),
-        (error: unknown) => deps.logger.warn({ count: aborts.length, error: (error as Error).message }, 'aborts from the outbox not published; due again when their claim ends'),
+        (error: unknown) => {
+          for (const [i, id] of abortIds.entries()) failed({ id, runId: (aborts[i] as { runId: string }).runId }, error);
+        },
       ),
     );
   }
@@ -101,5 +111,6 @@ export async function carryOutClaimed(items: readonly OutboxItem[], deps: Outbox
     for (const { message, error } of sent.failed) failed({ id: dispatchIds[dispatches.indexOf(message)] as string, runId: message.runId }, error);
   }
   await Promise.all(steps);
+  for (const id of done) deps.backoff.done(id);
   await deps.store.deleteOutbox(done);
 }

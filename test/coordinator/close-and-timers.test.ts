@@ -94,6 +94,36 @@ describe('Coordinator close and timers', () => {
     await coordinator.close();
   });
 
+  it('backs off an outbox item that keeps failing, with a log line per try, instead of trying it every claim', async () => {
+    const clock = new FakeClock();
+    const store = new MemoryStore();
+    const lines: string[] = [];
+    let tries = 0;
+    const inner = new InProcessTransport();
+    const transport = Object.assign(Object.create(inner) as InProcessTransport, {
+      durable: true,
+      dispatch: async () => {
+        tries++;
+        throw new StoreError('refused');
+      },
+    });
+    const writer = new Coordinator({ store, transport, carryOut: false, clock });
+    await writer.create(newRun('run-1')); // leaves its dispatch in the outbox, due now
+    const poller = new Coordinator({ store, transport, clock, logger: recordingLogger(lines), pollIntervalMs: 60_000 });
+    // Two minutes of polls every 5 s (each claim lasts 5 s).
+    for (let i = 0; i < 24; i++) {
+      await poller.pollOutbox();
+      await clock.advance(5000);
+    }
+    expect(tries).toBeGreaterThanOrEqual(3);
+    expect(tries).toBeLessThanOrEqual(6);
+    expect(lines.filter((line) => line.includes('outbox item failed')).length).toBe(tries);
+    expect(await store.dueOutbox(Number.MAX_SAFE_INTEGER, 10)).toHaveLength(1); // kept, never dropped
+    await writer.close();
+    await poller.close();
+    await inner.close();
+  });
+
   it('embedded close() records the outcome of a task that finishes while the worker drains', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'taskwire-close-'));
     const path = join(dir, 'runs.db');
