@@ -239,8 +239,11 @@ export class Coordinator {
     // Steps whose commits failed, now stepped again: carry out the commands of
     // those written after all (their events are no-ops on the fresh load).
     const uncertain = new Set(batch.flatMap((p) => (p.uncertain === undefined ? [] : [p.uncertain])));
-    for (const pending of batch) delete pending.uncertain;
-    if (uncertain.size > 0) await this.carryOut(await writtenSteps(uncertain, runs, this.options.store));
+    if (uncertain.size > 0) {
+      const written = await writtenSteps(uncertain, runs, this.options.store);
+      for (const pending of batch) delete pending.uncertain;
+      await this.carryOut(written);
+    }
     for (const [id, live] of created) runs.set(id, live);
     const now = this.clock.now();
     const steps: { live: LiveRun; out: StepOutput; items: Pending[] }[] = [];

@@ -26,14 +26,14 @@ export interface UncertainStep {
  * Which of `steps` were written after all, judged against the freshly loaded
  * `runs`: a run at or past the step's revision whose history holds the step's
  * first entry (same sequence number, time, type and execution). Marks them all
- * settled.
+ * settled, once every history read succeeded (a failed read throws, and they
+ * are found out on a later try).
  */
 export async function writtenSteps(steps: Iterable<UncertainStep>, runs: ReadonlyMap<string, LiveRun>, store: Store): Promise<UncertainStep[]> {
+  const open = [...steps].filter((step) => !step.settled);
   const written: UncertainStep[] = [];
   await Promise.all(
-    [...steps].map(async (step) => {
-      if (step.settled) return;
-      step.settled = true;
+    open.map(async (step) => {
       const id = step.live.state.id;
       const fresh = runs.get(id);
       const first = step.out.history[0];
@@ -50,5 +50,6 @@ export async function writtenSteps(steps: Iterable<UncertainStep>, runs: Readonl
       if (same) written.push(step);
     }),
   );
+  for (const step of open) step.settled = true;
   return written;
 }
