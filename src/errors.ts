@@ -28,6 +28,7 @@ export type ErrorCode =
   | 'TW_STORE'
   | 'TW_INTERNAL'
   | 'TW_DELIVERY_LIMIT'
+  | 'TW_PARTIAL'
   | 'TW_TOO_LARGE';
 
 /** Base class of every error taskwire throws. */
@@ -222,6 +223,38 @@ export class StoreError extends TaskwireError {
     readonly reason?: string,
   ) {
     super('TW_STORE', message);
+  }
+}
+
+/** A message would exceed the configured maximum encoded size (`maxMessageBytes`). */
+export class TooLargeError extends TaskwireError {
+  constructor(
+    message: string,
+    /** Its encoded size, in bytes. */
+    readonly bytes: number,
+    /** The limit, in bytes. */
+    readonly maxBytes: number,
+  ) {
+    super('TW_TOO_LARGE', message);
+  }
+}
+
+/**
+ * `Client.notify` reached some of the runs listening to the event but not all:
+ * says which were notified and why the others were not. Notifying again with
+ * the same event id (`NotifyOptions.id`) reaches only those that were not.
+ */
+export class PartialNotifyError extends TaskwireError {
+  constructor(
+    /** The event notified. */
+    readonly event: string,
+    /** Runs that received the notification. */
+    readonly notified: string[],
+    /** Runs that did not, each with its error. */
+    readonly failed: { runId: string; error: unknown }[],
+  ) {
+    const reasons = failed.map((f) => `${f.runId} (${f.error instanceof Error ? f.error.message : String(f.error)})`).join(', ');
+    super('TW_PARTIAL', `event "${event}" notified ${notified.length} of ${notified.length + failed.length} runs; not notified: ${reasons}`);
   }
 }
 

@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { JsonObject } from '../codec/json.js';
 import { decodeFlowDefinition } from '../codec/definitions.js';
+import { PartialNotifyError } from '../errors.js';
 import { encodeValue } from '../codec/value.js';
 import { createRun, liveRun, type HistoryEntry } from '../engine/index.js';
 import { checkPayload } from '../model/payload.js';
@@ -30,7 +31,20 @@ export interface StartOptions {
    */
   validate?: boolean;
   /**
-   * Run id.
+   * Run id. Starting a run id that exists with the same flow and inputs is a
+   * no-op that returns its handle (a retried start never makes two runs); with
+   * another flow or other inputs it rejects with `TW_CONFLICT`.
+   * @default a random UUID
+   */
+  id?: string;
+}
+
+/** Options of {@link Client.notify}. */
+export interface NotifyOptions {
+  /**
+   * Event id: a run receives at most one notification per id (of the last 64
+   * client events it received), so notifying again with the same id after a
+   * failure is safe.
    * @default a random UUID
    */
   id?: string;
@@ -99,16 +113,33 @@ export class Client {
    * Resolves with the ids of the runs notified. A payload missing a field that
    * the event declares (`event(name, { provides })`) in any of those runs is
    * refused with `TW_VALIDATION`, naming the fields, and no run is notified.
+   *
+   * Each run receives one notification per event id (`options.id`, a random
+   * one by default), even when a commit's outcome was unknown and it was
+   * stepped again. When some runs were notified and others not (their store
+   * calls failed), it rejects with a {@link PartialNotifyError} saying which;
+   * notifying again with the same `id` reaches only the others. When no run
+   * was notified, it rejects with the first run's error.
    */
-  async notify(event: string, payload: Record<string, unknown> = {}): Promise<string[]> {
+  async notify(event: string, payload: Record<string, unknown> = {}, options: NotifyOptions = {}): Promise<string[]> {
     checkName(event, 'event name');
     const encoded = encodeValue(payload, `the payload of event "${event}"`) as JsonObject;
+    const eventId = options.id ?? randomUUID();
     const runIds = await this.parts.store.runsListeningTo(event);
     const runs = await Promise.all(runIds.map((runId) => this.parts.store.loadRun(runId)));
     const declared = runs.flatMap((run) => [...(run?.nodes.values() ?? [])].map((node) => node.def).filter((def) => def.kind === 'event' && def.name === event));
     checkPayload(event, declared, encoded);
-    await Promise.all(runIds.map((runId) => this.parts.coordinator.submit(runId, { type: 'notify', event, payload: encoded })));
-    return runIds;
+    const outcomes = await Promise.allSettled(runIds.map((runId) => this.parts.coordinator.submit(runId, { type: 'notify', event, payload: encoded }, eventId)));
+    const notified: string[] = [];
+    const failed: { runId: string; error: unknown }[] = [];
+    outcomes.forEach((outcome, i) => {
+      const runId = runIds[i] as string;
+      if (outcome.status === 'fulfilled') notified.push(runId);
+      else failed.push({ runId, error: outcome.reason });
+    });
+    if (failed.length === 0) return notified;
+    if (notified.length === 0) throw (failed[0] as { error: unknown }).error;
+    throw new PartialNotifyError(event, notified, failed);
   }
 
   /**

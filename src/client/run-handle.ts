@@ -3,6 +3,7 @@
  *
  * @packageDocumentation
  */
+import { randomUUID } from 'node:crypto';
 import { decodeChange } from '../codec/definitions.js';
 import type { Json } from '../codec/json.js';
 import { decodeValue } from '../codec/value.js';
@@ -180,6 +181,7 @@ export class RunHandle {
     const list = isList(changes) ? changes : [changes];
     const engine = await Promise.all(list.map(async (change) => decodeChange(await engineChange(change, this.parts))));
     this.parts.coordinator.invalidate(this.id);
-    return this.parts.coordinator.submit(this.id, { type: 'change', changes: engine, actor: this.parts.actor });
+    // The id makes the change apply once, even when it is stepped again after an ambiguous commit.
+    return this.parts.coordinator.submit(this.id, { type: 'change', changes: engine, actor: this.parts.actor }, randomUUID());
   }
 }

@@ -18,17 +18,24 @@
  * @packageDocumentation
  */
 import { TaskwireError, UnknownRunError } from '../errors.js';
-import { emptyOutput, liveRun, runHeader, step, type LiveRun, type StepOutput } from '../engine/index.js';
+import { isDeepStrictEqual } from 'node:util';
+import { emptyOutput, liveRun, runHeader, step, type LiveRun, type RunState, type StepOutput } from '../engine/index.js';
 import type { Command, EngineEvent } from '../engine/events.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
-import { FINAL_STATUSES, type OutboxItem, type StepCommit, type Store } from '../store/port.js';
+import type { OutboxItem, StepCommit, Store } from '../store/port.js';
 import type { Delivery, SignalMessage, Subscription } from '../transport/port.js';
 import { systemClock, type Clock } from './clock.js';
 import type { CoordinatorOptions, StepReport } from './options.js';
 import { Election } from './election.js';
 import { carryOutClaimed, outboxItems, scheduledEvent } from './outbox.js';
+import { OutboxBackoff } from './outbox-backoff.js';
 import { publishSteps } from './publish.js';
+import { DEFAULT_PUBLISH_TIMEOUT_MS } from './bounded-publish.js';
+import { oversizedDispatches, tooLargeError, tooLargeEvent, type Oversized } from './message-size.js';
+import { DEFAULT_MAX_MESSAGE_BYTES } from '../codec/parse.js';
+import { DEFAULT_CACHE_SIZE, DEFAULT_CACHE_TTL_MS, RunCache } from './run-cache.js';
 import { recordInternalError } from '../engine/internal-error.js';
+import { writtenSteps, type UncertainStep } from './uncertain.js';
 import { signalToEvent } from './signals.js';
 
 interface Pending {
@@ -39,8 +46,18 @@ interface Pending {
   reject: (error: unknown) => void;
   conflicts: number;
   storeRetries: number;
+  /** A client event's id: applied at most once to its run (see `RunState.eventIds`). */
+  eventId?: string;
   /** A new run to create (its first step is `start`). */
   create?: LiveRun;
+  /**
+   * A start: the run as created, before its first step. When the outcome of its
+   * commit is unknown (the commit failed, or conflicted with a run of the same
+   * id), `create` is cleared and the stored run is compared with this one.
+   */
+  pristine?: RunState;
+  /** The step this event was part of, when its commit failed: written or not, found out on the next load. */
+  uncertain?: UncertainStep;
   /** The engine threw on this event once already: it was stepped again on a fresh load. */
   restepped?: boolean;
   /** The engine threw on this event on a fresh load too: record this error instead of stepping it. */
@@ -53,6 +70,8 @@ interface Pending {
 const CLIENT_EVENTS: ReadonlySet<EngineEvent['type']> = new Set(['start', 'notify', 'change']);
 
 const MAX_CONFLICT_RETRIES = 20;
+/** How many client event ids a run remembers (see `RunState.eventIds`). */
+const MAX_EVENT_IDS = 64;
 /** Client events give up after this many store failures (signals never do: the broker holds them). */
 const MAX_STORE_RETRIES = 6;
 const MAX_STORE_RETRY_DELAY_MS = 5000;
@@ -60,7 +79,8 @@ const MAX_STORE_RETRY_DELAY_MS = 5000;
 
 /** Steps runs in response to events. */
 export class Coordinator {
-  private readonly cache = new Map<string, LiveRun>();
+  private readonly cache: RunCache;
+  private readonly outboxBackoff: OutboxBackoff;
   private queue: Pending[] = [];
   private draining: Promise<void> | undefined;
   private readonly timers = new Set<unknown>();
@@ -70,6 +90,7 @@ export class Coordinator {
   private election: Election | undefined;
   private poller: unknown;
   private closed = false;
+  private closing: Promise<void> | undefined;
   /** Consecutive store failures, for the backoff of {@link Coordinator.retryLater}. */
   private storeFailures = 0;
   /** Events waiting for the store to come back. */
@@ -78,6 +99,8 @@ export class Coordinator {
   constructor(private readonly options: CoordinatorOptions) {
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? silentLogger;
+    this.outboxBackoff = new OutboxBackoff(options.republishAfterMs ?? 5000);
+    this.cache = new RunCache(options.cacheSize ?? DEFAULT_CACHE_SIZE, options.cacheTtlMs ?? DEFAULT_CACHE_TTL_MS, this.clock);
   }
 
   /** The store this coordinator commits to. */
@@ -119,6 +142,10 @@ export class Coordinator {
     this.election.start();
   }
 
+  private get publishTimeoutMs(): number {
+    return this.options.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS;
+  }
+
   /** Whether commands go through the outbox: durable transport, or left for another process. */
   private get usesOutbox(): boolean {
     return this.options.transport.durable || this.options.carryOut === false;
@@ -135,15 +162,20 @@ export class Coordinator {
   async create(live: LiveRun): Promise<void> {
     // Through the queue like any event: runs started together are created in one
     // store transaction and their first dispatches published together.
+    const pristine = structuredClone(live.state);
     await new Promise<StepReport>((resolve, reject) => {
-      this.enqueue({ runId: live.state.id, event: { type: 'start' }, create: live, resolve, reject, conflicts: 0, storeRetries: 0 });
+      this.enqueue({ runId: live.state.id, event: { type: 'start' }, create: live, pristine, resolve, reject, conflicts: 0, storeRetries: 0 });
     });
   }
 
-  /** Applies an event to a run; resolves once it is committed and its commands are handed on. */
-  submit(runId: string, event: EngineEvent): Promise<StepReport> {
+  /**
+   * Applies an event to a run; resolves once it is committed and its commands
+   * are handed on. A client event carries an `eventId`: stepped again (after an
+   * ambiguous commit), it is recognised and answers the run as it is.
+   */
+  submit(runId: string, event: EngineEvent, eventId?: string): Promise<StepReport> {
     return new Promise((resolve, reject) => {
-      this.enqueue({ runId, event, resolve, reject, conflicts: 0, storeRetries: 0 });
+      this.enqueue({ runId, event, resolve, reject, conflicts: 0, storeRetries: 0, ...(eventId === undefined ? {} : { eventId }) });
     });
   }
 
@@ -197,10 +229,23 @@ export class Coordinator {
       if (list === undefined) byRun.set(pending.runId, [pending]);
       else list.push(pending);
     }
-    const created = new Map<string, LiveRun>();
-    for (const pending of batch) if (pending.create !== undefined) created.set(pending.runId, pending.create);
     const cached = new Set([...byRun.keys()].filter((id) => this.cache.has(id)));
-    const runs = await this.loadRuns([...byRun.keys()].filter((id) => !created.has(id)));
+    const creating = new Set(batch.filter((p) => p.create !== undefined).map((p) => p.runId));
+    const runs = await this.loadRuns([...byRun.keys()].filter((id) => !creating.has(id)));
+    const created = new Map<string, LiveRun>();
+    for (const pending of batch) {
+      // A start whose earlier commit did not happen after all is created again.
+      if (pending.create === undefined && pending.pristine !== undefined && !runs.has(pending.runId)) pending.create = liveRun(structuredClone(pending.pristine));
+      if (pending.create !== undefined) created.set(pending.runId, pending.create);
+    }
+    // Steps whose commits failed, now stepped again: carry out the commands of
+    // those written after all (their events are no-ops on the fresh load).
+    const uncertain = new Set(batch.flatMap((p) => (p.uncertain === undefined ? [] : [p.uncertain])));
+    if (uncertain.size > 0) {
+      const written = await writtenSteps(uncertain, runs, this.options.store);
+      for (const pending of batch) delete pending.uncertain;
+      await this.carryOut(written);
+    }
     for (const [id, live] of created) runs.set(id, live);
     const now = this.clock.now();
     const steps: { live: LiveRun; out: StepOutput; items: Pending[] }[] = [];
@@ -223,18 +268,38 @@ export class Coordinator {
           this.queue.push(item); // stepped again once the run is reloaded
           continue;
         }
+        if (item.create === undefined && item.pristine !== undefined) {
+          // The run exists: this start committed before (an ambiguous commit), or the
+          // caller starts a run id again. The same flow and inputs are the same run.
+          if (sameStart(live.state, item.pristine)) applied.push(item);
+          else item.reject(new TaskwireError('TW_CONFLICT', `run "${item.runId}" already exists, of flow "${live.state.flow}" (or with other inputs)`));
+          continue;
+        }
+        if (item.eventId !== undefined && live.state.eventIds?.includes(item.eventId) === true) {
+          applied.push(item); // applied before, its commit ambiguous: its outcome is the run as it is
+          continue;
+        }
         if (item.internal !== undefined) {
           if (!recordInternalError(live, item.event, item.internal, now, out)) this.logger.error({ runId, event: item.event.type }, 'engine error on an event that names no live execution; nothing to fail');
           applied.push(item);
           continue;
         }
         try {
+          const recorded = out.history.length;
+          const commanded = out.commands.length;
           step(live, item.event, now, out);
+          this.failOversized(live, item, out, commanded, now);
+          if (item.eventId !== undefined && out.history.length > recorded) rememberEvent(live.state, item.eventId);
           item.report = { status: live.state.status, graphVersion: live.state.graphVersion };
           applied.push(item);
         } catch (error) {
           if (error instanceof TaskwireError && CLIENT_EVENTS.has(item.event.type)) {
-            item.reject(error); // an invalid change: the engine checks before changing anything
+            item.reject(error);
+            if (error.code !== 'TW_TOO_LARGE') continue; // an invalid change: the engine checks before changing anything
+            // Stepped already: the run is reloaded, without this event.
+            this.cache.delete(runId);
+            this.queue.push(...applied);
+            broken = true;
             continue;
           }
           // Unexpected: the state may be half changed, so the run is reloaded and
@@ -270,12 +335,18 @@ export class Coordinator {
       conflicts = new Set((await this.options.store.commit(commits)).conflicts);
       this.record(steps, Date.now() - commitStart);
     } catch (error) {
-      for (const { live } of steps) this.cache.delete(live.state.id);
-      const items = steps.flatMap((s) => s.items);
-      // A new run's state has been stepped already: its creator gets the error.
-      for (const item of items) if (item.create !== undefined) item.reject(error);
+      // Failed, or ambiguous (the connection dropped during COMMIT): stepped again
+      // on a fresh load, where event ids and run ids tell what was written.
+      for (const { live, out, items } of steps) {
+        this.cache.delete(live.state.id);
+        const uncertain: UncertainStep = { live, out, settled: false };
+        for (const item of items) {
+          item.uncertain = uncertain;
+          delete item.create;
+        }
+      }
       this.retryLater(
-        items.filter((item) => item.create === undefined),
+        steps.flatMap((s) => s.items),
         error,
       );
       return;
@@ -287,8 +358,10 @@ export class Coordinator {
       if (conflicts.has(live.state.id)) {
         this.cache.delete(live.state.id);
         for (const item of items) {
-          if (item.create !== undefined) item.reject(new TaskwireError('TW_CONFLICT', `run "${item.runId}" already exists`));
-          else if (++item.conflicts > MAX_CONFLICT_RETRIES) this.fail(item, new TaskwireError('TW_CONFLICT', `run "${item.runId}" keeps changing concurrently`));
+          if (item.create !== undefined) {
+            delete item.create; // a run of that id exists: compared with this start on a fresh load
+            this.queue.push(item);
+          } else if (++item.conflicts > MAX_CONFLICT_RETRIES) this.fail(item, new TaskwireError('TW_CONFLICT', `run "${item.runId}" keeps changing concurrently`));
           else this.queue.push(item);
         }
       } else {
@@ -296,6 +369,8 @@ export class Coordinator {
         committed.push(entry);
       }
     }
+    // Settled runs (failed and stalled ones too) leave the cache: a later change reloads them.
+    for (const { out } of committed) for (const command of out.commands) if (command.type === 'finished') this.cache.delete(command.runId);
     await this.carryOut(committed);
     for (const { live, items } of committed) for (const item of items) this.succeed(item, live);
   }
@@ -339,6 +414,28 @@ export class Coordinator {
       }
     }, delayMs);
     this.timers.add(handle);
+  }
+
+  /**
+   * Dispatches the step of `item` produced (from index `from`) that exceed
+   * `maxMessageBytes` are never published: a client event throws
+   * `TW_TOO_LARGE` (its caller gets it), any other event fails their
+   * executions with that code, not retryable (which may produce more commands,
+   * checked in turn).
+   */
+  private failOversized(live: LiveRun, item: Pending, out: StepOutput, from: number, now: number): void {
+    const maxBytes = this.options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    for (let start = from; ; ) {
+      const found = oversizedDispatches(out.commands, start, maxBytes);
+      if (found.length === 0) return;
+      if (CLIENT_EVENTS.has(item.event.type)) throw tooLargeError(found[0] as Oversized, maxBytes);
+      for (const over of [...found].reverse()) out.commands.splice(over.index, 1);
+      start = out.commands.length;
+      for (const over of found) {
+        this.logger.warn({ runId: live.state.id, node: over.command.node, bytes: over.bytes, maxBytes }, 'dispatch over maxMessageBytes; its node fails with TW_TOO_LARGE');
+        step(live, tooLargeEvent(over, maxBytes), now, out);
+      }
+    }
   }
 
   /**
@@ -443,19 +540,27 @@ export class Coordinator {
       transport,
       store,
       logger: this.logger,
+      timeoutMs: this.publishTimeoutMs,
       sentAt: this.options.metrics === undefined ? undefined : this.clock.now(),
       schedule: (command) => this.scheduleRetry(command),
-      finished: (command) => {
-        if (FINAL_STATUSES.includes(command.status)) this.cache.delete(command.runId);
-      },
     });
   }
 
+  /**
+   * A timer for a retry or a lease end (non-durable transports). One whose step
+   * fails (the store is down for longer than a client event's tries) is tried
+   * again later: the node must not stay `retrying` until the next restart.
+   */
   private scheduleRetry(command: Extract<Command, { type: 'schedule' }>): void {
+    if (this.closed) return; // the store holds it; `resume` schedules it again
     const handle = this.clock.setTimeout(
       () => {
         this.timers.delete(handle);
-        this.submit(command.runId, scheduledEvent(command)).catch((error: unknown) => this.logger.error({ error: (error as Error).message, runId: command.runId }, 'retry failed'));
+        this.submit(command.runId, scheduledEvent(command)).catch((error: unknown) => {
+          if (this.closed || error instanceof UnknownRunError) return;
+          this.logger.warn({ error: (error as Error).message, runId: command.runId, node: command.node, retryInMs: MAX_STORE_RETRY_DELAY_MS }, 'retry not stepped; trying again');
+          this.scheduleRetry({ ...command, dueAt: this.clock.now() + MAX_STORE_RETRY_DELAY_MS });
+        });
       },
       Math.max(0, command.dueAt - this.clock.now()),
     );
@@ -476,21 +581,43 @@ export class Coordinator {
   /** Carries out what the outbox holds that is due: leftovers of crashed steps, retries, lease ends, work left by clients. */
   async pollOutbox(): Promise<void> {
     const { store, transport } = this.options;
-    const items = await store.claimOutbox(this.clock.now(), 500, this.options.republishAfterMs ?? 5000);
-    if (items.length > 0) await carryOutClaimed(items, { store, transport, logger: this.logger, submit: (runId, event) => this.submit(runId, event) });
+    // Judged by the store's clock when it has one (shared by every poller), so
+    // that a poller whose clock runs ahead does not take items others claimed.
+    const now = (await store.clock?.()) ?? this.clock.now();
+    const items = await store.claimOutbox(now, 500, this.options.republishAfterMs ?? 5000);
+    if (items.length === 0) return;
+    await carryOutClaimed(items, { store, transport, logger: this.logger, timeoutMs: this.publishTimeoutMs, backoff: this.outboxBackoff, now, submit: (runId, event) => this.submit(runId, event) });
   }
 
-  /** Stops taking signals, finishes what is being stepped, cancels timers. Idempotent. */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await this.subscription?.cancel();
-    await this.election?.close();
-    if (this.poller !== undefined) this.clock.clearTimeout(this.poller);
-    for (const handle of this.timers) this.clock.clearTimeout(handle);
-    this.timers.clear();
-    for (const item of this.parked) this.fail(item, new TaskwireError('TW_CLOSED', 'coordinator is closed'));
-    this.parked.clear();
-    await this.draining;
+  /**
+   * Closes in order: takes the signals already published (an embedded worker's
+   * results of tasks that finished while it drained), stops taking signals,
+   * finishes the batch being stepped, then cancels timers (retries stay in the
+   * store: `resume` or another coordinator fires them). Idempotent.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.options.transport.flush?.();
+      this.closed = true;
+      await this.subscription?.cancel();
+      await this.election?.close();
+      if (this.poller !== undefined) this.clock.clearTimeout(this.poller);
+      await this.draining;
+      for (const handle of this.timers) this.clock.clearTimeout(handle);
+      this.timers.clear();
+      for (const item of this.parked) this.fail(item, new TaskwireError('TW_CLOSED', 'coordinator is closed'));
+      this.parked.clear();
+    })();
+    return this.closing;
   }
+}
+
+/** Remembers a client event applied to a run (a new array: stores may share the old one). */
+function rememberEvent(state: RunState, eventId: string): void {
+  state.eventIds = [...(state.eventIds ?? []).slice(-(MAX_EVENT_IDS - 1)), eventId];
+}
+
+/** Whether a stored run is what a start would create: same flow, same inputs (a start is idempotent by run id). */
+function sameStart(stored: RunState, start: RunState): boolean {
+  return stored.flow === start.flow && isDeepStrictEqual(stored.inputs, start.inputs);
 }

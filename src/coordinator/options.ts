@@ -49,6 +49,31 @@ export interface CoordinatorOptions {
    * @default 500
    */
   pollIntervalMs?: number;
+  /**
+   * Most runs kept in memory between events (least recently used evicted first).
+   * A cached run saves a store load per event; an evicted one is loaded again.
+   * @default 5000
+   */
+  cacheSize?: number;
+  /**
+   * A cached run unused this long is forgotten (loaded again at its next event).
+   * @default 300000 (5 minutes)
+   */
+  cacheTtlMs?: number;
+  /**
+   * Largest encoded message (a dispatch) a step may produce, in bytes: the same
+   * limit as the transport's (`AmqpOptions.maxMessageBytes`), enforced in every
+   * mode. A client event that would exceed it rejects with `TW_TOO_LARGE`; a node
+   * whose inputs exceed it fails with that code.
+   * @default 1048576 (1 MiB)
+   */
+  maxMessageBytes?: number;
+  /**
+   * How long a publish waits for the broker's confirm before it counts as failed
+   * (what it published stays in the outbox, and the poller publishes it again).
+   * @default 10000
+   */
+  publishTimeoutMs?: number;
 }
 
 /** What `Coordinator.submit` resolves with: the run after the step. */

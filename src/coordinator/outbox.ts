@@ -6,11 +6,14 @@
  *
  * @packageDocumentation
  */
+import { UnknownRunError } from '../errors.js';
 import type { Command, DispatchCommand, EngineEvent, ExecutionRef } from '../engine/events.js';
 import type { LiveRun, StepOutput } from '../engine/index.js';
 import type { Logger } from '../observability/logger.js';
 import type { OutboxItem, Store } from '../store/port.js';
 import type { Transport } from '../transport/port.js';
+import { publishDispatches, withTimeout } from './bounded-publish.js';
+import type { OutboxBackoff } from './outbox-backoff.js';
 
 /** The id of a step's command in the outbox: `<runId>:<rev>:<index>`. */
 export function outboxId(runId: string, rev: number, index: number): string {
@@ -43,34 +46,71 @@ export interface OutboxDeps {
   transport: Transport;
   /** For the republishing log line. */
   logger: Logger;
+  /** How long a publish may wait for its confirm. */
+  timeoutMs: number;
+  /** Which failing items to leave for later. */
+  backoff: OutboxBackoff;
+  /** The poll's time (epoch ms). */
+  now: number;
   /** Steps an event (resolves once committed). */
   submit(runId: string, event: EngineEvent): Promise<unknown>;
 }
 
 /**
- * Carries out claimed items and deletes those done. A schedule is deleted only
- * once its event is stepped: if the store fails, the claim ends and it is due again.
+ * Carries out claimed items and deletes those done. An item that fails (a
+ * publish not confirmed, a schedule whose step failed) is logged and stays,
+ * tried again after a backoff ({@link OutboxBackoff}); it holds back no other item.
  */
-export async function carryOutClaimed(items: readonly OutboxItem[], deps: OutboxDeps): Promise<void> {
+export async function carryOutClaimed(claimed: readonly OutboxItem[], deps: OutboxDeps): Promise<void> {
+  const items = claimed.filter((item) => deps.backoff.ready(item.id, deps.now));
   const dispatches: DispatchCommand[] = [];
+  const dispatchIds: string[] = [];
+  const aborts: Extract<Command, { type: 'abort' }>[] = [];
+  const abortIds: string[] = [];
   const done: string[] = [];
   const steps: Promise<void>[] = [];
+  const failed = (item: { id: string; runId: string }, error: unknown): void => {
+    const retryInMs = deps.backoff.failed(item.id, deps.now);
+    deps.logger.warn({ id: item.id, runId: item.runId, error: (error as Error).message, retryInMs }, 'outbox item failed; tried again after a backoff');
+  };
   for (const item of items) {
     const command = item.command;
     if (command.type === 'dispatch') {
       dispatches.push(command);
-      done.push(item.id);
+      dispatchIds.push(item.id);
     } else if (command.type === 'abort') {
-      await deps.transport.abort([command]);
-      done.push(item.id);
+      aborts.push(command);
+      abortIds.push(item.id);
     } else if (command.type === 'schedule') {
-      steps.push(deps.submit(command.runId, scheduledEvent(command)).then(() => void done.push(item.id), () => undefined));
+      steps.push(
+        deps.submit(command.runId, scheduledEvent(command)).then(
+          () => void done.push(item.id),
+          (error: unknown) => {
+            if (!(error instanceof UnknownRunError)) return failed(item, error);
+            deps.logger.warn({ id: item.id, runId: item.runId }, 'outbox item of a run that no longer exists; dropped');
+            done.push(item.id);
+          },
+        ),
+      );
     }
+  }
+  if (aborts.length > 0) {
+    steps.push(
+      withTimeout(deps.transport.abort(aborts), deps.timeoutMs, `broadcast of ${aborts.length} aborts`).then(
+        () => void done.push(...abortIds),
+        (error: unknown) => {
+          for (const [i, id] of abortIds.entries()) failed({ id, runId: (aborts[i] as { runId: string }).runId }, error);
+        },
+      ),
+    );
   }
   if (dispatches.length > 0) {
     deps.logger.info({ count: dispatches.length }, 'publishing dispatches left in the outbox');
-    await deps.transport.dispatch(dispatches);
+    const sent = await publishDispatches(deps.transport, dispatches, deps.timeoutMs);
+    for (const i of sent.published) done.push(dispatchIds[i] as string);
+    for (const { message, error } of sent.failed) failed({ id: dispatchIds[dispatches.indexOf(message)] as string, runId: message.runId }, error);
   }
   await Promise.all(steps);
+  for (const id of done) deps.backoff.done(id);
   await deps.store.deleteOutbox(done);
 }

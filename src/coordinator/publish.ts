@@ -3,6 +3,12 @@
  * publish (with their tracing spans), aborts broadcast, history announced, then
  * the published items deleted from the outbox, off the critical path.
  *
+ * Every publish is bounded by a timeout (a confirm that never comes, under
+ * broker flow control, must not hold the coordinator), and one message that
+ * cannot be published (too large, say) holds back no other: a batch that fails
+ * is published again message by message. What was not published stays in the
+ * outbox (durable transports) for the poller.
+ *
  * @packageDocumentation
  */
 import type { Span } from '@opentelemetry/api';
@@ -13,6 +19,7 @@ import { traceDispatch } from '../observability/tracing.js';
 import type { Store } from '../store/port.js';
 import type { DispatchMessage, Transport } from '../transport/port.js';
 import { outboxId } from './outbox.js';
+import { publishDispatches, withTimeout } from './bounded-publish.js';
 
 /** What {@link publishSteps} needs. */
 export interface PublishDeps {
@@ -22,20 +29,22 @@ export interface PublishDeps {
   store: Store;
   /** For failed publishes and deletes. */
   logger: Logger;
+  /** How long a publish may wait for its confirm. */
+  timeoutMs: number;
   /** Stamp dispatches with this time (for the dispatch latency metric), when set. */
   sentAt: number | undefined;
   /** Timers for retries and lease ends (non-durable transports; durable ones use the outbox). */
   schedule(command: Extract<Command, { type: 'schedule' }>): void;
-  /** A run reached a settled status. */
-  finished(command: Extract<Command, { type: 'finished' }>): void;
 }
 
 /** Carries out committed steps' commands (see the module doc). */
 export async function publishSteps(steps: readonly { live: LiveRun; out: StepOutput }[], deps: PublishDeps): Promise<void> {
   const { transport } = deps;
   const dispatches: DispatchMessage[] = [];
+  const dispatchIds: string[] = [];
   const spans: (Span | undefined)[] = [];
-  const done: string[] = [];
+  const aborts: Extract<Command, { type: 'abort' }>[] = [];
+  const abortIds: string[] = [];
   for (const { live, out } of steps) {
     const state = live.state;
     out.commands.forEach((command, i) => {
@@ -45,35 +54,40 @@ export async function publishSteps(steps: readonly { live: LiveRun; out: StepOut
           const message: DispatchMessage = deps.sentAt === undefined ? { ...command } : { ...command, sentAt: deps.sentAt };
           spans.push(traceDispatch(message, state.traceparent));
           dispatches.push(message);
-          done.push(id);
+          dispatchIds.push(id);
           break;
         }
         case 'schedule':
           if (!transport.durable) deps.schedule(command);
           break;
         case 'abort':
-          done.push(id);
-          void transport.abort([command]);
+          aborts.push(command);
+          abortIds.push(id);
           break;
         case 'finished':
-          deps.finished(command);
           break;
       }
     });
     void transport.announce(out.history);
   }
-  if (done.length === 0) return;
-  try {
-    if (dispatches.length > 0) await transport.dispatch(dispatches);
-    for (const span of spans) span?.end();
-    // Off the critical path: the next step need not wait for it (a delete that
-    // fails only makes the poller publish those items again).
-    if (transport.durable) {
-      deps.store.deleteOutbox(done).catch((error: unknown) => deps.logger.warn({ error: (error as Error).message }, 'outbox delete failed; the poller will publish those items again'));
-    }
-  } catch (error) {
-    for (const span of spans) span?.end();
-    // The outbox keeps them; the poller republishes.
-    deps.logger.warn({ error: (error as Error).message, runs: steps.length }, 'dispatch not confirmed; left in the outbox');
+  if (dispatches.length === 0 && aborts.length === 0) return;
+  const done: string[] = [];
+  const [sent] = await Promise.all([
+    publishDispatches(transport, dispatches, deps.timeoutMs),
+    aborts.length === 0
+      ? undefined
+      : withTimeout(transport.abort(aborts), deps.timeoutMs, `broadcast of ${aborts.length} aborts`).then(
+          () => void done.push(...abortIds),
+          (error: unknown) => deps.logger.warn({ error: (error as Error).message }, 'abort not published; left in the outbox'),
+        ),
+  ]);
+  for (const span of spans) span?.end();
+  for (const i of sent.published) done.push(dispatchIds[i] as string);
+  // The outbox keeps what was not published; the poller publishes it again.
+  for (const { message, error } of sent.failed) deps.logger.warn({ runId: message.runId, node: message.node, error: (error as Error).message }, 'dispatch not confirmed; left in the outbox');
+  // Off the critical path: the next step need not wait for it (a delete that
+  // fails only makes the poller publish those items again).
+  if (transport.durable && done.length > 0) {
+    deps.store.deleteOutbox(done).catch((error: unknown) => deps.logger.warn({ error: (error as Error).message }, 'outbox delete failed; the poller will publish those items again'));
   }
 }

@@ -194,6 +194,12 @@ export interface RunState {
   updatedAt: number;
   /** W3C trace context of the run's root span, when tracing is on. */
   traceparent?: string;
+  /**
+   * Ids of the latest client events (notify, change) applied to the run, oldest
+   * first, at most a bounded number (the coordinator's): a client event whose
+   * commit was ambiguous is recognised when it is stepped again, and not applied twice.
+   */
+  eventIds?: string[];
   /** Nodes by id. */
   nodes: Map<string, NodeState>;
   /** Activations still of use to the engine, by {@link activationKey}: live (running, retrying), failed, and succeeded ones owed a compensation. */

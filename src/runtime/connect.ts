@@ -9,6 +9,7 @@
 import { hostname } from 'node:os';
 import { Client } from '../client/client.js';
 import { Coordinator } from '../coordinator/coordinator.js';
+import { ConfigError } from '../errors.js';
 import type { Clock } from '../coordinator/clock.js';
 import type { AnyTask } from '../model/task.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
@@ -106,6 +107,23 @@ export interface ConnectOptions {
    * @default 10000
    */
   shutdownGraceTimeMs?: number;
+  /**
+   * Largest encoded message, in bytes, in every mode: a start, notify or change
+   * whose work would exceed it rejects with `TW_TOO_LARGE`, a node whose inputs
+   * exceed it fails with that code; distributed, the broker messages too.
+   * @default 1048576 (1 MiB)
+   */
+  maxMessageBytes?: number;
+  /**
+   * Most runs the coordinator keeps in memory between events (least recently used evicted first).
+   * @default 5000
+   */
+  cacheSize?: number;
+  /**
+   * A run the coordinator keeps in memory is forgotten after this long unused, in milliseconds.
+   * @default 300000 (5 minutes)
+   */
+  cacheTtlMs?: number;
 }
 
 const CONNECT_KEYS = optionKeys<ConnectOptions>({
@@ -126,6 +144,9 @@ const CONNECT_KEYS = optionKeys<ConnectOptions>({
   leaseAfterMs: true,
   leaseMs: true,
   shutdownGraceTimeMs: true,
+  maxMessageBytes: true,
+  cacheSize: true,
+  cacheTtlMs: true,
 });
 
 /**
@@ -164,10 +185,23 @@ async function wire(options: ConnectOptions, opened: { close(): Promise<void> }[
   const schema = options.schema ?? fromEnv('TASKWIRE_SCHEMA');
   const store = await openStore(options.store ?? fromEnv('TASKWIRE_STORE_URL'), { distributed, ...(schema === undefined ? {} : { schema }) });
   opened.push(store);
+  if (distributed && store.tryLock === undefined) {
+    // Workers and coordinators are other processes: they must all see one store.
+    const from = options.broker === undefined ? 'TASKWIRE_BROKER_URL is set' : 'a broker is given';
+    throw new ConfigError(
+      `${from} (distributed mode), but the store is ${store.kind}, which only this process can see: nothing would coordinate the runs. ` +
+        'Use a PostgreSQL store (store: "postgres://..." or TASKWIRE_STORE_URL), or unset TASKWIRE_BROKER_URL to run embedded.',
+    );
+  }
   let transport: Transport;
   if (distributed) {
     const { connectAmqp } = await import('../transport/amqp/index.js');
-    transport = await connectAmqp({ url: brokerUrl, logger, ...(prefix === undefined ? {} : { prefix }) });
+    transport = await connectAmqp({
+      url: brokerUrl,
+      logger,
+      ...(prefix === undefined ? {} : { prefix }),
+      ...(options.maxMessageBytes === undefined ? {} : { maxMessageBytes: options.maxMessageBytes }),
+    });
     opened.push(transport);
   } else {
     transport = new InProcessTransport({ logger });
@@ -179,7 +213,18 @@ async function wire(options: ConnectOptions, opened: { close(): Promise<void> }[
   // Embedded, a process that neither executes nor coordinates (the CLI changing a run
   // owned by another process) leaves its commands in the store's outbox for the owner.
   const carryOut = distributed || roles.worker || roles.coordinator;
-  const coordinator = new Coordinator({ store, transport, logger, carryOut, leaderKey: prefix ?? 'taskwire', ...metrics, ...(options.clock === undefined ? {} : { clock: options.clock }) });
+  const coordinator = new Coordinator({
+    store,
+    transport,
+    logger,
+    carryOut,
+    leaderKey: prefix ?? 'taskwire',
+    ...metrics,
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
+    ...(options.cacheSize === undefined ? {} : { cacheSize: options.cacheSize }),
+    ...(options.maxMessageBytes === undefined ? {} : { maxMessageBytes: options.maxMessageBytes }),
+    ...(options.cacheTtlMs === undefined ? {} : { cacheTtlMs: options.cacheTtlMs }),
+  });
   opened.push(coordinator);
   if (roles.coordinator) await coordinator.start();
   let worker: Worker | undefined;

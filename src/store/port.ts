@@ -141,6 +141,12 @@ export interface Store {
    * is due again after `claimMs`.
    */
   claimOutbox(now: number, limit: number, claimMs: number): Promise<OutboxItem[]>;
+  /**
+   * The store's own clock (epoch ms), for stores shared by several processes:
+   * outbox pollers judge claims by it rather than by their own clocks, which
+   * may be skewed. Stores of one process (memory, SQLite) leave it out.
+   */
+  clock?(): Promise<number>;
   /** Deletes outbox items once carried out. */
   deleteOutbox(ids: string[]): Promise<void>;
   /** Adds or replaces tasks in the catalog (workers call this at start). */

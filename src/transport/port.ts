@@ -105,6 +105,12 @@ export interface Transport {
    * `pattern` (AMQP topic syntax; keys are `run.<runId>.<nodeId or $run>.<type>`).
    */
   subscribe(pattern: string, handler: (entry: HistoryEntry) => void): Promise<Subscription>;
+  /**
+   * Resolves once the signals published so far have been handed to the
+   * coordinator's handler. Only transports that defer delivery in process
+   * implement it (the in-process one); a coordinator closing calls it first.
+   */
+  flush?(): Promise<void>;
   /** Closes connections. Idempotent. */
   close(): Promise<void>;
 }

@@ -214,12 +214,14 @@ describeBackends('running flows', (backend) => {
     expect((await tw.run(run.id).status()).nodes['mult']?.result).toBe(8);
   });
 
-  it('refuses a second run with the same id, leaving the first untouched', async () => {
+  it('starts a run id once: the same start again is a no-op, another flow under that id is refused', async () => {
     const tw = await backend.connect({ tasks: [add, mult] });
     const id = randomUUID();
     const first = await tw.start(seed('same-id').flo, {}, { id });
     await first.wait(WAIT);
-    expect((await rejection(tw.start(seed('same-id').flo, {}, { id }))).code).toBe('TW_CONFLICT');
+    expect((await tw.start(seed('same-id').flo, {}, { id })).id).toBe(id);
+    expect((await rejection(tw.start(seed('other-flow').flo, {}, { id }))).code).toBe('TW_CONFLICT');
+    expect((await rejection(tw.start(seed('same-id').flo, { extra: 1 }, { id }))).code).toBe('TW_CONFLICT');
     const after = await first.status();
     expect(after.status).toBe('succeeded');
     expect(after.nodes['mult']).toMatchObject({ attempt: 1, result: 9 });

@@ -5,8 +5,10 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sandbox, type Sandbox } from '../cli/helpers.js';
+import { dropSchema, endAdminPool, schemaName } from '../store/postgres-admin.js';
+import { requirePostgres } from '../support/services.js';
 
 describe('URL files', () => {
   let box: Sandbox;
@@ -14,6 +16,7 @@ describe('URL files', () => {
     box = sandbox();
   });
   afterEach(() => box.remove());
+  afterAll(() => endAdminPool());
 
   it('reads the store URL from --store-url-file (trailing newline ignored)', async () => {
     const db = join(box.dir, 'from-file.db');
@@ -49,7 +52,11 @@ describe('URL files', () => {
 
   it('satisfies a required --broker from --broker-url-file (the broker is then tried, its password masked)', async () => {
     const file = box.write('broker-url', 'amqp://user:Sp@c/al:Pw#1@127.0.0.1:1/\n');
-    const result = await box.tw(['coordinator', '--broker-url-file', file]);
+    // A broker needs a store every process can see (PostgreSQL): a SQLite one is refused first.
+    const schema = schemaName();
+    const result = await box
+      .tw(['coordinator', '--broker-url-file', file, '--store', await requirePostgres(), '--schema', schema], { store: false })
+      .finally(() => dropSchema(schema));
     expect(result.code).toBe(2);
     expect(result.stderr).not.toMatch(/required option/);
     expect(result.stderr).toMatch(/RabbitMQ at amqp:\/\/user:\*\*\*@127\.0\.0\.1:1/);

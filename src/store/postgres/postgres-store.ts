@@ -166,6 +166,13 @@ export class PostgresStore implements Store {
   }
 
   /** @inheritdoc */
+  async clock(): Promise<number> {
+    this.check();
+    const rows = await query<{ now: string }>(this.pool, this.q.clock, []);
+    return Number(rows[0]?.now);
+  }
+
+  /** @inheritdoc */
   async deleteOutbox(ids: string[]): Promise<void> {
     this.check();
     if (ids.length === 0) return;

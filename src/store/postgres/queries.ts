@@ -8,6 +8,7 @@ import { activations } from './sql/activations.js';
 import { deleteNodes } from './sql/delete-nodes.js';
 import { deleteOutbox } from './sql/delete-outbox.js';
 import { claimOutbox } from './sql/claim-outbox.js';
+import { clock } from './sql/clock.js';
 import { dueOutbox } from './sql/due-outbox.js';
 import { history } from './sql/history.js';
 import { insertRuns } from './sql/insert-runs.js';
@@ -35,6 +36,7 @@ const BUILDERS = {
   activations,
   dueOutbox,
   claimOutbox,
+  clock,
   deleteOutbox,
   upsertTasks,
   tasks,

@@ -158,6 +158,11 @@ export class InProcessTransport implements Transport {
   }
 
   /** @inheritdoc */
+  async flush(): Promise<void> {
+    while (this.flushScheduled) await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+
+  /** @inheritdoc */
   async close(): Promise<void> {
     this.queues.clear();
     this.signals = [];

@@ -1,0 +1,56 @@
+/**
+ * Publishes bounded by a timeout, and batches of dispatches that one bad
+ * message cannot hold back (shared by the step's publish and the outbox poller).
+ *
+ * @packageDocumentation
+ */
+import { TransportError } from '../errors.js';
+import type { DispatchMessage, Transport } from '../transport/port.js';
+
+/** Default of `CoordinatorOptions.publishTimeoutMs`. */
+export const DEFAULT_PUBLISH_TIMEOUT_MS = 10_000;
+
+/** `promise`, or a {@link TransportError} once `timeoutMs` have passed without it settling. */
+export async function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new TransportError(`${what} not confirmed within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A message that could not be published, with why. */
+export interface Unpublished<T> {
+  /** The message. */
+  message: T;
+  /** Why. */
+  error: unknown;
+}
+
+/**
+ * Publishes dispatches in one batch; if that fails, one by one, so that one bad
+ * message holds back no other. Resolves with the indexes of the published ones
+ * and the others with their errors.
+ */
+export async function publishDispatches(transport: Transport, messages: DispatchMessage[], timeoutMs: number): Promise<{ published: number[]; failed: Unpublished<DispatchMessage>[] }> {
+  const all = messages.map((_, i) => i);
+  if (messages.length === 0) return { published: [], failed: [] };
+  try {
+    await withTimeout(transport.dispatch(messages), timeoutMs, `publish of ${messages.length} dispatches`);
+    return { published: all, failed: [] };
+  } catch (error) {
+    if (messages.length === 1) return { published: [], failed: [{ message: messages[0] as DispatchMessage, error }] };
+  }
+  const outcomes = await Promise.allSettled(messages.map((message) => withTimeout(transport.dispatch([message]), timeoutMs, `publish of the dispatch of node "${message.node}"`)));
+  const published: number[] = [];
+  const failed: Unpublished<DispatchMessage>[] = [];
+  outcomes.forEach((outcome, i) => {
+    if (outcome.status === 'fulfilled') published.push(i);
+    else failed.push({ message: messages[i] as DispatchMessage, error: outcome.reason });
+  });
+  return { published, failed };
+}
