@@ -64,6 +64,8 @@ export class Coordinator {
   private storeFailures = 0;
   /** Events waiting for the store to come back. */
   private readonly parked = new Set<Pending>();
+  /** Since when heartbeats are heard: start, election, or the store back after failures (see `leaseGraceMs`). */
+  private hearingSince = 0;
 
   constructor(private readonly options: CoordinatorOptions) {
     this.clock = options.clock ?? systemClock;
@@ -85,6 +87,7 @@ export class Coordinator {
    * durable store that other processes may change).
    */
   async start(prefetch = 256): Promise<void> {
+    this.hearingSince = this.clock.now();
     if (this.options.transport.durable || this.options.store.kind !== 'memory') this.schedulePoll();
     const { store, transport } = this.options;
     if (!transport.durable || store.tryLock === undefined) {
@@ -98,6 +101,7 @@ export class Coordinator {
       clock: this.clock,
       logger: this.logger,
       onElected: async () => {
+        this.hearingSince = this.clock.now();
         this.subscription = await transport.consumeSignals({ prefetch }, (batch) => this.onSignals(batch));
       },
       onDeposed: async () => {
@@ -263,6 +267,7 @@ export class Coordinator {
       );
       return;
     }
+    if (this.storeFailures > 0) this.hearingSince = this.clock.now();
     this.storeFailures = 0;
     const committed = [];
     for (const entry of steps) {
@@ -408,10 +413,18 @@ export class Coordinator {
     });
   }
 
+  /** How long the end of a lease must still wait (grace after an outage); 0 for any other event. */
+  private leaseGraceLeft(event: EngineEvent): number {
+    if (event.type !== 'lease.due') return 0;
+    return this.hearingSince + (this.options.leaseGraceMs ?? 30_000) - this.clock.now();
+  }
+
   private scheduleRetry(command: Extract<Command, { type: 'schedule' }>): void {
     const handle = this.clock.setTimeout(
       () => {
         this.timers.delete(handle);
+        const graceLeft = this.leaseGraceLeft(scheduledEvent(command));
+        if (graceLeft > 0) return this.scheduleRetry({ ...command, dueAt: this.clock.now() + graceLeft });
         this.submit(command.runId, scheduledEvent(command)).catch((error: unknown) => this.logger.error({ error: (error as Error).message, runId: command.runId }, 'retry failed'));
       },
       Math.max(0, command.dueAt - this.clock.now()),
@@ -434,7 +447,10 @@ export class Coordinator {
   async pollOutbox(): Promise<void> {
     const { store, transport } = this.options;
     const items = await store.claimOutbox(this.clock.now(), 500, this.options.republishAfterMs ?? 5000);
-    if (items.length > 0) await carryOutClaimed(items, { store, transport, logger: this.logger, submit: (runId, event) => this.submit(runId, event) });
+    // An end of lease within the grace period is left claimed: it is due again once the claim ends.
+    const submit = (runId: string, event: EngineEvent): Promise<unknown> =>
+      this.leaseGraceLeft(event) > 0 ? Promise.reject(new TaskwireError('TW_CONFLICT', 'lease end within the grace period')) : this.submit(runId, event);
+    if (items.length > 0) await carryOutClaimed(items, { store, transport, logger: this.logger, submit });
   }
 
   /** Stops taking signals, finishes what is being stepped, cancels timers. Idempotent. */

@@ -90,6 +90,11 @@ export interface ConnectOptions {
    */
   leaseMs?: number;
   /**
+   * Grace period after an outage before the end of a lease is acted on (see `CoordinatorOptions.leaseGraceMs`).
+   * @default 30000
+   */
+  leaseGraceMs?: number;
+  /**
    * How long a closing worker lets running tasks finish, in milliseconds.
    * @default 10000
    */
@@ -138,7 +143,8 @@ async function wire(options: ConnectOptions, opened: { close(): Promise<void> }[
   // Embedded, a process that neither executes nor coordinates (the CLI changing a run
   // owned by another process) leaves its commands in the store's outbox for the owner.
   const carryOut = distributed || roles.worker || roles.coordinator;
-  const coordinator = new Coordinator({ store, transport, logger, carryOut, leaderKey: options.prefix ?? 'taskwire', ...metrics, ...(options.clock === undefined ? {} : { clock: options.clock }) });
+  const coordinator = new Coordinator({ store, transport, logger, carryOut, leaderKey: options.prefix ?? 'taskwire', ...metrics,
+    ...(options.leaseGraceMs === undefined ? {} : { leaseGraceMs: options.leaseGraceMs }), ...(options.clock === undefined ? {} : { clock: options.clock }) });
   opened.push(coordinator);
   if (roles.coordinator) await coordinator.start();
   let worker: Worker | undefined;

@@ -148,39 +148,52 @@ export class Worker {
    * Long executions and the broker's consumer timeout (30 min by default on
    * RabbitMQ): an execution still running after `leaseAfterMs` sends a heartbeat
    * (the coordinator records a lease), is acknowledged early, and renews its
-   * lease until it ends. If the worker dies meanwhile, the lease expires and the
-   * coordinator dispatches the node again (at-least-once, as for a redelivery).
+   * lease every third of `leaseMs` until it ends. A heartbeat that cannot be
+   * published (the broker is busy or reconnecting) is tried again after a
+   * backoff ({@link heartbeatRetryDelayMs}), the first one too: the dispatch is
+   * acknowledged as soon as a lease is held. If the worker dies meanwhile, the
+   * lease expires and the coordinator dispatches the node again (at-least-once,
+   * as for a redelivery).
    */
   private holdLease(delivery: Delivery<DispatchMessage>, log: Logger): { readonly acked: boolean; release(): void } {
     const after = this.options.leaseAfterMs ?? (this.options.transport.durable ? DEFAULT_LEASE_AFTER_MS : undefined);
     const state = { acked: false, release: () => undefined as void };
     if (after === undefined) return state;
     const leaseMs = this.options.leaseMs ?? DEFAULT_LEASE_MS;
+    const renewEveryMs = Math.max(1, Math.floor(leaseMs / 3));
     const message = delivery.body;
     const heartbeat = (): Promise<void> => {
       const base = { type: 'task.heartbeat' as const, runId: message.runId, node: message.node, attempt: message.attempt, worker: this.id, leaseMs };
       return this.options.transport.signal([message.activation === undefined ? base : { ...base, activation: message.activation }]);
     };
-    let renew: NodeJS.Timeout | undefined;
-    const start = setTimeout(() => {
+    let timer: NodeJS.Timeout | undefined;
+    let released = false;
+    let failures = 0;
+    const beat = (): void => {
       heartbeat().then(
         () => {
+          failures = 0;
           if (released) return;
-          delivery.ack();
-          state.acked = true;
-          log.info({ leaseMs }, 'long execution: acknowledged early, holding a lease');
-          renew = setInterval(() => {
-            heartbeat().catch((error: unknown) => log.warn({ error: (error as Error).message }, 'lease renewal failed'));
-          }, Math.max(1, Math.floor(leaseMs / 3)));
+          if (!state.acked) {
+            delivery.ack();
+            state.acked = true;
+            log.info({ leaseMs }, 'long execution: acknowledged early, holding a lease');
+          }
+          timer = setTimeout(beat, renewEveryMs);
         },
-        (error: unknown) => log.warn({ error: (error as Error).message }, 'could not take a lease; keeping the dispatch unacknowledged'),
+        (error: unknown) => {
+          if (released) return;
+          const retryInMs = heartbeatRetryDelayMs(failures++, renewEveryMs);
+          const what = state.acked ? 'lease renewal failed' : 'could not take a lease; the dispatch stays unacknowledged';
+          log.warn({ error: (error as Error).message, retryInMs }, `${what}; trying again in ${retryInMs} ms`);
+          timer = setTimeout(beat, retryInMs);
+        },
       );
-    }, after);
-    let released = false;
+    };
+    timer = setTimeout(beat, after);
     state.release = () => {
       released = true;
-      clearTimeout(start);
-      if (renew !== undefined) clearInterval(renew);
+      clearTimeout(timer);
     };
     return state;
   }
@@ -214,4 +227,12 @@ export class Worker {
     })();
     return this.closing;
   }
+}
+
+/**
+ * The delay before heartbeat retry number `failures + 1`: 500 ms doubling,
+ * never more than the renewal interval (so that a lease is not lost to backoff).
+ */
+export function heartbeatRetryDelayMs(failures: number, renewEveryMs: number): number {
+  return Math.max(1, Math.min(renewEveryMs, 500 * 2 ** Math.min(failures, 10)));
 }
