@@ -90,6 +90,12 @@ export interface ConnectOptions {
    */
   leaseMs?: number;
   /**
+   * The largest encoded message, in bytes: a task result whose signal is larger fails
+   * its task at once (`TW_TOO_LARGE`, not retried), embedded and distributed.
+   * @default `TASKWIRE_MAX_MESSAGE_BYTES`, else 1048576 (1 MiB)
+   */
+  maxMessageBytes?: number;
+  /**
    * Grace period after an outage before the end of a lease is acted on (see `CoordinatorOptions.leaseGraceMs`).
    * @default 30000
    */
@@ -131,10 +137,11 @@ async function wire(options: ConnectOptions, opened: { close(): Promise<void> }[
   let transport: Transport;
   if (distributed) {
     const { connectAmqp } = await import('../transport/amqp/index.js');
-    transport = await connectAmqp({ url: brokerUrl, logger, ...(options.prefix === undefined ? {} : { prefix: options.prefix }) });
+    const size = options.maxMessageBytes === undefined ? {} : { maxMessageBytes: options.maxMessageBytes };
+    transport = await connectAmqp({ url: brokerUrl, logger, ...size, ...(options.prefix === undefined ? {} : { prefix: options.prefix }) });
     opened.push(transport);
   } else {
-    transport = new InProcessTransport({ logger });
+    transport = new InProcessTransport({ logger, ...(options.maxMessageBytes === undefined ? {} : { maxMessageBytes: options.maxMessageBytes }) });
     opened.push(transport);
   }
   const registry = new TaskRegistry().register(...(options.tasks ?? []));

@@ -8,10 +8,12 @@
  * @packageDocumentation
  */
 import { hostname } from 'node:os';
-import { CancelledError } from '../errors.js';
+import { CancelledError, TooLargeError } from '../errors.js';
+import { toFailure } from '../model/failure.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
 import type { TaskwireMetrics } from '../observability/metrics.js';
-import type { AbortMessage, Delivery, DispatchMessage, Subscription, Transport } from '../transport/port.js';
+import { encodedBytes, resolveMaxMessageBytes } from '../transport/limits.js';
+import type { AbortMessage, Delivery, DispatchMessage, SignalMessage, Subscription, Transport } from '../transport/port.js';
 import { execute } from './executor.js';
 import { traceExecution } from '../observability/tracing.js';
 import type { TaskRegistry } from './registry.js';
@@ -79,9 +81,12 @@ export class Worker {
   private readonly running = new Set<Execution>();
   private subscriptions: Subscription[] = [];
   private closing: Promise<void> | undefined;
+  /** The transport's maximum message size: a larger result fails its task (`TW_TOO_LARGE`). */
+  private readonly maxMessageBytes: number;
 
   constructor(private readonly options: WorkerOptions) {
     this.id = options.id ?? `${hostname()}/${process.pid}`;
+    this.maxMessageBytes = options.transport.maxMessageBytes ?? resolveMaxMessageBytes();
     this.logger = (options.logger ?? silentLogger).child({ worker: this.id });
   }
 
@@ -119,7 +124,7 @@ export class Worker {
     metrics?.taskStarted(message.task, message.queue, message.sentAt === undefined ? undefined : startedAt - message.sentAt);
     const lease = this.holdLease(delivery, log);
     const outcome = await traceExecution(message, async () => {
-      const signalled = await execute(message, this.options.registry, this.id, signal);
+      const signalled = this.checkSize(message, await execute(message, this.options.registry, this.id, signal));
       const failed = signalled.type === 'task.failed' || signalled.type === 'rollback.failed';
       return { signalled, failed, ...(failed ? { message: signalled.error.message } : {}) };
     })
@@ -142,6 +147,21 @@ export class Worker {
       log.error({ error: (error as Error).message }, 'could not send the signal; the dispatch goes back to the queue');
       if (!lease.acked) delivery.requeue();
     }
+  }
+
+  /**
+   * A result whose signal is over the transport's maximum message size fails the
+   * task at once, not retried (`TW_TOO_LARGE`): the broker would refuse the
+   * signal, and the dispatch would be executed again until its delivery limit.
+   */
+  private checkSize(dispatch: DispatchMessage, outcome: SignalMessage): SignalMessage {
+    if (outcome.type !== 'task.succeeded') return outcome;
+    const bytes = encodedBytes(outcome);
+    if (bytes <= this.maxMessageBytes) return outcome;
+    const error = toFailure(new TooLargeError(`the result of task "${dispatch.task}" (node "${dispatch.node}")`, bytes, this.maxMessageBytes));
+    delete error.stack; // where the worker noticed says nothing about the task
+    const { result: _result, ...ref } = outcome;
+    return { ...ref, type: 'task.failed', error };
   }
 
   /**

@@ -9,11 +9,11 @@ import { Buffer } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Connection, type AsyncMessage, type ConnectionOptions } from 'rabbitmq-client';
-import { DEFAULT_MAX_MESSAGE_BYTES } from '../../codec/parse.js';
 import type { Schema } from '../../codec/schema.js';
 import type { HistoryEntry } from '../../engine/events.js';
 import { ClosedError, ConfigError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../observability/logger.js';
+import { resolveMaxMessageBytes } from '../limits.js';
 import type { AbortMessage, ConsumeOptions, Delivery, DispatchMessage, SignalMessage, Subscription, Transport } from '../port.js';
 import { Batcher, callHandler, decodeBody, ManagedConsumer, toDelivery, type ConsumerSpec, type DecodeContext, type Settle } from './consume.js';
 import { deadDispatchSignal } from './dead-dispatches.js';
@@ -37,7 +37,10 @@ export interface AmqpOptions {
   deliveryLimit?: number;
   /** Where connection problems and rejected messages are logged. @default silentLogger */
   logger?: Logger;
-  /** Largest message published or accepted, in bytes. @default DEFAULT_MAX_MESSAGE_BYTES */
+  /**
+   * Largest message published or accepted, in bytes.
+   * @default the environment variable `TASKWIRE_MAX_MESSAGE_BYTES`, else DEFAULT_MAX_MESSAGE_BYTES (1 MiB)
+   */
   maxMessageBytes?: number;
   /** Connection name shown by `rabbitmqctl list_connections client_properties`. @default `taskwire <host>/<pid>` */
   connectionName?: string;
@@ -56,8 +59,9 @@ export class AmqpTransport implements Transport {
   readonly durable = true;
   /** The names and declarations in use. */
   readonly topology: Topology;
+  /** @inheritdoc */
+  readonly maxMessageBytes: number;
   private readonly logger: Logger;
-  private readonly maxBytes: number;
   private readonly options: ConnectionOptions & { url: string };
   private readonly connection: Connection;
   private readonly publishers: Publishers;
@@ -72,7 +76,7 @@ export class AmqpTransport implements Transport {
   private constructor(options: AmqpOptions) {
     this.topology = createTopology({ ...options, deliveryLimit: options.deliveryLimit ?? envDeliveryLimit() });
     this.logger = options.logger ?? silentLogger;
-    this.maxBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.maxMessageBytes = resolveMaxMessageBytes(options.maxMessageBytes);
     this.options = {
       url: options.url,
       connectionName: options.connectionName ?? `taskwire ${hostname()}/${process.pid}`,
@@ -87,7 +91,7 @@ export class AmqpTransport implements Transport {
     this.connection.on('connection.blocked', (reason: string) => this.logger.warn({ url, reason }, `AMQP: the broker at ${url} blocked publishing: ${reason}`));
     this.connection.on('connection.unblocked', () => this.logger.info({ url }, `AMQP: the broker at ${url} accepts messages again`));
     this.connection.on('connection', () => this.onConnection(url));
-    this.publishers = new Publishers(this.connection, this.topology.base, this.maxBytes, this.logger, options.url);
+    this.publishers = new Publishers(this.connection, this.topology.base, this.maxMessageBytes, this.logger, options.url);
   }
 
   /** Connects and declares the fixed topology; see {@link connectAmqp}. */
@@ -162,7 +166,7 @@ export class AmqpTransport implements Transport {
     const { queue: declaration, binding } = this.topology.workQueue(queue);
     const quarantine = this.topology.quarantineQueue(queue);
     this.declaredQueues.add(declaration.queue).add(quarantine.queue);
-    const decode = { queue: declaration.queue, what: 'dispatch message', schema: DispatchSchema, maxBytes: this.maxBytes, logger: this.logger, fate: 'dead-lettered' };
+    const decode = { queue: declaration.queue, what: 'dispatch message', schema: DispatchSchema, maxBytes: this.maxMessageBytes, logger: this.logger, fate: 'dead-lettered' };
     const isolated = await this.consumeQuarantine(quarantine, { ...decode, queue: quarantine.queue }, handler);
     let main: ManagedConsumer;
     try {
@@ -243,7 +247,7 @@ export class AmqpTransport implements Transport {
   async consumeSignals(options: ConsumeOptions, handler: (batch: Delivery<SignalMessage>[]) => void): Promise<Subscription> {
     const prefetch = checkPrefetch(options.prefetch);
     const queue = this.topology.queues.signals;
-    const decode = { queue, what: 'signal message', schema: SignalSchema, maxBytes: this.maxBytes, logger: this.logger, fate: 'dead-lettered' };
+    const decode = { queue, what: 'signal message', schema: SignalSchema, maxBytes: this.maxMessageBytes, logger: this.logger, fate: 'dead-lettered' };
     let cancelled = false;
     const batcher = new Batcher<SignalMessage>(prefetch, (batch) => {
       if (cancelled) for (const delivery of batch) delivery.requeue();
@@ -282,7 +286,7 @@ export class AmqpTransport implements Transport {
       prefetch,
       noAck: false,
       onMessage: (message, settle) => {
-        const signal = deadDispatchSignal(message, dispatchQueues, this.maxBytes);
+        const signal = deadDispatchSignal(message, dispatchQueues, this.maxMessageBytes);
         if (signal === undefined) return settle('ack'); // \`<prefix>.dead\` keeps its copy
         const error = 'error' in signal ? signal.error.message : '';
         this.logger.warn({ runId: signal.runId, node: signal.node, attempt: signal.attempt, code: 'TW_DELIVERY_LIMIT' }, `AMQP: ${error}; recording a failed attempt`);
@@ -391,7 +395,7 @@ export class AmqpTransport implements Transport {
   }
 
   private consumeBestEffort<T>(queue: ConsumerSpec['queue'], binding: ConsumerSpec['bindings'][number], what: string, schema: Schema<T>, handler: (body: T) => void): Promise<Subscription> {
-    const decode = { queue: queue.queue, what, schema, maxBytes: this.maxBytes, logger: this.logger, fate: 'dropped' };
+    const decode = { queue: queue.queue, what, schema, maxBytes: this.maxMessageBytes, logger: this.logger, fate: 'dropped' };
     return this.consume({
       queue,
       exchanges: this.topology.base.exchanges,
