@@ -5,6 +5,7 @@
  * as systemd or Kubernetes would) and 2 coordinator processes (active and
  * standby); at 30 % of the bodies ended, one fault:
  *
+ * - `none`: no fault, the baseline;
  * - `worker-kill`: SIGKILL of a worker;
  * - `coordinator-kill`: SIGKILL of the active coordinator;
  * - `poison`: a malformed dispatch published onto the work queue and a run
@@ -18,7 +19,7 @@
  * and where the poison ended. RabbitMQ and PostgreSQL restarts are not run here
  * (the services are shared); `test/distributed/*-restart.test.ts` cover them.
  *
- *   npm run faults                                   # every scenario
+ *   npm run faults                                   # the baseline and every fault
  *   npm run faults -- --scenarios poison --tasks 1000
  */
 import { Buffer } from 'node:buffer';
@@ -28,7 +29,7 @@ import type { RunHandle } from '../src/index.js';
 import { parallelFlow, poisonFlow } from '../test/fixtures/fault-tasks.js';
 import { Cluster, kill, killLeftovers, type Proc, type RecordLine, until } from '../test/distributed/harness.js';
 
-const SCENARIOS = ['worker-kill', 'coordinator-kill', 'poison'] as const;
+const SCENARIOS = ['none', 'worker-kill', 'coordinator-kill', 'poison'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const WIDTH = 10;
@@ -41,6 +42,8 @@ interface Figures {
   executedTwice: number;
   recordedTwice: number;
   recoverySeconds: number | undefined;
+  /** From the start to the last innocent body's end. */
+  innocentSeconds: number;
   seconds: number;
   poison?: string;
 }
@@ -105,7 +108,7 @@ async function runScenario(scenario: Scenario, tasks: number): Promise<Figures> 
       if (victim !== undefined) await kill(victim, 'SIGKILL');
     } else if (scenario === 'coordinator-kill') {
       await kill(await activeCoordinator(coordinators), 'SIGKILL');
-    } else {
+    } else if (scenario === 'poison') {
       await publishMalformedDispatch(cluster);
       poison = await tw.start(poisonFlow('faults-poison'));
     }
@@ -124,13 +127,20 @@ async function runScenario(scenario: Scenario, tasks: number): Promise<Figures> 
       lost: result.lost.length,
       executedTwice: result.reExecutions.length,
       recordedTwice: result.recordedTwice.length,
-      recoverySeconds: recovery(records, started, faultAt, end),
+      recoverySeconds: scenario === 'none' ? undefined : recovery(records, started, faultAt, end),
+      innocentSeconds: (Math.max(...records.map((record) => record.at)) - started) / 1000,
       seconds: (end - started) / 1000,
     };
     if (poisonEnd !== undefined) {
       const node = poisonEnd.nodes['poison'];
-      const deaths = cluster.records().filter((record) => record.runId === poison?.id).length;
-      figures.poison = `run ${poisonEnd.status}, node ${node?.status} at attempt ${node?.attempt} with ${node?.error?.code ?? 'no error'}; ${deaths} executions (each killed its worker), ${supervisor.restarts()} worker restarts`;
+      const deaths = cluster.records().filter((record) => record.runId === poison?.id);
+      const lastDeath = Math.max(...deaths.map((record) => record.at));
+      const after = recovery(records, started, lastDeath, end);
+      const innocentsLeft = records.filter((record) => record.kind === 'E' && record.at > lastDeath).length;
+      figures.poison =
+        `run ${poisonEnd.status}, node ${node?.status} at attempt ${node?.attempt} with ${node?.error?.code ?? 'no error'}; ` +
+        `${deaths.length} executions (each killed its worker) over ${((lastDeath - faultAt) / 1000).toFixed(1)} s, ${supervisor.restarts()} worker restarts; ` +
+        `after the last one: ${innocentsLeft} innocent bodies ended, full throughput ${after === undefined ? 'n/a' : `after ${after.toFixed(1)} s`}`;
     }
     return figures;
   } finally {
@@ -155,10 +165,10 @@ async function main(): Promise<void> {
   } finally {
     await killLeftovers();
   }
-  console.error('\nscenario          lost  executed twice  recorded twice  s to full throughput  total s');
+  console.error('\nscenario          lost  executed twice  recorded twice  s to full throughput  innocents done (s)  total s');
   for (const f of all) {
     const recovered = f.recoverySeconds === undefined ? 'n/a' : f.recoverySeconds.toFixed(1);
-    console.error(`${f.scenario.padEnd(16)}  ${String(f.lost).padStart(4)}  ${String(f.executedTwice).padStart(14)}  ${String(f.recordedTwice).padStart(14)}  ${recovered.padStart(20)}  ${f.seconds.toFixed(1).padStart(7)}`);
+    console.error(`${f.scenario.padEnd(16)}  ${String(f.lost).padStart(4)}  ${String(f.executedTwice).padStart(14)}  ${String(f.recordedTwice).padStart(14)}  ${recovered.padStart(20)}  ${f.innocentSeconds.toFixed(1).padStart(18)}  ${f.seconds.toFixed(1).padStart(7)}`);
     if (f.poison !== undefined) console.error(`  poison: ${f.poison}`);
   }
 }
