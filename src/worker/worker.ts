@@ -9,7 +9,7 @@
  */
 import { hostname } from 'node:os';
 import { CancelledError, TooLargeError } from '../errors.js';
-import { toFailure } from '../model/failure.js';
+import { toFailure, type Failure } from '../model/failure.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
 import type { TaskwireMetrics } from '../observability/metrics.js';
 import { encodedBytes, resolveMaxMessageBytes } from '../transport/limits.js';
@@ -153,11 +153,14 @@ export class Worker {
    * A result whose signal is over the transport's maximum message size fails the
    * task at once, not retried (`TW_TOO_LARGE`): the broker would refuse the
    * signal, and the dispatch would be executed again until its delivery limit.
+   * An error too large (a huge message or stack) is cut short instead: its name,
+   * code and retryability are kept, its message truncated, its stack and causes dropped.
    */
   private checkSize(dispatch: DispatchMessage, outcome: SignalMessage): SignalMessage {
-    if (outcome.type !== 'task.succeeded') return outcome;
+    if (outcome.type === 'rollback.succeeded' || outcome.type === 'task.heartbeat') return outcome;
     const bytes = encodedBytes(outcome);
     if (bytes <= this.maxMessageBytes) return outcome;
+    if (outcome.type !== 'task.succeeded') return { ...outcome, error: truncatedFailure(outcome.error, bytes, this.maxMessageBytes) };
     const error = toFailure(new TooLargeError(`the result of task "${dispatch.task}" (node "${dispatch.node}")`, bytes, this.maxMessageBytes));
     delete error.stack; // where the worker noticed says nothing about the task
     const { result: _result, ...ref } = outcome;
@@ -255,4 +258,15 @@ export class Worker {
  */
 export function heartbeatRetryDelayMs(failures: number, renewEveryMs: number): number {
   return Math.max(1, Math.min(renewEveryMs, 500 * 2 ** Math.min(failures, 10)));
+}
+
+/** Characters of an error message kept when the error is too large to travel. */
+const TRUNCATED_MESSAGE_CHARS = 4096;
+
+/** `error` cut short to travel (see `Worker.checkSize`): message truncated, no stack, no cause. */
+function truncatedFailure(error: Failure, bytes: number, maxBytes: number): Failure {
+  const note = `… (truncated: the error was ${bytes} bytes encoded, over the limit of ${maxBytes} bytes)`;
+  const short: Failure = { name: error.name.slice(0, 200), message: `${error.message.slice(0, TRUNCATED_MESSAGE_CHARS)}${note}`, retryable: error.retryable };
+  if (error.code !== undefined) short.code = error.code.slice(0, 200);
+  return short;
 }

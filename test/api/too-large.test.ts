@@ -5,7 +5,7 @@
  * nothing crosses a broker there).
  */
 import { afterEach, expect, it } from 'vitest';
-import { flow, task } from '../../src/index.js';
+import { flow, NonRetryableError, task } from '../../src/index.js';
 import { describeBackends } from './backends.js';
 import { WAIT } from './helpers.js';
 
@@ -33,6 +33,24 @@ describeBackends('message size limit', (backend) => {
     expect(final.nodes['size-small']).toMatchObject({ status: 'succeeded' });
     expect(final.nodes['size-big']).toMatchObject({ status: 'failed', attempt: 1, error: { code: 'TW_TOO_LARGE', retryable: false } });
     expect(final.nodes['size-big']?.error?.message).toMatch(new RegExp(`task "size-big" \\(node "size-big"\\).*over the limit of ${LIMIT} bytes`));
+    expect(calls).toBe(1);
+  });
+
+  it('truncates an error too large to travel: the task fails with its error cut short, once', async () => {
+    let calls = 0;
+    const loud = task('size-loud', {
+      apply: () => {
+        calls++;
+        throw new NonRetryableError(`boom ${'e'.repeat(2 * LIMIT)}`, { code: 'LOUD' });
+      },
+    });
+    const tw = await backend.connect({ tasks: [loud], maxMessageBytes: LIMIT });
+    const final = await (await tw.start(flow('size-loud').add(loud.s()))).wait(WAIT);
+    const error = final.nodes['size-loud']?.error;
+    expect(final.nodes['size-loud']).toMatchObject({ status: 'failed', attempt: 1 });
+    expect(error).toMatchObject({ name: 'NonRetryableError', code: 'LOUD', retryable: false });
+    expect(error?.message).toMatch(/^boom e+… \(truncated: the error was \d+ bytes encoded, over the limit of 65536 bytes\)$/);
+    expect(error?.message.length).toBeLessThan(LIMIT);
     expect(calls).toBe(1);
   });
 });
