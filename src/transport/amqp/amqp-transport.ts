@@ -16,7 +16,7 @@ import { silentLogger, type Logger } from '../../observability/logger.js';
 import { resolveMaxMessageBytes } from '../limits.js';
 import type { AbortMessage, ConsumeOptions, Delivery, DispatchMessage, SignalMessage, Subscription, Transport } from '../port.js';
 import { Batcher, callHandler, decodeBody, ManagedConsumer, toDelivery, type ConsumerSpec, type DecodeContext, type Settle } from './consume.js';
-import { deadDispatchSignal } from './dead-dispatches.js';
+import { DEAD_LETTER_WORKER, recoveredSignal } from './dead-recovery.js';
 import { deleteTopology, peekQueue, type DeadLetter } from './dead-letters.js';
 import { AbortSchema, DispatchSchema, HistoryEntrySchema, SignalSchema } from './messages.js';
 import { AmqpTransportError, Publishers } from './publish.js';
@@ -266,19 +266,20 @@ export class AmqpTransport implements Transport {
         else batcher.add(toDelivery(body, message, settle));
       },
     });
-    const deadLetters = await this.consumeDeadDispatches(prefetch, (delivery) => batcher.add(delivery));
+    const deadLetters = await this.consumeDeadLetterRecovery(prefetch, (delivery) => batcher.add(delivery));
     return { cancel: () => ((cancelled = true), Promise.all([subscription.cancel(), deadLetters.cancel()]).then(() => undefined)) };
   }
 
   /**
    * The coordinator's half of the delivery limit: every dispatch dead-lettered
    * at the delivery limit of a work or quarantine queue of this prefix comes
-   * back as a failed signal (see `dead-dispatches.ts`), acknowledged with it.
+   * back as a failed signal, every signal dead-lettered at the delivery limit
+   * comes back as it is (see `dead-recovery.ts`), acknowledged with it.
    */
-  private consumeDeadDispatches(prefetch: number, add: (delivery: Delivery<SignalMessage>) => void): Promise<Subscription> {
+  private consumeDeadLetterRecovery(prefetch: number, add: (delivery: Delivery<SignalMessage>) => void): Promise<Subscription> {
     const { prefix, queues, base } = this.topology;
-    const queue = base.queues.find((q) => q.queue === queues.deadDispatches) as ConsumerSpec['queue'];
-    const dispatchQueues = (name: string): boolean => name.startsWith(`${prefix}.work.`) || name.startsWith(`${prefix}.quarantine.`);
+    const queue = base.queues.find((q) => q.queue === queues.recovery) as ConsumerSpec['queue'];
+    const recovered = { dispatches: (name: string): boolean => name.startsWith(`${prefix}.work.`) || name.startsWith(`${prefix}.quarantine.`), signals: queues.signals };
     return this.consume({
       queue,
       exchanges: base.exchanges,
@@ -286,10 +287,14 @@ export class AmqpTransport implements Transport {
       prefetch,
       noAck: false,
       onMessage: (message, settle) => {
-        const signal = deadDispatchSignal(message, dispatchQueues, this.maxMessageBytes);
-        if (signal === undefined) return settle('ack'); // \`<prefix>.dead\` keeps its copy
-        const error = 'error' in signal ? signal.error.message : '';
-        this.logger.warn({ runId: signal.runId, node: signal.node, attempt: signal.attempt, code: 'TW_DELIVERY_LIMIT' }, `AMQP: ${error}; recording a failed attempt`);
+        const signal = recoveredSignal(message, recovered, this.maxMessageBytes);
+        if (signal === undefined) return settle('ack'); // `<prefix>.dead` keeps its copy
+        const fields = { runId: signal.runId, node: signal.node, attempt: signal.attempt };
+        if (signal.worker === DEAD_LETTER_WORKER && 'error' in signal) {
+          this.logger.warn({ ...fields, code: 'TW_DELIVERY_LIMIT' }, `AMQP: ${signal.error.message}; recording a failed attempt`);
+        } else {
+          this.logger.warn({ ...fields, type: signal.type }, `AMQP: a ${signal.type} signal (run "${signal.runId}", node "${signal.node}") was dead-lettered at its delivery limit; taking it from the dead letters`);
+        }
         add(toDelivery(signal, message, settle));
       },
     });
@@ -327,7 +332,7 @@ export class AmqpTransport implements Transport {
   async purgeAndDelete(workQueues: string[] = []): Promise<void> {
     await this.close();
     const named = workQueues.flatMap((name) => [this.topology.workQueueName(name), this.topology.quarantineQueue(name).queue]);
-    const queues = [...new Set([...this.declaredQueues, ...named]), this.topology.queues.signals, this.topology.queues.dead, this.topology.queues.deadDispatches];
+    const queues = [...new Set([...this.declaredQueues, ...named]), this.topology.queues.signals, this.topology.queues.dead, this.topology.queues.recovery];
     const exchanges = Object.values(this.topology.exchanges);
     const connection = new Connection({ ...this.options, connectionName: `${this.options.connectionName ?? 'taskwire'} (cleanup)` });
     connection.on('error', () => undefined);
