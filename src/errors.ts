@@ -215,6 +215,27 @@ export class DeliveryLimitError extends TaskwireError {
   }
 }
 
+/**
+ * A message made by taskwire (a dispatch, a task's result in its signal) is larger, encoded,
+ * than the maximum message size (`maxMessageBytes`, `TASKWIRE_MAX_MESSAGE_BYTES`).
+ * Not retryable: the same work would make the same value.
+ */
+export class TooLargeError extends TaskwireError {
+  /** Never retryable. */
+  readonly retryable = false;
+
+  constructor(
+    /** What is too large, naming the task (`the result of task "x" (node "n")`). */
+    readonly what: string,
+    /** Its encoded size in bytes. */
+    readonly bytes: number,
+    /** The maximum in bytes. */
+    readonly maxBytes: number,
+  ) {
+    super('TW_TOO_LARGE', `${what} is ${bytes} bytes encoded, over the limit of ${maxBytes} bytes (maxMessageBytes, TASKWIRE_MAX_MESSAGE_BYTES)`);
+  }
+}
+
 /** The store cannot be reached or refused an operation (the driver's own code, if any, is in `reason`). */
 export class StoreError extends TaskwireError {
   constructor(
@@ -223,19 +244,6 @@ export class StoreError extends TaskwireError {
     readonly reason?: string,
   ) {
     super('TW_STORE', message);
-  }
-}
-
-/** A message would exceed the configured maximum encoded size (`maxMessageBytes`). */
-export class TooLargeError extends TaskwireError {
-  constructor(
-    message: string,
-    /** Its encoded size, in bytes. */
-    readonly bytes: number,
-    /** The limit, in bytes. */
-    readonly maxBytes: number,
-  ) {
-    super('TW_TOO_LARGE', message);
   }
 }
 

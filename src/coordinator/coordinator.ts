@@ -95,6 +95,8 @@ export class Coordinator {
   private storeFailures = 0;
   /** Events waiting for the store to come back. */
   private readonly parked = new Set<Pending>();
+  /** Since when heartbeats are heard: start, election, or the store back after failures (see `leaseGraceMs`). */
+  private hearingSince = 0;
 
   constructor(private readonly options: CoordinatorOptions) {
     this.clock = options.clock ?? systemClock;
@@ -118,6 +120,7 @@ export class Coordinator {
    * durable store that other processes may change).
    */
   async start(prefetch = 256): Promise<void> {
+    this.hearingSince = this.clock.now();
     if (this.options.transport.durable || this.options.store.kind !== 'memory') this.schedulePoll();
     const { store, transport } = this.options;
     if (!transport.durable || store.tryLock === undefined) {
@@ -131,6 +134,7 @@ export class Coordinator {
       clock: this.clock,
       logger: this.logger,
       onElected: async () => {
+        this.hearingSince = this.clock.now();
         this.subscription = await transport.consumeSignals({ prefetch }, (batch) => this.onSignals(batch));
       },
       onDeposed: async () => {
@@ -351,6 +355,7 @@ export class Coordinator {
       );
       return;
     }
+    if (this.storeFailures > 0) this.hearingSince = this.clock.now();
     this.storeFailures = 0;
     const committed = [];
     for (const entry of steps) {
@@ -546,6 +551,12 @@ export class Coordinator {
     });
   }
 
+  /** How long the end of a lease must still wait (grace after an outage); 0 for any other event. */
+  private leaseGraceLeft(event: EngineEvent): number {
+    if (event.type !== 'lease.due') return 0;
+    return this.hearingSince + (this.options.leaseGraceMs ?? 30_000) - this.clock.now();
+  }
+
   /**
    * A timer for a retry or a lease end (non-durable transports). One whose step
    * fails (the store is down for longer than a client event's tries) is tried
@@ -556,6 +567,8 @@ export class Coordinator {
     const handle = this.clock.setTimeout(
       () => {
         this.timers.delete(handle);
+        const graceLeft = this.leaseGraceLeft(scheduledEvent(command));
+        if (graceLeft > 0) return this.scheduleRetry({ ...command, dueAt: this.clock.now() + graceLeft });
         this.submit(command.runId, scheduledEvent(command)).catch((error: unknown) => {
           if (this.closed || error instanceof UnknownRunError) return;
           this.logger.warn({ error: (error as Error).message, runId: command.runId, node: command.node, retryInMs: MAX_STORE_RETRY_DELAY_MS }, 'retry not stepped; trying again');
@@ -584,7 +597,9 @@ export class Coordinator {
     // Judged by the store's clock when it has one (shared by every poller), so
     // that a poller whose clock runs ahead does not take items others claimed.
     const now = (await store.clock?.()) ?? this.clock.now();
-    const items = await store.claimOutbox(now, 500, this.options.republishAfterMs ?? 5000);
+    const claimed = await store.claimOutbox(now, 500, this.options.republishAfterMs ?? 5000);
+    // An end of lease within the grace period is left claimed: it is due again once the claim ends.
+    const items = claimed.filter((item) => item.command.type !== 'schedule' || this.leaseGraceLeft(scheduledEvent(item.command)) <= 0);
     if (items.length === 0) return;
     await carryOutClaimed(items, { store, transport, logger: this.logger, timeoutMs: this.publishTimeoutMs, backoff: this.outboxBackoff, now, submit: (runId, event) => this.submit(runId, event) });
   }

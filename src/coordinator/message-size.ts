@@ -40,7 +40,7 @@ export function oversizedDispatches(commands: readonly Command[], from: number, 
 export function tooLargeError(over: Oversized, maxBytes: number): TooLargeError {
   const { command, bytes } = over;
   const what = command.kind === 'rollback' ? 'rollback' : 'dispatch';
-  return new TooLargeError(`the ${what} of node "${command.node}" (task "${command.task}") of run "${command.runId}" is ${bytes} bytes encoded, over the limit of ${maxBytes} bytes (maxMessageBytes)`, bytes, maxBytes);
+  return new TooLargeError(`the ${what} of node "${command.node}" (task "${command.task}") of run "${command.runId}"`, bytes, maxBytes);
 }
 
 /** The event that fails the execution an oversized dispatch was for (not retryable). */

@@ -74,6 +74,14 @@ export interface CoordinatorOptions {
    * @default 10000
    */
   publishTimeoutMs?: number;
+  /**
+   * Grace period after an outage: for this long after the coordinator started,
+   * was elected, or its store came back, the end of a lease is not acted on
+   * (the heartbeats of the outage are heard first), so a long task that still
+   * runs is not dispatched again. See `docs/distributed.md`.
+   * @default 30000
+   */
+  leaseGraceMs?: number;
 }
 
 /** What `Coordinator.submit` resolves with: the run after the step. */

@@ -6,6 +6,7 @@
  *
  * @packageDocumentation
  */
+import { resolveMaxMessageBytes } from '../transport/limits.js';
 import { hostname } from 'node:os';
 import { Client } from '../client/client.js';
 import { Coordinator } from '../coordinator/coordinator.js';
@@ -103,17 +104,23 @@ export interface ConnectOptions {
    */
   leaseMs?: number;
   /**
+   * The largest encoded message, in bytes, in every mode: a start, notify or change
+   * whose work would exceed it rejects with `TW_TOO_LARGE`, a node whose inputs
+   * exceed it fails with that code, and a task result whose signal is larger fails
+   * its task at once (not retried); distributed, the broker messages too.
+   * @default `TASKWIRE_MAX_MESSAGE_BYTES`, else 1048576 (1 MiB)
+   */
+  maxMessageBytes?: number;
+  /**
+   * Grace period after an outage before the end of a lease is acted on (see `CoordinatorOptions.leaseGraceMs`).
+   * @default 30000
+   */
+  leaseGraceMs?: number;
+  /**
    * How long a closing worker lets running tasks finish, in milliseconds.
    * @default 10000
    */
   shutdownGraceTimeMs?: number;
-  /**
-   * Largest encoded message, in bytes, in every mode: a start, notify or change
-   * whose work would exceed it rejects with `TW_TOO_LARGE`, a node whose inputs
-   * exceed it fails with that code; distributed, the broker messages too.
-   * @default 1048576 (1 MiB)
-   */
-  maxMessageBytes?: number;
   /**
    * Most runs the coordinator keeps in memory between events (least recently used evicted first).
    * @default 5000
@@ -147,6 +154,7 @@ const CONNECT_KEYS = optionKeys<ConnectOptions>({
   maxMessageBytes: true,
   cacheSize: true,
   cacheTtlMs: true,
+  leaseGraceMs: true,
 });
 
 /**
@@ -193,6 +201,8 @@ async function wire(options: ConnectOptions, opened: { close(): Promise<void> }[
         'Use a PostgreSQL store (store: "postgres://..." or TASKWIRE_STORE_URL), or unset TASKWIRE_BROKER_URL to run embedded.',
     );
   }
+  // One limit for the client, the coordinator and the transport (option, then TASKWIRE_MAX_MESSAGE_BYTES, then 1 MiB).
+  const maxMessageBytes = resolveMaxMessageBytes(options.maxMessageBytes);
   let transport: Transport;
   if (distributed) {
     const { connectAmqp } = await import('../transport/amqp/index.js');
@@ -200,11 +210,11 @@ async function wire(options: ConnectOptions, opened: { close(): Promise<void> }[
       url: brokerUrl,
       logger,
       ...(prefix === undefined ? {} : { prefix }),
-      ...(options.maxMessageBytes === undefined ? {} : { maxMessageBytes: options.maxMessageBytes }),
+      maxMessageBytes,
     });
     opened.push(transport);
   } else {
-    transport = new InProcessTransport({ logger });
+    transport = new InProcessTransport({ logger, maxMessageBytes });
     opened.push(transport);
   }
   const registry = new TaskRegistry().register(...(options.tasks ?? []));
@@ -222,8 +232,9 @@ async function wire(options: ConnectOptions, opened: { close(): Promise<void> }[
     ...metrics,
     ...(options.clock === undefined ? {} : { clock: options.clock }),
     ...(options.cacheSize === undefined ? {} : { cacheSize: options.cacheSize }),
-    ...(options.maxMessageBytes === undefined ? {} : { maxMessageBytes: options.maxMessageBytes }),
+    maxMessageBytes,
     ...(options.cacheTtlMs === undefined ? {} : { cacheTtlMs: options.cacheTtlMs }),
+    ...(options.leaseGraceMs === undefined ? {} : { leaseGraceMs: options.leaseGraceMs }),
   });
   opened.push(coordinator);
   if (roles.coordinator) await coordinator.start();

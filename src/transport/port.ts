@@ -86,6 +86,11 @@ export interface Transport {
   readonly kind: string;
   /** True when a published message survives a crash of the publisher (broker confirms). */
   readonly durable: boolean;
+  /**
+   * The largest encoded message carried, in bytes (see `src/transport/limits.ts`):
+   * producers check what they make against it. Left out: `resolveMaxMessageBytes()`.
+   */
+  readonly maxMessageBytes?: number;
   /** Publishes dispatches to their queues; resolves when the broker holds them. */
   dispatch(messages: DispatchMessage[]): Promise<void>;
   /** Publishes signals to the coordinators; resolves when the broker holds them. */

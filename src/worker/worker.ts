@@ -8,10 +8,12 @@
  * @packageDocumentation
  */
 import { hostname } from 'node:os';
-import { CancelledError } from '../errors.js';
+import { CancelledError, TooLargeError } from '../errors.js';
+import { toFailure, type Failure } from '../model/failure.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
 import type { TaskwireMetrics } from '../observability/metrics.js';
-import type { AbortMessage, Delivery, DispatchMessage, Subscription, Transport } from '../transport/port.js';
+import { encodedBytes, resolveMaxMessageBytes } from '../transport/limits.js';
+import type { AbortMessage, Delivery, DispatchMessage, SignalMessage, Subscription, Transport } from '../transport/port.js';
 import { execute } from './executor.js';
 import { traceExecution } from '../observability/tracing.js';
 import type { TaskRegistry } from './registry.js';
@@ -81,9 +83,12 @@ export class Worker {
   private closing: Promise<void> | undefined;
   /** Fires when close() stops waiting for tasks that ignore their AbortSignal. */
   private readonly abandon = new AbortController();
+  /** The transport's maximum message size: a larger result fails its task (`TW_TOO_LARGE`). */
+  private readonly maxMessageBytes: number;
 
   constructor(private readonly options: WorkerOptions) {
     this.id = options.id ?? `${hostname()}/${process.pid}`;
+    this.maxMessageBytes = options.transport.maxMessageBytes ?? resolveMaxMessageBytes();
     this.logger = (options.logger ?? silentLogger).child({ worker: this.id });
   }
 
@@ -121,7 +126,8 @@ export class Worker {
     metrics?.taskStarted(message.task, message.queue, message.sentAt === undefined ? undefined : startedAt - message.sentAt);
     const lease = this.holdLease(delivery, log);
     const { execution: { signal: outcome, returned } } = await traceExecution(message, async () => {
-      const execution = await execute(message, this.options.registry, this.id, signal);
+      const raw = await execute(message, this.options.registry, this.id, signal);
+      const execution = { ...raw, signal: this.checkSize(message, raw.signal) };
       const signalled = execution.signal;
       const failed = signalled.type === 'task.failed' || signalled.type === 'rollback.failed';
       return { execution, failed, ...(failed ? { message: signalled.error.message } : {}) };
@@ -158,42 +164,73 @@ export class Worker {
   }
 
   /**
+   * A result whose signal is over the transport's maximum message size fails the
+   * task at once, not retried (`TW_TOO_LARGE`): the broker would refuse the
+   * signal, and the dispatch would be executed again until its delivery limit.
+   * An error too large (a huge message or stack) is cut short instead: its name,
+   * code and retryability are kept, its message truncated, its stack and causes dropped.
+   */
+  private checkSize(dispatch: DispatchMessage, outcome: SignalMessage): SignalMessage {
+    if (outcome.type === 'rollback.succeeded' || outcome.type === 'task.heartbeat') return outcome;
+    const bytes = encodedBytes(outcome);
+    if (bytes <= this.maxMessageBytes) return outcome;
+    if (outcome.type !== 'task.succeeded') return { ...outcome, error: truncatedFailure(outcome.error, bytes, this.maxMessageBytes) };
+    const error = toFailure(new TooLargeError(`the result of task "${dispatch.task}" (node "${dispatch.node}")`, bytes, this.maxMessageBytes));
+    delete error.stack; // where the worker noticed says nothing about the task
+    const { result: _result, ...ref } = outcome;
+    return { ...ref, type: 'task.failed', error };
+  }
+
+  /**
    * Long executions and the broker's consumer timeout (30 min by default on
    * RabbitMQ): an execution still running after `leaseAfterMs` sends a heartbeat
    * (the coordinator records a lease), is acknowledged early, and renews its
-   * lease until it ends. If the worker dies meanwhile, the lease expires and the
-   * coordinator dispatches the node again (at-least-once, as for a redelivery).
+   * lease every third of `leaseMs` until it ends. A heartbeat that cannot be
+   * published (the broker is busy or reconnecting) is tried again after a
+   * backoff ({@link heartbeatRetryDelayMs}), the first one too: the dispatch is
+   * acknowledged as soon as a lease is held. If the worker dies meanwhile, the
+   * lease expires and the coordinator dispatches the node again (at-least-once,
+   * as for a redelivery).
    */
   private holdLease(delivery: Delivery<DispatchMessage>, log: Logger): { readonly acked: boolean; release(): void } {
     const after = this.options.leaseAfterMs ?? (this.options.transport.durable ? DEFAULT_LEASE_AFTER_MS : undefined);
     const state = { acked: false, release: () => undefined as void };
     if (after === undefined) return state;
     const leaseMs = this.options.leaseMs ?? DEFAULT_LEASE_MS;
+    const renewEveryMs = Math.max(1, Math.floor(leaseMs / 3));
     const message = delivery.body;
     const heartbeat = (): Promise<void> => {
       const base = { type: 'task.heartbeat' as const, runId: message.runId, node: message.node, attempt: message.attempt, worker: this.id, leaseMs };
       return this.options.transport.signal([message.activation === undefined ? base : { ...base, activation: message.activation }]);
     };
-    let renew: NodeJS.Timeout | undefined;
-    const start = setTimeout(() => {
+    let timer: NodeJS.Timeout | undefined;
+    let released = false;
+    let failures = 0;
+    const beat = (): void => {
       heartbeat().then(
         () => {
+          failures = 0;
           if (released) return;
-          delivery.ack();
-          state.acked = true;
-          log.info({ leaseMs }, 'long execution: acknowledged early, holding a lease');
-          renew = setInterval(() => {
-            heartbeat().catch((error: unknown) => log.warn({ error: (error as Error).message }, 'lease renewal failed'));
-          }, Math.max(1, Math.floor(leaseMs / 3)));
+          if (!state.acked) {
+            delivery.ack();
+            state.acked = true;
+            log.info({ leaseMs }, 'long execution: acknowledged early, holding a lease');
+          }
+          timer = setTimeout(beat, renewEveryMs);
         },
-        (error: unknown) => log.warn({ error: (error as Error).message }, 'could not take a lease; keeping the dispatch unacknowledged'),
+        (error: unknown) => {
+          if (released) return;
+          const retryInMs = heartbeatRetryDelayMs(failures++, renewEveryMs);
+          const what = state.acked ? 'lease renewal failed' : 'could not take a lease; the dispatch stays unacknowledged';
+          log.warn({ error: (error as Error).message, retryInMs }, `${what}; trying again in ${retryInMs} ms`);
+          timer = setTimeout(beat, retryInMs);
+        },
       );
-    }, after);
-    let released = false;
+    };
+    timer = setTimeout(beat, after);
     state.release = () => {
       released = true;
-      clearTimeout(start);
-      if (renew !== undefined) clearInterval(renew);
+      clearTimeout(timer);
     };
     return state;
   }
@@ -242,4 +279,23 @@ export class Worker {
     })();
     return this.closing;
   }
+}
+
+/**
+ * The delay before heartbeat retry number `failures + 1`: 500 ms doubling,
+ * never more than the renewal interval (so that a lease is not lost to backoff).
+ */
+export function heartbeatRetryDelayMs(failures: number, renewEveryMs: number): number {
+  return Math.max(1, Math.min(renewEveryMs, 500 * 2 ** Math.min(failures, 10)));
+}
+
+/** Characters of an error message kept when the error is too large to travel. */
+const TRUNCATED_MESSAGE_CHARS = 4096;
+
+/** `error` cut short to travel (see `Worker.checkSize`): message truncated, no stack, no cause. */
+function truncatedFailure(error: Failure, bytes: number, maxBytes: number): Failure {
+  const note = `… (truncated: the error was ${bytes} bytes encoded, over the limit of ${maxBytes} bytes)`;
+  const short: Failure = { name: error.name.slice(0, 200), message: `${error.message.slice(0, TRUNCATED_MESSAGE_CHARS)}${note}`, retryable: error.retryable };
+  if (error.code !== undefined) short.code = error.code.slice(0, 200);
+  return short;
 }

@@ -176,6 +176,8 @@ export interface RecordLine {
   attempt: number;
   /** The worker process. */
   pid: number;
+  /** When it was written (epoch ms). */
+  at: number;
 }
 
 /** Parses a record file (a missing file has no records). */
@@ -183,9 +185,9 @@ export function readRecords(file: string): RecordLine[] {
   if (!existsSync(file)) return [];
   const records: RecordLine[] = [];
   for (const line of readFileSync(file, 'utf8').split('\n')) {
-    const [kind, runId, node, attempt, pid] = line.split(' ');
+    const [kind, runId, node, attempt, pid, at] = line.split(' ');
     if ((kind !== 'S' && kind !== 'E') || runId === undefined || node === undefined || attempt === undefined || pid === undefined) continue;
-    records.push({ kind, runId, node, attempt: Number(attempt), pid: Number(pid) });
+    records.push({ kind, runId, node, attempt: Number(attempt), pid: Number(pid), at: Number(at ?? 0) });
   }
   return records;
 }

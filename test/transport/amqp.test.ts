@@ -123,7 +123,7 @@ describe.skipIf(servicesSkipped())('AMQP transport (RabbitMQ)', () => {
     }[];
     const mine = new Map(listed.filter((q) => q.name.startsWith(`${t.topology.prefix}.`)).map((q) => [q.name, q]));
     const prefix = t.topology.prefix;
-    expect([...mine.keys()].sort()).toEqual([`${prefix}.dead`, `${prefix}.dead.dispatches`, `${prefix}.signals`, `${prefix}.work.q1`]);
+    expect([...mine.keys()].sort()).toEqual([`${prefix}.dead`, `${prefix}.dead.recovery`, `${prefix}.signals`, `${prefix}.work.q1`]);
     for (const queue of mine.values()) expect(queue.type).toBe('quorum');
     for (const name of [`${prefix}.work.q1`, `${prefix}.signals`]) {
       const args = Object.fromEntries((mine.get(name)?.arguments ?? []).map(([key, , value]) => [key, value]));
@@ -230,26 +230,28 @@ describe.skipIf(servicesSkipped())('AMQP transport (RabbitMQ)', () => {
     expect(signals).toHaveLength(2);
   });
 
-  it('turns neither a malformed dead letter nor a dead-lettered signal into a signal', async () => {
+  it('hands a signal dead-lettered at its delivery limit back to the coordinators (its outcome is not lost); drops a malformed dead letter', async () => {
     const t = await open({ deliveryLimit: 1 });
-    const signals: SignalMessage[] = [];
     await collectDispatches(t, 1);
     const publisher = raw.createPublisher({ confirm: true });
     await publisher.send({ routingKey: t.topology.workQueueName('default'), messageId: 'bad-1' }, Buffer.from('{"not json'));
     await publisher.close();
     await t.signal([signalOf(1)]);
-    // Signals die at their delivery limit too (a coordinator that keeps giving them back).
-    const sub = await t.consumeSignals({ prefetch: 10 }, (batch) => {
+    // A coordinator that keeps giving the signal back (or dying with it): it reaches the delivery limit.
+    const seen: SignalMessage[] = [];
+    await t.consumeSignals({ prefetch: 10 }, (batch) => {
       for (const d of batch) {
-        if (d.body.worker === 'test/1') d.requeue();
-        else signals.push(d.body);
+        seen.push(d.body);
+        if (seen.filter((s) => s.worker === 'test/1').length <= 2) d.requeue();
+        else d.ack();
       }
     });
-    await until(async () => ((await t.peekDeadLetters(10)).length === 2 ? true : undefined), 'two dead letters');
+    await until(() => seen.length >= 3 || undefined, 'the signal back from the dead-letter queue');
+    expect(seen).toEqual([signalOf(1), signalOf(1), signalOf(1)]);
+    expect((await t.peekDeadLetters(10)).map((l) => l.reason).sort()).toEqual(['delivery_limit', 'rejected']);
     await t.signal([{ ...signalOf(2), worker: 'marker' }]);
-    await until(() => signals.length > 0 || undefined, 'the marker signal');
-    await sub.cancel();
-    expect(signals.map((s) => s.worker)).toEqual(['marker']);
+    await until(() => seen.some((s) => s.worker === 'marker') || undefined, 'the marker signal');
+    expect(seen.map((s) => s.worker)).toEqual(['test/1', 'test/1', 'test/1', 'marker']);
   });
 
   it('dead-letters a body that is not JSON without calling the handler, and keeps consuming', async () => {

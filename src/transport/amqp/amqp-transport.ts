@@ -9,14 +9,14 @@ import { Buffer } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Connection, type AsyncMessage, type ConnectionOptions } from 'rabbitmq-client';
-import { DEFAULT_MAX_MESSAGE_BYTES } from '../../codec/parse.js';
 import type { Schema } from '../../codec/schema.js';
 import type { HistoryEntry } from '../../engine/events.js';
 import { ClosedError, ConfigError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../observability/logger.js';
+import { resolveMaxMessageBytes } from '../limits.js';
 import type { AbortMessage, ConsumeOptions, Delivery, DispatchMessage, SignalMessage, Subscription, Transport } from '../port.js';
 import { Batcher, callHandler, decodeBody, ManagedConsumer, toDelivery, type ConsumerSpec, type DecodeContext, type Settle } from './consume.js';
-import { deadDispatchSignal } from './dead-dispatches.js';
+import { DEAD_LETTER_WORKER, recoveredSignal } from './dead-recovery.js';
 import { deleteTopology, peekQueue, type DeadLetter } from './dead-letters.js';
 import { AbortSchema, DispatchSchema, HistoryEntrySchema, SignalSchema } from './messages.js';
 import { AmqpTransportError, Publishers } from './publish.js';
@@ -38,7 +38,10 @@ export interface AmqpOptions {
   deliveryLimit?: number;
   /** Where connection problems and rejected messages are logged. @default silentLogger */
   logger?: Logger;
-  /** Largest message published or accepted, in bytes. @default DEFAULT_MAX_MESSAGE_BYTES */
+  /**
+   * Largest message published or accepted, in bytes.
+   * @default the environment variable `TASKWIRE_MAX_MESSAGE_BYTES`, else DEFAULT_MAX_MESSAGE_BYTES (1 MiB)
+   */
   maxMessageBytes?: number;
   /** Connection name shown by `rabbitmqctl list_connections client_properties`. @default `taskwire <host>/<pid>` */
   connectionName?: string;
@@ -65,8 +68,9 @@ export class AmqpTransport implements Transport {
   readonly durable = true;
   /** The names and declarations in use. */
   readonly topology: Topology;
+  /** @inheritdoc */
+  readonly maxMessageBytes: number;
   private readonly logger: Logger;
-  private readonly maxBytes: number;
   private readonly options: ConnectionOptions & { url: string };
   private readonly connection: Connection;
   private readonly publishers: Publishers;
@@ -82,7 +86,7 @@ export class AmqpTransport implements Transport {
   private constructor(options: AmqpOptions) {
     this.topology = createTopology({ ...options, deliveryLimit: options.deliveryLimit ?? envDeliveryLimit() });
     this.logger = options.logger ?? silentLogger;
-    this.maxBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.maxMessageBytes = resolveMaxMessageBytes(options.maxMessageBytes);
     const signing = options.signing ?? signingFromEnv();
     this.signer = signing === false || signing === undefined ? undefined : new MessageSigner(signing);
     this.options = {
@@ -99,7 +103,7 @@ export class AmqpTransport implements Transport {
     this.connection.on('connection.blocked', (reason: string) => this.logger.warn({ url, reason }, `AMQP: the broker at ${url} blocked publishing: ${reason}`));
     this.connection.on('connection.unblocked', () => this.logger.info({ url }, `AMQP: the broker at ${url} accepts messages again`));
     this.connection.on('connection', () => this.onConnection(url));
-    this.publishers = new Publishers(this.connection, this.topology.base, this.maxBytes, this.logger, options.url, this.signer);
+    this.publishers = new Publishers(this.connection, this.topology.base, this.maxMessageBytes, this.logger, options.url, this.signer);
   }
 
   /** Connects and declares the fixed topology; see {@link connectAmqp}. */
@@ -179,7 +183,7 @@ export class AmqpTransport implements Transport {
     const { queue: declaration, binding } = this.topology.workQueue(queue);
     const quarantine = this.topology.quarantineQueue(queue);
     this.declaredQueues.add(declaration.queue).add(quarantine.queue);
-    const decode = { queue: declaration.queue, what: 'dispatch message', schema: DispatchSchema, maxBytes: this.maxBytes, logger: this.logger, fate: 'dead-lettered', signer: this.signer };
+    const decode = { queue: declaration.queue, what: 'dispatch message', schema: DispatchSchema, maxBytes: this.maxMessageBytes, logger: this.logger, fate: 'dead-lettered', signer: this.signer };
     const isolated = await this.consumeQuarantine(quarantine, { ...decode, queue: quarantine.queue }, handler);
     let main: ManagedConsumer;
     try {
@@ -260,7 +264,7 @@ export class AmqpTransport implements Transport {
   async consumeSignals(options: ConsumeOptions, handler: (batch: Delivery<SignalMessage>[]) => void): Promise<Subscription> {
     const prefetch = checkPrefetch(options.prefetch);
     const queue = this.topology.queues.signals;
-    const decode = { queue, what: 'signal message', schema: SignalSchema, maxBytes: this.maxBytes, logger: this.logger, fate: 'dead-lettered', signer: this.signer };
+    const decode = { queue, what: 'signal message', schema: SignalSchema, maxBytes: this.maxMessageBytes, logger: this.logger, fate: 'dead-lettered', signer: this.signer };
     let cancelled = false;
     const batcher = new Batcher<SignalMessage>(prefetch, (batch) => {
       if (cancelled) for (const delivery of batch) delivery.requeue();
@@ -279,19 +283,20 @@ export class AmqpTransport implements Transport {
         else batcher.add(toDelivery(body, message, settle));
       },
     });
-    const deadLetters = await this.consumeDeadDispatches(prefetch, (delivery) => batcher.add(delivery));
+    const deadLetters = await this.consumeDeadLetterRecovery(prefetch, (delivery) => batcher.add(delivery));
     return { cancel: () => ((cancelled = true), Promise.all([subscription.cancel(), deadLetters.cancel()]).then(() => undefined)) };
   }
 
   /**
    * The coordinator's half of the delivery limit: every dispatch dead-lettered
    * at the delivery limit of a work or quarantine queue of this prefix comes
-   * back as a failed signal (see `dead-dispatches.ts`), acknowledged with it.
+   * back as a failed signal, every signal dead-lettered at the delivery limit
+   * comes back as it is (see `dead-recovery.ts`), acknowledged with it.
    */
-  private consumeDeadDispatches(prefetch: number, add: (delivery: Delivery<SignalMessage>) => void): Promise<Subscription> {
+  private consumeDeadLetterRecovery(prefetch: number, add: (delivery: Delivery<SignalMessage>) => void): Promise<Subscription> {
     const { prefix, queues, base } = this.topology;
-    const queue = base.queues.find((q) => q.queue === queues.deadDispatches) as ConsumerSpec['queue'];
-    const dispatchQueues = (name: string): boolean => name.startsWith(`${prefix}.work.`) || name.startsWith(`${prefix}.quarantine.`);
+    const queue = base.queues.find((q) => q.queue === queues.recovery) as ConsumerSpec['queue'];
+    const recovered = { dispatches: (name: string): boolean => name.startsWith(`${prefix}.work.`) || name.startsWith(`${prefix}.quarantine.`), signals: queues.signals };
     return this.consume({
       queue,
       exchanges: base.exchanges,
@@ -299,10 +304,14 @@ export class AmqpTransport implements Transport {
       prefetch,
       noAck: false,
       onMessage: (message, settle) => {
-        const signal = deadDispatchSignal(message, dispatchQueues, this.maxBytes);
-        if (signal === undefined) return settle('ack'); // \`<prefix>.dead\` keeps its copy
-        const error = 'error' in signal ? signal.error.message : '';
-        this.logger.warn({ runId: signal.runId, node: signal.node, attempt: signal.attempt, code: 'TW_DELIVERY_LIMIT' }, `AMQP: ${error}; recording a failed attempt`);
+        const signal = recoveredSignal(message, recovered, this.maxMessageBytes);
+        if (signal === undefined) return settle('ack'); // `<prefix>.dead` keeps its copy
+        const fields = { runId: signal.runId, node: signal.node, attempt: signal.attempt };
+        if (signal.worker === DEAD_LETTER_WORKER && 'error' in signal) {
+          this.logger.warn({ ...fields, code: 'TW_DELIVERY_LIMIT' }, `AMQP: ${signal.error.message}; recording a failed attempt`);
+        } else {
+          this.logger.warn({ ...fields, type: signal.type }, `AMQP: a ${signal.type} signal (run "${signal.runId}", node "${signal.node}") was dead-lettered at its delivery limit; taking it from the dead letters`);
+        }
         add(toDelivery(signal, message, settle));
       },
     });
@@ -340,7 +349,7 @@ export class AmqpTransport implements Transport {
   async purgeAndDelete(workQueues: string[] = []): Promise<void> {
     await this.close();
     const named = workQueues.flatMap((name) => [this.topology.workQueueName(name), this.topology.quarantineQueue(name).queue]);
-    const queues = [...new Set([...this.declaredQueues, ...named]), this.topology.queues.signals, this.topology.queues.dead, this.topology.queues.deadDispatches];
+    const queues = [...new Set([...this.declaredQueues, ...named]), this.topology.queues.signals, this.topology.queues.dead, this.topology.queues.recovery];
     const exchanges = Object.values(this.topology.exchanges);
     const connection = new Connection({ ...this.options, connectionName: `${this.options.connectionName ?? 'taskwire'} (cleanup)` });
     connection.on('error', () => undefined);
@@ -408,7 +417,7 @@ export class AmqpTransport implements Transport {
   }
 
   private consumeBestEffort<T>(queue: ConsumerSpec['queue'], binding: ConsumerSpec['bindings'][number], what: string, schema: Schema<T>, handler: (body: T) => void): Promise<Subscription> {
-    const decode = { queue: queue.queue, what, schema, maxBytes: this.maxBytes, logger: this.logger, fate: 'dropped', signer: this.signer };
+    const decode = { queue: queue.queue, what, schema, maxBytes: this.maxMessageBytes, logger: this.logger, fate: 'dropped', signer: this.signer };
     return this.consume({
       queue,
       exchanges: this.topology.base.exchanges,

@@ -76,9 +76,9 @@ export interface Topology {
     /**
      * Quorum queue with a copy of every dead letter, consumed by the active
      * coordinator: a dispatch dead-lettered at the delivery limit becomes a failed
-     * attempt (`<prefix>.dead.dispatches`).
+     * attempt, a signal dead-lettered at the delivery limit is stepped (`<prefix>.dead.recovery`).
      */
-    readonly deadDispatches: string;
+    readonly recovery: string;
   };
   /** The fixed part: the four exchanges, the signal and dead-letter queues, their bindings to the dead-letter exchange. */
   readonly base: Declarations;
@@ -123,7 +123,7 @@ export function createTopology(options: TopologyOptions = {}): Topology {
     events: `${prefix}.events`,
     deadLetter: `${prefix}.dlx`,
   };
-  const queues = { signals: `${prefix}.signals`, dead: `${prefix}.dead`, deadDispatches: `${prefix}.dead.dispatches` };
+  const queues = { signals: `${prefix}.signals`, dead: `${prefix}.dead`, recovery: `${prefix}.dead.recovery` };
   /** Arguments shared by work and signal queues; must never change for an existing prefix. */
   const quorumArguments = {
     'x-queue-type': 'quorum',
@@ -145,11 +145,11 @@ export function createTopology(options: TopologyOptions = {}): Topology {
       signalQueue,
       // No delivery limit and no dead-letter exchange: dead letters stop here.
       { queue: queues.dead, durable: true, arguments: { 'x-queue-type': 'quorum' } },
-      { queue: queues.deadDispatches, durable: true, arguments: { 'x-queue-type': 'quorum' } },
+      { queue: queues.recovery, durable: true, arguments: { 'x-queue-type': 'quorum' } },
     ],
     queueBindings: [
       { exchange: exchanges.deadLetter, queue: queues.dead, routingKey: '' },
-      { exchange: exchanges.deadLetter, queue: queues.deadDispatches, routingKey: '' },
+      { exchange: exchanges.deadLetter, queue: queues.recovery, routingKey: '' },
     ],
   };
   const workQueueName = (name: string): string => {

@@ -10,6 +10,7 @@ import { clonePlain } from '../../codec/clone.js';
 import type { HistoryEntry } from '../../engine/events.js';
 import type { AbortMessage, ConsumeOptions, Delivery, DispatchMessage, SignalMessage, Subscription, Transport } from '../port.js';
 import { silentLogger, type Logger } from '../../observability/logger.js';
+import { resolveMaxMessageBytes } from '../limits.js';
 import { topicMatcher, type TopicMatcher } from '../topic.js';
 
 /** A consumer of this queue name takes the dispatches of every queue (the embedded worker does). */
@@ -50,10 +51,16 @@ export class InProcessTransport implements Transport {
   private readonly subscribers = new Set<Subscriber>();
   private readonly typeWords = new Map<string, string[]>();
   private readonly logger: Logger;
+  /** @inheritdoc */
+  readonly maxMessageBytes: number;
 
-  /** `logger` reports handlers that throw (an abort or announcement handler's throw never reaches the publisher). */
-  constructor(options: { logger?: Logger } = {}) {
+  /**
+   * `logger` reports handlers that throw (an abort or announcement handler's throw never reaches the publisher);
+   * `maxMessageBytes` is the size producers check against, as distributed (see `src/transport/limits.ts`).
+   */
+  constructor(options: { logger?: Logger; maxMessageBytes?: number } = {}) {
     this.logger = options.logger ?? silentLogger;
+    this.maxMessageBytes = resolveMaxMessageBytes(options.maxMessageBytes);
   }
 
   /** @inheritdoc */
