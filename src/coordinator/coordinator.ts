@@ -21,7 +21,7 @@ import { TaskwireError, UnknownRunError } from '../errors.js';
 import { emptyOutput, liveRun, runHeader, step, type LiveRun, type StepOutput } from '../engine/index.js';
 import type { Command, EngineEvent } from '../engine/events.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
-import { FINAL_STATUSES, type OutboxItem, type StepCommit, type Store } from '../store/port.js';
+import { FINAL_STATUSES, type Fence, type OutboxItem, type StepCommit, type Store } from '../store/port.js';
 import type { Delivery, SignalMessage, Subscription } from '../transport/port.js';
 import { systemClock, type Clock } from './clock.js';
 import type { CoordinatorOptions, StepReport } from './options.js';
@@ -58,6 +58,8 @@ export class Coordinator {
   private readonly logger: Logger;
   private subscription: Subscription | undefined;
   private election: Election | undefined;
+  /** While elected: the leader epoch every commit carries. */
+  private fence: Fence | undefined;
   private poller: unknown;
   private closed = false;
   /** Consecutive store failures, for the backoff of {@link Coordinator.retryLater}. */
@@ -97,10 +99,12 @@ export class Coordinator {
       intervalMs: this.options.electionIntervalMs ?? 1000,
       clock: this.clock,
       logger: this.logger,
-      onElected: async () => {
+      onElected: async (fence) => {
+        this.fence = fence;
         this.subscription = await transport.consumeSignals({ prefetch }, (batch) => this.onSignals(batch));
       },
       onDeposed: async () => {
+        this.fence = undefined;
         await this.subscription?.cancel();
         this.subscription = undefined;
         this.cache.clear();
@@ -180,7 +184,9 @@ export class Coordinator {
     }
   }
 
-  private async process(batch: Pending[]): Promise<void> {
+  private async process(all: Pending[]): Promise<void> {
+    const fence = this.fence;
+    const batch = this.election !== undefined && fence === undefined ? this.standingBy(all) : all;
     const byRun = new Map<string, Pending[]>();
     for (const pending of batch) {
       const list = byRun.get(pending.runId);
@@ -250,10 +256,14 @@ export class Coordinator {
     let conflicts: Set<string>;
     const commitStart = Date.now();
     try {
-      conflicts = new Set((await this.options.store.commit(commits)).conflicts);
+      conflicts = new Set((await this.options.store.commit(commits, fence)).conflicts);
       this.record(steps, Date.now() - commitStart);
     } catch (error) {
       for (const { live } of steps) this.cache.delete(live.state.id);
+      if ((error as { code?: unknown }).code === 'TW_FENCED') {
+        this.fenced(steps.flatMap((s) => s.items), error);
+        return;
+      }
       const items = steps.flatMap((s) => s.items);
       // A new run's state has been stepped already: its creator gets the error.
       for (const item of items) if (item.create !== undefined) item.reject(error);
@@ -281,6 +291,29 @@ export class Coordinator {
     }
     await this.carryOut(committed);
     for (const { live, items } of committed) for (const item of items) this.succeed(item, live);
+  }
+
+  /** A standby steps no signal: they go back to the broker, for the active coordinator. Returns the other events. */
+  private standingBy(batch: Pending[]): Pending[] {
+    for (const item of batch) item.delivery?.requeue();
+    return batch.filter((item) => item.delivery === undefined);
+  }
+
+  /**
+   * The store refused the batch: another coordinator was elected. Signals go
+   * back to the broker (the new leader steps them); other events are stepped
+   * again as a standby's (unfenced, like any client's), but a new run, already
+   * stepped, is refused with the error.
+   */
+  private fenced(items: Pending[], error: unknown): void {
+    this.logger.warn({ error: (error as Error).message, events: items.length }, 'commit refused: another coordinator was elected');
+    this.fence = undefined;
+    this.election?.deposed();
+    for (const item of items) {
+      if (item.delivery !== undefined) item.delivery.requeue();
+      else if (item.create !== undefined) item.reject(error);
+      else this.queue.push(item);
+    }
   }
 
   private record(steps: { live: LiveRun; out: StepOutput; items: Pending[] }[], durationMs: number): void {
@@ -422,7 +455,9 @@ export class Coordinator {
   private schedulePoll(): void {
     if (this.closed) return;
     this.poller = this.clock.setTimeout(() => {
-      this.pollOutbox()
+      // A standby leaves the outbox to the active coordinator: it steps no run.
+      const standby = this.election !== undefined && this.fence === undefined;
+      (standby ? Promise.resolve() : this.pollOutbox())
         .catch((error: unknown) => this.logger.warn({ error: (error as Error).message }, 'outbox poll failed'))
         .finally(() => this.schedulePoll());
     }, this.options.pollIntervalMs ?? 500);

@@ -15,6 +15,7 @@ import { listRuns } from './sql/list-runs.js';
 import { liveRuns } from './sql/live-runs.js';
 import { loadRun } from './sql/load-run.js';
 import { lockRuns } from './sql/lock-runs.js';
+import { bumpEpoch, fenceEpoch, readEpoch } from './sql/leader-epochs.js';
 import { runsListeningTo } from './sql/runs-listening-to.js';
 import { tasks } from './sql/tasks.js';
 import { updateRuns } from './sql/update-runs.js';
@@ -22,6 +23,7 @@ import { upsertTasks } from './sql/upsert-tasks.js';
 import { writeRows } from './sql/write-rows.js';
 
 const BUILDERS = {
+  fenceEpoch,
   lockRuns,
   insertRuns,
   updateRuns,
@@ -38,6 +40,8 @@ const BUILDERS = {
   deleteOutbox,
   upsertTasks,
   tasks,
+  bumpEpoch,
+  readEpoch,
 } satisfies Record<string, (schema: string) => string>;
 
 /** A named statement: `name` identifies the prepared statement on each connection. */
