@@ -61,6 +61,8 @@ export class Coordinator {
   /** While elected: the leader epoch every commit carries. */
   private fence: Fence | undefined;
   private poller: unknown;
+  /** Set until {@link Coordinator.resume} when it is to be called: the poller waits. */
+  private pollHeld = false;
   private closed = false;
   /** Consecutive store failures, for the backoff of {@link Coordinator.retryLater}. */
   private storeFailures = 0;
@@ -84,9 +86,12 @@ export class Coordinator {
 
   /**
    * Starts taking signals and polling the outbox (with a durable transport, or a
-   * durable store that other processes may change).
+   * durable store that other processes may change). `resume`: {@link Coordinator.resume}
+   * will be called (once a worker takes the dispatches); the outbox is not
+   * polled before, since resuming re-derives the work it holds.
    */
-  async start(prefetch = 256): Promise<void> {
+  async start(prefetch = 256, options: { resume?: boolean } = {}): Promise<void> {
+    this.pollHeld = options.resume === true;
     if (this.options.transport.durable || this.options.store.kind !== 'memory') this.schedulePoll();
     const { store, transport } = this.options;
     if (!transport.durable || store.tryLock === undefined) {
@@ -118,11 +123,24 @@ export class Coordinator {
     return this.options.transport.durable || this.options.carryOut === false;
   }
 
-  /** Non-durable transports: re-dispatches the work of every live run (after a crash or a restart). */
+  /**
+   * Non-durable transports: re-dispatches the work of every live run (after a
+   * crash or a restart). Dispatches of those runs waiting in the outbox (left by
+   * a client, the CLI, while no process owned the runs) are the same work: they
+   * are deleted first, so that each attempt runs once.
+   */
   async resume(): Promise<number> {
-    const ids = await this.options.store.liveRunIds();
-    await Promise.all(ids.map((id) => this.submit(id, { type: 'resume' })));
-    return ids.length;
+    const { store } = this.options;
+    try {
+      const ids = await store.liveRunIds();
+      const live = new Set(ids);
+      const waiting = await store.dueOutbox(Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+      await store.deleteOutbox(waiting.filter((item) => item.command.type === 'dispatch' && live.has(item.runId)).map((item) => item.id));
+      await Promise.all(ids.map((id) => this.submit(id, { type: 'resume' })));
+      return ids.length;
+    } finally {
+      this.pollHeld = false;
+    }
   }
 
   /** Saves a new run (already created and indexed) and starts it. */
@@ -457,7 +475,7 @@ export class Coordinator {
     this.poller = this.clock.setTimeout(() => {
       // A standby leaves the outbox to the active coordinator: it steps no run.
       const standby = this.election !== undefined && this.fence === undefined;
-      (standby ? Promise.resolve() : this.pollOutbox())
+      (standby || this.pollHeld ? Promise.resolve() : this.pollOutbox())
         .catch((error: unknown) => this.logger.warn({ error: (error as Error).message }, 'outbox poll failed'))
         .finally(() => this.schedulePoll());
     }, this.options.pollIntervalMs ?? 500);

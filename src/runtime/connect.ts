@@ -140,7 +140,8 @@ async function wire(options: ConnectOptions, opened: { close(): Promise<void> }[
   const carryOut = distributed || roles.worker || roles.coordinator;
   const coordinator = new Coordinator({ store, transport, logger, carryOut, leaderKey: options.prefix ?? 'taskwire', ...metrics, ...(options.clock === undefined ? {} : { clock: options.clock }) });
   opened.push(coordinator);
-  if (roles.coordinator) await coordinator.start();
+  const resume = options.resume ?? (!distributed && store.kind !== 'memory');
+  if (roles.coordinator) await coordinator.start(undefined, { resume });
   let worker: Worker | undefined;
   if (roles.worker) {
     worker = new Worker({
@@ -160,7 +161,7 @@ async function wire(options: ConnectOptions, opened: { close(): Promise<void> }[
     // Publish what this worker executes, so clients without the code can name its tasks.
     await store.registerTasks(registry.infos());
   }
-  if (options.resume ?? (!distributed && store.kind !== 'memory')) await coordinator.resume();
+  if (resume) await coordinator.resume();
   const actor = options.actor ?? `${process.env['USER'] ?? 'user'}@${hostname()}`;
   const parts = { store, transport, coordinator, registry, actor, pollIntervalMs: distributed ? 500 : 1000 };
   return new Client(parts, async () => {
