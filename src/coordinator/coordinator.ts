@@ -434,6 +434,8 @@ export class Coordinator {
       activations: [...out.activations.values()],
       history: out.history,
       outbox,
+      drained: [...out.drained],
+      backlog: [...out.backlog].flatMap(([node, entries]) => entries.map((entry) => ({ node, ...entry }))),
     };
   }
 

@@ -229,6 +229,7 @@ function planRemove(s: Stepper, target: NodeState): () => void {
     removeFromIndex(s.live.index, target);
     s.run.nodes.delete(id);
     s.out.nodes.delete(id);
+    s.out.backlog.delete(id);
     s.out.removed.add(id);
     s.live.index.outgoing.delete(id);
     for (const link of listeners) {

@@ -11,7 +11,7 @@
  * @packageDocumentation
  */
 import type { Command, HistoryEntry } from '../engine/events.js';
-import type { ActivationState, NodeState, RunHeader, RunState, RunStatus } from '../engine/state.js';
+import type { ActivationState, Backlogged, NodeState, RunHeader, RunState, RunStatus } from '../engine/state.js';
 import type { NodeDefinition } from '../model/definition.js';
 
 /** A command waiting to be carried out: written in the step's transaction, deleted once done. */
@@ -24,6 +24,12 @@ export interface OutboxItem {
   dueAt: number;
   /** What to do. */
   command: Command;
+}
+
+/** A notification waiting in a persistent listener's backlog, as a store row. */
+export interface BacklogRow extends Backlogged {
+  /** The listener. */
+  node: string;
 }
 
 /** Everything one committed step (or several steps of one run) changed. */
@@ -42,6 +48,18 @@ export interface StepCommit {
   removed: string[];
   /** Activations to insert or replace. */
   activations: ActivationState[];
+  /**
+   * Nodes whose backlog is deleted (consumed: its notifications were
+   * activated), before {@link StepCommit.backlog} is appended. A removed node's
+   * backlog is deleted too.
+   */
+  drained?: string[];
+  /**
+   * Backlog entries to append, in order: one row each. Node rows never hold
+   * the backlog (stores drop `NodeState.backlog` from them), so a notification
+   * that waits writes one row, not the whole backlog again.
+   */
+  backlog?: BacklogRow[];
   /** History entries to append. */
   history: HistoryEntry[];
   /** Outbox items to add. */

@@ -34,6 +34,16 @@ function orderFlow(name = 'orders'): FlowDefinition {
   };
 }
 
+/** An order flow whose listener `p` also requires the result of `b`: notifications wait in its backlog until `b` succeeds. */
+function backlogFlow(): FlowDefinition {
+  const flow = orderFlow();
+  return {
+    ...flow,
+    nodes: flow.nodes.map((n) => (n.id === 'p' ? { ...n, requires: ['order', 'b'] } : n)),
+    links: [...flow.links, { from: 'b', to: 'p', map: {}, inferred: true }],
+  };
+}
+
 /** A run driven by the engine; each `next` is one step (or several) committed as one {@link StepCommit}. */
 class Scenario {
   readonly live: LiveRun;
@@ -59,7 +69,8 @@ class Scenario {
     }));
     // a new run writes every node (the step reports only those it changed), in the run's order
     const nodes = expectedRev === 0 ? [...this.run.nodes.values()] : [...out.nodes].flatMap((n) => this.run.nodes.get(n) ?? []);
-    const commit = { run: runHeader(this.run), expectedRev, nodes, removed: [...out.removed], activations: [...out.activations.values()], history: out.history, outbox };
+    const backlog = [...out.backlog].flatMap(([node, entries]) => entries.map((entry) => ({ node, ...entry })));
+    const commit = { run: runHeader(this.run), expectedRev, nodes, removed: [...out.removed], activations: [...out.activations.values()], history: out.history, outbox, backlog, drained: [...out.drained] };
     return structuredClone(commit);
   }
   /** A deep copy of the run's current state. */
@@ -164,6 +175,27 @@ export function storeContract(name: string, factory: StoreFactory): void {
       expect(loaded).toEqual(s.snapshot());
       expect(loaded?.nodes.get('b')).toMatchObject({ def: { name: 'task.b2' }, status: 'running', attempt: 1 });
       expect([...(loaded?.nodes.keys() ?? [])]).toEqual(['a', 'ev', 'p', 'b']);
+    });
+
+    it("keeps a persistent listener's backlog as rows: one row written per notification, all deleted once drained", async () => {
+      const s = new Scenario('r1', 1, backlogFlow());
+      await store.commit([s.next([{ type: 'start' }], 2)]);
+      for (let i = 0; i < 3; i++) {
+        const commit = s.next([{ type: 'notify', event: EVENT, payload: { order: i } }], 3 + i);
+        expect(commit.nodes.map((n) => n.def.id)).not.toContain('p'); // the listener's row is not rewritten
+        expect(commit.backlog).toEqual([{ node: 'p', seq: expect.any(Number), from: 'ev', value: { order: i } }]);
+        await store.commit([commit]);
+        const loaded = await store.loadRun('r1');
+        expect(loaded).toEqual(s.snapshot());
+        expect(loaded?.nodes.get('p')?.backlog?.map((e) => e.value)).toEqual(Array.from({ length: i + 1 }, (_, k) => ({ order: k })));
+      }
+      const drain = s.next([{ type: 'task.succeeded', node: 'b', attempt: 1, result: 'B' }], 9);
+      expect(drain.drained).toEqual(['p']);
+      await store.commit([drain]);
+      const loaded = await store.loadRun('r1');
+      expect(loaded).toEqual(s.snapshot());
+      expect(loaded?.nodes.get('p')?.backlog).toBeUndefined();
+      expect((await store.activations('r1', 'p')).map((a) => a.inputs['order'])).toEqual([{ order: 0 }, { order: 1 }, { order: 2 }].map((v) => v.order));
     });
 
     it('pages history and activations', async () => {

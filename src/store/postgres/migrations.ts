@@ -10,6 +10,7 @@ import { inTransaction } from './transaction.js';
 import { MIGRATION_0001_SCHEMA } from './migrations/0001_schema.js';
 import { MIGRATION_0002_TASKS } from './migrations/0002_tasks.js';
 import { MIGRATION_0004_LEADER_EPOCHS } from './migrations/0004_leader_epochs.js';
+import { MIGRATION_0005_BACKLOG } from './migrations/0005_backlog.js';
 import { DEFAULT_SCHEMA, quoteSchema } from './schema-name.js';
 
 /** One schema migration. */
@@ -29,7 +30,7 @@ export interface Migration {
  * and be applied later, after higher ones: migrations never depend on the
  * versions between them.
  */
-export const MIGRATIONS: readonly Migration[] = [MIGRATION_0001_SCHEMA, MIGRATION_0002_TASKS, MIGRATION_0004_LEADER_EPOCHS];
+export const MIGRATIONS: readonly Migration[] = [MIGRATION_0001_SCHEMA, MIGRATION_0002_TASKS, MIGRATION_0004_LEADER_EPOCHS, MIGRATION_0005_BACKLOG];
 
 /** The SQL text of `migration` for `schema` (already quoted). */
 export function migrationSql(migration: Migration, quotedSchema: string): string {

@@ -11,14 +11,15 @@ import type { HistoryEntry } from '../../engine/events.js';
 import type { ActivationState, NodeState, RunState, RunStatus } from '../../engine/state.js';
 import { activationKey } from '../../engine/state.js';
 import { ClosedError, ConfigError, FencedError, StoreError } from '../../errors.js';
-import type { CommitResult, Fence, OutboxItem, Page, RunFilter, RunSummary, Store, StepCommit, StoreLock, TaskInfo } from '../port.js';
+import { attachBacklogs } from '../backlog.js';
+import type { BacklogRow, CommitResult, Fence, OutboxItem, Page, RunFilter, RunSummary, Store, StepCommit, StoreLock, TaskInfo } from '../port.js';
 import { tryAdvisoryLock, type LockCheck } from './lock.js';
 import { migrate } from './migrations.js';
 import { inTransaction } from './transaction.js';
 import { batchRunIds, planCommit } from './plan.js';
 import { buildQueries, type NamedQuery, type Queries } from './queries.js';
 import { redactSecret, redactUrl } from './redact.js';
-import { activationRows, counts, epoch, fromJsonb, historyRows, nodeRows, outboxItem, outboxRows, removedRows, runRows } from './rows.js';
+import { activationRows, backlogRows, clearedRows, counts, epoch, fromJsonb, historyRows, nodeRows, outboxItem, outboxRows, removedRows, runRows } from './rows.js';
 import { DEFAULT_SCHEMA, quoteSchema } from './schema-name.js';
 
 /** Options of {@link openPostgresStore}: give `url` or `pool`. */
@@ -104,9 +105,10 @@ export class PostgresStore implements Store {
       const runs = lost.size === 0 ? planned.runs : planned.runs.filter((run) => !lost.has(run.id));
       const n = counts(runs);
       if (n.removed > 0) await query(client, this.q.deleteNodes, [removedRows(runs)]);
+      if (n.cleared > 0) await query(client, this.q.deleteBacklog, [clearedRows(runs)]);
       const outbox = [...planned.outbox.values()].filter((entry) => !lost.has(entry.runId));
-      if (n.nodes + n.activations + n.history + outbox.length > 0) {
-        await query(client, this.q.writeRows, [nodeRows(runs), activationRows(runs), historyRows(runs), outboxRows(outbox)]);
+      if (n.nodes + n.activations + n.history + n.backlog + outbox.length > 0) {
+        await query(client, this.q.writeRows, [nodeRows(runs), activationRows(runs), historyRows(runs), outboxRows(outbox), backlogRows(runs)]);
       }
       return planned;
     });
@@ -116,7 +118,7 @@ export class PostgresStore implements Store {
   /** @inheritdoc */
   async loadRun(runId: string): Promise<RunState | undefined> {
     this.check();
-    const rows = await query<{ header: unknown; nodes: unknown[]; activations: unknown[] }>(this.pool, this.q.loadRun, [runId]);
+    const rows = await query<{ header: unknown; nodes: unknown[]; activations: unknown[]; backlog: unknown[] }>(this.pool, this.q.loadRun, [runId]);
     const row = rows[0];
     if (row === undefined) return undefined;
     const nodes = new Map<string, NodeState>();
@@ -129,6 +131,7 @@ export class PostgresStore implements Store {
       const activation = fromJsonb<ActivationState>(data);
       activations.set(activationKey(activation.node, activation.seq), activation);
     }
+    attachBacklogs(nodes, row.backlog.map((data) => fromJsonb<BacklogRow>(data)));
     return { ...fromJsonb<RunState>(row.header), nodes, activations };
   }
 

@@ -5,6 +5,7 @@
  * @packageDocumentation
  */
 import { activations } from './sql/activations.js';
+import { deleteBacklog } from './sql/backlog.js';
 import { deleteNodes } from './sql/delete-nodes.js';
 import { deleteOutbox } from './sql/delete-outbox.js';
 import { claimOutbox } from './sql/claim-outbox.js';
@@ -28,6 +29,7 @@ const BUILDERS = {
   insertRuns,
   updateRuns,
   deleteNodes,
+  deleteBacklog,
   writeRows,
   loadRun,
   listRuns,

@@ -2,13 +2,15 @@
 
 /**
  * `$1 text`: run id. One row (none if the run does not exist): the header, the
- * nodes in insertion order and the live activations (`running`, `retrying`,
- * `failed`) in insertion order, as JSON arrays.
+ * nodes in insertion order, the live activations (`running`, `retrying`,
+ * `failed`) in insertion order and the backlog rows in notification order, as
+ * JSON arrays.
  */
 export const loadRun = (s: string): string => `
 SELECT r.header,
        coalesce((SELECT json_agg(n.data ORDER BY n.ord) FROM ${s}.nodes n WHERE n.run_id = r.id), '[]') AS nodes,
        coalesce((SELECT json_agg(a.data ORDER BY a.ord) FROM ${s}.activations a
-                  WHERE a.run_id = r.id AND a.status IN ('running', 'retrying', 'failed')), '[]') AS activations
+                  WHERE a.run_id = r.id AND a.status IN ('running', 'retrying', 'failed')), '[]') AS activations,
+       coalesce((SELECT json_agg(b.data ORDER BY b.seq, b.node_id) FROM ${s}.backlog b WHERE b.run_id = r.id), '[]') AS backlog
   FROM ${s}.runs r
  WHERE r.id = $1`;
