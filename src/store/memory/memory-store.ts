@@ -6,10 +6,10 @@
  * The copies are one level deep, which is enough and cheap (this store is on
  * the embedded hot path): the engine mutates a node's or an activation's own
  * fields in place, but replaces nested values (definition, links, inputs,
- * results, errors, backlog) with new ones instead of changing them, and never
- * changes a history entry, a header or an outbox item once produced. A node's
- * backlog is kept apart, one entry per row as in the other stores (the engine
- * appends to it in place).
+ * results, errors) with new ones instead of changing them, and never changes a
+ * history entry, a header or an outbox item once produced. A node's backlog,
+ * which the engine appends to in place, is kept apart, one entry per row as in
+ * the other stores, and given back as a new array.
  *
  * @packageDocumentation
  */
