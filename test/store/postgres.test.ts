@@ -172,6 +172,8 @@ describe.skipIf(servicesSkipped())('PostgresStore', () => {
       await expect(openPostgresStore({ url, pool: await adminPool() })).rejects.toMatchObject({ code: 'TW_CONFIG' });
       await expect(openPostgresStore({ url, poolSize: 0 })).rejects.toMatchObject({ code: 'TW_CONFIG' });
       await expect(openPostgresStore({ url, schema, poolSize: 1.5 })).rejects.toMatchObject({ code: 'TW_CONFIG' });
+      await expect(openPostgresStore({ url, schema, lockCheckIntervalMs: 0 })).rejects.toMatchObject({ code: 'TW_CONFIG' });
+      await expect(openPostgresStore({ url, schema, lockCheckTimeoutMs: Number.NaN })).rejects.toMatchObject({ code: 'TW_CONFIG' });
     });
 
     it('keeps the password out of connection errors', async () => {

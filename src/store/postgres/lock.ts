@@ -51,13 +51,13 @@ export async function tryAdvisoryLock(pool: Pool, name: string, key: string, que
   client.on('error', onError);
   let epoch: number;
   try {
-    await client.query(SESSION_KEEPALIVE);
     const rows = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked', [key]);
     if (rows.rows[0]?.locked !== true) {
       client.off('error', onError);
       client.release(broken);
       return undefined;
     }
+    await client.query(SESSION_KEEPALIVE);
     const bumped = await client.query<{ epoch: string }>({ name: queries.bumpEpoch.name, text: queries.bumpEpoch.text, values: [name] });
     epoch = Number(bumped.rows[0]?.epoch);
   } catch (error) {
