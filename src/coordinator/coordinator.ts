@@ -21,6 +21,7 @@ import { TaskwireError, UnknownRunError } from '../errors.js';
 import { emptyOutput, liveRun, runHeader, step, type LiveRun, type StepOutput } from '../engine/index.js';
 import type { Command, EngineEvent } from '../engine/events.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
+import { backlogRows } from '../store/backlog.js';
 import { FINAL_STATUSES, type Fence, type OutboxItem, type StepCommit, type Store } from '../store/port.js';
 import type { Delivery, SignalMessage, Subscription } from '../transport/port.js';
 import { systemClock, type Clock } from './clock.js';
@@ -435,7 +436,7 @@ export class Coordinator {
       history: out.history,
       outbox,
       drained: [...out.drained],
-      backlog: [...out.backlog].flatMap(([node, entries]) => entries.map((entry) => ({ node, ...entry }))),
+      backlog: backlogRows(out.backlog),
     };
   }
 

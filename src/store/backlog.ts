@@ -13,6 +13,13 @@ export function nodeRow(node: NodeState): NodeState {
   return row;
 }
 
+/** The rows of backlog entries a step appended (`StepOutput.backlog`: entries by node id). */
+export function backlogRows(appended: ReadonlyMap<string, readonly Backlogged[]>): BacklogRow[] {
+  const rows: BacklogRow[] = [];
+  for (const [node, entries] of appended) for (const entry of entries) rows.push({ node, ...entry });
+  return rows;
+}
+
 /** Gives loaded nodes their backlog back from its rows (any node order, each node's rows in order). */
 export function attachBacklogs(nodes: ReadonlyMap<string, NodeState>, rows: Iterable<BacklogRow>): void {
   for (const { node: id, ...entry } of rows) {

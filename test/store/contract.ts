@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createRun, emptyOutput, liveRun, runHeader, step } from '../../src/engine/index.js';
 import type { EngineEvent, LiveRun, NodeState, RunHeader, RunState, RunStatus } from '../../src/engine/index.js';
 import type { FlowDefinition, NodeDefinition } from '../../src/model/definition.js';
+import { backlogRows } from '../../src/store/backlog.js';
 import type { OutboxItem, StepCommit, Store, TaskInfo } from '../../src/store/port.js';
 
 /** Makes a fresh, empty store for one test, and what removes it afterwards. */
@@ -69,8 +70,17 @@ class Scenario {
     }));
     // a new run writes every node (the step reports only those it changed), in the run's order
     const nodes = expectedRev === 0 ? [...this.run.nodes.values()] : [...out.nodes].flatMap((n) => this.run.nodes.get(n) ?? []);
-    const backlog = [...out.backlog].flatMap(([node, entries]) => entries.map((entry) => ({ node, ...entry })));
-    const commit = { run: runHeader(this.run), expectedRev, nodes, removed: [...out.removed], activations: [...out.activations.values()], history: out.history, outbox, backlog, drained: [...out.drained] };
+    const commit = {
+      run: runHeader(this.run),
+      expectedRev,
+      nodes,
+      removed: [...out.removed],
+      activations: [...out.activations.values()],
+      history: out.history,
+      outbox,
+      backlog: backlogRows(out.backlog),
+      drained: [...out.drained],
+    };
     return structuredClone(commit);
   }
   /** A deep copy of the run's current state. */
