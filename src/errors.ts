@@ -23,6 +23,7 @@ export type ErrorCode =
   | 'TW_STALLED'
   | 'TW_CONFIG'
   | 'TW_CONFLICT'
+  | 'TW_FENCED'
   | 'TW_CLOSED'
   | 'TW_TRANSPORT'
   | 'TW_STORE'
@@ -184,6 +185,27 @@ export class ConflictError extends TaskwireError {
     readonly runId: string,
   ) {
     super('TW_CONFLICT', `run "${runId}" was changed concurrently`);
+  }
+}
+
+/**
+ * A commit of a coordinator that is no longer the active one: another
+ * coordinator was elected since (its leader epoch is newer). Nothing of the
+ * commit was written; the deposed coordinator stands by.
+ */
+export class FencedError extends TaskwireError {
+  constructor(
+    /** The election (lock name). */
+    readonly election: string,
+    /** The epoch the commit carried. */
+    readonly epoch: number,
+    /** The epoch the store holds (undefined: no coordinator was ever elected there). */
+    readonly current: number | undefined,
+  ) {
+    super(
+      'TW_FENCED',
+      `commit refused: the coordinator elected with epoch ${epoch} of "${election}" was deposed (the store holds epoch ${current ?? 'none'}); it stands by`,
+    );
   }
 }
 

@@ -22,7 +22,8 @@ import { isDeepStrictEqual } from 'node:util';
 import { emptyOutput, liveRun, runHeader, step, type LiveRun, type RunState, type StepOutput } from '../engine/index.js';
 import type { Command, EngineEvent } from '../engine/events.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
-import type { OutboxItem, StepCommit, Store } from '../store/port.js';
+import { backlogRows } from '../store/backlog.js';
+import type { Fence, OutboxItem, StepCommit, Store } from '../store/port.js';
 import type { Delivery, SignalMessage, Subscription } from '../transport/port.js';
 import { systemClock, type Clock } from './clock.js';
 import type { CoordinatorOptions, StepReport } from './options.js';
@@ -88,7 +89,11 @@ export class Coordinator {
   private readonly logger: Logger;
   private subscription: Subscription | undefined;
   private election: Election | undefined;
+  /** While elected: the leader epoch every commit carries. */
+  private fence: Fence | undefined;
   private poller: unknown;
+  /** Set until {@link Coordinator.resume} when it is to be called: the poller waits. */
+  private pollHeld = false;
   private closed = false;
   private closing: Promise<void> | undefined;
   /** Consecutive store failures, for the backoff of {@link Coordinator.retryLater}. */
@@ -117,9 +122,12 @@ export class Coordinator {
 
   /**
    * Starts taking signals and polling the outbox (with a durable transport, or a
-   * durable store that other processes may change).
+   * durable store that other processes may change). `resume`: {@link Coordinator.resume}
+   * will be called (once a worker takes the dispatches); the outbox is not
+   * polled before, since resuming re-derives the work it holds.
    */
-  async start(prefetch = 256): Promise<void> {
+  async start(prefetch = 256, options: { resume?: boolean } = {}): Promise<void> {
+    this.pollHeld = options.resume === true;
     this.hearingSince = this.clock.now();
     if (this.options.transport.durable || this.options.store.kind !== 'memory') this.schedulePoll();
     const { store, transport } = this.options;
@@ -133,11 +141,13 @@ export class Coordinator {
       intervalMs: this.options.electionIntervalMs ?? 1000,
       clock: this.clock,
       logger: this.logger,
-      onElected: async () => {
+      onElected: async (fence) => {
+        this.fence = fence;
         this.hearingSince = this.clock.now();
         this.subscription = await transport.consumeSignals({ prefetch }, (batch) => this.onSignals(batch));
       },
       onDeposed: async () => {
+        this.fence = undefined;
         await this.subscription?.cancel();
         this.subscription = undefined;
         this.cache.clear();
@@ -155,11 +165,23 @@ export class Coordinator {
     return this.options.transport.durable || this.options.carryOut === false;
   }
 
-  /** Non-durable transports: re-dispatches the work of every live run (after a crash or a restart). */
-  async resume(): Promise<number> {
-    const ids = await this.options.store.liveRunIds();
-    await Promise.all(ids.map((id) => this.submit(id, { type: 'resume' })));
-    return ids.length;
+  /**
+   * Non-durable transports: re-dispatches the work of every live run (after a
+   * crash or a restart). Dispatches of those runs waiting in the outbox (left by
+   * a client, the CLI, while no process owned the runs) are the same work: they
+   * are deleted first, so that each attempt runs once.
+   */
+  async resume(ids: readonly string[]): Promise<void> {
+    const { store } = this.options;
+    try {
+      if (ids.length === 0) return;
+      const live = new Set(ids);
+      const waiting = await store.dueOutbox(Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+      await store.deleteOutbox(waiting.filter((item) => item.command.type === 'dispatch' && live.has(item.runId)).map((item) => item.id));
+      await Promise.all(ids.map((id) => this.submit(id, { type: 'resume' })));
+    } finally {
+      this.pollHeld = false;
+    }
   }
 
   /** Saves a new run (already created and indexed) and starts it. */
@@ -226,7 +248,9 @@ export class Coordinator {
     }
   }
 
-  private async process(batch: Pending[]): Promise<void> {
+  private async process(all: Pending[]): Promise<void> {
+    const fence = this.fence;
+    const batch = this.election !== undefined && fence === undefined ? this.standingBy(all) : all;
     const byRun = new Map<string, Pending[]>();
     for (const pending of batch) {
       const list = byRun.get(pending.runId);
@@ -336,13 +360,18 @@ export class Coordinator {
     let conflicts: Set<string>;
     const commitStart = Date.now();
     try {
-      conflicts = new Set((await this.options.store.commit(commits)).conflicts);
+      conflicts = new Set((await this.options.store.commit(commits, fence)).conflicts);
       this.record(steps, Date.now() - commitStart);
     } catch (error) {
+      for (const { live } of steps) this.cache.delete(live.state.id);
+      if ((error as { code?: unknown }).code === 'TW_FENCED') {
+        // Refused, not ambiguous: nothing of the batch was written.
+        this.fenced(steps.flatMap((s) => s.items), error);
+        return;
+      }
       // Failed, or ambiguous (the connection dropped during COMMIT): stepped again
       // on a fresh load, where event ids and run ids tell what was written.
       for (const { live, out, items } of steps) {
-        this.cache.delete(live.state.id);
         const uncertain: UncertainStep = { live, out, settled: false };
         for (const item of items) {
           item.uncertain = uncertain;
@@ -378,6 +407,29 @@ export class Coordinator {
     for (const { out } of committed) for (const command of out.commands) if (command.type === 'finished') this.cache.delete(command.runId);
     await this.carryOut(committed);
     for (const { live, items } of committed) for (const item of items) this.succeed(item, live);
+  }
+
+  /** A standby steps no signal: they go back to the broker, for the active coordinator. Returns the other events. */
+  private standingBy(batch: Pending[]): Pending[] {
+    for (const item of batch) item.delivery?.requeue();
+    return batch.filter((item) => item.delivery === undefined);
+  }
+
+  /**
+   * The store refused the batch: another coordinator was elected. Signals go
+   * back to the broker (the new leader steps them); other events are stepped
+   * again as a standby's (unfenced, like any client's), but a new run, already
+   * stepped, is refused with the error.
+   */
+  private fenced(items: Pending[], error: unknown): void {
+    this.logger.warn({ error: (error as Error).message, events: items.length }, 'commit refused: another coordinator was elected');
+    this.fence = undefined;
+    this.election?.deposed();
+    for (const item of items) {
+      if (item.delivery !== undefined) item.delivery.requeue();
+      else if (item.create !== undefined) item.reject(error);
+      else this.queue.push(item);
+    }
   }
 
   private record(steps: { live: LiveRun; out: StepOutput; items: Pending[] }[], durationMs: number): void {
@@ -528,6 +580,8 @@ export class Coordinator {
       activations: [...out.activations.values()],
       history: out.history,
       outbox,
+      drained: [...out.drained],
+      backlog: backlogRows(out.backlog),
     };
   }
 
@@ -583,7 +637,9 @@ export class Coordinator {
   private schedulePoll(): void {
     if (this.closed) return;
     this.poller = this.clock.setTimeout(() => {
-      this.pollOutbox()
+      // A standby leaves the outbox to the active coordinator: it steps no run.
+      const standby = this.election !== undefined && this.fence === undefined;
+      (standby || this.pollHeld ? Promise.resolve() : this.pollOutbox())
         .catch((error: unknown) => this.logger.warn({ error: (error as Error).message }, 'outbox poll failed'))
         .finally(() => this.schedulePoll());
     }, this.options.pollIntervalMs ?? 500);

@@ -2,14 +2,18 @@
  * The coordinator election: one active coordinator per store and bus, the
  * others standing by. The holder of the store's lock takes the signals; when its
  * process dies, the lock goes with its connection and a standby takes over
- * within the election interval. (Optimistic concurrency keeps any overlap safe;
- * the election only spares a run's signals from meeting two cached copies that
- * step it in turn and conflict.)
+ * within the election interval.
+ *
+ * Each win comes with a new leader epoch (a fencing token, see
+ * `StoreLock.fence`) that every commit of the active coordinator carries: a
+ * coordinator that lost its lock without noticing yet (a half-open
+ * connection, a long pause) cannot commit once a successor is elected, so two
+ * coordinators never both step runs from signals.
  *
  * @packageDocumentation
  */
 import type { Logger } from '../observability/logger.js';
-import type { StoreLock } from '../store/port.js';
+import type { Fence, StoreLock } from '../store/port.js';
 import type { Clock } from './clock.js';
 
 /** What an {@link Election} needs. */
@@ -24,9 +28,9 @@ export interface ElectionOptions {
   clock: Clock;
   /** For elections and depositions. */
   logger: Logger;
-  /** Called once elected; a throw stands the coordinator down and retries later. */
-  onElected(): Promise<void>;
-  /** Called when the lock is lost (not on close). */
+  /** Called once elected, with the epoch of the win; a throw stands the coordinator down and retries later. */
+  onElected(fence: Fence): Promise<void>;
+  /** Called when the lock is lost or {@link Election.deposed} (not on close). */
   onDeposed(): Promise<void>;
 }
 
@@ -65,7 +69,7 @@ export class Election {
     }
     this.lock = lock;
     try {
-      await this.options.onElected();
+      await this.options.onElected(lock.fence);
     } catch (error) {
       logger.warn({ error: (error as Error).message }, 'could not take signals; standing by');
       this.lock = undefined;
@@ -73,14 +77,30 @@ export class Election {
       this.again();
       return;
     }
-    logger.info({}, 'active coordinator: taking signals');
-    void lock.lost.then(async () => {
-      if (this.closed || this.lock !== lock) return;
-      logger.warn({}, 'lost the coordinator lock: standing by');
-      this.lock = undefined;
+    logger.info({ epoch: lock.fence.epoch }, 'active coordinator: taking signals');
+    void lock.lost.then(() => this.standDown(lock, 'lost the coordinator lock: standing by'));
+  }
+
+  /**
+   * The store refused a commit of this coordinator (code `TW_FENCED`): another
+   * coordinator was elected. Stands down as on a lost lock.
+   */
+  deposed(): void {
+    const lock = this.lock;
+    if (lock !== undefined) void this.standDown(lock, 'another coordinator was elected (commit refused): standing by');
+  }
+
+  /** Gives the lock up (whatever it still holds) and campaigns again. */
+  private async standDown(lock: StoreLock, reason: string): Promise<void> {
+    if (this.closed || this.lock !== lock) return;
+    this.lock = undefined;
+    this.options.logger.warn({ epoch: lock.fence.epoch }, reason);
+    try {
       await this.options.onDeposed();
+    } finally {
+      await lock.release().catch(() => undefined);
       this.again();
-    });
+    }
   }
 
   /** Stops campaigning and releases the lock if held. Idempotent. */

@@ -283,6 +283,7 @@ function remove(e: Edit, target: NodeState): Effect {
   s.out.removed.add(id);
   s.live.index.outgoing.delete(id);
   return () => {
+    s.out.backlog.delete(id);
     for (const listener of listeners) if (inRun(s, listener)) s.tryStart(listener);
   };
 }

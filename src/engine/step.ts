@@ -43,11 +43,15 @@ export interface StepOutput {
   removed: Set<string>;
   /** Activations whose state changed, by key, with their latest state (finished ones included). */
   activations: Map<string, ActivationState>;
+  /** Backlog entries appended (since the node's last drain), by node id: one store row each. */
+  backlog: Map<string, Backlogged[]>;
+  /** Nodes whose backlog was drained (its stored rows go). */
+  drained: Set<string>;
 }
 
 /** An empty step output, to accumulate several events into one commit. */
 export function emptyOutput(): StepOutput {
-  return { commands: [], history: [], nodes: new Set(), removed: new Set(), activations: new Map() };
+  return { commands: [], history: [], nodes: new Set(), removed: new Set(), activations: new Map(), backlog: new Map(), drained: new Set() };
 }
 
 /**
@@ -254,8 +258,11 @@ export class Stepper {
       if (!triggers) return; // it only supplied an input
       const entry: Backlogged = { seq: ++this.run.seq, from };
       if (value !== undefined) entry.value = value;
-      node.backlog = [...(node.backlog ?? []), entry];
-      this.touch(node);
+      // Appended in place and persisted as one row: never copied nor rewritten whole.
+      (node.backlog ??= []).push(entry);
+      const appended = this.out.backlog.get(node.def.id);
+      if (appended === undefined) this.out.backlog.set(node.def.id, [entry]);
+      else appended.push(entry);
       return;
     }
     if (node.backlog !== undefined) {
@@ -263,7 +270,8 @@ export class Stepper {
       // each with its own source value and the latest value of the others.
       const waiting = node.backlog;
       delete node.backlog;
-      this.touch(node);
+      this.out.backlog.delete(node.def.id);
+      this.out.drained.add(node.def.id);
       for (const entry of waiting) this.startActivation(node, entry.seq, entry.from, resolveInputs(this.run, node, entry) ?? inputs);
     }
     // A one-shot source only supplies an input to a listener that has streaming

@@ -237,7 +237,8 @@ async function wire(options: ConnectOptions, opened: { close(): Promise<void> }[
     ...(options.leaseGraceMs === undefined ? {} : { leaseGraceMs: options.leaseGraceMs }),
   });
   opened.push(coordinator);
-  if (roles.coordinator) await coordinator.start();
+  const resume = options.resume ?? (!distributed && store.kind !== 'memory');
+  if (roles.coordinator) await coordinator.start(undefined, { resume });
   let worker: Worker | undefined;
   if (roles.worker) {
     worker = new Worker({
@@ -258,7 +259,7 @@ async function wire(options: ConnectOptions, opened: { close(): Promise<void> }[
     await store.registerTasks(registry.infos());
   }
   // Runs whose tasks are not all registered yet resume once they are (client.register()).
-  const resumer = (options.resume ?? (!distributed && store.kind !== 'memory')) ? new Resumer(store, coordinator, registry, logger) : undefined;
+  const resumer = resume ? new Resumer(store, coordinator, registry, logger) : undefined;
   await resumer?.start();
   const actor = options.actor ?? `${process.env['USER'] ?? 'user'}@${hostname()}`;
   const parts = { store, transport, coordinator, registry, actor, pollIntervalMs: distributed ? 500 : 1000, ...(resumer === undefined ? {} : { afterRegister: () => void resumer.registered() }) };

@@ -27,7 +27,9 @@ export class Resumer {
   /** Looks at every live run of the store; resumes those whose tasks are all registered. */
   async start(): Promise<void> {
     const ids = await this.store.liveRunIds();
-    await Promise.all(ids.map((id) => this.check(id)));
+    const ready = await Promise.all(ids.map((id) => this.check(id)));
+    // Called even with none ready: the coordinator's outbox poller waits for it.
+    await this.coordinator.resume(ids.filter((_, i) => ready[i] === true));
   }
 
   /**
@@ -40,7 +42,7 @@ export class Resumer {
       .then(async () => {
         const ready = [...this.waiting].filter(([, tasks]) => tasks.every((name) => this.registry.has(name))).map(([id]) => id);
         for (const id of ready) this.waiting.delete(id);
-        await Promise.all(ready.map((id) => this.coordinator.submit(id, { type: 'resume' })));
+        await this.coordinator.resume(ready);
       })
       .catch((error: unknown) => this.logger.error({ error: (error as Error).message }, 'could not resume runs after registration'));
     return this.work;
@@ -51,16 +53,15 @@ export class Resumer {
     return this.work;
   }
 
-  private async check(id: string): Promise<void> {
+  /** Whether run `id` can be resumed now (every task it uses is registered); if not, it waits for them. */
+  private async check(id: string): Promise<boolean> {
     const run = await this.store.loadRun(id);
-    if (run === undefined) return;
+    if (run === undefined) return false;
     const tasks = [...new Set([...run.nodes.values()].filter((node) => node.def.kind === 'task').map((node) => node.def.name))];
     const missing = tasks.filter((name) => !this.registry.has(name));
-    if (missing.length === 0) {
-      await this.coordinator.submit(id, { type: 'resume' });
-      return;
-    }
+    if (missing.length === 0) return true;
     this.waiting.set(id, tasks);
     this.logger.info({ runId: id, tasks: missing }, 'run not resumed until its tasks are registered');
+    return false;
   }
 }

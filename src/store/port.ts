@@ -11,7 +11,7 @@
  * @packageDocumentation
  */
 import type { Command, HistoryEntry } from '../engine/events.js';
-import type { ActivationState, NodeState, RunHeader, RunState, RunStatus } from '../engine/state.js';
+import type { ActivationState, Backlogged, NodeState, RunHeader, RunState, RunStatus } from '../engine/state.js';
 import type { NodeDefinition } from '../model/definition.js';
 
 /** A command waiting to be carried out: written in the step's transaction, deleted once done. */
@@ -24,6 +24,12 @@ export interface OutboxItem {
   dueAt: number;
   /** What to do. */
   command: Command;
+}
+
+/** A notification waiting in a persistent listener's backlog, as a store row. */
+export interface BacklogRow extends Backlogged {
+  /** The listener. */
+  node: string;
 }
 
 /** Everything one committed step (or several steps of one run) changed. */
@@ -42,6 +48,18 @@ export interface StepCommit {
   removed: string[];
   /** Activations to insert or replace. */
   activations: ActivationState[];
+  /**
+   * Nodes whose backlog is deleted (consumed: its notifications were
+   * activated), before {@link StepCommit.backlog} is appended. A removed node's
+   * backlog is deleted too.
+   */
+  drained?: string[];
+  /**
+   * Backlog entries to append, in order: one row each. Node rows never hold
+   * the backlog (stores drop `NodeState.backlog` from them), so a notification
+   * that waits writes one row, not the whole backlog again.
+   */
+  backlog?: BacklogRow[];
   /** History entries to append. */
   history: HistoryEntry[];
   /** Outbox items to add. */
@@ -106,9 +124,26 @@ export type TaskInfo = Pick<NodeDefinition, 'requires' | 'optional' | 'rollback'
   provides: string[];
 };
 
+/**
+ * A leader epoch (fencing token): the election a coordinator won and the epoch
+ * of that win. Each win increments the epoch the store holds for the election.
+ */
+export interface Fence {
+  /** The election (the lock's name). */
+  readonly name: string;
+  /** The epoch of the win. */
+  readonly epoch: number;
+}
+
 /** An exclusive lock held in the store (see {@link Store.tryLock}). */
 export interface StoreLock {
-  /** Resolves when the lock is lost (its connection dropped): stop acting as its holder at once. */
+  /** The leader epoch this lock was taken with: commits of its holder carry it. */
+  readonly fence: Fence;
+  /**
+   * Resolves when the lock is lost (its connection dropped or stopped
+   * answering, another holder was elected) or released: stop acting as its
+   * holder at once. A lost lock has already given back what it held.
+   */
   readonly lost: Promise<void>;
   /** Releases the lock. Idempotent. */
   release(): Promise<void>;
@@ -118,8 +153,17 @@ export interface StoreLock {
 export interface Store {
   /** A short name for logs (`memory`, `sqlite`, `postgres`). */
   readonly kind: string;
-  /** Commits steps of one or more runs; a run whose `expectedRev` is stale is skipped and reported. New runs have `expectedRev` 0. */
-  commit(commits: StepCommit[]): Promise<CommitResult>;
+  /**
+   * Commits steps of one or more runs; a run whose `expectedRev` is stale is
+   * skipped and reported. New runs have `expectedRev` 0.
+   *
+   * With a `fence` (the active coordinator's commits), the whole batch is
+   * refused with a `FencedError` (code `TW_FENCED`), nothing written, when the
+   * store holds a newer epoch for the election: a deposed coordinator cannot
+   * write. The check and the commit are atomic with respect to an election.
+   * Only stores with {@link Store.tryLock} hand out fences.
+   */
+  commit(commits: StepCommit[], fence?: Fence): Promise<CommitResult>;
   /** Loads a run's full state (live activations included), or undefined. */
   loadRun(runId: string): Promise<RunState | undefined>;
   /** Lists runs, newest first. */
@@ -155,8 +199,9 @@ export interface Store {
   tasks(): Promise<TaskInfo[]>;
   /**
    * Tries to take an exclusive lock named `name` for this process (the active
-   * coordinator's election); undefined when another holder has it. Stores that
-   * serve a single process (memory, SQLite) do not implement it.
+   * coordinator's election); undefined when another holder has it. Taking it
+   * increments the election's leader epoch (see {@link StoreLock.fence}).
+   * Stores that serve a single process (memory, SQLite) do not implement it.
    */
   tryLock?(name: string): Promise<StoreLock | undefined>;
   /** Releases connections and files. Idempotent. */

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { MIGRATIONS, openPostgresStore } from '../../src/store/postgres/index.js';
+import { openPostgresStore, SCHEMA_VERSION } from '../../src/store/postgres/index.js';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import { requirePostgres, servicesSkipped } from '../support/services.js';
 
@@ -78,7 +78,7 @@ describe.skipIf(servicesSkipped())('opening a PostgreSQL schema', () => {
     const url = await requirePostgres();
     admin = new pg.Pool({ connectionString: url, max: 2 });
     await (await openPostgresStore({ url, schema })).close();
-    const latest = MIGRATIONS.length;
+    const latest = SCHEMA_VERSION;
     await admin.query(`INSERT INTO "${schema}".taskwire_migrations (version, name) VALUES ($1, 'from the future')`, [latest + 1]);
     const error = await openPostgresStore({ url, schema }).then(
       () => undefined,

@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createRun, emptyOutput, liveRun, runHeader, step } from '../../src/engine/index.js';
 import type { EngineEvent, LiveRun, NodeState, RunHeader, RunState, RunStatus } from '../../src/engine/index.js';
 import type { FlowDefinition, NodeDefinition } from '../../src/model/definition.js';
+import { backlogRows } from '../../src/store/backlog.js';
 import type { OutboxItem, StepCommit, Store, TaskInfo } from '../../src/store/port.js';
 
 /** Makes a fresh, empty store for one test, and what removes it afterwards. */
@@ -31,6 +32,16 @@ function orderFlow(name = 'orders'): FlowDefinition {
       task('p', { persistent: true, requires: ['order'], retry: { ...RETRY, limit: 1 } }),
     ],
     links: [{ from: 'ev', to: 'p', map: {}, inferred: true }],
+  };
+}
+
+/** An order flow whose listener `p` also requires the result of `b`: notifications wait in its backlog until `b` succeeds. */
+function backlogFlow(): FlowDefinition {
+  const flow = orderFlow();
+  return {
+    ...flow,
+    nodes: flow.nodes.map((n) => (n.id === 'p' ? { ...n, requires: ['order', 'b'] } : n)),
+    links: [...flow.links, { from: 'b', to: 'p', map: {}, inferred: true }],
   };
 }
 
@@ -59,7 +70,17 @@ class Scenario {
     }));
     // a new run writes every node (the step reports only those it changed), in the run's order
     const nodes = expectedRev === 0 ? [...this.run.nodes.values()] : [...out.nodes].flatMap((n) => this.run.nodes.get(n) ?? []);
-    const commit = { run: runHeader(this.run), expectedRev, nodes, removed: [...out.removed], activations: [...out.activations.values()], history: out.history, outbox };
+    const commit = {
+      run: runHeader(this.run),
+      expectedRev,
+      nodes,
+      removed: [...out.removed],
+      activations: [...out.activations.values()],
+      history: out.history,
+      outbox,
+      backlog: backlogRows(out.backlog),
+      drained: [...out.drained],
+    };
     return structuredClone(commit);
   }
   /** A deep copy of the run's current state. */
@@ -174,6 +195,27 @@ export function storeContract(name: string, factory: StoreFactory): void {
       const loaded = await store.loadRun('r1');
       expect(loaded).toEqual(s.snapshot());
       expect([...(loaded?.activations.values() ?? [])].map((a) => a.status).sort()).toEqual(['failed', 'retrying', 'running', 'succeeded']);
+    });
+
+    it("keeps a persistent listener's backlog as rows: one row written per notification, all deleted once drained", async () => {
+      const s = new Scenario('r1', 1, backlogFlow());
+      await store.commit([s.next([{ type: 'start' }], 2)]);
+      for (let i = 0; i < 3; i++) {
+        const commit = s.next([{ type: 'notify', event: EVENT, payload: { order: i } }], 3 + i);
+        expect(commit.nodes.map((n) => n.def.id)).not.toContain('p'); // the listener's row is not rewritten
+        expect(commit.backlog).toEqual([{ node: 'p', seq: expect.any(Number), from: 'ev', value: { order: i } }]);
+        await store.commit([commit]);
+        const loaded = await store.loadRun('r1');
+        expect(loaded).toEqual(s.snapshot());
+        expect(loaded?.nodes.get('p')?.backlog?.map((e) => e.value)).toEqual(Array.from({ length: i + 1 }, (_, k) => ({ order: k })));
+      }
+      const drain = s.next([{ type: 'task.succeeded', node: 'b', attempt: 1, result: 'B' }], 9);
+      expect(drain.drained).toEqual(['p']);
+      await store.commit([drain]);
+      const loaded = await store.loadRun('r1');
+      expect(loaded).toEqual(s.snapshot());
+      expect(loaded?.nodes.get('p')?.backlog).toBeUndefined();
+      expect((await store.activations('r1', 'p')).map((a) => a.inputs['order'])).toEqual([{ order: 0 }, { order: 1 }, { order: 2 }].map((v) => v.order));
     });
 
     it('pages history and activations', async () => {

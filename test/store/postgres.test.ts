@@ -2,6 +2,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { MemoryStore } from '../../src/store/memory/index.js';
 import { migrate, MIGRATIONS, openPostgresStore, PostgresStore, redactUrl } from '../../src/store/postgres/index.js';
+import { migrationSql } from '../../src/store/postgres/migrations.js';
 import { requirePostgres, servicesSkipped } from '../support/services.js';
 import { nextOf, startedRun } from './commits.js';
 import { adminPool, dropSchema, endAdminPool, schemaName } from './postgres-admin.js';
@@ -53,6 +54,35 @@ describe.skipIf(servicesSkipped())('PostgresStore', () => {
         expect(results.flat()).toEqual(MIGRATIONS.map((m) => m.version)); // applied once, by one of them
       } finally {
         await dropSchema(fresh);
+      }
+    });
+
+    it('moves the backlogs held in node rows before version 5 into rows of their own', async () => {
+      const pool = await adminPool();
+      const legacy = schemaName();
+      try {
+        await pool.query(`CREATE SCHEMA "${legacy}"`);
+        await pool.query(`CREATE TABLE "${legacy}".taskwire_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+        for (const migration of MIGRATIONS.filter((m) => m.version < 5)) {
+          await pool.query(migrationSql(migration, `"${legacy}"`));
+          await pool.query(`INSERT INTO "${legacy}".taskwire_migrations (version, name) VALUES ($1, $2)`, [migration.version, migration.name]);
+        }
+        const create = startedRun('legacy');
+        const run = create.run;
+        await pool.query(`INSERT INTO "${legacy}".runs (id, flow, status, rev, graph_version, created_at, updated_at, header) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, [
+          run.id, run.flow, run.status, run.rev, run.graphVersion, run.createdAt, run.updatedAt, JSON.stringify(run),
+        ]);
+        const node = { ...create.nodes[0]!, backlog: [{ seq: 7, from: 'ev', value: { n: 1 } }, { seq: 9, from: 'ev' }] };
+        await pool.query(`INSERT INTO "${legacy}".nodes (run_id, node_id, kind, name, status, data) VALUES ($1, 'a', 'task', 'a', $2, $3)`, [run.id, node.status, JSON.stringify(node)]);
+
+        expect(await migrate(pool, legacy)).toEqual([5]);
+        const migrated = await openPostgresStore({ pool, schema: legacy });
+        expect((await migrated.loadRun('legacy'))?.nodes.get('a')).toEqual(node);
+        await migrated.close();
+        const rows = await pool.query<{ has: boolean }>(`SELECT data ? 'backlog' AS has FROM "${legacy}".nodes`);
+        expect(rows.rows).toEqual([{ has: false }]);
+      } finally {
+        await dropSchema(legacy);
       }
     });
 
@@ -142,6 +172,8 @@ describe.skipIf(servicesSkipped())('PostgresStore', () => {
       await expect(openPostgresStore({ url, pool: await adminPool() })).rejects.toMatchObject({ code: 'TW_CONFIG' });
       await expect(openPostgresStore({ url, poolSize: 0 })).rejects.toMatchObject({ code: 'TW_CONFIG' });
       await expect(openPostgresStore({ url, schema, poolSize: 1.5 })).rejects.toMatchObject({ code: 'TW_CONFIG' });
+      await expect(openPostgresStore({ url, schema, lockCheckIntervalMs: 0 })).rejects.toMatchObject({ code: 'TW_CONFIG' });
+      await expect(openPostgresStore({ url, schema, lockCheckTimeoutMs: Number.NaN })).rejects.toMatchObject({ code: 'TW_CONFIG' });
     });
 
     it('keeps the password out of connection errors', async () => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openSqliteStore, SCHEMA_VERSION } from '../../src/store/sqlite/index.js';
+import { MIGRATIONS, openSqliteStore, SCHEMA_VERSION } from '../../src/store/sqlite/index.js';
 import { startedRun } from './commits.js';
 import { storeContract } from './contract.js';
 
@@ -58,7 +58,32 @@ describe('SqliteStore', () => {
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
       expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
       const tables = db.prepare<[], { name: string }>(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).all();
-      expect(tables.map((t) => t.name)).toEqual(['activations', 'history', 'nodes', 'outbox', 'runs', 'tasks']);
+      expect(tables.map((t) => t.name)).toEqual(['activations', 'backlog', 'history', 'nodes', 'outbox', 'runs', 'tasks']);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('moves the backlogs held in node rows by schema version 2 into rows of their own', async () => {
+    const path = join(dir, 'runs.db');
+    const create = startedRun('r1');
+    const old = new Database(path);
+    for (const migration of MIGRATIONS.slice(0, 2)) old.exec(migration);
+    old.pragma('user_version = 2');
+    const run = create.run;
+    old.prepare('INSERT INTO runs (id, flow, status, rev, graph_version, created_at, updated_at, header) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(run.id, run.flow, run.status, run.rev, run.graphVersion, run.createdAt, run.updatedAt, JSON.stringify(run));
+    const node = { ...create.nodes[0]!, backlog: [{ seq: 7, from: 'ev', value: { n: 1 } }, { seq: 9, from: 'ev' }] };
+    old.prepare('INSERT INTO nodes (run_id, node_id, kind, name, status, data) VALUES (?, ?, ?, ?, ?, ?)').run(run.id, 'a', 'task', 'a', node.status, JSON.stringify(node));
+    old.close();
+
+    const store = openSqliteStore({ path });
+    expect((await store.loadRun('r1'))?.nodes.get('a')).toEqual(node);
+    await store.close();
+    const db = new Database(path, { readonly: true });
+    try {
+      expect(db.prepare<[], { data: string }>('SELECT data FROM nodes').get()?.data).not.toContain('backlog');
+      expect(db.prepare<[], { seq: number }>('SELECT seq FROM backlog ORDER BY seq').all()).toEqual([{ seq: 7 }, { seq: 9 }]);
     } finally {
       db.close();
     }

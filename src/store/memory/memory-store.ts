@@ -6,19 +6,24 @@
  * The copies are one level deep, which is enough and cheap (this store is on
  * the embedded hot path): the engine mutates a node's or an activation's own
  * fields in place, but replaces nested values (definition, links, inputs,
- * results, errors, backlog) with new ones instead of changing them, and never
- * changes a history entry, a header or an outbox item once produced.
+ * results, errors) with new ones instead of changing them, and never changes a
+ * history entry, a header or an outbox item once produced. A node's backlog,
+ * which the engine appends to in place, is kept apart, one entry per row as in
+ * the other stores, and given back as a new array.
  *
  * @packageDocumentation
  */
 import type { HistoryEntry } from '../../engine/events.js';
 import type { ActivationState, NodeState, RunHeader, RunState } from '../../engine/state.js';
-import { FINAL_STATUSES, type CommitResult, type OutboxItem, type Page, type RunFilter, type RunSummary, type Store, type StepCommit, type TaskInfo } from '../port.js';
+import { attachBacklogs, nodeRow } from '../backlog.js';
+import { FINAL_STATUSES, type BacklogRow, type CommitResult, type OutboxItem, type Page, type RunFilter, type RunSummary, type Store, type StepCommit, type TaskInfo } from '../port.js';
 
 interface StoredRun {
   header: RunHeader;
   nodes: Map<string, NodeState>;
   activations: Map<string, ActivationState>;
+  /** Backlog rows by node id, in order. */
+  backlogs: Map<string, BacklogRow[]>;
   history: HistoryEntry[];
 }
 
@@ -43,13 +48,22 @@ export class MemoryStore implements Store {
         continue;
       }
       if (stored === undefined) {
-        stored = { header: commit.run, nodes: new Map(), activations: new Map(), history: [] };
+        stored = { header: commit.run, nodes: new Map(), activations: new Map(), backlogs: new Map(), history: [] };
         this.runs.set(id, stored);
       }
       stored.header = copy(commit.run);
       // Deletes first: a step that removes a node and adds it again lists it in both.
-      for (const removed of commit.removed) stored.nodes.delete(removed);
-      for (const node of commit.nodes) stored.nodes.set(node.def.id, copy(node));
+      for (const removed of commit.removed) {
+        stored.nodes.delete(removed);
+        stored.backlogs.delete(removed);
+      }
+      for (const node of commit.nodes) stored.nodes.set(node.def.id, nodeRow(node));
+      for (const drained of commit.drained ?? []) stored.backlogs.delete(drained);
+      for (const row of commit.backlog ?? []) {
+        const rows = stored.backlogs.get(row.node);
+        if (rows === undefined) stored.backlogs.set(row.node, [copy(row)]);
+        else rows.push(copy(row));
+      }
       for (const activation of commit.activations) stored.activations.set(`${activation.node}#${activation.seq}`, copy(activation));
       for (const entry of commit.history) stored.history.push(copy(entry));
       for (const item of commit.outbox) this.outbox.set(item.id, copy(item));
@@ -69,6 +83,7 @@ export class MemoryStore implements Store {
     }
     const nodes = new Map<string, NodeState>();
     for (const [id, node] of stored.nodes) nodes.set(id, copy(node));
+    for (const rows of stored.backlogs.values()) attachBacklogs(nodes, rows);
     return { ...copy(stored.header), nodes, activations };
   }
 

@@ -10,6 +10,8 @@ import { ConfigError } from '../../errors.js';
 import { inTransaction } from './transaction.js';
 import { MIGRATION_0001_SCHEMA } from './migrations/0001_schema.js';
 import { MIGRATION_0002_TASKS } from './migrations/0002_tasks.js';
+import { MIGRATION_0004_LEADER_EPOCHS } from './migrations/0004_leader_epochs.js';
+import { MIGRATION_0005_BACKLOG } from './migrations/0005_backlog.js';
 import { DEFAULT_SCHEMA, quoteSchema } from './schema-name.js';
 
 /** One schema migration. */
@@ -22,8 +24,14 @@ export interface Migration {
   readonly sql: string;
 }
 
-/** Every migration, in version order. */
-export const MIGRATIONS: readonly Migration[] = [MIGRATION_0001_SCHEMA, MIGRATION_0002_TASKS];
+/**
+ * Every migration, in version order. A database records each version it
+ * applied, and {@link migrate} applies every listed version it lacks, so a
+ * version may be missing here for a while (branches merged in another order)
+ * and be applied later, after higher ones: migrations never depend on the
+ * versions between them.
+ */
+export const MIGRATIONS: readonly Migration[] = [MIGRATION_0001_SCHEMA, MIGRATION_0002_TASKS, MIGRATION_0004_LEADER_EPOCHS, MIGRATION_0005_BACKLOG];
 
 /** The SQL text of `migration` for `schema` (already quoted). */
 export function migrationSql(migration: Migration, quotedSchema: string): string {

@@ -7,7 +7,7 @@
  */
 import type { HistoryEntry } from '../../engine/events.js';
 import type { ActivationState, NodeState, RunHeader } from '../../engine/state.js';
-import type { OutboxItem, StepCommit } from '../port.js';
+import type { BacklogRow, OutboxItem, StepCommit } from '../port.js';
 
 /** What a batch writes for one run. */
 export interface RunPlan {
@@ -25,6 +25,10 @@ export interface RunPlan {
   readonly removed: Set<string>;
   /** Activations to insert or replace, by `node#seq`. */
   readonly activations: Map<string, ActivationState>;
+  /** Nodes whose stored backlog is deleted first (drained or removed). */
+  readonly cleared: Set<string>;
+  /** Backlog rows to append, after the deletes (those appended before a node's last clear in the batch are left out). */
+  backlog: BacklogRow[];
   /** History entries to append. */
   readonly history: HistoryEntry[];
 }
@@ -77,6 +81,8 @@ export function planCommit(commits: readonly StepCommit[], revs: ReadonlyMap<str
         nodes: new Map(),
         removed: new Set(),
         activations: new Map(),
+        cleared: new Set(),
+        backlog: [],
         history: [],
       };
       plans.set(id, plan);
@@ -88,6 +94,12 @@ export function planCommit(commits: readonly StepCommit[], revs: ReadonlyMap<str
       plan.removed.add(removed);
     }
     for (const node of commit.nodes) plan.nodes.set(node.def.id, node);
+    const cleared = new Set([...commit.removed, ...(commit.drained ?? [])]);
+    if (cleared.size > 0) {
+      for (const node of cleared) plan.cleared.add(node);
+      plan.backlog = plan.backlog.filter((row) => !cleared.has(row.node));
+    }
+    for (const row of commit.backlog ?? []) plan.backlog.push(row);
     for (const activation of commit.activations) plan.activations.set(`${activation.node}#${activation.seq}`, activation);
     plan.history.push(...commit.history);
     // Map.set keeps the first position of a key, as the memory store's outbox does.

@@ -10,14 +10,16 @@ import pg, { type Pool, type PoolClient } from 'pg';
 import type { HistoryEntry } from '../../engine/events.js';
 import type { ActivationState, NodeState, RunState, RunStatus } from '../../engine/state.js';
 import { activationKey } from '../../engine/state.js';
-import { ClosedError, ConfigError, StoreError } from '../../errors.js';
-import type { CommitResult, OutboxItem, Page, RunFilter, RunSummary, Store, StepCommit, StoreLock, TaskInfo } from '../port.js';
+import { ClosedError, ConfigError, FencedError, StoreError } from '../../errors.js';
+import { attachBacklogs } from '../backlog.js';
+import type { BacklogRow, CommitResult, Fence, OutboxItem, Page, RunFilter, RunSummary, Store, StepCommit, StoreLock, TaskInfo } from '../port.js';
+import { tryAdvisoryLock, type LockCheck } from './lock.js';
 import { migrate } from './migrations.js';
 import { inTransaction } from './transaction.js';
 import { batchRunIds, planCommit } from './plan.js';
 import { buildQueries, type NamedQuery, type Queries } from './queries.js';
 import { redactSecret, redactUrl } from './redact.js';
-import { activationRows, counts, epoch, fromJsonb, historyRows, nodeRows, outboxItem, outboxRows, removedRows, runRows } from './rows.js';
+import { activationRows, backlogRows, clearedRows, counts, epoch, fromJsonb, historyRows, nodeRows, outboxItem, outboxRows, removedRows, runRows } from './rows.js';
 import { DEFAULT_SCHEMA, quoteSchema } from './schema-name.js';
 
 /** Options of {@link openPostgresStore}: give `url` or `pool`. */
@@ -36,7 +38,22 @@ export interface PostgresStoreOptions {
    * @default 10
    */
   poolSize?: number;
+  /**
+   * How often the coordinator lock's connection is checked, in milliseconds
+   * (see {@link PostgresStore.tryLock}).
+   * @default 1000
+   */
+  lockCheckIntervalMs?: number;
+  /**
+   * A check of the coordinator lock's connection not answered within this
+   * loses the lock, in milliseconds.
+   * @default 5000
+   */
+  lockCheckTimeoutMs?: number;
 }
+
+/** Default {@link LockCheck}. */
+const DEFAULT_LOCK_CHECK: LockCheck = { intervalMs: 1000, timeoutMs: 5000 };
 
 /** A {@link Store} in PostgreSQL. Open it with {@link openPostgresStore}. */
 export class PostgresStore implements Store {
@@ -49,23 +66,30 @@ export class PostgresStore implements Store {
 
   /**
    * Wraps `pool`, on a schema that is already migrated ({@link migrate});
-   * {@link openPostgresStore} does both. `ownsPool`: whether {@link close} ends the pool.
+   * {@link openPostgresStore} does both. `ownsPool`: whether {@link close} ends the pool;
+   * `lockCheck`: how the coordinator lock's connection is watched.
    */
   constructor(
     private readonly pool: Pool,
     schema: string = DEFAULT_SCHEMA,
     private readonly ownsPool = false,
+    private readonly lockCheck: LockCheck = DEFAULT_LOCK_CHECK,
   ) {
     this.q = buildQueries(quoteSchema(schema));
     this.schema = schema;
   }
 
   /** @inheritdoc */
-  async commit(commits: StepCommit[]): Promise<CommitResult> {
+  async commit(commits: StepCommit[], fence?: Fence): Promise<CommitResult> {
     this.check();
     if (commits.length === 0) return { conflicts: [] };
     const lost = new Set<string>();
     const plan = await inTransaction(this.pool, async (client) => {
+      if (fence !== undefined) {
+        const rows = await query<{ epoch: string }>(client, this.q.fenceEpoch, [fence.name]);
+        const current = rows[0] === undefined ? undefined : Number(rows[0].epoch);
+        if (current !== fence.epoch) throw new FencedError(fence.name, fence.epoch, current);
+      }
       // A batch that only creates runs has nothing to lock (a run id taken meanwhile
       // is caught by the insert's ON CONFLICT): one round trip less for batched starts.
       const creates = commits.every((commit) => commit.expectedRev === 0);
@@ -81,9 +105,10 @@ export class PostgresStore implements Store {
       const runs = lost.size === 0 ? planned.runs : planned.runs.filter((run) => !lost.has(run.id));
       const n = counts(runs);
       if (n.removed > 0) await query(client, this.q.deleteNodes, [removedRows(runs)]);
+      if (n.cleared > 0) await query(client, this.q.deleteBacklog, [clearedRows(runs)]);
       const outbox = [...planned.outbox.values()].filter((entry) => !lost.has(entry.runId));
-      if (n.nodes + n.activations + n.history + outbox.length > 0) {
-        await query(client, this.q.writeRows, [nodeRows(runs), activationRows(runs), historyRows(runs), outboxRows(outbox)]);
+      if (n.nodes + n.activations + n.history + n.backlog + outbox.length > 0) {
+        await query(client, this.q.writeRows, [nodeRows(runs), activationRows(runs), historyRows(runs), outboxRows(outbox), backlogRows(runs)]);
       }
       return planned;
     });
@@ -93,7 +118,7 @@ export class PostgresStore implements Store {
   /** @inheritdoc */
   async loadRun(runId: string): Promise<RunState | undefined> {
     this.check();
-    const rows = await query<{ header: unknown; nodes: unknown[]; activations: unknown[] }>(this.pool, this.q.loadRun, [runId]);
+    const rows = await query<{ header: unknown; nodes: unknown[]; activations: unknown[]; backlog: unknown[] }>(this.pool, this.q.loadRun, [runId]);
     const row = rows[0];
     if (row === undefined) return undefined;
     const nodes = new Map<string, NodeState>();
@@ -106,6 +131,7 @@ export class PostgresStore implements Store {
       const activation = fromJsonb<ActivationState>(data);
       activations.set(activationKey(activation.node, activation.seq), activation);
     }
+    attachBacklogs(nodes, row.backlog.map((data) => fromJsonb<BacklogRow>(data)));
     return { ...fromJsonb<RunState>(row.header), nodes, activations };
   }
 
@@ -201,45 +227,16 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * A session advisory lock on a connection of its own: held while that
-   * connection lives, so a process that dies loses it at once.
+   * A session advisory lock on a pooled connection of its own, held while that
+   * session lives (a process that dies loses it at once), and the election's
+   * leader epoch, incremented on each win. The connection is checked every
+   * `lockCheckIntervalMs`; an error, a check unanswered within
+   * `lockCheckTimeoutMs` (a half-open connection) or a newer epoch loses the
+   * lock, and a lost lock's connection is destroyed, never kept from the pool.
    */
   async tryLock(name: string): Promise<StoreLock | undefined> {
     this.check();
-    const client = await this.pool.connect();
-    const key = `taskwire:${this.schema}:${name}`;
-    let failed: Error | undefined;
-    let onLost: () => void = () => undefined;
-    const lost = new Promise<void>((resolve) => (onLost = resolve));
-    const onError = (error: Error): void => {
-      failed = error;
-      onLost();
-    };
-    client.on('error', onError);
-    try {
-      const rows = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked', [key]);
-      if (rows.rows[0]?.locked !== true) {
-        client.off('error', onError);
-        client.release();
-        return undefined;
-      }
-    } catch (error) {
-      client.off('error', onError);
-      client.release(error instanceof Error ? error : true);
-      throw error;
-    }
-    let released = false;
-    return {
-      lost,
-      release: async () => {
-        if (released) return;
-        released = true;
-        if (failed === undefined) await client.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [key]).catch((error: unknown) => (failed = error as Error));
-        client.off('error', onError);
-        client.release(failed ?? undefined);
-        onLost();
-      },
-    };
+    return tryAdvisoryLock(this.pool, name, `taskwire:${this.schema}:${name}`, this.q, this.lockCheck);
   }
 
   /** @inheritdoc */
@@ -269,8 +266,11 @@ async function query<R extends object>(on: Pool | PoolClient, statement: NamedQu
  * and `pool`, a bad schema name, a bad pool size).
  */
 export async function openPostgresStore(options: PostgresStoreOptions): Promise<PostgresStore> {
-  const { url, schema = DEFAULT_SCHEMA, poolSize } = options;
+  const { url, schema = DEFAULT_SCHEMA, poolSize, lockCheckIntervalMs = DEFAULT_LOCK_CHECK.intervalMs, lockCheckTimeoutMs = DEFAULT_LOCK_CHECK.timeoutMs } = options;
   quoteSchema(schema);
+  for (const [option, value] of [['lockCheckIntervalMs', lockCheckIntervalMs], ['lockCheckTimeoutMs', lockCheckTimeoutMs]] as const) {
+    if (!Number.isInteger(value) || value < 1) throw new ConfigError(`openPostgresStore: \`${option}\` must be a positive integer, got ${String(value)}`);
+  }
   if ((url === undefined) === (options.pool === undefined)) throw new ConfigError('openPostgresStore: give either `url` or `pool` (exactly one)');
   if (url !== undefined && (typeof url !== 'string' || url === '')) throw new ConfigError('openPostgresStore: `url` must be a non-empty string');
   if (poolSize !== undefined && (!Number.isInteger(poolSize) || poolSize < 1)) {
@@ -280,7 +280,8 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   let pool = options.pool;
   if (pool === undefined) {
     try {
-      pool = new pg.Pool({ connectionString: url, max: poolSize ?? 10 });
+      // TCP keepalive: a connection whose peer vanished (a half-open one) errors instead of waiting for ever.
+      pool = new pg.Pool({ connectionString: url, max: poolSize ?? 10, keepAlive: true, keepAliveInitialDelayMillis: 10_000 });
     } catch (error) {
       throw connectError(error, url);
     }
@@ -294,7 +295,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     if (options.pool === undefined) await pool.end().catch(() => undefined);
     throw connectError(error, url);
   }
-  return new PostgresStore(pool, schema, options.pool === undefined);
+  return new PostgresStore(pool, schema, options.pool === undefined, { intervalMs: lockCheckIntervalMs, timeoutMs: lockCheckTimeoutMs });
 }
 
 /** An error raised while opening, with the password of `url` masked everywhere in the message. */

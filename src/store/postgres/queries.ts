@@ -5,6 +5,7 @@
  * @packageDocumentation
  */
 import { activations } from './sql/activations.js';
+import { deleteBacklog } from './sql/backlog.js';
 import { deleteNodes } from './sql/delete-nodes.js';
 import { deleteOutbox } from './sql/delete-outbox.js';
 import { claimOutbox } from './sql/claim-outbox.js';
@@ -16,6 +17,7 @@ import { listRuns } from './sql/list-runs.js';
 import { liveRuns } from './sql/live-runs.js';
 import { loadRun } from './sql/load-run.js';
 import { lockRuns } from './sql/lock-runs.js';
+import { bumpEpoch, fenceEpoch, readEpoch } from './sql/leader-epochs.js';
 import { runsListeningTo } from './sql/runs-listening-to.js';
 import { tasks } from './sql/tasks.js';
 import { updateRuns } from './sql/update-runs.js';
@@ -23,10 +25,12 @@ import { upsertTasks } from './sql/upsert-tasks.js';
 import { writeRows } from './sql/write-rows.js';
 
 const BUILDERS = {
+  fenceEpoch,
   lockRuns,
   insertRuns,
   updateRuns,
   deleteNodes,
+  deleteBacklog,
   writeRows,
   loadRun,
   listRuns,
@@ -40,6 +44,8 @@ const BUILDERS = {
   deleteOutbox,
   upsertTasks,
   tasks,
+  bumpEpoch,
+  readEpoch,
 } satisfies Record<string, (schema: string) => string>;
 
 /** A named statement: `name` identifies the prepared statement on each connection. */

@@ -11,6 +11,7 @@
  *
  * @packageDocumentation
  */
+import { nodeRow } from '../backlog.js';
 import type { OutboxItem } from '../port.js';
 import type { PlannedOutbox, RunPlan } from './plan.js';
 
@@ -68,7 +69,7 @@ export function nodeRows(plans: readonly RunPlan[]): string {
   const rows: string[] = [];
   for (const plan of plans) {
     for (const [id, node] of plan.nodes) {
-      rows.push(record({ run_id: plan.id, node_id: id, kind: node.def.kind, name: node.def.name, status: node.status }, jsonbText(node)));
+      rows.push(record({ run_id: plan.id, node_id: id, kind: node.def.kind, name: node.def.name, status: node.status }, jsonbText(nodeRow(node))));
     }
   }
   return `[${rows.join(',')}]`;
@@ -82,6 +83,20 @@ export function activationRows(plans: readonly RunPlan[]): string {
       rows.push(record({ run_id: plan.id, node_id: a.node, seq: a.seq, status: a.status }, jsonbText(a)));
     }
   }
+  return `[${rows.join(',')}]`;
+}
+
+/** The node keys whose backlog `plans` delete. */
+export function clearedRows(plans: readonly RunPlan[]): string {
+  const rows: { run_id: string; node_id: string }[] = [];
+  for (const plan of plans) for (const node of plan.cleared) rows.push({ run_id: plan.id, node_id: node });
+  return JSON.stringify(rows);
+}
+
+/** The `backlog` rows of `plans`. */
+export function backlogRows(plans: readonly RunPlan[]): string {
+  const rows: string[] = [];
+  for (const plan of plans) for (const row of plan.backlog) rows.push(record({ run_id: plan.id, node_id: row.node, seq: row.seq }, jsonbText(row)));
   return `[${rows.join(',')}]`;
 }
 
@@ -100,18 +115,22 @@ export function outboxRows(items: Iterable<PlannedOutbox>): string {
 }
 
 /** Counts of the rows {@link RunPlan}s write, to skip empty statements. */
-export function counts(plans: readonly RunPlan[]): { removed: number; nodes: number; activations: number; history: number } {
+export function counts(plans: readonly RunPlan[]): { removed: number; nodes: number; activations: number; history: number; cleared: number; backlog: number } {
   let removed = 0;
   let nodes = 0;
   let activations = 0;
   let history = 0;
+  let cleared = 0;
+  let backlog = 0;
   for (const plan of plans) {
     removed += plan.removed.size;
     nodes += plan.nodes.size;
     activations += plan.activations.size;
     history += plan.history.length;
+    cleared += plan.cleared.size;
+    backlog += plan.backlog.length;
   }
-  return { removed, nodes, activations, history };
+  return { removed, nodes, activations, history, cleared, backlog };
 }
 
 /** An outbox item read back. */

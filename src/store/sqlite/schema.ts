@@ -13,6 +13,8 @@
  * - `history` (run_id, seq, data; PK (run_id, seq))
  * - `outbox` (id PK, run_id, due_at, data)
  * - `tasks` (name PK, data): the task catalog
+ * - `backlog` (run_id, node_id, seq, data; PK (run_id, node_id, seq)): the
+ *   notifications waiting in persistent listeners' backlogs, one per row
  *
  * @packageDocumentation
  */
@@ -93,6 +95,20 @@ export const MIGRATIONS: readonly string[] = [
     name TEXT NOT NULL PRIMARY KEY,
     data TEXT NOT NULL
   ) STRICT;
+  `,
+  // 3: backlogs as rows (they were rewritten whole in the node's row on every notification)
+  `
+  CREATE TABLE backlog (
+    run_id  TEXT    NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    node_id TEXT    NOT NULL,
+    seq     INTEGER NOT NULL,
+    data    TEXT    NOT NULL,
+    PRIMARY KEY (run_id, node_id, seq)
+  ) STRICT, WITHOUT ROWID;
+  INSERT INTO backlog (run_id, node_id, seq, data)
+    SELECT n.run_id, n.node_id, json_extract(e.value, '$.seq'), json_set(e.value, '$.node', n.node_id)
+      FROM nodes n, json_each(n.data, '$.backlog') e;
+  UPDATE nodes SET data = json_remove(data, '$.backlog') WHERE json_type(data, '$.backlog') IS NOT NULL;
   `,
 ];
 

@@ -19,7 +19,8 @@ import Database from 'better-sqlite3';
 import type { HistoryEntry } from '../../engine/events.js';
 import type { ActivationState, NodeState, RunHeader, RunState } from '../../engine/state.js';
 import { ClosedError, ConfigError } from '../../errors.js';
-import { notFinalSql, type CommitResult, type OutboxItem, type Page, type RunFilter, type RunSummary, type Store, type StepCommit, type TaskInfo } from '../port.js';
+import { attachBacklogs, nodeRow } from '../backlog.js';
+import { notFinalSql, type BacklogRow, type CommitResult, type OutboxItem, type Page, type RunFilter, type RunSummary, type Store, type StepCommit, type TaskInfo } from '../port.js';
 import { checkDatabaseFile, migrate, openError } from './schema.js';
 
 /** Options of {@link openSqliteStore}. */
@@ -53,6 +54,9 @@ function prepare(db: Database.Database) {
        ON CONFLICT (run_id, node_id) DO UPDATE SET kind = excluded.kind, name = excluded.name, status = excluded.status, data = excluded.data`,
     ),
     deleteNode: db.prepare<[string, string]>(`DELETE FROM nodes WHERE run_id = ? AND node_id = ?`),
+    insertBacklog: db.prepare<[string, string, number, string]>(`INSERT INTO backlog (run_id, node_id, seq, data) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`),
+    deleteBacklog: db.prepare<[string, string]>(`DELETE FROM backlog WHERE run_id = ? AND node_id = ?`),
+    runBacklog: db.prepare<[string], Data>(`SELECT data FROM backlog WHERE run_id = ? ORDER BY seq, node_id`),
     upsertActivation: db.prepare<[string, string, number, string, string]>(
       `INSERT INTO activations (run_id, node_id, seq, status, data) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (run_id, node_id, seq) DO UPDATE SET status = excluded.status, data = excluded.data`,
@@ -167,10 +171,15 @@ export class SqliteStore implements Store {
         : sql.updateRun.run(run.flow, run.status, run.rev, run.graphVersion, run.updatedAt, header, run.id, commit.expectedRev).changes;
     if (changes === 0) return false;
     // Deletes first: a step that removes a node and adds it again lists it in both.
-    for (const id of commit.removed) sql.deleteNode.run(run.id, id);
-    for (const node of commit.nodes) {
-      sql.upsertNode.run(run.id, node.def.id, node.def.kind, node.def.name, node.status, JSON.stringify(node));
+    for (const id of commit.removed) {
+      sql.deleteNode.run(run.id, id);
+      sql.deleteBacklog.run(run.id, id);
     }
+    for (const node of commit.nodes) {
+      sql.upsertNode.run(run.id, node.def.id, node.def.kind, node.def.name, node.status, JSON.stringify(nodeRow(node)));
+    }
+    for (const id of commit.drained ?? []) sql.deleteBacklog.run(run.id, id);
+    for (const row of commit.backlog ?? []) sql.insertBacklog.run(run.id, row.node, row.seq, JSON.stringify(row));
     for (const a of commit.activations) sql.upsertActivation.run(run.id, a.node, a.seq, a.status, JSON.stringify(a));
     for (const entry of commit.history) sql.insertHistory.run(run.id, entry.seq, JSON.stringify(entry));
     for (const item of commit.outbox) sql.upsertOutbox.run(item.id, item.runId, item.dueAt, JSON.stringify(item));
@@ -188,6 +197,7 @@ export class SqliteStore implements Store {
       const node = JSON.parse(data) as NodeState;
       nodes.set(node.def.id, node);
     }
+    attachBacklogs(nodes, this.sql.runBacklog.all(runId).map((r) => JSON.parse(r.data) as BacklogRow));
     const activations = new Map<string, ActivationState>();
     const rows = this.sql.liveActivations.all(runId);
     if (header.onFailure === 'rollback') rows.push(...this.sql.owedActivations.all(runId));

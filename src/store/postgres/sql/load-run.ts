@@ -2,9 +2,10 @@
 
 /**
  * `$1 text`: run id. One row (none if the run does not exist): the header, the
- * nodes in insertion order and the live activations (`running`, `retrying`,
+ * nodes in insertion order, the live activations (`running`, `retrying`,
  * `failed`, and in a run with failure policy rollback the `succeeded` ones
- * the saga owes a compensation) in insertion order, as JSON arrays.
+ * the saga owes a compensation) in insertion order and the backlog rows in
+ * notification order, as JSON arrays.
  */
 export const loadRun = (s: string): string => `
 SELECT r.header,
@@ -15,6 +16,7 @@ SELECT r.header,
                    UNION ALL
                    SELECT a.data, a.ord FROM ${s}.activations a
                     WHERE r.header->>'onFailure' = 'rollback' AND a.run_id = r.id AND a.status = 'succeeded'
-                      AND a.data @> '{"compensate": true}') x), '[]') AS activations
+                      AND a.data @> '{"compensate": true}') x), '[]') AS activations,
+       coalesce((SELECT json_agg(b.data ORDER BY b.seq, b.node_id) FROM ${s}.backlog b WHERE b.run_id = r.id), '[]') AS backlog
   FROM ${s}.runs r
  WHERE r.id = $1`;
