@@ -7,6 +7,7 @@
  *   npm run sim -- --seed 42             one seed, with its trace
  *   npm run sim -- --skip crash,duplicate
  *   npm run sim -- --ci                  skip the kinds awaiting fixes (as the CI test)
+ *   npm run sim -- --only remove-readd   as --ci, but with these kinds awaiting fixes on
  *   npm run sim -- --store sqlite
  */
 import { parseArgs } from 'node:util';
@@ -20,12 +21,15 @@ const { values } = parseArgs({
     from: { type: 'string', default: '1' },
     skip: { type: 'string', default: '' },
     ci: { type: 'boolean', default: false },
+    only: { type: 'string' },
     store: { type: 'string', default: 'memory' },
     verbose: { type: 'boolean', default: false },
   },
 });
 
-const skip = new Set<Kind>([...parseKinds(values.skip), ...(values.ci ? (Object.keys(AWAITING_FIXES) as Kind[]) : [])]);
+const only = parseKinds(values.only ?? '');
+const awaiting = values.ci || values.only !== undefined ? (Object.keys(AWAITING_FIXES) as Kind[]).filter((k) => !only.includes(k)) : [];
+const skip = new Set<Kind>([...parseKinds(values.skip), ...awaiting]);
 const store = values.store === 'sqlite' ? 'sqlite' : 'memory';
 const single = values.seed !== undefined;
 const first = Number(values.seed ?? values.from);
