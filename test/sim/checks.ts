@@ -9,7 +9,7 @@ import type { ActivationState, NodeState, RunState, RunStatus } from '../../src/
 import { RUN_TRANSITIONS } from '../../src/engine/transitions.js';
 import type { Store } from '../../src/store/port.js';
 import type { Kind } from './options.js';
-import { listenerResult, SKIP_VALUE, type Execution, type NodePlan, type RunPlan, type Workload } from './workload.js';
+import { downstreamResult, listenerResult, SKIP_VALUE, type Execution, type NodePlan, type RunPlan, type Workload } from './workload.js';
 
 /** What the simulated user asked and was answered. */
 export interface CallRecords {
@@ -252,7 +252,7 @@ function outcomes(plan: RunPlan, state: RunState, history: readonly HistoryEntry
       problems.push(`node ${id} is ${node.status}, reference ${want.status}${want.result === undefined ? '' : ` with result ${JSON.stringify(want.result)}`}`);
     }
   }
-  for (const id of state.nodes.keys()) if (!expected.has(id) && id !== 'ev' && id !== 'p') problems.push(`node ${id} is in the store but not in the reference`);
+  for (const id of state.nodes.keys()) if (!expected.has(id) && !['ev', 'p', 'q'].includes(id)) problems.push(`node ${id} is in the store but not in the reference`);
   const statuses = [...expected.values()].map((e) => e.status);
   const listening = state.nodes.get('p')?.status === 'listening';
   const want: RunStatus = cancelled
@@ -328,11 +328,46 @@ function notifications(plan: RunPlan, state: RunState, history: readonly History
       if (n.runIds?.includes(plan.id) && (byV.get(n.v)?.length ?? 0) === 0) problems.push(`notify of v=${n.v} reported this run notified, but p has no activation for it`);
     }
   }
+  if (plan.listener.downstream) problems.push(...downstream(activations, history, eligible));
   const p = state.nodes.get('p');
   if (!input.skip.has('listener-result') && p !== undefined) {
     const latest = activations.filter((a) => a.node === 'p' && a.status === 'succeeded').sort((a, b) => b.seq - a.seq)[0];
     if (latest !== undefined && JSON.stringify(p.result) !== JSON.stringify(latest.result)) {
       problems.push(`p's result ${JSON.stringify(p.result)} is not that of its latest notification (activation ${latest.seq}: ${JSON.stringify(latest.result)})`);
+    }
+  }
+  return problems;
+}
+
+/**
+ * The listener of the listener: one activation per activation of p that
+ * succeeded before the run was stopped, with that activation's value, in the
+ * order of p's notifications.
+ */
+function downstream(activations: readonly ActivationState[], history: readonly HistoryEntry[], eligible: boolean): string[] {
+  const stoppedAt = history.find((e) => e.type === 'change' && detailOf(e, 'op') === 'stop')?.seq ?? Infinity;
+  const succeededAt = new Map(history.filter((e) => e.type === 'node.succeeded' && e.node === 'p').map((e) => [e.activation, e.seq]));
+  const problems: string[] = [];
+  const bySource = new Map<number, ActivationState>();
+  for (const a of activations) if (a.node === 'p' && a.status === 'succeeded') bySource.set(a.result as number, a);
+  const fed = activations.filter((a) => a.node === 'q').sort((a, b) => a.seq - b.seq);
+  const seen = new Set<number>();
+  let last: ActivationState | undefined;
+  for (const a of fed) {
+    const value = (a.inputs as { p: number }).p;
+    const source = bySource.get(value);
+    if (seen.has(value)) problems.push(`q activated twice for p's value ${value}`);
+    seen.add(value);
+    if (source === undefined) problems.push(`q activation ${a.seq} has p = ${value}, which no succeeded activation of p produced`);
+    if (a.status === 'succeeded' && JSON.stringify(a.result) !== JSON.stringify(downstreamResult(value))) problems.push(`q activation ${a.seq} result ${JSON.stringify(a.result)}, reference ${downstreamResult(value)}`);
+    if (source !== undefined && last !== undefined && source.seq < last.seq) {
+      problems.push(`q activation ${a.seq} is fed by p's activation ${source.seq}, after q was fed by p's later activation ${last.seq}: not in notification order`);
+    }
+    if (source !== undefined) last = source;
+  }
+  if (eligible) {
+    for (const [value, source] of bySource) {
+      if (!seen.has(value) && (succeededAt.get(source.seq) ?? Infinity) < stoppedAt) problems.push(`p's activation ${source.seq} (value ${value}) did not activate q`);
     }
   }
   return problems;

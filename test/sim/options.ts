@@ -18,6 +18,7 @@ export const KINDS = {
   'retry-fails-again': 'a failed node that has a rollback is retried (a live change) and fails again',
   'remove-readd': 'a node is removed and added again under the same id in one batch',
   'remove-listener': 'a persistent listener with live activations is removed, then the run is stopped',
+  'listener-order': 'a persistent listener listens to another; it must be fed in the order of the notifications',
   // checks
   'listener-result': "a persistent listener's result is that of its latest notification",
   'activation-retry-in-saga': "no apply starts once a saga has begun, not even a persistent listener's activation retry",
@@ -39,6 +40,7 @@ export const AWAITING_FIXES: Partial<Record<Kind, string>> = {
   'remove-readd': 'defect 8: memory and SQLite stores write upserts before deletes, the re-added node is lost',
   'remove-listener': "defect 6: removed live activations stay 'running' in the store, the stopped run stays 'stopping'",
   'listener-result': "defect 10: a persistent listener's result is whichever activation finished last",
+  'listener-order': 'defect 10: downstream persistent listeners are fed in the completion order of their source activations',
   'activation-retry-in-saga':
     "found by the simulator, not in issue 8: a persistent listener's activation retry is dispatched during a saga (a node's retry is cancelled)",
 };
