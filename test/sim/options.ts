@@ -10,6 +10,7 @@ export const KINDS = {
   redeliver: "a consumer's unacknowledged deliveries go back to the queue while its handlers still run (a channel reset)",
   // faults of the processes
   crash: 'coordinator and worker processes crash at any point (between a commit and its publish, mid-task) and restart on the same store',
+  'graceful-restart': "a process's coordinator is closed (as on SIGTERM) while it steps a batch, then the process exits and restarts",
   // faults of the store
   'store-error': 'a store call fails before doing anything (a connection refused)',
   'ambiguous-commit': 'a commit is applied, then throws (the connection drops during COMMIT)',

@@ -53,6 +53,7 @@ interface Slot {
   concurrency: number;
   incarnation: number;
   process?: SimProcess;
+  coordinator?: Coordinator;
 }
 
 /** Runs one seed and checks it. */
@@ -134,8 +135,13 @@ class World {
       for (const action of plan.actions) scheduler.after(action.at, () => this.track(this.act(plan, action)));
     }
     for (const n of this.workload.notifications) scheduler.after(n.at, () => this.track(this.notify(n.event, n.v)));
-    if (!this.options.skip.has('crash')) {
-      for (let at = this.random.int(200, 2500); at < FAULT_WINDOW_MS; at += this.random.int(200, 2500)) scheduler.after(at, () => this.crashOne());
+    const crash = !this.options.skip.has('crash');
+    const graceful = !this.options.skip.has('graceful-restart');
+    if (crash || graceful) {
+      for (let at = this.random.int(200, 2500); at < FAULT_WINDOW_MS; at += this.random.int(200, 2500)) {
+        const gracefully = graceful && (!crash || this.random.chance(0.3));
+        scheduler.after(at, () => (gracefully ? void this.restartGracefully() : this.crashOne()));
+      }
     }
     await scheduler.run(this.t0 + FAULT_WINDOW_MS);
     this.heal();
@@ -196,7 +202,8 @@ class World {
     const store = this.viewOf(process);
     const transport = this.broker.transport(process);
     const logger = this.logger(process.name);
-    await new Coordinator({ store, transport, clock: this.scheduler.clock(process), logger }).start();
+    slot.coordinator = new Coordinator({ store, transport, clock: this.scheduler.clock(process), logger });
+    await slot.coordinator.start();
     if (slot.works) {
       const registry = new TaskRegistry().register(...this.tasksOf(process).values());
       await new Worker({ transport, registry, concurrency: slot.concurrency, queues: ['default'], id: process.name, logger }).start();
@@ -214,6 +221,27 @@ class World {
     this.crashes++;
     this.broker.crashed(process);
     this.log(`${process.name} CRASHES`);
+    this.scheduler.after(this.random.int(50, 1500), () => {
+      if (slot.process === process) void this.boot(slot);
+    });
+  }
+
+  /**
+   * Stops a random live process the way a SIGTERM does for its coordinator
+   * (`close()`: no new signals, the batch in flight finishes, timers cleared),
+   * then the process exits and restarts later. A crash may still cut the drain.
+   */
+  private async restartGracefully(): Promise<void> {
+    const alive = this.slots.filter((s) => s.process?.alive === true);
+    if (alive.length === 0) return;
+    const slot = this.random.pick(alive);
+    const process = slot.process as SimProcess;
+    this.log(`${process.name} stops (coordinator close, mid-drain)`);
+    await (slot.coordinator as Coordinator).close();
+    if (!process.alive) return; // crashed while draining
+    process.alive = false;
+    this.broker.crashed(process);
+    this.log(`${process.name} exited`);
     this.scheduler.after(this.random.int(50, 1500), () => {
       if (slot.process === process) void this.boot(slot);
     });
