@@ -14,6 +14,7 @@ export const KINDS = {
   // faults of the store
   'store-error': 'a store call fails before doing anything (a connection refused)',
   'ambiguous-commit': 'a commit is applied, then throws (the connection drops during COMMIT)',
+  'store-outage': 'the store refuses every call for 1-8 s (the database restarting)',
   // workload scenarios
   'rollback-without-undo': "flows with onFailure 'rollback' whose tasks have no rollback function",
   'retry-fails-again': 'a failed node that has a rollback is retried (a live change) and fails again',

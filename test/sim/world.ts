@@ -88,7 +88,7 @@ class World {
     this.random = root.fork();
     const has = (kind: Kind): boolean => !options.skip.has(kind);
     this.bus = { duplicate: has('duplicate') ? 0.05 : 0, redeliver: has('redeliver') ? 0.02 : 0 };
-    this.storeFaults = { error: has('store-error') ? 0.03 : 0, ambiguous: has('ambiguous-commit') ? 0.03 : 0 };
+    this.storeFaults = { error: has('store-error') ? 0.03 : 0, ambiguous: has('ambiguous-commit') ? 0.03 : 0, downUntil: 0 };
     this.inner = options.store === 'sqlite' ? new SqliteStore({ path: ':memory:' }) : new MemoryStore();
     this.broker = new SimBroker(this.scheduler, root.fork(), this.bus, (line) => this.log(line));
     this.workload = generateWorkload(root.fork(), options.skip, FAULT_WINDOW_MS);
@@ -143,6 +143,14 @@ class World {
         scheduler.after(at, () => (gracefully ? void this.restartGracefully() : this.crashOne()));
       }
     }
+    if (!this.options.skip.has('store-outage') && this.random.chance(0.3)) {
+      const at = this.random.int(0, FAULT_WINDOW_MS - 1000);
+      const ms = this.random.int(1000, 8000);
+      scheduler.after(at, () => {
+        this.storeFaults.downUntil = scheduler.now + ms;
+        this.log(`store outage for ${ms} ms`);
+      });
+    }
     await scheduler.run(this.t0 + FAULT_WINDOW_MS);
     this.heal();
     for (const slot of this.slots) if (slot.process?.alive !== true) await this.boot(slot);
@@ -181,6 +189,7 @@ class World {
     this.bus.redeliver = 0;
     this.storeFaults.error = 0;
     this.storeFaults.ambiguous = 0;
+    this.storeFaults.downUntil = 0;
     this.log('faults stop');
   }
 
