@@ -28,6 +28,8 @@ export interface CheckInput {
   ledger: readonly Execution[];
   calls: CallRecords;
   skip: ReadonlySet<Kind>;
+  /** Embedded mode: one process, no duplicating bus. */
+  embedded: boolean;
 }
 
 const ALL = { limit: 1_000_000 };
@@ -70,9 +72,10 @@ export async function checkWorld(input: CheckInput): Promise<CheckReport> {
     const history = await input.store.history(plan.id, ALL);
     const activations = await input.store.activations(plan.id, undefined, ALL);
     const problems = [
-      ...liveness(state, activations),
+      ...liveness(state, activations, input.skip),
       ...wellFormed(state, history),
       ...recordedOnce(plan.id, history, input.ledger),
+      ...(input.embedded && !input.skip.has('once-per-process') ? oncePerProcess(plan.id, input.ledger) : []),
       ...changesOnce(plan.id, history, input.calls),
       ...outcomes(plan, state, history),
       ...sagaOrder(state, history, input.skip),
@@ -85,12 +88,12 @@ export async function checkWorld(input: CheckInput): Promise<CheckReport> {
 }
 
 /** Every run ends (or listens); nothing is left running with nothing to finish it. */
-function liveness(state: RunState, activations: readonly ActivationState[]): string[] {
+function liveness(state: RunState, activations: readonly ActivationState[], skip: ReadonlySet<Kind>): string[] {
   const problems: string[] = [];
   if (!ENDED.has(state.status)) problems.push(`liveness: run is ${state.status} after the faults stopped`);
   for (const node of state.nodes.values()) {
     if (node.status === 'running' || node.status === 'retrying') problems.push(`liveness: node ${node.def.id} is ${node.status} (attempt ${node.attempt})`);
-    if (node.undo === 'running') problems.push(`liveness: rollback of node ${node.def.id} is running`);
+    if (node.undo === 'running' && !(state.status === 'cancelled' && skip.has('rollback-after-cancel'))) problems.push(`liveness: rollback of node ${node.def.id} is running`);
   }
   for (const a of activations) {
     if (a.status === 'running' || a.status === 'retrying') problems.push(`liveness: activation ${a.seq} of ${a.node} is ${a.status} in the store`);
@@ -167,7 +170,7 @@ function changesOnce(runId: string, history: readonly HistoryEntry[], calls: Cal
     if (call.runId !== runId) continue;
     const n = applied.get(call.actor) ?? 0;
     if (n > 1) problems.push(`change ${call.actor} (${call.what}) applied ${n} times`);
-    if (n > 0 && call.outcome !== 'ok' && call.outcome !== 'TW_STORE') {
+    if (n > 0 && !['ok', 'TW_STORE', 'cut'].includes(call.outcome)) {
       problems.push(`change ${call.actor} (${call.what}) was applied, but its caller was told ${call.outcome}`);
     }
   }
@@ -371,4 +374,15 @@ function downstream(activations: readonly ActivationState[], history: readonly H
     }
   }
   return problems;
+}
+
+/** Embedded: a process executes each attempt (and rollback) at most once. */
+function oncePerProcess(runId: string, ledger: readonly Execution[]): string[] {
+  const counts = new Map<string, number>();
+  for (const e of ledger) {
+    if (e.runId !== runId) continue;
+    const key = `${e.kind} of ${refKey(e)} by ${e.process}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return [...counts].filter(([, n]) => n > 1).map(([key, n]) => `${key}: executed ${n} times by one process`);
 }

@@ -24,6 +24,8 @@ export const KINDS = {
   // checks
   'listener-result': "a persistent listener's result is that of its latest notification",
   'activation-retry-in-saga': "no apply starts once a saga has begun, not even a persistent listener's activation retry",
+  'once-per-process': 'embedded: one process executes an attempt at most once (a restart re-executes only what a crash interrupted)',
+  'rollback-after-cancel': "a cancelled run's rollbacks in flight still finish (after a crash too)",
 } as const;
 
 /** A fault kind, scenario or check. */
@@ -45,6 +47,9 @@ export const AWAITING_FIXES: Partial<Record<Kind, string>> = {
   'listener-order': 'defect 10: downstream persistent listeners are fed in the completion order of their source activations',
   'activation-retry-in-saga':
     "found by the simulator, not in issue 8: a persistent listener's activation retry is dispatched during a saga (a node's retry is cancelled)",
+  'once-per-process': 'defect 9: after a CLI change made while the process was down, resume() and the outbox poller both dispatch the attempt',
+  'rollback-after-cancel':
+    "found by the simulator (embedded), not in issue 8: a run cancelled while a rollback runs, then a crash: resume() skips cancelled runs, the rollback stays 'running' for ever",
 };
 
 /** Options of one simulated seed. */
@@ -53,8 +58,14 @@ export interface SimOptions {
   seed: number;
   /** Kinds not to inject or check. */
   skip: ReadonlySet<Kind>;
-  /** Store adapter under test. */
+  /** Store adapter under test (embedded mode always uses SQLite). */
   store: 'memory' | 'sqlite';
+  /**
+   * `distributed`: worker and coordinator processes on a durable bus, a client apart.
+   * `embedded`: one process (worker, coordinator, client) with an in-process bus that
+   * dies with it and `resume()` at restart, and a CLI changing runs while it is down.
+   */
+  mode: 'distributed' | 'embedded';
 }
 
 /** Parses a comma-separated list of kinds; throws on an unknown one. */
