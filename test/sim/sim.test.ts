@@ -24,10 +24,13 @@ describe('deterministic simulation', () => {
     });
   }
 
-  it('a seed replays identically', async () => {
+  it('a seed replays identically, violations and trace included', async () => {
     const skip = new Set<Kind>();
-    const first = await simulate({ seed: 7, skip, store: 'memory', mode: 'distributed' });
-    const again = await simulate({ seed: 7, skip, store: 'memory', mode: 'distributed' });
-    expect(again).toEqual(first);
+    for (const options of [{ store: 'memory', mode: 'distributed' }, { store: 'sqlite', mode: 'embedded' }] as const) {
+      const first = await simulate({ seed: 7, skip, ...options });
+      const again = await simulate({ seed: 7, skip, ...options });
+      expect(first.stats.executions).toBeGreaterThan(0);
+      expect(again).toEqual(first);
+    }
   });
 });
