@@ -9,7 +9,7 @@ import type { ActivationState, NodeState, RunState, RunStatus } from '../../src/
 import { RUN_TRANSITIONS } from '../../src/engine/transitions.js';
 import type { Store } from '../../src/store/port.js';
 import type { Kind } from './options.js';
-import { listenerResult, SKIP_VALUE, type Execution, type NodePlan, type RunPlan, type Workload } from './workload.js';
+import { downstreamResult, listenerResult, SKIP_VALUE, type Execution, type NodePlan, type RunPlan, type Workload } from './workload.js';
 
 /** What the simulated user asked and was answered. */
 export interface CallRecords {
@@ -28,6 +28,8 @@ export interface CheckInput {
   ledger: readonly Execution[];
   calls: CallRecords;
   skip: ReadonlySet<Kind>;
+  /** Embedded mode: one process, no duplicating bus. */
+  embedded: boolean;
 }
 
 const ALL = { limit: 1_000_000 };
@@ -70,9 +72,10 @@ export async function checkWorld(input: CheckInput): Promise<CheckReport> {
     const history = await input.store.history(plan.id, ALL);
     const activations = await input.store.activations(plan.id, undefined, ALL);
     const problems = [
-      ...liveness(state, activations),
+      ...liveness(state, activations, input.skip),
       ...wellFormed(state, history),
       ...recordedOnce(plan.id, history, input.ledger),
+      ...(input.embedded && !input.skip.has('once-per-process') ? oncePerProcess(plan.id, input.ledger) : []),
       ...changesOnce(plan.id, history, input.calls),
       ...outcomes(plan, state, history),
       ...sagaOrder(state, history, input.skip),
@@ -85,12 +88,12 @@ export async function checkWorld(input: CheckInput): Promise<CheckReport> {
 }
 
 /** Every run ends (or listens); nothing is left running with nothing to finish it. */
-function liveness(state: RunState, activations: readonly ActivationState[]): string[] {
+function liveness(state: RunState, activations: readonly ActivationState[], skip: ReadonlySet<Kind>): string[] {
   const problems: string[] = [];
   if (!ENDED.has(state.status)) problems.push(`liveness: run is ${state.status} after the faults stopped`);
   for (const node of state.nodes.values()) {
     if (node.status === 'running' || node.status === 'retrying') problems.push(`liveness: node ${node.def.id} is ${node.status} (attempt ${node.attempt})`);
-    if (node.undo === 'running') problems.push(`liveness: rollback of node ${node.def.id} is running`);
+    if (node.undo === 'running' && !(state.status === 'cancelled' && skip.has('rollback-after-cancel'))) problems.push(`liveness: rollback of node ${node.def.id} is running`);
   }
   for (const a of activations) {
     if (a.status === 'running' || a.status === 'retrying') problems.push(`liveness: activation ${a.seq} of ${a.node} is ${a.status} in the store`);
@@ -167,7 +170,7 @@ function changesOnce(runId: string, history: readonly HistoryEntry[], calls: Cal
     if (call.runId !== runId) continue;
     const n = applied.get(call.actor) ?? 0;
     if (n > 1) problems.push(`change ${call.actor} (${call.what}) applied ${n} times`);
-    if (n > 0 && call.outcome !== 'ok' && call.outcome !== 'TW_STORE') {
+    if (n > 0 && !['ok', 'TW_STORE', 'cut'].includes(call.outcome)) {
       problems.push(`change ${call.actor} (${call.what}) was applied, but its caller was told ${call.outcome}`);
     }
   }
@@ -252,7 +255,7 @@ function outcomes(plan: RunPlan, state: RunState, history: readonly HistoryEntry
       problems.push(`node ${id} is ${node.status}, reference ${want.status}${want.result === undefined ? '' : ` with result ${JSON.stringify(want.result)}`}`);
     }
   }
-  for (const id of state.nodes.keys()) if (!expected.has(id) && id !== 'ev' && id !== 'p') problems.push(`node ${id} is in the store but not in the reference`);
+  for (const id of state.nodes.keys()) if (!expected.has(id) && !['ev', 'p', 'q'].includes(id)) problems.push(`node ${id} is in the store but not in the reference`);
   const statuses = [...expected.values()].map((e) => e.status);
   const listening = state.nodes.get('p')?.status === 'listening';
   const want: RunStatus = cancelled
@@ -328,6 +331,7 @@ function notifications(plan: RunPlan, state: RunState, history: readonly History
       if (n.runIds?.includes(plan.id) && (byV.get(n.v)?.length ?? 0) === 0) problems.push(`notify of v=${n.v} reported this run notified, but p has no activation for it`);
     }
   }
+  if (plan.listener.downstream) problems.push(...downstream(activations, history, eligible));
   const p = state.nodes.get('p');
   if (!input.skip.has('listener-result') && p !== undefined) {
     const latest = activations.filter((a) => a.node === 'p' && a.status === 'succeeded').sort((a, b) => b.seq - a.seq)[0];
@@ -336,4 +340,49 @@ function notifications(plan: RunPlan, state: RunState, history: readonly History
     }
   }
   return problems;
+}
+
+/**
+ * The listener of the listener: one activation per activation of p that
+ * succeeded before the run was stopped, with that activation's value, in the
+ * order of p's notifications.
+ */
+function downstream(activations: readonly ActivationState[], history: readonly HistoryEntry[], eligible: boolean): string[] {
+  const stoppedAt = history.find((e) => e.type === 'change' && detailOf(e, 'op') === 'stop')?.seq ?? Infinity;
+  const succeededAt = new Map(history.filter((e) => e.type === 'node.succeeded' && e.node === 'p').map((e) => [e.activation, e.seq]));
+  const problems: string[] = [];
+  const bySource = new Map<number, ActivationState>();
+  for (const a of activations) if (a.node === 'p' && a.status === 'succeeded') bySource.set(a.result as number, a);
+  const fed = activations.filter((a) => a.node === 'q').sort((a, b) => a.seq - b.seq);
+  const seen = new Set<number>();
+  let last: ActivationState | undefined;
+  for (const a of fed) {
+    const value = (a.inputs as { p: number }).p;
+    const source = bySource.get(value);
+    if (seen.has(value)) problems.push(`q activated twice for p's value ${value}`);
+    seen.add(value);
+    if (source === undefined) problems.push(`q activation ${a.seq} has p = ${value}, which no succeeded activation of p produced`);
+    if (a.status === 'succeeded' && JSON.stringify(a.result) !== JSON.stringify(downstreamResult(value))) problems.push(`q activation ${a.seq} result ${JSON.stringify(a.result)}, reference ${downstreamResult(value)}`);
+    if (source !== undefined && last !== undefined && source.seq < last.seq) {
+      problems.push(`q activation ${a.seq} is fed by p's activation ${source.seq}, after q was fed by p's later activation ${last.seq}: not in notification order`);
+    }
+    if (source !== undefined) last = source;
+  }
+  if (eligible) {
+    for (const [value, source] of bySource) {
+      if (!seen.has(value) && (succeededAt.get(source.seq) ?? Infinity) < stoppedAt) problems.push(`p's activation ${source.seq} (value ${value}) did not activate q`);
+    }
+  }
+  return problems;
+}
+
+/** Embedded: a process executes each attempt (and rollback) at most once. */
+function oncePerProcess(runId: string, ledger: readonly Execution[]): string[] {
+  const counts = new Map<string, number>();
+  for (const e of ledger) {
+    if (e.runId !== runId) continue;
+    const key = `${e.kind} of ${refKey(e)} by ${e.process}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return [...counts].filter(([, n]) => n > 1).map(([key, n]) => `${key}: executed ${n} times by one process`);
 }

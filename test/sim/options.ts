@@ -10,17 +10,22 @@ export const KINDS = {
   redeliver: "a consumer's unacknowledged deliveries go back to the queue while its handlers still run (a channel reset)",
   // faults of the processes
   crash: 'coordinator and worker processes crash at any point (between a commit and its publish, mid-task) and restart on the same store',
+  'graceful-restart': "a process's coordinator is closed (as on SIGTERM) while it steps a batch, then the process exits and restarts",
   // faults of the store
   'store-error': 'a store call fails before doing anything (a connection refused)',
   'ambiguous-commit': 'a commit is applied, then throws (the connection drops during COMMIT)',
+  'store-outage': 'the store refuses every call for 1-8 s (the database restarting)',
   // workload scenarios
   'rollback-without-undo': "flows with onFailure 'rollback' whose tasks have no rollback function",
   'retry-fails-again': 'a failed node that has a rollback is retried (a live change) and fails again',
   'remove-readd': 'a node is removed and added again under the same id in one batch',
   'remove-listener': 'a persistent listener with live activations is removed, then the run is stopped',
+  'listener-order': 'a persistent listener listens to another; it must be fed in the order of the notifications',
   // checks
   'listener-result': "a persistent listener's result is that of its latest notification",
   'activation-retry-in-saga': "no apply starts once a saga has begun, not even a persistent listener's activation retry",
+  'once-per-process': 'embedded: one process executes an attempt at most once (a restart re-executes only what a crash interrupted)',
+  'rollback-after-cancel': "a cancelled run's rollbacks in flight still finish (after a crash too)",
 } as const;
 
 /** A fault kind, scenario or check. */
@@ -39,8 +44,12 @@ export const AWAITING_FIXES: Partial<Record<Kind, string>> = {
   'remove-readd': 'defect 8: memory and SQLite stores write upserts before deletes, the re-added node is lost',
   'remove-listener': "defect 6: removed live activations stay 'running' in the store, the stopped run stays 'stopping'",
   'listener-result': "defect 10: a persistent listener's result is whichever activation finished last",
+  'listener-order': 'defect 10: downstream persistent listeners are fed in the completion order of their source activations',
   'activation-retry-in-saga':
     "found by the simulator, not in issue 8: a persistent listener's activation retry is dispatched during a saga (a node's retry is cancelled)",
+  'once-per-process': 'defect 9: after a CLI change made while the process was down, resume() and the outbox poller both dispatch the attempt',
+  'rollback-after-cancel':
+    "found by the simulator (embedded), not in issue 8: a run cancelled while a rollback runs, then a crash: resume() skips cancelled runs, the rollback stays 'running' for ever",
 };
 
 /** Options of one simulated seed. */
@@ -49,8 +58,14 @@ export interface SimOptions {
   seed: number;
   /** Kinds not to inject or check. */
   skip: ReadonlySet<Kind>;
-  /** Store adapter under test. */
+  /** Store adapter under test (embedded mode always uses SQLite). */
   store: 'memory' | 'sqlite';
+  /**
+   * `distributed`: worker and coordinator processes on a durable bus, a client apart.
+   * `embedded`: one process (worker, coordinator, client) with an in-process bus that
+   * dies with it and `resume()` at restart, and a CLI changing runs while it is down.
+   */
+  mode: 'distributed' | 'embedded';
 }
 
 /** Parses a comma-separated list of kinds; throws on an unknown one. */

@@ -8,24 +8,29 @@ import { describe, expect, it } from 'vitest';
 import { AWAITING_FIXES, type Kind } from './options.js';
 import { simulate } from './world.js';
 
-/** Seeds run in CI: 1..SEEDS. */
-const SEEDS = 300;
+/** Seeds run in CI, per mode: 1..n. */
+const BUDGET = { distributed: 300, embedded: 100 } as const;
 
 describe('deterministic simulation', () => {
-  it(`${SEEDS} seeds keep every invariant`, { timeout: 120_000 }, async () => {
-    const skip = new Set(Object.keys(AWAITING_FIXES) as Kind[]);
-    const failures: string[] = [];
-    for (let seed = 1; seed <= SEEDS; seed++) {
-      const report = await simulate({ seed, skip, store: 'memory' });
-      if (report.violations.length > 0) failures.push(`seed ${seed} (replay: npm run sim -- --ci --seed ${seed}):\n  ${report.violations.join('\n  ')}`);
-    }
-    expect(failures).toEqual([]);
-  });
+  for (const mode of ['distributed', 'embedded'] as const) {
+    it(`${BUDGET[mode]} seeds of the ${mode} runtime keep every invariant`, { timeout: 120_000 }, async () => {
+      const skip = new Set(Object.keys(AWAITING_FIXES) as Kind[]);
+      const failures: string[] = [];
+      for (let seed = 1; seed <= BUDGET[mode]; seed++) {
+        const report = await simulate({ seed, skip, store: mode === 'embedded' ? 'sqlite' : 'memory', mode });
+        if (report.violations.length > 0) failures.push(`seed ${seed} (replay: npm run sim -- --ci --mode ${mode} --seed ${seed}):\n  ${report.violations.join('\n  ')}`);
+      }
+      expect(failures).toEqual([]);
+    });
+  }
 
-  it('a seed replays identically', async () => {
+  it('a seed replays identically, violations and trace included', async () => {
     const skip = new Set<Kind>();
-    const first = await simulate({ seed: 7, skip, store: 'memory' });
-    const again = await simulate({ seed: 7, skip, store: 'memory' });
-    expect(again).toEqual(first);
+    for (const options of [{ store: 'memory', mode: 'distributed' }, { store: 'sqlite', mode: 'embedded' }] as const) {
+      const first = await simulate({ seed: 7, skip, ...options });
+      const again = await simulate({ seed: 7, skip, ...options });
+      expect(first.stats.executions).toBeGreaterThan(0);
+      expect(again).toEqual(first);
+    }
   });
 });

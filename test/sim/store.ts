@@ -18,6 +18,8 @@ export interface StoreFaults {
   error: number;
   /** Probability that a commit is applied, then throws. */
   ambiguous: number;
+  /** Every call fails until this simulated time (an outage: the database restarting). */
+  downUntil: number;
 }
 
 /** What every view shares. */
@@ -43,7 +45,7 @@ export class SimStore implements Store {
   private async call<T>(name: string, run: () => Promise<T>): Promise<T> {
     const { scheduler, random, faults } = this.world;
     await scheduler.hold(this.process, random.int(0, 5));
-    if (random.chance(faults.error)) {
+    if (scheduler.now < faults.downUntil || random.chance(faults.error)) {
       this.world.log(`${this.process.name}: store ${name} fails`);
       throw new StoreError(`simulated: store ${name} failed`, 'ECONNRESET');
     }

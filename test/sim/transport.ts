@@ -129,6 +129,8 @@ export class SimBroker {
     readonly random: Random,
     readonly faults: BusFaults,
     readonly log: (line: string) => void,
+    /** False for the in-process bus of an embedded process: it dies with its process. */
+    readonly durable = true,
   ) {
     this.signals = new Queue(this, 8);
   }
@@ -210,12 +212,14 @@ export class SimBroker {
 /** One process's view of the broker. */
 class SimTransport implements Transport {
   readonly kind = 'sim';
-  readonly durable = true;
+  readonly durable: boolean;
 
   constructor(
     private readonly broker: SimBroker,
     private readonly process: SimProcess,
-  ) {}
+  ) {
+    this.durable = broker.durable;
+  }
 
   /** Publishes after a delay; a crash before the confirm leaves the caller waiting for ever (it is gone). */
   private async publish(publish: () => void): Promise<void> {

@@ -52,8 +52,8 @@ export interface RunPlan {
   nodes: NodePlan[];
   /** The node added live (`a`), if planned. */
   spare?: NodePlan;
-  /** Event the flow listens to (node `ev`), with a persistent listener `p`. */
-  listener?: { event: string };
+  /** Event the flow listens to (node `ev`), with a persistent listener `p`, and `q`, a persistent listener of `p`, when `downstream`. */
+  listener?: { event: string; downstream: boolean };
   /** When the run is started (ms after the start of the world). */
   startAt: number;
   /** Live changes. */
@@ -129,9 +129,10 @@ function generateRun(random: Random, skip: ReadonlySet<Kind>, id: string, window
   const at = (): number => random.int(startAt + 1, window);
   const plan: RunPlan = { id, policy, nodes, startAt, actions, stopAtEnd: false };
   if (random.chance(0.4)) {
-    plan.listener = { event: random.pick(EVENTS) };
+    plan.listener = { event: random.pick(EVENTS), downstream: !skip.has('listener-order') && random.chance(0.5) };
     plan.stopAtEnd = random.chance(0.5);
-    if (!skip.has('remove-listener') && random.chance(0.3)) {
+    // (p cannot be removed while q needs its value.)
+    if (!skip.has('remove-listener') && !plan.listener.downstream && random.chance(0.3)) {
       actions.push({ at: at(), op: 'remove-listener' });
       plan.stopAtEnd = true;
     }
@@ -163,6 +164,9 @@ export function computeResult(plan: NodePlan, inputs: Record<string, unknown>): 
 
 /** The persistent listener's result for a notification. */
 export const listenerResult = (v: number): number => 2 * v + 1;
+
+/** The downstream persistent listener's result for a value of p. */
+export const downstreamResult = (p: number): number => p + 1000;
 
 /** What task bodies need from the world. */
 export interface TaskWorld {
@@ -230,6 +234,22 @@ export function buildTasks(workload: Workload, world: TaskWorld, process: SimPro
           },
         }),
       );
+      if (run.listener.downstream) {
+        const name = taskName(run, 'q');
+        tasks.set(
+          name,
+          task(name, {
+            requires: ['p'],
+            provides: 'q',
+            apply: async ({ p }: { p: number }, ctx) => {
+              const entry = { runId: ctx.runId, node: ctx.nodeId, attempt: ctx.attempt, kind: 'apply' as const };
+              record(ctx.activation === undefined ? entry : { ...entry, activation: ctx.activation });
+              await work(world, process);
+              return downstreamResult(p);
+            },
+          }),
+        );
+      }
     }
   }
   return tasks;
@@ -246,7 +266,9 @@ export function buildFlow(run: RunPlan, tasks: ReadonlyMap<string, AnyTask>): Fl
   }
   if (run.listener !== undefined) {
     const ev = event(run.listener.event, { id: 'ev', provides: ['v'] });
-    flo.link(ev, (tasks.get(taskName(run, 'p')) as AnyTask).s({}, { id: 'p', persistent: true }));
+    const p = (tasks.get(taskName(run, 'p')) as AnyTask).s({}, { id: 'p', persistent: true });
+    flo.link(ev, p);
+    if (run.listener.downstream) flo.link(p, (tasks.get(taskName(run, 'q')) as AnyTask).s({}, { id: 'q', persistent: true }));
   }
   return flo;
 }

@@ -9,12 +9,13 @@ import { Client } from '../../src/client/client.js';
 import type { RuntimeParts } from '../../src/client/parts.js';
 import { RunHandle } from '../../src/client/run-handle.js';
 import { Coordinator } from '../../src/coordinator/coordinator.js';
-import type { RunState } from '../../src/engine/state.js';
+import type { NodeState, RunState } from '../../src/engine/state.js';
 import type { Flow } from '../../src/model/flow.js';
 import type { AnyTask } from '../../src/model/task.js';
 import type { Logger, LogFields } from '../../src/observability/logger.js';
 import { MemoryStore } from '../../src/store/memory/memory-store.js';
 import type { Store } from '../../src/store/port.js';
+import type { Transport } from '../../src/transport/port.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { TaskRegistry } from '../../src/worker/registry.js';
 import { Worker } from '../../src/worker/worker.js';
@@ -46,6 +47,13 @@ export interface SeedReport {
   stats: { runs: number; executions: number; reexecuted: number; crashes: number; steps: number; simulatedMs: number };
 }
 
+/** Who makes the user's calls: a client wired to one process's coordinator. */
+interface User {
+  process: SimProcess;
+  parts: RuntimeParts;
+  client: Client;
+}
+
 /** A server process slot: a worker with a coordinator (as `taskwire worker`), or a coordinator alone. */
 interface Slot {
   name: string;
@@ -53,6 +61,7 @@ interface Slot {
   concurrency: number;
   incarnation: number;
   process?: SimProcess;
+  coordinator?: Coordinator;
 }
 
 /** Runs one seed and checks it. */
@@ -69,16 +78,20 @@ class World {
   private readonly storeFaults: StoreFaults;
   private readonly trace: string[] = [];
   private readonly inner: Store;
-  private readonly broker: SimBroker;
+  private broker: SimBroker;
+  private readonly busRandom: Random;
+  private readonly embedded: boolean;
   private readonly workload: Workload;
   private readonly ledger: Execution[] = [];
   private readonly slots: Slot[] = [];
   private readonly calls: CallRecords = { starts: new Map(), changes: [], notifies: [] };
   private readonly flows = new Map<string, Flow>();
   private readonly clientTasks: Map<string, AnyTask>;
-  private readonly parts: RuntimeParts;
-  private readonly client: Client;
-  private readonly clientProcess: SimProcess = { name: 'client', alive: true };
+  /** Distributed: the client process. Embedded: the CLI, used while the process is down. */
+  private readonly outside: User;
+  /** Embedded: the client of the current process. */
+  private app: User | undefined;
+  private readonly deaths = new Map<SimProcess, (() => void)[]>();
   private pending = 0;
   private crashes = 0;
 
@@ -86,28 +99,66 @@ class World {
     const root = new Random(options.seed);
     this.random = root.fork();
     const has = (kind: Kind): boolean => !options.skip.has(kind);
-    this.bus = { duplicate: has('duplicate') ? 0.05 : 0, redeliver: has('redeliver') ? 0.02 : 0 };
-    this.storeFaults = { error: has('store-error') ? 0.03 : 0, ambiguous: has('ambiguous-commit') ? 0.03 : 0 };
-    this.inner = options.store === 'sqlite' ? new SqliteStore({ path: ':memory:' }) : new MemoryStore();
-    this.broker = new SimBroker(this.scheduler, root.fork(), this.bus, (line) => this.log(line));
+    this.embedded = options.mode === 'embedded';
+    // The in-process bus of an embedded process neither duplicates nor redelivers.
+    const bus = !this.embedded;
+    this.bus = { duplicate: bus && has('duplicate') ? 0.05 : 0, redeliver: bus && has('redeliver') ? 0.02 : 0 };
+    this.storeFaults = { error: has('store-error') ? 0.03 : 0, ambiguous: has('ambiguous-commit') ? 0.03 : 0, downUntil: 0 };
+    this.inner = options.store === 'sqlite' || this.embedded ? new SqliteStore({ path: ':memory:' }) : new MemoryStore();
+    this.busRandom = root.fork();
+    this.broker = new SimBroker(this.scheduler, this.busRandom, this.bus, (line) => this.log(line), !this.embedded);
     this.workload = generateWorkload(root.fork(), options.skip, FAULT_WINDOW_MS);
     const storeWorld = { scheduler: this.scheduler, random: root.fork(), faults: this.storeFaults, log: (line: string) => this.log(line) };
     this.viewOf = (process) => new SimStore(this.inner, process, storeWorld);
     const taskWorld = { scheduler: this.scheduler, random: root.fork(), ledger: this.ledger };
     this.tasksOf = (process) => buildTasks(this.workload, taskWorld, process);
-    this.clientTasks = this.tasksOf(this.clientProcess);
-    const transport = this.broker.transport(this.clientProcess);
-    const store = this.viewOf(this.clientProcess);
-    const coordinator = new Coordinator({ store, transport, clock: this.scheduler.clock(this.clientProcess), logger: this.logger('client') });
-    this.parts = { store, transport, coordinator, registry: new TaskRegistry().register(...this.clientTasks.values()), actor: 'sim-user', pollIntervalMs: 500 };
-    this.client = new Client(this.parts, async () => undefined);
+    const outside: SimProcess = { name: this.embedded ? 'cli' : 'client', alive: true };
+    this.clientTasks = this.tasksOf(outside);
     for (const plan of this.workload.runs) this.flows.set(plan.id, buildFlow(plan, this.clientTasks));
-    const workers = this.random.int(1, 3);
-    for (let i = 0; i < workers; i++) this.slots.push({ name: `worker-${i + 1}`, works: true, concurrency: this.random.int(1, 4), incarnation: 0 });
-    if (this.random.chance(0.3)) this.slots.push({ name: 'coordinator', works: false, concurrency: 0, incarnation: 0 });
+    // Distributed, the client steps its own events; embedded, the CLI leaves its commands in the outbox for the process.
+    const transport = (this.embedded ? new SimBroker(this.scheduler, this.busRandom, this.bus, () => undefined, false) : this.broker).transport(outside);
+    const store = this.viewOf(outside);
+    const coordinator = new Coordinator({ store, transport, clock: this.scheduler.clock(outside), logger: this.logger(outside.name), carryOut: !this.embedded });
+    this.outside = this.user(outside, coordinator, transport, store);
+    if (this.embedded) {
+      this.slots.push({ name: 'app', works: true, concurrency: this.random.int(1, 4), incarnation: 0 });
+    } else {
+      const workers = this.random.int(1, 3);
+      for (let i = 0; i < workers; i++) this.slots.push({ name: `worker-${i + 1}`, works: true, concurrency: this.random.int(1, 4), incarnation: 0 });
+      if (this.random.chance(0.3)) this.slots.push({ name: 'coordinator', works: false, concurrency: 0, incarnation: 0 });
+    }
   }
 
   private readonly viewOf: (process: SimProcess) => SimStore;
+
+  /** A client wired to a coordinator, as `connect()` wires one. */
+  private user(process: SimProcess, coordinator: Coordinator, transport: Transport, store: SimStore): User {
+    const parts: RuntimeParts = { store, transport, coordinator, registry: new TaskRegistry().register(...this.clientTasks.values()), actor: 'sim-user', pollIntervalMs: 500 };
+    return { process, parts, client: new Client(parts, async () => undefined) };
+  }
+
+  /** Who makes calls now: embedded, the process when it is up, else the CLI. */
+  private get caller(): User {
+    return this.app?.process.alive === true ? this.app : this.outside;
+  }
+
+  /** A process crashes or exits: its calls are cut (their callers are gone). */
+  private kill(process: SimProcess): void {
+    process.alive = false;
+    for (const cut of this.deaths.get(process) ?? []) cut();
+    this.deaths.delete(process);
+  }
+
+  /** A call's outcome, or `cut` once the process making it has died. */
+  private outcome<T>(process: SimProcess, call: Promise<T>): Promise<{ value: T } | { error: unknown } | 'cut'> {
+    return new Promise((resolve) => {
+      call.then(
+        (value) => resolve({ value }),
+        (error: unknown) => resolve({ error }),
+      );
+      this.deaths.set(process, [...(this.deaths.get(process) ?? []), () => resolve('cut')]);
+    });
+  }
   private readonly tasksOf: (process: SimProcess) => Map<string, AnyTask>;
 
   private log(line: string): void {
@@ -128,23 +179,37 @@ class World {
 
   async run(): Promise<SeedReport> {
     const { scheduler } = this;
-    for (const slot of this.slots) await this.boot(slot);
+    for (const slot of this.slots) void this.boot(slot);
     for (const plan of this.workload.runs) {
       scheduler.after(plan.startAt, () => this.track(this.start(plan)));
       for (const action of plan.actions) scheduler.after(action.at, () => this.track(this.act(plan, action)));
     }
     for (const n of this.workload.notifications) scheduler.after(n.at, () => this.track(this.notify(n.event, n.v)));
-    if (!this.options.skip.has('crash')) {
-      for (let at = this.random.int(200, 2500); at < FAULT_WINDOW_MS; at += this.random.int(200, 2500)) scheduler.after(at, () => this.crashOne());
+    const crash = !this.options.skip.has('crash');
+    // (Embedded, closing the process closes its worker, which waits on a real timer: not simulated.)
+    const graceful = !this.options.skip.has('graceful-restart') && !this.embedded;
+    if (crash || graceful) {
+      for (let at = this.random.int(200, 2500); at < FAULT_WINDOW_MS; at += this.random.int(200, 2500)) {
+        const gracefully = graceful && (!crash || this.random.chance(0.3));
+        scheduler.after(at, () => (gracefully ? void this.restartGracefully() : this.crashOne()));
+      }
+    }
+    if (!this.options.skip.has('store-outage') && this.random.chance(0.3)) {
+      const at = this.random.int(0, FAULT_WINDOW_MS - 1000);
+      const ms = this.random.int(1000, 8000);
+      scheduler.after(at, () => {
+        this.storeFaults.downUntil = scheduler.now + ms;
+        this.log(`store outage for ${ms} ms`);
+      });
     }
     await scheduler.run(this.t0 + FAULT_WINDOW_MS);
     this.heal();
-    for (const slot of this.slots) if (slot.process?.alive !== true) await this.boot(slot);
+    for (const slot of this.slots) if (slot.process?.alive !== true) void this.boot(slot);
     const deadline = scheduler.now + SETTLE_BUDGET_MS;
     await scheduler.run(Math.min(deadline, scheduler.now + 30_000), () => this.pending === 0);
     for (const plan of this.workload.runs) if (plan.stopAtEnd) this.track(this.stopAtEnd(plan));
     while (scheduler.now < deadline && !(await this.quiet())) await scheduler.run(scheduler.now + 1000);
-    const { violations, histories } = await checkWorld({ store: this.inner, workload: this.workload, ledger: this.ledger, calls: this.calls, skip: this.options.skip });
+    const { violations, histories } = await checkWorld({ store: this.inner, workload: this.workload, ledger: this.ledger, calls: this.calls, skip: this.options.skip, embedded: this.embedded });
     if (!(await this.quiet())) violations.unshift(`liveness: not quiet ${SETTLE_BUDGET_MS} ms after the faults stopped`);
     const stats = this.stats();
     await this.teardown();
@@ -163,8 +228,8 @@ class World {
 
   /** Every process stops; pending task bodies unwind (no timer outlives the seed). */
   private async teardown(): Promise<void> {
-    for (const slot of this.slots) if (slot.process !== undefined) slot.process.alive = false;
-    this.clientProcess.alive = false;
+    for (const slot of this.slots) if (slot.process !== undefined) this.kill(slot.process);
+    this.kill(this.outside.process);
     await this.scheduler.run(Infinity);
     await this.inner.close();
   }
@@ -175,6 +240,7 @@ class World {
     this.bus.redeliver = 0;
     this.storeFaults.error = 0;
     this.storeFaults.ambiguous = 0;
+    this.storeFaults.downUntil = 0;
     this.log('faults stop');
   }
 
@@ -184,7 +250,7 @@ class World {
     if ((await this.inner.dueOutbox(Number.MAX_SAFE_INTEGER, 1)).length > 0) return false;
     for (const plan of this.workload.runs) {
       const state = await this.inner.loadRun(plan.id);
-      if (state !== undefined && !settled(state)) return false;
+      if (state !== undefined && !settled(state, this.options.skip.has('rollback-after-cancel'))) return false;
     }
     return true;
   }
@@ -194,14 +260,28 @@ class World {
     const process: SimProcess = { name: `${slot.name}#${++slot.incarnation}`, alive: true };
     slot.process = process;
     const store = this.viewOf(process);
+    // Embedded, the bus is in the process's memory: a new one with each process.
+    if (this.embedded) this.broker = new SimBroker(this.scheduler, this.busRandom, this.bus, (line) => this.log(line), false);
     const transport = this.broker.transport(process);
     const logger = this.logger(process.name);
-    await new Coordinator({ store, transport, clock: this.scheduler.clock(process), logger }).start();
+    const coordinator = new Coordinator({ store, transport, clock: this.scheduler.clock(process), logger });
+    slot.coordinator = coordinator;
+    await coordinator.start();
     if (slot.works) {
       const registry = new TaskRegistry().register(...this.tasksOf(process).values());
       await new Worker({ transport, registry, concurrency: slot.concurrency, queues: ['default'], id: process.name, logger }).start();
     }
     this.log(`${process.name} started`);
+    if (!this.embedded) return;
+    this.app = this.user(process, coordinator, transport, store);
+    // As connect(): live runs are resumed; if that fails, connect() fails and the process exits (and is restarted).
+    const resumed = await this.outcome(process, coordinator.resume());
+    if (resumed === 'cut' || !('error' in resumed)) return;
+    this.log(`${process.name}: resume failed (${(resumed.error as Error).message}); the process exits`);
+    this.kill(process);
+    this.scheduler.after(this.random.int(50, 1500), () => {
+      if (slot.process === process) void this.boot(slot);
+    });
   }
 
   /** Crashes a random live process; it restarts later, on the same store. */
@@ -210,10 +290,31 @@ class World {
     if (alive.length === 0) return;
     const slot = this.random.pick(alive);
     const process = slot.process as SimProcess;
-    process.alive = false;
+    this.kill(process);
     this.crashes++;
     this.broker.crashed(process);
     this.log(`${process.name} CRASHES`);
+    this.scheduler.after(this.random.int(50, 1500), () => {
+      if (slot.process === process) void this.boot(slot);
+    });
+  }
+
+  /**
+   * Stops a random live process the way a SIGTERM does for its coordinator
+   * (`close()`: no new signals, the batch in flight finishes, timers cleared),
+   * then the process exits and restarts later. A crash may still cut the drain.
+   */
+  private async restartGracefully(): Promise<void> {
+    const alive = this.slots.filter((s) => s.process?.alive === true);
+    if (alive.length === 0) return;
+    const slot = this.random.pick(alive);
+    const process = slot.process as SimProcess;
+    this.log(`${process.name} stops (coordinator close, mid-drain)`);
+    await (slot.coordinator as Coordinator).close();
+    if (!process.alive) return; // crashed while draining
+    this.kill(process);
+    this.broker.crashed(process);
+    this.log(`${process.name} exited`);
     this.scheduler.after(this.random.int(50, 1500), () => {
       if (slot.process === process) void this.boot(slot);
     });
@@ -225,47 +326,49 @@ class World {
     void call.finally(() => this.pending--);
   }
 
-  /** Starts a run; after an error, starts it again with the same id (a user's retry). */
+  /**
+   * Starts a run; after an error, starts it again with the same id (a user's
+   * retry). After a crash cut the call, the user first looks whether the run
+   * exists.
+   */
   private async start(plan: RunPlan): Promise<void> {
     const record = { attempts: 0, outcome: 'pending' as string };
     this.calls.starts.set(plan.id, record);
     for (;;) {
-      record.attempts++;
-      try {
-        await this.client.start(this.flows.get(plan.id) as Flow, {}, { id: plan.id });
-        record.outcome = 'ok';
-        this.log(`start ${plan.id} (${plan.policy}, nodes ${plan.nodes.map((n) => n.id).join(' ')}${plan.listener ? ', listener' : ''}): ok`);
+      if (record.outcome === 'cut' && (await this.inner.loadRun(plan.id)) !== undefined) {
+        this.log(`start ${plan.id}: the run exists after all`);
         return;
-      } catch (error) {
-        const code = codeOf(error);
-        record.outcome = code;
-        this.log(`start ${plan.id}: ${code} ${(error as Error).message}`);
-        if (code === 'TW_CONFLICT' || record.attempts >= 10) return;
-        await this.scheduler.sleep(200);
       }
+      // Embedded, runs are started by the program that is the process: it waits for it.
+      if (this.embedded && this.app?.process.alive !== true) {
+        await this.scheduler.sleep(100);
+        continue;
+      }
+      record.attempts++;
+      const { process, client } = this.caller;
+      const result = await this.outcome(process, client.start(this.flows.get(plan.id) as Flow, {}, { id: plan.id }));
+      if (result !== 'cut' && 'value' in result) {
+        record.outcome = 'ok';
+        this.log(`start ${plan.id} (${plan.policy}, nodes ${plan.nodes.map((n) => n.id).join(' ')}${plan.listener ? ', listener' : ''}) via ${process.name}: ok`);
+        return;
+      }
+      record.outcome = result === 'cut' ? 'cut' : codeOf(result.error);
+      this.log(`start ${plan.id} via ${process.name}: ${result === 'cut' ? 'cut by a crash' : `${record.outcome} ${(result.error as Error).message}`}`);
+      if (record.outcome === 'TW_CONFLICT' || record.attempts >= 10) return;
+      await this.scheduler.sleep(200);
     }
   }
 
-  private handle(runId: string, actor: string): RunHandle {
-    return new RunHandle(runId, { ...this.parts, actor });
-  }
-
   /** Applies a change under a unique actor, so the history shows whether (and how often) it was applied. */
-  private change(runId: string, what: string, apply: (handle: RunHandle) => Promise<unknown>): Promise<void> {
+  private async change(runId: string, what: string, apply: (handle: RunHandle) => Promise<unknown>): Promise<void> {
     const actor = `call-${this.calls.changes.length + 1}`;
     const record = { actor, runId, what, outcome: 'pending' };
     this.calls.changes.push(record);
-    this.log(`${actor}: ${what} on ${runId}`);
-    return apply(this.handle(runId, actor)).then(
-      () => {
-        record.outcome = 'ok';
-        this.log(`${actor}: ok`);
-      },
-      (error: unknown) => {
-        record.outcome = codeOf(error);
-        this.log(`${actor}: ${record.outcome} ${(error as Error).message}`);
-      },
-    );
+    const { process, parts } = this.caller;
+    this.log(`${actor}: ${what} on ${runId} via ${process.name}`);
+    const result = await this.outcome(process, apply(new RunHandle(runId, { ...parts, actor })));
+    record.outcome = result === 'cut' ? 'cut' : 'value' in result ? 'ok' : codeOf(result.error);
+    this.log(`${actor}: ${record.outcome}${result !== 'cut' && 'error' in result ? ` ${(result.error as Error).message}` : ''}`);
   }
 
   /** A planned live change; its target is chosen from the run's state now (as a user reading `status()`). */
@@ -321,21 +424,24 @@ class World {
   private async notify(event: string, v: number): Promise<void> {
     const record: CallRecords['notifies'][number] = { event, v, outcome: 'pending' };
     this.calls.notifies.push(record);
-    try {
-      record.runIds = await this.client.notify(event, { v });
+    const { process, client } = this.caller;
+    const result = await this.outcome(process, client.notify(event, { v }));
+    if (result !== 'cut' && 'value' in result) {
+      record.runIds = result.value;
       record.outcome = 'ok';
-      this.log(`notify ${event} v=${v}: ok, runs ${record.runIds.join(' ')}`);
-    } catch (error) {
-      record.outcome = codeOf(error);
-      this.log(`notify ${event} v=${v}: ${record.outcome} ${(error as Error).message}`);
+      this.log(`notify ${event} v=${v} via ${process.name}: ok, runs ${record.runIds.join(' ')}`);
+    } else {
+      record.outcome = result === 'cut' ? 'cut' : codeOf(result.error);
+      this.log(`notify ${event} v=${v} via ${process.name}: ${record.outcome}`);
     }
   }
 }
 
 /** A run with nothing left to do: settled or listening, nothing running, no rollback or activation in progress. */
-function settled(state: RunState): boolean {
+function settled(state: RunState, ignoreCancelledRollbacks: boolean): boolean {
   if (!['succeeded', 'failed', 'stalled', 'rolled_back', 'cancelled', 'listening'].includes(state.status)) return false;
-  for (const node of state.nodes.values()) if (node.status === 'running' || node.status === 'retrying' || node.undo === 'running') return false;
+  const undoing = (node: NodeState): boolean => node.undo === 'running' && !(ignoreCancelledRollbacks && state.status === 'cancelled');
+  for (const node of state.nodes.values()) if (node.status === 'running' || node.status === 'retrying' || undoing(node)) return false;
   for (const activation of state.activations.values()) if (activation.status === 'running' || activation.status === 'retrying') return false;
   return true;
 }
