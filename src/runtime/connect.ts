@@ -14,6 +14,7 @@ import type { AnyTask } from '../model/task.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
 import type { TaskwireMetrics } from '../observability/metrics.js';
 import type { Store } from '../store/port.js';
+import type { SigningOptions } from '../transport/amqp/signing.js';
 import type { Transport } from '../transport/port.js';
 import { ANY_QUEUE, InProcessTransport } from '../transport/inprocess/index.js';
 import { TaskRegistry } from '../worker/registry.js';
@@ -33,6 +34,11 @@ export interface ConnectOptions {
    * @default `TASKWIRE_BROKER_URL`, else embedded
    */
   broker?: string;
+  /**
+   * Distributed: message signing (HMAC over every AMQP message; docs/security.md). `false` turns it off.
+   * @default on when `TASKWIRE_SIGNING_KEY` is set (and `TASKWIRE_SIGNING_KEY_PREVIOUS` accepted too)
+   */
+  signing?: SigningOptions | false;
   /** Tasks this process executes (embedded) or knows. Flows started from a `Flow` register theirs. */
   tasks?: AnyTask[];
   /**
@@ -126,7 +132,7 @@ async function wire(options: ConnectOptions, opened: { close(): Promise<void> }[
   let transport: Transport;
   if (distributed) {
     const { connectAmqp } = await import('../transport/amqp/index.js');
-    transport = await connectAmqp({ url: brokerUrl, logger, ...(options.prefix === undefined ? {} : { prefix: options.prefix }) });
+    transport = await connectAmqp({ url: brokerUrl, logger, ...(options.prefix === undefined ? {} : { prefix: options.prefix }), ...(options.signing === undefined ? {} : { signing: options.signing }) });
     opened.push(transport);
   } else {
     transport = new InProcessTransport({ logger });
