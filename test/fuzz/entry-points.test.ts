@@ -59,8 +59,8 @@ describe('fuzz: client entry points (embedded)', () => {
   });
 
   it('change() with raw change lists on a live run', async () => {
-    const ev = event('fz-ev');
-    const listener = add.s({ x: 1 }, { id: 'listener', persistent: true });
+    // One event name per run, so that each notify reaches its own run only (earlier runs may still listen).
+    let runs = 0;
     const changeArb = fc.oneof(
       mutated({ op: 'add', node: { ...node, id: 'n2' }, sources: [{ node: 'fz-ev' }] }),
       mutated({ op: 'link', from: 'fz-ev', to: 'a', map: {} }),
@@ -75,7 +75,8 @@ describe('fuzz: client entry points (embedded)', () => {
     );
     await fc.assert(
       fc.asyncProperty(fc.array(changeArb, { minLength: 1, maxLength: 4 }), fc.dictionary(nameArb, hostileJson, { maxKeys: 2 }), async (changes, payload) => {
-        const run = await client.start(flow('fz-live').link(ev, listener).add(add.s({ x: 1 }, { id: 'a' })));
+        const ev = event(`fz-ev-${runs++}`, { id: 'fz-ev' });
+        const run = await client.start(flow('fz-live').link(ev, add.s({ x: 1 }, { id: 'listener', persistent: true })).add(add.s({ x: 1 }, { id: 'a' })));
         for (const change of changes) await outcomeAsync('change(raw)', () => run.change(change as never));
         await outcomeAsync('notify(payload)', () => client.notify('fz-ev', payload));
         await expectNothingStranded(run);
