@@ -8,14 +8,14 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { connect, event, flow, task, type Client, type FlowDefinition, type RunHandle } from '../../src/index.js';
-import { hostileJson, mutated, nameArb, outcomeAsync, params, RUNS } from './fuzz.js';
+import { hostileJson, LONG, mutated, nameArb, outcomeAsync, params, RUNS } from './fuzz.js';
 
 const add = task('add', { requires: ['x'], optional: ['y'], apply: ({ x }: { x: number; y?: number }) => (typeof x === 'number' ? x + 1 : 0) });
 const retry = { limit: 0, initialDelayMs: 1, factor: 2, maxDelayMs: 10, jitter: 0 };
 const node = { id: 'a', kind: 'task', name: 'add', bound: { x: 1 }, requires: ['x'], optional: ['y'], provides: ['add'], persistent: false, rollback: false, retry, timeoutMs: 0, queue: 'default' };
 
-/** End-to-end targets are slower: a quarter of the budget. */
-const E2E_RUNS = Math.max(20, Math.floor(RUNS / 4));
+/** End-to-end targets are slower: a quarter of the CI budget; the whole budget in long mode. */
+const E2E_RUNS = LONG ? RUNS : Math.max(20, Math.floor(RUNS / 4));
 
 /** No node is `running` once the in-process worker has had time to run it (its tasks are instant). */
 async function expectNothingStranded(run: RunHandle): Promise<void> {
