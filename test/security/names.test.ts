@@ -29,7 +29,7 @@ describe('the naming rule', () => {
   });
 
   it('refuses bound inputs and flow inputs under names that break the rule', async () => {
-    expect(() => noop.s({ constructor: 1 } as never)).toThrow(expect.objectContaining({ code: 'TW_CONFIG' }));
+    expect(() => noop.s({ constructor: 1 })).toThrow(expect.objectContaining({ code: 'TW_CONFIG' }));
     const client = await connect({ store: 'memory', tasks: [noop] });
     try {
       const error = await rejection(client.start(flow('inputs').add(noop.s()), { toString: 1 }));
