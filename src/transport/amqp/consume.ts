@@ -65,9 +65,10 @@ export function preview(body: unknown, chars = 64): string {
 }
 
 /**
- * Parses (size and depth limits) and checks a message body. Returns `undefined`
- * after one `logger.error` line naming the queue, the reason and the message id
- * (or the first bytes) when the body is malformed.
+ * Verifies the signature (with signing on), then parses (size and depth limits)
+ * and checks a message body. Returns `undefined` after one `logger.error` line
+ * naming the queue, the reason and the message id (or the first bytes) when the
+ * signature is refused or the body is malformed.
  */
 export function decodeBody<T>(message: SignedParts & { body: unknown }, context: DecodeContext<T>): T | undefined {
   try {
