@@ -5,10 +5,12 @@
  * @packageDocumentation
  */
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { Option, type Command } from 'commander';
 import { parseJson } from '../codec/parse.js';
 import { ConfigError } from '../errors.js';
 import { checkName } from '../model/names.js';
+import { DEFAULT_METRICS_HOST } from '../observability/metrics-server.js';
 
 /** A connection flag with its environment variable. */
 export function storeOption(): Option {
@@ -82,6 +84,41 @@ export function prefixOption(): Option {
 /** PostgreSQL schema. */
 export function schemaOption(): Option {
   return new Option('--schema <name>', 'PostgreSQL schema').env('TASKWIRE_SCHEMA').default('taskwire');
+}
+
+/** `--metrics-port` and `--metrics-host`, for the worker and the coordinator. */
+export function metricsOptions(): Option[] {
+  return [
+    new Option('--metrics-port <port>', 'serve Prometheus metrics on this port (0: any free port)').env('TASKWIRE_METRICS_PORT'),
+    new Option('--metrics-host <host>', 'interface the metrics endpoint listens on (it has no authentication)').env('TASKWIRE_METRICS_HOST').default(DEFAULT_METRICS_HOST),
+  ];
+}
+
+/** Metrics flags as parsed by commander. */
+export interface MetricsFlags {
+  metricsPort?: string;
+  metricsHost?: string;
+}
+
+const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
+/** Where to serve metrics, checked; `undefined` when no port is given. Throws ConfigError on a bad port or host. */
+export function metricsAddress(flags: MetricsFlags): { port: number; host: string } | undefined {
+  if (flags.metricsPort === undefined) return undefined;
+  const port = parseInteger(flags.metricsPort, '--metrics-port', 0, 65_535);
+  const host = flags.metricsHost ?? DEFAULT_METRICS_HOST;
+  if (isIP(host) === 0 && !HOST.test(host)) throw new ConfigError(`--metrics-host expected an IP address or a host name, got ${JSON.stringify(host)}`);
+  return { port, host };
+}
+
+/** Parses an integer flag within `[min, max]`; throws ConfigError naming the flag otherwise. */
+export function parseInteger(text: string, what: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const n = /^-?\d+$/.test(text.trim()) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `from ${min} and up` : `from ${min} to ${max}`;
+    throw new ConfigError(`${what} expected an integer ${range}, got ${JSON.stringify(text)}`);
+  }
+  return n;
 }
 
 /** `--json` for read commands. */

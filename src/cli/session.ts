@@ -13,7 +13,7 @@ import { ConfigError } from '../errors.js';
 import { connect } from '../runtime/connect.js';
 import { openStore } from '../runtime/open-store.js';
 import type { Store } from '../store/port.js';
-import { brokerOption, connectionOptions, jsonOption, prefixOption, schemaOption, storeOption, type ConnectionFlags } from './options.js';
+import { brokerOption, connectionOptions, jsonOption, parseInteger, prefixOption, schemaOption, storeOption, type ConnectionFlags } from './options.js';
 import { out, printJson } from './print.js';
 
 /** Flags of commands that connect and may print JSON. */
@@ -99,7 +99,5 @@ export function mapText(map: Record<string, string> | undefined): string {
 
 /** Parses a positive integer flag. */
 export function parseCount(text: string, what: string, min = 1): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < min) throw new ConfigError(`${what} expected an integer >= ${min}, got ${JSON.stringify(text)}`);
-  return n;
+  return parseInteger(text, what, min);
 }

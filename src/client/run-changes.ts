@@ -40,11 +40,14 @@ export type RunChange =
   | { op: 'cancel' }
   | { op: 'stop' };
 
-/** The id of a node reference. */
-export const idOf = (node: NodeRef): string => (typeof node === 'string' ? node : node.id);
+/**
+ * The id of a node reference. Anything else (a raw change from outside the
+ * typed API) is passed on as it is, for the change decoder to refuse with a code.
+ */
+export const idOf = (node: NodeRef): string => (typeof node === 'object' && node !== null ? node.id : node);
 
 function linkSpec(target: LinkTarget): LinkSpec {
-  if (typeof target === 'string' || !('node' in target)) return { node: idOf(target) };
+  if (typeof target !== 'object' || target === null || !('node' in target)) return { node: idOf(target) };
   return target.map === undefined ? { node: idOf(target.node) } : { node: idOf(target.node), map: { ...target.map } };
 }
 

@@ -8,7 +8,7 @@ import { decodeChange } from '../codec/definitions.js';
 import type { Json } from '../codec/json.js';
 import { decodeValue } from '../codec/value.js';
 import type { StepReport } from '../coordinator/options.js';
-import type { HistoryEntry } from '../engine/events.js';
+import type { Change, HistoryEntry } from '../engine/events.js';
 import { SETTLED, type ActivationState } from '../engine/state.js';
 import { TaskwireError, UnknownNodeError, UnknownRunError } from '../errors.js';
 import type { NodeDefinition } from '../model/definition.js';
@@ -179,9 +179,24 @@ export class RunHandle {
    */
   async change(changes: RunChange | readonly RunChange[]): Promise<StepReport> {
     const list = isList(changes) ? changes : [changes];
-    const engine = await Promise.all(list.map(async (change) => decodeChange(await engineChange(change, this.parts))));
+    const engine = await Promise.all(list.map((change) => toEngineChange(change, this.parts)));
     this.parts.coordinator.invalidate(this.id);
     // The id makes the change apply once, even when it is stepped again after an ambiguous commit.
     return this.parts.coordinator.submit(this.id, { type: 'change', changes: engine, actor: this.parts.actor }, randomUUID());
   }
+}
+
+/**
+ * A change as the engine takes it, checked by the change decoder. A change that
+ * is not even shaped like the typed API's (raw input: a CLI list, a fuzzer) goes
+ * to the decoder as it is, which refuses it with a code naming the field.
+ */
+async function toEngineChange(change: RunChange, parts: RuntimeParts): Promise<Change> {
+  let converted: unknown = change;
+  try {
+    converted = await engineChange(change, parts);
+  } catch (error) {
+    if (error instanceof TaskwireError) throw error;
+  }
+  return decodeChange(converted);
 }

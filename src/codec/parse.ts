@@ -143,3 +143,52 @@ export function stringifyJson(value: Json, limits?: JsonLimits): string {
   }
   return text;
 }
+
+/** One open container of {@link stringifyParsed}'s walk. */
+interface Frame {
+  readonly container: unknown[] | Record<string, unknown>;
+  readonly keys: string[] | undefined;
+  index: number;
+}
+
+/**
+ * Serialises a value that `JSON.parse` produced (a body a client library parsed
+ * on receipt), at any depth: the walk keeps its own stack, so a hostile message
+ * nested far deeper than `JSON.stringify` can recurse still becomes its text
+ * (for inspection, or to be checked by {@link parseJson}'s limits). Values that
+ * JSON has no form for become `null`, as in `JSON.stringify`.
+ */
+export function stringifyParsed(value: unknown): string {
+  const out: string[] = [];
+  const stack: Frame[] = [];
+  const open = (item: unknown): void => {
+    if (Array.isArray(item)) {
+      out.push('[');
+      stack.push({ container: item, keys: undefined, index: 0 });
+    } else if (item !== null && typeof item === 'object') {
+      out.push('{');
+      stack.push({ container: item as Record<string, unknown>, keys: Object.keys(item), index: 0 });
+    } else {
+      out.push(JSON.stringify(item) ?? 'null');
+    }
+  };
+  open(value);
+  while (stack.length > 0) {
+    const frame = stack[stack.length - 1] as Frame;
+    const length = frame.keys?.length ?? (frame.container as unknown[]).length;
+    if (frame.index >= length) {
+      out.push(frame.keys === undefined ? ']' : '}');
+      stack.pop();
+      continue;
+    }
+    if (frame.index > 0) out.push(',');
+    if (frame.keys === undefined) {
+      open((frame.container as unknown[])[frame.index++]);
+    } else {
+      const key = frame.keys[frame.index++] as string;
+      out.push(`${JSON.stringify(key)}:`);
+      open((frame.container as Record<string, unknown>)[key]);
+    }
+  }
+  return out.join('');
+}

@@ -16,6 +16,7 @@ import type { AnyTask } from '../model/task.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
 import type { TaskwireMetrics } from '../observability/metrics.js';
 import type { Store } from '../store/port.js';
+import type { SigningOptions } from '../transport/amqp/signing.js';
 import type { Transport } from '../transport/port.js';
 import { ANY_QUEUE, InProcessTransport } from '../transport/inprocess/index.js';
 import { TaskRegistry } from '../worker/registry.js';
@@ -43,6 +44,11 @@ export interface ConnectOptions {
    * @default `TASKWIRE_BROKER_URL`, else embedded
    */
   broker?: string;
+  /**
+   * Distributed: message signing (HMAC over every AMQP message; docs/security.md). `false` turns it off.
+   * @default on when `TASKWIRE_SIGNING_KEY` is set (and `TASKWIRE_SIGNING_KEY_PREVIOUS` accepted too)
+   */
+  signing?: SigningOptions | false;
   /** Tasks this process executes (embedded) or knows. Flows started from a `Flow` register theirs. */
   tasks?: AnyTask[];
   /**
@@ -155,6 +161,7 @@ const CONNECT_KEYS = optionKeys<ConnectOptions>({
   cacheSize: true,
   cacheTtlMs: true,
   leaseGraceMs: true,
+  signing: true,
 });
 
 /**
@@ -211,6 +218,7 @@ async function wire(options: ConnectOptions, opened: { close(): Promise<void> }[
       logger,
       ...(prefix === undefined ? {} : { prefix }),
       maxMessageBytes,
+      ...(options.signing === undefined ? {} : { signing: options.signing }),
     });
     opened.push(transport);
   } else {

@@ -4,7 +4,7 @@
  * empty, too long, hold odd characters, or are members of `Object.prototype`.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { connect, task, type Client, type FlowDefinition, type NodeDefinition } from '../../src/index.js';
+import { connect, flow, task, type Client, type FlowDefinition, type NodeDefinition } from '../../src/index.js';
 import { parseInputs } from '../../src/cli/options.js';
 import { check } from '../../src/codec/schema.js';
 import { MAX_NAME_LENGTH } from '../../src/model/names.js';
@@ -26,6 +26,18 @@ describe('the naming rule', () => {
     expect(() => task(name, { apply: () => 1 })).toThrow(expect.objectContaining({ code: 'TW_CONFIG' }));
     expect(() => task('sec-t', { requires: [name], apply: () => 1 })).toThrow(expect.objectContaining({ code: 'TW_CONFIG' }));
     expect(() => noop.s({}, { id: name })).toThrow(expect.objectContaining({ code: 'TW_CONFIG' }));
+  });
+
+  it('refuses bound inputs and flow inputs under names that break the rule', async () => {
+    expect(() => noop.s({ constructor: 1 })).toThrow(expect.objectContaining({ code: 'TW_CONFIG' }));
+    const client = await connect({ store: 'memory', tasks: [noop] });
+    try {
+      const error = await rejection(client.start(flow('inputs').add(noop.s()), { toString: 1 }));
+      expect(error.code).toBe('TW_CONFIG');
+      expect(await client.runs()).toEqual([]);
+    } finally {
+      await client.close();
+    }
   });
 
   it(`accepts ${MAX_NAME_LENGTH} characters, not one more`, () => {

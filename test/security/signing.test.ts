@@ -198,7 +198,6 @@ describe.skipIf(servicesSkipped())('a signed distributed run', () => {
   let space: { prefix: string; schema: string } | undefined;
 
   afterEach(async () => {
-    delete process.env['TASKWIRE_SIGNING_KEY'];
     await client?.close();
     if (space !== undefined) await dropTestSpace(space, ['default']);
     client = undefined;
@@ -212,9 +211,8 @@ describe.skipIf(servicesSkipped())('a signed distributed run', () => {
     const gate = deferred();
     let started = false;
     const slow = task('sign-slow', { apply: async () => ((started = true), await gate.promise, 'REAL') });
-    // Every process of a deployment reads its key from the environment (worker, coordinator, client, CLI).
-    process.env['TASKWIRE_SIGNING_KEY'] = KEY;
-    client = await connect({ broker, store, ...space, worker: true, coordinator: true, tasks: [slow] });
+    // The option of connect(); processes started from the CLI read TASKWIRE_SIGNING_KEY (test/cli/distributed.test.ts).
+    client = await connect({ broker, store, ...space, worker: true, coordinator: true, tasks: [slow], signing: { keys: [KEY] } });
     const run = await client.start(flow('signed').add(slow.s()));
     await until(() => started, 'the task to start');
     const forger = new Connection({ url: broker, connectionName: 'taskwire signing.test forger' });

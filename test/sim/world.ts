@@ -275,7 +275,7 @@ class World {
     if (!this.embedded) return;
     this.app = this.user(process, coordinator, transport, store);
     // As connect(): live runs are resumed; if that fails, connect() fails and the process exits (and is restarted).
-    const resumed = await this.outcome(process, coordinator.resume());
+    const resumed = await this.outcome(process, store.liveRunIds().then((ids) => coordinator.resume(ids)));
     if (resumed === 'cut' || !('error' in resumed)) return;
     this.log(`${process.name}: resume failed (${(resumed.error as Error).message}); the process exits`);
     this.kill(process);

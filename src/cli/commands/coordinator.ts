@@ -4,35 +4,40 @@
  *
  * @packageDocumentation
  */
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { collectDefaultMetrics } from 'prom-client';
 import { connect } from '../../runtime/connect.js';
 import { serveMetrics } from '../../observability/metrics-server.js';
 import { TaskwireMetrics } from '../../observability/metrics.js';
 import { createLogger } from '../../observability/pino-logger.js';
-import { brokerOption, connectionOptions, prefixOption, schemaOption, storeOption, type ConnectionFlags } from '../options.js';
+import { brokerOption, connectionOptions, metricsAddress, metricsOptions, prefixOption, schemaOption, storeOption, type ConnectionFlags, type MetricsFlags } from '../options.js';
 import { untilSignal } from './worker.js';
 
 /** Registers the `coordinator` command. */
 export function coordinatorCommand(program: Command): void {
-  program
+  const command = program
     .command('coordinator')
     .description('take task signals from RabbitMQ and step runs (several may run at once)')
-    .addOption(new Option('--metrics-port <port>', 'serve Prometheus metrics on this port').env('TASKWIRE_METRICS_PORT'))
     .addOption(storeOption())
     .addOption(brokerOption().makeOptionMandatory())
     .addOption(prefixOption())
-    .addOption(schemaOption())
-    .action(async (flags: ConnectionFlags & { metricsPort?: string }) => {
-      const logger = createLogger({ base: { role: 'coordinator' } });
-      const recorder = new TaskwireMetrics();
-      collectDefaultMetrics({ register: recorder.registry });
-      const client = await connect({ ...connectionOptions(flags), worker: false, coordinator: true, logger, metrics: recorder });
-      const metrics = flags.metricsPort === undefined ? undefined : await serveMetrics(Number(flags.metricsPort), recorder.registry);
-      logger.info({ metricsPort: metrics?.port }, 'ready');
-      await untilSignal(logger, async () => {
-        await client.close();
-        await metrics?.close();
-      });
+    .addOption(schemaOption());
+  for (const option of metricsOptions()) command.addOption(option);
+  command.action(async (flags: ConnectionFlags & MetricsFlags) => {
+    // The metrics address is checked and taken before connecting (see `taskwire worker`).
+    const address = metricsAddress(flags);
+    const logger = createLogger({ base: { role: 'coordinator' } });
+    const recorder = new TaskwireMetrics();
+    collectDefaultMetrics({ register: recorder.registry });
+    const metrics = address === undefined ? undefined : await serveMetrics(address.port, recorder.registry, address.host);
+    const client = await connect({ ...connectionOptions(flags), worker: false, coordinator: true, logger, metrics: recorder }).catch(async (error: unknown) => {
+      await metrics?.close();
+      throw error;
     });
+    logger.info({ metricsPort: metrics?.port, metricsHost: metrics?.host }, 'ready');
+    await untilSignal(logger, async () => {
+      await client.close();
+      await metrics?.close();
+    });
+  });
 }

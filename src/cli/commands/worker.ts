@@ -10,24 +10,23 @@ import { Option, type Command } from 'commander';
 import { connect } from '../../runtime/connect.js';
 import { createLogger } from '../../observability/pino-logger.js';
 import { loadTasks } from '../load-flow.js';
-import { brokerOption, collect, connectionOptions, prefixOption, schemaOption, storeOption, type ConnectionFlags } from '../options.js';
+import { brokerOption, collect, connectionOptions, metricsAddress, metricsOptions, parseInteger, prefixOption, schemaOption, storeOption, type ConnectionFlags, type MetricsFlags } from '../options.js';
 import { collectDefaultMetrics } from 'prom-client';
 import { serveMetrics } from '../../observability/metrics-server.js';
 import { TaskwireMetrics } from '../../observability/metrics.js';
 
-interface WorkerFlags extends ConnectionFlags {
+interface WorkerFlags extends ConnectionFlags, MetricsFlags {
   tasks: string;
   queue?: string[];
   concurrency: string;
   coordinator: boolean;
   shutdownGrace: string;
   leaseAfter: string;
-  metricsPort?: string;
 }
 
 /** Registers the `worker` command. */
 export function workerCommand(program: Command): void {
-  program
+  const command = program
     .command('worker')
     .description('execute tasks taken from RabbitMQ (and coordinate runs); SIGTERM drains')
     .addOption(new Option('--tasks <module>', 'module exporting the tasks this worker executes').env('TASKWIRE_TASKS').makeOptionMandatory())
@@ -36,35 +35,43 @@ export function workerCommand(program: Command): void {
     .option('--no-coordinator', 'do not take signals (run coordinators separately)')
     .addOption(new Option('--shutdown-grace <ms>', 'time running tasks get to finish on SIGTERM').env('TASKWIRE_SHUTDOWN_GRACE_MS').default('10000'))
     .addOption(new Option('--lease-after <ms>', 'acknowledge executions running longer early and hold a lease (< the broker consumer timeout)').env('TASKWIRE_LEASE_AFTER_MS').default('1200000'))
-    .addOption(new Option('--metrics-port <port>', 'serve Prometheus metrics on this port').env('TASKWIRE_METRICS_PORT'))
     .addOption(storeOption())
     .addOption(brokerOption().makeOptionMandatory())
     .addOption(prefixOption())
-    .addOption(schemaOption())
-    .action(async (flags: WorkerFlags) => {
-      const logger = createLogger({ base: { role: 'worker' } });
-      const tasks = await loadTasks(flags.tasks);
-      const recorder = new TaskwireMetrics();
-      collectDefaultMetrics({ register: recorder.registry });
-      const client = await connect({
-        ...connectionOptions(flags),
-        tasks,
-        worker: true,
-        coordinator: flags.coordinator,
-        concurrency: Number(flags.concurrency),
-        shutdownGraceTimeMs: Number(flags.shutdownGrace),
-        leaseAfterMs: Number(flags.leaseAfter),
-        logger,
-        metrics: recorder,
-        ...(flags.queue === undefined ? {} : { queues: flags.queue }),
-      });
-      const metrics = flags.metricsPort === undefined ? undefined : await serveMetrics(Number(flags.metricsPort), recorder.registry);
-      logger.info({ tasks: tasks.map((t) => t.name), coordinator: flags.coordinator, metricsPort: metrics?.port }, 'ready');
-      await untilSignal(logger, async () => {
-        await client.close();
-        await metrics?.close();
-      });
+    .addOption(schemaOption());
+  for (const option of metricsOptions()) command.addOption(option);
+  command.action(async (flags: WorkerFlags) => {
+    // Every option is checked, and the metrics port taken, before connecting: a bad one consumes nothing.
+    const concurrency = parseInteger(flags.concurrency, '--concurrency', 1, 65_535);
+    const shutdownGraceTimeMs = parseInteger(flags.shutdownGrace, '--shutdown-grace', 0);
+    const leaseAfterMs = parseInteger(flags.leaseAfter, '--lease-after', 1);
+    const address = metricsAddress(flags);
+    const logger = createLogger({ base: { role: 'worker' } });
+    const tasks = await loadTasks(flags.tasks);
+    const recorder = new TaskwireMetrics();
+    collectDefaultMetrics({ register: recorder.registry });
+    const metrics = address === undefined ? undefined : await serveMetrics(address.port, recorder.registry, address.host);
+    const client = await connect({
+      ...connectionOptions(flags),
+      tasks,
+      worker: true,
+      coordinator: flags.coordinator,
+      concurrency,
+      shutdownGraceTimeMs,
+      leaseAfterMs,
+      logger,
+      metrics: recorder,
+      ...(flags.queue === undefined ? {} : { queues: flags.queue }),
+    }).catch(async (error: unknown) => {
+      await metrics?.close();
+      throw error;
     });
+    logger.info({ tasks: tasks.map((t) => t.name), coordinator: flags.coordinator, metricsPort: metrics?.port, metricsHost: metrics?.host }, 'ready');
+    await untilSignal(logger, async () => {
+      await client.close();
+      await metrics?.close();
+    });
+  });
 }
 
 /** Waits for SIGTERM/SIGINT, then runs `shutdown`; a second signal exits at once. */

@@ -12,7 +12,7 @@
 import { DecodeError, TransportError } from '../../errors.js';
 import { Buffer } from 'node:buffer';
 import { AMQPConnectionError, type AsyncMessage, type Channel, type Connection } from 'rabbitmq-client';
-import { parseJson } from '../../codec/parse.js';
+import { parseJson, stringifyParsed } from '../../codec/parse.js';
 import { check, type Schema } from '../../codec/schema.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Delivery } from '../port.js';
@@ -49,8 +49,8 @@ export function rawBody(body: unknown): string | Uint8Array {
   if (Buffer.isBuffer(body)) return body;
   if (typeof body === 'string') return body;
   // rabbitmq-client JSON.parses `application/json` bodies that carry no content
-  // encoding (ours carry `utf-8`): re-encode so that the limits still apply.
-  return JSON.stringify(body) ?? '';
+  // encoding (ours carry `utf-8`): re-encode (at any depth) so that the limits still apply.
+  return body === undefined ? '' : stringifyParsed(body);
 }
 
 /** The first bytes of a body, for a log line. */
@@ -65,9 +65,10 @@ export function preview(body: unknown, chars = 64): string {
 }
 
 /**
- * Parses (size and depth limits) and checks a message body. Returns `undefined`
- * after one `logger.error` line naming the queue, the reason and the message id
- * (or the first bytes) when the body is malformed.
+ * Verifies the signature (with signing on), then parses (size and depth limits)
+ * and checks a message body. Returns `undefined` after one `logger.error` line
+ * naming the queue, the reason and the message id (or the first bytes) when the
+ * signature is refused or the body is malformed.
  */
 export function decodeBody<T>(message: SignedParts & { body: unknown }, context: DecodeContext<T>): T | undefined {
   try {

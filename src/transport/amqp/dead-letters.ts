@@ -6,10 +6,15 @@
  */
 import { Buffer } from 'node:buffer';
 import type { Connection, SyncMessage } from 'rabbitmq-client';
+import { stringifyParsed } from '../../codec/parse.js';
 
 /** A message found in the dead-letter queue. */
 export interface DeadLetter {
-  /** The body as text (UTF-8), exactly as published. */
+  /**
+   * The body as text (UTF-8), exactly as published; a JSON body without content
+   * encoding (which rabbitmq-client parses on receipt) is its JSON text again,
+   * whatever its depth (whitespace may differ).
+   */
   body: string;
   /** The publisher's message id, if any. */
   messageId?: string;
@@ -23,10 +28,11 @@ export interface DeadLetter {
   headers: Record<string, unknown>;
 }
 
+/** The body as text; a body the client parsed itself is serialised again, at any depth (never a RangeError). */
 function text(body: unknown): string {
   if (Buffer.isBuffer(body)) return body.toString('utf8');
   if (typeof body === 'string') return body;
-  return JSON.stringify(body) ?? '';
+  return body === undefined ? '' : stringifyParsed(body);
 }
 
 function header(headers: Record<string, unknown>, name: string): string | undefined {
