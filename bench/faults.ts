@@ -8,28 +8,32 @@
  * - `none`: no fault, the baseline;
  * - `worker-kill`: SIGKILL of a worker;
  * - `coordinator-kill`: SIGKILL of the active coordinator;
+ * - `broker-restart`: `rabbitmqctl stop_app`, then `start_app`;
+ * - `postgres-restart`: `pg_ctlcluster <version> main restart`;
  * - `poison`: a malformed dispatch published onto the work queue and a run
- *   whose task calls `process.exit(1)` every time (retry limit 1).
+ *   whose task calls `process.exit(1)` every time (retry limit 1): the poison
+ *   message and the task that exits its process.
  *
  * Counts come from what the task bodies did (the record file of
  * `test/fixtures/fault-tasks.ts`), reconciled with the store by the checker of
  * `test/distributed/harness.ts`. Per fault it prints: lost, executed twice,
  * recorded twice, seconds from the fault to full throughput again (the first
  * 0.5 s window after the fault with at least 80 % of the median rate before it),
- * and where the poison ended. RabbitMQ and PostgreSQL restarts are not run here
- * (the services are shared); `test/distributed/*-restart.test.ts` cover them.
+ * and where the poison ended. The two restarts cut every other user of the
+ * services: run them on a machine of your own (`bench/faults-services.ts`
+ * always brings the service back up).
  *
- *   npm run faults                                   # the baseline and every fault
- *   npm run faults -- --scenarios poison --tasks 1000
+ *   npm run faults -- --help
  */
 import { Buffer } from 'node:buffer';
 import { parseArgs } from 'node:util';
 import { Connection } from 'rabbitmq-client';
 import type { RunHandle } from '../src/index.js';
+import { type Outage, restartPostgres, restartRabbit } from './faults-services.js';
 import { parallelFlow, poisonFlow } from '../test/fixtures/fault-tasks.js';
 import { Cluster, kill, killLeftovers, type Proc, type RecordLine, until } from '../test/distributed/harness.js';
 
-const SCENARIOS = ['none', 'worker-kill', 'coordinator-kill', 'poison'] as const;
+const SCENARIOS = ['none', 'worker-kill', 'coordinator-kill', 'broker-restart', 'postgres-restart', 'poison'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const WIDTH = 10;
@@ -45,6 +49,8 @@ interface Figures {
   /** From the start to the last innocent body's end. */
   innocentSeconds: number;
   seconds: number;
+  /** For a service restart: how long it was down, and the seconds from its return to full throughput. */
+  outage?: string;
   poison?: string;
 }
 
@@ -103,11 +109,16 @@ async function runScenario(scenario: Scenario, tasks: number): Promise<Figures> 
     await cluster.untilFinished(Math.ceil(tasks * 0.3), 300_000);
     const faultAt = Date.now();
     let poison: RunHandle | undefined;
+    let outage: Outage | undefined;
     if (scenario === 'worker-kill') {
       const victim = cluster.processes.find((proc) => proc.role === 'worker' && proc.alive);
       if (victim !== undefined) await kill(victim, 'SIGKILL');
     } else if (scenario === 'coordinator-kill') {
       await kill(await activeCoordinator(coordinators), 'SIGKILL');
+    } else if (scenario === 'broker-restart') {
+      outage = await restartRabbit();
+    } else if (scenario === 'postgres-restart') {
+      outage = await restartPostgres();
     } else if (scenario === 'poison') {
       await publishMalformedDispatch(cluster);
       poison = await tw.start(poisonFlow('faults-poison'));
@@ -131,6 +142,12 @@ async function runScenario(scenario: Scenario, tasks: number): Promise<Figures> 
       innocentSeconds: (Math.max(...records.map((record) => record.at)) - started) / 1000,
       seconds: (end - started) / 1000,
     };
+    if (outage !== undefined) {
+      const fromUp = recovery(records, started, outage.upAt, end);
+      figures.outage =
+        `stopped ${((outage.downAt - faultAt) / 1000).toFixed(1)} s after the fault began, answering again ${((outage.upAt - faultAt) / 1000).toFixed(1)} s after it; ` +
+        `full throughput ${fromUp === undefined ? 'n/a' : `${fromUp.toFixed(1)} s`} after it answered; ${supervisor.restarts()} worker restarts`;
+    }
     if (poisonEnd !== undefined) {
       const node = poisonEnd.nodes['poison'];
       const deaths = cluster.records().filter((record) => record.runId === poison?.id);
@@ -148,8 +165,37 @@ async function runScenario(scenario: Scenario, tasks: number): Promise<Figures> 
   }
 }
 
+const HELP = `npm run faults -- [--scenarios <list>] [--tasks <n>]
+
+Runs the peers' fault scenario on the real services (RabbitMQ at
+TASKWIRE_TEST_AMQP_URL, PostgreSQL at TASKWIRE_TEST_PG_URL, or the local
+defaults): <n> tasks of 20-50 ms on 2 worker processes and 2 coordinators;
+one fault at 30 % of the bodies ended.
+
+  --scenarios <list>  comma-separated, in order (default: all):
+                        none              no fault (the baseline)
+                        worker-kill       kill -9 of a worker process
+                        coordinator-kill  kill -9 of the active coordinator
+                        broker-restart    rabbitmqctl stop_app / start_app
+                        postgres-restart  pg_ctlcluster <version> main restart
+                        poison            a malformed dispatch, and a task that
+                                          calls process.exit(1) every time
+  --tasks <n>         a multiple of ${WIDTH} (default 2000)
+  --help              this text
+
+broker-restart and postgres-restart cut every other user of those services.
+
+Examples:
+  npm run faults -- --scenarios worker-kill
+  npm run faults -- --scenarios broker-restart,postgres-restart --tasks 1000
+`;
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { scenarios: { type: 'string' }, tasks: { type: 'string' } } });
+  const { values } = parseArgs({ options: { scenarios: { type: 'string' }, tasks: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+  if (values.help === true) {
+    console.log(HELP);
+    return;
+  }
   const scenarios = (values.scenarios?.split(',') ?? [...SCENARIOS]) as Scenario[];
   for (const scenario of scenarios) if (!SCENARIOS.includes(scenario)) throw new Error(`unknown scenario "${scenario}": ${SCENARIOS.join(', ')}`);
   const tasks = Number(values.tasks ?? 2000);
@@ -169,6 +215,7 @@ async function main(): Promise<void> {
   for (const f of all) {
     const recovered = f.recoverySeconds === undefined ? 'n/a' : f.recoverySeconds.toFixed(1);
     console.error(`${f.scenario.padEnd(16)}  ${String(f.lost).padStart(4)}  ${String(f.executedTwice).padStart(14)}  ${String(f.recordedTwice).padStart(14)}  ${recovered.padStart(20)}  ${f.innocentSeconds.toFixed(1).padStart(18)}  ${f.seconds.toFixed(1).padStart(7)}`);
+    if (f.outage !== undefined) console.error(`  outage: ${f.outage}`);
     if (f.poison !== undefined) console.error(`  poison: ${f.poison}`);
   }
 }
