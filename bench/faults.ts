@@ -70,13 +70,18 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)] ?? 0;
 }
 
-/** Seconds from `faultAt` to the first window with at least 80 % of the median rate before the fault. */
-function recovery(records: RecordLine[], firstStart: number, faultAt: number, end: number): number | undefined {
+/**
+ * Seconds from `faultAt` to the end of the first window, from `from` on, with at
+ * least 80 % of the median rate before the fault. A service restart passes the
+ * moment the service answered again as `from`: the bodies in flight while it
+ * stops would otherwise count as full throughput.
+ */
+function recovery(records: RecordLine[], firstStart: number, faultAt: number, end: number, from = faultAt): number | undefined {
   const before = rates(records, firstStart, faultAt).slice(1, -1); // the first and last windows are partial
   const baseline = median(before);
-  const after = rates(records, faultAt, end).slice(0, -1);
+  const after = rates(records, from, end).slice(0, -1);
   const index = after.findIndex((count) => count >= 0.8 * baseline);
-  return index === -1 ? undefined : ((index + 1) * WINDOW_MS) / 1000;
+  return index === -1 ? undefined : (from - faultAt + (index + 1) * WINDOW_MS) / 1000;
 }
 
 async function activeCoordinator(coordinators: Proc[]): Promise<Proc> {
@@ -138,15 +143,16 @@ async function runScenario(scenario: Scenario, tasks: number): Promise<Figures> 
       lost: result.lost.length,
       executedTwice: result.reExecutions.length,
       recordedTwice: result.recordedTwice.length,
-      recoverySeconds: scenario === 'none' ? undefined : recovery(records, started, faultAt, end),
+      recoverySeconds: scenario === 'none' ? undefined : recovery(records, started, faultAt, end, outage?.upAt),
       innocentSeconds: (Math.max(...records.map((record) => record.at)) - started) / 1000,
       seconds: (end - started) / 1000,
     };
     if (outage !== undefined) {
-      const fromUp = recovery(records, started, outage.upAt, end);
+      const { downAt, upAt } = outage;
+      const completedWhileDown = records.filter((record) => record.kind === 'E' && record.at >= downAt && record.at < upAt).length;
       figures.outage =
-        `stopped ${((outage.downAt - faultAt) / 1000).toFixed(1)} s after the fault began, answering again ${((outage.upAt - faultAt) / 1000).toFixed(1)} s after it; ` +
-        `full throughput ${fromUp === undefined ? 'n/a' : `${fromUp.toFixed(1)} s`} after it answered; ${supervisor.restarts()} worker restarts`;
+        `stop took ${((downAt - faultAt) / 1000).toFixed(1)} s, answering again ${((upAt - faultAt) / 1000).toFixed(1)} s after the fault began; ` +
+        `${completedWhileDown} bodies ended between the stop and the answer; ${supervisor.restarts()} worker restarts`;
     }
     if (poisonEnd !== undefined) {
       const node = poisonEnd.nodes['poison'];
