@@ -150,9 +150,12 @@ async function runScenario(scenario: Scenario, tasks: number): Promise<Figures> 
     if (outage !== undefined) {
       const { downAt, upAt } = outage;
       const completedWhileDown = records.filter((record) => record.kind === 'E' && record.at >= downAt && record.at < upAt).length;
+      const baseline = median(rates(records, started, faultAt).slice(1, -1));
+      const during = rates(records, faultAt, upAt);
       figures.outage =
         `stop took ${((downAt - faultAt) / 1000).toFixed(1)} s, answering again ${((upAt - faultAt) / 1000).toFixed(1)} s after the fault began; ` +
-        `${completedWhileDown} bodies ended between the stop and the answer; ${supervisor.restarts()} worker restarts`;
+        `${completedWhileDown} bodies ended between the stop and the answer; bodies ended per ${WINDOW_MS} ms: median ${baseline} before the fault, ` +
+        `${Math.min(...during)}-${Math.max(...during)} until the answer; ${supervisor.restarts()} worker restarts`;
     }
     if (poisonEnd !== undefined) {
       const node = poisonEnd.nodes['poison'];
