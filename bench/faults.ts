@@ -10,9 +10,10 @@
  * - `coordinator-kill`: SIGKILL of the active coordinator;
  * - `broker-restart`: `rabbitmqctl stop_app`, then `start_app`;
  * - `postgres-restart`: `pg_ctlcluster <version> main restart`;
- * - `poison`: a malformed dispatch published onto the work queue and a run
- *   whose task calls `process.exit(1)` every time (retry limit 1): the poison
- *   message and the task that exits its process.
+ * - `poison-message`: a malformed dispatch published onto the work queue;
+ * - `task-exit`: a run whose task calls `process.exit(1)` every time (retry
+ *   limit 1), killing the worker that runs it;
+ * - `poison`: both at once.
  *
  * Counts come from what the task bodies did (the record file of
  * `test/fixtures/fault-tasks.ts`), reconciled with the store by the checker of
@@ -33,7 +34,7 @@ import { type Outage, restartPostgres, restartRabbit } from './faults-services.j
 import { parallelFlow, poisonFlow } from '../test/fixtures/fault-tasks.js';
 import { Cluster, kill, killLeftovers, type Proc, type RecordLine, until } from '../test/distributed/harness.js';
 
-const SCENARIOS = ['none', 'worker-kill', 'coordinator-kill', 'broker-restart', 'postgres-restart', 'poison'] as const;
+const SCENARIOS = ['none', 'worker-kill', 'coordinator-kill', 'broker-restart', 'postgres-restart', 'poison-message', 'task-exit', 'poison'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const WIDTH = 10;
@@ -103,6 +104,17 @@ async function publishMalformedDispatch(cluster: Cluster): Promise<void> {
   }
 }
 
+/** How many messages wait in the cluster's `<prefix>.dead` queue. */
+async function deadLetters(cluster: Cluster): Promise<number> {
+  const raw = new Connection({ url: cluster.broker, connectionName: 'taskwire faults' });
+  raw.on('error', () => undefined);
+  try {
+    return (await raw.queueDeclare({ queue: `${cluster.prefix}.dead`, passive: true })).messageCount;
+  } finally {
+    await raw.close();
+  }
+}
+
 async function runScenario(scenario: Scenario, tasks: number): Promise<Figures> {
   const cluster = await Cluster.create();
   try {
@@ -124,10 +136,9 @@ async function runScenario(scenario: Scenario, tasks: number): Promise<Figures> 
       outage = await restartRabbit();
     } else if (scenario === 'postgres-restart') {
       outage = await restartPostgres();
-    } else if (scenario === 'poison') {
-      await publishMalformedDispatch(cluster);
-      poison = await tw.start(poisonFlow('faults-poison'));
     }
+    if (scenario === 'poison-message' || scenario === 'poison') await publishMalformedDispatch(cluster);
+    if (scenario === 'task-exit' || scenario === 'poison') poison = await tw.start(poisonFlow('faults-poison'));
     for (const run of runs) await run.wait({ timeoutMs: 600_000 });
     const poisonEnd = poison === undefined ? undefined : await poison.wait({ timeoutMs: 600_000 });
     const end = Date.now();
@@ -157,6 +168,9 @@ async function runScenario(scenario: Scenario, tasks: number): Promise<Figures> 
         `${completedWhileDown} bodies ended between the stop and the answer; bodies ended per ${WINDOW_MS} ms: median ${baseline} before the fault, ` +
         `${Math.min(...during)}-${Math.max(...during)} until the answer; ${supervisor.restarts()} worker restarts`;
     }
+    if (scenario === 'poison-message') {
+      figures.poison = `${await deadLetters(cluster)} message(s) in ${cluster.prefix}.dead; ${supervisor.restarts()} worker restarts`;
+    }
     if (poisonEnd !== undefined) {
       const node = poisonEnd.nodes['poison'];
       const deaths = cluster.records().filter((record) => record.runId === poison?.id);
@@ -166,7 +180,8 @@ async function runScenario(scenario: Scenario, tasks: number): Promise<Figures> 
       figures.poison =
         `run ${poisonEnd.status}, node ${node?.status} at attempt ${node?.attempt} with ${node?.error?.code ?? 'no error'}; ` +
         `${deaths.length} executions (each killed its worker) over ${((lastDeath - faultAt) / 1000).toFixed(1)} s, ${supervisor.restarts()} worker restarts; ` +
-        `after the last one: ${innocentsLeft} innocent bodies ended, full throughput ${after === undefined ? 'n/a' : `after ${after.toFixed(1)} s`}`;
+        `after the last one: ${innocentsLeft} innocent bodies ended, full throughput ${after === undefined ? 'n/a' : `after ${after.toFixed(1)} s`}; ` +
+        `${await deadLetters(cluster)} message(s) in ${cluster.prefix}.dead`;
     }
     return figures;
   } finally {
@@ -187,8 +202,10 @@ one fault at 30 % of the bodies ended.
                         coordinator-kill  kill -9 of the active coordinator
                         broker-restart    rabbitmqctl stop_app / start_app
                         postgres-restart  pg_ctlcluster <version> main restart
-                        poison            a malformed dispatch, and a task that
-                                          calls process.exit(1) every time
+                        poison-message    a malformed dispatch on the work queue
+                        task-exit         a task that calls process.exit(1)
+                                          every time (it kills its worker)
+                        poison            poison-message and task-exit at once
   --tasks <n>         a multiple of ${WIDTH} (default 2000)
   --help              this text
 
