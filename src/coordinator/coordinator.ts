@@ -17,12 +17,12 @@
  *
  * @packageDocumentation
  */
-import { TaskwireError, UnknownRunError } from '../errors.js';
+import { ClosedError, ConflictError, TaskwireError, UnknownRunError } from '../errors.js';
 import { isDeepStrictEqual } from 'node:util';
-import { emptyOutput, liveRun, runHeader, step, type LiveRun, type RunState, type StepOutput } from '../engine/index.js';
+import { emptyOutput, liveRun, step, type LiveRun, type RunState, type StepOutput } from '../engine/index.js';
 import type { Command, EngineEvent } from '../engine/events.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
-import { backlogRows } from '../store/backlog.js';
+import { stepCommit } from '../store/step-commit.js';
 import type { Fence, OutboxItem, StepCommit, Store } from '../store/port.js';
 import type { Delivery, SignalMessage, Subscription } from '../transport/port.js';
 import { systemClock, type Clock } from './clock.js';
@@ -221,7 +221,7 @@ export class Coordinator {
   private enqueue(pending: Pending): void {
     if (this.closed) {
       pending.delivery?.requeue();
-      pending.reject(new TaskwireError('TW_CLOSED', 'coordinator is closed'));
+      pending.reject(new ClosedError('coordinator'));
       return;
     }
     this.queue.push(pending);
@@ -300,7 +300,7 @@ export class Coordinator {
           // The run exists: this start committed before (an ambiguous commit), or the
           // caller starts a run id again. The same flow and inputs are the same run.
           if (sameStart(live.state, item.pristine)) applied.push(item);
-          else item.reject(new TaskwireError('TW_CONFLICT', `run "${item.runId}" already exists, of flow "${live.state.flow}" (or with other inputs)`));
+          else item.reject(new ConflictError(item.runId, `run "${item.runId}" already exists, of flow "${live.state.flow}" (or with other inputs)`));
           continue;
         }
         if (item.eventId !== undefined && live.state.eventIds?.includes(item.eventId) === true) {
@@ -395,7 +395,7 @@ export class Coordinator {
           if (item.create !== undefined) {
             delete item.create; // a run of that id exists: compared with this start on a fresh load
             this.queue.push(item);
-          } else if (++item.conflicts > MAX_CONFLICT_RETRIES) this.fail(item, new TaskwireError('TW_CONFLICT', `run "${item.runId}" keeps changing concurrently`));
+          } else if (++item.conflicts > MAX_CONFLICT_RETRIES) this.fail(item, new ConflictError(item.runId, `run "${item.runId}" keeps changing concurrently`));
           else this.queue.push(item);
         }
       } else {
@@ -558,31 +558,12 @@ export class Coordinator {
   }
 
   private toCommit(live: LiveRun, expectedRev: number, out: StepOutput): StepCommit {
-    const state = live.state;
-    // A new run writes every node; a later step only those it changed.
-    const nodes = expectedRev === 0 ? [...state.nodes.values()] : [];
-    if (expectedRev !== 0) {
-      for (const id of out.nodes) {
-        const node = state.nodes.get(id);
-        if (node !== undefined) nodes.push(node);
-      }
-    }
     let outbox: OutboxItem[] = [];
     if (this.usesOutbox) {
       const now = this.clock.now();
       outbox = outboxItems(live, out, this.options.carryOut === false ? now : now + (this.options.republishAfterMs ?? 5000));
     }
-    return {
-      run: runHeader(state),
-      expectedRev,
-      nodes,
-      removed: [...out.removed],
-      activations: [...out.activations.values()],
-      history: out.history,
-      outbox,
-      drained: [...out.drained],
-      backlog: backlogRows(out.backlog),
-    };
+    return stepCommit(live.state, expectedRev, out, outbox);
   }
 
   /**
@@ -676,7 +657,7 @@ export class Coordinator {
       await this.draining;
       for (const handle of this.timers) this.clock.clearTimeout(handle);
       this.timers.clear();
-      for (const item of this.parked) this.fail(item, new TaskwireError('TW_CLOSED', 'coordinator is closed'));
+      for (const item of this.parked) this.fail(item, new ClosedError('coordinator'));
       this.parked.clear();
     })();
     return this.closing;
