@@ -17,9 +17,8 @@
  *
  * @packageDocumentation
  */
-import { ClosedError, ConflictError, TaskwireError, UnknownRunError } from '../errors.js';
-import { isDeepStrictEqual } from 'node:util';
-import { emptyOutput, liveRun, step, type LiveRun, type RunState, type StepOutput } from '../engine/index.js';
+import { ClosedError, ConflictError, UnknownRunError } from '../errors.js';
+import { liveRun, type LiveRun, type StepOutput } from '../engine/index.js';
 import type { Command, EngineEvent } from '../engine/events.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
 import { stepCommit } from '../store/step-commit.js';
@@ -32,51 +31,17 @@ import { carryOutClaimed, outboxItems, scheduledEvent } from './outbox.js';
 import { OutboxBackoff } from './outbox-backoff.js';
 import { publishSteps } from './publish.js';
 import { DEFAULT_PUBLISH_TIMEOUT_MS } from './bounded-publish.js';
-import { oversizedDispatches, tooLargeError, tooLargeEvent, type Oversized } from './message-size.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../codec/parse.js';
 import { DEFAULT_CACHE_SIZE, DEFAULT_CACHE_TTL_MS, RunCache } from './run-cache.js';
-import { recordInternalError } from '../engine/internal-error.js';
 import { writtenSteps, type UncertainStep } from './uncertain.js';
 import { signalToEvent } from './signals.js';
-
-interface Pending {
-  runId: string;
-  event: EngineEvent;
-  delivery?: Delivery<SignalMessage>;
-  resolve: (run: StepReport) => void;
-  reject: (error: unknown) => void;
-  conflicts: number;
-  storeRetries: number;
-  /** A client event's id: applied at most once to its run (see `RunState.eventIds`). */
-  eventId?: string;
-  /** A new run to create (its first step is `start`). */
-  create?: LiveRun;
-  /**
-   * A start: the run as created, before its first step. When the outcome of its
-   * commit is unknown (the commit failed, or conflicted with a run of the same
-   * id), `create` is cleared and the stored run is compared with this one.
-   */
-  pristine?: RunState;
-  /** The step this event was part of, when its commit failed: written or not, found out on the next load. */
-  uncertain?: UncertainStep;
-  /** The engine threw on this event once already: it was stepped again on a fresh load. */
-  restepped?: boolean;
-  /** The engine threw on this event on a fresh load too: record this error instead of stepping it. */
-  internal?: unknown;
-  /** The run right after this event was stepped (events stepped together each get their own). */
-  report?: StepReport;
-}
-
-/** Events from clients: their callers get an engine error instead of a recorded failure. */
-const CLIENT_EVENTS: ReadonlySet<EngineEvent['type']> = new Set(['start', 'notify', 'change']);
+import { CLIENT_EVENTS, type Pending } from './pending.js';
+import { stepRunEvents } from './step-run-events.js';
 
 const MAX_CONFLICT_RETRIES = 20;
-/** How many client event ids a run remembers (see `RunState.eventIds`). */
-const MAX_EVENT_IDS = 64;
 /** Client events give up after this many store failures (signals never do: the broker holds them). */
 const MAX_STORE_RETRIES = 6;
 const MAX_STORE_RETRY_DELAY_MS = 5000;
-
 
 /** Steps runs in response to events. */
 export class Coordinator {
@@ -288,57 +253,15 @@ export class Coordinator {
         continue;
       }
       const expectedRev = live.state.rev;
-      const out = emptyOutput();
-      const applied: Pending[] = [];
-      let broken = false;
-      for (const item of items) {
-        if (broken) {
-          this.queue.push(item); // stepped again once the run is reloaded
-          continue;
-        }
-        if (item.create === undefined && item.pristine !== undefined) {
-          // The run exists: this start committed before (an ambiguous commit), or the
-          // caller starts a run id again. The same flow and inputs are the same run.
-          if (sameStart(live.state, item.pristine)) applied.push(item);
-          else item.reject(new ConflictError(item.runId, `run "${item.runId}" already exists, of flow "${live.state.flow}" (or with other inputs)`));
-          continue;
-        }
-        if (item.eventId !== undefined && live.state.eventIds?.includes(item.eventId) === true) {
-          applied.push(item); // applied before, its commit ambiguous: its outcome is the run as it is
-          continue;
-        }
-        if (item.internal !== undefined) {
-          if (!recordInternalError(live, item.event, item.internal, now, out)) this.logger.error({ runId, event: item.event.type }, 'engine error on an event that names no live execution; nothing to fail');
-          applied.push(item);
-          continue;
-        }
-        try {
-          const recorded = out.history.length;
-          const commanded = out.commands.length;
-          step(live, item.event, now, out);
-          this.failOversized(live, item, out, commanded, now);
-          if (item.eventId !== undefined && out.history.length > recorded) rememberEvent(live.state, item.eventId);
-          item.report = { status: live.state.status, graphVersion: live.state.graphVersion };
-          applied.push(item);
-        } catch (error) {
-          if (error instanceof TaskwireError && CLIENT_EVENTS.has(item.event.type)) {
-            item.reject(error);
-            if (error.code !== 'TW_TOO_LARGE') continue; // an invalid change: the engine checks before changing anything
-            // Stepped already: the run is reloaded, without this event.
-            this.cache.delete(runId);
-            this.queue.push(...applied);
-            broken = true;
-            continue;
-          }
-          // Unexpected: the state may be half changed, so the run is reloaded and
-          // the events stepped again on the fresh copy.
-          this.cache.delete(runId);
-          this.queue.push(...applied);
-          this.onEngineError(item, error);
-          broken = true;
-        }
-      }
-      if (broken) continue;
+      const stepped = stepRunEvents(live, items, now, {
+        logger: this.logger,
+        maxMessageBytes: this.options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+        requeue: (...later) => this.queue.push(...later),
+        forget: () => this.cache.delete(runId),
+        onEngineError: (item, error) => this.onEngineError(item, error),
+      });
+      if (stepped === undefined) continue;
+      const { out, applied } = stepped;
       if (out.history.length === 0 && out.nodes.size === 0 && out.activations.size === 0) {
         if (cached.has(runId)) {
           // A cached copy may be stale (another coordinator or a client stepped the
@@ -471,28 +394,6 @@ export class Coordinator {
       }
     }, delayMs);
     this.timers.add(handle);
-  }
-
-  /**
-   * Dispatches the step of `item` produced (from index `from`) that exceed
-   * `maxMessageBytes` are never published: a client event throws
-   * `TW_TOO_LARGE` (its caller gets it), any other event fails their
-   * executions with that code, not retryable (which may produce more commands,
-   * checked in turn).
-   */
-  private failOversized(live: LiveRun, item: Pending, out: StepOutput, from: number, now: number): void {
-    const maxBytes = this.options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
-    for (let start = from; ; ) {
-      const found = oversizedDispatches(out.commands, start, maxBytes);
-      if (found.length === 0) return;
-      if (CLIENT_EVENTS.has(item.event.type)) throw tooLargeError(found[0] as Oversized, maxBytes);
-      for (const over of [...found].reverse()) out.commands.splice(over.index, 1);
-      start = out.commands.length;
-      for (const over of found) {
-        this.logger.warn({ runId: live.state.id, node: over.command.node, bytes: over.bytes, maxBytes }, 'dispatch over maxMessageBytes; its node fails with TW_TOO_LARGE');
-        step(live, tooLargeEvent(over, maxBytes), now, out);
-      }
-    }
   }
 
   /**
@@ -662,14 +563,4 @@ export class Coordinator {
     })();
     return this.closing;
   }
-}
-
-/** Remembers a client event applied to a run (a new array: stores may share the old one). */
-function rememberEvent(state: RunState, eventId: string): void {
-  state.eventIds = [...(state.eventIds ?? []).slice(-(MAX_EVENT_IDS - 1)), eventId];
-}
-
-/** Whether a stored run is what a start would create: same flow, same inputs (a start is idempotent by run id). */
-function sameStart(stored: RunState, start: RunState): boolean {
-  return stored.flow === start.flow && isDeepStrictEqual(stored.inputs, start.inputs);
 }
