@@ -178,13 +178,18 @@ export class CancelledError extends TaskwireError {
   }
 }
 
-/** Two writers stepped one run at once; the loser must reload and retry. */
+/**
+ * A run could not take the change because of another writer: `start` under an
+ * id that already holds another flow (or other inputs), or a run that kept
+ * changing concurrently until the coordinator gave up retrying.
+ */
 export class ConflictError extends TaskwireError {
   constructor(
-    /** The run both writers stepped. */
+    /** The run in conflict. */
     readonly runId: string,
+    message = `run "${runId}" was changed concurrently`,
   ) {
-    super('TW_CONFLICT', `run "${runId}" was changed concurrently`);
+    super('TW_CONFLICT', message);
   }
 }
 

@@ -26,11 +26,6 @@ export function clientOptions(command: Command): Command {
   return command.addOption(storeOption()).addOption(brokerOption()).addOption(prefixOption()).addOption(schemaOption()).addOption(jsonOption());
 }
 
-/** Whether the flags name a broker (the command then talks to the distributed runtime). */
-export function isDistributed(flags: ConnectionFlags): boolean {
-  return connectionOptions(flags).broker !== undefined;
-}
-
 /** Connects as a pure client, calls `use` with the client and its store, and closes. */
 export async function withClient<T>(flags: ConnectionFlags, use: (client: Client, store: Store) => Promise<T>): Promise<T> {
   const options = connectionOptions(flags);

@@ -11,7 +11,7 @@ import { PartialNotifyError } from '../errors.js';
 import { encodeValue } from '../codec/value.js';
 import { createRun, liveRun, type HistoryEntry } from '../engine/index.js';
 import { checkPayload } from '../model/payload.js';
-import { checkKeys, checkName } from '../model/names.js';
+import { checkInputNames, checkName } from '../model/names.js';
 import { validateFlow } from '../model/validate.js';
 import { traceRunStart } from '../observability/tracing.js';
 import type { FlowDefinition } from '../model/definition.js';
@@ -76,7 +76,7 @@ export class Client {
   async start(flow: Flow | FlowDefinition, inputs: Record<string, unknown> = {}, options: StartOptions = {}): Promise<RunHandle> {
     const definition = 'definition' in flow ? flow.definition() : decodeFlowDefinition(flow);
     if ('definition' in flow) this.register(...flow.tasks());
-    const encoded = checkKeys(encodeValue(inputs, `the inputs of flow "${definition.name}"`) as JsonObject, `flow "${definition.name}": inputs`);
+    const encoded = checkInputNames(encodeValue(inputs, `the inputs of flow "${definition.name}"`) as JsonObject, `flow "${definition.name}": inputs`);
     const validate = options.validate ?? true;
     if (validate) {
       const unregistered = definition.nodes.some((n) => n.kind === 'task' && !this.parts.registry.has(n.name));

@@ -9,7 +9,7 @@ import type { NodeDefinition } from '../model/definition.js';
 import type { AnyNode } from '../model/node.js';
 import type { JsonObject } from '../codec/json.js';
 import { encodeValue } from '../codec/value.js';
-import { checkKeys, checkName } from '../model/names.js';
+import { checkInputNames, checkName } from '../model/names.js';
 import type { Store, TaskInfo } from '../store/port.js';
 import type { Transport } from '../transport/port.js';
 import type { TaskRegistry } from '../worker/registry.js';
@@ -67,6 +67,6 @@ export async function nodeDefinitionOf(node: AnyNode | NodeDefinition | TaskRef,
   if (!('task' in node)) return node;
   const id = checkName(node.id ?? name, `node of task "${name}": id`);
   const { name: _name, ...fields } = info;
-  const bound = checkKeys(encodeValue(node.bound ?? {}, `the bound inputs of node "${id}"`) as JsonObject, `node "${id}": bound`);
+  const bound = checkInputNames(encodeValue(node.bound ?? {}, `the bound inputs of node "${id}"`) as JsonObject, `node "${id}": bound`);
   return { id, kind: 'task', name, bound, persistent: node.persistent ?? false, ...fields };
 }

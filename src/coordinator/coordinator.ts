@@ -17,12 +17,11 @@
  *
  * @packageDocumentation
  */
-import { TaskwireError, UnknownRunError } from '../errors.js';
-import { isDeepStrictEqual } from 'node:util';
-import { emptyOutput, liveRun, runHeader, step, type LiveRun, type RunState, type StepOutput } from '../engine/index.js';
+import { ClosedError, ConflictError, UnknownRunError } from '../errors.js';
+import { liveRun, type LiveRun, type StepOutput } from '../engine/index.js';
 import type { Command, EngineEvent } from '../engine/events.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
-import { backlogRows } from '../store/backlog.js';
+import { stepCommit } from '../store/step-commit.js';
 import type { Fence, OutboxItem, StepCommit, Store } from '../store/port.js';
 import type { Delivery, SignalMessage, Subscription } from '../transport/port.js';
 import { systemClock, type Clock } from './clock.js';
@@ -32,51 +31,17 @@ import { carryOutClaimed, outboxItems, scheduledEvent } from './outbox.js';
 import { OutboxBackoff } from './outbox-backoff.js';
 import { publishSteps } from './publish.js';
 import { DEFAULT_PUBLISH_TIMEOUT_MS } from './bounded-publish.js';
-import { oversizedDispatches, tooLargeError, tooLargeEvent, type Oversized } from './message-size.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../codec/parse.js';
 import { DEFAULT_CACHE_SIZE, DEFAULT_CACHE_TTL_MS, RunCache } from './run-cache.js';
-import { recordInternalError } from '../engine/internal-error.js';
 import { writtenSteps, type UncertainStep } from './uncertain.js';
 import { signalToEvent } from './signals.js';
-
-interface Pending {
-  runId: string;
-  event: EngineEvent;
-  delivery?: Delivery<SignalMessage>;
-  resolve: (run: StepReport) => void;
-  reject: (error: unknown) => void;
-  conflicts: number;
-  storeRetries: number;
-  /** A client event's id: applied at most once to its run (see `RunState.eventIds`). */
-  eventId?: string;
-  /** A new run to create (its first step is `start`). */
-  create?: LiveRun;
-  /**
-   * A start: the run as created, before its first step. When the outcome of its
-   * commit is unknown (the commit failed, or conflicted with a run of the same
-   * id), `create` is cleared and the stored run is compared with this one.
-   */
-  pristine?: RunState;
-  /** The step this event was part of, when its commit failed: written or not, found out on the next load. */
-  uncertain?: UncertainStep;
-  /** The engine threw on this event once already: it was stepped again on a fresh load. */
-  restepped?: boolean;
-  /** The engine threw on this event on a fresh load too: record this error instead of stepping it. */
-  internal?: unknown;
-  /** The run right after this event was stepped (events stepped together each get their own). */
-  report?: StepReport;
-}
-
-/** Events from clients: their callers get an engine error instead of a recorded failure. */
-const CLIENT_EVENTS: ReadonlySet<EngineEvent['type']> = new Set(['start', 'notify', 'change']);
+import { CLIENT_EVENTS, type Pending } from './pending.js';
+import { stepRunEvents } from './step-run-events.js';
 
 const MAX_CONFLICT_RETRIES = 20;
-/** How many client event ids a run remembers (see `RunState.eventIds`). */
-const MAX_EVENT_IDS = 64;
 /** Client events give up after this many store failures (signals never do: the broker holds them). */
 const MAX_STORE_RETRIES = 6;
 const MAX_STORE_RETRY_DELAY_MS = 5000;
-
 
 /** Steps runs in response to events. */
 export class Coordinator {
@@ -221,7 +186,7 @@ export class Coordinator {
   private enqueue(pending: Pending): void {
     if (this.closed) {
       pending.delivery?.requeue();
-      pending.reject(new TaskwireError('TW_CLOSED', 'coordinator is closed'));
+      pending.reject(new ClosedError('coordinator'));
       return;
     }
     this.queue.push(pending);
@@ -288,57 +253,15 @@ export class Coordinator {
         continue;
       }
       const expectedRev = live.state.rev;
-      const out = emptyOutput();
-      const applied: Pending[] = [];
-      let broken = false;
-      for (const item of items) {
-        if (broken) {
-          this.queue.push(item); // stepped again once the run is reloaded
-          continue;
-        }
-        if (item.create === undefined && item.pristine !== undefined) {
-          // The run exists: this start committed before (an ambiguous commit), or the
-          // caller starts a run id again. The same flow and inputs are the same run.
-          if (sameStart(live.state, item.pristine)) applied.push(item);
-          else item.reject(new TaskwireError('TW_CONFLICT', `run "${item.runId}" already exists, of flow "${live.state.flow}" (or with other inputs)`));
-          continue;
-        }
-        if (item.eventId !== undefined && live.state.eventIds?.includes(item.eventId) === true) {
-          applied.push(item); // applied before, its commit ambiguous: its outcome is the run as it is
-          continue;
-        }
-        if (item.internal !== undefined) {
-          if (!recordInternalError(live, item.event, item.internal, now, out)) this.logger.error({ runId, event: item.event.type }, 'engine error on an event that names no live execution; nothing to fail');
-          applied.push(item);
-          continue;
-        }
-        try {
-          const recorded = out.history.length;
-          const commanded = out.commands.length;
-          step(live, item.event, now, out);
-          this.failOversized(live, item, out, commanded, now);
-          if (item.eventId !== undefined && out.history.length > recorded) rememberEvent(live.state, item.eventId);
-          item.report = { status: live.state.status, graphVersion: live.state.graphVersion };
-          applied.push(item);
-        } catch (error) {
-          if (error instanceof TaskwireError && CLIENT_EVENTS.has(item.event.type)) {
-            item.reject(error);
-            if (error.code !== 'TW_TOO_LARGE') continue; // an invalid change: the engine checks before changing anything
-            // Stepped already: the run is reloaded, without this event.
-            this.cache.delete(runId);
-            this.queue.push(...applied);
-            broken = true;
-            continue;
-          }
-          // Unexpected: the state may be half changed, so the run is reloaded and
-          // the events stepped again on the fresh copy.
-          this.cache.delete(runId);
-          this.queue.push(...applied);
-          this.onEngineError(item, error);
-          broken = true;
-        }
-      }
-      if (broken) continue;
+      const stepped = stepRunEvents(live, items, now, {
+        logger: this.logger,
+        maxMessageBytes: this.options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+        requeue: (...later) => this.queue.push(...later),
+        forget: () => this.cache.delete(runId),
+        onEngineError: (item, error) => this.onEngineError(item, error),
+      });
+      if (stepped === undefined) continue;
+      const { out, applied } = stepped;
       if (out.history.length === 0 && out.nodes.size === 0 && out.activations.size === 0) {
         if (cached.has(runId)) {
           // A cached copy may be stale (another coordinator or a client stepped the
@@ -395,7 +318,7 @@ export class Coordinator {
           if (item.create !== undefined) {
             delete item.create; // a run of that id exists: compared with this start on a fresh load
             this.queue.push(item);
-          } else if (++item.conflicts > MAX_CONFLICT_RETRIES) this.fail(item, new TaskwireError('TW_CONFLICT', `run "${item.runId}" keeps changing concurrently`));
+          } else if (++item.conflicts > MAX_CONFLICT_RETRIES) this.fail(item, new ConflictError(item.runId, `run "${item.runId}" keeps changing concurrently`));
           else this.queue.push(item);
         }
       } else {
@@ -474,28 +397,6 @@ export class Coordinator {
   }
 
   /**
-   * Dispatches the step of `item` produced (from index `from`) that exceed
-   * `maxMessageBytes` are never published: a client event throws
-   * `TW_TOO_LARGE` (its caller gets it), any other event fails their
-   * executions with that code, not retryable (which may produce more commands,
-   * checked in turn).
-   */
-  private failOversized(live: LiveRun, item: Pending, out: StepOutput, from: number, now: number): void {
-    const maxBytes = this.options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
-    for (let start = from; ; ) {
-      const found = oversizedDispatches(out.commands, start, maxBytes);
-      if (found.length === 0) return;
-      if (CLIENT_EVENTS.has(item.event.type)) throw tooLargeError(found[0] as Oversized, maxBytes);
-      for (const over of [...found].reverse()) out.commands.splice(over.index, 1);
-      start = out.commands.length;
-      for (const over of found) {
-        this.logger.warn({ runId: live.state.id, node: over.command.node, bytes: over.bytes, maxBytes }, 'dispatch over maxMessageBytes; its node fails with TW_TOO_LARGE');
-        step(live, tooLargeEvent(over, maxBytes), now, out);
-      }
-    }
-  }
-
-  /**
    * The engine threw on an event (see the module doc of `engine/internal-error`):
    * the first time it is stepped again on a fresh load; the second time a client
    * gets the error, and any other event is recorded as a `TW_INTERNAL` failure
@@ -558,31 +459,12 @@ export class Coordinator {
   }
 
   private toCommit(live: LiveRun, expectedRev: number, out: StepOutput): StepCommit {
-    const state = live.state;
-    // A new run writes every node; a later step only those it changed.
-    const nodes = expectedRev === 0 ? [...state.nodes.values()] : [];
-    if (expectedRev !== 0) {
-      for (const id of out.nodes) {
-        const node = state.nodes.get(id);
-        if (node !== undefined) nodes.push(node);
-      }
-    }
     let outbox: OutboxItem[] = [];
     if (this.usesOutbox) {
       const now = this.clock.now();
       outbox = outboxItems(live, out, this.options.carryOut === false ? now : now + (this.options.republishAfterMs ?? 5000));
     }
-    return {
-      run: runHeader(state),
-      expectedRev,
-      nodes,
-      removed: [...out.removed],
-      activations: [...out.activations.values()],
-      history: out.history,
-      outbox,
-      drained: [...out.drained],
-      backlog: backlogRows(out.backlog),
-    };
+    return stepCommit(live.state, expectedRev, out, outbox);
   }
 
   /**
@@ -676,19 +558,9 @@ export class Coordinator {
       await this.draining;
       for (const handle of this.timers) this.clock.clearTimeout(handle);
       this.timers.clear();
-      for (const item of this.parked) this.fail(item, new TaskwireError('TW_CLOSED', 'coordinator is closed'));
+      for (const item of this.parked) this.fail(item, new ClosedError('coordinator'));
       this.parked.clear();
     })();
     return this.closing;
   }
-}
-
-/** Remembers a client event applied to a run (a new array: stores may share the old one). */
-function rememberEvent(state: RunState, eventId: string): void {
-  state.eventIds = [...(state.eventIds ?? []).slice(-(MAX_EVENT_IDS - 1)), eventId];
-}
-
-/** Whether a stored run is what a start would create: same flow, same inputs (a start is idempotent by run id). */
-function sameStart(stored: RunState, start: RunState): boolean {
-  return stored.flow === start.flow && isDeepStrictEqual(stored.inputs, start.inputs);
 }

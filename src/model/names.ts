@@ -72,7 +72,7 @@ export function checkNames(names: unknown, what: string): string[] {
 }
 
 /** Checks the keys of an object whose keys are names (inputs, bound inputs); returns the object. */
-export function checkKeys<T extends object>(value: T, what: string): T {
+export function checkInputNames<T extends object>(value: T, what: string): T {
   for (const key of Object.keys(value)) checkName(key, `${what}: input`);
   return value;
 }

@@ -8,7 +8,7 @@ import { ConfigError } from '../errors.js';
 import type { JsonObject } from '../codec/json.js';
 import type { NodeDefinition, RetryPolicy } from './definition.js';
 import { resolveRetry, type RetryOption } from './retry.js';
-import { checkKeys as checkNameKeys, checkName } from './names.js';
+import { checkInputNames, checkName } from './names.js';
 import { checkKeys, optionKeys } from './options.js';
 import type { AnyTask, TaskInputs } from './task.js';
 
@@ -59,7 +59,7 @@ export class TaskNode<I extends TaskInputs = TaskInputs, O = unknown> {
   ) {
     this.id = checkName(options.id ?? task.name, `node of task "${task.name}": id`);
     checkKeys(options, NODE_KEYS, `node "${this.id}"`);
-    this.bound = checkNameKeys(encodeValue(bound, `the bound inputs of node "${this.id}"`) as JsonObject, `node "${this.id}": bound`);
+    this.bound = checkInputNames(encodeValue(bound, `the bound inputs of node "${this.id}"`) as JsonObject, `node "${this.id}": bound`);
     this.persistent = options.persistent ?? false;
     this.retry = options.retry === undefined ? task.retry : resolveRetry(options.retry, `node "${this.id}"`);
     this.timeoutMs = options.timeoutMs ?? task.timeoutMs;

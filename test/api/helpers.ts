@@ -2,7 +2,7 @@
  * Small helpers shared by the API suite (no backend-specific code here).
  */
 import { vi } from 'vitest';
-import type { TaskwireError } from '../../src/index.js';
+import { task, type Task, type TaskwireError } from '../../src/index.js';
 
 /** How long a test waits for a run to settle before failing. */
 export const WAIT = { timeoutMs: 10_000 };
@@ -18,6 +18,23 @@ export function deferred(): { promise: Promise<void>; resolve: () => void } {
   let resolve: () => void = () => undefined;
   const promise = new Promise<void>((r) => (resolve = r));
   return { promise, resolve };
+}
+
+/**
+ * A task held inside its apply until the test lets it go: `entered` resolves
+ * when it starts, `release.resolve()` lets it return `result`.
+ */
+export function heldTask<N extends string, O>(name: N, result: O): { task: Task<N, Record<string, never>, O>; entered: ReturnType<typeof deferred>; release: ReturnType<typeof deferred> } {
+  const entered = deferred();
+  const release = deferred();
+  const held = task(name, {
+    apply: async (_inputs: Record<string, never>) => {
+      entered.resolve();
+      await release.promise;
+      return result;
+    },
+  });
+  return { task: held, entered, release };
 }
 
 /** Resolves when the signal fires. */

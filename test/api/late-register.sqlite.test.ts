@@ -39,14 +39,23 @@ describe('late registration and re-execution after an interruption [embedded-sql
     return { stuck, fine };
   }
 
-  it('resumes an interrupted run once its task is registered after connect(), re-running the node with the same attempt and a new execution id', async () => {
+  /**
+   * A run whose only node was running when its process closed (as after a
+   * crash: the node stays running in the store); `fine` is the task that can finish it.
+   */
+  async function interruptedRun() {
     const store = join(dir, 'runs.db');
     const seen: Pick<TaskContext, 'attempt' | 'executionId'>[] = [];
     const { stuck, fine } = tasks(seen);
     const first = await connect({ store, shutdownGraceTimeMs: 1 });
     const run = await first.start(flow('late').add(stuck.s()));
     await eventually(() => expect(seen).toHaveLength(1));
-    await first.close(); // the node stays running in the store, as after a crash
+    await first.close();
+    return { store, seen, fine, run };
+  }
+
+  it('resumes an interrupted run once its task is registered after connect(), re-running the node with the same attempt and a new execution id', async () => {
+    const { store, seen, fine, run } = await interruptedRun();
 
     const second = await connect({ store });
     clients.push(second);
@@ -61,13 +70,7 @@ describe('late registration and re-execution after an interruption [embedded-sql
   });
 
   it('leaves a run whose tasks are not registered as it was until they are', async () => {
-    const store = join(dir, 'runs.db');
-    const seen: Pick<TaskContext, 'attempt' | 'executionId'>[] = [];
-    const { stuck, fine } = tasks(seen);
-    const first = await connect({ store, shutdownGraceTimeMs: 1 });
-    const run = await first.start(flow('late').add(stuck.s()));
-    await eventually(() => expect(seen).toHaveLength(1));
-    await first.close();
+    const { store, seen, fine, run } = await interruptedRun();
 
     const second = await connect({ store });
     clients.push(second);

@@ -6,15 +6,7 @@
 import { afterEach, expect, it, vi } from 'vitest';
 import { event, flow, NonRetryableError, task, type Client, type RunHandle, type TaskwireError } from '../../src/index.js';
 import { describeBackends } from './backends.js';
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** A promise with its resolve function, to hold a task until the test lets it go. */
-function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((r) => (resolve = r));
-  return { promise, resolve };
-}
+import { deferred, heldTask, sleep } from './helpers.js';
 
 /** Re-runs `check` until it passes (the run advances in the background). */
 function eventually<T>(check: () => Promise<T>): Promise<T> {
@@ -198,16 +190,8 @@ describeBackends('live flows', (backend) => {
   });
 
   it('forgotten monitor: a listener added while its source runs is notified once when it finishes', async () => {
-    const entered = deferred();
-    const release = deferred();
+    const { task: kickServer, entered, release } = heldTask('kickServer', { host: 'web-1', ip: '10.2.0.1' });
     const monitored: unknown[] = [];
-    const kickServer = task('kickServer', {
-      apply: async () => {
-        entered.resolve();
-        await release.promise;
-        return { host: 'web-1', ip: '10.2.0.1' };
-      },
-    });
     const addMonitor = monitorTask(monitored);
     const flo = flow('kick').add(kickServer.s());
 
@@ -350,15 +334,7 @@ describeBackends('live flows', (backend) => {
   });
 
   it('a valid change right after a refused one is applied (the coordinator keeps taking changes)', async () => {
-    const entered = deferred();
-    const release = deferred();
-    const slow = task('slow', {
-      apply: async () => {
-        entered.resolve();
-        await release.promise;
-        return 'slow done';
-      },
-    });
+    const { task: slow, entered, release } = heldTask('slow', 'slow done');
     const after = task('after', { apply: () => 'after done' });
     const extra = task('extra', { apply: () => 'extra done' });
     const flo = flow('refusals');
@@ -593,15 +569,7 @@ describeBackends('live flows', (backend) => {
   });
 
   it('changes accept node objects as well as ids; concurrent changes each report their own graph version', async () => {
-    const entered = deferred();
-    const release = deferred();
-    const slow = task('slow', {
-      apply: async () => {
-        entered.resolve();
-        await release.promise;
-        return 'slow';
-      },
-    });
+    const { task: slow, entered, release } = heldTask('slow', 'slow');
     const created = task('created', { apply: () => 'created' });
     const late = task('late', { requires: ['created'], apply: ({ created: c }: { created: string }) => `late after ${c}` });
     const slowNode = slow.s();

@@ -2,6 +2,7 @@
  * Helpers for engine tests: a run driven by hand, one event at a time, with
  * every command and history entry kept for assertions.
  */
+import { expect } from 'vitest';
 import type { Json, JsonObject } from '../../src/codec/json.js';
 import { createRun } from '../../src/engine/create.js';
 import type { Change, Command, DispatchCommand, EngineEvent, HistoryEntry } from '../../src/engine/events.js';
@@ -12,6 +13,7 @@ import type { FlowDefinition } from '../../src/model/definition.js';
 import type { Failure } from '../../src/model/failure.js';
 import type { Flow } from '../../src/model/flow.js';
 import type { Store } from '../../src/store/port.js';
+import { TaskwireError } from '../../src/errors.js';
 
 /** A retryable failure. */
 export const oops: Failure = { name: 'Error', message: 'oops', retryable: true };
@@ -155,6 +157,15 @@ export function snapshot(live: LiveRun): unknown {
     activations: Object.fromEntries(activations),
     index: { outgoing: Object.fromEntries(outgoing), ...counts },
   });
+}
+
+/** Expects `change` to be refused with a TaskwireError that leaves no trace: same state, no history entry, no command. */
+export function expectRefusedWithoutTrace(h: Harness, change: Change): void {
+  const before = snapshot(h.live);
+  const [history, commands] = [h.history.length, h.commands.length];
+  expect(() => h.change(change)).toThrow(TaskwireError);
+  expect(snapshot(h.live)).toEqual(before);
+  expect([h.history.length, h.commands.length]).toEqual([history, commands]);
 }
 
 /** Small deterministic PRNG (mulberry32), so that a failing property case replays. */

@@ -19,7 +19,7 @@ import { flow } from '../../src/model/flow.js';
 import { event } from '../../src/model/node.js';
 import { task } from '../../src/model/task.js';
 import { InvalidChangeError } from '../../src/errors.js';
-import { Harness, oops, snapshot } from './harness.js';
+import { Harness, oops, prng, snapshot } from './harness.js';
 
 /** A node of the model: its bound value, its required data sources, and the sources it listens to. */
 interface ModelNode {
@@ -36,17 +36,6 @@ interface Model {
   /** Nodes finished (succeeded or skipped): their inputs and links no longer matter. */
   finished: Set<string>;
   stopped: boolean;
-}
-
-/** Small deterministic PRNG (mulberry32), so a failing case replays. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const RETRY = { limit: 3, initialDelayMs: 10, factor: 2, maxDelayMs: 50, jitter: 0.5 };

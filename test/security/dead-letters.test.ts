@@ -10,19 +10,10 @@ import type { LogFields, Logger } from '../../src/observability/logger.js';
 import { connectAmqp, type AmqpTransport } from '../../src/transport/amqp/index.js';
 import type { DispatchMessage } from '../../src/transport/port.js';
 import { requireRabbit, servicesSkipped } from '../support/services.js';
+import { until } from '../support/until.js';
 
 const LEVELS = 200_000;
 const DEEP = '['.repeat(LEVELS) + ']'.repeat(LEVELS);
-
-async function until<T>(probe: () => Promise<T | undefined | false>, what: string): Promise<T> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
 
 describe.skipIf(servicesSkipped())('peekDeadLetters on hostile messages', () => {
   let url: string;

@@ -6,41 +6,21 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Connection } from 'rabbitmq-client';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { connect, flow, task, type Client } from '../../src/index.js';
 import type { HistoryEntry } from '../../src/engine/events.js';
-import type { LogFields, Logger } from '../../src/observability/logger.js';
 import { connectAmqp, MessageSigner, signingFromEnv, type AmqpTransport } from '../../src/transport/amqp/index.js';
 import { announcementRoutingKey } from '../../src/transport/amqp/topology.js';
 import type { AbortMessage, DispatchMessage, SignalMessage } from '../../src/transport/port.js';
 import { deferred } from '../api/helpers.js';
+import { useRabbit } from '../support/rabbit-fixture.js';
+import { until } from '../support/until.js';
 import { dropTestSpace, requirePostgres, requireRabbit, servicesSkipped } from '../support/services.js';
 
 const KEY = 'k'.repeat(32) + '-current';
 const OLD_KEY = 'o'.repeat(32) + '-previous';
 const OTHER_KEY = 'x'.repeat(32) + '-attacker';
 const DAY = 24 * 60 * 60 * 1000;
-
-async function until<T>(probe: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
-interface Line {
-  level: string;
-  message: string;
-}
-
-function captureLogger(lines: Line[]): Logger {
-  const at = (level: string) => (_fields: LogFields, message: string) => void lines.push({ level, message });
-  const logger: Logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: () => logger };
-  return logger;
-}
 
 describe('MessageSigner', () => {
   const parts = { exchange: 'tw.work', routingKey: 'default', messageId: 'm1', headers: { traceparent: 't' } };
@@ -84,38 +64,14 @@ describe('MessageSigner', () => {
 });
 
 describe.skipIf(servicesSkipped())('signed AMQP transport (RabbitMQ)', () => {
-  let url: string;
-  let raw: Connection;
-  let transports: AmqpTransport[] = [];
-  let lines: Line[] = [];
-
-  beforeAll(async () => {
-    url = await requireRabbit();
-    raw = new Connection({ url, noDelay: true, connectionName: 'taskwire signing.test raw' });
-    raw.on('error', () => undefined);
-    await raw.onConnect(10_000);
-  });
-
-  afterAll(async () => {
-    await raw?.close();
-  });
-
-  afterEach(async () => {
-    await Promise.all(transports.map((t) => t.purgeAndDelete()));
-    transports = [];
-    lines = [];
-  });
-
-  async function open(): Promise<AmqpTransport> {
-    const t = await connectAmqp({ url, prefix: `tw-sign-${randomUUID().slice(0, 8)}`, logger: captureLogger(lines), signing: { keys: [KEY, OLD_KEY] } });
-    transports.push(t);
-    return t;
-  }
+  const rabbit = useRabbit('tw-sign');
+  const { lines } = rabbit;
+  const open = (): Promise<AmqpTransport> => rabbit.open({ signing: { keys: [KEY, OLD_KEY] } });
 
   /** Three forgeries of one message: unsigned, signed long ago with a valid key, signed now with another key. */
   async function forge(exchange: string, routingKey: string, message: unknown): Promise<string[]> {
     const body = Buffer.from(JSON.stringify(message));
-    const publisher = raw.createPublisher({ confirm: true });
+    const publisher = rabbit.raw.createPublisher({ confirm: true });
     const ids: string[] = [];
     const signers: (MessageSigner | undefined)[] = [
       undefined,

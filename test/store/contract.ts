@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createRun, emptyOutput, liveRun, runHeader, step } from '../../src/engine/index.js';
 import type { EngineEvent, LiveRun, NodeState, RunHeader, RunState, RunStatus } from '../../src/engine/index.js';
 import type { FlowDefinition, NodeDefinition } from '../../src/model/definition.js';
-import { backlogRows } from '../../src/store/backlog.js';
+import { stepCommit } from '../../src/store/step-commit.js';
 import type { OutboxItem, StepCommit, Store, TaskInfo } from '../../src/store/port.js';
 
 /** Makes a fresh, empty store for one test, and what removes it afterwards. */
@@ -68,20 +68,7 @@ class Scenario {
       dueAt: command.type === 'schedule' ? command.dueAt : now,
       command,
     }));
-    // a new run writes every node (the step reports only those it changed), in the run's order
-    const nodes = expectedRev === 0 ? [...this.run.nodes.values()] : [...out.nodes].flatMap((n) => this.run.nodes.get(n) ?? []);
-    const commit = {
-      run: runHeader(this.run),
-      expectedRev,
-      nodes,
-      removed: [...out.removed],
-      activations: [...out.activations.values()],
-      history: out.history,
-      outbox,
-      backlog: backlogRows(out.backlog),
-      drained: [...out.drained],
-    };
-    return structuredClone(commit);
+    return structuredClone(stepCommit(this.run, expectedRev, out, outbox));
   }
   /** A deep copy of the run's current state. */
   snapshot(): RunState {

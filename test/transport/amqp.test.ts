@@ -4,36 +4,14 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { Connection } from 'rabbitmq-client';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { DispatchMessage, SignalMessage, Delivery } from '../../src/transport/port.js';
 import type { HistoryEntry } from '../../src/engine/events.js';
-import type { Logger, LogFields } from '../../src/observability/logger.js';
 import { connectAmqp, createTopology, escapeSegment, redactAmqpUrl, runPattern } from '../../src/transport/amqp/index.js';
 import type { AmqpTransport } from '../../src/transport/amqp/index.js';
-import { requireRabbit, servicesSkipped } from '../support/services.js';
-
-interface Line {
-  level: string;
-  fields: LogFields;
-  message: string;
-}
-
-function captureLogger(lines: Line[]): Logger {
-  const at = (level: string) => (fields: LogFields, message: string) => void lines.push({ level, fields, message });
-  const logger: Logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: () => logger };
-  return logger;
-}
-
-async function until<T>(probe: () => T | undefined | Promise<T | undefined>, what: string, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
+import { useRabbit } from '../support/rabbit-fixture.js';
+import { servicesSkipped } from '../support/services.js';
+import { until } from '../support/until.js';
 
 function dispatchOf(queue: string, n = 1): DispatchMessage {
   return { type: 'dispatch', kind: 'apply', runId: `run-${n}`, node: 'fetch', attempt: 1, task: 'http.get', inputs: { url: 'https://example.com', n }, timeoutMs: 5000, queue };
@@ -58,36 +36,9 @@ function entryOf(runId: string, seq: number, node?: string): HistoryEntry {
 }
 
 describe.skipIf(servicesSkipped())('AMQP transport (RabbitMQ)', () => {
-  let url: string;
-  let raw: Connection;
-  let transports: AmqpTransport[] = [];
-  let lines: Line[] = [];
-
-  beforeAll(async () => {
-    url = await requireRabbit();
-    raw = new Connection({ url, noDelay: true, connectionName: 'taskwire amqp.test raw' });
-    raw.on('error', () => undefined);
-    await raw.onConnect(10_000);
-  });
-
-  afterAll(async () => {
-    await raw?.close();
-  });
-
-  afterEach(async () => {
-    await Promise.all(transports.map((t) => t.purgeAndDelete()));
-    transports = [];
-    // Credentials never reach the logs.
-    for (const line of lines) expect(JSON.stringify(line)).not.toMatch(/:guest@/);
-    lines = [];
-  });
-
-  async function open(options: { connectionName?: string; deliveryLimit?: number } = {}): Promise<AmqpTransport> {
-    const prefix = `tw-test-${randomUUID().slice(0, 8)}`;
-    const transport = await connectAmqp({ url, prefix, logger: captureLogger(lines), ...options });
-    transports.push(transport);
-    return transport;
-  }
+  const rabbit = useRabbit('tw-test');
+  const { lines } = rabbit;
+  const open = (options: { connectionName?: string; deliveryLimit?: number } = {}): Promise<AmqpTransport> => rabbit.open(options);
 
   it('round-trips a dispatch: consume, body intact, ack', async () => {
     const t = await open();
@@ -106,7 +57,7 @@ describe.skipIf(servicesSkipped())('AMQP transport (RabbitMQ)', () => {
   it('puts the traceparent in the AMQP headers and publishes persistent JSON', async () => {
     const t = await open();
     await t.dispatch([{ ...dispatchOf('traced'), traceparent: '00-abc-def-01' }]);
-    const message = await until(() => raw.basicGet({ queue: t.topology.workQueueName('traced'), noAck: true }), 'the message');
+    const message = await until(() => rabbit.raw.basicGet({ queue: t.topology.workQueueName('traced'), noAck: true }), 'the message');
     expect(message.headers?.['traceparent']).toBe('00-abc-def-01');
     expect(message.durable).toBe(true);
     expect(message.contentType).toBe('application/json');
@@ -233,7 +184,7 @@ describe.skipIf(servicesSkipped())('AMQP transport (RabbitMQ)', () => {
   it('hands a signal dead-lettered at its delivery limit back to the coordinators (its outcome is not lost); drops a malformed dead letter', async () => {
     const t = await open({ deliveryLimit: 1 });
     await collectDispatches(t, 1);
-    const publisher = raw.createPublisher({ confirm: true });
+    const publisher = rabbit.raw.createPublisher({ confirm: true });
     await publisher.send({ routingKey: t.topology.workQueueName('default'), messageId: 'bad-1' }, Buffer.from('{"not json'));
     await publisher.close();
     await t.signal([signalOf(1)]);
@@ -257,7 +208,7 @@ describe.skipIf(servicesSkipped())('AMQP transport (RabbitMQ)', () => {
   it('dead-letters a body that is not JSON without calling the handler, and keeps consuming', async () => {
     const t = await open();
     const got = await collectDispatches(t, 2);
-    const publisher = raw.createPublisher({ confirm: true });
+    const publisher = rabbit.raw.createPublisher({ confirm: true });
     await publisher.send({ routingKey: t.topology.workQueueName('default'), messageId: 'bad-1' }, Buffer.from('{"not json'));
     await publisher.close();
     await t.dispatch([dispatchOf('default', 7)]);
@@ -276,7 +227,7 @@ describe.skipIf(servicesSkipped())('AMQP transport (RabbitMQ)', () => {
     const got: DispatchMessage[] = [];
     await t.consumeDispatches('default', { prefetch: 2 }, (d) => void got.push(d.body));
     const bad = { ...dispatchOf('default'), attempt: 'one' };
-    const publisher = raw.createPublisher({ confirm: true });
+    const publisher = rabbit.raw.createPublisher({ confirm: true });
     await publisher.send({ routingKey: t.topology.workQueueName('default') }, Buffer.from(JSON.stringify(bad)));
     await publisher.close();
     const dead = await until(async () => (await t.peekDeadLetters(10))[0], 'the dead letter');
@@ -288,7 +239,7 @@ describe.skipIf(servicesSkipped())('AMQP transport (RabbitMQ)', () => {
   it('applies the limits to JSON bodies that rabbitmq-client parsed itself', async () => {
     const t = await open();
     const got = await collectDispatches(t, 2);
-    const publisher = raw.createPublisher({ confirm: true });
+    const publisher = rabbit.raw.createPublisher({ confirm: true });
     const queue = t.topology.workQueueName('default');
     // An object body is sent as `application/json` without content encoding: the client parses it on receipt.
     await publisher.send({ routingKey: queue, messageId: 'polluting' }, JSON.parse('{"__proto__": {"admin": true}, "type": "dispatch"}'));
@@ -358,21 +309,21 @@ describe.skipIf(servicesSkipped())('AMQP transport (RabbitMQ)', () => {
     delivery.requeue(); // settled already: ignored
     const queue = t.topology.workQueueName('default');
     await t.close();
-    const { messageCount } = await raw.queueDeclare({ queue, passive: true });
+    const { messageCount } = await rabbit.raw.queueDeclare({ queue, passive: true });
     expect(messageCount).toBe(0);
   });
 
   it('rejects confirmed publishes that no queue takes', async () => {
     const t = await open();
     await t.signal([signalOf(0)]); // the publisher's channel (re)declares the topology when it opens
-    await raw.queueDelete({ queue: t.topology.queues.signals });
+    await rabbit.raw.queueDelete({ queue: t.topology.queues.signals });
     await expect(t.signal([signalOf(1)])).rejects.toThrow(/1 of 1 messages were not confirmed by RabbitMQ: no queue bound/);
   });
 
   it('disables Nagle (noDelay) and hides the password of its options', async () => {
     const t = await open();
     expect(t.connectionOptions.noDelay).toBe(true);
-    expect(t.connectionOptions.url).toBe(redactAmqpUrl(url));
+    expect(t.connectionOptions.url).toBe(redactAmqpUrl(rabbit.url));
     expect(t.kind).toBe('amqp');
     expect(t.durable).toBe(true);
   });

@@ -4,17 +4,14 @@
  *
  * @packageDocumentation
  */
-import { redactUrl as redact, scrubSecrets } from '../../observability/credentials.js';
+import { scrubSecrets } from '../../observability/credentials.js';
 
 /**
- * A connection string with its password masked, safe to print:
- * `postgres://user:secret@host/db` → `postgres://user:***@host/db`, whatever the
- * password holds (an unencoded `@`, `/`, `#`...); `password=` parameters (in the
- * query string or a libpq key/value string) become `***` too.
+ * `redactUrl(url)`: a connection string with its password masked, safe to print
+ * (`postgres://user:secret@host/db` → `postgres://user:***@host/db`, whatever
+ * the password holds); `password=` parameters become `***` too.
  */
-export function redactUrl(url: string): string {
-  return redact(url);
-}
+export { redactUrl } from '../../observability/credentials.js';
 
 /** `text` with every occurrence of the password of `url` masked (for messages of errors raised while connecting). */
 export function redactSecret(text: string, url: string | undefined): string {

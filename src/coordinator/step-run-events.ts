@@ -1,0 +1,126 @@
+/**
+ * Stepping one run's events of a coordinator batch, in order, into one step
+ * output: starts that exist already are compared (a start is idempotent by run
+ * id), client events applied before (by event id) are not stepped again,
+ * events the engine failed on twice are recorded as `TW_INTERNAL`, and
+ * dispatches over `maxMessageBytes` are refused (client events) or fail their
+ * node (signals). The coordinator commits what this returns.
+ *
+ * @packageDocumentation
+ */
+import { isDeepStrictEqual } from 'node:util';
+import { ConflictError, TaskwireError } from '../errors.js';
+import { emptyOutput, step, type LiveRun, type RunState, type StepOutput } from '../engine/index.js';
+import { recordInternalError } from '../engine/internal-error.js';
+import type { Logger } from '../observability/logger.js';
+import { oversizedDispatches, tooLargeError, tooLargeEvent, type Oversized } from './message-size.js';
+import { CLIENT_EVENTS, type Pending } from './pending.js';
+
+/** How many client event ids a run remembers (see `RunState.eventIds`). */
+const MAX_EVENT_IDS = 64;
+
+/** What stepping a run's events needs from its coordinator. */
+export interface StepRunDeps {
+  logger: Logger;
+  /** The largest encoded dispatch. */
+  maxMessageBytes: number;
+  /** Puts events back in the coordinator's queue, stepped again on a fresh load of the run. */
+  requeue(...items: Pending[]): void;
+  /** Drops the run from the coordinator's cache (its state may be half changed). */
+  forget(): void;
+  /** The engine threw on an event (see `Coordinator.onEngineError`). */
+  onEngineError(item: Pending, error: unknown): void;
+}
+
+/**
+ * Steps `items` (events of run `live`, in order) into one output. Returns the
+ * output and the events it answers (rejected ones are not among them), or
+ * `undefined` when the run had to be dropped (an engine error, or an oversized
+ * client event after others were stepped): its events are requeued then, to be
+ * stepped again on a fresh load.
+ */
+export function stepRunEvents(live: LiveRun, items: readonly Pending[], now: number, deps: StepRunDeps): { out: StepOutput; applied: Pending[] } | undefined {
+  const out = emptyOutput();
+  const applied: Pending[] = [];
+  let broken = false;
+  for (const item of items) {
+    if (broken) {
+      deps.requeue(item); // stepped again once the run is reloaded
+      continue;
+    }
+    if (item.create === undefined && item.pristine !== undefined) {
+      // The run exists: this start committed before (an ambiguous commit), or the
+      // caller starts a run id again. The same flow and inputs are the same run.
+      if (sameStart(live.state, item.pristine)) applied.push(item);
+      else item.reject(new ConflictError(item.runId, `run "${item.runId}" already exists, of flow "${live.state.flow}" (or with other inputs)`));
+      continue;
+    }
+    if (item.eventId !== undefined && live.state.eventIds?.includes(item.eventId) === true) {
+      applied.push(item); // applied before, its commit ambiguous: its outcome is the run as it is
+      continue;
+    }
+    if (item.internal !== undefined) {
+      if (!recordInternalError(live, item.event, item.internal, now, out)) deps.logger.error({ runId: live.state.id, event: item.event.type }, 'engine error on an event that names no live execution; nothing to fail');
+      applied.push(item);
+      continue;
+    }
+    try {
+      const recorded = out.history.length;
+      const commanded = out.commands.length;
+      step(live, item.event, now, out);
+      failOversized(live, item, out, commanded, now, deps);
+      if (item.eventId !== undefined && out.history.length > recorded) rememberEvent(live.state, item.eventId);
+      item.report = { status: live.state.status, graphVersion: live.state.graphVersion };
+      applied.push(item);
+    } catch (error) {
+      if (error instanceof TaskwireError && CLIENT_EVENTS.has(item.event.type)) {
+        item.reject(error);
+        if (error.code !== 'TW_TOO_LARGE') continue; // an invalid change: the engine checks before changing anything
+        // Stepped already: the run is reloaded, without this event.
+        deps.forget();
+        deps.requeue(...applied);
+        broken = true;
+        continue;
+      }
+      // Unexpected: the state may be half changed, so the run is reloaded and
+      // the events stepped again on the fresh copy.
+      deps.forget();
+      deps.requeue(...applied);
+      deps.onEngineError(item, error);
+      broken = true;
+    }
+  }
+  return broken ? undefined : { out, applied };
+}
+
+/**
+ * Dispatches the step of `item` produced (from index `from`) that exceed
+ * `maxMessageBytes` are never published: a client event throws
+ * `TW_TOO_LARGE` (its caller gets it), any other event fails their
+ * executions with that code, not retryable (which may produce more commands,
+ * checked in turn).
+ */
+function failOversized(live: LiveRun, item: Pending, out: StepOutput, from: number, now: number, deps: StepRunDeps): void {
+  const maxBytes = deps.maxMessageBytes;
+  for (let start = from; ; ) {
+    const found = oversizedDispatches(out.commands, start, maxBytes);
+    if (found.length === 0) return;
+    if (CLIENT_EVENTS.has(item.event.type)) throw tooLargeError(found[0] as Oversized, maxBytes);
+    for (const over of [...found].reverse()) out.commands.splice(over.index, 1);
+    start = out.commands.length;
+    for (const over of found) {
+      deps.logger.warn({ runId: live.state.id, node: over.command.node, bytes: over.bytes, maxBytes }, 'dispatch over maxMessageBytes; its node fails with TW_TOO_LARGE');
+      step(live, tooLargeEvent(over, maxBytes), now, out);
+    }
+  }
+}
+
+/** Remembers a client event applied to a run (a new array: stores may share the old one). */
+function rememberEvent(state: RunState, eventId: string): void {
+  state.eventIds = [...(state.eventIds ?? []).slice(-(MAX_EVENT_IDS - 1)), eventId];
+}
+
+/** Whether a stored run is what a start would create: same flow, same inputs (a start is idempotent by run id). */
+function sameStart(stored: RunState, start: RunState): boolean {
+  return stored.flow === start.flow && isDeepStrictEqual(stored.inputs, start.inputs);
+}
