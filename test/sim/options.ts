@@ -38,12 +38,7 @@ export type Kind = keyof typeof KINDS;
  * unless told `--skip`.
  */
 export const AWAITING_FIXES: Partial<Record<Kind, string>> = {
-  'ambiguous-commit': 'defect 3: client events re-stepped after an ambiguous commit (notify twice, start refused)',
-  'rollback-without-undo': "defect 1 and the fail-safe: 'rolled_back' derived from 'running' throws, the signal is acked, the run hangs",
-  'retry-fails-again': 'defect 2 and the fail-safe: undo done -> running throws, the run hangs',
   'remove-readd': 'defect 8: memory and SQLite stores write upserts before deletes, the re-added node is lost',
-  'remove-listener': "defect 6: removed live activations stay 'running' in the store, the stopped run stays 'stopping'",
-  'listener-result': "defect 10: a persistent listener's result is whichever activation finished last",
   'listener-order': 'defect 10: downstream persistent listeners are fed in the completion order of their source activations',
   'activation-retry-in-saga':
     "found by the simulator, not in issue 8: a persistent listener's activation retry is dispatched during a saga (a node's retry is cancelled)",
