@@ -40,11 +40,7 @@ export type Kind = keyof typeof KINDS;
 export const AWAITING_FIXES: Partial<Record<Kind, string>> = {
   'remove-readd': 'defect 8: memory and SQLite stores write upserts before deletes, the re-added node is lost',
   'listener-order': 'defect 10: downstream persistent listeners are fed in the completion order of their source activations',
-  'activation-retry-in-saga':
-    "found by the simulator, not in issue 8: a persistent listener's activation retry is dispatched during a saga (a node's retry is cancelled)",
   'once-per-process': 'defect 9: after a CLI change made while the process was down, resume() and the outbox poller both dispatch the attempt',
-  'rollback-after-cancel':
-    "found by the simulator (embedded), not in issue 8: a run cancelled while a rollback runs, then a crash: resume() skips cancelled runs, the rollback stays 'running' for ever",
 };
 
 /** Options of one simulated seed. */
