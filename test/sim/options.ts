@@ -39,7 +39,6 @@ export type Kind = keyof typeof KINDS;
  */
 export const AWAITING_FIXES: Partial<Record<Kind, string>> = {
   'remove-readd': 'defect 8: memory and SQLite stores write upserts before deletes, the re-added node is lost',
-  'listener-order': 'defect 10: downstream persistent listeners are fed in the completion order of their source activations',
   'once-per-process': 'defect 9: after a CLI change made while the process was down, resume() and the outbox poller both dispatch the attempt',
 };
 
