@@ -59,6 +59,11 @@ interface Pending {
   pristine?: RunState;
   /** The step this event was part of, when its commit failed: written or not, found out on the next load. */
   uncertain?: UncertainStep;
+  /**
+   * That step was written after all: the event is applied and not stepped again
+   * (a `resume` stepped twice would dispatch its running attempts twice).
+   */
+  written?: boolean;
   /** The engine threw on this event once already: it was stepped again on a fresh load. */
   restepped?: boolean;
   /** The engine threw on this event on a fresh load too: record this error instead of stepping it. */
@@ -267,11 +272,14 @@ export class Coordinator {
       if (pending.create !== undefined) created.set(pending.runId, pending.create);
     }
     // Steps whose commits failed, now stepped again: carry out the commands of
-    // those written after all (their events are no-ops on the fresh load).
+    // those written after all (their events are applied: not stepped again).
     const uncertain = new Set(batch.flatMap((p) => (p.uncertain === undefined ? [] : [p.uncertain])));
     if (uncertain.size > 0) {
       const written = await writtenSteps(uncertain, runs, this.options.store);
-      for (const pending of batch) delete pending.uncertain;
+      for (const pending of batch) {
+        if (pending.uncertain !== undefined && written.includes(pending.uncertain)) pending.written = true;
+        delete pending.uncertain;
+      }
       await this.carryOut(written);
     }
     for (const [id, live] of created) runs.set(id, live);
@@ -303,7 +311,7 @@ export class Coordinator {
           else item.reject(new TaskwireError('TW_CONFLICT', `run "${item.runId}" already exists, of flow "${live.state.flow}" (or with other inputs)`));
           continue;
         }
-        if (item.eventId !== undefined && live.state.eventIds?.includes(item.eventId) === true) {
+        if (item.written === true || (item.eventId !== undefined && live.state.eventIds?.includes(item.eventId) === true)) {
           applied.push(item); // applied before, its commit ambiguous: its outcome is the run as it is
           continue;
         }
