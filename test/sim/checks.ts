@@ -76,6 +76,7 @@ export async function checkWorld(input: CheckInput): Promise<CheckReport> {
       ...wellFormed(state, history),
       ...recordedOnce(plan.id, history, input.ledger),
       ...(input.embedded && !input.skip.has('once-per-process') ? oncePerProcess(plan.id, input.ledger) : []),
+      ...ownRollbacks(plan.id, state, input.ledger),
       ...changesOnce(plan.id, history, input.calls),
       ...outcomes(plan, state, history),
       ...sagaOrder(state, history, input.skip),
@@ -381,6 +382,21 @@ function downstream(activations: readonly ActivationState[], history: readonly H
     for (const [value, source] of bySource) {
       if (!seen.has(value) && passedOnAt(source.seq) < stoppedAt) problems.push(`p's activation ${source.seq} (value ${value}) did not activate q`);
     }
+  }
+  return problems;
+}
+
+/**
+ * A node that failed for good and has a rollback had that rollback executed
+ * for its last attempt (after a retry by hand too), whatever the policy: a
+ * settled `undo` left from an earlier attempt does not count.
+ */
+function ownRollbacks(runId: string, state: RunState, ledger: readonly Execution[]): string[] {
+  const problems: string[] = [];
+  for (const node of state.nodes.values()) {
+    if (node.status !== 'failed' || !node.def.rollback) continue;
+    const ran = ledger.some((e) => e.runId === runId && e.kind === 'rollback' && e.node === node.def.id && e.attempt === node.attempt && e.activation === undefined);
+    if (!ran) problems.push(`node ${node.def.id} failed at attempt ${node.attempt}, but its rollback never ran for that attempt (undo ${node.undo})`);
   }
   return problems;
 }
