@@ -56,7 +56,8 @@ export const AWAITING_FIXES: Partial<Record<Kind, AwaitingFix>> = {
   },
   'once-per-process': {
     modes: ['embedded'],
-    finds: 'a resume whose commit failed is stepped again after the process already stepped the run: it dispatches the attempts this process started since, a second time',
+    finds:
+      "a CLI change or notification committed while connect() resumes (after resume() dropped the outbox's dispatches, before its resume step committed, e.g. a commit that failed and is retried): the resume dispatches the new attempt and the poller publishes the outbox's copy",
   },
 };
 
