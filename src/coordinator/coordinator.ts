@@ -232,11 +232,14 @@ export class Coordinator {
       if (pending.create !== undefined) created.set(pending.runId, pending.create);
     }
     // Steps whose commits failed, now stepped again: carry out the commands of
-    // those written after all (their events are no-ops on the fresh load).
+    // those written after all (their events are applied: not stepped again).
     const uncertain = new Set(batch.flatMap((p) => (p.uncertain === undefined ? [] : [p.uncertain])));
     if (uncertain.size > 0) {
       const written = await writtenSteps(uncertain, runs, this.options.store);
-      for (const pending of batch) delete pending.uncertain;
+      for (const pending of batch) {
+        if (pending.uncertain !== undefined && written.includes(pending.uncertain)) pending.written = true;
+        delete pending.uncertain;
+      }
       await this.carryOut(written);
     }
     for (const [id, live] of created) runs.set(id, live);

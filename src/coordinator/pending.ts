@@ -31,6 +31,11 @@ export interface Pending {
   pristine?: RunState;
   /** The step this event was part of, when its commit failed: written or not, found out on the next load. */
   uncertain?: UncertainStep;
+  /**
+   * That step was written after all: the event is applied and not stepped again
+   * (a `resume` stepped twice would dispatch its running attempts twice).
+   */
+  written?: boolean;
   /** The engine threw on this event once already: it was stepped again on a fresh load. */
   restepped?: boolean;
   /** The engine threw on this event on a fresh load too: record this error instead of stepping it. */

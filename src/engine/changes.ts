@@ -26,7 +26,7 @@ import { inputProblems } from '../model/validate.js';
 import type { Change, LinkSpec } from './events.js';
 import { ChangeJournal } from './journal.js';
 import { addOutgoing, addToIndex, removeFromIndex, removeOutgoing } from './live.js';
-import { checkNotUndoing, checkRemovable } from './saga.js';
+import { checkNotUndoing, checkNoUndoRunning, checkRemovable } from './saga.js';
 import { activationKey, type ActivationState, type NodeState, type NodeStatus } from './state.js';
 import type { Stepper } from './step.js';
 
@@ -110,6 +110,7 @@ function plan(e: Edit, change: Change): Effect | undefined {
     case 'cancel':
       if (s.run.status === 'succeeded') throw new InvalidChangeError(`run "${s.run.id}" is succeeded: there is nothing to cancel`);
       if (s.run.saga) throw new InvalidChangeError(`run "${s.run.id}" is rolling back: it cannot be cancelled (its compensations run to the end)`);
+      checkNoUndoRunning(s);
       cancel(e);
       return undefined;
     case 'stop':
@@ -346,6 +347,7 @@ function skip(e: Edit, target: NodeState, result: JsonObject[string]): Effect {
   if (!['waiting', 'failed', 'retrying', 'cancelled'].includes(target.status)) {
     throw new InvalidChangeError(`node "${target.def.id}" is ${target.status}: only a node that has not run or has failed can be skipped`);
   }
+  checkNotUndoing(s, target);
   setStatus(e, target, 'skipped');
   target.result = result;
   target.finishedAt = s.now;
@@ -401,10 +403,19 @@ function cancel(e: Edit): void {
       s.record({ type: 'node.cancelled', node: target.def.id });
     }
   }
+  const holding = new Set<NodeState>();
   for (const [key, activation] of [...s.run.activations]) {
     if (activation.status !== 'running' && activation.status !== 'retrying') continue;
     e.journal.activation(key, activation);
     s.setActivation(activation, 'cancelled');
+    const node = s.run.nodes.get(activation.node);
+    if (node !== undefined) holding.add(node);
+  }
+  // Completions held back by the activations just cancelled are released: the
+  // listener's result is that of its latest notification (nothing new starts).
+  for (const node of holding) {
+    e.journal.node(node);
+    s.releaseHeld(node);
   }
 }
 

@@ -73,6 +73,16 @@ export function checkNotUndoing(s: Stepper, holder: NodeState | ActivationState)
   throw new InvalidChangeError(`rollback of ${what} is running in run "${s.run.id}": wait for it to finish`);
 }
 
+/**
+ * Throws if any rollback of the run is running: a cancelled run is final, so
+ * nothing (no resume after a crash) would see that rollback through to its end.
+ */
+export function checkNoUndoRunning(s: Stepper): void {
+  if (s.live.index.undoing === 0) return;
+  for (const node of s.run.nodes.values()) checkNotUndoing(s, node);
+  for (const activation of s.run.activations.values()) checkNotUndoing(s, activation);
+}
+
 /** Whether the saga owes a node's compensation: it completed, its task has a rollback, and it was not rolled back. */
 function owesNode(node: NodeState): boolean {
   return node.status === 'succeeded' && node.def.rollback && node.def.kind === 'task' && !node.def.persistent && node.undo === undefined;

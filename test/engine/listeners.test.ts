@@ -117,6 +117,20 @@ describe('a persistent listener\'s results, in notification order', () => {
     expect(h.dispatches().filter((d) => d.node === 'audit').map((d) => d.inputs)).toEqual([{ register: 'r2' }, { register: 'r1' }]);
   });
 
+  it('cancel releases the held completions: the result is that of the latest notification, and nothing new starts', () => {
+    const h = chain();
+    for (const ip of ['a', 'b']) h.notify('server.created', { ip });
+    const [, s2] = activationSeqs(h, 'register') as [number, number];
+    activationDone(h, 'register', s2, 'r2');
+    expect(h.node('register').result).toBeUndefined(); // held: s1 still runs
+    h.change({ op: 'cancel' });
+    expect(h.status).toBe('cancelled');
+    expect(h.node('register')).toMatchObject({ result: 'r2' });
+    expect(h.node('register').held).toBeUndefined();
+    expect(h.dispatched()).not.toContain('audit');
+    expect(h.dispatched()).not.toContain('report');
+  });
+
   it('held completions survive a reload', async () => {
     const store = new MemoryStore();
     const h = chain();

@@ -76,6 +76,28 @@ describe('undo state across attempts', () => {
     expect(() => h.change({ op: 'retry', node: 'a' })).toThrow(/rollback of node "a" is running/);
     expect(() => h.change({ op: 'replace', node: 'a', with: {} })).toThrow(/rollback of node "a" is running/);
   });
+
+  it('skip is refused while the node\'s rollback runs; it is accepted once the rollback is done', () => {
+    const h = new Harness(flow('f').link(unit('a', { rollback: true }).s(), unit('b').s()));
+    h.start();
+    h.fail('a', fatal);
+    expect(() => h.change({ op: 'skip', node: 'a', result: 1 })).toThrow(/rollback of node "a" is running/);
+    expect(h.node('a')).toMatchObject({ status: 'failed', undo: 'running' });
+    h.send({ type: 'rollback.succeeded', node: 'a', attempt: 1 });
+    h.change({ op: 'skip', node: 'a', result: 1 });
+    expect(h.node('a').status).toBe('skipped');
+  });
+
+  it('cancel is refused while a rollback runs (the run would be final with its rollback unfinished); accepted once it is done', () => {
+    const h = new Harness(flow('f').add(unit('a', { rollback: true }).s()).add(unit('b').s()));
+    h.start();
+    h.fail('a', fatal);
+    expect(() => h.change({ op: 'cancel' })).toThrow(/rollback of node "a" is running/);
+    expect(h.status).toBe('running');
+    h.send({ type: 'rollback.succeeded', node: 'a', attempt: 1 });
+    h.change({ op: 'cancel' });
+    expect(h.status).toBe('cancelled');
+  });
 });
 
 describe('a failed compensation: rollback_failed', () => {

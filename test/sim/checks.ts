@@ -76,6 +76,7 @@ export async function checkWorld(input: CheckInput): Promise<CheckReport> {
       ...wellFormed(state, history),
       ...recordedOnce(plan.id, history, input.ledger),
       ...(input.embedded && !input.skip.has('once-per-process') ? oncePerProcess(plan.id, input.ledger) : []),
+      ...ownRollbacks(plan.id, state, input.ledger),
       ...changesOnce(plan.id, history, input.calls),
       ...outcomes(plan, state, history),
       ...sagaOrder(state, history, input.skip),
@@ -343,13 +344,22 @@ function notifications(plan: RunPlan, state: RunState, history: readonly History
 }
 
 /**
- * The listener of the listener: one activation per activation of p that
- * succeeded before the run was stopped, with that activation's value, in the
- * order of p's notifications.
+ * The listener of the listener: one activation per activation of p that was
+ * passed on before the run was stopped, with that activation's value, in the
+ * order of p's notifications. An activation of p is passed on once it and
+ * every earlier one have finished (results are held back to keep notification
+ * order); one still held back at the stop is not passed on (the stop ends q's
+ * listening at once).
  */
 function downstream(activations: readonly ActivationState[], history: readonly HistoryEntry[], eligible: boolean): string[] {
   const stoppedAt = history.find((e) => e.type === 'change' && detailOf(e, 'op') === 'stop')?.seq ?? Infinity;
-  const succeededAt = new Map(history.filter((e) => e.type === 'node.succeeded' && e.node === 'p').map((e) => [e.activation, e.seq]));
+  const finishedAt = new Map<number, number>();
+  for (const e of history) {
+    const final = e.type === 'node.succeeded' || e.type === 'node.failed' || e.type === 'node.cancelled';
+    if (final && e.node === 'p' && e.activation !== undefined && !finishedAt.has(e.activation)) finishedAt.set(e.activation, e.seq);
+  }
+  const passedOnAt = (seq: number): number =>
+    Math.max(...activations.filter((a) => a.node === 'p' && a.seq <= seq).map((a) => finishedAt.get(a.seq) ?? Infinity));
   const problems: string[] = [];
   const bySource = new Map<number, ActivationState>();
   for (const a of activations) if (a.node === 'p' && a.status === 'succeeded') bySource.set(a.result as number, a);
@@ -370,8 +380,23 @@ function downstream(activations: readonly ActivationState[], history: readonly H
   }
   if (eligible) {
     for (const [value, source] of bySource) {
-      if (!seen.has(value) && (succeededAt.get(source.seq) ?? Infinity) < stoppedAt) problems.push(`p's activation ${source.seq} (value ${value}) did not activate q`);
+      if (!seen.has(value) && passedOnAt(source.seq) < stoppedAt) problems.push(`p's activation ${source.seq} (value ${value}) did not activate q`);
     }
+  }
+  return problems;
+}
+
+/**
+ * A node that failed for good and has a rollback had that rollback executed
+ * for its last attempt (after a retry by hand too), whatever the policy: a
+ * settled `undo` left from an earlier attempt does not count.
+ */
+function ownRollbacks(runId: string, state: RunState, ledger: readonly Execution[]): string[] {
+  const problems: string[] = [];
+  for (const node of state.nodes.values()) {
+    if (node.status !== 'failed' || !node.def.rollback) continue;
+    const ran = ledger.some((e) => e.runId === runId && e.kind === 'rollback' && e.node === node.def.id && e.attempt === node.attempt && e.activation === undefined);
+    if (!ran) problems.push(`node ${node.def.id} failed at attempt ${node.attempt}, but its rollback never ran for that attempt (undo ${node.undo})`);
   }
   return problems;
 }

@@ -6,13 +6,13 @@
  *   npm run sim -- --seeds 100000        a long run
  *   npm run sim -- --seed 42             one seed, with its trace
  *   npm run sim -- --skip crash,duplicate
- *   npm run sim -- --ci                  skip the kinds awaiting fixes (as the CI test)
+ *   npm run sim -- --ci                  skip the kinds awaiting fixes in this mode (as the CI test)
  *   npm run sim -- --only remove-readd   as --ci, but with these kinds awaiting fixes on
  *   npm run sim -- --store sqlite
  *   npm run sim -- --mode embedded       one process with an in-process bus, SQLite, resume(), a CLI
  */
 import { parseArgs } from 'node:util';
-import { AWAITING_FIXES, parseKinds, type Kind } from './options.js';
+import { awaitingIn, parseKinds, type Kind } from './options.js';
 import { simulate, type SeedReport } from './world.js';
 
 const { values } = parseArgs({
@@ -30,9 +30,9 @@ const { values } = parseArgs({
 });
 
 const only = parseKinds(values.only ?? '');
-const awaiting = values.ci || values.only !== undefined ? (Object.keys(AWAITING_FIXES) as Kind[]).filter((k) => !only.includes(k)) : [];
-const skip = new Set<Kind>([...parseKinds(values.skip), ...awaiting]);
 const mode = values.mode === 'embedded' ? 'embedded' : 'distributed';
+const awaiting = values.ci || values.only !== undefined ? awaitingIn(mode).filter((k) => !only.includes(k)) : [];
+const skip = new Set<Kind>([...parseKinds(values.skip), ...awaiting]);
 const store = values.store === 'sqlite' || mode === 'embedded' ? 'sqlite' : 'memory';
 const single = values.seed !== undefined;
 const first = Number(values.seed ?? values.from);

@@ -1,11 +1,11 @@
 /**
  * The deterministic simulation in CI: a fixed budget of seeds (see
  * docs/simulation.md). Kinds that find defects not yet fixed on this branch
- * are skipped (`AWAITING_FIXES` in options.ts); remove an entry there when its
+ * are skipped in the modes listed (`AWAITING_FIXES` in options.ts); remove an entry there when its
  * fix is merged. A failing seed replays with `npm run sim -- --seed N`.
  */
 import { describe, expect, it } from 'vitest';
-import { AWAITING_FIXES, type Kind } from './options.js';
+import { awaitingIn, type Kind } from './options.js';
 import { simulate } from './world.js';
 
 /** Seeds run in CI, per mode: 1..n. */
@@ -14,7 +14,7 @@ const BUDGET = { distributed: 300, embedded: 100 } as const;
 describe('deterministic simulation', () => {
   for (const mode of ['distributed', 'embedded'] as const) {
     it(`${BUDGET[mode]} seeds of the ${mode} runtime keep every invariant`, { timeout: 120_000 }, async () => {
-      const skip = new Set(Object.keys(AWAITING_FIXES) as Kind[]);
+      const skip = new Set(awaitingIn(mode));
       const failures: string[] = [];
       for (let seed = 1; seed <= BUDGET[mode]; seed++) {
         const report = await simulate({ seed, skip, store: mode === 'embedded' ? 'sqlite' : 'memory', mode });

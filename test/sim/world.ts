@@ -273,10 +273,14 @@ class World {
     }
     this.log(`${process.name} started`);
     if (!this.embedded) return;
-    this.app = this.user(process, coordinator, transport, store);
-    // As connect(): live runs are resumed; if that fails, connect() fails and the process exits (and is restarted).
+    // As connect(): live runs are resumed before the client is handed out; if that
+    // fails, connect() fails and the process exits (and is restarted).
     const resumed = await this.outcome(process, store.liveRunIds().then((ids) => coordinator.resume(ids)));
-    if (resumed === 'cut' || !('error' in resumed)) return;
+    if (resumed === 'cut') return;
+    if (!('error' in resumed)) {
+      this.app = this.user(process, coordinator, transport, store);
+      return;
+    }
     this.log(`${process.name}: resume failed (${(resumed.error as Error).message}); the process exits`);
     this.kill(process);
     this.scheduler.after(this.random.int(50, 1500), () => {
