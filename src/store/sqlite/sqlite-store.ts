@@ -72,9 +72,11 @@ function prepare(db: Database.Database) {
     liveActivations: db.prepare<[string], Data>(
       `SELECT data FROM activations WHERE run_id = ? AND status IN ('running', 'retrying', 'failed') ORDER BY seq, node_id`,
     ),
-    // Only for runs with failure policy rollback: succeeded activations the saga owes a compensation.
+    // Only for runs with failure policy rollback: succeeded activations the saga owes a compensation. A row that is
+    // not JSON is read too (json_extract would fail on it with a bare SQLite error), for loadRun to refuse it.
     owedActivations: db.prepare<[string], Data>(
-      `SELECT data FROM activations WHERE run_id = ? AND status = 'succeeded' AND json_extract(data, '$.compensate') = 1 ORDER BY seq, node_id`,
+      `SELECT data FROM activations WHERE run_id = ? AND status = 'succeeded'
+         AND CASE WHEN json_valid(data) THEN json_extract(data, '$.compensate') = 1 ELSE 1 END ORDER BY seq, node_id`,
     ),
     liveRunIds: db.prepare<[], { id: string }>(`SELECT id FROM runs WHERE ${notFinalSql('status')} ORDER BY id`),
     listening: db.prepare<[string], { run_id: string }>(
