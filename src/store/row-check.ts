@@ -5,14 +5,14 @@
  * {@link CorruptRowError} (`TW_STORE`) naming the table, the run and the field,
  * instead of a bare `SyntaxError` or `TypeError` later.
  *
- * The check is a shape check, once per row: the fields the store and the
+ * The check is a shape check ({@link shape}: nothing is copied), once per row: the fields the store and the
  * engine key on and the type of each top-level field, not the values inside
  * (inputs, results and details are not walked). It runs on every `loadRun`
  * and must stay cheap.
  *
  * @packageDocumentation
  */
-import { check, integer, literal, matching, number, object, optional, boolean, string, type Schema } from '../codec/schema.js';
+import { boolean, check, integer, literal, matching, number, optional, shape, string, type Schema } from '../codec/schema.js';
 import type { HistoryEntry } from '../engine/events.js';
 import type { ActivationState, ActivationStatus, NodeState, NodeStatus, RunHeader, RunStatus } from '../engine/state.js';
 import { CorruptRowError, DecodeError } from '../errors.js';
@@ -51,7 +51,7 @@ export interface RowKind<T> {
 export const RUN_ROW: RowKind<RunHeader> = {
   table: 'runs',
   column: 'header',
-  schema: object({
+  schema: shape({
     id: text,
     flow: text,
     status: literal(...RUN_STATUSES),
@@ -75,8 +75,8 @@ export const RUN_ROW: RowKind<RunHeader> = {
 export const NODE_ROW: RowKind<NodeState> = {
   table: 'nodes',
   column: 'data',
-  schema: object({
-    def: object({ id: text, kind: literal('task', 'event'), name: text }),
+  schema: shape({
+    def: shape({ id: text, kind: literal('task', 'event'), name: text }),
     sources: anArray,
     status: literal(...NODE_STATUSES),
     attempt: int,
@@ -89,21 +89,21 @@ export const NODE_ROW: RowKind<NodeState> = {
 export const ACTIVATION_ROW: RowKind<ActivationState> = {
   table: 'activations',
   column: 'data',
-  schema: object({ node: text, seq: int, from: text, status: literal(...ACTIVATION_STATUSES), attempt: int, inputs: anObject, startedAt: number() }),
+  schema: shape({ node: text, seq: int, from: text, status: literal(...ACTIVATION_STATUSES), attempt: int, inputs: anObject, startedAt: number() }),
 };
 
 /** A backlogged notification (`backlog.data`). */
 export const BACKLOG_ROW: RowKind<BacklogRow> = {
   table: 'backlog',
   column: 'data',
-  schema: object({ node: text, seq: int, from: text }),
+  schema: shape({ node: text, seq: int, from: text }),
 };
 
 /** A history entry (`history.data`). */
 export const HISTORY_ROW: RowKind<HistoryEntry> = {
   table: 'history',
   column: 'data',
-  schema: object({ runId: text, seq: int, at: number(), type: text, graphVersion: int, node: optional(text), detail: optional(anObject) }),
+  schema: shape({ runId: text, seq: int, at: number(), type: text, graphVersion: int, node: optional(text), detail: optional(anObject) }),
 };
 
 /**
