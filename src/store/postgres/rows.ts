@@ -161,6 +161,8 @@ export function loadedRun(runId: string, row: LoadedRow): RunState {
   const activations = new Map<string, ActivationState>();
   for (const data of row.activations) {
     const activation = readRow(ACTIVATION_ROW, runId, data);
+    // where the header or the row is kept as a JSON string, succeeded rows are read whether owed or not (see load-run.ts)
+    if (activation.status === 'succeeded' && (activation.compensate !== true || header.onFailure !== 'rollback')) continue;
     activations.set(activationKey(activation.node, activation.seq), activation);
   }
   attachBacklogs(nodes, row.backlog.map((data) => readRow(BACKLOG_ROW, runId, data)));
