@@ -30,10 +30,13 @@ interface Hostile {
   data: { text: string } | { value: unknown };
   /** A hostile `status` column for `runs` (what listRuns reads). */
   status?: string;
+  /** The run's failure policy is rollback and its activation row a succeeded one owed a compensation (loadRun reads those too). */
+  owed: boolean;
 }
 
 const valid = startedRun('base');
 const ACTIVATION = { node: 'a', seq: 1, from: 'src', status: 'running', attempt: 1, inputs: { x: 1 }, startedAt: 1 };
+const OWED = { ...ACTIVATION, status: 'succeeded', compensate: true };
 const BACKLOG = { node: 'a', seq: 2, from: 'src', value: 3 };
 const BASES: Record<Table, Record<string, unknown>> = {
   runs: valid.run,
@@ -57,7 +60,7 @@ const dataArb = (table: Table): fc.Arbitrary<Hostile['data']> => {
 };
 
 const hostileArb: fc.Arbitrary<Hostile> = tableArb.chain((table) =>
-  fc.record({ table: fc.constant(table), data: dataArb(table), status: fc.option(fc.oneof(fc.string({ maxLength: 8 }), fc.constantFrom('running', 'nope')), { nil: undefined }) }),
+  fc.record({ table: fc.constant(table), data: dataArb(table), owed: fc.boolean(), status: fc.option(fc.oneof(fc.string({ maxLength: 8 }), fc.constantFrom('running', 'nope')), { nil: undefined }) }),
 );
 
 /** The JSON text of a hostile row's column. */
@@ -111,7 +114,9 @@ describe('fuzz: SQLite store rows read back', () => {
     await fuzzReads({
       store,
       async write(runId, hostile) {
-        db.prepare(`INSERT INTO activations (run_id, node_id, seq, status, data) VALUES (?, 'a', 1, 'running', ?)`).run(runId, JSON.stringify(ACTIVATION));
+        const activation = hostile.owed ? OWED : ACTIVATION;
+        db.prepare(`INSERT INTO activations (run_id, node_id, seq, status, data) VALUES (?, 'a', 1, ?, ?)`).run(runId, activation.status, JSON.stringify(activation));
+        if (hostile.owed) db.prepare(`UPDATE runs SET header = json_set(header, '$.onFailure', 'rollback') WHERE id = ?`).run(runId);
         db.prepare(`INSERT INTO backlog (run_id, node_id, seq, data) VALUES (?, 'a', 2, ?)`).run(runId, JSON.stringify(BACKLOG));
         const text = textOf(hostile.data);
         const column = hostile.table === 'runs' ? 'header' : 'data';
@@ -141,7 +146,9 @@ describe.skipIf(servicesSkipped())('fuzz: PostgreSQL store rows read back', () =
     await fuzzReads({
       store,
       async write(runId, hostile) {
-        await admin.query(`INSERT INTO "${schema}".activations (run_id, node_id, seq, status, data) VALUES ($1, 'a', 1, 'running', $2)`, [runId, JSON.stringify(ACTIVATION)]);
+        const activation = hostile.owed ? OWED : ACTIVATION;
+        await admin.query(`INSERT INTO "${schema}".activations (run_id, node_id, seq, status, data) VALUES ($1, 'a', 1, $2, $3)`, [runId, activation.status, JSON.stringify(activation)]);
+        if (hostile.owed) await admin.query(`UPDATE "${schema}".runs SET header = jsonb_set(header, '{onFailure}', '"rollback"') WHERE id = $1`, [runId]);
         await admin.query(`INSERT INTO "${schema}".backlog (run_id, node_id, seq, data) VALUES ($1, 'a', 2, $2)`, [runId, JSON.stringify(BACKLOG)]);
         // jsonb holds JSON only: text that is not JSON (or has a NUL) goes in as a JSON string, as the store wraps such rows
         const text = 'text' in hostile.data ? JSON.stringify(hostile.data.text) : jsonbText(hostile.data.value ?? null);
