@@ -70,6 +70,8 @@ function textOf(data: Hostile['data']): string {
 
 /** Writes a valid run with one activation and one backlog row, then the hostile row over it. */
 interface Backend {
+  /** Names the backend in the tally. */
+  name: string;
   store: Store;
   write(runId: string, hostile: Hostile): Promise<void>;
 }
@@ -82,7 +84,7 @@ async function fuzzReads(backend: Backend): Promise<void> {
       const runId = `r${++n}`;
       await backend.store.commit([startedRun(runId)]);
       await backend.write(runId, hostile);
-      const target = `store rows ${hostile.table}`;
+      const target = `store rows ${backend.name} ${hostile.table}`;
       await outcomeAsync(target, () => backend.store.loadRun(runId));
       await outcomeAsync(target, () => backend.store.history(runId));
       await outcomeAsync(target, () => backend.store.activations(runId));
@@ -112,6 +114,7 @@ describe('fuzz: SQLite store rows read back', () => {
 
   it('loadRun, history, activations, listRuns: a coded error or a result', async () => {
     await fuzzReads({
+      name: 'sqlite',
       store,
       async write(runId, hostile) {
         const activation = hostile.owed ? OWED : ACTIVATION;
@@ -144,6 +147,7 @@ describe.skipIf(servicesSkipped())('fuzz: PostgreSQL store rows read back', () =
   it('loadRun, history, activations, listRuns: a coded error or a result', async () => {
     const admin = await adminPool();
     await fuzzReads({
+      name: 'postgres',
       store,
       async write(runId, hostile) {
         const activation = hostile.owed ? OWED : ACTIVATION;
