@@ -275,6 +275,25 @@ export class StoreError extends TaskwireError {
 }
 
 /**
+ * A row read back from a store is not what the store writes (not JSON, not an
+ * object, a field missing or of the wrong type): the database was edited by
+ * hand or is corrupt. Nothing of the run is returned.
+ */
+export class CorruptRowError extends StoreError {
+  constructor(
+    /** The table holding the row (`runs`, `nodes`, `activations`, `backlog`, `history`, `outbox`, `tasks`). */
+    readonly table: string,
+    /** The run the row belongs to (the task name for `tasks`). */
+    readonly runId: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`corrupt ${table} row of ${table === 'tasks' ? 'task' : 'run'} "${runId}": ${message}; restore the row or delete the run`, 'corrupt-row');
+    if (options?.cause !== undefined) this.cause = options.cause;
+  }
+}
+
+/**
  * `Client.notify` reached some of the runs listening to the event but not all:
  * says which were notified and why the others were not. Notifying again with
  * the same event id (`NotifyOptions.id`) reaches only those that were not.

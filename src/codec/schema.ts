@@ -178,6 +178,28 @@ export function object<S extends Shape>(shape: S): Schema<ObjectOf<S>> {
 }
 
 /**
+ * A plain object with at least the given fields, checked without copying: the
+ * object itself is returned, unknown keys and all. For values this process
+ * wrote itself and reads back (store rows), where {@link object}'s fresh copy
+ * would only cost time.
+ */
+export function shape<S extends Shape>(fields: S): Schema<ObjectOf<S>> {
+  const entries = Object.entries(fields);
+  return {
+    expected: 'an object',
+    run(value, path) {
+      if (!isPlainObject(value)) return mismatch(path, 'an object', value);
+      for (const [key, schema] of entries) {
+        path.push(key);
+        schema.run(Object.hasOwn(value, key) ? value[key] : undefined, path);
+        path.pop();
+      }
+      return value as ObjectOf<S>;
+    },
+  };
+}
+
+/**
  * A plain object used as a map: every value matches `values` (and every key
  * matches `keys`, when given); returns a fresh object.
  */

@@ -48,8 +48,8 @@ function backlogFlow(): FlowDefinition {
 /** A run driven by the engine; each `next` is one step (or several) committed as one {@link StepCommit}. */
 class Scenario {
   readonly live: LiveRun;
-  constructor(id: string, now = 1, flow = orderFlow()) {
-    this.live = liveRun(createRun(flow, { id, inputs: { region: 'eu' }, validate: true, now }));
+  constructor(id: string, now = 1, flow = orderFlow(), region = 'eu') {
+    this.live = liveRun(createRun(flow, { id, inputs: { region }, validate: true, now }));
   }
   get run(): RunState {
     return this.live.state;
@@ -77,7 +77,7 @@ class Scenario {
 }
 
 /** The second step of an order run: `a` succeeds, `b` is removed, four notifications activate `p`, whose activations then succeed, fail, retry, and run. */
-function busyStep(s: Scenario, now = 5): StepCommit {
+function busyStep(s: Scenario, now = 5, result = 'done'): StepCommit {
   const events: EngineEvent[] = [
     { type: 'task.succeeded', node: 'a', attempt: 1, result: { ok: true, items: ['x', 'ü'] } },
     { type: 'change', change: { op: 'remove', node: 'b' }, actor: 'tester' },
@@ -86,7 +86,7 @@ function busyStep(s: Scenario, now = 5): StepCommit {
   return s.next(events, now, () => {
     const seqs = [...s.run.activations.values()].map((a) => a.seq);
     return [
-      { type: 'task.succeeded', node: 'p', attempt: 1, activation: seqs[0] ?? -1, result: 'done' },
+      { type: 'task.succeeded', node: 'p', attempt: 1, activation: seqs[0] ?? -1, result },
       { type: 'task.failed', node: 'p', attempt: 1, activation: seqs[1] ?? -1, error: { name: 'Boom', message: 'no', retryable: false } },
       { type: 'task.failed', node: 'p', attempt: 1, activation: seqs[2] ?? -1, error: { name: 'Flaky', message: 'later', retryable: true } },
     ];
@@ -182,6 +182,16 @@ export function storeContract(name: string, factory: StoreFactory): void {
       const loaded = await store.loadRun('r1');
       expect(loaded).toEqual(s.snapshot());
       expect([...(loaded?.activations.values() ?? [])].map((a) => a.status).sort()).toEqual(['failed', 'retrying', 'running', 'succeeded']);
+    });
+
+    it('loads an owed activation whose result and run inputs hold a NUL character (rows PostgreSQL keeps as JSON strings)', async () => {
+      const base = orderFlow();
+      const flow: FlowDefinition = { ...base, onFailure: 'rollback', nodes: base.nodes.map((n) => (n.id === 'p' ? { ...n, rollback: true } : n)) };
+      const s = new Scenario('r1', 1, flow, 'e\u0000u');
+      await store.commit([s.next([{ type: 'start' }], 2), busyStep(s, 5, 'do\u0000ne')]);
+      const loaded = await store.loadRun('r1');
+      expect(loaded).toEqual(s.snapshot());
+      expect([...(loaded?.activations.values() ?? [])].find((a) => a.status === 'succeeded')?.result).toBe('do\u0000ne');
     });
 
     it("keeps a persistent listener's backlog as rows: one row written per notification, all deleted once drained", async () => {

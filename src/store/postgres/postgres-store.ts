@@ -8,18 +8,17 @@
  */
 import pg, { type Pool, type PoolClient } from 'pg';
 import type { HistoryEntry } from '../../engine/events.js';
-import type { ActivationState, NodeState, RunState, RunStatus } from '../../engine/state.js';
-import { activationKey } from '../../engine/state.js';
+import type { ActivationState, RunState } from '../../engine/state.js';
 import { ClosedError, ConfigError, FencedError, StoreError } from '../../errors.js';
-import { attachBacklogs } from '../backlog.js';
-import type { BacklogRow, CommitResult, Fence, OutboxItem, Page, RunFilter, RunSummary, Store, StepCommit, StoreLock, TaskInfo } from '../port.js';
+import type { CommitResult, Fence, OutboxItem, Page, RunFilter, RunSummary, Store, StepCommit, StoreLock, TaskInfo } from '../port.js';
+import { ACTIVATION_ROW, HISTORY_ROW, readRow, readStatus } from '../row-check.js';
 import { tryAdvisoryLock, type LockCheck } from './lock.js';
 import { migrate } from './migrations.js';
 import { inTransaction } from './transaction.js';
 import { batchRunIds, planCommit } from './plan.js';
 import { buildQueries, type NamedQuery, type Queries } from './queries.js';
 import { redactSecret, redactUrl } from './redact.js';
-import { activationRows, backlogRows, clearedRows, counts, epoch, fromJsonb, historyRows, nodeRows, outboxItem, outboxRows, removedRows, runRows } from './rows.js';
+import { activationRows, backlogRows, clearedRows, counts, epoch, historyRows, loadedRun, type LoadedRow, nodeRows, outboxItem, outboxRows, removedRows, runRows } from './rows.js';
 import { DEFAULT_SCHEMA, quoteSchema } from './schema-name.js';
 
 /** Options of {@link openPostgresStore}: give `url` or `pool`. */
@@ -118,32 +117,20 @@ export class PostgresStore implements Store {
   /** @inheritdoc */
   async loadRun(runId: string): Promise<RunState | undefined> {
     this.check();
-    const rows = await query<{ header: unknown; nodes: unknown[]; activations: unknown[]; backlog: unknown[] }>(this.pool, this.q.loadRun, [runId]);
+    const rows = await query<LoadedRow>(this.pool, this.q.loadRun, [runId]);
     const row = rows[0];
-    if (row === undefined) return undefined;
-    const nodes = new Map<string, NodeState>();
-    for (const data of row.nodes) {
-      const node = fromJsonb<NodeState>(data);
-      nodes.set(node.def.id, node);
-    }
-    const activations = new Map<string, ActivationState>();
-    for (const data of row.activations) {
-      const activation = fromJsonb<ActivationState>(data);
-      activations.set(activationKey(activation.node, activation.seq), activation);
-    }
-    attachBacklogs(nodes, row.backlog.map((data) => fromJsonb<BacklogRow>(data)));
-    return { ...fromJsonb<RunState>(row.header), nodes, activations };
+    return row === undefined ? undefined : loadedRun(runId, row);
   }
 
   /** @inheritdoc */
   async listRuns(filter: RunFilter = {}): Promise<RunSummary[]> {
     this.check();
-    type Row = { id: string; flow: string; status: RunStatus; graph_version: number; created_at: string; updated_at: string };
+    type Row = { id: string; flow: string; status: string; graph_version: number; created_at: string; updated_at: string };
     const rows = await query<Row>(this.pool, this.q.listRuns, [filter.status ?? null, filter.flow ?? null, filter.limit ?? 100]);
     return rows.map((row) => ({
       id: row.id,
       flow: row.flow,
-      status: row.status,
+      status: readStatus(row.id, row.status),
       graphVersion: row.graph_version,
       createdAt: Number(row.created_at),
       updatedAt: Number(row.updated_at),
@@ -166,14 +153,14 @@ export class PostgresStore implements Store {
   async history(runId: string, page: Page = {}): Promise<HistoryEntry[]> {
     this.check();
     const rows = await query<{ data: unknown }>(this.pool, this.q.history, [runId, page.after ?? 0, page.limit ?? 1000]);
-    return rows.map((row) => fromJsonb<HistoryEntry>(row.data));
+    return rows.map((row) => readRow(HISTORY_ROW, runId, row.data));
   }
 
   /** @inheritdoc */
   async activations(runId: string, node?: string, page: Page = {}): Promise<ActivationState[]> {
     this.check();
     const rows = await query<{ data: unknown }>(this.pool, this.q.activations, [runId, node ?? null, page.after ?? 0, page.limit ?? 1000]);
-    return rows.map((row) => fromJsonb<ActivationState>(row.data));
+    return rows.map((row) => readRow(ACTIVATION_ROW, runId, row.data));
   }
 
   /** @inheritdoc */

@@ -11,8 +11,10 @@
  *
  * @packageDocumentation
  */
-import { nodeRow } from '../backlog.js';
+import { activationKey, type ActivationState, type NodeState, type RunState } from '../../engine/state.js';
+import { attachBacklogs, nodeRow } from '../backlog.js';
 import type { OutboxItem } from '../port.js';
+import { ACTIVATION_ROW, BACKLOG_ROW, NODE_ROW, readHeader, readRow } from '../row-check.js';
 import type { PlannedOutbox, RunPlan } from './plan.js';
 
 const UNSUPPORTED_ESCAPE = /\\u(?:0000|d[89a-f])/i;
@@ -135,3 +137,34 @@ export function counts(plans: readonly RunPlan[]): { removed: number; nodes: num
 
 /** An outbox item read back. */
 export const outboxItem = (data: unknown): OutboxItem => fromJsonb<OutboxItem>(data);
+
+/** The row of the `loadRun` statement: the header and the JSON arrays of the run's nodes, live activations and backlog. */
+export interface LoadedRow {
+  /** `runs.header`. */
+  header: unknown;
+  /** `nodes.data`, in insertion order. */
+  nodes: unknown[];
+  /** `activations.data` of the live (and owed) activations, in insertion order. */
+  activations: unknown[];
+  /** `backlog.data`, in notification order. */
+  backlog: unknown[];
+}
+
+/** The run `row` holds, each row checked (see `row-check.ts`). @throws CorruptRowError on a row not shaped as the store writes it. */
+export function loadedRun(runId: string, row: LoadedRow): RunState {
+  const header = readHeader(runId, row.header);
+  const nodes = new Map<string, NodeState>();
+  for (const data of row.nodes) {
+    const node = readRow(NODE_ROW, runId, data);
+    nodes.set(node.def.id, node);
+  }
+  const activations = new Map<string, ActivationState>();
+  for (const data of row.activations) {
+    const activation = readRow(ACTIVATION_ROW, runId, data);
+    // where the header or the row is kept as a JSON string, succeeded rows are read whether owed or not (see load-run.ts)
+    if (activation.status === 'succeeded' && (activation.compensate !== true || header.onFailure !== 'rollback')) continue;
+    activations.set(activationKey(activation.node, activation.seq), activation);
+  }
+  attachBacklogs(nodes, row.backlog.map((data) => readRow(BACKLOG_ROW, runId, data)));
+  return { ...header, nodes, activations };
+}

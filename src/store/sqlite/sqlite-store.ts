@@ -17,10 +17,11 @@
  */
 import Database from 'better-sqlite3';
 import type { HistoryEntry } from '../../engine/events.js';
-import type { ActivationState, NodeState, RunHeader, RunState } from '../../engine/state.js';
+import type { ActivationState, NodeState, RunState } from '../../engine/state.js';
 import { ClosedError, ConfigError } from '../../errors.js';
 import { attachBacklogs, nodeRow } from '../backlog.js';
-import { notFinalSql, type BacklogRow, type CommitResult, type OutboxItem, type Page, type RunFilter, type RunSummary, type Store, type StepCommit, type TaskInfo } from '../port.js';
+import { notFinalSql, type CommitResult, type OutboxItem, type Page, type RunFilter, type RunSummary, type Store, type StepCommit, type TaskInfo } from '../port.js';
+import { ACTIVATION_ROW, BACKLOG_ROW, HISTORY_ROW, NODE_ROW, readHeader, readRow, readStatus } from '../row-check.js';
 import { checkDatabaseFile, migrate, openError } from './schema.js';
 
 /** Options of {@link openSqliteStore}. */
@@ -35,7 +36,7 @@ export interface SqliteStoreOptions {
 }
 
 type Data = { data: string };
-type SummaryRow = { id: string; flow: string; status: RunSummary['status']; graph_version: number; created_at: number; updated_at: number };
+type SummaryRow = { id: string; flow: string; status: string; graph_version: number; created_at: number; updated_at: number };
 
 const SUMMARY_COLUMNS = 'id, flow, status, graph_version, created_at, updated_at';
 
@@ -71,9 +72,11 @@ function prepare(db: Database.Database) {
     liveActivations: db.prepare<[string], Data>(
       `SELECT data FROM activations WHERE run_id = ? AND status IN ('running', 'retrying', 'failed') ORDER BY seq, node_id`,
     ),
-    // Only for runs with failure policy rollback: succeeded activations the saga owes a compensation.
+    // Only for runs with failure policy rollback: succeeded activations the saga owes a compensation. A row that is
+    // not JSON is read too (json_extract would fail on it with a bare SQLite error), for loadRun to refuse it.
     owedActivations: db.prepare<[string], Data>(
-      `SELECT data FROM activations WHERE run_id = ? AND status = 'succeeded' AND json_extract(data, '$.compensate') = 1 ORDER BY seq, node_id`,
+      `SELECT data FROM activations WHERE run_id = ? AND status = 'succeeded'
+         AND CASE WHEN json_valid(data) THEN json_extract(data, '$.compensate') = 1 ELSE 1 END ORDER BY seq, node_id`,
     ),
     liveRunIds: db.prepare<[], { id: string }>(`SELECT id FROM runs WHERE ${notFinalSql('status')} ORDER BY id`),
     listening: db.prepare<[string], { run_id: string }>(
@@ -191,18 +194,18 @@ export class SqliteStore implements Store {
     this.assertOpen();
     const row = this.sql.runHeader.get(runId);
     if (row === undefined) return undefined;
-    const header = JSON.parse(row.header) as RunHeader;
+    const header = readHeader(runId, row.header);
     const nodes = new Map<string, NodeState>();
     for (const { data } of this.sql.runNodes.all(runId)) {
-      const node = JSON.parse(data) as NodeState;
+      const node = readRow(NODE_ROW, runId, data);
       nodes.set(node.def.id, node);
     }
-    attachBacklogs(nodes, this.sql.runBacklog.all(runId).map((r) => JSON.parse(r.data) as BacklogRow));
+    attachBacklogs(nodes, this.sql.runBacklog.all(runId).map((r) => readRow(BACKLOG_ROW, runId, r.data)));
     const activations = new Map<string, ActivationState>();
     const rows = this.sql.liveActivations.all(runId);
     if (header.onFailure === 'rollback') rows.push(...this.sql.owedActivations.all(runId));
     for (const { data } of rows) {
-      const activation = JSON.parse(data) as ActivationState;
+      const activation = readRow(ACTIVATION_ROW, runId, data);
       activations.set(`${activation.node}#${activation.seq}`, activation);
     }
     return { ...header, nodes, activations };
@@ -235,7 +238,7 @@ export class SqliteStore implements Store {
     return statement.all(...params, sqlLimit(limit)).map((r) => ({
       id: r.id,
       flow: r.flow,
-      status: r.status,
+      status: readStatus(r.id, r.status),
       graphVersion: r.graph_version,
       createdAt: r.created_at,
       updatedAt: r.updated_at,
@@ -257,7 +260,7 @@ export class SqliteStore implements Store {
   /** @inheritdoc */
   async history(runId: string, page: Page = {}): Promise<HistoryEntry[]> {
     this.assertOpen();
-    return this.sql.history.all(runId, page.after ?? 0, pageLimit(page)).map((r) => JSON.parse(r.data) as HistoryEntry);
+    return this.sql.history.all(runId, page.after ?? 0, pageLimit(page)).map((r) => readRow(HISTORY_ROW, runId, r.data));
   }
 
   /** @inheritdoc */
@@ -267,7 +270,7 @@ export class SqliteStore implements Store {
       node === undefined
         ? this.sql.activations.all(runId, page.after ?? 0, pageLimit(page))
         : this.sql.nodeActivations.all(runId, node, page.after ?? 0, pageLimit(page));
-    return rows.map((r) => JSON.parse(r.data) as ActivationState);
+    return rows.map((r) => readRow(ACTIVATION_ROW, runId, r.data));
   }
 
   /** @inheritdoc */

@@ -4,7 +4,9 @@
  * `$1 text`: run id. One row (none if the run does not exist): the header, the
  * nodes in insertion order, the live activations (`running`, `retrying`,
  * `failed`, and in a run with failure policy rollback the `succeeded` ones
- * the saga owes a compensation) in insertion order and the backlog rows in
+ * the saga owes a compensation) in insertion order (a header or a row kept as
+ * a JSON string cannot be looked into here: its `succeeded` rows are read too,
+ * and the caller keeps the owed ones) and the backlog rows in
  * notification order, as JSON arrays.
  */
 export const loadRun = (s: string): string => `
@@ -15,8 +17,8 @@ SELECT r.header,
                     WHERE a.run_id = r.id AND a.status IN ('running', 'retrying', 'failed')
                    UNION ALL
                    SELECT a.data, a.ord FROM ${s}.activations a
-                    WHERE r.header->>'onFailure' = 'rollback' AND a.run_id = r.id AND a.status = 'succeeded'
-                      AND a.data @> '{"compensate": true}') x), '[]') AS activations,
+                    WHERE (r.header->>'onFailure' = 'rollback' OR jsonb_typeof(r.header) = 'string') AND a.run_id = r.id AND a.status = 'succeeded'
+                      AND (a.data @> '{"compensate": true}' OR jsonb_typeof(a.data) = 'string')) x), '[]') AS activations,
        coalesce((SELECT json_agg(b.data ORDER BY b.seq, b.node_id) FROM ${s}.backlog b WHERE b.run_id = r.id), '[]') AS backlog
   FROM ${s}.runs r
  WHERE r.id = $1`;
