@@ -246,6 +246,14 @@ function add(e: Edit, def: NodeDefinition, sources: LinkSpec[], listeners: LinkS
   const incoming = sources.map((spec) => ({ from: spec.node, to: def.id, map: { ...(spec.map ?? {}) }, inferred: false }));
   const status = def.kind === 'event' || def.persistent ? 'listening' : 'waiting';
   const state: NodeState = { def, sources: incoming, status, attempt: 0 };
+  const retired = s.run.retiredAttempts?.[def.id];
+  if (retired !== undefined) {
+    // Continues the removed node's numbering (its execution may still signal or be aborted).
+    state.attempt = state.attemptBase = retired;
+    const { [def.id]: _done, ...others } = s.run.retiredAttempts as Record<string, number>;
+    if (Object.keys(others).length > 0) s.run.retiredAttempts = others;
+    else delete s.run.retiredAttempts;
+  }
   e.journal.member(def.id);
   for (const link of incoming) e.journal.outgoing(link.from);
   s.run.nodes.set(def.id, state);
@@ -266,7 +274,8 @@ function remove(e: Edit, target: NodeState): Effect {
   checkRemovable(s, target);
   const id = target.def.id;
   const listeners = (s.live.index.outgoing.get(id) ?? []).map((link) => s.run.nodes.get(link.to) as NodeState);
-  if (target.status === 'running') s.out.commands.push({ type: 'abort', runId: s.run.id, node: id });
+  if (target.status === 'running') s.out.commands.push({ type: 'abort', runId: s.run.id, node: id, attempt: target.attempt });
+  if (target.attempt > 0) s.run.retiredAttempts = { ...s.run.retiredAttempts, [id]: target.attempt };
   for (const [key, activation] of [...s.run.activations]) {
     if (activation.node !== id || (activation.status !== 'running' && activation.status !== 'retrying')) continue;
     // Live activations are recorded cancelled (a store would otherwise keep them

@@ -88,7 +88,7 @@ export interface DispatchCommand extends ExecutionRef {
 export type Command =
   | DispatchCommand
   | ({ type: 'schedule'; runId: string; dueAt: number; lease?: true } & ExecutionRef)
-  | { type: 'abort'; runId: string; node?: string; activation?: number }
+  | { type: 'abort'; runId: string; node?: string; attempt?: number; activation?: number }
   | { type: 'finished'; runId: string; status: RunStatus };
 
 /** Kinds of history entries. */

@@ -116,7 +116,7 @@ class Recorder {
     delete node.retryAt;
     delete node.leaseUntil;
     this.out.nodes.add(node.def.id);
-    this.abort(node.def.id);
+    this.abort({ node: node.def.id, attempt: node.attempt });
     this.record('node.failed', { node: node.def.id, attempt: node.attempt });
   }
 
@@ -132,7 +132,7 @@ class Recorder {
     const key = activationKey(activation.node, activation.seq);
     this.live.state.activations.set(key, activation); // failed activations stay, to be retried
     this.out.activations.set(key, activation);
-    this.abort(activation.node, activation.seq);
+    this.abort({ node: activation.node, attempt: activation.attempt, activation: activation.seq });
     this.record('node.failed', { node: activation.node, attempt: activation.attempt, activation: activation.seq });
   }
 
@@ -158,8 +158,8 @@ class Recorder {
   }
 
   /** Tells workers to stop an execution that may still run (a heartbeat or a lease that failed). */
-  private abort(node: string, activation?: number): void {
-    this.out.commands.push(activation === undefined ? { type: 'abort', runId: this.live.state.id, node } : { type: 'abort', runId: this.live.state.id, node, activation });
+  private abort(ref: ExecutionRef): void {
+    this.out.commands.push({ type: 'abort', runId: this.live.state.id, ...ref });
   }
 
   private record(type: 'node.failed' | 'rollback.failed', ref: { node: string; attempt?: number; activation?: number }): void {

@@ -13,7 +13,7 @@ import type { RunIndex } from './live.js';
 import type { ActivationState, NodeState, RunState } from './state.js';
 import type { StepOutput } from './step.js';
 
-type Header = Pick<RunState, 'graphVersion' | 'seq' | 'stopped' | 'cancelled'>;
+type Header = Pick<RunState, 'graphVersion' | 'seq' | 'stopped' | 'cancelled' | 'retiredAttempts'>;
 type IndexScalars = Pick<RunIndex, 'undoing' | 'liveActivations' | 'persistent' | 'counts'>;
 
 /** Restores an object's own fields from a shallow copy (fields added since are dropped). */
@@ -42,7 +42,7 @@ export class ChangeJournal {
     private readonly runIndex: RunIndex,
     private readonly out: StepOutput,
   ) {
-    this.header = { graphVersion: run.graphVersion, seq: run.seq, stopped: run.stopped, cancelled: run.cancelled };
+    this.header = { graphVersion: run.graphVersion, seq: run.seq, stopped: run.stopped, cancelled: run.cancelled, retiredAttempts: run.retiredAttempts };
     this.index = { undoing: runIndex.undoing, liveActivations: runIndex.liveActivations, persistent: runIndex.persistent, counts: { ...runIndex.counts } };
     this.output = { commands: out.commands.length, history: out.history.length, nodes: new Set(out.nodes), removed: new Set(out.removed), activations: new Map(out.activations) };
   }
@@ -79,6 +79,7 @@ export class ChangeJournal {
   /** Puts back everything kept: the run, its indexes and the step output are as they were. */
   undo(): void {
     Object.assign(this.run, this.header);
+    if (this.header.retiredAttempts === undefined) delete this.run.retiredAttempts;
     Object.assign(this.runIndex, this.index);
     for (const [node, copy] of this.nodes) restore(node, copy);
     for (const [id, node] of this.members) {

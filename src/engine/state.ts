@@ -73,8 +73,13 @@ export interface NodeState {
   sources: LinkDefinition[];
   /** Apply state. */
   status: NodeStatus;
-  /** Current (or last) attempt number, 0 before the first. */
+  /**
+   * Current (or last) attempt number, 0 before the first; a node added in place
+   * of a removed one with its id starts from that one's last attempt.
+   */
   attempt: number;
+  /** Attempts numbered before the node was added (those of the removed node it replaces): its retry budget counts from there. */
+  attemptBase?: number;
   /** Inputs of the current attempt (recorded at dispatch). */
   inputs?: JsonObject;
   /**
@@ -200,6 +205,12 @@ export interface RunState {
    * commit was ambiguous is recognised when it is stepped again, and not applied twice.
    */
   eventIds?: string[];
+  /**
+   * Last attempt of each removed node that had started, by id, until a node with
+   * its id is added: the new node continues the numbering, so a late signal or
+   * an abort of the removed execution never names one of the new node.
+   */
+  retiredAttempts?: Record<string, number>;
   /** Nodes by id. */
   nodes: Map<string, NodeState>;
   /** Activations still of use to the engine, by {@link activationKey}: live (running, retrying), failed, and succeeded ones owed a compensation. */

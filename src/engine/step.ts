@@ -335,7 +335,7 @@ export class Stepper {
 
   /** Cancels a live activation: its execution is aborted and it is recorded `cancelled`. */
   cancelActivation(activation: ActivationState): void {
-    this.out.commands.push({ type: 'abort', runId: this.run.id, node: activation.node, activation: activation.seq });
+    this.out.commands.push({ type: 'abort', runId: this.run.id, node: activation.node, attempt: activation.attempt, activation: activation.seq });
     this.setActivation(activation, 'cancelled');
   }
 
@@ -400,10 +400,12 @@ export class Stepper {
     const activation = ref.activation === undefined ? undefined : this.liveActivation(ref);
     if (node === undefined || (ref.activation === undefined ? this.runningNode(ref) === undefined : activation === undefined)) return;
     const retry = node.def.retry;
-    const willRetry = error.retryable && ref.attempt <= retry.limit && this.accepting;
+    // A node added in place of a removed one numbers on from it; its retries count from its own first attempt.
+    const tried = ref.attempt - (activation === undefined ? (node.attemptBase ?? 0) : 0);
+    const willRetry = error.retryable && tried <= retry.limit && this.accepting;
     const detail = { name: error.name, message: error.message } as JsonObject;
     if (willRetry) {
-      const dueAt = this.now + backoffDelayMs(retry, ref.attempt, `${this.run.id}/${ref.node}/${ref.activation ?? ''}/${ref.attempt}`);
+      const dueAt = this.now + backoffDelayMs(retry, tried, `${this.run.id}/${ref.node}/${ref.activation ?? ''}/${ref.attempt}`);
       if (activation !== undefined) {
         this.setActivation(activation, 'retrying');
         activation.error = error;

@@ -40,12 +40,14 @@ export type SignalMessage =
   /** A long execution is still running: hold its lease for `leaseMs` more (see the worker's `leaseAfterMs`). */
   | (SignalBase & { type: 'task.heartbeat'; leaseMs: number });
 
-/** Asks workers to abort executions of a run (or of one node or activation). */
+/** Asks workers to abort executions of a run (or of one node, attempt or activation). */
 export interface AbortMessage {
   /** Run id. */
   runId: string;
   /** Only this node, if set. */
   node?: string;
+  /** Only this attempt of the node, if set (a node added in place of a removed one has other attempts). */
+  attempt?: number;
   /** Only this activation, if set. */
   activation?: number;
 }

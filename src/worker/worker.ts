@@ -254,6 +254,7 @@ export class Worker {
       const m = execution.message;
       if (m.runId !== message.runId || m.kind === 'rollback') continue;
       if (message.node !== undefined && m.node !== message.node) continue;
+      if (message.attempt !== undefined && m.attempt !== message.attempt) continue;
       if (message.activation !== undefined && m.activation !== message.activation) continue;
       execution.controller.abort(new CancelledError(`run "${m.runId}" was cancelled`));
     }

@@ -535,6 +535,39 @@ describeBackends('live flows', (backend) => {
     await expectRefused(run, () => run.stop(), 'TW_INVALID_CHANGE', /cancelled/);
   });
 
+  it('a running node removed and added again with the same id in one change: only the old execution is aborted, the new one finishes', async () => {
+    const entered = deferred();
+    let oldAborted = false;
+    const old = task('old', {
+      apply: async (_inputs: Record<string, never>, { signal }) => {
+        entered.resolve();
+        await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+        oldAborted = true;
+        throw signal.reason;
+      },
+    });
+    const fresh = task('fresh', {
+      apply: async (_inputs: Record<string, never>, { signal }) => {
+        await sleep(300);
+        signal.throwIfAborted();
+        return 99;
+      },
+    });
+    const tw = await backend.connect();
+    const run = await tw.start(flow('same-id').add(old.s({}, { id: 'x' })));
+    await entered.promise;
+
+    await run.change([
+      { op: 'remove', node: 'x' },
+      { op: 'add', node: fresh.s({}, { id: 'x' }) },
+    ]);
+    await eventually(async () => expect(oldAborted).toBe(true));
+    const done = await run.wait();
+    expect(done.nodes['x']).toMatchObject({ status: 'succeeded', attempt: 2 });
+    expect(done.status).toBe('succeeded');
+    expect(await run.result('x')).toBe(99);
+  });
+
   it('run.change([...]) applies several changes as one step and one graph version, or refuses them whole', async () => {
     const kickServer = task('kickServer', { provides: 'server', apply: () => { throw new NonRetryableError('no capacity'); } });
     const kickServer2 = task('kickServer2', { provides: 'server', apply: () => '10.1.0.2' });

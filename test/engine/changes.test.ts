@@ -6,6 +6,7 @@ import { InvalidChangeError, UnknownNodeError, ValidationError } from '../../src
 import { flow } from '../../src/model/flow.js';
 import { event } from '../../src/model/node.js';
 import { task } from '../../src/model/task.js';
+import { MemoryStore } from '../../src/store/memory/index.js';
 import { applies, fatal, Harness, oops, snapshot } from './harness.js';
 
 /** A task needing `requires`, providing its own name; its code never runs here. */
@@ -122,12 +123,39 @@ describe('remove, link, unlink', () => {
     h.change({ op: 'link', from: 'other', to: 'mid' }); // mid already running: no effect on it
     h.change({ op: 'add', node: unit('join').s().definition(), sources: [{ node: 'root' }, { node: 'other' }] });
     const out = h.change({ op: 'remove', node: 'other' });
-    expect(out.commands).toContainEqual({ type: 'abort', runId: 'run-1', node: 'other' });
+    expect(out.commands).toContainEqual({ type: 'abort', runId: 'run-1', node: 'other', attempt: 1 });
     expect([...out.removed]).toEqual(['other']);
     expect(h.live.state.nodes.has('other')).toBe(false);
     expect(h.node('join').sources.map((l) => l.from)).toEqual(['root']);
     expect(applies(out).map((d) => d.node)).toEqual(['join']);
     expect(h.succeed('other', 'late', 1).history).toEqual([]);
+  });
+
+  it('a node removed while running and added again in one change continues its attempts: the old execution neither aborts nor fails the new one', async () => {
+    const h = chain();
+    h.start(); // other: attempt 1 running
+    const out = h.change([
+      { op: 'remove', node: 'other' },
+      { op: 'add', node: unit('other', [], 1).s().definition() },
+    ]);
+    expect(out.commands).toContainEqual({ type: 'abort', runId: 'run-1', node: 'other', attempt: 1 });
+    expect(applies(out).map((d) => [d.node, d.attempt])).toEqual([['other', 2]]);
+    expect(h.fail('other', { name: 'CancelledError', message: 'run "run-1" was cancelled', retryable: false }, 1).history).toEqual([]);
+    expect(h.node('other').status).toBe('running');
+    // Its own retry budget (1) is whole: the first failure of the new node is retried.
+    h.fail('other');
+    expect(h.node('other').status).toBe('retrying');
+    // The numbering survives a store: removed and added again after a reload, it goes on from there.
+    const store = new MemoryStore();
+    await h.save(store);
+    const loaded = await Harness.load(store);
+    loaded.retryDue('other'); // attempt 3 running
+    const again = loaded.change([{ op: 'remove', node: 'other' }]);
+    expect(again.commands).toContainEqual({ type: 'abort', runId: 'run-1', node: 'other', attempt: 3 });
+    await loaded.save(store);
+    const reloaded = await Harness.load(store);
+    const readded = reloaded.change({ op: 'add', node: unit('other').s().definition() });
+    expect(applies(readded).map((d) => [d.node, d.attempt])).toEqual([['other', 4]]);
   });
 
   it('link makes a waiting node wait for the new source too; unlink lets it go', () => {

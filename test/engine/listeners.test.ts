@@ -54,8 +54,8 @@ describe.each(stores)('removing a persistent listener with live activations [%s 
     await h.save(store);
     const out = h.change({ op: 'remove', node: 'register' });
     expect(out.commands.filter((c) => c.type === 'abort')).toEqual([
-      { type: 'abort', runId: 'run-1', node: 'register', activation: first },
-      { type: 'abort', runId: 'run-1', node: 'register', activation: second },
+      { type: 'abort', runId: 'run-1', node: 'register', attempt: 1, activation: first },
+      { type: 'abort', runId: 'run-1', node: 'register', attempt: 1, activation: second },
     ]);
     await h.save(store);
     expect((await store.activations('run-1', 'register')).map((a) => [a.seq, a.status])).toEqual([

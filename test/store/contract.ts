@@ -170,7 +170,7 @@ export function storeContract(name: string, factory: StoreFactory): void {
       expect(await store.commit([commit])).toEqual({ conflicts: [] });
       const loaded = await store.loadRun('r1');
       expect(loaded).toEqual(s.snapshot());
-      expect(loaded?.nodes.get('b')).toMatchObject({ def: { name: 'task.b2' }, status: 'running', attempt: 1 });
+      expect(loaded?.nodes.get('b')).toMatchObject({ def: { name: 'task.b2' }, status: 'running', attempt: 2, attemptBase: 1 });
       expect([...(loaded?.nodes.keys() ?? [])]).toEqual(['a', 'ev', 'p', 'b']);
     });
 

@@ -70,7 +70,7 @@ export const SignalSchema: Schema<SignalMessage> = {
 };
 
 /** An {@link AbortMessage}. */
-export const AbortSchema: Schema<AbortMessage> = object({ runId: id, node: optional(id), activation });
+export const AbortSchema: Schema<AbortMessage> = object({ runId: id, node: optional(id), attempt: optional(attempt), activation });
 
 const HISTORY_TYPES = [
   'run.started',
