@@ -27,7 +27,7 @@ import type { Change, LinkSpec } from './events.js';
 import { ChangeJournal } from './journal.js';
 import { addOutgoing, addToIndex, removeFromIndex, removeOutgoing } from './live.js';
 import { checkNotUndoing, checkRemovable } from './saga.js';
-import { activationKey, type ActivationState, type NodeState, type NodeStatus } from './state.js';
+import { activationKey, type NodeState, type NodeStatus } from './state.js';
 import type { Stepper } from './step.js';
 
 /** Node statuses in which a node's definition and inputs may still change. */
@@ -367,23 +367,8 @@ function dropBacklog(e: Edit, target: NodeState, reason: 'stopped' | 'cancelled'
   if (target.backlog === undefined) return;
   e.journal.node(target);
   for (const entry of target.backlog) {
-    const activation: ActivationState = {
-      node: target.def.id,
-      seq: entry.seq,
-      from: entry.from,
-      status: 'cancelled',
-      attempt: 0,
-      inputs: {},
-      startedAt: s.now,
-      finishedAt: s.now,
-      error: {
-        name: 'NotDelivered',
-        message: `notification ${entry.seq} from "${entry.from}" was not delivered: the run was ${reason} before the other inputs of "${target.def.id}" arrived`,
-        retryable: false,
-      },
-    };
-    s.out.activations.set(activationKey(target.def.id, entry.seq), activation);
-    s.record({ type: 'node.cancelled', node: target.def.id, activation: entry.seq, detail: { reason, from: entry.from } });
+    const message = `notification ${entry.seq} from "${entry.from}" was not delivered: the run was ${reason} before the other inputs of "${target.def.id}" arrived`;
+    s.notDelivered(target, entry, {}, reason, message);
   }
   delete target.backlog;
   s.touch(target);

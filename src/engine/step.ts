@@ -240,9 +240,45 @@ export class Stepper {
     for (const link of [...links]) {
       const target = this.run.nodes.get(link.to);
       if (target === undefined) continue;
-      if (target.def.persistent) this.activate(target, source.def.id, value);
-      else this.tryStart(target);
+      if (!target.def.persistent) this.tryStart(target);
+      else if (target.status === 'succeeded') this.notDeliveredToStopped(target, source, value ?? source.result);
+      else this.activate(target, source.def.id, value);
     }
+  }
+
+  /**
+   * A notification that reaches a stopped persistent listener (a result of an
+   * activation that finished, or was held back, when the run was stopped) is
+   * recorded as not delivered, as the backlog is at stop(); one that would only
+   * supply an input is not.
+   */
+  private notDeliveredToStopped(target: NodeState, source: NodeState, value: Json | undefined): void {
+    if (value === undefined || !(this.isStreaming(source) || !target.sources.some((l) => this.isStreaming(this.run.nodes.get(l.from))))) return;
+    const from = source.def.id;
+    const seq = ++this.run.seq;
+    const inputs = resolveInputs(this.run, target, { seq, from, value }) ?? {};
+    this.notDelivered(target, { seq, from }, inputs, 'stopped', `notification ${seq} from "${from}" was not delivered: "${target.def.id}" was stopped before it arrived`);
+  }
+
+  /**
+   * Records a notification of a persistent listener that can never run as an
+   * activation that was never delivered: \`cancelled\`, \`attempt: 0\`, with a
+   * \`NotDelivered\` error, and a \`node.cancelled\` history entry.
+   */
+  notDelivered(target: NodeState, entry: { seq: number; from: string }, inputs: JsonObject, reason: 'stopped' | 'cancelled', message: string): void {
+    const activation: ActivationState = {
+      node: target.def.id,
+      seq: entry.seq,
+      from: entry.from,
+      status: 'cancelled',
+      attempt: 0,
+      inputs,
+      startedAt: this.now,
+      finishedAt: this.now,
+      error: { name: 'NotDelivered', message, retryable: false },
+    };
+    this.out.activations.set(activationKey(target.def.id, entry.seq), activation);
+    this.record({ type: 'node.cancelled', node: target.def.id, activation: entry.seq, detail: { reason, from: entry.from } });
   }
 
   /**

@@ -117,6 +117,31 @@ describe('a persistent listener\'s results, in notification order', () => {
     expect(h.dispatches().filter((d) => d.node === 'audit').map((d) => d.inputs)).toEqual([{ register: 'r2' }, { register: 'r1' }]);
   });
 
+  it('results held back at stop() and released after it are recorded as not delivered to the stopped listener, in order', () => {
+    const h = chain();
+    for (const ip of ['a', 'b']) h.notify('server.created', { ip });
+    const [s1, s2] = activationSeqs(h, 'register') as [number, number];
+    h.send({ type: 'task.failed', node: 'register', attempt: 1, activation: s1, error: oops }); // retrying
+    activationDone(h, 'register', s2, 'r2'); // held: s1 retries
+    h.change({ op: 'stop' });
+    expect(h.status).toBe('stopping');
+    h.send({ type: 'retry.due', node: 'register', attempt: 2, activation: s1 });
+    const out = activationDone(h, 'register', s1, 'r1'); // releases r1, then r2: audit is stopped
+    const dropped = [...out.activations.values()].filter((a) => a.node === 'audit');
+    expect(dropped).toMatchObject([
+      { from: 'register', status: 'cancelled', attempt: 0, inputs: { register: 'r1' }, error: { name: 'NotDelivered' } },
+      { from: 'register', status: 'cancelled', attempt: 0, inputs: { register: 'r2' }, error: { name: 'NotDelivered' } },
+    ]);
+    expect((dropped[0]?.seq ?? 0) < (dropped[1]?.seq ?? 0)).toBe(true);
+    const cancelled = out.history.filter((e) => e.type === 'node.cancelled' && e.node === 'audit');
+    expect(cancelled.map((e) => [e.activation, e.detail])).toEqual(dropped.map((a) => [a.seq, { reason: 'stopped', from: 'register' }]));
+    expect(activationSeqs(h, 'audit')).toEqual([]); // nothing dispatched to a stopped listener
+    expect(h.node('register')).toMatchObject({ result: 'r2', emitted: 2 });
+    expect(h.node('register').held).toBeUndefined();
+    h.succeed('report', 'done'); // a one-shot listener carries on after stop()
+    expect(h.status).toBe('succeeded');
+  });
+
   it('held completions survive a reload', async () => {
     const store = new MemoryStore();
     const h = chain();
