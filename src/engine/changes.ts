@@ -374,11 +374,31 @@ function dropBacklog(e: Edit, target: NodeState, reason: 'stopped' | 'cancelled'
   s.touch(target);
 }
 
+/**
+ * Records the results a persistent listener held back for notification order
+ * as not delivered to its persistent listeners: the run is cancelled, nothing
+ * will pass them on.
+ */
+function dropHeld(e: Edit, target: NodeState): void {
+  const s = e.s;
+  if (target.held === undefined) return;
+  e.journal.node(target);
+  for (const entry of target.held) {
+    for (const link of s.live.index.outgoing.get(target.def.id) ?? []) {
+      const listener = s.run.nodes.get(link.to);
+      if (listener?.def.persistent) s.dropNotification(listener, target, entry.result, 'cancelled');
+    }
+  }
+  delete target.held;
+  s.touch(target);
+}
+
 function cancel(e: Edit): void {
   const s = e.s;
   if (s.run.status === 'succeeded') throw new InvalidChangeError(`run "${s.run.id}" is succeeded: there is nothing to cancel`);
   s.run.cancelled = true;
   s.out.commands.push({ type: 'abort', runId: s.run.id });
+  for (const target of s.run.nodes.values()) dropHeld(e, target);
   for (const target of s.run.nodes.values()) {
     if (['waiting', 'running', 'retrying', 'listening'].includes(target.status)) {
       dropBacklog(e, target, 'cancelled');

@@ -241,23 +241,25 @@ export class Stepper {
       const target = this.run.nodes.get(link.to);
       if (target === undefined) continue;
       if (!target.def.persistent) this.tryStart(target);
-      else if (target.status === 'succeeded') this.notDeliveredToStopped(target, source, value ?? source.result);
+      else if (target.status === 'succeeded') this.dropNotification(target, source, value ?? source.result, 'stopped');
       else this.activate(target, source.def.id, value);
     }
   }
 
   /**
-   * A notification that reaches a stopped persistent listener (a result of an
-   * activation that finished, or was held back, when the run was stopped) is
-   * recorded as not delivered, as the backlog is at stop(); one that would only
-   * supply an input is not.
+   * Records a notification from \`source\` (with \`value\`) that \`target\`, a
+   * persistent listener, will never take: a result that reaches it after it
+   * was stopped, or one held back for order when the run is cancelled (see
+   * {@link Stepper.notDelivered}). One that would only supply an input is not
+   * recorded.
    */
-  private notDeliveredToStopped(target: NodeState, source: NodeState, value: Json | undefined): void {
+  dropNotification(target: NodeState, source: NodeState, value: Json | undefined, reason: 'stopped' | 'cancelled'): void {
     if (value === undefined || !(this.isStreaming(source) || !target.sources.some((l) => this.isStreaming(this.run.nodes.get(l.from))))) return;
     const from = source.def.id;
     const seq = ++this.run.seq;
     const inputs = resolveInputs(this.run, target, { seq, from, value }) ?? {};
-    this.notDelivered(target, { seq, from }, inputs, 'stopped', `notification ${seq} from "${from}" was not delivered: "${target.def.id}" was stopped before it arrived`);
+    const why = reason === 'stopped' ? `"${target.def.id}" was stopped before it arrived` : 'the run was cancelled before it was passed on';
+    this.notDelivered(target, { seq, from }, inputs, reason, `notification ${seq} from "${from}" was not delivered: ${why}`);
   }
 
   /**
