@@ -27,7 +27,7 @@ import type { Change, LinkSpec } from './events.js';
 import { ChangeJournal } from './journal.js';
 import { addOutgoing, addToIndex, removeFromIndex, removeOutgoing } from './live.js';
 import { checkNotUndoing, checkNoUndoRunning, checkRemovable } from './saga.js';
-import { activationKey, type ActivationState, type NodeState, type NodeStatus } from './state.js';
+import { activationKey, type NodeState, type NodeStatus } from './state.js';
 import type { Stepper } from './step.js';
 
 /** Node statuses in which a node's definition and inputs may still change. */
@@ -378,25 +378,35 @@ function dropBacklog(e: Edit, target: NodeState, reason: 'stopped' | 'cancelled'
   if (target.backlog === undefined) return;
   e.journal.node(target);
   for (const entry of target.backlog) {
-    const activation: ActivationState = {
-      node: target.def.id,
-      seq: entry.seq,
-      from: entry.from,
-      status: 'cancelled',
-      attempt: 0,
-      inputs: {},
-      startedAt: s.now,
-      finishedAt: s.now,
-      error: {
-        name: 'NotDelivered',
-        message: `notification ${entry.seq} from "${entry.from}" was not delivered: the run was ${reason} before the other inputs of "${target.def.id}" arrived`,
-        retryable: false,
-      },
-    };
-    s.out.activations.set(activationKey(target.def.id, entry.seq), activation);
-    s.record({ type: 'node.cancelled', node: target.def.id, activation: entry.seq, detail: { reason, from: entry.from } });
+    const message = `notification ${entry.seq} from "${entry.from}" was not delivered: the run was ${reason} before the other inputs of "${target.def.id}" arrived`;
+    s.notDelivered(target, entry, {}, reason, message);
   }
   delete target.backlog;
+  s.touch(target);
+}
+
+/**
+ * Records the results a persistent listener held back for notification order
+ * as not delivered to its persistent listeners: the run is cancelled, nothing
+ * will pass them on.
+ */
+function dropHeld(e: Edit, target: NodeState): void {
+  const s = e.s;
+  if (target.held === undefined) return;
+  e.journal.node(target);
+  for (const entry of target.held) {
+    // The node's own result is that of its latest notification, as a release would make it.
+    if (target.resultSeq === undefined || entry.seq > target.resultSeq) {
+      target.result = entry.result;
+      target.resultSeq = entry.seq;
+    }
+    target.emitted = (target.emitted ?? 0) + 1;
+    for (const link of s.live.index.outgoing.get(target.def.id) ?? []) {
+      const listener = s.run.nodes.get(link.to);
+      if (listener?.def.persistent) s.dropNotification(listener, target, entry.result, 'cancelled');
+    }
+  }
+  delete target.held;
   s.touch(target);
 }
 
@@ -405,6 +415,7 @@ function cancel(e: Edit): void {
   if (s.run.status === 'succeeded') throw new InvalidChangeError(`run "${s.run.id}" is succeeded: there is nothing to cancel`);
   s.run.cancelled = true;
   s.out.commands.push({ type: 'abort', runId: s.run.id });
+  for (const target of s.run.nodes.values()) dropHeld(e, target);
   for (const target of s.run.nodes.values()) {
     if (['waiting', 'running', 'retrying', 'listening'].includes(target.status)) {
       dropBacklog(e, target, 'cancelled');
@@ -412,19 +423,10 @@ function cancel(e: Edit): void {
       s.record({ type: 'node.cancelled', node: target.def.id });
     }
   }
-  const holding = new Set<NodeState>();
   for (const [key, activation] of [...s.run.activations]) {
     if (activation.status !== 'running' && activation.status !== 'retrying') continue;
     e.journal.activation(key, activation);
     s.setActivation(activation, 'cancelled');
-    const node = s.run.nodes.get(activation.node);
-    if (node !== undefined) holding.add(node);
-  }
-  // Completions held back by the activations just cancelled are released: the
-  // listener's result is that of its latest notification (nothing new starts).
-  for (const node of holding) {
-    e.journal.node(node);
-    s.releaseHeld(node);
   }
 }
 

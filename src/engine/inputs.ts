@@ -104,7 +104,8 @@ function inputValue(run: RunState, node: NodeState, name: string, notified?: Bac
   for (const link of links === undefined ? node.sources : links(name)) {
     const latest = run.nodes.get(link.from);
     if (latest === undefined) continue;
-    const source = notified?.from === link.from && notified.value !== undefined ? { ...latest, result: notified.value } : latest;
+    // A value notified counts as notified, even before the source's first notification is passed on (a held result).
+    const source = notified?.from === link.from && notified.value !== undefined ? { ...latest, result: notified.value, emitted: Math.max(latest.emitted ?? 0, 1) } : latest;
     const value = providedValue(source, sourceName(link, name));
     if (value !== undefined) return value;
   }

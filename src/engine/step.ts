@@ -240,9 +240,47 @@ export class Stepper {
     for (const link of [...links]) {
       const target = this.run.nodes.get(link.to);
       if (target === undefined) continue;
-      if (target.def.persistent) this.activate(target, source.def.id, value);
-      else this.tryStart(target);
+      if (!target.def.persistent) this.tryStart(target);
+      else if (target.status === 'succeeded') this.dropNotification(target, source, value ?? source.result, 'stopped');
+      else this.activate(target, source.def.id, value);
     }
+  }
+
+  /**
+   * Records a notification from \`source\` (with \`value\`) that \`target\`, a
+   * persistent listener, will never take: a result that reaches it after it
+   * was stopped, or one held back for order when the run is cancelled (see
+   * {@link Stepper.notDelivered}). One that would only supply an input is not
+   * recorded.
+   */
+  dropNotification(target: NodeState, source: NodeState, value: Json | undefined, reason: 'stopped' | 'cancelled'): void {
+    if (value === undefined || !(this.isStreaming(source) || !target.sources.some((l) => this.isStreaming(this.run.nodes.get(l.from))))) return;
+    const from = source.def.id;
+    const seq = ++this.run.seq;
+    const inputs = resolveInputs(this.run, target, { seq, from, value }) ?? {};
+    const why = reason === 'stopped' ? `"${target.def.id}" was stopped before it arrived` : 'the run was cancelled before it was passed on';
+    this.notDelivered(target, { seq, from }, inputs, reason, `notification ${seq} from "${from}" was not delivered: ${why}`);
+  }
+
+  /**
+   * Records a notification of a persistent listener that can never run as an
+   * activation that was never delivered: \`cancelled\`, \`attempt: 0\`, with a
+   * \`NotDelivered\` error, and a \`node.cancelled\` history entry.
+   */
+  notDelivered(target: NodeState, entry: { seq: number; from: string }, inputs: JsonObject, reason: 'stopped' | 'cancelled', message: string): void {
+    const activation: ActivationState = {
+      node: target.def.id,
+      seq: entry.seq,
+      from: entry.from,
+      status: 'cancelled',
+      attempt: 0,
+      inputs,
+      startedAt: this.now,
+      finishedAt: this.now,
+      error: { name: 'NotDelivered', message, retryable: false },
+    };
+    this.out.activations.set(activationKey(target.def.id, entry.seq), activation);
+    this.record({ type: 'node.cancelled', node: target.def.id, activation: entry.seq, detail: { reason, from: entry.from } });
   }
 
   /**

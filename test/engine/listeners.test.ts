@@ -11,6 +11,7 @@ import { task } from '../../src/model/task.js';
 import { MemoryStore } from '../../src/store/memory/index.js';
 import type { Store } from '../../src/store/port.js';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
+import { TaskwireError } from '../../src/errors.js';
 import { fatal, Harness, oops, snapshot } from './harness.js';
 
 /** A task needing `requires`, providing its own name; its code never runs here. */
@@ -129,6 +130,49 @@ describe('a persistent listener\'s results, in notification order', () => {
     expect(h.node('register').held).toBeUndefined();
     expect(h.dispatched()).not.toContain('audit');
     expect(h.dispatched()).not.toContain('report');
+  });
+
+  it('results held back at stop() and released after it are recorded as not delivered to the stopped listener, in order', () => {
+    const h = chain();
+    for (const ip of ['a', 'b']) h.notify('server.created', { ip });
+    const [s1, s2] = activationSeqs(h, 'register') as [number, number];
+    h.send({ type: 'task.failed', node: 'register', attempt: 1, activation: s1, error: oops }); // retrying
+    activationDone(h, 'register', s2, 'r2'); // held: s1 retries
+    h.change({ op: 'stop' });
+    expect(h.status).toBe('stopping');
+    h.send({ type: 'retry.due', node: 'register', attempt: 2, activation: s1 });
+    const out = activationDone(h, 'register', s1, 'r1'); // releases r1, then r2: audit is stopped
+    const dropped = [...out.activations.values()].filter((a) => a.node === 'audit');
+    expect(dropped).toMatchObject([
+      { from: 'register', status: 'cancelled', attempt: 0, inputs: { register: 'r1' }, error: { name: 'NotDelivered' } },
+      { from: 'register', status: 'cancelled', attempt: 0, inputs: { register: 'r2' }, error: { name: 'NotDelivered' } },
+    ]);
+    expect((dropped[0]?.seq ?? 0) < (dropped[1]?.seq ?? 0)).toBe(true);
+    const cancelled = out.history.filter((e) => e.type === 'node.cancelled' && e.node === 'audit');
+    expect(cancelled.map((e) => [e.activation, e.detail])).toEqual(dropped.map((a) => [a.seq, { reason: 'stopped', from: 'register' }]));
+    expect(activationSeqs(h, 'audit')).toEqual([]); // nothing dispatched to a stopped listener
+    expect(h.node('register')).toMatchObject({ result: 'r2', emitted: 2 });
+    expect(h.node('register').held).toBeUndefined();
+    h.succeed('report', 'done'); // a one-shot listener carries on after stop()
+    expect(h.status).toBe('succeeded');
+  });
+
+  it('results held back at cancel() are recorded as not delivered; a refused list with the cancel leaves no trace', () => {
+    const h = chain();
+    for (const ip of ['a', 'b']) h.notify('server.created', { ip });
+    const s2 = (activationSeqs(h, 'register') as [number, number])[1];
+    activationDone(h, 'register', s2, 'r2'); // held: the first activation still runs
+    const before = snapshot(h.live);
+    const history = h.history.length;
+    expect(() => h.change([{ op: 'cancel' }, { op: 'remove', node: 'nope' }])).toThrow(TaskwireError);
+    expect(snapshot(h.live)).toEqual(before);
+    expect(h.history.length).toBe(history);
+    const out = h.change({ op: 'cancel' });
+    const dropped = [...out.activations.values()].filter((a) => a.node === 'audit');
+    expect(dropped).toMatchObject([{ from: 'register', status: 'cancelled', attempt: 0, inputs: { register: 'r2' }, error: { name: 'NotDelivered' } }]);
+    expect(out.history).toContainEqual(expect.objectContaining({ type: 'node.cancelled', node: 'audit', activation: dropped[0]?.seq, detail: { reason: 'cancelled', from: 'register' } }));
+    expect(h.node('register').held).toBeUndefined();
+    expect(h.status).toBe('cancelled');
   });
 
   it('held completions survive a reload', async () => {
