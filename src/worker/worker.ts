@@ -2,7 +2,9 @@
  * The worker: takes dispatches from the transport, executes them with the code
  * it has, sends the outcome as a signal, and acknowledges the dispatch only
  * after the signal is safely handed on (so a worker that dies mid-task has its
- * dispatch redelivered). Closing drains: stop taking work, let running tasks
+ * dispatch redelivered). A duplicate delivery of a dispatch it is executing or
+ * finished recently is never executed again (see {@link WorkerOptions.recentDispatches}).
+ * Closing drains: stop taking work, let running tasks
  * finish within a grace time, then abort them and hand their dispatches back.
  *
  * @packageDocumentation
@@ -15,6 +17,7 @@ import type { TaskwireMetrics } from '../observability/metrics.js';
 import { encodedBytes, resolveMaxMessageBytes } from '../transport/limits.js';
 import type { AbortMessage, Delivery, DispatchMessage, SignalMessage, Subscription, Transport } from '../transport/port.js';
 import { execute } from './executor.js';
+import { DEFAULT_RECENT_DISPATCHES, dispatchKey, RecentDispatches } from './recent-dispatches.js';
 import { traceExecution } from '../observability/tracing.js';
 import type { TaskRegistry } from './registry.js';
 
@@ -51,6 +54,17 @@ export interface WorkerOptions {
    * @default 300000 (5 minutes)
    */
   leaseMs?: number;
+  /**
+   * How many finished dispatches the worker remembers, with their outcome
+   * signal, to recognise a duplicate delivery (at-least-once: a redelivery after
+   * a broker restart, a re-dispatch racing the outbox). A duplicate of one still
+   * executing waits for it (acknowledged once its signal is handed on or its
+   * lease is taken, handled again if it was given back); a duplicate of a remembered one gets the kept
+   * signal published again and is acknowledged; neither is executed again.
+   * Costs one entry (key and signal, result included) per remembered dispatch; 0 remembers none.
+   * @default 10000
+   */
+  recentDispatches?: number;
   /** Structured logger. */
   logger?: Logger;
   /** Metrics to record into. */
@@ -70,7 +84,12 @@ export const DEFAULT_LEASE_MS = 5 * 60_000;
 interface Execution {
   message: DispatchMessage;
   controller: AbortController;
-  done: Promise<void>;
+  /** Settles when the execution is over: true when its signal was handed on (the dispatch is done with). */
+  done: Promise<boolean>;
+  /** Acknowledged early under a lease: its outcome now comes through the lease, not the delivery. */
+  leased?: true;
+  /** Duplicate deliveries waiting for it to end (see {@link Worker.settleDuplicates}). */
+  duplicates?: Delivery<DispatchMessage>[];
 }
 
 /** Executes tasks taken from a transport. */
@@ -78,7 +97,10 @@ export class Worker {
   /** Worker identity. */
   readonly id: string;
   private readonly logger: Logger;
-  private readonly running = new Set<Execution>();
+  /** Executions in progress, by {@link dispatchKey}. */
+  private readonly running = new Map<string, Execution>();
+  /** Outcomes of recently finished dispatches, by {@link dispatchKey}. */
+  private readonly recent: RecentDispatches;
   private subscriptions: Subscription[] = [];
   private closing: Promise<void> | undefined;
   /** Fires when close() stops waiting for tasks that ignore their AbortSignal. */
@@ -90,6 +112,7 @@ export class Worker {
     this.id = options.id ?? `${hostname()}/${process.pid}`;
     this.maxMessageBytes = options.transport.maxMessageBytes ?? resolveMaxMessageBytes();
     this.logger = (options.logger ?? silentLogger).child({ worker: this.id });
+    this.recent = new RecentDispatches(options.recentDispatches ?? DEFAULT_RECENT_DISPATCHES);
   }
 
   /** Executions in progress. */
@@ -111,26 +134,80 @@ export class Worker {
 
   private handle(delivery: Delivery<DispatchMessage>): void {
     const message = delivery.body;
+    const key = dispatchKey(message);
+    const original = this.running.get(key);
+    if (original !== undefined) {
+      if (original.leased) delivery.ack();
+      else (original.duplicates ??= []).push(delivery);
+      return;
+    }
+    const kept = this.recent.get(key);
+    if (kept !== undefined) {
+      this.resend(delivery, kept);
+      return;
+    }
     const controller = new AbortController();
-    const execution: Execution = { message, controller, done: Promise.resolve() };
-    this.running.add(execution);
-    execution.done = this.run(delivery, controller.signal).finally(() => this.running.delete(execution));
+    const execution: Execution = { message, controller, done: Promise.resolve(false) };
+    this.running.set(key, execution);
+    execution.done = this.run(delivery, execution, key).then(
+      (handedOn) => {
+        this.running.delete(key);
+        this.settleDuplicates(execution, handedOn);
+        return handedOn;
+      },
+      (error: unknown) => {
+        this.running.delete(key);
+        this.settleDuplicates(execution, false);
+        throw error;
+      },
+    );
   }
 
-  private async run(delivery: Delivery<DispatchMessage>, signal: AbortSignal): Promise<void> {
+  /**
+   * Duplicates of an execution are acknowledged once its delivery is done with
+   * (its signal handed on, or its lease taken); if it was given back instead,
+   * they are handled again as new deliveries (or given back too when closing).
+   */
+  private settleDuplicates(execution: Execution, done: boolean): void {
+    const duplicates = execution.duplicates;
+    if (duplicates === undefined) return;
+    execution.duplicates = undefined;
+    for (const delivery of duplicates) {
+      if (done) delivery.ack();
+      else if (this.closing === undefined) this.handle(delivery);
+      else delivery.requeue();
+    }
+  }
+
+  /** A duplicate of a finished dispatch: its kept signal is published again (the coordinator ignores a repeat), then it is acknowledged. */
+  private resend(delivery: Delivery<DispatchMessage>, signal: SignalMessage): void {
+    const { runId, node, attempt } = delivery.body;
+    this.logger.debug({ runId, nodeId: node, attempt }, 'duplicate of a finished dispatch: not executed, its signal sent again');
+    this.options.transport.signal([signal]).then(
+      () => delivery.ack(),
+      () => delivery.requeue(),
+    );
+  }
+
+  /** Executes a dispatch and settles it; resolves true when its signal was handed on. */
+  private async run(delivery: Delivery<DispatchMessage>, execution: Execution, key: string): Promise<boolean> {
     const message = delivery.body;
+    const signal = execution.controller.signal;
     const log = this.logger.child({ runId: message.runId, nodeId: message.node, attempt: message.attempt, task: message.task });
     log.debug({ kind: message.kind, redelivered: delivery.redelivered }, 'task started');
     const metrics = this.options.metrics;
     const startedAt = Date.now();
     metrics?.taskStarted(message.task, message.queue, message.sentAt === undefined ? undefined : startedAt - message.sentAt);
-    const lease = this.holdLease(delivery, log);
+    const lease = this.holdLease(delivery, log, () => {
+      execution.leased = true;
+      this.settleDuplicates(execution, true);
+    });
     const { execution: { signal: outcome, returned } } = await traceExecution(message, async () => {
       const raw = await execute(message, this.options.registry, this.id, signal);
-      const execution = { ...raw, signal: this.checkSize(message, raw.signal) };
-      const signalled = execution.signal;
+      const executed = { ...raw, signal: this.checkSize(message, raw.signal) };
+      const signalled = executed.signal;
       const failed = signalled.type === 'task.failed' || signalled.type === 'rollback.failed';
-      return { execution, failed, ...(failed ? { message: signalled.error.message } : {}) };
+      return { execution: executed, failed, ...(failed ? { message: signalled.error.message } : {}) };
     }).catch((error: unknown) => {
       lease.release();
       throw error;
@@ -141,11 +218,13 @@ export class Worker {
       // (a leased one is already acknowledged: its lease ends and it is dispatched again).
       lease.release();
       if (!lease.acked) delivery.requeue();
-      return;
+      return false;
     }
     if (outcome.type === 'task.failed' || outcome.type === 'rollback.failed') {
       log.warn({ error: outcome.error.message, code: outcome.error.code, retryable: outcome.error.retryable }, `${message.kind} failed`);
     }
+    // Kept before it is published: a redelivery after a failed publish (a broker restart) sends it again instead of running the body again.
+    this.recent.remember(key, outcome);
     try {
       await this.options.transport.signal([outcome]);
       // A timed-out or aborted task that ignores its AbortSignal still holds its
@@ -156,10 +235,12 @@ export class Worker {
       await this.untilReturned(returned);
       lease.release();
       if (!lease.acked) delivery.ack();
+      return true;
     } catch (error) {
       lease.release();
       log.error({ error: (error as Error).message }, 'could not send the signal; the dispatch goes back to the queue');
       if (!lease.acked) delivery.requeue();
+      return false;
     }
   }
 
@@ -192,7 +273,7 @@ export class Worker {
    * lease expires and the coordinator dispatches the node again (at-least-once,
    * as for a redelivery).
    */
-  private holdLease(delivery: Delivery<DispatchMessage>, log: Logger): { readonly acked: boolean; release(): void } {
+  private holdLease(delivery: Delivery<DispatchMessage>, log: Logger, onAcked: () => void): { readonly acked: boolean; release(): void } {
     const after = this.options.leaseAfterMs ?? (this.options.transport.durable ? DEFAULT_LEASE_AFTER_MS : undefined);
     const state = { acked: false, release: () => undefined as void };
     if (after === undefined) return state;
@@ -214,6 +295,7 @@ export class Worker {
           if (!state.acked) {
             delivery.ack();
             state.acked = true;
+            onAcked();
             log.info({ leaseMs }, 'long execution: acknowledged early, holding a lease');
           }
           timer = setTimeout(beat, renewEveryMs);
@@ -250,7 +332,7 @@ export class Worker {
   }
 
   private abort(message: AbortMessage): void {
-    for (const execution of this.running) {
+    for (const execution of this.running.values()) {
       const m = execution.message;
       if (m.runId !== message.runId || m.kind === 'rollback') continue;
       if (message.node !== undefined && m.node !== message.node) continue;
@@ -267,12 +349,12 @@ export class Worker {
       for (const subscription of this.subscriptions) await subscription.cancel();
       const grace = this.options.shutdownGraceTimeMs ?? 10_000;
       let timer: NodeJS.Timeout | undefined;
-      const all = Promise.all([...this.running].map((e) => e.done));
+      const all = Promise.all([...this.running.values()].map((e) => e.done));
       const expired = await Promise.race([all.then(() => false), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), grace)))]);
       clearTimeout(timer);
       if (expired) {
         this.logger.warn({ running: this.running.size }, 'grace time over: aborting running tasks');
-        for (const execution of this.running) execution.controller.abort(new CancelledError('worker shutting down'));
+        for (const execution of this.running.values()) execution.controller.abort(new CancelledError('worker shutting down'));
         this.abandon.abort();
         await all;
       }
