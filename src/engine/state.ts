@@ -35,17 +35,10 @@ export type UndoStatus = 'running' | 'done' | 'failed';
  *   (each error is kept on its node or activation, `undoError`, and in the history).
  * - `succeeded`, `cancelled`: finished.
  */
-export type RunStatus =
-  | 'running'
-  | 'stalled'
-  | 'failed'
-  | 'listening'
-  | 'stopping'
-  | 'rolling_back'
-  | 'rolled_back'
-  | 'rollback_failed'
-  | 'succeeded'
-  | 'cancelled';
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+/** Every {@link RunStatus}, in the order of a run's life (for option checks, schemas and listings). */
+export const RUN_STATUSES = ['running', 'stalled', 'failed', 'listening', 'stopping', 'rolling_back', 'rolled_back', 'rollback_failed', 'succeeded', 'cancelled'] as const;
 
 /** A notification waiting for a persistent listener's other inputs. */
 export interface Backlogged {

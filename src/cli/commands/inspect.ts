@@ -6,13 +6,12 @@
 import type { Command } from 'commander';
 import type { JsonObject } from '../../codec/json.js';
 import type { HistoryEntry } from '../../engine/events.js';
-import type { RunStatus } from '../../engine/state.js';
+import { RUN_STATUSES, type RunStatus } from '../../engine/state.js';
 import { ConfigError } from '../../errors.js';
 import { collect } from '../options.js';
 import { brief, out, printJson, printRun, table, time } from '../print.js';
 import { clientOptions, mapText, parseCount, withClient, type ClientFlags } from '../session.js';
 
-const RUN_STATUSES: readonly RunStatus[] = ['running', 'stalled', 'failed', 'listening', 'stopping', 'rolling_back', 'rolled_back', 'rollback_failed', 'succeeded', 'cancelled'];
 
 interface RunsFlags extends ClientFlags {
   status?: string[];
