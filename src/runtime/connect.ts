@@ -128,6 +128,12 @@ export interface ConnectOptions {
    */
   shutdownGraceTimeMs?: number;
   /**
+   * How many finished dispatches a worker remembers, with their outcome, so that
+   * a duplicate delivery is never executed again (see `WorkerOptions.recentDispatches`).
+   * @default 10000
+   */
+  recentDispatches?: number;
+  /**
    * Most runs the coordinator keeps in memory between events (least recently used evicted first).
    * @default 5000
    */
@@ -157,6 +163,7 @@ const CONNECT_KEYS = optionKeys<ConnectOptions>({
   leaseAfterMs: true,
   leaseMs: true,
   shutdownGraceTimeMs: true,
+  recentDispatches: true,
   maxMessageBytes: true,
   cacheSize: true,
   cacheTtlMs: true,
@@ -260,6 +267,7 @@ async function wire(options: ConnectOptions, opened: { close(): Promise<void> }[
       ...(options.shutdownGraceTimeMs === undefined ? {} : { shutdownGraceTimeMs: options.shutdownGraceTimeMs }),
       ...(options.leaseAfterMs === undefined ? {} : { leaseAfterMs: options.leaseAfterMs }),
       ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
+      ...(options.recentDispatches === undefined ? {} : { recentDispatches: options.recentDispatches }),
     });
     opened.push(worker);
     await worker.start();

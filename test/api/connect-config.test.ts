@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connect } from '../../src/index.js';
+import { connect, flow, task } from '../../src/index.js';
 import { rejection } from './helpers.js';
 
 describe('connect() configuration checks', () => {
@@ -35,4 +35,15 @@ describe('connect() configuration checks', () => {
     const error = await rejection(connect({ broker: 'amqp://guest:guest@127.0.0.1:1', store: 'memory' }));
     expect(error.code).toBe('TW_CONFIG');
   }, 10_000);
+
+  it('takes the worker\'s recentDispatches option (a runtime knob, not an unknown key)', async () => {
+    const tw = await connect({ store: 'memory', recentDispatches: 0 });
+    try {
+      const add = task('add', { requires: ['x'], apply: ({ x }: { x: number }) => x + 1 });
+      const run = await tw.start(flow('one').add(add.s({ x: 1 })));
+      expect(await run.done()).toMatchObject({ status: 'succeeded' });
+    } finally {
+      await tw.close();
+    }
+  });
 });
