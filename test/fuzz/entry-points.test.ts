@@ -29,13 +29,41 @@ async function expectNothingStranded(run: RunHandle): Promise<void> {
   );
 }
 
+/**
+ * Inputs served by one client before it is closed and replaced by a fresh one.
+ * Every input leaves its run in the client's memory store and `notify` scans the
+ * live runs, so with one client for the whole file each later input pays for
+ * all earlier ones (quadratic: 100,000 inputs did not finish in 30 minutes).
+ * A fresh client every few thousand inputs keeps the cost per input flat. The
+ * CI budget stays well below this: one client for the whole file, as before.
+ */
+const INPUTS_PER_CLIENT = 2000;
+
 describe('fuzz: client entry points (embedded)', () => {
-  let client: Client;
+  let current: Client | undefined;
+  let served = 0;
+  let clients = 0;
+  const startedAt = Date.now();
+
+  /** The client for the next input: a fresh one once the current one has served {@link INPUTS_PER_CLIENT} inputs. */
+  async function clientForInput(): Promise<Client> {
+    if (current === undefined || served === INPUTS_PER_CLIENT) {
+      await current?.close();
+      current = await connect({ store: 'memory', tasks: [add] });
+      served = 0;
+      clients += 1;
+      if (LONG && clients > 1) console.log(`fuzz e2e: client ${clients} after ${(clients - 1) * INPUTS_PER_CLIENT} inputs, ${Math.round((Date.now() - startedAt) / 1000)} s`);
+    }
+    served += 1;
+    return current;
+  }
+
   beforeAll(async () => {
-    client = await connect({ store: 'memory', tasks: [add] });
+    await clientForInput();
+    served = 0;
   });
   afterAll(async () => {
-    await client.close();
+    await current?.close();
   });
 
   it('start() with raw definitions', async () => {
@@ -49,6 +77,7 @@ describe('fuzz: client entry points (embedded)', () => {
     const definitionArb = fc.record({ name: nameArb, nodes: fc.array(nodeArb, { maxLength: 4 }), links: fc.array(linkArb, { maxLength: 4 }), onFailure: fc.constantFrom('halt', 'rollback') });
     await fc.assert(
       fc.asyncProperty(definitionArb, fc.boolean(), fc.dictionary(nameArb, hostileJson, { maxKeys: 2 }), async (definition, validate, inputs) => {
+        const client = await clientForInput();
         const run = await outcomeAsync('start(raw definition)', () => client.start(definition as unknown as FlowDefinition, inputs, { validate }));
         if (run !== undefined) await expectNothingStranded(run);
       }),
@@ -73,6 +102,7 @@ describe('fuzz: client entry points (embedded)', () => {
     );
     await fc.assert(
       fc.asyncProperty(fc.array(changeArb, { minLength: 1, maxLength: 4 }), fc.dictionary(nameArb, hostileJson, { maxKeys: 2 }), async (changes, payload) => {
+        const client = await clientForInput();
         const ev = event(`fz-ev-${runs++}`, { id: 'fz-ev' });
         const run = await client.start(flow('fz-live').link(ev, add.s({ x: 1 }, { id: 'listener', persistent: true })).add(add.s({ x: 1 }, { id: 'a' })));
         for (const change of changes) await outcomeAsync('change(raw)', () => run.change(change as never));
@@ -87,6 +117,7 @@ describe('fuzz: client entry points (embedded)', () => {
   it('notify() with hostile event names and payloads', async () => {
     await fc.assert(
       fc.asyncProperty(nameArb, hostileJson, async (name, payload) => {
+        const client = await clientForInput();
         await outcomeAsync('notify(name, payload)', () => client.notify(name, payload as Record<string, unknown>));
       }),
       params(E2E_RUNS),
