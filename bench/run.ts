@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: taskwire on the peer workloads, in three modes, with the same
- * JSON lines as the peer scripts (`/work/shared/bench/peers/`): one line per
+ * JSON lines as the peer scripts (`../shared/bench/peers/`): one line per
  * (mode, workload) on stdout (per (mode, size) for `scale`), progress and a
  * table on stderr. See `docs/benchmarks.md`.
  *

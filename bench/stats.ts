@@ -1,7 +1,7 @@
 /**
  * Statistics and formatting shared by the benchmark: medians, percentiles and
  * spreads computed exactly as the peer scripts compute them
- * (`/work/shared/bench/peers/node/bullmq-bench.mjs`), so that the figures are
+ * (`../shared/bench/peers/node/bullmq-bench.mjs`), so that the figures are
  * comparable line by line.
  */
 

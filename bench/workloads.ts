@@ -1,5 +1,5 @@
 /**
- * The workloads, as the peer scripts define them (`/work/shared/bench/peers/README.md`):
+ * The workloads, as the peer scripts define them (`../shared/bench/peers/README.md`):
  *
  * - W1 `chain`: N tasks in a line, each gets the previous result + 1.
  * - W2 `fanout`: 1 root → width parallel tasks → 1 join summing them.
