@@ -3,23 +3,15 @@
  * executes nothing, so it leaves the work its change starts in the store's
  * outbox, and the process that owns the run carries it out.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { connect, flow, task, type Client } from '../../src/index.js';
-import { WAIT } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { connect, flow, task } from '../../src/index.js';
+import { sqliteScratch, WAIT } from './helpers.js';
 
 describe('a change made by another process to an embedded run', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'taskwire-external-'));
-  const clients: Client[] = [];
-  afterEach(async () => {
-    for (const client of clients.splice(0)) await client.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const { path: scratch, clients } = sqliteScratch('taskwire-external-');
 
   it('is carried out by the process that owns the run', async () => {
-    const path = join(dir, 'runs.db');
+    const path = scratch('runs.db');
     let attempts = 0;
     const flaky = task('external-flaky', { apply: () => { if (++attempts === 1) throw new Error('first attempt fails'); return attempts; } });
     const after = task('external-after', { requires: ['external-flaky'], apply: ({ 'external-flaky': n }: { 'external-flaky': number }) => n * 10 });

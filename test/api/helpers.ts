@@ -1,8 +1,11 @@
 /**
  * Small helpers shared by the API suite (no backend-specific code here).
  */
-import { vi } from 'vitest';
-import { task, type Task, type TaskwireError } from '../../src/index.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, vi } from 'vitest';
+import { task, type Client, type Task, type TaskwireError } from '../../src/index.js';
 
 /** How long a test waits for a run to settle before failing. */
 export const WAIT = { timeoutMs: 10_000 };
@@ -49,4 +52,30 @@ export async function rejection(promise: Promise<unknown>): Promise<TaskwireErro
     return error as TaskwireError;
   }
   throw new Error('expected a rejection');
+}
+
+/** A test's scratch folder for SQLite files, and the clients it connects. */
+export interface Scratch {
+  /** A file in the folder (a new folder for each test). */
+  path(file: string): string;
+  /** Clients to close after the test (before the folder is removed). */
+  readonly clients: Client[];
+}
+
+/**
+ * A scratch folder per test (named `<prefix><random>`) and the clients the test
+ * connects: after each test the clients are closed, then the folder removed.
+ * Call it in a `describe` block.
+ */
+export function sqliteScratch(prefix: string): Scratch {
+  let dir = '';
+  const clients: Client[] = [];
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), prefix));
+  });
+  afterEach(async () => {
+    for (const client of clients.splice(0)) await client.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return { path: (file) => join(dir, file), clients };
 }

@@ -5,24 +5,16 @@
  * outbox's copy is the same work and must not be carried out too (it was: the
  * attempt ran twice).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { connect, flow, task, type Client } from '../../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { connect, flow, task } from '../../src/index.js';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
-import { eventually, WAIT } from './helpers.js';
+import { sqliteScratch, eventually, WAIT } from './helpers.js';
 
 describe('resume after a change made while the owner was down [embedded-sqlite]', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'taskwire-resume-outbox-'));
-  const clients: Client[] = [];
-  afterEach(async () => {
-    for (const client of clients.splice(0)) await client.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const { path: scratch, clients } = sqliteScratch('taskwire-resume-outbox-');
 
   it('runs the retried attempt once', async () => {
-    const path = join(dir, 'runs.db');
+    const path = scratch('runs.db');
     const attempts: number[] = [];
     const flaky = task('resume-outbox-flaky', {
       apply: (_inputs: Record<string, never>, ctx) => {

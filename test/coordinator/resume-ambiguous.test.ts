@@ -5,14 +5,11 @@
  * running attempts a second time: the same process ran the attempt twice.
  * Found by the simulator (`once-per-process`, embedded).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { connect, flow, StoreError, task, type Client } from '../../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { connect, flow, StoreError, task } from '../../src/index.js';
 import type { StepCommit, Store } from '../../src/store/port.js';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
-import { WAIT } from '../api/helpers.js';
+import { sqliteScratch, WAIT } from '../api/helpers.js';
 
 /** `inner`, whose first commit recording a `run.resumed` is written and then reported as failed. */
 function ambiguousResume(inner: Store): { store: Store; ambiguous: () => number } {
@@ -31,15 +28,10 @@ function ambiguousResume(inner: Store): { store: Store; ambiguous: () => number 
 }
 
 describe('resume whose commit is ambiguous [embedded-sqlite]', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'taskwire-resume-ambiguous-'));
-  const clients: Client[] = [];
-  afterEach(async () => {
-    for (const client of clients.splice(0)) await client.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const { path: scratch, clients } = sqliteScratch('taskwire-resume-ambiguous-');
 
   it('runs the resumed attempt once', async () => {
-    const path = join(dir, 'runs.db');
+    const path = scratch('runs.db');
     const attempts: number[] = [];
     const flaky = task('resume-ambiguous-flaky', {
       apply: (_inputs: Record<string, never>, ctx) => {
