@@ -13,17 +13,18 @@ import type { Schema } from '../../codec/schema.js';
 import type { HistoryEntry } from '../../engine/events.js';
 import { ClosedError, ConfigError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../observability/logger.js';
+import { logRecovered } from '../delivery-limit.js';
 import { resolveMaxMessageBytes } from '../limits.js';
+import { Isolation, Quarantine } from '../quarantine.js';
 import type { AbortMessage, ConsumeOptions, Delivery, DispatchMessage, SignalMessage, Subscription, Transport } from '../port.js';
-import { Batcher, callHandler, decodeBody, ManagedConsumer, toDelivery, type ConsumerSpec, type DecodeContext, type Settle } from './consume.js';
+import { Batcher, callHandler, decodeBody, ManagedConsumer, toDelivery, type ConsumerSpec } from './consume.js';
 import { DEAD_LETTER_WORKER, recoveredSignal } from './dead-recovery.js';
 import { deleteTopology, peekQueue, type DeadLetter } from './dead-letters.js';
 import { AbortSchema, DispatchSchema, HistoryEntrySchema, SignalSchema } from './messages.js';
 import { AmqpTransportError, Publishers } from './publish.js';
-import { Isolation } from './quarantine.js';
 import { MessageSigner, signingFromEnv, type SigningOptions } from './signing.js';
 import { describeError, redactAmqpUrl } from './redact.js';
-import { announcementRoutingKey, createTopology, type Declarations, type QueueDeclaration, type Topology } from './topology.js';
+import { announcementRoutingKey, createTopology, type Declarations, type Topology } from './topology.js';
 
 /** Options of {@link connectAmqp}. */
 export interface AmqpOptions {
@@ -177,14 +178,33 @@ export class AmqpTransport implements Transport {
    *
    * A dispatch delivered again (its worker died, or gave it back) is moved to
    * the queue's quarantine queue and executed from there alone in its process:
-   * see `quarantine.ts`.
+   * see `../quarantine.ts`.
    */
   async consumeDispatches(queue: string, options: ConsumeOptions, handler: (delivery: Delivery<DispatchMessage>) => void): Promise<Subscription> {
     const { queue: declaration, binding } = this.topology.workQueue(queue);
-    const quarantine = this.topology.quarantineQueue(queue);
-    this.declaredQueues.add(declaration.queue).add(quarantine.queue);
+    const quarantineQueue = this.topology.quarantineQueue(queue);
+    this.declaredQueues.add(declaration.queue).add(quarantineQueue.queue);
     const decode = { queue: declaration.queue, what: 'dispatch message', schema: DispatchSchema, maxBytes: this.maxMessageBytes, logger: this.logger, fate: 'dead-lettered', signer: this.signer };
-    const isolated = await this.consumeQuarantine(quarantine, { ...decode, queue: quarantine.queue }, handler);
+    const quarantine = new Quarantine({
+      isolation: this.isolation,
+      handler: (delivery) => callHandler(this.logger, declaration.queue, handler, delivery, [delivery]),
+      logger: this.logger,
+      queue: quarantineQueue.queue,
+      logPrefix: 'AMQP: ',
+      describe: (error) => this.describe(error),
+    });
+    const isolated = await this.consume({
+      queue: quarantineQueue,
+      exchanges: this.topology.base.exchanges,
+      bindings: [],
+      prefetch: 1,
+      noAck: false,
+      onMessage: (message, settle) => {
+        const body = decodeBody(message, { ...decode, queue: quarantineQueue.queue });
+        if (body === undefined) settle('reject');
+        else quarantine.fromQuarantine(toDelivery(body, message, settle));
+      },
+    });
     let main: ManagedConsumer;
     try {
       main = await this.consume({
@@ -195,13 +215,12 @@ export class AmqpTransport implements Transport {
         noAck: false,
         onMessage: (message, settle) => {
           const body = decodeBody(message, decode);
-          if (body === undefined) return settle('reject');
-          if (message.redelivered) return this.moveToQuarantine(quarantine.queue, body, message, settle);
-          const delivery = toDelivery(body, message, settle);
-          callHandler(this.logger, declaration.queue, handler, delivery, [delivery]);
+          if (body === undefined) settle('reject');
+          else quarantine.fromWorkQueue(toDelivery(body, message, settle), () => this.publishToQuarantine(quarantineQueue.queue, body, message));
         },
       });
     } catch (error) {
+      quarantine.cancel();
       await isolated.cancel();
       throw error;
     }
@@ -209,55 +228,17 @@ export class AmqpTransport implements Transport {
     return {
       cancel: async () => {
         this.isolation.delete(main);
+        quarantine.cancel();
         await Promise.all([main.cancel(), isolated.cancel()]);
       },
     };
   }
 
-  /** Republishes a redelivered dispatch to its quarantine queue, then acks it (requeues it if that fails). */
-  private moveToQuarantine(queue: string, body: DispatchMessage, message: AsyncMessage, settle: Settle): void {
+  /** Republishes a redelivered dispatch to its quarantine queue, with its trace header; resolves once the broker holds it. */
+  private publishToQuarantine(queue: string, body: DispatchMessage, message: AsyncMessage): Promise<void> {
     const traceparent = message.headers?.['traceparent'];
     const headers = typeof traceparent === 'string' ? { headers: { traceparent } } : {};
-    const fields = { runId: body.runId, node: body.node, attempt: body.attempt, task: body.task };
-    this.publishers.publishConfirmed([[{ exchange: '', routingKey: queue, ...headers }, body]]).then(
-      () => {
-        this.logger.info(fields, `AMQP: dispatch of task "${body.task}" (run "${body.runId}", node "${body.node}") was delivered again (a worker died or gave it back): quarantined in "${queue}", it will run alone`);
-        settle('ack');
-      },
-      (error: unknown) => {
-        this.logger.warn({ ...fields, reason: this.describe(error) }, `AMQP: cannot quarantine a redelivered dispatch; it goes back to its queue: ${this.describe(error)}`);
-        settle('requeue');
-      },
-    );
-  }
-
-  /** Consumes a quarantine queue (prefetch 1): each dispatch runs alone in this process (see `quarantine.ts`). */
-  private async consumeQuarantine(queue: QueueDeclaration, decode: DecodeContext<DispatchMessage>, handler: (delivery: Delivery<DispatchMessage>) => void): Promise<Subscription> {
-    let cancelled = false;
-    const consumer = await this.consume({
-      queue,
-      exchanges: this.topology.base.exchanges,
-      bindings: [],
-      prefetch: 1,
-      noAck: false,
-      onMessage: (message, settle) => {
-        const body = decodeBody(message, decode);
-        if (body === undefined) return settle('reject');
-        void this.isolation.acquire().then((release) => {
-          if (cancelled) {
-            release();
-            return settle('requeue');
-          }
-          const settleAndRelease: Settle = (outcome) => {
-            settle(outcome);
-            release();
-          };
-          const delivery = { ...toDelivery(body, message, settleAndRelease), redelivered: true };
-          callHandler(this.logger, queue.queue, handler, delivery, [delivery]);
-        });
-      },
-    });
-    return { cancel: () => ((cancelled = true), consumer.cancel()) };
+    return this.publishers.publishConfirmed([[{ exchange: '', routingKey: queue, ...headers }, body]]);
   }
 
   /** @inheritdoc */
@@ -306,12 +287,7 @@ export class AmqpTransport implements Transport {
       onMessage: (message, settle) => {
         const signal = recoveredSignal(message, recovered, this.maxMessageBytes);
         if (signal === undefined) return settle('ack'); // `<prefix>.dead` keeps its copy
-        const fields = { runId: signal.runId, node: signal.node, attempt: signal.attempt };
-        if (signal.worker === DEAD_LETTER_WORKER && 'error' in signal) {
-          this.logger.warn({ ...fields, code: 'TW_DELIVERY_LIMIT' }, `AMQP: ${signal.error.message}; recording a failed attempt`);
-        } else {
-          this.logger.warn({ ...fields, type: signal.type }, `AMQP: a ${signal.type} signal (run "${signal.runId}", node "${signal.node}") was dead-lettered at its delivery limit; taking it from the dead letters`);
-        }
+        logRecovered(this.logger, signal, DEAD_LETTER_WORKER, 'AMQP: ');
         add(toDelivery(signal, message, settle));
       },
     });

@@ -16,6 +16,7 @@ import { parseJson, stringifyParsed } from '../../codec/parse.js';
 import { check, type Schema } from '../../codec/schema.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Delivery } from '../port.js';
+import type { PausableConsumer } from '../quarantine.js';
 import { describeError } from './redact.js';
 import type { MessageSigner, SignedParts } from './signing.js';
 import type { ExchangeDeclaration, QueueBinding, QueueDeclaration } from './topology.js';
@@ -154,7 +155,7 @@ const START_ATTEMPTS = 5;
  * settleable; the channel closes once they are settled, or on `close()`, and
  * the broker then gives back whatever is still unsettled.
  */
-export class ManagedConsumer {
+export class ManagedConsumer implements PausableConsumer {
   private channel: Channel | undefined;
   private consumerTag = '';
   private unsettled = 0;
