@@ -8,6 +8,7 @@ import type { HistoryEntry } from '../../src/engine/events.js';
 import type { ActivationState, NodeState, RunState, RunStatus } from '../../src/engine/state.js';
 import { RUN_TRANSITIONS } from '../../src/engine/transitions.js';
 import type { Store } from '../../src/store/port.js';
+import { deliveryLimitChecks, type DeadLetters } from './dead-letters.js';
 import type { Kind } from './options.js';
 import { downstreamResult, listenerResult, SKIP_VALUE, type Execution, type NodePlan, type RunPlan, type Workload } from './workload.js';
 
@@ -30,6 +31,8 @@ export interface CheckInput {
   skip: ReadonlySet<Kind>;
   /** Embedded mode: one process, no duplicating bus. */
   embedded: boolean;
+  /** The durable bus's dead letters (distributed mode). */
+  deadLetters?: DeadLetters;
 }
 
 const ALL = { limit: 1_000_000 };
@@ -81,6 +84,7 @@ export async function checkWorld(input: CheckInput): Promise<CheckReport> {
       ...outcomes(plan, state, history),
       ...sagaOrder(state, history, input.skip),
       ...notifications(plan, state, history, activations, input),
+      ...(input.deadLetters === undefined ? [] : deliveryLimitChecks(plan, state, history, input.deadLetters)),
     ];
     violations.push(...problems.map((p) => `${plan.id}: ${p}`));
     if (problems.length > 0) histories.push(`history of ${plan.id} (${state.status}):`, ...history.map(describeEntry));

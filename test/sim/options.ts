@@ -21,6 +21,7 @@ export const KINDS = {
   'remove-readd': 'a node is removed and added again under the same id in one batch',
   'remove-listener': 'a persistent listener with live activations is removed, then the run is stopped',
   'listener-order': 'a persistent listener listens to another; it must be fed in the order of the notifications',
+  poison: 'distributed: a task crashes its worker process at every delivery (in 20% of seeds); it ends failed with TW_DELIVERY_LIMIT after its retries, and no innocent dispatch reaches the delivery limit',
   // checks
   'listener-result': "a persistent listener's result is that of its latest notification",
   'activation-retry-in-saga': "no apply starts once a saga has begun, not even a persistent listener's activation retry",

@@ -5,11 +5,21 @@
  * unacknowledged deliveries go back to their queue (redelivered) when its
  * process crashes or, as a fault, while its handlers still run; a publish may
  * be delivered twice. A crashed process's calls never return.
+ *
+ * The durable broker also counts the returns of each message, as RabbitMQ's
+ * quorum queues do: one returned more than its delivery limit is dead-lettered
+ * (see `dead-letters.ts`), and the transport uses the runtime's own quarantine
+ * of redelivered dispatches and recovery of dead letters
+ * (`src/transport/quarantine.ts`, `src/transport/delivery-limit.ts`).
  */
 import { clonePlain } from '../../src/codec/clone.js';
 import type { HistoryEntry } from '../../src/engine/events.js';
+import type { Logger } from '../../src/observability/logger.js';
+import { logRecovered, recoveredSignal } from '../../src/transport/delivery-limit.js';
 import type { AbortMessage, ConsumeOptions, Delivery, DispatchMessage, SignalMessage, Subscription, Transport } from '../../src/transport/port.js';
+import { Isolation, Quarantine, type PausableConsumer } from '../../src/transport/quarantine.js';
 import { topicMatcher } from '../../src/transport/topic.js';
+import { DEAD_LETTER_WORKER, DeadLetters, QUARANTINE_PREFIX, type DeadLetter } from './dead-letters.js';
 import type { Random } from './random.js';
 import type { Scheduler, SimProcess } from './scheduler.js';
 
@@ -24,6 +34,8 @@ export interface BusFaults {
 interface Message<T> {
   body: T;
   redelivered: boolean;
+  /** Times it went back to its queue after a delivery (the broker's delivery count). */
+  returns: number;
 }
 
 interface Consumer<T> {
@@ -31,6 +43,10 @@ interface Consumer<T> {
   prefetch: number;
   unacked: Set<InFlight<T>>;
   active: boolean;
+  /** Paused by a quarantined dispatch (see `src/transport/quarantine.ts`). */
+  paused: boolean;
+  /** Called whenever `unacked` shrinks. */
+  onSettled?: () => void;
   /** Dispatches: one delivery at a time; signals: batches. */
   deliver(deliveries: Delivery<T>[]): void;
 }
@@ -49,6 +65,10 @@ class Queue<T> {
   constructor(
     private readonly broker: SimBroker,
     private readonly batch: number,
+    /** The queue's name, where its dead letters died. */
+    readonly name: string,
+    /** Whether the broker's delivery limit applies (not to the recovery queue). */
+    private readonly limited = true,
   ) {}
 
   /** Whether messages are waiting or unacknowledged. */
@@ -78,7 +98,7 @@ class Queue<T> {
       if (busy.length > 0) this.handBack(random.pick(busy), 'a channel reset');
     }
     for (;;) {
-      const free = this.consumers.filter((c) => c.active && c.process.alive && c.unacked.size < c.prefetch);
+      const free = this.consumers.filter((c) => c.active && !c.paused && c.process.alive && c.unacked.size < c.prefetch);
       if (this.ready.length === 0 || free.length === 0) return;
       const consumer = random.pick(free);
       const count = Math.min(this.ready.length, consumer.prefetch - consumer.unacked.size, random.int(1, this.batch));
@@ -94,14 +114,23 @@ class Queue<T> {
   private delivery(consumer: Consumer<T>, message: Message<T>): Delivery<T> {
     const flight: InFlight<T> = { message, settled: false };
     consumer.unacked.add(flight);
-    const settle = (requeue: boolean): void => {
+    const settle = (outcome: 'ack' | 'requeue' | 'reject'): void => {
       if (flight.settled || !consumer.process.alive) return;
       flight.settled = true;
       consumer.unacked.delete(flight);
-      if (requeue) this.push({ body: message.body, redelivered: true });
-      else this.schedule();
+      consumer.onSettled?.();
+      if (outcome === 'requeue') this.giveBack(message);
+      else if (outcome === 'reject') this.broker.deadLetter(this.name, message.body, 'rejected');
+      this.schedule();
     };
-    return { body: clonePlain(message.body), redelivered: message.redelivered, ack: () => settle(false), requeue: () => settle(true), reject: () => settle(false) };
+    return { body: clonePlain(message.body), redelivered: message.redelivered, ack: () => settle('ack'), requeue: () => settle('requeue'), reject: () => settle('reject') };
+  }
+
+  /** A delivered message goes back to the queue, or is dead-lettered past the delivery limit. */
+  private giveBack(message: Message<T>): void {
+    const returns = message.returns + 1;
+    if (this.limited && this.broker.deliveryLimit !== undefined && returns > this.broker.deliveryLimit) this.broker.deadLetter(this.name, message.body, 'delivery_limit');
+    else this.ready.push({ body: message.body, redelivered: true, returns });
   }
 
   /** Gives a consumer's unacknowledged deliveries back (its acks become no-ops). */
@@ -110,17 +139,21 @@ class Queue<T> {
     this.broker.log(`${consumer.process.name}: ${consumer.unacked.size} deliveries back to the queue (${why})`);
     for (const flight of consumer.unacked) {
       flight.settled = true;
-      this.ready.push({ body: flight.message.body, redelivered: true });
+      this.giveBack(flight.message);
     }
     consumer.unacked.clear();
+    consumer.onSettled?.();
     this.schedule();
   }
 }
 
-/** The broker: queues of dispatches, the signal queue, abort and announcement fan-out. */
+/** The broker: queues of dispatches, the signal queue, dead letters, abort and announcement fan-out. */
 export class SimBroker {
   private readonly queues = new Map<string, Queue<DispatchMessage>>();
   private readonly signals: Queue<SignalMessage>;
+  /** Durable: every dead letter, and the recovery queue the coordinators consume. */
+  readonly deadLetters: DeadLetters;
+  private readonly recovery: Queue<DeadLetter>;
   private readonly abortHandlers = new Set<{ process: SimProcess; handler: (message: AbortMessage) => void }>();
   private readonly subscribers = new Set<{ matches: (words: string[]) => boolean; handler: (entry: HistoryEntry) => void }>();
 
@@ -131,18 +164,40 @@ export class SimBroker {
     readonly log: (line: string) => void,
     /** False for the in-process bus of an embedded process: it dies with its process. */
     readonly durable = true,
+    /** Durable: returns after which a message is dead-lettered (RabbitMQ's `x-delivery-limit`). */
+    readonly deliveryLimit?: number,
   ) {
-    this.signals = new Queue(this, 8);
+    this.signals = new Queue(this, 8, 'signals');
+    this.recovery = new Queue(this, 8, 'dead.recovery', false);
+    this.deadLetters = new DeadLetters('signals');
   }
 
   /** Whether any message waits or is unacknowledged. */
   get busy(): boolean {
-    return this.signals.busy || [...this.queues.values()].some((q) => q.busy);
+    return this.signals.busy || this.recovery.busy || [...this.queues.values()].some((q) => q.busy);
+  }
+
+  /** @internal A message dies in `queue`: recorded, and copied to the recovery queue. */
+  deadLetter(queue: string, body: unknown, reason: string): void {
+    const letter: DeadLetter = { queue, reason, body: clonePlain(body) };
+    this.deadLetters.add(letter);
+    this.log(`dead letter from ${queue} (${reason}): ${this.deadLetters.describe(letter)}`);
+    this.recovery.push({ body: letter, redelivered: false, returns: 0 });
+  }
+
+  /** @internal Whether `name` is a work or quarantine queue. */
+  isDispatchQueue(name: string): boolean {
+    return this.queues.has(name);
+  }
+
+  /** @internal */
+  recoveryQueue(): Queue<DeadLetter> {
+    return this.recovery;
   }
 
   /** A process crashed: its consumers go, their deliveries go back to the queues. */
   crashed(process: SimProcess): void {
-    for (const queue of [this.signals, ...this.queues.values()] as Queue<unknown>[]) {
+    for (const queue of [this.signals, this.recovery, ...this.queues.values()] as Queue<unknown>[]) {
       for (const consumer of queue.consumers.filter((c) => c.process === process)) {
         consumer.active = false;
         queue.handBack(consumer, 'its process crashed');
@@ -152,16 +207,16 @@ export class SimBroker {
     for (const entry of this.abortHandlers) if (entry.process === process) this.abortHandlers.delete(entry);
   }
 
-  /** The transport a process sees. */
-  transport(process: SimProcess): Transport {
-    return new SimTransport(this, process);
+  /** The transport a process sees; `logger` gets its quarantine and dead-letter lines. */
+  transport(process: SimProcess, logger: Logger): Transport {
+    return new SimTransport(this, process, logger);
   }
 
   /** @internal */
   queue(name: string): Queue<DispatchMessage> {
     let queue = this.queues.get(name);
     if (queue === undefined) {
-      queue = new Queue<DispatchMessage>(this, 1);
+      queue = new Queue<DispatchMessage>(this, 1, name);
       this.queues.set(name, queue);
     }
     return queue;
@@ -169,10 +224,10 @@ export class SimBroker {
 
   /** @internal */
   publish<T>(queue: Queue<T>, body: T): void {
-    queue.push({ body: clonePlain(body), redelivered: false });
+    queue.push({ body: clonePlain(body), redelivered: false, returns: 0 });
     if (this.random.chance(this.faults.duplicate)) {
       this.log(`duplicate publish`);
-      queue.push({ body: clonePlain(body), redelivered: false });
+      queue.push({ body: clonePlain(body), redelivered: false, returns: 0 });
     }
   }
 
@@ -213,10 +268,13 @@ export class SimBroker {
 class SimTransport implements Transport {
   readonly kind = 'sim';
   readonly durable: boolean;
+  /** Runs quarantined dispatches alone in this process. */
+  private readonly isolation = new Isolation();
 
   constructor(
     private readonly broker: SimBroker,
     private readonly process: SimProcess,
+    private readonly logger: Logger,
   ) {
     this.durable = broker.durable;
   }
@@ -251,24 +309,78 @@ class SimTransport implements Transport {
     for (const entry of entries) this.broker.announce(entry);
   }
 
+  /**
+   * Durable, as the AMQP adapter: a redelivered dispatch is moved to the
+   * queue's quarantine queue and runs alone in its process (the runtime's
+   * {@link Quarantine}). The in-process bus of an embedded process hands
+   * dispatches straight to the handler.
+   */
   async consumeDispatches(queue: string, options: ConsumeOptions, handler: (delivery: Delivery<DispatchMessage>) => void): Promise<Subscription> {
-    return this.consume(this.broker.queue(queue), options, (deliveries) => {
-      for (const delivery of deliveries) handler(delivery);
+    const work = this.broker.queue(queue);
+    if (!this.durable) return this.consume(work, options, (deliveries) => deliveries.forEach(handler));
+    const name = `${QUARANTINE_PREFIX}${queue}`;
+    const isolated = this.broker.queue(name);
+    const quarantine = new Quarantine({ isolation: this.isolation, handler, logger: this.logger, queue: name, logPrefix: 'sim: ' });
+    const fromQuarantine = this.consume(isolated, { prefetch: 1 }, (deliveries) => deliveries.forEach((d) => quarantine.fromQuarantine(d)));
+    const main = this.consume(work, options, (deliveries) => {
+      for (const delivery of deliveries) quarantine.fromWorkQueue(delivery, () => this.publish(() => this.broker.publish(isolated, delivery.body)));
     });
+    this.isolation.add(main);
+    return {
+      cancel: async () => {
+        this.isolation.delete(main);
+        quarantine.cancel();
+        await Promise.all([main.cancel(), fromQuarantine.cancel()]);
+      },
+    };
   }
 
+  /** Signals, and (durable) the signals that the recovery of dead letters makes (the runtime's `recoveredSignal`). */
   async consumeSignals(options: ConsumeOptions, handler: (batch: Delivery<SignalMessage>[]) => void): Promise<Subscription> {
-    return this.consume(this.broker.signalQueue(), options, handler);
+    const signals = this.consume(this.broker.signalQueue(), options, handler);
+    if (!this.durable) return signals;
+    const queues = { dispatches: (name: string) => this.broker.isDispatchQueue(name), signals: 'signals' };
+    const recovery = this.consume(this.broker.recoveryQueue(), options, (letters) => {
+      const batch: Delivery<SignalMessage>[] = [];
+      for (const letter of letters) {
+        const { body } = letter.body;
+        const signal = recoveredSignal(letter.body, { dispatch: () => body as DispatchMessage, signal: () => body as SignalMessage }, queues, DEAD_LETTER_WORKER);
+        if (signal === undefined) {
+          letter.ack();
+          continue;
+        }
+        logRecovered(this.logger, signal, DEAD_LETTER_WORKER, 'sim: ');
+        batch.push({ ...letter, body: signal });
+      }
+      if (batch.length > 0) handler(batch);
+    });
+    return { cancel: () => Promise.all([signals.cancel(), recovery.cancel()]).then(() => undefined) };
   }
 
-  private consume<T>(queue: Queue<T>, options: ConsumeOptions, deliver: (deliveries: Delivery<T>[]) => void): Subscription {
-    const consumer: Consumer<T> = { process: this.process, prefetch: options.prefetch, unacked: new Set(), active: true, deliver };
+  private consume<T>(queue: Queue<T>, options: ConsumeOptions, deliver: (deliveries: Delivery<T>[]) => void): Subscription & PausableConsumer {
+    const consumer: Consumer<T> = { process: this.process, prefetch: options.prefetch, unacked: new Set(), active: true, paused: false, deliver };
     queue.consumers.push(consumer);
     queue.schedule();
     return {
       cancel: async () => {
         // As AMQP: a cancelled consumer takes nothing new; its unacknowledged deliveries are still settled by it.
         consumer.active = false;
+      },
+      pause: () => {
+        consumer.paused = true;
+        return new Promise<void>((resolve) => {
+          const check = (): void => {
+            if (consumer.unacked.size > 0) return;
+            consumer.onSettled = undefined;
+            resolve();
+          };
+          consumer.onSettled = check;
+          check();
+        });
+      },
+      resume: () => {
+        consumer.paused = false;
+        queue.schedule();
       },
     };
   }

@@ -29,6 +29,8 @@ export interface NodePlan {
   limit: number;
   /** Whether the task has a rollback. */
   undo: boolean;
+  /** A poison: its body crashes the worker process executing it, at every delivery (`failures` is then beyond any retry). */
+  poison?: true;
 }
 
 /** A live change the user makes at a time; its target is chosen from the run's state then. */
@@ -91,6 +93,8 @@ export interface Execution {
 const EVENTS = ['ev-a', 'ev-b'];
 /** The value a skip gives. */
 export const SKIP_VALUE = 7;
+/** A poison's planned failures: more than any retry gives (for the reference model, it fails for good). */
+const POISON_FAILURES = 1000;
 
 /** Draws a seed's workload. `faultWindowMs`: changes and notifications happen before it ends. */
 export function generateWorkload(random: Random, skip: ReadonlySet<Kind>, faultWindowMs: number): Workload {
@@ -100,6 +104,11 @@ export function generateWorkload(random: Random, skip: ReadonlySet<Kind>, faultW
   const notifications: NotifyPlan[] = [];
   const n = random.int(0, 8);
   for (let i = 0; i < n; i++) notifications.push({ at: random.int(0, faultWindowMs), event: random.pick(EVENTS), v: i + 1 });
+  // Drawn last, so that the rest of the workload is the same with and without it.
+  if (!skip.has('poison') && random.chance(0.2)) {
+    const run = random.pick(runs);
+    run.nodes.push({ id: 'z', index: 70, sources: [], bound: 0, failures: POISON_FAILURES, limit: random.int(0, 1), undo: false, poison: true });
+  }
   return { runs, notifications };
 }
 
@@ -173,6 +182,8 @@ export interface TaskWorld {
   scheduler: Scheduler;
   random: Random;
   ledger: Execution[];
+  /** Crashes a process (a poison task's body kills its worker), which restarts later. */
+  crash(process: SimProcess): void;
 }
 
 /**
@@ -202,6 +213,10 @@ export function buildTasks(workload: Workload, world: TaskWorld, process: SimPro
           retry: { limit: plan.limit, initialDelayMs: 20, factor: 2, maxDelayMs: 200, jitter: 0.5 },
           apply: async (inputs: Record<string, unknown>, ctx) => {
             record({ runId: ctx.runId, node: ctx.nodeId, attempt: ctx.attempt, kind: 'apply' });
+            if (plan.poison === true) {
+              world.crash(process);
+              throw new Error('process crashed');
+            }
             await work(world, process);
             if (ctx.attempt <= plan.failures) throw new Error(`planned failure of ${plan.id}, attempt ${ctx.attempt}`);
             return computeResult(plan, inputs);

@@ -24,6 +24,7 @@ import type { Kind, SimOptions } from './options.js';
 import { Random } from './random.js';
 import { Scheduler, type SimProcess } from './scheduler.js';
 import { SimStore, type StoreFaults } from './store.js';
+import { SIM_DELIVERY_LIMIT } from './dead-letters.js';
 import { SimBroker, type BusFaults } from './transport.js';
 import { buildFlow, buildTasks, generateWorkload, SKIP_VALUE, taskName, type Action, type Execution, type RunPlan, type Workload } from './workload.js';
 
@@ -94,6 +95,8 @@ class World {
   private readonly deaths = new Map<SimProcess, (() => void)[]>();
   private pending = 0;
   private crashes = 0;
+  /** The seed is over (teardown): no process starts again. */
+  private over = false;
 
   constructor(private readonly options: SimOptions) {
     const root = new Random(options.seed);
@@ -106,17 +109,18 @@ class World {
     this.storeFaults = { error: has('store-error') ? 0.03 : 0, ambiguous: has('ambiguous-commit') ? 0.03 : 0, downUntil: 0 };
     this.inner = options.store === 'sqlite' || this.embedded ? new SqliteStore({ path: ':memory:' }) : new MemoryStore();
     this.busRandom = root.fork();
-    this.broker = new SimBroker(this.scheduler, this.busRandom, this.bus, (line) => this.log(line), !this.embedded);
-    this.workload = generateWorkload(root.fork(), options.skip, FAULT_WINDOW_MS);
+    this.broker = new SimBroker(this.scheduler, this.busRandom, this.bus, (line) => this.log(line), !this.embedded, this.embedded ? undefined : SIM_DELIVERY_LIMIT);
+    // A poison needs a durable bus: an embedded process's bus dies with the process.
+    this.workload = generateWorkload(root.fork(), this.embedded ? new Set([...options.skip, 'poison']) : options.skip, FAULT_WINDOW_MS);
     const storeWorld = { scheduler: this.scheduler, random: root.fork(), faults: this.storeFaults, log: (line: string) => this.log(line) };
     this.viewOf = (process) => new SimStore(this.inner, process, storeWorld);
-    const taskWorld = { scheduler: this.scheduler, random: root.fork(), ledger: this.ledger };
+    const taskWorld = { scheduler: this.scheduler, random: root.fork(), ledger: this.ledger, crash: (process: SimProcess) => this.crashPoisoned(process) };
     this.tasksOf = (process) => buildTasks(this.workload, taskWorld, process);
     const outside: SimProcess = { name: this.embedded ? 'cli' : 'client', alive: true };
     this.clientTasks = this.tasksOf(outside);
     for (const plan of this.workload.runs) this.flows.set(plan.id, buildFlow(plan, this.clientTasks));
     // Distributed, the client steps its own events; embedded, the CLI leaves its commands in the outbox for the process.
-    const transport = (this.embedded ? new SimBroker(this.scheduler, this.busRandom, this.bus, () => undefined, false) : this.broker).transport(outside);
+    const transport = (this.embedded ? new SimBroker(this.scheduler, this.busRandom, this.bus, () => undefined, false) : this.broker).transport(outside, this.logger(outside.name));
     const store = this.viewOf(outside);
     const coordinator = new Coordinator({ store, transport, clock: this.scheduler.clock(outside), logger: this.logger(outside.name), carryOut: !this.embedded });
     this.outside = this.user(outside, coordinator, transport, store);
@@ -209,7 +213,8 @@ class World {
     await scheduler.run(Math.min(deadline, scheduler.now + 30_000), () => this.pending === 0);
     for (const plan of this.workload.runs) if (plan.stopAtEnd) this.track(this.stopAtEnd(plan));
     while (scheduler.now < deadline && !(await this.quiet())) await scheduler.run(scheduler.now + 1000);
-    const { violations, histories } = await checkWorld({ store: this.inner, workload: this.workload, ledger: this.ledger, calls: this.calls, skip: this.options.skip, embedded: this.embedded });
+    const deadLetters = this.embedded ? undefined : this.broker.deadLetters;
+    const { violations, histories } = await checkWorld({ store: this.inner, workload: this.workload, ledger: this.ledger, calls: this.calls, skip: this.options.skip, embedded: this.embedded, deadLetters });
     if (!(await this.quiet())) violations.unshift(`liveness: not quiet ${SETTLE_BUDGET_MS} ms after the faults stopped`);
     const stats = this.stats();
     await this.teardown();
@@ -228,6 +233,7 @@ class World {
 
   /** Every process stops; pending task bodies unwind (no timer outlives the seed). */
   private async teardown(): Promise<void> {
+    this.over = true;
     for (const slot of this.slots) if (slot.process !== undefined) this.kill(slot.process);
     this.kill(this.outside.process);
     await this.scheduler.run(Infinity);
@@ -257,13 +263,14 @@ class World {
 
   /** Starts a process in a slot: a coordinator taking signals, and a worker if the slot works. */
   private async boot(slot: Slot): Promise<void> {
+    if (this.over) return; // a restart planned before the teardown
     const process: SimProcess = { name: `${slot.name}#${++slot.incarnation}`, alive: true };
     slot.process = process;
     const store = this.viewOf(process);
     // Embedded, the bus is in the process's memory: a new one with each process.
     if (this.embedded) this.broker = new SimBroker(this.scheduler, this.busRandom, this.bus, (line) => this.log(line), false);
-    const transport = this.broker.transport(process);
     const logger = this.logger(process.name);
+    const transport = this.broker.transport(process, logger);
     const coordinator = new Coordinator({ store, transport, clock: this.scheduler.clock(process), logger });
     slot.coordinator = coordinator;
     await coordinator.start();
@@ -292,12 +299,22 @@ class World {
   private crashOne(): void {
     const alive = this.slots.filter((s) => s.process?.alive === true);
     if (alive.length === 0) return;
-    const slot = this.random.pick(alive);
+    this.crash(this.random.pick(alive), '');
+  }
+
+  /** A poison task's body kills the process executing it. */
+  private crashPoisoned(process: SimProcess): void {
+    const slot = this.slots.find((s) => s.process === process);
+    if (slot !== undefined && process.alive) this.crash(slot, ' (a poison task kills it)');
+  }
+
+  /** The process of a slot crashes; it restarts later, on the same store. */
+  private crash(slot: Slot, why: string): void {
     const process = slot.process as SimProcess;
     this.kill(process);
     this.crashes++;
     this.broker.crashed(process);
-    this.log(`${process.name} CRASHES`);
+    this.log(`${process.name} CRASHES${why}`);
     this.scheduler.after(this.random.int(50, 1500), () => {
       if (slot.process === process) void this.boot(slot);
     });
