@@ -44,11 +44,12 @@ export class DeadLetters {
     return this.letters.filter((l) => l.reason === 'delivery_limit' && l.queue !== this.signalQueue).map((l) => ({ queue: l.queue, dispatch: l.body as DispatchMessage }));
   }
 
-  /** One line for the trace. */
-  describe(letter: DeadLetter): string {
-    const body = letter.body as { type?: string; kind?: string; runId?: string; node?: string; attempt?: number };
-    return `${body.type ?? body.kind} ${body.runId}/${body.node}#${body.attempt}`;
-  }
+}
+
+/** A dispatch or signal in a few words, for the trace. */
+export function describeMessage(message: unknown): string {
+  const body = message as { type?: string; kind?: string; runId?: string; node?: string; attempt?: number; activation?: number };
+  return `${body.type ?? body.kind} ${body.runId}/${body.node}${body.activation === undefined ? '' : `[${body.activation}]`}#${body.attempt}`;
 }
 
 /** The delivery limit's invariants for one run (see above). */

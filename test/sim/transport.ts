@@ -19,7 +19,7 @@ import { logRecovered, recoveredSignal } from '../../src/transport/delivery-limi
 import type { AbortMessage, ConsumeOptions, Delivery, DispatchMessage, SignalMessage, Subscription, Transport } from '../../src/transport/port.js';
 import { Isolation, Quarantine, type PausableConsumer } from '../../src/transport/quarantine.js';
 import { topicMatcher } from '../../src/transport/topic.js';
-import { DEAD_LETTER_WORKER, DeadLetters, QUARANTINE_PREFIX, type DeadLetter } from './dead-letters.js';
+import { DEAD_LETTER_WORKER, DeadLetters, describeMessage, QUARANTINE_PREFIX, type DeadLetter } from './dead-letters.js';
 import type { Random } from './random.js';
 import type { Scheduler, SimProcess } from './scheduler.js';
 
@@ -136,7 +136,8 @@ class Queue<T> {
   /** Gives a consumer's unacknowledged deliveries back (its acks become no-ops). */
   handBack(consumer: Consumer<T>, why: string): void {
     if (consumer.unacked.size === 0) return;
-    this.broker.log(`${consumer.process.name}: ${consumer.unacked.size} deliveries back to the queue (${why})`);
+    const what = [...consumer.unacked].map((f) => `${describeMessage(f.message.body)} (returns ${f.message.returns + 1})`);
+    this.broker.log(`${consumer.process.name}: ${consumer.unacked.size} deliveries back to ${this.name} (${why}): ${what.join(', ')}`);
     for (const flight of consumer.unacked) {
       flight.settled = true;
       this.giveBack(flight.message);
@@ -181,7 +182,7 @@ export class SimBroker {
   deadLetter(queue: string, body: unknown, reason: string): void {
     const letter: DeadLetter = { queue, reason, body: clonePlain(body) };
     this.deadLetters.add(letter);
-    this.log(`dead letter from ${queue} (${reason}): ${this.deadLetters.describe(letter)}`);
+    this.log(`dead letter from ${queue} (${reason}): ${describeMessage(body)}`);
     this.recovery.push({ body: letter, redelivered: false, returns: 0 });
   }
 
