@@ -31,10 +31,13 @@ export interface DeadLetter {
 
 /** Every dead letter of a seed. */
 export class DeadLetters {
+  /** In the order they died. */
   readonly letters: DeadLetter[] = [];
 
+  /** `signalQueue`: the name of the signal queue (its dead letters are signals, not dispatches). */
   constructor(private readonly signalQueue: string) {}
 
+  /** Records a dead letter. */
   add(letter: DeadLetter): void {
     this.letters.push(letter);
   }
