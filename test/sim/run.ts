@@ -9,6 +9,7 @@
  *   npm run sim -- --ci                  skip the kinds awaiting fixes in this mode (as the CI test)
  *   npm run sim -- --only remove-readd   as --ci, but with these kinds awaiting fixes on
  *   npm run sim -- --store sqlite
+ *   npm run sim -- --store postgres      the local PostgreSQL (a schema per seed) and a real election
  *   npm run sim -- --mode embedded       one process with an in-process bus, SQLite, resume(), a CLI
  */
 import { parseArgs } from 'node:util';
@@ -33,7 +34,7 @@ const only = parseKinds(values.only ?? '');
 const mode = values.mode === 'embedded' ? 'embedded' : 'distributed';
 const awaiting = values.ci || values.only !== undefined ? awaitingIn(mode).filter((k) => !only.includes(k)) : [];
 const skip = new Set<Kind>([...parseKinds(values.skip), ...awaiting]);
-const store = values.store === 'sqlite' || mode === 'embedded' ? 'sqlite' : 'memory';
+const store = mode === 'embedded' ? 'sqlite' : values.store === 'sqlite' || values.store === 'postgres' ? values.store : 'memory';
 const single = values.seed !== undefined;
 const first = Number(values.seed ?? values.from);
 const count = single ? 1 : Number(values.seeds);
@@ -46,11 +47,11 @@ function print(report: SeedReport, withTrace: boolean): void {
     for (const line of report.trace) console.log(`    ${line}`);
   }
   if (withTrace && values.verbose) for (const line of report.histories) console.log(`    ${line}`);
-  console.log(`  replay: npm run sim -- --seed ${report.seed}${skip.size > 0 ? ` --skip ${[...skip].join(',')}` : ''}${mode === 'embedded' ? ' --mode embedded' : store === 'sqlite' ? ' --store sqlite' : ''}`);
+  console.log(`  replay: npm run sim -- --seed ${report.seed}${skip.size > 0 ? ` --skip ${[...skip].join(',')}` : ''}${mode === 'embedded' ? ' --mode embedded' : store === 'memory' ? '' : ` --store ${store}`}`);
 }
 
 const failing: number[] = [];
-const totals = { executions: 0, reexecuted: 0, crashes: 0, steps: 0 };
+const totals = { executions: 0, reexecuted: 0, crashes: 0, steps: 0, elections: 0, refused: 0 };
 const began = performance.now();
 for (let seed = first; seed < first + count; seed++) {
   const report = await simulate({ seed, skip, store, mode });
@@ -58,6 +59,8 @@ for (let seed = first; seed < first + count; seed++) {
   totals.reexecuted += report.stats.reexecuted;
   totals.crashes += report.stats.crashes;
   totals.steps += report.stats.steps;
+  totals.elections += report.stats.election?.elections ?? 0;
+  totals.refused += report.stats.election?.refused ?? 0;
   if (report.violations.length > 0) {
     failing.push(seed);
     print(report, single || failing.length <= 3);
@@ -69,6 +72,7 @@ const seconds = ((performance.now() - began) / 1000).toFixed(1);
 console.log(
   `${count} seed(s) from ${first} in ${seconds} s: ${failing.length} failing${failing.length > 0 ? ` (${failing.slice(0, 20).join(', ')}${failing.length > 20 ? ', ...' : ''})` : ''}; ` +
     `${totals.executions} executions (${totals.reexecuted} attempts executed more than once), ${totals.crashes} crashes, ${totals.steps} scheduler steps` +
+    (store === 'postgres' ? `, ${totals.elections} elections, ${totals.refused} commits refused TW_FENCED` : '') +
     (skip.size > 0 ? `; skipped: ${[...skip].join(', ')}` : ''),
 );
 process.exit(failing.length > 0 ? 1 : 0);
