@@ -101,15 +101,18 @@ export class LeaderWatch implements StoreWatch {
     this.held.delete(process);
   }
 
-  /** Whether a process holds the lock (as far as its lock says). */
-  holds(process: SimProcess): boolean {
-    return this.held.has(process);
-  }
-
-  /** The `one-leader` violations: standbys that acted, and commits of a deposed coordinator after its successor's election. */
-  check(): string[] {
+  /**
+   * The `one-leader` violations: standbys that acted, commits of a deposed
+   * coordinator after its successor's election, and, once the world is quiet,
+   * a coordinator that still believes it leads while `holder` (the session
+   * the server says holds the lock) is another's.
+   */
+  check(holder: SimProcess | undefined): string[] {
     const t0 = this.t0;
     const found = [...this.violations];
+    for (const [process, lock] of this.held) {
+      if (process !== holder) found.push(`one-leader: ${process.name} still believes it is the active coordinator (epoch ${lock.fence.epoch}) once quiet, but ${holder?.name ?? 'nobody'} holds the lock: a lost lock went unnoticed`);
+    }
     for (const commit of this.commits) {
       const successor = this.elections.find((e) => e.epoch > commit.epoch && e.order < commit.order);
       if (successor !== undefined) {
