@@ -8,7 +8,8 @@
  * check that
  *
  * - a deposed coordinator commits nothing once its successor is elected (its
- *   commits are refused `TW_FENCED`): `one-leader`;
+ *   commits are refused `TW_FENCED`), and stands down at the first refusal:
+ *   `one-leader`;
  * - a standby steps no signal and leaves the outbox alone: `one-leader`;
  * - a lost lock gives its connection back (the pool never runs dry):
  *   `lock-connections`, see {@link SimDatabase.poolViolations}.
@@ -47,6 +48,10 @@ export class LeaderWatch implements StoreWatch {
   private readonly commits: Event[] = [];
   private readonly held = new Map<SimProcess, StoreLock>();
   private readonly violations: string[] = [];
+  /** The epoch of each process's latest commit refused `TW_FENCED`. */
+  private readonly deposed = new Map<SimProcess, number>();
+  /** Processes already reported for committing again with a refused epoch. */
+  private readonly repeated = new Set<SimProcess>();
   /** Commits refused `TW_FENCED`. */
   refused = 0;
 
@@ -78,8 +83,14 @@ export class LeaderWatch implements StoreWatch {
   }
 
   committed(process: SimProcess, commits: StepCommit[], fence: Fence | undefined, outcome: 'applied' | 'refused' | 'failed'): void {
+    const refusedBefore = fence !== undefined && this.deposed.get(process) === fence.epoch;
+    if (refusedBefore && fence !== undefined && !this.repeated.has(process)) {
+      this.repeated.add(process);
+      this.violations.push(`one-leader: ${process.name} committed with epoch ${fence.epoch} again after a commit with it was refused TW_FENCED (it did not stand down)`);
+    }
     if (outcome === 'refused') {
       this.refused++;
+      if (fence !== undefined) this.deposed.set(process, fence.epoch);
       this.log(`${process.name}: commit refused TW_FENCED (epoch ${fence?.epoch})`);
       return;
     }
