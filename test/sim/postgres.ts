@@ -73,7 +73,7 @@ export class SimDatabase {
     const admin = new pg.Client({ connectionString: PG_URL, options: '-c synchronous_commit=off' });
     await admin.connect();
     await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    const observerPool = simPool(io, new Set());
+    const observerPool = simPool(io, new Set(), 1);
     await migrate(observerPool, schema);
     return new SimDatabase(io, schema, admin, new PostgresStore(observerPool, schema), observerPool);
   }
@@ -81,7 +81,7 @@ export class SimDatabase {
   /** A process's store: the real adapter on a pool of the process's own, its lock checks on the process's clock. */
   store(process: SimProcess, clock: Clock): PostgresStore {
     const clients = new Set<SimClient>();
-    const entry: ProcessPool = { process, pool: simPool(this.io, clients), clients, dry: 0 };
+    const entry: ProcessPool = { process, pool: simPool(this.io, clients, POOL_SIZE), clients, dry: 0 };
     guardDry(entry);
     this.pools.set(process, entry);
     return new PostgresStore(entry.pool, this.schema, false, { ...LOCK_CHECK, clock });
@@ -106,7 +106,7 @@ export class SimDatabase {
       ),
     );
     const pid = rows.rows[0]?.pid;
-    for (const { clients } of this.pools.values()) for (const client of clients) if (pid !== undefined && client.processID === pid) return client;
+    for (const { clients } of this.pools.values()) for (const client of clients) if (pid !== undefined && !client.ended && client.processID === pid) return client;
     return undefined;
   }
 
@@ -158,8 +158,8 @@ export class SimDatabase {
   }
 }
 
-/** A pool whose connections are {@link SimClient}s, registered in `clients`. */
-function simPool(io: RealIO, clients: Set<SimClient>): pg.Pool {
+/** A pool of `max` connections that are {@link SimClient}s, registered in `clients`. */
+function simPool(io: RealIO, clients: Set<SimClient>, max: number): pg.Pool {
   class Client extends pg.Client {
     constructor(config?: pg.ClientConfig) {
       super(config);
@@ -169,7 +169,7 @@ function simPool(io: RealIO, clients: Set<SimClient>): pg.Pool {
   }
   // No idle timeout: the pool changes only when the simulated world acts on it.
   // No WAL flush per commit (the simulated database never crashes): a seed runs several times faster.
-  const pool = new pg.Pool({ connectionString: PG_URL, max: POOL_SIZE, idleTimeoutMillis: 0, Client, options: '-c synchronous_commit=off' });
+  const pool = new pg.Pool({ connectionString: PG_URL, max, idleTimeoutMillis: 0, Client, options: '-c synchronous_commit=off' });
   pool.on('error', () => undefined);
   return pool;
 }

@@ -10,9 +10,11 @@
  *   npm run sim -- --only remove-readd   as --ci, but with these kinds awaiting fixes on
  *   npm run sim -- --store sqlite
  *   npm run sim -- --store postgres      the local PostgreSQL (a schema per seed) and a real election
+ *   npm run sim -- --store postgres --jobs 3   three seeds at a time (they wait on the server)
  *   npm run sim -- --mode embedded       one process with an in-process bus, SQLite, resume(), a CLI
  */
 import { parseArgs } from 'node:util';
+import { inLanes } from './lanes.js';
 import { awaitingIn, parseKinds, type Kind } from './options.js';
 import { simulate, type SeedReport } from './world.js';
 
@@ -27,6 +29,7 @@ const { values } = parseArgs({
     store: { type: 'string', default: 'memory' },
     mode: { type: 'string', default: 'distributed' },
     verbose: { type: 'boolean', default: false },
+    jobs: { type: 'string', default: '1' },
   },
 });
 
@@ -53,7 +56,8 @@ function print(report: SeedReport, withTrace: boolean): void {
 const failing: number[] = [];
 const totals = { executions: 0, reexecuted: 0, crashes: 0, steps: 0, elections: 0, refused: 0 };
 const began = performance.now();
-for (let seed = first; seed < first + count; seed++) {
+const seeds = Array.from({ length: count }, (_, i) => first + i);
+await inLanes(seeds, Number(values.jobs), async (seed) => {
   const report = await simulate({ seed, skip, store, mode });
   totals.executions += report.stats.executions;
   totals.reexecuted += report.stats.reexecuted;
@@ -67,7 +71,8 @@ for (let seed = first; seed < first + count; seed++) {
   } else if (single || values.verbose) {
     print(report, single && values.verbose);
   }
-}
+});
+failing.sort((a, b) => a - b);
 const seconds = ((performance.now() - began) / 1000).toFixed(1);
 console.log(
   `${count} seed(s) from ${first} in ${seconds} s: ${failing.length} failing${failing.length > 0 ? ` (${failing.slice(0, 20).join(', ')}${failing.length > 20 ? ', ...' : ''})` : ''}; ` +
