@@ -71,6 +71,7 @@ export class SimDatabase {
     const io = new RealIO();
     const schema = `sim_${process.pid}_${seed}`;
     const admin = new pg.Client({ connectionString: PG_URL, options: '-c synchronous_commit=off' });
+    admin.on('error', () => undefined); // a dropped admin connection fails its next query instead of the process
     await admin.connect();
     await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
     const observerPool = simPool(io, new Set(), 1);
