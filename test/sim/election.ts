@@ -53,7 +53,7 @@ export class LeaderWatch implements StoreWatch {
   /** Processes already reported for committing again with a refused epoch. */
   private readonly repeated = new Set<SimProcess>();
   /** Commits refused `TW_FENCED`. */
-  refused = 0;
+  private refused = 0;
 
   private readonly t0: number;
 
@@ -83,8 +83,7 @@ export class LeaderWatch implements StoreWatch {
   }
 
   committed(process: SimProcess, commits: StepCommit[], fence: Fence | undefined, outcome: 'applied' | 'refused' | 'failed'): void {
-    const refusedBefore = fence !== undefined && this.deposed.get(process) === fence.epoch;
-    if (refusedBefore && fence !== undefined && !this.repeated.has(process)) {
+    if (fence !== undefined && this.deposed.get(process) === fence.epoch && !this.repeated.has(process)) {
       this.repeated.add(process);
       this.violations.push(`one-leader: ${process.name} committed with epoch ${fence.epoch} again after a commit with it was refused TW_FENCED (it did not stand down)`);
     }
