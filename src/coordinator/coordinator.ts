@@ -547,17 +547,20 @@ export class Coordinator {
 
   /**
    * Closes in order: takes the signals already published (an embedded worker's
-   * results of tasks that finished while it drained), stops taking signals,
-   * finishes the batch being stepped, then cancels timers (retries stay in the
-   * store: `resume` or another coordinator fires them). Idempotent.
+   * results of tasks that finished while it drained), stops polling the
+   * outbox and taking signals, gives up its lock, finishes the batch being
+   * stepped, then cancels timers (retries stay in the store: `resume` or
+   * another coordinator fires them). Idempotent.
    */
   close(): Promise<void> {
     this.closing ??= (async () => {
       await this.options.transport.flush?.();
       this.closed = true;
+      // Stop polling first: releasing the lock may take its check timeout (a silent connection),
+      // and a closing coordinator must not claim outbox items it can no longer step.
+      if (this.poller !== undefined) this.clock.clearTimeout(this.poller);
       await this.subscription?.cancel();
       await this.election?.close();
-      if (this.poller !== undefined) this.clock.clearTimeout(this.poller);
       await this.draining;
       for (const handle of this.timers) this.clock.clearTimeout(handle);
       this.timers.clear();

@@ -4,7 +4,8 @@
  * whose store call fails is tried again, not lost; a scheduled outbox item for
  * a run that no longer exists is logged and dropped, not re-claimed for ever;
  * an embedded client's close() records the outcomes of tasks that finish while
- * the worker drains.
+ * the worker drains; close() stops polling the outbox at once, even while the
+ * election's lock is still being released.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,9 +16,10 @@ import { createRun, liveRun } from '../../src/engine/index.js';
 import { connect, flow, StoreError, task } from '../../src/index.js';
 import type { Logger } from '../../src/observability/logger.js';
 import { MemoryStore } from '../../src/store/memory/index.js';
-import type { StepCommit, Store } from '../../src/store/port.js';
+import type { OutboxItem, StepCommit, Store, StoreLock } from '../../src/store/port.js';
 import { FakeClock } from '../../src/testing/index.js';
 import { InProcessTransport } from '../../src/transport/inprocess/index.js';
+import type { Transport } from '../../src/transport/port.js';
 import { deferred, eventually } from '../api/helpers.js';
 
 const retried = task('ct-retried', { retry: { limit: 3, initialDelayMs: 1000, jitter: 0 }, apply: () => 1 });
@@ -149,5 +151,44 @@ describe('Coordinator close and timers', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('close() stops polling the outbox at once, even while the election lock is still being released (a silent connection)', async () => {
+    const clock = new FakeClock();
+    const inner = new MemoryStore();
+    const released = deferred();
+    const lock: StoreLock = { fence: { name: 'coordinator:default', epoch: 1 }, lost: new Promise(() => undefined), release: () => released.promise };
+    let claims = 0;
+    const store: Store = Object.assign(Object.create(inner) as Store, {
+      tryLock: async () => lock,
+      claimOutbox: async (now: number, limit: number, claimMs: number): Promise<OutboxItem[]> => {
+        claims++;
+        return inner.claimOutbox(now, limit, claimMs);
+      },
+    });
+    const subscription = { cancel: async () => undefined };
+    const transport: Transport = {
+      kind: 'durable-stub',
+      durable: true,
+      dispatch: async () => undefined,
+      signal: async () => undefined,
+      abort: async () => undefined,
+      announce: async () => undefined,
+      consumeDispatches: async () => subscription,
+      consumeSignals: async () => subscription,
+      consumeAborts: async () => subscription,
+      subscribe: async () => subscription,
+      close: async () => undefined,
+    };
+    const coordinator = new Coordinator({ store, transport, clock, pollIntervalMs: 100 });
+    await coordinator.start();
+    await clock.advance(250);
+    expect(claims).toBeGreaterThan(0); // elected: it polls
+    const before = claims;
+    const closing = coordinator.close();
+    await clock.advance(1000); // the lock's unlock is not answered
+    expect(claims).toBe(before);
+    released.resolve();
+    await closing;
   });
 });

@@ -15,6 +15,9 @@ export const KINDS = {
   'store-error': 'a store call fails before doing anything (a connection refused)',
   'ambiguous-commit': 'a commit is applied, then throws (the connection drops during COMMIT)',
   'store-outage': 'the store refuses every call for 1-8 s (the database restarting)',
+  // faults of the coordinator election (--store postgres)
+  'lose-lock': "the active coordinator's lock session is ended by the server (pg_terminate_backend): a standby is elected",
+  'half-open-lock': "the active coordinator's lock connection goes silent (half-open): its checks time out; the server drops the session 0-4 s later",
   // workload scenarios
   'rollback-without-undo': "flows with onFailure 'rollback' whose tasks have no rollback function",
   'retry-fails-again': 'a failed node that has a rollback is retried (a live change) and fails again',
@@ -27,6 +30,8 @@ export const KINDS = {
   'activation-retry-in-saga': "no apply starts once a saga has begun, not even a persistent listener's activation retry",
   'once-per-process': 'embedded: one process executes an attempt at most once (a restart re-executes only what a crash interrupted)',
   'rollback-after-cancel': "a cancelled run's rollbacks in flight still finish (after a crash too)",
+  'one-leader': 'postgres: a deposed coordinator commits nothing once its successor is elected (TW_FENCED); standbys step no signal and leave the outbox',
+  'lock-connections': "postgres: a lost lock gives its pool connection back (a process's pool never runs dry)",
 } as const;
 
 /** A fault kind, scenario or check. */
@@ -62,8 +67,11 @@ export interface SimOptions {
   seed: number;
   /** Kinds not to inject or check. */
   skip: ReadonlySet<Kind>;
-  /** Store adapter under test (embedded mode always uses SQLite). */
-  store: 'memory' | 'sqlite';
+  /**
+   * Store adapter under test (embedded mode always uses SQLite). `postgres`:
+   * the local PostgreSQL, a schema per seed, and a real election.
+   */
+  store: 'memory' | 'sqlite' | 'postgres';
   /**
    * `distributed`: worker and coordinator processes on a durable bus, a client apart.
    * `embedded`: one process (worker, coordinator, client) with an in-process bus that

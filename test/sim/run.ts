@@ -9,9 +9,12 @@
  *   npm run sim -- --ci                  skip the kinds awaiting fixes in this mode (as the CI test)
  *   npm run sim -- --only remove-readd   as --ci, but with these kinds awaiting fixes on
  *   npm run sim -- --store sqlite
+ *   npm run sim -- --store postgres      the local PostgreSQL (a schema per seed) and a real election
+ *   npm run sim -- --store postgres --jobs 3   three seeds at a time (they wait on the server)
  *   npm run sim -- --mode embedded       one process with an in-process bus, SQLite, resume(), a CLI
  */
 import { parseArgs } from 'node:util';
+import { inLanes } from './lanes.js';
 import { awaitingIn, parseKinds, type Kind } from './options.js';
 import { simulate, type SeedReport } from './world.js';
 
@@ -26,6 +29,7 @@ const { values } = parseArgs({
     store: { type: 'string', default: 'memory' },
     mode: { type: 'string', default: 'distributed' },
     verbose: { type: 'boolean', default: false },
+    jobs: { type: 'string', default: '1' },
   },
 });
 
@@ -33,7 +37,7 @@ const only = parseKinds(values.only ?? '');
 const mode = values.mode === 'embedded' ? 'embedded' : 'distributed';
 const awaiting = values.ci || values.only !== undefined ? awaitingIn(mode).filter((k) => !only.includes(k)) : [];
 const skip = new Set<Kind>([...parseKinds(values.skip), ...awaiting]);
-const store = values.store === 'sqlite' || mode === 'embedded' ? 'sqlite' : 'memory';
+const store = mode === 'embedded' ? 'sqlite' : values.store === 'sqlite' || values.store === 'postgres' ? values.store : 'memory';
 const single = values.seed !== undefined;
 const first = Number(values.seed ?? values.from);
 const count = single ? 1 : Number(values.seeds);
@@ -46,29 +50,34 @@ function print(report: SeedReport, withTrace: boolean): void {
     for (const line of report.trace) console.log(`    ${line}`);
   }
   if (withTrace && values.verbose) for (const line of report.histories) console.log(`    ${line}`);
-  console.log(`  replay: npm run sim -- --seed ${report.seed}${skip.size > 0 ? ` --skip ${[...skip].join(',')}` : ''}${mode === 'embedded' ? ' --mode embedded' : store === 'sqlite' ? ' --store sqlite' : ''}`);
+  console.log(`  replay: npm run sim -- --seed ${report.seed}${skip.size > 0 ? ` --skip ${[...skip].join(',')}` : ''}${mode === 'embedded' ? ' --mode embedded' : store === 'memory' ? '' : ` --store ${store}`}`);
 }
 
 const failing: number[] = [];
-const totals = { executions: 0, reexecuted: 0, crashes: 0, steps: 0 };
+const totals = { executions: 0, reexecuted: 0, crashes: 0, steps: 0, elections: 0, refused: 0 };
 const began = performance.now();
-for (let seed = first; seed < first + count; seed++) {
+const seeds = Array.from({ length: count }, (_, i) => first + i);
+await inLanes(seeds, Number(values.jobs), async (seed) => {
   const report = await simulate({ seed, skip, store, mode });
   totals.executions += report.stats.executions;
   totals.reexecuted += report.stats.reexecuted;
   totals.crashes += report.stats.crashes;
   totals.steps += report.stats.steps;
+  totals.elections += report.stats.election?.elections ?? 0;
+  totals.refused += report.stats.election?.refused ?? 0;
   if (report.violations.length > 0) {
     failing.push(seed);
     print(report, single || failing.length <= 3);
   } else if (single || values.verbose) {
     print(report, single && values.verbose);
   }
-}
+});
+failing.sort((a, b) => a - b);
 const seconds = ((performance.now() - began) / 1000).toFixed(1);
 console.log(
   `${count} seed(s) from ${first} in ${seconds} s: ${failing.length} failing${failing.length > 0 ? ` (${failing.slice(0, 20).join(', ')}${failing.length > 20 ? ', ...' : ''})` : ''}; ` +
     `${totals.executions} executions (${totals.reexecuted} attempts executed more than once), ${totals.crashes} crashes, ${totals.steps} scheduler steps` +
+    (store === 'postgres' ? `, ${totals.elections} elections, ${totals.refused} commits refused TW_FENCED` : '') +
     (skip.size > 0 ? `; skipped: ${[...skip].join(', ')}` : ''),
 );
 process.exit(failing.length > 0 ? 1 : 0);

@@ -6,6 +6,7 @@
  * chains settle), so a seed always interleaves the same way.
  */
 import type { Clock } from '../../src/coordinator/clock.js';
+import type { RealIO } from './real-io.js';
 
 interface Timer {
   at: number;
@@ -33,6 +34,9 @@ export class Scheduler {
   private seq = 0;
   /** Callbacks run so far. */
   steps = 0;
+
+  /** `io`: the real calls (PostgreSQL) that each callback waits for before the next runs. */
+  constructor(private readonly io?: RealIO) {}
 
   /** Calls `fn` at `now + ms`; returns a handle for {@link Scheduler.cancel}. */
   after(ms: number, fn: () => void): Timer {
@@ -67,16 +71,25 @@ export class Scheduler {
 
   /** Runs callbacks in time order until `until` (simulated) or `done()` holds, checked after each callback. */
   async run(until: number, done: () => boolean = () => false): Promise<void> {
-    await settle();
+    await this.quiesce();
     while (!done()) {
       const timer = this.pop(until);
       if (timer === undefined) break;
       this.now = Math.max(this.now, timer.at);
       this.steps++;
       timer.fn();
-      await settle();
+      await this.quiesce();
     }
     if (this.now < until && !done()) this.now = until;
+  }
+
+  /** Lets the code run until it waits on simulated time only: promise jobs, and every real call in flight. */
+  private async quiesce(): Promise<void> {
+    await settle();
+    while (this.io?.busy === true) {
+      await this.io.idle();
+      await settle();
+    }
   }
 
   private pop(until: number): Timer | undefined {

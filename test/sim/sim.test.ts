@@ -5,11 +5,15 @@
  * fix is merged. A failing seed replays with `npm run sim -- --seed N`.
  */
 import { describe, expect, it } from 'vitest';
+import { requirePostgres, servicesSkipped } from '../support/services.js';
+import { inLanes } from './lanes.js';
 import { awaitingIn, type Kind } from './options.js';
 import { simulate } from './world.js';
 
 /** Seeds run in CI, per mode: 1..n. */
 const BUDGET = { distributed: 300, embedded: 100 } as const;
+/** Seeds of the distributed runtime on PostgreSQL (1..n), and how many run at once (each waits on the server). */
+const POSTGRES = { seeds: 8, lanes: 4 } as const;
 
 describe('deterministic simulation', () => {
   for (const mode of ['distributed', 'embedded'] as const) {
@@ -23,6 +27,20 @@ describe('deterministic simulation', () => {
       expect(failures).toEqual([]);
     });
   }
+
+  // As the other PostgreSQL tests: skipped with TASKWIRE_SKIP_SERVICES=1, else PostgreSQL must be reachable.
+  it.skipIf(servicesSkipped())(`${POSTGRES.seeds} seeds on PostgreSQL (a real election, lost and half-open locks) keep every invariant, and replay identically`, { timeout: 180_000 }, async () => {
+    await requirePostgres();
+    const skip = new Set(awaitingIn('distributed'));
+    // Seed 1 twice: the second run, beside other seeds, must replay the first.
+    const seeds = [...Array.from({ length: POSTGRES.seeds }, (_, i) => i + 1), 1];
+    const reports = await inLanes(seeds, POSTGRES.lanes, (seed) => simulate({ seed, skip, store: 'postgres', mode: 'distributed' }));
+    const again = reports.pop();
+    const failures = reports.filter((r) => r.violations.length > 0).map((r) => `seed ${r.seed} (replay: npm run sim -- --ci --store postgres --seed ${r.seed}):\n  ${r.violations.join('\n  ')}`);
+    expect(failures).toEqual([]);
+    expect(reports.reduce((n, r) => n + (r.stats.election?.elections ?? 0), 0)).toBeGreaterThan(POSTGRES.seeds);
+    expect(again).toEqual(reports[0]);
+  });
 
   it('a seed replays identically, violations and trace included', async () => {
     const skip = new Set<Kind>();

@@ -6,10 +6,12 @@
  * when the store has done the work.
  */
 import { StoreError } from '../../src/errors.js';
-import type { CommitResult, OutboxItem, Page, RunFilter, RunSummary, StepCommit, Store, TaskInfo } from '../../src/store/port.js';
+import type { CommitResult, Fence, OutboxItem, Page, RunFilter, RunSummary, StepCommit, Store, StoreLock, TaskInfo } from '../../src/store/port.js';
 import type { HistoryEntry } from '../../src/engine/events.js';
 import type { ActivationState, RunState } from '../../src/engine/state.js';
+import type { StoreWatch } from './election.js';
 import type { Random } from './random.js';
+import type { RealIO } from './real-io.js';
 import type { Scheduler, SimProcess } from './scheduler.js';
 
 /** Fault rates of the store (0 turns a fault off). */
@@ -28,18 +30,32 @@ export interface StoreWorld {
   random: Random;
   faults: StoreFaults;
   log(line: string): void;
+  /** PostgreSQL: the real calls, run one at a time (see real-io.ts). */
+  io?: RealIO;
 }
 
 /** A {@link Store} as one simulated process sees it. */
 export class SimStore implements Store {
   readonly kind: string;
+  /** The election's lock, when the store has one (PostgreSQL). */
+  readonly tryLock?: (name: string) => Promise<StoreLock | undefined>;
 
+  /** `watch`: the election's records, for a server process's view (PostgreSQL). */
   constructor(
     private readonly inner: Store,
     private readonly process: SimProcess,
     private readonly world: StoreWorld,
+    private readonly watch?: StoreWatch,
   ) {
     this.kind = inner.kind;
+    const tryLock = inner.tryLock?.bind(inner);
+    if (tryLock !== undefined) {
+      this.tryLock = (name) =>
+        this.call('tryLock', async () => {
+          const lock = await tryLock(name);
+          return lock === undefined || this.watch === undefined ? lock : this.watch.elected(this.process, lock);
+        });
+    }
   }
 
   private async call<T>(name: string, run: () => Promise<T>): Promise<T> {
@@ -49,14 +65,22 @@ export class SimStore implements Store {
       this.world.log(`${this.process.name}: store ${name} fails`);
       throw new StoreError(`simulated: store ${name} failed`, 'ECONNRESET');
     }
-    const result = await run();
+    const io = this.world.io;
+    const result = await (io === undefined ? run() : io.serial(run));
     await scheduler.hold(this.process, random.int(0, 5));
     return result;
   }
 
-  async commit(commits: StepCommit[]): Promise<CommitResult> {
+  async commit(commits: StepCommit[], fence?: Fence): Promise<CommitResult> {
     return this.call('commit', async () => {
-      const result = await this.inner.commit(commits);
+      let result: CommitResult;
+      try {
+        result = await this.inner.commit(commits, fence);
+      } catch (error) {
+        this.watch?.committed(this.process, commits, fence, (error as { code?: unknown }).code === 'TW_FENCED' ? 'refused' : 'failed');
+        throw error;
+      }
+      this.watch?.committed(this.process, commits, fence, 'applied');
       if (this.world.random.chance(this.world.faults.ambiguous)) {
         this.world.log(`${this.process.name}: commit of ${commits.map((c) => `${c.run.id}@${c.run.rev}`).join(' ')} applied, then fails`);
         throw new StoreError('simulated: connection lost during COMMIT', 'ECONNRESET');
@@ -94,6 +118,7 @@ export class SimStore implements Store {
   }
 
   claimOutbox(now: number, limit: number, claimMs: number): Promise<OutboxItem[]> {
+    this.watch?.claiming(this.process);
     return this.call('claimOutbox', () => this.inner.claimOutbox(now, limit, claimMs));
   }
 

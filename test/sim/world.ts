@@ -20,7 +20,9 @@ import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { TaskRegistry } from '../../src/worker/registry.js';
 import { Worker } from '../../src/worker/worker.js';
 import { checkWorld, type CallRecords } from './checks.js';
+import { LeaderWatch, planLockFaults } from './election.js';
 import type { Kind, SimOptions } from './options.js';
+import { LOCK_CHECK, SimDatabase } from './postgres.js';
 import { Random } from './random.js';
 import { Scheduler, type SimProcess } from './scheduler.js';
 import { SimStore, type StoreFaults } from './store.js';
@@ -44,8 +46,8 @@ export interface SeedReport {
   trace: string[];
   /** The histories of the runs with violations. */
   histories: string[];
-  /** Counts for the summary. */
-  stats: { runs: number; executions: number; reexecuted: number; crashes: number; steps: number; simulatedMs: number };
+  /** Counts for the summary (`election`: PostgreSQL mode). */
+  stats: { runs: number; executions: number; reexecuted: number; crashes: number; steps: number; simulatedMs: number; election?: { elections: number; refused: number } };
 }
 
 /** Who makes the user's calls: a client wired to one process's coordinator. */
@@ -67,13 +69,18 @@ interface Slot {
 
 /** Runs one seed and checks it. */
 export async function simulate(options: SimOptions): Promise<SeedReport> {
-  const world = new World(options);
-  return world.run();
+  if (options.store !== 'postgres' || options.mode === 'embedded') return new World(options).run();
+  const db = await SimDatabase.open(options.seed);
+  try {
+    return await new World(options, db).run();
+  } finally {
+    await db.close();
+  }
 }
 
 class World {
-  private readonly scheduler = new Scheduler();
-  private readonly t0 = this.scheduler.now;
+  private readonly scheduler: Scheduler;
+  private readonly t0: number;
   private readonly random: Random;
   private readonly bus: BusFaults;
   private readonly storeFaults: StoreFaults;
@@ -97,8 +104,18 @@ class World {
   private crashes = 0;
   /** The seed is over (teardown): no process starts again. */
   private over = false;
+  /** PostgreSQL: the election's records. */
+  private readonly watch: LeaderWatch | undefined;
+  /** PostgreSQL: the lock faults' own random stream. */
+  private readonly lockRandom: Random | undefined;
 
-  constructor(private readonly options: SimOptions) {
+  /** `db`: the PostgreSQL of the seed (`--store postgres`), else the memory or SQLite store. */
+  constructor(
+    private readonly options: SimOptions,
+    private readonly db?: SimDatabase,
+  ) {
+    this.scheduler = new Scheduler(db?.io);
+    this.t0 = this.scheduler.now;
     const root = new Random(options.seed);
     this.random = root.fork();
     const has = (kind: Kind): boolean => !options.skip.has(kind);
@@ -107,13 +124,17 @@ class World {
     const bus = !this.embedded;
     this.bus = { duplicate: bus && has('duplicate') ? 0.05 : 0, redeliver: bus && has('redeliver') ? 0.02 : 0 };
     this.storeFaults = { error: has('store-error') ? 0.03 : 0, ambiguous: has('ambiguous-commit') ? 0.03 : 0, downUntil: 0 };
-    this.inner = options.store === 'sqlite' || this.embedded ? new SqliteStore({ path: ':memory:' }) : new MemoryStore();
+    this.inner = db?.observer ?? (options.store === 'sqlite' || this.embedded ? new SqliteStore({ path: ':memory:' }) : new MemoryStore());
     this.busRandom = root.fork();
     this.broker = new SimBroker(this.scheduler, this.busRandom, this.bus, (line) => this.log(line), !this.embedded, this.embedded ? undefined : SIM_DELIVERY_LIMIT);
     // A poison needs a durable bus: an embedded process's bus dies with the process.
     this.workload = generateWorkload(root.fork(), this.embedded ? new Set([...options.skip, 'poison']) : options.skip, FAULT_WINDOW_MS);
-    const storeWorld = { scheduler: this.scheduler, random: root.fork(), faults: this.storeFaults, log: (line: string) => this.log(line) };
-    this.viewOf = (process) => new SimStore(this.inner, process, storeWorld);
+    const storeWorld = { scheduler: this.scheduler, random: root.fork(), faults: this.storeFaults, log: (line: string) => this.log(line), ...(db === undefined ? {} : { io: db.io }) };
+    const watch = db === undefined ? undefined : new LeaderWatch(this.scheduler, (line) => this.log(line));
+    this.watch = watch;
+    // PostgreSQL: each process has its own store and pool (its sessions die with it); a server's view reports to the watch.
+    this.viewOf = (process, server = false) =>
+      db === undefined ? new SimStore(this.inner, process, storeWorld) : new SimStore(db.store(process, this.scheduler.clock(process)), process, storeWorld, server ? watch : undefined);
     const taskWorld = { scheduler: this.scheduler, random: root.fork(), ledger: this.ledger, crash: (process: SimProcess) => this.crashPoisoned(process) };
     this.tasksOf = (process) => buildTasks(this.workload, taskWorld, process);
     const outside: SimProcess = { name: this.embedded ? 'cli' : 'client', alive: true };
@@ -131,9 +152,11 @@ class World {
       for (let i = 0; i < workers; i++) this.slots.push({ name: `worker-${i + 1}`, works: true, concurrency: this.random.int(1, 4), incarnation: 0 });
       if (this.random.chance(0.3)) this.slots.push({ name: 'coordinator', works: false, concurrency: 0, incarnation: 0 });
     }
+    // Forked last, and only with PostgreSQL: the other modes' seeds draw as before.
+    this.lockRandom = db === undefined ? undefined : root.fork();
   }
 
-  private readonly viewOf: (process: SimProcess) => SimStore;
+  private readonly viewOf: (process: SimProcess, server?: boolean) => SimStore;
 
   /** A client wired to a coordinator, as `connect()` wires one. */
   private user(process: SimProcess, coordinator: Coordinator, transport: Transport, store: SimStore): User {
@@ -149,6 +172,8 @@ class World {
   /** A process crashes or exits: its calls are cut (their callers are gone). */
   private kill(process: SimProcess): void {
     process.alive = false;
+    this.db?.crashed(process);
+    this.watch?.crashed(process);
     for (const cut of this.deaths.get(process) ?? []) cut();
     this.deaths.delete(process);
   }
@@ -206,6 +231,9 @@ class World {
         this.log(`store outage for ${ms} ms`);
       });
     }
+    if (this.db !== undefined && this.lockRandom !== undefined) {
+      planLockFaults({ scheduler, random: this.lockRandom, db: this.db, skip: this.options.skip, windowMs: FAULT_WINDOW_MS, log: (line) => this.log(line) });
+    }
     await scheduler.run(this.t0 + FAULT_WINDOW_MS);
     this.heal();
     for (const slot of this.slots) if (slot.process?.alive !== true) void this.boot(slot);
@@ -216,6 +244,14 @@ class World {
     const deadLetters = this.embedded ? undefined : this.broker.deadLetters;
     const { violations, histories } = await checkWorld({ store: this.inner, workload: this.workload, ledger: this.ledger, calls: this.calls, skip: this.options.skip, embedded: this.embedded, deadLetters });
     if (!(await this.quiet())) violations.unshift(`liveness: not quiet ${SETTLE_BUDGET_MS} ms after the faults stopped`);
+    const { db, watch } = this;
+    if (db !== undefined && watch !== undefined) {
+      // Time for a silent lock connection to be noticed by a check (or an unlock on it to time out).
+      await scheduler.run(scheduler.now + LOCK_CHECK.intervalMs + LOCK_CHECK.timeoutMs);
+      const holder = await db.lockOwner();
+      if (!this.options.skip.has('one-leader')) violations.push(...watch.check(holder));
+      if (!this.options.skip.has('lock-connections')) violations.push(...db.poolViolations(holder));
+    }
     const stats = this.stats();
     await this.teardown();
     return { seed: this.options.seed, violations, trace: this.trace.slice(-TRACE_TAIL), histories, stats };
@@ -228,7 +264,15 @@ class World {
       counts.set(key, (counts.get(key) ?? 0) + 1);
     }
     const reexecuted = [...counts.values()].filter((n) => n > 1).length;
-    return { runs: this.workload.runs.length, executions: this.ledger.length, reexecuted, crashes: this.crashes, steps: this.scheduler.steps, simulatedMs: this.scheduler.now - this.t0 };
+    return {
+      runs: this.workload.runs.length,
+      executions: this.ledger.length,
+      reexecuted,
+      crashes: this.crashes,
+      steps: this.scheduler.steps,
+      simulatedMs: this.scheduler.now - this.t0,
+      ...(this.watch === undefined ? {} : { election: this.watch.stats }),
+    };
   }
 
   /** Every process stops; pending task bodies unwind (no timer outlives the seed). */
@@ -266,7 +310,7 @@ class World {
     if (this.over) return; // a restart planned before the teardown
     const process: SimProcess = { name: `${slot.name}#${++slot.incarnation}`, alive: true };
     slot.process = process;
-    const store = this.viewOf(process);
+    const store = this.viewOf(process, true);
     // Embedded, the bus is in the process's memory: a new one with each process.
     if (this.embedded) this.broker = new SimBroker(this.scheduler, this.busRandom, this.bus, (line) => this.log(line), false);
     const logger = this.logger(process.name);

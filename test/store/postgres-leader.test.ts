@@ -1,8 +1,8 @@
 /**
  * The coordinator lock of the PostgreSQL store and its leader epoch (fencing
  * token), against the real server: a lost lock gives its connection back to
- * the pool, a silent (half-open) lock connection is noticed, and a coordinator
- * deposed by a newer election cannot commit.
+ * the pool, a silent (half-open) lock connection is noticed, the checks run on
+ * the clock given, and a coordinator deposed by a newer election cannot commit.
  */
 import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -11,6 +11,7 @@ import { createRun, liveRun } from '../../src/engine/index.js';
 import { flow, task } from '../../src/index.js';
 import { openPostgresStore, type PostgresStore } from '../../src/store/postgres/index.js';
 import type { StoreLock } from '../../src/store/port.js';
+import { FakeClock } from '../../src/testing/index.js';
 import type { Delivery, DispatchMessage, SignalMessage, Subscription, Transport } from '../../src/transport/port.js';
 import { requirePostgres, servicesSkipped } from '../support/services.js';
 import { nextOf, startedRun } from './commits.js';
@@ -139,7 +140,7 @@ describe.skipIf(servicesSkipped())('PostgresStore: coordinator lock and leader e
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
 
-  async function open(schema: string, options: { url?: string; poolSize?: number; lockCheckIntervalMs?: number; lockCheckTimeoutMs?: number } = {}): Promise<PostgresStore> {
+  async function open(schema: string, options: { url?: string; poolSize?: number; lockCheckIntervalMs?: number; lockCheckTimeoutMs?: number; clock?: FakeClock } = {}): Promise<PostgresStore> {
     const store = await openPostgresStore({ url: await requirePostgres(), schema, poolSize: 3, ...options });
     cleanups.push(() => store.close());
     return store;
@@ -196,6 +197,22 @@ describe.skipIf(servicesSkipped())('PostgresStore: coordinator lock and leader e
     proxy.silence();
     await within(lock.lost, 10_000, 'the silent lock connection is noticed');
     expect(await within(store.listRuns(), 10_000, 'listRuns on the only pooled connection')).toEqual([]);
+  });
+
+  it("checks the lock on the `clock` it is given: a fake clock's check finds a newer epoch and loses the lock", async () => {
+    const schema = schemaName();
+    cleanups.push(() => dropSchema(schema));
+    const clock = new FakeClock();
+    const store = await open(schema, { lockCheckIntervalMs: 1000, clock });
+    const lock = await lockWhenFree(store, LOCK);
+    await (await adminPool()).query(`UPDATE "${schema}".leader_epochs SET epoch = epoch + 1`); // elected elsewhere (as far as the row says)
+    let lost = false;
+    void lock.lost.then(() => (lost = true));
+    await new Promise((resolve) => setTimeout(resolve, 1200)); // real time: the checks wait for the fake clock
+    expect(lost).toBe(false);
+    await clock.advance(1000);
+    await within(lock.lost, 10_000, 'the check on the fake clock loses the lock');
+    expect(await within(store.listRuns(), 10_000, 'listRuns on the pool after the loss')).toEqual([]);
   });
 
   it('a coordinator deposed without noticing cannot step a signal: it hands it back to the broker and stands by', async () => {

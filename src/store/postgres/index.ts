@@ -7,3 +7,4 @@
 export { openPostgresStore, PostgresStore, type PostgresStoreOptions } from './postgres-store.js';
 export { migrate, MIGRATIONS, SCHEMA_VERSION, type Migration } from './migrations.js';
 export { redactUrl } from './redact.js';
+export type { Timers } from './lock.js';

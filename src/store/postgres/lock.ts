@@ -15,12 +15,31 @@ import type { Pool, PoolClient } from 'pg';
 import type { Fence, StoreLock } from '../port.js';
 import type { NamedQuery } from './queries.js';
 
+/**
+ * Timers, as the coordinator's `Clock` has them (any `Clock` fits): the
+ * system's, or a simulated clock's that drives the checks.
+ */
+export interface Timers {
+  /** Calls `fn` after `ms` milliseconds; returns a handle for {@link Timers.clearTimeout}. */
+  setTimeout(fn: () => void, ms: number): unknown;
+  /** Cancels a timer. */
+  clearTimeout(handle: unknown): void;
+}
+
+/** The system's timers. */
+export const systemTimers: Timers = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
+
 /** How a lock's connection is watched. */
 export interface LockCheck {
   /** Time between two checks, in milliseconds. */
   intervalMs: number;
   /** A check (or the unlock) not answered within this is a loss, in milliseconds. */
   timeoutMs: number;
+  /** The timers of the checks and their timeouts. */
+  clock: Timers;
 }
 
 /** The statements a lock runs. */
@@ -76,7 +95,7 @@ class AdvisoryLock implements StoreLock {
   private resolveLost: () => void = () => undefined;
   /** Set once the connection is given back (lost or released). */
   private done = false;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: unknown;
   private readonly onError = (error: Error): void => this.lose(error);
 
   constructor(
@@ -94,8 +113,8 @@ class AdvisoryLock implements StoreLock {
   }
 
   private scheduleCheck(): void {
-    this.timer = setTimeout(() => void this.checkNow(), this.check.intervalMs);
-    this.timer.unref();
+    this.timer = this.check.clock.setTimeout(() => void this.checkNow(), this.check.intervalMs);
+    (this.timer as { unref?: () => void }).unref?.();
   }
 
   /** Still ours: the session answers in time and no newer epoch was taken. */
@@ -117,14 +136,15 @@ class AdvisoryLock implements StoreLock {
 
   /** `query`, or a rejection once the check's timeout has passed without an answer. */
   private async answered<T>(query: Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
+    const { clock, timeoutMs } = this.check;
+    let timer: unknown;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`the lock's connection did not answer within ${this.check.timeoutMs} ms`)), this.check.timeoutMs);
+      timer = clock.setTimeout(() => reject(new Error(`the lock's connection did not answer within ${timeoutMs} ms`)), timeoutMs);
     });
     try {
       return await Promise.race([query, timeout]);
     } finally {
-      clearTimeout(timer);
+      clock.clearTimeout(timer);
     }
   }
 
@@ -136,7 +156,7 @@ class AdvisoryLock implements StoreLock {
 
   private finish(error: Error | undefined): void {
     this.done = true;
-    clearTimeout(this.timer);
+    this.check.clock.clearTimeout(this.timer);
     this.client.off('error', this.onError);
     // A client that errored must not go back to the pool; keep an error listener
     // so that a late one (the socket closing) does not crash the process.
@@ -148,7 +168,7 @@ class AdvisoryLock implements StoreLock {
   async release(): Promise<void> {
     if (this.done) return;
     this.done = true; // no check from now on
-    clearTimeout(this.timer);
+    this.check.clock.clearTimeout(this.timer);
     let failed: Error | undefined;
     try {
       await this.answered(this.client.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [this.key]));

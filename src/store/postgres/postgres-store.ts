@@ -12,7 +12,7 @@ import type { ActivationState, RunState } from '../../engine/state.js';
 import { ClosedError, ConfigError, FencedError, StoreError } from '../../errors.js';
 import type { CommitResult, Fence, OutboxItem, Page, RunFilter, RunSummary, Store, StepCommit, StoreLock, TaskInfo } from '../port.js';
 import { ACTIVATION_ROW, HISTORY_ROW, readRow, readStatus } from '../row-check.js';
-import { tryAdvisoryLock, type LockCheck } from './lock.js';
+import { systemTimers, tryAdvisoryLock, type LockCheck, type Timers } from './lock.js';
 import { migrate } from './migrations.js';
 import { inTransaction } from './transaction.js';
 import { batchRunIds, planCommit } from './plan.js';
@@ -49,10 +49,17 @@ export interface PostgresStoreOptions {
    * @default 5000
    */
   lockCheckTimeoutMs?: number;
+  /**
+   * The timers of the coordinator lock's checks: the system's, or those of a
+   * clock of your own (any coordinator `Clock` fits: a simulation's, or a
+   * test's fake clock that drives the checks).
+   * @default the system's timers
+   */
+  clock?: Timers;
 }
 
 /** Default {@link LockCheck}. */
-const DEFAULT_LOCK_CHECK: LockCheck = { intervalMs: 1000, timeoutMs: 5000 };
+const DEFAULT_LOCK_CHECK: LockCheck = { intervalMs: 1000, timeoutMs: 5000, clock: systemTimers };
 
 /** A {@link Store} in PostgreSQL. Open it with {@link openPostgresStore}. */
 export class PostgresStore implements Store {
@@ -253,7 +260,7 @@ async function query<R extends object>(on: Pool | PoolClient, statement: NamedQu
  * and `pool`, a bad schema name, a bad pool size).
  */
 export async function openPostgresStore(options: PostgresStoreOptions): Promise<PostgresStore> {
-  const { url, schema = DEFAULT_SCHEMA, poolSize, lockCheckIntervalMs = DEFAULT_LOCK_CHECK.intervalMs, lockCheckTimeoutMs = DEFAULT_LOCK_CHECK.timeoutMs } = options;
+  const { url, schema = DEFAULT_SCHEMA, poolSize, lockCheckIntervalMs = DEFAULT_LOCK_CHECK.intervalMs, lockCheckTimeoutMs = DEFAULT_LOCK_CHECK.timeoutMs, clock = DEFAULT_LOCK_CHECK.clock } = options;
   quoteSchema(schema);
   for (const [option, value] of [['lockCheckIntervalMs', lockCheckIntervalMs], ['lockCheckTimeoutMs', lockCheckTimeoutMs]] as const) {
     if (!Number.isInteger(value) || value < 1) throw new ConfigError(`openPostgresStore: \`${option}\` must be a positive integer, got ${String(value)}`);
@@ -282,7 +289,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     if (options.pool === undefined) await pool.end().catch(() => undefined);
     throw connectError(error, url);
   }
-  return new PostgresStore(pool, schema, options.pool === undefined, { intervalMs: lockCheckIntervalMs, timeoutMs: lockCheckTimeoutMs });
+  return new PostgresStore(pool, schema, options.pool === undefined, { intervalMs: lockCheckIntervalMs, timeoutMs: lockCheckTimeoutMs, clock });
 }
 
 /** An error raised while opening, with the password of `url` masked everywhere in the message. */
