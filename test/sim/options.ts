@@ -21,11 +21,19 @@ export const KINDS = {
   'remove-readd': 'a node is removed and added again under the same id in one batch',
   'remove-listener': 'a persistent listener with live activations is removed, then the run is stopped',
   'listener-order': 'a persistent listener listens to another; it must be fed in the order of the notifications',
+  // workload scenarios of values too large to travel (test/sim/sizes.ts), beside the ordinary runs
+  'oversized-input': 'a run whose bound input is over the maximum message size: its start rejects with TW_TOO_LARGE',
+  'oversized-result': "a task's result over the maximum message size fails it at once (TW_TOO_LARGE); another's error that large is cut short",
+  'oversized-inputs': "a node whose inputs grew over the maximum message size from its source's result fails with TW_TOO_LARGE, unexecuted",
+  'oversized-rollback': "a rollback whose dispatch (inputs and result) is over the maximum message size fails with TW_TOO_LARGE, unexecuted",
+  'oversized-notify': 'notifications whose payload is too large for one listening run (TW_PARTIAL) or for both (TW_TOO_LARGE)',
+  'long-queue-name': 'a raw flow definition whose node has a 300-character queue name: its start is refused',
   // checks
   'listener-result': "a persistent listener's result is that of its latest notification",
   'activation-retry-in-saga': "no apply starts once a saga has begun, not even a persistent listener's activation retry",
   'once-per-process': 'embedded: one process executes an attempt at most once (a restart re-executes only what a crash interrupted)',
   'rollback-after-cancel': "a cancelled run's rollbacks in flight still finish (after a crash too)",
+  'partial-notify': 'a notify that reached only some runs says which (TW_PARTIAL); one rejected otherwise notified none',
 } as const;
 
 /** A fault kind, scenario or check. */

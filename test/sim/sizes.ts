@@ -1,0 +1,345 @@
+/**
+ * Values too large to travel (defects 16 and 17 of issue 8): runs and
+ * notifications beside the ordinary workload whose values exceed the bus's
+ * maximum message size ({@link SIM_MAX_MESSAGE_BYTES}), and a raw flow
+ * definition with a 300-character queue name. Each fails alone, at its
+ * producer, with `TW_TOO_LARGE` (a start or notify refused, or only its node
+ * failed), is never retried, and holds back no other run.
+ *
+ * | kind | run | what is too large | the outcome checked |
+ * | --- | --- | --- | --- |
+ * | `oversized-input` | `s-input` | a bound input | its start rejects with `TW_TOO_LARGE` naming the task; no run |
+ * | `oversized-result` | `s-result` | a task's result; another's error | `big` failed `TW_TOO_LARGE` at attempt 1 though it may retry; `loud` fails with its error cut short, then succeeds; `ok` succeeds |
+ * | `oversized-inputs` | `s-grown` | a node's inputs, grown from its source's result | `sink` failed `TW_TOO_LARGE`, never executed; `src` succeeded |
+ * | `oversized-rollback` | `s-undo` | a rollback's dispatch (inputs and result) | the run is `rollback_failed`, `keep`'s rollback failed `TW_TOO_LARGE`, never executed |
+ * | `oversized-notify` | `s-roomy`, `s-tight` | a notification's payload, for one run or both | `tight` (a bound input besides the payload) refuses the medium payload, both the large one: `TW_PARTIAL` naming the runs, or `TW_TOO_LARGE`; neither is activated by what it refused |
+ * | `long-queue-name` | `s-queue` | a 300-character queue name in a raw definition | its start is refused; no run |
+ */
+import type { Json } from '../../src/codec/json.js';
+import type { HistoryEntry } from '../../src/engine/events.js';
+import type { ActivationState, NodeState, RunState } from '../../src/engine/state.js';
+import { NonRetryableError } from '../../src/errors.js';
+import type { FlowDefinition } from '../../src/model/definition.js';
+import { flow, type Flow } from '../../src/model/flow.js';
+import { event } from '../../src/model/node.js';
+import { task, type AnyTask } from '../../src/model/task.js';
+import type { Store } from '../../src/store/port.js';
+import { liveness, recordedOnce, wellFormed, type CallRecords, type StartRecord } from './checks.js';
+import type { Kind } from './options.js';
+import type { Random } from './random.js';
+import type { SimProcess } from './scheduler.js';
+import { SIM_MAX_MESSAGE_BYTES } from './transport.js';
+import { work, type Execution, type TaskWorld } from './workload.js';
+
+/** The size scenarios (kinds of `options.ts`). */
+export const SIZE_KINDS = ['oversized-input', 'oversized-result', 'oversized-inputs', 'oversized-rollback', 'oversized-notify', 'long-queue-name'] as const;
+
+/** One size scenario. */
+export type SizeKind = (typeof SIZE_KINDS)[number];
+
+/** The event of the `oversized-notify` runs (the ordinary workload's are `ev-a` and `ev-b`). */
+export const SIZE_EVENT = 'ev-s';
+
+/** How large a notification's `data` is: fits every run, only `s-roomy`, or none. */
+export type PayloadSize = 'small' | 'medium' | 'large';
+
+/** A planned notification of {@link SIZE_EVENT}. */
+export interface SizeNotify {
+  /** When (ms after the start of the world). */
+  at: number;
+  /** Payload value, unique in the seed (from 101: the ordinary workload's are 1..8). */
+  v: number;
+  /** The size of its `data` field. */
+  size: PayloadSize;
+}
+
+/** A run of the size scenarios. */
+export interface SizeRun {
+  /** Run id (`s-...`). */
+  id: string;
+  /** Its scenario. */
+  kind: SizeKind;
+  /** When it is started (ms after the start of the world). */
+  startAt: number;
+}
+
+/** The size scenarios a seed has. */
+export interface SizeWorkload {
+  runs: SizeRun[];
+  notifications: SizeNotify[];
+}
+
+/** Room for a message's envelope: a value of this many characters travels, twice that does not. */
+const HALF = Math.floor(SIM_MAX_MESSAGE_BYTES * 0.6);
+/** A value that does not travel on its own. */
+const OVER = SIM_MAX_MESSAGE_BYTES + 256;
+/** The payload's `data`, by size: `medium` fits `s-roomy`'s listener, not `s-tight`'s (which has a bound input of {@link HALF} too). */
+const DATA: Record<PayloadSize, number> = { small: 1, medium: HALF, large: OVER };
+/** A 300-character queue name (AMQP names hold 255 bytes at most). */
+const LONG_QUEUE = 'q'.repeat(300);
+
+/** Each size scenario is in this share of seeds. */
+const SHARE = 0.12;
+
+/** Draws a seed's size scenarios (none for skipped kinds). */
+export function generateSizes(random: Random, skip: ReadonlySet<Kind>, faultWindowMs: number): SizeWorkload {
+  const runs: SizeRun[] = [];
+  const notifications: SizeNotify[] = [];
+  for (const kind of SIZE_KINDS) {
+    if (skip.has(kind) || !random.chance(SHARE)) continue;
+    const startAt = random.int(0, Math.floor(faultWindowMs / 3));
+    const ids = { 'oversized-input': ['s-input'], 'oversized-result': ['s-result'], 'oversized-inputs': ['s-grown'], 'oversized-rollback': ['s-undo'], 'oversized-notify': ['s-roomy', 's-tight'], 'long-queue-name': ['s-queue'] }[kind];
+    for (const id of ids) runs.push({ id, kind, startAt });
+    if (kind !== 'oversized-notify') continue;
+    // A medium one (the partial notification) always; small and large ones besides.
+    const sizes: PayloadSize[] = ['medium', ...Array.from({ length: random.int(1, 3) }, () => random.pick<PayloadSize>(['small', 'medium', 'large']))];
+    sizes.forEach((size, i) => notifications.push({ at: random.int(startAt + 200, faultWindowMs), v: 101 + i, size }));
+  }
+  return { runs, notifications };
+}
+
+/** The payload of a size notification. */
+export function sizePayload(n: SizeNotify): { v: number; data: string } {
+  return { v: n.v, data: 'd'.repeat(DATA[n.size]) };
+}
+
+/** The result of a listener for `v`. */
+const listened = (v: number): number => 3 * v;
+
+/** The tasks of the size scenarios, with bodies bound to one process (ledger entries, crashes). */
+export function buildSizeTasks(sizes: SizeWorkload, world: TaskWorld, process: SimProcess): Map<string, AnyTask> {
+  const record = (ctx: { runId: string; nodeId: string; attempt: number; activation?: number }, kind: Execution['kind']): void => {
+    const entry: Execution = { runId: ctx.runId, node: ctx.nodeId, attempt: ctx.attempt, kind, process: process.name };
+    world.ledger.push(ctx.activation === undefined ? entry : { ...entry, activation: ctx.activation });
+  };
+  const body =
+    <I>(compute: (inputs: I, attempt: number) => Json) =>
+    async (inputs: I, ctx: { runId: string; nodeId: string; attempt: number; activation?: number }): Promise<Json> => {
+      record(ctx, 'apply');
+      await work(world, process);
+      return compute(inputs, ctx.attempt);
+    };
+  const retry = { limit: 2, initialDelayMs: 20, factor: 2, maxDelayMs: 100, jitter: 0 };
+  const all: AnyTask[] = [];
+  for (const kind of new Set(sizes.runs.map((r) => r.kind))) {
+    switch (kind) {
+      case 'oversized-input':
+        all.push(task('s-input.echo', { requires: ['pad'], apply: body(({ pad }: { pad: string }) => pad.length) }));
+        break;
+      case 'oversized-result':
+        all.push(
+          task('s-result.big', { retry, apply: body(() => 'x'.repeat(OVER)) }),
+          task('s-result.loud', {
+            retry,
+            apply: body((_inputs: object, attempt) => {
+              if (attempt === 1) throw new Error(`loud failure ${'e'.repeat(OVER)}`);
+              return 1;
+            }),
+          }),
+          task('s-result.ok', { apply: body(() => 2) }),
+        );
+        break;
+      case 'oversized-inputs':
+        all.push(
+          task('s-grown.src', { provides: 'src', apply: body(() => 'y'.repeat(HALF)) }),
+          task('s-grown.sink', { requires: ['src', 'pad'], retry, apply: body(({ src, pad }: { src: string; pad: string }) => src.length + pad.length) }),
+        );
+        break;
+      case 'oversized-rollback':
+        all.push(
+          task('s-undo.keep', {
+            requires: ['pad'],
+            apply: body(() => 'w'.repeat(HALF)),
+            rollback: async (_inputs: object, ctx: { runId: string; nodeId: string; attempt: number }) => {
+              record(ctx, 'rollback');
+              await work(world, process);
+            },
+          }),
+          task('s-undo.boom', {
+            apply: body(() => {
+              throw new NonRetryableError('planned failure of boom');
+            }),
+          }),
+        );
+        break;
+      case 'oversized-notify':
+        all.push(
+          task('s-roomy.p', { requires: ['v'], optional: ['data'], apply: body(({ v }: { v: number; data?: string }) => listened(v)) }),
+          task('s-tight.p', { requires: ['v'], optional: ['data', 'pad'], apply: body(({ v }: { v: number; data?: string; pad?: string }) => listened(v)) }),
+        );
+        break;
+      case 'long-queue-name':
+        all.push(task('s-queue.n', { apply: body(() => 3) }));
+        break;
+    }
+  }
+  return new Map(all.map((t) => [t.name, t]));
+}
+
+/**
+ * The flows of the size runs, built from the client's tasks: a `Flow`, or for
+ * `long-queue-name` a raw definition (as a user's JSON file), whose queue name
+ * the model API would refuse.
+ */
+export function buildSizeFlows(sizes: SizeWorkload, tasks: ReadonlyMap<string, AnyTask>): Map<string, Flow | FlowDefinition> {
+  const t = (name: string): AnyTask => tasks.get(name) as AnyTask;
+  const flows = new Map<string, Flow | FlowDefinition>();
+  for (const { id } of sizes.runs) {
+    switch (id) {
+      case 's-input':
+        flows.set(id, flow(id).add(t('s-input.echo').s({ pad: 'i'.repeat(OVER) }, { id: 'echo' })));
+        break;
+      case 's-result':
+        flows.set(id, flow(id).add(t('s-result.big').s({}, { id: 'big' }), t('s-result.loud').s({}, { id: 'loud' }), t('s-result.ok').s({}, { id: 'ok' })));
+        break;
+      case 's-grown': {
+        const src = t('s-grown.src').s({}, { id: 'src' });
+        flows.set(id, flow(id).link(src, t('s-grown.sink').s({ pad: 'z'.repeat(HALF) }, { id: 'sink' })));
+        break;
+      }
+      case 's-undo': {
+        const keep = t('s-undo.keep').s({ pad: 'k'.repeat(HALF) }, { id: 'keep' });
+        flows.set(id, flow(id, { onFailure: 'rollback' }).link(keep, t('s-undo.boom').s({}, { id: 'boom' })));
+        break;
+      }
+      case 's-roomy':
+      case 's-tight': {
+        const bound = id === 's-tight' ? { pad: 't'.repeat(HALF) } : {};
+        flows.set(id, flow(id).link(event(SIZE_EVENT, { id: 'ev' }), t(`${id}.p`).s(bound, { id: 'p', persistent: true })));
+        break;
+      }
+      case 's-queue': {
+        const definition = JSON.parse(JSON.stringify(flow(id).add(t('s-queue.n').s({}, { id: 'n' })))) as FlowDefinition;
+        flows.set(id, { ...definition, nodes: definition.nodes.map((node) => ({ ...node, queue: LONG_QUEUE })) });
+        break;
+      }
+    }
+  }
+  return flows;
+}
+
+/** A one-line description of a size run, for the trace. */
+export function describeSizeRun(run: SizeRun): string {
+  return `(${run.kind})`;
+}
+
+/** What the size checks read. */
+export interface SizeCheckInput {
+  store: Store;
+  sizes: SizeWorkload;
+  ledger: readonly Execution[];
+  calls: CallRecords;
+}
+
+const ALL = { limit: 1_000_000 };
+
+/** Whether a call's answer says nothing for sure (cut by a crash, the store failing, an outage during it). */
+const unsure = (outcome: string): boolean => outcome === 'cut' || outcome === 'TW_STORE' || outcome === 'pending';
+
+/** Checks the size runs: the oversized item failed alone, at once, with `TW_TOO_LARGE`; nothing retried it. */
+export async function checkSizes(input: SizeCheckInput): Promise<{ violations: string[]; histories: string[] }> {
+  const violations: string[] = [];
+  const histories: string[] = [];
+  for (const run of input.sizes.runs) {
+    const state = await input.store.loadRun(run.id);
+    const start = input.calls.starts.get(run.id);
+    const problems: string[] = [];
+    let history: HistoryEntry[] = [];
+    if (run.kind === 'oversized-input' || run.kind === 'long-queue-name') {
+      problems.push(...refusedStart(run, state, start));
+    } else if (state === undefined) {
+      if (start?.outcome === 'ok') problems.push('start resolved but the store has no such run');
+    } else {
+      history = await input.store.history(run.id, ALL);
+      const activations = await input.store.activations(run.id, undefined, ALL);
+      const ledger = input.ledger.filter((e) => e.runId === run.id);
+      problems.push(...liveness(state, activations, new Set()), ...wellFormed(state, history), ...recordedOnce(run.id, history, input.ledger));
+      problems.push(...outcome(run, state, history, ledger, activations, input.sizes, input.calls));
+    }
+    violations.push(...problems.map((p) => `${run.id}: ${p}`));
+    if (problems.length > 0 && state !== undefined) histories.push(`history of ${run.id} (${state.status}):`, ...history.map((e) => `${e.seq} ${e.type} ${e.node ?? ''}${e.detail === undefined ? '' : ` ${JSON.stringify(e.detail)}`}`));
+  }
+  return { violations, histories };
+}
+
+/** A start that must be refused: with `TW_TOO_LARGE` naming the task (an oversized input), or at all (a long queue name); no run made. */
+function refusedStart(run: SizeRun, state: RunState | undefined, start: StartRecord | undefined): string[] {
+  const problems: string[] = [];
+  if (state !== undefined) problems.push(`the run exists (${state.status}): its start should have been refused`);
+  if (start === undefined || unsure(start.outcome)) return problems;
+  if (start.outcome === 'ok') problems.push('start resolved; it should have been refused');
+  else if (run.kind === 'oversized-input' && (start.outcome !== 'TW_TOO_LARGE' || !(start.message ?? '').includes('s-input.echo'))) {
+    problems.push(`start refused with ${start.outcome} "${start.message ?? ''}", not TW_TOO_LARGE naming task s-input.echo`);
+  }
+  return problems;
+}
+
+/** A node failed with `TW_TOO_LARGE` at attempt 1, never retried (no `node.retrying` entry, no later attempt executed). */
+function tooLarge(node: NodeState | undefined, id: string, history: readonly HistoryEntry[], ledger: readonly Execution[]): string[] {
+  if (node === undefined) return [`node ${id} is missing`];
+  const problems: string[] = [];
+  if (node.status !== 'failed' || node.error?.code !== 'TW_TOO_LARGE' || node.error.retryable !== false) {
+    problems.push(`node ${id} is ${node.status}${node.error === undefined ? '' : ` (${node.error.code ?? node.error.name}: ${node.error.message.slice(0, 80)})`}; expected failed with TW_TOO_LARGE, not retryable`);
+  } else if (!node.error.message.includes(node.def.name)) problems.push(`node ${id}'s TW_TOO_LARGE error does not name its task ${node.def.name}: ${node.error.message}`);
+  if (node.attempt !== 1 || history.some((e) => e.type === 'node.retrying' && e.node === id)) problems.push(`node ${id} was retried (attempt ${node.attempt}): an oversized value fails at once`);
+  const later = ledger.filter((e) => e.node === id && e.attempt > 1);
+  if (later.length > 0) problems.push(`node ${id}'s attempt ${later[0]?.attempt} was executed: an oversized value fails at once`);
+  return problems;
+}
+
+/** A node succeeded with `result`. */
+function succeeded(node: NodeState | undefined, id: string, result: Json): string[] {
+  if (node?.status === 'succeeded' && JSON.stringify(node.result) === JSON.stringify(result)) return [];
+  return [`node ${id} is ${node?.status ?? 'missing'}${node?.result === undefined ? '' : ` with a result of ${JSON.stringify(node.result).length} characters`}; expected succeeded with ${JSON.stringify(result).slice(0, 20)}`];
+}
+
+/** Each run's expected outcome (see the module doc). */
+function outcome(run: SizeRun, state: RunState, history: readonly HistoryEntry[], ledger: readonly Execution[], activations: readonly ActivationState[], sizes: SizeWorkload, calls: CallRecords): string[] {
+  const node = (id: string): NodeState | undefined => state.nodes.get(id);
+  const status = (want: string): string[] => (state.status === want ? [] : [`run is ${state.status}, expected ${want}`]);
+  switch (run.kind) {
+    case 'oversized-result': {
+      const loud = history.find((e) => e.type === 'node.retrying' && e.node === 'loud');
+      const cut = loud === undefined || JSON.stringify(loud.detail ?? {}).length < SIM_MAX_MESSAGE_BYTES ? [] : ['loud failure was recorded whole: an error too large to travel is cut short'];
+      return [...tooLarge(node('big'), 'big', history, ledger), ...succeeded(node('loud'), 'loud', 1), ...cut, ...succeeded(node('ok'), 'ok', 2), ...status('failed')];
+    }
+    case 'oversized-inputs': {
+      const ran = ledger.some((e) => e.node === 'sink') ? ['node sink was executed: its inputs are too large to dispatch'] : [];
+      return [...succeeded(node('src'), 'src', 'y'.repeat(HALF)), ...tooLarge(node('sink'), 'sink', history, ledger), ...ran, ...status('failed')];
+    }
+    case 'oversized-rollback': {
+      const keep = node('keep');
+      const problems = [...succeeded(keep, 'keep', 'w'.repeat(HALF)), ...status('rollback_failed')];
+      if (keep?.undo !== 'failed' || keep.undoError?.code !== 'TW_TOO_LARGE') problems.push(`rollback of keep is ${keep?.undo ?? 'missing'} (${keep?.undoError?.code ?? 'no error'}); expected failed with TW_TOO_LARGE`);
+      if (ledger.some((e) => e.node === 'keep' && e.kind === 'rollback')) problems.push('the rollback of keep was executed: its dispatch is too large');
+      if (node('boom')?.status !== 'failed') problems.push(`node boom is ${node('boom')?.status ?? 'missing'}, expected failed`);
+      return problems;
+    }
+    case 'oversized-notify':
+      return listenerRefusals(run.id, activations, ledger, sizes, calls);
+    default:
+      return [];
+  }
+}
+
+/**
+ * A listener run of `oversized-notify`: no activation from a notification too
+ * large for it (`s-tight` refuses medium and large payloads, `s-roomy` large
+ * ones), no execution of one, and no `notify` answer saying it was notified
+ * by one.
+ */
+function listenerRefusals(runId: string, activations: readonly ActivationState[], ledger: readonly Execution[], sizes: SizeWorkload, calls: CallRecords): string[] {
+  const problems: string[] = [];
+  const tooLargeFor = (size: PayloadSize): boolean => size === 'large' || (size === 'medium' && runId === 's-tight');
+  for (const n of sizes.notifications) {
+    if (!tooLargeFor(n.size)) continue;
+    const activation = activations.find((a) => a.node === 'p' && (a.inputs as { v?: number }).v === n.v);
+    if (activation !== undefined) {
+      const executed = ledger.some((e) => e.node === 'p' && e.activation === activation.seq);
+      problems.push(`the ${n.size} notification v=${n.v} activated p (activation ${activation.seq}, ${activation.status}${executed ? ', executed' : ''}): its dispatch is too large for this run`);
+    }
+    const answer = calls.notifies.find((c) => c.event === SIZE_EVENT && c.v === n.v);
+    if (answer?.runIds?.includes(runId) === true) problems.push(`notify of the ${n.size} payload v=${n.v} answered that this run was notified (${answer.outcome})`);
+  }
+  return problems;
+}
