@@ -25,6 +25,7 @@ import { event } from '../../src/model/node.js';
 import { task, type AnyTask } from '../../src/model/task.js';
 import type { Store } from '../../src/store/port.js';
 import { liveness, recordedOnce, wellFormed, type CallRecords, type StartRecord } from './checks.js';
+import { notifyAnswers } from './notify-answers.js';
 import type { Kind } from './options.js';
 import type { Random } from './random.js';
 import type { SimProcess } from './scheduler.js';
@@ -279,7 +280,9 @@ function tooLarge(node: NodeState | undefined, id: string, history: readonly His
   if (node === undefined) return [`node ${id} is missing`];
   const problems: string[] = [];
   if (node.status !== 'failed' || node.error?.code !== 'TW_TOO_LARGE' || node.error.retryable !== false) {
-    problems.push(`node ${id} is ${node.status}${node.error === undefined ? '' : ` (${node.error.code ?? node.error.name}: ${node.error.message.slice(0, 80)})`}; expected failed with TW_TOO_LARGE, not retryable`);
+    const executed = ledger.filter((e) => e.node === id && e.kind === 'apply').length;
+    const error = node.error === undefined ? '' : ` (${node.error.code ?? node.error.name}: ${node.error.message.slice(0, 80)})`;
+    problems.push(`node ${id} is ${node.status}${error}, executed ${executed} time(s); expected failed with TW_TOO_LARGE, not retryable`);
   } else if (!node.error.message.includes(node.def.name)) problems.push(`node ${id}'s TW_TOO_LARGE error does not name its task ${node.def.name}: ${node.error.message}`);
   if (node.attempt !== 1 || history.some((e) => e.type === 'node.retrying' && e.node === id)) problems.push(`node ${id} was retried (attempt ${node.attempt}): an oversized value fails at once`);
   const later = ledger.filter((e) => e.node === id && e.attempt > 1);
@@ -316,7 +319,7 @@ function outcome(run: SizeRun, state: RunState, history: readonly HistoryEntry[]
       return problems;
     }
     case 'oversized-notify':
-      return listenerRefusals(run.id, activations, ledger, sizes, calls);
+      return [...notifyAnswers(run.id, SIZE_EVENT, 'p', activations, calls.notifies, { eligible: true, refusals: true }), ...listenerRefusals(run.id, activations, ledger, sizes, calls)];
     default:
       return [];
   }
