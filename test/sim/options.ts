@@ -28,6 +28,7 @@ export const KINDS = {
   'oversized-rollback': "a rollback whose dispatch (inputs and result) is over the maximum message size fails with TW_TOO_LARGE, unexecuted",
   'oversized-notify': 'notifications whose payload is too large for one listening run (TW_PARTIAL) or for both (TW_TOO_LARGE)',
   'long-queue-name': 'a raw flow definition whose node has a 300-character queue name: its start is refused',
+  'input-at-limit': "a run whose node's dispatch is within 40 bytes of the maximum message size: refused at its start (TW_TOO_LARGE) or run, never stranded",
   // checks
   'listener-result': "a persistent listener's result is that of its latest notification",
   'activation-retry-in-saga': "no apply starts once a saga has begun, not even a persistent listener's activation retry",

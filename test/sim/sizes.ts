@@ -14,6 +14,7 @@
  * | `oversized-rollback` | `s-undo` | a rollback's dispatch (inputs and result) | the run is `rollback_failed`, `keep`'s rollback failed `TW_TOO_LARGE`, never executed |
  * | `oversized-notify` | `s-roomy`, `s-tight` | a notification's payload, for one run or both | `tight` (a bound input besides the payload) refuses the medium payload, both the large one: `TW_PARTIAL` naming the runs, or `TW_TOO_LARGE`; neither is activated by what it refused |
  * | `long-queue-name` | `s-queue` | a 300-character queue name in a raw definition | its start is refused; no run |
+ * | `input-at-limit` | `s-edge` | nothing, or just: a bound input that brings the dispatch within 40 bytes of the limit | its start is refused with `TW_TOO_LARGE`, or the run succeeds; never stranded (the broker refusing what the producer let through) |
  */
 import type { Json } from '../../src/codec/json.js';
 import type { HistoryEntry } from '../../src/engine/events.js';
@@ -30,10 +31,11 @@ import type { Kind } from './options.js';
 import type { Random } from './random.js';
 import type { SimProcess } from './scheduler.js';
 import { SIM_MAX_MESSAGE_BYTES } from './transport.js';
+import { encodedBytes } from '../../src/transport/limits.js';
 import { work, type Execution, type TaskWorld } from './workload.js';
 
 /** The size scenarios (kinds of `options.ts`). */
-export const SIZE_KINDS = ['oversized-input', 'oversized-result', 'oversized-inputs', 'oversized-rollback', 'oversized-notify', 'long-queue-name'] as const;
+export const SIZE_KINDS = ['oversized-input', 'oversized-result', 'oversized-inputs', 'oversized-rollback', 'oversized-notify', 'long-queue-name', 'input-at-limit'] as const;
 
 /** One size scenario. */
 export type SizeKind = (typeof SIZE_KINDS)[number];
@@ -62,6 +64,8 @@ export interface SizeRun {
   kind: SizeKind;
   /** When it is started (ms after the start of the world). */
   startAt: number;
+  /** `input-at-limit`: the length of its bound input. */
+  pad?: number;
 }
 
 /** The size scenarios a seed has. */
@@ -79,6 +83,16 @@ const DATA: Record<PayloadSize, number> = { small: 1, medium: HALF, large: OVER 
 /** A 300-character queue name (AMQP names hold 255 bytes at most). */
 const LONG_QUEUE = 'q'.repeat(300);
 
+/**
+ * The bound input of `input-at-limit` that makes its node's dispatch, as the
+ * engine commands it, exactly {@link SIM_MAX_MESSAGE_BYTES}: the size of a
+ * dispatch of that shape with an empty input, subtracted. (Only the scenario's
+ * aim depends on the shape; its check does not.)
+ */
+const EDGE_PAD =
+  SIM_MAX_MESSAGE_BYTES -
+  encodedBytes({ type: 'dispatch', node: 'echo', attempt: 1, kind: 'apply', runId: 's-edge', task: 's-edge.echo', inputs: { pad: '' }, timeoutMs: 0, queue: 'default' });
+
 /** Each size scenario is in this share of seeds. */
 const SHARE = 0.12;
 
@@ -89,8 +103,8 @@ export function generateSizes(random: Random, skip: ReadonlySet<Kind>, faultWind
   for (const kind of SIZE_KINDS) {
     if (skip.has(kind) || !random.chance(SHARE)) continue;
     const startAt = random.int(0, Math.floor(faultWindowMs / 3));
-    const ids = { 'oversized-input': ['s-input'], 'oversized-result': ['s-result'], 'oversized-inputs': ['s-grown'], 'oversized-rollback': ['s-undo'], 'oversized-notify': ['s-roomy', 's-tight'], 'long-queue-name': ['s-queue'] }[kind];
-    for (const id of ids) runs.push({ id, kind, startAt });
+    const ids = { 'oversized-input': ['s-input'], 'oversized-result': ['s-result'], 'oversized-inputs': ['s-grown'], 'oversized-rollback': ['s-undo'], 'oversized-notify': ['s-roomy', 's-tight'], 'long-queue-name': ['s-queue'], 'input-at-limit': ['s-edge'] }[kind];
+    for (const id of ids) runs.push({ id, kind, startAt, ...(kind === 'input-at-limit' ? { pad: EDGE_PAD - random.int(0, 40) } : {}) });
     if (kind !== 'oversized-notify') continue;
     // A medium one (the partial notification) always; small and large ones besides.
     const sizes: PayloadSize[] = ['medium', ...Array.from({ length: random.int(1, 3) }, () => random.pick<PayloadSize>(['small', 'medium', 'large']))];
@@ -172,6 +186,9 @@ export function buildSizeTasks(sizes: SizeWorkload, world: TaskWorld, process: S
       case 'long-queue-name':
         all.push(task('s-queue.n', { apply: body(() => 3) }));
         break;
+      case 'input-at-limit':
+        all.push(task('s-edge.echo', { requires: ['pad'], apply: body(({ pad }: { pad: string }) => pad.length) }));
+        break;
     }
   }
   return new Map(all.map((t) => [t.name, t]));
@@ -185,8 +202,11 @@ export function buildSizeTasks(sizes: SizeWorkload, world: TaskWorld, process: S
 export function buildSizeFlows(sizes: SizeWorkload, tasks: ReadonlyMap<string, AnyTask>): Map<string, Flow | FlowDefinition> {
   const t = (name: string): AnyTask => tasks.get(name) as AnyTask;
   const flows = new Map<string, Flow | FlowDefinition>();
-  for (const { id } of sizes.runs) {
+  for (const { id, pad } of sizes.runs) {
     switch (id) {
+      case 's-edge':
+        flows.set(id, flow(id).add(t('s-edge.echo').s({ pad: 'e'.repeat(pad ?? 0) }, { id: 'echo' })));
+        break;
       case 's-input':
         flows.set(id, flow(id).add(t('s-input.echo').s({ pad: 'i'.repeat(OVER) }, { id: 'echo' })));
         break;
@@ -250,6 +270,7 @@ export async function checkSizes(input: SizeCheckInput): Promise<{ violations: s
       problems.push(...refusedStart(run, state, start));
     } else if (state === undefined) {
       if (start?.outcome === 'ok') problems.push('start resolved but the store has no such run');
+      else if (run.kind === 'input-at-limit' && start !== undefined && !unsure(start.outcome) && start.outcome !== 'TW_TOO_LARGE') problems.push(`start refused with ${start.outcome}: ${start.message ?? ''}`);
     } else {
       history = await input.store.history(run.id, ALL);
       const activations = await input.store.activations(run.id, undefined, ALL);
@@ -318,6 +339,8 @@ function outcome(run: SizeRun, state: RunState, history: readonly HistoryEntry[]
       if (node('boom')?.status !== 'failed') problems.push(`node boom is ${node('boom')?.status ?? 'missing'}, expected failed`);
       return problems;
     }
+    case 'input-at-limit':
+      return [...succeeded(node('echo'), 'echo', run.pad ?? 0), ...status('succeeded')];
     case 'oversized-notify':
       return [...notifyAnswers(run.id, SIZE_EVENT, 'p', activations, calls.notifies, { eligible: true, refusals: true }), ...listenerRefusals(run.id, activations, ledger, sizes, calls)];
     default:
