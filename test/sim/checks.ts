@@ -62,7 +62,7 @@ export interface CheckReport {
 }
 
 /** One history entry on one line. */
-function describeEntry(e: HistoryEntry): string {
+export function describeEntry(e: HistoryEntry): string {
   const ref = e.node === undefined ? '' : ` ${e.node}${e.activation === undefined ? '' : `[${e.activation}]`}${e.attempt === undefined ? '' : `#${e.attempt}`}`;
   const detail = e.detail === undefined ? '' : ` ${JSON.stringify(e.detail)}`;
   return `${String(e.seq).padStart(4)} v${e.graphVersion} ${e.type}${ref}${e.status === undefined ? '' : ` ${e.status}`}${e.actor === undefined ? '' : ` by ${e.actor}`}${detail}`;

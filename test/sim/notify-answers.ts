@@ -13,8 +13,8 @@ import type { CallRecords } from './checks.js';
 /** One `notify` call as the world recorded it. */
 export type NotifyRecord = CallRecords['notifies'][number];
 
-/** Outcomes that say nothing for sure about which runs were notified. */
-const UNSURE = new Set(['cut', 'pending', 'TW_STORE']);
+/** Whether a call's outcome says nothing for sure about what it did: cut by a crash, never answered, or `TW_STORE` (a commit may have been applied, then reported failed). */
+export const unsure = (outcome: string): boolean => outcome === 'cut' || outcome === 'pending' || outcome === 'TW_STORE';
 
 /**
  * The problems of run `runId`, listening to `event` with the persistent
@@ -37,9 +37,9 @@ export function notifyAnswers(runId: string, event: string, listener: string, ac
     if (activation === undefined || !options.refusals) continue;
     const refused = n.failed?.find((f) => f.runId === runId);
     const told = n.outcome === 'TW_PARTIAL' ? (refused === undefined ? 'nothing of this run' : `this run not notified (${refused.code})`) : undefined;
-    if (n.outcome === 'ok' || (n.outcome === 'TW_PARTIAL' && (refused === undefined || !UNSURE.has(refused.code)))) {
+    if (n.outcome === 'ok' || (n.outcome === 'TW_PARTIAL' && (refused === undefined || !unsure(refused.code)))) {
       problems.push(`notify of v=${n.v} answered ${n.outcome}${told === undefined ? ' without this run' : ` with ${told}`}, but it activated ${listener} (activation ${activation.seq})`);
-    } else if (n.outcome !== 'TW_PARTIAL' && !UNSURE.has(n.outcome) && n.ambiguous !== true) {
+    } else if (n.outcome !== 'TW_PARTIAL' && !unsure(n.outcome) && n.ambiguous !== true) {
       problems.push(`notify of v=${n.v} rejected with ${n.outcome}, not TW_PARTIAL, yet it notified this run (activation ${activation.seq} of ${listener}): its caller cannot tell which runs were notified`);
     }
   }

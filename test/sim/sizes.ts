@@ -25,8 +25,8 @@ import { flow, type Flow } from '../../src/model/flow.js';
 import { event } from '../../src/model/node.js';
 import { task, type AnyTask } from '../../src/model/task.js';
 import type { Store } from '../../src/store/port.js';
-import { liveness, recordedOnce, wellFormed, type CallRecords, type StartRecord } from './checks.js';
-import { notifyAnswers } from './notify-answers.js';
+import { describeEntry, liveness, recordedOnce, wellFormed, type CallRecords, type StartRecord } from './checks.js';
+import { notifyAnswers, unsure } from './notify-answers.js';
 import type { Kind } from './options.js';
 import type { Random } from './random.js';
 import type { SimProcess } from './scheduler.js';
@@ -239,11 +239,6 @@ export function buildSizeFlows(sizes: SizeWorkload, tasks: ReadonlyMap<string, A
   return flows;
 }
 
-/** A one-line description of a size run, for the trace. */
-export function describeSizeRun(run: SizeRun): string {
-  return `(${run.kind})`;
-}
-
 /** What the size checks read. */
 export interface SizeCheckInput {
   store: Store;
@@ -253,9 +248,6 @@ export interface SizeCheckInput {
 }
 
 const ALL = { limit: 1_000_000 };
-
-/** Whether a call's answer says nothing for sure (cut by a crash, the store failing, an outage during it). */
-const unsure = (outcome: string): boolean => outcome === 'cut' || outcome === 'TW_STORE' || outcome === 'pending';
 
 /** Checks the size runs: the oversized item failed alone, at once, with `TW_TOO_LARGE`; nothing retried it. */
 export async function checkSizes(input: SizeCheckInput): Promise<{ violations: string[]; histories: string[] }> {
@@ -279,7 +271,7 @@ export async function checkSizes(input: SizeCheckInput): Promise<{ violations: s
       problems.push(...outcome(run, state, history, ledger, activations, input.sizes, input.calls));
     }
     violations.push(...problems.map((p) => `${run.id}: ${p}`));
-    if (problems.length > 0 && state !== undefined) histories.push(`history of ${run.id} (${state.status}):`, ...history.map((e) => `${e.seq} ${e.type} ${e.node ?? ''}${e.detail === undefined ? '' : ` ${JSON.stringify(e.detail)}`}`));
+    if (problems.length > 0 && state !== undefined) histories.push(`history of ${run.id} (${state.status}):`, ...history.map(describeEntry));
   }
   return { violations, histories };
 }

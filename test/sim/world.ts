@@ -25,7 +25,7 @@ import { checkWorld, type CallRecords, type StartRecord } from './checks.js';
 import type { Kind, SimOptions } from './options.js';
 import { Random } from './random.js';
 import { Scheduler, type SimProcess } from './scheduler.js';
-import { buildSizeFlows, buildSizeTasks, checkSizes, describeSizeRun, generateSizes, SIZE_EVENT, sizePayload, type SizeWorkload } from './sizes.js';
+import { buildSizeFlows, buildSizeTasks, checkSizes, generateSizes, SIZE_EVENT, sizePayload, type SizeWorkload } from './sizes.js';
 import { SimStore, type StoreFaults } from './store.js';
 import { SIM_MAX_MESSAGE_BYTES, SimBroker, type BusFaults } from './transport.js';
 import { buildFlow, buildTasks, generateWorkload, SKIP_VALUE, taskName, type Action, type Execution, type RunPlan, type Workload } from './workload.js';
@@ -196,7 +196,7 @@ class World {
       for (const action of plan.actions) scheduler.after(action.at, () => this.track(this.act(plan, action)));
     }
     for (const n of this.workload.notifications) scheduler.after(n.at, () => this.track(this.notify(n.event, { v: n.v })));
-    for (const run of this.sizes.runs) scheduler.after(run.startAt, () => this.track(this.start(run.id, describeSizeRun(run))));
+    for (const run of this.sizes.runs) scheduler.after(run.startAt, () => this.track(this.start(run.id, `(${run.kind})`)));
     for (const n of this.sizes.notifications) scheduler.after(n.at, () => this.track(this.notify(SIZE_EVENT, sizePayload(n), n.size)));
     const crash = !this.options.skip.has('crash');
     // (Embedded, closing the process closes its worker, which waits on a real timer: not simulated.)
