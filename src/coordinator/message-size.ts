@@ -11,6 +11,7 @@ import { Buffer } from 'node:buffer';
 import type { Command, DispatchCommand, EngineEvent } from '../engine/events.js';
 import { TooLargeError } from '../errors.js';
 import type { Failure } from '../model/failure.js';
+import { DISPATCH_ENVELOPE_BYTES } from '../transport/limits.js';
 
 /** A dispatch over the limit, with its size. */
 export interface Oversized {
@@ -18,19 +19,23 @@ export interface Oversized {
   index: number;
   /** The dispatch. */
   command: DispatchCommand;
-  /** Its encoded size, in bytes. */
+  /** Its encoded size as published (with {@link DISPATCH_ENVELOPE_BYTES}), in bytes. */
   bytes: number;
 }
 
-/** The dispatches of `commands`, from index `from` on, whose JSON exceeds `maxBytes`. */
+/**
+ * The dispatches of `commands`, from index `from` on, that would exceed
+ * `maxBytes` as published: their JSON and what transports add on the way
+ * ({@link DISPATCH_ENVELOPE_BYTES}).
+ */
 export function oversizedDispatches(commands: readonly Command[], from: number, maxBytes: number): Oversized[] {
   const found: Oversized[] = [];
   for (let index = from; index < commands.length; index++) {
     const command = commands[index] as Command;
     if (command.type !== 'dispatch') continue;
     const text = JSON.stringify(command);
-    if (text.length * 3 <= maxBytes) continue; // cannot exceed it, whatever the characters
-    const bytes = Buffer.byteLength(text, 'utf8');
+    if (text.length * 3 + DISPATCH_ENVELOPE_BYTES <= maxBytes) continue; // cannot exceed it, whatever the characters
+    const bytes = Buffer.byteLength(text, 'utf8') + DISPATCH_ENVELOPE_BYTES;
     if (bytes > maxBytes) found.push({ index, command, bytes });
   }
   return found;

@@ -109,7 +109,7 @@ function failOversized(live: LiveRun, item: Pending, out: StepOutput, from: numb
     for (const over of [...found].reverse()) out.commands.splice(over.index, 1);
     start = out.commands.length;
     for (const over of found) {
-      deps.logger.warn({ runId: live.state.id, node: over.command.node, bytes: over.bytes, maxBytes }, 'dispatch over maxMessageBytes; its node fails with TW_TOO_LARGE');
+      deps.logger.warn({ runId: live.state.id, node: over.command.node, bytes: over.bytes, maxBytes }, `${over.command.kind} dispatch over maxMessageBytes; it fails with TW_TOO_LARGE`);
       step(live, tooLargeEvent(over, maxBytes), now, out);
     }
   }

@@ -33,6 +33,15 @@ export function resolveMaxMessageBytes(option?: number): number {
   return value;
 }
 
+/**
+ * Room a producer leaves in a dispatch for what transports add to it on its
+ * way: its send time (`"sentAt":` and 13 digits, stamped by the AMQP transport)
+ * and a trace context (`"traceparent":` and 55 characters, with tracing on),
+ * 95 bytes with their commas and quotes, rounded up. A dispatch that passes a
+ * producer's check is never refused by the broker for its size.
+ */
+export const DISPATCH_ENVELOPE_BYTES = 128;
+
 /** The size in bytes of `message` encoded as JSON (UTF-8), as a transport publishes it. */
 export function encodedBytes(message: unknown): number {
   return Buffer.byteLength(JSON.stringify(message) ?? '', 'utf8');

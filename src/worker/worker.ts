@@ -255,7 +255,7 @@ export class Worker {
     if (outcome.type === 'rollback.succeeded' || outcome.type === 'task.heartbeat') return outcome;
     const bytes = encodedBytes(outcome);
     if (bytes <= this.maxMessageBytes) return outcome;
-    if (outcome.type !== 'task.succeeded') return { ...outcome, error: truncatedFailure(outcome.error, bytes, this.maxMessageBytes) };
+    if (outcome.type !== 'task.succeeded') return truncatedFailure(outcome, bytes, this.maxMessageBytes);
     const error = toFailure(new TooLargeError(`the result of task "${dispatch.task}" (node "${dispatch.node}")`, bytes, this.maxMessageBytes));
     delete error.stack; // where the worker noticed says nothing about the task
     const { result: _result, ...ref } = outcome;
@@ -375,10 +375,25 @@ export function heartbeatRetryDelayMs(failures: number, renewEveryMs: number): n
 /** Characters of an error message kept when the error is too large to travel. */
 const TRUNCATED_MESSAGE_CHARS = 4096;
 
-/** `error` cut short to travel (see `Worker.checkSize`): message truncated, no stack, no cause. */
-function truncatedFailure(error: Failure, bytes: number, maxBytes: number): Failure {
+/**
+ * A failure signal whose error is cut short to travel (see `Worker.checkSize`):
+ * no stack, no cause, its message truncated to the longest prefix (of at most
+ * {@link TRUNCATED_MESSAGE_CHARS} characters) with which the whole signal fits
+ * `maxBytes`, however small the limit and whatever the characters.
+ */
+function truncatedFailure<S extends SignalMessage & { error: Failure }>(outcome: S, bytes: number, maxBytes: number): S {
   const note = `… (truncated: the error was ${bytes} bytes encoded, over the limit of ${maxBytes} bytes)`;
-  const short: Failure = { name: error.name.slice(0, 200), message: `${error.message.slice(0, TRUNCATED_MESSAGE_CHARS)}${note}`, retryable: error.retryable };
-  if (error.code !== undefined) short.code = error.code.slice(0, 200);
-  return short;
+  const { error } = outcome;
+  const short = (chars: number): S => {
+    const failure: Failure = { name: error.name.slice(0, 200), message: `${error.message.slice(0, chars)}${note}`, retryable: error.retryable };
+    if (error.code !== undefined) failure.code = error.code.slice(0, 200);
+    return { ...outcome, error: failure };
+  };
+  let [fits, over] = [0, Math.min(error.message.length, TRUNCATED_MESSAGE_CHARS) + 1];
+  while (over - fits > 1) {
+    const mid = Math.floor((fits + over) / 2);
+    if (encodedBytes(short(mid)) <= maxBytes) fits = mid;
+    else over = mid;
+  }
+  return short(fits);
 }

@@ -6,6 +6,7 @@
  */
 import { afterEach, expect, it } from 'vitest';
 import { flow, NonRetryableError, task } from '../../src/index.js';
+import { encodedBytes } from '../../src/transport/limits.js';
 import { describeBackends } from './backends.js';
 import { WAIT } from './helpers.js';
 
@@ -51,6 +52,27 @@ describeBackends('message size limit', (backend) => {
     expect(error).toMatchObject({ name: 'NonRetryableError', code: 'LOUD', retryable: false });
     expect(error?.message).toMatch(/^boom e+… \(truncated: the error was \d+ bytes encoded, over the limit of 65536 bytes\)$/);
     expect(error?.message.length).toBeLessThan(LIMIT);
+    expect(calls).toBe(1);
+  });
+
+  it('cuts an error short enough for a small limit: its signal fits maxMessageBytes, the task fails once', async () => {
+    // Found by the simulator (4 KiB limit): the message was kept to 4096 characters whatever
+    // the limit, so the signal still did not fit and the task ran again until the delivery limit.
+    const small = 4096;
+    let calls = 0;
+    const loud = task('size-loud-small', {
+      apply: () => {
+        calls++;
+        throw new NonRetryableError(`boom ${'é'.repeat(2 * small)}`, { code: 'LOUD' });
+      },
+    });
+    const tw = await backend.connect({ tasks: [loud], maxMessageBytes: small });
+    const final = await (await tw.start(flow('size-loud-small').add(loud.s()))).wait(WAIT);
+    const error = final.nodes['size-loud-small']?.error;
+    expect(final.nodes['size-loud-small']).toMatchObject({ status: 'failed', attempt: 1 });
+    expect(error).toMatchObject({ name: 'NonRetryableError', code: 'LOUD', retryable: false });
+    expect(error?.message).toMatch(/^boom é+… \(truncated: the error was \d+ bytes encoded, over the limit of 4096 bytes\)$/);
+    expect(encodedBytes(error)).toBeLessThan(small);
     expect(calls).toBe(1);
   });
 });

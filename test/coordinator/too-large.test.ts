@@ -6,10 +6,13 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Coordinator } from '../../src/coordinator/coordinator.js';
-import { createRun, liveRun } from '../../src/engine/index.js';
+import type { Json } from '../../src/codec/json.js';
+import { stringifyJson } from '../../src/codec/parse.js';
+import { createRun, emptyOutput, liveRun, step } from '../../src/engine/index.js';
 import { connect, event, flow, task, TransportError, type Client } from '../../src/index.js';
 import { MemoryStore } from '../../src/store/memory/index.js';
 import { InProcessTransport } from '../../src/transport/inprocess/index.js';
+import { encodedBytes } from '../../src/transport/limits.js';
 import type { DispatchMessage, Transport } from '../../src/transport/port.js';
 import { rejection } from '../api/helpers.js';
 
@@ -76,6 +79,30 @@ describe('oversized values fail alone', () => {
     expect(published.sort()).toEqual(['good-1', 'good-2']);
     await expect.poll(async () => (await store.dueOutbox(Number.MAX_SAFE_INTEGER, 10)).map((i) => i.runId)).toEqual(['bad']);
     await coordinator.pollOutbox(); // the poller, too, publishes what it can
+    await coordinator.close();
+    await inner.close();
+  });
+
+  it('refuses a dispatch that fits the limit only without what the transport adds on its way (sentAt, traceparent)', async () => {
+    // Found by the simulator: such a dispatch passed the check, the broker refused it, and its node stayed running.
+    const store = new MemoryStore();
+    const inner = new InProcessTransport({ maxMessageBytes: LIMIT });
+    // As the AMQP transport: a dispatch travels stamped with its send time, and a body over the limit is refused.
+    const transport: Transport = Object.assign(Object.create(inner) as Transport, {
+      durable: true,
+      dispatch: async (messages: DispatchMessage[]) => {
+        for (const message of messages) stringifyJson({ ...message, sentAt: Date.now() } as unknown as Json, { maxBytes: LIMIT });
+        await inner.dispatch(messages);
+      },
+    });
+    const coordinator = new Coordinator({ store, transport, pollIntervalMs: 60_000, maxMessageBytes: LIMIT });
+    const make = (v: string) => liveRun(createRun(flow('edge').add(echo.s({ v })).definition(), { id: 'edge', inputs: {}, validate: true, now: Date.now() }));
+    const out = emptyOutput();
+    step(make(''), { type: 'start' }, Date.now(), out);
+    const bytes = encodedBytes(out.commands.find((command) => command.type === 'dispatch'));
+    const error = await rejection(coordinator.create(make('v'.repeat(LIMIT - 5 - bytes))));
+    expect(error.code).toBe('TW_TOO_LARGE');
+    expect(await store.dueOutbox(Number.MAX_SAFE_INTEGER, 10)).toEqual([]);
     await coordinator.close();
     await inner.close();
   });

@@ -9,17 +9,30 @@ import type { ActivationState, NodeState, RunState, RunStatus } from '../../src/
 import { RUN_TRANSITIONS } from '../../src/engine/transitions.js';
 import type { Store } from '../../src/store/port.js';
 import { deliveryLimitChecks, type DeadLetters } from './dead-letters.js';
+import { notifyAnswers } from './notify-answers.js';
 import type { Kind } from './options.js';
 import { downstreamResult, listenerResult, SKIP_VALUE, type Execution, type NodePlan, type RunPlan, type Workload } from './workload.js';
 
+/** A `start` call: how many times it was made, its last outcome (`ok`, `cut` or an error code) and that error's message. */
+export interface StartRecord {
+  attempts: number;
+  outcome: string;
+  message?: string;
+}
+
 /** What the simulated user asked and was answered. */
 export interface CallRecords {
-  /** Per run id: how many times `start` was called and its last outcome. */
-  starts: Map<string, { attempts: number; outcome: string }>;
+  /** Per run id: its `start` call. */
+  starts: Map<string, StartRecord>;
   /** Live changes: the unique actor, what, and the outcome (`ok` or an error code). */
   changes: { actor: string; runId: string; what: string; outcome: string }[];
-  /** Notifications, with the runs `notify` said it notified. */
-  notifies: { event: string; v: number; outcome: string; runIds?: string[] }[];
+  /**
+   * Notifications, with the runs `notify` said it notified (when it resolved,
+   * or rejected with `TW_PARTIAL`: its `notified`), those it said it did not
+   * (`TW_PARTIAL`: its `failed`, with their codes), and whether a store outage
+   * overlapped the call (a run's commit may have been applied, then reported failed).
+   */
+  notifies: { event: string; v: number; outcome: string; runIds?: string[]; failed?: { runId: string; code: string }[]; ambiguous?: boolean }[];
 }
 
 /** What the checks read. */
@@ -43,7 +56,7 @@ const detailOf = (entry: HistoryEntry, field: string): string | undefined => {
   return typeof value === 'string' ? value : undefined;
 };
 const OUTCOMES = new Set(['node.succeeded', 'node.failed', 'node.retrying']);
-const ENDED: ReadonlySet<RunStatus> = new Set(['succeeded', 'failed', 'stalled', 'rolled_back', 'cancelled', 'listening']);
+const ENDED: ReadonlySet<RunStatus> = new Set(['succeeded', 'failed', 'stalled', 'rolled_back', 'rollback_failed', 'cancelled', 'listening']);
 
 /** What the checks found: violations, each naming its run, and the histories of the runs concerned. */
 export interface CheckReport {
@@ -52,7 +65,7 @@ export interface CheckReport {
 }
 
 /** One history entry on one line. */
-function describeEntry(e: HistoryEntry): string {
+export function describeEntry(e: HistoryEntry): string {
   const ref = e.node === undefined ? '' : ` ${e.node}${e.activation === undefined ? '' : `[${e.activation}]`}${e.attempt === undefined ? '' : `#${e.attempt}`}`;
   const detail = e.detail === undefined ? '' : ` ${JSON.stringify(e.detail)}`;
   return `${String(e.seq).padStart(4)} v${e.graphVersion} ${e.type}${ref}${e.status === undefined ? '' : ` ${e.status}`}${e.actor === undefined ? '' : ` by ${e.actor}`}${detail}`;
@@ -93,7 +106,7 @@ export async function checkWorld(input: CheckInput): Promise<CheckReport> {
 }
 
 /** Every run ends (or listens); nothing is left running with nothing to finish it. */
-function liveness(state: RunState, activations: readonly ActivationState[], skip: ReadonlySet<Kind>): string[] {
+export function liveness(state: RunState, activations: readonly ActivationState[], skip: ReadonlySet<Kind>): string[] {
   const problems: string[] = [];
   if (!ENDED.has(state.status)) problems.push(`liveness: run is ${state.status} after the faults stopped`);
   for (const node of state.nodes.values()) {
@@ -107,7 +120,7 @@ function liveness(state: RunState, activations: readonly ActivationState[], skip
 }
 
 /** Sequence numbers contiguous, time and graph versions monotonic, run statuses chained by the transition table. */
-function wellFormed(state: RunState, history: readonly HistoryEntry[]): string[] {
+export function wellFormed(state: RunState, history: readonly HistoryEntry[]): string[] {
   const problems: string[] = [];
   let status: RunStatus = 'running';
   let previous: HistoryEntry | undefined;
@@ -138,7 +151,7 @@ const refKey = (e: { node?: string; attempt?: number; activation?: number }): st
  * outcome after its start, and each outcome of a task's work backed by an
  * execution the task body recorded.
  */
-function recordedOnce(runId: string, history: readonly HistoryEntry[], ledger: readonly Execution[]): string[] {
+export function recordedOnce(runId: string, history: readonly HistoryEntry[], ledger: readonly Execution[]): string[] {
   const problems: string[] = [];
   const executed = new Set(ledger.filter((e) => e.runId === runId && e.kind === 'apply').map(refKey));
   let started = new Map<string, number>();
@@ -331,11 +344,7 @@ function notifications(plan: RunPlan, state: RunState, history: readonly History
       if (a.status === 'succeeded' && JSON.stringify(a.result) !== JSON.stringify(listenerResult(v))) problems.push(`activation ${a.seq} (v=${v}) result ${JSON.stringify(a.result)}, reference ${listenerResult(v)}`);
     }
   }
-  if (eligible) {
-    for (const n of input.calls.notifies) {
-      if (n.runIds?.includes(plan.id) && (byV.get(n.v)?.length ?? 0) === 0) problems.push(`notify of v=${n.v} reported this run notified, but p has no activation for it`);
-    }
-  }
+  problems.push(...notifyAnswers(plan.id, plan.listener.event, 'p', activations, input.calls.notifies, { eligible, refusals: !input.skip.has('partial-notify') }));
   if (plan.listener.downstream) problems.push(...downstream(activations, history, eligible));
   const p = state.nodes.get('p');
   if (!input.skip.has('listener-result') && p !== undefined) {

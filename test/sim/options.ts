@@ -25,6 +25,14 @@ export const KINDS = {
   'remove-listener': 'a persistent listener with live activations is removed, then the run is stopped',
   'listener-order': 'a persistent listener listens to another; it must be fed in the order of the notifications',
   poison: 'distributed: a task crashes its worker process at every delivery (in 20% of seeds); it ends failed with TW_DELIVERY_LIMIT after its retries, and no innocent dispatch reaches the delivery limit',
+  // workload scenarios of values too large to travel (test/sim/sizes.ts), beside the ordinary runs
+  'oversized-input': 'a run whose bound input is over the maximum message size: its start rejects with TW_TOO_LARGE',
+  'oversized-result': "a task's result over the maximum message size fails it at once (TW_TOO_LARGE); another's error that large is cut short",
+  'oversized-inputs': "a node whose inputs grew over the maximum message size from its source's result fails with TW_TOO_LARGE, unexecuted",
+  'oversized-rollback': "a rollback whose dispatch (inputs and result) is over the maximum message size fails with TW_TOO_LARGE, unexecuted",
+  'oversized-notify': 'notifications whose payload is too large for one listening run (TW_PARTIAL) or for both (TW_TOO_LARGE)',
+  'long-queue-name': 'a raw flow definition whose node has a 300-character queue name: its start is refused',
+  'input-at-limit': "a run whose node's dispatch is within 40 bytes of the maximum message size: refused at its start (TW_TOO_LARGE) or run, never stranded",
   // checks
   'listener-result': "a persistent listener's result is that of its latest notification",
   'activation-retry-in-saga': "no apply starts once a saga has begun, not even a persistent listener's activation retry",
@@ -32,6 +40,7 @@ export const KINDS = {
   'rollback-after-cancel': "a cancelled run's rollbacks in flight still finish (after a crash too)",
   'one-leader': 'postgres: a deposed coordinator commits nothing once its successor is elected (TW_FENCED); standbys step no signal and leave the outbox',
   'lock-connections': "postgres: a lost lock gives its pool connection back (a process's pool never runs dry)",
+  'partial-notify': 'a notify that reached only some runs says which (TW_PARTIAL); one rejected otherwise notified none',
 } as const;
 
 /** A fault kind, scenario or check. */

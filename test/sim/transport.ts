@@ -12,8 +12,12 @@
  * of redelivered dispatches and recovery of dead letters
  * (`src/transport/quarantine.ts`, `src/transport/delivery-limit.ts`).
  */
+import { Buffer } from 'node:buffer';
 import { clonePlain } from '../../src/codec/clone.js';
+import type { Json } from '../../src/codec/json.js';
+import { stringifyJson } from '../../src/codec/parse.js';
 import type { HistoryEntry } from '../../src/engine/events.js';
+import { TransportError } from '../../src/errors.js';
 import type { Logger } from '../../src/observability/logger.js';
 import { logRecovered, recoveredSignal } from '../../src/transport/delivery-limit.js';
 import type { AbortMessage, ConsumeOptions, Delivery, DispatchMessage, SignalMessage, Subscription, Transport } from '../../src/transport/port.js';
@@ -22,6 +26,15 @@ import { topicMatcher } from '../../src/transport/topic.js';
 import { DEAD_LETTER_WORKER, DeadLetters, describeMessage, QUARANTINE_PREFIX, type DeadLetter } from './dead-letters.js';
 import type { Random } from './random.js';
 import type { Scheduler, SimProcess } from './scheduler.js';
+
+/**
+ * The largest encoded message of the simulated bus: small, so that the
+ * workload's oversized values (test/sim/sizes.ts) stay small too.
+ */
+export const SIM_MAX_MESSAGE_BYTES = 4096;
+
+/** AMQP short strings (queue names, routing keys) hold at most 255 bytes. */
+const MAX_QUEUE_NAME_BYTES = 255;
 
 /** Fault rates of the bus (0 turns a fault off). */
 export interface BusFaults {
@@ -163,10 +176,17 @@ export class SimBroker {
     readonly random: Random,
     readonly faults: BusFaults,
     readonly log: (line: string) => void,
-    /** False for the in-process bus of an embedded process: it dies with its process. */
+    /**
+     * False for the in-process bus of an embedded process: it dies with its
+     * process, and carries messages of any size and to any queue name, as
+     * `InProcessTransport` does. A durable bus refuses a publish as RabbitMQ
+     * does (see {@link SimBroker.refused}).
+     */
     readonly durable = true,
     /** Durable: returns after which a message is dead-lettered (RabbitMQ's `x-delivery-limit`). */
     readonly deliveryLimit?: number,
+    /** The size producers check against (`Transport.maxMessageBytes`), and a durable bus enforces. */
+    readonly maxMessageBytes = SIM_MAX_MESSAGE_BYTES,
   ) {
     this.signals = new Queue(this, 8, 'signals');
     this.recovery = new Queue(this, 8, 'dead.recovery', false);
@@ -223,6 +243,24 @@ export class SimBroker {
     return queue;
   }
 
+  /**
+   * @internal
+   * Throws as the AMQP transport and RabbitMQ refuse a publish, for a durable
+   * bus: a body over {@link SimBroker.maxMessageBytes} (the same encoder and
+   * error as the AMQP publisher), a queue name over 255 bytes. Nothing of the
+   * batch is published then.
+   */
+  refused(messages: readonly object[], queueOf?: (message: object) => string): void {
+    if (!this.durable) return;
+    for (const message of messages) {
+      const queue = queueOf?.(message);
+      if (queue !== undefined && Buffer.byteLength(queue, 'utf8') > MAX_QUEUE_NAME_BYTES) {
+        throw new TransportError(`queue name of ${Buffer.byteLength(queue, 'utf8')} bytes refused by the broker (at most ${MAX_QUEUE_NAME_BYTES})`);
+      }
+      stringifyJson(message as Json, { maxBytes: this.maxMessageBytes });
+    }
+  }
+
   /** @internal */
   publish<T>(queue: Queue<T>, body: T): void {
     queue.push({ body: clonePlain(body), redelivered: false, returns: 0 });
@@ -269,6 +307,7 @@ export class SimBroker {
 class SimTransport implements Transport {
   readonly kind = 'sim';
   readonly durable: boolean;
+  readonly maxMessageBytes: number;
   /** Runs quarantined dispatches alone in this process. */
   private readonly isolation = new Isolation();
 
@@ -278,24 +317,38 @@ class SimTransport implements Transport {
     private readonly logger: Logger,
   ) {
     this.durable = broker.durable;
+    this.maxMessageBytes = broker.maxMessageBytes;
   }
 
-  /** Publishes after a delay; a crash before the confirm leaves the caller waiting for ever (it is gone). */
+  /**
+   * Publishes after a delay; a crash before the confirm leaves the caller
+   * waiting for ever (it is gone). A publish the broker refuses throws, and
+   * nothing of it is published.
+   */
   private async publish(publish: () => void): Promise<void> {
     const { scheduler, random } = this.broker;
     await scheduler.hold(this.process, random.int(0, 10));
-    publish();
+    try {
+      publish();
+    } catch (error) {
+      this.broker.log(`${this.process.name}: publish refused (${(error as Error).message})`);
+      throw error;
+    }
     await scheduler.hold(this.process, random.int(0, 10));
   }
 
   async dispatch(messages: DispatchMessage[]): Promise<void> {
     await this.publish(() => {
-      for (const message of messages) this.broker.publish(this.broker.queue(message.queue), message);
+      // As the AMQP transport, a dispatch travels stamped with its send time.
+      const bodies = messages.map((message) => (this.broker.durable ? { ...message, sentAt: message.sentAt ?? this.broker.scheduler.now } : message));
+      this.broker.refused(bodies, (message) => (message as DispatchMessage).queue);
+      for (const body of bodies) this.broker.publish(this.broker.queue(body.queue), body);
     });
   }
 
   async signal(messages: SignalMessage[]): Promise<void> {
     await this.publish(() => {
+      this.broker.refused(messages);
       for (const message of messages) this.broker.publish(this.broker.signalQueue(), message);
     });
   }

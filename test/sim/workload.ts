@@ -190,7 +190,7 @@ export interface TaskWorld {
  * Work that takes simulated time; it fails when the process executing it has
  * crashed meanwhile (the worker code then unwinds and its timers are released).
  */
-function work(world: TaskWorld, process: SimProcess): Promise<void> {
+export function work(world: TaskWorld, process: SimProcess): Promise<void> {
   const ms = world.random.int(1, 150);
   return new Promise((resolve, reject) => world.scheduler.after(ms, () => (process.alive ? resolve() : reject(new Error('process crashed')))));
 }

@@ -10,6 +10,8 @@ import type { RuntimeParts } from '../../src/client/parts.js';
 import { RunHandle } from '../../src/client/run-handle.js';
 import { Coordinator } from '../../src/coordinator/coordinator.js';
 import type { NodeState, RunState } from '../../src/engine/state.js';
+import { PartialNotifyError } from '../../src/errors.js';
+import type { FlowDefinition } from '../../src/model/definition.js';
 import type { Flow } from '../../src/model/flow.js';
 import type { AnyTask } from '../../src/model/task.js';
 import type { Logger, LogFields } from '../../src/observability/logger.js';
@@ -19,15 +21,17 @@ import type { Transport } from '../../src/transport/port.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { TaskRegistry } from '../../src/worker/registry.js';
 import { Worker } from '../../src/worker/worker.js';
-import { checkWorld, type CallRecords } from './checks.js';
+import { checkWorld, type CallRecords, type StartRecord } from './checks.js';
 import { LeaderWatch, planLockFaults } from './election.js';
 import type { Kind, SimOptions } from './options.js';
 import { LOCK_CHECK, SimDatabase } from './postgres.js';
 import { Random } from './random.js';
 import { Scheduler, type SimProcess } from './scheduler.js';
+import { checkSizes } from './size-checks.js';
+import { buildSizeFlows, buildSizeTasks, generateSizes, SIZE_EVENT, sizePayload, type SizeWorkload } from './sizes.js';
 import { SimStore, type StoreFaults } from './store.js';
 import { SIM_DELIVERY_LIMIT } from './dead-letters.js';
-import { SimBroker, type BusFaults } from './transport.js';
+import { SIM_MAX_MESSAGE_BYTES, SimBroker, type BusFaults } from './transport.js';
 import { buildFlow, buildTasks, generateWorkload, SKIP_VALUE, taskName, type Action, type Execution, type RunPlan, type Workload } from './workload.js';
 
 /** Faults happen in this first window of simulated time. */
@@ -90,10 +94,14 @@ class World {
   private readonly busRandom: Random;
   private readonly embedded: boolean;
   private readonly workload: Workload;
+  /** Runs and notifications with values too large to travel (test/sim/sizes.ts). */
+  private readonly sizes: SizeWorkload;
+  /** The store outage of the seed, if any (simulated ms). */
+  private outage: { from: number; to: number } | undefined;
   private readonly ledger: Execution[] = [];
   private readonly slots: Slot[] = [];
   private readonly calls: CallRecords = { starts: new Map(), changes: [], notifies: [] };
-  private readonly flows = new Map<string, Flow>();
+  private readonly flows = new Map<string, Flow | FlowDefinition>();
   private readonly clientTasks: Map<string, AnyTask>;
   /** Distributed: the client process. Embedded: the CLI, used while the process is down. */
   private readonly outside: User;
@@ -136,14 +144,19 @@ class World {
     this.viewOf = (process, server = false) =>
       db === undefined ? new SimStore(this.inner, process, storeWorld) : new SimStore(db.store(process, this.scheduler.clock(process)), process, storeWorld, server ? watch : undefined);
     const taskWorld = { scheduler: this.scheduler, random: root.fork(), ledger: this.ledger, crash: (process: SimProcess) => this.crashPoisoned(process) };
-    this.tasksOf = (process) => buildTasks(this.workload, taskWorld, process);
+    // Only with PostgreSQL: the other modes' seeds draw as before.
+    this.lockRandom = db === undefined ? undefined : root.fork();
+    // Forked last: the streams above do not depend on whether sizes are drawn.
+    this.sizes = generateSizes(root.fork(), options.skip, FAULT_WINDOW_MS);
+    this.tasksOf = (process) => new Map([...buildTasks(this.workload, taskWorld, process), ...buildSizeTasks(this.sizes, taskWorld, process)]);
     const outside: SimProcess = { name: this.embedded ? 'cli' : 'client', alive: true };
     this.clientTasks = this.tasksOf(outside);
     for (const plan of this.workload.runs) this.flows.set(plan.id, buildFlow(plan, this.clientTasks));
+    for (const [id, flow] of buildSizeFlows(this.sizes, this.clientTasks)) this.flows.set(id, flow);
     // Distributed, the client steps its own events; embedded, the CLI leaves its commands in the outbox for the process.
     const transport = (this.embedded ? new SimBroker(this.scheduler, this.busRandom, this.bus, () => undefined, false) : this.broker).transport(outside, this.logger(outside.name));
     const store = this.viewOf(outside);
-    const coordinator = new Coordinator({ store, transport, clock: this.scheduler.clock(outside), logger: this.logger(outside.name), carryOut: !this.embedded });
+    const coordinator = new Coordinator({ store, transport, clock: this.scheduler.clock(outside), logger: this.logger(outside.name), carryOut: !this.embedded, maxMessageBytes: SIM_MAX_MESSAGE_BYTES });
     this.outside = this.user(outside, coordinator, transport, store);
     if (this.embedded) {
       this.slots.push({ name: 'app', works: true, concurrency: this.random.int(1, 4), incarnation: 0 });
@@ -152,8 +165,6 @@ class World {
       for (let i = 0; i < workers; i++) this.slots.push({ name: `worker-${i + 1}`, works: true, concurrency: this.random.int(1, 4), incarnation: 0 });
       if (this.random.chance(0.3)) this.slots.push({ name: 'coordinator', works: false, concurrency: 0, incarnation: 0 });
     }
-    // Forked last, and only with PostgreSQL: the other modes' seeds draw as before.
-    this.lockRandom = db === undefined ? undefined : root.fork();
   }
 
   private readonly viewOf: (process: SimProcess, server?: boolean) => SimStore;
@@ -210,10 +221,13 @@ class World {
     const { scheduler } = this;
     for (const slot of this.slots) void this.boot(slot);
     for (const plan of this.workload.runs) {
-      scheduler.after(plan.startAt, () => this.track(this.start(plan)));
+      const what = `(${plan.policy}, nodes ${plan.nodes.map((n) => n.id).join(' ')}${plan.listener ? ', listener' : ''})`;
+      scheduler.after(plan.startAt, () => this.track(this.start(plan.id, what)));
       for (const action of plan.actions) scheduler.after(action.at, () => this.track(this.act(plan, action)));
     }
-    for (const n of this.workload.notifications) scheduler.after(n.at, () => this.track(this.notify(n.event, n.v)));
+    for (const n of this.workload.notifications) scheduler.after(n.at, () => this.track(this.notify(n.event, { v: n.v })));
+    for (const run of this.sizes.runs) scheduler.after(run.startAt, () => this.track(this.start(run.id, `(${run.kind})`)));
+    for (const n of this.sizes.notifications) scheduler.after(n.at, () => this.track(this.notify(SIZE_EVENT, sizePayload(n), n.size)));
     const crash = !this.options.skip.has('crash');
     // (Embedded, closing the process closes its worker, which waits on a real timer: not simulated.)
     const graceful = !this.options.skip.has('graceful-restart') && !this.embedded;
@@ -228,6 +242,7 @@ class World {
       const ms = this.random.int(1000, 8000);
       scheduler.after(at, () => {
         this.storeFaults.downUntil = scheduler.now + ms;
+        this.outage = { from: scheduler.now, to: scheduler.now + ms };
         this.log(`store outage for ${ms} ms`);
       });
     }
@@ -243,6 +258,9 @@ class World {
     while (scheduler.now < deadline && !(await this.quiet())) await scheduler.run(scheduler.now + 1000);
     const deadLetters = this.embedded ? undefined : this.broker.deadLetters;
     const { violations, histories } = await checkWorld({ store: this.inner, workload: this.workload, ledger: this.ledger, calls: this.calls, skip: this.options.skip, embedded: this.embedded, deadLetters });
+    const sized = await checkSizes({ store: this.inner, sizes: this.sizes, ledger: this.ledger, calls: this.calls });
+    violations.push(...sized.violations);
+    histories.push(...sized.histories);
     if (!(await this.quiet())) violations.unshift(`liveness: not quiet ${SETTLE_BUDGET_MS} ms after the faults stopped`);
     const { db, watch } = this;
     if (db !== undefined && watch !== undefined) {
@@ -298,8 +316,8 @@ class World {
   private async quiet(): Promise<boolean> {
     if (this.pending > 0 || this.broker.busy) return false;
     if ((await this.inner.dueOutbox(Number.MAX_SAFE_INTEGER, 1)).length > 0) return false;
-    for (const plan of this.workload.runs) {
-      const state = await this.inner.loadRun(plan.id);
+    for (const id of this.flows.keys()) {
+      const state = await this.inner.loadRun(id);
       if (state !== undefined && !settled(state, this.options.skip.has('rollback-after-cancel'))) return false;
     }
     return true;
@@ -315,7 +333,7 @@ class World {
     if (this.embedded) this.broker = new SimBroker(this.scheduler, this.busRandom, this.bus, (line) => this.log(line), false);
     const logger = this.logger(process.name);
     const transport = this.broker.transport(process, logger);
-    const coordinator = new Coordinator({ store, transport, clock: this.scheduler.clock(process), logger });
+    const coordinator = new Coordinator({ store, transport, clock: this.scheduler.clock(process), logger, maxMessageBytes: SIM_MAX_MESSAGE_BYTES });
     slot.coordinator = coordinator;
     await coordinator.start();
     if (slot.works) {
@@ -392,16 +410,17 @@ class World {
   }
 
   /**
-   * Starts a run; after an error, starts it again with the same id (a user's
-   * retry). After a crash cut the call, the user first looks whether the run
-   * exists.
+   * Starts a run (`what` describes it in the trace); after an error, starts it
+   * again with the same id (a user's retry), unless the error says the start
+   * can never succeed. After a crash cut the call, the user first looks whether
+   * the run exists.
    */
-  private async start(plan: RunPlan): Promise<void> {
-    const record = { attempts: 0, outcome: 'pending' as string };
-    this.calls.starts.set(plan.id, record);
+  private async start(id: string, what: string): Promise<void> {
+    const record: StartRecord = { attempts: 0, outcome: 'pending' };
+    this.calls.starts.set(id, record);
     for (;;) {
-      if (record.outcome === 'cut' && (await this.inner.loadRun(plan.id)) !== undefined) {
-        this.log(`start ${plan.id}: the run exists after all`);
+      if (record.outcome === 'cut' && (await this.inner.loadRun(id)) !== undefined) {
+        this.log(`start ${id}: the run exists after all`);
         return;
       }
       // Embedded, runs are started by the program that is the process: it waits for it.
@@ -411,15 +430,16 @@ class World {
       }
       record.attempts++;
       const { process, client } = this.caller;
-      const result = await this.outcome(process, client.start(this.flows.get(plan.id) as Flow, {}, { id: plan.id }));
+      const result = await this.outcome(process, client.start(this.flows.get(id) as Flow | FlowDefinition, {}, { id }));
       if (result !== 'cut' && 'value' in result) {
         record.outcome = 'ok';
-        this.log(`start ${plan.id} (${plan.policy}, nodes ${plan.nodes.map((n) => n.id).join(' ')}${plan.listener ? ', listener' : ''}) via ${process.name}: ok`);
+        this.log(`start ${id} ${what} via ${process.name}: ok`);
         return;
       }
       record.outcome = result === 'cut' ? 'cut' : codeOf(result.error);
-      this.log(`start ${plan.id} via ${process.name}: ${result === 'cut' ? 'cut by a crash' : `${record.outcome} ${(result.error as Error).message}`}`);
-      if (record.outcome === 'TW_CONFLICT' || record.attempts >= 10) return;
+      if (result !== 'cut') record.message = (result.error as Error).message;
+      this.log(`start ${id} via ${process.name}: ${result === 'cut' ? 'cut by a crash' : `${record.outcome} ${(result.error as Error).message.slice(0, 200)}`}`);
+      if (FINAL_REFUSALS.has(record.outcome) || record.attempts >= 10) return;
       await this.scheduler.sleep(200);
     }
   }
@@ -486,30 +506,42 @@ class World {
     await this.change(plan.id, 'stop', (h) => h.stop());
   }
 
-  private async notify(event: string, v: number): Promise<void> {
+  /** Notifies `event` (`size`: how large a size scenario's payload is, for the trace) and records the answer. */
+  private async notify(event: string, payload: { v: number } & Record<string, unknown>, size?: string): Promise<void> {
+    const { v } = payload;
     const record: CallRecords['notifies'][number] = { event, v, outcome: 'pending' };
     this.calls.notifies.push(record);
     const { process, client } = this.caller;
-    const result = await this.outcome(process, client.notify(event, { v }));
+    const from = this.scheduler.now;
+    const result = await this.outcome(process, client.notify(event, payload, { id: `notify-${event}-${v}` }));
+    record.ambiguous = this.outage !== undefined && this.outage.from <= this.scheduler.now && from <= this.outage.to;
+    const label = `notify ${event} v=${v}${size === undefined ? '' : ` (${size} payload)`} via ${process.name}`;
     if (result !== 'cut' && 'value' in result) {
       record.runIds = result.value;
       record.outcome = 'ok';
-      this.log(`notify ${event} v=${v} via ${process.name}: ok, runs ${record.runIds.join(' ')}`);
-    } else {
-      record.outcome = result === 'cut' ? 'cut' : codeOf(result.error);
-      this.log(`notify ${event} v=${v} via ${process.name}: ${record.outcome}`);
+      this.log(`${label}: ok, runs ${record.runIds.join(' ')}`);
+      return;
     }
+    record.outcome = result === 'cut' ? 'cut' : codeOf(result.error);
+    if (result !== 'cut' && result.error instanceof PartialNotifyError) {
+      record.runIds = result.error.notified;
+      record.failed = result.error.failed.map((f) => ({ runId: f.runId, code: codeOf(f.error) }));
+    }
+    this.log(`${label}: ${record.outcome}${record.failed === undefined ? '' : `, notified ${record.runIds?.join(' ')}; not ${record.failed.map((f) => `${f.runId} (${f.code})`).join(' ')}`}`);
   }
 }
 
 /** A run with nothing left to do: settled or listening, nothing running, no rollback or activation in progress. */
 function settled(state: RunState, ignoreCancelledRollbacks: boolean): boolean {
-  if (!['succeeded', 'failed', 'stalled', 'rolled_back', 'cancelled', 'listening'].includes(state.status)) return false;
+  if (!['succeeded', 'failed', 'stalled', 'rolled_back', 'rollback_failed', 'cancelled', 'listening'].includes(state.status)) return false;
   const undoing = (node: NodeState): boolean => node.undo === 'running' && !(ignoreCancelledRollbacks && state.status === 'cancelled');
   for (const node of state.nodes.values()) if (node.status === 'running' || node.status === 'retrying' || undoing(node)) return false;
   for (const activation of state.activations.values()) if (activation.status === 'running' || activation.status === 'retrying') return false;
   return true;
 }
+
+/** Start errors that starting again cannot change: the user gives up. */
+const FINAL_REFUSALS: ReadonlySet<string> = new Set(['TW_CONFLICT', 'TW_TOO_LARGE', 'TW_DECODE', 'TW_CONFIG', 'TW_VALIDATION']);
 
 /** The `code` of an error, or its name. */
 function codeOf(error: unknown): string {
