@@ -17,7 +17,7 @@
  * 2. `inserted`, `updated`: behind the gate, the runs whose plan matches the
  *    stored revision (see `../plan.ts`: one candidate per distinct expected
  *    revision, at most one matches): a run not stored is inserted (`ON
- *    CONFLICT DO NOTHING`: one created meanwhile is not written), a stored one
+ *    CONFLICT DO NOTHING`: one stored, or created meanwhile, is not), a stored one
  *    is updated when its revision, read under the lock (the latest one, even if
  *    it changed after the statement began), is its plan's; `written` is the
  *    runs written and the revision of their plan.
@@ -61,7 +61,7 @@ WITH fence AS MATERIALIZED (
        INSERT INTO ${s}.runs (id, flow, status, rev, graph_version, created_at, updated_at, header)
        SELECT r.id, r.flow, r.status, r.rev, r.graph_version, r.created_at, r.updated_at, r.header
          FROM run_rows r
-        WHERE r.from_rev = 0 AND (SELECT ok FROM gate) AND NOT EXISTS (SELECT 1 FROM locked l WHERE l.id = r.id)
+        WHERE r.from_rev = 0 AND (SELECT ok FROM gate)
         ORDER BY r.id COLLATE "C"
            ON CONFLICT (id) DO NOTHING
        RETURNING id, 0 AS from_rev),
