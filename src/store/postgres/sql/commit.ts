@@ -11,8 +11,9 @@
  *    reads the new epoch (a deposed coordinator's commit cannot slip in after
  *    its successor's election; a row updated after the statement began is
  *    read in its latest version, as `FOR SHARE` does); `locked`: the
- *    batch's existing runs, locked in id order (two batches never lock the
- *    same runs in opposite orders: no deadlock) with their current revision.
+ *    batch's runs to update, locked in id order (two batches never lock the
+ *    same runs in opposite orders: no deadlock) with their current revision
+ *    (runs only to create are not looked up: their insert finds a stored one).
  *    `gate` reads both first: true when the fence holds (or none is given).
  * 2. `inserted`, `updated`: behind the gate, the runs whose plan matches the
  *    stored revision (see `../plan.ts`: one candidate per distinct expected
@@ -54,7 +55,7 @@ WITH fence AS MATERIALIZED (
        SELECT * FROM jsonb_to_recordset($3::jsonb) AS r(id text, from_rev integer, flow text, status text, rev integer, graph_version integer,
                                                        created_at bigint, updated_at bigint, header jsonb)),
      locked AS MATERIALIZED (
-       SELECT id, rev FROM ${s}.runs WHERE id IN (SELECT id FROM run_rows) ORDER BY id COLLATE "C" FOR UPDATE),
+       SELECT id, rev FROM ${s}.runs WHERE id IN (SELECT id FROM run_rows WHERE from_rev > 0) ORDER BY id COLLATE "C" FOR UPDATE),
      gate AS MATERIALIZED (
        SELECT ($1::text IS NULL OR EXISTS (SELECT 1 FROM fence WHERE epoch = $2::bigint)) AND (SELECT count(*) FROM locked) >= 0 AS ok),
      inserted AS (
