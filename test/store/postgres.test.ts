@@ -130,6 +130,27 @@ describe.skipIf(servicesSkipped())('PostgresStore', () => {
       expect(await a.loadRun('batch-new')).toMatchObject({ rev: 1 });
     });
 
+    it("deletes outbox items in one round trip and leaves the session's synchronous_commit on for the commits after it", async () => {
+      const pool = new pg.Pool({ connectionString: url, max: 1 });
+      const store = await openPostgresStore({ pool, schema });
+      try {
+        const create = startedRun('outbox-delete');
+        await store.commit([create]);
+        const spy = vi.spyOn(pg.Client.prototype, 'query');
+        try {
+          await store.deleteOutbox(create.outbox.map((o) => o.id));
+          expect(spy).toHaveBeenCalledTimes(1);
+        } finally {
+          spy.mockRestore();
+        }
+        expect((await store.dueOutbox(Number.MAX_SAFE_INTEGER, 1000)).filter((o) => o.runId === 'outbox-delete')).toEqual([]);
+        expect((await pool.query('SHOW synchronous_commit')).rows).toEqual([{ synchronous_commit: 'on' }]); // the pool's only connection
+      } finally {
+        await store.close();
+        await pool.end();
+      }
+    });
+
     it('writes the plan of the revision a run holds when its commits in a batch expect several (as the memory store)', async () => {
       const memory = new MemoryStore();
       const create = startedRun('replay');
