@@ -1,5 +1,5 @@
 /**
- * Rows in and out of PostgreSQL. Batches go in as one JSON array per statement
+ * Rows in and out of PostgreSQL. Batches go in as one JSON array per table
  * (expanded by `jsonb_to_recordset`), built as text so that each object is
  * serialised once.
  *
