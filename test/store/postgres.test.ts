@@ -157,10 +157,18 @@ describe.skipIf(servicesSkipped())('PostgresStore', () => {
       const [c2, other] = [nextOf(create, 'two'), startedRun('replay-other')];
       const c3 = { ...nextOf(c2, 'three'), outbox: [{ ...create.outbox[0]!, id: 'replay:3:0' }] };
       const c4 = nextOf(c3, 'four');
+      const [half, both] = [startedRun('replay-half'), startedRun('replay-both')];
       // Stored at 2 (c2 written earlier): c2 again is stale, c3 and c4 apply; at 1: all three would.
-      const batches = [[create, other], [c2], [c2, c3, { ...nextOf(other, 'late'), expectedRev: 7 }, c4, nextOf(other, 'next')]];
+      // A create and its next step: both apply to a run not stored; only the step to one stored at 1.
+      const batches = [
+        [create, other, half],
+        [c2],
+        [c2, c3, { ...nextOf(other, 'late'), expectedRev: 7 }, c4, nextOf(other, 'next')],
+        [half, nextOf(half, 'half'), both, nextOf(both, 'both')],
+      ];
       for (const batch of batches) expect(await a.commit(batch)).toEqual(await memory.commit(batch));
-      for (const id of ['replay', 'replay-other']) {
+      expect(await a.commit(batches[3]!)).toEqual({ conflicts: batches[3]!.map((c) => c.run.id) }); // all stale now
+      for (const id of ['replay', 'replay-other', 'replay-half', 'replay-both']) {
         expect(await a.loadRun(id)).toEqual(await memory.loadRun(id));
         expect(await a.history(id)).toEqual(await memory.history(id));
       }
