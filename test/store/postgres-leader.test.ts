@@ -171,6 +171,57 @@ describe.skipIf(servicesSkipped())('PostgresStore: coordinator lock and leader e
     expect(await a.commit([nextOf(nextOf(create, 'leader'), 'client')])).toEqual({ conflicts: [] });
   });
 
+  it('refuses a whole fenced batch, new runs and outbox items included, and one fenced by an election that never happened', async () => {
+    const schema = schemaName();
+    cleanups.push(() => dropSchema(schema));
+    const store = await open(schema);
+    const lock = await lockWhenFree(store, LOCK);
+    cleanups.push(() => lock.release());
+    const create = startedRun('kept');
+    expect(await store.commit([create], lock.fence)).toEqual({ conflicts: [] });
+    const outboxBefore = await store.dueOutbox(Number.MAX_SAFE_INTEGER, 1000);
+
+    const stale = { ...lock.fence, epoch: lock.fence.epoch - 1 };
+    const batch = [nextOf(create, 'stale leader'), startedRun('never-created'), { ...nextOf(create, 'conflicting'), expectedRev: 9 }];
+    await expect(store.commit(batch, stale)).rejects.toMatchObject({ code: 'TW_FENCED', epoch: stale.epoch, current: lock.fence.epoch });
+    await expect(store.commit(batch, { name: 'coordinator:never-elected', epoch: 1 })).rejects.toMatchObject({ code: 'TW_FENCED', current: undefined });
+    expect(await store.loadRun('never-created')).toBeUndefined();
+    expect((await store.loadRun('kept'))?.rev).toBe(1);
+    expect((await store.history('kept')).some((e) => e.actor !== undefined)).toBe(false);
+    expect(await store.dueOutbox(Number.MAX_SAFE_INTEGER, 1000)).toEqual(outboxBefore);
+  });
+
+  it('a commit that meets an election in flight waits for it, then reads the new epoch and is refused', async () => {
+    const schema = schemaName();
+    cleanups.push(() => dropSchema(schema));
+    const store = await open(schema);
+    const lock = await lockWhenFree(store, LOCK);
+    cleanups.push(() => lock.release());
+    const create = startedRun('raced');
+    expect(await store.commit([create], lock.fence)).toEqual({ conflicts: [] });
+
+    const election = await (await adminPool()).connect();
+    try {
+      await election.query('BEGIN');
+      await election.query(`UPDATE "${schema}".leader_epochs SET epoch = epoch + 1 WHERE name = $1`, [LOCK]); // a successor's win, not yet committed
+      const commit = store.commit([nextOf(create, 'deposed')], lock.fence);
+      commit.catch(() => undefined);
+      await until(async () => {
+        const waiting = await (await adminPool()).query(
+          `SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE $1`,
+          [`%"${schema}".leader_epochs%FOR SHARE%`],
+        );
+        return waiting.rows.length > 0;
+      }, 'the commit waits for the election');
+      await election.query('COMMIT');
+      await expect(commit).rejects.toMatchObject({ code: 'TW_FENCED', current: lock.fence.epoch + 1 });
+    } finally {
+      await election.query('ROLLBACK').catch(() => undefined);
+      election.release();
+    }
+    expect((await store.loadRun('raced'))?.rev).toBe(1);
+  });
+
   it('gives the connection of every lost lock back: after many losses the store still answers', async () => {
     const schema = schemaName();
     cleanups.push(() => dropSchema(schema));

@@ -1,7 +1,16 @@
 /**
- * Planning a commit batch: given the revisions the database holds, which
- * commits apply and what each run's rows become. Pure: the same rules as the
- * memory store, folded so that each row is written once per batch.
+ * Planning a commit batch before knowing the revisions the database holds.
+ *
+ * A batch is written by one statement (see `sql/commit.ts`), so the plan is
+ * made before the stored revisions are known. For each run it holds one
+ * candidate per distinct `expectedRev` among the run's commits: what the
+ * batch writes if the run is stored at that revision (0: not stored yet),
+ * following the same rules as the memory store (commits taken in order, a
+ * commit applies when its `expectedRev` equals the run's revision so far),
+ * folded so that each row is written once. A stored revision that is no
+ * candidate applies no commit of the run. The statement writes the candidate
+ * whose revision the run holds, at most one per run; the coordinator's batches
+ * have one commit (one candidate) per run. Pure.
  *
  * @packageDocumentation
  */
@@ -9,13 +18,11 @@ import type { HistoryEntry } from '../../engine/events.js';
 import type { ActivationState, NodeState, RunHeader } from '../../engine/state.js';
 import type { BacklogRow, OutboxItem, StepCommit } from '../port.js';
 
-/** What a batch writes for one run. */
+/** What a batch writes for one run if the run is stored at revision {@link RunPlan.fromRev}. */
 export interface RunPlan {
   /** Run id. */
   readonly id: string;
-  /** Whether the run row exists (update it) or not (insert it). */
-  readonly exists: boolean;
-  /** The revision the row holds now (0 for a new run): the update's guard. */
+  /** The revision the run must hold for this plan to be written: the update's guard; 0 to insert the run. */
   readonly fromRev: number;
   /** The header after the last applied commit. */
   header: RunHeader;
@@ -31,62 +38,77 @@ export interface RunPlan {
   backlog: BacklogRow[];
   /** History entries to append. */
   readonly history: HistoryEntry[];
-}
-
-/** An outbox item and the run whose commit added it. */
-export interface PlannedOutbox {
-  /** The committing run. */
-  readonly runId: string;
-  /** The item. */
-  readonly item: OutboxItem;
-}
-
-/** The plan of a batch. */
-export interface CommitPlan {
-  /** Runs with at least one applied commit, sorted by id. */
-  readonly runs: RunPlan[];
   /** Outbox items by id, in the order they were first added. */
   readonly outbox: Map<string, PlannedOutbox>;
-  /** For each commit (same index), whether its revision was stale. */
-  readonly conflicted: boolean[];
+  /** Indexes (in the batch) of the commits this plan applies. */
+  readonly applied: Set<number>;
 }
 
-/** Run ids of a batch, distinct and sorted (code unit order): the order rows are locked and inserted in. */
-export function batchRunIds(commits: readonly StepCommit[]): string[] {
-  return [...new Set(commits.map((commit) => commit.run.id))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+/** An outbox item of a {@link RunPlan}. */
+export interface PlannedOutbox {
+  /** The item. */
+  readonly item: OutboxItem;
+  /**
+   * Where the item was first added in the batch (by commit, then by its index
+   * in the commit): outbox rows of the whole batch are inserted in this order.
+   */
+  readonly position: number;
+}
+
+/** Compares strings in code unit order (as `COLLATE "C"` does). */
+function byCodeUnit(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /**
- * Plans `commits` against `revs` (the revision of each existing run of the
- * batch). Commits are taken in order, as the memory store does: a commit applies
- * when its `expectedRev` equals the run's revision so far (the stored one, or
- * that of the previous applied commit of the batch).
+ * The candidate plans of `commits`, sorted by run id (code unit order: the
+ * order rows are locked and inserted in), then by `fromRev`.
  */
-export function planCommit(commits: readonly StepCommit[], revs: ReadonlyMap<string, number>): CommitPlan {
-  const plans = new Map<string, RunPlan>();
-  const current = new Map<string, number>();
-  const outbox = new Map<string, PlannedOutbox>();
-  const conflicted = commits.map((commit) => {
-    const id = commit.run.id;
-    const rev = current.get(id) ?? revs.get(id) ?? 0;
-    if (commit.expectedRev !== rev) return true;
-    current.set(id, commit.run.rev);
-    let plan = plans.get(id);
-    if (plan === undefined) {
-      plan = {
-        id,
-        exists: revs.has(id),
-        fromRev: rev,
-        header: commit.run,
-        nodes: new Map(),
-        removed: new Set(),
-        activations: new Map(),
-        cleared: new Set(),
-        backlog: [],
-        history: [],
-      };
-      plans.set(id, plan);
+export function planCommit(commits: readonly StepCommit[]): RunPlan[] {
+  const byRun = new Map<string, number[]>();
+  const positions: number[] = [];
+  let position = 0;
+  commits.forEach((commit, i) => {
+    const indexes = byRun.get(commit.run.id);
+    if (indexes === undefined) byRun.set(commit.run.id, [i]);
+    else indexes.push(i);
+    positions.push(position);
+    position += commit.outbox.length;
+  });
+  const plans: RunPlan[] = [];
+  for (const id of [...byRun.keys()].sort(byCodeUnit)) {
+    const indexes = byRun.get(id) ?? [];
+    const revs = [...new Set(indexes.map((i) => commits[i]?.expectedRev ?? 0))].sort((a, b) => a - b);
+    for (const fromRev of revs) {
+      const plan = planRun(commits, indexes, fromRev, positions);
+      if (plan !== undefined) plans.push(plan);
     }
+  }
+  return plans;
+}
+
+/** The plan of run `indexes` (its commits, in batch order) if the run is stored at `fromRev`. */
+function planRun(commits: readonly StepCommit[], indexes: readonly number[], fromRev: number, positions: readonly number[]): RunPlan | undefined {
+  let plan: RunPlan | undefined;
+  let rev = fromRev;
+  for (const i of indexes) {
+    const commit = commits[i];
+    if (commit === undefined || commit.expectedRev !== rev) continue;
+    rev = commit.run.rev;
+    plan ??= {
+      id: commit.run.id,
+      fromRev,
+      header: commit.run,
+      nodes: new Map(),
+      removed: new Set(),
+      activations: new Map(),
+      cleared: new Set(),
+      backlog: [],
+      history: [],
+      outbox: new Map(),
+      applied: new Set(),
+    };
+    plan.applied.add(i);
     plan.header = commit.run;
     // Deletes first: a step that removes a node and adds it again lists it in both.
     for (const removed of commit.removed) {
@@ -102,10 +124,21 @@ export function planCommit(commits: readonly StepCommit[], revs: ReadonlyMap<str
     for (const row of commit.backlog ?? []) plan.backlog.push(row);
     for (const activation of commit.activations) plan.activations.set(`${activation.node}#${activation.seq}`, activation);
     plan.history.push(...commit.history);
-    // Map.set keeps the first position of a key, as the memory store's outbox does.
-    for (const item of commit.outbox) outbox.set(item.id, { runId: id, item });
-    return false;
-  });
-  const runs = [...plans.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  return { runs, outbox, conflicted };
+    // A replaced item keeps the position of its first addition, as the memory store's outbox does.
+    for (const [j, item] of commit.outbox.entries()) {
+      plan.outbox.set(item.id, { item, position: plan.outbox.get(item.id)?.position ?? (positions[i] ?? 0) + j });
+    }
+  }
+  return plan;
+}
+
+/**
+ * The runs of `commits` reported as conflicts, once `written` (run id → the
+ * `fromRev` of the plan the statement wrote) is known: each commit that the
+ * written plan does not apply, every commit of a run not written.
+ */
+export function conflictsOf(commits: readonly StepCommit[], plans: readonly RunPlan[], written: ReadonlyMap<string, number>): string[] {
+  const applied = new Set<number>();
+  for (const plan of plans) if (written.get(plan.id) === plan.fromRev) for (const i of plan.applied) applied.add(i);
+  return commits.flatMap((commit, i) => (applied.has(i) ? [] : [commit.run.id]));
 }

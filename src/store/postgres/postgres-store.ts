@@ -1,8 +1,8 @@
 /**
  * The PostgreSQL store: runs in a PostgreSQL schema, shared by any number of
- * coordinators. Each commit batch is one transaction of a handful of
- * multi-row statements; runs are guarded by their revision (optimistic
- * concurrency), so two coordinators never both commit a step of one run.
+ * coordinators. Each commit batch is one statement of multi-row writes;
+ * runs are guarded by their revision (optimistic concurrency), so two
+ * coordinators never both commit a step of one run.
  *
  * @packageDocumentation
  */
@@ -14,11 +14,10 @@ import type { CommitResult, Fence, OutboxItem, Page, RunFilter, RunSummary, Stor
 import { ACTIVATION_ROW, HISTORY_ROW, readRow, readStatus } from '../row-check.js';
 import { systemTimers, tryAdvisoryLock, type LockCheck, type Timers } from './lock.js';
 import { migrate } from './migrations.js';
-import { inTransaction } from './transaction.js';
-import { batchRunIds, planCommit } from './plan.js';
+import { conflictsOf, planCommit } from './plan.js';
 import { buildQueries, type NamedQuery, type Queries } from './queries.js';
 import { redactSecret, redactUrl } from './redact.js';
-import { activationRows, backlogRows, clearedRows, counts, epoch, historyRows, loadedRun, type LoadedRow, nodeRows, outboxItem, outboxRows, removedRows, runRows } from './rows.js';
+import { activationRows, backlogRows, clearedRows, epoch, historyRows, loadedRun, type LoadedRow, nodeRows, outboxItem, outboxRows, removedRows, runRows } from './rows.js';
 import { DEFAULT_SCHEMA, quoteSchema } from './schema-name.js';
 
 /** Options of {@link openPostgresStore}: give `url` or `pool`. */
@@ -85,40 +84,33 @@ export class PostgresStore implements Store {
     this.schema = schema;
   }
 
-  /** @inheritdoc */
+  /**
+   * @inheritdoc
+   *
+   * One statement, one round trip, whatever the batch (see `sql/commit.ts`).
+   */
   async commit(commits: StepCommit[], fence?: Fence): Promise<CommitResult> {
     this.check();
     if (commits.length === 0) return { conflicts: [] };
-    const lost = new Set<string>();
-    const plan = await inTransaction(this.pool, async (client) => {
-      if (fence !== undefined) {
-        const rows = await query<{ epoch: string }>(client, this.q.fenceEpoch, [fence.name]);
-        const current = rows[0] === undefined ? undefined : Number(rows[0].epoch);
-        if (current !== fence.epoch) throw new FencedError(fence.name, fence.epoch, current);
-      }
-      // A batch that only creates runs has nothing to lock (a run id taken meanwhile
-      // is caught by the insert's ON CONFLICT): one round trip less for batched starts.
-      const creates = commits.every((commit) => commit.expectedRev === 0);
-      const locked = creates ? [] : await query<{ id: string; rev: number }>(client, this.q.lockRuns, [batchRunIds(commits)]);
-      const planned = planCommit(commits, new Map(locked.map((row) => [row.id, row.rev])));
-      const inserts = planned.runs.filter((run) => !run.exists);
-      const updates = planned.runs.filter((run) => run.exists);
-      for (const [runs, statement] of [[inserts, this.q.insertRuns], [updates, this.q.updateRuns]] as const) {
-        if (runs.length === 0) continue;
-        const written = new Set((await query<{ id: string }>(client, statement, [runRows(runs)])).map((row) => row.id));
-        for (const run of runs) if (!written.has(run.id)) lost.add(run.id);
-      }
-      const runs = lost.size === 0 ? planned.runs : planned.runs.filter((run) => !lost.has(run.id));
-      const n = counts(runs);
-      if (n.removed > 0) await query(client, this.q.deleteNodes, [removedRows(runs)]);
-      if (n.cleared > 0) await query(client, this.q.deleteBacklog, [clearedRows(runs)]);
-      const outbox = [...planned.outbox.values()].filter((entry) => !lost.has(entry.runId));
-      if (n.nodes + n.activations + n.history + n.backlog + outbox.length > 0) {
-        await query(client, this.q.writeRows, [nodeRows(runs), activationRows(runs), historyRows(runs), outboxRows(outbox), backlogRows(runs)]);
-      }
-      return planned;
-    });
-    return { conflicts: commits.filter((commit, i) => plan.conflicted[i] === true || lost.has(commit.run.id)).map((commit) => commit.run.id) };
+    const plans = planCommit(commits);
+    const values = [
+      fence?.name ?? null,
+      fence?.epoch ?? 0,
+      runRows(plans),
+      removedRows(plans),
+      nodeRows(plans),
+      activationRows(plans),
+      historyRows(plans),
+      outboxRows(plans),
+      clearedRows(plans),
+      backlogRows(plans),
+    ];
+    type Row = { ok: boolean; epoch: string | null; ids: string[]; from_revs: number[] };
+    const [row] = await query<Row>(this.pool, this.q.commit, values);
+    if (row === undefined) throw new StoreError('the commit statement returned no row');
+    if (!row.ok && fence !== undefined) throw new FencedError(fence.name, fence.epoch, row.epoch === null ? undefined : Number(row.epoch));
+    const written = new Map(row.ids.map((id, i) => [id, row.from_revs[i] ?? -1]));
+    return { conflicts: conflictsOf(commits, plans, written) };
   }
 
   /** @inheritdoc */
@@ -198,11 +190,8 @@ export class PostgresStore implements Store {
     if (ids.length === 0) return;
     // Without waiting for the WAL flush: a delete lost in a crash only makes the
     // poller publish those items again (at-least-once), and it saves a disk sync
-    // per published batch on the engine's hot path.
-    await inTransaction(this.pool, async (client) => {
-      await client.query('SET LOCAL synchronous_commit = off');
-      await query(client, this.q.deleteOutbox, [ids]);
-    });
+    // per published batch on the engine's hot path. One round trip (see the statement).
+    await query(this.pool, this.q.deleteOutbox, [ids]);
   }
 
   /** @inheritdoc */

@@ -5,33 +5,22 @@
  * @packageDocumentation
  */
 import { activations } from './sql/activations.js';
-import { deleteBacklog } from './sql/backlog.js';
-import { deleteNodes } from './sql/delete-nodes.js';
 import { deleteOutbox } from './sql/delete-outbox.js';
 import { claimOutbox } from './sql/claim-outbox.js';
 import { clock } from './sql/clock.js';
+import { commit } from './sql/commit.js';
 import { dueOutbox } from './sql/due-outbox.js';
 import { history } from './sql/history.js';
-import { insertRuns } from './sql/insert-runs.js';
 import { listRuns } from './sql/list-runs.js';
 import { liveRuns } from './sql/live-runs.js';
 import { loadRun } from './sql/load-run.js';
-import { lockRuns } from './sql/lock-runs.js';
-import { bumpEpoch, fenceEpoch, readEpoch } from './sql/leader-epochs.js';
+import { bumpEpoch, readEpoch } from './sql/leader-epochs.js';
 import { runsListeningTo } from './sql/runs-listening-to.js';
 import { tasks } from './sql/tasks.js';
-import { updateRuns } from './sql/update-runs.js';
 import { upsertTasks } from './sql/upsert-tasks.js';
-import { writeRows } from './sql/write-rows.js';
 
 const BUILDERS = {
-  fenceEpoch,
-  lockRuns,
-  insertRuns,
-  updateRuns,
-  deleteNodes,
-  deleteBacklog,
-  writeRows,
+  commit,
   loadRun,
   listRuns,
   liveRuns,

@@ -1,5 +1,5 @@
 /**
- * Rows in and out of PostgreSQL. Batches go in as one JSON array per statement
+ * Rows in and out of PostgreSQL. Batches go in as one JSON array per table
  * (expanded by `jsonb_to_recordset`), built as text so that each object is
  * serialised once.
  *
@@ -15,7 +15,7 @@ import { activationKey, type ActivationState, type NodeState, type RunState } fr
 import { attachBacklogs, nodeRow } from '../backlog.js';
 import type { OutboxItem } from '../port.js';
 import { ACTIVATION_ROW, BACKLOG_ROW, NODE_ROW, readHeader, readRow } from '../row-check.js';
-import type { PlannedOutbox, RunPlan } from './plan.js';
+import type { RunPlan } from './plan.js';
 
 const UNSUPPORTED_ESCAPE = /\\u(?:0000|d[89a-f])/i;
 
@@ -40,13 +40,13 @@ function record(fields: Record<string, unknown>, data: string): string {
   return `${JSON.stringify(fields).slice(0, -1)},"data":${data}}`;
 }
 
-/** The `runs` rows of `plans` (with `expected_rev` for the update). */
+/** The `runs` rows of `plans`, each with the `from_rev` it is written at (0: inserted). */
 export function runRows(plans: readonly RunPlan[]): string {
   const rows = plans.map((plan) => {
     const h = plan.header;
     const fields = {
       id: plan.id,
-      expected_rev: plan.fromRev,
+      from_rev: plan.fromRev,
       flow: h.flow,
       status: h.status,
       rev: h.rev,
@@ -61,8 +61,8 @@ export function runRows(plans: readonly RunPlan[]): string {
 
 /** The node keys `plans` delete. */
 export function removedRows(plans: readonly RunPlan[]): string {
-  const rows: { run_id: string; node_id: string }[] = [];
-  for (const plan of plans) for (const node of plan.removed) rows.push({ run_id: plan.id, node_id: node });
+  const rows: { run_id: string; from_rev: number; node_id: string }[] = [];
+  for (const plan of plans) for (const node of plan.removed) rows.push({ run_id: plan.id, from_rev: plan.fromRev, node_id: node });
   return JSON.stringify(rows);
 }
 
@@ -71,7 +71,8 @@ export function nodeRows(plans: readonly RunPlan[]): string {
   const rows: string[] = [];
   for (const plan of plans) {
     for (const [id, node] of plan.nodes) {
-      rows.push(record({ run_id: plan.id, node_id: id, kind: node.def.kind, name: node.def.name, status: node.status }, jsonbText(nodeRow(node))));
+      const fields = { run_id: plan.id, from_rev: plan.fromRev, node_id: id, kind: node.def.kind, name: node.def.name, status: node.status };
+      rows.push(record(fields, jsonbText(nodeRow(node))));
     }
   }
   return `[${rows.join(',')}]`;
@@ -82,7 +83,7 @@ export function activationRows(plans: readonly RunPlan[]): string {
   const rows: string[] = [];
   for (const plan of plans) {
     for (const a of plan.activations.values()) {
-      rows.push(record({ run_id: plan.id, node_id: a.node, seq: a.seq, status: a.status }, jsonbText(a)));
+      rows.push(record({ run_id: plan.id, from_rev: plan.fromRev, node_id: a.node, seq: a.seq, status: a.status }, jsonbText(a)));
     }
   }
   return `[${rows.join(',')}]`;
@@ -90,49 +91,39 @@ export function activationRows(plans: readonly RunPlan[]): string {
 
 /** The node keys whose backlog `plans` delete. */
 export function clearedRows(plans: readonly RunPlan[]): string {
-  const rows: { run_id: string; node_id: string }[] = [];
-  for (const plan of plans) for (const node of plan.cleared) rows.push({ run_id: plan.id, node_id: node });
+  const rows: { run_id: string; from_rev: number; node_id: string }[] = [];
+  for (const plan of plans) for (const node of plan.cleared) rows.push({ run_id: plan.id, from_rev: plan.fromRev, node_id: node });
   return JSON.stringify(rows);
 }
 
 /** The `backlog` rows of `plans`. */
 export function backlogRows(plans: readonly RunPlan[]): string {
   const rows: string[] = [];
-  for (const plan of plans) for (const row of plan.backlog) rows.push(record({ run_id: plan.id, node_id: row.node, seq: row.seq }, jsonbText(row)));
+  for (const plan of plans) {
+    for (const row of plan.backlog) rows.push(record({ run_id: plan.id, from_rev: plan.fromRev, node_id: row.node, seq: row.seq }, jsonbText(row)));
+  }
   return `[${rows.join(',')}]`;
 }
 
 /** The `history` rows of `plans`. */
 export function historyRows(plans: readonly RunPlan[]): string {
   const rows: string[] = [];
-  for (const plan of plans) for (const entry of plan.history) rows.push(record({ run_id: plan.id, seq: entry.seq }, jsonbText(entry)));
+  for (const plan of plans) for (const entry of plan.history) rows.push(record({ run_id: plan.id, from_rev: plan.fromRev, seq: entry.seq }, jsonbText(entry)));
   return `[${rows.join(',')}]`;
 }
 
-/** The `outbox` rows of `items`. */
-export function outboxRows(items: Iterable<PlannedOutbox>): string {
-  const rows: string[] = [];
-  for (const { item } of items) rows.push(record({ id: item.id, run_id: item.runId, due_at: epoch(item.dueAt, Math.ceil) }, jsonbText(item)));
+/**
+ * The `outbox` rows of `plans`, in the order their items were first added to
+ * the batch; `commit_run` is the run whose commit adds the item (the row is
+ * written with that run).
+ */
+export function outboxRows(plans: readonly RunPlan[]): string {
+  const planned = plans.flatMap((plan) => [...plan.outbox.values()].map((entry) => ({ plan, entry })));
+  planned.sort((a, b) => a.entry.position - b.entry.position);
+  const rows = planned.map(({ plan, entry: { item } }) =>
+    record({ id: item.id, run_id: item.runId, commit_run: plan.id, from_rev: plan.fromRev, due_at: epoch(item.dueAt, Math.ceil) }, jsonbText(item)),
+  );
   return `[${rows.join(',')}]`;
-}
-
-/** Counts of the rows {@link RunPlan}s write, to skip empty statements. */
-export function counts(plans: readonly RunPlan[]): { removed: number; nodes: number; activations: number; history: number; cleared: number; backlog: number } {
-  let removed = 0;
-  let nodes = 0;
-  let activations = 0;
-  let history = 0;
-  let cleared = 0;
-  let backlog = 0;
-  for (const plan of plans) {
-    removed += plan.removed.size;
-    nodes += plan.nodes.size;
-    activations += plan.activations.size;
-    history += plan.history.length;
-    cleared += plan.cleared.size;
-    backlog += plan.backlog.length;
-  }
-  return { removed, nodes, activations, history, cleared, backlog };
 }
 
 /** An outbox item read back. */

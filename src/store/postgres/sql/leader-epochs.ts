@@ -12,13 +12,3 @@ RETURNING epoch`;
 /** `$1 text`: the election. Its current epoch (no row: never elected). */
 export const readEpoch = (s: string): string => `
 SELECT epoch FROM ${s}.leader_epochs WHERE name = $1`;
-
-/**
- * `$1 text`: the election. Commit, step 0 of a fenced commit: reads the epoch
- * and holds a share lock on it until the commit ends, so an election's
- * increment waits for commits in flight, and a commit after it reads the new
- * epoch (a deposed coordinator's commit cannot slip in after its successor's
- * election).
- */
-export const fenceEpoch = (s: string): string => `
-SELECT epoch FROM ${s}.leader_epochs WHERE name = $1 FOR SHARE`;
