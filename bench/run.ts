@@ -252,6 +252,13 @@ async function runWorkload(
   Object.assign(rec, (results[medianIndex(seconds)] as RunResult).extra);
   rec['runs_s'] = seconds.map(r4);
   rec['spread_pct'] = r1(spreadPct(seconds));
+  const cpu = results.map((r) => r.extra['cpu_s']).filter((c): c is number => typeof c === 'number');
+  if (cpu.length === results.length) {
+    // The process's CPU seconds per run (chain, throughput): n per CPU second barely moves with the machine's load.
+    rec['cpu_runs_s'] = cpu;
+    rec['tasks_per_cpu_s'] = r1(n / median(cpu));
+    rec['cpu_spread_pct'] = r1(spreadPct(cpu));
+  }
   rec['warmup_runs'] = warmups;
   rec['load_avg_1m'] = [loadBefore, r1(loadavg()[0] ?? 0)];
   if (workerMetrics !== undefined) rec['worker_metrics'] = workerMetrics;
@@ -316,7 +323,7 @@ async function runScale(mode: Mode, sizes: number[], shape: ScaleShape, runs: nu
         break;
       }
       results.push(r as unknown as Record<string, number>);
-      log(`${mode.name} scale n=${n} run ${k + 1}/${runs}: ${r.seconds.toFixed(3)} s (build ${r.build_s?.toFixed(3)} s, start ${r.start_s?.toFixed(3)} s, run ${r.run_s?.toFixed(3)} s), peak RSS ${r.peak_rss_mb} MB`);
+      log(`${mode.name} scale n=${n} run ${k + 1}/${runs}: ${r.seconds.toFixed(3)} s (build ${r.build_s?.toFixed(3)} s, start ${r.start_s?.toFixed(3)} s (cpu ${r.start_cpu_s?.toFixed(3)}), run ${r.run_s?.toFixed(3)} s (cpu ${r.run_cpu_s?.toFixed(3)})), peak RSS ${r.peak_rss_mb} MB`);
     }
     if (failure !== undefined) {
       log(`${mode.name} scale n=${n} FAILED: ${failure}`);
@@ -337,6 +344,10 @@ async function runScale(mode: Mode, sizes: number[], shape: ScaleShape, runs: nu
       build_s: r4(mid['build_s'] as number),
       start_s: r4(mid['start_s'] as number),
       run_s: r4(mid['run_s'] as number),
+      start_cpu_s: r4(mid['start_cpu_s'] as number),
+      run_cpu_s: r4(mid['run_cpu_s'] as number),
+      start_us_per_node: r1(((mid['start_s'] as number) / n) * 1e6),
+      start_cpu_us_per_node: r1(((mid['start_cpu_s'] as number) / n) * 1e6),
       total_s: r4((mid['build_s'] as number) + (mid['seconds'] as number)),
       rss_before_mb: mid['rss_before_mb'],
       heap_used_mb: mid['heap_used_mb'],

@@ -267,13 +267,25 @@ export async function chain(ctx: WorkloadContext, n: number): Promise<RunResult>
   const buildMs = performance.now() - tb;
   const id = newRunId('chain');
   const countdown = ctx.runs.expect([id]);
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   const run = await ctx.client.start(flo, {}, { id });
   await waitRuns(ctx, countdown, [id], 'chain run');
   const value = await run.result(last);
   const seconds = (performance.now() - t0) / 1000;
+  const cpuS = cpuSeconds(c0);
   if (value !== n) throw new Error(`chain: the last task returned ${String(value)}, expected ${n}`);
-  return { seconds, n, extra: { build_ms: r3(buildMs) } };
+  return { seconds, n, extra: { build_ms: r3(buildMs), cpu_s: r4(cpuS) } };
+}
+
+/**
+ * CPU time of this process (user + system, every thread: GC included) since `from`, in seconds:
+ * unlike the wall time, it barely grows when other processes load the machine. In the embedded
+ * modes it is the whole cost of the workload; with amqp-pg only the client's part.
+ */
+export function cpuSeconds(from: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(from);
+  return (used.user + used.system) / 1e6;
 }
 
 // ---- W2 fanout ---------------------------------------------------------------------
@@ -317,16 +329,18 @@ export async function throughput(ctx: WorkloadContext, chains: number): Promise<
   const buildMs = performance.now() - tb;
   const ids = flows.map(() => newRunId('tp'));
   const countdown = ctx.runs.expect(ids);
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   await Promise.all(flows.map((flo, i) => ctx.client.start(flo, {}, { id: ids[i] as string })));
   const submitS = (performance.now() - t0) / 1000;
   await waitRuns(ctx, countdown, ids, 'throughput runs');
   const seconds = (performance.now() - t0) / 1000;
+  const cpuS = cpuSeconds(c0);
   // Not timed: every chain computed the right value.
   let wrong = 0;
   if (ctx.verify) for (let i = 0; i < chains; i++) if ((await ctx.client.run(ids[i] as string).result('c')) !== i + 3) wrong++;
   if (wrong > 0) throw new Error(`throughput: ${wrong} of ${chains} chains returned a wrong value`);
-  return { seconds, n: 3 * chains, extra: { chains, submit_s: r4(submitS), build_ms: r3(buildMs) } };
+  return { seconds, n: 3 * chains, extra: { chains, submit_s: r4(submitS), build_ms: r3(buildMs), cpu_s: r4(cpuS) } };
 }
 
 // ---- W4 events ---------------------------------------------------------------------
@@ -434,6 +448,10 @@ export interface ScaleChildResult {
   build_s?: number;
   start_s?: number;
   run_s?: number;
+  /** CPU time of the process (user + system, every thread: GC included) during the start phase; less sensitive to other processes than `start_s`. */
+  start_cpu_s?: number;
+  /** CPU time of the process during the run phase. */
+  run_cpu_s?: number;
   rss_before_mb?: number;
   peak_rss_mb?: number;
   heap_used_mb?: number;
@@ -475,7 +493,14 @@ function scaleFlow(n: number, shape: ScaleShape): ReturnType<typeof flow> {
 }
 
 /** One scale run in this process: build, start, wait until the run settles. */
-async function scaleOnce(client: Client, runs: Settlements, n: number, shape: ScaleShape, timeoutMs: number, onStarted?: (id: string) => void): Promise<{ build_s: number; start_s: number; run_s: number }> {
+async function scaleOnce(
+  client: Client,
+  runs: Settlements,
+  n: number,
+  shape: ScaleShape,
+  timeoutMs: number,
+  onStarted?: (id: string) => void,
+): Promise<{ build_s: number; start_s: number; run_s: number; start_cpu_s: number; run_cpu_s: number }> {
   const tb = performance.now();
   const flo = scaleFlow(n, shape);
   if (flo.nodes.length !== n) throw new Error(`scale: built ${flo.nodes.length} nodes, expected ${n}`);
@@ -483,12 +508,15 @@ async function scaleOnce(client: Client, runs: Settlements, n: number, shape: Sc
   const id = newRunId(`scale${n}`);
   const countdown = runs.expect([id]);
   onStarted?.(id);
+  const c0 = process.cpuUsage();
   await client.start(flo, {}, { id });
   const t1 = performance.now();
+  const startCpuS = cpuSeconds(c0);
+  const c1 = process.cpuUsage();
   // A settled 100k-node run is rarely missed: probe (a full status()) once a minute at most.
   await countdown.wait({ timeoutMs, what: `scale run of ${n} nodes`, stallMs: 60_000, probe: (c) => runs.probe(c, [id]) });
   const t2 = performance.now();
-  return { build_s: (t0 - tb) / 1000, start_s: (t1 - t0) / 1000, run_s: (t2 - t1) / 1000 };
+  return { build_s: (t0 - tb) / 1000, start_s: (t1 - t0) / 1000, run_s: (t2 - t1) / 1000, start_cpu_s: startCpuS, run_cpu_s: cpuSeconds(c1) };
 }
 
 /** The scale child's main: warm-up, one measured run, one JSON line on stdout. */
@@ -513,6 +541,8 @@ export async function scaleChild(spec: ScaleChildSpec): Promise<void> {
       build_s: r.build_s,
       start_s: r.start_s,
       run_s: r.run_s,
+      start_cpu_s: r.start_cpu_s,
+      run_cpu_s: r.run_cpu_s,
       rss_before_mb: r1(rssBefore / 2 ** 20),
       peak_rss_mb: r1(process.resourceUsage().maxRSS / 1024),
       heap_used_mb: r1(heapUsed / 2 ** 20),

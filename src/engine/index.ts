@@ -3,7 +3,7 @@
  *
  * @packageDocumentation
  */
-export { createRun, type CreateRunOptions } from './create.js';
+export { createRun, snapshotRun, type CreateRunOptions } from './create.js';
 export type { Change, Command, DispatchCommand, EngineEvent, ExecutionRef, HistoryEntry, HistoryType, LinkSpec } from './events.js';
 export { liveRun, type LiveRun, type RunIndex } from './live.js';
 export { emptyOutput, step, type StepOutput } from './step.js';

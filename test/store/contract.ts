@@ -332,6 +332,19 @@ export function storeContract(name: string, factory: StoreFactory): void {
       expect((await store.liveRunIds()).sort()).toEqual(['failed', 'listening', 'rolling_back', 'running', 'stalled', 'stopping']);
     });
 
+    it('lists a run under the status of its latest commit, whether a step changed the status or kept it', async () => {
+      await store.commit([bareRun('r1'), bareRun('r2')]);
+      const step = (id: string, rev: number, status: RunStatus): StepCommit => ({ ...bareRun(id, { status, rev: rev + 1, updatedAt: 10 * rev }), expectedRev: rev });
+      expect(await store.commit([step('r1', 1, 'running'), step('r2', 1, 'failed')])).toEqual({ conflicts: [] });
+      expect(await store.commit([step('r1', 2, 'succeeded'), step('r2', 2, 'failed')])).toEqual({ conflicts: [] });
+      const listed = async (status: RunStatus) => (await store.listRuns({ status: [status] })).map((r) => [r.id, r.status, r.updatedAt]);
+      expect(await listed('succeeded')).toEqual([['r1', 'succeeded', 20]]);
+      expect(await listed('failed')).toEqual([['r2', 'failed', 20]]);
+      expect(await listed('running')).toEqual([]);
+      expect(await store.liveRunIds()).toEqual(['r2']);
+      expect((await store.loadRun('r1'))?.status).toBe('succeeded');
+    });
+
     it('finds live runs listening to an event', async () => {
       const listening = new Scenario('listening');
       const cancelled = new Scenario('cancelled');

@@ -89,6 +89,33 @@ describe('SqliteStore', () => {
     }
   });
 
+  it('keeps the history written by schema version 3 (WITHOUT ROWID) in the rowid table of version 4, still refusing a seq twice', async () => {
+    const path = join(dir, 'runs.db');
+    const create = startedRun('r1');
+    const run = create.run;
+    const old = new Database(path);
+    for (const migration of MIGRATIONS.slice(0, 3)) old.exec(migration);
+    old.pragma('user_version = 3');
+    old.prepare('INSERT INTO runs (id, flow, status, rev, graph_version, created_at, updated_at, header) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(run.id, run.flow, run.status, run.rev, run.graphVersion, run.createdAt, run.updatedAt, JSON.stringify(run));
+    for (const entry of [...create.history].reverse()) old.prepare('INSERT INTO history (run_id, seq, data) VALUES (?, ?, ?)').run(run.id, entry.seq, JSON.stringify(entry));
+    old.close();
+
+    const store = openSqliteStore({ path });
+    expect(create.history.length).toBeGreaterThan(1);
+    expect(await store.history('r1')).toEqual(create.history);
+    const again = { ...create, run: { ...run, rev: run.rev + 1 }, expectedRev: run.rev, nodes: [], outbox: [], history: [create.history[0]!] };
+    await expect(store.commit([again])).rejects.toThrow(/UNIQUE/);
+    await store.close();
+    const db = new Database(path, { readonly: true });
+    try {
+      expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+      expect(db.prepare<[], { sql: string }>(`SELECT sql FROM sqlite_master WHERE name = 'history'`).get()?.sql).not.toContain('WITHOUT ROWID');
+    } finally {
+      db.close();
+    }
+  });
+
   it('refuses a database written by a newer schema', async () => {
     const path = join(dir, 'runs.db');
     const db = new Database(path);

@@ -10,7 +10,7 @@
  *   the rowid keeps the order in which nodes were first written, which is the
  *   order of `RunState.nodes` that the engine iterates
  * - `activations` (run_id, node_id, seq, status, data; PK (run_id, node_id, seq))
- * - `history` (run_id, seq, data; PK (run_id, seq))
+ * - `history` (run_id, seq, data; unique (run_id, seq)), rows in write order
  * - `outbox` (id PK, run_id, due_at, data)
  * - `tasks` (name PK, data): the task catalog
  * - `backlog` (run_id, node_id, seq, data; PK (run_id, node_id, seq)): the
@@ -109,6 +109,20 @@ export const MIGRATIONS: readonly string[] = [
     SELECT n.run_id, n.node_id, json_extract(e.value, '$.seq'), json_set(e.value, '$.node', n.node_id)
       FROM nodes n, json_each(n.data, '$.backlog') e;
   UPDATE nodes SET data = json_remove(data, '$.backlog') WHERE json_type(data, '$.backlog') IS NOT NULL;
+  `,
+  // 4: history in a rowid table, its rows appended in write order, found by a unique index on (run_id, seq). As a
+  // WITHOUT ROWID table keyed by (run_id, seq) its rows were stored in the key's order: a batch stepping many runs
+  // wrote one row into as many different leaf pages, each rewritten whole in the WAL (a third of a commit's cost).
+  `
+  CREATE TABLE history_rows (
+    run_id TEXT    NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    seq    INTEGER NOT NULL,
+    data   TEXT    NOT NULL
+  ) STRICT;
+  INSERT INTO history_rows (run_id, seq, data) SELECT run_id, seq, data FROM history ORDER BY run_id, seq;
+  DROP TABLE history;
+  ALTER TABLE history_rows RENAME TO history;
+  CREATE UNIQUE INDEX history_by_run ON history (run_id, seq);
   `,
 ];
 

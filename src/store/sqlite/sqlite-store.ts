@@ -47,9 +47,13 @@ function prepare(db: Database.Database) {
       `INSERT INTO runs (id, flow, status, rev, graph_version, created_at, updated_at, header) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO NOTHING`,
     ),
-    updateRun: db.prepare<[string, string, number, number, number, string, string, number]>(
-      `UPDATE runs SET flow = ?, status = ?, rev = ?, graph_version = ?, updated_at = ?, header = ? WHERE id = ? AND rev = ?`,
+    // A run's flow never changes, and its status rarely: the indexed columns (flow, status) are
+    // left out of the step's UPDATE, which rewrites no index entry (setting status, even to the same
+    // value, rewrites its entries in runs_by_status and runs_live: 2.5x the cost of the UPDATE).
+    updateRun: db.prepare<[number, number, number, string, string, number], { status: string }>(
+      `UPDATE runs SET rev = ?, graph_version = ?, updated_at = ?, header = ? WHERE id = ? AND rev = ? RETURNING status`,
     ),
+    setRunStatus: db.prepare<[string, string]>(`UPDATE runs SET status = ? WHERE id = ?`),
     upsertNode: db.prepare<[string, string, string, string, string, string]>(
       `INSERT INTO nodes (run_id, node_id, kind, name, status, data) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (run_id, node_id) DO UPDATE SET kind = excluded.kind, name = excluded.name, status = excluded.status, data = excluded.data`,
@@ -168,11 +172,14 @@ export class SqliteStore implements Store {
     const { run } = commit;
     const sql = this.sql;
     const header = JSON.stringify(run);
-    const changes =
-      commit.expectedRev === 0
-        ? sql.insertRun.run(run.id, run.flow, run.status, run.rev, run.graphVersion, run.createdAt, run.updatedAt, header).changes
-        : sql.updateRun.run(run.flow, run.status, run.rev, run.graphVersion, run.updatedAt, header, run.id, commit.expectedRev).changes;
-    if (changes === 0) return false;
+    if (commit.expectedRev === 0) {
+      const { changes } = sql.insertRun.run(run.id, run.flow, run.status, run.rev, run.graphVersion, run.createdAt, run.updatedAt, header);
+      if (changes === 0) return false;
+    } else {
+      const stored = sql.updateRun.get(run.rev, run.graphVersion, run.updatedAt, header, run.id, commit.expectedRev);
+      if (stored === undefined) return false;
+      if (stored.status !== run.status) sql.setRunStatus.run(run.status, run.id);
+    }
     // Deletes first: a step that removes a node and adds it again lists it in both.
     for (const id of commit.removed) {
       sql.deleteNode.run(run.id, id);
