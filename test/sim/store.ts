@@ -28,6 +28,8 @@ export interface StoreWorld {
   random: Random;
   faults: StoreFaults;
   log(line: string): void;
+  /** A call of `process` failed (for the checks that excuse what a store failure explains). */
+  failed(process: SimProcess): void;
 }
 
 /** A {@link Store} as one simulated process sees it. */
@@ -47,6 +49,7 @@ export class SimStore implements Store {
     await scheduler.hold(this.process, random.int(0, 5));
     if (scheduler.now < faults.downUntil || random.chance(faults.error)) {
       this.world.log(`${this.process.name}: store ${name} fails`);
+      this.world.failed(this.process);
       throw new StoreError(`simulated: store ${name} failed`, 'ECONNRESET');
     }
     const result = await run();
@@ -59,6 +62,7 @@ export class SimStore implements Store {
       const result = await this.inner.commit(commits);
       if (this.world.random.chance(this.world.faults.ambiguous)) {
         this.world.log(`${this.process.name}: commit of ${commits.map((c) => `${c.run.id}@${c.run.rev}`).join(' ')} applied, then fails`);
+        this.world.failed(this.process);
         throw new StoreError('simulated: connection lost during COMMIT', 'ECONNRESET');
       }
       return result;

@@ -4,12 +4,16 @@
  * are handed out in a random order after random delays; a consumer's
  * unacknowledged deliveries go back to their queue (redelivered) when its
  * process crashes or, as a fault, while its handlers still run; a publish may
- * be delivered twice. A crashed process's calls never return.
+ * be delivered twice, and a publish of a signal may be refused. A dispatch
+ * left unacknowledged past the consumer timeout closes its consumer's channel
+ * (as RabbitMQ's `consumer_timeout` does). A crashed process's calls never return.
  */
 import { clonePlain } from '../../src/codec/clone.js';
+import { TransportError } from '../../src/errors.js';
 import type { HistoryEntry } from '../../src/engine/events.js';
 import type { AbortMessage, ConsumeOptions, Delivery, DispatchMessage, SignalMessage, Subscription, Transport } from '../../src/transport/port.js';
 import { topicMatcher } from '../../src/transport/topic.js';
+import { leaseRef, type RefusedHeartbeat } from './leases.js';
 import type { Random } from './random.js';
 import type { Scheduler, SimProcess } from './scheduler.js';
 
@@ -19,6 +23,8 @@ export interface BusFaults {
   duplicate: number;
   /** Probability, per pump, that one consumer's unacknowledged deliveries are handed back. */
   redeliver: number;
+  /** Probability that the publish of a signal is refused (flow control, a channel closing). */
+  publishError: number;
 }
 
 interface Message<T> {
@@ -49,6 +55,8 @@ class Queue<T> {
   constructor(
     private readonly broker: SimBroker,
     private readonly batch: number,
+    /** Unacknowledged this long, a delivery closes its consumer's channel (dispatch queues of a durable broker). */
+    private readonly consumerTimeoutMs?: number,
   ) {}
 
   /** Whether messages are waiting or unacknowledged. */
@@ -101,6 +109,14 @@ class Queue<T> {
       if (requeue) this.push({ body: message.body, redelivered: true });
       else this.schedule();
     };
+    if (this.consumerTimeoutMs !== undefined) {
+      const timeoutMs = this.consumerTimeoutMs;
+      this.broker.scheduler.after(timeoutMs, () => {
+        if (flight.settled || !consumer.process.alive) return;
+        this.broker.timedOut(`${consumer.process.name} held ${describe(message.body)} unacknowledged for ${timeoutMs} ms`);
+        this.handBack(consumer, 'the consumer timeout closed its channel');
+      });
+    }
     return { body: clonePlain(message.body), redelivered: message.redelivered, ack: () => settle(false), requeue: () => settle(true), reject: () => settle(false) };
   }
 
@@ -117,8 +133,18 @@ class Queue<T> {
   }
 }
 
+/** A message in a trace line: a dispatch's run, node, activation and attempt. */
+function describe(body: unknown): string {
+  const m = body as Partial<DispatchMessage>;
+  return `${m.kind ?? 'message'} of ${m.runId}/${m.node}${m.activation === undefined ? '' : `[${m.activation}]`}#${m.attempt}`;
+}
+
 /** The broker: queues of dispatches, the signal queue, abort and announcement fan-out. */
 export class SimBroker {
+  /** Consumer timeouts that fired on a live worker (see {@link SimBroker.timedOut}). */
+  readonly timeouts: string[] = [];
+  /** Heartbeats whose publish was refused (`publish-error`), by execution. */
+  readonly refusedHeartbeats: RefusedHeartbeat[] = [];
   private readonly queues = new Map<string, Queue<DispatchMessage>>();
   private readonly signals: Queue<SignalMessage>;
   private readonly abortHandlers = new Set<{ process: SimProcess; handler: (message: AbortMessage) => void }>();
@@ -131,8 +157,16 @@ export class SimBroker {
     readonly log: (line: string) => void,
     /** False for the in-process bus of an embedded process: it dies with its process. */
     readonly durable = true,
+    /** The consumer timeout of dispatch queues (durable broker only); undefined: none. */
+    private readonly consumerTimeoutMs?: number,
   ) {
     this.signals = new Queue(this, 8);
+  }
+
+  /** @internal A consumer timeout fired on a live worker: its channel is closed (a violation: leases exist to prevent it). */
+  timedOut(what: string): void {
+    this.timeouts.push(what);
+    this.log(`consumer timeout: ${what}`);
   }
 
   /** Whether any message waits or is unacknowledged. */
@@ -161,7 +195,7 @@ export class SimBroker {
   queue(name: string): Queue<DispatchMessage> {
     let queue = this.queues.get(name);
     if (queue === undefined) {
-      queue = new Queue<DispatchMessage>(this, 1);
+      queue = new Queue<DispatchMessage>(this, 1, this.durable ? this.consumerTimeoutMs : undefined);
       this.queues.set(name, queue);
     }
     return queue;
@@ -213,12 +247,21 @@ export class SimBroker {
 class SimTransport implements Transport {
   readonly kind = 'sim';
   readonly durable: boolean;
+  /** The in-process bus defers signals as the in-process transport does: it implements `flush`. */
+  readonly flush?: () => Promise<void>;
 
   constructor(
     private readonly broker: SimBroker,
     private readonly process: SimProcess,
   ) {
     this.durable = broker.durable;
+    if (!broker.durable) this.flush = () => this.flushSignals();
+  }
+
+  /** Resolves once the signals published so far have been handed to a live consumer (none left ready while one takes them). */
+  private async flushSignals(): Promise<void> {
+    const queue = this.broker.signalQueue();
+    while (queue.ready.length > 0 && queue.consumers.some((c) => c.active && c.process.alive)) await this.broker.scheduler.hold(this.process, 1);
   }
 
   /** Publishes after a delay; a crash before the confirm leaves the caller waiting for ever (it is gone). */
@@ -236,6 +279,12 @@ class SimTransport implements Transport {
   }
 
   async signal(messages: SignalMessage[]): Promise<void> {
+    if (this.broker.random.chance(this.broker.faults.publishError)) {
+      await this.broker.scheduler.hold(this.process, this.broker.random.int(0, 10));
+      this.broker.log(`${this.process.name}: publish of ${messages.length} signal(s) refused`);
+      for (const m of messages) if (m.type === 'task.heartbeat') this.broker.refusedHeartbeats.push({ at: this.broker.scheduler.now, ref: leaseRef(m) });
+      throw new TransportError('simulated: publish refused (flow control)');
+    }
     await this.publish(() => {
       for (const message of messages) this.broker.publish(this.broker.signalQueue(), message);
     });

@@ -16,13 +16,16 @@ import type { Logger, LogFields } from '../../src/observability/logger.js';
 import { MemoryStore } from '../../src/store/memory/memory-store.js';
 import type { Store } from '../../src/store/port.js';
 import type { Transport } from '../../src/transport/port.js';
+import { shutdown } from '../../src/runtime/shutdown.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { TaskRegistry } from '../../src/worker/registry.js';
 import { Worker } from '../../src/worker/worker.js';
 import { checkWorld, type CallRecords } from './checks.js';
+import { checkClosing, type GracefulExit } from './closing.js';
+import { checkLeases, CONSUMER_TIMEOUT_MS, WORKER_LEASE } from './leases.js';
 import type { Kind, SimOptions } from './options.js';
 import { Random } from './random.js';
-import { Scheduler, type SimProcess } from './scheduler.js';
+import { Scheduler, type SimClock, type SimProcess } from './scheduler.js';
 import { SimStore, type StoreFaults } from './store.js';
 import { SimBroker, type BusFaults } from './transport.js';
 import { buildFlow, buildTasks, generateWorkload, SKIP_VALUE, taskName, type Action, type Execution, type RunPlan, type Workload } from './workload.js';
@@ -61,7 +64,8 @@ interface Slot {
   concurrency: number;
   incarnation: number;
   process?: SimProcess;
-  coordinator?: Coordinator;
+  /** The parts of the current process, as `connect()` wires them, and its clock. */
+  parts?: { coordinator: Coordinator; worker?: Worker; transport: Transport; store: SimStore; clock: SimClock; resumed?: Promise<void> };
 }
 
 /** Runs one seed and checks it. */
@@ -94,23 +98,37 @@ class World {
   private readonly deaths = new Map<SimProcess, (() => void)[]>();
   private pending = 0;
   private crashes = 0;
+  /** Processes that closed gracefully, for the checks of `closing.ts`. */
+  private readonly exits: GracefulExit[] = [];
+  /** Per process: when its last store call failed (simulated ms). */
+  private readonly storeFailedAt = new Map<string, number>();
+  /** Decisions of the kinds added later (a stream of their own, so that earlier seeds keep their draws). */
+  private readonly later: Random;
+  /** Set at teardown: no process starts any more. */
+  private over = false;
+  /** Until when a `long-outage` keeps the store down, healing or not. */
+  private longOutageUntil = 0;
 
   constructor(private readonly options: SimOptions) {
     const root = new Random(options.seed);
     this.random = root.fork();
+    // Forked in their historical order: each concern keeps its stream.
+    const [busRandom, workloadRandom, storeRandom, taskRandom, later] = [root.fork(), root.fork(), root.fork(), root.fork(), root.fork()];
+    this.later = later;
     const has = (kind: Kind): boolean => !options.skip.has(kind);
     this.embedded = options.mode === 'embedded';
     // The in-process bus of an embedded process neither duplicates nor redelivers.
     const bus = !this.embedded;
-    this.bus = { duplicate: bus && has('duplicate') ? 0.05 : 0, redeliver: bus && has('redeliver') ? 0.02 : 0 };
+    this.bus = { duplicate: bus && has('duplicate') ? 0.05 : 0, redeliver: bus && has('redeliver') ? 0.02 : 0, publishError: bus && has('publish-error') ? 0.05 : 0 };
     this.storeFaults = { error: has('store-error') ? 0.03 : 0, ambiguous: has('ambiguous-commit') ? 0.03 : 0, downUntil: 0 };
     this.inner = options.store === 'sqlite' || this.embedded ? new SqliteStore({ path: ':memory:' }) : new MemoryStore();
-    this.busRandom = root.fork();
-    this.broker = new SimBroker(this.scheduler, this.busRandom, this.bus, (line) => this.log(line), !this.embedded);
-    this.workload = generateWorkload(root.fork(), options.skip, FAULT_WINDOW_MS);
-    const storeWorld = { scheduler: this.scheduler, random: root.fork(), faults: this.storeFaults, log: (line: string) => this.log(line) };
+    this.busRandom = busRandom;
+    const consumerTimeoutMs = has('consumer-timeout') ? CONSUMER_TIMEOUT_MS : undefined;
+    this.broker = new SimBroker(this.scheduler, this.busRandom, this.bus, (line) => this.log(line), !this.embedded, consumerTimeoutMs);
+    this.workload = generateWorkload(workloadRandom, options.skip, FAULT_WINDOW_MS, later.fork());
+    const storeWorld = { scheduler: this.scheduler, random: storeRandom, faults: this.storeFaults, log: (line: string) => this.log(line), failed: (process: SimProcess) => void this.storeFailedAt.set(process.name, this.scheduler.now) };
     this.viewOf = (process) => new SimStore(this.inner, process, storeWorld);
-    const taskWorld = { scheduler: this.scheduler, random: root.fork(), ledger: this.ledger };
+    const taskWorld = { scheduler: this.scheduler, random: taskRandom, slow: later.fork(), ledger: this.ledger };
     this.tasksOf = (process) => buildTasks(this.workload, taskWorld, process);
     const outside: SimProcess = { name: this.embedded ? 'cli' : 'client', alive: true };
     this.clientTasks = this.tasksOf(outside);
@@ -186,19 +204,27 @@ class World {
     }
     for (const n of this.workload.notifications) scheduler.after(n.at, () => this.track(this.notify(n.event, n.v)));
     const crash = !this.options.skip.has('crash');
-    // (Embedded, closing the process closes its worker, which waits on a real timer: not simulated.)
-    const graceful = !this.options.skip.has('graceful-restart') && !this.embedded;
+    const graceful = !this.options.skip.has('graceful-restart');
     if (crash || graceful) {
       for (let at = this.random.int(200, 2500); at < FAULT_WINDOW_MS; at += this.random.int(200, 2500)) {
         const gracefully = graceful && (!crash || this.random.chance(0.3));
         scheduler.after(at, () => (gracefully ? void this.restartGracefully() : this.crashOne()));
       }
     }
+    if (!this.options.skip.has('long-outage') && this.later.chance(0.2)) {
+      const at = this.later.int(1000, FAULT_WINDOW_MS - 1000);
+      const ms = this.later.int(15_000, 40_000);
+      scheduler.after(at, () => {
+        this.longOutageUntil = scheduler.now + ms;
+        this.storeFaults.downUntil = Math.max(this.storeFaults.downUntil, this.longOutageUntil);
+        this.log(`store outage for ${ms} ms (long: it outlasts the faults)`);
+      });
+    }
     if (!this.options.skip.has('store-outage') && this.random.chance(0.3)) {
       const at = this.random.int(0, FAULT_WINDOW_MS - 1000);
       const ms = this.random.int(1000, 8000);
       scheduler.after(at, () => {
-        this.storeFaults.downUntil = scheduler.now + ms;
+        this.storeFaults.downUntil = Math.max(this.storeFaults.downUntil, scheduler.now + ms);
         this.log(`store outage for ${ms} ms`);
       });
     }
@@ -210,6 +236,8 @@ class World {
     for (const plan of this.workload.runs) if (plan.stopAtEnd) this.track(this.stopAtEnd(plan));
     while (scheduler.now < deadline && !(await this.quiet())) await scheduler.run(scheduler.now + 1000);
     const { violations, histories } = await checkWorld({ store: this.inner, workload: this.workload, ledger: this.ledger, calls: this.calls, skip: this.options.skip, embedded: this.embedded });
+    violations.push(...checkClosing(this.exits, this.ledger, this.options.skip, this.embedded));
+    violations.push(...(await checkLeases(this.inner, this.workload, this.ledger, this.broker.timeouts, this.broker.refusedHeartbeats, this.options.skip)));
     if (!(await this.quiet())) violations.unshift(`liveness: not quiet ${SETTLE_BUDGET_MS} ms after the faults stopped`);
     const stats = this.stats();
     await this.teardown();
@@ -228,6 +256,7 @@ class World {
 
   /** Every process stops; pending task bodies unwind (no timer outlives the seed). */
   private async teardown(): Promise<void> {
+    this.over = true; // restarts planned meanwhile do not happen
     for (const slot of this.slots) if (slot.process !== undefined) this.kill(slot.process);
     this.kill(this.outside.process);
     await this.scheduler.run(Infinity);
@@ -238,9 +267,11 @@ class World {
   private heal(): void {
     this.bus.duplicate = 0;
     this.bus.redeliver = 0;
+    this.bus.publishError = 0;
     this.storeFaults.error = 0;
     this.storeFaults.ambiguous = 0;
-    this.storeFaults.downUntil = 0;
+    // A long outage outlasts the faults: the database comes back when it does.
+    this.storeFaults.downUntil = this.longOutageUntil > this.scheduler.now ? this.longOutageUntil : 0;
     this.log('faults stop');
   }
 
@@ -257,6 +288,7 @@ class World {
 
   /** Starts a process in a slot: a coordinator taking signals, and a worker if the slot works. */
   private async boot(slot: Slot): Promise<void> {
+    if (this.over) return;
     const process: SimProcess = { name: `${slot.name}#${++slot.incarnation}`, alive: true };
     slot.process = process;
     const store = this.viewOf(process);
@@ -264,18 +296,28 @@ class World {
     if (this.embedded) this.broker = new SimBroker(this.scheduler, this.busRandom, this.bus, (line) => this.log(line), false);
     const transport = this.broker.transport(process);
     const logger = this.logger(process.name);
-    const coordinator = new Coordinator({ store, transport, clock: this.scheduler.clock(process), logger });
-    slot.coordinator = coordinator;
+    const clock = this.scheduler.clock(process);
+    const coordinator = new Coordinator({ store, transport, clock, logger });
+    const parts: NonNullable<Slot['parts']> = { coordinator, transport, store, clock };
+    slot.parts = parts;
     await coordinator.start();
     if (slot.works) {
       const registry = new TaskRegistry().register(...this.tasksOf(process).values());
-      await new Worker({ transport, registry, concurrency: slot.concurrency, queues: ['default'], id: process.name, logger }).start();
+      // Long tasks hold leases (embedded too: the in-process bus has no consumer timeout, but outages and restarts end leases).
+      const leases = this.options.skip.has('long-task') ? {} : WORKER_LEASE;
+      parts.worker = new Worker({ transport, registry, concurrency: slot.concurrency, queues: ['default'], id: process.name, logger, clock, ...leases });
+      await parts.worker.start();
     }
     this.log(`${process.name} started`);
     if (!this.embedded) return;
     // As connect(): live runs are resumed before the client is handed out; if that
     // fails, connect() fails and the process exits (and is restarted).
-    const resumed = await this.outcome(process, store.liveRunIds().then((ids) => coordinator.resume(ids)));
+    const resuming = store.liveRunIds().then((ids) => coordinator.resume(ids));
+    parts.resumed = resuming.then(
+      () => undefined,
+      () => undefined,
+    );
+    const resumed = await this.outcome(process, resuming);
     if (resumed === 'cut') return;
     if (!('error' in resumed)) {
       this.app = this.user(process, coordinator, transport, store);
@@ -304,18 +346,22 @@ class World {
   }
 
   /**
-   * Stops a random live process the way a SIGTERM does for its coordinator
-   * (`close()`: no new signals, the batch in flight finishes, timers cleared),
-   * then the process exits and restarts later. A crash may still cut the drain.
+   * Stops a random live process the way a SIGTERM does: `shutdown()`, the order
+   * of `connect()`'s close (the worker drains, then the coordinator takes its
+   * results, finishes its batch and clears its timers), then the process exits
+   * and restarts later. A crash may still cut the drain.
    */
   private async restartGracefully(): Promise<void> {
     const alive = this.slots.filter((s) => s.process?.alive === true);
     if (alive.length === 0) return;
     const slot = this.random.pick(alive);
     const process = slot.process as SimProcess;
-    this.log(`${process.name} stops (coordinator close, mid-drain)`);
-    await (slot.coordinator as Coordinator).close();
+    const parts = slot.parts as NonNullable<Slot['parts']>;
+    this.log(`${process.name} stops (shutdown: the worker drains, then the coordinator)`);
+    const closingAt = this.scheduler.now;
+    await shutdown({ ...parts, ...(parts.resumed === undefined ? {} : { resumer: { settled: () => parts.resumed as Promise<void> } }) });
     if (!process.alive) return; // crashed while draining
+    this.exits.push({ process: process.name, closingAt, closedAt: this.scheduler.now, storeFailedAt: this.storeFailedAt.get(process.name) ?? -Infinity, timers: parts.clock.live() });
     this.kill(process);
     this.broker.crashed(process);
     this.log(`${process.name} exited`);
