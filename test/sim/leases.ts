@@ -43,7 +43,10 @@ export async function checkLeases(store: Store, workload: Workload, ledger: read
       const ref = leaseRef(entry);
       // Heartbeats the bus refused within the lease excuse its end (the lease is a third of the way gone per refusal).
       if (refused.some((r) => r.ref === ref && r.at <= entry.at && r.at > entry.at - WORKER_LEASE.leaseMs)) continue;
-      const holder = ledger.find((e) => e.kind === 'apply' && leaseRef(e) === ref && e.at <= entry.at && e.endedAt !== undefined && e.endedAt >= entry.at);
+      // An execution holds the lease once it has heartbeaten for a whole lease (a lease that ends
+      // earlier may be that of an execution whose process died, which a younger duplicate does not renew yet).
+      const holds = (e: Execution): boolean => e.at + WORKER_LEASE.leaseAfterMs + WORKER_LEASE.leaseMs <= entry.at && e.endedAt !== undefined && e.endedAt >= entry.at;
+      const holder = ledger.find((e) => e.kind === 'apply' && leaseRef(e) === ref && holds(e));
       if (holder !== undefined) {
         problems.push(`lease-held: ${ref}: its lease ended (seq ${entry.seq}) while ${holder.process} still executed it (from ${holder.at - entry.at} ms to +${holder.endedAt as number - entry.at} ms): dispatched again`);
       }

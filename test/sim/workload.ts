@@ -191,6 +191,8 @@ export interface TaskWorld {
   random: Random;
   /** Durations of long tasks (a stream of their own). */
   slow: Random;
+  /** Called when a long task's body starts (the world may take the store down meanwhile). */
+  longStarted(): void;
   ledger: Execution[];
 }
 
@@ -201,6 +203,7 @@ export interface TaskWorld {
  */
 function work(world: TaskWorld, process: SimProcess, entry: Execution, long = false): Promise<void> {
   const ms = long ? world.slow.int(LONG_TASK_MS.min, LONG_TASK_MS.max) : world.random.int(1, 150);
+  if (long) world.longStarted();
   return new Promise((resolve, reject) =>
     world.scheduler.after(ms, () => {
       if (!process.alive) return reject(new Error('process crashed'));

@@ -128,7 +128,7 @@ class World {
     this.workload = generateWorkload(workloadRandom, options.skip, FAULT_WINDOW_MS, later.fork());
     const storeWorld = { scheduler: this.scheduler, random: storeRandom, faults: this.storeFaults, log: (line: string) => this.log(line), failed: (process: SimProcess) => void this.storeFailedAt.set(process.name, this.scheduler.now) };
     this.viewOf = (process) => new SimStore(this.inner, process, storeWorld);
-    const taskWorld = { scheduler: this.scheduler, random: taskRandom, slow: later.fork(), ledger: this.ledger };
+    const taskWorld = { scheduler: this.scheduler, random: taskRandom, slow: later.fork(), ledger: this.ledger, longStarted: () => this.outageDuringLease() };
     this.tasksOf = (process) => buildTasks(this.workload, taskWorld, process);
     const outside: SimProcess = { name: this.embedded ? 'cli' : 'client', alive: true };
     this.clientTasks = this.tasksOf(outside);
@@ -261,6 +261,20 @@ class World {
     this.kill(this.outside.process);
     await this.scheduler.run(Infinity);
     await this.inner.close();
+  }
+
+  /**
+   * `long-task`: while the faults last, half the long tasks see the store go down,
+   * once they hold a lease, for longer than the lease (a database restart).
+   */
+  private outageDuringLease(): void {
+    if (this.scheduler.now - this.t0 >= FAULT_WINDOW_MS || this.options.skip.has('store-outage') || !this.later.chance(0.5)) return;
+    const ms = this.later.int(WORKER_LEASE.leaseMs + 300, 3 * WORKER_LEASE.leaseMs);
+    this.scheduler.after(WORKER_LEASE.leaseAfterMs + 200, () => {
+      if (this.scheduler.now - this.t0 >= FAULT_WINDOW_MS || this.storeFaults.downUntil > this.scheduler.now) return;
+      this.storeFaults.downUntil = this.scheduler.now + ms;
+      this.log(`store outage for ${ms} ms (during a lease)`);
+    });
   }
 
   /** Faults stop: the bus and the store behave from now on. */
