@@ -193,6 +193,8 @@ export interface TaskWorld {
   slow: Random;
   /** Called when a long task's body starts (the world may take the store down meanwhile). */
   longStarted(): void;
+  /** Called when an apply fails as planned (its retry is due soon: the world may take the store down). */
+  plannedFailure(): void;
   ledger: Execution[];
 }
 
@@ -235,7 +237,10 @@ export function buildTasks(workload: Workload, world: TaskWorld, process: SimPro
           retry: { limit: plan.limit, initialDelayMs: 20, factor: 2, maxDelayMs: 200, jitter: 0.5 },
           apply: async (inputs: Record<string, unknown>, ctx) => {
             await work(world, process, record({ runId: ctx.runId, node: ctx.nodeId, attempt: ctx.attempt, kind: 'apply' }), plan.long);
-            if (ctx.attempt <= plan.failures) throw new Error(`planned failure of ${plan.id}, attempt ${ctx.attempt}`);
+            if (ctx.attempt <= plan.failures) {
+              world.plannedFailure();
+              throw new Error(`planned failure of ${plan.id}, attempt ${ctx.attempt}`);
+            }
             return computeResult(plan, inputs);
           },
           ...(plan.undo

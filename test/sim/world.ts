@@ -106,6 +106,8 @@ class World {
   private readonly later: Random;
   /** Set at teardown: no process starts any more. */
   private over = false;
+  /** Whether this seed has a `long-outage` still to come. */
+  private longOutagePlanned: boolean | undefined;
   /** Until when a `long-outage` keeps the store down, healing or not. */
   private longOutageUntil = 0;
 
@@ -128,7 +130,7 @@ class World {
     this.workload = generateWorkload(workloadRandom, options.skip, FAULT_WINDOW_MS, later.fork());
     const storeWorld = { scheduler: this.scheduler, random: storeRandom, faults: this.storeFaults, log: (line: string) => this.log(line), failed: (process: SimProcess) => void this.storeFailedAt.set(process.name, this.scheduler.now) };
     this.viewOf = (process) => new SimStore(this.inner, process, storeWorld);
-    const taskWorld = { scheduler: this.scheduler, random: taskRandom, slow: later.fork(), ledger: this.ledger, longStarted: () => this.outageDuringLease() };
+    const taskWorld = { scheduler: this.scheduler, random: taskRandom, slow: later.fork(), ledger: this.ledger, longStarted: () => this.outageDuringLease(), plannedFailure: () => this.outageBeforeRetry() };
     this.tasksOf = (process) => buildTasks(this.workload, taskWorld, process);
     const outside: SimProcess = { name: this.embedded ? 'cli' : 'client', alive: true };
     this.clientTasks = this.tasksOf(outside);
@@ -203,6 +205,7 @@ class World {
       for (const action of plan.actions) scheduler.after(action.at, () => this.track(this.act(plan, action)));
     }
     for (const n of this.workload.notifications) scheduler.after(n.at, () => this.track(this.notify(n.event, n.v)));
+    this.longOutagePlanned = !this.options.skip.has('long-outage') && this.later.chance(0.2);
     const crash = !this.options.skip.has('crash');
     const graceful = !this.options.skip.has('graceful-restart');
     if (crash || graceful) {
@@ -210,15 +213,6 @@ class World {
         const gracefully = graceful && (!crash || this.random.chance(0.3));
         scheduler.after(at, () => (gracefully ? void this.restartGracefully() : this.crashOne()));
       }
-    }
-    if (!this.options.skip.has('long-outage') && this.later.chance(0.2)) {
-      const at = this.later.int(1000, FAULT_WINDOW_MS - 1000);
-      const ms = this.later.int(15_000, 40_000);
-      scheduler.after(at, () => {
-        this.longOutageUntil = scheduler.now + ms;
-        this.storeFaults.downUntil = Math.max(this.storeFaults.downUntil, this.longOutageUntil);
-        this.log(`store outage for ${ms} ms (long: it outlasts the faults)`);
-      });
     }
     if (!this.options.skip.has('store-outage') && this.random.chance(0.3)) {
       const at = this.random.int(0, FAULT_WINDOW_MS - 1000);
@@ -274,6 +268,23 @@ class World {
       if (this.scheduler.now - this.t0 >= FAULT_WINDOW_MS || this.storeFaults.downUntil > this.scheduler.now) return;
       this.storeFaults.downUntil = this.scheduler.now + ms;
       this.log(`store outage for ${ms} ms (during a lease)`);
+    });
+  }
+
+  /**
+   * `long-outage`: in a fifth of the seeds, the first planned failure late in the
+   * fault window (its retry due within 200 ms) takes the store down for 15-40 s,
+   * past the end of the faults: the retry must survive its failed steps.
+   */
+  private outageBeforeRetry(): void {
+    const at = this.scheduler.now - this.t0;
+    if (this.longOutagePlanned !== true || at < FAULT_WINDOW_MS - 2000 || at >= FAULT_WINDOW_MS) return;
+    this.longOutagePlanned = false;
+    const ms = this.later.int(15_000, 40_000);
+    this.scheduler.after(10, () => {
+      this.longOutageUntil = this.scheduler.now + ms;
+      this.storeFaults.downUntil = Math.max(this.storeFaults.downUntil, this.longOutageUntil);
+      this.log(`store outage for ${ms} ms (long: it outlasts the faults)`);
     });
   }
 
