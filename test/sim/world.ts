@@ -1,9 +1,10 @@
 /**
  * One simulated seed: the real Coordinator, Worker and Client on the real store
  * adapter, wired to the simulated bus, store views and clock, driven through a
- * fault phase (crashes, store failures, ambiguous commits, duplicated and
- * redelivered messages, live changes and notifications), then healed and run
- * until quiet, then checked (see `checks.ts`).
+ * fault phase (crashes and graceful restarts, store failures and outages,
+ * ambiguous commits, duplicated, redelivered and refused messages, long tasks
+ * under leases, live changes and notifications), then healed and run until
+ * quiet, then checked (see `checks.ts`, `closing.ts`, `leases.ts`).
  */
 import { Client } from '../../src/client/client.js';
 import type { RuntimeParts } from '../../src/client/parts.js';
