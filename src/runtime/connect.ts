@@ -23,6 +23,7 @@ import { TaskRegistry } from '../worker/registry.js';
 import { Worker } from '../worker/worker.js';
 import { openStore } from './open-store.js';
 import { Resumer } from './resume.js';
+import { shutdown } from './shutdown.js';
 import { checkKeys, optionKeys } from '../model/options.js';
 
 /**
@@ -91,7 +92,11 @@ export interface ConnectOptions {
   logger?: Logger;
   /** Prometheus metrics to record into (serve `metrics.registry`). */
   metrics?: TaskwireMetrics;
-  /** Clock for retries and timers (tests pass a fake one). */
+  /**
+   * Clock for the coordinator's retries and timers (tests pass a fake one). The
+   * worker's heartbeats, close grace and task timeouts keep real time
+   * (`WorkerOptions.clock` for a worker built by hand).
+   */
   clock?: Clock;
   /**
    * Who changes runs, as recorded in their history.
@@ -279,11 +284,5 @@ async function wire(options: ConnectOptions, opened: { close(): Promise<void> }[
   await resumer?.start();
   const actor = options.actor ?? `${process.env['USER'] ?? 'user'}@${hostname()}`;
   const parts = { store, transport, coordinator, registry, actor, pollIntervalMs: distributed ? 500 : 1000, ...(resumer === undefined ? {} : { afterRegister: () => void resumer.registered() }) };
-  return new Client(parts, async () => {
-    await resumer?.settled();
-    await worker?.close();
-    await coordinator.close();
-    await transport.close();
-    await store.close();
-  });
+  return new Client(parts, () => shutdown({ coordinator, transport, store, ...(resumer === undefined ? {} : { resumer }), ...(worker === undefined ? {} : { worker }) }));
 }

@@ -6,6 +6,7 @@
  * @packageDocumentation
  */
 import { randomUUID } from 'node:crypto';
+import { systemClock, type Clock } from '../coordinator/clock.js';
 import { decodeValue, encodeValue } from '../codec/value.js';
 import { TimeoutError, UnknownTaskError } from '../errors.js';
 import { toFailure, type Failure } from '../model/failure.js';
@@ -31,18 +32,18 @@ const ignore = (): void => undefined;
  * TimeoutError all the same. Without a timeout the task gets the outer signal
  * itself: no extra controller on the hot path.
  */
-function withTimeout<T>(run: (signal: AbortSignal) => T | Promise<T>, timeoutMs: number, task: string, outer: AbortSignal): Attempt<T> {
+function withTimeout<T>(run: (signal: AbortSignal) => T | Promise<T>, timeoutMs: number, task: string, outer: AbortSignal, clock: Clock): Attempt<T> {
   if (outer.aborted) return { outcome: Promise.reject(outer.reason as Error), returned: Promise.resolve() };
   const controller = timeoutMs > 0 ? new AbortController() : undefined;
   const signal = controller?.signal ?? outer;
-  const startedAt = Date.now();
+  const startedAt = clock.now();
   let work: T | Promise<T>;
   try {
     work = run(signal);
   } catch (thrown) {
     return { outcome: Promise.reject(thrown), returned: Promise.resolve() };
   }
-  const left = timeoutMs - (Date.now() - startedAt);
+  const left = timeoutMs - (clock.now() - startedAt);
   if (controller !== undefined && left <= 0) {
     // The task blocked past its timeout before returning (a synchronous task, or
     // an async one that did its work before its first await).
@@ -52,7 +53,7 @@ function withTimeout<T>(run: (signal: AbortSignal) => T | Promise<T>, timeoutMs:
   }
   if (!(work instanceof Promise)) return { outcome: Promise.resolve(work), returned: Promise.resolve() };
   const pending = work;
-  let timer: NodeJS.Timeout | undefined;
+  let timer: unknown;
   let onAbort: (() => void) | undefined;
   let onOuter: (() => void) | undefined;
   const outcome = new Promise<T>((resolve, reject) => {
@@ -61,11 +62,11 @@ function withTimeout<T>(run: (signal: AbortSignal) => T | Promise<T>, timeoutMs:
     if (controller !== undefined) {
       onOuter = () => controller.abort(outer.reason);
       outer.addEventListener('abort', onOuter, { once: true });
-      timer = setTimeout(() => controller.abort(new TimeoutError(task, timeoutMs)), left);
+      timer = clock.setTimeout(() => controller.abort(new TimeoutError(task, timeoutMs)), left);
     }
     pending.then(resolve, reject);
   }).finally(() => {
-    if (timer !== undefined) clearTimeout(timer);
+    if (timer !== undefined) clock.clearTimeout(timer);
     if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
     if (onOuter !== undefined) outer.removeEventListener('abort', onOuter);
   });
@@ -86,9 +87,10 @@ export interface Execution {
 
 /**
  * Executes a dispatch with the registry's code and returns the signal to send.
- * `abort` fires when the run is cancelled or the worker stops.
+ * `abort` fires when the run is cancelled or the worker stops; `clock` times
+ * the task's timeout.
  */
-export async function execute(message: DispatchMessage, registry: TaskRegistry, worker: string, abort: AbortSignal): Promise<Execution> {
+export async function execute(message: DispatchMessage, registry: TaskRegistry, worker: string, abort: AbortSignal, clock: Clock = systemClock): Promise<Execution> {
   const base = { runId: message.runId, node: message.node, attempt: message.attempt, worker };
   const ref = message.activation === undefined ? base : { ...base, activation: message.activation };
   const rollback = message.kind === 'rollback';
@@ -113,6 +115,7 @@ export async function execute(message: DispatchMessage, registry: TaskRegistry, 
       message.timeoutMs,
       task.name,
       abort,
+      clock,
     );
     returned = attempt.returned;
     const result = await attempt.outcome;

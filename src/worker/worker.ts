@@ -10,6 +10,7 @@
  * @packageDocumentation
  */
 import { hostname } from 'node:os';
+import { systemClock, type Clock } from '../coordinator/clock.js';
 import { CancelledError, TooLargeError } from '../errors.js';
 import { toFailure, type Failure } from '../model/failure.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
@@ -74,6 +75,12 @@ export interface WorkerOptions {
    * @default `<hostname>/<pid>`
    */
   id?: string;
+  /**
+   * Time and timers: heartbeats and leases, the close grace time, task timeouts
+   * and durations (tests and the simulator pass a fake or simulated one).
+   * @default the system clock
+   */
+  clock?: Clock;
 }
 
 /** See {@link WorkerOptions.leaseAfterMs}: well under RabbitMQ's default consumer timeout (30 minutes). */
@@ -107,12 +114,14 @@ export class Worker {
   private readonly abandon = new AbortController();
   /** The transport's maximum message size: a larger result fails its task (`TW_TOO_LARGE`). */
   private readonly maxMessageBytes: number;
+  private readonly clock: Clock;
 
   constructor(private readonly options: WorkerOptions) {
     this.id = options.id ?? `${hostname()}/${process.pid}`;
     this.maxMessageBytes = options.transport.maxMessageBytes ?? resolveMaxMessageBytes();
     this.logger = (options.logger ?? silentLogger).child({ worker: this.id });
     this.recent = new RecentDispatches(options.recentDispatches ?? DEFAULT_RECENT_DISPATCHES);
+    this.clock = options.clock ?? systemClock;
   }
 
   /** Executions in progress. */
@@ -196,14 +205,14 @@ export class Worker {
     const log = this.logger.child({ runId: message.runId, nodeId: message.node, attempt: message.attempt, task: message.task });
     log.debug({ kind: message.kind, redelivered: delivery.redelivered }, 'task started');
     const metrics = this.options.metrics;
-    const startedAt = Date.now();
+    const startedAt = this.clock.now();
     metrics?.taskStarted(message.task, message.queue, message.sentAt === undefined ? undefined : startedAt - message.sentAt);
     const lease = this.holdLease(delivery, log, () => {
       execution.leased = true;
       this.settleDuplicates(execution, true);
     });
     const { execution: { signal: outcome, returned } } = await traceExecution(message, async () => {
-      const raw = await execute(message, this.options.registry, this.id, signal);
+      const raw = await execute(message, this.options.registry, this.id, signal, this.clock);
       const executed = { ...raw, signal: this.checkSize(message, raw.signal) };
       const signalled = executed.signal;
       const failed = signalled.type === 'task.failed' || signalled.type === 'rollback.failed';
@@ -212,7 +221,7 @@ export class Worker {
       lease.release();
       throw error;
     });
-    metrics?.taskFinished(message.task, outcome.type.endsWith('succeeded') ? 'succeeded' : 'failed', Date.now() - startedAt);
+    metrics?.taskFinished(message.task, outcome.type.endsWith('succeeded') ? 'succeeded' : 'failed', this.clock.now() - startedAt);
     if (this.closing !== undefined && signal.aborted) {
       // Aborted by shutdown, not by the run: give the dispatch back for another worker
       // (a leased one is already acknowledged: its lease ends and it is dispatched again).
@@ -284,7 +293,8 @@ export class Worker {
       const base = { type: 'task.heartbeat' as const, runId: message.runId, node: message.node, attempt: message.attempt, worker: this.id, leaseMs };
       return this.options.transport.signal([message.activation === undefined ? base : { ...base, activation: message.activation }]);
     };
-    let timer: NodeJS.Timeout | undefined;
+    const clock = this.clock;
+    let timer: unknown;
     let released = false;
     let failures = 0;
     const beat = (): void => {
@@ -298,21 +308,21 @@ export class Worker {
             onAcked();
             log.info({ leaseMs }, 'long execution: acknowledged early, holding a lease');
           }
-          timer = setTimeout(beat, renewEveryMs);
+          timer = clock.setTimeout(beat, renewEveryMs);
         },
         (error: unknown) => {
           if (released) return;
           const retryInMs = heartbeatRetryDelayMs(failures++, renewEveryMs);
           const what = state.acked ? 'lease renewal failed' : 'could not take a lease; the dispatch stays unacknowledged';
           log.warn({ error: (error as Error).message, retryInMs }, `${what}; trying again in ${retryInMs} ms`);
-          timer = setTimeout(beat, retryInMs);
+          timer = clock.setTimeout(beat, retryInMs);
         },
       );
     };
-    timer = setTimeout(beat, after);
+    timer = clock.setTimeout(beat, after);
     state.release = () => {
       released = true;
-      clearTimeout(timer);
+      clock.clearTimeout(timer);
     };
     return state;
   }
@@ -348,10 +358,10 @@ export class Worker {
     this.closing = (async () => {
       for (const subscription of this.subscriptions) await subscription.cancel();
       const grace = this.options.shutdownGraceTimeMs ?? 10_000;
-      let timer: NodeJS.Timeout | undefined;
+      let timer: unknown;
       const all = Promise.all([...this.running.values()].map((e) => e.done));
-      const expired = await Promise.race([all.then(() => false), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), grace)))]);
-      clearTimeout(timer);
+      const expired = await Promise.race([all.then(() => false), new Promise<boolean>((resolve) => (timer = this.clock.setTimeout(() => resolve(true), grace)))]);
+      this.clock.clearTimeout(timer);
       if (expired) {
         this.logger.warn({ running: this.running.size }, 'grace time over: aborting running tasks');
         for (const execution of this.running.values()) execution.controller.abort(new CancelledError('worker shutting down'));

@@ -10,6 +10,7 @@ import { RUN_TRANSITIONS } from '../../src/engine/transitions.js';
 import type { Store } from '../../src/store/port.js';
 import { deliveryLimitChecks, type DeadLetters } from './dead-letters.js';
 import { notifyAnswers } from './notify-answers.js';
+import { leaseExpired } from './leases.js';
 import type { Kind } from './options.js';
 import { downstreamResult, listenerResult, SKIP_VALUE, type Execution, type NodePlan, type RunPlan, type Workload } from './workload.js';
 
@@ -165,7 +166,10 @@ export function recordedOnce(runId: string, history: readonly HistoryEntry[], le
     }
     if (entry.node === undefined || entry.attempt === undefined) continue;
     const key = refKey(entry);
-    if (entry.type === 'node.started') {
+    if (leaseExpired(entry)) {
+      // The same attempt dispatched again (checked by `lease-held` in leases.ts).
+      if (!started.has(key)) problems.push(`attempt ${key}: its lease ended (seq ${entry.seq}) before it started`);
+    } else if (entry.type === 'node.started') {
       started.set(key, (started.get(key) ?? 0) + 1);
       if ((started.get(key) ?? 0) > 1) problems.push(`attempt ${key} started twice (seq ${entry.seq})`);
     } else if (OUTCOMES.has(entry.type)) {
@@ -302,7 +306,8 @@ function sagaOrder(state: RunState, history: readonly HistoryEntry[], skip: Read
   let last: NodeState | undefined;
   let open: string | undefined;
   for (const entry of history.slice(from)) {
-    if (entry.type === 'node.started' && !(entry.activation !== undefined && skip.has('activation-retry-in-saga'))) {
+    // (A lease that ended dispatches the attempt that was running again, as a redelivery would: not a new apply.)
+    if (entry.type === 'node.started' && !leaseExpired(entry) && !(entry.activation !== undefined && skip.has('activation-retry-in-saga'))) {
       problems.push(`saga: node ${entry.node}${entry.activation === undefined ? '' : ` (activation ${entry.activation})`} started (seq ${entry.seq}) after the saga began`);
     }
     if ((entry.type === 'rollback.succeeded' || entry.type === 'rollback.failed') && entry.node === open) open = undefined;

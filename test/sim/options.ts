@@ -8,9 +8,10 @@ export const KINDS = {
   // faults of the bus
   duplicate: 'a published dispatch or signal is delivered twice (a publisher confirm lost, then a retried publish)',
   redeliver: "a consumer's unacknowledged deliveries go back to the queue while its handlers still run (a channel reset)",
+  'publish-error': 'distributed: a publish of a signal is refused (flow control, a channel closing): workers send results and heartbeats again',
   // faults of the processes
   crash: 'coordinator and worker processes crash at any point (between a commit and its publish, mid-task) and restart on the same store',
-  'graceful-restart': "a process's coordinator is closed (as on SIGTERM) while it steps a batch, then the process exits and restarts",
+  'graceful-restart': 'a process closes as on SIGTERM (shutdown(): the worker drains, then the coordinator takes its results, finishes its batch and clears its timers), then exits and restarts',
   // faults of the store
   'store-error': 'a store call fails before doing anything (a connection refused)',
   'ambiguous-commit': 'a commit is applied, then throws (the connection drops during COMMIT)',
@@ -18,6 +19,7 @@ export const KINDS = {
   // faults of the coordinator election (--store postgres)
   'lose-lock': "the active coordinator's lock session is ended by the server (pg_terminate_backend): a standby is elected",
   'half-open-lock': "the active coordinator's lock connection goes silent (half-open): its checks time out; the server drops the session 0-4 s later",
+  'long-outage': 'the store refuses every call for 15-40 s, past the end of the faults (a database slow to come back): no retry due meanwhile is lost',
   // workload scenarios
   'rollback-without-undo': "flows with onFailure 'rollback' whose tasks have no rollback function",
   'retry-fails-again': 'a failed node that has a rollback is retried (a live change) and fails again',
@@ -33,6 +35,7 @@ export const KINDS = {
   'oversized-notify': 'notifications whose payload is too large for one listening run (TW_PARTIAL) or for both (TW_TOO_LARGE)',
   'long-queue-name': 'a raw flow definition whose node has a 300-character queue name: its start is refused',
   'input-at-limit': "a run whose node's dispatch is within 40 bytes of the maximum message size: refused at its start (TW_TOO_LARGE) or run, never stranded",
+  'long-task': 'some nodes run longer than a lease and than the consumer timeout: they hold a lease by heartbeats across crashes, restarts and store outages',
   // checks
   'listener-result': "a persistent listener's result is that of its latest notification",
   'activation-retry-in-saga': "no apply starts once a saga has begun, not even a persistent listener's activation retry",
@@ -41,6 +44,10 @@ export const KINDS = {
   'one-leader': 'postgres: a deposed coordinator commits nothing once its successor is elected (TW_FENCED); standbys step no signal and leave the outbox',
   'lock-connections': "postgres: a lost lock gives its pool connection back (a process's pool never runs dry)",
   'partial-notify': 'a notify that reached only some runs says which (TW_PARTIAL); one rejected otherwise notified none',
+  'consumer-timeout': "distributed: no dispatch stays unacknowledged past the broker's consumer timeout while its worker lives (a long task takes a lease first)",
+  'lease-held': 'a lease never ends while its holder still executes it (not after a coordinator restart, nor after a store outage)',
+  'drained-results': 'embedded: a task that finished before or while its process closed gracefully is recorded, not executed again after the restart',
+  'no-timer-after-close': 'a process that closed gracefully has no timer left on its clock',
 } as const;
 
 /** A fault kind, scenario or check. */

@@ -23,6 +23,12 @@ export interface SimProcess {
   alive: boolean;
 }
 
+/** A process's clock, which knows the timers set on it that have neither fired nor been cleared. */
+export interface SimClock extends Clock {
+  /** Delays (ms) of the timers still pending on this clock. */
+  live(): number[];
+}
+
 /** Lets pending promise jobs run: Node runs every microtask before an immediate callback. */
 const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -60,12 +66,24 @@ export class Scheduler {
     return new Promise((resolve) => this.after(ms, () => process.alive && resolve()));
   }
 
-  /** The clock a process's Coordinator sees: simulated time, and timers that die with the process. */
-  clock(process: SimProcess): Clock {
+  /** The clock a process's Coordinator and Worker see: simulated time, and timers that die with the process. */
+  clock(process: SimProcess): SimClock {
+    const live = new Map<Timer, number>();
     return {
       now: () => this.now,
-      setTimeout: (fn, ms) => this.after(ms, () => process.alive && fn()),
-      clearTimeout: (handle) => this.cancel(handle),
+      setTimeout: (fn, ms) => {
+        const timer = this.after(ms, () => {
+          live.delete(timer);
+          if (process.alive) fn();
+        });
+        live.set(timer, ms);
+        return timer;
+      },
+      clearTimeout: (handle) => {
+        live.delete(handle as Timer);
+        this.cancel(handle);
+      },
+      live: () => [...live.values()],
     };
   }
 

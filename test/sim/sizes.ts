@@ -119,15 +119,17 @@ const listened = (v: number): number => 3 * v;
 
 /** The tasks of the size scenarios, with bodies bound to one process (ledger entries, crashes). */
 export function buildSizeTasks(sizes: SizeWorkload, world: TaskWorld, process: SimProcess): Map<string, AnyTask> {
-  const record = (ctx: { runId: string; nodeId: string; attempt: number; activation?: number }, kind: Execution['kind']): void => {
-    const entry: Execution = { runId: ctx.runId, node: ctx.nodeId, attempt: ctx.attempt, kind, process: process.name };
-    world.ledger.push(ctx.activation === undefined ? entry : { ...entry, activation: ctx.activation });
+  const record = (ctx: { runId: string; nodeId: string; attempt: number; activation?: number }, kind: Execution['kind']): Execution => {
+    const entry: Execution = { runId: ctx.runId, node: ctx.nodeId, attempt: ctx.attempt, kind, process: process.name, at: world.scheduler.now };
+    if (ctx.activation !== undefined) entry.activation = ctx.activation;
+    world.ledger.push(entry);
+    return entry;
   };
   const body =
     <I>(compute: (inputs: I, attempt: number) => Json) =>
     async (inputs: I, ctx: { runId: string; nodeId: string; attempt: number; activation?: number }): Promise<Json> => {
-      record(ctx, 'apply');
-      await work(world, process);
+      const entry = record(ctx, 'apply');
+      await work(world, process, entry);
       return compute(inputs, ctx.attempt);
     };
   const retry = { limit: 2, initialDelayMs: 20, factor: 2, maxDelayMs: 100, jitter: 0 };
@@ -162,8 +164,8 @@ export function buildSizeTasks(sizes: SizeWorkload, world: TaskWorld, process: S
             requires: ['pad'],
             apply: body(() => 'w'.repeat(HALF)),
             rollback: async (_inputs: object, ctx: { runId: string; nodeId: string; attempt: number }) => {
-              record(ctx, 'rollback');
-              await work(world, process);
+              const entry = record(ctx, 'rollback');
+              await work(world, process, entry);
             },
           }),
           task('s-undo.boom', {

@@ -32,6 +32,8 @@ export interface StoreWorld {
   log(line: string): void;
   /** PostgreSQL: the real calls, run one at a time (see real-io.ts). */
   io?: RealIO;
+  /** A call of `process` failed (for the checks that excuse what a store failure explains). */
+  failed(process: SimProcess): void;
 }
 
 /** A {@link Store} as one simulated process sees it. */
@@ -63,6 +65,7 @@ export class SimStore implements Store {
     await scheduler.hold(this.process, random.int(0, 5));
     if (scheduler.now < faults.downUntil || random.chance(faults.error)) {
       this.world.log(`${this.process.name}: store ${name} fails`);
+      this.world.failed(this.process);
       throw new StoreError(`simulated: store ${name} failed`, 'ECONNRESET');
     }
     const io = this.world.io;
@@ -83,6 +86,7 @@ export class SimStore implements Store {
       this.watch?.committed(this.process, commits, fence, 'applied');
       if (this.world.random.chance(this.world.faults.ambiguous)) {
         this.world.log(`${this.process.name}: commit of ${commits.map((c) => `${c.run.id}@${c.run.rev}`).join(' ')} applied, then fails`);
+        this.world.failed(this.process);
         throw new StoreError('simulated: connection lost during COMMIT', 'ECONNRESET');
       }
       return result;

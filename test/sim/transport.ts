@@ -4,7 +4,9 @@
  * are handed out in a random order after random delays; a consumer's
  * unacknowledged deliveries go back to their queue (redelivered) when its
  * process crashes or, as a fault, while its handlers still run; a publish may
- * be delivered twice. A crashed process's calls never return.
+ * be delivered twice, and a publish of a signal may be refused. A dispatch
+ * left unacknowledged past the consumer timeout closes its consumer's channel
+ * (as RabbitMQ's `consumer_timeout` does). A crashed process's calls never return.
  *
  * The durable broker also counts the returns of each message, as RabbitMQ's
  * quorum queues do: one returned more than its delivery limit is dead-lettered
@@ -24,6 +26,7 @@ import type { AbortMessage, ConsumeOptions, Delivery, DispatchMessage, SignalMes
 import { Isolation, Quarantine, type PausableConsumer } from '../../src/transport/quarantine.js';
 import { topicMatcher } from '../../src/transport/topic.js';
 import { DEAD_LETTER_WORKER, DeadLetters, describeMessage, QUARANTINE_PREFIX, type DeadLetter } from './dead-letters.js';
+import { leaseRef, type RefusedHeartbeat } from './leases.js';
 import type { Random } from './random.js';
 import type { Scheduler, SimProcess } from './scheduler.js';
 
@@ -42,6 +45,8 @@ export interface BusFaults {
   duplicate: number;
   /** Probability, per pump, that one consumer's unacknowledged deliveries are handed back. */
   redeliver: number;
+  /** Probability that the publish of a signal is refused (flow control, a channel closing). */
+  publishError: number;
 }
 
 interface Message<T> {
@@ -82,6 +87,8 @@ class Queue<T> {
     readonly name: string,
     /** Whether the broker's delivery limit applies (not to the recovery queue). */
     private readonly limited = true,
+    /** Unacknowledged this long, a delivery closes its consumer's channel (dispatch queues of a durable broker). */
+    private readonly consumerTimeoutMs?: number,
   ) {}
 
   /** Whether messages are waiting or unacknowledged. */
@@ -136,6 +143,14 @@ class Queue<T> {
       else if (outcome === 'reject') this.broker.deadLetter(this.name, message.body, 'rejected');
       this.schedule();
     };
+    if (this.consumerTimeoutMs !== undefined) {
+      const timeoutMs = this.consumerTimeoutMs;
+      this.broker.scheduler.after(timeoutMs, () => {
+        if (flight.settled || !consumer.process.alive) return;
+        this.broker.timedOut(`${consumer.process.name} held ${describeMessage(message.body)} unacknowledged for ${timeoutMs} ms`);
+        this.handBack(consumer, 'the consumer timeout closed its channel');
+      });
+    }
     return { body: clonePlain(message.body), redelivered: message.redelivered, ack: () => settle('ack'), requeue: () => settle('requeue'), reject: () => settle('reject') };
   }
 
@@ -163,6 +178,10 @@ class Queue<T> {
 
 /** The broker: queues of dispatches, the signal queue, dead letters, abort and announcement fan-out. */
 export class SimBroker {
+  /** Consumer timeouts that fired on a live worker (see {@link SimBroker.timedOut}). */
+  readonly timeouts: string[] = [];
+  /** Heartbeats whose publish was refused (`publish-error`), by execution. */
+  readonly refusedHeartbeats: RefusedHeartbeat[] = [];
   private readonly queues = new Map<string, Queue<DispatchMessage>>();
   private readonly signals: Queue<SignalMessage>;
   /** Durable: every dead letter, and the recovery queue the coordinators consume. */
@@ -185,12 +204,20 @@ export class SimBroker {
     readonly durable = true,
     /** Durable: returns after which a message is dead-lettered (RabbitMQ's `x-delivery-limit`). */
     readonly deliveryLimit?: number,
+    /** The consumer timeout of dispatch queues (durable broker only); undefined: none. */
+    private readonly consumerTimeoutMs?: number,
     /** The size producers check against (`Transport.maxMessageBytes`), and a durable bus enforces. */
     readonly maxMessageBytes = SIM_MAX_MESSAGE_BYTES,
   ) {
     this.signals = new Queue(this, 8, 'signals');
     this.recovery = new Queue(this, 8, 'dead.recovery', false);
     this.deadLetters = new DeadLetters('signals');
+  }
+
+  /** @internal A consumer timeout fired on a live worker: its channel is closed (a violation: leases exist to prevent it). */
+  timedOut(what: string): void {
+    this.timeouts.push(what);
+    this.log(`consumer timeout: ${what}`);
   }
 
   /** Whether any message waits or is unacknowledged. */
@@ -237,7 +264,7 @@ export class SimBroker {
   queue(name: string): Queue<DispatchMessage> {
     let queue = this.queues.get(name);
     if (queue === undefined) {
-      queue = new Queue<DispatchMessage>(this, 1, name);
+      queue = new Queue<DispatchMessage>(this, 1, name, true, this.durable ? this.consumerTimeoutMs : undefined);
       this.queues.set(name, queue);
     }
     return queue;
@@ -310,6 +337,8 @@ class SimTransport implements Transport {
   readonly maxMessageBytes: number;
   /** Runs quarantined dispatches alone in this process. */
   private readonly isolation = new Isolation();
+  /** The in-process bus defers signals as the in-process transport does: it implements `flush`. */
+  readonly flush?: () => Promise<void>;
 
   constructor(
     private readonly broker: SimBroker,
@@ -318,6 +347,13 @@ class SimTransport implements Transport {
   ) {
     this.durable = broker.durable;
     this.maxMessageBytes = broker.maxMessageBytes;
+    if (!broker.durable) this.flush = () => this.flushSignals();
+  }
+
+  /** Resolves once the signals published so far have been handed to a live consumer (none left ready while one takes them). */
+  private async flushSignals(): Promise<void> {
+    const queue = this.broker.signalQueue();
+    while (queue.ready.length > 0 && queue.consumers.some((c) => c.active && c.process.alive)) await this.broker.scheduler.hold(this.process, 1);
   }
 
   /**
@@ -347,6 +383,12 @@ class SimTransport implements Transport {
   }
 
   async signal(messages: SignalMessage[]): Promise<void> {
+    if (this.broker.random.chance(this.broker.faults.publishError)) {
+      await this.broker.scheduler.hold(this.process, this.broker.random.int(0, 10));
+      this.broker.log(`${this.process.name}: publish of ${messages.length} signal(s) refused`);
+      for (const m of messages) if (m.type === 'task.heartbeat') this.broker.refusedHeartbeats.push({ at: this.broker.scheduler.now, ref: leaseRef(m) });
+      throw new TransportError('simulated: publish refused (flow control)');
+    }
     await this.publish(() => {
       this.broker.refused(messages);
       for (const message of messages) this.broker.publish(this.broker.signalQueue(), message);

@@ -31,6 +31,8 @@ export interface NodePlan {
   undo: boolean;
   /** A poison: its body crashes the worker process executing it, at every delivery (`failures` is then beyond any retry). */
   poison?: true;
+  /** A long task: its apply runs longer than a lease (see `long-task`). */
+  long?: true;
 }
 
 /** A live change the user makes at a time; its target is chosen from the run's state then. */
@@ -88,19 +90,34 @@ export interface Execution {
   activation?: number;
   kind: 'apply' | 'rollback';
   process: string;
+  /** When the body started (simulated epoch ms). */
+  at: number;
+  /** When its work ended with its process alive (it then returned or threw); unset if its process died first. */
+  endedAt?: number;
 }
 
 const EVENTS = ['ev-a', 'ev-b'];
+/** Share of runs with a long task. */
+const LONG_TASK_RUNS = 0.3;
+/** How long a long task's work takes (ms): longer than the workers' lease and the consumer timeout. */
+export const LONG_TASK_MS = { min: 2500, max: 5000 } as const;
 /** The value a skip gives. */
 export const SKIP_VALUE = 7;
 /** A poison's planned failures: more than any retry gives (for the reference model, it fails for good). */
 const POISON_FAILURES = 1000;
 
-/** Draws a seed's workload. `faultWindowMs`: changes and notifications happen before it ends. */
-export function generateWorkload(random: Random, skip: ReadonlySet<Kind>, faultWindowMs: number): Workload {
+/**
+ * Draws a seed's workload. `faultWindowMs`: changes and notifications happen before it ends.
+ * `long`: the stream that picks long tasks (its own, so that the other draws do not move).
+ */
+export function generateWorkload(random: Random, skip: ReadonlySet<Kind>, faultWindowMs: number, long: Random): Workload {
   const runs: RunPlan[] = [];
   const count = random.int(2, 5);
-  for (let r = 0; r < count; r++) runs.push(generateRun(random, skip, `r${r}`, faultWindowMs));
+  for (let r = 0; r < count; r++) {
+    const run = generateRun(random, skip, `r${r}`, faultWindowMs);
+    if (!skip.has('long-task') && long.chance(LONG_TASK_RUNS)) long.pick(run.nodes).long = true;
+    runs.push(run);
+  }
   const notifications: NotifyPlan[] = [];
   const n = random.int(0, 8);
   for (let i = 0; i < n; i++) notifications.push({ at: random.int(0, faultWindowMs), event: random.pick(EVENTS), v: i + 1 });
@@ -181,6 +198,12 @@ export const downstreamResult = (p: number): number => p + 1000;
 export interface TaskWorld {
   scheduler: Scheduler;
   random: Random;
+  /** Durations of long tasks (a stream of their own). */
+  slow: Random;
+  /** Called when a long task's body starts (the world may take the store down meanwhile). */
+  longStarted(): void;
+  /** Called when an apply fails as planned (its retry is due soon: the world may take the store down). */
+  plannedFailure(): void;
   ledger: Execution[];
   /** Crashes a process (a poison task's body kills its worker), which restarts later. */
   crash(process: SimProcess): void;
@@ -189,10 +212,18 @@ export interface TaskWorld {
 /**
  * Work that takes simulated time; it fails when the process executing it has
  * crashed meanwhile (the worker code then unwinds and its timers are released).
+ * With its ledger `entry`, that entry gets `endedAt` when it ends with its process alive.
  */
-export function work(world: TaskWorld, process: SimProcess): Promise<void> {
-  const ms = world.random.int(1, 150);
-  return new Promise((resolve, reject) => world.scheduler.after(ms, () => (process.alive ? resolve() : reject(new Error('process crashed')))));
+export function work(world: TaskWorld, process: SimProcess, entry?: Execution, long = false): Promise<void> {
+  const ms = long ? world.slow.int(LONG_TASK_MS.min, LONG_TASK_MS.max) : world.random.int(1, 150);
+  if (long) world.longStarted();
+  return new Promise((resolve, reject) =>
+    world.scheduler.after(ms, () => {
+      if (!process.alive) return reject(new Error('process crashed'));
+      if (entry !== undefined) entry.endedAt = world.scheduler.now;
+      resolve();
+    }),
+  );
 }
 
 /** Task name of a plan's node (tasks are per run: their `requires` differ). */
@@ -201,7 +232,11 @@ export const taskName = (run: RunPlan, node: string): string => `${run.id}.${nod
 /** The tasks of a workload, with bodies bound to one process (for its ledger entries and its crash). */
 export function buildTasks(workload: Workload, world: TaskWorld, process: SimProcess): Map<string, AnyTask> {
   const tasks = new Map<string, AnyTask>();
-  const record = (entry: Omit<Execution, 'process'>): void => void world.ledger.push({ ...entry, process: process.name });
+  const record = (entry: Omit<Execution, 'process' | 'at'>): Execution => {
+    const execution = { ...entry, process: process.name, at: world.scheduler.now };
+    world.ledger.push(execution);
+    return execution;
+  };
   for (const run of workload.runs) {
     for (const plan of [...run.nodes, ...(run.spare === undefined ? [] : [run.spare])]) {
       const name = taskName(run, plan.id);
@@ -212,20 +247,22 @@ export function buildTasks(workload: Workload, world: TaskWorld, process: SimPro
           provides: plan.id,
           retry: { limit: plan.limit, initialDelayMs: 20, factor: 2, maxDelayMs: 200, jitter: 0.5 },
           apply: async (inputs: Record<string, unknown>, ctx) => {
-            record({ runId: ctx.runId, node: ctx.nodeId, attempt: ctx.attempt, kind: 'apply' });
+            const entry = record({ runId: ctx.runId, node: ctx.nodeId, attempt: ctx.attempt, kind: 'apply' });
             if (plan.poison === true) {
               world.crash(process);
               throw new Error('process crashed');
             }
-            await work(world, process);
-            if (ctx.attempt <= plan.failures) throw new Error(`planned failure of ${plan.id}, attempt ${ctx.attempt}`);
+            await work(world, process, entry, plan.long);
+            if (ctx.attempt <= plan.failures) {
+              world.plannedFailure();
+              throw new Error(`planned failure of ${plan.id}, attempt ${ctx.attempt}`);
+            }
             return computeResult(plan, inputs);
           },
           ...(plan.undo
             ? {
                 rollback: async (_inputs: Record<string, unknown>, ctx: { runId: string; nodeId: string; attempt: number }) => {
-                  record({ runId: ctx.runId, node: ctx.nodeId, attempt: ctx.attempt, kind: 'rollback' });
-                  await work(world, process);
+                  await work(world, process, record({ runId: ctx.runId, node: ctx.nodeId, attempt: ctx.attempt, kind: 'rollback' }));
                 },
               }
             : {}),
@@ -242,8 +279,7 @@ export function buildTasks(workload: Workload, world: TaskWorld, process: SimPro
           retry: { limit: 1, initialDelayMs: 20, factor: 2, maxDelayMs: 100, jitter: 0 },
           apply: async ({ v }: { v: number }, ctx) => {
             const entry = { runId: ctx.runId, node: ctx.nodeId, attempt: ctx.attempt, kind: 'apply' as const };
-            record(ctx.activation === undefined ? entry : { ...entry, activation: ctx.activation });
-            await work(world, process);
+            await work(world, process, record(ctx.activation === undefined ? entry : { ...entry, activation: ctx.activation }));
             if (v % 3 === 0 && ctx.attempt === 1) throw new Error(`planned failure of p for v=${v}`);
             return listenerResult(v);
           },
@@ -258,8 +294,7 @@ export function buildTasks(workload: Workload, world: TaskWorld, process: SimPro
             provides: 'q',
             apply: async ({ p }: { p: number }, ctx) => {
               const entry = { runId: ctx.runId, node: ctx.nodeId, attempt: ctx.attempt, kind: 'apply' as const };
-              record(ctx.activation === undefined ? entry : { ...entry, activation: ctx.activation });
-              await work(world, process);
+              await work(world, process, record(ctx.activation === undefined ? entry : { ...entry, activation: ctx.activation }));
               return downstreamResult(p);
             },
           }),

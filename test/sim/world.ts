@@ -1,9 +1,10 @@
 /**
  * One simulated seed: the real Coordinator, Worker and Client on the real store
  * adapter, wired to the simulated bus, store views and clock, driven through a
- * fault phase (crashes, store failures, ambiguous commits, duplicated and
- * redelivered messages, live changes and notifications), then healed and run
- * until quiet, then checked (see `checks.ts`).
+ * fault phase (crashes and graceful restarts, store failures and outages,
+ * ambiguous commits, duplicated, redelivered and refused messages, long tasks
+ * under leases, live changes and notifications), then healed and run until
+ * quiet, then checked (see `checks.ts`, `closing.ts`, `leases.ts`).
  */
 import { Client } from '../../src/client/client.js';
 import type { RuntimeParts } from '../../src/client/parts.js';
@@ -18,15 +19,18 @@ import type { Logger, LogFields } from '../../src/observability/logger.js';
 import { MemoryStore } from '../../src/store/memory/memory-store.js';
 import type { Store } from '../../src/store/port.js';
 import type { Transport } from '../../src/transport/port.js';
+import { shutdown } from '../../src/runtime/shutdown.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { TaskRegistry } from '../../src/worker/registry.js';
 import { Worker } from '../../src/worker/worker.js';
 import { checkWorld, type CallRecords, type StartRecord } from './checks.js';
+import { checkClosing, type GracefulExit } from './closing.js';
 import { LeaderWatch, planLockFaults } from './election.js';
+import { checkLeases, CONSUMER_TIMEOUT_MS, WORKER_LEASE } from './leases.js';
 import type { Kind, SimOptions } from './options.js';
 import { LOCK_CHECK, SimDatabase } from './postgres.js';
 import { Random } from './random.js';
-import { Scheduler, type SimProcess } from './scheduler.js';
+import { Scheduler, type SimClock, type SimProcess } from './scheduler.js';
 import { checkSizes } from './size-checks.js';
 import { buildSizeFlows, buildSizeTasks, generateSizes, SIZE_EVENT, sizePayload, type SizeWorkload } from './sizes.js';
 import { SimStore, type StoreFaults } from './store.js';
@@ -68,7 +72,8 @@ interface Slot {
   concurrency: number;
   incarnation: number;
   process?: SimProcess;
-  coordinator?: Coordinator;
+  /** The parts of the current process, as `connect()` wires them, and its clock. */
+  parts?: { coordinator: Coordinator; worker?: Worker; transport: Transport; store: SimStore; clock: SimClock; resumed?: Promise<void> };
 }
 
 /** Runs one seed and checks it. */
@@ -96,8 +101,8 @@ class World {
   private readonly workload: Workload;
   /** Runs and notifications with values too large to travel (test/sim/sizes.ts). */
   private readonly sizes: SizeWorkload;
-  /** The store outage of the seed, if any (simulated ms). */
-  private outage: { from: number; to: number } | undefined;
+  /** The store outages of the seed (simulated ms), to excuse the answers they make uncertain. */
+  private readonly outages: { from: number; to: number }[] = [];
   private readonly ledger: Execution[] = [];
   private readonly slots: Slot[] = [];
   private readonly calls: CallRecords = { starts: new Map(), changes: [], notifies: [] };
@@ -116,6 +121,16 @@ class World {
   private readonly watch: LeaderWatch | undefined;
   /** PostgreSQL: the lock faults' own random stream. */
   private readonly lockRandom: Random | undefined;
+  /** Processes that closed gracefully, for the checks of `closing.ts`. */
+  private readonly exits: GracefulExit[] = [];
+  /** Per process: when its last store call failed (simulated ms). */
+  private readonly storeFailedAt = new Map<string, number>();
+  /** Decisions of the kinds added later (a stream of their own, so that earlier seeds keep their draws). */
+  private readonly later: Random;
+  /** Whether this seed has a `long-outage` still to come. */
+  private longOutagePlanned: boolean | undefined;
+  /** Until when a `long-outage` keeps the store down, healing or not. */
+  private longOutageUntil = 0;
 
   /** `db`: the PostgreSQL of the seed (`--store postgres`), else the memory or SQLite store. */
   constructor(
@@ -126,28 +141,47 @@ class World {
     this.t0 = this.scheduler.now;
     const root = new Random(options.seed);
     this.random = root.fork();
+    // One stream per concern, forked in the order the concerns were added.
+    const [busRandom, workloadRandom, storeRandom, taskRandom] = [root.fork(), root.fork(), root.fork(), root.fork()];
+    const lockRandom = db === undefined ? undefined : root.fork();
+    const [sizesRandom, later] = [root.fork(), root.fork()];
+    this.later = later;
     const has = (kind: Kind): boolean => !options.skip.has(kind);
     this.embedded = options.mode === 'embedded';
     // The in-process bus of an embedded process neither duplicates nor redelivers.
     const bus = !this.embedded;
-    this.bus = { duplicate: bus && has('duplicate') ? 0.05 : 0, redeliver: bus && has('redeliver') ? 0.02 : 0 };
+    this.bus = { duplicate: bus && has('duplicate') ? 0.05 : 0, redeliver: bus && has('redeliver') ? 0.02 : 0, publishError: bus && has('publish-error') ? 0.05 : 0 };
     this.storeFaults = { error: has('store-error') ? 0.03 : 0, ambiguous: has('ambiguous-commit') ? 0.03 : 0, downUntil: 0 };
     this.inner = db?.observer ?? (options.store === 'sqlite' || this.embedded ? new SqliteStore({ path: ':memory:' }) : new MemoryStore());
-    this.busRandom = root.fork();
-    this.broker = new SimBroker(this.scheduler, this.busRandom, this.bus, (line) => this.log(line), !this.embedded, this.embedded ? undefined : SIM_DELIVERY_LIMIT);
+    this.busRandom = busRandom;
+    const consumerTimeoutMs = has('consumer-timeout') ? CONSUMER_TIMEOUT_MS : undefined;
+    this.broker = new SimBroker(this.scheduler, this.busRandom, this.bus, (line) => this.log(line), !this.embedded, this.embedded ? undefined : SIM_DELIVERY_LIMIT, consumerTimeoutMs);
     // A poison needs a durable bus: an embedded process's bus dies with the process.
-    this.workload = generateWorkload(root.fork(), this.embedded ? new Set([...options.skip, 'poison']) : options.skip, FAULT_WINDOW_MS);
-    const storeWorld = { scheduler: this.scheduler, random: root.fork(), faults: this.storeFaults, log: (line: string) => this.log(line), ...(db === undefined ? {} : { io: db.io }) };
+    this.workload = generateWorkload(workloadRandom, this.embedded ? new Set([...options.skip, 'poison']) : options.skip, FAULT_WINDOW_MS, later.fork());
+    const storeWorld = {
+      scheduler: this.scheduler,
+      random: storeRandom,
+      faults: this.storeFaults,
+      log: (line: string) => this.log(line),
+      failed: (process: SimProcess) => void this.storeFailedAt.set(process.name, this.scheduler.now),
+      ...(db === undefined ? {} : { io: db.io }),
+    };
     const watch = db === undefined ? undefined : new LeaderWatch(this.scheduler, (line) => this.log(line));
     this.watch = watch;
     // PostgreSQL: each process has its own store and pool (its sessions die with it); a server's view reports to the watch.
     this.viewOf = (process, server = false) =>
       db === undefined ? new SimStore(this.inner, process, storeWorld) : new SimStore(db.store(process, this.scheduler.clock(process)), process, storeWorld, server ? watch : undefined);
-    const taskWorld = { scheduler: this.scheduler, random: root.fork(), ledger: this.ledger, crash: (process: SimProcess) => this.crashPoisoned(process) };
-    // Only with PostgreSQL: the other modes' seeds draw as before.
-    this.lockRandom = db === undefined ? undefined : root.fork();
-    // Forked last: the streams above do not depend on whether sizes are drawn.
-    this.sizes = generateSizes(root.fork(), options.skip, FAULT_WINDOW_MS);
+    const taskWorld = {
+      scheduler: this.scheduler,
+      random: taskRandom,
+      slow: later.fork(),
+      ledger: this.ledger,
+      longStarted: () => this.outageDuringLease(),
+      plannedFailure: () => this.outageBeforeRetry(),
+      crash: (process: SimProcess) => this.crashPoisoned(process),
+    };
+    this.lockRandom = lockRandom;
+    this.sizes = generateSizes(sizesRandom, options.skip, FAULT_WINDOW_MS);
     this.tasksOf = (process) => new Map([...buildTasks(this.workload, taskWorld, process), ...buildSizeTasks(this.sizes, taskWorld, process)]);
     const outside: SimProcess = { name: this.embedded ? 'cli' : 'client', alive: true };
     this.clientTasks = this.tasksOf(outside);
@@ -228,9 +262,9 @@ class World {
     for (const n of this.workload.notifications) scheduler.after(n.at, () => this.track(this.notify(n.event, { v: n.v })));
     for (const run of this.sizes.runs) scheduler.after(run.startAt, () => this.track(this.start(run.id, `(${run.kind})`)));
     for (const n of this.sizes.notifications) scheduler.after(n.at, () => this.track(this.notify(SIZE_EVENT, sizePayload(n), n.size)));
+    this.longOutagePlanned = !this.options.skip.has('long-outage') && this.later.chance(0.2);
     const crash = !this.options.skip.has('crash');
-    // (Embedded, closing the process closes its worker, which waits on a real timer: not simulated.)
-    const graceful = !this.options.skip.has('graceful-restart') && !this.embedded;
+    const graceful = !this.options.skip.has('graceful-restart');
     if (crash || graceful) {
       for (let at = this.random.int(200, 2500); at < FAULT_WINDOW_MS; at += this.random.int(200, 2500)) {
         const gracefully = graceful && (!crash || this.random.chance(0.3));
@@ -241,8 +275,7 @@ class World {
       const at = this.random.int(0, FAULT_WINDOW_MS - 1000);
       const ms = this.random.int(1000, 8000);
       scheduler.after(at, () => {
-        this.storeFaults.downUntil = scheduler.now + ms;
-        this.outage = { from: scheduler.now, to: scheduler.now + ms };
+        this.down(ms);
         this.log(`store outage for ${ms} ms`);
       });
     }
@@ -261,6 +294,8 @@ class World {
     const sized = await checkSizes({ store: this.inner, sizes: this.sizes, ledger: this.ledger, calls: this.calls });
     violations.push(...sized.violations);
     histories.push(...sized.histories);
+    violations.push(...checkClosing(this.exits, this.ledger, this.options.skip, this.embedded));
+    violations.push(...(await checkLeases(this.inner, this.workload, this.ledger, this.broker.timeouts, this.broker.refusedHeartbeats, this.options.skip)));
     if (!(await this.quiet())) violations.unshift(`liveness: not quiet ${SETTLE_BUDGET_MS} ms after the faults stopped`);
     const { db, watch } = this;
     if (db !== undefined && watch !== undefined) {
@@ -295,20 +330,60 @@ class World {
 
   /** Every process stops; pending task bodies unwind (no timer outlives the seed). */
   private async teardown(): Promise<void> {
-    this.over = true;
+    this.over = true; // restarts planned meanwhile do not happen
     for (const slot of this.slots) if (slot.process !== undefined) this.kill(slot.process);
     this.kill(this.outside.process);
     await this.scheduler.run(Infinity);
     await this.inner.close();
   }
 
+  /**
+   * `long-task`: while the faults last, half the long tasks see the store go down,
+   * once they hold a lease, for longer than the lease (a database restart).
+   */
+  private outageDuringLease(): void {
+    if (this.scheduler.now - this.t0 >= FAULT_WINDOW_MS || this.options.skip.has('store-outage') || !this.later.chance(0.5)) return;
+    const ms = this.later.int(WORKER_LEASE.leaseMs + 300, 3 * WORKER_LEASE.leaseMs);
+    this.scheduler.after(WORKER_LEASE.leaseAfterMs + 200, () => {
+      if (this.scheduler.now - this.t0 >= FAULT_WINDOW_MS || this.storeFaults.downUntil > this.scheduler.now) return;
+      this.down(ms);
+      this.log(`store outage for ${ms} ms (during a lease)`);
+    });
+  }
+
+  /**
+   * `long-outage`: in a fifth of the seeds, the first planned failure late in the
+   * fault window (its retry due within 200 ms) takes the store down for 15-40 s,
+   * past the end of the faults: the retry must survive its failed steps.
+   */
+  private outageBeforeRetry(): void {
+    const at = this.scheduler.now - this.t0;
+    if (this.longOutagePlanned !== true || at < FAULT_WINDOW_MS - 2000 || at >= FAULT_WINDOW_MS) return;
+    this.longOutagePlanned = false;
+    const ms = this.later.int(15_000, 40_000);
+    this.scheduler.after(10, () => {
+      this.longOutageUntil = this.scheduler.now + ms;
+      this.down(ms);
+      this.log(`store outage for ${ms} ms (long: it outlasts the faults)`);
+    });
+  }
+
+  /** The store refuses every call for `ms` from now (a later end than one already planned wins). */
+  private down(ms: number): void {
+    const to = this.scheduler.now + ms;
+    this.storeFaults.downUntil = Math.max(this.storeFaults.downUntil, to);
+    this.outages.push({ from: this.scheduler.now, to });
+  }
+
   /** Faults stop: the bus and the store behave from now on. */
   private heal(): void {
     this.bus.duplicate = 0;
     this.bus.redeliver = 0;
+    this.bus.publishError = 0;
     this.storeFaults.error = 0;
     this.storeFaults.ambiguous = 0;
-    this.storeFaults.downUntil = 0;
+    // A long outage outlasts the faults: the database comes back when it does.
+    this.storeFaults.downUntil = this.longOutageUntil > this.scheduler.now ? this.longOutageUntil : 0;
     this.log('faults stop');
   }
 
@@ -333,18 +408,28 @@ class World {
     if (this.embedded) this.broker = new SimBroker(this.scheduler, this.busRandom, this.bus, (line) => this.log(line), false);
     const logger = this.logger(process.name);
     const transport = this.broker.transport(process, logger);
-    const coordinator = new Coordinator({ store, transport, clock: this.scheduler.clock(process), logger, maxMessageBytes: SIM_MAX_MESSAGE_BYTES });
-    slot.coordinator = coordinator;
+    const clock = this.scheduler.clock(process);
+    const coordinator = new Coordinator({ store, transport, clock, logger, maxMessageBytes: SIM_MAX_MESSAGE_BYTES });
+    const parts: NonNullable<Slot['parts']> = { coordinator, transport, store, clock };
+    slot.parts = parts;
     await coordinator.start();
     if (slot.works) {
       const registry = new TaskRegistry().register(...this.tasksOf(process).values());
-      await new Worker({ transport, registry, concurrency: slot.concurrency, queues: ['default'], id: process.name, logger }).start();
+      // Long tasks hold leases (embedded too: the in-process bus has no consumer timeout, but outages and restarts end leases).
+      const leases = this.options.skip.has('long-task') ? {} : WORKER_LEASE;
+      parts.worker = new Worker({ transport, registry, concurrency: slot.concurrency, queues: ['default'], id: process.name, logger, clock, ...leases });
+      await parts.worker.start();
     }
     this.log(`${process.name} started`);
     if (!this.embedded) return;
     // As connect(): live runs are resumed before the client is handed out; if that
     // fails, connect() fails and the process exits (and is restarted).
-    const resumed = await this.outcome(process, store.liveRunIds().then((ids) => coordinator.resume(ids)));
+    const resuming = store.liveRunIds().then((ids) => coordinator.resume(ids));
+    parts.resumed = resuming.then(
+      () => undefined,
+      () => undefined,
+    );
+    const resumed = await this.outcome(process, resuming);
     if (resumed === 'cut') return;
     if (!('error' in resumed)) {
       this.app = this.user(process, coordinator, transport, store);
@@ -383,18 +468,22 @@ class World {
   }
 
   /**
-   * Stops a random live process the way a SIGTERM does for its coordinator
-   * (`close()`: no new signals, the batch in flight finishes, timers cleared),
-   * then the process exits and restarts later. A crash may still cut the drain.
+   * Stops a random live process the way a SIGTERM does: `shutdown()`, the order
+   * of `connect()`'s close (the worker drains, then the coordinator takes its
+   * results, finishes its batch and clears its timers), then the process exits
+   * and restarts later. A crash may still cut the drain.
    */
   private async restartGracefully(): Promise<void> {
     const alive = this.slots.filter((s) => s.process?.alive === true);
     if (alive.length === 0) return;
     const slot = this.random.pick(alive);
     const process = slot.process as SimProcess;
-    this.log(`${process.name} stops (coordinator close, mid-drain)`);
-    await (slot.coordinator as Coordinator).close();
+    const parts = slot.parts as NonNullable<Slot['parts']>;
+    this.log(`${process.name} stops (shutdown: the worker drains, then the coordinator)`);
+    const closingAt = this.scheduler.now;
+    await shutdown({ ...parts, ...(parts.resumed === undefined ? {} : { resumer: { settled: () => parts.resumed as Promise<void> } }) });
     if (!process.alive) return; // crashed while draining
+    this.exits.push({ process: process.name, closingAt, closedAt: this.scheduler.now, storeFailedAt: this.storeFailedAt.get(process.name) ?? -Infinity, timers: parts.clock.live() });
     this.kill(process);
     this.broker.crashed(process);
     this.log(`${process.name} exited`);
@@ -514,7 +603,7 @@ class World {
     const { process, client } = this.caller;
     const from = this.scheduler.now;
     const result = await this.outcome(process, client.notify(event, payload, { id: `notify-${event}-${v}` }));
-    record.ambiguous = this.outage !== undefined && this.outage.from <= this.scheduler.now && from <= this.outage.to;
+    record.ambiguous = this.outages.some((outage) => outage.from <= this.scheduler.now && from <= outage.to);
     const label = `notify ${event} v=${v}${size === undefined ? '' : ` (${size} payload)`} via ${process.name}`;
     if (result !== 'cut' && 'value' in result) {
       record.runIds = result.value;
