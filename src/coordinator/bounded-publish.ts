@@ -6,20 +6,24 @@
  */
 import { TransportError } from '../errors.js';
 import type { DispatchMessage, Transport } from '../transport/port.js';
+import type { Clock } from './clock.js';
 
 /** Default of `CoordinatorOptions.publishTimeoutMs`. */
 export const DEFAULT_PUBLISH_TIMEOUT_MS = 10_000;
 
-/** `promise`, or a {@link TransportError} once `timeoutMs` have passed without it settling. */
-export async function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
+/**
+ * `promise`, or a {@link TransportError} once `timeoutMs` have passed on `clock`
+ * without it settling (the coordinator's clock: a simulated or fake one drives it too).
+ */
+export async function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string, clock: Clock): Promise<T> {
+  let timer: unknown;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new TransportError(`${what} not confirmed within ${timeoutMs} ms`)), timeoutMs);
+    timer = clock.setTimeout(() => reject(new TransportError(`${what} not confirmed within ${timeoutMs} ms`)), timeoutMs);
   });
   try {
     return await Promise.race([promise, timeout]);
   } finally {
-    clearTimeout(timer);
+    clock.clearTimeout(timer);
   }
 }
 
@@ -36,16 +40,16 @@ export interface Unpublished<T> {
  * message holds back no other. Resolves with the indexes of the published ones
  * and the others with their errors.
  */
-export async function publishDispatches(transport: Transport, messages: DispatchMessage[], timeoutMs: number): Promise<{ published: number[]; failed: Unpublished<DispatchMessage>[] }> {
+export async function publishDispatches(transport: Transport, messages: DispatchMessage[], timeoutMs: number, clock: Clock): Promise<{ published: number[]; failed: Unpublished<DispatchMessage>[] }> {
   const all = messages.map((_, i) => i);
   if (messages.length === 0) return { published: [], failed: [] };
   try {
-    await withTimeout(transport.dispatch(messages), timeoutMs, `publish of ${messages.length} dispatches`);
+    await withTimeout(transport.dispatch(messages), timeoutMs, `publish of ${messages.length} dispatches`, clock);
     return { published: all, failed: [] };
   } catch (error) {
     if (messages.length === 1) return { published: [], failed: [{ message: messages[0] as DispatchMessage, error }] };
   }
-  const outcomes = await Promise.allSettled(messages.map((message) => withTimeout(transport.dispatch([message]), timeoutMs, `publish of the dispatch of node "${message.node}"`)));
+  const outcomes = await Promise.allSettled(messages.map((message) => withTimeout(transport.dispatch([message]), timeoutMs, `publish of the dispatch of node "${message.node}"`, clock)));
   const published: number[] = [];
   const failed: Unpublished<DispatchMessage>[] = [];
   outcomes.forEach((outcome, i) => {

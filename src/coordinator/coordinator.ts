@@ -80,6 +80,15 @@ export class Coordinator {
     return this.options.store;
   }
 
+  /**
+   * How many runs the coordinator holds in its cache now: at most
+   * `cacheSize` (see {@link CoordinatorOptions.cacheSize}). Read-only, for
+   * monitoring and tests.
+   */
+  get cachedRuns(): number {
+    return this.cache.size;
+  }
+
   /** The time of the coordinator's clock (epoch ms), to stamp new runs. */
   now(): number {
     return this.clock.now();
@@ -485,6 +494,7 @@ export class Coordinator {
       store,
       logger: this.logger,
       timeoutMs: this.publishTimeoutMs,
+      clock: this.clock,
       sentAt: this.options.metrics === undefined ? undefined : this.clock.now(),
       schedule: (command) => this.scheduleRetry(command),
     });
@@ -542,7 +552,7 @@ export class Coordinator {
     // An end of lease within the grace period is left claimed: it is due again once the claim ends.
     const items = claimed.filter((item) => item.command.type !== 'schedule' || this.leaseGraceLeft(scheduledEvent(item.command)) <= 0);
     if (items.length === 0) return;
-    await carryOutClaimed(items, { store, transport, logger: this.logger, timeoutMs: this.publishTimeoutMs, backoff: this.outboxBackoff, now, submit: (runId, event) => this.submit(runId, event) });
+    await carryOutClaimed(items, { store, transport, logger: this.logger, timeoutMs: this.publishTimeoutMs, clock: this.clock, backoff: this.outboxBackoff, now, submit: (runId, event) => this.submit(runId, event) });
   }
 
   /**

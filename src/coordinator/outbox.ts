@@ -13,6 +13,7 @@ import type { Logger } from '../observability/logger.js';
 import type { OutboxItem, Store } from '../store/port.js';
 import type { Transport } from '../transport/port.js';
 import { publishDispatches, withTimeout } from './bounded-publish.js';
+import type { Clock } from './clock.js';
 import type { OutboxBackoff } from './outbox-backoff.js';
 
 /** The id of a step's command in the outbox: `<runId>:<rev>:<index>`. */
@@ -48,6 +49,8 @@ export interface OutboxDeps {
   logger: Logger;
   /** How long a publish may wait for its confirm. */
   timeoutMs: number;
+  /** Times those waits. */
+  clock: Clock;
   /** Which failing items to leave for later. */
   backoff: OutboxBackoff;
   /** The poll's time (epoch ms). */
@@ -96,7 +99,7 @@ export async function carryOutClaimed(claimed: readonly OutboxItem[], deps: Outb
   }
   if (aborts.length > 0) {
     steps.push(
-      withTimeout(deps.transport.abort(aborts), deps.timeoutMs, `broadcast of ${aborts.length} aborts`).then(
+      withTimeout(deps.transport.abort(aborts), deps.timeoutMs, `broadcast of ${aborts.length} aborts`, deps.clock).then(
         () => void done.push(...abortIds),
         (error: unknown) => {
           for (const [i, id] of abortIds.entries()) failed({ id, runId: (aborts[i] as { runId: string }).runId }, error);
@@ -106,7 +109,7 @@ export async function carryOutClaimed(claimed: readonly OutboxItem[], deps: Outb
   }
   if (dispatches.length > 0) {
     deps.logger.info({ count: dispatches.length }, 'publishing dispatches left in the outbox');
-    const sent = await publishDispatches(deps.transport, dispatches, deps.timeoutMs);
+    const sent = await publishDispatches(deps.transport, dispatches, deps.timeoutMs, deps.clock);
     for (const i of sent.published) done.push(dispatchIds[i] as string);
     for (const { message, error } of sent.failed) failed({ id: dispatchIds[dispatches.indexOf(message)] as string, runId: message.runId }, error);
   }

@@ -20,6 +20,7 @@ import type { Store } from '../store/port.js';
 import type { DispatchMessage, Transport } from '../transport/port.js';
 import { outboxId } from './outbox.js';
 import { publishDispatches, withTimeout } from './bounded-publish.js';
+import type { Clock } from './clock.js';
 
 /** What {@link publishSteps} needs. */
 export interface PublishDeps {
@@ -31,6 +32,8 @@ export interface PublishDeps {
   logger: Logger;
   /** How long a publish may wait for its confirm. */
   timeoutMs: number;
+  /** Times those waits. */
+  clock: Clock;
   /** Stamp dispatches with this time (for the dispatch latency metric), when set. */
   sentAt: number | undefined;
   /** Timers for retries and lease ends (non-durable transports; durable ones use the outbox). */
@@ -73,10 +76,10 @@ export async function publishSteps(steps: readonly { live: LiveRun; out: StepOut
   if (dispatches.length === 0 && aborts.length === 0) return;
   const done: string[] = [];
   const [sent] = await Promise.all([
-    publishDispatches(transport, dispatches, deps.timeoutMs),
+    publishDispatches(transport, dispatches, deps.timeoutMs, deps.clock),
     aborts.length === 0
       ? undefined
-      : withTimeout(transport.abort(aborts), deps.timeoutMs, `broadcast of ${aborts.length} aborts`).then(
+      : withTimeout(transport.abort(aborts), deps.timeoutMs, `broadcast of ${aborts.length} aborts`, deps.clock).then(
           () => void done.push(...abortIds),
           (error: unknown) => deps.logger.warn({ error: (error as Error).message }, 'abort not published; left in the outbox'),
         ),

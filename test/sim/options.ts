@@ -15,12 +15,17 @@ export const KINDS = {
   'store-error': 'a store call fails before doing anything (a connection refused)',
   'ambiguous-commit': 'a commit is applied, then throws (the connection drops during COMMIT)',
   'store-outage': 'the store refuses every call for 1-8 s (the database restarting)',
+  // faults of time and flow
+  'clock-skew': "distributed: each process's clock runs up to 3 s ahead or behind; the store keeps the database's clock, by which outbox claims must be judged",
+  'flow-control': 'distributed: 2% of dispatch and abort publishes are withheld (neither taken nor confirmed) for 2-400 s, then taken: publishes must time out, and an abort must stay in the outbox until the broker takes it',
   // workload scenarios
   'rollback-without-undo': "flows with onFailure 'rollback' whose tasks have no rollback function",
   'retry-fails-again': 'a failed node that has a rollback is retried (a live change) and fails again',
   'remove-readd': 'a node is removed and added again under the same id in one batch',
   'remove-listener': 'a persistent listener with live activations is removed, then the run is stopped',
   'listener-order': 'a persistent listener listens to another; it must be fed in the order of the notifications',
+  'notification-burst': "40-80 notifications wait in a persistent listener's backlog (it also listens to a slow node); each commit writes bounded bytes per notification",
+  'small-cache': "in half of the seeds every coordinator's run cache holds 1-3 runs for 0.2-3 s; no cache may exceed its bound",
   // checks
   'listener-result': "a persistent listener's result is that of its latest notification",
   'activation-retry-in-saga': "no apply starts once a saga has begun, not even a persistent listener's activation retry",

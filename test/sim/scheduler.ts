@@ -33,6 +33,8 @@ export class Scheduler {
   private seq = 0;
   /** Callbacks run so far. */
   steps = 0;
+  /** Called after each callback once the code it woke has settled (to watch bounds between any two steps). */
+  probe: (() => void) | undefined;
 
   /** Calls `fn` at `now + ms`; returns a handle for {@link Scheduler.cancel}. */
   after(ms: number, fn: () => void): Timer {
@@ -56,10 +58,13 @@ export class Scheduler {
     return new Promise((resolve) => this.after(ms, () => process.alive && resolve()));
   }
 
-  /** The clock a process's Coordinator sees: simulated time, and timers that die with the process. */
-  clock(process: SimProcess): Clock {
+  /**
+   * The clock a process's Coordinator sees: simulated time, off by `skewMs`
+   * (the host's clock runs ahead or behind), and timers that die with the process.
+   */
+  clock(process: SimProcess, skewMs = 0): Clock {
     return {
-      now: () => this.now,
+      now: () => this.now + skewMs,
       setTimeout: (fn, ms) => this.after(ms, () => process.alive && fn()),
       clearTimeout: (handle) => this.cancel(handle),
     };
@@ -75,6 +80,7 @@ export class Scheduler {
       this.steps++;
       timer.fn();
       await settle();
+      this.probe?.();
     }
     if (this.now < until && !done()) this.now = until;
   }

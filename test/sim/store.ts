@@ -3,13 +3,17 @@
  * outlives the processes as a database does): every call takes simulated
  * time, may fail before doing anything, and a commit may be applied and then
  * throw (an ambiguous outcome). A crashed process's calls never return, even
- * when the store has done the work.
+ * when the store has done the work. A shared database (distributed mode, as
+ * PostgreSQL) has its own clock, `Store.clock`: the simulated time, which no
+ * process's skewed clock shows. Commits and claims are reported to the
+ * {@link Watch}.
  */
 import { StoreError } from '../../src/errors.js';
 import type { CommitResult, OutboxItem, Page, RunFilter, RunSummary, StepCommit, Store, TaskInfo } from '../../src/store/port.js';
 import type { HistoryEntry } from '../../src/engine/events.js';
 import type { ActivationState, RunState } from '../../src/engine/state.js';
 import type { Random } from './random.js';
+import type { Watch } from './resources.js';
 import type { Scheduler, SimProcess } from './scheduler.js';
 
 /** Fault rates of the store (0 turns a fault off). */
@@ -27,12 +31,17 @@ export interface StoreWorld {
   scheduler: Scheduler;
   random: Random;
   faults: StoreFaults;
+  /** Whether the store has its own clock (a shared database; the processes' clocks are skewed). */
+  clock: boolean;
+  watch: Watch;
   log(line: string): void;
 }
 
 /** A {@link Store} as one simulated process sees it. */
 export class SimStore implements Store {
   readonly kind: string;
+  /** The database's clock (simulated time), when the world's store has one. */
+  readonly clock: (() => Promise<number>) | undefined;
 
   constructor(
     private readonly inner: Store,
@@ -40,6 +49,7 @@ export class SimStore implements Store {
     private readonly world: StoreWorld,
   ) {
     this.kind = inner.kind;
+    if (world.clock) this.clock = () => this.call('clock', async () => world.scheduler.now);
   }
 
   private async call<T>(name: string, run: () => Promise<T>): Promise<T> {
@@ -57,6 +67,7 @@ export class SimStore implements Store {
   async commit(commits: StepCommit[]): Promise<CommitResult> {
     return this.call('commit', async () => {
       const result = await this.inner.commit(commits);
+      this.world.watch.committed(commits, result, this.world.scheduler.now, this.process.name);
       if (this.world.random.chance(this.world.faults.ambiguous)) {
         this.world.log(`${this.process.name}: commit of ${commits.map((c) => `${c.run.id}@${c.run.rev}`).join(' ')} applied, then fails`);
         throw new StoreError('simulated: connection lost during COMMIT', 'ECONNRESET');
@@ -94,7 +105,11 @@ export class SimStore implements Store {
   }
 
   claimOutbox(now: number, limit: number, claimMs: number): Promise<OutboxItem[]> {
-    return this.call('claimOutbox', () => this.inner.claimOutbox(now, limit, claimMs));
+    return this.call('claimOutbox', async () => {
+      const items = await this.inner.claimOutbox(now, limit, claimMs);
+      this.world.watch.claimed(items, now, claimMs, this.world.scheduler.now, this.process.name);
+      return items;
+    });
   }
 
   deleteOutbox(ids: string[]): Promise<void> {

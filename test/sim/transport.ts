@@ -4,7 +4,9 @@
  * are handed out in a random order after random delays; a consumer's
  * unacknowledged deliveries go back to their queue (redelivered) when its
  * process crashes or, as a fault, while its handlers still run; a publish may
- * be delivered twice. A crashed process's calls never return.
+ * be delivered twice. Under flow control, the broker withholds a dispatch or
+ * abort publish (neither taken nor confirmed) for a long while, then takes and
+ * confirms it. A crashed process's calls never return.
  */
 import { clonePlain } from '../../src/codec/clone.js';
 import type { HistoryEntry } from '../../src/engine/events.js';
@@ -19,7 +21,16 @@ export interface BusFaults {
   duplicate: number;
   /** Probability, per pump, that one consumer's unacknowledged deliveries are handed back. */
   redeliver: number;
+  /** Probability that a dispatch or abort publish is withheld (flow control), for {@link WITHHELD_MS}. */
+  withhold: number;
 }
+
+/**
+ * How long a withheld publish waits (simulated ms), min and max: longer than
+ * any publish timeout, and for some longer than the settle budget (a confirm
+ * that comes only after the checks: a publisher waiting for it is wedged).
+ */
+export const WITHHELD_MS = [2000, 400_000] as const;
 
 interface Message<T> {
   body: T;
@@ -123,6 +134,8 @@ export class SimBroker {
   private readonly signals: Queue<SignalMessage>;
   private readonly abortHandlers = new Set<{ process: SimProcess; handler: (message: AbortMessage) => void }>();
   private readonly subscribers = new Set<{ matches: (words: string[]) => boolean; handler: (entry: HistoryEntry) => void }>();
+  /** Told of every abort the broker takes. */
+  onAbort: ((message: AbortMessage) => void) | undefined;
 
   constructor(
     readonly scheduler: Scheduler,
@@ -183,6 +196,7 @@ export class SimBroker {
 
   /** @internal */
   broadcastAbort(message: AbortMessage): void {
+    this.onAbort?.(message);
     for (const { process, handler } of this.abortHandlers) {
       this.scheduler.after(this.random.int(0, 30), () => process.alive && handler(clonePlain(message)));
     }
@@ -229,7 +243,17 @@ class SimTransport implements Transport {
     await scheduler.hold(this.process, random.int(0, 10));
   }
 
+  /** Flow control: the publish may wait a long while before the broker takes it (lost if its process dies meanwhile). */
+  private async withheld(what: string): Promise<void> {
+    const { scheduler, random, faults } = this.broker;
+    if (!random.chance(faults.withhold)) return;
+    const ms = random.int(...WITHHELD_MS);
+    this.broker.log(`${this.process.name}: publish of ${what} withheld for ${ms} ms (flow control)`);
+    await scheduler.hold(this.process, ms);
+  }
+
   async dispatch(messages: DispatchMessage[]): Promise<void> {
+    await this.withheld(`${messages.length} dispatch(es)`);
     await this.publish(() => {
       for (const message of messages) this.broker.publish(this.broker.queue(message.queue), message);
     });
@@ -242,6 +266,7 @@ class SimTransport implements Transport {
   }
 
   async abort(messages: AbortMessage[]): Promise<void> {
+    await this.withheld(`${messages.length} abort(s)`);
     if (!this.process.alive) return;
     for (const message of messages) this.broker.broadcastAbort(message);
   }

@@ -29,6 +29,8 @@ export interface NodePlan {
   limit: number;
   /** Whether the task has a rollback. */
   undo: boolean;
+  /** How long its work takes (simulated ms); by default 1-150 ms, drawn at each execution. */
+  durationMs?: number;
 }
 
 /** A live change the user makes at a time; its target is chosen from the run's state then. */
@@ -52,8 +54,11 @@ export interface RunPlan {
   nodes: NodePlan[];
   /** The node added live (`a`), if planned. */
   spare?: NodePlan;
-  /** Event the flow listens to (node `ev`), with a persistent listener `p`, and `q`, a persistent listener of `p`, when `downstream`. */
-  listener?: { event: string; downstream: boolean };
+  /**
+   * Event the flow listens to (node `ev`), with a persistent listener `p`, and `q`, a persistent listener of `p`, when `downstream`.
+   * `gate`: `p` also listens to this (slow) node, so notifications wait in its backlog until the node succeeds.
+   */
+  listener?: { event: string; downstream: boolean; gate?: string };
   /** When the run is started (ms after the start of the world). */
   startAt: number;
   /** Live changes. */
@@ -100,7 +105,25 @@ export function generateWorkload(random: Random, skip: ReadonlySet<Kind>, faultW
   const notifications: NotifyPlan[] = [];
   const n = random.int(0, 8);
   for (let i = 0; i < n; i++) notifications.push({ at: random.int(0, faultWindowMs), event: random.pick(EVENTS), v: i + 1 });
+  if (!skip.has('notification-burst') && random.chance(0.1)) burst(random, runs, notifications, faultWindowMs);
   return { runs, notifications };
+}
+
+/** The event of {@link burst}. */
+const BURST_EVENT = 'ev-burst';
+
+/**
+ * A run whose persistent listener also waits for a slow node, and 30-60
+ * notifications of its event: most wait in the listener's backlog (defect 11:
+ * each one must append a row, not rewrite the whole backlog).
+ */
+function burst(random: Random, runs: RunPlan[], notifications: NotifyPlan[], window: number): void {
+  const startAt = random.int(0, Math.floor(window / 4));
+  const gate: NodePlan = { id: 'n0', index: 0, sources: [], bound: random.int(-50, 50), failures: 0, limit: 0, undo: false, durationMs: random.int(3000, 7000) };
+  runs.push({ id: 'rb', policy: 'halt', nodes: [gate], startAt, actions: [], stopAtEnd: false, listener: { event: BURST_EVENT, downstream: false, gate: gate.id } });
+  const count = random.int(30, 60);
+  const first = notifications.length + 1;
+  for (let i = 0; i < count; i++) notifications.push({ at: random.int(startAt + 1, window), event: BURST_EVENT, v: first + i });
 }
 
 function generateRun(random: Random, skip: ReadonlySet<Kind>, id: string, window: number): RunPlan {
@@ -179,8 +202,8 @@ export interface TaskWorld {
  * Work that takes simulated time; it fails when the process executing it has
  * crashed meanwhile (the worker code then unwinds and its timers are released).
  */
-function work(world: TaskWorld, process: SimProcess): Promise<void> {
-  const ms = world.random.int(1, 150);
+function work(world: TaskWorld, process: SimProcess, durationMs?: number): Promise<void> {
+  const ms = durationMs ?? world.random.int(1, 150);
   return new Promise((resolve, reject) => world.scheduler.after(ms, () => (process.alive ? resolve() : reject(new Error('process crashed')))));
 }
 
@@ -202,7 +225,7 @@ export function buildTasks(workload: Workload, world: TaskWorld, process: SimPro
           retry: { limit: plan.limit, initialDelayMs: 20, factor: 2, maxDelayMs: 200, jitter: 0.5 },
           apply: async (inputs: Record<string, unknown>, ctx) => {
             record({ runId: ctx.runId, node: ctx.nodeId, attempt: ctx.attempt, kind: 'apply' });
-            await work(world, process);
+            await work(world, process, plan.durationMs);
             if (ctx.attempt <= plan.failures) throw new Error(`planned failure of ${plan.id}, attempt ${ctx.attempt}`);
             return computeResult(plan, inputs);
           },
@@ -268,6 +291,7 @@ export function buildFlow(run: RunPlan, tasks: ReadonlyMap<string, AnyTask>): Fl
     const ev = event(run.listener.event, { id: 'ev', provides: ['v'] });
     const p = (tasks.get(taskName(run, 'p')) as AnyTask).s({}, { id: 'p', persistent: true });
     flo.link(ev, p);
+    if (run.listener.gate !== undefined) flo.link(nodes.get(run.listener.gate) as ReturnType<AnyTask['s']>, p);
     if (run.listener.downstream) flo.link(p, (tasks.get(taskName(run, 'q')) as AnyTask).s({}, { id: 'q', persistent: true }));
   }
   return flo;

@@ -9,6 +9,7 @@ import { Client } from '../../src/client/client.js';
 import type { RuntimeParts } from '../../src/client/parts.js';
 import { RunHandle } from '../../src/client/run-handle.js';
 import { Coordinator } from '../../src/coordinator/coordinator.js';
+import type { CoordinatorOptions } from '../../src/coordinator/options.js';
 import type { NodeState, RunState } from '../../src/engine/state.js';
 import type { Flow } from '../../src/model/flow.js';
 import type { AnyTask } from '../../src/model/task.js';
@@ -22,6 +23,7 @@ import { Worker } from '../../src/worker/worker.js';
 import { checkWorld, type CallRecords } from './checks.js';
 import type { Kind, SimOptions } from './options.js';
 import { Random } from './random.js';
+import { Watch, type CacheOwner } from './resources.js';
 import { Scheduler, type SimProcess } from './scheduler.js';
 import { SimStore, type StoreFaults } from './store.js';
 import { SimBroker, type BusFaults } from './transport.js';
@@ -33,6 +35,8 @@ const FAULT_WINDOW_MS = 8000;
 const SETTLE_BUDGET_MS = 300_000;
 /** Trace lines kept for a failure report. */
 const TRACE_TAIL = 80;
+/** Largest offset of a process's clock (`clock-skew`), ahead or behind. */
+const MAX_SKEW_MS = 3000;
 
 /** What a seed reports. */
 export interface SeedReport {
@@ -94,6 +98,12 @@ class World {
   private readonly deaths = new Map<SimProcess, (() => void)[]>();
   private pending = 0;
   private crashes = 0;
+  private readonly watch = new Watch();
+  /** Skews of the processes' clocks, the cache bounds. */
+  private readonly tuning: Random;
+  private readonly skews: boolean;
+  /** What every coordinator is given beyond its store, bus, clock and logger. */
+  private readonly coordinatorOptions: Partial<CoordinatorOptions> = {};
 
   constructor(private readonly options: SimOptions) {
     const root = new Random(options.seed);
@@ -102,15 +112,24 @@ class World {
     this.embedded = options.mode === 'embedded';
     // The in-process bus of an embedded process neither duplicates nor redelivers.
     const bus = !this.embedded;
-    this.bus = { duplicate: bus && has('duplicate') ? 0.05 : 0, redeliver: bus && has('redeliver') ? 0.02 : 0 };
+    this.bus = { duplicate: bus && has('duplicate') ? 0.05 : 0, redeliver: bus && has('redeliver') ? 0.02 : 0, withhold: bus && has('flow-control') ? 0.02 : 0 };
     this.storeFaults = { error: has('store-error') ? 0.03 : 0, ambiguous: has('ambiguous-commit') ? 0.03 : 0, downUntil: 0 };
     this.inner = options.store === 'sqlite' || this.embedded ? new SqliteStore({ path: ':memory:' }) : new MemoryStore();
     this.busRandom = root.fork();
     this.broker = new SimBroker(this.scheduler, this.busRandom, this.bus, (line) => this.log(line), !this.embedded);
     this.workload = generateWorkload(root.fork(), options.skip, FAULT_WINDOW_MS);
-    const storeWorld = { scheduler: this.scheduler, random: root.fork(), faults: this.storeFaults, log: (line: string) => this.log(line) };
+    // Distributed, the store is a shared database with its own clock (as PostgreSQL's).
+    const storeWorld = { scheduler: this.scheduler, random: root.fork(), faults: this.storeFaults, clock: !this.embedded, watch: this.watch, log: (line: string) => this.log(line) };
     this.viewOf = (process) => new SimStore(this.inner, process, storeWorld);
     const taskWorld = { scheduler: this.scheduler, random: root.fork(), ledger: this.ledger };
+    this.tuning = root.fork();
+    this.skews = !this.embedded && has('clock-skew');
+    if (has('small-cache') && this.tuning.chance(0.5)) {
+      this.watch.cacheSize = this.tuning.int(1, 3);
+      Object.assign(this.coordinatorOptions, { cacheSize: this.watch.cacheSize, cacheTtlMs: this.tuning.int(200, 3000) });
+    }
+    this.watch.measureWrites = this.workload.runs.some((run) => run.listener?.gate !== undefined);
+    this.broker.onAbort = (message) => this.watch.abortsSent([message]);
     this.tasksOf = (process) => buildTasks(this.workload, taskWorld, process);
     const outside: SimProcess = { name: this.embedded ? 'cli' : 'client', alive: true };
     this.clientTasks = this.tasksOf(outside);
@@ -118,7 +137,7 @@ class World {
     // Distributed, the client steps its own events; embedded, the CLI leaves its commands in the outbox for the process.
     const transport = (this.embedded ? new SimBroker(this.scheduler, this.busRandom, this.bus, () => undefined, false) : this.broker).transport(outside);
     const store = this.viewOf(outside);
-    const coordinator = new Coordinator({ store, transport, clock: this.scheduler.clock(outside), logger: this.logger(outside.name), carryOut: !this.embedded });
+    const coordinator = new Coordinator({ ...this.coordinatorOptions, store, transport, clock: this.clock(outside), logger: this.logger(outside.name), carryOut: !this.embedded });
     this.outside = this.user(outside, coordinator, transport, store);
     if (this.embedded) {
       this.slots.push({ name: 'app', works: true, concurrency: this.random.int(1, 4), incarnation: 0 });
@@ -130,6 +149,21 @@ class World {
   }
 
   private readonly viewOf: (process: SimProcess) => SimStore;
+
+  /** A process's clock: skewed by up to {@link MAX_SKEW_MS} under `clock-skew` (a new draw per incarnation). */
+  private clock(process: SimProcess): ReturnType<Scheduler['clock']> {
+    const skewMs = this.skews ? this.tuning.int(-MAX_SKEW_MS, MAX_SKEW_MS) : 0;
+    if (skewMs !== 0) this.log(`${process.name}: clock ${skewMs > 0 ? '+' : ''}${skewMs} ms`);
+    return this.scheduler.clock(process, skewMs);
+  }
+
+  /** The coordinators whose caches the probe reads: the server processes' and the client's. */
+  private *cacheOwners(): Iterable<CacheOwner> {
+    for (const slot of this.slots) {
+      if (slot.coordinator !== undefined && slot.process?.alive === true) yield { name: slot.process.name, cachedRuns: slot.coordinator.cachedRuns };
+    }
+    yield { name: this.outside.process.name, cachedRuns: this.outside.parts.coordinator.cachedRuns };
+  }
 
   /** A client wired to a coordinator, as `connect()` wires one. */
   private user(process: SimProcess, coordinator: Coordinator, transport: Transport, store: SimStore): User {
@@ -179,6 +213,7 @@ class World {
 
   async run(): Promise<SeedReport> {
     const { scheduler } = this;
+    if (this.watch.cacheSize !== undefined) scheduler.probe = () => this.watch.probeCaches(this.cacheOwners());
     for (const slot of this.slots) void this.boot(slot);
     for (const plan of this.workload.runs) {
       scheduler.after(plan.startAt, () => this.track(this.start(plan)));
@@ -209,7 +244,8 @@ class World {
     await scheduler.run(Math.min(deadline, scheduler.now + 30_000), () => this.pending === 0);
     for (const plan of this.workload.runs) if (plan.stopAtEnd) this.track(this.stopAtEnd(plan));
     while (scheduler.now < deadline && !(await this.quiet())) await scheduler.run(scheduler.now + 1000);
-    const { violations, histories } = await checkWorld({ store: this.inner, workload: this.workload, ledger: this.ledger, calls: this.calls, skip: this.options.skip, embedded: this.embedded });
+    const { violations, histories } = await checkWorld({ store: this.inner, workload: this.workload, ledger: this.ledger, calls: this.calls, skip: this.options.skip, embedded: this.embedded, skewMs: this.skews ? MAX_SKEW_MS : 0 });
+    violations.push(...this.watch.violations());
     if (!(await this.quiet())) violations.unshift(`liveness: not quiet ${SETTLE_BUDGET_MS} ms after the faults stopped`);
     const stats = this.stats();
     await this.teardown();
@@ -238,6 +274,7 @@ class World {
   private heal(): void {
     this.bus.duplicate = 0;
     this.bus.redeliver = 0;
+    this.bus.withhold = 0;
     this.storeFaults.error = 0;
     this.storeFaults.ambiguous = 0;
     this.storeFaults.downUntil = 0;
@@ -261,10 +298,13 @@ class World {
     slot.process = process;
     const store = this.viewOf(process);
     // Embedded, the bus is in the process's memory: a new one with each process.
-    if (this.embedded) this.broker = new SimBroker(this.scheduler, this.busRandom, this.bus, (line) => this.log(line), false);
+    if (this.embedded) {
+      this.broker = new SimBroker(this.scheduler, this.busRandom, this.bus, (line) => this.log(line), false);
+      this.broker.onAbort = (message) => this.watch.abortsSent([message]);
+    }
     const transport = this.broker.transport(process);
     const logger = this.logger(process.name);
-    const coordinator = new Coordinator({ store, transport, clock: this.scheduler.clock(process), logger });
+    const coordinator = new Coordinator({ ...this.coordinatorOptions, store, transport, clock: this.clock(process), logger });
     slot.coordinator = coordinator;
     await coordinator.start();
     if (slot.works) {
