@@ -98,6 +98,8 @@ class World {
   private readonly deaths = new Map<SimProcess, (() => void)[]>();
   private pending = 0;
   private crashes = 0;
+  /** Set at teardown: a restart still scheduled (after a drain that outlasted the checks) boots nothing. */
+  private ending = false;
   private readonly watch = new Watch();
   /** Skews of the processes' clocks, the cache bounds. */
   private readonly tuning: Random;
@@ -264,6 +266,7 @@ class World {
 
   /** Every process stops; pending task bodies unwind (no timer outlives the seed). */
   private async teardown(): Promise<void> {
+    this.ending = true;
     for (const slot of this.slots) if (slot.process !== undefined) this.kill(slot.process);
     this.kill(this.outside.process);
     await this.scheduler.run(Infinity);
@@ -294,6 +297,7 @@ class World {
 
   /** Starts a process in a slot: a coordinator taking signals, and a worker if the slot works. */
   private async boot(slot: Slot): Promise<void> {
+    if (this.ending) return;
     const process: SimProcess = { name: `${slot.name}#${++slot.incarnation}`, alive: true };
     slot.process = process;
     const store = this.viewOf(process);
