@@ -21,8 +21,10 @@ export interface BusFaults {
   duplicate: number;
   /** Probability, per pump, that one consumer's unacknowledged deliveries are handed back. */
   redeliver: number;
-  /** Probability that a dispatch or abort publish is withheld (flow control), for {@link WITHHELD_MS}. */
+  /** Probability that a dispatch publish is withheld (flow control), for {@link WITHHELD_MS}. */
   withhold: number;
+  /** The same for an abort publish (rarer than dispatches: withheld more often, so that seeds meet the case). */
+  withholdAbort: number;
 }
 
 /**
@@ -244,16 +246,16 @@ class SimTransport implements Transport {
   }
 
   /** Flow control: the publish may wait a long while before the broker takes it (lost if its process dies meanwhile). */
-  private async withheld(what: string): Promise<void> {
-    const { scheduler, random, faults } = this.broker;
-    if (!random.chance(faults.withhold)) return;
+  private async withheld(what: string, p: number): Promise<void> {
+    const { scheduler, random } = this.broker;
+    if (!random.chance(p)) return;
     const ms = random.int(...WITHHELD_MS);
     this.broker.log(`${this.process.name}: publish of ${what} withheld for ${ms} ms (flow control)`);
     await scheduler.hold(this.process, ms);
   }
 
   async dispatch(messages: DispatchMessage[]): Promise<void> {
-    await this.withheld(`${messages.length} dispatch(es)`);
+    await this.withheld(`${messages.length} dispatch(es)`, this.broker.faults.withhold);
     await this.publish(() => {
       for (const message of messages) this.broker.publish(this.broker.queue(message.queue), message);
     });
@@ -266,7 +268,7 @@ class SimTransport implements Transport {
   }
 
   async abort(messages: AbortMessage[]): Promise<void> {
-    await this.withheld(`${messages.length} abort(s)`);
+    await this.withheld(`${messages.length} abort(s)`, this.broker.faults.withholdAbort);
     if (!this.process.alive) return;
     for (const message of messages) this.broker.broadcastAbort(message);
   }

@@ -114,7 +114,7 @@ class World {
     this.embedded = options.mode === 'embedded';
     // The in-process bus of an embedded process neither duplicates nor redelivers.
     const bus = !this.embedded;
-    this.bus = { duplicate: bus && has('duplicate') ? 0.05 : 0, redeliver: bus && has('redeliver') ? 0.02 : 0, withhold: bus && has('flow-control') ? 0.02 : 0 };
+    this.bus = { duplicate: bus && has('duplicate') ? 0.05 : 0, redeliver: bus && has('redeliver') ? 0.02 : 0, withhold: bus && has('flow-control') ? 0.02 : 0, withholdAbort: bus && has('flow-control') ? 0.3 : 0 };
     this.storeFaults = { error: has('store-error') ? 0.03 : 0, ambiguous: has('ambiguous-commit') ? 0.03 : 0, downUntil: 0 };
     this.inner = options.store === 'sqlite' || this.embedded ? new SqliteStore({ path: ':memory:' }) : new MemoryStore();
     this.busRandom = root.fork();
@@ -278,6 +278,7 @@ class World {
     this.bus.duplicate = 0;
     this.bus.redeliver = 0;
     this.bus.withhold = 0;
+    this.bus.withholdAbort = 0;
     this.storeFaults.error = 0;
     this.storeFaults.ambiguous = 0;
     this.storeFaults.downUntil = 0;
