@@ -15,6 +15,7 @@ import { MemoryStore } from '../../src/store/memory/index.js';
 import type { Store } from '../../src/store/port.js';
 import { InProcessTransport } from '../../src/transport/inprocess/index.js';
 import type { DispatchMessage, Transport } from '../../src/transport/port.js';
+import { FakeClock } from '../../src/testing/fake-clock.js';
 import { requirePostgres, servicesSkipped } from '../support/services.js';
 
 /** An in-process transport that claims to be durable, with publishes the test controls. */
@@ -33,6 +34,22 @@ describe('outbox publishing', () => {
     const { transport, inner } = durableTransport({ dispatch: () => new Promise<void>(() => undefined) });
     const coordinator = new Coordinator({ store, transport, publishTimeoutMs: 100, pollIntervalMs: 60_000 });
     await coordinator.create(newRun('run-1'));
+    expect((await store.dueOutbox(Number.MAX_SAFE_INTEGER, 10)).map((i) => i.command.type)).toEqual(['dispatch']);
+    await coordinator.close();
+    await inner.close();
+  });
+
+  it("times the publish out on the coordinator's clock (a fake or simulated clock drives it, no real timer)", async () => {
+    const store = new MemoryStore();
+    const clock = new FakeClock();
+    const { transport, inner } = durableTransport({ dispatch: () => new Promise<void>(() => undefined) });
+    const coordinator = new Coordinator({ store, transport, clock, publishTimeoutMs: 60_000, pollIntervalMs: 3_600_000 });
+    let created = false;
+    const creating = coordinator.create(newRun('run-1')).then(() => (created = true));
+    await clock.advance(59_000);
+    expect(created).toBe(false);
+    await clock.advance(1_000);
+    await creating;
     expect((await store.dueOutbox(Number.MAX_SAFE_INTEGER, 10)).map((i) => i.command.type)).toEqual(['dispatch']);
     await coordinator.close();
     await inner.close();
