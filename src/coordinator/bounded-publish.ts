@@ -5,8 +5,8 @@
  * @packageDocumentation
  */
 import { TransportError } from '../errors.js';
-import type { Clock } from './clock.js';
 import type { DispatchMessage, Transport } from '../transport/port.js';
+import type { Clock } from './clock.js';
 
 /** Default of `CoordinatorOptions.publishTimeoutMs`. */
 export const DEFAULT_PUBLISH_TIMEOUT_MS = 10_000;

@@ -80,6 +80,15 @@ export class Coordinator {
     return this.options.store;
   }
 
+  /**
+   * How many runs the coordinator holds in its cache now: at most
+   * `cacheSize` (see {@link CoordinatorOptions.cacheSize}). Read-only, for
+   * monitoring and tests.
+   */
+  get cachedRuns(): number {
+    return this.cache.size;
+  }
+
   /** The time of the coordinator's clock (epoch ms), to stamp new runs. */
   now(): number {
     return this.clock.now();

@@ -51,6 +51,7 @@ describe('outbox publishing', () => {
     expect(created).toBe(false);
     await clock.advance(1);
     await creating;
+    expect((await store.dueOutbox(Number.MAX_SAFE_INTEGER, 10)).map((i) => i.command.type)).toEqual(['dispatch']);
     await coordinator.close();
     await inner.close();
   });

@@ -47,6 +47,8 @@ export interface CheckInput {
   embedded: boolean;
   /** The durable bus's dead letters (distributed mode). */
   deadLetters?: DeadLetters;
+  /** Largest skew of a process's clock: history times stamped by two processes may go back by up to twice this. */
+  skewMs: number;
 }
 
 const ALL = { limit: 1_000_000 };
@@ -90,7 +92,7 @@ export async function checkWorld(input: CheckInput): Promise<CheckReport> {
     const activations = await input.store.activations(plan.id, undefined, ALL);
     const problems = [
       ...liveness(state, activations, input.skip),
-      ...wellFormed(state, history),
+      ...wellFormed(state, history, input.skewMs),
       ...recordedOnce(plan.id, history, input.ledger),
       ...(input.embedded && !input.skip.has('once-per-process') ? oncePerProcess(plan.id, input.ledger) : []),
       ...ownRollbacks(plan.id, state, input.ledger),
@@ -120,14 +122,17 @@ export function liveness(state: RunState, activations: readonly ActivationState[
   return problems;
 }
 
-/** Sequence numbers contiguous, time and graph versions monotonic, run statuses chained by the transition table. */
-export function wellFormed(state: RunState, history: readonly HistoryEntry[]): string[] {
+/**
+ * Sequence numbers contiguous, time (to within the processes' clock skews) and
+ * graph versions monotonic, run statuses chained by the transition table.
+ */
+export function wellFormed(state: RunState, history: readonly HistoryEntry[], skewMs: number): string[] {
   const problems: string[] = [];
   let status: RunStatus = 'running';
   let previous: HistoryEntry | undefined;
   history.forEach((entry, i) => {
     if (entry.seq <= (previous?.seq ?? 0)) problems.push(`history: entry ${i} has seq ${entry.seq} after ${previous?.seq}`);
-    if (previous !== undefined && entry.at < previous.at) problems.push(`history: entry seq ${entry.seq} goes back in time`);
+    if (previous !== undefined && entry.at < previous.at - 2 * skewMs) problems.push(`history: entry seq ${entry.seq} goes back in time`);
     if (previous !== undefined) {
       const step = entry.graphVersion - previous.graphVersion;
       if (step !== (entry.type === 'change' ? 1 : 0)) problems.push(`history: graph version ${previous.graphVersion} -> ${entry.graphVersion} at a ${entry.type} entry (seq ${entry.seq})`);

@@ -20,6 +20,9 @@ export const KINDS = {
   'lose-lock': "the active coordinator's lock session is ended by the server (pg_terminate_backend): a standby is elected",
   'half-open-lock': "the active coordinator's lock connection goes silent (half-open): its checks time out; the server drops the session 0-4 s later",
   'long-outage': 'the store refuses every call for 15-40 s, past the end of the faults (a database slow to come back): no retry due meanwhile is lost',
+  // faults of time and flow
+  'clock-skew': "distributed: each process's clock runs up to 3 s ahead or behind; the store keeps the database's clock, by which outbox claims must be judged",
+  'flow-control': 'distributed: 2% of dispatch and abort publishes are withheld (neither taken nor confirmed) for 2-400 s, then taken: publishes must time out, and an abort must stay in the outbox until the broker takes it',
   // workload scenarios
   'rollback-without-undo': "flows with onFailure 'rollback' whose tasks have no rollback function",
   'retry-fails-again': 'a failed node that has a rollback is retried (a live change) and fails again',
@@ -36,6 +39,8 @@ export const KINDS = {
   'long-queue-name': 'a raw flow definition whose node has a 300-character queue name: its start is refused',
   'input-at-limit': "a run whose node's dispatch is within 40 bytes of the maximum message size: refused at its start (TW_TOO_LARGE) or run, never stranded",
   'long-task': 'some nodes run longer than a lease and than the consumer timeout: they hold a lease by heartbeats across crashes, restarts and store outages',
+  'notification-burst': "40-80 notifications wait in a persistent listener's backlog (it also listens to a slow node); each commit writes bounded bytes per notification",
+  'small-cache': "in half of the seeds every coordinator's run cache holds 1-3 runs for 0.2-3 s; no cache may exceed its bound",
   // checks
   'listener-result': "a persistent listener's result is that of its latest notification",
   'activation-retry-in-saga': "no apply starts once a saga has begun, not even a persistent listener's activation retry",

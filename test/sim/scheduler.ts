@@ -40,6 +40,8 @@ export class Scheduler {
   private seq = 0;
   /** Callbacks run so far. */
   steps = 0;
+  /** Called after each callback once the code it woke has settled (to watch bounds between any two steps). */
+  probe: (() => void) | undefined;
 
   /** `io`: the real calls (PostgreSQL) that each callback waits for before the next runs. */
   constructor(private readonly io?: RealIO) {}
@@ -66,11 +68,14 @@ export class Scheduler {
     return new Promise((resolve) => this.after(ms, () => process.alive && resolve()));
   }
 
-  /** The clock a process's Coordinator and Worker see: simulated time, and timers that die with the process. */
-  clock(process: SimProcess): SimClock {
+  /**
+   * The clock a process's Coordinator and Worker see: simulated time, off by
+   * `skewMs` (the host's clock runs ahead or behind), and timers that die with the process.
+   */
+  clock(process: SimProcess, skewMs = 0): SimClock {
     const live = new Map<Timer, number>();
     return {
-      now: () => this.now,
+      now: () => this.now + skewMs,
       setTimeout: (fn, ms) => {
         const timer = this.after(ms, () => {
           live.delete(timer);
@@ -97,6 +102,7 @@ export class Scheduler {
       this.steps++;
       timer.fn();
       await this.quiesce();
+      this.probe?.();
     }
     if (this.now < until && !done()) this.now = until;
   }

@@ -19,6 +19,8 @@ export interface SizeCheckInput {
   sizes: SizeWorkload;
   ledger: readonly Execution[];
   calls: CallRecords;
+  /** Largest skew of a process's clock (see `CheckInput.skewMs`). */
+  skewMs: number;
 }
 
 const ALL = { limit: 1_000_000 };
@@ -41,7 +43,7 @@ export async function checkSizes(input: SizeCheckInput): Promise<{ violations: s
       history = await input.store.history(run.id, ALL);
       const activations = await input.store.activations(run.id, undefined, ALL);
       const ledger = input.ledger.filter((e) => e.runId === run.id);
-      problems.push(...liveness(state, activations, new Set()), ...wellFormed(state, history), ...recordedOnce(run.id, history, input.ledger));
+      problems.push(...liveness(state, activations, new Set()), ...wellFormed(state, history, input.skewMs), ...recordedOnce(run.id, history, input.ledger));
       problems.push(...outcome(run, state, history, ledger, activations, input.sizes, input.calls));
     }
     violations.push(...problems.map((p) => `${run.id}: ${p}`));

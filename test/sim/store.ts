@@ -3,7 +3,10 @@
  * outlives the processes as a database does): every call takes simulated
  * time, may fail before doing anything, and a commit may be applied and then
  * throw (an ambiguous outcome). A crashed process's calls never return, even
- * when the store has done the work.
+ * when the store has done the work. A shared database (distributed mode, as
+ * PostgreSQL) has its own clock, `Store.clock`: the simulated time, which no
+ * process's skewed clock shows. Commits and claims are reported to the
+ * {@link Watch}.
  */
 import { StoreError } from '../../src/errors.js';
 import type { CommitResult, Fence, OutboxItem, Page, RunFilter, RunSummary, StepCommit, Store, StoreLock, TaskInfo } from '../../src/store/port.js';
@@ -12,6 +15,7 @@ import type { ActivationState, RunState } from '../../src/engine/state.js';
 import type { StoreWatch } from './election.js';
 import type { Random } from './random.js';
 import type { RealIO } from './real-io.js';
+import type { Watch } from './resources.js';
 import type { Scheduler, SimProcess } from './scheduler.js';
 
 /** Fault rates of the store (0 turns a fault off). */
@@ -29,6 +33,9 @@ export interface StoreWorld {
   scheduler: Scheduler;
   random: Random;
   faults: StoreFaults;
+  /** Whether the store has its own clock (a shared database; the processes' clocks are skewed). */
+  clock: boolean;
+  watch: Watch;
   log(line: string): void;
   /** PostgreSQL: the real calls, run one at a time (see real-io.ts). */
   io?: RealIO;
@@ -41,6 +48,8 @@ export class SimStore implements Store {
   readonly kind: string;
   /** The election's lock, when the store has one (PostgreSQL). */
   readonly tryLock?: (name: string) => Promise<StoreLock | undefined>;
+  /** The database's clock (simulated time), when the world's store has one. */
+  readonly clock: (() => Promise<number>) | undefined;
 
   /** `watch`: the election's records, for a server process's view (PostgreSQL). */
   constructor(
@@ -58,6 +67,7 @@ export class SimStore implements Store {
           return lock === undefined || this.watch === undefined ? lock : this.watch.elected(this.process, lock);
         });
     }
+    if (world.clock) this.clock = () => this.call('clock', async () => world.scheduler.now);
   }
 
   private async call<T>(name: string, run: () => Promise<T>): Promise<T> {
@@ -84,6 +94,7 @@ export class SimStore implements Store {
         throw error;
       }
       this.watch?.committed(this.process, commits, fence, 'applied');
+      this.world.watch.committed(commits, result, this.world.scheduler.now, this.process.name);
       if (this.world.random.chance(this.world.faults.ambiguous)) {
         this.world.log(`${this.process.name}: commit of ${commits.map((c) => `${c.run.id}@${c.run.rev}`).join(' ')} applied, then fails`);
         this.world.failed(this.process);
@@ -123,7 +134,11 @@ export class SimStore implements Store {
 
   claimOutbox(now: number, limit: number, claimMs: number): Promise<OutboxItem[]> {
     this.watch?.claiming(this.process);
-    return this.call('claimOutbox', () => this.inner.claimOutbox(now, limit, claimMs));
+    return this.call('claimOutbox', async () => {
+      const items = await this.inner.claimOutbox(now, limit, claimMs);
+      this.world.watch.claimed(items, now, claimMs, this.world.scheduler.now, this.process.name);
+      return items;
+    });
   }
 
   deleteOutbox(ids: string[]): Promise<void> {

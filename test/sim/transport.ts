@@ -4,9 +4,11 @@
  * are handed out in a random order after random delays; a consumer's
  * unacknowledged deliveries go back to their queue (redelivered) when its
  * process crashes or, as a fault, while its handlers still run; a publish may
- * be delivered twice, and a publish of a signal may be refused. A dispatch
- * left unacknowledged past the consumer timeout closes its consumer's channel
- * (as RabbitMQ's `consumer_timeout` does). A crashed process's calls never return.
+ * be delivered twice, and a publish of a signal may be refused. Under flow
+ * control, the broker withholds a dispatch or abort publish (neither taken nor
+ * confirmed) for a long while, then takes and confirms it. A dispatch left
+ * unacknowledged past the consumer timeout closes its consumer's channel (as
+ * RabbitMQ's `consumer_timeout` does). A crashed process's calls never return.
  *
  * The durable broker also counts the returns of each message, as RabbitMQ's
  * quorum queues do: one returned more than its delivery limit is dead-lettered
@@ -47,7 +49,18 @@ export interface BusFaults {
   redeliver: number;
   /** Probability that the publish of a signal is refused (flow control, a channel closing). */
   publishError: number;
+  /** Probability that a dispatch publish is withheld (flow control), for {@link WITHHELD_MS}. */
+  withhold: number;
+  /** The same for an abort publish (rarer than dispatches: withheld more often, so that seeds meet the case). */
+  withholdAbort: number;
 }
+
+/**
+ * How long a withheld publish waits (simulated ms), min and max: longer than
+ * any publish timeout, and for some longer than the settle budget (a confirm
+ * that comes only after the checks: a publisher waiting for it is wedged).
+ */
+export const WITHHELD_MS = [2000, 400_000] as const;
 
 interface Message<T> {
   body: T;
@@ -189,6 +202,8 @@ export class SimBroker {
   private readonly recovery: Queue<DeadLetter>;
   private readonly abortHandlers = new Set<{ process: SimProcess; handler: (message: AbortMessage) => void }>();
   private readonly subscribers = new Set<{ matches: (words: string[]) => boolean; handler: (entry: HistoryEntry) => void }>();
+  /** Told of every abort the broker takes. */
+  onAbort: ((message: AbortMessage) => void) | undefined;
 
   constructor(
     readonly scheduler: Scheduler,
@@ -304,6 +319,7 @@ export class SimBroker {
 
   /** @internal */
   broadcastAbort(message: AbortMessage): void {
+    this.onAbort?.(message);
     for (const { process, handler } of this.abortHandlers) {
       this.scheduler.after(this.random.int(0, 30), () => process.alive && handler(clonePlain(message)));
     }
@@ -373,7 +389,17 @@ class SimTransport implements Transport {
     await scheduler.hold(this.process, random.int(0, 10));
   }
 
+  /** Flow control: the publish may wait a long while before the broker takes it (lost if its process dies meanwhile). */
+  private async withheld(what: string, p: number): Promise<void> {
+    const { scheduler, random } = this.broker;
+    if (!random.chance(p)) return;
+    const ms = random.int(...WITHHELD_MS);
+    this.broker.log(`${this.process.name}: publish of ${what} withheld for ${ms} ms (flow control)`);
+    await scheduler.hold(this.process, ms);
+  }
+
   async dispatch(messages: DispatchMessage[]): Promise<void> {
+    await this.withheld(`${messages.length} dispatch(es)`, this.broker.faults.withhold);
     await this.publish(() => {
       // As the AMQP transport, a dispatch travels stamped with its send time.
       const bodies = messages.map((message) => (this.broker.durable ? { ...message, sentAt: message.sentAt ?? this.broker.scheduler.now } : message));
@@ -396,6 +422,7 @@ class SimTransport implements Transport {
   }
 
   async abort(messages: AbortMessage[]): Promise<void> {
+    await this.withheld(`${messages.length} abort(s)`, this.broker.faults.withholdAbort);
     if (!this.process.alive) return;
     for (const message of messages) this.broker.broadcastAbort(message);
   }

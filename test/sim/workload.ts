@@ -33,6 +33,8 @@ export interface NodePlan {
   poison?: true;
   /** A long task: its apply runs longer than a lease (see `long-task`). */
   long?: true;
+  /** How long its work takes (simulated ms); by default 1-150 ms, drawn at each execution. */
+  durationMs?: number;
 }
 
 /** A live change the user makes at a time; its target is chosen from the run's state then. */
@@ -56,8 +58,11 @@ export interface RunPlan {
   nodes: NodePlan[];
   /** The node added live (`a`), if planned. */
   spare?: NodePlan;
-  /** Event the flow listens to (node `ev`), with a persistent listener `p`, and `q`, a persistent listener of `p`, when `downstream`. */
-  listener?: { event: string; downstream: boolean };
+  /**
+   * Event the flow listens to (node `ev`), with a persistent listener `p`, and `q`, a persistent listener of `p`, when `downstream`.
+   * `gate`: `p` also listens to this (slow) node, so notifications wait in its backlog until the node succeeds.
+   */
+  listener?: { event: string; downstream: boolean; gate?: string };
   /** When the run is started (ms after the start of the world). */
   startAt: number;
   /** Live changes. */
@@ -121,12 +126,30 @@ export function generateWorkload(random: Random, skip: ReadonlySet<Kind>, faultW
   const notifications: NotifyPlan[] = [];
   const n = random.int(0, 8);
   for (let i = 0; i < n; i++) notifications.push({ at: random.int(0, faultWindowMs), event: random.pick(EVENTS), v: i + 1 });
+  if (!skip.has('notification-burst') && random.chance(0.1)) burst(random, runs, notifications, faultWindowMs);
   // Drawn last, so that the rest of the workload is the same with and without it.
   if (!skip.has('poison') && random.chance(0.2)) {
     const run = random.pick(runs);
     run.nodes.push({ id: 'z', index: 70, sources: [], bound: 0, failures: POISON_FAILURES, limit: random.int(0, 1), undo: false, poison: true });
   }
   return { runs, notifications };
+}
+
+/** The event of {@link burst}. */
+const BURST_EVENT = 'ev-burst';
+
+/**
+ * A run whose persistent listener also waits for a slow node, and 30-60
+ * notifications of its event: most wait in the listener's backlog (defect 11:
+ * each one must append a row, not rewrite the whole backlog).
+ */
+function burst(random: Random, runs: RunPlan[], notifications: NotifyPlan[], window: number): void {
+  const startAt = random.int(0, Math.floor(window / 4));
+  const gate: NodePlan = { id: 'n0', index: 0, sources: [], bound: random.int(-50, 50), failures: 0, limit: 0, undo: false, durationMs: random.int(3000, 7000) };
+  runs.push({ id: 'rb', policy: 'halt', nodes: [gate], startAt, actions: [], stopAtEnd: false, listener: { event: BURST_EVENT, downstream: false, gate: gate.id } });
+  const count = random.int(30, 60);
+  const first = notifications.length + 1;
+  for (let i = 0; i < count; i++) notifications.push({ at: random.int(startAt + 1, window), event: BURST_EVENT, v: first + i });
 }
 
 function generateRun(random: Random, skip: ReadonlySet<Kind>, id: string, window: number): RunPlan {
@@ -214,8 +237,9 @@ export interface TaskWorld {
  * crashed meanwhile (the worker code then unwinds and its timers are released).
  * With its ledger `entry`, that entry gets `endedAt` when it ends with its process alive.
  */
-export function work(world: TaskWorld, process: SimProcess, entry?: Execution, long = false): Promise<void> {
-  const ms = long ? world.slow.int(LONG_TASK_MS.min, LONG_TASK_MS.max) : world.random.int(1, 150);
+export function work(world: TaskWorld, process: SimProcess, entry?: Execution, plan?: Pick<NodePlan, 'long' | 'durationMs'>): Promise<void> {
+  const long = plan?.long === true;
+  const ms = long ? world.slow.int(LONG_TASK_MS.min, LONG_TASK_MS.max) : (plan?.durationMs ?? world.random.int(1, 150));
   if (long) world.longStarted();
   return new Promise((resolve, reject) =>
     world.scheduler.after(ms, () => {
@@ -252,7 +276,7 @@ export function buildTasks(workload: Workload, world: TaskWorld, process: SimPro
               world.crash(process);
               throw new Error('process crashed');
             }
-            await work(world, process, entry, plan.long);
+            await work(world, process, entry, plan);
             if (ctx.attempt <= plan.failures) {
               world.plannedFailure();
               throw new Error(`planned failure of ${plan.id}, attempt ${ctx.attempt}`);
@@ -318,6 +342,7 @@ export function buildFlow(run: RunPlan, tasks: ReadonlyMap<string, AnyTask>): Fl
     const ev = event(run.listener.event, { id: 'ev', provides: ['v'] });
     const p = (tasks.get(taskName(run, 'p')) as AnyTask).s({}, { id: 'p', persistent: true });
     flo.link(ev, p);
+    if (run.listener.gate !== undefined) flo.link(nodes.get(run.listener.gate) as ReturnType<AnyTask['s']>, p);
     if (run.listener.downstream) flo.link(p, (tasks.get(taskName(run, 'q')) as AnyTask).s({}, { id: 'q', persistent: true }));
   }
   return flo;

@@ -10,6 +10,7 @@ import { Client } from '../../src/client/client.js';
 import type { RuntimeParts } from '../../src/client/parts.js';
 import { RunHandle } from '../../src/client/run-handle.js';
 import { Coordinator } from '../../src/coordinator/coordinator.js';
+import type { CoordinatorOptions } from '../../src/coordinator/options.js';
 import type { NodeState, RunState } from '../../src/engine/state.js';
 import { PartialNotifyError } from '../../src/errors.js';
 import type { FlowDefinition } from '../../src/model/definition.js';
@@ -30,6 +31,7 @@ import { checkLeases, CONSUMER_TIMEOUT_MS, WORKER_LEASE } from './leases.js';
 import type { Kind, SimOptions } from './options.js';
 import { LOCK_CHECK, SimDatabase } from './postgres.js';
 import { Random } from './random.js';
+import { Watch as ResourceWatch, type CacheOwner } from './resources.js';
 import { Scheduler, type SimClock, type SimProcess } from './scheduler.js';
 import { checkSizes } from './size-checks.js';
 import { buildSizeFlows, buildSizeTasks, generateSizes, SIZE_EVENT, sizePayload, type SizeWorkload } from './sizes.js';
@@ -44,6 +46,8 @@ const FAULT_WINDOW_MS = 8000;
 const SETTLE_BUDGET_MS = 300_000;
 /** Trace lines kept for a failure report. */
 const TRACE_TAIL = 80;
+/** Largest offset of a process's clock (`clock-skew`), ahead or behind. */
+const MAX_SKEW_MS = 3000;
 
 /** What a seed reports. */
 export interface SeedReport {
@@ -131,6 +135,13 @@ class World {
   private longOutagePlanned: boolean | undefined;
   /** Until when a `long-outage` keeps the store down, healing or not. */
   private longOutageUntil = 0;
+  /** Cache bounds, claims, aborts and bytes written (`resources.ts`). */
+  private readonly resources = new ResourceWatch();
+  /** Skews of the processes' clocks, the cache bounds. */
+  private readonly tuning: Random;
+  private readonly skews: boolean;
+  /** What every coordinator is given beyond its store, bus, clock and logger. */
+  private readonly coordinatorOptions: Partial<CoordinatorOptions> = {};
 
   /** `db`: the PostgreSQL of the seed (`--store postgres`), else the memory or SQLite store. */
   constructor(
@@ -144,13 +155,19 @@ class World {
     // One stream per concern, forked in the order the concerns were added.
     const [busRandom, workloadRandom, storeRandom, taskRandom] = [root.fork(), root.fork(), root.fork(), root.fork()];
     const lockRandom = db === undefined ? undefined : root.fork();
-    const [sizesRandom, later] = [root.fork(), root.fork()];
+    const [sizesRandom, later, tuning] = [root.fork(), root.fork(), root.fork()];
     this.later = later;
     const has = (kind: Kind): boolean => !options.skip.has(kind);
     this.embedded = options.mode === 'embedded';
     // The in-process bus of an embedded process neither duplicates nor redelivers.
     const bus = !this.embedded;
-    this.bus = { duplicate: bus && has('duplicate') ? 0.05 : 0, redeliver: bus && has('redeliver') ? 0.02 : 0, publishError: bus && has('publish-error') ? 0.05 : 0 };
+    this.bus = {
+      duplicate: bus && has('duplicate') ? 0.05 : 0,
+      redeliver: bus && has('redeliver') ? 0.02 : 0,
+      publishError: bus && has('publish-error') ? 0.05 : 0,
+      withhold: bus && has('flow-control') ? 0.02 : 0,
+      withholdAbort: bus && has('flow-control') ? 0.3 : 0,
+    };
     this.storeFaults = { error: has('store-error') ? 0.03 : 0, ambiguous: has('ambiguous-commit') ? 0.03 : 0, downUntil: 0 };
     this.inner = db?.observer ?? (options.store === 'sqlite' || this.embedded ? new SqliteStore({ path: ':memory:' }) : new MemoryStore());
     this.busRandom = busRandom;
@@ -158,10 +175,13 @@ class World {
     this.broker = new SimBroker(this.scheduler, this.busRandom, this.bus, (line) => this.log(line), !this.embedded, this.embedded ? undefined : SIM_DELIVERY_LIMIT, consumerTimeoutMs);
     // A poison needs a durable bus: an embedded process's bus dies with the process.
     this.workload = generateWorkload(workloadRandom, this.embedded ? new Set([...options.skip, 'poison']) : options.skip, FAULT_WINDOW_MS, later.fork());
+    // Distributed, the store is a shared database with its own clock (as PostgreSQL's).
     const storeWorld = {
       scheduler: this.scheduler,
       random: storeRandom,
       faults: this.storeFaults,
+      clock: !this.embedded,
+      watch: this.resources,
       log: (line: string) => this.log(line),
       failed: (process: SimProcess) => void this.storeFailedAt.set(process.name, this.scheduler.now),
       ...(db === undefined ? {} : { io: db.io }),
@@ -182,6 +202,14 @@ class World {
     };
     this.lockRandom = lockRandom;
     this.sizes = generateSizes(sizesRandom, options.skip, FAULT_WINDOW_MS);
+    this.tuning = tuning;
+    this.skews = !this.embedded && has('clock-skew');
+    if (has('small-cache') && this.tuning.chance(0.5)) {
+      this.resources.cacheSize = this.tuning.int(1, 3);
+      Object.assign(this.coordinatorOptions, { cacheSize: this.resources.cacheSize, cacheTtlMs: this.tuning.int(200, 3000) });
+    }
+    this.resources.measureWrites = this.workload.runs.some((run) => run.listener?.gate !== undefined);
+    this.broker.onAbort = (message) => this.resources.abortsSent([message]);
     this.tasksOf = (process) => new Map([...buildTasks(this.workload, taskWorld, process), ...buildSizeTasks(this.sizes, taskWorld, process)]);
     const outside: SimProcess = { name: this.embedded ? 'cli' : 'client', alive: true };
     this.clientTasks = this.tasksOf(outside);
@@ -190,7 +218,7 @@ class World {
     // Distributed, the client steps its own events; embedded, the CLI leaves its commands in the outbox for the process.
     const transport = (this.embedded ? new SimBroker(this.scheduler, this.busRandom, this.bus, () => undefined, false) : this.broker).transport(outside, this.logger(outside.name));
     const store = this.viewOf(outside);
-    const coordinator = new Coordinator({ store, transport, clock: this.scheduler.clock(outside), logger: this.logger(outside.name), carryOut: !this.embedded, maxMessageBytes: SIM_MAX_MESSAGE_BYTES });
+    const coordinator = new Coordinator({ ...this.coordinatorOptions, store, transport, clock: this.clock(outside), logger: this.logger(outside.name), carryOut: !this.embedded, maxMessageBytes: SIM_MAX_MESSAGE_BYTES });
     this.outside = this.user(outside, coordinator, transport, store);
     if (this.embedded) {
       this.slots.push({ name: 'app', works: true, concurrency: this.random.int(1, 4), incarnation: 0 });
@@ -202,6 +230,21 @@ class World {
   }
 
   private readonly viewOf: (process: SimProcess, server?: boolean) => SimStore;
+
+  /** A process's clock: skewed by up to {@link MAX_SKEW_MS} under `clock-skew` (a new draw per incarnation). */
+  private clock(process: SimProcess): ReturnType<Scheduler['clock']> {
+    const skewMs = this.skews ? this.tuning.int(-MAX_SKEW_MS, MAX_SKEW_MS) : 0;
+    if (skewMs !== 0) this.log(`${process.name}: clock ${skewMs > 0 ? '+' : ''}${skewMs} ms`);
+    return this.scheduler.clock(process, skewMs);
+  }
+
+  /** The coordinators whose caches the probe reads: the server processes' and the client's. */
+  private *cacheOwners(): Iterable<CacheOwner> {
+    for (const slot of this.slots) {
+      if (slot.parts !== undefined && slot.process?.alive === true) yield { name: slot.process.name, cachedRuns: slot.parts.coordinator.cachedRuns };
+    }
+    yield { name: this.outside.process.name, cachedRuns: this.outside.parts.coordinator.cachedRuns };
+  }
 
   /** A client wired to a coordinator, as `connect()` wires one. */
   private user(process: SimProcess, coordinator: Coordinator, transport: Transport, store: SimStore): User {
@@ -253,6 +296,7 @@ class World {
 
   async run(): Promise<SeedReport> {
     const { scheduler } = this;
+    if (this.resources.cacheSize !== undefined) scheduler.probe = () => this.resources.probeCaches(this.cacheOwners());
     for (const slot of this.slots) void this.boot(slot);
     for (const plan of this.workload.runs) {
       const what = `(${plan.policy}, nodes ${plan.nodes.map((n) => n.id).join(' ')}${plan.listener ? ', listener' : ''})`;
@@ -290,12 +334,14 @@ class World {
     for (const plan of this.workload.runs) if (plan.stopAtEnd) this.track(this.stopAtEnd(plan));
     while (scheduler.now < deadline && !(await this.quiet())) await scheduler.run(scheduler.now + 1000);
     const deadLetters = this.embedded ? undefined : this.broker.deadLetters;
-    const { violations, histories } = await checkWorld({ store: this.inner, workload: this.workload, ledger: this.ledger, calls: this.calls, skip: this.options.skip, embedded: this.embedded, deadLetters });
-    const sized = await checkSizes({ store: this.inner, sizes: this.sizes, ledger: this.ledger, calls: this.calls });
+    const skewMs = this.skews ? MAX_SKEW_MS : 0;
+    const { violations, histories } = await checkWorld({ store: this.inner, workload: this.workload, ledger: this.ledger, calls: this.calls, skip: this.options.skip, embedded: this.embedded, deadLetters, skewMs });
+    const sized = await checkSizes({ store: this.inner, sizes: this.sizes, ledger: this.ledger, calls: this.calls, skewMs });
     violations.push(...sized.violations);
     histories.push(...sized.histories);
     violations.push(...checkClosing(this.exits, this.ledger, this.options.skip, this.embedded));
     violations.push(...(await checkLeases(this.inner, this.workload, this.ledger, this.broker.timeouts, this.broker.refusedHeartbeats, this.options.skip)));
+    violations.push(...this.resources.violations());
     if (!(await this.quiet())) violations.unshift(`liveness: not quiet ${SETTLE_BUDGET_MS} ms after the faults stopped`);
     const { db, watch } = this;
     if (db !== undefined && watch !== undefined) {
@@ -380,6 +426,8 @@ class World {
     this.bus.duplicate = 0;
     this.bus.redeliver = 0;
     this.bus.publishError = 0;
+    this.bus.withhold = 0;
+    this.bus.withholdAbort = 0;
     this.storeFaults.error = 0;
     this.storeFaults.ambiguous = 0;
     // A long outage outlasts the faults: the database comes back when it does.
@@ -405,11 +453,14 @@ class World {
     slot.process = process;
     const store = this.viewOf(process, true);
     // Embedded, the bus is in the process's memory: a new one with each process.
-    if (this.embedded) this.broker = new SimBroker(this.scheduler, this.busRandom, this.bus, (line) => this.log(line), false);
+    if (this.embedded) {
+      this.broker = new SimBroker(this.scheduler, this.busRandom, this.bus, (line) => this.log(line), false);
+      this.broker.onAbort = (message) => this.resources.abortsSent([message]);
+    }
     const logger = this.logger(process.name);
     const transport = this.broker.transport(process, logger);
-    const clock = this.scheduler.clock(process);
-    const coordinator = new Coordinator({ store, transport, clock, logger, maxMessageBytes: SIM_MAX_MESSAGE_BYTES });
+    const clock = this.clock(process);
+    const coordinator = new Coordinator({ ...this.coordinatorOptions, store, transport, clock, logger, maxMessageBytes: SIM_MAX_MESSAGE_BYTES });
     const parts: NonNullable<Slot['parts']> = { coordinator, transport, store, clock };
     slot.parts = parts;
     await coordinator.start();
