@@ -57,6 +57,8 @@ export class Coordinator {
   /** While elected: the leader epoch every commit carries. */
   private fence: Fence | undefined;
   private poller: unknown;
+  /** The outbox poll in flight, if any: close() waits for it. */
+  private polling: Promise<void> | undefined;
   /** Set until {@link Coordinator.resume} when it is to be called: the poller waits. */
   private pollHeld = false;
   private closed = false;
@@ -534,9 +536,12 @@ export class Coordinator {
     this.poller = this.clock.setTimeout(() => {
       // A standby leaves the outbox to the active coordinator: it steps no run.
       const standby = this.election !== undefined && this.fence === undefined;
-      (standby || this.pollHeld ? Promise.resolve() : this.pollOutbox())
+      this.polling = (standby || this.pollHeld ? Promise.resolve() : this.pollOutbox())
         .catch((error: unknown) => this.logger.warn({ error: (error as Error).message }, 'outbox poll failed'))
-        .finally(() => this.schedulePoll());
+        .finally(() => {
+          this.polling = undefined;
+          this.schedulePoll();
+        });
     }, this.options.pollIntervalMs ?? 500);
     // Polling alone must not keep a process alive.
     (this.poller as { unref?: () => void }).unref?.();
@@ -558,7 +563,7 @@ export class Coordinator {
   /**
    * Closes in order: takes the signals already published (an embedded worker's
    * results of tasks that finished while it drained), stops polling the
-   * outbox and taking signals, gives up its lock, finishes the batch being
+   * outbox (a poll in flight finishes) and taking signals, gives up its lock, finishes the batch being
    * stepped, then cancels timers (retries stay in the store: `resume` or
    * another coordinator fires them). Idempotent.
    */
@@ -569,6 +574,8 @@ export class Coordinator {
       // Stop polling first: releasing the lock may take its check timeout (a silent connection),
       // and a closing coordinator must not claim outbox items it can no longer step.
       if (this.poller !== undefined) this.clock.clearTimeout(this.poller);
+      // A poll in flight finishes first (its publishes are bounded by their timeout; its steps are refused now).
+      await this.polling;
       await this.subscription?.cancel();
       await this.election?.close();
       await this.draining;

@@ -96,6 +96,37 @@ describe('Coordinator close and timers', () => {
     await coordinator.close();
   });
 
+  it('close() waits for an outbox poll in flight: no publish of it is left running, nor its timeout timer', async () => {
+    const clock = new FakeClock();
+    const store = new MemoryStore();
+    const inner = new InProcessTransport();
+    const publishing = deferred();
+    const confirm = deferred();
+    const transport = Object.assign(Object.create(inner) as InProcessTransport, {
+      durable: true,
+      dispatch: async () => {
+        publishing.resolve();
+        await confirm.promise;
+      },
+    });
+    const writer = new Coordinator({ store, transport, carryOut: false, clock });
+    await writer.create(newRun('run-1')); // leaves its dispatch in the outbox, due now
+    await writer.close();
+    const poller = new Coordinator({ store, transport, clock, pollIntervalMs: 100 });
+    await poller.start();
+    await clock.advance(100); // the poll claims the dispatch and publishes it
+    await publishing.promise;
+    let closed = false;
+    const closing = poller.close().then(() => (closed = true));
+    await clock.advance(0);
+    expect(closed).toBe(false); // the poll in flight is part of the coordinator's work
+    confirm.resolve();
+    await closing;
+    expect(clock.pending).toBe(0);
+    expect(await store.dueOutbox(Number.MAX_SAFE_INTEGER, 10)).toHaveLength(0); // published, then deleted
+    await inner.close();
+  });
+
   it('backs off an outbox item that keeps failing, with a log line per try, instead of trying it every claim', async () => {
     const clock = new FakeClock();
     const store = new MemoryStore();
