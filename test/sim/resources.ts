@@ -38,8 +38,12 @@ export interface CacheOwner {
 
 /** What the simulator observed while the world ran. */
 export class Watch {
-  /** Measure the node and backlog rows of commits (JSON.stringify: costly, so only in seeds with a backlog). */
-  measureWrites = false;
+  /**
+   * The runs whose commits' node and backlog rows are measured (JSON.stringify:
+   * costly, so only in seeds with a backlog, and only the ordinary workload's
+   * runs: the size scenarios' rows are large by design).
+   */
+  measuredRuns: ReadonlySet<string> = new Set();
   /** The cache bound every coordinator was given, when the seed checks it. */
   cacheSize: number | undefined;
   private readonly writes: { bytes: number; notified: number; runId: string; at: number; by: string }[] = [];
@@ -56,9 +60,10 @@ export class Watch {
     for (const commit of commits) {
       if (conflicts.has(commit.run.id)) continue;
       for (const item of commit.outbox) if (item.command.type === 'abort') this.abortsCommitted.set(item.id, abortKey(item.command));
-      if (!this.measureWrites) continue;
-      const notified = commit.history.filter((e) => e.type === 'event.notified').length;
-      if (notified > 0) this.writes.push({ bytes: JSON.stringify(commit.nodes).length + JSON.stringify(commit.backlog ?? []).length, notified, runId: commit.run.id, at, by });
+      if (!this.measuredRuns.has(commit.run.id)) continue;
+      const notifications = commit.history.filter((e) => e.type === 'event.notified');
+      if (notifications.length === 0) continue;
+      this.writes.push({ bytes: JSON.stringify(commit.nodes).length + JSON.stringify(commit.backlog ?? []).length, notified: notifications.length, runId: commit.run.id, at, by });
     }
   }
 

@@ -356,11 +356,19 @@ class SimTransport implements Transport {
   /** The in-process bus defers signals as the in-process transport does: it implements `flush`. */
   readonly flush?: () => Promise<void>;
 
+  /** Rejects once the transport is closed: publishes still on their way are refused. */
+  private readonly closed: Promise<never>;
+  private readonly refuseWithheld: (error: Error) => void;
+
   constructor(
     private readonly broker: SimBroker,
     private readonly process: SimProcess,
     private readonly logger: Logger,
   ) {
+    let reject!: (error: Error) => void;
+    this.closed = new Promise<never>((_, no) => (reject = no));
+    this.closed.catch(() => undefined);
+    this.refuseWithheld = reject;
     this.durable = broker.durable;
     this.maxMessageBytes = broker.maxMessageBytes;
     if (!broker.durable) this.flush = () => this.flushSignals();
@@ -378,24 +386,29 @@ class SimTransport implements Transport {
    * nothing of it is published.
    */
   private async publish(publish: () => void): Promise<void> {
-    const { scheduler, random } = this.broker;
-    await scheduler.hold(this.process, random.int(0, 10));
+    const { random } = this.broker;
+    await this.hold(random.int(0, 10));
     try {
       publish();
     } catch (error) {
       this.broker.log(`${this.process.name}: publish refused (${(error as Error).message})`);
       throw error;
     }
-    await scheduler.hold(this.process, random.int(0, 10));
+    await this.hold(random.int(0, 10));
   }
 
-  /** Flow control: the publish may wait a long while before the broker takes it (lost if its process dies meanwhile). */
+  /** Waits `ms` of the publish's way; a close of the transport meanwhile refuses it, as a closing channel rejects the confirms it owes. */
+  private hold(ms: number): Promise<void> {
+    return Promise.race([this.broker.scheduler.hold(this.process, ms), this.closed]);
+  }
+
+  /** Flow control: the publish may wait a long while before the broker takes it (lost if its process dies meanwhile, refused if its transport closes). */
   private async withheld(what: string, p: number): Promise<void> {
-    const { scheduler, random } = this.broker;
+    const { random } = this.broker;
     if (!random.chance(p)) return;
     const ms = random.int(...WITHHELD_MS);
     this.broker.log(`${this.process.name}: publish of ${what} withheld for ${ms} ms (flow control)`);
-    await scheduler.hold(this.process, ms);
+    await this.hold(ms);
   }
 
   async dispatch(messages: DispatchMessage[]): Promise<void> {
@@ -520,5 +533,6 @@ class SimTransport implements Transport {
 
   async close(): Promise<void> {
     // The broker outlives the process; consumers are cancelled by their owners.
+    this.refuseWithheld(new TransportError('simulated: transport closed'));
   }
 }

@@ -48,6 +48,12 @@ const SETTLE_BUDGET_MS = 300_000;
 const TRACE_TAIL = 80;
 /** Largest offset of a process's clock (`clock-skew`), ahead or behind. */
 const MAX_SKEW_MS = 3000;
+/**
+ * Largest skew in a seed whose tasks hold leases (long tasks, a slow gate):
+ * a lease's end is judged by the active coordinator's clock, so leases assume
+ * clocks that agree to well within a lease (1.2 s here, renewed every 400 ms).
+ */
+const LEASED_SKEW_MS = 100;
 
 /** What a seed reports. */
 export interface SeedReport {
@@ -140,6 +146,8 @@ class World {
   /** Skews of the processes' clocks, the cache bounds. */
   private readonly tuning: Random;
   private readonly skews: boolean;
+  /** Whether some task of the seed runs long enough to hold a lease (see {@link LEASED_SKEW_MS}). */
+  private readonly leased: boolean;
   /** What every coordinator is given beyond its store, bus, clock and logger. */
   private readonly coordinatorOptions: Partial<CoordinatorOptions> = {};
 
@@ -204,11 +212,12 @@ class World {
     this.sizes = generateSizes(sizesRandom, options.skip, FAULT_WINDOW_MS);
     this.tuning = tuning;
     this.skews = !this.embedded && has('clock-skew');
+    this.leased = this.workload.runs.some((run) => run.nodes.some((node) => node.long === true || (node.durationMs ?? 0) > WORKER_LEASE.leaseAfterMs));
     if (has('small-cache') && this.tuning.chance(0.5)) {
       this.resources.cacheSize = this.tuning.int(1, 3);
       Object.assign(this.coordinatorOptions, { cacheSize: this.resources.cacheSize, cacheTtlMs: this.tuning.int(200, 3000) });
     }
-    this.resources.measureWrites = this.workload.runs.some((run) => run.listener?.gate !== undefined);
+    if (this.workload.runs.some((run) => run.listener?.gate !== undefined)) this.resources.measuredRuns = new Set(this.workload.runs.map((run) => run.id));
     this.broker.onAbort = (message) => this.resources.abortsSent([message]);
     this.tasksOf = (process) => new Map([...buildTasks(this.workload, taskWorld, process), ...buildSizeTasks(this.sizes, taskWorld, process)]);
     const outside: SimProcess = { name: this.embedded ? 'cli' : 'client', alive: true };
@@ -233,7 +242,8 @@ class World {
 
   /** A process's clock: skewed by up to {@link MAX_SKEW_MS} under `clock-skew` (a new draw per incarnation). */
   private clock(process: SimProcess): ReturnType<Scheduler['clock']> {
-    const skewMs = this.skews ? this.tuning.int(-MAX_SKEW_MS, MAX_SKEW_MS) : 0;
+    const max = this.leased ? LEASED_SKEW_MS : MAX_SKEW_MS;
+    const skewMs = this.skews ? this.tuning.int(-max, max) : 0;
     if (skewMs !== 0) this.log(`${process.name}: clock ${skewMs > 0 ? '+' : ''}${skewMs} ms`);
     return this.scheduler.clock(process, skewMs);
   }
@@ -467,8 +477,7 @@ class World {
     if (slot.works) {
       const registry = new TaskRegistry().register(...this.tasksOf(process).values());
       // Long tasks hold leases (embedded too: the in-process bus has no consumer timeout, but outages and restarts end leases).
-      const leases = this.options.skip.has('long-task') ? {} : WORKER_LEASE;
-      parts.worker = new Worker({ transport, registry, concurrency: slot.concurrency, queues: ['default'], id: process.name, logger, clock, ...leases });
+      parts.worker = new Worker({ transport, registry, concurrency: slot.concurrency, queues: ['default'], id: process.name, logger, clock, ...WORKER_LEASE });
       await parts.worker.start();
     }
     this.log(`${process.name} started`);
