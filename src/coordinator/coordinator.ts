@@ -574,9 +574,10 @@ export class Coordinator {
       // Stop polling first: releasing the lock may take its check timeout (a silent connection),
       // and a closing coordinator must not claim outbox items it can no longer step.
       if (this.poller !== undefined) this.clock.clearTimeout(this.poller);
-      // A poll in flight finishes first (its publishes are bounded by their timeout; its steps are refused now).
-      await this.polling;
+      // No signal is taken from now on (one taken while closed goes back to the queue: at once, to this consumer again).
       await this.subscription?.cancel();
+      // A poll in flight finishes (its publishes are bounded by their timeout; the steps it asks for are refused now).
+      await this.polling;
       await this.election?.close();
       await this.draining;
       for (const handle of this.timers) this.clock.clearTimeout(handle);
