@@ -7,7 +7,7 @@ import type { Json, JsonObject } from '../../src/codec/json.js';
 import { createRun } from '../../src/engine/create.js';
 import type { Change, Command, DispatchCommand, EngineEvent, HistoryEntry } from '../../src/engine/events.js';
 import { liveRun, type LiveRun } from '../../src/engine/live.js';
-import { runHeader, type NodeState, type RunState, type RunStatus } from '../../src/engine/state.js';
+import { copyRun, runHeader, type NodeState, type RunState, type RunStatus } from '../../src/engine/state.js';
 import { emptyOutput, step, type StepOutput } from '../../src/engine/step.js';
 import type { FlowDefinition } from '../../src/model/definition.js';
 import type { Failure } from '../../src/model/failure.js';
@@ -55,9 +55,16 @@ export class Harness {
     return new Harness(state);
   }
 
-  /** Applies one event; keeps and returns what it produced. */
+  /**
+   * Applies one event; keeps and returns what it produced. Checks on the way
+   * that a {@link copyRun} copy taken before is not changed by the step (the
+   * coordinator keeps such a copy of every new run: `Pending.pristine`).
+   */
   send(event: EngineEvent): StepOutput {
+    const copy = copyRun(this.live.state);
+    const before = structuredClone(copy);
     const out = step(this.live, event, this.now);
+    expect(copy).toEqual(before);
     this.commands.push(...out.commands);
     this.history.push(...out.history);
     for (const id of out.nodes) this.unsaved.nodes.add(id);
