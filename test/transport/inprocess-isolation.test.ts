@@ -3,7 +3,9 @@
  * must not let a task change the run's state through an object it received
  * (its inputs, a rollback's result and error) or returned (its result, changed
  * after it returned). Each task below changes every such object it can reach;
- * the run must record, and pass on, the values as they were produced.
+ * the run must record, and pass on, the values as they were produced. And
+ * the hand-over of signals must neither wait for an event-loop turn per hop
+ * nor starve timers.
  */
 import { afterEach, expect, it } from 'vitest';
 import { connect, flow, task, type Client } from '../../src/index.js';
@@ -72,4 +74,29 @@ it('a rollback changing its result and error changes nothing recorded', async ()
   expect(rolled).toEqual([{ list: [1, 5] }]);
   expect(await run.result('a')).toEqual({ list: [1] });
   expect(done.nodes['f']?.error?.message).toBe('own failure');
+});
+
+it('hands signals over without an event-loop turn per hop, yet lets timers run during a long chain', async () => {
+  const length = 1000;
+  let executed = 0;
+  const step = task('iso-step', { requires: ['v'], provides: 'v', apply: ({ v }: { v: number }) => (executed++, v + 1) });
+  client = await connect({ store: 'memory', tasks: [step] });
+  const nodes = Array.from({ length }, (_, i) => step.s(i === 0 ? { v: 0 } : {}, { id: `s${i}` }));
+  const chain = nodes.slice(1).reduce((f, node, i) => f.link(nodes[i] as typeof node, node), flow('long-chain'));
+  let turns = 0;
+  let counting = true;
+  const count = (): void => {
+    turns++;
+    if (counting) setImmediate(count);
+  };
+  setImmediate(count);
+  let executedAtTimer: number | undefined;
+  const run = await client.start(chain);
+  setTimeout(() => (executedAtTimer = executed), 1);
+  const done = await run.wait(WAIT);
+  counting = false;
+  expect(done.status).toBe('succeeded');
+  expect(executedAtTimer).toBeLessThan(length);
+  // One turn per hop before; now one per FLUSHES_PER_TURN hops (and whatever else turns the loop).
+  expect(turns).toBeLessThan(length / 4);
 });
