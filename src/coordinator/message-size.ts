@@ -10,6 +10,7 @@
 import { Buffer } from 'node:buffer';
 import type { Command, DispatchCommand, EngineEvent } from '../engine/events.js';
 import { TooLargeError } from '../errors.js';
+import { surelyFits } from '../transport/limits.js';
 import type { Failure } from '../model/failure.js';
 
 /** A dispatch over the limit, with its size. */
@@ -27,7 +28,7 @@ export function oversizedDispatches(commands: readonly Command[], from: number, 
   const found: Oversized[] = [];
   for (let index = from; index < commands.length; index++) {
     const command = commands[index] as Command;
-    if (command.type !== 'dispatch') continue;
+    if (command.type !== 'dispatch' || surelyFits(command, maxBytes)) continue;
     const text = JSON.stringify(command);
     if (text.length * 3 <= maxBytes) continue; // cannot exceed it, whatever the characters
     const bytes = Buffer.byteLength(text, 'utf8');

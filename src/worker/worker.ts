@@ -14,7 +14,7 @@ import { CancelledError, TooLargeError } from '../errors.js';
 import { toFailure, type Failure } from '../model/failure.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
 import type { TaskwireMetrics } from '../observability/metrics.js';
-import { encodedBytes, resolveMaxMessageBytes } from '../transport/limits.js';
+import { encodedBytes, resolveMaxMessageBytes, surelyFits } from '../transport/limits.js';
 import type { AbortMessage, Delivery, DispatchMessage, SignalMessage, Subscription, Transport } from '../transport/port.js';
 import { execute, type Execution as Executed } from './executor.js';
 import { ExecutionAbort } from './execution-abort.js';
@@ -278,7 +278,7 @@ export class Worker {
    * code and retryability are kept, its message truncated, its stack and causes dropped.
    */
   private checkSize(dispatch: DispatchMessage, outcome: SignalMessage): SignalMessage {
-    if (outcome.type === 'rollback.succeeded' || outcome.type === 'task.heartbeat') return outcome;
+    if (outcome.type === 'rollback.succeeded' || outcome.type === 'task.heartbeat' || surelyFits(outcome, this.maxMessageBytes)) return outcome;
     const bytes = encodedBytes(outcome);
     if (bytes <= this.maxMessageBytes) return outcome;
     if (outcome.type !== 'task.succeeded') return { ...outcome, error: truncatedFailure(outcome.error, bytes, this.maxMessageBytes) };
