@@ -18,7 +18,7 @@
  * @packageDocumentation
  */
 import { ClosedError, ConflictError, UnknownRunError } from '../errors.js';
-import { liveRun, snapshotRun, type LiveRun, type StepOutput } from '../engine/index.js';
+import { copyRun, liveRun, type LiveRun, type StepOutput } from '../engine/index.js';
 import type { Command, EngineEvent } from '../engine/events.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
 import { stepCommit } from '../store/step-commit.js';
@@ -164,7 +164,7 @@ export class Coordinator {
   async create(live: LiveRun): Promise<void> {
     // Through the queue like any event: runs started together are created in one
     // store transaction and their first dispatches published together.
-    const pristine = snapshotRun(live.state);
+    const pristine = copyRun(live.state);
     await new Promise<StepReport>((resolve, reject) => {
       this.enqueue({ runId: live.state.id, event: { type: 'start' }, create: live, pristine, resolve, reject, conflicts: 0, storeRetries: 0 });
     });
@@ -239,7 +239,7 @@ export class Coordinator {
     const created = new Map<string, LiveRun>();
     for (const pending of batch) {
       // A start whose earlier commit did not happen after all is created again.
-      if (pending.create === undefined && pending.pristine !== undefined && !runs.has(pending.runId)) pending.create = liveRun(structuredClone(pending.pristine));
+      if (pending.create === undefined && pending.pristine !== undefined && !runs.has(pending.runId)) pending.create = liveRun(copyRun(pending.pristine));
       if (pending.create !== undefined) created.set(pending.runId, pending.create);
     }
     // Steps whose commits failed, now stepped again: carry out the commands of

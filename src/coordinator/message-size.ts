@@ -10,6 +10,7 @@
 import { Buffer } from 'node:buffer';
 import type { Command, DispatchCommand, EngineEvent } from '../engine/events.js';
 import { TooLargeError } from '../errors.js';
+import { surelyFits } from '../transport/limits.js';
 import type { Failure } from '../model/failure.js';
 import { DISPATCH_ENVELOPE_BYTES } from '../transport/limits.js';
 
@@ -32,7 +33,7 @@ export function oversizedDispatches(commands: readonly Command[], from: number, 
   const found: Oversized[] = [];
   for (let index = from; index < commands.length; index++) {
     const command = commands[index] as Command;
-    if (command.type !== 'dispatch') continue;
+    if (command.type !== 'dispatch' || surelyFits(command, maxBytes)) continue;
     const text = JSON.stringify(command);
     if (text.length * 3 + DISPATCH_ENVELOPE_BYTES <= maxBytes) continue; // cannot exceed it, whatever the characters
     const bytes = Buffer.byteLength(text, 'utf8') + DISPATCH_ENVELOPE_BYTES;

@@ -28,7 +28,7 @@ import { ChangeJournal } from './journal.js';
 import { addOutgoing, addToIndex, removeFromIndex, removeOutgoing } from './live.js';
 import { checkNotUndoing, checkNoUndoRunning, checkRemovable } from './saga.js';
 import { activationKey, type NodeState, type NodeStatus } from './state.js';
-import type { Stepper } from './step.js';
+import type { StepContext } from './step-context.js';
 
 /** Node statuses in which a node's definition and inputs may still change. */
 const UNFINISHED = new Set(['waiting', 'failed', 'cancelled', 'retrying', 'listening']);
@@ -40,7 +40,7 @@ type Effect = () => void;
 
 /** One list of changes being applied: the stepper, the undo journal, and what to validate at the end. */
 interface Edit {
-  readonly s: Stepper;
+  readonly s: StepContext;
   readonly journal: ChangeJournal;
   /** Nodes whose inputs must be checked on the final graph. */
   readonly check: Set<string>;
@@ -52,7 +52,7 @@ interface Edit {
  * Applies a list of changes as one step (see the module doc). Throws, leaving
  * the run and `s.out` exactly as they were, if any change or the result is invalid.
  */
-export function applyChanges(s: Stepper, changes: readonly Change[], actor: string): void {
+export function applyChanges(s: StepContext, changes: readonly Change[], actor: string): void {
   if (changes.length === 0) throw new InvalidChangeError(`no change given for run "${s.run.id}"`);
   const edit: Edit = { s, journal: new ChangeJournal(s.run, s.live.index, s.out), check: new Set(), added: [] };
   const effects: Effect[] = [];
@@ -119,22 +119,22 @@ function plan(e: Edit, change: Change): Effect | undefined {
   }
 }
 
-function node(s: Stepper, id: string): NodeState {
+function node(s: StepContext, id: string): NodeState {
   const found = s.run.nodes.get(id);
   if (found === undefined) throw new UnknownNodeError(id, `run "${s.run.id}"`);
   return found;
 }
 
 /** Whether a node is still the run's (a later change of the list may have removed it). */
-const inRun = (s: Stepper, target: NodeState): boolean => s.run.nodes.get(target.def.id) === target;
+const inRun = (s: StepContext, target: NodeState): boolean => s.run.nodes.get(target.def.id) === target;
 
-function existingLink(s: Stepper, target: NodeState, from: string): LinkDefinition {
+function existingLink(s: StepContext, target: NodeState, from: string): LinkDefinition {
   const link = target.sources.find((l) => l.from === from);
   if (link === undefined) throw new InvalidChangeError(`node "${target.def.id}" does not listen to "${from}" in run "${s.run.id}"`);
   return link;
 }
 
-function newLink(s: Stepper, from: string, target: NodeState, map: Record<string, string> = {}): LinkDefinition {
+function newLink(s: StepContext, from: string, target: NodeState, map: Record<string, string> = {}): LinkDefinition {
   node(s, from);
   const to = target.def.id;
   if (target.def.kind === 'event') throw new InvalidChangeError(`event "${to}" cannot listen to "${from}": events are notified, not linked to`);
@@ -177,7 +177,7 @@ function setSources(e: Edit, target: NodeState, sources: LinkDefinition[]): void
 const isFinished = (source: NodeState): boolean => source.status === 'succeeded' || source.status === 'skipped';
 
 /** The effect of new links into `target`: a persistent listener takes finished sources' results, a one-shot one may start. */
-function afterLinking(s: Stepper, target: NodeState, added: readonly LinkDefinition[]): Effect {
+function afterLinking(s: StepContext, target: NodeState, added: readonly LinkDefinition[]): Effect {
   return () => {
     if (!inRun(s, target)) return;
     if (target.def.persistent) {
@@ -197,7 +197,7 @@ function afterLinking(s: Stepper, target: NodeState, added: readonly LinkDefinit
  * calls this when a relinked-away node fails for good, too. Returns whether
  * the node was set aside.
  */
-export function setAside(s: Stepper, source: NodeState): boolean {
+export function setAside(s: StepContext, source: NodeState): boolean {
   if (source.status !== 'failed' || source.relinkedAway === undefined || (s.live.index.outgoing.get(source.def.id)?.length ?? 0) > 0) return false;
   s.setStatus(source, 'skipped');
   source.result = null; // as a skip without a value: a listener linked later is not left waiting
@@ -222,7 +222,7 @@ function relink(e: Edit, target: NodeState, from: string, to: string, map: Recor
 }
 
 /** The nodes a change to add `id` links it to: existing, each once, and no event among the listeners. */
-function checkSpecs(s: Stepper, id: string, specs: readonly LinkSpec[], role: 'source' | 'listener'): void {
+function checkSpecs(s: StepContext, id: string, specs: readonly LinkSpec[], role: 'source' | 'listener'): void {
   const seen = new Set<string>();
   for (const spec of specs) {
     const other = node(s, spec.node);
@@ -443,7 +443,7 @@ function stop(e: Edit): void {
 
 const quotePath = (path: readonly string[]): string => path.map((id) => `"${id}"`).join(' -> ');
 
-const successorsOf = (s: Stepper) => (id: string) => (s.live.index.outgoing.get(id) ?? []).map((l) => l.to);
+const successorsOf = (s: StepContext) => (id: string) => (s.live.index.outgoing.get(id) ?? []).map((l) => l.to);
 
 /** Validates the graph the list left: no cycle through a new link, and the inputs of every node it touched. */
 function validate(e: Edit): void {

@@ -5,7 +5,7 @@
  */
 import type { JsonObject } from '../codec/json.js';
 import type { FlowDefinition, LinkDefinition } from '../model/definition.js';
-import type { ActivationState, NodeState, RunState } from './state.js';
+import type { NodeState, RunState } from './state.js';
 
 /** Options of {@link createRun}. */
 export interface CreateRunOptions {
@@ -59,27 +59,4 @@ export function createRun(definition: FlowDefinition, options: CreateRunOptions)
     nodes,
     activations: new Map(),
   };
-}
-
-/**
- * A copy of a run that stepping the original cannot change, for a new run kept
- * as it was created until its first commit is known to be written: O(nodes) and
- * several times cheaper than a deep clone (`structuredClone` of a
- * 100,000-node run took 40 % of its start). The header and every node are
- * copied one level deep and nested values are shared: the engine changes a
- * node's own fields in place but replaces nested values (definition, links,
- * inputs, results, errors) instead of changing them, the invariant the memory
- * store relies on too. The one array it appends to in place, a node's
- * `backlog`, is copied.
- */
-export function snapshotRun(state: RunState): RunState {
-  const nodes = new Map<string, NodeState>();
-  for (const [id, node] of state.nodes) {
-    const copy = { ...node };
-    if (node.backlog !== undefined) copy.backlog = [...node.backlog];
-    nodes.set(id, copy);
-  }
-  const activations = new Map<string, ActivationState>();
-  for (const [key, activation] of state.activations) activations.set(key, { ...activation });
-  return { ...state, nodes, activations };
 }

@@ -3,10 +3,11 @@
  *
  * @packageDocumentation
  */
-export { createRun, snapshotRun, type CreateRunOptions } from './create.js';
+export { createRun, type CreateRunOptions } from './create.js';
 export type { Change, Command, DispatchCommand, EngineEvent, ExecutionRef, HistoryEntry, HistoryType, LinkSpec } from './events.js';
 export { liveRun, type LiveRun, type RunIndex } from './live.js';
-export { emptyOutput, step, type StepOutput } from './step.js';
+export { step } from './step.js';
+export { emptyOutput, type StepOutput } from './step-context.js';
 export { inspectRun, type RunInspection, type WaitingInfo } from './inspect.js';
 export * from './state.js';
 export { NODE_TRANSITIONS, RUN_TRANSITIONS, ACTIVATION_TRANSITIONS, UNDO_TRANSITIONS, IllegalTransitionError } from './transitions.js';

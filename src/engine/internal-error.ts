@@ -17,7 +17,7 @@ import type { EngineEvent, ExecutionRef } from './events.js';
 import type { LiveRun } from './live.js';
 import { activationKey, SETTLED, type ActivationState, type NodeState } from './state.js';
 import { deriveStatus } from './status.js';
-import type { StepOutput } from './step.js';
+import type { StepOutput } from './step-context.js';
 
 /** The failure recorded for an event the engine could not step. */
 export function internalFailure(event: EngineEvent, error: unknown): Failure {

@@ -11,7 +11,7 @@
 import type { LinkDefinition } from '../model/definition.js';
 import type { RunIndex } from './live.js';
 import type { ActivationState, NodeState, RunState } from './state.js';
-import type { StepOutput } from './step.js';
+import type { StepOutput } from './step-context.js';
 
 type Header = Pick<RunState, 'graphVersion' | 'seq' | 'stopped' | 'cancelled' | 'retiredAttempts'>;
 type IndexScalars = Pick<RunIndex, 'undoing' | 'liveActivations' | 'persistent' | 'counts'>;

@@ -8,14 +8,14 @@
  */
 import { executionRef, type ExecutionRef } from './events.js';
 import { activationKey, type ActivationState } from './state.js';
-import type { Stepper } from './step.js';
+import type { StepContext } from './step-context.js';
 
 /**
  * A worker acknowledged a long execution early (so that the broker's consumer
  * timeout cannot redeliver it while it runs) and holds it by heartbeats: the
  * node is dispatched again if no heartbeat or outcome comes before the lease ends.
  */
-export function heartbeat(s: Stepper, event: ExecutionRef, leaseMs: number): void {
+export function heartbeat(s: StepContext, event: ExecutionRef, leaseMs: number): void {
   const ref = executionRef(event);
   const leaseUntil = s.now + leaseMs;
   if (ref.activation !== undefined) {
@@ -33,7 +33,7 @@ export function heartbeat(s: Stepper, event: ExecutionRef, leaseMs: number): voi
 }
 
 /** A lease's end is due: dispatches the execution again if no heartbeat or outcome came meanwhile. */
-export function leaseDue(s: Stepper, event: ExecutionRef): void {
+export function leaseDue(s: StepContext, event: ExecutionRef): void {
   const ref = executionRef(event);
   const holder = ref.activation === undefined ? s.runningNode(ref) : s.liveActivation(ref);
   const node = s.run.nodes.get(ref.node);

@@ -11,10 +11,10 @@ import { InvalidChangeError } from '../errors.js';
 import type { Failure } from '../model/failure.js';
 import type { Command, ExecutionRef } from './events.js';
 import { activationKey, type ActivationState, type NodeState } from './state.js';
-import type { Stepper } from './step.js';
+import type { StepContext } from './step-context.js';
 
 /** A dispatch of a node's rollback, with the apply's result or failure. */
-export function rollbackCommand(s: Stepper, node: NodeState, ref: ExecutionRef, inputs: JsonObject, result: Json | undefined, error: Failure | undefined): Command {
+export function rollbackCommand(s: StepContext, node: NodeState, ref: ExecutionRef, inputs: JsonObject, result: Json | undefined, error: Failure | undefined): Command {
   const command = s.dispatchCommand(node, ref, inputs);
   if (command.type !== 'dispatch') return command;
   command.kind = 'rollback';
@@ -24,7 +24,7 @@ export function rollbackCommand(s: Stepper, node: NodeState, ref: ExecutionRef, 
 }
 
 /** The rollback dispatch of a node's current attempt, or of an activation (its own failure, or its compensation). */
-function undoCommand(s: Stepper, node: NodeState, activation?: ActivationState): Command {
+function undoCommand(s: StepContext, node: NodeState, activation?: ActivationState): Command {
   if (activation === undefined) {
     const ref = { node: node.def.id, attempt: node.attempt };
     return rollbackCommand(s, node, ref, node.inputs ?? {}, node.status === 'succeeded' ? node.result : undefined, node.error);
@@ -34,7 +34,7 @@ function undoCommand(s: Stepper, node: NodeState, activation?: ActivationState):
 }
 
 /** Starts the rollback of a node (its current attempt) or of one of its activations. */
-export function startUndo(s: Stepper, node: NodeState, activation?: ActivationState): void {
+export function startUndo(s: StepContext, node: NodeState, activation?: ActivationState): void {
   s.setUndo(activation ?? node, 'running');
   s.out.commands.push(undoCommand(s, node, activation));
   const ref = activation === undefined ? { node: node.def.id, attempt: node.attempt } : { node: node.def.id, attempt: activation.attempt, activation: activation.seq };
@@ -42,7 +42,7 @@ export function startUndo(s: Stepper, node: NodeState, activation?: ActivationSt
 }
 
 /** Dispatches again every rollback that was running (resume after a restart). */
-export function resumeUndos(s: Stepper): void {
+export function resumeUndos(s: StepContext): void {
   for (const node of s.run.nodes.values()) if (node.undo === 'running') s.out.commands.push(undoCommand(s, node));
   for (const activation of s.run.activations.values()) {
     const node = s.run.nodes.get(activation.node);
@@ -54,7 +54,7 @@ export function resumeUndos(s: Stepper): void {
  * Records the outcome of a rollback. A signal of another attempt's rollback (a
  * late duplicate after a retry by hand) changes nothing.
  */
-export function undone(s: Stepper, ref: ExecutionRef, to: 'done' | 'failed', error?: Failure): void {
+export function undone(s: StepContext, ref: ExecutionRef, to: 'done' | 'failed', error?: Failure): void {
   const holder = ref.activation === undefined ? s.run.nodes.get(ref.node) : s.run.activations.get(activationKey(ref.node, ref.activation));
   if (holder === undefined || holder.undo !== 'running' || holder.attempt !== ref.attempt) return;
   s.setUndo(holder, to);
@@ -67,7 +67,7 @@ export function undone(s: Stepper, ref: ExecutionRef, to: 'done' | 'failed', err
 }
 
 /** Refuses a change that would start a new attempt of a node (or activation) whose rollback still runs. */
-export function checkNotUndoing(s: Stepper, holder: NodeState | ActivationState): void {
+export function checkNotUndoing(s: StepContext, holder: NodeState | ActivationState): void {
   if (holder.undo !== 'running') return;
   const what = 'def' in holder ? `node "${holder.def.id}"` : `activation ${holder.seq} of node "${holder.node}"`;
   throw new InvalidChangeError(`rollback of ${what} is running in run "${s.run.id}": wait for it to finish`);
@@ -77,7 +77,7 @@ export function checkNotUndoing(s: Stepper, holder: NodeState | ActivationState)
  * Throws if any rollback of the run is running: a cancelled run is final, so
  * nothing (no resume after a crash) would see that rollback through to its end.
  */
-export function checkNoUndoRunning(s: Stepper): void {
+export function checkNoUndoRunning(s: StepContext): void {
   if (s.live.index.undoing === 0) return;
   for (const node of s.run.nodes.values()) checkNotUndoing(s, node);
   for (const activation of s.run.activations.values()) checkNotUndoing(s, activation);
@@ -99,7 +99,7 @@ function owesActivation(activation: ActivationState): boolean {
  * a completed node (or persistent listener with completed activations) whose
  * compensation the saga owes: removing it would skip that compensation.
  */
-export function checkRemovable(s: Stepper, node: NodeState): void {
+export function checkRemovable(s: StepContext, node: NodeState): void {
   checkNotUndoing(s, node);
   const id = node.def.id;
   let owed = owesNode(node);
@@ -118,7 +118,7 @@ export function checkRemovable(s: Stepper, node: NodeState): void {
  * starts, so activations waiting for a retry are cancelled now (retrying nodes
  * are cancelled once nothing runs), and the results they held back are passed on.
  */
-export function startSaga(s: Stepper): void {
+export function startSaga(s: StepContext): void {
   s.run.saga = true;
   const held = new Set<NodeState>();
   for (const activation of [...s.run.activations.values()]) {
@@ -132,7 +132,7 @@ export function startSaga(s: Stepper): void {
 }
 
 /** The saga: once nothing runs, compensate completed nodes and activations one at a time, latest completion first. */
-export function continueSaga(s: Stepper): void {
+export function continueSaga(s: StepContext): void {
   const index = s.live.index;
   if (index.counts.running + index.liveActivations + index.undoing > 0) return;
   for (const node of s.run.nodes.values()) {

@@ -30,29 +30,7 @@ import {
   type UndoStatus,
 } from './state.js';
 import { ACTIVATION_TRANSITIONS, checkTransition, NODE_TRANSITIONS, RUN_TRANSITIONS, UNDO_TRANSITIONS } from './transitions.js';
-
-/** What one or more steps produced: the commands to carry out and what to persist. */
-export interface StepOutput {
-  /** Commands for the runtime, in order. */
-  commands: Command[];
-  /** New history entries, in order. */
-  history: HistoryEntry[];
-  /** Ids of nodes whose state changed (persist their rows). */
-  nodes: Set<string>;
-  /** Ids of nodes removed from the run. */
-  removed: Set<string>;
-  /** Activations whose state changed, by key, with their latest state (finished ones included). */
-  activations: Map<string, ActivationState>;
-  /** Backlog entries appended (since the node's last drain), by node id: one store row each. */
-  backlog: Map<string, Backlogged[]>;
-  /** Nodes whose backlog was drained (its stored rows go). */
-  drained: Set<string>;
-}
-
-/** An empty step output, to accumulate several events into one commit. */
-export function emptyOutput(): StepOutput {
-  return { commands: [], history: [], nodes: new Set(), removed: new Set(), activations: new Map(), backlog: new Map(), drained: new Set() };
-}
+import { emptyOutput, type StepContext, type StepOutput } from './step-context.js';
 
 /**
  * Applies one event to a run, in place, appending what it produced to `out`.
@@ -65,9 +43,8 @@ export function step(live: LiveRun, event: EngineEvent, now: number, out: StepOu
   return out;
 }
 
-
-/** One step's working context. Exported for the change operations only. */
-export class Stepper {
+/** One step's working context: applies one event (the engine's parts get it as a {@link StepContext}). */
+class Stepper implements StepContext {
   /** The run being stepped. */
   readonly run: RunState;
 

@@ -4,7 +4,7 @@
  * @packageDocumentation
  */
 import { runHeader, type RunState } from '../engine/state.js';
-import type { StepOutput } from '../engine/step.js';
+import type { StepOutput } from '../engine/step-context.js';
 import { backlogRows } from './backlog.js';
 import type { OutboxItem, StepCommit } from './port.js';
 

@@ -46,3 +46,57 @@ export const DISPATCH_ENVELOPE_BYTES = 128;
 export function encodedBytes(message: unknown): number {
   return Buffer.byteLength(JSON.stringify(message) ?? '', 'utf8');
 }
+
+/**
+ * Whether `message` surely encodes within `maxBytes`, found without encoding
+ * it: an upper bound of its JSON size is summed over its plain objects, arrays
+ * and scalars, and the walk stops as soon as the bound exceeds `maxBytes`.
+ * False means "maybe not": measure it ({@link encodedBytes}). Producers check
+ * every message they make, and the JSON string that measuring builds was a
+ * measurable share of the embedded runtime's allocations.
+ */
+export function surelyFits(message: unknown, maxBytes: number): boolean {
+  return boundLeft(message, maxBytes) >= 0;
+}
+
+/**
+ * The most bytes of JSON one UTF-16 code unit of a string can take: 6 (a
+ * control character escaped as \u00XX; any other unit takes at most 3 bytes
+ * of UTF-8, a surrogate pair 4 for two units).
+ */
+const MAX_BYTES_PER_UNIT = 6;
+/** The longest JSON number (`-1.7976931348623157e+308`). */
+const MAX_NUMBER_BYTES = 24;
+
+/** `budget` minus an upper bound of the JSON size of `value`; negative when it may not fit (or is not plain data). */
+function boundLeft(value: unknown, budget: number): number {
+  switch (typeof value) {
+    case 'string':
+      return budget - (value.length * MAX_BYTES_PER_UNIT + 2);
+    case 'number':
+      return budget - MAX_NUMBER_BYTES;
+    case 'boolean':
+    case 'undefined':
+      return budget - 5;
+    case 'object':
+      break;
+    default:
+      return -1; // a function, symbol or bigint: let the exact measure say
+  }
+  if (value === null) return budget - 4;
+  let left = budget - 2;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      left = boundLeft(value[i], left - 1);
+      if (left < 0) return left;
+    }
+    return left;
+  }
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return -1; // may have a toJSON
+  for (const key in value) {
+    left = boundLeft((value as Record<string, unknown>)[key], left - (key.length * MAX_BYTES_PER_UNIT + 4));
+    if (left < 0) return left;
+  }
+  return left;
+}

@@ -13,64 +13,91 @@ import { toFailure, type Failure } from '../model/failure.js';
 import { checkProvided } from '../model/result.js';
 import type { TaskContext } from '../model/task.js';
 import type { DispatchMessage, SignalMessage } from '../transport/port.js';
+import type { ExecutionAbort } from './execution-abort.js';
 import type { TaskRegistry } from './registry.js';
 
 /** An attempt under way: its outcome, and when its code has actually returned. */
 interface Attempt<T> {
   /** Settles with the result, the task's error, a timeout or an abort, whichever comes first. */
   outcome: Promise<T>;
-  /** Settles when the task's code has returned (later than `outcome` when it ignores its signal). */
-  returned: Promise<void>;
+  /** Settles when the task's code has returned (later than `outcome` when it ignores its signal); undefined: it has returned. */
+  returned?: Promise<void>;
 }
 
 const ignore = (): void => undefined;
 
 /**
- * Runs `apply` until it settles, the outer signal aborts (cancel, shutdown) or the
- * timeout fires (then its signal aborts with a TimeoutError). A synchronous task
- * cannot be interrupted: one that returns after its timeout fails with the
- * TimeoutError all the same. Without a timeout the task gets the outer signal
- * itself: no extra controller on the hot path.
+ * Runs `apply` until it settles, the execution is aborted (cancel, shutdown) or
+ * the timeout fires (then its signal aborts with a TimeoutError). A synchronous
+ * task cannot be interrupted: one that returns after its timeout fails with the
+ * TimeoutError all the same. `apply` gets where its signal comes from: without
+ * a timeout the execution's own (created only if the task reads it), with one a
+ * controller of the attempt's that the execution's abort is forwarded to.
  */
-function withTimeout<T>(run: (signal: AbortSignal) => T | Promise<T>, timeoutMs: number, task: string, outer: AbortSignal, clock: Clock): Attempt<T> {
-  if (outer.aborted) return { outcome: Promise.reject(outer.reason as Error), returned: Promise.resolve() };
+function withTimeout<T>(apply: (signals: { readonly signal: AbortSignal }) => T | Promise<T>, timeoutMs: number, task: string, outer: ExecutionAbort, clock: Clock): Attempt<T> {
+  if (outer.aborted) return { outcome: Promise.reject(outer.reason) };
   const controller = timeoutMs > 0 ? new AbortController() : undefined;
-  const signal = controller?.signal ?? outer;
-  const startedAt = clock.now();
+  const startedAt = controller === undefined ? 0 : clock.now();
   let work: T | Promise<T>;
   try {
-    work = run(signal);
+    work = apply(controller ?? outer);
   } catch (thrown) {
-    return { outcome: Promise.reject(thrown), returned: Promise.resolve() };
+    return { outcome: Promise.reject(thrown) };
   }
   const left = timeoutMs - (clock.now() - startedAt);
   if (controller !== undefined && left <= 0) {
     // The task blocked past its timeout before returning (a synchronous task, or
     // an async one that did its work before its first await).
     controller.abort(new TimeoutError(task, timeoutMs));
-    if (work instanceof Promise) work.catch(ignore);
-    return { outcome: Promise.reject(signal.reason as Error), returned: work instanceof Promise ? work.then(ignore, ignore) : Promise.resolve() };
+    const outcome = Promise.reject(controller.signal.reason as Error);
+    if (!(work instanceof Promise)) return { outcome };
+    work.catch(ignore);
+    return { outcome, returned: work.then(ignore, ignore) };
   }
-  if (!(work instanceof Promise)) return { outcome: Promise.resolve(work), returned: Promise.resolve() };
+  if (!(work instanceof Promise)) return { outcome: Promise.resolve(work) };
   const pending = work;
   let timer: unknown;
   let onAbort: (() => void) | undefined;
-  let onOuter: (() => void) | undefined;
+  let offOuter: (() => void) | undefined;
   const outcome = new Promise<T>((resolve, reject) => {
-    onAbort = () => reject(signal.reason as Error);
-    signal.addEventListener('abort', onAbort, { once: true });
-    if (controller !== undefined) {
-      onOuter = () => controller.abort(outer.reason);
-      outer.addEventListener('abort', onOuter, { once: true });
+    if (controller === undefined) offOuter = outer.onAbort(reject);
+    else {
+      const signal = controller.signal;
+      onAbort = () => reject(signal.reason as Error);
+      signal.addEventListener('abort', onAbort, { once: true });
+      offOuter = outer.onAbort((reason) => controller.abort(reason));
       timer = clock.setTimeout(() => controller.abort(new TimeoutError(task, timeoutMs)), left);
     }
     pending.then(resolve, reject);
   }).finally(() => {
     if (timer !== undefined) clock.clearTimeout(timer);
-    if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
-    if (onOuter !== undefined) outer.removeEventListener('abort', onOuter);
+    if (onAbort !== undefined) controller?.signal.removeEventListener('abort', onAbort);
+    offOuter?.();
   });
   return { outcome, returned: pending.then(ignore, ignore) };
+}
+
+/**
+ * The context of one execution. `executionId` and `signal` are made when first
+ * read (most tasks read neither): a UUID and an AbortController per task are
+ * measurable on the embedded hot path. Both are own enumerable getters, so a
+ * spread or destructured context still carries their values.
+ */
+function taskContext(message: DispatchMessage, task: string, signals: { readonly signal: AbortSignal }): TaskContext {
+  let executionId: string | undefined;
+  return {
+    runId: message.runId,
+    nodeId: message.node,
+    task,
+    attempt: message.attempt,
+    activation: message.activation,
+    get executionId() {
+      return (executionId ??= randomUUID());
+    },
+    get signal() {
+      return signals.signal;
+    },
+  };
 }
 
 /** What {@link execute} gives back. */
@@ -78,11 +105,12 @@ export interface Execution {
   /** The signal to send. */
   signal: SignalMessage;
   /**
-   * Settles when the task's code has returned. Later than the signal when the
-   * attempt timed out or was aborted and the task ignored its AbortSignal: the
-   * worker keeps counting it in its concurrency until then.
+   * Settles when the task's code has returned; undefined when it has already.
+   * Later than the signal when the attempt timed out or was aborted and the
+   * task ignored its AbortSignal: the worker keeps counting it in its
+   * concurrency until then.
    */
-  returned: Promise<void>;
+  returned?: Promise<void>;
 }
 
 /**
@@ -90,26 +118,25 @@ export interface Execution {
  * `abort` fires when the run is cancelled or the worker stops; `clock` times
  * the task's timeout.
  */
-export async function execute(message: DispatchMessage, registry: TaskRegistry, worker: string, abort: AbortSignal, clock: Clock = systemClock): Promise<Execution> {
-  const base = { runId: message.runId, node: message.node, attempt: message.attempt, worker };
-  const ref = message.activation === undefined ? base : { ...base, activation: message.activation };
+export async function execute(message: DispatchMessage, registry: TaskRegistry, worker: string, abort: ExecutionAbort, clock: Clock = systemClock): Promise<Execution> {
+  const ref: Omit<SignalMessage, 'type'> = { runId: message.runId, node: message.node, attempt: message.attempt, worker };
+  if (message.activation !== undefined) ref.activation = message.activation;
   const rollback = message.kind === 'rollback';
   const task = registry.get(message.task);
-  const done = (signal: SignalMessage, returned: Promise<void> = Promise.resolve()): Execution => ({ signal, returned });
   const fail = (error: Failure): SignalMessage =>
     rollback ? { ...ref, type: 'rollback.failed', error } : { ...ref, type: 'task.failed', error };
   if (task === undefined) {
-    return done(fail({ ...toFailure(new UnknownTaskError(message.task, `worker "${worker}"`)), retryable: false }));
+    return { signal: fail({ ...toFailure(new UnknownTaskError(message.task, `worker "${worker}"`)), retryable: false }) };
   }
-  if (rollback && task.rollback === undefined) return done({ ...ref, type: 'rollback.succeeded' });
+  if (rollback && task.rollback === undefined) return { signal: { ...ref, type: 'rollback.succeeded' } };
   let returned: Promise<void> | undefined;
   try {
     const inputs = decodeValue(message.inputs) as Record<string, unknown>;
     const attempt = withTimeout(
-      (signal) => {
-        const context: TaskContext = { runId: message.runId, nodeId: message.node, task: task.name, attempt: message.attempt, activation: message.activation, executionId: randomUUID(), signal };
+      (signals) => {
+        const context = taskContext(message, task.name, signals);
         if (!rollback) return task.apply(inputs, context);
-        const rollbackContext = { ...context, result: message.result === undefined ? undefined : decodeValue(message.result), error: message.error };
+        const rollbackContext = Object.assign(context, { result: message.result === undefined ? undefined : decodeValue(message.result), error: message.error });
         return (task.rollback as NonNullable<typeof task.rollback>)(inputs, rollbackContext);
       },
       message.timeoutMs,
@@ -119,13 +146,13 @@ export async function execute(message: DispatchMessage, registry: TaskRegistry, 
     );
     returned = attempt.returned;
     const result = await attempt.outcome;
-    if (rollback) return done({ ...ref, type: 'rollback.succeeded' }, returned);
+    if (rollback) return { signal: { ...ref, type: 'rollback.succeeded' }, returned };
     checkProvided(task.name, task.provides, result);
-    return done({ ...ref, type: 'task.succeeded', result: encodeValue(result, `task "${task.name}" (node "${message.node}")`) }, returned);
+    return { signal: { ...ref, type: 'task.succeeded', result: encodeValue(result, `task "${task.name}" (node "${message.node}")`) }, returned };
   } catch (thrown) {
     const failure = toFailure(thrown);
     // An encode error is a bug in the task's result: retrying cannot fix it.
     if ((thrown as { code?: unknown })?.code === 'TW_ENCODE') failure.retryable = false;
-    return done(fail(failure), returned);
+    return { signal: fail(failure), returned };
   }
 }

@@ -15,9 +15,10 @@ import { CancelledError, TooLargeError } from '../errors.js';
 import { toFailure, type Failure } from '../model/failure.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
 import type { TaskwireMetrics } from '../observability/metrics.js';
-import { encodedBytes, resolveMaxMessageBytes } from '../transport/limits.js';
+import { encodedBytes, resolveMaxMessageBytes, surelyFits } from '../transport/limits.js';
 import type { AbortMessage, Delivery, DispatchMessage, SignalMessage, Subscription, Transport } from '../transport/port.js';
-import { execute } from './executor.js';
+import { execute, type Execution as Executed } from './executor.js';
+import { ExecutionAbort } from './execution-abort.js';
 import { DEFAULT_RECENT_DISPATCHES, dispatchKey, RecentDispatches } from './recent-dispatches.js';
 import { traceExecution } from '../observability/tracing.js';
 import type { TaskRegistry } from './registry.js';
@@ -90,7 +91,7 @@ export const DEFAULT_LEASE_MS = 5 * 60_000;
 
 interface Execution {
   message: DispatchMessage;
-  controller: AbortController;
+  abort: ExecutionAbort;
   /** Settles when the execution is over: true when its signal was handed on (the dispatch is done with). */
   done: Promise<boolean>;
   /** Acknowledged early under a lease: its outcome now comes through the lease, not the delivery. */
@@ -98,6 +99,20 @@ interface Execution {
   /** Duplicate deliveries waiting for it to end (see {@link Worker.settleDuplicates}). */
   duplicates?: Delivery<DispatchMessage>[];
 }
+
+/** What holds an execution past `leaseAfterMs` (see `Worker.holdLease`). */
+interface Lease {
+  /** Acknowledged early: the lease holds the execution now. */
+  readonly acked: boolean;
+  /** Stops the heartbeats. */
+  release(): void;
+}
+
+/** The lease of an execution with leases off (a non-durable transport): never acknowledged early. */
+const NO_LEASE: Lease = Object.freeze({ acked: false, release: (): void => undefined });
+
+/** `Execution.done` until its run is under way (replaced in the same tick). */
+const NOT_DONE: Promise<boolean> = Promise.resolve(false);
 
 /** Executes tasks taken from a transport. */
 export class Worker {
@@ -155,8 +170,7 @@ export class Worker {
       this.resend(delivery, kept);
       return;
     }
-    const controller = new AbortController();
-    const execution: Execution = { message, controller, done: Promise.resolve(false) };
+    const execution: Execution = { message, abort: new ExecutionAbort(), done: NOT_DONE };
     this.running.set(key, execution);
     execution.done = this.run(delivery, execution, key).then(
       (handedOn) => {
@@ -201,28 +215,22 @@ export class Worker {
   /** Executes a dispatch and settles it; resolves true when its signal was handed on. */
   private async run(delivery: Delivery<DispatchMessage>, execution: Execution, key: string): Promise<boolean> {
     const message = delivery.body;
-    const signal = execution.controller.signal;
     const log = this.logger.child({ runId: message.runId, nodeId: message.node, attempt: message.attempt, task: message.task });
     log.debug({ kind: message.kind, redelivered: delivery.redelivered }, 'task started');
     const metrics = this.options.metrics;
     const startedAt = this.clock.now();
     metrics?.taskStarted(message.task, message.queue, message.sentAt === undefined ? undefined : startedAt - message.sentAt);
-    const lease = this.holdLease(delivery, log, () => {
-      execution.leased = true;
-      this.settleDuplicates(execution, true);
-    });
-    const { execution: { signal: outcome, returned } } = await traceExecution(message, async () => {
-      const raw = await execute(message, this.options.registry, this.id, signal, this.clock);
-      const executed = { ...raw, signal: this.checkSize(message, raw.signal) };
-      const signalled = executed.signal;
-      const failed = signalled.type === 'task.failed' || signalled.type === 'rollback.failed';
-      return { execution: executed, failed, ...(failed ? { message: signalled.error.message } : {}) };
-    }).catch((error: unknown) => {
+    const lease = this.holdLease(delivery, log, execution);
+    let executed: Executed;
+    try {
+      executed = message.traceparent === undefined ? await this.execute(message, execution.abort) : await this.executeTraced(message, execution.abort);
+    } catch (error) {
       lease.release();
       throw error;
-    });
+    }
+    const { signal: outcome, returned } = executed;
     metrics?.taskFinished(message.task, outcome.type.endsWith('succeeded') ? 'succeeded' : 'failed', this.clock.now() - startedAt);
-    if (this.closing !== undefined && signal.aborted) {
+    if (this.closing !== undefined && execution.abort.aborted) {
       // Aborted by shutdown, not by the run: give the dispatch back for another worker
       // (a leased one is already acknowledged: its lease ends and it is dispatched again).
       lease.release();
@@ -241,7 +249,7 @@ export class Worker {
       // leaseAfterMs its lease acknowledges it early all the same, so the broker's
       // consumer timeout cannot close the channel under it; the heartbeats of
       // that stale attempt are ignored by the engine.
-      await this.untilReturned(returned);
+      if (returned !== undefined) await this.untilReturned(returned);
       lease.release();
       if (!lease.acked) delivery.ack();
       return true;
@@ -253,6 +261,24 @@ export class Worker {
     }
   }
 
+  /** Executes a dispatch; its outcome signal checked against the maximum message size. */
+  private async execute(message: DispatchMessage, abort: ExecutionAbort): Promise<Executed> {
+    const executed = await execute(message, this.options.registry, this.id, abort, this.clock);
+    executed.signal = this.checkSize(message, executed.signal);
+    return executed;
+  }
+
+  /** {@link Worker.execute} inside a consumer span (the dispatch carries a trace context). */
+  private async executeTraced(message: DispatchMessage, abort: ExecutionAbort): Promise<Executed> {
+    const traced = await traceExecution(message, async () => {
+      const execution = await this.execute(message, abort);
+      const signal = execution.signal;
+      const failed = signal.type === 'task.failed' || signal.type === 'rollback.failed';
+      return { execution, failed, ...(failed ? { message: signal.error.message } : {}) };
+    });
+    return traced.execution;
+  }
+
   /**
    * A result whose signal is over the transport's maximum message size fails the
    * task at once, not retried (`TW_TOO_LARGE`): the broker would refuse the
@@ -261,7 +287,7 @@ export class Worker {
    * code and retryability are kept, its message truncated, its stack and causes dropped.
    */
   private checkSize(dispatch: DispatchMessage, outcome: SignalMessage): SignalMessage {
-    if (outcome.type === 'rollback.succeeded' || outcome.type === 'task.heartbeat') return outcome;
+    if (outcome.type === 'rollback.succeeded' || outcome.type === 'task.heartbeat' || surelyFits(outcome, this.maxMessageBytes)) return outcome;
     const bytes = encodedBytes(outcome);
     if (bytes <= this.maxMessageBytes) return outcome;
     if (outcome.type !== 'task.succeeded') return truncatedFailure(outcome, bytes, this.maxMessageBytes);
@@ -282,10 +308,10 @@ export class Worker {
    * lease expires and the coordinator dispatches the node again (at-least-once,
    * as for a redelivery).
    */
-  private holdLease(delivery: Delivery<DispatchMessage>, log: Logger, onAcked: () => void): { readonly acked: boolean; release(): void } {
+  private holdLease(delivery: Delivery<DispatchMessage>, log: Logger, execution: Execution): Lease {
     const after = this.options.leaseAfterMs ?? (this.options.transport.durable ? DEFAULT_LEASE_AFTER_MS : undefined);
+    if (after === undefined) return NO_LEASE;
     const state = { acked: false, release: () => undefined as void };
-    if (after === undefined) return state;
     const leaseMs = this.options.leaseMs ?? DEFAULT_LEASE_MS;
     const renewEveryMs = Math.max(1, Math.floor(leaseMs / 3));
     const message = delivery.body;
@@ -305,7 +331,8 @@ export class Worker {
           if (!state.acked) {
             delivery.ack();
             state.acked = true;
-            onAcked();
+            execution.leased = true;
+            this.settleDuplicates(execution, true);
             log.info({ leaseMs }, 'long execution: acknowledged early, holding a lease');
           }
           timer = clock.setTimeout(beat, renewEveryMs);
@@ -348,7 +375,7 @@ export class Worker {
       if (message.node !== undefined && m.node !== message.node) continue;
       if (message.attempt !== undefined && m.attempt !== message.attempt) continue;
       if (message.activation !== undefined && m.activation !== message.activation) continue;
-      execution.controller.abort(new CancelledError(`run "${m.runId}" was cancelled`));
+      execution.abort.abort(new CancelledError(`run "${m.runId}" was cancelled`));
     }
   }
 
@@ -364,7 +391,7 @@ export class Worker {
       this.clock.clearTimeout(timer);
       if (expired) {
         this.logger.warn({ running: this.running.size }, 'grace time over: aborting running tasks');
-        for (const execution of this.running.values()) execution.controller.abort(new CancelledError('worker shutting down'));
+        for (const execution of this.running.values()) execution.abort.abort(new CancelledError('worker shutting down'));
         this.abandon.abort();
         await all;
       }

@@ -7,7 +7,9 @@ import { flow } from '../../src/model/flow.js';
 import { event } from '../../src/model/node.js';
 import { task } from '../../src/model/task.js';
 import { MemoryStore } from '../../src/store/memory/index.js';
-import { applies, fatal, Harness, oops, snapshot } from './harness.js';
+import { applies, fatal, Harness, oops, snapshot, checkCopiesOnEveryStep } from './harness.js';
+
+checkCopiesOnEveryStep(); // stepping never changes a copyRun() copy (see the harness)
 
 /** A task needing `requires`, providing its own name; its code never runs here. */
 const unit = (name: string, requires: string[] = [], retry = 0) => task(name, { requires, retry, apply: () => name });

@@ -7,8 +7,9 @@ import type { Json, JsonObject } from '../../src/codec/json.js';
 import { createRun } from '../../src/engine/create.js';
 import type { Change, Command, DispatchCommand, EngineEvent, HistoryEntry } from '../../src/engine/events.js';
 import { liveRun, type LiveRun } from '../../src/engine/live.js';
-import { runHeader, type NodeState, type RunState, type RunStatus } from '../../src/engine/state.js';
-import { emptyOutput, step, type StepOutput } from '../../src/engine/step.js';
+import { copyRun, runHeader, type NodeState, type RunState, type RunStatus } from '../../src/engine/state.js';
+import { emptyOutput, type StepOutput } from '../../src/engine/step-context.js';
+import { step } from '../../src/engine/step.js';
 import type { FlowDefinition } from '../../src/model/definition.js';
 import type { Failure } from '../../src/model/failure.js';
 import type { Flow } from '../../src/model/flow.js';
@@ -25,6 +26,18 @@ export interface HarnessOptions {
   inputs?: JsonObject;
   validate?: boolean;
   id?: string;
+}
+
+let checkingCopies = false;
+
+/**
+ * Turns on (for the test file calling it) the check that stepping a run never
+ * changes a {@link copyRun} copy taken before the step: a deep clone and a
+ * comparison per step, too slow for every engine test; on in the files that
+ * exercise backlogs and activations.
+ */
+export function checkCopiesOnEveryStep(): void {
+  checkingCopies = true;
 }
 
 /** A run stepped by hand. Time starts at 1000 and only moves when told. */
@@ -55,9 +68,17 @@ export class Harness {
     return new Harness(state);
   }
 
-  /** Applies one event; keeps and returns what it produced. */
+  /**
+   * Applies one event; keeps and returns what it produced. With
+   * {@link checkCopiesOnEveryStep}, checks on the way that a {@link copyRun}
+   * copy taken before is not changed by the step (the coordinator keeps such a
+   * copy of every new run: `Pending.pristine`).
+   */
   send(event: EngineEvent): StepOutput {
+    const copy = checkingCopies ? copyRun(this.live.state) : undefined;
+    const before = copy === undefined ? undefined : structuredClone(copy);
     const out = step(this.live, event, this.now);
+    if (copy !== undefined) expect(copy).toEqual(before);
     this.commands.push(...out.commands);
     this.history.push(...out.history);
     for (const id of out.nodes) this.unsaved.nodes.add(id);

@@ -19,7 +19,9 @@ import { flow } from '../../src/model/flow.js';
 import { event } from '../../src/model/node.js';
 import { task } from '../../src/model/task.js';
 import { InvalidChangeError } from '../../src/errors.js';
-import { Harness, oops, prng, snapshot } from './harness.js';
+import { Harness, oops, prng, snapshot, checkCopiesOnEveryStep } from './harness.js';
+
+checkCopiesOnEveryStep(); // stepping never changes a copyRun() copy (see the harness)
 
 /** A node of the model: its bound value, its required data sources, and the sources it listens to. */
 interface ModelNode {

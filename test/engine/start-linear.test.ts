@@ -8,9 +8,11 @@
  * code costs ~100 times).
  */
 import { describe, expect, it } from 'vitest';
-import { createRun, snapshotRun } from '../../src/engine/create.js';
+import { createRun } from '../../src/engine/create.js';
+import { copyRun } from '../../src/engine/state.js';
 import { liveRun } from '../../src/engine/live.js';
-import { emptyOutput, step } from '../../src/engine/step.js';
+import { emptyOutput } from '../../src/engine/step-context.js';
+import { step } from '../../src/engine/step.js';
 import { flow, type Flow } from '../../src/model/flow.js';
 import { task } from '../../src/model/task.js';
 import { validateFlow } from '../../src/model/validate.js';
@@ -60,7 +62,7 @@ async function startPhase(flo: Flow, store: Store): Promise<void> {
   const definition = flo.definition();
   validateFlow(definition, { inputs: {}, isKnownTask: () => true });
   const live = liveRun(createRun(definition, { id: 'run-1', inputs: {}, validate: true, now: 1000 }));
-  snapshotRun(live.state);
+  copyRun(live.state);
   const out = step(live, { type: 'start' }, 1000, emptyOutput());
   live.state.rev = 1;
   const { conflicts } = await store.commit([stepCommit(live.state, 0, out, [])]);
