@@ -239,7 +239,7 @@ export class Coordinator {
     const created = new Map<string, LiveRun>();
     for (const pending of batch) {
       // A start whose earlier commit did not happen after all is created again.
-      if (pending.create === undefined && pending.pristine !== undefined && !runs.has(pending.runId)) pending.create = liveRun(copyRun(pending.pristine));
+      if (pending.create === undefined && pending.pristine !== undefined && pending.settleOnly !== true && !runs.has(pending.runId)) pending.create = liveRun(copyRun(pending.pristine));
       if (pending.create !== undefined) created.set(pending.runId, pending.create);
     }
     // Steps whose commits failed, now stepped again: carry out the commands of
@@ -387,7 +387,8 @@ export class Coordinator {
    * after a backoff, from a fresh load. Signals stay unacknowledged meanwhile:
    * handing them back to the broker at once would burn their delivery limit in
    * a few seconds of outage. Events nobody else holds (client changes) give up
-   * after a few tries, with the store's error.
+   * after a few tries, with the store's error (a step of theirs whose commit was
+   * ambiguous is still found out: see {@link Coordinator.giveUp}).
    */
   private retryLater(items: Pending[], error: unknown): void {
     this.storeFailures++;
@@ -395,8 +396,7 @@ export class Coordinator {
     this.logger.warn({ error: (error as Error).message, events: items.length, retryInMs: delayMs }, 'store unavailable; events will be stepped again');
     const kept: Pending[] = [];
     for (const item of items) {
-      if (item.delivery === undefined && ++item.storeRetries > MAX_STORE_RETRIES) item.reject(error);
-      else kept.push(item);
+      if (item.delivery !== undefined || item.settleOnly === true || ++item.storeRetries <= MAX_STORE_RETRIES || this.giveUp(item, error)) kept.push(item);
     }
     if (kept.length === 0) return;
     for (const item of kept) this.parked.add(item);
@@ -408,6 +408,22 @@ export class Coordinator {
       }
     }, delayMs);
     this.timers.add(handle);
+  }
+
+  /**
+   * An event nobody else holds tried too often: its caller gets the store's
+   * error. If its step's commit was ambiguous and is not found out yet, the
+   * event is kept, settle-only (returns true): once the store answers, the step's
+   * commands are carried out if it was written (the nodes it started must not stay
+   * `running` with nothing executing them), and it is dropped otherwise.
+   */
+  private giveUp(item: Pending, error: unknown): boolean {
+    item.reject(error);
+    if (item.uncertain === undefined || item.uncertain.settled) return false;
+    item.settleOnly = true;
+    item.resolve = () => undefined;
+    item.reject = () => undefined;
+    return true;
   }
 
   /**

@@ -36,6 +36,11 @@ export interface Pending {
    * (a `resume` stepped twice would dispatch its running attempts twice).
    */
   written?: boolean;
+  /**
+   * Its caller was given the store's error, but its ambiguous step was not found
+   * out yet: it is not stepped again, only its step's commands carried out if it was written.
+   */
+  settleOnly?: boolean;
   /** The engine threw on this event once already: it was stepped again on a fresh load. */
   restepped?: boolean;
   /** The engine threw on this event on a fresh load too: record this error instead of stepping it. */

@@ -55,6 +55,7 @@ export function stepRunEvents(live: LiveRun, items: readonly Pending[], now: num
       else item.reject(new ConflictError(item.runId, `run "${item.runId}" already exists, of flow "${live.state.flow}" (or with other inputs)`));
       continue;
     }
+    if (item.settleOnly === true && item.written !== true) continue; // not written: its caller was told, nothing to do
     if (item.written === true || (item.eventId !== undefined && live.state.eventIds?.includes(item.eventId) === true)) {
       applied.push(item); // applied before, its commit ambiguous: its outcome is the run as it is
       continue;
