@@ -579,9 +579,9 @@ export class Coordinator {
   /**
    * Closes in order: takes the signals already published (an embedded worker's
    * results of tasks that finished while it drained), stops polling the
-   * outbox (a poll in flight finishes) and taking signals, gives up its lock, finishes the batch being
-   * stepped, then cancels timers (retries stay in the store: `resume` or
-   * another coordinator fires them). Idempotent.
+   * outbox and taking signals, lets a poll in flight finish, gives up its lock,
+   * finishes the batch being stepped, then cancels timers (retries stay in the
+   * store: `resume` or another coordinator fires them). Idempotent.
    */
   close(): Promise<void> {
     this.closing ??= (async () => {
