@@ -6,6 +6,7 @@
 import { ConfigError } from '../errors.js';
 import type { RetryPolicy } from './definition.js';
 import { checkKeys, optionKeys } from './options.js';
+import { fnv1a32 } from './hash.js';
 
 /** The retry policy used when a task sets none: no retries. */
 export const DEFAULT_RETRY: Readonly<RetryPolicy> = Object.freeze({
@@ -55,10 +56,5 @@ export function backoffDelayMs(policy: RetryPolicy, retry: number, seed: string)
 
 /** FNV-1a hash of a string mapped to [0, 1). */
 function unitHash(text: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    hash ^= text.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return (hash >>> 0) / 0x1_0000_0000;
+  return fnv1a32(text) / 0x1_0000_0000;
 }

@@ -4,6 +4,7 @@
  *
  * @packageDocumentation
  */
+import { fnv1a32 } from '../../model/hash.js';
 import { activations } from './sql/activations.js';
 import { deleteOutbox } from './sql/delete-outbox.js';
 import { claimOutbox } from './sql/claim-outbox.js';
@@ -50,12 +51,7 @@ export type Queries = { readonly [K in keyof typeof BUILDERS]: NamedQuery };
 
 /** FNV-1a hash of `text`, base 36: short, stable statement names (PostgreSQL truncates names at 63 bytes). */
 function hash(text: string): string {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return (h >>> 0).toString(36);
+  return fnv1a32(text).toString(36);
 }
 
 /** The statements for `quotedSchema` (a schema name already checked and quoted). */
