@@ -53,6 +53,8 @@ export class Coordinator {
   private readonly clock: Clock;
   private readonly logger: Logger;
   private subscription: Subscription | undefined;
+  /** Bumped by each {@link Coordinator.listen} and stop: a subscription granted to an older one is cancelled. */
+  private listening = 0;
   private election: Election | undefined;
   /** While elected: the leader epoch every commit carries. */
   private fence: Fence | undefined;
@@ -108,7 +110,7 @@ export class Coordinator {
     if (this.options.transport.durable || this.options.store.kind !== 'memory') this.schedulePoll();
     const { store, transport } = this.options;
     if (!transport.durable || store.tryLock === undefined) {
-      this.subscription = await transport.consumeSignals({ prefetch }, (batch) => this.onSignals(batch));
+      await this.listen(prefetch);
       return;
     }
     this.election = new Election({
@@ -120,16 +122,36 @@ export class Coordinator {
       onElected: async (fence) => {
         this.fence = fence;
         this.hearingSince = this.clock.now();
-        this.subscription = await transport.consumeSignals({ prefetch }, (batch) => this.onSignals(batch));
+        await this.listen(prefetch);
       },
       onDeposed: async () => {
         this.fence = undefined;
-        await this.subscription?.cancel();
-        this.subscription = undefined;
+        await this.stopListening();
         this.cache.clear();
       },
     });
     this.election.start();
+  }
+
+  /**
+   * Takes the signals. A subscription granted once the coordinator no longer
+   * wants it (closed, or stood down while the transport answered) is cancelled
+   * at once: a closed coordinator hands every signal straight back, so a
+   * forgotten consumer would bounce them for ever.
+   */
+  private async listen(prefetch: number): Promise<void> {
+    const generation = ++this.listening;
+    const subscription = await this.options.transport.consumeSignals({ prefetch }, (batch) => this.onSignals(batch));
+    if (this.closed || generation !== this.listening) await subscription.cancel();
+    else this.subscription = subscription;
+  }
+
+  /** Stops taking signals, including a subscription still being granted. */
+  private async stopListening(): Promise<void> {
+    this.listening++;
+    const subscription = this.subscription;
+    this.subscription = undefined;
+    await subscription?.cancel();
   }
 
   private get publishTimeoutMs(): number {
@@ -579,7 +601,7 @@ export class Coordinator {
   /**
    * Closes in order: takes the signals already published (an embedded worker's
    * results of tasks that finished while it drained), stops polling the
-   * outbox and taking signals, lets a poll in flight finish, gives up its lock,
+   * outbox, campaigning and taking signals, lets a poll in flight finish, gives up its lock,
    * finishes the batch being stepped, then cancels timers (retries stay in the
    * store: `resume` or another coordinator fires them). Idempotent.
    */
@@ -590,8 +612,10 @@ export class Coordinator {
       // Stop polling first: releasing the lock may take its check timeout (a silent connection),
       // and a closing coordinator must not claim outbox items it can no longer step.
       if (this.poller !== undefined) this.clock.clearTimeout(this.poller);
-      // No signal is taken from now on (one taken while closed goes back to the queue: at once, to this consumer again).
-      await this.subscription?.cancel();
+      // No signal is taken from now on (one taken while closed goes back to the queue: at once, to this consumer again),
+      // and no election is campaigned for: a lock won now would be held, idle, until the close ends.
+      this.election?.stop();
+      await this.stopListening();
       // A poll in flight finishes (its publishes are bounded by their timeout; the steps it asks for are refused now).
       await this.polling;
       await this.election?.close();

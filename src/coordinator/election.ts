@@ -103,10 +103,18 @@ export class Election {
     }
   }
 
-  /** Stops campaigning and releases the lock if held. Idempotent. */
-  async close(): Promise<void> {
+  /**
+   * Stops campaigning (a campaign in flight that wins gives the lock back at
+   * once) and keeps the lock if held, until {@link Election.close}. Idempotent.
+   */
+  stop(): void {
     this.closed = true;
     if (this.timer !== undefined) this.options.clock.clearTimeout(this.timer);
+  }
+
+  /** Stops campaigning and releases the lock if held. Idempotent. */
+  async close(): Promise<void> {
+    this.stop();
     const lock = this.lock;
     this.lock = undefined;
     await lock?.release();

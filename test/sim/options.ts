@@ -53,6 +53,7 @@ export const KINDS = {
   'lease-held': 'a lease never ends while its holder still executes it (not after a coordinator restart, nor after a store outage)',
   'drained-results': 'embedded: a task that finished before or while its process closed gracefully is recorded, not executed again after the restart',
   'no-timer-after-close': 'a process that closed gracefully has no timer left on its clock',
+  'no-consumer-after-close': 'a process that closed gracefully consumes no queue any more (a subscription granted while it closed is cancelled)',
 } as const;
 
 /** A fault kind, scenario or check. */

@@ -29,9 +29,7 @@ describe('deterministic simulation', () => {
   }
 
   // As the other PostgreSQL tests: skipped with TASKWIRE_SKIP_SERVICES=1, else PostgreSQL must be reachable.
-  // Skipped: PostgreSQL seeds no longer finish since the merge of 2026-11-30 (a standing-down coordinator
-  // requeues recovered dead letters that the simulated recovery queue hands back at once; docs/simulation.md, "Sweeps").
-  it.skip(`${POSTGRES.seeds} seeds on PostgreSQL (a real election, lost and half-open locks) keep every invariant, and replay identically`, { timeout: 180_000 }, async () => {
+  it(`${POSTGRES.seeds} seeds on PostgreSQL (a real election, lost and half-open locks) keep every invariant, and replay identically`, { timeout: 180_000 }, async () => {
     await requirePostgres();
     const skip = new Set(awaitingIn('distributed'));
     // Seed 1 twice: the second run, beside other seeds, must replay the first.

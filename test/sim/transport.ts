@@ -76,6 +76,8 @@ interface Consumer<T> {
   active: boolean;
   /** Paused by a quarantined dispatch (see `src/transport/quarantine.ts`). */
   paused: boolean;
+  /** Subscribed after its process's coordinator began closing (see {@link SimBroker.coordinatorClosing}). */
+  late?: boolean;
   /** Called whenever `unacked` shrinks. */
   onSettled?: () => void;
   /** Dispatches: one delivery at a time; signals: batches. */
@@ -123,18 +125,23 @@ class Queue<T> {
     });
   }
 
-  /** Hands random ready messages to random consumers with free slots. */
+  /**
+   * Hands random ready messages to random consumers with free slots: those
+   * ready when the pump began, so that a consumer that hands its deliveries
+   * straight back gets them again at a later pump, not in a zero-time loop.
+   */
   private pump(): void {
     const random = this.broker.random;
     if (random.chance(this.broker.faults.redeliver)) {
       const busy = this.consumers.filter((c) => c.unacked.size > 0);
       if (busy.length > 0) this.handBack(random.pick(busy), 'a channel reset');
     }
-    for (;;) {
+    for (let left = this.ready.length; left > 0; ) {
       const free = this.consumers.filter((c) => c.active && !c.paused && c.process.alive && c.unacked.size < c.prefetch);
       if (this.ready.length === 0 || free.length === 0) return;
       const consumer = random.pick(free);
-      const count = Math.min(this.ready.length, consumer.prefetch - consumer.unacked.size, random.int(1, this.batch));
+      const count = Math.min(this.ready.length, left, consumer.prefetch - consumer.unacked.size, random.int(1, this.batch));
+      left -= count;
       const deliveries: Delivery<T>[] = [];
       for (let i = 0; i < count; i++) {
         const [message] = this.ready.splice(random.int(0, this.ready.length - 1), 1) as [Message<T>];
@@ -193,6 +200,10 @@ class Queue<T> {
 export class SimBroker {
   /** Consumer timeouts that fired on a live worker (see {@link SimBroker.timedOut}). */
   readonly timeouts: string[] = [];
+  /** Processes whose coordinator began closing. */
+  readonly closing = new Set<SimProcess>();
+  /** Late consumers found when their process ended (see {@link SimBroker.lateConsumers}). */
+  readonly late: string[] = [];
   /** Heartbeats whose publish was refused (`publish-error`), by execution. */
   readonly refusedHeartbeats: RefusedHeartbeat[] = [];
   private readonly queues = new Map<string, Queue<DispatchMessage>>();
@@ -258,8 +269,39 @@ export class SimBroker {
     return this.recovery;
   }
 
+  /** The queues that `process` still consumes (one entry per consumer). */
+  consumedBy(process: SimProcess): string[] {
+    const queues = [this.signals, this.recovery, ...this.queues.values()] as Queue<unknown>[];
+    return queues.flatMap((queue) => queue.consumers.filter((c) => c.process === process && c.active).map(() => queue.name));
+  }
+
+  /** `process`'s coordinator began closing: a consumer it subscribes from now on must be cancelled at once. */
+  coordinatorClosing(process: SimProcess): void {
+    this.closing.add(process);
+  }
+
+  /**
+   * `no-consumer-after-close`: consumers of `processes` subscribed after their
+   * coordinator began closing and still active (a closed coordinator hands every
+   * signal straight back: it would bounce them until its process ends).
+   */
+  lateConsumers(processes: Iterable<SimProcess>): string[] {
+    const found: string[] = [];
+    for (const process of processes) {
+      for (const queue of [this.signals, this.recovery, ...this.queues.values()] as Queue<unknown>[]) {
+        for (const consumer of queue.consumers) {
+          if (consumer.process === process && consumer.active && consumer.late === true) {
+            found.push(`no-consumer-after-close: ${process.name} consumes ${queue.name} from a subscription granted after its coordinator began closing`);
+          }
+        }
+      }
+    }
+    return found;
+  }
+
   /** A process crashed: its consumers go, their deliveries go back to the queues. */
   crashed(process: SimProcess): void {
+    this.late.push(...this.lateConsumers([process]));
     for (const queue of [this.signals, this.recovery, ...this.queues.values()] as Queue<unknown>[]) {
       for (const consumer of queue.consumers.filter((c) => c.process === process)) {
         consumer.active = false;
@@ -494,7 +536,7 @@ class SimTransport implements Transport {
   }
 
   private consume<T>(queue: Queue<T>, options: ConsumeOptions, deliver: (deliveries: Delivery<T>[]) => void): Subscription & PausableConsumer {
-    const consumer: Consumer<T> = { process: this.process, prefetch: options.prefetch, unacked: new Set(), active: true, paused: false, deliver };
+    const consumer: Consumer<T> = { process: this.process, prefetch: options.prefetch, unacked: new Set(), active: true, paused: false, deliver, late: this.broker.closing.has(this.process) };
     queue.consumers.push(consumer);
     queue.schedule();
     return {

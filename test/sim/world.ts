@@ -350,6 +350,10 @@ class World {
     violations.push(...sized.violations);
     histories.push(...sized.histories);
     violations.push(...checkClosing(this.exits, this.ledger, this.options.skip, this.embedded));
+    if (!this.options.skip.has('no-consumer-after-close')) {
+      const live = this.slots.flatMap((slot) => (slot.process?.alive === true ? [slot.process] : []));
+      violations.push(...this.broker.late, ...this.broker.lateConsumers(live));
+    }
     violations.push(...(await checkLeases(this.inner, this.workload, this.ledger, this.broker.timeouts, this.broker.refusedHeartbeats, this.options.skip)));
     violations.push(...this.resources.violations());
     if (!(await this.quiet())) violations.unshift(`liveness: not quiet ${SETTLE_BUDGET_MS} ms after the faults stopped`);
@@ -541,7 +545,8 @@ class World {
     const parts = slot.parts as NonNullable<Slot['parts']>;
     this.log(`${process.name} stops (shutdown: the worker drains, then the coordinator)`);
     const closingAt = this.scheduler.now;
-    await shutdown({ ...parts, ...(parts.resumed === undefined ? {} : { resumer: { settled: () => parts.resumed as Promise<void> } }) });
+    const coordinator = { close: () => (this.broker.coordinatorClosing(process), parts.coordinator.close()) };
+    await shutdown({ ...parts, coordinator, ...(parts.resumed === undefined ? {} : { resumer: { settled: () => parts.resumed as Promise<void> } }) });
     if (!process.alive) return; // crashed while draining
     this.exits.push({ process: process.name, closingAt, closedAt: this.scheduler.now, storeFailedAt: this.storeFailedAt.get(process.name) ?? -Infinity, timers: parts.clock.live() });
     this.kill(process);
