@@ -203,7 +203,7 @@ export class ShardSet {
       await this.stop(shard, lock);
       return;
     }
-    // Deposed while starting: the loss is queued, nothing was gained for long.
+    // Given up while starting (deposed): its loss is queued, and it is not logged as gained.
     if (this.held.get(shard)?.leaving === false) logger.info({ shard, epoch: lock.fence.epoch }, 'shard gained: stepping its runs');
     const won = lock;
     void won.lost.then(() => this.drop(shard, won, 'lost the shard lock: giving the shard up', 'warn'));
@@ -227,10 +227,9 @@ export class ShardSet {
       await this.options.onLost(shard);
     } catch (error) {
       this.options.logger.warn({ shard, error: (error as Error).message }, 'stopping the shard failed; releasing its lock');
-    } finally {
-      this.held.delete(shard);
-      await lock.release().catch(() => undefined);
     }
+    this.held.delete(shard);
+    await lock.release().catch(() => undefined);
   }
 
   /** Runs `work` after the shard's gains and losses before it; never rejects. */

@@ -345,6 +345,41 @@ describe('ShardSet', () => {
     expect(a.gains).toEqual([]);
   });
 
+  it('tries at most `parallel` locks at once', async () => {
+    world = new World();
+    const gate = deferred();
+    let running = 0;
+    let most = 0;
+    const a = world.add(ids[0], {
+      parallel: 3,
+      tryLock: async (name) => {
+        most = Math.max(most, ++running);
+        await gate.promise;
+        running--;
+        return world.store.tryLock(ids[0], name);
+      },
+    });
+    await world.run(100);
+    expect(most).toBe(3);
+    gate.resolve();
+    await world.settle(2000);
+    expect(most).toBe(3);
+    expect(a.set.owned().length).toBe(SHARDS);
+  });
+
+  it('onLost throwing still releases the lock', async () => {
+    world = new World();
+    const a = world.add(ids[0], {
+      onLost: async () => {
+        throw new Error('cancel failed');
+      },
+    });
+    await world.settle(2000);
+    await a.set.close();
+    expect(world.store.locks.size).toBe(0);
+    expect(a.leaves).toBe(1);
+  });
+
   it('a failing heartbeat keeps the shards held; others expecting them are refused by the locks', async () => {
     world = new World();
     const [a, b] = ids.slice(0, 2).map((id) => world.add(id));
