@@ -17,16 +17,18 @@
  *
  * @packageDocumentation
  */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { ClosedError, ConflictError, UnknownRunError } from '../errors.js';
 import { copyRun, liveRun, type LiveRun, type StepOutput } from '../engine/index.js';
 import type { Command, EngineEvent } from '../engine/events.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
 import { stepCommit } from '../store/step-commit.js';
 import type { Fence, OutboxItem, StepCommit, Store } from '../store/port.js';
-import type { Delivery, SignalMessage, Subscription } from '../transport/port.js';
+import { shardOf } from '../model/shard.js';
+import type { Delivery, SignalMessage } from '../transport/port.js';
 import { systemClock, type Clock } from './clock.js';
 import type { CoordinatorOptions, StepReport } from './options.js';
-import { Election } from './election.js';
 import { carryOutClaimed, outboxItems, scheduledEvent } from './outbox.js';
 import { OutboxBackoff } from './outbox-backoff.js';
 import { publishSteps } from './publish.js';
@@ -37,11 +39,22 @@ import { writtenSteps, type UncertainStep } from './uncertain.js';
 import { signalToEvent } from './signals.js';
 import { CLIENT_EVENTS, type Pending } from './pending.js';
 import { stepRunEvents } from './step-run-events.js';
+import { ShardSet } from './shard-set.js';
+import { SignalListeners } from './signal-listeners.js';
 
 const MAX_CONFLICT_RETRIES = 20;
 /** Client events give up after this many store failures (signals never do: the broker holds them). */
 const MAX_STORE_RETRIES = 6;
 const MAX_STORE_RETRY_DELAY_MS = 5000;
+/** A coordinator's membership lasts this many heartbeat intervals without a heartbeat (see `ShardSet`). */
+const MEMBERSHIP_TTL_INTERVALS = 3;
+
+/** A run's step in a batch: the run, the step's output and the events it applied. */
+interface Step {
+  live: LiveRun;
+  out: StepOutput;
+  items: Pending[];
+}
 
 /** Steps runs in response to events. */
 export class Coordinator {
@@ -52,12 +65,12 @@ export class Coordinator {
   private readonly timers = new Set<unknown>();
   private readonly clock: Clock;
   private readonly logger: Logger;
-  private subscription: Subscription | undefined;
-  /** Bumped by each {@link Coordinator.listen} and stop: a subscription granted to an older one is cancelled. */
-  private listening = 0;
-  private election: Election | undefined;
-  /** While elected: the leader epoch every commit carries. */
-  private fence: Fence | undefined;
+  /** The consumers of the signal queues of the shards it steps (from `start`). */
+  private listeners: SignalListeners | undefined;
+  /** The shards this process owns, with their leader epochs (stores with locks: PostgreSQL). */
+  private shardSet: ShardSet | undefined;
+  /** The store's number of shards. */
+  private shardCount = 1;
   private poller: unknown;
   /** The outbox poll in flight, if any: close() waits for it. */
   private polling: Promise<void> | undefined;
@@ -109,49 +122,45 @@ export class Coordinator {
     this.hearingSince = this.clock.now();
     if (this.options.transport.durable || this.options.store.kind !== 'memory') this.schedulePoll();
     const { store, transport } = this.options;
-    if (!transport.durable || store.tryLock === undefined) {
-      await this.listen(prefetch);
+    const listeners = new SignalListeners(transport, prefetch, (batch) => this.onSignals(batch));
+    this.listeners = listeners;
+    const tryLock = store.tryLock?.bind(store);
+    if (!transport.durable || tryLock === undefined) {
+      await listeners.listen(0);
       return;
     }
-    this.election = new Election({
-      tryLock: store.tryLock.bind(store),
-      name: `coordinator:${this.options.leaderKey ?? 'default'}`,
-      intervalMs: this.options.electionIntervalMs ?? 1000,
+    const shardCount = store.shards;
+    const key = this.options.leaderKey ?? 'default';
+    const member = this.options.member ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    const intervalMs = this.options.electionIntervalMs ?? 1000;
+    this.shardCount = shardCount;
+    this.shardSet = new ShardSet({
+      shardCount,
+      member,
+      // Without a membership in the store, every coordinator wants every shard: the locks decide.
+      heartbeat: async () => (store.heartbeat === undefined ? [member] : store.heartbeat(member, intervalMs * MEMBERSHIP_TTL_INTERVALS)),
+      leave: async () => store.leave?.(member),
+      tryLock,
+      // One shard keeps the lock of the single election of earlier versions (a rolling upgrade keeps one leader).
+      lockName: (shard) => (shardCount === 1 ? `coordinator:${key}` : `coordinator:${key}:shard:${shard}`),
+      intervalMs,
       clock: this.clock,
       logger: this.logger,
-      onElected: async (fence) => {
-        this.fence = fence;
+      onGained: async (shard) => {
         this.hearingSince = this.clock.now();
-        await this.listen(prefetch);
+        await listeners.listen(shard);
       },
-      onDeposed: async () => {
-        this.fence = undefined;
-        await this.stopListening();
+      onLost: async (shard) => {
+        await listeners.stop(shard);
         this.cache.clear();
       },
     });
-    this.election.start();
+    this.shardSet.start();
   }
 
-  /**
-   * Takes the signals. A subscription granted once the coordinator no longer
-   * wants it (closed, or stood down while the transport answered) is cancelled
-   * at once: a closed coordinator hands every signal straight back, so a
-   * forgotten consumer would bounce them for ever.
-   */
-  private async listen(prefetch: number): Promise<void> {
-    const generation = ++this.listening;
-    const subscription = await this.options.transport.consumeSignals({ prefetch }, (batch) => this.onSignals(batch));
-    if (this.closed || generation !== this.listening) await subscription.cancel();
-    else this.subscription = subscription;
-  }
-
-  /** Stops taking signals, including a subscription still being granted. */
-  private async stopListening(): Promise<void> {
-    this.listening++;
-    const subscription = this.subscription;
-    this.subscription = undefined;
-    await subscription?.cancel();
+  /** The shards this process owns now (all of them without locks: one process, or no election). */
+  get ownedShards(): readonly number[] {
+    return this.shardSet === undefined ? Array.from({ length: this.shardCount }, (_, i) => i) : this.shardSet.owned();
   }
 
   private get publishTimeoutMs(): number {
@@ -247,8 +256,8 @@ export class Coordinator {
   }
 
   private async process(all: Pending[]): Promise<void> {
-    const fence = this.fence;
-    const batch = this.election !== undefined && fence === undefined ? this.standingBy(all) : all;
+    const fences = this.shardSet === undefined ? undefined : new Map(this.shardSet.owned().map((shard) => [shard, this.shardSet?.fenceOf(shard)]));
+    const batch = fences === undefined ? all : this.standingBy(all, fences);
     const byRun = new Map<string, Pending[]>();
     for (const pending of batch) {
       const list = byRun.get(pending.runId);
@@ -277,7 +286,7 @@ export class Coordinator {
     }
     for (const [id, live] of created) runs.set(id, live);
     const now = this.clock.now();
-    const steps: { live: LiveRun; out: StepOutput; items: Pending[] }[] = [];
+    const steps: Step[] = [];
     const commits: StepCommit[] = [];
     for (const [runId, items] of byRun) {
       const live = runs.get(runId);
@@ -316,6 +325,32 @@ export class Coordinator {
       steps.push({ live, out, items: applied });
     }
     if (commits.length === 0) return;
+    // One commit per shard, each with its shard's fence (unfenced: events of shards this process does not own).
+    const groups = new Map<number, { fence: Fence | undefined; steps: Step[]; commits: StepCommit[] }>();
+    steps.forEach((step, i) => {
+      const shard = fences === undefined ? -1 : shardOf(step.live.state.id, this.shardCount);
+      const fence = fences?.get(shard);
+      const key = fence === undefined ? -1 : shard;
+      const group = groups.get(key) ?? { fence, steps: [], commits: [] };
+      group.steps.push(step);
+      group.commits.push(commits[i] as StepCommit);
+      groups.set(key, group);
+    });
+    const results = await Promise.all([...groups.values()].map((group) => this.commitGroup(group.steps, group.commits, group.fence, created)));
+    const committed = results.flat();
+    // Settled runs (failed and stalled ones too) leave the cache: a later change reloads them.
+    for (const { out } of committed) for (const command of out.commands) if (command.type === 'finished') this.cache.delete(command.runId);
+    await this.carryOut(committed);
+    for (const { live, items } of committed) for (const item of items) this.succeed(item, live);
+  }
+
+  /**
+   * Commits the steps of one shard (with its fence) or of runs this process
+   * does not own (unfenced). Returns the steps committed; the others are
+   * stepped again (a conflict, a failed or ambiguous commit) or handed back
+   * (fenced).
+   */
+  private async commitGroup(steps: Step[], commits: StepCommit[], fence: Fence | undefined, created: ReadonlyMap<string, LiveRun>): Promise<Step[]> {
     let conflicts: Set<string>;
     const commitStart = Date.now();
     try {
@@ -323,10 +358,14 @@ export class Coordinator {
       this.record(steps, Date.now() - commitStart);
     } catch (error) {
       for (const { live } of steps) this.cache.delete(live.state.id);
-      if ((error as { code?: unknown }).code === 'TW_FENCED') {
+      if ((error as { code?: unknown }).code === 'TW_FENCED' && fence !== undefined) {
         // Refused, not ambiguous: nothing of the batch was written.
-        this.fenced(steps.flatMap((s) => s.items), error);
-        return;
+        this.fenced(
+          steps.flatMap((s) => s.items),
+          error,
+          fence,
+        );
+        return [];
       }
       // Failed, or ambiguous (the connection dropped during COMMIT): stepped again
       // on a fresh load, where event ids and run ids tell what was written.
@@ -341,11 +380,11 @@ export class Coordinator {
         steps.flatMap((s) => s.items),
         error,
       );
-      return;
+      return [];
     }
     if (this.storeFailures > 0) this.hearingSince = this.clock.now();
     this.storeFailures = 0;
-    const committed = [];
+    const committed: Step[] = [];
     for (const entry of steps) {
       const { live, items } = entry;
       if (conflicts.has(live.state.id)) {
@@ -362,28 +401,32 @@ export class Coordinator {
         committed.push(entry);
       }
     }
-    // Settled runs (failed and stalled ones too) leave the cache: a later change reloads them.
-    for (const { out } of committed) for (const command of out.commands) if (command.type === 'finished') this.cache.delete(command.runId);
-    await this.carryOut(committed);
-    for (const { live, items } of committed) for (const item of items) this.succeed(item, live);
-  }
-
-  /** A standby steps no signal: they go back to the broker, for the active coordinator. Returns the other events. */
-  private standingBy(batch: Pending[]): Pending[] {
-    for (const item of batch) item.delivery?.requeue();
-    return batch.filter((item) => item.delivery === undefined);
+    return committed;
   }
 
   /**
-   * The store refused the batch: another coordinator was elected. Signals go
+   * A signal of a shard this process does not own (given up, or not won yet)
+   * is not stepped: it goes back to the broker, for the shard's owner. Returns
+   * the other events (client events are stepped, unfenced, as a client's).
+   */
+  private standingBy(batch: Pending[], fences: ReadonlyMap<number, Fence | undefined>): Pending[] {
+    return batch.filter((item) => {
+      if (item.delivery === undefined || fences.get(shardOf(item.runId, this.shardCount)) !== undefined) return true;
+      item.delivery.requeue();
+      return false;
+    });
+  }
+
+  /**
+   * The store refused a shard's commit: another coordinator owns the shard now. Signals go
    * back to the broker (the new leader steps them); other events are stepped
    * again as a standby's (unfenced, like any client's), but a new run, already
    * stepped, is refused with the error.
    */
-  private fenced(items: Pending[], error: unknown): void {
-    this.logger.warn({ error: (error as Error).message, events: items.length }, 'commit refused: another coordinator was elected');
-    this.fence = undefined;
-    this.election?.deposed();
+  private fenced(items: Pending[], error: unknown, fence: Fence): void {
+    this.logger.warn({ error: (error as Error).message, events: items.length, lock: fence.name, epoch: fence.epoch }, 'commit refused: another coordinator owns the shard');
+    const shard = items[0] === undefined ? undefined : shardOf(items[0].runId, this.shardCount);
+    if (shard !== undefined) this.shardSet?.deposed(shard, fence);
     for (const item of items) {
       if (item.delivery !== undefined) item.delivery.requeue();
       else if (item.create !== undefined) item.reject(error);
@@ -391,7 +434,7 @@ export class Coordinator {
     }
   }
 
-  private record(steps: { live: LiveRun; out: StepOutput; items: Pending[] }[], durationMs: number): void {
+  private record(steps: Step[], durationMs: number): void {
     const metrics = this.options.metrics;
     if (metrics === undefined) return;
     metrics.committed(steps.reduce((n, s) => n + s.items.length, 0), durationMs);
@@ -572,8 +615,8 @@ export class Coordinator {
   private schedulePoll(): void {
     if (this.closed) return;
     this.poller = this.clock.setTimeout(() => {
-      // A standby leaves the outbox to the active coordinator: it steps no run.
-      const standby = this.election !== undefined && this.fence === undefined;
+      // A process that owns no shard leaves the outbox to those that do.
+      const standby = this.shardSet !== undefined && this.shardSet.owned().length === 0;
       this.polling = (standby || this.pollHeld ? Promise.resolve() : this.pollOutbox())
         .catch((error: unknown) => this.logger.warn({ error: (error as Error).message }, 'outbox poll failed'))
         .finally(() => {
@@ -591,7 +634,7 @@ export class Coordinator {
     // Judged by the store's clock when it has one (shared by every poller), so
     // that a poller whose clock runs ahead does not take items others claimed.
     const now = (await store.clock?.()) ?? this.clock.now();
-    const claimed = await store.claimOutbox(now, 500, this.options.republishAfterMs ?? 5000);
+    const claimed = await store.claimOutbox(now, 500, this.options.republishAfterMs ?? 5000, this.shardSet?.owned());
     // An end of lease within the grace period is left claimed: it is due again once the claim ends.
     const items = claimed.filter((item) => item.command.type !== 'schedule' || this.leaseGraceLeft(scheduledEvent(item.command)) <= 0);
     if (items.length === 0) return;
@@ -601,7 +644,7 @@ export class Coordinator {
   /**
    * Closes in order: takes the signals already published (an embedded worker's
    * results of tasks that finished while it drained), stops polling the
-   * outbox, campaigning and taking signals, lets a poll in flight finish, gives up its lock,
+   * outbox and taking signals, lets a poll in flight finish, gives up its shards,
    * finishes the batch being stepped, then cancels timers (retries stay in the
    * store: `resume` or another coordinator fires them). Idempotent.
    */
@@ -612,13 +655,12 @@ export class Coordinator {
       // Stop polling first: releasing the lock may take its check timeout (a silent connection),
       // and a closing coordinator must not claim outbox items it can no longer step.
       if (this.poller !== undefined) this.clock.clearTimeout(this.poller);
-      // No signal is taken from now on (one taken while closed goes back to the queue: at once, to this consumer again),
-      // and no election is campaigned for: a lock won now would be held, idle, until the close ends.
-      this.election?.stop();
-      await this.stopListening();
+      // No signal is taken from now on (one taken while closed goes back to the queue: at once, to this consumer again;
+      // a shard won meanwhile is held, taking nothing, until its lock is released below).
+      await this.listeners?.close();
       // A poll in flight finishes (its publishes are bounded by their timeout; the steps it asks for are refused now).
       await this.polling;
-      await this.election?.close();
+      await this.shardSet?.close();
       await this.draining;
       for (const handle of this.timers) this.clock.clearTimeout(handle);
       this.timers.clear();

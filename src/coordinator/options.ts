@@ -35,15 +35,24 @@ export interface CoordinatorOptions {
    */
   carryOut?: boolean;
   /**
-   * Name of the coordinator election (coordinators of one store and one bus share it).
+   * Names the locks of the shards (`coordinator:<key>:shard:<s>`, or
+   * `coordinator:<key>` with one shard): coordinators of one store and one bus share it.
    * @default "default"
    */
   leaderKey?: string;
   /**
-   * How often a standby coordinator tries to become the active one.
+   * How often the coordinator renews its membership in the store and
+   * reconsiders its shards (gives up those a new member should own, tries the
+   * locks of those it should own); a membership not renewed for three intervals
+   * ends, and its shards move to the others.
    * @default 1000
    */
   electionIntervalMs?: number;
+  /**
+   * This process's id among the coordinators sharing the shards.
+   * @default `<host>:<pid>:<random>`
+   */
+  member?: string;
   /**
    * Durable transports: how often the outbox is polled for due retries and leftovers.
    * @default 500
