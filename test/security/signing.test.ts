@@ -121,7 +121,7 @@ describe.skipIf(servicesSkipped())('signed AMQP transport (RabbitMQ)', () => {
     const got: SignalMessage[] = [];
     await t.consumeSignals({ prefetch: 4 }, (batch) => batch.forEach((d) => (got.push(d.body), d.ack())));
     const forged: SignalMessage = { type: 'task.succeeded', runId: 'r', node: 'n', attempt: 1, worker: 'evil', result: 'FORGED' };
-    await forge('', t.topology.queues.signals, forged);
+    await forge('', t.topology.signalQueueName(0), forged);
     await until(async () => (await t.peekDeadLetters(10)).length === 3, 'three dead letters');
     await t.signal([{ ...forged, result: 'real', worker: 'w' }]);
     await until(() => got.length === 1, 'the signed signal');

@@ -26,6 +26,7 @@ import type { Logger } from '../../src/observability/logger.js';
 import { logRecovered, recoveredSignal } from '../../src/transport/delivery-limit.js';
 import type { AbortMessage, ConsumeOptions, Delivery, DispatchMessage, SignalMessage, Subscription, Transport } from '../../src/transport/port.js';
 import { Isolation, Quarantine, type PausableConsumer } from '../../src/transport/quarantine.js';
+import { checkShard } from '../../src/transport/shards.js';
 import { topicMatcher } from '../../src/transport/topic.js';
 import { DEAD_LETTER_WORKER, DeadLetters, describeMessage, QUARANTINE_PREFIX, type DeadLetter } from './dead-letters.js';
 import { leaseRef, type RefusedHeartbeat } from './leases.js';
@@ -473,9 +474,10 @@ class SimTransport implements Transport {
 
   /** Signals, and (durable) the signals that the recovery of dead letters makes (the runtime's `recoveredSignal`). */
   async consumeSignals(options: ConsumeOptions, handler: (batch: Delivery<SignalMessage>[]) => void): Promise<Subscription> {
+    checkShard(options.shard, 1); // one signal queue: the simulated deployments have one shard
     const signals = this.consume(this.broker.signalQueue(), options, handler);
     if (!this.durable) return signals;
-    const queues = { dispatches: (name: string) => this.broker.isDispatchQueue(name), signals: 'signals' };
+    const queues = { dispatches: (name: string) => this.broker.isDispatchQueue(name), signals: (name: string) => name === 'signals' };
     const recovery = this.consume(this.broker.recoveryQueue(), options, (letters) => {
       const batch: Delivery<SignalMessage>[] = [];
       for (const letter of letters) {

@@ -13,12 +13,13 @@ import type { Schema } from '../../codec/schema.js';
 import type { HistoryEntry } from '../../engine/events.js';
 import { ClosedError, ConfigError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../observability/logger.js';
-import { logRecovered } from '../delivery-limit.js';
 import { resolveMaxMessageBytes } from '../limits.js';
+import { shardOf } from '../../model/shard.js';
 import { Isolation, Quarantine } from '../quarantine.js';
+import { checkShard } from '../shards.js';
 import type { AbortMessage, ConsumeOptions, Delivery, DispatchMessage, SignalMessage, Subscription, Transport } from '../port.js';
 import { Batcher, callHandler, decodeBody, ManagedConsumer, toDelivery, type ConsumerSpec } from './consume.js';
-import { DEAD_LETTER_WORKER, recoveredSignal } from './dead-recovery.js';
+import { DeadLetterRecovery } from './dead-recovery.js';
 import { deleteTopology, peekQueue, type DeadLetter } from './dead-letters.js';
 import { AbortSchema, DispatchSchema, HistoryEntrySchema, SignalSchema } from './messages.js';
 import { AmqpTransportError, Publishers } from './publish.js';
@@ -56,6 +57,17 @@ export interface AmqpOptions {
    * @default signingFromEnv(): on when `TASKWIRE_SIGNING_KEY` is set
    */
   signing?: SigningOptions | false;
+  /**
+   * The number of shards of the store (see docs/distributed.md), hence of signal
+   * queues: 1 keeps the one queue `<prefix>.signals`; S > 1 declares the quorum
+   * queues `<prefix>.signals.0` to `<prefix>.signals.<S-1>`, {@link AmqpTransport.signal}
+   * sends each signal to the queue of its run's shard (`shardOf(runId, S)`), and
+   * `consumeSignals({ shard })` takes one shard's. Every process sharing a prefix
+   * must use the same value: `connect()` reads it from the store. An integer >= 1
+   * (else ConfigError).
+   * @default 1
+   */
+  shards?: number;
 }
 
 /**
@@ -81,6 +93,8 @@ export class AmqpTransport implements Transport {
   private readonly consumers = new Set<ManagedConsumer>();
   /** Runs quarantined dispatches alone in this process. */
   private readonly isolation = new Isolation();
+  /** The consumer of `<prefix>.dead.recovery`, shared by the signal consumers. */
+  private readonly recovery: DeadLetterRecovery;
   private closing: Promise<void> | undefined;
   private connections = 0;
 
@@ -105,6 +119,17 @@ export class AmqpTransport implements Transport {
     this.connection.on('connection.unblocked', () => this.logger.info({ url }, `AMQP: the broker at ${url} accepts messages again`));
     this.connection.on('connection', () => this.onConnection(url));
     this.publishers = new Publishers(this.connection, this.topology.base, this.maxMessageBytes, this.logger, options.url, this.signer);
+    this.recovery = new DeadLetterRecovery({
+      topology: this.topology,
+      maxBytes: this.maxMessageBytes,
+      logger: this.logger,
+      consume: (spec) => this.consume(spec),
+      publish: async (queue, signal) => {
+        this.checkOpen();
+        await this.publishers.publishConfirmed([[{ exchange: '', routingKey: queue }, signal]]);
+      },
+      describe: (error) => this.describe(error),
+    });
   }
 
   /** Connects and declares the fixed topology; see {@link connectAmqp}. */
@@ -153,10 +178,15 @@ export class AmqpTransport implements Transport {
     );
   }
 
-  /** @inheritdoc */
+  /**
+   * @inheritdoc
+   *
+   * Each goes to the queue of its run's shard (see {@link AmqpOptions.shards}), all confirmed.
+   */
   async signal(messages: SignalMessage[]): Promise<void> {
     this.checkOpen();
-    await this.publishers.publishConfirmed(messages.map((message) => [{ exchange: '', routingKey: this.topology.queues.signals }, message]));
+    const { shards } = this.topology;
+    await this.publishers.publishConfirmed(messages.map((message) => [{ exchange: '', routingKey: this.topology.signalQueueName(shardOf(message.runId, shards)) }, message]));
   }
 
   /** @inheritdoc */
@@ -241,56 +271,44 @@ export class AmqpTransport implements Transport {
     return this.publishers.publishConfirmed([[{ exchange: '', routingKey: queue, ...headers }, body]]);
   }
 
-  /** @inheritdoc */
+  /**
+   * @inheritdoc
+   *
+   * Consumes `<prefix>.signals` (one shard) or `<prefix>.signals.<shard>`, and
+   * keeps the transport's consumer of `<prefix>.dead.recovery` running while any
+   * signal consumer does: it publishes each signal recovered from a dead letter
+   * to its run's shard queue (see `dead-recovery.ts`).
+   */
   async consumeSignals(options: ConsumeOptions, handler: (batch: Delivery<SignalMessage>[]) => void): Promise<Subscription> {
     const prefetch = checkPrefetch(options.prefetch);
-    const queue = this.topology.queues.signals;
+    const declaration = this.topology.signalQueues[checkShard(options.shard, this.topology.shards)] as ConsumerSpec['queue'];
+    const queue = declaration.queue;
     const decode = { queue, what: 'signal message', schema: SignalSchema, maxBytes: this.maxMessageBytes, logger: this.logger, fate: 'dead-lettered', signer: this.signer };
     let cancelled = false;
     const batcher = new Batcher<SignalMessage>(prefetch, (batch) => {
       if (cancelled) for (const delivery of batch) delivery.requeue();
       else callHandler(this.logger, queue, handler, batch, batch);
     });
-    const base = this.topology.base;
-    const subscription = await this.consume({
-      queue: this.topology.signalQueue,
-      exchanges: base.exchanges,
-      bindings: [],
-      prefetch,
-      noAck: false,
-      onMessage: (message, settle) => {
-        const body = decodeBody(message, decode);
-        if (body === undefined) settle('reject');
-        else batcher.add(toDelivery(body, message, settle));
-      },
-    });
-    const deadLetters = await this.consumeDeadLetterRecovery(prefetch, (delivery) => batcher.add(delivery));
-    return { cancel: () => ((cancelled = true), Promise.all([subscription.cancel(), deadLetters.cancel()]).then(() => undefined)) };
-  }
-
-  /**
-   * The coordinator's half of the delivery limit: every dispatch dead-lettered
-   * at the delivery limit of a work or quarantine queue of this prefix comes
-   * back as a failed signal, every signal dead-lettered at the delivery limit
-   * comes back as it is (see `dead-recovery.ts`), acknowledged with it.
-   */
-  private consumeDeadLetterRecovery(prefetch: number, add: (delivery: Delivery<SignalMessage>) => void): Promise<Subscription> {
-    const { prefix, queues, base } = this.topology;
-    const queue = base.queues.find((q) => q.queue === queues.recovery) as ConsumerSpec['queue'];
-    const recovered = { dispatches: (name: string): boolean => name.startsWith(`${prefix}.work.`) || name.startsWith(`${prefix}.quarantine.`), signals: queues.signals };
-    return this.consume({
-      queue,
-      exchanges: base.exchanges,
-      bindings: [],
-      prefetch,
-      noAck: false,
-      onMessage: (message, settle) => {
-        const signal = recoveredSignal(message, recovered, this.maxMessageBytes);
-        if (signal === undefined) return settle('ack'); // `<prefix>.dead` keeps its copy
-        logRecovered(this.logger, signal, DEAD_LETTER_WORKER, 'AMQP: ');
-        add(toDelivery(signal, message, settle));
-      },
-    });
+    const release = await this.recovery.acquire(prefetch);
+    let subscription: Subscription;
+    try {
+      subscription = await this.consume({
+        queue: declaration,
+        exchanges: this.topology.base.exchanges,
+        bindings: [],
+        prefetch,
+        noAck: false,
+        onMessage: (message, settle) => {
+          const body = decodeBody(message, decode);
+          if (body === undefined) settle('reject');
+          else batcher.add(toDelivery(body, message, settle));
+        },
+      });
+    } catch (error) {
+      await release();
+      throw error;
+    }
+    return { cancel: () => ((cancelled = true), Promise.all([subscription.cancel(), release()]).then(() => undefined)) };
   }
 
   /** @inheritdoc */
@@ -317,7 +335,7 @@ export class AmqpTransport implements Transport {
 
   /**
    * Test cleanup: closes the transport, then deletes (with their messages) every
-   * exchange of the prefix, its signal and dead queues, every work (and
+   * exchange of the prefix, its signal (every shard's) and dead queues, every work (and
    * quarantine) queue this transport declared or consumed, and the work (and
    * quarantine) queues named in `workQueues`
    * (those that only other processes declared are not known here). Idempotent.
@@ -325,7 +343,8 @@ export class AmqpTransport implements Transport {
   async purgeAndDelete(workQueues: string[] = []): Promise<void> {
     await this.close();
     const named = workQueues.flatMap((name) => [this.topology.workQueueName(name), this.topology.quarantineQueue(name).queue]);
-    const queues = [...new Set([...this.declaredQueues, ...named]), this.topology.queues.signals, this.topology.queues.dead, this.topology.queues.recovery];
+    const { signalQueues, queues: fixed } = this.topology;
+    const queues = [...new Set([...this.declaredQueues, ...named]), ...signalQueues.map((q) => q.queue), fixed.dead, fixed.recovery];
     const exchanges = Object.values(this.topology.exchanges);
     const connection = new Connection({ ...this.options, connectionName: `${this.options.connectionName ?? 'taskwire'} (cleanup)` });
     connection.on('error', () => undefined);
