@@ -129,6 +129,7 @@ export class AmqpTransport implements Transport {
         await this.publishers.publishConfirmed([[{ exchange: '', routingKey: queue }, signal]]);
       },
       describe: (error) => this.describe(error),
+      ...(this.signer === undefined ? {} : { signer: this.signer }),
     });
   }
 

@@ -25,6 +25,7 @@
 import { Buffer } from 'node:buffer';
 import type { AsyncMessage } from 'rabbitmq-client';
 import { parseJson } from '../../codec/parse.js';
+import { DecodeError } from '../../errors.js';
 import { check } from '../../codec/schema.js';
 import { shardOf } from '../../model/shard.js';
 import type { Logger } from '../../observability/logger.js';
@@ -32,14 +33,16 @@ import { logRecovered, recoveredSignal as recover, type DeadLetterOrigin, type R
 import type { SignalMessage, Subscription } from '../port.js';
 import { rawBody, type ConsumerSpec, type Settle } from './consume.js';
 import { DispatchSchema, SignalSchema } from './messages.js';
+import type { MessageSigner } from './signing.js';
 import type { Topology } from './topology.js';
 
 /** The `worker` field of the signals made from dead letters. */
 export const DEAD_LETTER_WORKER = 'rabbitmq/dead-letter';
 
+const text = (value: unknown): string | undefined => (typeof value === 'string' ? value : Buffer.isBuffer(value) ? value.toString('utf8') : undefined);
+
 /** Where a dead letter died and why, from its `x-first-death-*` headers. */
 function firstDeath(message: AsyncMessage): DeadLetterOrigin {
-  const text = (value: unknown): string | undefined => (typeof value === 'string' ? value : Buffer.isBuffer(value) ? value.toString('utf8') : undefined);
   const headers = message.headers ?? {};
   const queue = text(headers['x-first-death-queue']);
   const reason = text(headers['x-first-death-reason']);
@@ -49,12 +52,31 @@ function firstDeath(message: AsyncMessage): DeadLetterOrigin {
 /**
  * The signal a dead letter stands for (see `../delivery-limit.ts`), or
  * `undefined` when it is not one to recover: not dead at a delivery limit,
- * from another queue, or a body that is not valid.
+ * from another queue, or a body that is not valid. `verify`, called on the raw
+ * body of a letter to recover before it is parsed, throws to refuse it.
  */
-export function recoveredSignal(message: AsyncMessage, queues: RecoveredQueues, maxBytes: number): SignalMessage | undefined {
-  const parsed = (): unknown => parseJson(rawBody(message.body), { maxBytes });
+export function recoveredSignal(message: AsyncMessage, queues: RecoveredQueues, maxBytes: number, verify?: (raw: string | Uint8Array) => void): SignalMessage | undefined {
+  const parsed = (): unknown => {
+    const raw = rawBody(message.body);
+    verify?.(raw);
+    return parseJson(raw, { maxBytes });
+  };
   const body = { dispatch: () => check(DispatchSchema, parsed(), 'dispatch message'), signal: () => check(SignalSchema, parsed(), 'signal message') };
   return recover(firstDeath(message), body, queues, DEAD_LETTER_WORKER);
+}
+
+/**
+ * Why the signature of a dead letter is refused, or `undefined` when it is
+ * valid. Dead-lettering keeps the body, the headers and the routing key of the
+ * message but not its exchange (the letter arrives from the dead-letter
+ * exchange): the signature is checked against the exchange of its first death
+ * (`x-first-death-exchange`), i.e. as it was first published. A letter forged
+ * into the recovery queue by a publisher without the key is so refused.
+ */
+export function refusedLetter(message: AsyncMessage, raw: string | Uint8Array, signer: MessageSigner): string | undefined {
+  const exchange = text(message.headers?.['x-first-death-exchange']) ?? '';
+  const parts = { exchange, routingKey: message.routingKey, ...(message.messageId === undefined ? {} : { messageId: message.messageId }), headers: message.headers ?? {} };
+  return signer.verify(parts, typeof raw === 'string' ? Buffer.from(raw, 'utf8') : raw);
 }
 
 /** How long a dead letter whose recovered signal could not be published waits before it goes back to the recovery queue, in ms. */
@@ -74,6 +96,8 @@ export interface RecoveryContext {
   publish(queue: string, signal: SignalMessage): Promise<void>;
   /** Describes an error for the log (credentials scrubbed). */
   describe(error: unknown): string;
+  /** With signing on: a letter is recovered only with a valid signature of its first publish ({@link refusedLetter}). */
+  signer?: MessageSigner;
 }
 
 /**
@@ -126,11 +150,22 @@ export class DeadLetterRecovery {
       prefetch,
       noAck: false,
       onMessage: (message, settle) => {
-        const signal = recoveredSignal(message, recovered, maxBytes);
+        const signal = recoveredSignal(message, recovered, maxBytes, (raw) => this.verify(message, raw));
         if (signal === undefined) settle('ack'); // `<prefix>.dead` keeps its copy
         else this.republish(signal, settle);
       },
     });
+  }
+
+  /** With signing on, throws (after an error line) when the signature of `message` is refused. */
+  private verify(message: AsyncMessage, raw: string | Uint8Array): void {
+    const { signer, logger, topology } = this.context;
+    const refused = signer === undefined ? undefined : refusedLetter(message, raw, signer);
+    if (refused === undefined) return;
+    const queue = topology.queues.recovery;
+    const id = message.messageId === undefined ? '' : ` (message id ${message.messageId})`;
+    logger.error({ queue, reason: refused, messageId: message.messageId }, `AMQP: dropped a dead letter with a refused signature from queue "${queue}"${id}, never acted on: ${refused}`);
+    throw new DecodeError(refused);
   }
 
   /** Publishes `signal` to its run's signal queue, then acks its dead letter; gives the letter back (later) if the publish fails. */
