@@ -3,13 +3,14 @@
  * deliveries of each message and dead-letters one that keeps coming back (every
  * consumer that took it died or gave it back); nothing would then execute a
  * dead dispatch again, and its node would stay `running` for ever. A
- * transport's dead-letter recovery hands the coordinator, beside its signals:
+ * transport's dead-letter recovery hands the coordinators (the AMQP adapter:
+ * on the signal queue of the run's shard):
  *
  * - for a dispatch dead at the delivery limit of a work (or quarantine) queue,
  *   a `task.failed` (or `rollback.failed`) signal with code `TW_DELIVERY_LIMIT`,
  *   retryable, so that the node's retry policy applies: a task that kills its
  *   worker process at every delivery ends `failed` after its retries;
- * - a signal dead at the delivery limit of the signal queue (coordinators that
+ * - a signal dead at the delivery limit of a signal queue (coordinators that
  *   died holding it), as it is: its outcome is not lost, and a duplicate is
  *   ignored by the engine as usual.
  *
@@ -34,8 +35,8 @@ export interface DeadLetterOrigin {
 export interface RecoveredQueues {
   /** Whether `queue` is a work or quarantine queue (its dead letters are dispatches). */
   dispatches(queue: string): boolean;
-  /** The signal queue. */
-  signals: string;
+  /** Whether `queue` is a signal queue (its dead letters are signals; one per shard). */
+  signals(queue: string): boolean;
 }
 
 /** Decodes a dead letter's body as what its queue carried; throws on a body that is not one. */
@@ -55,7 +56,7 @@ export interface DeadLetterBody {
 export function recoveredSignal(origin: DeadLetterOrigin, body: DeadLetterBody, queues: RecoveredQueues, worker: string): SignalMessage | undefined {
   if (origin.reason !== 'delivery_limit' || origin.queue === undefined) return undefined;
   try {
-    if (origin.queue === queues.signals) return body.signal();
+    if (queues.signals(origin.queue)) return body.signal();
     if (!queues.dispatches(origin.queue)) return undefined;
     return deadDispatchSignal(body.dispatch(), origin.queue, worker);
   } catch {

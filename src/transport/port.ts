@@ -76,10 +76,17 @@ export interface Subscription {
   cancel(): Promise<void>;
 }
 
-/** Options of {@link Transport.consumeDispatches}. */
+/** Options of {@link Transport.consumeDispatches} and {@link Transport.consumeSignals}. */
 export interface ConsumeOptions {
   /** Messages in flight at once (AMQP prefetch). Equal to the worker's concurrency. */
   prefetch: number;
+  /**
+   * {@link Transport.consumeSignals} only: the shard whose signals to consume
+   * (0 to the transport's number of shards - 1, see `src/model/shard.ts`);
+   * undefined: shard 0, the only one with one shard. A transport with one shard
+   * (in-process) refuses any other. Ignored by {@link Transport.consumeDispatches}.
+   */
+  shard?: number;
 }
 
 /** How dispatches, signals, aborts and announcements travel. */
@@ -95,7 +102,11 @@ export interface Transport {
   readonly maxMessageBytes?: number;
   /** Publishes dispatches to their queues; resolves when the broker holds them. */
   dispatch(messages: DispatchMessage[]): Promise<void>;
-  /** Publishes signals to the coordinators; resolves when the broker holds them. */
+  /**
+   * Publishes signals to the coordinators; resolves when the broker holds them.
+   * Each signal goes to its run's shard, `shardOf(runId, shards)` (`src/model/shard.ts`),
+   * whose consumer ({@link Transport.consumeSignals} with that `shard`) alone receives it.
+   */
   signal(messages: SignalMessage[]): Promise<void>;
   /** Broadcasts aborts to every worker (best effort). */
   abort(messages: AbortMessage[]): Promise<void>;
@@ -103,7 +114,11 @@ export interface Transport {
   announce(entries: HistoryEntry[]): Promise<void>;
   /** Worker side: takes dispatches from one work queue. */
   consumeDispatches(queue: string, options: ConsumeOptions, handler: (delivery: Delivery<DispatchMessage>) => void): Promise<Subscription>;
-  /** Coordinator side: takes signals, in batches of what has arrived. */
+  /**
+   * Coordinator side: takes the signals of shard `options.shard` (undefined: 0),
+   * in batches of what has arrived. A durable transport also recovers signals
+   * from its dead letters (see `delivery-limit.ts`) and sends each to its run's shard.
+   */
   consumeSignals(options: ConsumeOptions, handler: (batch: Delivery<SignalMessage>[]) => void): Promise<Subscription>;
   /** Worker side: receives aborts. */
   consumeAborts(handler: (message: AbortMessage) => void): Promise<Subscription>;

@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { connect, flow, task, type Client } from '../../src/index.js';
 import type { HistoryEntry } from '../../src/engine/events.js';
 import { connectAmqp, MessageSigner, signingFromEnv, type AmqpTransport } from '../../src/transport/amqp/index.js';
+import { shardOf } from '../../src/model/shard.js';
 import { announcementRoutingKey } from '../../src/transport/amqp/topology.js';
 import type { AbortMessage, DispatchMessage, SignalMessage } from '../../src/transport/port.js';
 import { deferred } from '../api/helpers.js';
@@ -121,12 +122,41 @@ describe.skipIf(servicesSkipped())('signed AMQP transport (RabbitMQ)', () => {
     const got: SignalMessage[] = [];
     await t.consumeSignals({ prefetch: 4 }, (batch) => batch.forEach((d) => (got.push(d.body), d.ack())));
     const forged: SignalMessage = { type: 'task.succeeded', runId: 'r', node: 'n', attempt: 1, worker: 'evil', result: 'FORGED' };
-    await forge('', t.topology.queues.signals, forged);
+    await forge('', t.topology.signalQueueName(0), forged);
     await until(async () => (await t.peekDeadLetters(10)).length === 3, 'three dead letters');
     await t.signal([{ ...forged, result: 'real', worker: 'w' }]);
     await until(() => got.length === 1, 'the signed signal');
     expect(got.map((s) => s.type === 'task.succeeded' && s.result)).toEqual(['real']);
     expectThreeRefusals('signal message', 'dead-lettered');
+  });
+
+  it('recovers no forged dead letter: a letter in the recovery queue must carry the signature of its first publish', async () => {
+    // Regression: recovered letters were taken without a signature check (and are now published again, signed).
+    const t = await rabbit.open({ signing: { keys: [KEY, OLD_KEY] }, shards: 2, deliveryLimit: 1 });
+    const runId = 'r';
+    const signals = t.topology.signalQueueName(shardOf(runId, 2));
+    // The recovery runs beside the other shard's consumer: what it publishes to the run's shard stays in that queue.
+    await t.consumeSignals({ prefetch: 4, shard: 1 - shardOf(runId, 2) }, (batch) => batch.forEach((d) => d.ack()));
+    const forged: SignalMessage = { type: 'task.succeeded', runId, node: 'n', attempt: 1, worker: 'evil', result: 'FORGED' };
+    // As if the signal had died at the delivery limit of its queue: headers forged, published straight to the recovery queue.
+    const death = { 'x-first-death-queue': signals, 'x-first-death-reason': 'delivery_limit', 'x-first-death-exchange': '' };
+    const body = Buffer.from(JSON.stringify(forged));
+    const publisher = rabbit.raw.createPublisher({ confirm: true });
+    const signers = [undefined, new MessageSigner({ keys: [KEY], now: () => Date.now() - 2 * DAY }), new MessageSigner({ keys: [OTHER_KEY] })];
+    for (const [i, signer] of signers.entries()) {
+      const envelope = { exchange: '', routingKey: t.topology.queues.recovery, messageId: `forged-${i}`, contentType: 'application/json', contentEncoding: 'utf-8' };
+      await publisher.send({ ...envelope, headers: { ...death, ...signer?.sign(envelope, body) } }, body);
+    }
+    await publisher.close();
+    await until(() => refusals().length === 3 || undefined, 'three refusals');
+    expect(refusals()[0]).toMatch(/dropped a dead letter with a refused signature from queue "tw-sign-\w+\.dead\.recovery" \(message id forged-0\), never acted on: unsigned/);
+    // A real dispatch dead at the delivery limit is still recovered (its signature checked against where it was first published).
+    await t.consumeDispatches('default', { prefetch: 1 }, (d) => d.requeue());
+    await t.dispatch([{ type: 'dispatch', kind: 'apply', runId, node: 'n', attempt: 1, task: 't', inputs: {}, timeoutMs: 0, queue: 'default' }]);
+    const recovered = await until(() => rabbit.raw.basicGet({ queue: signals, noAck: true }), 'the recovered failed signal');
+    expect(JSON.parse(Buffer.from(recovered.body as Buffer).toString('utf8'))).toMatchObject({ type: 'task.failed', runId, worker: 'rabbitmq/dead-letter' });
+    expect(await rabbit.raw.queueDeclare({ queue: signals, passive: true })).toMatchObject({ messageCount: 0 });
+    expect(refusals()).toHaveLength(3);
   });
 
   it('drops forged aborts and announcements, and takes signed ones', async () => {

@@ -26,6 +26,7 @@ import type { Logger } from '../../src/observability/logger.js';
 import { logRecovered, recoveredSignal } from '../../src/transport/delivery-limit.js';
 import type { AbortMessage, ConsumeOptions, Delivery, DispatchMessage, SignalMessage, Subscription, Transport } from '../../src/transport/port.js';
 import { Isolation, Quarantine, type PausableConsumer } from '../../src/transport/quarantine.js';
+import { checkShard } from '../../src/transport/shards.js';
 import { topicMatcher } from '../../src/transport/topic.js';
 import { DEAD_LETTER_WORKER, DeadLetters, describeMessage, QUARANTINE_PREFIX, type DeadLetter } from './dead-letters.js';
 import { leaseRef, type RefusedHeartbeat } from './leases.js';
@@ -513,13 +514,18 @@ class SimTransport implements Transport {
     };
   }
 
-  /** Signals, and (durable) the signals that the recovery of dead letters makes (the runtime's `recoveredSignal`). */
+  /**
+   * Signals, and (durable) the recovery of dead letters, as the AMQP adapter's
+   * (`src/transport/amqp/dead-recovery.ts`): the signal a letter stands for (the
+   * runtime's `recoveredSignal`) is published to the signal queue, and the letter
+   * acknowledged once that publish is confirmed (given back if it is refused).
+   */
   async consumeSignals(options: ConsumeOptions, handler: (batch: Delivery<SignalMessage>[]) => void): Promise<Subscription> {
+    checkShard(options.shard, 1); // one signal queue: the simulated deployments have one shard
     const signals = this.consume(this.broker.signalQueue(), options, handler);
     if (!this.durable) return signals;
-    const queues = { dispatches: (name: string) => this.broker.isDispatchQueue(name), signals: 'signals' };
+    const queues = { dispatches: (name: string) => this.broker.isDispatchQueue(name), signals: (name: string) => name === 'signals' };
     const recovery = this.consume(this.broker.recoveryQueue(), options, (letters) => {
-      const batch: Delivery<SignalMessage>[] = [];
       for (const letter of letters) {
         const { body } = letter.body;
         const signal = recoveredSignal(letter.body, { dispatch: () => body as DispatchMessage, signal: () => body as SignalMessage }, queues, DEAD_LETTER_WORKER);
@@ -527,10 +533,14 @@ class SimTransport implements Transport {
           letter.ack();
           continue;
         }
-        logRecovered(this.logger, signal, DEAD_LETTER_WORKER, 'sim: ');
-        batch.push({ ...letter, body: signal });
+        this.publish(() => this.broker.publish(this.broker.signalQueue(), signal)).then(
+          () => {
+            logRecovered(this.logger, signal, DEAD_LETTER_WORKER, 'sim: ');
+            letter.ack();
+          },
+          () => letter.requeue(),
+        );
       }
-      if (batch.length > 0) handler(batch);
     });
     return { cancel: () => Promise.all([signals.cancel(), recovery.cancel()]).then(() => undefined) };
   }

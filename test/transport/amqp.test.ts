@@ -316,7 +316,7 @@ describe.skipIf(servicesSkipped())('AMQP transport (RabbitMQ)', () => {
   it('rejects confirmed publishes that no queue takes', async () => {
     const t = await open();
     await t.signal([signalOf(0)]); // the publisher's channel (re)declares the topology when it opens
-    await rabbit.raw.queueDelete({ queue: t.topology.queues.signals });
+    await rabbit.raw.queueDelete({ queue: t.topology.signalQueueName(0) });
     await expect(t.signal([signalOf(1)])).rejects.toThrow(/1 of 1 messages were not confirmed by RabbitMQ: no queue bound/);
   });
 
@@ -355,7 +355,7 @@ describe('AMQP helpers', () => {
     const t = createTopology({ prefix: 'acme', deliveryLimit: 3 });
     expect(t.exchanges).toEqual({ work: 'acme.work', abort: 'acme.abort', events: 'acme.events', deadLetter: 'acme.dlx' });
     expect(t.workQueue('gpu')).toMatchObject({ queue: { queue: 'acme.work.gpu' }, binding: { exchange: 'acme.work', routingKey: 'gpu' } });
-    expect(t.signalQueue.arguments?.['x-delivery-limit']).toBe(3);
+    expect(t.signalQueues.map((q) => [q.queue, q.arguments?.['x-delivery-limit']])).toEqual([['acme.signals', 3]]);
     expect(() => createTopology({ prefix: 'bad prefix' })).toThrow(/invalid AMQP prefix/);
     expect(() => createTopology({ deliveryLimit: 0 })).toThrow(/delivery limit/);
   });

@@ -5,7 +5,7 @@ import type { DispatchMessage, SignalMessage } from '../../src/transport/port.js
 const dispatch = { runId: 'r', node: 'n', attempt: 2, task: 't', kind: 'apply', queue: 'default', inputs: {} } as unknown as DispatchMessage;
 
 describe('dead letters at the delivery limit (transport-independent)', () => {
-  const queues = { dispatches: (q: string) => q.startsWith('work.'), signals: 'signals' };
+  const queues = { dispatches: (q: string) => q.startsWith('work.'), signals: (q: string) => q === 'signals' };
   const body = { dispatch: () => dispatch, signal: (): SignalMessage => ({ type: 'task.succeeded', runId: 'r', node: 'n', attempt: 1, worker: 'w', result: 3 }) };
 
   it('a dispatch dead at the limit of a work queue is a failed attempt, TW_DELIVERY_LIMIT, retryable', () => {

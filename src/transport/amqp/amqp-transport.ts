@@ -13,50 +13,20 @@ import type { Schema } from '../../codec/schema.js';
 import type { HistoryEntry } from '../../engine/events.js';
 import { ClosedError, ConfigError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../observability/logger.js';
-import { logRecovered } from '../delivery-limit.js';
 import { resolveMaxMessageBytes } from '../limits.js';
+import { shardOf } from '../../model/shard.js';
 import { Isolation, Quarantine } from '../quarantine.js';
+import { checkShard } from '../shards.js';
 import type { AbortMessage, ConsumeOptions, Delivery, DispatchMessage, SignalMessage, Subscription, Transport } from '../port.js';
 import { Batcher, callHandler, decodeBody, ManagedConsumer, toDelivery, type ConsumerSpec } from './consume.js';
-import { DEAD_LETTER_WORKER, recoveredSignal } from './dead-recovery.js';
+import { DeadLetterRecovery } from './dead-recovery.js';
 import { deleteTopology, peekQueue, type DeadLetter } from './dead-letters.js';
 import { AbortSchema, DispatchSchema, HistoryEntrySchema, SignalSchema } from './messages.js';
 import { AmqpTransportError, Publishers } from './publish.js';
-import { MessageSigner, signingFromEnv, type SigningOptions } from './signing.js';
+import { checkPrefetch, envDeliveryLimit, type AmqpOptions } from './options.js';
+import { MessageSigner, signingFromEnv } from './signing.js';
 import { describeError, redactAmqpUrl } from './redact.js';
 import { announcementRoutingKey, createTopology, type Declarations, type Topology } from './topology.js';
-
-/** Options of {@link connectAmqp}. */
-export interface AmqpOptions {
-  /** Broker URL, e.g. `amqp://user:password@host:5672/vhost`. Never logged with its password. */
-  url: string;
-  /** Prefix of every exchange and queue. @default 'taskwire' */
-  prefix?: string;
-  /**
-   * `x-delivery-limit` of work, quarantine and signal queues. Every process sharing a prefix must use the same value.
-   * @default the environment variable `TASKWIRE_AMQP_DELIVERY_LIMIT`, else 10
-   */
-  deliveryLimit?: number;
-  /** Where connection problems and rejected messages are logged. @default silentLogger */
-  logger?: Logger;
-  /**
-   * Largest message published or accepted, in bytes.
-   * @default the environment variable `TASKWIRE_MAX_MESSAGE_BYTES`, else DEFAULT_MAX_MESSAGE_BYTES (1 MiB)
-   */
-  maxMessageBytes?: number;
-  /** Connection name shown by `rabbitmqctl list_connections client_properties`. @default `taskwire <host>/<pid>` */
-  connectionName?: string;
-  /** How long {@link connectAmqp} waits for the first connection, in ms. @default 10000 */
-  connectTimeoutMs?: number;
-  /**
-   * Message signing (HMAC, see docs/security.md): every message published is
-   * signed, every message consumed must be signed by an accepted key, else it is
-   * dead-lettered (dispatches, signals) or dropped (aborts, announcements) with
-   * an error line. `false` turns it off.
-   * @default signingFromEnv(): on when `TASKWIRE_SIGNING_KEY` is set
-   */
-  signing?: SigningOptions | false;
-}
 
 /**
  * A {@link Transport} over RabbitMQ. Create it with {@link connectAmqp}.
@@ -81,6 +51,8 @@ export class AmqpTransport implements Transport {
   private readonly consumers = new Set<ManagedConsumer>();
   /** Runs quarantined dispatches alone in this process. */
   private readonly isolation = new Isolation();
+  /** The consumer of `<prefix>.dead.recovery`, shared by the signal consumers. */
+  private readonly recovery: DeadLetterRecovery;
   private closing: Promise<void> | undefined;
   private connections = 0;
 
@@ -105,6 +77,18 @@ export class AmqpTransport implements Transport {
     this.connection.on('connection.unblocked', () => this.logger.info({ url }, `AMQP: the broker at ${url} accepts messages again`));
     this.connection.on('connection', () => this.onConnection(url));
     this.publishers = new Publishers(this.connection, this.topology.base, this.maxMessageBytes, this.logger, options.url, this.signer);
+    this.recovery = new DeadLetterRecovery({
+      topology: this.topology,
+      maxBytes: this.maxMessageBytes,
+      logger: this.logger,
+      consume: (spec) => this.consume(spec),
+      publish: async (queue, signal) => {
+        this.checkOpen();
+        await this.publishers.publishConfirmed([[{ exchange: '', routingKey: queue }, signal]]);
+      },
+      describe: (error) => this.describe(error),
+      ...(this.signer === undefined ? {} : { signer: this.signer }),
+    });
   }
 
   /** Connects and declares the fixed topology; see {@link connectAmqp}. */
@@ -153,10 +137,15 @@ export class AmqpTransport implements Transport {
     );
   }
 
-  /** @inheritdoc */
+  /**
+   * @inheritdoc
+   *
+   * Each goes to the queue of its run's shard (see {@link AmqpOptions.shards}), all confirmed.
+   */
   async signal(messages: SignalMessage[]): Promise<void> {
     this.checkOpen();
-    await this.publishers.publishConfirmed(messages.map((message) => [{ exchange: '', routingKey: this.topology.queues.signals }, message]));
+    const { shards } = this.topology;
+    await this.publishers.publishConfirmed(messages.map((message) => [{ exchange: '', routingKey: this.topology.signalQueueName(shardOf(message.runId, shards)) }, message]));
   }
 
   /** @inheritdoc */
@@ -241,56 +230,44 @@ export class AmqpTransport implements Transport {
     return this.publishers.publishConfirmed([[{ exchange: '', routingKey: queue, ...headers }, body]]);
   }
 
-  /** @inheritdoc */
+  /**
+   * @inheritdoc
+   *
+   * Consumes `<prefix>.signals` (one shard) or `<prefix>.signals.<shard>`, and
+   * keeps the transport's consumer of `<prefix>.dead.recovery` running while any
+   * signal consumer does: it publishes each signal recovered from a dead letter
+   * to its run's shard queue (see `dead-recovery.ts`).
+   */
   async consumeSignals(options: ConsumeOptions, handler: (batch: Delivery<SignalMessage>[]) => void): Promise<Subscription> {
     const prefetch = checkPrefetch(options.prefetch);
-    const queue = this.topology.queues.signals;
+    const declaration = this.topology.signalQueues[checkShard(options.shard, this.topology.shards)] as ConsumerSpec['queue'];
+    const queue = declaration.queue;
     const decode = { queue, what: 'signal message', schema: SignalSchema, maxBytes: this.maxMessageBytes, logger: this.logger, fate: 'dead-lettered', signer: this.signer };
     let cancelled = false;
     const batcher = new Batcher<SignalMessage>(prefetch, (batch) => {
       if (cancelled) for (const delivery of batch) delivery.requeue();
       else callHandler(this.logger, queue, handler, batch, batch);
     });
-    const base = this.topology.base;
-    const subscription = await this.consume({
-      queue: this.topology.signalQueue,
-      exchanges: base.exchanges,
-      bindings: [],
-      prefetch,
-      noAck: false,
-      onMessage: (message, settle) => {
-        const body = decodeBody(message, decode);
-        if (body === undefined) settle('reject');
-        else batcher.add(toDelivery(body, message, settle));
-      },
-    });
-    const deadLetters = await this.consumeDeadLetterRecovery(prefetch, (delivery) => batcher.add(delivery));
-    return { cancel: () => ((cancelled = true), Promise.all([subscription.cancel(), deadLetters.cancel()]).then(() => undefined)) };
-  }
-
-  /**
-   * The coordinator's half of the delivery limit: every dispatch dead-lettered
-   * at the delivery limit of a work or quarantine queue of this prefix comes
-   * back as a failed signal, every signal dead-lettered at the delivery limit
-   * comes back as it is (see `dead-recovery.ts`), acknowledged with it.
-   */
-  private consumeDeadLetterRecovery(prefetch: number, add: (delivery: Delivery<SignalMessage>) => void): Promise<Subscription> {
-    const { prefix, queues, base } = this.topology;
-    const queue = base.queues.find((q) => q.queue === queues.recovery) as ConsumerSpec['queue'];
-    const recovered = { dispatches: (name: string): boolean => name.startsWith(`${prefix}.work.`) || name.startsWith(`${prefix}.quarantine.`), signals: queues.signals };
-    return this.consume({
-      queue,
-      exchanges: base.exchanges,
-      bindings: [],
-      prefetch,
-      noAck: false,
-      onMessage: (message, settle) => {
-        const signal = recoveredSignal(message, recovered, this.maxMessageBytes);
-        if (signal === undefined) return settle('ack'); // `<prefix>.dead` keeps its copy
-        logRecovered(this.logger, signal, DEAD_LETTER_WORKER, 'AMQP: ');
-        add(toDelivery(signal, message, settle));
-      },
-    });
+    const release = await this.recovery.acquire(prefetch);
+    let subscription: Subscription;
+    try {
+      subscription = await this.consume({
+        queue: declaration,
+        exchanges: this.topology.base.exchanges,
+        bindings: [],
+        prefetch,
+        noAck: false,
+        onMessage: (message, settle) => {
+          const body = decodeBody(message, decode);
+          if (body === undefined) settle('reject');
+          else batcher.add(toDelivery(body, message, settle));
+        },
+      });
+    } catch (error) {
+      await release();
+      throw error;
+    }
+    return { cancel: () => ((cancelled = true), Promise.all([subscription.cancel(), release()]).then(() => undefined)) };
   }
 
   /** @inheritdoc */
@@ -317,7 +294,7 @@ export class AmqpTransport implements Transport {
 
   /**
    * Test cleanup: closes the transport, then deletes (with their messages) every
-   * exchange of the prefix, its signal and dead queues, every work (and
+   * exchange of the prefix, its signal (every shard's) and dead queues, every work (and
    * quarantine) queue this transport declared or consumed, and the work (and
    * quarantine) queues named in `workQueues`
    * (those that only other processes declared are not known here). Idempotent.
@@ -325,7 +302,8 @@ export class AmqpTransport implements Transport {
   async purgeAndDelete(workQueues: string[] = []): Promise<void> {
     await this.close();
     const named = workQueues.flatMap((name) => [this.topology.workQueueName(name), this.topology.quarantineQueue(name).queue]);
-    const queues = [...new Set([...this.declaredQueues, ...named]), this.topology.queues.signals, this.topology.queues.dead, this.topology.queues.recovery];
+    const { signalQueues, queues: fixed } = this.topology;
+    const queues = [...new Set([...this.declaredQueues, ...named]), ...signalQueues.map((q) => q.queue), fixed.dead, fixed.recovery];
     const exchanges = Object.values(this.topology.exchanges);
     const connection = new Connection({ ...this.options, connectionName: `${this.options.connectionName ?? 'taskwire'} (cleanup)` });
     connection.on('error', () => undefined);
@@ -413,20 +391,6 @@ export class AmqpTransport implements Transport {
   private describe(error: unknown): string {
     return describeError(error, this.options.url);
   }
-}
-
-/** The delivery limit set by `TASKWIRE_AMQP_DELIVERY_LIMIT`, if any (checked by {@link createTopology}). */
-function envDeliveryLimit(): number | undefined {
-  const text = process.env['TASKWIRE_AMQP_DELIVERY_LIMIT'];
-  if (text === undefined || text === '') return undefined;
-  const value = Number(text);
-  if (!Number.isInteger(value)) throw new ConfigError(`invalid TASKWIRE_AMQP_DELIVERY_LIMIT "${text}": expected an integer >= 1`);
-  return value;
-}
-
-function checkPrefetch(prefetch: number): number {
-  if (!Number.isInteger(prefetch) || prefetch < 1 || prefetch > 65_535) throw new ConfigError(`invalid prefetch ${prefetch}: expected an integer from 1 to 65535`);
-  return prefetch;
 }
 
 /**

@@ -4,7 +4,8 @@
  *
  * @packageDocumentation
  */
-export { AmqpTransport, connectAmqp, type AmqpOptions } from './amqp-transport.js';
+export { AmqpTransport, connectAmqp } from './amqp-transport.js';
+export type { AmqpOptions } from './options.js';
 export type { DeadLetter } from './dead-letters.js';
 export { AbortSchema, DispatchSchema, FailureSchema, HistoryEntrySchema, SignalSchema } from './messages.js';
 export { AmqpTransportError } from './publish.js';

@@ -11,6 +11,7 @@ import type { Cmd, MethodParams } from 'rabbitmq-client';
 import type { HistoryEntry } from '../../engine/events.js';
 import { ConfigError } from '../../errors.js';
 import { announcementKey } from '../port.js';
+import { checkShard } from '../shards.js';
 
 /** Parameters of an AMQP `exchange.declare`. */
 export type ExchangeDeclaration = MethodParams[Cmd.ExchangeDeclare];
@@ -38,6 +39,13 @@ export interface TopologyOptions {
    * @default DEFAULT_DELIVERY_LIMIT
    */
   deliveryLimit?: number;
+  /**
+   * Number of signal queues, one per shard of the store (see docs/distributed.md): 1 keeps the one
+   * queue `<prefix>.signals`; S > 1 declares `<prefix>.signals.0` to `<prefix>.signals.<S-1>`.
+   * Every process sharing a prefix must use the same value (the store's).
+   * @default 1
+   */
+  shards?: number;
 }
 
 /** Declarations of a set of queues, exchanges and bindings. */
@@ -56,6 +64,8 @@ export interface Topology {
   readonly prefix: string;
   /** The delivery limit of work and signal queues. */
   readonly deliveryLimit: number;
+  /** The number of shards, hence of signal queues (see {@link TopologyOptions.shards}). */
+  readonly shards: number;
   /** Exchange names. */
   readonly exchanges: {
     /** Direct exchange routing dispatches by work queue name (`<prefix>.work`). */
@@ -67,23 +77,33 @@ export interface Topology {
     /** Fanout dead-letter exchange (`<prefix>.dlx`). */
     readonly deadLetter: string;
   };
-  /** Queue names of the fixed queues. */
+  /** Queue names of the fixed queues (the signal queues: {@link Topology.signalQueueName}). */
   readonly queues: {
-    /** Quorum queue of signals, consumed by coordinators (`<prefix>.signals`). */
-    readonly signals: string;
     /** Quorum queue holding dead letters (`<prefix>.dead`). */
     readonly dead: string;
     /**
-     * Quorum queue with a copy of every dead letter, consumed by the active
-     * coordinator: a dispatch dead-lettered at the delivery limit becomes a failed
-     * attempt, a signal dead-lettered at the delivery limit is stepped (`<prefix>.dead.recovery`).
+     * Quorum queue with a copy of every dead letter, consumed by the coordinator
+     * processes: a dispatch dead-lettered at the delivery limit becomes a failed
+     * attempt, a signal dead-lettered at the delivery limit is taken back, each
+     * published to its run's signal queue (`<prefix>.dead.recovery`).
      */
     readonly recovery: string;
   };
   /** The fixed part: the four exchanges, the signal and dead-letter queues, their bindings to the dead-letter exchange. */
   readonly base: Declarations;
-  /** Declaration of the signal queue (part of {@link Topology.base}). */
-  readonly signalQueue: QueueDeclaration;
+  /** Declarations of the signal queues, the one of shard s at index s (part of {@link Topology.base}). */
+  readonly signalQueues: readonly QueueDeclaration[];
+  /**
+   * Name of the quorum queue of shard `shard`'s signals, consumed by that shard's coordinator:
+   * `<prefix>.signals` with one shard, else `<prefix>.signals.<shard>`. Throws ConfigError for a
+   * shard that is not an integer from 0 to `shards - 1`.
+   */
+  signalQueueName(shard: number): string;
+  /**
+   * Whether `name` is a signal queue of the prefix: `<prefix>.signals` or `<prefix>.signals.<digits>`,
+   * whatever the number of shards (a dead letter may come from a queue of another shard count).
+   */
+  isSignalQueue(name: string): boolean;
   /** Name of the quorum queue of work queue `name`: `<prefix>.work.<name>`. */
   workQueueName(name: string): string;
   /** Declaration of work queue `name` and its binding to the work exchange (routing key `name`). */
@@ -107,7 +127,13 @@ function checkName(name: string, what: string): void {
   }
 }
 
-/** Builds the topology of `options.prefix`. Throws ConfigError for a bad prefix or delivery limit. */
+/** `shards` if it is an integer >= 1; else throws a ConfigError naming the option. */
+function checkShards(shards: number): number {
+  if (!Number.isInteger(shards) || shards < 1) throw new ConfigError(`invalid AMQP option shards ${String(shards)}: expected an integer >= 1 (the number of shards of the store)`);
+  return shards;
+}
+
+/** Builds the topology of `options.prefix`. Throws ConfigError for a bad prefix, delivery limit or number of shards. */
 export function createTopology(options: TopologyOptions = {}): Topology {
   const prefix = options.prefix ?? DEFAULT_PREFIX;
   const deliveryLimit = options.deliveryLimit ?? DEFAULT_DELIVERY_LIMIT;
@@ -117,13 +143,14 @@ export function createTopology(options: TopologyOptions = {}): Topology {
   if (!Number.isInteger(deliveryLimit) || deliveryLimit < 1) {
     throw new ConfigError(`invalid AMQP delivery limit ${deliveryLimit}: expected an integer >= 1`);
   }
+  const shards = checkShards(options.shards ?? 1);
   const exchanges = {
     work: `${prefix}.work`,
     abort: `${prefix}.abort`,
     events: `${prefix}.events`,
     deadLetter: `${prefix}.dlx`,
   };
-  const queues = { signals: `${prefix}.signals`, dead: `${prefix}.dead`, recovery: `${prefix}.dead.recovery` };
+  const queues = { dead: `${prefix}.dead`, recovery: `${prefix}.dead.recovery` };
   /** Arguments shared by work and signal queues; must never change for an existing prefix. */
   const quorumArguments = {
     'x-queue-type': 'quorum',
@@ -133,7 +160,12 @@ export function createTopology(options: TopologyOptions = {}): Topology {
     'x-overflow': 'reject-publish',
   } as const;
   const durable = (exchange: string, type: 'direct' | 'fanout' | 'topic'): ExchangeDeclaration => ({ exchange, type, durable: true });
-  const signalQueue: QueueDeclaration = { queue: queues.signals, durable: true, arguments: { ...quorumArguments } };
+  const signalStem = `${prefix}.signals`;
+  const signalQueues: QueueDeclaration[] = Array.from({ length: shards }, (_, shard) => {
+    const queue = shards === 1 ? signalStem : `${signalStem}.${shard}`;
+    checkName(queue, 'signal queue');
+    return { queue, durable: true, arguments: { ...quorumArguments } };
+  });
   const base: Declarations = {
     exchanges: [
       durable(exchanges.work, 'direct'),
@@ -142,7 +174,7 @@ export function createTopology(options: TopologyOptions = {}): Topology {
       durable(exchanges.deadLetter, 'fanout'),
     ],
     queues: [
-      signalQueue,
+      ...signalQueues,
       // No delivery limit and no dead-letter exchange: dead letters stop here.
       { queue: queues.dead, durable: true, arguments: { 'x-queue-type': 'quorum' } },
       { queue: queues.recovery, durable: true, arguments: { 'x-queue-type': 'quorum' } },
@@ -161,10 +193,13 @@ export function createTopology(options: TopologyOptions = {}): Topology {
   return {
     prefix,
     deliveryLimit,
+    shards,
     exchanges,
     queues,
     base,
-    signalQueue,
+    signalQueues,
+    signalQueueName: (shard) => (signalQueues[checkShard(shard, shards)] as QueueDeclaration).queue,
+    isSignalQueue: (name) => name === signalStem || (name.startsWith(`${signalStem}.`) && /^\d+$/.test(name.slice(signalStem.length + 1))),
     workQueueName,
     workQueue(name) {
       const queue = workQueueName(name);

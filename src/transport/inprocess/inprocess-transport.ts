@@ -21,6 +21,7 @@ import type { HistoryEntry } from '../../engine/events.js';
 import type { AbortMessage, ConsumeOptions, Delivery, DispatchMessage, SignalMessage, Subscription, Transport } from '../port.js';
 import { silentLogger, type Logger } from '../../observability/logger.js';
 import { resolveMaxMessageBytes } from '../limits.js';
+import { checkShard } from '../shards.js';
 import { topicMatcher, type TopicMatcher } from '../topic.js';
 
 /** A consumer of this queue name takes the dispatches of every queue (the embedded worker does). */
@@ -226,8 +227,13 @@ export class InProcessTransport implements Transport {
     };
   }
 
-  /** @inheritdoc */
-  async consumeSignals(_options: ConsumeOptions, handler: (batch: Delivery<SignalMessage>[]) => void): Promise<Subscription> {
+  /**
+   * @inheritdoc
+   *
+   * One shard: `options.shard` must be 0 or undefined (else ConfigError).
+   */
+  async consumeSignals(options: ConsumeOptions, handler: (batch: Delivery<SignalMessage>[]) => void): Promise<Subscription> {
+    checkShard(options.shard, 1);
     this.signalHandler = handler;
     this.scheduleFlush();
     return {
