@@ -230,6 +230,8 @@ async function wire(options: ConnectOptions, opened: { close(): Promise<void> }[
       logger,
       ...(prefix === undefined ? {} : { prefix }),
       maxMessageBytes,
+      // The signal queues: one per shard of the store (set at migrate).
+      shards: store.shards,
       ...(options.signing === undefined ? {} : { signing: options.signing }),
     });
     opened.push(transport);
