@@ -75,7 +75,7 @@ describe.skipIf(servicesSkipped())('PostgresStore', () => {
         const node = { ...create.nodes[0]!, backlog: [{ seq: 7, from: 'ev', value: { n: 1 } }, { seq: 9, from: 'ev' }] };
         await pool.query(`INSERT INTO "${legacy}".nodes (run_id, node_id, kind, name, status, data) VALUES ($1, 'a', 'task', 'a', $2, $3)`, [run.id, node.status, JSON.stringify(node)]);
 
-        expect(await migrate(pool, legacy)).toEqual([5]);
+        expect(await migrate(pool, legacy)).toEqual([5, 6]);
         const migrated = await openPostgresStore({ pool, schema: legacy });
         expect((await migrated.loadRun('legacy'))?.nodes.get('a')).toEqual(node);
         await migrated.close();
