@@ -98,6 +98,8 @@ class LockSession {
   private readonly trying = new Set<string>();
   /** Statements in flight (tries, checks, unlocks): the connection is not given back meanwhile. */
   private busy = 0;
+  /** The last statement queued (see {@link LockSession.queued}). */
+  private tail: Promise<unknown> = Promise.resolve();
   private timer: unknown;
   private readonly onError = (error: Error): void => this.lose(error);
 
@@ -123,12 +125,10 @@ class LockSession {
     this.trying.add(key);
     this.busy++;
     try {
-      const client = await this.connected;
-      if (this.ended) throw new Error("the locks' session was lost");
-      const rows = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked', [key]);
+      const rows = await this.queued((client) => client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked', [key]));
       if (rows.rows[0]?.locked !== true) return undefined;
       const { bumpEpoch } = this.queries;
-      const bumped = await client.query<{ epoch: string }>({ name: bumpEpoch.name, text: bumpEpoch.text, values: [name] });
+      const bumped = await this.queued((client) => client.query<{ epoch: string }>({ name: bumpEpoch.name, text: bumpEpoch.text, values: [name] }));
       const lock = new SessionLock({ name, epoch: Number(bumped.rows[0]?.epoch) }, key, this);
       if (this.ended) {
         lock.end(); // the session was lost meanwhile (another statement failed), and the lock with it
@@ -166,13 +166,13 @@ class LockSession {
 
   /** Every lock still ours: the session answers in time, and no newer epoch was taken for its election. */
   private async checkNow(): Promise<void> {
-    const client = this.client;
     const locks = [...this.held.values()];
-    if (this.ended || client === undefined || locks.length === 0) return;
+    if (this.ended || locks.length === 0) return;
     const { readEpochs } = this.queries;
+    const names = locks.map((lock) => lock.fence.name);
     this.busy++;
     try {
-      const rows = await this.answered(client.query<{ name: string; epoch: string }>({ name: readEpochs.name, text: readEpochs.text, values: [locks.map((l) => l.fence.name)] }));
+      const rows = await this.answered(this.queued((client) => client.query<{ name: string; epoch: string }>({ name: readEpochs.name, text: readEpochs.text, values: [names] })));
       const epochs = new Map(rows.rows.map((row) => [row.name, Number(row.epoch)]));
       for (const lock of locks) {
         // A lock released meanwhile (or released and taken again: another lock object) is not this check's business.
@@ -192,17 +192,33 @@ class LockSession {
 
   /** Releases the advisory lock `key` on the session; a failure (or no answer in time) loses the session. */
   private async unlock(key: string): Promise<void> {
-    const client = this.client;
-    if (this.ended || client === undefined) return;
+    if (this.ended) return;
     this.busy++;
     try {
-      await this.answered(client.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [key]));
+      await this.answered(this.queued((client) => client.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [key])));
     } catch (error) {
       this.lose(asError(error));
     } finally {
       this.busy--;
       this.giveBackIfIdle();
     }
+  }
+
+  /**
+   * Runs `statement` on the session once it is connected and the statements
+   * queued before it are done: one at a time, in the order queued (an unlock
+   * of a key comes before a later try of it). Rejects once the session is
+   * lost.
+   */
+  private queued<T>(statement: (client: PoolClient) => Promise<T>): Promise<T> {
+    const run = this.tail
+      .then(() => this.connected)
+      .then((client) => {
+        if (this.ended) throw new Error("the locks' session was lost");
+        return statement(client);
+      });
+    this.tail = run.catch(() => undefined);
+    return run;
   }
 
   /** `query`, or a rejection once the check's timeout has passed without an answer. */
