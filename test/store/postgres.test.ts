@@ -78,6 +78,8 @@ describe.skipIf(servicesSkipped())('PostgresStore', () => {
         expect(await migrate(pool, legacy)).toEqual([5, 6]);
         const migrated = await openPostgresStore({ pool, schema: legacy });
         expect((await migrated.loadRun('legacy'))?.nodes.get('a')).toEqual(node);
+        expect(migrated.shards).toBe(1); // it held runs when version 6 came: they all stay in shard 0
+        await expect(migrate(pool, legacy, { shards: 16 })).rejects.toThrow(new RegExp(`"${legacy}" has 1 shard\\(s\\) and already holds runs.*16 shards`));
         await migrated.close();
         const rows = await pool.query<{ has: boolean }>(`SELECT data ? 'backlog' AS has FROM "${legacy}".nodes`);
         expect(rows.rows).toEqual([{ has: false }]);
