@@ -101,6 +101,8 @@ class LockSession {
   /** The last statement queued (see {@link LockSession.queued}). */
   private tail: Promise<unknown> = Promise.resolve();
   private timer: unknown;
+  /** Whether a check is scheduled ({@link LockSession.timer}: any value a `Timers` returns). */
+  private scheduled = false;
   private readonly onError = (error: Error): void => this.lose(error);
 
   constructor(
@@ -156,9 +158,10 @@ class LockSession {
   }
 
   private scheduleCheck(): void {
-    if (this.timer !== undefined || this.ended || this.held.size === 0) return;
+    if (this.scheduled || this.ended || this.held.size === 0) return;
+    this.scheduled = true;
     this.timer = this.check.clock.setTimeout(() => {
-      this.timer = undefined;
+      this.scheduled = false;
       void this.checkNow();
     }, this.check.intervalMs);
     (this.timer as { unref?: () => void }).unref?.();
@@ -260,8 +263,8 @@ class LockSession {
 
   private stop(): void {
     this.ended = true;
-    this.check.clock.clearTimeout(this.timer);
-    this.timer = undefined;
+    if (this.scheduled) this.check.clock.clearTimeout(this.timer);
+    this.scheduled = false;
     this.client?.off('error', this.onError);
   }
 }
