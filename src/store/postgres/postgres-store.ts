@@ -47,14 +47,14 @@ export interface PostgresStoreOptions {
    */
   poolSize?: number;
   /**
-   * How often the coordinator lock's connection is checked, in milliseconds
+   * How often the coordinator locks' session is checked, in milliseconds
    * (see {@link PostgresStore.tryLock}).
    * @default 1000
    */
   lockCheckIntervalMs?: number;
   /**
-   * A check of the coordinator lock's connection not answered within this
-   * loses the lock, in milliseconds.
+   * A check of the coordinator locks' session not answered within this
+   * loses every lock of the session, in milliseconds.
    * @default 5000
    */
   lockCheckTimeoutMs?: number;
