@@ -154,6 +154,14 @@ export interface Store {
   /** A short name for logs (`memory`, `sqlite`, `postgres`). */
   readonly kind: string;
   /**
+   * How many shards the runs are partitioned into (see `shardOf` in
+   * `model/shard.ts`): fixed when the store is created (PostgreSQL: at
+   * migrate time, recorded in the schema); 1 for the stores of one process
+   * (memory, SQLite). Each run, and each outbox item, belongs to the shard
+   * `shardOf(runId, shards)`.
+   */
+  readonly shards: number;
+  /**
    * Commits steps of one or more runs; a run whose `expectedRev` is stale is
    * skipped and reported. New runs have `expectedRev` 0.
    *
@@ -183,8 +191,12 @@ export interface Store {
    * and moves their due time to `now + claimMs`, so that other pollers (other
    * coordinators) skip them meanwhile. An item claimed by a poller that dies
    * is due again after `claimMs`.
+   *
+   * With `shards`, only items of those shards (an item's shard is its run's,
+   * `shardOf(item.runId, store.shards)`): a coordinator claims the outbox of
+   * the shards it owns. Undefined: every shard; an empty array: nothing.
    */
-  claimOutbox(now: number, limit: number, claimMs: number): Promise<OutboxItem[]>;
+  claimOutbox(now: number, limit: number, claimMs: number, shards?: readonly number[]): Promise<OutboxItem[]>;
   /**
    * The store's own clock (epoch ms), for stores shared by several processes:
    * outbox pollers judge claims by it rather than by their own clocks, which
@@ -204,8 +216,26 @@ export interface Store {
    * Stores that serve a single process (memory, SQLite) do not implement it.
    */
   tryLock?(name: string): Promise<StoreLock | undefined>;
+  /**
+   * Records that the coordinator process `member` is alive for `ttlMs` more
+   * milliseconds, by the store's clock, and returns the ids of every member
+   * alive now (whose last heartbeat has not expired), this one included, in
+   * code unit order. Members' shard ownership is computed from this list.
+   * Stores that serve a single process (memory, SQLite) do not implement it.
+   */
+  heartbeat?(member: string, ttlMs: number): Promise<string[]>;
+  /** Removes `member` from the members at once (a graceful close), rather than when its heartbeat expires. Idempotent. */
+  leave?(member: string): Promise<void>;
   /** Releases connections and files. Idempotent. */
   close(): Promise<void>;
+}
+
+/**
+ * Whether a claim of `shards` ({@link Store.claimOutbox}) covers the only
+ * shard, 0, of a store with one shard (memory, SQLite).
+ */
+export function claimsOnlyShard(shards: readonly number[] | undefined): boolean {
+  return shards === undefined || shards.includes(0);
 }
 
 /** Run statuses after which a run never changes again. */

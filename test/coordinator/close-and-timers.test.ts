@@ -192,9 +192,9 @@ describe('Coordinator close and timers', () => {
     let claims = 0;
     const store: Store = Object.assign(Object.create(inner) as Store, {
       tryLock: async () => lock,
-      claimOutbox: async (now: number, limit: number, claimMs: number): Promise<OutboxItem[]> => {
+      claimOutbox: async (now: number, limit: number, claimMs: number, shards?: readonly number[]): Promise<OutboxItem[]> => {
         claims++;
-        return inner.claimOutbox(now, limit, claimMs);
+        return inner.claimOutbox(now, limit, claimMs, shards);
       },
     });
     const subscription = { cancel: async () => undefined };

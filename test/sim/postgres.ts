@@ -75,7 +75,7 @@ export class SimDatabase {
     await admin.connect();
     await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
     const observerPool = simPool(io, new Set(), 1);
-    await migrate(observerPool, schema);
+    await migrate(observerPool, schema, { shards: 1 }); // its stores are built with one shard
     return new SimDatabase(io, schema, admin, new PostgresStore(observerPool, schema), observerPool);
   }
 

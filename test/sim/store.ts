@@ -46,6 +46,8 @@ export interface StoreWorld {
 /** A {@link Store} as one simulated process sees it. */
 export class SimStore implements Store {
   readonly kind: string;
+  /** The inner store's shard count. */
+  readonly shards: number;
   /** The election's lock, when the store has one (PostgreSQL). */
   readonly tryLock?: (name: string) => Promise<StoreLock | undefined>;
   /** The database's clock (simulated time), when the world's store has one. */
@@ -59,6 +61,7 @@ export class SimStore implements Store {
     private readonly watch?: StoreWatch,
   ) {
     this.kind = inner.kind;
+    this.shards = inner.shards;
     const tryLock = inner.tryLock?.bind(inner);
     if (tryLock !== undefined) {
       this.tryLock = (name) =>
@@ -132,10 +135,10 @@ export class SimStore implements Store {
     return this.call('dueOutbox', () => this.inner.dueOutbox(now, limit));
   }
 
-  claimOutbox(now: number, limit: number, claimMs: number): Promise<OutboxItem[]> {
+  claimOutbox(now: number, limit: number, claimMs: number, shards?: readonly number[]): Promise<OutboxItem[]> {
     this.watch?.claiming(this.process);
     return this.call('claimOutbox', async () => {
-      const items = await this.inner.claimOutbox(now, limit, claimMs);
+      const items = await this.inner.claimOutbox(now, limit, claimMs, shards);
       this.world.watch.claimed(items, now, claimMs, this.world.scheduler.now, this.process.name);
       return items;
     });

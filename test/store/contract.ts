@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createRun, emptyOutput, liveRun, runHeader, step } from '../../src/engine/index.js';
 import type { EngineEvent, LiveRun, NodeState, RunHeader, RunState, RunStatus } from '../../src/engine/index.js';
 import type { FlowDefinition, NodeDefinition } from '../../src/model/definition.js';
+import { shardOf } from '../../src/model/shard.js';
 import { stepCommit } from '../../src/store/step-commit.js';
 import type { OutboxItem, StepCommit, Store, TaskInfo } from '../../src/store/port.js';
 
@@ -260,6 +261,23 @@ export function storeContract(name: string, factory: StoreFactory): void {
       expect(await store.claimOutbox(60, 10, 100)).toEqual([]); // claimed by the first poller
       expect((await store.dueOutbox(200, 10)).map((o) => o.id)).toEqual(['y90', 'y20', 'y10']); // claimed ones are due at 150, ties in write order
       expect((await store.claimOutbox(151, 10, 100)).map((o) => o.id).sort()).toEqual(['y10', 'y20', 'y90']); // the claim ended
+    });
+
+    it("claims only the outbox items of the shards asked for (an item's shard is its run's)", async () => {
+      const runs = ['s1', 's2', 's3', 's4', 's5', 's6'].map((id) => {
+        const r = bareRun(id);
+        r.outbox = [outboxItem(`${id}:x`, id, 10), outboxItem(`${id}:y`, id, 20)];
+        return r;
+      });
+      await store.commit(runs);
+      const shard = shardOf('s1', store.shards);
+      const ofShard = runs.flatMap((r) => (shardOf(r.run.id, store.shards) === shard ? r.outbox.map((o) => o.id) : []));
+      expect(await store.claimOutbox(50, 100, 100, [])).toEqual([]);
+      expect((await store.claimOutbox(50, 100, 100, [shard])).map((o) => o.id).sort()).toEqual(ofShard.sort());
+      const others = Array.from({ length: store.shards }, (_, s) => s).filter((s) => s !== shard);
+      const rest = runs.flatMap((r) => r.outbox.map((o) => o.id)).filter((id) => !ofShard.includes(id));
+      expect((await store.claimOutbox(50, 100, 100, others)).map((o) => o.id).sort()).toEqual(rest.sort());
+      expect(await store.claimOutbox(50, 100, 100)).toEqual([]); // all claimed
     });
 
     it('reports a stale revision as a conflict, writes nothing for it, commits the other runs', async () => {

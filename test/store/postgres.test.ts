@@ -75,9 +75,11 @@ describe.skipIf(servicesSkipped())('PostgresStore', () => {
         const node = { ...create.nodes[0]!, backlog: [{ seq: 7, from: 'ev', value: { n: 1 } }, { seq: 9, from: 'ev' }] };
         await pool.query(`INSERT INTO "${legacy}".nodes (run_id, node_id, kind, name, status, data) VALUES ($1, 'a', 'task', 'a', $2, $3)`, [run.id, node.status, JSON.stringify(node)]);
 
-        expect(await migrate(pool, legacy)).toEqual([5]);
+        expect(await migrate(pool, legacy)).toEqual([5, 6]);
         const migrated = await openPostgresStore({ pool, schema: legacy });
         expect((await migrated.loadRun('legacy'))?.nodes.get('a')).toEqual(node);
+        expect(migrated.shards).toBe(1); // it held runs when version 6 came: they all stay in shard 0
+        await expect(migrate(pool, legacy, { shards: 16 })).rejects.toThrow(new RegExp(`"${legacy}" has 1 shard\\(s\\) and already holds runs.*16 shards`));
         await migrated.close();
         const rows = await pool.query<{ has: boolean }>(`SELECT data ? 'backlog' AS has FROM "${legacy}".nodes`);
         expect(rows.rows).toEqual([{ has: false }]);

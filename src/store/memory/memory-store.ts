@@ -16,7 +16,7 @@
 import type { HistoryEntry } from '../../engine/events.js';
 import type { ActivationState, NodeState, RunHeader, RunState } from '../../engine/state.js';
 import { attachBacklogs, nodeRow } from '../backlog.js';
-import { FINAL_STATUSES, type BacklogRow, type CommitResult, type OutboxItem, type Page, type RunFilter, type RunSummary, type Store, type StepCommit, type TaskInfo } from '../port.js';
+import { claimsOnlyShard, FINAL_STATUSES, type BacklogRow, type CommitResult, type OutboxItem, type Page, type RunFilter, type RunSummary, type Store, type StepCommit, type TaskInfo } from '../port.js';
 
 interface StoredRun {
   header: RunHeader;
@@ -33,6 +33,8 @@ const copy = <T extends object>(value: T): T => ({ ...value });
 export class MemoryStore implements Store {
   /** @inheritdoc */
   readonly kind = 'memory';
+  /** @inheritdoc */
+  readonly shards = 1;
   private readonly runs = new Map<string, StoredRun>();
   private readonly outbox = new Map<string, OutboxItem>();
   private readonly catalog = new Map<string, TaskInfo>();
@@ -149,7 +151,8 @@ export class MemoryStore implements Store {
   }
 
   /** @inheritdoc */
-  async claimOutbox(now: number, limit: number, claimMs: number): Promise<OutboxItem[]> {
+  async claimOutbox(now: number, limit: number, claimMs: number, shards?: readonly number[]): Promise<OutboxItem[]> {
+    if (!claimsOnlyShard(shards)) return [];
     const claimed = await this.dueOutbox(now, limit);
     for (const item of claimed) (this.outbox.get(item.id) as OutboxItem).dueAt = now + claimMs;
     return claimed;

@@ -12,7 +12,9 @@ import { MIGRATION_0001_SCHEMA } from './migrations/0001_schema.js';
 import { MIGRATION_0002_TASKS } from './migrations/0002_tasks.js';
 import { MIGRATION_0004_LEADER_EPOCHS } from './migrations/0004_leader_epochs.js';
 import { MIGRATION_0005_BACKLOG } from './migrations/0005_backlog.js';
+import { MIGRATION_0006_SHARDS } from './migrations/0006_shards.js';
 import { DEFAULT_SCHEMA, quoteSchema } from './schema-name.js';
+import { checkShardCount, readShardsSql } from './shard-count.js';
 
 /** One schema migration. */
 export interface Migration {
@@ -31,7 +33,13 @@ export interface Migration {
  * and be applied later, after higher ones: migrations never depend on the
  * versions between them.
  */
-export const MIGRATIONS: readonly Migration[] = [MIGRATION_0001_SCHEMA, MIGRATION_0002_TASKS, MIGRATION_0004_LEADER_EPOCHS, MIGRATION_0005_BACKLOG];
+export const MIGRATIONS: readonly Migration[] = [
+  MIGRATION_0001_SCHEMA,
+  MIGRATION_0002_TASKS,
+  MIGRATION_0004_LEADER_EPOCHS,
+  MIGRATION_0005_BACKLOG,
+  MIGRATION_0006_SHARDS,
+];
 
 /** The SQL text of `migration` for `schema` (already quoted). */
 export function migrationSql(migration: Migration, quotedSchema: string): string {
@@ -50,19 +58,48 @@ function checkNotNewer(schema: string, applied: ReadonlySet<number>): void {
   }
 }
 
+/** Options of {@link migrate}. */
+export interface MigrateOptions {
+  /**
+   * The shard count the schema must have (an integer from 1 to 1024). A new
+   * schema gets it; a schema without runs is changed to it; a schema holding
+   * runs with another count is refused (its runs are placed by that count).
+   * Undefined: keep the schema's count (a new schema gets 16; one migrated
+   * to version 6 while it already held runs, 1).
+   */
+  shards?: number;
+}
+
+/** What {@link migrateSchema} did. */
+export interface Migrated {
+  /** The versions applied (empty when the schema was up to date). */
+  applied: number[];
+  /** The schema's shard count. */
+  shards: number;
+}
+
 /**
  * Brings the schema `schema` (default `taskwire`) up to date: creates it if
  * needed and applies the migrations it lacks, in one transaction under a
  * transaction-level advisory lock, so that several processes migrating at once
- * are safe (one applies, the others wait and then find nothing to do). Returns
+ * are safe (one applies, the others wait and then find nothing to do); then
+ * sets the shard count when `options.shards` asks for another one. Returns
  * the versions it applied (empty when the schema was up to date).
  *
- * @throws ConfigError when `schema` is not a valid name, or when the schema
+ * @throws ConfigError when `schema` is not a valid name, when the schema
  *   records a version newer than this code's latest (migrated by a newer
- *   taskwire: its tables may have changed in ways this code cannot read).
+ *   taskwire: its tables may have changed in ways this code cannot read),
+ *   when `options.shards` is not an integer from 1 to 1024, or when the schema
+ *   holds runs and has another shard count than `options.shards`.
  */
-export async function migrate(pool: Pool, schema: string = DEFAULT_SCHEMA): Promise<number[]> {
+export async function migrate(pool: Pool, schema: string = DEFAULT_SCHEMA, options: MigrateOptions = {}): Promise<number[]> {
+  return (await migrateSchema(pool, schema, options)).applied;
+}
+
+/** {@link migrate}, also returning the schema's shard count (read in the same transaction). */
+export async function migrateSchema(pool: Pool, schema: string = DEFAULT_SCHEMA, options: MigrateOptions = {}): Promise<Migrated> {
   const quoted = quoteSchema(schema);
+  if (options.shards !== undefined) checkShardCount(options.shards, 'the `shards` option of migrate');
   return inTransaction(pool, async (client) => {
     await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`taskwire.migrate:${schema}`]);
     const exists = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
@@ -84,6 +121,17 @@ export async function migrate(pool: Pool, schema: string = DEFAULT_SCHEMA): Prom
       await client.query(`INSERT INTO ${quoted}.taskwire_migrations (version, name) VALUES ($1, $2)`, [migration.version, migration.name]);
       added.push(migration.version);
     }
-    return added;
+    const stored = Number((await client.query<{ value: unknown }>(readShardsSql(quoted))).rows[0]?.value);
+    const shards = options.shards ?? stored;
+    if (shards !== stored) {
+      const runs = await client.query(`SELECT 1 FROM ${quoted}.runs LIMIT 1`);
+      if (runs.rowCount !== 0) {
+        throw new ConfigError(
+          `PostgreSQL schema "${schema}" has ${stored} shard(s) and already holds runs, placed by that count: it cannot be changed to ${shards} shards (migrate it without --shards, or use another schema)`,
+        );
+      }
+      await client.query(`UPDATE ${quoted}.taskwire_settings SET value = to_jsonb($1::integer) WHERE key = 'shards'`, [shards]);
+    }
+    return { applied: added, shards };
   });
 }

@@ -16,6 +16,7 @@
  */
 import type { HistoryEntry } from '../../engine/events.js';
 import type { ActivationState, NodeState, RunHeader } from '../../engine/state.js';
+import { shardOf } from '../../model/shard.js';
 import type { BacklogRow, OutboxItem, StepCommit } from '../port.js';
 
 /** What a batch writes for one run if the run is stored at revision {@link RunPlan.fromRev}. */
@@ -24,6 +25,8 @@ export interface RunPlan {
   readonly id: string;
   /** The revision the run must hold for this plan to be written: the update's guard; 0 to insert the run. */
   readonly fromRev: number;
+  /** The run's shard (written when the run is inserted). */
+  readonly shard: number;
   /** The header after the last applied commit. */
   header: RunHeader;
   /** Nodes to insert or replace, by id, in the order the memory store would hold them. */
@@ -48,6 +51,8 @@ export interface RunPlan {
 export interface PlannedOutbox {
   /** The item. */
   readonly item: OutboxItem;
+  /** The shard of the item's run. */
+  readonly shard: number;
   /**
    * Where the item was first added in the batch (by commit, then by its index
    * in the commit): outbox rows of the whole batch are inserted in this order.
@@ -56,15 +61,16 @@ export interface PlannedOutbox {
 }
 
 /** Compares strings in code unit order (as `COLLATE "C"` does). */
-function byCodeUnit(a: string, b: string): number {
+export function byCodeUnit(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /**
  * The candidate plans of `commits`, sorted by run id (code unit order: the
- * order rows are locked and inserted in), then by `fromRev`.
+ * order rows are locked and inserted in), then by `fromRev`; runs and outbox
+ * items placed among `shards` shards.
  */
-export function planCommit(commits: readonly StepCommit[]): RunPlan[] {
+export function planCommit(commits: readonly StepCommit[], shards: number): RunPlan[] {
   const byRun = new Map<string, number[]>();
   const positions: number[] = [];
   let position = 0;
@@ -79,16 +85,24 @@ export function planCommit(commits: readonly StepCommit[]): RunPlan[] {
   for (const id of [...byRun.keys()].sort(byCodeUnit)) {
     const indexes = byRun.get(id) ?? [];
     const revs = [...new Set(indexes.map((i) => commits[i]?.expectedRev ?? 0))].sort((a, b) => a - b);
+    const placed = { id, shard: shardOf(id, shards), shards };
     for (const fromRev of revs) {
-      const plan = planRun(commits, indexes, fromRev, positions);
+      const plan = planRun(commits, indexes, fromRev, positions, placed);
       if (plan !== undefined) plans.push(plan);
     }
   }
   return plans;
 }
 
-/** The plan of run `indexes` (its commits, in batch order) if the run is stored at `fromRev`. */
-function planRun(commits: readonly StepCommit[], indexes: readonly number[], fromRev: number, positions: readonly number[]): RunPlan | undefined {
+/** The run `run.id` and its shard among `run.shards`. */
+interface PlacedRun {
+  readonly id: string;
+  readonly shard: number;
+  readonly shards: number;
+}
+
+/** The plan of `run` (its commits at `indexes`, in batch order) if the run is stored at `fromRev`. */
+function planRun(commits: readonly StepCommit[], indexes: readonly number[], fromRev: number, positions: readonly number[], run: PlacedRun): RunPlan | undefined {
   let plan: RunPlan | undefined;
   let rev = fromRev;
   for (const i of indexes) {
@@ -96,8 +110,9 @@ function planRun(commits: readonly StepCommit[], indexes: readonly number[], fro
     if (commit === undefined || commit.expectedRev !== rev) continue;
     rev = commit.run.rev;
     plan ??= {
-      id: commit.run.id,
+      id: run.id,
       fromRev,
+      shard: run.shard,
       header: commit.run,
       nodes: new Map(),
       removed: new Set(),
@@ -126,7 +141,8 @@ function planRun(commits: readonly StepCommit[], indexes: readonly number[], fro
     plan.history.push(...commit.history);
     // A replaced item keeps the position of its first addition, as the memory store's outbox does.
     for (const [j, item] of commit.outbox.entries()) {
-      plan.outbox.set(item.id, { item, position: plan.outbox.get(item.id)?.position ?? (positions[i] ?? 0) + j });
+      const shard = item.runId === run.id ? run.shard : shardOf(item.runId, run.shards);
+      plan.outbox.set(item.id, { item, shard, position: plan.outbox.get(item.id)?.position ?? (positions[i] ?? 0) + j });
     }
   }
   return plan;

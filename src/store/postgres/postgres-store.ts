@@ -6,19 +6,21 @@
  *
  * @packageDocumentation
  */
+import { hostname } from 'node:os';
 import pg, { type Pool, type PoolClient } from 'pg';
 import type { HistoryEntry } from '../../engine/events.js';
 import type { ActivationState, RunState } from '../../engine/state.js';
 import { ClosedError, ConfigError, FencedError, StoreError } from '../../errors.js';
 import type { CommitResult, Fence, OutboxItem, Page, RunFilter, RunSummary, Store, StepCommit, StoreLock, TaskInfo } from '../port.js';
 import { ACTIVATION_ROW, HISTORY_ROW, readRow, readStatus } from '../row-check.js';
-import { systemTimers, tryAdvisoryLock, type LockCheck, type Timers } from './lock.js';
-import { migrate } from './migrations.js';
-import { conflictsOf, planCommit } from './plan.js';
+import { AdvisoryLocks, systemTimers, type LockCheck, type Timers } from './lock.js';
+import { migrateSchema } from './migrations.js';
+import { byCodeUnit, conflictsOf, planCommit } from './plan.js';
 import { buildQueries, type NamedQuery, type Queries } from './queries.js';
 import { redactSecret, redactUrl } from './redact.js';
 import { activationRows, backlogRows, clearedRows, epoch, historyRows, loadedRun, type LoadedRow, nodeRows, outboxItem, outboxRows, removedRows, runRows } from './rows.js';
 import { DEFAULT_SCHEMA, quoteSchema } from './schema-name.js';
+import { checkShardCount } from './shard-count.js';
 
 /** Options of {@link openPostgresStore}: give `url` or `pool`. */
 export interface PostgresStoreOptions {
@@ -32,19 +34,27 @@ export interface PostgresStoreOptions {
    */
   schema?: string;
   /**
+   * The shard count the schema must have, an integer from 1 to 1024 (see
+   * `migrate`): a new schema is created with it, a schema without runs is
+   * changed to it, and a schema holding runs with another count is refused
+   * (ConfigError). Leave it out to use the schema's count
+   * ({@link PostgresStore.shards}; a new schema gets 16).
+   */
+  shards?: number;
+  /**
    * Connections of the pool created from `url`.
    * @default 10
    */
   poolSize?: number;
   /**
-   * How often the coordinator lock's connection is checked, in milliseconds
+   * How often the coordinator locks' session is checked, in milliseconds
    * (see {@link PostgresStore.tryLock}).
    * @default 1000
    */
   lockCheckIntervalMs?: number;
   /**
-   * A check of the coordinator lock's connection not answered within this
-   * loses the lock, in milliseconds.
+   * A check of the coordinator locks' session not answered within this
+   * loses every lock of the session, in milliseconds.
    * @default 5000
    */
   lockCheckTimeoutMs?: number;
@@ -64,24 +74,36 @@ const DEFAULT_LOCK_CHECK: LockCheck = { intervalMs: 1000, timeoutMs: 5000, clock
 export class PostgresStore implements Store {
   /** @inheritdoc */
   readonly kind = 'postgres';
+  /**
+   * @inheritdoc
+   *
+   * The count recorded in the schema (`taskwire_settings`), set when it was
+   * migrated.
+   */
+  readonly shards: number;
   /** The schema holding the tables. */
   readonly schema: string;
   private readonly q: Queries;
+  private readonly locks: AdvisoryLocks;
   private closed = false;
 
   /**
-   * Wraps `pool`, on a schema that is already migrated ({@link migrate});
+   * Wraps `pool`, on a schema that is already migrated (`migrate`);
    * {@link openPostgresStore} does both. `ownsPool`: whether {@link close} ends the pool;
-   * `lockCheck`: how the coordinator lock's connection is watched.
+   * `lockCheck`: how the coordinator locks' session is watched; `shards`: the
+   * schema's shard count (which {@link openPostgresStore} reads from it).
    */
   constructor(
     private readonly pool: Pool,
     schema: string = DEFAULT_SCHEMA,
     private readonly ownsPool = false,
-    private readonly lockCheck: LockCheck = DEFAULT_LOCK_CHECK,
+    lockCheck: LockCheck = DEFAULT_LOCK_CHECK,
+    shards = 1,
   ) {
     this.q = buildQueries(quoteSchema(schema));
     this.schema = schema;
+    this.shards = checkShardCount(shards, 'PostgresStore: `shards`');
+    this.locks = new AdvisoryLocks(pool, this.q, lockCheck);
   }
 
   /**
@@ -92,7 +114,7 @@ export class PostgresStore implements Store {
   async commit(commits: StepCommit[], fence?: Fence): Promise<CommitResult> {
     this.check();
     if (commits.length === 0) return { conflicts: [] };
-    const plans = planCommit(commits);
+    const plans = planCommit(commits, this.shards);
     const values = [
       fence?.name ?? null,
       fence?.epoch ?? 0,
@@ -170,9 +192,12 @@ export class PostgresStore implements Store {
   }
 
   /** @inheritdoc */
-  async claimOutbox(now: number, limit: number, claimMs: number): Promise<OutboxItem[]> {
+  async claimOutbox(now: number, limit: number, claimMs: number, shards?: readonly number[]): Promise<OutboxItem[]> {
     this.check();
-    const rows = await query<{ data: unknown; was_due: string; ord: string }>(this.pool, this.q.claimOutbox, [epoch(now, Math.floor), limit, epoch(now + claimMs, Math.ceil)]);
+    if (shards?.length === 0) return [];
+    const values = [epoch(now, Math.floor), limit, epoch(now + claimMs, Math.ceil)];
+    type Row = { data: unknown; was_due: string; ord: string };
+    const rows = await (shards === undefined ? query<Row>(this.pool, this.q.claimOutbox, values) : query<Row>(this.pool, this.q.claimShardOutbox, [...values, shards]));
     rows.sort((a, b) => Number(a.was_due) - Number(b.was_due) || Number(a.ord) - Number(b.ord));
     return rows.map((row) => outboxItem(row.data));
   }
@@ -210,16 +235,40 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * A session advisory lock on a pooled connection of its own, held while that
-   * session lives (a process that dies loses it at once), and the election's
-   * leader epoch, incremented on each win. The connection is checked every
-   * `lockCheckIntervalMs`; an error, a check unanswered within
-   * `lockCheckTimeoutMs` (a half-open connection) or a newer epoch loses the
-   * lock, and a lost lock's connection is destroyed, never kept from the pool.
+   * A session advisory lock, held while its session lives (a process that
+   * dies loses it at once), and the election's leader epoch, incremented on
+   * each win. All the locks of this store share one session: a pooled
+   * connection taken on the first lock and given back when none is held. The
+   * session is checked every `lockCheckIntervalMs`, the epochs of all its
+   * elections in one query: a newer epoch loses that election's lock; an
+   * error or a check unanswered within `lockCheckTimeoutMs` (a half-open
+   * connection) loses every lock, and the session's connection is destroyed,
+   * never kept from the pool. Undefined when another session holds the lock,
+   * or this store already does.
    */
   async tryLock(name: string): Promise<StoreLock | undefined> {
     this.check();
-    return tryAdvisoryLock(this.pool, name, `taskwire:${this.schema}:${name}`, this.q, this.lockCheck);
+    return this.locks.tryLock(name, `taskwire:${this.schema}:${name}`);
+  }
+
+  /**
+   * @inheritdoc
+   *
+   * The `coordinators` table, by the database's clock: one statement renews
+   * the member's row (with this process's host name and pid), deletes expired
+   * rows no other heartbeat is touching, and returns the members alive.
+   */
+  async heartbeat(member: string, ttlMs: number): Promise<string[]> {
+    this.check();
+    if (!(Number.isFinite(ttlMs) && ttlMs > 0)) throw new ConfigError(`heartbeat: \`ttlMs\` must be a positive number, got ${String(ttlMs)}`);
+    const rows = await query<{ member: string }>(this.pool, this.q.heartbeat, [member, ttlMs, hostname(), process.pid]);
+    return rows.map((row) => row.member).sort(byCodeUnit);
+  }
+
+  /** @inheritdoc */
+  async leave(member: string): Promise<void> {
+    this.check();
+    await query(this.pool, this.q.leave, [member]);
   }
 
   /** @inheritdoc */
@@ -249,11 +298,12 @@ async function query<R extends object>(on: Pool | PoolClient, statement: NamedQu
  * and `pool`, a bad schema name, a bad pool size).
  */
 export async function openPostgresStore(options: PostgresStoreOptions): Promise<PostgresStore> {
-  const { url, schema = DEFAULT_SCHEMA, poolSize, lockCheckIntervalMs = DEFAULT_LOCK_CHECK.intervalMs, lockCheckTimeoutMs = DEFAULT_LOCK_CHECK.timeoutMs, clock = DEFAULT_LOCK_CHECK.clock } = options;
+  const { url, schema = DEFAULT_SCHEMA, shards, poolSize, lockCheckIntervalMs = DEFAULT_LOCK_CHECK.intervalMs, lockCheckTimeoutMs = DEFAULT_LOCK_CHECK.timeoutMs, clock = DEFAULT_LOCK_CHECK.clock } = options;
   quoteSchema(schema);
   for (const [option, value] of [['lockCheckIntervalMs', lockCheckIntervalMs], ['lockCheckTimeoutMs', lockCheckTimeoutMs]] as const) {
     if (!Number.isInteger(value) || value < 1) throw new ConfigError(`openPostgresStore: \`${option}\` must be a positive integer, got ${String(value)}`);
   }
+  if (shards !== undefined) checkShardCount(shards, 'openPostgresStore: `shards`');
   if ((url === undefined) === (options.pool === undefined)) throw new ConfigError('openPostgresStore: give either `url` or `pool` (exactly one)');
   if (url !== undefined && (typeof url !== 'string' || url === '')) throw new ConfigError('openPostgresStore: `url` must be a non-empty string');
   if (poolSize !== undefined && (!Number.isInteger(poolSize) || poolSize < 1)) {
@@ -272,13 +322,14 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     // The pool drops that connection and opens a new one on the next query.
     pool.on('error', () => undefined);
   }
+  let migrated: { shards: number };
   try {
-    await migrate(pool, schema);
+    migrated = await migrateSchema(pool, schema, { shards });
   } catch (error) {
     if (options.pool === undefined) await pool.end().catch(() => undefined);
     throw connectError(error, url);
   }
-  return new PostgresStore(pool, schema, options.pool === undefined, { intervalMs: lockCheckIntervalMs, timeoutMs: lockCheckTimeoutMs, clock });
+  return new PostgresStore(pool, schema, options.pool === undefined, { intervalMs: lockCheckIntervalMs, timeoutMs: lockCheckTimeoutMs, clock }, migrated.shards);
 }
 
 /** An error raised while opening, with the password of `url` masked everywhere in the message. */

@@ -7,15 +7,16 @@
 import { fnv1a32 } from '../../model/hash.js';
 import { activations } from './sql/activations.js';
 import { deleteOutbox } from './sql/delete-outbox.js';
-import { claimOutbox } from './sql/claim-outbox.js';
+import { claimOutbox, claimShardOutbox } from './sql/claim-outbox.js';
 import { clock } from './sql/clock.js';
 import { commit } from './sql/commit.js';
+import { heartbeat, leave } from './sql/coordinators.js';
 import { dueOutbox } from './sql/due-outbox.js';
 import { history } from './sql/history.js';
 import { listRuns } from './sql/list-runs.js';
 import { liveRuns } from './sql/live-runs.js';
 import { loadRun } from './sql/load-run.js';
-import { bumpEpoch, readEpoch } from './sql/leader-epochs.js';
+import { bumpEpoch, readEpochs } from './sql/leader-epochs.js';
 import { runsListeningTo } from './sql/runs-listening-to.js';
 import { tasks } from './sql/tasks.js';
 import { upsertTasks } from './sql/upsert-tasks.js';
@@ -30,12 +31,15 @@ const BUILDERS = {
   activations,
   dueOutbox,
   claimOutbox,
+  claimShardOutbox,
   clock,
   deleteOutbox,
   upsertTasks,
   tasks,
   bumpEpoch,
-  readEpoch,
+  readEpochs,
+  heartbeat,
+  leave,
 } satisfies Record<string, (schema: string) => string>;
 
 /** A named statement: `name` identifies the prepared statement on each connection. */

@@ -40,13 +40,14 @@ function record(fields: Record<string, unknown>, data: string): string {
   return `${JSON.stringify(fields).slice(0, -1)},"data":${data}}`;
 }
 
-/** The `runs` rows of `plans`, each with the `from_rev` it is written at (0: inserted). */
+/** The `runs` rows of `plans`, each with the `from_rev` it is written at (0: inserted) and its shard. */
 export function runRows(plans: readonly RunPlan[]): string {
   const rows = plans.map((plan) => {
     const h = plan.header;
     const fields = {
       id: plan.id,
       from_rev: plan.fromRev,
+      shard: plan.shard,
       flow: h.flow,
       status: h.status,
       rev: h.rev,
@@ -114,14 +115,14 @@ export function historyRows(plans: readonly RunPlan[]): string {
 
 /**
  * The `outbox` rows of `plans`, in the order their items were first added to
- * the batch; `commit_run` is the run whose commit adds the item (the row is
- * written with that run).
+ * the batch, each with the shard of its run; `commit_run` is the run whose
+ * commit adds the item (the row is written with that run).
  */
 export function outboxRows(plans: readonly RunPlan[]): string {
   const planned = plans.flatMap((plan) => [...plan.outbox.values()].map((entry) => ({ plan, entry })));
   planned.sort((a, b) => a.entry.position - b.entry.position);
-  const rows = planned.map(({ plan, entry: { item } }) =>
-    record({ id: item.id, run_id: item.runId, commit_run: plan.id, from_rev: plan.fromRev, due_at: epoch(item.dueAt, Math.ceil) }, jsonbText(item)),
+  const rows = planned.map(({ plan, entry: { item, shard } }) =>
+    record({ id: item.id, run_id: item.runId, shard, commit_run: plan.id, from_rev: plan.fromRev, due_at: epoch(item.dueAt, Math.ceil) }, jsonbText(item)),
   );
   return `[${rows.join(',')}]`;
 }

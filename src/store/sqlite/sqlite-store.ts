@@ -20,7 +20,7 @@ import type { HistoryEntry } from '../../engine/events.js';
 import type { ActivationState, NodeState, RunState } from '../../engine/state.js';
 import { ClosedError, ConfigError } from '../../errors.js';
 import { attachBacklogs, nodeRow } from '../backlog.js';
-import { notFinalSql, type CommitResult, type OutboxItem, type Page, type RunFilter, type RunSummary, type Store, type StepCommit, type TaskInfo } from '../port.js';
+import { claimsOnlyShard, notFinalSql, type CommitResult, type OutboxItem, type Page, type RunFilter, type RunSummary, type Store, type StepCommit, type TaskInfo } from '../port.js';
 import { ACTIVATION_ROW, BACKLOG_ROW, HISTORY_ROW, NODE_ROW, readHeader, readRow, readStatus } from '../row-check.js';
 import { checkDatabaseFile, migrate, openError } from './schema.js';
 
@@ -108,6 +108,8 @@ function prepare(db: Database.Database) {
 export class SqliteStore implements Store {
   /** @inheritdoc */
   readonly kind = 'sqlite';
+  /** @inheritdoc */
+  readonly shards = 1;
   /** The database file (or `:memory:`). */
   readonly path: string;
   private readonly db: Database.Database;
@@ -287,8 +289,9 @@ export class SqliteStore implements Store {
   }
 
   /** @inheritdoc */
-  async claimOutbox(now: number, limit: number, claimMs: number): Promise<OutboxItem[]> {
+  async claimOutbox(now: number, limit: number, claimMs: number, shards?: readonly number[]): Promise<OutboxItem[]> {
     this.assertOpen();
+    if (!claimsOnlyShard(shards)) return [];
     const items = this.sql.claimOutbox.all(now + claimMs, now, sqlLimit(limit)).map((r) => JSON.parse(r.data) as OutboxItem);
     return items.sort((a, b) => a.dueAt - b.dueAt);
   }

@@ -43,7 +43,8 @@ const OF_WRITTEN = 'JOIN written w ON w.id = r.run_id AND w.from_rev = r.from_re
 /**
  * `$1 text|null`: the fence's election (null: no fence), `$2 bigint`: its
  * epoch, `$3`..`$10 jsonb`: the run, removed node, node, activation, history,
- * outbox, cleared backlog and backlog rows of the plans (see `../rows.ts`).
+ * outbox, cleared backlog and backlog rows of the plans (see `../rows.ts`;
+ * run and outbox rows carry their run's shard, computed by the store).
  * Returns one row: `ok` (false: fenced, nothing written), `epoch` (the
  * election's current epoch, null without a fence or an election), and the
  * `ids` and `from_revs` of the runs written.
@@ -52,15 +53,15 @@ export const commit = (s: string): string => `
 WITH fence AS MATERIALIZED (
        SELECT epoch FROM ${s}.leader_epochs WHERE $1::text IS NOT NULL AND name = $1::text FOR SHARE),
      run_rows AS MATERIALIZED (
-       SELECT * FROM jsonb_to_recordset($3::jsonb) AS r(id text, from_rev integer, flow text, status text, rev integer, graph_version integer,
+       SELECT * FROM jsonb_to_recordset($3::jsonb) AS r(id text, from_rev integer, shard smallint, flow text, status text, rev integer, graph_version integer,
                                                        created_at bigint, updated_at bigint, header jsonb)),
      locked AS MATERIALIZED (
        SELECT id, rev FROM ${s}.runs WHERE id IN (SELECT id FROM run_rows WHERE from_rev > 0) ORDER BY id COLLATE "C" FOR UPDATE),
      gate AS MATERIALIZED (
        SELECT ($1::text IS NULL OR EXISTS (SELECT 1 FROM fence WHERE epoch = $2::bigint)) AND (SELECT count(*) FROM locked) >= 0 AS ok),
      inserted AS (
-       INSERT INTO ${s}.runs (id, flow, status, rev, graph_version, created_at, updated_at, header)
-       SELECT r.id, r.flow, r.status, r.rev, r.graph_version, r.created_at, r.updated_at, r.header
+       INSERT INTO ${s}.runs (id, shard, flow, status, rev, graph_version, created_at, updated_at, header)
+       SELECT r.id, r.shard, r.flow, r.status, r.rev, r.graph_version, r.created_at, r.updated_at, r.header
          FROM run_rows r
         WHERE r.from_rev = 0 AND (SELECT ok FROM gate)
         ORDER BY r.id COLLATE "C"
@@ -106,13 +107,13 @@ WITH fence AS MATERIALIZED (
            ON CONFLICT (run_id, seq) DO NOTHING
        RETURNING 1),
      outbox AS (
-       INSERT INTO ${s}.outbox (id, run_id, due_at, data)
-       SELECT o.id, o.run_id, o.due_at, o.data
-         FROM ROWS FROM (jsonb_to_recordset($8::jsonb) AS (id text, run_id text, commit_run text, from_rev integer, due_at bigint, data jsonb))
-              WITH ORDINALITY AS o(id, run_id, commit_run, from_rev, due_at, data, i)
+       INSERT INTO ${s}.outbox (id, run_id, shard, due_at, data)
+       SELECT o.id, o.run_id, o.shard, o.due_at, o.data
+         FROM ROWS FROM (jsonb_to_recordset($8::jsonb) AS (id text, run_id text, shard smallint, commit_run text, from_rev integer, due_at bigint, data jsonb))
+              WITH ORDINALITY AS o(id, run_id, shard, commit_run, from_rev, due_at, data, i)
          JOIN written w ON w.id = o.commit_run AND w.from_rev = o.from_rev
         ORDER BY o.i
-           ON CONFLICT (id) DO UPDATE SET run_id = excluded.run_id, due_at = excluded.due_at, data = excluded.data
+           ON CONFLICT (id) DO UPDATE SET run_id = excluded.run_id, shard = excluded.shard, due_at = excluded.due_at, data = excluded.data
        RETURNING 1),
      backlog AS (
        INSERT INTO ${s}.backlog (run_id, node_id, seq, data)

@@ -9,6 +9,6 @@ INSERT INTO ${s}.leader_epochs (name, epoch) VALUES ($1, 1)
     ON CONFLICT (name) DO UPDATE SET epoch = ${s}.leader_epochs.epoch + 1
 RETURNING epoch`;
 
-/** `$1 text`: the election. Its current epoch (no row: never elected). */
-export const readEpoch = (s: string): string => `
-SELECT epoch FROM ${s}.leader_epochs WHERE name = $1`;
+/** `$1 text[]`: elections. Their current epochs (`name`, `epoch`; no row: never elected). */
+export const readEpochs = (s: string): string => `
+SELECT name, epoch FROM ${s}.leader_epochs WHERE name = ANY($1::text[])`;
