@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe } from 'vitest';
 import { connect, type Client, type ConnectOptions } from '../../src/index.js';
-import { dropTestSpace, requirePostgres, requireRabbit, servicesSkipped } from '../support/services.js';
+import { dropTestSpace, prepareTestSchema, requirePostgres, requireRabbit, servicesSkipped } from '../support/services.js';
 
 /** A way to get a connected client. */
 export interface Backend {
@@ -65,7 +65,10 @@ const distributed: BackendFactory = () => {
     async connect(options = {}) {
       const [broker, store] = await Promise.all([requireRabbit(), requirePostgres()]);
       const suffix = Math.random().toString(36).slice(2, 10);
-      space ??= { prefix: `twtest-${suffix}`, schema: `tw_api_${suffix}` };
+      if (space === undefined) {
+        space = { prefix: `twtest-${suffix}`, schema: `tw_api_${suffix}` };
+        await prepareTestSchema(space.schema);
+      }
       const client = await connect({ broker, store, ...space, worker: true, coordinator: true, ...options });
       clients.push(client);
       return client;

@@ -21,7 +21,8 @@ import { connect, type Client, type HistoryEntry, type Store } from '../../src/i
 import { openPostgresStore } from '../../src/store/postgres/index.js';
 import { connectAmqp } from '../../src/transport/amqp/index.js';
 import { RECORD_ENV } from '../fixtures/fault-tasks.js';
-import { requirePostgres, requireRabbit } from '../support/services.js';
+import { prepareTestSchema, requirePostgres, requireRabbit } from '../support/services.js';
+import { DEFAULT_SHARDS } from '../../src/store/postgres/shard-count.js';
 
 /** The repository root. */
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -365,6 +366,7 @@ export class Cluster {
     const [broker, store] = await Promise.all([requireRabbit(), requirePostgres()]);
     const suffix = randomBytes(5).toString('hex');
     const dir = mkdtempSync(join(tmpdir(), 'taskwire-fault-'));
+    await prepareTestSchema(`tw_fault_${suffix}`);
     return new Cluster(broker, store, `twfault-${suffix}`, `tw_fault_${suffix}`, dir);
   }
 
@@ -462,7 +464,7 @@ export class Cluster {
       // Each step on its own: a broker that is down must not leave the schema behind, nor the reverse.
       const steps = await Promise.allSettled([
         (async () => {
-          const transport = await connectAmqp({ url: this.broker, prefix: this.prefix });
+          const transport = await connectAmqp({ url: this.broker, prefix: this.prefix, shards: DEFAULT_SHARDS });
           await transport.purgeAndDelete(['default']);
         })(),
         (async () => {

@@ -7,7 +7,9 @@
  */
 import { connect } from 'node:net';
 import pg from 'pg';
+import { migrate } from '../../src/store/postgres/migrations.js';
 import { redactUrl } from '../../src/store/postgres/redact.js';
+import { DEFAULT_SHARDS } from '../../src/store/postgres/shard-count.js';
 
 /** Connection URL of the test PostgreSQL (`TASKWIRE_TEST_PG_URL`). */
 export const PG_URL = process.env['TASKWIRE_TEST_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -84,10 +86,31 @@ export interface TestSpace {
   schema: string;
 }
 
-/** Deletes a test space: the prefix's queues and exchanges (with these work queues), and the schema. */
+/**
+ * Shards of the schemas the distributed tests prepare with {@link prepareTestSchema}:
+ * several (the signals of one test travel through several queues), but fewer
+ * than the default, so that a test declares few quorum queues.
+ */
+export const TEST_SHARDS = 4;
+
+/** Creates a test's schema with {@link TEST_SHARDS} shards (before any process opens it). */
+export async function prepareTestSchema(schema: string): Promise<void> {
+  const pool = new pg.Pool({ connectionString: await requirePostgres(), max: 1 });
+  try {
+    await migrate(pool, schema, { shards: TEST_SHARDS });
+  } finally {
+    await pool.end();
+  }
+}
+
+/**
+ * Deletes a test space: the prefix's queues and exchanges (with these work
+ * queues; the signal queues of up to the default shard count, whatever the
+ * schema had), and the schema.
+ */
 export async function dropTestSpace(space: TestSpace, workQueues: string[] = ['default']): Promise<void> {
   const { connectAmqp } = await import('../../src/transport/amqp/index.js');
-  const transport = await connectAmqp({ url: await requireRabbit(), prefix: space.prefix });
+  const transport = await connectAmqp({ url: await requireRabbit(), prefix: space.prefix, shards: DEFAULT_SHARDS });
   await transport.purgeAndDelete(workQueues);
   await transport.close();
   const db = new pg.Client({ connectionString: await requirePostgres() });
