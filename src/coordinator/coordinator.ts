@@ -36,12 +36,14 @@ import { DEFAULT_CACHE_SIZE, DEFAULT_CACHE_TTL_MS, RunCache } from './run-cache.
 import { writtenSteps, type UncertainStep } from './uncertain.js';
 import { signalToEvent } from './signals.js';
 import { CLIENT_EVENTS, type Pending } from './pending.js';
-import { stepRunEvents } from './step-run-events.js';
+import { stepRunEvents, type StepRunDeps } from './step-run-events.js';
 
 const MAX_CONFLICT_RETRIES = 20;
 /** Client events give up after this many store failures (signals never do: the broker holds them). */
 const MAX_STORE_RETRIES = 6;
 const MAX_STORE_RETRY_DELAY_MS = 5000;
+/** What a signal's event resolves and rejects with: nobody awaits it (its delivery is acked or given back). */
+const noop = (): void => undefined;
 
 /** Steps runs in response to events. */
 export class Coordinator {
@@ -70,9 +72,19 @@ export class Coordinator {
   /** Since when heartbeats are heard: start, election, or the store back after failures (see `leaseGraceMs`). */
   private hearingSince = 0;
 
+  /** What stepping a run's events needs (one object, not closures per run and batch). */
+  private readonly stepDeps: StepRunDeps;
+
   constructor(private readonly options: CoordinatorOptions) {
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? silentLogger;
+    this.stepDeps = {
+      logger: this.logger,
+      maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+      requeue: (...later) => this.queue.push(...later),
+      forget: (runId) => this.cache.delete(runId),
+      onEngineError: (item, error) => this.onEngineError(item, error),
+    };
     this.outboxBackoff = new OutboxBackoff(options.republishAfterMs ?? 5000);
     this.cache = new RunCache(options.cacheSize ?? DEFAULT_CACHE_SIZE, options.cacheTtlMs ?? DEFAULT_CACHE_TTL_MS, this.clock);
   }
@@ -189,7 +201,6 @@ export class Coordinator {
 
   private onSignals(batch: Delivery<SignalMessage>[]): void {
     for (const delivery of batch) {
-      const noop = (): void => undefined;
       this.enqueue({ runId: delivery.body.runId, event: signalToEvent(delivery.body), delivery, resolve: noop, reject: noop, conflicts: 0, storeRetries: 0 });
     }
   }
@@ -257,6 +268,7 @@ export class Coordinator {
     const now = this.clock.now();
     const steps: { live: LiveRun; out: StepOutput; items: Pending[] }[] = [];
     const commits: StepCommit[] = [];
+    const deps = this.stepDeps;
     for (const [runId, items] of byRun) {
       const live = runs.get(runId);
       if (live === undefined) {
@@ -267,13 +279,7 @@ export class Coordinator {
         continue;
       }
       const expectedRev = live.state.rev;
-      const stepped = stepRunEvents(live, items, now, {
-        logger: this.logger,
-        maxMessageBytes: this.options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
-        requeue: (...later) => this.queue.push(...later),
-        forget: () => this.cache.delete(runId),
-        onEngineError: (item, error) => this.onEngineError(item, error),
-      });
+      const stepped = stepRunEvents(live, items, now, deps);
       if (stepped === undefined) continue;
       const { out, applied } = stepped;
       if (out.history.length === 0 && out.nodes.size === 0 && out.activations.size === 0) {
