@@ -480,16 +480,16 @@ export class Coordinator {
       const cached = this.cache.get(id);
       if (cached !== undefined) runs.set(id, cached);
     }
+    const missing = runIds.filter((id) => !runs.has(id));
+    if (missing.length === 0) return runs; // all cached: no promises to wait for
     await Promise.all(
-      runIds
-        .filter((id) => !runs.has(id))
-        .map(async (id) => {
-          const state = await this.options.store.loadRun(id);
-          if (state === undefined) return;
-          const live = liveRun(state);
-          this.cache.set(id, live);
-          runs.set(id, live);
-        }),
+      missing.map(async (id) => {
+        const state = await this.options.store.loadRun(id);
+        if (state === undefined) return;
+        const live = liveRun(state);
+        this.cache.set(id, live);
+        runs.set(id, live);
+      }),
     );
     return runs;
   }

@@ -113,6 +113,11 @@ export interface Execution {
   returned?: Promise<void>;
 }
 
+/** The failure signal of an execution (a module function: a closure per execution costs on the embedded hot path). */
+function failed(ref: Omit<SignalMessage, 'type'>, rollback: boolean, error: Failure): SignalMessage {
+  return rollback ? { ...ref, type: 'rollback.failed', error } : { ...ref, type: 'task.failed', error };
+}
+
 /**
  * Executes a dispatch with the registry's code and returns the signal to send.
  * `abort` fires when the run is cancelled or the worker stops; `clock` times
@@ -123,10 +128,8 @@ export async function execute(message: DispatchMessage, registry: TaskRegistry, 
   if (message.activation !== undefined) ref.activation = message.activation;
   const rollback = message.kind === 'rollback';
   const task = registry.get(message.task);
-  const fail = (error: Failure): SignalMessage =>
-    rollback ? { ...ref, type: 'rollback.failed', error } : { ...ref, type: 'task.failed', error };
   if (task === undefined) {
-    return { signal: fail({ ...toFailure(new UnknownTaskError(message.task, `worker "${worker}"`)), retryable: false }) };
+    return { signal: failed(ref, rollback, { ...toFailure(new UnknownTaskError(message.task, `worker "${worker}"`)), retryable: false }) };
   }
   if (rollback && task.rollback === undefined) return { signal: { ...ref, type: 'rollback.succeeded' } };
   let returned: Promise<void> | undefined;
@@ -153,6 +156,6 @@ export async function execute(message: DispatchMessage, registry: TaskRegistry, 
     const failure = toFailure(thrown);
     // An encode error is a bug in the task's result: retrying cannot fix it.
     if ((thrown as { code?: unknown })?.code === 'TW_ENCODE') failure.retryable = false;
-    return { signal: fail(failure), returned };
+    return { signal: failed(ref, rollback, failure), returned };
   }
 }
