@@ -19,12 +19,19 @@ import type { TaskRegistry } from './registry.js';
 /** An attempt under way: its outcome, and when its code has actually returned. */
 interface Attempt<T> {
   /** Settles with the result, the task's error, a timeout or an abort, whichever comes first. */
-  outcome: Promise<T>;
+  outcome?: Promise<T>;
+  /** The result of a task that returned a value in time (no promise to wait for); `outcome` is unset then. */
+  value?: T;
   /** Settles when the task's code has returned (later than `outcome` when it ignores its signal); undefined: it has returned. */
   returned?: Promise<void>;
 }
 
 const ignore = (): void => undefined;
+
+/** Whether a value is a promise of another library (awaited as one, like a native promise). */
+function isThenable(value: unknown): boolean {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
+}
 
 /**
  * Runs `apply` until it settles, the execution is aborted (cancel, shutdown) or
@@ -54,7 +61,7 @@ function withTimeout<T>(apply: (signals: { readonly signal: AbortSignal }) => T 
     work.catch(ignore);
     return { outcome, returned: work.then(ignore, ignore) };
   }
-  if (!(work instanceof Promise)) return { outcome: Promise.resolve(work) };
+  if (!(work instanceof Promise)) return isThenable(work) ? { outcome: Promise.resolve(work) } : { value: work };
   const pending = work;
   let timer: unknown;
   let onAbort: (() => void) | undefined;
@@ -148,7 +155,8 @@ export async function execute(message: DispatchMessage, registry: TaskRegistry, 
       clock,
     );
     returned = attempt.returned;
-    const result = await attempt.outcome;
+    // A synchronous task's result is taken as it is: no promise and microtask per execution.
+    const result = attempt.outcome === undefined ? attempt.value : await attempt.outcome;
     if (rollback) return { signal: { ...ref, type: 'rollback.succeeded' }, returned };
     checkProvided(task.name, task.provides, result);
     return { signal: { ...ref, type: 'task.succeeded', result: encodeValue(result, `task "${task.name}" (node "${message.node}")`) }, returned };
