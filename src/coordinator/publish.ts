@@ -50,11 +50,16 @@ export async function publishSteps(steps: readonly { live: LiveRun; out: StepOut
   const abortIds: string[] = [];
   for (const { live, out } of steps) {
     const state = live.state;
-    out.commands.forEach((command, i) => {
-      const id = outboxId(state.id, state.rev, i);
+    const commands = out.commands;
+    for (let i = 0; i < commands.length; i++) {
+      const command = commands[i] as Command;
+      // Outbox ids only matter where there is an outbox (durable transports).
+      const id = transport.durable ? outboxId(state.id, state.rev, i) : '';
       switch (command.type) {
         case 'dispatch': {
-          const message: DispatchMessage = deps.sentAt === undefined ? { ...command } : { ...command, sentAt: deps.sentAt };
+          // A copy only when stamped (the command itself is never changed by a transport).
+          const stamped = deps.sentAt !== undefined || state.traceparent !== undefined;
+          const message: DispatchMessage = !stamped ? command : deps.sentAt === undefined ? { ...command } : { ...command, sentAt: deps.sentAt };
           spans.push(traceDispatch(message, state.traceparent));
           dispatches.push(message);
           dispatchIds.push(id);
@@ -70,7 +75,7 @@ export async function publishSteps(steps: readonly { live: LiveRun; out: StepOut
         case 'finished':
           break;
       }
-    });
+    }
     void transport.announce(out.history);
   }
   if (dispatches.length === 0 && aborts.length === 0) return;

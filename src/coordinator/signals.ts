@@ -3,22 +3,31 @@
  *
  * @packageDocumentation
  */
-import type { EngineEvent } from '../engine/events.js';
+import type { EngineEvent, ExecutionRef } from '../engine/events.js';
 import type { SignalMessage } from '../transport/port.js';
 
-/** The engine event a worker's signal stands for. */
+/**
+ * The engine event a worker's signal stands for. Built in one literal per type
+ * (no shared reference object spread into each): this runs for every signal.
+ */
 export function signalToEvent(signal: SignalMessage): EngineEvent {
-  const ref = signal.activation === undefined ? { node: signal.node, attempt: signal.attempt } : { node: signal.node, attempt: signal.attempt, activation: signal.activation };
+  const event = eventOf(signal);
+  if (signal.activation !== undefined) event.activation = signal.activation;
+  return event;
+}
+
+function eventOf(signal: SignalMessage): EngineEvent & ExecutionRef {
+  const { node, attempt } = signal;
   switch (signal.type) {
     case 'task.succeeded':
-      return { type: 'task.succeeded', ...ref, result: signal.result };
+      return { type: 'task.succeeded', node, attempt, result: signal.result };
     case 'task.failed':
-      return { type: 'task.failed', ...ref, error: signal.error };
+      return { type: 'task.failed', node, attempt, error: signal.error };
     case 'rollback.succeeded':
-      return { type: 'rollback.succeeded', ...ref };
+      return { type: 'rollback.succeeded', node, attempt };
     case 'rollback.failed':
-      return { type: 'rollback.failed', ...ref, error: signal.error };
+      return { type: 'rollback.failed', node, attempt, error: signal.error };
     case 'task.heartbeat':
-      return { type: 'task.heartbeat', ...ref, leaseMs: signal.leaseMs };
+      return { type: 'task.heartbeat', node, attempt, leaseMs: signal.leaseMs };
   }
 }

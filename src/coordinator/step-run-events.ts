@@ -26,8 +26,8 @@ export interface StepRunDeps {
   maxMessageBytes: number;
   /** Puts events back in the coordinator's queue, stepped again on a fresh load of the run. */
   requeue(...items: Pending[]): void;
-  /** Drops the run from the coordinator's cache (its state may be half changed). */
-  forget(): void;
+  /** Drops a run from the coordinator's cache (its state may be half changed). */
+  forget(runId: string): void;
   /** The engine threw on an event (see `Coordinator.onEngineError`). */
   onEngineError(item: Pending, error: unknown): void;
 }
@@ -78,14 +78,14 @@ export function stepRunEvents(live: LiveRun, items: readonly Pending[], now: num
         item.reject(error);
         if (error.code !== 'TW_TOO_LARGE') continue; // an invalid change: the engine checks before changing anything
         // Stepped already: the run is reloaded, without this event.
-        deps.forget();
+        deps.forget(live.state.id);
         deps.requeue(...applied);
         broken = true;
         continue;
       }
       // Unexpected: the state may be half changed, so the run is reloaded and
       // the events stepped again on the fresh copy.
-      deps.forget();
+      deps.forget(live.state.id);
       deps.requeue(...applied);
       deps.onEngineError(item, error);
       broken = true;

@@ -234,11 +234,55 @@ export function copyRun(run: RunState): RunState {
   return { ...run, nodes, activations };
 }
 
-/** The run header (a copy of the scalar fields). */
+/**
+ * The run header (a copy of the scalar fields). Field by field: an object rest
+ * (`{ nodes, activations, ...header }`) takes V8's slow path, ~0.5 µs a copy,
+ * against ~0.05 µs, and this runs on every step. {@link _HEADER_FIELDS} makes a
+ * field added to {@link RunState} fail to compile until it is copied here.
+ */
 export function runHeader(run: RunState): RunHeader {
-  const { nodes: _nodes, activations: _activations, ...header } = run;
+  const header: RunHeader = {
+    id: run.id,
+    flow: run.flow,
+    status: run.status,
+    rev: run.rev,
+    graphVersion: run.graphVersion,
+    onFailure: run.onFailure,
+    inputs: run.inputs,
+    validate: run.validate,
+    seq: run.seq,
+    stopped: run.stopped,
+    cancelled: run.cancelled,
+    saga: run.saga,
+    createdAt: run.createdAt,
+    updatedAt: run.updatedAt,
+  };
+  if (run.traceparent !== undefined) header.traceparent = run.traceparent;
+  if (run.eventIds !== undefined) header.eventIds = run.eventIds;
+  if (run.retiredAttempts !== undefined) header.retiredAttempts = run.retiredAttempts;
   return header;
 }
+
+/** The fields {@link runHeader} copies: a compile error when {@link RunHeader} has another. */
+const _HEADER_FIELDS = {
+  id: true,
+  flow: true,
+  status: true,
+  rev: true,
+  graphVersion: true,
+  onFailure: true,
+  inputs: true,
+  validate: true,
+  seq: true,
+  stopped: true,
+  cancelled: true,
+  saga: true,
+  createdAt: true,
+  updatedAt: true,
+  traceparent: true,
+  eventIds: true,
+  retiredAttempts: true,
+} as const satisfies Record<keyof RunHeader, true>;
 
 /** Statuses in which a run is settled: `wait()` returns. */
 export const SETTLED: ReadonlySet<RunStatus> = new Set<RunStatus>(['succeeded', 'failed', 'rolled_back', 'rollback_failed', 'cancelled', 'stalled']);

@@ -7,8 +7,13 @@
 import type { Backlogged, NodeState } from '../engine/state.js';
 import type { BacklogRow } from './port.js';
 
-/** A node as its row holds it: without its backlog. */
+/**
+ * A node as its row holds it: without its backlog. A new object (one level
+ * deep). A node without a backlog is spread: an object rest takes V8's slow
+ * path (~0.5 µs against ~0.05 µs), and this runs for every node of every commit.
+ */
 export function nodeRow(node: NodeState): NodeState {
+  if (!('backlog' in node)) return { ...node };
   const { backlog: _backlog, ...row } = node;
   return row;
 }

@@ -3,7 +3,7 @@
  *
  * @packageDocumentation
  */
-import { runHeader, type RunState } from '../engine/state.js';
+import { runHeader, type NodeState, type RunState } from '../engine/state.js';
 import type { StepOutput } from '../engine/step-context.js';
 import { backlogRows } from './backlog.js';
 import type { OutboxItem, StepCommit } from './port.js';
@@ -15,7 +15,15 @@ import type { OutboxItem, StepCommit } from './port.js';
  * drained and appended backlogs, and the given outbox items.
  */
 export function stepCommit(state: RunState, expectedRev: number, out: StepOutput, outbox: OutboxItem[]): StepCommit {
-  const nodes = expectedRev === 0 ? [...state.nodes.values()] : [...out.nodes].flatMap((id) => state.nodes.get(id) ?? []);
+  let nodes: NodeState[];
+  if (expectedRev === 0) nodes = [...state.nodes.values()];
+  else {
+    nodes = [];
+    for (const id of out.nodes) {
+      const node = state.nodes.get(id);
+      if (node !== undefined) nodes.push(node);
+    }
+  }
   return {
     run: runHeader(state),
     expectedRev,

@@ -19,12 +19,19 @@ import type { TaskRegistry } from './registry.js';
 /** An attempt under way: its outcome, and when its code has actually returned. */
 interface Attempt<T> {
   /** Settles with the result, the task's error, a timeout or an abort, whichever comes first. */
-  outcome: Promise<T>;
+  outcome?: Promise<T>;
+  /** The result of a task that returned a value in time (no promise to wait for); `outcome` is unset then. */
+  value?: T;
   /** Settles when the task's code has returned (later than `outcome` when it ignores its signal); undefined: it has returned. */
   returned?: Promise<void>;
 }
 
 const ignore = (): void => undefined;
+
+/** Whether a value is a promise of another library (awaited as one, like a native promise). */
+function isThenable(value: unknown): boolean {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
+}
 
 /**
  * Runs `apply` until it settles, the execution is aborted (cancel, shutdown) or
@@ -54,7 +61,7 @@ function withTimeout<T>(apply: (signals: { readonly signal: AbortSignal }) => T 
     work.catch(ignore);
     return { outcome, returned: work.then(ignore, ignore) };
   }
-  if (!(work instanceof Promise)) return { outcome: Promise.resolve(work) };
+  if (!(work instanceof Promise)) return isThenable(work) ? { outcome: Promise.resolve(work) } : { value: work };
   const pending = work;
   let timer: unknown;
   let onAbort: (() => void) | undefined;
@@ -113,6 +120,11 @@ export interface Execution {
   returned?: Promise<void>;
 }
 
+/** The failure signal of an execution (a module function: a closure per execution costs on the embedded hot path). */
+function failed(ref: Omit<SignalMessage, 'type'>, rollback: boolean, error: Failure): SignalMessage {
+  return rollback ? { ...ref, type: 'rollback.failed', error } : { ...ref, type: 'task.failed', error };
+}
+
 /**
  * Executes a dispatch with the registry's code and returns the signal to send.
  * `abort` fires when the run is cancelled or the worker stops; `clock` times
@@ -123,10 +135,8 @@ export async function execute(message: DispatchMessage, registry: TaskRegistry, 
   if (message.activation !== undefined) ref.activation = message.activation;
   const rollback = message.kind === 'rollback';
   const task = registry.get(message.task);
-  const fail = (error: Failure): SignalMessage =>
-    rollback ? { ...ref, type: 'rollback.failed', error } : { ...ref, type: 'task.failed', error };
   if (task === undefined) {
-    return { signal: fail({ ...toFailure(new UnknownTaskError(message.task, `worker "${worker}"`)), retryable: false }) };
+    return { signal: failed(ref, rollback, { ...toFailure(new UnknownTaskError(message.task, `worker "${worker}"`)), retryable: false }) };
   }
   if (rollback && task.rollback === undefined) return { signal: { ...ref, type: 'rollback.succeeded' } };
   let returned: Promise<void> | undefined;
@@ -145,7 +155,8 @@ export async function execute(message: DispatchMessage, registry: TaskRegistry, 
       clock,
     );
     returned = attempt.returned;
-    const result = await attempt.outcome;
+    // A synchronous task's result is taken as it is: no promise and microtask per execution.
+    const result = attempt.outcome === undefined ? attempt.value : await attempt.outcome;
     if (rollback) return { signal: { ...ref, type: 'rollback.succeeded' }, returned };
     checkProvided(task.name, task.provides, result);
     return { signal: { ...ref, type: 'task.succeeded', result: encodeValue(result, `task "${task.name}" (node "${message.node}")`) }, returned };
@@ -153,6 +164,6 @@ export async function execute(message: DispatchMessage, registry: TaskRegistry, 
     const failure = toFailure(thrown);
     // An encode error is a bug in the task's result: retrying cannot fix it.
     if ((thrown as { code?: unknown })?.code === 'TW_ENCODE') failure.retryable = false;
-    return { signal: fail(failure), returned };
+    return { signal: failed(ref, rollback, failure), returned };
   }
 }

@@ -215,8 +215,10 @@ export class Worker {
   /** Executes a dispatch and settles it; resolves true when its signal was handed on. */
   private async run(delivery: Delivery<DispatchMessage>, execution: Execution, key: string): Promise<boolean> {
     const message = delivery.body;
-    const log = this.logger.child({ runId: message.runId, nodeId: message.node, attempt: message.attempt, task: message.task });
-    log.debug({ kind: message.kind, redelivered: delivery.redelivered }, 'task started');
+    // No child logger nor debug fields per task when nothing is logged (the default; the embedded hot path).
+    const silent = this.logger === silentLogger;
+    const log = silent ? silentLogger : this.logger.child({ runId: message.runId, nodeId: message.node, attempt: message.attempt, task: message.task });
+    if (!silent) log.debug({ kind: message.kind, redelivered: delivery.redelivered }, 'task started');
     const metrics = this.options.metrics;
     const startedAt = this.clock.now();
     metrics?.taskStarted(message.task, message.queue, message.sentAt === undefined ? undefined : startedAt - message.sentAt);

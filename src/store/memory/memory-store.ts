@@ -27,6 +27,11 @@ interface StoredRun {
   history: HistoryEntry[];
 }
 
+/**
+ * A one-level copy, for the read paths. The commit and load paths spread at
+ * each site instead: one helper called with every kind of row makes its spread
+ * megamorphic, ~0.27 µs a copy against ~0.02–0.05 µs (micro-benchmark).
+ */
 const copy = <T extends object>(value: T): T => ({ ...value });
 
 /** A {@link Store} in process memory. */
@@ -53,7 +58,7 @@ export class MemoryStore implements Store {
         stored = { header: commit.run, nodes: new Map(), activations: new Map(), backlogs: new Map(), history: [] };
         this.runs.set(id, stored);
       }
-      stored.header = copy(commit.run);
+      stored.header = { ...commit.run };
       // Deletes first: a step that removes a node and adds it again lists it in both.
       for (const removed of commit.removed) {
         stored.nodes.delete(removed);
@@ -63,12 +68,12 @@ export class MemoryStore implements Store {
       for (const drained of commit.drained ?? []) stored.backlogs.delete(drained);
       for (const row of commit.backlog ?? []) {
         const rows = stored.backlogs.get(row.node);
-        if (rows === undefined) stored.backlogs.set(row.node, [copy(row)]);
-        else rows.push(copy(row));
+        if (rows === undefined) stored.backlogs.set(row.node, [{ ...row }]);
+        else rows.push({ ...row });
       }
-      for (const activation of commit.activations) stored.activations.set(`${activation.node}#${activation.seq}`, copy(activation));
-      for (const entry of commit.history) stored.history.push(copy(entry));
-      for (const item of commit.outbox) this.outbox.set(item.id, copy(item));
+      for (const activation of commit.activations) stored.activations.set(`${activation.node}#${activation.seq}`, { ...activation });
+      for (const entry of commit.history) stored.history.push({ ...entry });
+      for (const item of commit.outbox) this.outbox.set(item.id, { ...item });
     }
     return { conflicts };
   }
@@ -80,13 +85,13 @@ export class MemoryStore implements Store {
     const activations = new Map<string, ActivationState>();
     for (const [key, activation] of stored.activations) {
       if (activation.status === 'running' || activation.status === 'retrying' || activation.status === 'failed' || activation.compensate === true) {
-        activations.set(key, copy(activation));
+        activations.set(key, { ...activation });
       }
     }
     const nodes = new Map<string, NodeState>();
-    for (const [id, node] of stored.nodes) nodes.set(id, copy(node));
+    for (const [id, node] of stored.nodes) nodes.set(id, { ...node });
     for (const rows of stored.backlogs.values()) attachBacklogs(nodes, rows);
-    return { ...copy(stored.header), nodes, activations };
+    return { ...stored.header, nodes, activations };
   }
 
   /** @inheritdoc */
