@@ -93,6 +93,11 @@ function outcome(run: SizeRun, state: RunState, history: readonly HistoryEntry[]
     case 'oversized-result': {
       const loud = history.find((e) => e.type === 'node.retrying' && e.node === 'loud');
       const cut = loud === undefined || JSON.stringify(loud.detail ?? {}).length < SIM_MAX_MESSAGE_BYTES ? [] : ['loud failure was recorded whole: an error too large to travel is cut short'];
+      // Its own error, cut short: not another failure (a refused signal requeued until the delivery limit).
+      const message = loud?.detail?.message;
+      if (loud !== undefined && !(typeof message === 'string' && message.startsWith('loud failure'))) {
+        cut.push(`loud failed attempt ${loud.attempt ?? '?'} with ${JSON.stringify(loud.detail).slice(0, 120)}..., not its own error cut short`);
+      }
       return [...tooLarge(node('big'), 'big', history, ledger), ...succeeded(node('loud'), 'loud', 1), ...cut, ...succeeded(node('ok'), 'ok', 2), ...status('failed')];
     }
     case 'oversized-inputs': {
