@@ -16,7 +16,7 @@ import type { AbortMessage, DispatchMessage, SignalMessage } from '../../src/tra
 import { deferred } from '../api/helpers.js';
 import { useRabbit } from '../support/rabbit-fixture.js';
 import { until } from '../support/until.js';
-import { dropTestSpace, requirePostgres, requireRabbit, servicesSkipped } from '../support/services.js';
+import { dropTestSpace, prepareTestSchema, requirePostgres, requireRabbit, servicesSkipped, TEST_SHARDS } from '../support/services.js';
 
 const KEY = 'k'.repeat(32) + '-current';
 const OLD_KEY = 'o'.repeat(32) + '-previous';
@@ -194,6 +194,7 @@ describe.skipIf(servicesSkipped())('a signed distributed run', () => {
     const [broker, store] = await Promise.all([requireRabbit(), requirePostgres()]);
     const suffix = randomUUID().slice(0, 8);
     space = { prefix: `tw-sign-${suffix}`, schema: `tw_sign_${suffix}` };
+    await prepareTestSchema(space.schema);
     const gate = deferred();
     let started = false;
     const slow = task('sign-slow', { apply: async () => ((started = true), await gate.promise, 'REAL') });
@@ -205,7 +206,7 @@ describe.skipIf(servicesSkipped())('a signed distributed run', () => {
     forger.on('error', () => undefined);
     const publisher = forger.createPublisher({ confirm: true });
     const forged: SignalMessage = { type: 'task.succeeded', runId: run.id, node: 'sign-slow', attempt: 1, worker: 'evil', result: 'FORGED' };
-    await publisher.send({ exchange: '', routingKey: `${space.prefix}.signals`, contentType: 'application/json', contentEncoding: 'utf-8' }, Buffer.from(JSON.stringify(forged)));
+    await publisher.send({ exchange: '', routingKey: `${space.prefix}.signals.${shardOf(run.id, TEST_SHARDS)}`, contentType: 'application/json', contentEncoding: 'utf-8' }, Buffer.from(JSON.stringify(forged)));
     await publisher.close();
     await forger.close();
     // The forged signal ends in the dead-letter queue; the node is still running.
