@@ -19,8 +19,8 @@ import { MemoryStore } from '../../src/store/memory/index.js';
 import type { OutboxItem, StepCommit, Store, StoreLock } from '../../src/store/port.js';
 import { FakeClock } from '../../src/testing/index.js';
 import { InProcessTransport } from '../../src/transport/inprocess/index.js';
-import type { Transport } from '../../src/transport/port.js';
 import { deferred, eventually } from '../api/helpers.js';
+import { stubTransport } from '../support/stub-transport.js';
 
 const retried = task('ct-retried', { retry: { limit: 3, initialDelayMs: 1000, jitter: 0 }, apply: () => 1 });
 const newRun = (id: string) => liveRun(createRun(flow('one').add(retried.s()).definition(), { id, inputs: {}, validate: true, now: Date.UTC(2026, 0, 1) }));
@@ -197,20 +197,7 @@ describe('Coordinator close and timers', () => {
         return inner.claimOutbox(now, limit, claimMs, shards);
       },
     });
-    const subscription = { cancel: async () => undefined };
-    const transport: Transport = {
-      kind: 'durable-stub',
-      durable: true,
-      dispatch: async () => undefined,
-      signal: async () => undefined,
-      abort: async () => undefined,
-      announce: async () => undefined,
-      consumeDispatches: async () => subscription,
-      consumeSignals: async () => subscription,
-      consumeAborts: async () => subscription,
-      subscribe: async () => subscription,
-      close: async () => undefined,
-    };
+    const transport = stubTransport();
     const coordinator = new Coordinator({ store, transport, clock, pollIntervalMs: 100 });
     await coordinator.start();
     await clock.advance(250);

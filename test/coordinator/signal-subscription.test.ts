@@ -13,7 +13,8 @@ import { FencedError, flow, task } from '../../src/index.js';
 import { MemoryStore } from '../../src/store/memory/index.js';
 import type { Store, StoreLock } from '../../src/store/port.js';
 import { FakeClock } from '../../src/testing/index.js';
-import type { Subscription, Transport } from '../../src/transport/port.js';
+import type { Subscription } from '../../src/transport/port.js';
+import { stubTransport } from '../support/stub-transport.js';
 import { deferred } from '../api/helpers.js';
 
 /** A durable transport whose `consumeSignals` answers when the test says; counts live consumers. */
@@ -31,24 +32,13 @@ function slowTransport() {
       },
     };
   };
-  const idle: Subscription = { cancel: async () => undefined };
-  const transport: Transport = {
-    kind: 'durable-stub',
-    durable: true,
-    dispatch: async () => undefined,
-    signal: async () => undefined,
-    abort: async () => undefined,
-    announce: async () => undefined,
-    consumeDispatches: async () => idle,
+  const transport = stubTransport({
     consumeSignals: async () => {
       asked.resolve();
       await grant.promise;
       return subscription();
     },
-    consumeAborts: async () => idle,
-    subscribe: async () => idle,
-    close: async () => undefined,
-  };
+  });
   return { transport, asked, grant, state };
 }
 
