@@ -11,11 +11,15 @@ import type { Clock } from './clock.js';
 /** Default of `CoordinatorOptions.publishTimeoutMs`. */
 export const DEFAULT_PUBLISH_TIMEOUT_MS = 10_000;
 
-/** `promise`, or a {@link TransportError} once `timeoutMs` have passed on `clock` without it settling. */
-export async function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string, clock: Clock): Promise<T> {
+/**
+ * `promise`, or an error once `timeoutMs` have passed on `clock` without it
+ * settling: a {@link TransportError} (`<what> not confirmed within …`) unless
+ * `timedOut` makes another.
+ */
+export async function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string, clock: Clock, timedOut?: () => Error): Promise<T> {
   let timer: unknown;
   const timeout = new Promise<never>((_, reject) => {
-    timer = clock.setTimeout(() => reject(new TransportError(`${what} not confirmed within ${timeoutMs} ms`)), timeoutMs);
+    timer = clock.setTimeout(() => reject(timedOut?.() ?? new TransportError(`${what} not confirmed within ${timeoutMs} ms`)), timeoutMs);
   });
   try {
     return await Promise.race([promise, timeout]);

@@ -20,8 +20,13 @@
  */
 import type { Logger } from '../observability/logger.js';
 import type { Fence, StoreLock } from '../store/port.js';
+import { StoreError } from '../errors.js';
+import { withTimeout } from './bounded-publish.js';
 import type { Clock } from './clock.js';
 import { desiredShards } from './rendezvous.js';
+
+/** A heartbeat not answered within this many intervals fails (the membership has expired by then). */
+const HEARTBEAT_TIMEOUT_INTERVALS = 3;
 
 /** Default of {@link ShardSetOptions.parallel}. */
 const DEFAULT_PARALLEL = 4;
@@ -164,7 +169,9 @@ export class ShardSet {
     const { member, shardCount, logger } = this.options;
     let members: string[];
     try {
-      members = await this.options.heartbeat();
+      // Bounded: a heartbeat that never answers (a silent connection) must not stop the ticks for good.
+      const timeoutMs = this.options.intervalMs * HEARTBEAT_TIMEOUT_INTERVALS;
+      members = await withTimeout(this.options.heartbeat(), timeoutMs, 'coordinator heartbeat', this.options.clock, () => new StoreError(`coordinator heartbeat not answered within ${timeoutMs} ms`));
     } catch (error) {
       logger.warn({ error: (error as Error).message, shards: this.owned() }, 'coordinator heartbeat failed: keeping the shards held (their locks decide)');
       return;

@@ -11,6 +11,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { desiredShards } from '../../src/coordinator/rendezvous.js';
+import type { Clock } from '../../src/coordinator/clock.js';
 import { ShardSet, type ShardSetOptions } from '../../src/coordinator/shard-set.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import type { Fence, StoreLock } from '../../src/store/port.js';
@@ -90,8 +91,14 @@ class Member {
     private readonly world: World,
     options: Partial<ShardSetOptions> = {},
   ) {
-    const { store, clock } = world;
+    const { store } = world;
     const hang = new Promise<never>(() => undefined);
+    // A dead process runs no code: its timers fire into nothing.
+    const clock: Clock = {
+      now: () => world.clock.now(),
+      setTimeout: (fn, ms) => world.clock.setTimeout(() => (this.dead ? undefined : fn()), ms),
+      clearTimeout: (handle) => world.clock.clearTimeout(handle),
+    };
     this.set = new ShardSet({
       shardCount: SHARDS,
       member: id,
@@ -394,6 +401,17 @@ describe('ShardSet', () => {
     a!.heartbeatDown = false;
     await world.settle(3000);
     expect(a!.set.owned()).toEqual(held);
+  });
+
+  it('a heartbeat that never answers times out: the ticks go on, and the member takes its shards once the store answers', async () => {
+    world = new World();
+    const a = world.add(ids[0], { heartbeat: async () => (hanging ? new Promise<never>(() => undefined) : world.store.heartbeat(ids[0])) });
+    let hanging = true;
+    await world.run(10_000);
+    expect(a.set.owned()).toEqual([]);
+    hanging = false;
+    await world.settle(5000);
+    expect(a.set.owned()).toHaveLength(SHARDS);
   });
 
   it('with one shard, one member of several steps it, and a survivor takes it over within 5 s', async () => {
