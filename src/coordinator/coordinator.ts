@@ -19,7 +19,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { ClosedError, ConflictError, UnknownRunError } from '../errors.js';
+import { ClosedError, ConflictError, StoreError, UnknownRunError } from '../errors.js';
 import { copyRun, liveRun, type LiveRun, type StepOutput } from '../engine/index.js';
 import type { Command, EngineEvent } from '../engine/events.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
@@ -670,7 +670,8 @@ export class Coordinator {
       await this.draining;
       for (const handle of this.timers) this.clock.clearTimeout(handle);
       this.timers.clear();
-      for (const item of this.parked) this.fail(item, new ClosedError('coordinator'));
+      // An event whose step's commit was ambiguous may be applied: its caller is told so (TW_STORE), not TW_CLOSED.
+      for (const item of this.parked) this.fail(item, item.uncertain !== undefined && !item.uncertain.settled ? new StoreError('the coordinator closed before it could tell whether the step was written') : new ClosedError('coordinator'));
       this.parked.clear();
     })();
     return this.closing;
