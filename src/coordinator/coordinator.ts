@@ -640,7 +640,10 @@ export class Coordinator {
     // Judged by the store's clock when it has one (shared by every poller), so
     // that a poller whose clock runs ahead does not take items others claimed.
     const now = (await store.clock?.()) ?? this.clock.now();
-    const claimed = await store.claimOutbox(now, 500, this.options.republishAfterMs ?? 5000, this.shardSet?.owned());
+    // The shards owned now (they may have been given up while the clock was read): none, nothing to claim.
+    const shards = this.shardSet?.owned();
+    if (shards?.length === 0) return;
+    const claimed = await store.claimOutbox(now, 500, this.options.republishAfterMs ?? 5000, shards);
     // An end of lease within the grace period is left claimed: it is due again once the claim ends.
     const items = claimed.filter((item) => item.command.type !== 'schedule' || this.leaseGraceLeft(scheduledEvent(item.command)) <= 0);
     if (items.length === 0) return;
