@@ -9,10 +9,9 @@
 import { describe, expect, it } from 'vitest';
 import { Coordinator } from '../../src/coordinator/coordinator.js';
 import { createRun, liveRun } from '../../src/engine/index.js';
-import { flow, StoreError, task } from '../../src/index.js';
-import { MemoryStore } from '../../src/store/memory/index.js';
-import type { StepCommit, Store } from '../../src/store/port.js';
+import { flow, task } from '../../src/index.js';
 import { FakeClock } from '../../src/testing/index.js';
+import { ambiguousStore } from '../support/ambiguous-store.js';
 import { InProcessTransport } from '../../src/transport/inprocess/index.js';
 import type { DispatchMessage } from '../../src/transport/port.js';
 
@@ -22,25 +21,8 @@ const failure = { name: 'Error', message: 'boom', retryable: true };
 describe('Coordinator: an ambiguous commit, then a long outage', () => {
   it('dispatches the attempt a written step started, though its event was given up', async () => {
     const clock = new FakeClock();
-    const inner = new MemoryStore();
-    let down = false;
-    let ambiguousNext = false;
-    const store: Store = Object.assign(Object.create(inner) as Store, {
-      loadRun: async (id: string) => {
-        if (down) throw new StoreError('connection refused');
-        return inner.loadRun(id);
-      },
-      commit: async (commits: StepCommit[]) => {
-        if (down) throw new StoreError('connection refused');
-        const result = await inner.commit(commits);
-        if (ambiguousNext) {
-          ambiguousNext = false;
-          down = true; // the database goes away during COMMIT, for a while
-          throw new StoreError('Connection terminated unexpectedly (during COMMIT)');
-        }
-        return result;
-      },
-    });
+    const flaky = ambiguousStore();
+    const { store, inner } = flaky;
     const base = new InProcessTransport();
     const dispatched: DispatchMessage[] = [];
     const transport = Object.assign(Object.create(base) as InProcessTransport, {
@@ -49,11 +31,11 @@ describe('Coordinator: an ambiguous commit, then a long outage', () => {
     const coordinator = new Coordinator({ store, transport, clock });
     await coordinator.create(liveRun(createRun(flow('one').add(retried.s()).definition(), { id: 'run-1', inputs: {}, validate: true, now: clock.now() })));
     await coordinator.submit('run-1', { type: 'task.failed', node: 'ato-retried', attempt: 1, error: failure });
-    ambiguousNext = true;
+    flaky.ambiguousNext = true;
     // The retry fires: its step is written, its commit reported failed; then the store is down for a minute.
     for (let i = 0; i < 60; i++) await clock.advance(1000);
     expect((await inner.loadRun('run-1'))?.nodes.get('ato-retried')).toMatchObject({ status: 'running', attempt: 2 });
-    down = false;
+    flaky.down = false;
     for (let i = 0; i < 30 && !dispatched.some((d) => d.attempt === 2); i++) await clock.advance(1000);
     expect(dispatched.filter((d) => d.attempt === 2)).toHaveLength(1);
     await coordinator.close();

@@ -9,10 +9,9 @@
 import { describe, expect, it } from 'vitest';
 import { Coordinator } from '../../src/coordinator/coordinator.js';
 import { createRun, liveRun } from '../../src/engine/index.js';
-import { flow, StoreError, task } from '../../src/index.js';
-import { MemoryStore } from '../../src/store/memory/index.js';
-import type { StepCommit, Store } from '../../src/store/port.js';
+import { flow, task } from '../../src/index.js';
 import { FakeClock } from '../../src/testing/index.js';
+import { ambiguousStore } from '../support/ambiguous-store.js';
 import { InProcessTransport } from '../../src/transport/inprocess/index.js';
 
 const retried = task('cab-retried', { retry: { limit: 3, initialDelayMs: 1000, jitter: 0 }, apply: () => 1 });
@@ -21,29 +20,12 @@ const failure = { name: 'Error', message: 'boom', retryable: true };
 describe('Coordinator: closed while an ambiguous commit is unsettled', () => {
   it('answers the event with the store error, not TW_CLOSED', async () => {
     const clock = new FakeClock();
-    const inner = new MemoryStore();
-    let down = false;
-    let ambiguousNext = false;
-    const store: Store = Object.assign(Object.create(inner) as Store, {
-      loadRun: async (id: string) => {
-        if (down) throw new StoreError('connection refused');
-        return inner.loadRun(id);
-      },
-      commit: async (commits: StepCommit[]) => {
-        if (down) throw new StoreError('connection refused');
-        const result = await inner.commit(commits);
-        if (ambiguousNext) {
-          ambiguousNext = false;
-          down = true; // the database goes away during COMMIT
-          throw new StoreError('Connection terminated unexpectedly (during COMMIT)');
-        }
-        return result;
-      },
-    });
+    const flaky = ambiguousStore();
+    const { store, inner } = flaky;
     const transport = new InProcessTransport();
     const coordinator = new Coordinator({ store, transport, clock });
     await coordinator.create(liveRun(createRun(flow('one').add(retried.s()).definition(), { id: 'run-1', inputs: {}, validate: true, now: clock.now() })));
-    ambiguousNext = true;
+    flaky.ambiguousNext = true;
     const answer = coordinator.submit('run-1', { type: 'task.failed', node: 'cab-retried', attempt: 1, error: failure }).then(
       () => 'ok',
       (error: unknown) => (error as { code?: string }).code,
