@@ -170,11 +170,6 @@ export class Coordinator {
     this.shardSet.start();
   }
 
-  /** The shards this process owns now (all of them without locks: one process, or no election). */
-  get ownedShards(): readonly number[] {
-    return this.shardSet === undefined ? Array.from({ length: this.shardCount }, (_, i) => i) : this.shardSet.owned();
-  }
-
   private get publishTimeoutMs(): number {
     return this.options.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS;
   }
