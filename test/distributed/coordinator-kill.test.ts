@@ -96,9 +96,10 @@ describe.skipIf(servicesSkipped())('distributed: the coordinator is killed', () 
       // End the session of the first's shard locks on the server, as a network cut noticed by the server (or an admin) does.
       const names = [...held(victim)].map((shard) => `taskwire:${cluster.schema}:coordinator:${cluster.prefix}:shard:${shard}`);
       const ended = await db.query<{ ended: boolean }>(
-        `SELECT DISTINCT pg_terminate_backend(l.pid) AS ended FROM pg_locks l, (SELECT hashtextextended(n, 0) AS k FROM unnest($1::text[]) n) h
+        // One session holds all its shard locks: terminate it once.
+        `SELECT pg_terminate_backend(s.pid) AS ended FROM (SELECT DISTINCT l.pid FROM pg_locks l, (SELECT hashtextextended(n, 0) AS k FROM unnest($1::text[]) n) h
           WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
-            AND l.classid::bigint = ((h.k >> 32) & 4294967295) AND l.objid::bigint = (h.k & 4294967295)`,
+            AND l.classid::bigint = ((h.k >> 32) & 4294967295) AND l.objid::bigint = (h.k & 4294967295)) s`,
         [names],
       );
       expect(ended.rows).toEqual([{ ended: true }]);
