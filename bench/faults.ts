@@ -85,8 +85,9 @@ function recovery(records: RecordLine[], firstStart: number, faultAt: number, en
   return index === -1 ? undefined : (from - faultAt + (index + 1) * WINDOW_MS) / 1000;
 }
 
-async function activeCoordinator(coordinators: Proc[]): Promise<Proc> {
-  return until(() => coordinators.find((proc) => proc.alive && proc.logs().some((line) => line.msg === 'active coordinator: taking signals')), 'the active coordinator', 30_000);
+/** A coordinator process that steps runs now: one that has gained a shard (with shards, each owns its share). */
+async function shardOwner(coordinators: Proc[]): Promise<Proc> {
+  return until(() => coordinators.find((proc) => proc.alive && proc.logs().some((line) => line.msg === 'shard gained: stepping its runs')), 'a coordinator owning a shard', 30_000);
 }
 
 async function publishMalformedDispatch(cluster: Cluster): Promise<void> {
@@ -131,7 +132,7 @@ async function runScenario(scenario: Scenario, tasks: number): Promise<Figures> 
       const victim = cluster.processes.find((proc) => proc.role === 'worker' && proc.alive);
       if (victim !== undefined) await kill(victim, 'SIGKILL');
     } else if (scenario === 'coordinator-kill') {
-      await kill(await activeCoordinator(coordinators), 'SIGKILL');
+      await kill(await shardOwner(coordinators), 'SIGKILL');
     } else if (scenario === 'broker-restart') {
       outage = await restartRabbit();
     } else if (scenario === 'postgres-restart') {
