@@ -12,7 +12,7 @@
 import { appendFileSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { MODE_NAMES, openMode, workerLines, type Mode, type ModeName, type ModeOptions } from './modes.js';
+import { MODE_NAMES, openMode, workerLines, type Mode, type ModeName, type ModeOptions, type Session } from './modes.js';
 import { fmt, median, medianIndex, r1, r3, r4, spreadPct, table } from './stats.js';
 import {
   chain,
@@ -47,6 +47,7 @@ const HELP = `taskwire benchmark: W1 chain, W2 fanout, W3 throughput, W4 events,
   --scale-runs n         runs per scale size, one child process each (default: --runs)
   --scale-node-args="…"  extra node flags for the scale children, e.g. --scale-node-args="--cpu-prof --cpu-prof-dir=/tmp/prof"
   --worker-node-args="…" extra node flags for the amqp-pg worker processes (same use)
+  --clients n            amqp-pg, W3: start the chains from n clients (connections) round-robin (1)
   --worker-metrics       amqp-pg: read the workers' Prometheus metrics around the measured runs (worker_metrics field)
   --timeout s            give up on one run of W1-W4 after s seconds (300)
   --scale-timeout s      give up on one scale run after s seconds (600); larger sizes are then skipped
@@ -79,6 +80,7 @@ async function main(): Promise<number> {
       'scale-node-args': { type: 'string', default: '' },
       'worker-node-args': { type: 'string', default: '' },
       'worker-metrics': { type: 'boolean', default: false },
+      clients: { type: 'string' },
       timeout: { type: 'string' },
       'warmup-s': { type: 'string' },
       'scale-timeout': { type: 'string', default: '600' },
@@ -119,6 +121,11 @@ async function main(): Promise<number> {
   const workloads = list<WorkloadName>(opt.workloads, WORKLOAD_NAMES, WORKLOAD_NAMES, 'workloads');
   const runs = int(opt.runs, smoke ? 1 : 3, 'runs');
   if (runs < 1) throw new Error('--runs must be at least 1');
+  const clients = int(opt.clients, 1, 'clients');
+  if (clients < 1) throw new Error('--clients must be at least 1');
+  if (clients > 1 && (modes.some((m) => m !== 'amqp-pg') || workloads.some((w) => w !== 'throughput'))) {
+    throw new Error('--clients applies to --modes amqp-pg --workloads throughput only (embedded modes have one process; other workloads start one run)');
+  }
   const sizes = {
     chain: int(opt['chain-n'], smoke ? 20 : 200, 'chain-n'),
     fanout: int(opt['fanout-width'], smoke ? 20 : 1000, 'fanout-width'),
@@ -181,7 +188,7 @@ async function main(): Promise<number> {
           const size = sizes[workload];
           // Unreported warm-up runs at full size (W4: 2,000 notifications), so that the JIT has settled.
           const warmup = workload === 'events' ? Math.min(size, 2000) : size;
-          emit(await runWorkload(mode, workload, size, { size: warmup, ms: warmupMs }, runs, timeoutMs, !opt['skip-verify'], log));
+          emit(await runWorkload(mode, workload, size, { size: warmup, ms: warmupMs }, runs, timeoutMs, { verify: !opt['skip-verify'], clients }, log));
         }
       }
     } finally {
@@ -204,10 +211,10 @@ async function runWorkload(
   warmup: { size: number; ms: number },
   runs: number,
   timeoutMs: number,
-  verify: boolean,
+  { verify, clients }: { verify: boolean; clients: number },
   log: (m: string) => void,
 ): Promise<Rec> {
-  const base: Rec = { system: mode.system, workload };
+  const base: Rec = { system: mode.system, workload, ...(clients > 1 ? { clients } : {}) };
   const results: RunResult[] = [];
   const loadBefore = r1(loadavg()[0] ?? 0);
   let workerMetrics: Record<string, number> | undefined;
@@ -215,9 +222,13 @@ async function runWorkload(
   let phase = 'connect';
   try {
     const session = await mode.session();
+    // More clients (--clients): their own connections, starting W3's chains beside the first.
+    const more: Session[] = [];
     try {
+      for (let k = 1; k < clients; k++) more.push(await mode.session());
       const settlements = await Settlements.open(session.client);
-      const ctx: WorkloadContext = { client: session.client, runs: settlements, timeoutMs, check: () => mode.check(), verify, log };
+      const starters = [session.client, ...more.map((s) => s.client)];
+      const ctx: WorkloadContext = { client: session.client, starters, runs: settlements, timeoutMs, check: () => mode.check(), verify, log };
       phase = `warm-up (size ${warmup.size})`;
       const tw = performance.now();
       do {
@@ -235,6 +246,7 @@ async function runWorkload(
       workerMetrics = workerMetricsDelta(before, await mode.scrape(), runs);
       await settlements.close();
     } finally {
+      for (const extra of more) await withTimeout(extra.close(), 30_000, 'closing a client');
       await withTimeout(session.close(), 30_000, 'closing the client');
     }
   } catch (error) {

@@ -50,6 +50,8 @@ export interface RunResult {
 export interface WorkloadContext {
   /** The connected client. */
   client: Client;
+  /** The clients that start W3's chains, round-robin (`--clients`; the first is `client`). */
+  starters: Client[];
   /** Run completions observed through announcements. */
   runs: Settlements;
   /** Give up on one run after this long. */
@@ -331,7 +333,7 @@ export async function throughput(ctx: WorkloadContext, chains: number): Promise<
   const countdown = ctx.runs.expect(ids);
   const c0 = process.cpuUsage();
   const t0 = performance.now();
-  await Promise.all(flows.map((flo, i) => ctx.client.start(flo, {}, { id: ids[i] as string })));
+  await Promise.all(flows.map((flo, i) => (ctx.starters[i % ctx.starters.length] as Client).start(flo, {}, { id: ids[i] as string })));
   const submitS = (performance.now() - t0) / 1000;
   await waitRuns(ctx, countdown, ids, 'throughput runs');
   const seconds = (performance.now() - t0) / 1000;
