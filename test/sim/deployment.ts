@@ -39,6 +39,11 @@ export class PrivateStores {
     private readonly log: (line: string) => void,
   ) {}
 
+  /** How many processes were refused (with any error). */
+  get refusals(): number {
+    return this.admissions.filter((a) => a.outcome !== 'started').length;
+  }
+
   /** A new store, seen by one process only (it dies with the world). */
   open(): Store {
     const store = this.kind === 'sqlite' ? new SqliteStore({ path: ':memory:' }) : new MemoryStore();
@@ -94,6 +99,7 @@ export function withPrivateStores(report: SeedReport, again: SeedReport): SeedRe
       reexecuted: report.stats.reexecuted + again.stats.reexecuted,
       crashes: report.stats.crashes + again.stats.crashes,
       steps: report.stats.steps + again.stats.steps,
+      refusedStarts: again.stats.refusedStarts ?? 0,
     },
   };
 }

@@ -65,8 +65,8 @@ export interface SeedReport {
   trace: string[];
   /** The histories of the runs with violations. */
   histories: string[];
-  /** Counts for the summary (`election`: PostgreSQL mode). */
-  stats: { runs: number; executions: number; reexecuted: number; crashes: number; steps: number; simulatedMs: number; election?: { elections: number; refused: number } };
+  /** Counts for the summary (`election`: PostgreSQL mode; `refusedStarts`: processes the deployment check refused, `private-stores`). */
+  stats: { runs: number; executions: number; reexecuted: number; crashes: number; steps: number; simulatedMs: number; election?: { elections: number; refused: number }; refusedStarts?: number };
 }
 
 /** Who makes the user's calls: a client wired to one process's coordinator. */
@@ -413,6 +413,7 @@ class World {
       steps: this.scheduler.steps,
       simulatedMs: this.scheduler.now - this.t0,
       ...(this.watch === undefined ? {} : { election: this.watch.stats }),
+      ...(this.privateStores === undefined ? {} : { refusedStarts: this.privateStores.refusals }),
     };
   }
 
