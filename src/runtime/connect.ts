@@ -10,7 +10,6 @@ import { resolveMaxMessageBytes } from '../transport/limits.js';
 import { hostname } from 'node:os';
 import { Client } from '../client/client.js';
 import { Coordinator } from '../coordinator/coordinator.js';
-import { ConfigError } from '../errors.js';
 import type { Clock } from '../coordinator/clock.js';
 import type { AnyTask } from '../model/task.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
@@ -21,6 +20,7 @@ import type { Transport } from '../transport/port.js';
 import { ANY_QUEUE, InProcessTransport } from '../transport/inprocess/index.js';
 import { TaskRegistry } from '../worker/registry.js';
 import { Worker } from '../worker/worker.js';
+import { checkDeployment } from './deployment.js';
 import { openStore } from './open-store.js';
 import { Resumer } from './resume.js';
 import { shutdown } from './shutdown.js';
@@ -212,14 +212,8 @@ async function wire(options: ConnectOptions, opened: { close(): Promise<void> }[
   const schema = options.schema ?? fromEnv('TASKWIRE_SCHEMA');
   const store = await openStore(options.store ?? fromEnv('TASKWIRE_STORE_URL'), { distributed, ...(schema === undefined ? {} : { schema }) });
   opened.push(store);
-  if (distributed && store.tryLock === undefined) {
-    // Workers and coordinators are other processes: they must all see one store.
-    const from = options.broker === undefined ? 'TASKWIRE_BROKER_URL is set' : 'a broker is given';
-    throw new ConfigError(
-      `${from} (distributed mode), but the store is ${store.kind}, which only this process can see: nothing would coordinate the runs. ` +
-        'Use a PostgreSQL store (store: "postgres://..." or TASKWIRE_STORE_URL), or unset TASKWIRE_BROKER_URL to run embedded.',
-    );
-  }
+  // Workers and coordinators are other processes: they must all see one store.
+  checkDeployment({ distributed, store, brokerFromOption: options.broker !== undefined });
   // One limit for the client, the coordinator and the transport (option, then TASKWIRE_MAX_MESSAGE_BYTES, then 1 MiB).
   const maxMessageBytes = resolveMaxMessageBytes(options.maxMessageBytes);
   let transport: Transport;

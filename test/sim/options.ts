@@ -41,6 +41,7 @@ export const KINDS = {
   'long-task': 'some nodes run longer than a lease and than the consumer timeout: they hold a lease by heartbeats across crashes, restarts and store outages',
   'notification-burst': "40-80 notifications wait in a persistent listener's backlog (it also listens to a slow node); each commit writes bounded bytes per notification",
   'small-cache': "in half of the seeds every coordinator's run cache holds 1-3 runs for 0.2-3 s; no cache may exceed its bound",
+  'private-stores': "distributed, memory and SQLite stores: a tenth of the seeds run again with every process on a store of its own (a broker beside a SQLite file or the memory store), each passing connect()'s deployment check",
   // checks
   'listener-result': "a persistent listener's result is that of its latest notification",
   'activation-retry-in-saga': "no apply starts once a saga has begun, not even a persistent listener's activation retry",
@@ -54,6 +55,7 @@ export const KINDS = {
   'drained-results': 'embedded: a task that finished before or while its process closed gracefully is recorded, not executed again after the restart',
   'no-timer-after-close': 'a process that closed gracefully has no timer left on its clock',
   'no-consumer-after-close': 'a process that closed gracefully consumes no queue any more (a subscription granted while it closed is cancelled)',
+  'private-store-refused': 'private-stores: every process (the client too) is refused at start with TW_CONFIG; none runs on a store the others cannot see',
 } as const;
 
 /** A fault kind, scenario or check. */

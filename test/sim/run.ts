@@ -54,7 +54,7 @@ function print(report: SeedReport, withTrace: boolean): void {
 }
 
 const failing: number[] = [];
-const totals = { executions: 0, reexecuted: 0, crashes: 0, steps: 0, elections: 0, refused: 0 };
+const totals = { executions: 0, reexecuted: 0, crashes: 0, steps: 0, elections: 0, refused: 0, refusedStarts: 0 };
 const began = performance.now();
 const seeds = Array.from({ length: count }, (_, i) => first + i);
 await inLanes(seeds, Number(values.jobs), async (seed) => {
@@ -65,6 +65,7 @@ await inLanes(seeds, Number(values.jobs), async (seed) => {
   totals.steps += report.stats.steps;
   totals.elections += report.stats.election?.elections ?? 0;
   totals.refused += report.stats.election?.refused ?? 0;
+  totals.refusedStarts += report.stats.refusedStarts ?? 0;
   if (report.violations.length > 0) {
     failing.push(seed);
     print(report, single || failing.length <= 3);
@@ -78,6 +79,7 @@ console.log(
   `${count} seed(s) from ${first} in ${seconds} s: ${failing.length} failing${failing.length > 0 ? ` (${failing.slice(0, 20).join(', ')}${failing.length > 20 ? ', ...' : ''})` : ''}; ` +
     `${totals.executions} executions (${totals.reexecuted} attempts executed more than once), ${totals.crashes} crashes, ${totals.steps} scheduler steps` +
     (store === 'postgres' ? `, ${totals.elections} elections, ${totals.refused} commits refused TW_FENCED` : '') +
+    (totals.refusedStarts > 0 ? `, ${totals.refusedStarts} process starts refused on private stores` : '') +
     (skip.size > 0 ? `; skipped: ${[...skip].join(', ')}` : ''),
 );
 process.exit(failing.length > 0 ? 1 : 0);

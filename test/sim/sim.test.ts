@@ -20,11 +20,15 @@ describe('deterministic simulation', () => {
     it(`${BUDGET[mode]} seeds of the ${mode} runtime keep every invariant`, { timeout: 120_000 }, async () => {
       const skip = new Set(awaitingIn(mode));
       const failures: string[] = [];
+      let refusedStarts = 0;
       for (let seed = 1; seed <= BUDGET[mode]; seed++) {
         const report = await simulate({ seed, skip, store: mode === 'embedded' ? 'sqlite' : 'memory', mode });
+        refusedStarts += report.stats.refusedStarts ?? 0;
         if (report.violations.length > 0) failures.push(`seed ${seed} (replay: npm run sim -- --ci --mode ${mode} --seed ${seed}):\n  ${report.violations.join('\n  ')}`);
       }
       expect(failures).toEqual([]);
+      // Distributed, some seeds run again on private stores (defect 15, deployment.ts): the budget holds them.
+      if (mode === 'distributed') expect(refusedStarts).toBeGreaterThan(0);
     });
   }
 

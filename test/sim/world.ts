@@ -36,6 +36,7 @@ import { Scheduler, type SimClock, type SimProcess } from './scheduler.js';
 import { checkSizes } from './size-checks.js';
 import { buildSizeFlows, buildSizeTasks, generateSizes, SIZE_EVENT, sizePayload, type SizeWorkload } from './sizes.js';
 import { SimStore, type StoreFaults } from './store.js';
+import { PRIVATE_STORES_SHARE, PrivateStores, withPrivateStores } from './deployment.js';
 import { SIM_DELIVERY_LIMIT } from './dead-letters.js';
 import { SIM_MAX_MESSAGE_BYTES, SimBroker, type BusFaults } from './transport.js';
 import { buildFlow, buildTasks, generateWorkload, SKIP_VALUE, taskName, type Action, type Execution, type RunPlan, type Workload } from './workload.js';
@@ -64,8 +65,8 @@ export interface SeedReport {
   trace: string[];
   /** The histories of the runs with violations. */
   histories: string[];
-  /** Counts for the summary (`election`: PostgreSQL mode). */
-  stats: { runs: number; executions: number; reexecuted: number; crashes: number; steps: number; simulatedMs: number; election?: { elections: number; refused: number } };
+  /** Counts for the summary (`election`: PostgreSQL mode; `refusedStarts`: processes the deployment check refused, `private-stores`). */
+  stats: { runs: number; executions: number; reexecuted: number; crashes: number; steps: number; simulatedMs: number; election?: { elections: number; refused: number }; refusedStarts?: number };
 }
 
 /** Who makes the user's calls: a client wired to one process's coordinator. */
@@ -81,6 +82,8 @@ interface Slot {
   works: boolean;
   concurrency: number;
   incarnation: number;
+  /** The deployment check refused to start it (`private-stores`): it is not started again. */
+  refused?: boolean;
   process?: SimProcess;
   /** The parts of the current process, as `connect()` wires them, and its clock. */
   parts?: { coordinator: Coordinator; worker?: Worker; transport: Transport; store: SimStore; clock: SimClock; resumed?: Promise<void> };
@@ -88,7 +91,12 @@ interface Slot {
 
 /** Runs one seed and checks it. */
 export async function simulate(options: SimOptions): Promise<SeedReport> {
-  if (options.store !== 'postgres' || options.mode === 'embedded') return new World(options).run();
+  if (options.store !== 'postgres' || options.mode === 'embedded') {
+    const world = new World(options);
+    const report = await world.run();
+    if (!world.privateStoresDrawn) return report;
+    return withPrivateStores(report, await new World(options, undefined, true).run());
+  }
   const db = await SimDatabase.open(options.seed);
   try {
     return await new World(options, db).run();
@@ -150,11 +158,19 @@ class World {
   private readonly leased: boolean;
   /** What every coordinator is given beyond its store, bus, clock and logger. */
   private readonly coordinatorOptions: Partial<CoordinatorOptions> = {};
+  /** Whether the seed is run again on private stores (`private-stores`, deployment.ts). */
+  readonly privateStoresDrawn: boolean;
+  /** The run on private stores: each server process's own store, and the deployment check's answers. */
+  private readonly privateStores: PrivateStores | undefined;
 
-  /** `db`: the PostgreSQL of the seed (`--store postgres`), else the memory or SQLite store. */
+  /**
+   * `db`: the PostgreSQL of the seed (`--store postgres`), else the memory or SQLite store.
+   * `privateStores`: each server process opens a store of its own (the client's is the one checked), and every process passes connect()'s deployment check.
+   */
   constructor(
     private readonly options: SimOptions,
     private readonly db?: SimDatabase,
+    privateStores = false,
   ) {
     this.scheduler = new Scheduler(db?.io);
     this.t0 = this.scheduler.now;
@@ -163,10 +179,12 @@ class World {
     // One stream per concern, forked in the order the concerns were added.
     const [busRandom, workloadRandom, storeRandom, taskRandom] = [root.fork(), root.fork(), root.fork(), root.fork()];
     const lockRandom = db === undefined ? undefined : root.fork();
-    const [sizesRandom, later, tuning] = [root.fork(), root.fork(), root.fork()];
+    const [sizesRandom, later, tuning, deployment] = [root.fork(), root.fork(), root.fork(), root.fork()];
     this.later = later;
     const has = (kind: Kind): boolean => !options.skip.has(kind);
     this.embedded = options.mode === 'embedded';
+    this.privateStoresDrawn = !this.embedded && db === undefined && has('private-stores') && deployment.chance(PRIVATE_STORES_SHARE);
+    this.privateStores = privateStores ? new PrivateStores(options.store === 'sqlite' ? 'sqlite' : 'memory', (line) => this.log(line)) : undefined;
     // The in-process bus of an embedded process neither duplicates nor redelivers.
     const bus = !this.embedded;
     this.bus = {
@@ -197,8 +215,10 @@ class World {
     const watch = db === undefined ? undefined : new LeaderWatch(this.scheduler, (line) => this.log(line));
     this.watch = watch;
     // PostgreSQL: each process has its own store and pool (its sessions die with it); a server's view reports to the watch.
-    this.viewOf = (process, server = false) =>
-      db === undefined ? new SimStore(this.inner, process, storeWorld) : new SimStore(db.store(process, this.scheduler.clock(process)), process, storeWorld, server ? watch : undefined);
+    this.viewOf = (process, server = false) => {
+      if (db !== undefined) return new SimStore(db.store(process, this.scheduler.clock(process)), process, storeWorld, server ? watch : undefined);
+      return new SimStore(server && this.privateStores !== undefined ? this.privateStores.open() : this.inner, process, storeWorld);
+    };
     const taskWorld = {
       scheduler: this.scheduler,
       random: taskRandom,
@@ -308,14 +328,8 @@ class World {
     const { scheduler } = this;
     if (this.resources.cacheSize !== undefined) scheduler.probe = () => this.resources.probeCaches(this.cacheOwners());
     for (const slot of this.slots) void this.boot(slot);
-    for (const plan of this.workload.runs) {
-      const what = `(${plan.policy}, nodes ${plan.nodes.map((n) => n.id).join(' ')}${plan.listener ? ', listener' : ''})`;
-      scheduler.after(plan.startAt, () => this.track(this.start(plan.id, what)));
-      for (const action of plan.actions) scheduler.after(action.at, () => this.track(this.act(plan, action)));
-    }
-    for (const n of this.workload.notifications) scheduler.after(n.at, () => this.track(this.notify(n.event, { v: n.v })));
-    for (const run of this.sizes.runs) scheduler.after(run.startAt, () => this.track(this.start(run.id, `(${run.kind})`)));
-    for (const n of this.sizes.notifications) scheduler.after(n.at, () => this.track(this.notify(SIZE_EVENT, sizePayload(n), n.size)));
+    // The user's program connects too: refused, it makes no call.
+    if (this.privateStores?.admit(this.outside.process, this.outside.parts.store) !== false) this.planCalls();
     this.longOutagePlanned = !this.options.skip.has('long-outage') && this.later.chance(0.2);
     const crash = !this.options.skip.has('crash');
     const graceful = !this.options.skip.has('graceful-restart');
@@ -356,6 +370,7 @@ class World {
     }
     violations.push(...(await checkLeases(this.inner, this.workload, this.ledger, this.broker.timeouts, this.broker.refusedHeartbeats, this.options.skip)));
     violations.push(...this.resources.violations());
+    if (this.privateStores !== undefined) violations.push(...this.privateStores.violations(this.options.skip));
     if (!(await this.quiet())) violations.unshift(`liveness: not quiet ${SETTLE_BUDGET_MS} ms after the faults stopped`);
     const { db, watch } = this;
     if (db !== undefined && watch !== undefined) {
@@ -368,6 +383,19 @@ class World {
     const stats = this.stats();
     await this.teardown();
     return { seed: this.options.seed, violations, trace: this.trace.slice(-TRACE_TAIL), histories, stats };
+  }
+
+  /** Schedules the user's calls: starts, live changes and notifications. */
+  private planCalls(): void {
+    const { scheduler } = this;
+    for (const plan of this.workload.runs) {
+      const what = `(${plan.policy}, nodes ${plan.nodes.map((n) => n.id).join(' ')}${plan.listener ? ', listener' : ''})`;
+      scheduler.after(plan.startAt, () => this.track(this.start(plan.id, what)));
+      for (const action of plan.actions) scheduler.after(action.at, () => this.track(this.act(plan, action)));
+    }
+    for (const n of this.workload.notifications) scheduler.after(n.at, () => this.track(this.notify(n.event, { v: n.v })));
+    for (const run of this.sizes.runs) scheduler.after(run.startAt, () => this.track(this.start(run.id, `(${run.kind})`)));
+    for (const n of this.sizes.notifications) scheduler.after(n.at, () => this.track(this.notify(SIZE_EVENT, sizePayload(n), n.size)));
   }
 
   private stats(): SeedReport['stats'] {
@@ -385,6 +413,7 @@ class World {
       steps: this.scheduler.steps,
       simulatedMs: this.scheduler.now - this.t0,
       ...(this.watch === undefined ? {} : { election: this.watch.stats }),
+      ...(this.privateStores === undefined ? {} : { refusedStarts: this.privateStores.refusals }),
     };
   }
 
@@ -395,6 +424,7 @@ class World {
     this.kill(this.outside.process);
     await this.scheduler.run(Infinity);
     await this.inner.close();
+    await this.privateStores?.close();
   }
 
   /**
@@ -462,10 +492,15 @@ class World {
 
   /** Starts a process in a slot: a coordinator taking signals, and a worker if the slot works. */
   private async boot(slot: Slot): Promise<void> {
-    if (this.over) return; // a restart planned before the teardown
+    if (this.over || slot.refused === true) return; // a restart planned before the teardown, or a process that cannot start
     const process: SimProcess = { name: `${slot.name}#${++slot.incarnation}`, alive: true };
     slot.process = process;
     const store = this.viewOf(process, true);
+    if (this.privateStores?.admit(process, store) === false) {
+      slot.refused = true;
+      this.kill(process);
+      return;
+    }
     // Embedded, the bus is in the process's memory: a new one with each process.
     if (this.embedded) {
       this.broker = new SimBroker(this.scheduler, this.busRandom, this.bus, (line) => this.log(line), false);
