@@ -29,7 +29,7 @@ import type { OutboxItem, StepCommit } from './port.js';
  * in columns of their own, rewritten by every commit (see
  * `StepCommit.headerChanged`).
  */
-export const COLUMN_FIELDS = ['rev', 'status', 'graphVersion', 'seq', 'updatedAt'] as const satisfies readonly (keyof RunHeader)[];
+const COLUMN_FIELDS = ['rev', 'status', 'graphVersion', 'seq', 'updatedAt'] as const satisfies readonly (keyof RunHeader)[];
 
 /** The other header fields: a compile error when {@link RunHeader} has one not listed (nor in {@link COLUMN_FIELDS}). */
 const STABLE_FIELDS = {
