@@ -29,9 +29,9 @@ import type { OutboxItem, StepCommit } from './port.js';
  * in columns of their own, rewritten by every commit (see
  * `StepCommit.headerChanged`).
  */
-const COLUMN_FIELDS = ['rev', 'status', 'graphVersion', 'seq', 'updatedAt'] as const satisfies readonly (keyof RunHeader)[];
+type ColumnField = Extract<keyof RunHeader, 'rev' | 'status' | 'graphVersion' | 'seq' | 'updatedAt'>;
 
-/** The other header fields: a compile error when {@link RunHeader} has one not listed (nor in {@link COLUMN_FIELDS}). */
+/** The other header fields: a compile error when {@link RunHeader} has one not listed (nor a {@link ColumnField}). */
 const STABLE_FIELDS = {
   id: true,
   flow: true,
@@ -45,7 +45,7 @@ const STABLE_FIELDS = {
   traceparent: true,
   eventIds: true,
   retiredAttempts: true,
-} as const satisfies Record<Exclude<keyof RunHeader, (typeof COLUMN_FIELDS)[number]>, true>;
+} as const satisfies Record<Exclude<keyof RunHeader, ColumnField>, true>;
 
 const STABLE_KEYS = Object.keys(STABLE_FIELDS) as (keyof typeof STABLE_FIELDS)[];
 
