@@ -38,6 +38,14 @@ export interface StepCommit {
   run: RunHeader;
   /** The revision the step was computed from; 0 for a new run. */
   expectedRev: number;
+  /**
+   * False when the header's fields other than `rev`, `status`,
+   * `graphVersion`, `seq` and `updatedAt` are those of the stored revision
+   * `expectedRev` (see `stepCommit`): a store may then write only those five
+   * (the SQL stores keep them in columns and leave the stored header as it
+   * is), and loads the run the same. Undefined or true: the whole header.
+   */
+  headerChanged?: boolean;
   /** Nodes to insert or replace, written after {@link StepCommit.removed}. */
   nodes: NodeState[];
   /**

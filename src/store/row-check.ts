@@ -131,10 +131,40 @@ export function readRow<T>(kind: RowKind<T>, runId: string, data: unknown): T {
   return value as T;
 }
 
-/** A run's header, checked as {@link readRow} does, and that it is the header of `runId`. */
-export function readHeader(runId: string, data: unknown): RunHeader {
+/**
+ * The columns of a `runs` row that hold the header fields every step changes:
+ * the latest values, where the `header` column may hold older ones (a step
+ * that changes no other header field leaves it as it is: see
+ * `StepCommit.headerChanged`).
+ */
+export interface HeaderColumns {
+  /** `runs.status`. */
+  status: string;
+  /** `runs.rev`. */
+  rev: number;
+  /** `runs.graph_version`. */
+  graph_version: number;
+  /** `runs.updated_at` (PostgreSQL's `bigint` comes as a string). */
+  updated_at: number | string;
+  /** `runs.seq`; null in rows written before the column, whose header is whole. */
+  seq: number | null;
+}
+
+/**
+ * A run's header, checked as {@link readRow} does, and that it is the header
+ * of `runId`; with the row's `columns` when the header is older than the row
+ * (its `rev` is not the row's).
+ */
+export function readHeader(runId: string, data: unknown, columns: HeaderColumns): RunHeader {
   const header = readRow(RUN_ROW, runId, data);
   if (header.id !== runId) throw new CorruptRowError('runs', runId, `column "header": field "id" holds another run id, ${JSON.stringify(header.id)}`);
+  if (header.rev === columns.rev) return header;
+  if (columns.seq === null) throw new CorruptRowError('runs', runId, `column "header": field "rev" is ${header.rev}, the row's is ${columns.rev}, and column "seq" is null`);
+  header.status = readStatus(runId, columns.status);
+  header.rev = columns.rev;
+  header.graphVersion = columns.graph_version;
+  header.updatedAt = Number(columns.updated_at);
+  header.seq = columns.seq;
   return header;
 }
 

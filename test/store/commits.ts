@@ -22,3 +22,13 @@ export function nextOf(commit: StepCommit, marker: string): StepCommit {
   const entry = { runId: commit.run.id, seq: 100 + rev, at: rev, type: 'change' as const, graphVersion: 1, actor: marker };
   return { ...structuredClone(commit), run: { ...commit.run, rev, updatedAt: rev }, expectedRev: commit.run.rev, history: [entry], outbox: [] };
 }
+
+/**
+ * Like {@link nextOf}, marked as leaving the header as it was
+ * (`headerChanged: false`), with new values of the header fields kept in
+ * columns (status, graph version, seq, update time, rev).
+ */
+export function quietStepOf(commit: StepCommit, marker: string): StepCommit {
+  const next = nextOf(commit, marker);
+  return { ...next, headerChanged: false, run: { ...next.run, status: 'failed', graphVersion: next.run.graphVersion + 1, seq: next.run.seq + 5 } };
+}

@@ -155,6 +155,26 @@ export function storeContract(name: string, factory: StoreFactory): void {
       expect((await store.activations('r1')).map((a) => a.status)).toEqual(['succeeded', 'failed', 'cancelled', 'cancelled']);
     });
 
+    it('commits steps that change no header field but rev, status, graph version, seq and update time without the header, and loads the run the same', async () => {
+      const s = new Scenario('r1');
+      await store.commit([s.next([{ type: 'start' }], 2)]);
+      const first = s.next([{ type: 'task.succeeded', node: 'a', attempt: 1, result: 1 }], 3);
+      expect(first.headerChanged).toBe(false);
+      expect(await store.commit([first])).toEqual({ conflicts: [] });
+      expect(await store.loadRun('r1')).toEqual(s.snapshot());
+      const settled = s.next([{ type: 'task.succeeded', node: 'b', attempt: 1, result: 2 }], 4);
+      expect([settled.headerChanged, settled.run.status]).toEqual([false, 'listening']); // the status changes, in its column
+      expect(await store.commit([settled])).toEqual({ conflicts: [] });
+      expect(await store.commit([settled])).toEqual({ conflicts: ['r1'] }); // replayed: stale, as any step
+      expect(await store.loadRun('r1')).toEqual(s.snapshot());
+      expect((await store.listRuns()).map((r) => [r.id, r.status, r.updatedAt])).toEqual([['r1', 'listening', 4]]);
+      const stop = s.next([{ type: 'change', change: { op: 'stop' }, actor: 'tester' }], 5);
+      expect(stop.headerChanged).toBe(true); // stopped is set
+      expect(await store.commit([stop])).toEqual({ conflicts: [] });
+      expect(await store.loadRun('r1')).toEqual(s.snapshot());
+      expect(await store.loadRun('r1')).toMatchObject({ stopped: true, rev: 4, graphVersion: 2 });
+    });
+
     it('applies a step that removes a node and adds it again: the new node is kept, after the others', async () => {
       const s = new Scenario('r1');
       await store.commit([s.next([{ type: 'start' }], 2)]);

@@ -14,7 +14,7 @@ import type { StoreLock } from '../../src/store/port.js';
 import { FakeClock } from '../../src/testing/index.js';
 import type { Delivery, DispatchMessage, SignalMessage, Subscription, Transport } from '../../src/transport/port.js';
 import { requirePostgres, servicesSkipped } from '../support/services.js';
-import { nextOf, startedRun } from './commits.js';
+import { nextOf, quietStepOf, startedRun } from './commits.js';
 import { adminPool, dropSchema, endAdminPool, schemaName } from './postgres-admin.js';
 
 const LOCK = 'coordinator:leader-test';
@@ -171,7 +171,8 @@ describe.skipIf(servicesSkipped())('PostgresStore: coordinator lock and leader e
     expect(lockB.fence.epoch).toBe(lockA.fence.epoch + 1);
 
     await expect(a.commit([nextOf(create, 'deposed')], lockA.fence)).rejects.toMatchObject({ code: 'TW_FENCED' });
-    expect((await a.loadRun('fenced'))?.rev).toBe(1);
+    await expect(a.commit([quietStepOf(create, 'deposed')], lockA.fence)).rejects.toMatchObject({ code: 'TW_FENCED' }); // a step that leaves the header too
+    expect(await a.loadRun('fenced')).toMatchObject(create.run);
     expect((await a.history('fenced')).some((e) => e.actor === 'deposed')).toBe(false);
     expect(await b.commit([nextOf(create, 'leader')], lockB.fence)).toEqual({ conflicts: [] });
     expect((await a.history('fenced')).filter((e) => e.actor !== undefined).map((e) => e.actor)).toEqual(['leader']);

@@ -4,7 +4,7 @@ import { MemoryStore } from '../../src/store/memory/index.js';
 import { migrate, MIGRATIONS, openPostgresStore, PostgresStore, redactUrl } from '../../src/store/postgres/index.js';
 import { migrationSql } from '../../src/store/postgres/migrations.js';
 import { requirePostgres, servicesSkipped } from '../support/services.js';
-import { nextOf, startedRun } from './commits.js';
+import { nextOf, quietStepOf, startedRun } from './commits.js';
 import { adminPool, dropSchema, endAdminPool, schemaName } from './postgres-admin.js';
 import { storeContract } from './contract.js';
 
@@ -75,7 +75,7 @@ describe.skipIf(servicesSkipped())('PostgresStore', () => {
         const node = { ...create.nodes[0]!, backlog: [{ seq: 7, from: 'ev', value: { n: 1 } }, { seq: 9, from: 'ev' }] };
         await pool.query(`INSERT INTO "${legacy}".nodes (run_id, node_id, kind, name, status, data) VALUES ($1, 'a', 'task', 'a', $2, $3)`, [run.id, node.status, JSON.stringify(node)]);
 
-        expect(await migrate(pool, legacy)).toEqual([5, 6]);
+        expect(await migrate(pool, legacy)).toEqual([5, 6, 7]);
         const migrated = await openPostgresStore({ pool, schema: legacy });
         expect((await migrated.loadRun('legacy'))?.nodes.get('a')).toEqual(node);
         expect(migrated.shards).toBe(1); // it held runs when version 6 came: they all stay in shard 0
@@ -100,6 +100,37 @@ describe.skipIf(servicesSkipped())('PostgresStore', () => {
         expect((await a.history(create.run.id)).map((e) => e.actor).filter(Boolean)).toEqual([winner]);
         expect((await b.loadRun(create.run.id))?.rev).toBe(2);
       }
+    });
+
+    it('lets exactly one of two coordinators step a run from one revision when neither rewrites the header (no FOR UPDATE)', async () => {
+      for (let i = 0; i < 10; i++) {
+        const create = startedRun(`quiet-race-${i}`);
+        await a.commit([create]);
+        const [first, second] = [quietStepOf(create, 'a'), quietStepOf(create, 'b')];
+        const stepped = await Promise.all([a.commit([first]), b.commit([second])]);
+        expect(stepped.map((r) => r.conflicts.length).sort()).toEqual([0, 1]);
+        const winner = stepped[0]?.conflicts.length === 0 ? 'a' : 'b';
+        expect((await b.history(create.run.id)).map((e) => e.actor).filter(Boolean)).toEqual([winner]);
+        expect(await b.loadRun(create.run.id)).toMatchObject(first.run);
+        const late = quietStepOf(first, 'late');
+        expect(await Promise.all([a.commit([late]), b.commit([{ ...late, expectedRev: 1 }])])).toEqual([{ conflicts: [] }, { conflicts: [create.run.id] }]);
+      }
+    });
+
+    it('leaves the header column as it was for a step that changes no other header field, and reads the columns over it', async () => {
+      const pool = await adminPool();
+      const row = async () => (await pool.query<{ header: unknown; rev: number; seq: number }>(`SELECT header, rev, seq FROM "${schema}".runs WHERE id = 'quiet'`)).rows[0];
+      const create = startedRun('quiet');
+      const quiet = quietStepOf(create, 'quiet');
+      expect(await a.commit([create])).toEqual({ conflicts: [] });
+      expect(await a.commit([quiet])).toEqual({ conflicts: [] });
+      expect(await row()).toEqual({ header: create.run, rev: 2, seq: quiet.run.seq });
+      expect(await b.loadRun('quiet')).toMatchObject(quiet.run);
+      expect((await b.listRuns({ flow: 'f', limit: 1000 })).find((r) => r.id === 'quiet')?.status).toBe('failed');
+      const loud = { ...nextOf(quiet, 'loud'), headerChanged: true };
+      expect(await a.commit([loud])).toEqual({ conflicts: [] });
+      expect((await row())?.header).toEqual(loud.run);
+      expect(await b.loadRun('quiet')).toMatchObject(loud.run);
     });
 
     it('commits overlapping batches from two coordinators without deadlocks', async () => {

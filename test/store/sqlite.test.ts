@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MIGRATIONS, openSqliteStore, SCHEMA_VERSION } from '../../src/store/sqlite/index.js';
-import { startedRun } from './commits.js';
+import { nextOf, quietStepOf, startedRun } from './commits.js';
 import { storeContract } from './contract.js';
 
 async function tempDir(): Promise<{ dir: string; remove(): Promise<void> }> {
@@ -131,6 +131,26 @@ describe('SqliteStore', () => {
     const store = openSqliteStore({ path: ':memory:' });
     await store.close();
     await expect(store.loadRun('r1')).rejects.toMatchObject({ code: 'TW_CLOSED' });
+  });
+
+  it('leaves the header column as it was for a step that changes no other header field, and reads the columns over it', async () => {
+    const path = join(dir, 'runs.db');
+    const store = openSqliteStore({ path });
+    const create = startedRun('r1');
+    const quiet = quietStepOf(create, 'quiet');
+    expect(await store.commit([create, quiet])).toEqual({ conflicts: [] });
+    const raw = new Database(path, { readonly: true });
+    const row = () => raw.prepare<[], { header: string; rev: number; seq: number }>('SELECT header, rev, seq FROM runs').get();
+    expect(JSON.parse(row()?.header ?? '{}')).toEqual(create.run);
+    expect(row()).toMatchObject({ rev: 2, seq: quiet.run.seq });
+    expect(await store.loadRun('r1')).toMatchObject(quiet.run);
+    expect((await store.listRuns())[0]?.status).toBe('failed');
+    const loud = { ...nextOf(quiet, 'loud'), headerChanged: true };
+    expect(await store.commit([loud])).toEqual({ conflicts: [] });
+    expect(JSON.parse(row()?.header ?? '{}')).toEqual(loud.run);
+    expect(await store.loadRun('r1')).toMatchObject(loud.run);
+    raw.close();
+    await store.close();
   });
 
   it('commits a large batch in one transaction', async () => {

@@ -13,6 +13,7 @@ import { MIGRATION_0002_TASKS } from './migrations/0002_tasks.js';
 import { MIGRATION_0004_LEADER_EPOCHS } from './migrations/0004_leader_epochs.js';
 import { MIGRATION_0005_BACKLOG } from './migrations/0005_backlog.js';
 import { MIGRATION_0006_SHARDS } from './migrations/0006_shards.js';
+import { MIGRATION_0007_RUN_SEQ } from './migrations/0007_run_seq.js';
 import { DEFAULT_SCHEMA, quoteSchema } from './schema-name.js';
 import { checkShardCount, readShardsSql } from './shard-count.js';
 
@@ -39,6 +40,7 @@ export const MIGRATIONS: readonly Migration[] = [
   MIGRATION_0004_LEADER_EPOCHS,
   MIGRATION_0005_BACKLOG,
   MIGRATION_0006_SHARDS,
+  MIGRATION_0007_RUN_SEQ,
 ];
 
 /** The SQL text of `migration` for `schema` (already quoted). */

@@ -29,6 +29,12 @@ export interface RunPlan {
   readonly shard: number;
   /** The header after the last applied commit. */
   header: RunHeader;
+  /**
+   * Whether the `header` column is written: a new run, or an applied commit
+   * changed it (`StepCommit.headerChanged`); otherwise only the columns of
+   * the fields every step changes are.
+   */
+  headerChanged: boolean;
   /** Nodes to insert or replace, by id, in the order the memory store would hold them. */
   readonly nodes: Map<string, NodeState>;
   /** Node ids to delete first (a node removed then added again is deleted, then inserted at the end). */
@@ -114,6 +120,7 @@ function planRun(commits: readonly StepCommit[], indexes: readonly number[], fro
       fromRev,
       shard: run.shard,
       header: commit.run,
+      headerChanged: fromRev === 0,
       nodes: new Map(),
       removed: new Set(),
       activations: new Map(),
@@ -125,6 +132,7 @@ function planRun(commits: readonly StepCommit[], indexes: readonly number[], fro
     };
     plan.applied.add(i);
     plan.header = commit.run;
+    if (commit.headerChanged !== false) plan.headerChanged = true;
     // Deletes first: a step that removes a node and adds it again lists it in both.
     for (const removed of commit.removed) {
       plan.nodes.delete(removed);

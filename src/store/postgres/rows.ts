@@ -14,7 +14,7 @@
 import { activationKey, type ActivationState, type NodeState, type RunState } from '../../engine/state.js';
 import { attachBacklogs, nodeRow } from '../backlog.js';
 import type { OutboxItem } from '../port.js';
-import { ACTIVATION_ROW, BACKLOG_ROW, NODE_ROW, readHeader, readRow } from '../row-check.js';
+import { ACTIVATION_ROW, BACKLOG_ROW, NODE_ROW, readHeader, readRow, type HeaderColumns } from '../row-check.js';
 import type { RunPlan } from './plan.js';
 
 const UNSUPPORTED_ESCAPE = /\\u(?:0000|d[89a-f])/i;
@@ -40,7 +40,11 @@ function record(fields: Record<string, unknown>, data: string): string {
   return `${JSON.stringify(fields).slice(0, -1)},"data":${data}}`;
 }
 
-/** The `runs` rows of `plans`, each with the `from_rev` it is written at (0: inserted) and its shard. */
+/**
+ * The `runs` rows of `plans`, each with the `from_rev` it is written at (0:
+ * inserted) and its shard; `header` only where the plan changes it (absent:
+ * null, the stored header is kept).
+ */
 export function runRows(plans: readonly RunPlan[]): string {
   const rows = plans.map((plan) => {
     const h = plan.header;
@@ -54,8 +58,10 @@ export function runRows(plans: readonly RunPlan[]): string {
       graph_version: h.graphVersion,
       created_at: epoch(h.createdAt),
       updated_at: epoch(h.updatedAt),
+      seq: h.seq,
     };
-    return `${JSON.stringify(fields).slice(0, -1)},"header":${jsonbText(h)}}`;
+    const text = JSON.stringify(fields);
+    return plan.headerChanged ? `${text.slice(0, -1)},"header":${jsonbText(h)}}` : text;
   });
   return `[${rows.join(',')}]`;
 }
@@ -130,8 +136,12 @@ export function outboxRows(plans: readonly RunPlan[]): string {
 /** An outbox item read back. */
 export const outboxItem = (data: unknown): OutboxItem => fromJsonb<OutboxItem>(data);
 
-/** The row of the `loadRun` statement: the header and the JSON arrays of the run's nodes, live activations and backlog. */
-export interface LoadedRow {
+/**
+ * The row of the `loadRun` statement: the header, the columns of the fields
+ * every step changes, and the JSON arrays of the run's nodes, live
+ * activations and backlog.
+ */
+export interface LoadedRow extends HeaderColumns {
   /** `runs.header`. */
   header: unknown;
   /** `nodes.data`, in insertion order. */
@@ -144,7 +154,7 @@ export interface LoadedRow {
 
 /** The run `row` holds, each row checked (see `row-check.ts`). @throws CorruptRowError on a row not shaped as the store writes it. */
 export function loadedRun(runId: string, row: LoadedRow): RunState {
-  const header = readHeader(runId, row.header);
+  const header = readHeader(runId, row.header, row);
   const nodes = new Map<string, NodeState>();
   for (const data of row.nodes) {
     const node = readRow(NODE_ROW, runId, data);

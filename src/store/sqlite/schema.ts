@@ -5,7 +5,9 @@
  *
  * Tables (JSON columns hold `JSON.stringify` text; the other columns copy the
  * fields the queries filter or sort on):
- * - `runs` (id PK, flow, status, rev, graph_version, created_at, updated_at, header)
+ * - `runs` (id PK, flow, status, rev, graph_version, created_at, updated_at, header, seq); the
+ *   columns rev, status, graph_version, updated_at and seq are the latest, the header's copies of
+ *   them may be older (a step that changes no other header field leaves the header as it is)
  * - `nodes` (run_id, node_id, kind, name, status, data; PK (run_id, node_id));
  *   the rowid keeps the order in which nodes were first written, which is the
  *   order of `RunState.nodes` that the engine iterates
@@ -123,6 +125,11 @@ export const MIGRATIONS: readonly string[] = [
   DROP TABLE history;
   ALTER TABLE history_rows RENAME TO history;
   CREATE UNIQUE INDEX history_by_run ON history (run_id, seq);
+  `,
+  // 5: the run's sequence counter in a column, so that a step that changes no other header field leaves the header
+  // as it is (null in rows written before: their header is whole)
+  `
+  ALTER TABLE runs ADD COLUMN seq INTEGER;
   `,
 ];
 

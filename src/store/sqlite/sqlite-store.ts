@@ -21,7 +21,7 @@ import type { ActivationState, NodeState, RunState } from '../../engine/state.js
 import { ClosedError, ConfigError } from '../../errors.js';
 import { attachBacklogs, nodeRow } from '../backlog.js';
 import { claimsOnlyShard, notFinalSql, type CommitResult, type OutboxItem, type Page, type RunFilter, type RunSummary, type Store, type StepCommit, type TaskInfo } from '../port.js';
-import { ACTIVATION_ROW, BACKLOG_ROW, HISTORY_ROW, NODE_ROW, readHeader, readRow, readStatus } from '../row-check.js';
+import { ACTIVATION_ROW, BACKLOG_ROW, HISTORY_ROW, NODE_ROW, readHeader, readRow, readStatus, type HeaderColumns } from '../row-check.js';
 import { checkDatabaseFile, migrate, openError } from './schema.js';
 
 /** Options of {@link openSqliteStore}. */
@@ -36,6 +36,7 @@ export interface SqliteStoreOptions {
 }
 
 type Data = { data: string };
+type HeaderRow = HeaderColumns & { header: string };
 type SummaryRow = { id: string; flow: string; status: string; graph_version: number; created_at: number; updated_at: number };
 
 const SUMMARY_COLUMNS = 'id, flow, status, graph_version, created_at, updated_at';
@@ -43,15 +44,20 @@ const SUMMARY_COLUMNS = 'id, flow, status, graph_version, created_at, updated_at
 /** Prepares every statement of the store once. */
 function prepare(db: Database.Database) {
   return {
-    insertRun: db.prepare<[string, string, string, number, number, number, number, string]>(
-      `INSERT INTO runs (id, flow, status, rev, graph_version, created_at, updated_at, header) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+    insertRun: db.prepare<[string, string, string, number, number, number, number, number, string]>(
+      `INSERT INTO runs (id, flow, status, rev, graph_version, created_at, updated_at, seq, header) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO NOTHING`,
     ),
     // A run's flow never changes, and its status rarely: the indexed columns (flow, status) are
     // left out of the step's UPDATE, which rewrites no index entry (setting status, even to the same
     // value, rewrites its entries in runs_by_status and runs_live: 2.5x the cost of the UPDATE).
-    updateRun: db.prepare<[number, number, number, string, string, number], { status: string }>(
-      `UPDATE runs SET rev = ?, graph_version = ?, updated_at = ?, header = ? WHERE id = ? AND rev = ? RETURNING status`,
+    // The header is set only when the step changed it (`StepCommit.headerChanged`): the fields every
+    // step changes have their columns, read over the stored header's (see `readHeader`).
+    updateRun: db.prepare<[number, number, number, number, string, string, number], { status: string }>(
+      `UPDATE runs SET rev = ?, graph_version = ?, updated_at = ?, seq = ?, header = ? WHERE id = ? AND rev = ? RETURNING status`,
+    ),
+    stepRun: db.prepare<[number, number, number, number, string, number], { status: string }>(
+      `UPDATE runs SET rev = ?, graph_version = ?, updated_at = ?, seq = ? WHERE id = ? AND rev = ? RETURNING status`,
     ),
     setRunStatus: db.prepare<[string, string]>(`UPDATE runs SET status = ? WHERE id = ?`),
     upsertNode: db.prepare<[string, string, string, string, string, string]>(
@@ -71,7 +77,7 @@ function prepare(db: Database.Database) {
       `INSERT INTO outbox (id, run_id, due_at, data) VALUES (?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET run_id = excluded.run_id, due_at = excluded.due_at, data = excluded.data`,
     ),
-    runHeader: db.prepare<[string], { header: string }>(`SELECT header FROM runs WHERE id = ?`),
+    runHeader: db.prepare<[string], HeaderRow>(`SELECT header, status, rev, graph_version, updated_at, seq FROM runs WHERE id = ?`),
     runNodes: db.prepare<[string], Data>(`SELECT data FROM nodes WHERE run_id = ? ORDER BY rowid`),
     liveActivations: db.prepare<[string], Data>(
       `SELECT data FROM activations WHERE run_id = ? AND status IN ('running', 'retrying', 'failed') ORDER BY seq, node_id`,
@@ -173,12 +179,14 @@ export class SqliteStore implements Store {
   private commitOne(commit: StepCommit): boolean {
     const { run } = commit;
     const sql = this.sql;
-    const header = JSON.stringify(run);
     if (commit.expectedRev === 0) {
-      const { changes } = sql.insertRun.run(run.id, run.flow, run.status, run.rev, run.graphVersion, run.createdAt, run.updatedAt, header);
+      const { changes } = sql.insertRun.run(run.id, run.flow, run.status, run.rev, run.graphVersion, run.createdAt, run.updatedAt, run.seq, JSON.stringify(run));
       if (changes === 0) return false;
     } else {
-      const stored = sql.updateRun.get(run.rev, run.graphVersion, run.updatedAt, header, run.id, commit.expectedRev);
+      const stored =
+        commit.headerChanged === false
+          ? sql.stepRun.get(run.rev, run.graphVersion, run.updatedAt, run.seq, run.id, commit.expectedRev)
+          : sql.updateRun.get(run.rev, run.graphVersion, run.updatedAt, run.seq, JSON.stringify(run), run.id, commit.expectedRev);
       if (stored === undefined) return false;
       if (stored.status !== run.status) sql.setRunStatus.run(run.status, run.id);
     }
@@ -203,7 +211,7 @@ export class SqliteStore implements Store {
     this.assertOpen();
     const row = this.sql.runHeader.get(runId);
     if (row === undefined) return undefined;
-    const header = readHeader(runId, row.header);
+    const header = readHeader(runId, row.header, row);
     const nodes = new Map<string, NodeState>();
     for (const { data } of this.sql.runNodes.all(runId)) {
       const node = readRow(NODE_ROW, runId, data);

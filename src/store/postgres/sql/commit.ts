@@ -10,18 +10,18 @@
  *    election's increment waits for a commit in flight, and a commit after it
  *    reads the new epoch (a deposed coordinator's commit cannot slip in after
  *    its successor's election; a row updated after the statement began is
- *    read in its latest version, as `FOR SHARE` does); `locked`: the
- *    batch's runs to update, locked in id order (two batches never lock the
- *    same runs in opposite orders: no deadlock) with their current revision
- *    (runs only to create are not looked up: their insert finds a stored one).
- *    `gate` reads both first: true when the fence holds (or none is given).
+ *    read in its latest version, as `FOR SHARE` does). `gate` reads it first
+ *    (true when the fence holds, or none is given), then, only if it holds,
+ *    takes the shard locks: a transaction advisory lock per shard of the
+ *    batch's runs, in shard order (see below).
  * 2. `inserted`, `updated`: behind the gate, the runs whose plan matches the
  *    stored revision (see `../plan.ts`: one candidate per distinct expected
  *    revision, at most one matches): a run not stored is inserted (`ON
- *    CONFLICT DO NOTHING`: one stored, or created meanwhile, is not), a stored one
- *    is updated when its revision, read under the lock (the latest one, even if
- *    it changed after the statement began), is its plan's; `written` is the
- *    runs written and the revision of their plan.
+ *    CONFLICT DO NOTHING`: one stored, or created meanwhile, is not), a stored
+ *    one is updated when its revision is its plan's; `written` is the runs
+ *    written and the revision of their plan. The update writes the `header`
+ *    column only for plans that change it (`header` null in `run_rows`: the
+ *    stored one is kept), the columns of the fields every step changes always.
  * 3. The deletes of removed nodes and cleared backlogs, for written plans;
  *    then, reading the deletes' counts before their first row, the node,
  *    activation, history, outbox and backlog writes of written plans, each in
@@ -29,6 +29,28 @@
  *
  * A plan not written (stale revision, run taken meanwhile, fence refused)
  * writes nothing.
+ *
+ * No `SELECT ... FOR UPDATE` of the runs first: `UPDATE ... WHERE t.rev =
+ * r.from_rev` is itself the revision check and atomic. The row is locked by
+ * the update; a row another transaction updated meanwhile is waited for and
+ * its qualification checked again on its latest version (READ COMMITTED's
+ * re-check), so of two commits of one run from one revision exactly one
+ * matches, the other is a conflict. (A row the statement's snapshot saw at
+ * another revision is not re-checked: a commit from the revision another
+ * commit in flight is writing is a conflict, reloaded and stepped again. A
+ * coordinator commits a run's next step only after the previous commit
+ * returned.)
+ *
+ * Deadlock freedom: every row a commit locks or waits for (runs, nodes,
+ * activations, history, backlog rows, keyed by run id; outbox rows are new,
+ * their ids carry the revision written) belongs to a run of the batch, so two
+ * commits that could wait for each other share a shard and its advisory lock. Each takes its shard locks in shard order before writing
+ * any row, after the fence (which waits only for an election's increment,
+ * which holds nothing else): the second waits for the first to end before it
+ * locks any row. The fenced batches of a coordinator have one shard each: one
+ * lock, in memory (no heap write, no WAL record, where `FOR UPDATE` wrote both
+ * for every run). The key pair (a hash of the schema, the shard) is apart from
+ * the elections' one-key session locks.
  */
 
 /** `jsonb_to_recordset(param)` with `columns`, and `i`: the row's position in the array. */
@@ -54,14 +76,13 @@ WITH fence AS MATERIALIZED (
        SELECT epoch FROM ${s}.leader_epochs WHERE $1::text IS NOT NULL AND name = $1::text FOR SHARE),
      run_rows AS MATERIALIZED (
        SELECT * FROM jsonb_to_recordset($3::jsonb) AS r(id text, from_rev integer, shard smallint, flow text, status text, rev integer, graph_version integer,
-                                                       created_at bigint, updated_at bigint, header jsonb)),
-     locked AS MATERIALIZED (
-       SELECT id, rev FROM ${s}.runs WHERE id IN (SELECT id FROM run_rows WHERE from_rev > 0) ORDER BY id COLLATE "C" FOR UPDATE),
+                                                       created_at bigint, updated_at bigint, seq integer, header jsonb)),
      gate AS MATERIALIZED (
-       SELECT ($1::text IS NULL OR EXISTS (SELECT 1 FROM fence WHERE epoch = $2::bigint)) AND (SELECT count(*) FROM locked) >= 0 AS ok),
+       SELECT ($1::text IS NULL OR EXISTS (SELECT 1 FROM fence WHERE epoch = $2::bigint))
+              AND (SELECT count(pg_advisory_xact_lock(hashtext('${s}'), l.shard)) FROM (SELECT DISTINCT shard FROM run_rows ORDER BY shard) l) >= 0 AS ok),
      inserted AS (
-       INSERT INTO ${s}.runs (id, shard, flow, status, rev, graph_version, created_at, updated_at, header)
-       SELECT r.id, r.shard, r.flow, r.status, r.rev, r.graph_version, r.created_at, r.updated_at, r.header
+       INSERT INTO ${s}.runs (id, shard, flow, status, rev, graph_version, created_at, updated_at, seq, header)
+       SELECT r.id, r.shard, r.flow, r.status, r.rev, r.graph_version, r.created_at, r.updated_at, r.seq, r.header
          FROM run_rows r
         WHERE r.from_rev = 0 AND (SELECT ok FROM gate)
         ORDER BY r.id COLLATE "C"
@@ -69,10 +90,10 @@ WITH fence AS MATERIALIZED (
        RETURNING id, 0 AS from_rev),
      updated AS (
        UPDATE ${s}.runs AS t
-          SET flow = r.flow, status = r.status, rev = r.rev, graph_version = r.graph_version,
-              created_at = r.created_at, updated_at = r.updated_at, header = r.header
-         FROM run_rows r JOIN locked l ON l.id = r.id AND l.rev = r.from_rev
-        WHERE t.id = l.id AND (SELECT ok FROM gate)
+          SET status = r.status, rev = r.rev, graph_version = r.graph_version, updated_at = r.updated_at, seq = r.seq,
+              header = coalesce(r.header, t.header)
+         FROM run_rows r
+        WHERE t.id = r.id AND t.rev = r.from_rev AND r.from_rev > 0 AND (SELECT ok FROM gate)
        RETURNING t.id, r.from_rev),
      written AS MATERIALIZED (SELECT id, from_rev FROM inserted UNION ALL SELECT id, from_rev FROM updated),
      removed AS (

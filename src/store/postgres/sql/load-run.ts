@@ -1,7 +1,9 @@
 /** @packageDocumentation Loading a run in one round trip. */
 
 /**
- * `$1 text`: run id. One row (none if the run does not exist): the header, the
+ * `$1 text`: run id. One row (none if the run does not exist): the header and
+ * the columns of the fields every step changes (newer than the header's when
+ * the last steps left the header as it was), the
  * nodes in insertion order, the live activations (`running`, `retrying`,
  * `failed`, and in a run with failure policy rollback the `succeeded` ones
  * the saga owes a compensation) in insertion order (a header or a row kept as
@@ -10,7 +12,7 @@
  * notification order, as JSON arrays.
  */
 export const loadRun = (s: string): string => `
-SELECT r.header,
+SELECT r.header, r.status, r.rev, r.graph_version, r.updated_at, r.seq,
        coalesce((SELECT json_agg(n.data ORDER BY n.ord) FROM ${s}.nodes n WHERE n.run_id = r.id), '[]') AS nodes,
        coalesce((SELECT json_agg(x.data ORDER BY x.ord) FROM (
                    SELECT a.data, a.ord FROM ${s}.activations a
