@@ -1,7 +1,7 @@
 /**
  * What one step works with and produces: the {@link StepContext} that the
- * engine's parts (changes, saga, leases) are given, and the {@link StepOutput}
- * they append to. A module of its own so that those parts depend on it and not
+ * engine's parts (outcomes, activations, changes, saga, leases) are given, and
+ * the {@link StepOutput} they append to. A module of its own so that those parts depend on it and not
  * on `step.ts`, which calls them (no import circle).
  *
  * @packageDocumentation
@@ -61,6 +61,8 @@ export interface StepContext {
   record(entry: Omit<HistoryEntry, 'runId' | 'seq' | 'at' | 'graphVersion'>): void;
   /** Dispatches a waiting node if all its sources have notified and its inputs resolve. */
   tryStart(node: NodeState): void;
+  /** Starts a new attempt of a waiting node with `inputs`. */
+  dispatch(node: NodeState, inputs: JsonObject): void;
   /** A dispatch command for an execution of a node. */
   dispatchCommand(node: NodeState, ref: ExecutionRef, inputs: JsonObject): Command;
   /**
@@ -68,18 +70,6 @@ export interface StepContext {
    * notification's own value when it is not the source's latest result.
    */
   notifyListeners(source: NodeState, value?: Json): void;
-  /** Records a notification from `source` that `target`, a persistent listener, will never take. */
-  dropNotification(target: NodeState, source: NodeState, value: Json | undefined, reason: 'stopped' | 'cancelled'): void;
-  /** Records a notification of a persistent listener that can never run as an activation that was never delivered. */
-  notDelivered(target: NodeState, entry: { seq: number; from: string }, inputs: JsonObject, reason: 'stopped' | 'cancelled', message: string): void;
-  /** A persistent listener receives a notification from `from` (with `value`, by default the source's latest result). */
-  activate(node: NodeState, from: string, value?: Json): void;
-  /** Notifies, in seq order, the held completions of a persistent listener that no earlier live activation holds back. */
-  releaseHeld(node: NodeState): void;
-  /** Cancels a live activation: its execution is aborted and it is recorded `cancelled`. */
-  cancelActivation(activation: ActivationState): void;
-  /** Re-runs a failed activation (change `retry` with an activation). */
-  retryActivation(activation: ActivationState): void;
   /** The running activation an execution reference names, if it matches. */
   liveActivation(ref: ExecutionRef): ActivationState | undefined;
   /** The running node an execution reference names, if the attempt matches. */
