@@ -6,7 +6,7 @@
  *
  * @packageDocumentation
  */
-import type { Json, JsonObject } from '../codec/json.js';
+import type { Json } from '../codec/json.js';
 import type { Failure } from '../model/failure.js';
 import { backoffDelayMs } from '../model/retry.js';
 import { releaseHeld } from './activations.js';
@@ -58,7 +58,6 @@ export function failed(s: StepContext, event: ExecutionRef, error: Failure): voi
   // A node added in place of a removed one numbers on from it; its retries count from its own first attempt.
   const tried = ref.attempt - (activation === undefined ? (node.attemptBase ?? 0) : 0);
   const willRetry = error.retryable && tried <= retry.limit && s.accepting;
-  const detail = { name: error.name, message: error.message } as JsonObject;
   if (willRetry) {
     const dueAt = s.now + backoffDelayMs(retry, tried, `${run.id}/${ref.node}/${ref.activation ?? ''}/${ref.attempt}`);
     if (activation !== undefined) {
@@ -73,10 +72,10 @@ export function failed(s: StepContext, event: ExecutionRef, error: Failure): voi
     const next: ExecutionRef = { node: ref.node, attempt: ref.attempt + 1 };
     if (ref.activation !== undefined) next.activation = ref.activation;
     s.out.commands.push({ type: 'schedule', runId: run.id, dueAt, ...next });
-    s.record({ type: 'node.retrying', ...ref, detail: { ...detail, dueAt } });
+    s.record({ type: 'node.retrying', ...ref, detail: { name: error.name, message: error.message, dueAt } });
     return;
   }
-  s.record({ type: 'node.failed', ...ref, detail });
+  s.record({ type: 'node.failed', ...ref, detail: { name: error.name, message: error.message } });
   if (activation !== undefined) {
     activation.error = error;
     activation.finishedAt = s.now;
