@@ -9,7 +9,7 @@
 import type { Json, JsonObject } from '../codec/json.js';
 import { resolveInputs, sourcesNotified } from './inputs.js';
 import { activationKey, type ActivationState, type Backlogged, type NodeState, type RunState } from './state.js';
-import type { StepContext } from './step-context.js';
+import { written, type StepContext } from './step-context.js';
 
 /** Whether a node notifies many times (an event or a persistent listener). */
 function isStreaming(node: NodeState | undefined): boolean {
@@ -42,7 +42,7 @@ export function activate(s: StepContext, node: NodeState, from: string, value: J
     // Appended in place and persisted as one row: never copied nor rewritten whole.
     (node.backlog ??= []).push(entry);
     const appended = s.out.backlog.get(node.def.id);
-    if (appended === undefined) s.out.backlog.set(node.def.id, [entry]);
+    if (appended === undefined) written(s.out, 'backlog').set(node.def.id, [entry]);
     else appended.push(entry);
     return;
   }
@@ -52,7 +52,7 @@ export function activate(s: StepContext, node: NodeState, from: string, value: J
     const waiting = node.backlog;
     delete node.backlog;
     s.out.backlog.delete(node.def.id);
-    s.out.drained.add(node.def.id);
+    written(s.out, 'drained').add(node.def.id);
     for (const entry of waiting) startActivation(s, node, entry.seq, entry.from, resolveInputs(run, node, entry) ?? inputs);
   }
   if (triggered) startActivation(s, node, ++run.seq, from, inputs);
@@ -63,7 +63,7 @@ function startActivation(s: StepContext, node: NodeState, seq: number, from: str
   const key = activationKey(node.def.id, seq);
   s.live.index.liveActivations++;
   s.run.activations.set(key, activation);
-  s.out.activations.set(key, activation);
+  written(s.out, 'activations').set(key, activation);
   s.out.commands.push(s.dispatchCommand(node, { node: node.def.id, attempt: 1, activation: seq }, inputs));
   s.record({ type: 'node.started', node: node.def.id, attempt: 1, activation: seq });
 }
@@ -140,7 +140,7 @@ export function notDelivered(s: StepContext, target: NodeState, entry: { seq: nu
     finishedAt: s.now,
     error: { name: 'NotDelivered', message, retryable: false },
   };
-  s.out.activations.set(activationKey(target.def.id, entry.seq), activation);
+  written(s.out, 'activations').set(activationKey(target.def.id, entry.seq), activation);
   s.record({ type: 'node.cancelled', node: target.def.id, activation: entry.seq, detail: { reason, from: entry.from } });
 }
 

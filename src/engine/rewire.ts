@@ -13,7 +13,7 @@ import type { Change, LinkSpec } from './events.js';
 import { addToIndex, removeFromIndex } from './live.js';
 import { checkNotUndoing, checkRemovable } from './saga.js';
 import type { NodeState } from './state.js';
-import type { StepContext } from './step-context.js';
+import { written, type StepContext } from './step-context.js';
 
 /** Adds a link (change `link`). */
 export function link(e: Edit, change: Extract<Change, { op: 'link' }>): Effect {
@@ -169,7 +169,7 @@ export function remove(e: Edit, target: NodeState): Effect {
   removeFromIndex(s.live.index, target);
   s.run.nodes.delete(id);
   s.out.nodes.delete(id);
-  s.out.removed.add(id);
+  written(s.out, 'removed').add(id);
   s.live.index.outgoing.delete(id);
   return () => {
     s.out.backlog.delete(id);

@@ -28,7 +28,7 @@ import {
   type UndoStatus,
 } from './state.js';
 import { ACTIVATION_TRANSITIONS, checkTransition, NODE_TRANSITIONS, RUN_TRANSITIONS, UNDO_TRANSITIONS } from './transitions.js';
-import { emptyOutput, type StepContext, type StepOutput } from './step-context.js';
+import { emptyOutput, written, type StepContext, type StepOutput } from './step-context.js';
 
 /**
  * Applies one event to a run, in place, appending what it produced to `out`.
@@ -134,7 +134,7 @@ class Stepper implements StepContext {
     }
     countUndo(this.live.index, holder.undo, 1);
     if ('def' in holder) this.touch(holder);
-    else this.out.activations.set(activationKey(holder.node, holder.seq), holder);
+    else written(this.out, 'activations').set(activationKey(holder.node, holder.seq), holder);
   }
 
   /** Moves an activation to a new status, checking the transition table. */
@@ -150,7 +150,7 @@ class Stepper implements StepContext {
     // compensation so that it can run.
     if ((to === 'succeeded' && activation.compensate !== true) || to === 'cancelled') this.run.activations.delete(key);
     else this.run.activations.set(key, activation);
-    this.out.activations.set(key, activation);
+    written(this.out, 'activations').set(key, activation);
   }
 
   /** Appends a history entry. */
