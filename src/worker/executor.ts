@@ -92,10 +92,10 @@ type Signals = { readonly signal: AbortSignal };
  * The context of one execution. `executionId` and `signal` are made when first
  * read (most tasks read neither): a UUID and an AbortController per task are
  * measurable on the embedded hot path. Both are own enumerable getters, so a
- * spread or destructured context still carries their values; they are defined
- * from shared descriptors ({@link LAZY}), so that every context has the same
- * shape: an object literal's getters are new closures, and a new hidden class,
- * per context (~0.7 KB against ~0.2 KB).
+ * spread or destructured context still carries their values. They are
+ * defined from shared descriptors, so that every context has the same shape:
+ * an object literal's getters are new closures and a new hidden class per
+ * context (~0.65 us and ~0.7 KB, against ~0.18 us here).
  */
 class ExecutionContext {
   readonly runId: string;
@@ -115,22 +115,24 @@ class ExecutionContext {
     this.attempt = message.attempt;
     this.activation = message.activation;
     this.#signals = signals;
-    Object.defineProperties(this, ExecutionContext.LAZY);
+    // Two defineProperty calls cost half of one defineProperties (~0.17 against ~0.35 us).
+    Object.defineProperty(this, 'executionId', ExecutionContext.EXECUTION_ID);
+    Object.defineProperty(this, 'signal', ExecutionContext.SIGNAL);
   }
 
-  /** The getters of `executionId` and `signal`, shared by every context. */
-  private static readonly LAZY: PropertyDescriptorMap = {
-    executionId: {
-      enumerable: true,
-      get(this: ExecutionContext): string {
-        return (this.#executionId ??= randomUUID());
-      },
+  /** The getter of `executionId`, shared by every context. */
+  private static readonly EXECUTION_ID: PropertyDescriptor = {
+    enumerable: true,
+    get(this: ExecutionContext): string {
+      return (this.#executionId ??= randomUUID());
     },
-    signal: {
-      enumerable: true,
-      get(this: ExecutionContext): AbortSignal {
-        return this.#signals.signal;
-      },
+  };
+
+  /** The getter of `signal`, shared by every context. */
+  private static readonly SIGNAL: PropertyDescriptor = {
+    enumerable: true,
+    get(this: ExecutionContext): AbortSignal {
+      return this.#signals.signal;
     },
   };
 }
