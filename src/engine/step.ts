@@ -213,7 +213,8 @@ class Stepper implements StepContext {
     if (!this.accepting) return;
     const links = this.live.index.outgoing.get(source.def.id);
     if (links === undefined) return;
-    for (const link of [...links]) {
+    // Not a copy: only changes edit the outgoing index, and none runs from here.
+    for (const link of links) {
       const target = this.run.nodes.get(link.to);
       if (target === undefined) continue;
       if (!target.def.persistent) this.tryStart(target);
