@@ -9,11 +9,16 @@ import type { LinkDefinition } from '../model/definition.js';
 import { linkInputs, sourceName } from '../model/graph.js';
 import { hasNotified, type Backlogged, type NodeState, type RunState } from './state.js';
 
-/** The value a node provides under `name`, if it has one. */
-export function providedValue(node: NodeState, name: string): Json | undefined {
-  if (!hasNotified(node) || node.result === undefined) return undefined;
+/**
+ * The value a node provides under `name`, if it has one. `held`: a value it
+ * notified that is not passed on yet (a held result), which counts as its
+ * result and as notified.
+ */
+export function providedValue(node: NodeState, name: string, held?: Json): Json | undefined {
+  const result = held !== undefined ? held : node.result; // a held null is a value
+  const streaming = node.def.kind === 'event' || node.def.persistent;
+  if (result === undefined || !((held !== undefined && streaming) || hasNotified(node))) return undefined;
   const provides = node.def.provides;
-  const result = node.result;
   // A task with one provided name publishes its whole result under it; events
   // and multi-name tasks publish the fields of an object.
   if (node.def.kind === 'task' && provides !== undefined && provides.length === 1) {
@@ -105,8 +110,7 @@ function inputValue(run: RunState, node: NodeState, name: string, notified?: Bac
     const latest = run.nodes.get(link.from);
     if (latest === undefined) continue;
     // A value notified counts as notified, even before the source's first notification is passed on (a held result).
-    const source = notified?.from === link.from && notified.value !== undefined ? { ...latest, result: notified.value, emitted: Math.max(latest.emitted ?? 0, 1) } : latest;
-    const value = providedValue(source, sourceName(link, name));
+    const value = providedValue(latest, sourceName(link, name), notified?.from === link.from ? notified.value : undefined);
     if (value !== undefined) return value;
   }
   return Object.hasOwn(run.inputs, name) ? run.inputs[name] : undefined;

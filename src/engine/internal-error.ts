@@ -17,7 +17,7 @@ import type { EngineEvent, ExecutionRef } from './events.js';
 import type { LiveRun } from './live.js';
 import { activationKey, SETTLED, type ActivationState, type NodeState } from './state.js';
 import { deriveStatus } from './status.js';
-import type { StepOutput } from './step-context.js';
+import { written, type StepOutput } from './step-context.js';
 
 /** The failure recorded for an event the engine could not step. */
 export function internalFailure(event: EngineEvent, error: unknown): Failure {
@@ -131,7 +131,7 @@ class Recorder {
     delete activation.leaseUntil;
     const key = activationKey(activation.node, activation.seq);
     this.live.state.activations.set(key, activation); // failed activations stay, to be retried
-    this.out.activations.set(key, activation);
+    written(this.out, 'activations').set(key, activation);
     this.abort({ node: activation.node, attempt: activation.attempt, activation: activation.seq });
     this.record('node.failed', { node: activation.node, attempt: activation.attempt, activation: activation.seq });
   }

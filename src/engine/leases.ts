@@ -8,7 +8,7 @@
  */
 import { executionRef, type ExecutionRef } from './events.js';
 import { activationKey, type ActivationState } from './state.js';
-import type { StepContext } from './step-context.js';
+import { written, type StepContext } from './step-context.js';
 
 /**
  * A worker acknowledged a long execution early (so that the broker's consumer
@@ -22,7 +22,7 @@ export function heartbeat(s: StepContext, event: ExecutionRef, leaseMs: number):
     const activation = s.liveActivation(ref);
     if (activation === undefined) return;
     activation.leaseUntil = leaseUntil;
-    s.out.activations.set(activationKey(ref.node, ref.activation), activation);
+    written(s.out, 'activations').set(activationKey(ref.node, ref.activation), activation);
   } else {
     const node = s.runningNode(ref);
     if (node === undefined) return;
@@ -40,7 +40,7 @@ export function leaseDue(s: StepContext, event: ExecutionRef): void {
   if (holder === undefined || node === undefined || holder.leaseUntil === undefined || holder.leaseUntil > s.now) return;
   delete holder.leaseUntil;
   if (ref.activation === undefined) s.touch(node);
-  else s.out.activations.set(activationKey(ref.node, ref.activation), holder as ActivationState);
+  else written(s.out, 'activations').set(activationKey(ref.node, ref.activation), holder as ActivationState);
   const inputs = ref.activation === undefined ? (node.inputs ?? {}) : (holder as ActivationState).inputs;
   s.out.commands.push(s.dispatchCommand(node, ref, inputs));
   s.record({ type: 'node.started', ...ref, detail: { reason: 'lease expired' } });

@@ -9,6 +9,7 @@
 import type { Json, JsonObject } from '../codec/json.js';
 import { InvalidChangeError } from '../errors.js';
 import type { Failure } from '../model/failure.js';
+import { releaseHeld } from './activations.js';
 import type { Command, ExecutionRef } from './events.js';
 import { activationKey, type ActivationState, type NodeState } from './state.js';
 import type { StepContext } from './step-context.js';
@@ -128,7 +129,7 @@ export function startSaga(s: StepContext): void {
     const node = s.run.nodes.get(activation.node);
     if (node !== undefined) held.add(node);
   }
-  for (const node of held) s.releaseHeld(node);
+  for (const node of held) releaseHeld(s, node);
 }
 
 /** The saga: once nothing runs, compensate completed nodes and activations one at a time, latest completion first. */

@@ -29,8 +29,9 @@ export function inputProblems(
 ): ValidationProblem[] {
   if (node.kind === 'event') return [];
   const problems: ValidationProblem[] = [];
-  // Who feeds which input, in one pass over the links (a fan-in has many).
-  const feeders = new Map<string, Set<string>>();
+  // Who feeds which input, in one pass over the links (a fan-in has many); made
+  // only for a node that has links (a start validates every node of the flow).
+  let feeders: Map<string, Set<string>> | undefined;
   let open = false;
   for (const link of incoming) {
     const source = lookup(link.from);
@@ -38,31 +39,43 @@ export function inputProblems(
     const fed = linkInputs(source, link);
     if (fed === undefined) open = true;
     for (const input of fed ?? []) {
-      const set = feeders.get(input);
+      const set = (feeders ??= new Map()).get(input);
       if (set === undefined) feeders.set(input, new Set([source.id]));
       else set.add(source.id);
     }
   }
-  const required = new Set(node.requires);
-  for (const input of [...node.requires, ...node.optional]) {
-    if (Object.hasOwn(node.bound, input)) continue;
-    const providers = [...(feeders.get(input) ?? [])];
-    if (providers.length > 1) {
-      problems.push({
-        kind: 'duplicate-provider',
-        nodes: [node.id, ...providers],
-        message: `input "${input}" of node "${node.id}" is provided by several sources: ${providers.map((p) => `"${p}"`).join(', ')}`,
-      });
-    }
-    if (required.has(input) && providers.length === 0 && !open && !Object.hasOwn(inputs, input)) {
-      problems.push({
-        kind: 'missing-input',
-        nodes: [node.id],
-        message: `required input "${input}" of node "${node.id}" is not provided by any source, bound value or flow input`,
-      });
-    }
-  }
+  for (const input of node.requires) checkInput(node, input, true, feeders?.get(input), open, inputs, problems);
+  for (const input of node.optional) checkInput(node, input, false, feeders?.get(input), open, inputs, problems);
   return problems;
+}
+
+/** Appends the problems of one input of a node: provided by several sources, or required and provided by nothing. */
+function checkInput(
+  node: NodeDefinition,
+  input: string,
+  required: boolean,
+  fedBy: ReadonlySet<string> | undefined,
+  open: boolean,
+  inputs: JsonObject,
+  problems: ValidationProblem[],
+): void {
+  if (Object.hasOwn(node.bound, input)) return;
+  const count = fedBy?.size ?? 0;
+  if (count > 1) {
+    const providers = [...(fedBy as ReadonlySet<string>)];
+    problems.push({
+      kind: 'duplicate-provider',
+      nodes: [node.id, ...providers],
+      message: `input "${input}" of node "${node.id}" is provided by several sources: ${providers.map((p) => `"${p}"`).join(', ')}`,
+    });
+  }
+  if (required && count === 0 && !open && !Object.hasOwn(inputs, input)) {
+    problems.push({
+      kind: 'missing-input',
+      nodes: [node.id],
+      message: `required input "${input}" of node "${node.id}" is not provided by any source, bound value or flow input`,
+    });
+  }
 }
 
 /** Every problem of a flow definition, in a stable order; empty when valid. */

@@ -7,6 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { systemClock, type Clock } from '../coordinator/clock.js';
+import type { Json } from '../codec/json.js';
 import { decodeValue, encodeValue } from '../codec/value.js';
 import { TimeoutError, UnknownTaskError } from '../errors.js';
 import { toFailure, type Failure } from '../model/failure.js';
@@ -41,7 +42,7 @@ function isThenable(value: unknown): boolean {
  * a timeout the execution's own (created only if the task reads it), with one a
  * controller of the attempt's that the execution's abort is forwarded to.
  */
-function withTimeout<T>(apply: (signals: { readonly signal: AbortSignal }) => T | Promise<T>, timeoutMs: number, task: string, outer: ExecutionAbort, clock: Clock): Attempt<T> {
+function withTimeout<T>(apply: (signals: Signals) => T | Promise<T>, timeoutMs: number, task: string, outer: ExecutionAbort, clock: Clock): Attempt<T> {
   if (outer.aborted) return { outcome: Promise.reject(outer.reason) };
   const controller = timeoutMs > 0 ? new AbortController() : undefined;
   const startedAt = controller === undefined ? 0 : clock.now();
@@ -84,25 +85,54 @@ function withTimeout<T>(apply: (signals: { readonly signal: AbortSignal }) => T 
   return { outcome, returned: pending.then(ignore, ignore) };
 }
 
+/** Where an execution's `signal` comes from (see {@link withTimeout}). */
+type Signals = { readonly signal: AbortSignal };
+
 /**
  * The context of one execution. `executionId` and `signal` are made when first
  * read (most tasks read neither): a UUID and an AbortController per task are
  * measurable on the embedded hot path. Both are own enumerable getters, so a
- * spread or destructured context still carries their values.
+ * spread or destructured context still carries their values. They are
+ * defined from shared descriptors, so that every context has the same shape:
+ * an object literal's getters are new closures and a new hidden class per
+ * context (~0.65 us and ~0.7 KB, against ~0.18 us here).
  */
-function taskContext(message: DispatchMessage, task: string, signals: { readonly signal: AbortSignal }): TaskContext {
-  let executionId: string | undefined;
-  return {
-    runId: message.runId,
-    nodeId: message.node,
-    task,
-    attempt: message.attempt,
-    activation: message.activation,
-    get executionId() {
-      return (executionId ??= randomUUID());
+class ExecutionContext {
+  readonly runId: string;
+  readonly nodeId: string;
+  readonly task: string;
+  readonly attempt: number;
+  readonly activation: number | undefined;
+  declare readonly executionId: string;
+  declare readonly signal: AbortSignal;
+  #executionId: string | undefined;
+  readonly #signals: Signals;
+
+  constructor(message: DispatchMessage, task: string, signals: Signals) {
+    this.runId = message.runId;
+    this.nodeId = message.node;
+    this.task = task;
+    this.attempt = message.attempt;
+    this.activation = message.activation;
+    this.#signals = signals;
+    // Two defineProperty calls cost half of one defineProperties (~0.17 against ~0.35 us).
+    Object.defineProperty(this, 'executionId', ExecutionContext.EXECUTION_ID);
+    Object.defineProperty(this, 'signal', ExecutionContext.SIGNAL);
+  }
+
+  /** The getter of `executionId`, shared by every context. */
+  private static readonly EXECUTION_ID: PropertyDescriptor = {
+    enumerable: true,
+    get(this: ExecutionContext): string {
+      return (this.#executionId ??= randomUUID());
     },
-    get signal() {
-      return signals.signal;
+  };
+
+  /** The getter of `signal`, shared by every context. */
+  private static readonly SIGNAL: PropertyDescriptor = {
+    enumerable: true,
+    get(this: ExecutionContext): AbortSignal {
+      return this.#signals.signal;
     },
   };
 }
@@ -120,9 +150,23 @@ export interface Execution {
   returned?: Promise<void>;
 }
 
-/** The failure signal of an execution (a module function: a closure per execution costs on the embedded hot path). */
-function failed(ref: Omit<SignalMessage, 'type'>, rollback: boolean, error: Failure): SignalMessage {
-  return rollback ? { ...ref, type: 'rollback.failed', error } : { ...ref, type: 'task.failed', error };
+/**
+ * The signal of an execution's outcome, built in one literal. Not
+ * `{ ...ref, type }`: V8 runs an object spread followed by a property the
+ * spread object lacks through a slow path, ~1 µs and a new hidden class per
+ * object (the executor's whole cost, on the embedded hot path, before).
+ * A module function: a closure per execution costs there too.
+ */
+function signalOf(message: DispatchMessage, worker: string, type: SignalMessage['type'], outcome?: { result: Json } | { error: Failure }): SignalMessage {
+  const signal = { runId: message.runId, node: message.node, attempt: message.attempt, worker, type } as SignalMessage;
+  if (message.activation !== undefined) signal.activation = message.activation;
+  if (outcome !== undefined) Object.assign(signal, outcome);
+  return signal;
+}
+
+/** The failure signal of an execution. */
+function failed(message: DispatchMessage, worker: string, rollback: boolean, error: Failure): SignalMessage {
+  return signalOf(message, worker, rollback ? 'rollback.failed' : 'task.failed', { error });
 }
 
 /**
@@ -131,20 +175,18 @@ function failed(ref: Omit<SignalMessage, 'type'>, rollback: boolean, error: Fail
  * the task's timeout.
  */
 export async function execute(message: DispatchMessage, registry: TaskRegistry, worker: string, abort: ExecutionAbort, clock: Clock = systemClock): Promise<Execution> {
-  const ref: Omit<SignalMessage, 'type'> = { runId: message.runId, node: message.node, attempt: message.attempt, worker };
-  if (message.activation !== undefined) ref.activation = message.activation;
   const rollback = message.kind === 'rollback';
   const task = registry.get(message.task);
   if (task === undefined) {
-    return { signal: failed(ref, rollback, { ...toFailure(new UnknownTaskError(message.task, `worker "${worker}"`)), retryable: false }) };
+    return { signal: failed(message, worker, rollback, { ...toFailure(new UnknownTaskError(message.task, `worker "${worker}"`)), retryable: false }) };
   }
-  if (rollback && task.rollback === undefined) return { signal: { ...ref, type: 'rollback.succeeded' } };
+  if (rollback && task.rollback === undefined) return { signal: signalOf(message, worker, 'rollback.succeeded') };
   let returned: Promise<void> | undefined;
   try {
     const inputs = decodeValue(message.inputs) as Record<string, unknown>;
     const attempt = withTimeout(
       (signals) => {
-        const context = taskContext(message, task.name, signals);
+        const context: TaskContext = new ExecutionContext(message, task.name, signals);
         if (!rollback) return task.apply(inputs, context);
         const rollbackContext = Object.assign(context, { result: message.result === undefined ? undefined : decodeValue(message.result), error: message.error });
         return (task.rollback as NonNullable<typeof task.rollback>)(inputs, rollbackContext);
@@ -157,13 +199,14 @@ export async function execute(message: DispatchMessage, registry: TaskRegistry, 
     returned = attempt.returned;
     // A synchronous task's result is taken as it is: no promise and microtask per execution.
     const result = attempt.outcome === undefined ? attempt.value : await attempt.outcome;
-    if (rollback) return { signal: { ...ref, type: 'rollback.succeeded' }, returned };
+    if (rollback) return { signal: signalOf(message, worker, 'rollback.succeeded'), returned };
     checkProvided(task.name, task.provides, result);
-    return { signal: { ...ref, type: 'task.succeeded', result: encodeValue(result, `task "${task.name}" (node "${message.node}")`) }, returned };
+    const encoded = encodeValue(result, `task "${task.name}" (node "${message.node}")`);
+    return { signal: signalOf(message, worker, 'task.succeeded', { result: encoded }), returned };
   } catch (thrown) {
     const failure = toFailure(thrown);
     // An encode error is a bug in the task's result: retrying cannot fix it.
     if ((thrown as { code?: unknown })?.code === 'TW_ENCODE') failure.retryable = false;
-    return { signal: failed(ref, rollback, failure), returned };
+    return { signal: failed(message, worker, rollback, failure), returned };
   }
 }

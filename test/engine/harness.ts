@@ -8,7 +8,7 @@ import { createRun } from '../../src/engine/create.js';
 import type { Change, Command, DispatchCommand, EngineEvent, HistoryEntry } from '../../src/engine/events.js';
 import { liveRun, type LiveRun } from '../../src/engine/live.js';
 import { copyRun, runHeader, type NodeState, type RunState, type RunStatus } from '../../src/engine/state.js';
-import { emptyOutput, type StepOutput } from '../../src/engine/step-context.js';
+import { emptyOutput, written, type StepOutput } from '../../src/engine/step-context.js';
 import { step } from '../../src/engine/step.js';
 import type { FlowDefinition } from '../../src/model/definition.js';
 import type { Failure } from '../../src/model/failure.js';
@@ -82,8 +82,8 @@ export class Harness {
     this.commands.push(...out.commands);
     this.history.push(...out.history);
     for (const id of out.nodes) this.unsaved.nodes.add(id);
-    for (const id of out.removed) this.unsaved.removed.add(id);
-    for (const [key, activation] of out.activations) this.unsaved.activations.set(key, activation);
+    for (const id of out.removed) written(this.unsaved, 'removed').add(id);
+    for (const [key, activation] of out.activations) written(this.unsaved, 'activations').set(key, activation);
     this.unsaved.history.push(...out.history);
     return out;
   }

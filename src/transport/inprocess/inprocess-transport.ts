@@ -146,7 +146,12 @@ export class InProcessTransport implements Transport {
   private readonly abortHandlers = new Set<(message: AbortMessage) => void>();
   /** Subscribers to one run (`run.<id>.…`, as `wait()` makes), by run id; the others apart. */
   private readonly byRun = new Map<string, Set<Subscriber>>();
-  private readonly subscribers = new Set<Subscriber>();
+  /** The other subscribers; replaced, never changed, so that announcing iterates it without an iterator object. */
+  private subscribers: readonly Subscriber[] = [];
+  /** The words of the routing key being matched, reused from entry to entry (see {@link keyWords}). */
+  private readonly words: string[] = [];
+  /** Whether {@link words} is in use (a handler that announces again gets words of its own). */
+  private matching = false;
   private readonly typeWords = new Map<string, string[]>();
   private readonly logger: Logger;
   /** @inheritdoc */
@@ -183,24 +188,43 @@ export class InProcessTransport implements Transport {
 
   /** @inheritdoc */
   async announce(entries: HistoryEntry[]): Promise<void> {
-    if (this.subscribers.size === 0 && this.byRun.size === 0) return;
-    for (const entry of entries) {
-      const ofRun = this.byRun.get(entry.runId);
-      if (this.subscribers.size === 0 && ofRun === undefined) continue;
-      const key = this.keyWords(entry);
-      for (const subscriber of this.subscribers) if (subscriber.matches(key)) this.call('announcement', subscriber.handler, entry);
-      if (ofRun !== undefined) for (const subscriber of ofRun) if (subscriber.matches(key)) this.call('announcement', subscriber.handler, entry);
+    if (this.subscribers.length === 0 && this.byRun.size === 0) return;
+    const reentered = this.matching;
+    this.matching = true;
+    try {
+      for (const entry of entries) {
+        const ofRun = this.byRun.get(entry.runId);
+        if (this.subscribers.length === 0 && ofRun === undefined) continue;
+        const key = this.keyWords(entry, reentered ? [] : this.words);
+        const subscribers = this.subscribers;
+        for (let i = 0; i < subscribers.length; i++) {
+          const subscriber = subscribers[i] as Subscriber;
+          if (subscriber.matches(key)) this.call('announcement', subscriber.handler, entry);
+        }
+        if (ofRun !== undefined) for (const subscriber of ofRun) if (subscriber.matches(key)) this.call('announcement', subscriber.handler, entry);
+      }
+    } finally {
+      this.matching = reentered;
     }
   }
 
-  /** The words of an announcement's routing key (`announcementKey`), without building and splitting the string. */
-  private keyWords(entry: HistoryEntry): string[] {
+  /**
+   * The words of an announcement's routing key (`announcementKey`), written
+   * into `words`: without building and splitting the string, and without an
+   * array per entry (announcing is on every step's path).
+   */
+  private keyWords(entry: HistoryEntry, words: string[]): string[] {
     let typeWords = this.typeWords.get(entry.type);
     if (typeWords === undefined) {
       typeWords = entry.type.split('.');
       this.typeWords.set(entry.type, typeWords);
     }
-    return ['run', entry.runId, entry.node ?? '$run', ...typeWords];
+    words.length = 3 + typeWords.length;
+    words[0] = 'run';
+    words[1] = entry.runId;
+    words[2] = entry.node ?? '$run';
+    for (let i = 0; i < typeWords.length; i++) words[3 + i] = typeWords[i] as string;
+    return words;
   }
 
   /** Calls a best-effort handler: a throw is logged, and the other handlers still run (as on AMQP). */
@@ -254,8 +278,8 @@ export class InProcessTransport implements Transport {
     const subscriber: Subscriber = { matches: topicMatcher(pattern), handler };
     const [first, runId] = pattern.split('.');
     if (first !== 'run' || runId === undefined || runId === '*' || runId === '#') {
-      this.subscribers.add(subscriber);
-      return { cancel: async () => void this.subscribers.delete(subscriber) };
+      this.subscribers = [...this.subscribers, subscriber];
+      return { cancel: async () => void (this.subscribers = this.subscribers.filter((s) => s !== subscriber)) };
     }
     const set = this.byRun.get(runId) ?? new Set<Subscriber>();
     this.byRun.set(runId, set.add(subscriber));
@@ -278,7 +302,7 @@ export class InProcessTransport implements Transport {
     this.signals = [];
     this.signalHandler = undefined;
     this.abortHandlers.clear();
-    this.subscribers.clear();
+    this.subscribers = [];
     this.byRun.clear();
   }
 
