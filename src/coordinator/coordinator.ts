@@ -3,7 +3,9 @@
  * retry timers), loads the run, steps the engine, saves the step, and hands the
  * commands to the transport. Events that arrive together are stepped together
  * and committed in one store transaction; signals are acknowledged only after
- * that commit. Several coordinators may work on one store at once: a step
+ * that commit. Batch k+1 is committed while batch k's commands are published
+ * (`pipeline.ts`); commits go shard by shard with their fences (`fencing.ts`);
+ * events whose store calls fail are stepped again later (`store-retry.ts`). Several coordinators may work on one store at once: a step
  * computed from a stale revision is a conflict, and the run is reloaded and
  * stepped again.
  *
