@@ -30,15 +30,15 @@ import type { OutboxItem, StepCommit, Store } from '../store/port.js';
 import type { Delivery, SignalMessage } from '../transport/port.js';
 import { systemClock, type Clock } from './clock.js';
 import type { CoordinatorOptions, StepReport } from './options.js';
-import { carryOutClaimed, outboxItems, scheduledEvent } from './outbox.js';
-import { OutboxBackoff } from './outbox-backoff.js';
+import { outboxItems, scheduledEvent } from './outbox.js';
+import { OutboxPoller } from './outbox-poller.js';
 import { publishSteps } from './publish.js';
 import { DEFAULT_PUBLISH_TIMEOUT_MS } from './bounded-publish.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../codec/parse.js';
-import { DEFAULT_CACHE_SIZE, DEFAULT_CACHE_TTL_MS, RunCache } from './run-cache.js';
+import { DEFAULT_CACHE_SIZE, DEFAULT_CACHE_TTL_MS, loadRuns, RunCache } from './run-cache.js';
 import { writtenSteps } from './uncertain.js';
 import { signalToEvent } from './signals.js';
-import { CLIENT_EVENTS, type Pending } from './pending.js';
+import type { Pending } from './pending.js';
 import { stepRunEvents, type StepRunDeps } from './step-run-events.js';
 import { ShardSet } from './shard-set.js';
 import { commitByShard, standingBy, type CommitDeps, type Fences, type Step } from './fencing.js';
@@ -54,7 +54,6 @@ const noop = (): void => undefined;
 /** Steps runs in response to events. */
 export class Coordinator {
   private readonly cache: RunCache;
-  private readonly outboxBackoff: OutboxBackoff;
   private readonly pipeline: Pipeline;
   private readonly storeRetry: StoreRetry;
   private readonly timers = new Set<unknown>();
@@ -66,11 +65,8 @@ export class Coordinator {
   private shardSet: ShardSet | undefined;
   /** The store's number of shards. */
   private shardCount = 1;
-  private poller: unknown;
-  /** The outbox poll in flight, if any: close() waits for it. */
-  private polling: Promise<void> | undefined;
-  /** Set until {@link Coordinator.resume} when it is to be called: the poller waits. */
-  private pollHeld = false;
+  /** Held until {@link Coordinator.resume} when it is to be called. */
+  private readonly poller: OutboxPoller;
   private closed = false;
   private closing: Promise<void> | undefined;
   /** Since when heartbeats are heard: start, election, or the store back after failures (see `leaseGraceMs`). */
@@ -89,7 +85,6 @@ export class Coordinator {
       maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
       requeue: (...later) => this.pipeline.push(...later),
       forget: (runId) => this.cache.delete(runId),
-      onEngineError: (item, error) => this.onEngineError(item, error),
     };
     this.pipeline = new Pipeline({
       commit: (batch) => this.commitBatch(batch),
@@ -97,7 +92,18 @@ export class Coordinator {
       failed: (batch, error) => this.storeRetry.later(batch, error),
     });
     this.storeRetry = new StoreRetry(this.clock, this.logger, (item) => this.enqueue(item));
-    this.outboxBackoff = new OutboxBackoff(options.republishAfterMs ?? 5000);
+    this.poller = new OutboxPoller({
+      store: options.store,
+      transport: options.transport,
+      logger: this.logger,
+      clock: this.clock,
+      intervalMs: options.pollIntervalMs ?? 500,
+      republishAfterMs: options.republishAfterMs ?? 5000,
+      publishTimeoutMs: this.publishTimeoutMs,
+      shards: () => this.shardSet?.owned(),
+      graceLeft: (event) => this.leaseGraceLeft(event),
+      submit: (runId, event) => this.submit(runId, event),
+    });
     this.cache = new RunCache(options.cacheSize ?? DEFAULT_CACHE_SIZE, options.cacheTtlMs ?? DEFAULT_CACHE_TTL_MS, this.clock);
     this.commitDeps = {
       store: options.store,
@@ -143,9 +149,9 @@ export class Coordinator {
    * polled before, since resuming re-derives the work it holds.
    */
   async start(prefetch = 256, options: { resume?: boolean } = {}): Promise<void> {
-    this.pollHeld = options.resume === true;
+    this.poller.held = options.resume === true;
     this.hearingSince = this.clock.now();
-    if (this.options.transport.durable || this.options.store.kind !== 'memory') this.schedulePoll();
+    if (this.options.transport.durable || this.options.store.kind !== 'memory') this.poller.start();
     const { store, transport } = this.options;
     const listeners = new SignalListeners(transport, prefetch, (batch) => this.onSignals(batch));
     this.listeners = listeners;
@@ -207,7 +213,7 @@ export class Coordinator {
       await store.deleteOutbox(waiting.filter((item) => item.command.type === 'dispatch' && live.has(item.runId)).map((item) => item.id));
       await Promise.all(ids.map((id) => this.submit(id, { type: 'resume' })));
     } finally {
-      this.pollHeld = false;
+      this.poller.held = false;
     }
   }
 
@@ -272,7 +278,7 @@ export class Coordinator {
     }
     const cached = new Set([...byRun.keys()].filter((id) => this.cache.has(id)));
     const creating = new Set(batch.filter((p) => p.create !== undefined).map((p) => p.runId));
-    const runs = await this.loadRuns([...byRun.keys()].filter((id) => !creating.has(id)));
+    const runs = await loadRuns(this.cache, this.options.store, [...byRun.keys()].filter((id) => !creating.has(id)));
     const created = new Map<string, LiveRun>();
     for (const pending of batch) {
       // A start whose earlier commit did not happen after all is created again.
@@ -366,57 +372,6 @@ export class Coordinator {
     metrics.setRunsActive(this.cache.size);
   }
 
-  /**
-   * The engine threw on an event (see the module doc of `engine/internal-error`):
-   * the first time it is stepped again on a fresh load; the second time a client
-   * gets the error, and any other event is recorded as a `TW_INTERNAL` failure
-   * of what it names, its signal dead-lettered rather than acknowledged.
-   */
-  private onEngineError(item: Pending, error: unknown): void {
-    const context = { runId: item.runId, event: item.event.type, error: error instanceof Error ? error.stack : String(error) };
-    if (item.create !== undefined) {
-      this.logger.error(context, 'engine error on a new run; not created');
-      item.reject(error);
-    } else if (item.restepped !== true) {
-      this.logger.warn(context, 'engine error; stepping the event again on a fresh load');
-      item.restepped = true;
-      this.pipeline.push(item);
-    } else if (CLIENT_EVENTS.has(item.event.type)) {
-      this.logger.error(context, 'engine error on a client event, again on a fresh load; the caller gets it');
-      item.reject(error);
-    } else {
-      this.logger.error(context, 'engine error, again on a fresh load: recording it (TW_INTERNAL) and dead-lettering its message');
-      item.internal = error;
-      this.pipeline.push(item);
-    }
-  }
-
-  /**
-   * The runs of a batch, from the cache or else from the store. The batch holds
-   * on to them: an `invalidate()` while loading (a client's change) must not
-   * make a cached run look unknown, which would drop its signals. A stale copy
-   * is safe to step: its commit conflicts, and it is reloaded.
-   */
-  private async loadRuns(runIds: string[]): Promise<Map<string, LiveRun>> {
-    const runs = new Map<string, LiveRun>();
-    for (const id of runIds) {
-      const cached = this.cache.get(id);
-      if (cached !== undefined) runs.set(id, cached);
-    }
-    const missing = runIds.filter((id) => !runs.has(id));
-    if (missing.length === 0) return runs; // all cached: no promises to wait for
-    await Promise.all(
-      missing.map(async (id) => {
-        const state = await this.options.store.loadRun(id);
-        if (state === undefined) return;
-        const live = liveRun(state);
-        this.cache.set(id, live);
-        runs.set(id, live);
-      }),
-    );
-    return runs;
-  }
-
   private toCommit(live: LiveRun, expectedRev: number, out: StepOutput): StepCommit {
     let outbox: OutboxItem[] = [];
     if (this.usesOutbox) {
@@ -476,36 +431,9 @@ export class Coordinator {
     this.timers.add(handle);
   }
 
-  private schedulePoll(): void {
-    if (this.closed) return;
-    this.poller = this.clock.setTimeout(() => {
-      // A process that owns no shard leaves the outbox to those that do.
-      const standby = this.shardSet !== undefined && this.shardSet.owned().length === 0;
-      this.polling = (standby || this.pollHeld ? Promise.resolve() : this.pollOutbox())
-        .catch((error: unknown) => this.logger.warn({ error: (error as Error).message }, 'outbox poll failed'))
-        .finally(() => {
-          this.polling = undefined;
-          this.schedulePoll();
-        });
-    }, this.options.pollIntervalMs ?? 500);
-    // Polling alone must not keep a process alive.
-    (this.poller as { unref?: () => void }).unref?.();
-  }
-
   /** Carries out what the outbox holds that is due: leftovers of crashed steps, retries, lease ends, work left by clients. */
-  async pollOutbox(): Promise<void> {
-    const { store, transport } = this.options;
-    // Judged by the store's clock when it has one (shared by every poller), so
-    // that a poller whose clock runs ahead does not take items others claimed.
-    const now = (await store.clock?.()) ?? this.clock.now();
-    // The shards owned now (they may have been given up while the clock was read): none, nothing to claim.
-    const shards = this.shardSet?.owned();
-    if (shards?.length === 0) return;
-    const claimed = await store.claimOutbox(now, 500, this.options.republishAfterMs ?? 5000, shards);
-    // An end of lease within the grace period is left claimed: it is due again once the claim ends.
-    const items = claimed.filter((item) => item.command.type !== 'schedule' || this.leaseGraceLeft(scheduledEvent(item.command)) <= 0);
-    if (items.length === 0) return;
-    await carryOutClaimed(items, { store, transport, logger: this.logger, timeoutMs: this.publishTimeoutMs, clock: this.clock, backoff: this.outboxBackoff, now, submit: (runId, event) => this.submit(runId, event) });
+  pollOutbox(): Promise<void> {
+    return this.poller.poll();
   }
 
   /**
@@ -521,12 +449,12 @@ export class Coordinator {
       this.closed = true;
       // Stop polling first: releasing the lock may take its check timeout (a silent connection),
       // and a closing coordinator must not claim outbox items it can no longer step.
-      if (this.poller !== undefined) this.clock.clearTimeout(this.poller);
+      this.poller.stop();
       // No signal is taken from now on (one taken while closed goes back to the queue: at once, to this consumer again;
       // a shard won meanwhile is held, taking nothing, until its lock is released below).
       await this.listeners?.close();
       // A poll in flight finishes (its publishes are bounded by their timeout; the steps it asks for are refused now).
-      await this.polling;
+      await this.poller.idle();
       await this.shardSet?.close();
       // Both batches in flight finish: the one being committed, and the one whose commands are being published.
       await this.pipeline.idle();

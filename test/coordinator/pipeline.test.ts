@@ -34,7 +34,7 @@ function loggingStore(log: string[], hold: (runIds: string[]) => Promise<void> |
     commit: async (commits: StepCommit[], fence?: Fence) => {
       const ids = commits.map((c) => c.run.id);
       await hold(ids);
-      const result = await inner.commit(commits, fence);
+      const result = await (inner as Store).commit(commits, fence);
       log.push(`commit ${ids.join(',')}`);
       return result;
     },
