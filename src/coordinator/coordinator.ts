@@ -299,7 +299,8 @@ export class Coordinator {
     for (const [id, live] of created) runs.set(id, live);
     const now = this.clock.now();
     const steps: Step[] = [];
-    const answered: { item: Pending; live: LiveRun }[] = [];
+    /** The events answered by this batch, their reports taken now (the next batch may step their runs while this one is handed on). */
+    const answered: Pending[] = [];
     for (const [runId, items] of byRun) {
       const live = runs.get(runId);
       if (live === undefined) {
@@ -323,7 +324,7 @@ export class Coordinator {
           this.pipeline.push(...applied);
           continue;
         }
-        for (const item of applied) answered.push({ item, live }); // duplicates and late signals
+        for (const item of applied) answer(answered, item, live); // duplicates and late signals
         continue;
       }
       live.state.rev = expectedRev + 1;
@@ -332,11 +333,8 @@ export class Coordinator {
     const committed = steps.length === 0 ? [] : await commitByShard(steps, fences, created, this.commitDeps);
     // Settled runs (failed and stalled ones too) leave the cache: a later change reloads them.
     for (const { out } of committed) for (const command of out.commands) if (command.type === 'finished') this.cache.delete(command.runId);
-    for (const { live, items } of committed) for (const item of items) answered.push({ item, live });
-    if (answered.length === 0) return undefined;
-    // The answers are taken now: the next batch may step these runs while this one is handed on.
-    for (const { item, live } of answered) item.report ??= { status: live.state.status, graphVersion: live.state.graphVersion };
-    return () => this.handOn(committed, answered);
+    for (const { live, items } of committed) for (const item of items) answer(answered, item, live);
+    return answered.length === 0 ? undefined : () => this.handOn(committed, answered);
   }
 
   /**
@@ -345,8 +343,8 @@ export class Coordinator {
    * process dies now) while their commands are published, then answers the callers.
    * Never rejects.
    */
-  private async handOn(committed: readonly Step[], answered: readonly { item: Pending }[]): Promise<void> {
-    for (const { item } of answered) {
+  private async handOn(committed: readonly Step[], answered: readonly Pending[]): Promise<void> {
+    for (const item of answered) {
       if (item.internal === undefined) item.delivery?.ack();
       else item.delivery?.reject(); // kept in the dead-letter queue for the operator
     }
@@ -356,7 +354,7 @@ export class Coordinator {
       // Committed all the same (with a durable transport, the outbox holds the commands).
       this.logger.error({ error: error instanceof Error ? error.stack : String(error) }, 'carrying out committed steps failed');
     }
-    for (const { item } of answered) item.resolve(item.report as StepReport);
+    for (const item of answered) item.resolve(item.report as StepReport);
   }
 
   private record(steps: readonly Step[], durationMs: number): void {
@@ -464,4 +462,10 @@ export class Coordinator {
     })();
     return this.closing;
   }
+}
+
+/** Adds an event to a batch's answers, with its report (the run as its step left it) if stepping did not set one. */
+function answer(answered: Pending[], item: Pending, live: LiveRun): void {
+  item.report ??= { status: live.state.status, graphVersion: live.state.graphVersion };
+  answered.push(item);
 }
