@@ -40,7 +40,11 @@ export interface PublishDeps {
   schedule(command: Extract<Command, { type: 'schedule' }>): void;
 }
 
-/** Carries out committed steps' commands (see the module doc). */
+/**
+ * Carries out committed steps' commands (see the module doc). Reads the runs
+ * (ids, revisions, trace contexts) before its first await: the pipeline's next
+ * batch may step them while this publish waits for its confirm.
+ */
 export async function publishSteps(steps: readonly { live: LiveRun; out: StepOutput }[], deps: PublishDeps): Promise<void> {
   const { transport } = deps;
   const dispatches: DispatchMessage[] = [];

@@ -6,7 +6,8 @@
  *
  * @packageDocumentation
  */
-import type { LiveRun } from '../engine/index.js';
+import { liveRun, type LiveRun } from '../engine/index.js';
+import type { Store } from '../store/port.js';
 import type { Clock } from './clock.js';
 
 /** Default of `CoordinatorOptions.cacheSize`. */
@@ -66,4 +67,31 @@ export class RunCache {
   clear(): void {
     this.entries.clear();
   }
+}
+
+/**
+ * The runs `runIds`, from the cache or else from the store (and cached then);
+ * runs the store does not hold are left out. The caller holds on to them: an
+ * `invalidate()` while loading (a client's change) must not make a cached run
+ * look unknown, which would drop its signals. A stale copy is safe to step:
+ * its commit conflicts, and it is reloaded.
+ */
+export async function loadRuns(cache: RunCache, store: Store, runIds: readonly string[]): Promise<Map<string, LiveRun>> {
+  const runs = new Map<string, LiveRun>();
+  for (const id of runIds) {
+    const cached = cache.get(id);
+    if (cached !== undefined) runs.set(id, cached);
+  }
+  const missing = runIds.filter((id) => !runs.has(id));
+  if (missing.length === 0) return runs; // all cached: no promises to wait for
+  await Promise.all(
+    missing.map(async (id) => {
+      const state = await store.loadRun(id);
+      if (state === undefined) return;
+      const live = liveRun(state);
+      cache.set(id, live);
+      runs.set(id, live);
+    }),
+  );
+  return runs;
 }

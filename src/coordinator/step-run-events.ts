@@ -28,8 +28,6 @@ export interface StepRunDeps {
   requeue(...items: Pending[]): void;
   /** Drops a run from the coordinator's cache (its state may be half changed). */
   forget(runId: string): void;
-  /** The engine threw on an event (see `Coordinator.onEngineError`). */
-  onEngineError(item: Pending, error: unknown): void;
 }
 
 /**
@@ -87,11 +85,36 @@ export function stepRunEvents(live: LiveRun, items: readonly Pending[], now: num
       // the events stepped again on the fresh copy.
       deps.forget(live.state.id);
       deps.requeue(...applied);
-      deps.onEngineError(item, error);
+      onEngineError(item, error, deps);
       broken = true;
     }
   }
   return broken ? undefined : { out, applied };
+}
+
+/**
+ * The engine threw on an event (see the module doc of `engine/internal-error`):
+ * the first time it is stepped again on a fresh load; the second time a client
+ * gets the error, and any other event is recorded as a `TW_INTERNAL` failure
+ * of what it names, its signal dead-lettered rather than acknowledged.
+ */
+function onEngineError(item: Pending, error: unknown, deps: StepRunDeps): void {
+  const context = { runId: item.runId, event: item.event.type, error: error instanceof Error ? error.stack : String(error) };
+  if (item.create !== undefined) {
+    deps.logger.error(context, 'engine error on a new run; not created');
+    item.reject(error);
+  } else if (item.restepped !== true) {
+    deps.logger.warn(context, 'engine error; stepping the event again on a fresh load');
+    item.restepped = true;
+    deps.requeue(item);
+  } else if (CLIENT_EVENTS.has(item.event.type)) {
+    deps.logger.error(context, 'engine error on a client event, again on a fresh load; the caller gets it');
+    item.reject(error);
+  } else {
+    deps.logger.error(context, 'engine error, again on a fresh load: recording it (TW_INTERNAL) and dead-lettering its message');
+    item.internal = error;
+    deps.requeue(item);
+  }
 }
 
 /**
