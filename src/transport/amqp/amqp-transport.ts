@@ -8,7 +8,9 @@
 import { Buffer } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { Connection, type AsyncMessage, type ConnectionOptions } from 'rabbitmq-client';
+import { Connection, type ConnectionOptions, type Envelope } from 'rabbitmq-client';
+import type { Json } from '../../codec/json.js';
+import { stringifyJson } from '../../codec/parse.js';
 import type { Schema } from '../../codec/schema.js';
 import type { HistoryEntry } from '../../engine/events.js';
 import { ClosedError, ConfigError } from '../../errors.js';
@@ -18,7 +20,10 @@ import { shardOf } from '../../model/shard.js';
 import { Isolation, Quarantine } from '../quarantine.js';
 import { checkShard } from '../shards.js';
 import type { AbortMessage, ConsumeOptions, Delivery, DispatchMessage, SignalMessage, Subscription, Transport } from '../port.js';
-import { Batcher, callHandler, decodeBody, ManagedConsumer, toDelivery, type ConsumerSpec } from './consume.js';
+import { announced, resolveAnnounce, type AnnounceMode } from './announce.js';
+import { deliverItems, Gate, pack, resolveBatchOptions, type BatchOptions } from './batch.js';
+import { Coalescer } from './coalesce.js';
+import { Batcher, callHandler, decodeBody, decodeItems, ManagedConsumer, toDelivery, type ConsumerSpec } from './consume.js';
 import { DeadLetterRecovery } from './dead-recovery.js';
 import { deleteTopology, peekQueue, type DeadLetter } from './dead-letters.js';
 import { AbortSchema, DispatchSchema, HistoryEntrySchema, SignalSchema } from './messages.js';
@@ -55,6 +60,10 @@ export class AmqpTransport implements Transport {
   private readonly recovery: DeadLetterRecovery;
   private closing: Promise<void> | undefined;
   private connections = 0;
+  private readonly batch: Required<BatchOptions>;
+  /** Gathers the signals of `signal()` calls into batch messages. */
+  private readonly signals: Coalescer<SignalMessage>;
+  private readonly announce_: AnnounceMode;
 
   private constructor(options: AmqpOptions) {
     this.topology = createTopology({ ...options, deliveryLimit: options.deliveryLimit ?? envDeliveryLimit() });
@@ -62,6 +71,9 @@ export class AmqpTransport implements Transport {
     this.maxMessageBytes = resolveMaxMessageBytes(options.maxMessageBytes);
     const signing = options.signing ?? signingFromEnv();
     this.signer = signing === false || signing === undefined ? undefined : new MessageSigner(signing);
+    this.batch = resolveBatchOptions(options.batch);
+    this.signals = new Coalescer(this.batch.signals, this.batch.signalDelayMs, (signals) => this.publishSignals(signals));
+    this.announce_ = resolveAnnounce(options.announce);
     this.options = {
       url: options.url,
       connectionName: options.connectionName ?? `taskwire ${hostname()}/${process.pid}`,
@@ -124,28 +136,79 @@ export class AmqpTransport implements Transport {
     return Object.freeze({ ...this.options, url: redactAmqpUrl(this.options.url) });
   }
 
-  /** @inheritdoc */
+  /**
+   * @inheritdoc
+   *
+   * The dispatches of one work queue travel in batch messages of up to
+   * `batch.dispatches` (see batch.ts), all confirmed.
+   */
   async dispatch(messages: DispatchMessage[]): Promise<void> {
     this.checkOpen();
-    await Promise.all([...new Set(messages.map((m) => m.queue))].map((queue) => this.ensureWorkQueue(queue)));
-    await this.publishers.publishConfirmed(
-      messages.map((message) => {
-        const body: DispatchMessage = { ...message, sentAt: message.sentAt ?? Date.now() };
-        const headers = message.traceparent !== undefined ? { traceparent: message.traceparent } : undefined;
-        return [{ exchange: this.topology.exchanges.work, routingKey: message.queue, ...(headers && { headers }) }, body];
-      }),
-    );
+    const byQueue = new Map<string, DispatchMessage[]>();
+    const now = Date.now();
+    for (const message of messages) {
+      const body: DispatchMessage = { ...message, sentAt: message.sentAt ?? now };
+      const group = byQueue.get(message.queue);
+      if (group === undefined) byQueue.set(message.queue, [body]);
+      else group.push(body);
+    }
+    await Promise.all([...byQueue.keys()].map((queue) => this.ensureWorkQueue(queue)));
+    const outgoing: [Envelope, string][] = [];
+    for (const [queue, group] of byQueue) {
+      const envelope = { exchange: this.topology.exchanges.work, routingKey: queue };
+      if (group.length === 1 || this.batch.dispatches === 1) {
+        // Alone: the trace context also in a header, as always.
+        for (const body of group) outgoing.push([body.traceparent === undefined ? envelope : { ...envelope, headers: { traceparent: body.traceparent } }, stringifyJson(body as unknown as Json, { maxBytes: this.maxMessageBytes })]);
+      } else {
+        for (const text of pack(group, this.batch.dispatches, this.maxMessageBytes)) outgoing.push([envelope, text]);
+      }
+    }
+    await this.publishers.publishConfirmedText(outgoing);
   }
 
   /**
    * @inheritdoc
    *
-   * Each goes to the queue of its run's shard (see {@link AmqpOptions.shards}), all confirmed.
+   * Each goes to the queue of its run's shard (see {@link AmqpOptions.shards}),
+   * all confirmed, gathered with those of other calls into batch messages (see
+   * {@link AmqpOptions.batch}): the promise resolves once its batch is confirmed.
    */
   async signal(messages: SignalMessage[]): Promise<void> {
     this.checkOpen();
+    await this.signals.add(messages);
+  }
+
+  /** Publishes gathered signals, in batch messages per shard queue. */
+  private publishSignals(signals: SignalMessage[]): Promise<void> {
     const { shards } = this.topology;
-    await this.publishers.publishConfirmed(messages.map((message) => [{ exchange: '', routingKey: this.topology.signalQueueName(shardOf(message.runId, shards)) }, message]));
+    const byQueue = new Map<string, SignalMessage[]>();
+    for (const signal of signals) {
+      const queue = this.topology.signalQueueName(shards === 1 ? 0 : shardOf(signal.runId, shards));
+      const group = byQueue.get(queue);
+      if (group === undefined) byQueue.set(queue, [signal]);
+      else group.push(signal);
+    }
+    const outgoing: [Envelope, string][] = [];
+    for (const [queue, group] of byQueue) for (const text of pack(group, this.batch.signals, this.maxMessageBytes)) outgoing.push([{ exchange: '', routingKey: queue }, text]);
+    return this.publishers.publishConfirmedText(outgoing);
+  }
+
+  /**
+   * What is left of a batch message some of whose items were not acknowledged:
+   * the requeued items go back to `queue` in one message, each rejected one to
+   * the dead-letter exchange alone (as the broker would dead-letter it:
+   * `x-first-death-queue` and `x-first-death-reason: rejected`); resolves once
+   * the broker holds them all.
+   */
+  private republishRest(queue: string): (requeued: unknown[], rejected: unknown[]) => Promise<void> {
+    return async (requeued, rejected) => {
+      const headers = { 'x-first-death-queue': queue, 'x-first-death-reason': 'rejected', 'x-first-death-exchange': '' };
+      const dead = { exchange: this.topology.exchanges.deadLetter, routingKey: queue, headers };
+      await Promise.all([
+        this.publishers.publishConfirmedText(pack(requeued, requeued.length, this.maxMessageBytes).map((text) => [{ exchange: '', routingKey: queue }, text])),
+        this.publishers.publishConfirmed(rejected.map((body) => [dead, body])),
+      ]);
+    };
   }
 
   /** @inheritdoc */
@@ -158,7 +221,7 @@ export class AmqpTransport implements Transport {
     if (this.closing !== undefined) return;
     await this.publishers.publishBestEffort(
       'announcement',
-      entries.map((entry) => [{ exchange: this.topology.exchanges.events, routingKey: announcementRoutingKey(entry) }, entry]),
+      announced(entries, this.announce_).map((entry) => [{ exchange: this.topology.exchanges.events, routingKey: announcementRoutingKey(entry) }, entry]),
     );
   }
 
@@ -194,22 +257,27 @@ export class AmqpTransport implements Transport {
         else quarantine.fromQuarantine(toDelivery(body, message, settle));
       },
     });
+    const prefetch = checkPrefetch(options.prefetch);
+    // A batch message counts once against the prefetch: at most `prefetch` of its dispatches are handled at once.
+    const gate = new Gate<DispatchMessage>(prefetch, (delivery) => quarantine.fromWorkQueue(delivery, () => this.publishToQuarantine(quarantineQueue.queue, delivery.body, delivery.body.traceparent)));
+    const rest = this.republishRest(declaration.queue);
     let main: ManagedConsumer;
     try {
       main = await this.consume({
         queue: declaration,
         exchanges: this.topology.base.exchanges,
         bindings: [binding],
-        prefetch: checkPrefetch(options.prefetch),
+        prefetch,
         noAck: false,
         onMessage: (message, settle) => {
-          const body = decodeBody(message, decode);
-          if (body === undefined) settle('reject');
-          else quarantine.fromWorkQueue(toDelivery(body, message, settle), () => this.publishToQuarantine(quarantineQueue.queue, body, message));
+          const items = decodeItems(message, decode);
+          if (items === undefined) settle('reject');
+          else deliverItems(items, message.redelivered, settle, rest, (delivery) => gate.admit(delivery));
         },
       });
     } catch (error) {
       quarantine.cancel();
+      gate.cancel();
       await isolated.cancel();
       throw error;
     }
@@ -218,15 +286,15 @@ export class AmqpTransport implements Transport {
       cancel: async () => {
         this.isolation.delete(main);
         quarantine.cancel();
+        gate.cancel();
         await Promise.all([main.cancel(), isolated.cancel()]);
       },
     };
   }
 
   /** Republishes a redelivered dispatch to its quarantine queue, with its trace header; resolves once the broker holds it. */
-  private publishToQuarantine(queue: string, body: DispatchMessage, message: AsyncMessage): Promise<void> {
-    const traceparent = message.headers?.['traceparent'];
-    const headers = typeof traceparent === 'string' ? { headers: { traceparent } } : {};
+  private publishToQuarantine(queue: string, body: DispatchMessage, traceparent: string | undefined): Promise<void> {
+    const headers = traceparent === undefined ? {} : { headers: { traceparent } };
     return this.publishers.publishConfirmed([[{ exchange: '', routingKey: queue, ...headers }, body]]);
   }
 
@@ -248,6 +316,7 @@ export class AmqpTransport implements Transport {
       if (cancelled) for (const delivery of batch) delivery.requeue();
       else callHandler(this.logger, queue, handler, batch, batch);
     });
+    const rest = this.republishRest(queue);
     const release = await this.recovery.acquire(prefetch);
     let subscription: Subscription;
     try {
@@ -258,9 +327,9 @@ export class AmqpTransport implements Transport {
         prefetch,
         noAck: false,
         onMessage: (message, settle) => {
-          const body = decodeBody(message, decode);
-          if (body === undefined) settle('reject');
-          else batcher.add(toDelivery(body, message, settle));
+          const items = decodeItems(message, decode);
+          if (items === undefined) settle('reject');
+          else deliverItems(items, message.redelivered, settle, rest, (delivery) => batcher.add(delivery));
         },
       });
     } catch (error) {
@@ -322,6 +391,7 @@ export class AmqpTransport implements Transport {
   /** @inheritdoc */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      this.signals.flush();
       await Promise.all([...this.consumers].map((consumer) => consumer.close()));
       await this.publishers.close();
       await this.connection.close();

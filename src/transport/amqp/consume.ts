@@ -12,6 +12,7 @@
 import { DecodeError, TransportError } from '../../errors.js';
 import { Buffer } from 'node:buffer';
 import { AMQPConnectionError, type AsyncMessage, type Channel, type Connection } from 'rabbitmq-client';
+import type { Json } from '../../codec/json.js';
 import { parseJson, stringifyParsed } from '../../codec/parse.js';
 import { check, type Schema } from '../../codec/schema.js';
 import type { Logger } from '../../observability/logger.js';
@@ -73,21 +74,64 @@ export function preview(body: unknown, chars = 64): string {
  */
 export function decodeBody<T>(message: SignedParts & { body: unknown }, context: DecodeContext<T>): T | undefined {
   try {
-    const raw = rawBody(message.body);
-    if (context.signer !== undefined) verifySignature(message, raw, context.signer);
-    return check(context.schema, parseJson(raw, { maxBytes: context.maxBytes }), context.what);
+    return check(context.schema, parseBody(message, context), context.what);
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    const head = preview(message.body);
-    const id = message.messageId !== undefined ? `id ${message.messageId}` : `starting ${JSON.stringify(head)}`;
-    context.logger.error(
-      { queue: context.queue, reason, messageId: message.messageId, head },
-      error instanceof SignatureRefused
-        ? `AMQP: ${context.fate} ${/^[aeiou]/.test(context.what) ? 'an' : 'a'} ${context.what} with a refused signature from queue "${context.queue}" (message ${id}), never acted on: ${reason}`
-        : `AMQP: ${context.fate} a malformed ${context.what} from queue "${context.queue}" (message ${id}): ${reason}`,
-    );
+    logRefused(message, context, error);
     return undefined;
   }
+}
+
+/** One item of a message: its checked body, or (malformed) its parsed value and why it is refused. */
+export type Item<T> = { body: T; bad?: undefined } | { bad: Json; reason: string };
+
+/**
+ * {@link decodeBody} for a message that may be a batch (a JSON array of items,
+ * see batch.ts): its items, each checked alone. Signature, size and depth apply
+ * to the whole message; a malformed item is logged (its position named, e.g.
+ * `item 2 of 5`) and returned as such, the others are good. `undefined` (after
+ * an error line) when the message as a whole is refused.
+ */
+export function decodeItems<T>(message: SignedParts & { body: unknown }, context: DecodeContext<T>): Item<T>[] | undefined {
+  let parsed: Json;
+  try {
+    parsed = parseBody(message, context);
+    if (!Array.isArray(parsed)) return [{ body: check(context.schema, parsed, context.what) }];
+    if (parsed.length === 0) throw new DecodeError(`invalid ${context.what}: an empty batch`);
+  } catch (error) {
+    logRefused(message, context, error);
+    return undefined;
+  }
+  const items = parsed;
+  return items.map((item, i) => {
+    const what = `${context.what} (item ${i + 1} of ${items.length} of a batch)`;
+    try {
+      return { body: check(context.schema, item, what) };
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      context.logger.error({ queue: context.queue, reason, messageId: message.messageId, item: i + 1, items: items.length }, `AMQP: ${context.fate} item ${i + 1} of ${items.length} of a batch message from queue "${context.queue}" (message id ${message.messageId ?? '?'}): ${reason}`);
+      return { bad: item, reason };
+    }
+  });
+}
+
+/** Verifies the signature (with signing on) and parses a body with the context's limits; throws DecodeError. */
+function parseBody(message: SignedParts & { body: unknown }, context: DecodeContext<unknown>): Json {
+  const raw = rawBody(message.body);
+  if (context.signer !== undefined) verifySignature(message, raw, context.signer);
+  return parseJson(raw, { maxBytes: context.maxBytes });
+}
+
+/** The error line of a message refused as a whole. */
+function logRefused(message: SignedParts & { body: unknown }, context: DecodeContext<unknown>, error: unknown): void {
+  const reason = error instanceof Error ? error.message : String(error);
+  const head = preview(message.body);
+  const id = message.messageId !== undefined ? `id ${message.messageId}` : `starting ${JSON.stringify(head)}`;
+  context.logger.error(
+    { queue: context.queue, reason, messageId: message.messageId, head },
+    error instanceof SignatureRefused
+      ? `AMQP: ${context.fate} ${/^[aeiou]/.test(context.what) ? 'an' : 'a'} ${context.what} with a refused signature from queue "${context.queue}" (message ${id}), never acted on: ${reason}`
+      : `AMQP: ${context.fate} a malformed ${context.what} from queue "${context.queue}" (message ${id}): ${reason}`,
+  );
 }
 
 /** Throws a DecodeError saying why a message's signature is refused, if it is. */
