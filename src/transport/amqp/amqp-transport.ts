@@ -8,22 +8,20 @@
 import { Buffer } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { Connection, type ConnectionOptions, type Envelope } from 'rabbitmq-client';
-import type { Json } from '../../codec/json.js';
-import { stringifyJson } from '../../codec/parse.js';
+import { Connection, type ConnectionOptions } from 'rabbitmq-client';
 import type { Schema } from '../../codec/schema.js';
 import type { HistoryEntry } from '../../engine/events.js';
 import { ClosedError, ConfigError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../observability/logger.js';
 import { resolveMaxMessageBytes } from '../limits.js';
-import { shardOf } from '../../model/shard.js';
 import { Isolation, Quarantine } from '../quarantine.js';
 import { checkShard } from '../shards.js';
 import type { AbortMessage, ConsumeOptions, Delivery, DispatchMessage, SignalMessage, Subscription, Transport } from '../port.js';
 import { announced, resolveAnnounce, type AnnounceMode } from './announce.js';
-import { deliverItems, Gate, pack, resolveBatchOptions, type BatchOptions } from './batch.js';
-import { Coalescer } from './coalesce.js';
-import { Batcher, callHandler, decodeBody, decodeItems, ManagedConsumer, toDelivery, type ConsumerSpec } from './consume.js';
+import { deliverItems, Gate, resolveBatchOptions } from './batch.js';
+import { BatchPublisher } from './batch-publish.js';
+import { Batcher, callHandler, ManagedConsumer, toDelivery, type ConsumerSpec } from './consume.js';
+import { decodeBody, decodeItems } from './decode.js';
 import { DeadLetterRecovery } from './dead-recovery.js';
 import { deleteTopology, peekQueue, type DeadLetter } from './dead-letters.js';
 import { AbortSchema, DispatchSchema, HistoryEntrySchema, SignalSchema } from './messages.js';
@@ -60,10 +58,9 @@ export class AmqpTransport implements Transport {
   private readonly recovery: DeadLetterRecovery;
   private closing: Promise<void> | undefined;
   private connections = 0;
-  private readonly batch: Required<BatchOptions>;
-  /** Gathers the signals of `signal()` calls into batch messages. */
-  private readonly signals: Coalescer<SignalMessage>;
-  private readonly announce_: AnnounceMode;
+  /** Publishes dispatches and signals in batch messages. */
+  private readonly batches: BatchPublisher;
+  private readonly announced: AnnounceMode;
 
   private constructor(options: AmqpOptions) {
     this.topology = createTopology({ ...options, deliveryLimit: options.deliveryLimit ?? envDeliveryLimit() });
@@ -71,9 +68,7 @@ export class AmqpTransport implements Transport {
     this.maxMessageBytes = resolveMaxMessageBytes(options.maxMessageBytes);
     const signing = options.signing ?? signingFromEnv();
     this.signer = signing === false || signing === undefined ? undefined : new MessageSigner(signing);
-    this.batch = resolveBatchOptions(options.batch);
-    this.signals = new Coalescer(this.batch.signals, this.batch.signalDelayMs, (signals) => this.publishSignals(signals));
-    this.announce_ = resolveAnnounce(options.announce);
+    this.announced = resolveAnnounce(options.announce);
     this.options = {
       url: options.url,
       connectionName: options.connectionName ?? `taskwire ${hostname()}/${process.pid}`,
@@ -89,6 +84,7 @@ export class AmqpTransport implements Transport {
     this.connection.on('connection.unblocked', () => this.logger.info({ url }, `AMQP: the broker at ${url} accepts messages again`));
     this.connection.on('connection', () => this.onConnection(url));
     this.publishers = new Publishers(this.connection, this.topology.base, this.maxMessageBytes, this.logger, options.url, this.signer);
+    this.batches = new BatchPublisher(this.publishers, this.topology, this.maxMessageBytes, resolveBatchOptions(options.batch));
     this.recovery = new DeadLetterRecovery({
       topology: this.topology,
       maxBytes: this.maxMessageBytes,
@@ -144,26 +140,10 @@ export class AmqpTransport implements Transport {
    */
   async dispatch(messages: DispatchMessage[]): Promise<void> {
     this.checkOpen();
-    const byQueue = new Map<string, DispatchMessage[]>();
     const now = Date.now();
-    for (const message of messages) {
-      const body: DispatchMessage = { ...message, sentAt: message.sentAt ?? now };
-      const group = byQueue.get(message.queue);
-      if (group === undefined) byQueue.set(message.queue, [body]);
-      else group.push(body);
-    }
+    const byQueue = this.batches.byQueue(messages.map((message) => ({ ...message, sentAt: message.sentAt ?? now })));
     await Promise.all([...byQueue.keys()].map((queue) => this.ensureWorkQueue(queue)));
-    const outgoing: [Envelope, string][] = [];
-    for (const [queue, group] of byQueue) {
-      const envelope = { exchange: this.topology.exchanges.work, routingKey: queue };
-      if (group.length === 1 || this.batch.dispatches === 1) {
-        // Alone: the trace context also in a header, as always.
-        for (const body of group) outgoing.push([body.traceparent === undefined ? envelope : { ...envelope, headers: { traceparent: body.traceparent } }, stringifyJson(body as unknown as Json, { maxBytes: this.maxMessageBytes })]);
-      } else {
-        for (const text of pack(group, this.batch.dispatches, this.maxMessageBytes)) outgoing.push([envelope, text]);
-      }
-    }
-    await this.publishers.publishConfirmedText(outgoing);
+    await this.batches.dispatch(byQueue);
   }
 
   /**
@@ -175,40 +155,7 @@ export class AmqpTransport implements Transport {
    */
   async signal(messages: SignalMessage[]): Promise<void> {
     this.checkOpen();
-    await this.signals.add(messages);
-  }
-
-  /** Publishes gathered signals, in batch messages per shard queue. */
-  private publishSignals(signals: SignalMessage[]): Promise<void> {
-    const { shards } = this.topology;
-    const byQueue = new Map<string, SignalMessage[]>();
-    for (const signal of signals) {
-      const queue = this.topology.signalQueueName(shards === 1 ? 0 : shardOf(signal.runId, shards));
-      const group = byQueue.get(queue);
-      if (group === undefined) byQueue.set(queue, [signal]);
-      else group.push(signal);
-    }
-    const outgoing: [Envelope, string][] = [];
-    for (const [queue, group] of byQueue) for (const text of pack(group, this.batch.signals, this.maxMessageBytes)) outgoing.push([{ exchange: '', routingKey: queue }, text]);
-    return this.publishers.publishConfirmedText(outgoing);
-  }
-
-  /**
-   * What is left of a batch message some of whose items were not acknowledged:
-   * the requeued items go back to `queue` in one message, each rejected one to
-   * the dead-letter exchange alone (as the broker would dead-letter it:
-   * `x-first-death-queue` and `x-first-death-reason: rejected`); resolves once
-   * the broker holds them all.
-   */
-  private republishRest(queue: string): (requeued: unknown[], rejected: unknown[]) => Promise<void> {
-    return async (requeued, rejected) => {
-      const headers = { 'x-first-death-queue': queue, 'x-first-death-reason': 'rejected', 'x-first-death-exchange': '' };
-      const dead = { exchange: this.topology.exchanges.deadLetter, routingKey: queue, headers };
-      await Promise.all([
-        this.publishers.publishConfirmedText(pack(requeued, requeued.length, this.maxMessageBytes).map((text) => [{ exchange: '', routingKey: queue }, text])),
-        this.publishers.publishConfirmed(rejected.map((body) => [dead, body])),
-      ]);
-    };
+    await this.batches.signals.add(messages);
   }
 
   /** @inheritdoc */
@@ -221,7 +168,7 @@ export class AmqpTransport implements Transport {
     if (this.closing !== undefined) return;
     await this.publishers.publishBestEffort(
       'announcement',
-      announced(entries, this.announce_).map((entry) => [{ exchange: this.topology.exchanges.events, routingKey: announcementRoutingKey(entry) }, entry]),
+      announced(entries, this.announced).map((entry) => [{ exchange: this.topology.exchanges.events, routingKey: announcementRoutingKey(entry) }, entry]),
     );
   }
 
@@ -260,7 +207,7 @@ export class AmqpTransport implements Transport {
     const prefetch = checkPrefetch(options.prefetch);
     // A batch message counts once against the prefetch: at most `prefetch` of its dispatches are handled at once.
     const gate = new Gate<DispatchMessage>(prefetch, (delivery) => quarantine.fromWorkQueue(delivery, () => this.publishToQuarantine(quarantineQueue.queue, delivery.body, delivery.body.traceparent)));
-    const rest = this.republishRest(declaration.queue);
+    const rest = this.batches.rest(declaration.queue);
     let main: ManagedConsumer;
     try {
       main = await this.consume({
@@ -316,7 +263,7 @@ export class AmqpTransport implements Transport {
       if (cancelled) for (const delivery of batch) delivery.requeue();
       else callHandler(this.logger, queue, handler, batch, batch);
     });
-    const rest = this.republishRest(queue);
+    const rest = this.batches.rest(queue);
     const release = await this.recovery.acquire(prefetch);
     let subscription: Subscription;
     try {
@@ -391,7 +338,7 @@ export class AmqpTransport implements Transport {
   /** @inheritdoc */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      this.signals.flush();
+      this.batches.signals.flush();
       await Promise.all([...this.consumers].map((consumer) => consumer.close()));
       await this.publishers.close();
       await this.connection.close();

@@ -13,7 +13,8 @@ import type { Json } from '../../codec/json.js';
 import { stringifyJson } from '../../codec/parse.js';
 import { ConfigError } from '../../errors.js';
 import type { Delivery } from '../port.js';
-import type { Item, Outcome, Settle } from './consume.js';
+import type { Outcome, Settle } from './consume.js';
+import type { Item } from './decode.js';
 
 /** Options of batching (`AmqpOptions.batch`). */
 export interface BatchOptions {
