@@ -107,6 +107,24 @@ describe.skipIf(servicesSkipped())('AMQP batch messages (RabbitMQ)', () => {
     expect(await ready(queue)).toBe(0);
   });
 
+  it('recovers every item of a batch dead-lettered at its delivery limit, each to its run shard queue', async () => {
+    const t = await rabbit.open({ deliveryLimit: 1 });
+    await t.signal([signalOf(0), signalOf(1)]);
+    const seen: SignalMessage[] = [];
+    await t.consumeSignals({ prefetch: 10 }, (batch) => {
+      for (const d of batch) {
+        seen.push(d.body);
+        if (seen.filter((s) => s.node === d.body.node).length <= 2) d.requeue();
+        else d.ack();
+      }
+    });
+    await until(() => seen.length >= 6 || undefined, 'both items back from the dead letters');
+    expect(seen.slice(4).sort((a, b) => a.node.localeCompare(b.node))).toEqual([signalOf(0), signalOf(1)]);
+    const [letter] = await t.peekDeadLetters(10);
+    expect(letter).toMatchObject({ reason: 'delivery_limit' });
+    expect(JSON.parse(letter?.body ?? '')).toEqual([signalOf(0), signalOf(1)]);
+  });
+
   it('sends the dispatches of one call in batch messages, and hands them on no more than the prefetch at once', async () => {
     const t = await rabbit.open({ batch: { dispatches: 8 } });
     await t.dispatch(Array.from({ length: 20 }, (_, n) => dispatchOf(n)));
