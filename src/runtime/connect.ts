@@ -15,6 +15,7 @@ import type { AnyTask } from '../model/task.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
 import type { TaskwireMetrics } from '../observability/metrics.js';
 import type { Store } from '../store/port.js';
+import type { AnnounceMode } from '../transport/amqp/announce.js';
 import type { SigningOptions } from '../transport/amqp/signing.js';
 import type { Transport } from '../transport/port.js';
 import { ANY_QUEUE, InProcessTransport } from '../transport/inprocess/index.js';
@@ -50,6 +51,13 @@ export interface ConnectOptions {
    * @default on when `TASKWIRE_SIGNING_KEY` is set (and `TASKWIRE_SIGNING_KEY_PREVIOUS` accepted too)
    */
   signing?: SigningOptions | false;
+  /**
+   * Distributed: which history entries this process's coordinator announces to
+   * watchers (`watch()`, `taskwire run`'s progress): `outcomes` (no `node.started`,
+   * `rollback.started` nor `event.notified`) or `all` (docs/amqp.md).
+   * @default `TASKWIRE_ANNOUNCE`, else `outcomes`
+   */
+  announce?: AnnounceMode;
   /** Tasks this process executes (embedded) or knows. Flows started from a `Flow` register theirs. */
   tasks?: AnyTask[];
   /**
@@ -174,6 +182,7 @@ const CONNECT_KEYS = optionKeys<ConnectOptions>({
   cacheTtlMs: true,
   leaseGraceMs: true,
   signing: true,
+  announce: true,
 });
 
 /**
@@ -227,6 +236,7 @@ async function wire(options: ConnectOptions, opened: { close(): Promise<void> }[
       // The signal queues: one per shard of the store (set at migrate).
       shards: store.shards,
       ...(options.signing === undefined ? {} : { signing: options.signing }),
+      ...(options.announce === undefined ? {} : { announce: options.announce }),
     });
     opened.push(transport);
   } else {

@@ -248,7 +248,8 @@ describeBackends('running flows', (backend) => {
 
   it('announces progress to watchers, in order, ending with the run status', async () => {
     const { flo } = seed('watched');
-    const tw = await backend.connect({ tasks: [add, mult] });
+    // Every entry, node.started too (distributed, the default announces outcomes only).
+    const tw = await backend.connect({ tasks: [add, mult], announce: 'all' });
     const id = randomUUID();
     const seen: HistoryEntry[] = [];
     await tw.watch((entry) => seen.push(entry), id);

@@ -14,7 +14,7 @@ import { parseJson, stringifyParsed } from '../../src/codec/parse.js';
 import { check, type Schema } from '../../src/codec/schema.js';
 import { decodeValue, encodeValue } from '../../src/codec/value.js';
 import { silentLogger } from '../../src/observability/logger.js';
-import { decodeBody } from '../../src/transport/amqp/consume.js';
+import { decodeBody } from '../../src/transport/amqp/decode.js';
 import { AbortSchema, DispatchSchema, HistoryEntrySchema, SignalSchema } from '../../src/transport/amqp/messages.js';
 import { MessageSigner, SIGNATURE_HEADER, TIMESTAMP_HEADER } from '../../src/transport/amqp/signing.js';
 import { hostileJson, mutated, nameArb, outcome, params, record } from './fuzz.js';

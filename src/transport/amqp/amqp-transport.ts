@@ -8,17 +8,20 @@
 import { Buffer } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { Connection, type AsyncMessage, type ConnectionOptions } from 'rabbitmq-client';
+import { Connection, type ConnectionOptions } from 'rabbitmq-client';
 import type { Schema } from '../../codec/schema.js';
 import type { HistoryEntry } from '../../engine/events.js';
 import { ClosedError, ConfigError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../observability/logger.js';
 import { resolveMaxMessageBytes } from '../limits.js';
-import { shardOf } from '../../model/shard.js';
 import { Isolation, Quarantine } from '../quarantine.js';
 import { checkShard } from '../shards.js';
 import type { AbortMessage, ConsumeOptions, Delivery, DispatchMessage, SignalMessage, Subscription, Transport } from '../port.js';
-import { Batcher, callHandler, decodeBody, ManagedConsumer, toDelivery, type ConsumerSpec } from './consume.js';
+import { announced, resolveAnnounce, type AnnounceMode } from './announce.js';
+import { deliverItems, Gate, resolveBatchOptions } from './batch.js';
+import { BatchPublisher } from './batch-publish.js';
+import { Batcher, callHandler, ManagedConsumer, toDelivery, type ConsumerSpec } from './consume.js';
+import { decodeBody, decodeItems } from './decode.js';
 import { DeadLetterRecovery } from './dead-recovery.js';
 import { deleteTopology, peekQueue, type DeadLetter } from './dead-letters.js';
 import { AbortSchema, DispatchSchema, HistoryEntrySchema, SignalSchema } from './messages.js';
@@ -55,6 +58,9 @@ export class AmqpTransport implements Transport {
   private readonly recovery: DeadLetterRecovery;
   private closing: Promise<void> | undefined;
   private connections = 0;
+  /** Publishes dispatches and signals in batch messages. */
+  private readonly batches: BatchPublisher;
+  private readonly announced: AnnounceMode;
 
   private constructor(options: AmqpOptions) {
     this.topology = createTopology({ ...options, deliveryLimit: options.deliveryLimit ?? envDeliveryLimit() });
@@ -62,6 +68,7 @@ export class AmqpTransport implements Transport {
     this.maxMessageBytes = resolveMaxMessageBytes(options.maxMessageBytes);
     const signing = options.signing ?? signingFromEnv();
     this.signer = signing === false || signing === undefined ? undefined : new MessageSigner(signing);
+    this.announced = resolveAnnounce(options.announce);
     this.options = {
       url: options.url,
       connectionName: options.connectionName ?? `taskwire ${hostname()}/${process.pid}`,
@@ -77,6 +84,7 @@ export class AmqpTransport implements Transport {
     this.connection.on('connection.unblocked', () => this.logger.info({ url }, `AMQP: the broker at ${url} accepts messages again`));
     this.connection.on('connection', () => this.onConnection(url));
     this.publishers = new Publishers(this.connection, this.topology.base, this.maxMessageBytes, this.logger, options.url, this.signer);
+    this.batches = new BatchPublisher(this.publishers, this.topology, this.maxMessageBytes, resolveBatchOptions(options.batch));
     this.recovery = new DeadLetterRecovery({
       topology: this.topology,
       maxBytes: this.maxMessageBytes,
@@ -124,28 +132,30 @@ export class AmqpTransport implements Transport {
     return Object.freeze({ ...this.options, url: redactAmqpUrl(this.options.url) });
   }
 
-  /** @inheritdoc */
+  /**
+   * @inheritdoc
+   *
+   * The dispatches of one work queue travel in batch messages of up to
+   * `batch.dispatches` (see batch.ts), all confirmed.
+   */
   async dispatch(messages: DispatchMessage[]): Promise<void> {
     this.checkOpen();
-    await Promise.all([...new Set(messages.map((m) => m.queue))].map((queue) => this.ensureWorkQueue(queue)));
-    await this.publishers.publishConfirmed(
-      messages.map((message) => {
-        const body: DispatchMessage = { ...message, sentAt: message.sentAt ?? Date.now() };
-        const headers = message.traceparent !== undefined ? { traceparent: message.traceparent } : undefined;
-        return [{ exchange: this.topology.exchanges.work, routingKey: message.queue, ...(headers && { headers }) }, body];
-      }),
-    );
+    const now = Date.now();
+    const byQueue = this.batches.byQueue(messages.map((message) => ({ ...message, sentAt: message.sentAt ?? now })));
+    await Promise.all([...byQueue.keys()].map((queue) => this.ensureWorkQueue(queue)));
+    await this.batches.dispatch(byQueue);
   }
 
   /**
    * @inheritdoc
    *
-   * Each goes to the queue of its run's shard (see {@link AmqpOptions.shards}), all confirmed.
+   * Each goes to the queue of its run's shard (see {@link AmqpOptions.shards}),
+   * all confirmed, gathered with those of other calls into batch messages (see
+   * {@link AmqpOptions.batch}): the promise resolves once its batch is confirmed.
    */
   async signal(messages: SignalMessage[]): Promise<void> {
     this.checkOpen();
-    const { shards } = this.topology;
-    await this.publishers.publishConfirmed(messages.map((message) => [{ exchange: '', routingKey: this.topology.signalQueueName(shardOf(message.runId, shards)) }, message]));
+    await this.batches.signals.add(messages);
   }
 
   /** @inheritdoc */
@@ -158,7 +168,7 @@ export class AmqpTransport implements Transport {
     if (this.closing !== undefined) return;
     await this.publishers.publishBestEffort(
       'announcement',
-      entries.map((entry) => [{ exchange: this.topology.exchanges.events, routingKey: announcementRoutingKey(entry) }, entry]),
+      announced(entries, this.announced).map((entry) => [{ exchange: this.topology.exchanges.events, routingKey: announcementRoutingKey(entry) }, entry]),
     );
   }
 
@@ -194,22 +204,27 @@ export class AmqpTransport implements Transport {
         else quarantine.fromQuarantine(toDelivery(body, message, settle));
       },
     });
+    const prefetch = checkPrefetch(options.prefetch);
+    // A batch message counts once against the prefetch: at most `prefetch` of its dispatches are handled at once.
+    const gate = new Gate<DispatchMessage>(prefetch, (delivery) => quarantine.fromWorkQueue(delivery, () => this.publishToQuarantine(quarantineQueue.queue, delivery.body, delivery.body.traceparent)));
+    const rest = this.batches.rest(declaration.queue);
     let main: ManagedConsumer;
     try {
       main = await this.consume({
         queue: declaration,
         exchanges: this.topology.base.exchanges,
         bindings: [binding],
-        prefetch: checkPrefetch(options.prefetch),
+        prefetch,
         noAck: false,
         onMessage: (message, settle) => {
-          const body = decodeBody(message, decode);
-          if (body === undefined) settle('reject');
-          else quarantine.fromWorkQueue(toDelivery(body, message, settle), () => this.publishToQuarantine(quarantineQueue.queue, body, message));
+          const items = decodeItems(message, decode);
+          if (items === undefined) settle('reject');
+          else deliverItems(items, message.redelivered, settle, rest, (delivery) => gate.admit(delivery));
         },
       });
     } catch (error) {
       quarantine.cancel();
+      gate.cancel();
       await isolated.cancel();
       throw error;
     }
@@ -218,15 +233,15 @@ export class AmqpTransport implements Transport {
       cancel: async () => {
         this.isolation.delete(main);
         quarantine.cancel();
+        gate.cancel();
         await Promise.all([main.cancel(), isolated.cancel()]);
       },
     };
   }
 
   /** Republishes a redelivered dispatch to its quarantine queue, with its trace header; resolves once the broker holds it. */
-  private publishToQuarantine(queue: string, body: DispatchMessage, message: AsyncMessage): Promise<void> {
-    const traceparent = message.headers?.['traceparent'];
-    const headers = typeof traceparent === 'string' ? { headers: { traceparent } } : {};
+  private publishToQuarantine(queue: string, body: DispatchMessage, traceparent: string | undefined): Promise<void> {
+    const headers = traceparent === undefined ? {} : { headers: { traceparent } };
     return this.publishers.publishConfirmed([[{ exchange: '', routingKey: queue, ...headers }, body]]);
   }
 
@@ -248,6 +263,7 @@ export class AmqpTransport implements Transport {
       if (cancelled) for (const delivery of batch) delivery.requeue();
       else callHandler(this.logger, queue, handler, batch, batch);
     });
+    const rest = this.batches.rest(queue);
     const release = await this.recovery.acquire(prefetch);
     let subscription: Subscription;
     try {
@@ -258,9 +274,9 @@ export class AmqpTransport implements Transport {
         prefetch,
         noAck: false,
         onMessage: (message, settle) => {
-          const body = decodeBody(message, decode);
-          if (body === undefined) settle('reject');
-          else batcher.add(toDelivery(body, message, settle));
+          const items = decodeItems(message, decode);
+          if (items === undefined) settle('reject');
+          else deliverItems(items, message.redelivered, settle, rest, (delivery) => batcher.add(delivery));
         },
       });
     } catch (error) {
@@ -322,6 +338,7 @@ export class AmqpTransport implements Transport {
   /** @inheritdoc */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      this.batches.signals.flush();
       await Promise.all([...this.consumers].map((consumer) => consumer.close()));
       await this.publishers.close();
       await this.connection.close();

@@ -1,5 +1,5 @@
 /**
- * The consuming half of the AMQP transport: decoding untrusted bodies, a
+ * The consuming half of the AMQP transport (bodies are decoded by decode.ts): a
  * consumer that re-declares its topology and resumes after every reconnect,
  * explicit settlement of deliveries, and batching of signals.
  *
@@ -9,16 +9,12 @@
  *
  * @packageDocumentation
  */
-import { DecodeError, TransportError } from '../../errors.js';
-import { Buffer } from 'node:buffer';
+import { TransportError } from '../../errors.js';
 import { AMQPConnectionError, type AsyncMessage, type Channel, type Connection } from 'rabbitmq-client';
-import { parseJson, stringifyParsed } from '../../codec/parse.js';
-import { check, type Schema } from '../../codec/schema.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Delivery } from '../port.js';
 import type { PausableConsumer } from '../quarantine.js';
 import { describeError } from './redact.js';
-import type { MessageSigner, SignedParts } from './signing.js';
 import type { ExchangeDeclaration, QueueBinding, QueueDeclaration } from './topology.js';
 
 /** How a message is settled: `reject` dead-letters it (nack without requeue). */
@@ -26,78 +22,6 @@ export type Outcome = 'ack' | 'requeue' | 'reject';
 
 /** Settles one message, once; later calls do nothing. */
 export type Settle = (outcome: Outcome) => void;
-
-/** What {@link decodeBody} needs to check a body and report a bad one. */
-export interface DecodeContext<T> {
-  /** The queue the message came from, for the log line. */
-  queue: string;
-  /** Names the message in errors, e.g. `dispatch message`. */
-  what: string;
-  /** The schema of the body. */
-  schema: Schema<T>;
-  /** Largest accepted body, in bytes. */
-  maxBytes: number;
-  /** Where the rejection is logged. */
-  logger: Logger;
-  /** What happens to a bad message, for the log line (`dead-lettered`, `dropped`). */
-  fate: string;
-  /** With signing on: checks the signature first (see signing.ts). */
-  signer?: MessageSigner;
-}
-
-/** The raw bytes (or text) of a body as rabbitmq-client hands it over. */
-export function rawBody(body: unknown): string | Uint8Array {
-  if (Buffer.isBuffer(body)) return body;
-  if (typeof body === 'string') return body;
-  // rabbitmq-client JSON.parses `application/json` bodies that carry no content
-  // encoding (ours carry `utf-8`): re-encode (at any depth) so that the limits still apply.
-  return body === undefined ? '' : stringifyParsed(body);
-}
-
-/** The first bytes of a body, for a log line. */
-export function preview(body: unknown, chars = 64): string {
-  try {
-    const raw = rawBody(body);
-    const text = typeof raw === 'string' ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8');
-    return text.length > chars ? `${text.slice(0, chars)}…` : text;
-  } catch {
-    return '<unprintable>';
-  }
-}
-
-/**
- * Verifies the signature (with signing on), then parses (size and depth limits)
- * and checks a message body. Returns `undefined` after one `logger.error` line
- * naming the queue, the reason and the message id (or the first bytes) when the
- * signature is refused or the body is malformed.
- */
-export function decodeBody<T>(message: SignedParts & { body: unknown }, context: DecodeContext<T>): T | undefined {
-  try {
-    const raw = rawBody(message.body);
-    if (context.signer !== undefined) verifySignature(message, raw, context.signer);
-    return check(context.schema, parseJson(raw, { maxBytes: context.maxBytes }), context.what);
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    const head = preview(message.body);
-    const id = message.messageId !== undefined ? `id ${message.messageId}` : `starting ${JSON.stringify(head)}`;
-    context.logger.error(
-      { queue: context.queue, reason, messageId: message.messageId, head },
-      error instanceof SignatureRefused
-        ? `AMQP: ${context.fate} ${/^[aeiou]/.test(context.what) ? 'an' : 'a'} ${context.what} with a refused signature from queue "${context.queue}" (message ${id}), never acted on: ${reason}`
-        : `AMQP: ${context.fate} a malformed ${context.what} from queue "${context.queue}" (message ${id}): ${reason}`,
-    );
-    return undefined;
-  }
-}
-
-/** Throws a DecodeError saying why a message's signature is refused, if it is. */
-function verifySignature(message: SignedParts, raw: string | Uint8Array, signer: MessageSigner): void {
-  const refused = signer.verify(message, typeof raw === 'string' ? Buffer.from(raw, 'utf8') : raw);
-  if (refused !== undefined) throw new SignatureRefused(refused);
-}
-
-/** A message whose signature is refused (see signing.ts). */
-class SignatureRefused extends DecodeError {}
 
 /** A {@link Delivery} whose ack()/requeue()/reject() go through `settle`. */
 export function toDelivery<T>(body: T, message: AsyncMessage, settle: Settle): Delivery<T> {

@@ -31,7 +31,8 @@ import { shardOf } from '../../model/shard.js';
 import type { Logger } from '../../observability/logger.js';
 import { logRecovered, recoveredSignal as recover, type DeadLetterOrigin, type RecoveredQueues } from '../delivery-limit.js';
 import type { SignalMessage, Subscription } from '../port.js';
-import { rawBody, type ConsumerSpec, type Settle } from './consume.js';
+import type { ConsumerSpec, Settle } from './consume.js';
+import { rawBody } from './decode.js';
 import { DispatchSchema, SignalSchema } from './messages.js';
 import type { MessageSigner } from './signing.js';
 import type { Topology } from './topology.js';
@@ -50,19 +51,28 @@ function firstDeath(message: AsyncMessage): DeadLetterOrigin {
 }
 
 /**
- * The signal a dead letter stands for (see `../delivery-limit.ts`), or
- * `undefined` when it is not one to recover: not dead at a delivery limit,
- * from another queue, or a body that is not valid. `verify`, called on the raw
- * body of a letter to recover before it is parsed, throws to refuse it.
+ * The signals a dead letter stands for (see `../delivery-limit.ts`): one, or one
+ * per item of a batch message (see batch.ts); empty when it is not one to
+ * recover: not dead at a delivery limit, from another queue, or a body that is
+ * not valid (an item that is not valid is skipped). `verify`, called on the
+ * raw body of a letter to recover before it is parsed, throws to refuse it.
  */
-export function recoveredSignal(message: AsyncMessage, queues: RecoveredQueues, maxBytes: number, verify?: (raw: string | Uint8Array) => void): SignalMessage | undefined {
-  const parsed = (): unknown => {
+export function recoveredSignals(message: AsyncMessage, queues: RecoveredQueues, maxBytes: number, verify?: (raw: string | Uint8Array) => void): SignalMessage[] {
+  const origin = firstDeath(message);
+  if (origin.reason !== 'delivery_limit') return [];
+  let parsed: unknown;
+  try {
     const raw = rawBody(message.body);
     verify?.(raw);
-    return parseJson(raw, { maxBytes });
-  };
-  const body = { dispatch: () => check(DispatchSchema, parsed(), 'dispatch message'), signal: () => check(SignalSchema, parsed(), 'signal message') };
-  return recover(firstDeath(message), body, queues, DEAD_LETTER_WORKER);
+    parsed = parseJson(raw, { maxBytes });
+  } catch {
+    return [];
+  }
+  const items: unknown[] = Array.isArray(parsed) ? parsed : [parsed];
+  return items.flatMap((item) => {
+    const body = { dispatch: () => check(DispatchSchema, item, 'dispatch message'), signal: () => check(SignalSchema, item, 'signal message') };
+    return recover(origin, body, queues, DEAD_LETTER_WORKER) ?? [];
+  });
 }
 
 /**
@@ -150,9 +160,9 @@ export class DeadLetterRecovery {
       prefetch,
       noAck: false,
       onMessage: (message, settle) => {
-        const signal = recoveredSignal(message, recovered, maxBytes, (raw) => this.verify(message, raw));
-        if (signal === undefined) settle('ack'); // `<prefix>.dead` keeps its copy
-        else this.republish(signal, settle);
+        const signals = recoveredSignals(message, recovered, maxBytes, (raw) => this.verify(message, raw));
+        if (signals.length === 0) settle('ack'); // `<prefix>.dead` keeps its copy
+        else this.republish(signals, settle);
       },
     });
   }
@@ -168,20 +178,22 @@ export class DeadLetterRecovery {
     throw new DecodeError(refused);
   }
 
-  /** Publishes `signal` to its run's signal queue, then acks its dead letter; gives the letter back (later) if the publish fails. */
-  private republish(signal: SignalMessage, settle: Settle): void {
+  /** Publishes each signal to its run's signal queue, then acks their dead letter; gives the letter back (later) if a publish fails. */
+  private republish(signals: SignalMessage[], settle: Settle): void {
     const { topology, logger } = this.context;
-    const queue = topology.signalQueueName(shardOf(signal.runId, topology.shards));
-    this.context.publish(queue, signal).then(
+    const queueOf = (signal: SignalMessage): string => topology.signalQueueName(shardOf(signal.runId, topology.shards));
+    Promise.all(signals.map((signal) => this.context.publish(queueOf(signal), signal))).then(
       () => {
-        logRecovered(logger, signal, DEAD_LETTER_WORKER, 'AMQP: ');
+        for (const signal of signals) logRecovered(logger, signal, DEAD_LETTER_WORKER, 'AMQP: ');
         settle('ack');
       },
       (error: unknown) => {
         const reason = this.context.describe(error);
+        const [first] = signals as [SignalMessage];
+        const what = signals.length === 1 ? `the ${first.type} signal` : `${signals.length} signals (the first a ${first.type})`;
         logger.warn(
-          { runId: signal.runId, node: signal.node, attempt: signal.attempt, queue, reason },
-          `AMQP: cannot publish the ${signal.type} signal recovered from a dead letter (run "${signal.runId}", node "${signal.node}") to queue "${queue}"; ` +
+          { runId: first.runId, node: first.node, attempt: first.attempt, queue: queueOf(first), reason },
+          `AMQP: cannot publish ${what} recovered from a dead letter (run "${first.runId}", node "${first.node}") to queue "${queueOf(first)}"; ` +
             `the letter goes back to "${topology.queues.recovery}" to be tried again: ${reason}`,
         );
         setTimeout(() => settle('requeue'), RECOVERY_RETRY_MS).unref();

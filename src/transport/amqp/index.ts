@@ -6,6 +6,8 @@
  */
 export { AmqpTransport, connectAmqp } from './amqp-transport.js';
 export type { AmqpOptions } from './options.js';
+export { ANNOUNCE_ENV, type AnnounceMode } from './announce.js';
+export { DEFAULT_DISPATCH_BATCH, DEFAULT_SIGNAL_BATCH, DEFAULT_SIGNAL_DELAY_MS, type BatchOptions } from './batch.js';
 export type { DeadLetter } from './dead-letters.js';
 export { AbortSchema, DispatchSchema, FailureSchema, HistoryEntrySchema, SignalSchema } from './messages.js';
 export { AmqpTransportError } from './publish.js';

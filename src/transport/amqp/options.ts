@@ -6,6 +6,8 @@
  */
 import type { Logger } from '../../observability/logger.js';
 import { ConfigError } from '../../errors.js';
+import type { AnnounceMode } from './announce.js';
+import type { BatchOptions } from './batch.js';
 import type { SigningOptions } from './signing.js';
 
 /** Options of `connectAmqp`. */
@@ -49,6 +51,22 @@ export interface AmqpOptions {
    * @default 1
    */
   shards?: number;
+  /**
+   * Batching of messages (docs/amqp.md "Batches"): a worker's signals gathered
+   * for up to `signalDelayMs` into messages of up to `signals`, and the dispatches
+   * of one `dispatch()` call for one work queue in messages of up to `dispatches`;
+   * every message persistent and confirmed. 1 turns either off.
+   * @default { signals: 64, signalDelayMs: 1, dispatches: 8 }
+   */
+  batch?: BatchOptions;
+  /**
+   * Which history entries `announce()` publishes on the topic exchange: `outcomes`
+   * (node and rollback outcomes, retries, skips, cancels, run statuses, changes;
+   * not `node.started`, `rollback.started` nor `event.notified`) or `all`. What
+   * subscribers see depends on the announcing process (the coordinator's).
+   * @default the environment variable `TASKWIRE_ANNOUNCE`, else `outcomes`
+   */
+  announce?: AnnounceMode;
 }
 
 /** The delivery limit set by `TASKWIRE_AMQP_DELIVERY_LIMIT`, if any (checked by `createTopology`). */

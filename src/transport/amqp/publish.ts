@@ -60,7 +60,11 @@ export class Publishers {
   }
 
   private encode(envelope: Envelope, message: unknown): [Envelope, Buffer] {
-    const body = Buffer.from(stringifyJson(message as Json, { maxBytes: this.maxBytes }), 'utf8');
+    return this.encodeText(envelope, stringifyJson(message as Json, { maxBytes: this.maxBytes }));
+  }
+
+  private encodeText(envelope: Envelope, text: string): [Envelope, Buffer] {
+    const body = Buffer.from(text, 'utf8');
     return [signed({ ...envelope, ...AMQP_JSON, messageId: randomUUID() }, body, this.signer), body];
   }
 
@@ -70,8 +74,16 @@ export class Publishers {
    * nacked (e.g. a full queue: `reject-publish`), unroutable, or lost with the connection.
    */
   async publishConfirmed(items: Outgoing[]): Promise<void> {
-    if (items.length === 0) return;
-    const encoded = items.map(([envelope, message]) => this.encode({ ...envelope, durable: true, mandatory: true }, message));
+    await this.sendConfirmed(items.map(([envelope, message]) => this.encode({ ...envelope, durable: true, mandatory: true }, message)));
+  }
+
+  /** {@link Publishers.publishConfirmed} of bodies already encoded as JSON text (batches, see batch.ts). */
+  async publishConfirmedText(items: [envelope: Envelope, text: string][]): Promise<void> {
+    await this.sendConfirmed(items.map(([envelope, text]) => this.encodeText({ ...envelope, durable: true, mandatory: true }, text)));
+  }
+
+  private async sendConfirmed(encoded: [Envelope, Buffer][]): Promise<void> {
+    if (encoded.length === 0) return;
     const results = await Promise.allSettled(encoded.map(([envelope, body]) => this.confirmed.send(envelope, body)));
     await nextTurn(); // basic.return is emitted on setImmediate, after the ack resolved the send
     const failures: string[] = [];
@@ -81,7 +93,7 @@ export class Publishers {
       else if (result.status === 'rejected') failures.push(describeError(result.reason, this.url));
     });
     if (failures.length > 0) {
-      throw new AmqpTransportError(`${failures.length} of ${items.length} messages were not confirmed by RabbitMQ: ${[...new Set(failures)].join('; ')}`);
+      throw new AmqpTransportError(`${failures.length} of ${encoded.length} messages were not confirmed by RabbitMQ: ${[...new Set(failures)].join('; ')}`);
     }
   }
 
