@@ -26,7 +26,7 @@ import { silentLogger, type Logger } from '../observability/logger.js';
 import { stepCommit } from '../store/step-commit.js';
 import type { Fence, OutboxItem, StepCommit, Store } from '../store/port.js';
 import { shardOf } from '../model/shard.js';
-import type { Delivery, SignalMessage } from '../transport/port.js';
+import type { Delivery, RequestDelivery, SignalMessage } from '../transport/port.js';
 import { systemClock, type Clock } from './clock.js';
 import type { CoordinatorOptions, StepReport } from './options.js';
 import { carryOutClaimed, outboxItems, scheduledEvent } from './outbox.js';
@@ -41,6 +41,7 @@ import { CLIENT_EVENTS, type Pending } from './pending.js';
 import { stepRunEvents, type StepRunDeps } from './step-run-events.js';
 import { ShardSet } from './shard-set.js';
 import { SignalListeners } from './signal-listeners.js';
+import { requestEvents } from './requests.js';
 
 const MAX_CONFLICT_RETRIES = 20;
 /** Client events give up after this many store failures (signals never do: the broker holds them). */
@@ -134,7 +135,12 @@ export class Coordinator {
     this.hearingSince = this.clock.now();
     if (this.options.transport.durable || this.options.store.kind !== 'memory') this.schedulePoll();
     const { store, transport } = this.options;
-    const listeners = new SignalListeners(transport, prefetch, (batch) => this.onSignals(batch));
+    const listeners = new SignalListeners(
+      transport,
+      prefetch,
+      (batch) => this.onSignals(batch),
+      (batch) => this.onRequests(batch),
+    );
     this.listeners = listeners;
     const tryLock = store.tryLock?.bind(store);
     if (!transport.durable || tryLock === undefined) {
@@ -229,6 +235,12 @@ export class Coordinator {
     for (const delivery of batch) {
       this.enqueue({ runId: delivery.body.runId, event: signalToEvent(delivery.body), delivery, resolve: noop, reject: noop, conflicts: 0, storeRetries: 0 });
     }
+  }
+
+  /** Clients' requests (see `requests.ts`): stepped like this process's own client events, fenced like signals. */
+  private onRequests(batch: RequestDelivery[]): void {
+    const now = this.clock.now();
+    for (const delivery of batch) for (const pending of requestEvents(delivery, now, this.logger)) this.enqueue(pending);
   }
 
   private enqueue(pending: Pending): void {

@@ -1,0 +1,79 @@
+/**
+ * A client's events sent to the coordinator of each run's shard, which steps
+ * them with its signals and answers (one writer per run: docs/distributed.md).
+ * A notify costs one request per shard, carrying the run ids of that shard.
+ * Errors come back as the classes the coordinator threw (`wire-error.ts`).
+ *
+ * @packageDocumentation
+ */
+import type { JsonObject } from '../codec/json.js';
+import type { StepReport } from '../coordinator/options.js';
+import type { Change } from '../engine/events.js';
+import { TransportError } from '../errors.js';
+import { shardOf } from '../model/shard.js';
+import type { RunOutcome, RunRequest, Transport } from '../transport/port.js';
+import { errorFromWire } from '../transport/wire-error.js';
+import type { RunWriter, StartRequest } from './writer.js';
+
+/** How long a client waits for a coordinator's answer by default, in ms. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+
+/** The report of a run's outcome, or its error thrown. */
+function reportOf(outcome: RunOutcome | undefined, runId: string): StepReport {
+  if (outcome?.runId !== runId) throw new TransportError(`the coordinator's reply holds no outcome for run "${runId}"`);
+  if ('error' in outcome) throw errorFromWire(outcome.error);
+  return { status: outcome.status, graphVersion: outcome.graphVersion };
+}
+
+/** Steps a client's events on the coordinators that own their runs' shards. */
+export class RemoteWriter implements RunWriter {
+  constructor(
+    private readonly request: NonNullable<Transport['request']>,
+    /** The store's number of shards. */
+    private readonly shards: number,
+    /** How long to wait for an answer (`connect({ requestTimeoutMs })`). */
+    private readonly timeoutMs: number,
+  ) {}
+
+  /** @inheritdoc */
+  async start(start: StartRequest): Promise<void> {
+    reportOf((await this.ask(start.runId, { type: 'start', ...start }))[0], start.runId);
+  }
+
+  /** @inheritdoc */
+  async notify(runIds: readonly string[], event: string, payload: JsonObject, eventId: string): Promise<PromiseSettledResult<StepReport>[]> {
+    const byShard = new Map<number, string[]>();
+    for (const runId of runIds) {
+      const shard = shardOf(runId, this.shards);
+      byShard.set(shard, [...(byShard.get(shard) ?? []), runId]);
+    }
+    const settled = new Map<string, PromiseSettledResult<StepReport>>();
+    await Promise.all(
+      [...byShard.values()].map(async (ids) => {
+        try {
+          const outcomes = await this.ask(ids[0] as string, { type: 'notify', runIds: ids, event, payload, eventId });
+          ids.forEach((runId, i) => {
+            try {
+              settled.set(runId, { status: 'fulfilled', value: reportOf(outcomes[i], runId) });
+            } catch (reason) {
+              settled.set(runId, { status: 'rejected', reason });
+            }
+          });
+        } catch (reason) {
+          for (const runId of ids) settled.set(runId, { status: 'rejected', reason });
+        }
+      }),
+    );
+    return runIds.map((runId) => settled.get(runId) as PromiseSettledResult<StepReport>);
+  }
+
+  /** @inheritdoc */
+  async change(runId: string, changes: Change[], actor: string, eventId: string): Promise<StepReport> {
+    return reportOf((await this.ask(runId, { type: 'change', runId, changes, actor, eventId }))[0], runId);
+  }
+
+  /** Sends a request to the shard of `runId` (every run of a request is of one shard). */
+  private async ask(runId: string, request: RunRequest): Promise<RunOutcome[]> {
+    return (await this.request(shardOf(runId, this.shards), request, { timeoutMs: this.timeoutMs })).outcomes;
+  }
+}
