@@ -331,7 +331,7 @@ export class AmqpTransport implements Transport {
 
   /**
    * Test cleanup: closes the transport, then deletes (with their messages) every
-   * exchange of the prefix, its signal (every shard's) and dead queues, every work (and
+   * exchange of the prefix, its signal and request (every shard's) and dead queues, every work (and
    * quarantine) queue this transport declared or consumed, and the work (and
    * quarantine) queues named in `workQueues`
    * (those that only other processes declared are not known here). Idempotent.
