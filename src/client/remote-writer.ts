@@ -1,7 +1,8 @@
 /**
  * A client's events sent to the coordinator of each run's shard, which steps
  * them with its signals and answers (one writer per run: docs/distributed.md).
- * A notify costs one request per shard, carrying the run ids of that shard.
+ * A notify costs one request per shard, carrying the run ids of that shard
+ * (per 1,000 of them).
  * Errors come back as the classes the coordinator threw (`wire-error.ts`).
  *
  * @packageDocumentation
@@ -17,6 +18,13 @@ import type { RunWriter, StartRequest } from './writer.js';
 
 /** How long a client waits for a coordinator's answer by default, in ms. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+
+/**
+ * Most run ids in one notify request: a shard with more listening runs gets
+ * several requests, so that a request stays far below `maxMessageBytes`
+ * (1,000 ids of up to 255 bytes: ~256 KiB at worst, ~40 KiB for UUIDs).
+ */
+const MAX_RUNS_PER_REQUEST = 1000;
 
 /** The report of a run's outcome, or its error thrown. */
 function reportOf(outcome: RunOutcome | undefined, runId: string): StepReport {
@@ -42,14 +50,18 @@ export class RemoteWriter implements RunWriter {
 
   /** @inheritdoc */
   async notify(runIds: readonly string[], event: string, payload: JsonObject, eventId: string): Promise<PromiseSettledResult<StepReport>[]> {
-    const byShard = new Map<number, string[]>();
+    const byShard = new Map<number, string[][]>();
     for (const runId of runIds) {
       const shard = shardOf(runId, this.shards);
-      byShard.set(shard, [...(byShard.get(shard) ?? []), runId]);
+      let chunks = byShard.get(shard);
+      if (chunks === undefined) byShard.set(shard, (chunks = []));
+      const last = chunks.at(-1);
+      if (last === undefined || last.length >= MAX_RUNS_PER_REQUEST) chunks.push([runId]);
+      else last.push(runId);
     }
     const settled = new Map<string, PromiseSettledResult<StepReport>>();
     await Promise.all(
-      [...byShard.values()].map(async (ids) => {
+      [...byShard.values()].flat().map(async (ids) => {
         try {
           const outcomes = await this.ask(ids[0] as string, { type: 'notify', runIds: ids, event, payload, eventId });
           ids.forEach((runId, i) => {

@@ -45,6 +45,15 @@ describe('RemoteWriter', () => {
     expect(settled).toEqual(runs.map(() => ({ status: 'fulfilled', value: { status: 'running', graphVersion: 1 } })));
   });
 
+  it('splits a shard with more than 1,000 notified runs into requests of at most 1,000', async () => {
+    const fake = fakeRequests((runId) => ({ runId, status: 'running', graphVersion: 1 }));
+    const many = Array.from({ length: 2500 }, (_, i) => `r${i}`);
+    const settled = await new RemoteWriter(fake.request, 1, 1000).notify(many, 'go', {}, 'e');
+    expect(fake.sent.map(({ request }) => (request.type === 'notify' ? request.runIds.length : 0))).toEqual([1000, 1000, 500]);
+    expect(fake.sent.flatMap(({ request }) => (request.type === 'notify' ? request.runIds : []))).toEqual(many);
+    expect(settled.every((s) => s.status === 'fulfilled')).toBe(true);
+  });
+
   it('rejects the runs of a shard whose request failed, and the runs a coordinator refused, each with its own error', async () => {
     const down = shardOf('run-0', SHARDS);
     const timeout = new TaskwireError('TW_TIMEOUT', 'no coordinator answered');
