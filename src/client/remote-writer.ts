@@ -10,7 +10,7 @@
 import type { JsonObject } from '../codec/json.js';
 import type { StepReport } from '../coordinator/options.js';
 import type { Change } from '../engine/events.js';
-import { TransportError } from '../errors.js';
+import { ConfigError, TransportError } from '../errors.js';
 import { shardOf } from '../model/shard.js';
 import type { RunOutcome, RunRequest, Transport } from '../transport/port.js';
 import { errorFromWire } from '../transport/wire-error.js';
@@ -33,15 +33,23 @@ function reportOf(outcome: RunOutcome | undefined, runId: string): StepReport {
   return { status: outcome.status, graphVersion: outcome.graphVersion };
 }
 
+/** The longest timer Node.js keeps (a longer one fires at once). */
+const MAX_TIMEOUT_MS = 2_147_483_647;
+
 /** Steps a client's events on the coordinators that own their runs' shards. */
 export class RemoteWriter implements RunWriter {
+  /** @throws ConfigError when `timeoutMs` is not a number of ms from 1 to 2147483647. */
   constructor(
     private readonly request: NonNullable<Transport['request']>,
     /** The store's number of shards. */
     private readonly shards: number,
     /** How long to wait for an answer (`connect({ requestTimeoutMs })`). */
     private readonly timeoutMs: number,
-  ) {}
+  ) {
+    if (!Number.isFinite(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_TIMEOUT_MS) {
+      throw new ConfigError(`invalid requestTimeoutMs ${String(timeoutMs)}: expected a number of ms from 1 to ${MAX_TIMEOUT_MS}`);
+    }
+  }
 
   /** @inheritdoc */
   async start(start: StartRequest): Promise<void> {

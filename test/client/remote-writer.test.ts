@@ -85,6 +85,15 @@ describe('RemoteWriter', () => {
   });
 });
 
+describe('RemoteWriter options', () => {
+  it('refuses a request timeout that is not a number of ms from 1 to 2147483647 (TW_CONFIG)', () => {
+    const request = fakeRequests(() => new Error('unused')).request;
+    for (const bad of [0, -5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 31]) {
+      expect(() => new RemoteWriter(request, SHARDS, bad)).toThrow(expect.objectContaining({ code: 'TW_CONFIG', message: expect.stringMatching(/invalid requestTimeoutMs/) }));
+    }
+  });
+});
+
 describe('errors across the bus', () => {
   it('rebuilds a validation error with its problems, and an unknown error as a plain Error', () => {
     const invalid = new ValidationError([{ kind: 'unknown-node', nodes: ['x'], message: 'unknown node "x"' }], 'change');
