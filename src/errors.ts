@@ -153,6 +153,31 @@ export class TimeoutError extends TaskwireError {
 }
 
 /**
+ * A client's request (a start, notify or change sent to the coordinator of the
+ * run's shard) got no answer in time: no coordinator owns the shard (none is
+ * running for this store and prefix, or the shard is changing hands), or it is
+ * overloaded. A request no coordinator took by then is dropped; one taken at the
+ * last moment may still be applied, so retry with the same ids (start: the same
+ * run id; notify: the same event id), which apply at most once.
+ */
+export class RequestTimeoutError extends TaskwireError {
+  constructor(
+    /** What was asked (`start of run "r"`). */
+    readonly what: string,
+    /** The shard whose coordinator did not answer. */
+    readonly shard: number,
+    /** How long the client waited, in ms (`connect({ requestTimeoutMs })`). */
+    readonly timeoutMs: number,
+  ) {
+    super(
+      'TW_TIMEOUT',
+      `no coordinator answered the ${what} within ${timeoutMs} ms (shard ${shard}): is a coordinator (taskwire worker or taskwire coordinator) running for this store and prefix? ` +
+        'Retrying with the same run id (start) or event id (notify) is safe',
+    );
+  }
+}
+
+/**
  * A task's result does not match its `provides`: with several names, the result
  * must be an object holding a field for each. Not retryable: the code is at fault.
  */

@@ -9,7 +9,7 @@ import type { JsonObject } from '../codec/json.js';
 import { decodeFlowDefinition } from '../codec/definitions.js';
 import { PartialNotifyError } from '../errors.js';
 import { encodeValue } from '../codec/value.js';
-import { createRun, liveRun, type HistoryEntry } from '../engine/index.js';
+import type { HistoryEntry } from '../engine/index.js';
 import { checkPayload } from '../model/payload.js';
 import { checkInputNames, checkName } from '../model/names.js';
 import { validateFlow } from '../model/validate.js';
@@ -85,8 +85,7 @@ export class Client {
     }
     const id = options.id === undefined ? randomUUID() : checkName(options.id, 'run id');
     const traceparent = traceRunStart(id, definition.name);
-    const state = createRun(definition, { id, inputs: encoded, validate, now: this.parts.coordinator.now(), ...(traceparent === undefined ? {} : { traceparent }) });
-    await this.parts.coordinator.create(liveRun(state));
+    await this.parts.writer.start({ runId: id, definition, inputs: encoded, validate, ...(traceparent === undefined ? {} : { traceparent }) });
     return new RunHandle(id, this.parts);
   }
 
@@ -129,7 +128,7 @@ export class Client {
     const runs = await Promise.all(runIds.map((runId) => this.parts.store.loadRun(runId)));
     const declared = runs.flatMap((run) => [...(run?.nodes.values() ?? [])].map((node) => node.def).filter((def) => def.kind === 'event' && def.name === event));
     checkPayload(event, declared, encoded);
-    const outcomes = await Promise.allSettled(runIds.map((runId) => this.parts.coordinator.submit(runId, { type: 'notify', event, payload: encoded }, eventId)));
+    const outcomes = await this.parts.writer.notify(runIds, event, encoded, eventId);
     const notified: string[] = [];
     const failed: { runId: string; error: unknown }[] = [];
     outcomes.forEach((outcome, i) => {

@@ -13,6 +13,7 @@ import { checkInputNames, checkName } from '../model/names.js';
 import type { Store, TaskInfo } from '../store/port.js';
 import type { Transport } from '../transport/port.js';
 import type { TaskRegistry } from '../worker/registry.js';
+import type { RunWriter } from './writer.js';
 
 /** What a client and its run handles work with. */
 export interface RuntimeParts {
@@ -20,8 +21,10 @@ export interface RuntimeParts {
   store: Store;
   /** The bus. */
   transport: Transport;
-  /** Steps changes (and, embedded, signals). */
+  /** This process's coordinator: steps signals of the shards it owns (embedded: every run). */
   coordinator: Coordinator;
+  /** Steps the client's starts, notifications and changes (see `writer.ts`). */
+  writer: RunWriter;
   /** Tasks this process knows. */
   registry: TaskRegistry;
   /** Who changes runs, in their history. */

@@ -180,9 +180,8 @@ export class RunHandle {
   async change(changes: RunChange | readonly RunChange[]): Promise<StepReport> {
     const list = isList(changes) ? changes : [changes];
     const engine = await Promise.all(list.map((change) => toEngineChange(change, this.parts)));
-    this.parts.coordinator.invalidate(this.id);
-    // The id makes the change apply once, even when it is stepped again after an ambiguous commit.
-    return this.parts.coordinator.submit(this.id, { type: 'change', changes: engine, actor: this.parts.actor }, randomUUID());
+    // The id makes the change apply once, even when it is stepped again after an ambiguous commit or a redelivery.
+    return this.parts.writer.change(this.id, engine, this.parts.actor, randomUUID());
   }
 }
 

@@ -27,7 +27,7 @@ import type { Command, EngineEvent } from '../engine/events.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
 import { stepCommit } from '../store/step-commit.js';
 import type { OutboxItem, StepCommit, Store } from '../store/port.js';
-import type { Delivery, SignalMessage } from '../transport/port.js';
+import type { Delivery, RequestDelivery, SignalMessage } from '../transport/port.js';
 import { systemClock, type Clock } from './clock.js';
 import type { CoordinatorOptions, StepReport } from './options.js';
 import { outboxItems, scheduledEvent } from './outbox.js';
@@ -45,6 +45,7 @@ import { commitByShard, standingBy, type CommitDeps, type Fences, type Step } fr
 import { Pipeline } from './pipeline.js';
 import { MAX_STORE_RETRY_DELAY_MS, StoreRetry } from './store-retry.js';
 import { SignalListeners } from './signal-listeners.js';
+import { requestEvents } from './requests.js';
 
 /** A coordinator's membership lasts this many heartbeat intervals without a heartbeat (see `ShardSet`). */
 const MEMBERSHIP_TTL_INTERVALS = 3;
@@ -153,7 +154,12 @@ export class Coordinator {
     this.hearingSince = this.clock.now();
     if (this.options.transport.durable || this.options.store.kind !== 'memory') this.poller.start();
     const { store, transport } = this.options;
-    const listeners = new SignalListeners(transport, prefetch, (batch) => this.onSignals(batch));
+    const listeners = new SignalListeners(
+      transport,
+      prefetch,
+      (batch) => this.onSignals(batch),
+      (batch) => this.onRequests(batch),
+    );
     this.listeners = listeners;
     const tryLock = store.tryLock?.bind(store);
     if (!transport.durable || tryLock === undefined) {
@@ -248,6 +254,12 @@ export class Coordinator {
     for (const delivery of batch) {
       this.enqueue({ runId: delivery.body.runId, event: signalToEvent(delivery.body), delivery, resolve: noop, reject: noop, conflicts: 0, storeRetries: 0 });
     }
+  }
+
+  /** Clients' requests (see `requests.ts`): stepped like this process's own client events, fenced like signals. */
+  private onRequests(batch: RequestDelivery[]): void {
+    const now = this.clock.now();
+    for (const delivery of batch) for (const pending of requestEvents(delivery, now, this.logger)) this.enqueue(pending);
   }
 
   private enqueue(pending: Pending): void {

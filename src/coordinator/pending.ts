@@ -6,7 +6,7 @@
  */
 import type { LiveRun, RunState } from '../engine/index.js';
 import type { EngineEvent } from '../engine/events.js';
-import type { Delivery, SignalMessage } from '../transport/port.js';
+import type { Delivery } from '../transport/port.js';
 import type { StepReport } from './options.js';
 import type { UncertainStep } from './uncertain.js';
 
@@ -14,7 +14,12 @@ import type { UncertainStep } from './uncertain.js';
 export interface Pending {
   runId: string;
   event: EngineEvent;
-  delivery?: Delivery<SignalMessage>;
+  /**
+   * The message it came in (a worker's signal, a client's request): acknowledged
+   * once stepped, given back when this process does not step its shard.
+   * Undefined for events of this process (its client's, its timers).
+   */
+  delivery?: Pick<Delivery<unknown>, 'ack' | 'requeue' | 'reject'>;
   resolve: (run: StepReport) => void;
   reject: (error: unknown) => void;
   conflicts: number;

@@ -1,21 +1,22 @@
 /**
- * The signal consumers of a coordinator, one per shard it steps. A
- * subscription granted once it is no longer wanted (the coordinator closed, or
- * the shard given up while the transport answered) is cancelled at once: a
- * closed coordinator hands every signal straight back, so a forgotten consumer
+ * The consumers of a coordinator, per shard it steps: the shard's signals and,
+ * with a transport that carries them, its clients' requests. A subscription
+ * granted once it is no longer wanted (the coordinator closed, or the shard
+ * given up while the transport answered) is cancelled at once: a closed
+ * coordinator hands every message straight back, so a forgotten consumer
  * would bounce them for ever (issue 8; `test/coordinator/signal-subscription.test.ts`).
  *
  * @packageDocumentation
  */
-import type { Delivery, SignalMessage, Subscription, Transport } from '../transport/port.js';
+import type { Delivery, RequestDelivery, SignalMessage, Subscription, Transport } from '../transport/port.js';
 
-/** A shard's consumer: the generation of its latest listen or stop, and the subscription it was granted. */
+/** A shard's consumers: the generation of its latest listen or stop, and the subscriptions it was granted. */
 interface Listener {
   generation: number;
-  subscription?: Subscription;
+  subscriptions: Subscription[];
 }
 
-/** Starts and stops the consumers of the signal queues of the shards a coordinator steps. */
+/** Starts and stops the consumers of the signal (and request) queues of the shards a coordinator steps. */
 export class SignalListeners {
   private readonly byShard = new Map<number, Listener>();
   private closed = false;
@@ -24,24 +25,33 @@ export class SignalListeners {
     private readonly transport: Transport,
     private readonly prefetch: number,
     private readonly onSignals: (batch: Delivery<SignalMessage>[]) => void,
+    private readonly onRequests: (batch: RequestDelivery[]) => void,
   ) {}
 
-  /** Takes the signals of `shard` (until {@link SignalListeners.stop}). */
+  /** Takes the signals and requests of `shard` (until {@link SignalListeners.stop}). */
   async listen(shard: number): Promise<void> {
     const listener = this.listener(shard);
     const generation = ++listener.generation;
-    const subscription = await this.transport.consumeSignals({ prefetch: this.prefetch, shard }, this.onSignals);
-    if (this.closed || generation !== listener.generation) await subscription.cancel();
-    else listener.subscription = subscription;
+    const options = { prefetch: this.prefetch, shard };
+    const granted = await Promise.allSettled([
+      this.transport.consumeSignals(options, this.onSignals),
+      ...(this.transport.consumeRequests === undefined ? [] : [this.transport.consumeRequests(options, this.onRequests)]),
+    ]);
+    const subscriptions = granted.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+    const failed = granted.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+    if (failed !== undefined || this.closed || generation !== listener.generation) {
+      await Promise.all(subscriptions.map((subscription) => subscription.cancel()));
+      if (failed !== undefined) throw failed.reason;
+    } else listener.subscriptions = subscriptions;
   }
 
-  /** Stops taking the signals of `shard`, including a subscription still being granted. Idempotent. */
+  /** Stops taking the signals and requests of `shard`, including subscriptions still being granted. Idempotent. */
   async stop(shard: number): Promise<void> {
     const listener = this.listener(shard);
     listener.generation++;
-    const subscription = listener.subscription;
-    delete listener.subscription;
-    await subscription?.cancel();
+    const subscriptions = listener.subscriptions;
+    listener.subscriptions = [];
+    await Promise.all(subscriptions.map((subscription) => subscription.cancel()));
   }
 
   /** Stops every consumer; any granted later is cancelled at once. Idempotent. */
@@ -53,7 +63,7 @@ export class SignalListeners {
   private listener(shard: number): Listener {
     let listener = this.byShard.get(shard);
     if (listener === undefined) {
-      listener = { generation: 0 };
+      listener = { generation: 0, subscriptions: [] };
       this.byShard.set(shard, listener);
     }
     return listener;

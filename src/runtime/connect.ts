@@ -9,6 +9,8 @@
 import { resolveMaxMessageBytes } from '../transport/limits.js';
 import { hostname } from 'node:os';
 import { Client } from '../client/client.js';
+import { DEFAULT_REQUEST_TIMEOUT_MS, RemoteWriter } from '../client/remote-writer.js';
+import { localWriter } from '../client/writer.js';
 import { Coordinator } from '../coordinator/coordinator.js';
 import type { Clock } from '../coordinator/clock.js';
 import type { AnyTask } from '../model/task.js';
@@ -156,6 +158,13 @@ export interface ConnectOptions {
    * @default 300000 (5 minutes)
    */
   cacheTtlMs?: number;
+  /**
+   * Distributed: how long a `start`, `notify` or change waits for the coordinator
+   * of the run's shard to answer, in milliseconds; past it, it rejects with
+   * `TW_TIMEOUT` (`RequestTimeoutError`: no coordinator owns the shard, is one running?).
+   * @default 30000
+   */
+  requestTimeoutMs?: number;
 }
 
 const CONNECT_KEYS = optionKeys<ConnectOptions>({
@@ -183,6 +192,7 @@ const CONNECT_KEYS = optionKeys<ConnectOptions>({
   leaseGraceMs: true,
   signing: true,
   announce: true,
+  requestTimeoutMs: true,
 });
 
 /**
@@ -289,6 +299,9 @@ async function wire(options: ConnectOptions, opened: { close(): Promise<void> }[
   const resumer = resume ? new Resumer(store, coordinator, registry, logger) : undefined;
   await resumer?.start();
   const actor = options.actor ?? `${process.env['USER'] ?? 'user'}@${hostname()}`;
-  const parts = { store, transport, coordinator, registry, actor, pollIntervalMs: distributed ? 500 : 1000, ...(resumer === undefined ? {} : { afterRegister: () => void resumer.registered() }) };
+  // Distributed, the coordinator of each run's shard steps the client's events (one writer per run).
+  const request = transport.request?.bind(transport);
+  const writer = request === undefined ? localWriter(coordinator) : new RemoteWriter(request, store.shards, options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
+  const parts = { store, transport, coordinator, writer, registry, actor, pollIntervalMs: distributed ? 500 : 1000, ...(resumer === undefined ? {} : { afterRegister: () => void resumer.registered() }) };
   return new Client(parts, () => shutdown({ coordinator, transport, store, ...(resumer === undefined ? {} : { resumer }), ...(worker === undefined ? {} : { worker }) }));
 }

@@ -5,8 +5,10 @@
  *
  * @packageDocumentation
  */
-import type { Json } from '../codec/json.js';
-import type { DispatchCommand, HistoryEntry } from '../engine/events.js';
+import type { Json, JsonObject } from '../codec/json.js';
+import type { Change, DispatchCommand, HistoryEntry } from '../engine/events.js';
+import type { RunStatus } from '../engine/state.js';
+import type { FlowDefinition } from '../model/definition.js';
 import type { Failure } from '../model/failure.js';
 
 /** A dispatch as it crosses the bus: the command plus tracing headers. */
@@ -52,6 +54,56 @@ export interface AbortMessage {
   activation?: number;
 }
 
+/**
+ * A client's event for the runs of one shard, sent to the shard's coordinator
+ * (one writer per run, see docs/distributed.md). `eventId` makes it apply once
+ * to each run (a start is idempotent by run id).
+ */
+export type RunRequest =
+  /** Create and start run `runId` (the coordinator stamps its creation time). */
+  | { type: 'start'; runId: string; definition: FlowDefinition; inputs: JsonObject; validate: boolean; traceparent?: string }
+  /** Notify event `event` to the runs `runIds` (all of one shard). */
+  | { type: 'notify'; runIds: string[]; event: string; payload: JsonObject; eventId: string }
+  /** Apply `changes` as one to run `runId`. */
+  | { type: 'change'; runId: string; changes: Change[]; actor: string; eventId: string };
+
+/** An error as it crosses the bus in a reply: rebuilt on the client by `name` and `code` (see `wire-error.ts`). */
+export interface WireError {
+  /** The error's class name (`ConflictError`). */
+  name: string;
+  /** Its stable code (`TW_CONFLICT`), if it has one. */
+  code?: string;
+  /** Its message. */
+  message: string;
+  /** Its other fields (`runId`, `problems`, ...), as JSON. */
+  fields?: JsonObject;
+}
+
+/** What a request did to one run: the run after the step, or why it was refused. */
+export type RunOutcome = { runId: string; status: RunStatus; graphVersion: number } | { runId: string; error: WireError };
+
+/** The answer to a {@link RunRequest}: one outcome per run, in the request's order. */
+export interface RunReply {
+  /** One per run of the request. */
+  outcomes: RunOutcome[];
+}
+
+/** A request taken by a shard's coordinator: settle it once, after replying (or give it back). */
+export interface RequestDelivery extends Delivery<RunRequest> {
+  /** Sends the answer to the client that asked (best effort: a client that gave up is gone). */
+  reply(reply: RunReply): Promise<void>;
+}
+
+/** Options of {@link Transport.request}. */
+export interface RequestOptions {
+  /**
+   * How long to wait for the answer, in ms: past it the request rejects with
+   * `TW_TIMEOUT` (`RequestTimeoutError`), and a request no coordinator took by
+   * then is dropped by the broker.
+   */
+  timeoutMs: number;
+}
+
 /** A message handed to a consumer; settle it exactly once. */
 export interface Delivery<T> {
   /** The decoded body. */
@@ -76,12 +128,12 @@ export interface Subscription {
   cancel(): Promise<void>;
 }
 
-/** Options of {@link Transport.consumeDispatches} and {@link Transport.consumeSignals}. */
+/** Options of {@link Transport.consumeDispatches}, {@link Transport.consumeSignals} and {@link Transport.consumeRequests}. */
 export interface ConsumeOptions {
   /** Messages in flight at once (AMQP prefetch). Equal to the worker's concurrency. */
   prefetch: number;
   /**
-   * {@link Transport.consumeSignals} only: the shard whose signals to consume
+   * {@link Transport.consumeSignals} and {@link Transport.consumeRequests}: the shard whose messages to consume
    * (0 to the transport's number of shards - 1, see `src/model/shard.ts`);
    * undefined: shard 0, the only one with one shard. A transport with one shard
    * (in-process) refuses any other. Ignored by {@link Transport.consumeDispatches}.
@@ -120,6 +172,17 @@ export interface Transport {
    * from its dead letters (see `delivery-limit.ts`) and sends each to its run's shard.
    */
   consumeSignals(options: ConsumeOptions, handler: (batch: Delivery<SignalMessage>[]) => void): Promise<Subscription>;
+  /**
+   * Client side: sends a request to the coordinator of shard `shard` and
+   * resolves with its reply. Left out by transports whose clients step runs
+   * themselves (in-process: the client's coordinator is the only writer).
+   */
+  request?(shard: number, request: RunRequest, options: RequestOptions): Promise<RunReply>;
+  /**
+   * Coordinator side: takes the requests of shard `options.shard` (undefined:
+   * 0), in batches of what has arrived. Implemented with {@link Transport.request}.
+   */
+  consumeRequests?(options: ConsumeOptions, handler: (batch: RequestDelivery[]) => void): Promise<Subscription>;
   /** Worker side: receives aborts. */
   consumeAborts(handler: (message: AbortMessage) => void): Promise<Subscription>;
   /**

@@ -8,6 +8,7 @@
  */
 import { Client } from '../../src/client/client.js';
 import type { RuntimeParts } from '../../src/client/parts.js';
+import { localWriter } from '../../src/client/writer.js';
 import { RunHandle } from '../../src/client/run-handle.js';
 import { Coordinator } from '../../src/coordinator/coordinator.js';
 import type { CoordinatorOptions } from '../../src/coordinator/options.js';
@@ -278,7 +279,8 @@ class World {
 
   /** A client wired to a coordinator, as `connect()` wires one. */
   private user(process: SimProcess, coordinator: Coordinator, transport: Transport, store: SimStore): User {
-    const parts: RuntimeParts = { store, transport, coordinator, registry: new TaskRegistry().register(...this.clientTasks.values()), actor: 'sim-user', pollIntervalMs: 500 };
+    // The simulator's clients step their events with their own coordinator (the direct path, as embedded).
+    const parts: RuntimeParts = { store, transport, coordinator, writer: localWriter(coordinator), registry: new TaskRegistry().register(...this.clientTasks.values()), actor: 'sim-user', pollIntervalMs: 500 };
     return { process, parts, client: new Client(parts, async () => undefined) };
   }
 

@@ -21,12 +21,16 @@ export interface RabbitFixture {
   readonly lines: Line[];
   /** Opens a transport with a fresh prefix `<prefix>-<random>`, deleted after the test. */
   open(options?: Partial<Omit<AmqpOptions, 'url' | 'prefix' | 'logger'>>): Promise<AmqpTransport>;
+  /** Opens another transport on the prefix of `peer` (another process of the same deployment), closed after the test. */
+  join(peer: AmqpTransport, options?: Partial<Omit<AmqpOptions, 'url' | 'prefix' | 'logger'>>): Promise<AmqpTransport>;
 }
 
 /** Registers the suite's hooks (call it inside `describe`); `prefix` starts every transport's prefix. */
 export function useRabbit(prefix: string): RabbitFixture {
   const lines: Line[] = [];
   let transports: AmqpTransport[] = [];
+  /** Transports on the prefix of one of `transports`: closed, their topology deleted with it. */
+  const joined: AmqpTransport[] = [];
   let url = '';
   let raw: Connection | undefined;
 
@@ -42,6 +46,7 @@ export function useRabbit(prefix: string): RabbitFixture {
   });
 
   afterEach(async () => {
+    await Promise.all(joined.splice(0).map((t) => t.close()));
     await Promise.all(transports.map((t) => t.purgeAndDelete()));
     transports = [];
     // Credentials never reach the logs.
@@ -61,6 +66,11 @@ export function useRabbit(prefix: string): RabbitFixture {
     async open(options = {}) {
       const transport = await connectAmqp({ url, prefix: `${prefix}-${randomUUID().slice(0, 8)}`, logger: captureLogger(lines), ...options });
       transports.push(transport);
+      return transport;
+    },
+    async join(peer, options = {}) {
+      const transport = await connectAmqp({ url, prefix: peer.topology.prefix, logger: captureLogger(lines), ...options });
+      joined.push(transport);
       return transport;
     },
   };

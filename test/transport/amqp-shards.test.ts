@@ -148,12 +148,18 @@ describe('signal shards: names and checks', () => {
     const four = createTopology({ prefix: 'acme', shards: 4 });
     expect(four.shards).toBe(4);
     expect([0, 1, 2, 3].map((s) => four.signalQueueName(s))).toEqual(['acme.signals.0', 'acme.signals.1', 'acme.signals.2', 'acme.signals.3']);
-    expect(four.base.queues.map((q) => q.queue)).toEqual(['acme.signals.0', 'acme.signals.1', 'acme.signals.2', 'acme.signals.3', 'acme.dead', 'acme.dead.recovery']);
+    expect(four.base.queues.map((q) => q.queue)).toEqual([
+      ...[0, 1, 2, 3].map((s) => `acme.signals.${s}`),
+      ...[0, 1, 2, 3].map((s) => `acme.requests.${s}`),
+      'acme.dead',
+      'acme.dead.recovery',
+    ]);
     expect(() => four.signalQueueName(4)).toThrow(/invalid shard 4: expected an integer from 0 to 3/);
     expect(() => four.signalQueueName(-1)).toThrow(/invalid shard -1/);
     const one = createTopology({ prefix: 'acme' });
     expect(one.shards).toBe(1);
     expect(one.signalQueueName(0)).toBe('acme.signals');
+    expect(one.requestQueues.map((q) => q.queue)).toEqual(['acme.requests']);
     expect(() => createTopology({ shards: 0 })).toThrow(/invalid AMQP option shards 0: expected an integer >= 1/);
   });
 

@@ -74,8 +74,9 @@ describe.skipIf(servicesSkipped())('AMQP transport (RabbitMQ)', () => {
     }[];
     const mine = new Map(listed.filter((q) => q.name.startsWith(`${t.topology.prefix}.`)).map((q) => [q.name, q]));
     const prefix = t.topology.prefix;
-    expect([...mine.keys()].sort()).toEqual([`${prefix}.dead`, `${prefix}.dead.recovery`, `${prefix}.signals`, `${prefix}.work.q1`]);
-    for (const queue of mine.values()) expect(queue.type).toBe('quorum');
+    expect([...mine.keys()].sort()).toEqual([`${prefix}.dead`, `${prefix}.dead.recovery`, `${prefix}.requests`, `${prefix}.signals`, `${prefix}.work.q1`]);
+    // Requests are classic queues without a dead-letter exchange: one expires when its client stops waiting.
+    for (const [name, queue] of mine) expect(queue.type).toBe(name === `${prefix}.requests` ? 'classic' : 'quorum');
     for (const name of [`${prefix}.work.q1`, `${prefix}.signals`]) {
       const args = Object.fromEntries((mine.get(name)?.arguments ?? []).map(([key, , value]) => [key, value]));
       expect(args).toEqual({

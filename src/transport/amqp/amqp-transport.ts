@@ -16,7 +16,7 @@ import { silentLogger, type Logger } from '../../observability/logger.js';
 import { resolveMaxMessageBytes } from '../limits.js';
 import { Isolation, Quarantine } from '../quarantine.js';
 import { checkShard } from '../shards.js';
-import type { AbortMessage, ConsumeOptions, Delivery, DispatchMessage, SignalMessage, Subscription, Transport } from '../port.js';
+import type { AbortMessage, ConsumeOptions, Delivery, DispatchMessage, RequestDelivery, RequestOptions, RunReply, RunRequest, SignalMessage, Subscription, Transport } from '../port.js';
 import { announced, resolveAnnounce, type AnnounceMode } from './announce.js';
 import { deliverItems, Gate, resolveBatchOptions } from './batch.js';
 import { BatchPublisher } from './batch-publish.js';
@@ -30,6 +30,7 @@ import { checkPrefetch, envDeliveryLimit, type AmqpOptions } from './options.js'
 import { MessageSigner, signingFromEnv } from './signing.js';
 import { describeError, redactAmqpUrl } from './redact.js';
 import { announcementRoutingKey, createTopology, type Declarations, type Topology } from './topology.js';
+import { consumeRequestQueue, RequestClient, type RequestDeps } from './requests.js';
 
 /**
  * A {@link Transport} over RabbitMQ. Create it with {@link connectAmqp}.
@@ -56,6 +57,10 @@ export class AmqpTransport implements Transport {
   private readonly isolation = new Isolation();
   /** The consumer of `<prefix>.dead.recovery`, shared by the signal consumers. */
   private readonly recovery: DeadLetterRecovery;
+  /** What requests and replies need (see `requests.ts`). */
+  private readonly requestDeps: RequestDeps;
+  /** This process's requests waiting for their answers. */
+  private readonly requests: RequestClient;
   private closing: Promise<void> | undefined;
   private connections = 0;
   /** Publishes dispatches and signals in batch messages. */
@@ -97,6 +102,21 @@ export class AmqpTransport implements Transport {
       describe: (error) => this.describe(error),
       ...(this.signer === undefined ? {} : { signer: this.signer }),
     });
+    this.requestDeps = {
+      topology: this.topology,
+      maxBytes: this.maxMessageBytes,
+      logger: this.logger,
+      signer: this.signer,
+      publishConfirmed: async (items) => {
+        this.checkOpen();
+        await this.publishers.publishConfirmed(items);
+      },
+      publishBestEffort: async (what, items) => {
+        if (this.closing === undefined) await this.publishers.publishBestEffort(what, items);
+      },
+      consume: (spec) => this.consume(spec),
+    };
+    this.requests = new RequestClient(this.requestDeps);
   }
 
   /** Connects and declares the fixed topology; see {@link connectAmqp}. */
@@ -286,6 +306,23 @@ export class AmqpTransport implements Transport {
     return { cancel: () => ((cancelled = true), Promise.all([subscription.cancel(), release()]).then(() => undefined)) };
   }
 
+  /**
+   * @inheritdoc
+   *
+   * To `<prefix>.requests.<shard>` (persistent, confirmed, expiring after
+   * `timeoutMs`); the answer comes on this transport's exclusive reply queue.
+   */
+  async request(shard: number, request: RunRequest, options: RequestOptions): Promise<RunReply> {
+    this.checkOpen();
+    return this.requests.request(checkShard(shard, this.topology.shards), request, options);
+  }
+
+  /** @inheritdoc */
+  async consumeRequests(options: ConsumeOptions, handler: (batch: RequestDelivery[]) => void): Promise<Subscription> {
+    this.checkOpen();
+    return consumeRequestQueue(this.requestDeps, checkShard(options.shard, this.topology.shards), checkPrefetch(options.prefetch), handler);
+  }
+
   /** @inheritdoc */
   async consumeAborts(handler: (message: AbortMessage) => void): Promise<Subscription> {
     const declaration = this.topology.privateQueue('abort', randomUUID());
@@ -310,7 +347,7 @@ export class AmqpTransport implements Transport {
 
   /**
    * Test cleanup: closes the transport, then deletes (with their messages) every
-   * exchange of the prefix, its signal (every shard's) and dead queues, every work (and
+   * exchange of the prefix, its signal and request (every shard's) and dead queues, every work (and
    * quarantine) queue this transport declared or consumed, and the work (and
    * quarantine) queues named in `workQueues`
    * (those that only other processes declared are not known here). Idempotent.
@@ -318,8 +355,8 @@ export class AmqpTransport implements Transport {
   async purgeAndDelete(workQueues: string[] = []): Promise<void> {
     await this.close();
     const named = workQueues.flatMap((name) => [this.topology.workQueueName(name), this.topology.quarantineQueue(name).queue]);
-    const { signalQueues, queues: fixed } = this.topology;
-    const queues = [...new Set([...this.declaredQueues, ...named]), ...signalQueues.map((q) => q.queue), fixed.dead, fixed.recovery];
+    const { signalQueues, requestQueues, queues: fixed } = this.topology;
+    const queues = [...new Set([...this.declaredQueues, ...named]), ...[...signalQueues, ...requestQueues].map((q) => q.queue), fixed.dead, fixed.recovery];
     const exchanges = Object.values(this.topology.exchanges);
     const connection = new Connection({ ...this.options, connectionName: `${this.options.connectionName ?? 'taskwire'} (cleanup)` });
     connection.on('error', () => undefined);
@@ -339,6 +376,7 @@ export class AmqpTransport implements Transport {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.batches.signals.flush();
+      this.requests.close();
       await Promise.all([...this.consumers].map((consumer) => consumer.close()));
       await this.publishers.close();
       await this.connection.close();

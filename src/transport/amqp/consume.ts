@@ -283,17 +283,17 @@ export class ManagedConsumer implements PausableConsumer {
  * Groups deliveries into batches: whatever arrives before the next turn of the
  * event loop, at most `max` at a time.
  */
-export class Batcher<T> {
-  private batch: Delivery<T>[] = [];
+export class Batcher<T, D extends Delivery<T> = Delivery<T>> {
+  private batch: D[] = [];
   private scheduled = false;
 
   constructor(
     private readonly max: number,
-    private readonly flush: (batch: Delivery<T>[]) => void,
+    private readonly flush: (batch: D[]) => void,
   ) {}
 
   /** Adds a delivery; flushes at once when the batch is full. */
-  add(delivery: Delivery<T>): void {
+  add(delivery: D): void {
     this.batch.push(delivery);
     if (this.batch.length >= this.max) this.emit();
     else if (!this.scheduled) {

@@ -9,9 +9,11 @@
 import type { HistoryEntry, HistoryType } from '../../engine/events.js';
 import { RUN_STATUSES } from '../../engine/state.js';
 import type { Failure } from '../../model/failure.js';
-import { boolean, integer, json, jsonObject, literal, number, object, optional, string, type Schema } from '../../codec/schema.js';
+import { array, boolean, integer, json, jsonObject, literal, number, object, optional, string, type Schema } from '../../codec/schema.js';
+import { ChangeSchema, FlowDefinitionSchema } from '../../codec/definitions.js';
+import { DecodeError } from '../../errors.js';
 import { NameSchema } from '../../model/names.js';
-import type { AbortMessage, DispatchMessage, SignalMessage } from '../port.js';
+import type { AbortMessage, DispatchMessage, RunOutcome, RunReply, RunRequest, SignalMessage, WireError } from '../port.js';
 
 const id = NameSchema;
 const attempt = integer({ min: 0 });
@@ -108,3 +110,64 @@ export const HistoryEntrySchema: Schema<HistoryEntry> = object({
 type Missing<All, Listed> = Exclude<All, Listed>;
 const historyTypesComplete: Missing<HistoryType, (typeof HISTORY_TYPES)[number]> extends never ? true : never = true;
 void historyTypesComplete;
+
+const notifyRequest = object({ type: literal('notify'), runIds: array(id), event: id, payload: jsonObject(), eventId: string({ minLength: 1, maxLength: 255 }) });
+const requestVariants = {
+  start: object({ type: literal('start'), runId: id, definition: FlowDefinitionSchema, inputs: jsonObject(), validate: boolean(), traceparent: optional(string({ maxLength: 512 })) }),
+  notify: {
+    expected: 'a notify request',
+    run(value, path) {
+      const request = notifyRequest.run(value, path);
+      if (request.runIds.length === 0) throw new DecodeError(`${path}.runIds: expected at least one run id`);
+      return request;
+    },
+  },
+  change: object({ type: literal('change'), runId: id, changes: array(ChangeSchema), actor: string({ maxLength: 255 }), eventId: string({ minLength: 1, maxLength: 255 }) }),
+} satisfies Record<RunRequest['type'], Schema<RunRequest>>;
+
+const requestType = object({ type: literal('start', 'notify', 'change') });
+
+/** A {@link RunRequest}, discriminated by `type`: the flow definition and changes checked as the client's decoders check them. */
+export const RunRequestSchema: Schema<RunRequest> = {
+  expected: 'a request',
+  run(value, path) {
+    const { type } = requestType.run(value, path);
+    return requestVariants[type].run(value, path);
+  },
+};
+
+/** A request as it travels: where to answer (`replyTo`, a reply queue of the prefix) and the id the answer carries. */
+export interface RequestEnvelope {
+  /** The client's reply queue. */
+  replyTo: string;
+  /** Matches the reply to its request. */
+  correlationId: string;
+  /** What is asked. */
+  request: RunRequest;
+}
+
+/** A {@link RequestEnvelope}. */
+export const RequestEnvelopeSchema: Schema<RequestEnvelope> = object({ replyTo: string({ minLength: 1, maxLength: 255 }), correlationId: string({ minLength: 1, maxLength: 64 }), request: RunRequestSchema });
+
+const WireErrorSchema: Schema<WireError> = object({ name: string({ maxLength: 200 }), code: optional(string({ maxLength: 64 })), message: string(), fields: optional(jsonObject()) });
+const failedOutcome = object({ runId: id, error: WireErrorSchema });
+const steppedOutcome = object({ runId: id, status: literal(...RUN_STATUSES), graphVersion: integer({ min: 0 }) });
+
+/** A {@link RunOutcome}: an error, or the run after the step. */
+const RunOutcomeSchema: Schema<RunOutcome> = {
+  expected: 'a run outcome',
+  run(value, path) {
+    return typeof value === 'object' && value !== null && 'error' in value ? failedOutcome.run(value, path) : steppedOutcome.run(value, path);
+  },
+};
+
+/** An answer as it travels: the request's `correlationId` and the {@link RunReply}. */
+export interface ReplyEnvelope {
+  /** The `correlationId` of the request answered. */
+  correlationId: string;
+  /** The answer. */
+  reply: RunReply;
+}
+
+/** A {@link ReplyEnvelope}. */
+export const ReplyEnvelopeSchema: Schema<ReplyEnvelope> = object({ correlationId: string({ minLength: 1, maxLength: 64 }), reply: object({ outcomes: array(RunOutcomeSchema) }) });

@@ -94,6 +94,12 @@ export interface Topology {
   /** Declarations of the signal queues, the one of shard s at index s (part of {@link Topology.base}). */
   readonly signalQueues: readonly QueueDeclaration[];
   /**
+   * Declarations of the request queues, the one of shard s at index s (part of {@link Topology.base}):
+   * `<prefix>.requests` with one shard, else `<prefix>.requests.<s>`; durable classic queues without a
+   * dead-letter exchange (a request expires when its client stops waiting: nobody would read its answer).
+   */
+  readonly requestQueues: readonly QueueDeclaration[];
+  /**
    * Name of the quorum queue of shard `shard`'s signals, consumed by that shard's coordinator:
    * `<prefix>.signals` with one shard, else `<prefix>.signals.<shard>`. Throws ConfigError for a
    * shard that is not an integer from 0 to `shards - 1`.
@@ -113,8 +119,8 @@ export interface Topology {
    * arguments of a work queue, no binding (dispatches are moved there through the default exchange).
    */
   quarantineQueue(name: string): QueueDeclaration;
-  /** An exclusive, auto-delete queue `<prefix>.<kind>.<id>` for one consumer (aborts, subscriptions). */
-  privateQueue(kind: 'abort' | 'events', id: string): QueueDeclaration;
+  /** An exclusive, auto-delete queue `<prefix>.<kind>.<id>` for one consumer (aborts, subscriptions, a client's replies). */
+  privateQueue(kind: 'abort' | 'events' | 'replies', id: string): QueueDeclaration;
 }
 
 const NAME = /^[A-Za-z0-9_.:-]+$/;
@@ -166,6 +172,12 @@ export function createTopology(options: TopologyOptions = {}): Topology {
     checkName(queue, 'signal queue');
     return { queue, durable: true, arguments: { ...quorumArguments } };
   });
+  const requestStem = `${prefix}.requests`;
+  const requestQueues: QueueDeclaration[] = Array.from({ length: shards }, (_, shard) => {
+    const queue = shards === 1 ? requestStem : `${requestStem}.${shard}`;
+    checkName(queue, 'request queue');
+    return { queue, durable: true, arguments: { 'x-queue-type': 'classic' } };
+  });
   const base: Declarations = {
     exchanges: [
       durable(exchanges.work, 'direct'),
@@ -175,6 +187,7 @@ export function createTopology(options: TopologyOptions = {}): Topology {
     ],
     queues: [
       ...signalQueues,
+      ...requestQueues,
       // No delivery limit and no dead-letter exchange: dead letters stop here.
       { queue: queues.dead, durable: true, arguments: { 'x-queue-type': 'quorum' } },
       { queue: queues.recovery, durable: true, arguments: { 'x-queue-type': 'quorum' } },
@@ -198,6 +211,7 @@ export function createTopology(options: TopologyOptions = {}): Topology {
     queues,
     base,
     signalQueues,
+    requestQueues,
     signalQueueName: (shard) => (signalQueues[checkShard(shard, shards)] as QueueDeclaration).queue,
     isSignalQueue: (name) => name === signalStem || (name.startsWith(`${signalStem}.`) && /^\d+$/.test(name.slice(signalStem.length + 1))),
     workQueueName,
