@@ -34,8 +34,8 @@ export class DeadLetters {
   /** In the order they died. */
   readonly letters: DeadLetter[] = [];
 
-  /** `signalQueue`: the name of the signal queue (its dead letters are signals, not dispatches). */
-  constructor(private readonly signalQueue: string) {}
+  /** `signalQueues`: the names of the signal queues (their dead letters are signals, not dispatches). */
+  constructor(private readonly signalQueues: ReadonlySet<string>) {}
 
   /** Records a dead letter. */
   add(letter: DeadLetter): void {
@@ -44,7 +44,7 @@ export class DeadLetters {
 
   /** The dispatches that died at the delivery limit of a work or quarantine queue. */
   dispatchesAtLimit(): { queue: string; dispatch: DispatchMessage }[] {
-    return this.letters.filter((l) => l.reason === 'delivery_limit' && l.queue !== this.signalQueue).map((l) => ({ queue: l.queue, dispatch: l.body as DispatchMessage }));
+    return this.letters.filter((l) => l.reason === 'delivery_limit' && !this.signalQueues.has(l.queue)).map((l) => ({ queue: l.queue, dispatch: l.body as DispatchMessage }));
   }
 
 }

@@ -16,9 +16,10 @@
  */
 import type { Fence, StepCommit, StoreLock } from '../../src/store/port.js';
 import type { Kind } from './options.js';
-import type { SimDatabase } from './postgres.js';
+import { LOCK_CHECK, type SimDatabase } from './postgres.js';
 import type { Random } from './random.js';
 import type { Scheduler, SimProcess } from './scheduler.js';
+import { shardLockName, type SimLocks } from './shards.js';
 
 /** History entries that only a signal (a task's or a rollback's outcome reported by a worker) produces. */
 const SIGNAL_OUTCOMES = new Set(['node.succeeded', 'node.failed', 'node.retrying', 'rollback.succeeded', 'rollback.failed']);
@@ -29,47 +30,63 @@ export interface StoreWatch {
   elected(process: SimProcess, lock: StoreLock): StoreLock;
   /** A commit ended: `applied` (written: returned, or applied then failed as an ambiguous fault), `refused` (`TW_FENCED`) or `failed`. */
   committed(process: SimProcess, commits: StepCommit[], fence: Fence | undefined, outcome: 'applied' | 'refused' | 'failed'): void;
-  /** The outbox is claimed (at the call, before any simulated time passes). */
-  claiming(process: SimProcess): void;
+  /** The outbox is claimed, of `shards` (undefined: every shard), at the call, before any simulated time passes. */
+  claiming(process: SimProcess, shards?: readonly number[]): void;
 }
 
 /** An election or an applied fenced commit, in the order the database ran them. */
 interface Event {
   process: string;
+  /** The lock (the shard's election). */
+  name: string;
   epoch: number;
   order: number;
   at: number;
 }
 
-/** Records of the election, and the `one-leader` checks. */
+/**
+ * Records of the elections (one per shard: each shard's lock has its own
+ * epochs), and the `one-leader` and `shard-owned` checks.
+ */
 export class LeaderWatch implements StoreWatch {
   private order = 0;
   private readonly elections: Event[] = [];
   private readonly commits: Event[] = [];
-  private readonly held = new Map<SimProcess, StoreLock>();
+  /** The locks each process believes it holds, by name. */
+  private readonly held = new Map<SimProcess, Map<string, StoreLock>>();
   private readonly violations: string[] = [];
-  /** The epoch of each process's latest commit refused `TW_FENCED`. */
-  private readonly deposed = new Map<SimProcess, number>();
-  /** Processes already reported for committing again with a refused epoch. */
-  private readonly repeated = new Set<SimProcess>();
+  /** The epoch of each process's latest commit refused `TW_FENCED`, by lock name. */
+  private readonly deposed = new Map<SimProcess, Map<string, number>>();
+  /** Processes and locks already reported for committing again with a refused epoch. */
+  private readonly repeated = new Set<string>();
   /** Commits refused `TW_FENCED`. */
   private refused = 0;
 
   private readonly t0: number;
 
+  /** `shards`: the world's shard count (the lock names of its shards, see {@link shardLockName}). */
   constructor(
     private readonly scheduler: Scheduler,
     private readonly log: (line: string) => void,
+    private readonly shards: number,
   ) {
     this.t0 = scheduler.now;
   }
 
+  /** The names of the shards' locks. */
+  get lockNames(): string[] {
+    return Array.from({ length: this.shards }, (_, shard) => shardLockName(this.shards, shard));
+  }
+
   elected(process: SimProcess, lock: StoreLock): StoreLock {
-    this.elections.push({ process: process.name, epoch: lock.fence.epoch, order: ++this.order, at: this.scheduler.now });
-    this.held.set(process, lock);
-    this.log(`${process.name} takes the coordinator lock (epoch ${lock.fence.epoch})`);
+    const { name, epoch } = lock.fence;
+    this.elections.push({ process: process.name, name, epoch, order: ++this.order, at: this.scheduler.now });
+    const holds = this.held.get(process) ?? new Map<string, StoreLock>();
+    holds.set(name, lock);
+    this.held.set(process, holds);
+    this.log(`${process.name} takes the coordinator lock${this.shards === 1 ? '' : ` ${name}`} (epoch ${epoch})`);
     const drop = (): void => {
-      if (this.held.get(process) === lock) this.held.delete(process);
+      if (holds.get(name) === lock) holds.delete(name);
     };
     void lock.lost.then(drop);
     return {
@@ -83,27 +100,40 @@ export class LeaderWatch implements StoreWatch {
   }
 
   committed(process: SimProcess, commits: StepCommit[], fence: Fence | undefined, outcome: 'applied' | 'refused' | 'failed'): void {
-    if (fence !== undefined && this.deposed.get(process) === fence.epoch && !this.repeated.has(process)) {
-      this.repeated.add(process);
-      this.violations.push(`one-leader: ${process.name} committed with epoch ${fence.epoch} again after a commit with it was refused TW_FENCED (it did not stand down)`);
+    const key = `${process.name} ${fence?.name}`;
+    if (fence !== undefined && this.deposed.get(process)?.get(fence.name) === fence.epoch && !this.repeated.has(key)) {
+      this.repeated.add(key);
+      this.violations.push(`one-leader: ${process.name} committed with epoch ${fence.epoch}${this.of(fence.name)} again after a commit with it was refused TW_FENCED (it did not stand down)`);
     }
     if (outcome === 'refused') {
       this.refused++;
-      if (fence !== undefined) this.deposed.set(process, fence.epoch);
+      if (fence !== undefined) this.deposed.set(process, (this.deposed.get(process) ?? new Map<string, number>()).set(fence.name, fence.epoch));
       this.log(`${process.name}: commit refused TW_FENCED (epoch ${fence?.epoch})`);
       return;
     }
     if (outcome !== 'applied') return;
     if (fence !== undefined) {
-      this.commits.push({ process: process.name, epoch: fence.epoch, order: ++this.order, at: this.scheduler.now });
+      this.commits.push({ process: process.name, name: fence.name, epoch: fence.epoch, order: ++this.order, at: this.scheduler.now });
       return;
     }
     const outcomes = commits.flatMap((c) => c.history.filter((e) => SIGNAL_OUTCOMES.has(e.type)).map((e) => `${c.run.id}: ${e.type} ${e.node ?? ''}`));
     if (outcomes.length > 0) this.violations.push(`one-leader: ${process.name} stepped a signal as a standby (an unfenced commit records ${outcomes.join(', ')})`);
   }
 
-  claiming(process: SimProcess): void {
-    if (!this.held.has(process)) this.violations.push(`one-leader: ${process.name} claimed outbox items as a standby (it holds no lock) at ${this.scheduler.now - this.t0} ms`);
+  claiming(process: SimProcess, shards?: readonly number[]): void {
+    const holds = this.held.get(process);
+    const at = this.scheduler.now - this.t0;
+    if (holds === undefined || holds.size === 0) {
+      this.violations.push(`one-leader: ${process.name} claimed outbox items as a standby (it holds no lock) at ${at} ms`);
+      return;
+    }
+    const unheld = (shards ?? []).filter((shard) => !holds.has(shardLockName(this.shards, shard)));
+    if (unheld.length > 0) this.violations.push(`one-leader: ${process.name} claimed outbox items of shard(s) ${unheld.join(', ')} whose lock it does not hold at ${at} ms`);
+  }
+
+  /** ` of <lock>` when the world has several shards (the trace and the messages of one shard stay as they were). */
+  private of(name: string): string {
+    return this.shards === 1 ? '' : ` of ${name}`;
   }
 
   /** A process died: its sessions, and its lock with them, are gone. */
@@ -112,26 +142,44 @@ export class LeaderWatch implements StoreWatch {
   }
 
   /**
-   * The `one-leader` violations: standbys that acted, commits of a deposed
-   * coordinator after its successor's election, and, once the world is quiet,
-   * a coordinator that still believes it leads while `holder` (the session
-   * the server says holds the lock) is another's.
+   * The `one-leader` violations, per shard: standbys that acted, commits of a
+   * deposed coordinator after its successor's election, and, once the world is
+   * quiet, a coordinator that still believes it owns a shard while `holders`
+   * (the process whose session the server says holds each lock) says another.
    */
-  check(holder: SimProcess | undefined): string[] {
+  check(holders: ReadonlyMap<string, SimProcess | undefined>): string[] {
     const t0 = this.t0;
     const found = [...this.violations];
-    for (const [process, lock] of this.held) {
-      if (process !== holder) found.push(`one-leader: ${process.name} still believes it is the active coordinator (epoch ${lock.fence.epoch}) once quiet, but ${holder?.name ?? 'nobody'} holds the lock: a lost lock went unnoticed`);
+    for (const [process, holds] of this.held) {
+      for (const [name, lock] of holds) {
+        const holder = holders.get(name);
+        const believes = this.shards === 1 ? 'is the active coordinator' : `owns ${name}`;
+        if (process !== holder) found.push(`one-leader: ${process.name} still believes it ${believes} (epoch ${lock.fence.epoch}) once quiet, but ${holder?.name ?? 'nobody'} holds the lock: a lost lock went unnoticed`);
+      }
     }
     for (const commit of this.commits) {
-      const successor = this.elections.find((e) => e.epoch > commit.epoch && e.order < commit.order);
+      const successor = this.elections.find((e) => e.name === commit.name && e.epoch > commit.epoch && e.order < commit.order);
       if (successor !== undefined) {
         found.push(
-          `one-leader: ${commit.process} committed with epoch ${commit.epoch} at ${commit.at - t0} ms, after ${successor.process} was elected with epoch ${successor.epoch} at ${successor.at - t0} ms (a deposed coordinator wrote)`,
+          `one-leader: ${commit.process} committed with epoch ${commit.epoch}${this.of(commit.name)} at ${commit.at - t0} ms, after ${successor.process} was elected with epoch ${successor.epoch} at ${successor.at - t0} ms (a deposed coordinator wrote)`,
         );
       }
     }
     return found;
+  }
+
+  /**
+   * `shard-owned`: the shards that no live process owns once the world is
+   * quiet (the server's holder of its lock, `holders`, is dead, or nobody, or
+   * does not believe it holds it), `sinceMs` after the last crash.
+   */
+  unowned(holders: ReadonlyMap<string, SimProcess | undefined>, sinceMs: number): string[] {
+    return this.lockNames.flatMap((name, shard) => {
+      const holder = holders.get(name);
+      if (holder?.alive === true && this.held.get(holder)?.has(name) === true) return [];
+      const who = holder === undefined ? 'nobody holds its lock' : `${holder.name} holds its lock${holder.alive ? ' without knowing it' : ' but is dead'}`;
+      return [`shard-owned: shard ${shard} has no live owner ${sinceMs} ms after the faults stopped (${who})`];
+    });
   }
 
   /** Counts for the summary. */
@@ -140,15 +188,24 @@ export class LeaderWatch implements StoreWatch {
   }
 }
 
+/** How a lock fault reaches the session holding a lock (PostgreSQL's, or {@link SimLocks}). */
+export interface LockFaults {
+  /** `lose-lock`: the session holding `name` ends now; its holder is told at once. */
+  lose(name: string): Promise<void>;
+  /** `half-open-lock`: the connection of the session holding `name` goes silent; the server drops the session after `keepaliveMs`. */
+  silence(name: string, keepaliveMs: number): Promise<void>;
+}
+
 /**
  * Plans the lock faults of the fault window (`lose-lock`, `half-open-lock`,
- * those not skipped): every 0.5-2.5 s, the lock's holder loses its session at
- * once, or its connection goes silent and the server drops the session
- * 0-4 s later (its keepalive), while the holder's own checks time out after
- * `lockCheckTimeoutMs`.
+ * those not skipped): every 0.5-2.5 s, the holder of a shard's lock (the only
+ * one's with one shard) loses its session at once, or its connection goes
+ * silent and the server drops the session 0-4 s later (its keepalive), while
+ * the holder's own checks time out after `lockCheckTimeoutMs`. A process's
+ * locks share its session: every shard it holds goes with it.
  */
-export function planLockFaults(world: { scheduler: Scheduler; random: Random; db: SimDatabase; skip: ReadonlySet<Kind>; windowMs: number; log(line: string): void }): void {
-  const { scheduler, random, db, log } = world;
+export function planLockFaults(world: { scheduler: Scheduler; random: Random; faults: LockFaults; shards: number; skip: ReadonlySet<Kind>; windowMs: number; log(line: string): void }): void {
+  const { scheduler, random, faults, shards, log } = world;
   // The database failing the fault itself (not a simulated failure) shows in the trace; the seed goes on.
   const failed = (error: unknown): void => log(`lock fault failed: ${error instanceof Error ? error.message : String(error)}`);
   const kinds = (['lose-lock', 'half-open-lock'] as const).filter((kind) => !world.skip.has(kind));
@@ -156,24 +213,57 @@ export function planLockFaults(world: { scheduler: Scheduler; random: Random; db
   for (let at = random.int(500, 2500); at < world.windowMs; at += random.int(500, 2500)) {
     const kind = random.pick(kinds);
     const keepaliveMs = random.int(0, 4000);
+    // Drawn only with several shards, so that the seeds of one shard keep their draws.
+    const name = shardLockName(shards, shards === 1 ? 0 : random.int(0, shards - 1));
     scheduler.after(at, () => {
-      const fault = async (): Promise<void> => {
-        const holder = await db.lockHolder();
-        if (holder === undefined || holder.silenced) return;
-        const owner = db.ownerOf(holder)?.name ?? 'a dead process';
-        if (kind === 'lose-lock') {
-          log(`${owner}: its lock's session is terminated (lose-lock)`);
-          await db.terminate(holder);
-          return;
-        }
-        log(`${owner}: its lock's connection goes silent (half-open-lock); the server drops it in ${keepaliveMs} ms`);
-        holder.silenced = true;
-        scheduler.after(keepaliveMs, () => {
-          log(`${owner}: the server drops the silent lock session (keepalive)`);
-          db.terminate(holder).catch(failed);
-        });
-      };
-      fault().catch(failed);
+      (kind === 'lose-lock' ? faults.lose(name) : faults.silence(name, keepaliveMs)).catch(failed);
     });
   }
+}
+
+/** The lock faults on the seed's PostgreSQL: the holder's session found in `pg_locks` (as an operator would), ended or silenced. */
+export function postgresLockFaults(db: SimDatabase, scheduler: Scheduler, log: (line: string) => void): LockFaults {
+  const failed = (error: unknown): void => log(`lock fault failed: ${error instanceof Error ? error.message : String(error)}`);
+  return {
+    lose: async (name) => {
+      const holder = await db.lockHolder(name);
+      if (holder === undefined || holder.silenced) return;
+      log(`${db.ownerOf(holder)?.name ?? 'a dead process'}: its lock's session is terminated (lose-lock)`);
+      await db.terminate(holder);
+    },
+    silence: async (name, keepaliveMs) => {
+      const holder = await db.lockHolder(name);
+      if (holder === undefined || holder.silenced) return;
+      const owner = db.ownerOf(holder)?.name ?? 'a dead process';
+      log(`${owner}: its lock's connection goes silent (half-open-lock); the server drops it in ${keepaliveMs} ms`);
+      holder.silenced = true;
+      scheduler.after(keepaliveMs, () => {
+        log(`${owner}: the server drops the silent lock session (keepalive)`);
+        db.terminate(holder).catch(failed);
+      });
+    },
+  };
+}
+
+/**
+ * The lock faults on {@link SimLocks}: `lose-lock` frees the holder's locks and
+ * tells it at once; `half-open-lock` frees them after the keepalive, and the
+ * holder notices when its lock check times out (after a check interval and a
+ * check timeout, the latest a check started on the silent connection fails).
+ */
+export function simLockFaults(locks: SimLocks, log: (line: string) => void): LockFaults {
+  return {
+    lose: async (name) => {
+      const holder = locks.holderOf(name);
+      if (holder === undefined) return;
+      log(`${holder.name}: its lock's session is terminated (lose-lock)`);
+      locks.sever(holder, 0, 0);
+    },
+    silence: async (name, keepaliveMs) => {
+      const holder = locks.holderOf(name);
+      if (holder === undefined) return;
+      log(`${holder.name}: its lock's connection goes silent (half-open-lock); the server drops it in ${keepaliveMs} ms`);
+      locks.sever(holder, keepaliveMs, LOCK_CHECK.intervalMs + LOCK_CHECK.timeoutMs);
+    },
+  };
 }

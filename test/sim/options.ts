@@ -47,7 +47,8 @@ export const KINDS = {
   'activation-retry-in-saga': "no apply starts once a saga has begun, not even a persistent listener's activation retry",
   'once-per-process': 'embedded: one process executes an attempt at most once (a restart re-executes only what a crash interrupted)',
   'rollback-after-cancel': "a cancelled run's rollbacks in flight still finish (after a crash too)",
-  'one-leader': 'postgres: a deposed coordinator commits nothing once its successor is elected (TW_FENCED); standbys step no signal and leave the outbox',
+  'one-leader': 'postgres, or several shards: per shard, a deposed coordinator commits nothing once its successor is elected (TW_FENCED); standbys step no signal and claim no outbox item of a shard whose lock they do not hold',
+  'shard-owned': 'postgres, or several shards: every shard has a live owner (the holder of its lock, which knows it) 10 s after the faults stop',
   'lock-connections': "postgres: a lost lock gives its pool connection back (a process's pool never runs dry)",
   'partial-notify': 'a notify that reached only some runs says which (TW_PARTIAL); one rejected otherwise notified none',
   'consumer-timeout': "distributed: no dispatch stays unacknowledged past the broker's consumer timeout while its worker lives (a long task takes a lease first)",
@@ -102,6 +103,8 @@ export interface SimOptions {
    * dies with it and `resume()` at restart, and a CLI changing runs while it is down.
    */
   mode: Mode;
+  /** The shard count, instead of the seed's draw (`shards.ts`; embedded mode has one). */
+  shards?: number;
 }
 
 /** Parses a comma-separated list of kinds; throws on an unknown one. */

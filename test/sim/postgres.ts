@@ -29,8 +29,6 @@ import type { SimProcess } from './scheduler.js';
 const POOL_SIZE = 2;
 /** The lock checks of every simulated process (`lockCheckIntervalMs`, `lockCheckTimeoutMs`), in simulated ms. */
 export const LOCK_CHECK = { intervalMs: 1000, timeoutMs: 2000 } as const;
-/** The election every server coordinator campaigns in (the coordinator's default `leaderKey`). */
-const ELECTION = 'coordinator:default';
 
 /** A pooled connection whose I/O the scheduler waits for (see the module doc). */
 interface SimClient extends pg.Client {
@@ -64,10 +62,12 @@ export class SimDatabase {
     /** A store on a pool of the simulator's own, to read the world (not a simulated process's). */
     readonly observer: PostgresStore,
     private readonly observerPool: pg.Pool,
+    /** The schema's number of shards. */
+    private readonly shards: number,
   ) {}
 
-  /** Creates and migrates the seed's schema (dropping a leftover of an earlier run first). */
-  static async open(seed: number): Promise<SimDatabase> {
+  /** Creates and migrates the seed's schema with `shards` shards (dropping a leftover of an earlier run first). */
+  static async open(seed: number, shards: number): Promise<SimDatabase> {
     const io = new RealIO();
     const schema = `sim_${process.pid}_${seed}`;
     const admin = new pg.Client({ connectionString: PG_URL, options: '-c synchronous_commit=off' });
@@ -75,8 +75,8 @@ export class SimDatabase {
     await admin.connect();
     await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
     const observerPool = simPool(io, new Set(), 1);
-    await migrate(observerPool, schema, { shards: 1 }); // its stores are built with one shard
-    return new SimDatabase(io, schema, admin, new PostgresStore(observerPool, schema), observerPool);
+    await migrate(observerPool, schema, { shards });
+    return new SimDatabase(io, schema, admin, new PostgresStore(observerPool, schema, false, undefined, shards), observerPool, shards);
   }
 
   /** A process's store: the real adapter on a pool of the process's own, its lock checks on the process's clock. */
@@ -85,7 +85,7 @@ export class SimDatabase {
     const entry: ProcessPool = { process, pool: simPool(this.io, clients, POOL_SIZE), clients, dry: 0 };
     guardDry(entry);
     this.pools.set(process, entry);
-    return new PostgresStore(entry.pool, this.schema, false, { ...LOCK_CHECK, clock });
+    return new PostgresStore(entry.pool, this.schema, false, { ...LOCK_CHECK, clock }, this.shards);
   }
 
   /** A process died: its sessions end (the server releases its lock); a silenced one waits for the server's keepalive. */
@@ -96,14 +96,14 @@ export class SimDatabase {
     for (const client of entry.clients) if (!client.silenced) void this.io.track(client.end().catch(() => undefined));
   }
 
-  /** The connection holding the coordinator lock now, if any (found from the server's lock table, as an operator would). */
-  async lockHolder(): Promise<SimClient | undefined> {
+  /** The connection holding the lock `name` now, if any (found from the server's lock table, as an operator would). */
+  async lockHolder(name: string): Promise<SimClient | undefined> {
     const rows = await this.io.track(
       this.admin.query<{ pid: number }>(
         `SELECT l.pid FROM pg_locks l, (SELECT hashtextextended($1, 0) AS k) h
           WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
             AND l.classid::bigint = ((h.k >> 32) & 4294967295) AND l.objid::bigint = (h.k & 4294967295)`,
-        [`taskwire:${this.schema}:${ELECTION}`],
+        [`taskwire:${this.schema}:${name}`],
       ),
     );
     const pid = rows.rows[0]?.pid;
@@ -124,23 +124,27 @@ export class SimDatabase {
     await this.io.track(client.closed);
   }
 
-  /** The process whose session holds the coordinator lock now (the server's word), if any. */
-  async lockOwner(): Promise<SimProcess | undefined> {
-    const holder = await this.lockHolder();
-    return holder === undefined ? undefined : this.ownerOf(holder);
+  /** The process whose session holds each lock of `names` now (the server's word), if any. */
+  async lockOwners(names: readonly string[]): Promise<Map<string, SimProcess | undefined>> {
+    const owners = new Map<string, SimProcess | undefined>();
+    for (const name of names) {
+      const holder = await this.lockHolder(name);
+      owners.set(name, holder === undefined ? undefined : this.ownerOf(holder));
+    }
+    return owners;
   }
 
   /**
    * Pool violations: a process whose pool ran dry, or that keeps more
-   * connections checked out once the world is quiet than the lock needs (one
-   * for `holder`, the process whose session holds it, none for the others).
+   * connections checked out once the world is quiet than its locks need (one
+   * for a process of `holders`, whose session holds locks, none for the others).
    */
-  poolViolations(holder: SimProcess | undefined): string[] {
+  poolViolations(holders: ReadonlySet<SimProcess | undefined>): string[] {
     const violations: string[] = [];
     for (const { process, pool, dry } of this.pools.values()) {
       if (dry > 0) violations.push(`lock connections: ${process.name}'s pool ran dry ${dry} time(s) (${POOL_SIZE} connections checked out: a lost lock kept its connection)`);
       const out = pool.totalCount - pool.idleCount;
-      const needed = process === holder ? 1 : 0;
+      const needed = holders.has(process) ? 1 : 0;
       if (out > needed) violations.push(`lock connections: ${process.name} keeps ${out} connection(s) checked out once quiet, the lock it ${needed === 1 ? 'holds needs 1' : 'does not hold needs none'}: a lost lock kept its connection`);
     }
     return violations;

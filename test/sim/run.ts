@@ -12,6 +12,7 @@
  *   npm run sim -- --store postgres      the local PostgreSQL (a schema per seed) and a real election
  *   npm run sim -- --store postgres --jobs 3   three seeds at a time (they wait on the server)
  *   npm run sim -- --mode embedded       one process with an in-process bus, SQLite, resume(), a CLI
+ *   npm run sim -- --shards 4            every seed with 4 shards (else drawn per seed: 1, 2, 4 or 8)
  */
 import { parseArgs } from 'node:util';
 import { inLanes } from './lanes.js';
@@ -30,6 +31,7 @@ const { values } = parseArgs({
     mode: { type: 'string', default: 'distributed' },
     verbose: { type: 'boolean', default: false },
     jobs: { type: 'string', default: '1' },
+    shards: { type: 'string' },
   },
 });
 
@@ -41,6 +43,7 @@ const store = mode === 'embedded' ? 'sqlite' : values.store === 'sqlite' || valu
 const single = values.seed !== undefined;
 const first = Number(values.seed ?? values.from);
 const count = single ? 1 : Number(values.seeds);
+const shards = values.shards === undefined ? undefined : Number(values.shards);
 
 function print(report: SeedReport, withTrace: boolean): void {
   console.log(`seed ${report.seed}: ${report.violations.length} violation(s)`);
@@ -50,16 +53,17 @@ function print(report: SeedReport, withTrace: boolean): void {
     for (const line of report.trace) console.log(`    ${line}`);
   }
   if (withTrace && values.verbose) for (const line of report.histories) console.log(`    ${line}`);
-  console.log(`  replay: npm run sim -- --seed ${report.seed}${skip.size > 0 ? ` --skip ${[...skip].join(',')}` : ''}${mode === 'embedded' ? ' --mode embedded' : store === 'memory' ? '' : ` --store ${store}`}`);
+  console.log(`  replay: npm run sim -- --seed ${report.seed}${skip.size > 0 ? ` --skip ${[...skip].join(',')}` : ''}${mode === 'embedded' ? ' --mode embedded' : store === 'memory' ? '' : ` --store ${store}`}${shards === undefined ? '' : ` --shards ${shards}`}`);
 }
 
 const failing: number[] = [];
-const totals = { executions: 0, reexecuted: 0, crashes: 0, steps: 0, elections: 0, refused: 0, refusedStarts: 0 };
+const totals = { sharded: 0, executions: 0, reexecuted: 0, crashes: 0, steps: 0, elections: 0, refused: 0, refusedStarts: 0 };
 const began = performance.now();
 const seeds = Array.from({ length: count }, (_, i) => first + i);
 await inLanes(seeds, Number(values.jobs), async (seed) => {
-  const report = await simulate({ seed, skip, store, mode });
+  const report = await simulate({ seed, skip, store, mode, ...(shards === undefined ? {} : { shards }) });
   totals.executions += report.stats.executions;
+  if (report.stats.shards > 1) totals.sharded++;
   totals.reexecuted += report.stats.reexecuted;
   totals.crashes += report.stats.crashes;
   totals.steps += report.stats.steps;
@@ -78,7 +82,8 @@ const seconds = ((performance.now() - began) / 1000).toFixed(1);
 console.log(
   `${count} seed(s) from ${first} in ${seconds} s: ${failing.length} failing${failing.length > 0 ? ` (${failing.slice(0, 20).join(', ')}${failing.length > 20 ? ', ...' : ''})` : ''}; ` +
     `${totals.executions} executions (${totals.reexecuted} attempts executed more than once), ${totals.crashes} crashes, ${totals.steps} scheduler steps` +
-    (store === 'postgres' ? `, ${totals.elections} elections, ${totals.refused} commits refused TW_FENCED` : '') +
+    `, ${totals.sharded} seed(s) with several shards` +
+    (totals.elections > 0 ? `, ${totals.elections} elections, ${totals.refused} commits refused TW_FENCED` : '') +
     (totals.refusedStarts > 0 ? `, ${totals.refusedStarts} process starts refused on private stores` : '') +
     (skip.size > 0 ? `; skipped: ${[...skip].join(', ')}` : ''),
 );

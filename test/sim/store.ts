@@ -17,6 +17,7 @@ import type { Random } from './random.js';
 import type { RealIO } from './real-io.js';
 import type { Watch } from './resources.js';
 import type { Scheduler, SimProcess } from './scheduler.js';
+import type { Membership, ShardedOutbox, SimLocks } from './shards.js';
 
 /** Fault rates of the store (0 turns a fault off). */
 export interface StoreFaults {
@@ -41,6 +42,18 @@ export interface StoreWorld {
   io?: RealIO;
   /** A call of `process` failed (for the checks that excuse what a store failure explains). */
   failed(process: SimProcess): void;
+  /** Shards (`shards.ts`): the world's count, the membership, and the locks and outbox claims a store without them gets. */
+  sharding?: Sharding;
+}
+
+/** What a sharded world's views share (see `shards.ts`). */
+export interface Sharding {
+  shards: number;
+  membership: Membership;
+  /** Locks with per-name epochs, for a store without `tryLock`. */
+  locks?: SimLocks;
+  /** Claims by shard, for a store of one shard. */
+  outbox?: ShardedOutbox;
 }
 
 /** A {@link Store} as one simulated process sees it. */
@@ -52,6 +65,9 @@ export class SimStore implements Store {
   readonly tryLock?: (name: string) => Promise<StoreLock | undefined>;
   /** The database's clock (simulated time), when the world's store has one. */
   readonly clock: (() => Promise<number>) | undefined;
+  /** The coordinators' membership (a sharded world's, on simulated time). */
+  readonly heartbeat?: (member: string, ttlMs: number) => Promise<string[]>;
+  readonly leave?: (member: string) => Promise<void>;
 
   /** `watch`: the election's records, for a server process's view (PostgreSQL). */
   constructor(
@@ -61,8 +77,10 @@ export class SimStore implements Store {
     private readonly watch?: StoreWatch,
   ) {
     this.kind = inner.kind;
-    this.shards = inner.shards;
-    const tryLock = inner.tryLock?.bind(inner);
+    const { sharding } = world;
+    this.shards = sharding?.shards ?? inner.shards;
+    const locks = sharding?.locks;
+    const tryLock = inner.tryLock?.bind(inner) ?? (locks === undefined ? undefined : async (name: string) => locks.tryLock(process, name));
     if (tryLock !== undefined) {
       this.tryLock = (name) =>
         this.call('tryLock', async () => {
@@ -71,6 +89,11 @@ export class SimStore implements Store {
         });
     }
     if (world.clock) this.clock = () => this.call('clock', async () => world.scheduler.now);
+    if (sharding !== undefined) {
+      const { membership } = sharding;
+      this.heartbeat = (member, ttlMs) => this.call('heartbeat', async () => membership.heartbeat(member, ttlMs));
+      this.leave = (member) => this.call('leave', async () => membership.leave(member));
+    }
   }
 
   private async call<T>(name: string, run: () => Promise<T>): Promise<T> {
@@ -91,6 +114,7 @@ export class SimStore implements Store {
     return this.call('commit', async () => {
       let result: CommitResult;
       try {
+        this.world.sharding?.locks?.check(fence);
         result = await this.inner.commit(commits, fence);
       } catch (error) {
         this.watch?.committed(this.process, commits, fence, (error as { code?: unknown }).code === 'TW_FENCED' ? 'refused' : 'failed');
@@ -136,9 +160,10 @@ export class SimStore implements Store {
   }
 
   claimOutbox(now: number, limit: number, claimMs: number, shards?: readonly number[]): Promise<OutboxItem[]> {
-    this.watch?.claiming(this.process);
+    this.watch?.claiming(this.process, shards);
+    const outbox = this.world.sharding?.outbox;
     return this.call('claimOutbox', async () => {
-      const items = await this.inner.claimOutbox(now, limit, claimMs, shards);
+      const items = await (outbox === undefined ? this.inner.claimOutbox(now, limit, claimMs, shards) : outbox.claim(this.inner, now, limit, claimMs, shards));
       this.world.watch.claimed(items, now, claimMs, this.world.scheduler.now, this.process.name);
       return items;
     });

@@ -26,6 +26,7 @@ import type { Logger } from '../../src/observability/logger.js';
 import { logRecovered, recoveredSignal } from '../../src/transport/delivery-limit.js';
 import type { AbortMessage, ConsumeOptions, Delivery, DispatchMessage, SignalMessage, Subscription, Transport } from '../../src/transport/port.js';
 import { Isolation, Quarantine, type PausableConsumer } from '../../src/transport/quarantine.js';
+import { shardOf } from '../../src/model/shard.js';
 import { checkShard } from '../../src/transport/shards.js';
 import { topicMatcher } from '../../src/transport/topic.js';
 import { DEAD_LETTER_WORKER, DeadLetters, describeMessage, QUARANTINE_PREFIX, type DeadLetter } from './dead-letters.js';
@@ -208,7 +209,8 @@ export class SimBroker {
   /** Heartbeats whose publish was refused (`publish-error`), by execution. */
   readonly refusedHeartbeats: RefusedHeartbeat[] = [];
   private readonly queues = new Map<string, Queue<DispatchMessage>>();
-  private readonly signals: Queue<SignalMessage>;
+  /** One signal queue per shard (`signals` with one shard, `signals.<s>` with more), as the AMQP adapter's. */
+  private readonly signals: Queue<SignalMessage>[];
   /** Durable: every dead letter, and the recovery queue the coordinators consume. */
   readonly deadLetters: DeadLetters;
   private readonly recovery: Queue<DeadLetter>;
@@ -235,10 +237,17 @@ export class SimBroker {
     private readonly consumerTimeoutMs?: number,
     /** The size producers check against (`Transport.maxMessageBytes`), and a durable bus enforces. */
     readonly maxMessageBytes = SIM_MAX_MESSAGE_BYTES,
+    /** The deployment's number of shards: signal queues, each signal to its run's (`shardOf`). */
+    readonly shards = 1,
   ) {
-    this.signals = new Queue(this, 8, 'signals');
+    this.signals = Array.from({ length: shards }, (_, shard) => new Queue<SignalMessage>(this, 8, shards === 1 ? 'signals' : `signals.${shard}`));
     this.recovery = new Queue(this, 8, 'dead.recovery', false);
-    this.deadLetters = new DeadLetters('signals');
+    this.deadLetters = new DeadLetters(new Set(this.signals.map((queue) => queue.name)));
+  }
+
+  /** Every queue: the signal queues, the recovery queue, the work and quarantine queues. */
+  private get all(): Queue<unknown>[] {
+    return [...this.signals, this.recovery, ...this.queues.values()] as Queue<unknown>[];
   }
 
   /** @internal A consumer timeout fired on a live worker: its channel is closed (a violation: leases exist to prevent it). */
@@ -249,7 +258,7 @@ export class SimBroker {
 
   /** Whether any message waits or is unacknowledged. */
   get busy(): boolean {
-    return this.signals.busy || this.recovery.busy || [...this.queues.values()].some((q) => q.busy);
+    return this.all.some((q) => q.busy);
   }
 
   /** @internal A message dies in `queue`: recorded, and copied to the recovery queue. */
@@ -272,8 +281,7 @@ export class SimBroker {
 
   /** The queues that `process` still consumes (one entry per consumer). */
   consumedBy(process: SimProcess): string[] {
-    const queues = [this.signals, this.recovery, ...this.queues.values()] as Queue<unknown>[];
-    return queues.flatMap((queue) => queue.consumers.filter((c) => c.process === process && c.active).map(() => queue.name));
+    return this.all.flatMap((queue) => queue.consumers.filter((c) => c.process === process && c.active).map(() => queue.name));
   }
 
   /** `process`'s coordinator began closing: a consumer it subscribes from now on must be cancelled at once. */
@@ -289,7 +297,7 @@ export class SimBroker {
   lateConsumers(processes: Iterable<SimProcess>): string[] {
     const found: string[] = [];
     for (const process of processes) {
-      for (const queue of [this.signals, this.recovery, ...this.queues.values()] as Queue<unknown>[]) {
+      for (const queue of this.all) {
         for (const consumer of queue.consumers) {
           if (consumer.process === process && consumer.active && consumer.late === true) {
             found.push(`no-consumer-after-close: ${process.name} consumes ${queue.name} from a subscription granted after its coordinator began closing`);
@@ -303,7 +311,7 @@ export class SimBroker {
   /** A process crashed: its consumers go, their deliveries go back to the queues. */
   crashed(process: SimProcess): void {
     this.late.push(...this.lateConsumers([process]));
-    for (const queue of [this.signals, this.recovery, ...this.queues.values()] as Queue<unknown>[]) {
+    for (const queue of this.all) {
       for (const consumer of queue.consumers.filter((c) => c.process === process)) {
         consumer.active = false;
         queue.handBack(consumer, 'its process crashed');
@@ -355,9 +363,19 @@ export class SimBroker {
     }
   }
 
-  /** @internal */
-  signalQueue(): Queue<SignalMessage> {
-    return this.signals;
+  /** @internal The signal queue of `shard` (undefined: the one of `runId`'s shard). */
+  signalQueue(runId: string, shard = shardOf(runId, this.shards)): Queue<SignalMessage> {
+    return this.signals[shard] as Queue<SignalMessage>;
+  }
+
+  /** @internal Whether `name` is a signal queue. */
+  isSignalQueue(name: string): boolean {
+    return this.signals.some((queue) => queue.name === name);
+  }
+
+  /** @internal Whether signals wait in a queue while a live consumer takes them. */
+  signalsWaiting(): boolean {
+    return this.signals.some((queue) => queue.ready.length > 0 && queue.consumers.some((c) => c.active && c.process.alive));
   }
 
   /** @internal */
@@ -402,6 +420,9 @@ class SimTransport implements Transport {
   /** Rejects once the transport is closed: publishes still on their way are refused. */
   private readonly closed: Promise<never>;
   private readonly refuseWithheld: (error: Error) => void;
+  /** The signal consumers running, and the recovery consumer they share. */
+  private recoveryUsers = 0;
+  private recovery: Subscription | undefined;
 
   constructor(
     private readonly broker: SimBroker,
@@ -419,8 +440,7 @@ class SimTransport implements Transport {
 
   /** Resolves once the signals published so far have been handed to a live consumer (none left ready while one takes them). */
   private async flushSignals(): Promise<void> {
-    const queue = this.broker.signalQueue();
-    while (queue.ready.length > 0 && queue.consumers.some((c) => c.active && c.process.alive)) await this.broker.scheduler.hold(this.process, 1);
+    while (this.broker.signalsWaiting()) await this.broker.scheduler.hold(this.process, 1);
   }
 
   /**
@@ -473,7 +493,7 @@ class SimTransport implements Transport {
     }
     await this.publish(() => {
       this.broker.refused(messages);
-      for (const message of messages) this.broker.publish(this.broker.signalQueue(), message);
+      for (const message of messages) this.broker.publish(this.broker.signalQueue(message.runId), message);
     });
   }
 
@@ -515,17 +535,31 @@ class SimTransport implements Transport {
   }
 
   /**
-   * Signals, and (durable) the recovery of dead letters, as the AMQP adapter's
-   * (`src/transport/amqp/dead-recovery.ts`): the signal a letter stands for (the
-   * runtime's `recoveredSignal`) is published to the signal queue, and the letter
-   * acknowledged once that publish is confirmed (given back if it is refused).
+   * Signals of one shard, and (durable) the recovery of dead letters, as the
+   * AMQP adapter's (`src/transport/amqp/dead-recovery.ts`): one recovery
+   * consumer per transport while any signal consumer runs; the signal a letter
+   * stands for (the runtime's `recoveredSignal`) is published to its run's
+   * shard queue, and the letter acknowledged once that publish is confirmed
+   * (given back if it is refused).
    */
   async consumeSignals(options: ConsumeOptions, handler: (batch: Delivery<SignalMessage>[]) => void): Promise<Subscription> {
-    checkShard(options.shard, 1); // one signal queue: the simulated deployments have one shard
-    const signals = this.consume(this.broker.signalQueue(), options, handler);
+    const shard = checkShard(options.shard, this.broker.shards);
+    const signals = this.consume(this.broker.signalQueue('', shard), options, handler);
     if (!this.durable) return signals;
-    const queues = { dispatches: (name: string) => this.broker.isDispatchQueue(name), signals: (name: string) => name === 'signals' };
-    const recovery = this.consume(this.broker.recoveryQueue(), options, (letters) => {
+    if (this.recoveryUsers++ === 0) this.recovery = this.consumeRecovery(options);
+    let released = false;
+    const release = async (): Promise<void> => {
+      if (released) return;
+      released = true;
+      if (--this.recoveryUsers === 0) await this.recovery?.cancel();
+    };
+    return { cancel: () => Promise.all([signals.cancel(), release()]).then(() => undefined) };
+  }
+
+  /** The consumer of the dead letters' recovery queue (see {@link SimTransport.consumeSignals}). */
+  private consumeRecovery(options: ConsumeOptions): Subscription {
+    const queues = { dispatches: (name: string) => this.broker.isDispatchQueue(name), signals: (name: string) => this.broker.isSignalQueue(name) };
+    return this.consume(this.broker.recoveryQueue(), options, (letters) => {
       for (const letter of letters) {
         const { body } = letter.body;
         const signal = recoveredSignal(letter.body, { dispatch: () => body as DispatchMessage, signal: () => body as SignalMessage }, queues, DEAD_LETTER_WORKER);
@@ -533,7 +567,7 @@ class SimTransport implements Transport {
           letter.ack();
           continue;
         }
-        this.publish(() => this.broker.publish(this.broker.signalQueue(), signal)).then(
+        this.publish(() => this.broker.publish(this.broker.signalQueue(signal.runId), signal)).then(
           () => {
             logRecovered(this.logger, signal, DEAD_LETTER_WORKER, 'sim: ');
             letter.ack();
@@ -542,7 +576,6 @@ class SimTransport implements Transport {
         );
       }
     });
-    return { cancel: () => Promise.all([signals.cancel(), recovery.cancel()]).then(() => undefined) };
   }
 
   private consume<T>(queue: Queue<T>, options: ConsumeOptions, deliver: (deliveries: Delivery<T>[]) => void): Subscription & PausableConsumer {

@@ -27,7 +27,7 @@ import { TaskRegistry } from '../../src/worker/registry.js';
 import { Worker } from '../../src/worker/worker.js';
 import { checkWorld, type CallRecords, type StartRecord } from './checks.js';
 import { checkClosing, type GracefulExit } from './closing.js';
-import { LeaderWatch, planLockFaults } from './election.js';
+import { LeaderWatch, planLockFaults, postgresLockFaults, simLockFaults } from './election.js';
 import { checkLeases, CONSUMER_TIMEOUT_MS, WORKER_LEASE } from './leases.js';
 import type { Kind, SimOptions } from './options.js';
 import { LOCK_CHECK, SimDatabase } from './postgres.js';
@@ -36,12 +36,19 @@ import { Watch as ResourceWatch, type CacheOwner } from './resources.js';
 import { Scheduler, type SimClock, type SimProcess } from './scheduler.js';
 import { checkSizes } from './size-checks.js';
 import { buildSizeFlows, buildSizeTasks, generateSizes, SIZE_EVENT, sizePayload, type SizeWorkload } from './sizes.js';
-import { SimStore, type StoreFaults } from './store.js';
+import { SimStore, type Sharding, type StoreFaults } from './store.js';
+import { drawShards, Membership, ShardedOutbox, SimLocks } from './shards.js';
 import { PRIVATE_STORES_SHARE, PrivateStores, withPrivateStores } from './deployment.js';
 import { SIM_DELIVERY_LIMIT } from './dead-letters.js';
 import { SIM_MAX_MESSAGE_BYTES, SimBroker, type BusFaults } from './transport.js';
 import { buildFlow, buildTasks, generateWorkload, SKIP_VALUE, taskName, type Action, type Execution, type RunPlan, type Workload } from './workload.js';
 
+/**
+ * `shard-owned`: every shard has a live owner this long after the faults stopped
+ * (or the store came back): a dead member's row expires (3 s), a silent lock
+ * session is dropped (4 s) or noticed (3 s), and a heartbeat (1 s) takes it.
+ */
+const SHARD_OWNED_WITHIN_MS = 10_000;
 /** Faults happen in this first window of simulated time. */
 const FAULT_WINDOW_MS = 8000;
 /** After the faults, the world must be quiet within this much simulated time. */
@@ -66,8 +73,8 @@ export interface SeedReport {
   trace: string[];
   /** The histories of the runs with violations. */
   histories: string[];
-  /** Counts for the summary (`election`: PostgreSQL mode; `refusedStarts`: processes the deployment check refused, `private-stores`). */
-  stats: { runs: number; executions: number; reexecuted: number; crashes: number; steps: number; simulatedMs: number; election?: { elections: number; refused: number }; refusedStarts?: number };
+  /** Counts for the summary (`shards`: the seed's shard count; `election`: PostgreSQL mode or several shards; `refusedStarts`: processes the deployment check refused, `private-stores`). */
+  stats: { runs: number; executions: number; reexecuted: number; crashes: number; steps: number; simulatedMs: number; shards: number; election?: { elections: number; refused: number }; refusedStarts?: number };
 }
 
 /** Who makes the user's calls: a client wired to one process's coordinator. */
@@ -98,7 +105,7 @@ export async function simulate(options: SimOptions): Promise<SeedReport> {
     if (!world.privateStoresDrawn) return report;
     return withPrivateStores(report, await new World(options, undefined, true).run());
   }
-  const db = await SimDatabase.open(options.seed);
+  const db = await SimDatabase.open(options.seed, shardsOf(options, streams(options.seed, true).shards));
   try {
     return await new World(options, db).run();
   } finally {
@@ -136,10 +143,16 @@ class World {
   private crashes = 0;
   /** The seed is over (teardown): no process starts again. */
   private over = false;
-  /** PostgreSQL: the election's records. */
+  /** PostgreSQL, or several shards: the elections' records. */
   private readonly watch: LeaderWatch | undefined;
-  /** PostgreSQL: the lock faults' own random stream. */
+  /** The lock faults' own random stream (PostgreSQL, or the simulated locks). */
   private readonly lockRandom: Random | undefined;
+  /** The seed's shard count (`shards.ts`). */
+  private readonly shards: number;
+  /** The simulated locks of a store without its own, with several shards. */
+  private readonly locks: SimLocks | undefined;
+  /** When the faults stopped (simulated ms), for `shard-owned`. */
+  private healedAt = 0;
   /** Processes that closed gracefully, for the checks of `closing.ts`. */
   private readonly exits: GracefulExit[] = [];
   /** Per process: when its last store call failed (simulated ms). */
@@ -175,17 +188,18 @@ class World {
   ) {
     this.scheduler = new Scheduler(db?.io);
     this.t0 = this.scheduler.now;
-    const root = new Random(options.seed);
-    this.random = root.fork();
-    // One stream per concern, forked in the order the concerns were added.
-    const [busRandom, workloadRandom, storeRandom, taskRandom] = [root.fork(), root.fork(), root.fork(), root.fork()];
-    const lockRandom = db === undefined ? undefined : root.fork();
-    const [sizesRandom, later, tuning, deployment] = [root.fork(), root.fork(), root.fork(), root.fork()];
+    const { random, bus: busRandom, workload: workloadRandom, store: storeRandom, task: taskRandom, lock, sizes: sizesRandom, later, tuning, deployment, shards: shardRandom } = streams(options.seed, db !== undefined);
+    this.random = random;
     this.later = later;
     const has = (kind: Kind): boolean => !options.skip.has(kind);
     this.embedded = options.mode === 'embedded';
     this.privateStoresDrawn = !this.embedded && db === undefined && has('private-stores') && deployment.chance(PRIVATE_STORES_SHARE);
     this.privateStores = privateStores ? new PrivateStores(options.store === 'sqlite' ? 'sqlite' : 'memory', (line) => this.log(line)) : undefined;
+    // Drawn in every seed (the run on private stores, whose processes never start, keeps one shard).
+    this.shards = privateStores ? 1 : shardsOf(options, shardRandom);
+    const sharding = this.sharding(db);
+    // The lock faults: PostgreSQL's stream, or the shard stream's for the simulated locks.
+    const lockRandom = db === undefined ? (sharding?.locks === undefined ? undefined : shardRandom.fork()) : lock;
     // The in-process bus of an embedded process neither duplicates nor redelivers.
     const bus = !this.embedded;
     this.bus = {
@@ -199,7 +213,7 @@ class World {
     this.inner = db?.observer ?? (options.store === 'sqlite' || this.embedded ? new SqliteStore({ path: ':memory:' }) : new MemoryStore());
     this.busRandom = busRandom;
     const consumerTimeoutMs = has('consumer-timeout') ? CONSUMER_TIMEOUT_MS : undefined;
-    this.broker = new SimBroker(this.scheduler, this.busRandom, this.bus, (line) => this.log(line), !this.embedded, this.embedded ? undefined : SIM_DELIVERY_LIMIT, consumerTimeoutMs);
+    this.broker = new SimBroker(this.scheduler, this.busRandom, this.bus, (line) => this.log(line), !this.embedded, this.embedded ? undefined : SIM_DELIVERY_LIMIT, consumerTimeoutMs, SIM_MAX_MESSAGE_BYTES, this.shards);
     // A poison needs a durable bus: an embedded process's bus dies with the process.
     this.workload = generateWorkload(workloadRandom, this.embedded ? new Set([...options.skip, 'poison']) : options.skip, FAULT_WINDOW_MS, later.fork());
     // Distributed, the store is a shared database with its own clock (as PostgreSQL's).
@@ -212,13 +226,15 @@ class World {
       log: (line: string) => this.log(line),
       failed: (process: SimProcess) => void this.storeFailedAt.set(process.name, this.scheduler.now),
       ...(db === undefined ? {} : { io: db.io }),
+      ...(sharding === undefined ? {} : { sharding }),
     };
-    const watch = db === undefined ? undefined : new LeaderWatch(this.scheduler, (line) => this.log(line));
+    const watch = db === undefined && sharding?.locks === undefined ? undefined : new LeaderWatch(this.scheduler, (line) => this.log(line), this.shards);
     this.watch = watch;
-    // PostgreSQL: each process has its own store and pool (its sessions die with it); a server's view reports to the watch.
+    this.locks = sharding?.locks;
+    // PostgreSQL: each process has its own store and pool (its sessions die with it); a server's view reports to the watch (if any).
     this.viewOf = (process, server = false) => {
       if (db !== undefined) return new SimStore(db.store(process, this.scheduler.clock(process)), process, storeWorld, server ? watch : undefined);
-      return new SimStore(server && this.privateStores !== undefined ? this.privateStores.open() : this.inner, process, storeWorld);
+      return new SimStore(server && this.privateStores !== undefined ? this.privateStores.open() : this.inner, process, storeWorld, server ? watch : undefined);
     };
     const taskWorld = {
       scheduler: this.scheduler,
@@ -261,6 +277,19 @@ class World {
 
   private readonly viewOf: (process: SimProcess, server?: boolean) => SimStore;
 
+  /**
+   * What the store views share about shards: PostgreSQL's membership (its locks
+   * and epochs are the server's); with several shards on the memory or SQLite
+   * store, simulated locks and outbox claims by shard too; nothing with one
+   * shard there (the world of earlier seeds: every coordinator takes signals).
+   */
+  private sharding(db: SimDatabase | undefined): Sharding | undefined {
+    const membership = new Membership(this.scheduler);
+    if (db !== undefined) return { shards: this.shards, membership };
+    if (this.shards === 1) return undefined;
+    return { shards: this.shards, membership, locks: new SimLocks(this.scheduler), outbox: new ShardedOutbox(this.shards) };
+  }
+
   /** A process's clock: skewed by up to {@link MAX_SKEW_MS} under `clock-skew` (a new draw per incarnation). */
   private clock(process: SimProcess): ReturnType<Scheduler['clock']> {
     const max = this.leased ? LEASED_SKEW_MS : MAX_SKEW_MS;
@@ -293,6 +322,7 @@ class World {
   private kill(process: SimProcess): void {
     process.alive = false;
     this.db?.crashed(process);
+    this.locks?.crashed(process);
     this.watch?.crashed(process);
     for (const cut of this.deaths.get(process) ?? []) cut();
     this.deaths.delete(process);
@@ -349,11 +379,14 @@ class World {
         this.log(`store outage for ${ms} ms`);
       });
     }
-    if (this.db !== undefined && this.lockRandom !== undefined) {
-      planLockFaults({ scheduler, random: this.lockRandom, db: this.db, skip: this.options.skip, windowMs: FAULT_WINDOW_MS, log: (line) => this.log(line) });
+    if (this.lockRandom !== undefined) {
+      const log = (line: string): void => this.log(line);
+      const faults = this.db === undefined ? simLockFaults(this.locks as SimLocks, log) : postgresLockFaults(this.db, scheduler, log);
+      planLockFaults({ scheduler, random: this.lockRandom, faults, shards: this.shards, skip: this.options.skip, windowMs: FAULT_WINDOW_MS, log });
     }
     await scheduler.run(this.t0 + FAULT_WINDOW_MS);
     this.heal();
+    this.healedAt = scheduler.now;
     for (const slot of this.slots) if (slot.process?.alive !== true) void this.boot(slot);
     const deadline = scheduler.now + SETTLE_BUDGET_MS;
     await scheduler.run(Math.min(deadline, scheduler.now + 30_000), () => this.pending === 0);
@@ -374,13 +407,15 @@ class World {
     violations.push(...this.resources.violations());
     if (this.privateStores !== undefined) violations.push(...this.privateStores.violations(this.options.skip));
     if (!(await this.quiet())) violations.unshift(`liveness: not quiet ${SETTLE_BUDGET_MS} ms after the faults stopped`);
-    const { db, watch } = this;
-    if (db !== undefined && watch !== undefined) {
-      // Time for a silent lock connection to be noticed by a check (or an unlock on it to time out).
-      await scheduler.run(scheduler.now + LOCK_CHECK.intervalMs + LOCK_CHECK.timeoutMs);
-      const holder = await db.lockOwner();
-      if (!this.options.skip.has('one-leader')) violations.push(...watch.check(holder));
-      if (!this.options.skip.has('lock-connections')) violations.push(...db.poolViolations(holder));
+    const { db, watch, locks } = this;
+    if (watch !== undefined) {
+      // Time for a silent lock connection to be noticed by a check (or an unlock on it to time out), and for every shard to find its owner.
+      const since = Math.max(this.healedAt, this.longOutageUntil);
+      await scheduler.run(Math.max(scheduler.now + LOCK_CHECK.intervalMs + LOCK_CHECK.timeoutMs, since + SHARD_OWNED_WITHIN_MS));
+      const holders = db === undefined ? new Map(watch.lockNames.map((name) => [name, locks?.holderOf(name)])) : await db.lockOwners(watch.lockNames);
+      if (!this.options.skip.has('one-leader')) violations.push(...watch.check(holders));
+      if (!this.options.skip.has('shard-owned')) violations.push(...watch.unowned(holders, scheduler.now - since));
+      if (db !== undefined && !this.options.skip.has('lock-connections')) violations.push(...db.poolViolations(new Set(holders.values())));
     }
     const stats = this.stats();
     await this.teardown();
@@ -414,6 +449,7 @@ class World {
       crashes: this.crashes,
       steps: this.scheduler.steps,
       simulatedMs: this.scheduler.now - this.t0,
+      shards: this.shards,
       ...(this.watch === undefined ? {} : { election: this.watch.stats }),
       ...(this.privateStores === undefined ? {} : { refusedStarts: this.privateStores.refusals }),
     };
@@ -511,7 +547,8 @@ class World {
     const logger = this.logger(process.name);
     const transport = this.broker.transport(process, logger);
     const clock = this.clock(process);
-    const coordinator = new Coordinator({ ...this.coordinatorOptions, store, transport, clock, logger, maxMessageBytes: SIM_MAX_MESSAGE_BYTES });
+    // Its member id is its name: the shards' owners are the same in every replay.
+    const coordinator = new Coordinator({ ...this.coordinatorOptions, store, transport, clock, logger, maxMessageBytes: SIM_MAX_MESSAGE_BYTES, member: process.name });
     const parts: NonNullable<Slot['parts']> = { coordinator, transport, store, clock };
     slot.parts = parts;
     await coordinator.start();
@@ -738,4 +775,21 @@ const FINAL_REFUSALS: ReadonlySet<string> = new Set(['TW_CONFLICT', 'TW_TOO_LARG
 function codeOf(error: unknown): string {
   const code = (error as { code?: unknown })?.code;
   return typeof code === 'string' ? code : ((error as Error)?.name ?? 'Error');
+}
+
+/** A seed's random streams, one per concern, forked from its root in the order the concerns were added (`postgres`: the lock faults' stream exists). */
+function streams(seed: number, postgres: boolean): Record<'random' | 'bus' | 'workload' | 'store' | 'task' | 'sizes' | 'later' | 'tuning' | 'deployment' | 'shards', Random> & { lock: Random | undefined } {
+  const root = new Random(seed);
+  const [random, bus, workload, store, task] = [root.fork(), root.fork(), root.fork(), root.fork(), root.fork()];
+  const lock = postgres ? root.fork() : undefined;
+  const [sizes, later, tuning, deployment] = [root.fork(), root.fork(), root.fork(), root.fork()];
+  // Forked after every other: the seeds of one shard keep every draw they had before shards were drawn.
+  const shards = root.fork();
+  return { random, bus, workload, store, task, lock, sizes, later, tuning, deployment, shards };
+}
+
+/** The seed's shard count: one in embedded mode (one process), else drawn from `random` (`--shards` forces it). */
+function shardsOf(options: SimOptions, random: Random): number {
+  const drawn = drawShards(random, options.shards);
+  return options.mode === 'embedded' ? 1 : drawn;
 }
