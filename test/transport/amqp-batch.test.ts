@@ -12,7 +12,7 @@ import { useRabbit } from '../support/rabbit-fixture.js';
 import { servicesSkipped } from '../support/services.js';
 import { until } from '../support/until.js';
 
-function signalOf(n: number): SignalMessage {
+function signalOf(n: number): Extract<SignalMessage, { type: 'task.succeeded' }> {
   return { type: 'task.succeeded', runId: 'run-1', node: `node-${n}`, attempt: 1, worker: 'test/1', result: { n } };
 }
 
