@@ -51,6 +51,16 @@ describe.skipIf(servicesSkipped())('AMQP batch messages (RabbitMQ)', () => {
     expect(lines.filter((l) => l.level === 'error')).toEqual([]);
   });
 
+  it('fails only the signal() call whose signal is too large, not those gathered beside it', async () => {
+    const t = await rabbit.open({ maxMessageBytes: 2048 });
+    const [good, large] = await Promise.allSettled([t.signal([signalOf(1)]), t.signal([{ type: 'task.succeeded', runId: 'run-1', node: 'large', attempt: 1, worker: 'test/1', result: 'x'.repeat(5000) }])]);
+    expect(good.status).toBe('fulfilled');
+    expect(large).toMatchObject({ status: 'rejected', reason: { message: expect.stringMatching(/exceeds the limit of 2048 bytes/) } });
+    const { got } = await holdSignals(t);
+    await until(() => got.length === 1 || undefined, 'the good signal');
+    expect(got[0]?.body).toEqual(signalOf(1));
+  });
+
   it('sends back only the requeued items of a partly handled batch; a batch requeued whole comes back whole, redelivered', async () => {
     const t = await rabbit.open();
     await t.signal([0, 1, 2, 3].map(signalOf));

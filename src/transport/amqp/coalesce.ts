@@ -6,17 +6,29 @@
  * @packageDocumentation
  */
 
-interface Waiter {
+/** One call's items and its promise. */
+interface Call<T> {
+  items: readonly T[];
   resolve(): void;
   reject(error: unknown): void;
 }
 
+/** Calls `publish(items)`, a synchronous throw (an item that cannot be encoded) as a rejection. */
+function attempt<T>(publish: (items: T[]) => Promise<void>, items: T[]): Promise<void> {
+  try {
+    return publish(items);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
 /** Gathers items of several calls and publishes them together. */
 export class Coalescer<T> {
-  private items: T[] = [];
-  private waiters: Waiter[] = [];
+  private calls: Call<T>[] = [];
+  private count = 0;
   private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
 
+  /** `publish` throws synchronously when an item cannot be encoded, before publishing anything. */
   constructor(
     private readonly maxItems: number,
     private readonly delayMs: number,
@@ -27,9 +39,9 @@ export class Coalescer<T> {
   add(items: readonly T[]): Promise<void> {
     if (items.length === 0) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
-      for (const item of items) this.items.push(item);
-      this.waiters.push({ resolve, reject });
-      if (this.items.length >= this.maxItems) this.flush();
+      this.calls.push({ items, resolve, reject });
+      this.count += items.length;
+      if (this.count >= this.maxItems) this.flush();
       else this.timer ??= this.delayMs === 0 ? setImmediate(() => this.flush()) : setTimeout(() => this.flush(), this.delayMs);
     });
   }
@@ -41,22 +53,27 @@ export class Coalescer<T> {
       clearImmediate(this.timer as NodeJS.Immediate);
       this.timer = undefined;
     }
-    if (this.items.length === 0) return;
-    const { items, waiters } = this;
-    this.items = [];
-    this.waiters = [];
+    const calls = this.calls;
+    if (calls.length === 0) return;
+    this.calls = [];
+    this.count = 0;
     let published: Promise<void>;
     try {
-      published = this.publish(items);
-    } catch (error) {
-      published = Promise.reject(error);
+      published = this.publish(calls.length === 1 ? [...(calls[0] as Call<T>).items] : calls.flatMap((call) => call.items));
+    } catch {
+      // An item that cannot be encoded (too large) fails its own call only: the others are published apart.
+      for (const call of calls) attempt(this.publish, [...call.items]).then(
+          () => call.resolve(),
+          (error: unknown) => call.reject(error),
+        );
+      return;
     }
     published.then(
       () => {
-        for (const waiter of waiters) waiter.resolve();
+        for (const call of calls) call.resolve();
       },
       (error: unknown) => {
-        for (const waiter of waiters) waiter.reject(error);
+        for (const call of calls) call.reject(error);
       },
     );
   }
