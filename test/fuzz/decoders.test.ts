@@ -14,7 +14,7 @@ import { parseJson, stringifyParsed } from '../../src/codec/parse.js';
 import { check, type Schema } from '../../src/codec/schema.js';
 import { decodeValue, encodeValue } from '../../src/codec/value.js';
 import { silentLogger } from '../../src/observability/logger.js';
-import { decodeBody } from '../../src/transport/amqp/decode.js';
+import { decodeBody, decodeItems } from '../../src/transport/amqp/decode.js';
 import { AbortSchema, DispatchSchema, HistoryEntrySchema, SignalSchema } from '../../src/transport/amqp/messages.js';
 import { MessageSigner, SIGNATURE_HEADER, TIMESTAMP_HEADER } from '../../src/transport/amqp/signing.js';
 import { hostileJson, mutated, nameArb, outcome, params, record } from './fuzz.js';
@@ -97,6 +97,21 @@ describe('fuzz: message bodies and headers, per kind', () => {
         const decoded = decodeBody(message, context);
         record(`decodeBody ${what}`, decoded === undefined ? 'refused' : 'ok');
         if (decoded !== undefined) expect(check(schema, decoded, what)).toEqual(decoded);
+      }),
+      params(),
+    );
+  });
+
+  it.each(MESSAGES)('%s: decodeItems of a batch never throws; its good items pass the schema, its bad ones are named', (what, schema, valid) => {
+    const context = { queue: 'q', what, schema, maxBytes: 64 * 1024, logger: silentLogger, fate: 'dead-lettered' };
+    fc.assert(
+      fc.property(fc.array(fc.oneof(fc.constant(valid), mutated(valid)), { minLength: 1, maxLength: 5 }), (items) => {
+        const decoded = decodeItems({ body: Buffer.from(JSON.stringify(items)), messageId: 'm' }, context);
+        record(`decodeItems ${what}`, decoded === undefined ? 'refused' : decoded.some((item) => item.bad !== undefined) ? 'some bad' : 'ok');
+        for (const item of decoded ?? []) {
+          if (item.bad === undefined) expect(check(schema, item.body, what)).toEqual(item.body);
+          else expect(item.reason).toMatch(/item \d+ of \d+ of a batch/);
+        }
       }),
       params(),
     );

@@ -4,6 +4,7 @@ import type { Delivery } from '../../src/transport/port.js';
 import { Gate, pack, resolveBatchOptions, splitSettle } from '../../src/transport/amqp/batch.js';
 import { Coalescer } from '../../src/transport/amqp/coalesce.js';
 import type { Outcome } from '../../src/transport/amqp/consume.js';
+import { until } from '../support/until.js';
 
 function deliveryOf(n: number, log: string[]): Delivery<number> {
   return { body: n, redelivered: false, ack: () => void log.push(`ack ${n}`), requeue: () => void log.push(`requeue ${n}`), reject: () => void log.push(`reject ${n}`) };
@@ -57,20 +58,45 @@ describe('AMQP batches', () => {
     expect(log).toEqual(['ack 0', 'ack 0', 'requeue 1', 'requeue 4']);
   });
 
-  it('gathers items of several calls until the count or the delay, and settles each call with its publish', async () => {
+  it('gathers items until the count, or the delay while a publish awaits its confirm, else until the next turn', async () => {
     const published: number[][] = [];
-    const coalescer = new Coalescer<number>(3, 5, async (items) => {
+    const confirms: (() => void)[] = [];
+    const coalescer = new Coalescer<number>(3, 20, (items) => {
       published.push(items);
-      if (items.includes(-1)) throw new Error('nacked');
+      if (items.includes(-1)) return Promise.reject(new Error('nacked'));
+      return new Promise<void>((resolve) => confirms.push(resolve));
     });
+    const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
     const first = [coalescer.add([1]), coalescer.add([2, 3])];
     expect(published).toEqual([[1, 2, 3]]); // full: published at once
-    await Promise.all(first);
-    const late = coalescer.add([4]);
+    // That publish awaits its confirm: a new item waits for others, up to the delay.
+    const second = coalescer.add([4]);
+    await nextTurn();
     expect(published).toHaveLength(1);
-    await late; // after the delay
-    expect(published).toEqual([[1, 2, 3], [4]]);
-    await expect(Promise.all([coalescer.add([5]), coalescer.add([-1])])).rejects.toThrow('nacked');
+    await until(() => published.length === 2 || undefined, 'the delay');
+    expect(published[1]).toEqual([4]);
+    for (const confirm of confirms) confirm();
+    await Promise.all([...first, second]);
+    // Nothing awaits a confirm: a lone item goes out at the next turn.
+    const lone = coalescer.add([5]);
+    await nextTurn();
+    expect(published[2]).toEqual([5]);
+    confirms[2]?.();
+    await lone;
+    await expect(Promise.all([coalescer.add([6]), coalescer.add([-1])])).rejects.toThrow('nacked');
+  });
+
+  it('fails only the call whose item cannot be encoded', async () => {
+    const published: number[][] = [];
+    const coalescer = new Coalescer<number>(10, 0, (items) => {
+      if (items.includes(666)) throw new Error('too large');
+      published.push(items);
+      return Promise.resolve();
+    });
+    const [good, bad, other] = [coalescer.add([1]), coalescer.add([666]), coalescer.add([2, 3])];
+    await expect(bad).rejects.toThrow('too large');
+    await Promise.all([good, other]);
+    expect(published).toEqual([[1], [2, 3]]);
   });
 
   it('fails only the call whose item cannot be encoded', async () => {

@@ -25,8 +25,9 @@ export interface BatchOptions {
    */
   signals?: number;
   /**
-   * Longest a signal waits for others before its message is published, in ms
-   * (0: until the next turn of the event loop).
+   * Longest a signal waits for others before its message is published, in ms,
+   * while a publish of the transport awaits its confirm; otherwise (and with 0)
+   * until the next turn of the event loop.
    * @default DEFAULT_SIGNAL_DELAY_MS
    */
   signalDelayMs?: number;

@@ -2,6 +2,10 @@
  * Gathering of outgoing signals: a worker's results are published in batches,
  * up to `maxItems` signals or `delayMs`, whichever first (see batch.ts and
  * `AmqpOptions.batch`), each caller's promise settled with its batch's publish.
+ * While no publish of its own is awaiting its confirm, what is gathered goes
+ * out at the next turn of the event loop instead: a lone signal (a chain of
+ * tasks) does not wait for others that are not coming, and the delay applies
+ * under load, when it fills messages.
  *
  * @packageDocumentation
  */
@@ -26,6 +30,8 @@ function attempt<T>(publish: (items: T[]) => Promise<void>, items: T[]): Promise
 export class Coalescer<T> {
   private calls: Call<T>[] = [];
   private count = 0;
+  /** Publishes awaiting their confirm. */
+  private inFlight = 0;
   private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
 
   /** `publish` throws synchronously when an item cannot be encoded, before publishing anything. */
@@ -42,7 +48,7 @@ export class Coalescer<T> {
       this.calls.push({ items, resolve, reject });
       this.count += items.length;
       if (this.count >= this.maxItems) this.flush();
-      else this.timer ??= this.delayMs === 0 ? setImmediate(() => this.flush()) : setTimeout(() => this.flush(), this.delayMs);
+      else this.timer ??= this.delayMs === 0 || this.inFlight === 0 ? setImmediate(() => this.flush()) : setTimeout(() => this.flush(), this.delayMs);
     });
   }
 
@@ -62,14 +68,20 @@ export class Coalescer<T> {
       published = this.publish(calls.length === 1 ? [...(calls[0] as Call<T>).items] : calls.flatMap((call) => call.items));
     } catch {
       // An item that cannot be encoded (too large) fails its own call only: the others are published apart.
-      for (const call of calls) attempt(this.publish, [...call.items]).then(call.resolve, call.reject);
+      for (const call of calls) attempt(this.publish, [...call.items]).then(
+          () => call.resolve(),
+          (error: unknown) => call.reject(error),
+        );
       return;
     }
+    this.inFlight++;
     published.then(
       () => {
+        this.inFlight--;
         for (const call of calls) call.resolve();
       },
       (error: unknown) => {
+        this.inFlight--;
         for (const call of calls) call.reject(error);
       },
     );
