@@ -86,7 +86,7 @@ export class SimStore implements Store {
         this.call('tryLock', async () => {
           const lock = await tryLock(name);
           return lock === undefined || this.watch === undefined ? lock : this.watch.elected(this.process, lock);
-        });
+        }, false);
     }
     if (world.clock) this.clock = () => this.call('clock', async () => world.scheduler.now);
     if (sharding !== undefined) {
@@ -96,7 +96,13 @@ export class SimStore implements Store {
     }
   }
 
-  private async call<T>(name: string, run: () => Promise<T>): Promise<T> {
+  /**
+   * A call: latency, faults, then `run`. PostgreSQL: one call at a time
+   * (`serial`), but for `tryLock`: it runs on the process's lock session, whose
+   * connection may be silent (half-open), and must then not hold the others
+   * (its queries, tracked one by one, still finish before simulated time moves).
+   */
+  private async call<T>(name: string, run: () => Promise<T>, serial = true): Promise<T> {
     const { scheduler, random, faults } = this.world;
     await scheduler.hold(this.process, random.int(0, 5));
     if (scheduler.now < faults.downUntil || random.chance(faults.error)) {
@@ -105,7 +111,7 @@ export class SimStore implements Store {
       throw new StoreError(`simulated: store ${name} failed`, 'ECONNRESET');
     }
     const io = this.world.io;
-    const result = await (io === undefined ? run() : io.serial(run));
+    const result = await (io === undefined || !serial ? run() : io.serial(run));
     await scheduler.hold(this.process, random.int(0, 5));
     return result;
   }
