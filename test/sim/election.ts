@@ -171,14 +171,15 @@ export class LeaderWatch implements StoreWatch {
   /**
    * `shard-owned`: the shards that no live process owns once the world is
    * quiet (the server's holder of its lock, `holders`, is dead, or nobody, or
-   * does not believe it holds it), `sinceMs` after the last crash.
+   * does not believe it holds it), `sinceMs` after the last start or end of a
+   * process, the end of the faults and the store's return.
    */
   unowned(holders: ReadonlyMap<string, SimProcess | undefined>, sinceMs: number): string[] {
     return this.lockNames.flatMap((name, shard) => {
       const holder = holders.get(name);
       if (holder?.alive === true && this.held.get(holder)?.has(name) === true) return [];
       const who = holder === undefined ? 'nobody holds its lock' : `${holder.name} holds its lock${holder.alive ? ' without knowing it' : ' but is dead'}`;
-      return [`shard-owned: shard ${shard} has no live owner ${sinceMs} ms after the faults stopped (${who})`];
+      return [`shard-owned: shard ${shard} has no live owner ${sinceMs} ms after the last process started or ended, the faults stopped and the store came back (${who})`];
     });
   }
 
