@@ -1,6 +1,8 @@
 /**
- * The coordinator election under faults (PostgreSQL mode; defect 5 of issue
- * 8): the server coordinators campaign with the real `tryLock`, the lock's
+ * The coordinator elections under faults (PostgreSQL mode, defect 5 of issue
+ * 8; and any store with several shards, issue 11: one election per shard,
+ * each lock with its own epochs, see `shards.ts`): the server coordinators
+ * campaign with the store's `tryLock` (PostgreSQL's, or `SimLocks`), a lock's
  * session is ended (`lose-lock`) or its connection goes silent
  * (`half-open-lock`: its checks time out; the server drops the session later,
  * so that a successor may be elected before the holder notices), and
@@ -12,7 +14,8 @@
  *   `one-leader`;
  * - a standby steps no signal and leaves the outbox alone: `one-leader`;
  * - a lost lock gives its connection back (the pool never runs dry):
- *   `lock-connections`, see {@link SimDatabase.poolViolations}.
+ *   `lock-connections`, see {@link SimDatabase.poolViolations};
+ * - every shard has a live owner once the world is quiet: `shard-owned`.
  */
 import type { Fence, StepCommit, StoreLock } from '../../src/store/port.js';
 import type { Kind } from './options.js';

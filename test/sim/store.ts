@@ -6,7 +6,9 @@
  * when the store has done the work. A shared database (distributed mode, as
  * PostgreSQL) has its own clock, `Store.clock`: the simulated time, which no
  * process's skewed clock shows. Commits and claims are reported to the
- * {@link Watch}.
+ * {@link Watch}. With shards (`shards.ts`), the views expose the world's shard
+ * count and the coordinators' membership, and give a store without locks the
+ * simulated locks (fencing its commits) and outbox claims by shard.
  */
 import { StoreError } from '../../src/errors.js';
 import type { CommitResult, Fence, OutboxItem, Page, RunFilter, RunSummary, StepCommit, Store, StoreLock, TaskInfo } from '../../src/store/port.js';
@@ -48,7 +50,9 @@ export interface StoreWorld {
 
 /** What a sharded world's views share (see `shards.ts`). */
 export interface Sharding {
+  /** The seed's shard count. */
   shards: number;
+  /** The coordinators' membership, on simulated time. */
   membership: Membership;
   /** Locks with per-name epochs, for a store without `tryLock`. */
   locks?: SimLocks;
@@ -65,11 +69,12 @@ export class SimStore implements Store {
   readonly tryLock?: (name: string) => Promise<StoreLock | undefined>;
   /** The database's clock (simulated time), when the world's store has one. */
   readonly clock: (() => Promise<number>) | undefined;
-  /** The coordinators' membership (a sharded world's, on simulated time). */
+  /** Renews a coordinator's membership (PostgreSQL, or several shards: `Membership`, on simulated time). */
   readonly heartbeat?: (member: string, ttlMs: number) => Promise<string[]>;
+  /** Ends a coordinator's membership (as {@link SimStore.heartbeat}). */
   readonly leave?: (member: string) => Promise<void>;
 
-  /** `watch`: the election's records, for a server process's view (PostgreSQL). */
+  /** `watch`: the elections' records, for a server process's view (PostgreSQL, or several shards). */
   constructor(
     private readonly inner: Store,
     private readonly process: SimProcess,
