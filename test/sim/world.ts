@@ -416,7 +416,8 @@ class World {
       await scheduler.run(Math.max(scheduler.now + LOCK_CHECK.intervalMs + LOCK_CHECK.timeoutMs, since + SHARD_OWNED_WITHIN_MS));
       const holders = db === undefined ? new Map(watch.lockNames.map((name) => [name, locks?.holderOf(name)])) : await db.lockOwners(watch.lockNames);
       if (!this.options.skip.has('one-leader')) violations.push(...watch.check(holders));
-      if (!this.options.skip.has('shard-owned')) violations.push(...watch.unowned(holders, scheduler.now - since));
+      const consumes = (process: SimProcess, shard: number): boolean => this.broker.consumedBy(process).includes(this.broker.signalQueue(shard).name);
+      if (!this.options.skip.has('shard-owned')) violations.push(...watch.unowned(holders, consumes, scheduler.now - since));
       if (db !== undefined && !this.options.skip.has('lock-connections')) violations.push(...db.poolViolations(new Set(holders.values())));
     }
     const stats = this.stats();
