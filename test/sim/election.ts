@@ -1,6 +1,8 @@
 /**
- * The coordinator election under faults (PostgreSQL mode; defect 5 of issue
- * 8): the server coordinators campaign with the real `tryLock`, the lock's
+ * The coordinator elections under faults (PostgreSQL mode, defect 5 of issue
+ * 8; and any store with several shards, issue 11: one election per shard,
+ * each lock with its own epochs, see `shards.ts`): the server coordinators
+ * campaign with the store's `tryLock` (PostgreSQL's, or `SimLocks`), a lock's
  * session is ended (`lose-lock`) or its connection goes silent
  * (`half-open-lock`: its checks time out; the server drops the session later,
  * so that a successor may be elected before the holder notices), and
@@ -12,7 +14,8 @@
  *   `one-leader`;
  * - a standby steps no signal and leaves the outbox alone: `one-leader`;
  * - a lost lock gives its connection back (the pool never runs dry):
- *   `lock-connections`, see {@link SimDatabase.poolViolations}.
+ *   `lock-connections`, see {@link SimDatabase.poolViolations};
+ * - every shard has a live owner once the world is quiet: `shard-owned`.
  */
 import type { Fence, StepCommit, StoreLock } from '../../src/store/port.js';
 import type { Kind } from './options.js';
@@ -157,6 +160,14 @@ export class LeaderWatch implements StoreWatch {
         if (process !== holder) found.push(`one-leader: ${process.name} still believes it ${believes} (epoch ${lock.fence.epoch}) once quiet, but ${holder?.name ?? 'nobody'} holds the lock: a lost lock went unnoticed`);
       }
     }
+    // An epoch is won once: two winners of one epoch of a shard would both have their commits accepted.
+    const winners = new Map<string, Event>();
+    for (const election of this.elections) {
+      const key = `${election.name} ${election.epoch}`;
+      const first = winners.get(key);
+      if (first === undefined) winners.set(key, election);
+      else found.push(`one-leader: ${first.process} and ${election.process} both won epoch ${election.epoch}${this.of(election.name)} (at ${first.at - t0} and ${election.at - t0} ms)`);
+    }
     for (const commit of this.commits) {
       const successor = this.elections.find((e) => e.name === commit.name && e.epoch > commit.epoch && e.order < commit.order);
       if (successor !== undefined) {
@@ -171,14 +182,18 @@ export class LeaderWatch implements StoreWatch {
   /**
    * `shard-owned`: the shards that no live process owns once the world is
    * quiet (the server's holder of its lock, `holders`, is dead, or nobody, or
-   * does not believe it holds it), `sinceMs` after the last crash.
+   * does not believe it holds it, or does not consume the shard's signal
+   * queue: `consumes`), `sinceMs` after the last start or end of a process,
+   * the end of the faults and the store's return.
    */
-  unowned(holders: ReadonlyMap<string, SimProcess | undefined>, sinceMs: number): string[] {
+  unowned(holders: ReadonlyMap<string, SimProcess | undefined>, consumes: (process: SimProcess, shard: number) => boolean, sinceMs: number): string[] {
     return this.lockNames.flatMap((name, shard) => {
       const holder = holders.get(name);
-      if (holder?.alive === true && this.held.get(holder)?.has(name) === true) return [];
-      const who = holder === undefined ? 'nobody holds its lock' : `${holder.name} holds its lock${holder.alive ? ' without knowing it' : ' but is dead'}`;
-      return [`shard-owned: shard ${shard} has no live owner ${sinceMs} ms after the faults stopped (${who})`];
+      const believes = holder?.alive === true && this.held.get(holder)?.has(name) === true;
+      if (holder !== undefined && believes && consumes(holder, shard)) return [];
+      const who =
+        holder === undefined ? 'nobody holds its lock' : !holder.alive ? `${holder.name} holds its lock but is dead` : believes ? `${holder.name} holds it but does not consume its signal queue` : `${holder.name} holds its lock without knowing it`;
+      return [`shard-owned: shard ${shard} has no live owner ${sinceMs} ms after the last process started or ended, the faults stopped and the store came back (${who})`];
     });
   }
 

@@ -48,7 +48,7 @@ export const KINDS = {
   'once-per-process': 'embedded: one process executes an attempt at most once (a restart re-executes only what a crash interrupted)',
   'rollback-after-cancel': "a cancelled run's rollbacks in flight still finish (after a crash too)",
   'one-leader': 'postgres, or several shards: per shard, a deposed coordinator commits nothing once its successor is elected (TW_FENCED); standbys step no signal and claim no outbox item of a shard whose lock they do not hold',
-  'shard-owned': 'postgres, or several shards: every shard has a live owner (the holder of its lock, which knows it) 10 s after the faults stop',
+  'shard-owned': 'postgres, or several shards: every shard has a live owner (the holder of its lock, which knows it and consumes its signal queue) 10 s after the last process started or ended, once the faults stopped and the store is back',
   'lock-connections': "postgres: a lost lock gives its pool connection back (a process's pool never runs dry)",
   'partial-notify': 'a notify that reached only some runs says which (TW_PARTIAL); one rejected otherwise notified none',
   'consumer-timeout': "distributed: no dispatch stays unacknowledged past the broker's consumer timeout while its worker lives (a long task takes a lease first)",

@@ -196,8 +196,18 @@ function track(client: SimClient, io: RealIO): void {
     void io.track(new Promise<void>((resolve) => connect.call(client, (error?: Error) => (resolve(), callback(error)))));
     return undefined;
   };
+  // Queries swallowed by the silence: they fail once the client is ended (pg destroys the socket of a client ended with a query hung).
+  const swallowed: ((error: Error) => void)[] = [];
   self['query'] = (...args: unknown[]) => {
-    if (client.silenced) return new Promise(() => undefined); // swallowed: never answered
+    if (client.silenced) {
+      // Never answered (and not in flight: simulated time goes on).
+      const at = args.findIndex((arg) => typeof arg === 'function');
+      if (at >= 0) {
+        swallowed.push((error) => (args[at] as (error: Error) => void)(error));
+        return undefined;
+      }
+      return new Promise((_, reject) => swallowed.push(reject));
+    }
     const at = args.findIndex((arg) => typeof arg === 'function');
     if (at < 0) return io.track(query.apply(client, args) as Promise<unknown>);
     const callback = args[at] as (...results: unknown[]) => void;
@@ -212,6 +222,7 @@ function track(client: SimClient, io: RealIO): void {
   self['end'] = (callback?: () => void) => {
     // A silenced connection's goodbye never reaches the server: its session lives on until the server drops it.
     if (client.silenced) {
+      for (const fail of swallowed.splice(0)) fail(new Error('Connection terminated'));
       callback?.();
       return callback === undefined ? Promise.resolve() : undefined;
     }

@@ -117,11 +117,6 @@ export class SimLocks {
     return this.held.get(name)?.process;
   }
 
-  /** The processes holding some lock now, by name order of their first lock. */
-  holders(): SimProcess[] {
-    return [...new Set([...this.held.values()].map((entry) => entry.process))];
-  }
-
   /** `process` died: its session, and its locks with it, are gone (nobody is told: the holder is dead). */
   crashed(process: SimProcess): void {
     for (const [name, entry] of this.held) if (entry.process === process) this.held.delete(name);

@@ -6,7 +6,9 @@
  * when the store has done the work. A shared database (distributed mode, as
  * PostgreSQL) has its own clock, `Store.clock`: the simulated time, which no
  * process's skewed clock shows. Commits and claims are reported to the
- * {@link Watch}.
+ * {@link Watch}. With shards (`shards.ts`), the views expose the world's shard
+ * count and the coordinators' membership, and give a store without locks the
+ * simulated locks (fencing its commits) and outbox claims by shard.
  */
 import { StoreError } from '../../src/errors.js';
 import type { CommitResult, Fence, OutboxItem, Page, RunFilter, RunSummary, StepCommit, Store, StoreLock, TaskInfo } from '../../src/store/port.js';
@@ -48,7 +50,9 @@ export interface StoreWorld {
 
 /** What a sharded world's views share (see `shards.ts`). */
 export interface Sharding {
+  /** The seed's shard count. */
   shards: number;
+  /** The coordinators' membership, on simulated time. */
   membership: Membership;
   /** Locks with per-name epochs, for a store without `tryLock`. */
   locks?: SimLocks;
@@ -65,11 +69,12 @@ export class SimStore implements Store {
   readonly tryLock?: (name: string) => Promise<StoreLock | undefined>;
   /** The database's clock (simulated time), when the world's store has one. */
   readonly clock: (() => Promise<number>) | undefined;
-  /** The coordinators' membership (a sharded world's, on simulated time). */
+  /** Renews a coordinator's membership (PostgreSQL, or several shards: `Membership`, on simulated time). */
   readonly heartbeat?: (member: string, ttlMs: number) => Promise<string[]>;
+  /** Ends a coordinator's membership (as {@link SimStore.heartbeat}). */
   readonly leave?: (member: string) => Promise<void>;
 
-  /** `watch`: the election's records, for a server process's view (PostgreSQL). */
+  /** `watch`: the elections' records, for a server process's view (PostgreSQL, or several shards). */
   constructor(
     private readonly inner: Store,
     private readonly process: SimProcess,
@@ -86,7 +91,7 @@ export class SimStore implements Store {
         this.call('tryLock', async () => {
           const lock = await tryLock(name);
           return lock === undefined || this.watch === undefined ? lock : this.watch.elected(this.process, lock);
-        });
+        }, false);
     }
     if (world.clock) this.clock = () => this.call('clock', async () => world.scheduler.now);
     if (sharding !== undefined) {
@@ -96,7 +101,13 @@ export class SimStore implements Store {
     }
   }
 
-  private async call<T>(name: string, run: () => Promise<T>): Promise<T> {
+  /**
+   * A call: latency, faults, then `run`. PostgreSQL: one call at a time
+   * (`serial`), but for `tryLock`: it runs on the process's lock session, whose
+   * connection may be silent (half-open), and must then not hold the others
+   * (its queries, tracked one by one, still finish before simulated time moves).
+   */
+  private async call<T>(name: string, run: () => Promise<T>, serial = true): Promise<T> {
     const { scheduler, random, faults } = this.world;
     await scheduler.hold(this.process, random.int(0, 5));
     if (scheduler.now < faults.downUntil || random.chance(faults.error)) {
@@ -105,7 +116,7 @@ export class SimStore implements Store {
       throw new StoreError(`simulated: store ${name} failed`, 'ECONNRESET');
     }
     const io = this.world.io;
-    const result = await (io === undefined ? run() : io.serial(run));
+    const result = await (io === undefined || !serial ? run() : io.serial(run));
     await scheduler.hold(this.process, random.int(0, 5));
     return result;
   }

@@ -10,6 +10,9 @@
  * unacknowledged past the consumer timeout closes its consumer's channel (as
  * RabbitMQ's `consumer_timeout` does). A crashed process's calls never return.
  *
+ * Signals go to one queue per shard, each to its run's (`shardOf`), as the
+ * AMQP adapter sends them; a coordinator consumes those of the shards it owns.
+ *
  * The durable broker also counts the returns of each message, as RabbitMQ's
  * quorum queues do: one returned more than its delivery limit is dead-lettered
  * (see `dead-letters.ts`), and the transport uses the runtime's own quarantine
@@ -363,9 +366,14 @@ export class SimBroker {
     }
   }
 
-  /** @internal The signal queue of `shard` (undefined: the one of `runId`'s shard). */
-  signalQueue(runId: string, shard = shardOf(runId, this.shards)): Queue<SignalMessage> {
+  /** @internal The signal queue of `shard`. */
+  signalQueue(shard: number): Queue<SignalMessage> {
     return this.signals[shard] as Queue<SignalMessage>;
+  }
+
+  /** @internal The signal queue of `runId`'s shard. */
+  signalQueueOf(runId: string): Queue<SignalMessage> {
+    return this.signalQueue(shardOf(runId, this.shards));
   }
 
   /** @internal Whether `name` is a signal queue. */
@@ -493,7 +501,7 @@ class SimTransport implements Transport {
     }
     await this.publish(() => {
       this.broker.refused(messages);
-      for (const message of messages) this.broker.publish(this.broker.signalQueue(message.runId), message);
+      for (const message of messages) this.broker.publish(this.broker.signalQueueOf(message.runId), message);
     });
   }
 
@@ -544,7 +552,7 @@ class SimTransport implements Transport {
    */
   async consumeSignals(options: ConsumeOptions, handler: (batch: Delivery<SignalMessage>[]) => void): Promise<Subscription> {
     const shard = checkShard(options.shard, this.broker.shards);
-    const signals = this.consume(this.broker.signalQueue('', shard), options, handler);
+    const signals = this.consume(this.broker.signalQueue(shard), options, handler);
     if (!this.durable) return signals;
     if (this.recoveryUsers++ === 0) this.recovery = this.consumeRecovery(options);
     let released = false;
@@ -567,7 +575,7 @@ class SimTransport implements Transport {
           letter.ack();
           continue;
         }
-        this.publish(() => this.broker.publish(this.broker.signalQueue(signal.runId), signal)).then(
+        this.publish(() => this.broker.publish(this.broker.signalQueueOf(signal.runId), signal)).then(
           () => {
             logRecovered(this.logger, signal, DEAD_LETTER_WORKER, 'sim: ');
             letter.ack();

@@ -44,9 +44,10 @@ import { SIM_MAX_MESSAGE_BYTES, SimBroker, type BusFaults } from './transport.js
 import { buildFlow, buildTasks, generateWorkload, SKIP_VALUE, taskName, type Action, type Execution, type RunPlan, type Workload } from './workload.js';
 
 /**
- * `shard-owned`: every shard has a live owner this long after the faults stopped
- * (or the store came back): a dead member's row expires (3 s), a silent lock
- * session is dropped (4 s) or noticed (3 s), and a heartbeat (1 s) takes it.
+ * `shard-owned`: every shard has a live owner this long after the last start or
+ * end of a process, once the faults stopped and the store is back: a dead
+ * member's row expires (3 s), a silent lock session is dropped (4 s) or noticed
+ * (3 s), and a heartbeat (1 s) takes the shard.
  */
 const SHARD_OWNED_WITHIN_MS = 10_000;
 /** Faults happen in this first window of simulated time. */
@@ -151,8 +152,9 @@ class World {
   private readonly shards: number;
   /** The simulated locks of a store without its own, with several shards. */
   private readonly locks: SimLocks | undefined;
-  /** When the faults stopped (simulated ms), for `shard-owned`. */
+  /** When the faults stopped, and when a process last started or ended (simulated ms), for `shard-owned`. */
   private healedAt = 0;
+  private membersChangedAt = 0;
   /** Processes that closed gracefully, for the checks of `closing.ts`. */
   private readonly exits: GracefulExit[] = [];
   /** Per process: when its last store call failed (simulated ms). */
@@ -321,6 +323,7 @@ class World {
   /** A process crashes or exits: its calls are cut (their callers are gone). */
   private kill(process: SimProcess): void {
     process.alive = false;
+    this.membersChangedAt = this.scheduler.now;
     this.db?.crashed(process);
     this.locks?.crashed(process);
     this.watch?.crashed(process);
@@ -410,11 +413,13 @@ class World {
     const { db, watch, locks } = this;
     if (watch !== undefined) {
       // Time for a silent lock connection to be noticed by a check (or an unlock on it to time out), and for every shard to find its owner.
-      const since = Math.max(this.healedAt, this.longOutageUntil);
+      // After the last start or end of a process (a poison kills its workers after the faults too) and the store's return.
+      const since = Math.max(this.healedAt, this.longOutageUntil, this.membersChangedAt);
       await scheduler.run(Math.max(scheduler.now + LOCK_CHECK.intervalMs + LOCK_CHECK.timeoutMs, since + SHARD_OWNED_WITHIN_MS));
       const holders = db === undefined ? new Map(watch.lockNames.map((name) => [name, locks?.holderOf(name)])) : await db.lockOwners(watch.lockNames);
       if (!this.options.skip.has('one-leader')) violations.push(...watch.check(holders));
-      if (!this.options.skip.has('shard-owned')) violations.push(...watch.unowned(holders, scheduler.now - since));
+      const consumes = (process: SimProcess, shard: number): boolean => this.broker.consumedBy(process).includes(this.broker.signalQueue(shard).name);
+      if (!this.options.skip.has('shard-owned')) violations.push(...watch.unowned(holders, consumes, scheduler.now - since));
       if (db !== undefined && !this.options.skip.has('lock-connections')) violations.push(...db.poolViolations(new Set(holders.values())));
     }
     const stats = this.stats();
@@ -533,6 +538,7 @@ class World {
     if (this.over || slot.refused === true) return; // a restart planned before the teardown, or a process that cannot start
     const process: SimProcess = { name: `${slot.name}#${++slot.incarnation}`, alive: true };
     slot.process = process;
+    this.membersChangedAt = this.scheduler.now;
     const store = this.viewOf(process, true);
     if (this.privateStores?.admit(process, store) === false) {
       slot.refused = true;
