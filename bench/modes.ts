@@ -20,7 +20,8 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { connect, type Client } from '../src/index.js';
-import { connectAmqp } from '../src/transport/amqp/index.js';
+import { deleteAmqpPrefix } from '../src/transport/amqp/index.js';
+import { DEFAULT_SHARDS } from '../src/store/postgres/shard-count.js';
 
 /** Mode names, as given to `--modes`. */
 export const MODE_NAMES = ['memory', 'sqlite', 'amqp-pg'] as const;
@@ -330,8 +331,8 @@ async function distributedMode(options: ModeOptions): Promise<Mode> {
     closing ??= (async () => {
       await Promise.all(workers.map((worker) => stopWorker(worker, options.log)));
       try {
-        const transport = await connectAmqp({ url: options.broker, prefix });
-        await transport.purgeAndDelete(['default']);
+        // Every shard's queues (a bench schema has the default number), deleted without declaring them.
+        await deleteAmqpPrefix({ url: options.broker, prefix, shards: DEFAULT_SHARDS }, ['default']);
       } catch (error) {
         options.log(`amqp-pg cleanup: cannot delete the AMQP prefix ${prefix}: ${(error as Error).message}`);
       }

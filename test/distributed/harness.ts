@@ -19,7 +19,7 @@ import pg from 'pg';
 import { afterAll, afterEach } from 'vitest';
 import { connect, type Client, type HistoryEntry, type Store } from '../../src/index.js';
 import { openPostgresStore } from '../../src/store/postgres/index.js';
-import { connectAmqp } from '../../src/transport/amqp/index.js';
+import { deleteAmqpPrefix } from '../../src/transport/amqp/index.js';
 import { RECORD_ENV } from '../fixtures/fault-tasks.js';
 import { prepareTestSchema, requirePostgres, requireRabbit } from '../support/services.js';
 import { DEFAULT_SHARDS } from '../../src/store/postgres/shard-count.js';
@@ -464,8 +464,7 @@ export class Cluster {
       // Each step on its own: a broker that is down must not leave the schema behind, nor the reverse.
       const steps = await Promise.allSettled([
         (async () => {
-          const transport = await connectAmqp({ url: this.broker, prefix: this.prefix, shards: DEFAULT_SHARDS });
-          await transport.purgeAndDelete(['default']);
+          await deleteAmqpPrefix({ url: this.broker, prefix: this.prefix, shards: DEFAULT_SHARDS }, ['default']);
         })(),
         (async () => {
           const db = new pg.Client({ connectionString: this.store });

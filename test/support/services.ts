@@ -109,10 +109,9 @@ export async function prepareTestSchema(schema: string): Promise<void> {
  * schema had), and the schema.
  */
 export async function dropTestSpace(space: TestSpace, workQueues: string[] = ['default']): Promise<void> {
-  const { connectAmqp } = await import('../../src/transport/amqp/index.js');
-  const transport = await connectAmqp({ url: await requireRabbit(), prefix: space.prefix, shards: DEFAULT_SHARDS });
-  await transport.purgeAndDelete(workQueues);
-  await transport.close();
+  const { deleteAmqpPrefix } = await import('../../src/transport/amqp/index.js');
+  // Deleted by name, declaring nothing (connecting a transport would first declare every shard's quorum queue).
+  await deleteAmqpPrefix({ url: await requireRabbit(), prefix: space.prefix, shards: DEFAULT_SHARDS }, workQueues);
   const db = new pg.Client({ connectionString: await requirePostgres() });
   await db.connect();
   await db.query(`DROP SCHEMA IF EXISTS "${space.schema}" CASCADE`);

@@ -354,22 +354,7 @@ export class AmqpTransport implements Transport {
    */
   async purgeAndDelete(workQueues: string[] = []): Promise<void> {
     await this.close();
-    const named = workQueues.flatMap((name) => [this.topology.workQueueName(name), this.topology.quarantineQueue(name).queue]);
-    const { signalQueues, requestQueues, queues: fixed } = this.topology;
-    const queues = [...new Set([...this.declaredQueues, ...named]), ...[...signalQueues, ...requestQueues].map((q) => q.queue), fixed.dead, fixed.recovery];
-    const exchanges = Object.values(this.topology.exchanges);
-    const connection = new Connection({ ...this.options, connectionName: `${this.options.connectionName ?? 'taskwire'} (cleanup)` });
-    connection.on('error', () => undefined);
-    try {
-      await connection.onConnect(10_000);
-      await deleteTopology(connection, queues, exchanges);
-    } catch (error) {
-      throw new AmqpTransportError(`cannot delete the AMQP topology of prefix "${this.topology.prefix}": ${this.describe(error)}`);
-    } finally {
-      // A connection that never opened is closed already (awaiting would wait for a socket long gone).
-      if (connection.ready) await connection.close().catch(() => undefined);
-      else connection.close().catch(() => undefined);
-    }
+    await deleteTopologyOf(this.topology, this.options, workQueues, this.declaredQueues);
   }
 
   /** @inheritdoc */
@@ -446,6 +431,41 @@ export class AmqpTransport implements Transport {
   private describe(error: unknown): string {
     return describeError(error, this.options.url);
   }
+}
+
+/**
+ * Deletes the queues and exchanges of `topology` (its signal and request queues, the dead-letter
+ * queues, the work and quarantine queues of `workQueues` and `more`) on a connection of its own,
+ * declaring nothing: queues that do not exist are skipped by the broker.
+ */
+async function deleteTopologyOf(topology: Topology, options: AmqpOptions, workQueues: readonly string[], more: Iterable<string> = []): Promise<void> {
+  const named = workQueues.flatMap((name) => [topology.workQueueName(name), topology.quarantineQueue(name).queue]);
+  const { signalQueues, requestQueues, queues: fixed } = topology;
+  const queues = [...new Set([...more, ...named]), ...[...signalQueues, ...requestQueues].map((q) => q.queue), fixed.dead, fixed.recovery];
+  const connection = new Connection({ ...options, connectionName: `${options.connectionName ?? 'taskwire'} (cleanup)` });
+  connection.on('error', () => undefined);
+  try {
+    await connection.onConnect(10_000);
+    await deleteTopology(connection, queues, Object.values(topology.exchanges));
+  } catch (error) {
+    throw new AmqpTransportError(`cannot delete the AMQP topology of prefix "${topology.prefix}": ${describeError(error, options.url)}`);
+  } finally {
+    // A connection that never opened is closed already (awaiting would wait for a socket long gone).
+    if (connection.ready) await connection.close().catch(() => undefined);
+    else connection.close().catch(() => undefined);
+  }
+}
+
+/**
+ * Deletes a prefix's queues and exchanges without connecting a transport (which would declare
+ * them first): the signal and request queues of one shard and of `options.shards` shards (so that
+ * a prefix is cleaned whatever number of shards its processes used, up to that one), the
+ * dead-letter queues, and the work and quarantine queues of `workQueues`. Messages in them are lost.
+ */
+export async function deleteAmqpPrefix(options: AmqpOptions, workQueues: readonly string[] = ['default']): Promise<void> {
+  const sharded = createTopology({ ...options, shards: options.shards ?? 1 });
+  const single = createTopology({ ...options, shards: 1 });
+  await deleteTopologyOf(sharded, options, workQueues, [...single.signalQueues, ...single.requestQueues].map((q) => q.queue));
 }
 
 /**

@@ -4,7 +4,7 @@
  *
  * @packageDocumentation
  */
-export { AmqpTransport, connectAmqp } from './amqp-transport.js';
+export { AmqpTransport, connectAmqp, deleteAmqpPrefix } from './amqp-transport.js';
 export type { AmqpOptions } from './options.js';
 export { ANNOUNCE_ENV, type AnnounceMode } from './announce.js';
 export { DEFAULT_DISPATCH_BATCH, DEFAULT_SIGNAL_BATCH, DEFAULT_SIGNAL_DELAY_MS, type BatchOptions } from './batch.js';
