@@ -142,8 +142,10 @@ export class Client {
   }
 
   /**
-   * Calls `listener` for every history entry announced (node started, succeeded,
-   * failed, retrying, run status, changes) of runs matching `runId` (default: all).
+   * Calls `listener` for every history entry announced of runs matching `runId`
+   * (default: all). Embedded, and distributed with `connect({ announce: 'all' })`,
+   * that is every entry; distributed by default, outcomes and run statuses only
+   * (no `node.started`, `rollback.started` or `event.notified`: docs/amqp.md).
    */
   async watch(listener: (entry: HistoryEntry) => void, runId = '*'): Promise<Subscription> {
     const subscription = await this.parts.transport.subscribe(`run.${runId}.#`, listener);

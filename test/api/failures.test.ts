@@ -44,7 +44,8 @@ describeBackends('failures', (backend) => {
         return 'ok';
       },
     });
-    const tw = await backend.connect({ tasks: [flaky] });
+    // Every entry, node.started too (distributed, the default announces outcomes only).
+    const tw = await backend.connect({ tasks: [flaky], announce: 'all' });
     const id = randomUUID();
     const seen: HistoryEntry[] = [];
     await tw.watch((entry) => seen.push(entry), id);
