@@ -36,7 +36,7 @@ export function outboxItems(live: LiveRun, out: StepOutput, dueAt: number): Outb
 export function scheduledEvent(command: Extract<Command, { type: 'schedule' }>): EngineEvent {
   const ref: ExecutionRef = { node: command.node, attempt: command.attempt };
   if (command.activation !== undefined) ref.activation = command.activation;
-  return { type: command.lease === true ? 'lease.due' : 'retry.due', ...ref };
+  return command.lease === true ? { type: 'lease.due', leaseUntil: command.dueAt, ...ref } : { type: 'retry.due', ...ref };
 }
 
 /** What carrying out claimed items needs. */

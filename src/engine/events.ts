@@ -48,7 +48,8 @@ export type EngineEvent =
   | ({ type: 'task.failed'; error: Failure } & ExecutionRef)
   | ({ type: 'retry.due' } & ExecutionRef)
   | ({ type: 'task.heartbeat'; leaseMs: number } & ExecutionRef)
-  | ({ type: 'lease.due' } & ExecutionRef)
+  /** The end of a lease is due: `leaseUntil` is the end its schedule was for (the schedule's `dueAt`). */
+  | ({ type: 'lease.due'; leaseUntil: number } & ExecutionRef)
   | ({ type: 'rollback.succeeded' } & ExecutionRef)
   | ({ type: 'rollback.failed'; error: Failure } & ExecutionRef)
   | { type: 'notify'; event: string; payload: JsonObject }

@@ -32,12 +32,20 @@ export function heartbeat(s: StepContext, event: ExecutionRef, leaseMs: number):
   s.out.commands.push({ type: 'schedule', runId: s.run.id, dueAt: leaseUntil, lease: true, ...ref });
 }
 
-/** A lease's end is due: dispatches the execution again if no heartbeat or outcome came meanwhile. */
-export function leaseDue(s: StepContext, event: ExecutionRef): void {
+/**
+ * A lease's end is due: dispatches the execution again if no heartbeat or
+ * outcome came meanwhile. Whether one came is told by the lease's end, not by
+ * the step's clock: a heartbeat since moved it past the end this schedule was
+ * for (and scheduled its own). The schedule was found due by another clock
+ * (the store's, or a timer's), maybe a little ahead of the stepping
+ * coordinator's: judged by `s.now`, such an end looked early and was dropped,
+ * and nothing ever ended that lease (simulation seed 116).
+ */
+export function leaseDue(s: StepContext, event: ExecutionRef & { leaseUntil: number }): void {
   const ref = executionRef(event);
   const holder = ref.activation === undefined ? s.runningNode(ref) : s.liveActivation(ref);
   const node = s.run.nodes.get(ref.node);
-  if (holder === undefined || node === undefined || holder.leaseUntil === undefined || holder.leaseUntil > s.now) return;
+  if (holder === undefined || node === undefined || holder.leaseUntil === undefined || holder.leaseUntil > event.leaseUntil) return;
   delete holder.leaseUntil;
   if (ref.activation === undefined) s.touch(node);
   else written(s.out, 'activations').set(activationKey(ref.node, ref.activation), holder as ActivationState);

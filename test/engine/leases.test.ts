@@ -1,7 +1,8 @@
 /**
  * Leases of long executions, at the engine: a heartbeat records a lease and
  * schedules its end; an end with no newer heartbeat or outcome dispatches the
- * same attempt again; a late end after an outcome changes nothing.
+ * same attempt again (whatever the stepping clock says); a late end after a
+ * renewal or an outcome changes nothing.
  */
 import { describe, expect, it } from 'vitest';
 import type { Command } from '../../src/engine/events.js';
@@ -31,10 +32,18 @@ describe('leases', () => {
     const h = started();
     h.send({ type: 'task.heartbeat', node: 'long', attempt: 1, leaseMs: 300 });
     h.now = 1300;
-    const out = h.send({ type: 'lease.due', node: 'long', attempt: 1 });
+    const out = h.send({ type: 'lease.due', node: 'long', attempt: 1, leaseUntil: 1300 });
     expect(out.commands.filter((c) => c.type === 'dispatch')).toEqual([expect.objectContaining({ node: 'long', attempt: 1, kind: 'apply' })]);
     expect(h.entries('node.started').at(-1)?.detail).toEqual({ reason: 'lease expired' });
-    expect(h.send({ type: 'lease.due', node: 'long', attempt: 1 }).commands).toEqual([]);
+    expect(h.send({ type: 'lease.due', node: 'long', attempt: 1, leaseUntil: 1300 }).commands).toEqual([]);
+  });
+
+  it('an end found due by a clock ahead of the step\'s still dispatches again', () => {
+    const h = started();
+    h.send({ type: 'task.heartbeat', node: 'long', attempt: 1, leaseMs: 300 });
+    h.now = 1250; // the poller's clock (the store's) is 50 ms ahead of the stepping coordinator's
+    const out = h.send({ type: 'lease.due', node: 'long', attempt: 1, leaseUntil: 1300 });
+    expect(out.commands.filter((c) => c.type === 'dispatch')).toEqual([expect.objectContaining({ node: 'long', attempt: 1 })]);
   });
 
   it('a renewed lease, or an outcome, makes the earlier end a no-op', () => {
@@ -43,10 +52,10 @@ describe('leases', () => {
     h.now = 1200;
     h.send({ type: 'task.heartbeat', node: 'long', attempt: 1, leaseMs: 300 });
     h.now = 1300;
-    expect(h.send({ type: 'lease.due', node: 'long', attempt: 1 }).commands).toEqual([]);
+    expect(h.send({ type: 'lease.due', node: 'long', attempt: 1, leaseUntil: 1300 }).commands).toEqual([]);
     h.succeed('long', 1);
     h.now = 1500;
-    expect(h.send({ type: 'lease.due', node: 'long', attempt: 1 }).commands).toEqual([]);
+    expect(h.send({ type: 'lease.due', node: 'long', attempt: 1, leaseUntil: 1300 }).commands).toEqual([]);
     expect(h.status).toBe('succeeded');
   });
 

@@ -14,6 +14,8 @@ import { simulate } from './world.js';
 const BUDGET = { distributed: 300, embedded: 100 } as const;
 /** Seeds of the distributed runtime on PostgreSQL (1..n), and how many run at once (each waits on the server). */
 const POSTGRES = { seeds: 8, lanes: 4 } as const;
+/** Seeds outside the budget that found a defect (the findings of docs/simulation.md), run again on their store. */
+const FOUND = [{ store: 'sqlite', seed: 116 }] as const;
 
 describe('deterministic simulation', () => {
   for (const mode of ['distributed', 'embedded'] as const) {
@@ -50,6 +52,14 @@ describe('deterministic simulation', () => {
     expect(reports.reduce((n, r) => n + (r.stats.election?.elections ?? 0), 0)).toBeGreaterThan(POSTGRES.seeds);
     expect(reports.some((r) => r.stats.shards > 1)).toBe(true);
     expect(again).toEqual(reports.slice(0, 2));
+  });
+
+  it('the seeds of past findings outside the budget keep every invariant', async () => {
+    const skip = new Set(awaitingIn('distributed'));
+    for (const { store, seed } of FOUND) {
+      const report = await simulate({ seed, skip, store, mode: 'distributed' });
+      expect(report.violations, `replay: npm run sim -- --ci --store ${store} --seed ${seed}`).toEqual([]);
+    }
   });
 
   it('a seed replays identically, violations and trace included', async () => {

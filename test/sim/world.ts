@@ -54,8 +54,8 @@ const SHARD_OWNED_WITHIN_MS = 10_000;
 const FAULT_WINDOW_MS = 8000;
 /** After the faults, the world must be quiet within this much simulated time. */
 const SETTLE_BUDGET_MS = 300_000;
-/** Trace lines kept for a failure report. */
-const TRACE_TAIL = 80;
+/** Trace lines kept for a failure report (`SIM_TRACE_TAIL` overrides it, for a whole trace). */
+const TRACE_TAIL = Number(process.env.SIM_TRACE_TAIL) || 80;
 /** Largest offset of a process's clock (`clock-skew`), ahead or behind. */
 const MAX_SKEW_MS = 3000;
 /**
