@@ -99,19 +99,6 @@ describe('AMQP batches', () => {
     expect(published).toEqual([[1], [2, 3]]);
   });
 
-  it('fails only the call whose item cannot be encoded', async () => {
-    const published: number[][] = [];
-    const coalescer = new Coalescer<number>(10, 0, (items) => {
-      if (items.includes(666)) throw new Error('too large');
-      published.push(items);
-      return Promise.resolve();
-    });
-    const [good, bad, other] = [coalescer.add([1]), coalescer.add([666]), coalescer.add([2, 3])];
-    await expect(bad).rejects.toThrow('too large');
-    await Promise.all([good, other]);
-    expect(published).toEqual([[1], [2, 3]]);
-  });
-
   it('checks the batch options', () => {
     expect(resolveBatchOptions()).toEqual({ signals: 64, signalDelayMs: 1, dispatches: 8 });
     expect(() => resolveBatchOptions({ signals: 0 })).toThrow(/batch.signals 0: expected an integer from 1 to 65535/);
