@@ -19,18 +19,16 @@
  *
  * @packageDocumentation
  */
-import { randomUUID } from 'node:crypto';
-import { hostname } from 'node:os';
 import { ClosedError, UnknownRunError } from '../errors.js';
 import { copyRun, liveRun, type LiveRun, type StepOutput } from '../engine/index.js';
-import type { Command, EngineEvent } from '../engine/events.js';
+import type { EngineEvent } from '../engine/events.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
 import { stepCommit } from '../store/step-commit.js';
 import type { OutboxItem, StepCommit, Store } from '../store/port.js';
 import type { Delivery, RequestDelivery, SignalMessage } from '../transport/port.js';
 import { systemClock, type Clock } from './clock.js';
 import type { CoordinatorOptions, StepReport } from './options.js';
-import { outboxItems, scheduledEvent } from './outbox.js';
+import { outboxItems } from './outbox.js';
 import { OutboxPoller } from './outbox-poller.js';
 import { publishSteps } from './publish.js';
 import { DEFAULT_PUBLISH_TIMEOUT_MS } from './bounded-publish.js';
@@ -40,15 +38,16 @@ import { writtenSteps } from './uncertain.js';
 import { signalToEvent } from './signals.js';
 import type { Pending } from './pending.js';
 import { stepRunEvents, type StepRunDeps } from './step-run-events.js';
-import { ShardSet } from './shard-set.js';
+import type { ShardSet } from './shard-set.js';
+import { shardOwnership } from './ownership.js';
+import { RetryTimers } from './retry-timers.js';
 import { commitByShard, standingBy, type CommitDeps, type Fences, type Step } from './fencing.js';
 import { Pipeline } from './pipeline.js';
-import { MAX_STORE_RETRY_DELAY_MS, StoreRetry } from './store-retry.js';
+import { StoreRetry } from './store-retry.js';
 import { SignalListeners } from './signal-listeners.js';
 import { requestEvents } from './requests.js';
+import { byRunId, recordCommitted } from './batch-parts.js';
 
-/** A coordinator's membership lasts this many heartbeat intervals without a heartbeat (see `ShardSet`). */
-const MEMBERSHIP_TTL_INTERVALS = 3;
 /** What a signal's event resolves and rejects with: nobody awaits it (its delivery is acked or given back). */
 const noop = (): void => undefined;
 
@@ -57,7 +56,7 @@ export class Coordinator {
   private readonly cache: RunCache;
   private readonly pipeline: Pipeline;
   private readonly storeRetry: StoreRetry;
-  private readonly timers = new Set<unknown>();
+  private readonly retryTimers: RetryTimers;
   private readonly clock: Clock;
   private readonly logger: Logger;
   /** The consumers of the signal queues of the shards it steps (from `start`). */
@@ -93,6 +92,12 @@ export class Coordinator {
       failed: (batch, error) => this.storeRetry.later(batch, error),
     });
     this.storeRetry = new StoreRetry(this.clock, this.logger, (item) => this.enqueue(item));
+    this.retryTimers = new RetryTimers({
+      clock: this.clock,
+      logger: this.logger,
+      graceLeft: (event) => this.leaseGraceLeft(event),
+      submit: (runId, event) => this.submit(runId, event),
+    });
     this.poller = new OutboxPoller({
       store: options.store,
       transport: options.transport,
@@ -118,7 +123,7 @@ export class Coordinator {
       },
       deposed: (shard, fence) => this.shardSet?.deposed(shard, fence),
       answered: (steps, durationMs) => {
-        this.record(steps, durationMs);
+        if (options.metrics !== undefined) recordCommitted(options.metrics, steps, durationMs, this.cache.size);
         if (this.storeRetry.succeeded()) this.hearingSince = this.clock.now();
       },
     };
@@ -166,21 +171,13 @@ export class Coordinator {
       await listeners.listen(0);
       return;
     }
-    const shardCount = store.shards;
-    const key = this.options.leaderKey ?? 'default';
-    const member = this.options.member ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
-    const intervalMs = this.options.electionIntervalMs ?? 1000;
-    this.shardCount = shardCount;
-    this.shardSet = new ShardSet({
-      shardCount,
-      member,
-      // Without a membership in the store, every coordinator wants every shard: the locks decide.
-      heartbeat: async () => (store.heartbeat === undefined ? [member] : store.heartbeat(member, intervalMs * MEMBERSHIP_TTL_INTERVALS)),
-      leave: async () => store.leave?.(member),
+    this.shardCount = store.shards;
+    this.shardSet = shardOwnership({
+      store,
       tryLock,
-      // One shard keeps the lock of the single election of earlier versions (a rolling upgrade keeps one leader).
-      lockName: (shard) => (shardCount === 1 ? `coordinator:${key}` : `coordinator:${key}:shard:${shard}`),
-      intervalMs,
+      key: this.options.leaderKey ?? 'default',
+      ...(this.options.member === undefined ? {} : { member: this.options.member }),
+      intervalMs: this.options.electionIntervalMs ?? 1000,
       clock: this.clock,
       logger: this.logger,
       onGained: async (shard) => {
@@ -282,12 +279,7 @@ export class Coordinator {
   private async commitBatch(all: Pending[]): Promise<(() => Promise<void>) | undefined> {
     const fences = this.fences();
     const batch = fences === undefined ? all : standingBy(all, fences);
-    const byRun = new Map<string, Pending[]>();
-    for (const pending of batch) {
-      const list = byRun.get(pending.runId);
-      if (list === undefined) byRun.set(pending.runId, [pending]);
-      else list.push(pending);
-    }
+    const byRun = byRunId(batch);
     const cached = new Set([...byRun.keys()].filter((id) => this.cache.has(id)));
     const creating = new Set(batch.filter((p) => p.create !== undefined).map((p) => p.runId));
     const runs = await loadRuns(this.cache, this.options.store, [...byRun.keys()].filter((id) => !creating.has(id)));
@@ -369,19 +361,6 @@ export class Coordinator {
     for (const item of answered) item.resolve(item.report as StepReport);
   }
 
-  private record(steps: readonly Step[], durationMs: number): void {
-    const metrics = this.options.metrics;
-    if (metrics === undefined) return;
-    metrics.committed(steps.reduce((n, s) => n + s.items.length, 0), durationMs);
-    for (const { live, out, items } of steps) {
-      for (const entry of out.history) {
-        if (entry.type === 'node.retrying' && entry.node !== undefined) metrics.taskRetried(live.state.nodes.get(entry.node)?.def.name ?? entry.node);
-      }
-      for (const item of items) if (item.event.type === 'notify') metrics.notified(item.event.event);
-    }
-    metrics.setRunsActive(this.cache.size);
-  }
-
   private toCommit(live: LiveRun, expectedRev: number, out: StepOutput): StepCommit {
     let outbox: OutboxItem[] = [];
     if (this.usesOutbox) {
@@ -408,7 +387,7 @@ export class Coordinator {
       timeoutMs: this.publishTimeoutMs,
       clock: this.clock,
       sentAt: this.options.metrics === undefined ? undefined : this.clock.now(),
-      schedule: (command) => this.scheduleRetry(command),
+      schedule: (command) => this.retryTimers.schedule(command),
     });
   }
 
@@ -416,29 +395,6 @@ export class Coordinator {
   private leaseGraceLeft(event: EngineEvent): number {
     if (event.type !== 'lease.due') return 0;
     return this.hearingSince + (this.options.leaseGraceMs ?? 30_000) - this.clock.now();
-  }
-
-  /**
-   * A timer for a retry or a lease end (non-durable transports). One whose step
-   * fails (the store is down for longer than a client event's tries) is tried
-   * again later: the node must not stay `retrying` until the next restart.
-   */
-  private scheduleRetry(command: Extract<Command, { type: 'schedule' }>): void {
-    if (this.closed) return; // the store holds it; `resume` schedules it again
-    const handle = this.clock.setTimeout(
-      () => {
-        this.timers.delete(handle);
-        const graceLeft = this.leaseGraceLeft(scheduledEvent(command));
-        if (graceLeft > 0) return this.scheduleRetry({ ...command, dueAt: this.clock.now() + graceLeft });
-        this.submit(command.runId, scheduledEvent(command)).catch((error: unknown) => {
-          if (this.closed || error instanceof UnknownRunError) return;
-          this.logger.warn({ error: (error as Error).message, runId: command.runId, node: command.node, retryInMs: MAX_STORE_RETRY_DELAY_MS }, 'retry not stepped; trying again');
-          this.scheduleRetry({ ...command, dueAt: this.clock.now() + MAX_STORE_RETRY_DELAY_MS });
-        });
-      },
-      Math.max(0, command.dueAt - this.clock.now()),
-    );
-    this.timers.add(handle);
   }
 
   /** Carries out what the outbox holds that is due: leftovers of crashed steps, retries, lease ends, work left by clients. */
@@ -457,6 +413,7 @@ export class Coordinator {
     this.closing ??= (async () => {
       await this.options.transport.flush?.();
       this.closed = true;
+      this.retryTimers.stop();
       // Stop polling first: releasing the lock may take its check timeout (a silent connection),
       // and a closing coordinator must not claim outbox items it can no longer step.
       this.poller.stop();
@@ -468,8 +425,7 @@ export class Coordinator {
       await this.shardSet?.close();
       // Both batches in flight finish: the one being committed, and the one whose commands are being published.
       await this.pipeline.idle();
-      for (const handle of this.timers) this.clock.clearTimeout(handle);
-      this.timers.clear();
+      this.retryTimers.clear();
       this.storeRetry.close();
     })();
     return this.closing;
