@@ -13,6 +13,7 @@ import { SETTLED, type ActivationState } from '../engine/state.js';
 import { TaskwireError, UnknownNodeError, UnknownRunError } from '../errors.js';
 import type { NodeDefinition } from '../model/definition.js';
 import type { AnyNode } from '../model/node.js';
+import { checkName } from '../model/names.js';
 import type { Page } from '../store/port.js';
 import type { RuntimeParts, TaskRef } from './parts.js';
 import { engineChange, idOf, type LinkTarget, type NodeRef, type Replacement, type RunChange } from './run-changes.js';
@@ -25,6 +26,18 @@ export interface AddOptions {
   sources?: LinkTarget[];
   /** Nodes that will listen to the new node. */
   listeners?: LinkTarget[];
+}
+
+/** Options of {@link RunHandle.change}. */
+export interface ChangeOptions {
+  /**
+   * Change id: a run applies a change at most once per id (of the last 64
+   * client events it received), so a change whose outcome is unknown (a
+   * `TW_TIMEOUT` or `TW_STORE` answer) can be sent again with the same id;
+   * sent again, it answers the run as it is.
+   * @default a random UUID
+   */
+  id?: string;
 }
 
 /** Options of {@link RunHandle.wait}. */
@@ -175,13 +188,15 @@ export class RunHandle {
    * Applies one change, or several as one: the list is checked change by
    * change and its result validated as a whole, then applied in one step under
    * one new graph version (each change recorded in the history with it and the
-   * client's actor name), or refused whole, leaving no trace.
+   * client's actor name), or refused whole, leaving no trace. `options.id`
+   * makes sending it again safe (see {@link ChangeOptions.id}).
    */
-  async change(changes: RunChange | readonly RunChange[]): Promise<StepReport> {
+  async change(changes: RunChange | readonly RunChange[], options: ChangeOptions = {}): Promise<StepReport> {
     const list = isList(changes) ? changes : [changes];
     const engine = await Promise.all(list.map((change) => toEngineChange(change, this.parts)));
     // The id makes the change apply once, even when it is stepped again after an ambiguous commit or a redelivery.
-    return this.parts.writer.change(this.id, engine, this.parts.actor, randomUUID());
+    const id = options.id === undefined ? randomUUID() : checkName(options.id, 'change id');
+    return this.parts.writer.change(this.id, engine, this.parts.actor, id);
   }
 }
 

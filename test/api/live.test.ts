@@ -4,7 +4,7 @@
  * against every backend of the API suite.
  */
 import { afterEach, expect, it, vi } from 'vitest';
-import { event, flow, NonRetryableError, task, type Client, type RunHandle, type TaskwireError } from '../../src/index.js';
+import { event, flow, NonRetryableError, task, type Client, type RunChange, type RunHandle, type TaskwireError } from '../../src/index.js';
 import { describeBackends } from './backends.js';
 import { deferred, heldTask, sleep } from './helpers.js';
 
@@ -207,6 +207,27 @@ describeBackends('live flows', (backend) => {
     expect(done.status).toBe('succeeded');
     expect(monitored).toEqual([{ host: 'web-1', ip: '10.2.0.1' }]);
     expect(done.nodes['addMonitor']).toMatchObject({ status: 'succeeded', attempt: 1, result: 'monitoring web-1' });
+  });
+
+  it('a change sent again with the same id is applied once and answers the run as it is', async () => {
+    const { task: kickServer, entered, release } = heldTask('kickServer', { host: 'web-1', ip: '10.2.0.1' });
+    const monitored: unknown[] = [];
+    const addMonitor = monitorTask(monitored);
+    const tw = await backend.connect();
+    const run = await tw.start(flow('kick').add(kickServer.s()));
+    await entered.promise;
+    const add: RunChange = { op: 'add', node: addMonitor.s(), sources: [{ node: 'kickServer', map: { server: 'kickServer' } }] };
+    const first = await run.change(add, { id: 'add-monitor-1' });
+    // Its answer was lost (a timeout, say): sent again, it is recognised, not refused as a node that exists.
+    const again = await run.change(add, { id: 'add-monitor-1' });
+    expect(again.graphVersion).toBe(first.graphVersion);
+    expect((await run.history()).filter((entry) => entry.type === 'change')).toHaveLength(1);
+    // Another id is another change: that one is refused (the node exists).
+    await expectRefused(run, () => run.change(add, { id: 'add-monitor-2' }), 'TW_INVALID_CHANGE', /already exists/);
+    await expect(run.change(add, { id: 'not a name!' })).rejects.toMatchObject({ code: 'TW_CONFIG' });
+    release.resolve();
+    expect((await run.wait()).status).toBe('succeeded');
+    expect(monitored).toEqual([{ host: 'web-1', ip: '10.2.0.1' }]);
   });
 
   it('forgotten monitor: a listener added after its source finished gets the recorded result, once', async () => {
