@@ -19,7 +19,7 @@
  *
  * @packageDocumentation
  */
-import { ClosedError, UnknownRunError } from '../errors.js';
+import { ClosedError } from '../errors.js';
 import { copyRun, liveRun, type LiveRun, type StepOutput } from '../engine/index.js';
 import type { EngineEvent } from '../engine/events.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
@@ -37,7 +37,6 @@ import { DEFAULT_CACHE_SIZE, DEFAULT_CACHE_TTL_MS, loadRuns, RunCache } from './
 import { writtenSteps } from './uncertain.js';
 import { signalToEvent } from './signals.js';
 import type { Pending } from './pending.js';
-import { stepRunEvents, type StepRunDeps } from './step-run-events.js';
 import type { ShardSet } from './shard-set.js';
 import { shardOwnership } from './ownership.js';
 import { RetryTimers } from './retry-timers.js';
@@ -47,6 +46,7 @@ import { StoreRetry } from './store-retry.js';
 import { SignalListeners } from './signal-listeners.js';
 import { requestEvents } from './requests.js';
 import { byRunId, recordCommitted } from './batch-parts.js';
+import { answer, stepBatch, type StepBatchDeps } from './step-batch.js';
 
 /** What a signal's event resolves and rejects with: nobody awaits it (its delivery is acked or given back). */
 const noop = (): void => undefined;
@@ -72,20 +72,14 @@ export class Coordinator {
   /** Since when heartbeats are heard: start, election, or the store back after failures (see `leaseGraceMs`). */
   private hearingSince = 0;
 
-  /** What stepping a run's events needs (one object, not closures per run and batch). */
-  private readonly stepDeps: StepRunDeps;
+  /** What stepping a batch's runs needs (one object, not closures per run and batch). */
+  private readonly batchDeps: StepBatchDeps;
   /** What committing a batch needs (likewise). */
   private readonly commitDeps: CommitDeps;
 
   constructor(private readonly options: CoordinatorOptions) {
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? silentLogger;
-    this.stepDeps = {
-      logger: this.logger,
-      maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
-      requeue: (...later) => this.pipeline.push(...later),
-      forget: (runId) => this.cache.delete(runId),
-    };
     this.pipeline = new Pipeline({
       commit: (batch) => this.commitBatch(batch),
       // The store is unreachable (a load failed): step them again later.
@@ -111,6 +105,16 @@ export class Coordinator {
       submit: (runId, event) => this.submit(runId, event),
     });
     this.cache = new RunCache(options.cacheSize ?? DEFAULT_CACHE_SIZE, options.cacheTtlMs ?? DEFAULT_CACHE_TTL_MS, this.clock);
+    this.batchDeps = {
+      step: {
+        logger: this.logger,
+        maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+        requeue: (...later) => this.pipeline.push(...later),
+        forget: (runId) => this.cache.delete(runId),
+      },
+      cache: this.cache,
+      toCommit: (live, expectedRev, out) => this.toCommit(live, expectedRev, out),
+    };
     this.commitDeps = {
       store: options.store,
       logger: this.logger,
@@ -302,38 +306,7 @@ export class Coordinator {
     }
     for (const [id, live] of created) runs.set(id, live);
     const now = this.clock.now();
-    const steps: Step[] = [];
-    /** The events answered by this batch, their reports taken now (the next batch may step their runs while this one is handed on). */
-    const answered: Pending[] = [];
-    for (const [runId, items] of byRun) {
-      const live = runs.get(runId);
-      if (live === undefined) {
-        for (const item of items) {
-          item.delivery?.ack(); // a signal for a run this store does not hold cannot succeed later
-          item.reject(new UnknownRunError(runId));
-        }
-        continue;
-      }
-      const expectedRev = live.state.rev;
-      const stepped = stepRunEvents(live, items, now, this.stepDeps);
-      if (stepped === undefined) continue;
-      const { out, applied } = stepped;
-      if (out.history.length === 0 && out.nodes.size === 0 && out.activations.size === 0) {
-        if (cached.has(runId)) {
-          // A cached copy may be stale (another coordinator or a client stepped the
-          // run since): the signal may report an execution it does not know yet.
-          // Acking it would lose it; only a copy fresh from the store can tell a
-          // duplicate or late signal from a new one, so step it again on one.
-          if (this.cache.get(runId) === live) this.cache.delete(runId);
-          this.pipeline.push(...applied);
-          continue;
-        }
-        for (const item of applied) answer(answered, item, live); // duplicates and late signals
-        continue;
-      }
-      live.state.rev = expectedRev + 1;
-      steps.push({ live, out, items: applied, commit: this.toCommit(live, expectedRev, out) });
-    }
+    const { steps, answered } = stepBatch(byRun, runs, cached, now, this.batchDeps);
     const committed = steps.length === 0 ? [] : await commitByShard(steps, fences, created, this.commitDeps);
     // Settled runs (failed and stalled ones too) leave the cache: a later change reloads them.
     for (const { out } of committed) for (const command of out.commands) if (command.type === 'finished') this.cache.delete(command.runId);
@@ -430,10 +403,4 @@ export class Coordinator {
     })();
     return this.closing;
   }
-}
-
-/** Adds an event to a batch's answers, with its report (the run as its step left it) if stepping did not set one. */
-function answer(answered: Pending[], item: Pending, live: LiveRun): void {
-  item.report ??= { status: live.state.status, graphVersion: live.state.graphVersion };
-  answered.push(item);
 }
