@@ -103,6 +103,9 @@ export class Coordinator {
       shards: () => this.shardSet?.owned(),
       graceLeft: (event) => this.leaseGraceLeft(event),
       submit: (runId, event) => this.submit(runId, event),
+      storeBack: () => {
+        this.hearingSince = this.clock.now();
+      },
     });
     this.cache = new RunCache(options.cacheSize ?? DEFAULT_CACHE_SIZE, options.cacheTtlMs ?? DEFAULT_CACHE_TTL_MS, this.clock);
     this.batchDeps = {

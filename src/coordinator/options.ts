@@ -85,7 +85,7 @@ export interface CoordinatorOptions {
   publishTimeoutMs?: number;
   /**
    * Grace period after an outage: for this long after the coordinator started,
-   * was elected, or its store came back, the end of a lease is not acted on
+   * was elected, or its store came back (to a commit or to an outbox poll), the end of a lease is not acted on
    * (the heartbeats of the outage are heard first), so a long task that still
    * runs is not dispatched again. See `docs/distributed.md`.
    * @default 30000

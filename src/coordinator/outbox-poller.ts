@@ -36,6 +36,8 @@ export interface PollerDeps {
   graceLeft(event: EngineEvent): number;
   /** Steps an event (resolves once committed). */
   submit(runId: string, event: EngineEvent): Promise<unknown>;
+  /** The store answered a poll again after failing one: an outage ended (the lease grace starts again). */
+  storeBack(): void;
 }
 
 /** Polls the outbox (see the module doc). */
@@ -47,6 +49,8 @@ export class OutboxPoller {
   /** The poll in flight, if any. */
   private polling: Promise<void> | undefined;
   private stopped = false;
+  /** A store call of the last poll failed (the store clock or the claim). */
+  private storeFailed = false;
 
   constructor(private readonly deps: PollerDeps) {
     this.backoff = new OutboxBackoff(deps.republishAfterMs);
@@ -84,11 +88,24 @@ export class OutboxPoller {
     const { store, transport, clock, logger } = this.deps;
     // Judged by the store's clock when it has one (shared by every poller), so
     // that a poller whose clock runs ahead does not take items others claimed.
-    const now = (await store.clock?.()) ?? clock.now();
-    // The shards owned now (they may have been given up while the clock was read): none, nothing to claim.
-    const shards = this.deps.shards();
-    if (shards?.length === 0) return;
-    const claimed = await store.claimOutbox(now, CLAIM_LIMIT, this.deps.republishAfterMs, shards);
+    let now: number;
+    let claimed: Awaited<ReturnType<Store['claimOutbox']>>;
+    try {
+      now = (await store.clock?.()) ?? clock.now();
+      // The shards owned now (they may have been given up while the clock was read): none, nothing to claim.
+      const shards = this.deps.shards();
+      if (shards?.length === 0) return;
+      claimed = await store.claimOutbox(now, CLAIM_LIMIT, this.deps.republishAfterMs, shards);
+    } catch (error) {
+      this.storeFailed = true;
+      throw error;
+    }
+    // Back after an outage that only the poller saw: heartbeats parked meanwhile (here or by
+    // another coordinator) may not be stepped yet, so the ends of leases wait out the grace again.
+    if (this.storeFailed) {
+      this.storeFailed = false;
+      this.deps.storeBack();
+    }
     // An end of lease within the grace period is left claimed: it is due again once the claim ends.
     const items = claimed.filter((item) => item.command.type !== 'schedule' || this.deps.graceLeft(scheduledEvent(item.command)) <= 0);
     if (items.length === 0) return;

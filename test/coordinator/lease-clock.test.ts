@@ -41,3 +41,35 @@ describe('Coordinator: the end of a lease and the store clock', () => {
     await coordinator.close();
   });
 });
+
+describe('Coordinator: the lease grace after an outage only the outbox poller saw', () => {
+  it('waits out the grace after the store answers a poll again before ending a lease', async () => {
+    const clock = new FakeClock();
+    const inner = new MemoryStore();
+    let down = false;
+    // The store's clock fails while the store is down: only the poller calls the store in that time.
+    const store: Store = Object.assign(Object.create(inner) as Store, {
+      clock: async () => {
+        if (down) throw new Error('store down');
+        return clock.now();
+      },
+    });
+    const dispatched: DispatchMessage[] = [];
+    const transport = stubTransport({ dispatch: async (messages) => void dispatched.push(...messages) });
+    const coordinator = new Coordinator({ store, transport, clock, leaseGraceMs: 5000 });
+    const run = liveRun(createRun(flow('lg').add(long.s()).definition(), { id: 'run-1', inputs: {}, validate: true, now: clock.now() }));
+    await coordinator.create(run);
+    await coordinator.submit('run-1', { type: 'task.heartbeat', node: 'lc-long', attempt: 1, leaseMs: 1000 });
+    down = true;
+    await clock.advance(6000); // the lease ended during the outage, and the grace since the start is over
+    await expect(coordinator.pollOutbox()).rejects.toThrow('store down');
+    down = false;
+    // The store is back: a heartbeat parked elsewhere during the outage may still come, so the lease is not ended yet.
+    await coordinator.pollOutbox();
+    expect(dispatched.map((m) => `${m.node}#${m.attempt}`)).toEqual(['lc-long#1']);
+    await clock.advance(10_000); // the grace after the store's return is over, and the claim too
+    await coordinator.pollOutbox();
+    expect(dispatched.map((m) => `${m.node}#${m.attempt}`)).toEqual(['lc-long#1', 'lc-long#1']);
+    await coordinator.close();
+  });
+});
