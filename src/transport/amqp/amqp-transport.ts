@@ -18,10 +18,10 @@ import { Isolation, Quarantine } from '../quarantine.js';
 import { checkShard } from '../shards.js';
 import type { AbortMessage, ConsumeOptions, Delivery, DispatchMessage, RequestDelivery, RequestOptions, RunReply, RunRequest, SignalMessage, Subscription, Transport } from '../port.js';
 import { announced, resolveAnnounce, type AnnounceMode } from './announce.js';
-import { deliverItems, Gate, resolveBatchOptions } from './batch.js';
+import { Gate, itemsHandler, resolveBatchOptions } from './batch.js';
 import { BatchPublisher } from './batch-publish.js';
 import { Batcher, callHandler, ManagedConsumer, toDelivery, type ConsumerSpec } from './consume.js';
-import { decodeBody, decodeItems } from './decode.js';
+import { decodeBody } from './decode.js';
 import { DeadLetterRecovery } from './dead-recovery.js';
 import { deleteTopology, peekQueue, type DeadLetter } from './dead-letters.js';
 import { AbortSchema, DispatchSchema, HistoryEntrySchema, SignalSchema } from './messages.js';
@@ -236,11 +236,7 @@ export class AmqpTransport implements Transport {
         bindings: [binding],
         prefetch,
         noAck: false,
-        onMessage: (message, settle) => {
-          const items = decodeItems(message, decode);
-          if (items === undefined) settle('reject');
-          else deliverItems(items, message.redelivered, settle, rest, (delivery) => gate.admit(delivery));
-        },
+        onMessage: itemsHandler(decode, rest, (delivery) => gate.admit(delivery)),
       });
     } catch (error) {
       quarantine.cancel();
@@ -293,11 +289,7 @@ export class AmqpTransport implements Transport {
         bindings: [],
         prefetch,
         noAck: false,
-        onMessage: (message, settle) => {
-          const items = decodeItems(message, decode);
-          if (items === undefined) settle('reject');
-          else deliverItems(items, message.redelivered, settle, rest, (delivery) => batcher.add(delivery));
-        },
+        onMessage: itemsHandler(decode, rest, (delivery) => batcher.add(delivery)),
       });
     } catch (error) {
       await release();

@@ -14,7 +14,7 @@ import { stringifyJson } from '../../codec/parse.js';
 import { ConfigError } from '../../errors.js';
 import type { Delivery } from '../port.js';
 import type { Outcome, Settle } from './consume.js';
-import type { Item } from './decode.js';
+import { decodeItems, type DecodeContext, type Item } from './decode.js';
 
 /** Options of batching (`AmqpOptions.batch`). */
 export interface BatchOptions {
@@ -186,7 +186,7 @@ export class Gate<T> {
  * {@link splitSettle}); a malformed item is rejected at once, so it is
  * dead-lettered alone. `partial` gets the bodies to requeue and to dead-letter.
  */
-export function deliverItems<T>(
+function deliverItems<T>(
   items: Item<T>[],
   redelivered: boolean,
   settle: Settle,
@@ -203,4 +203,21 @@ export function deliverItems<T>(
     if (item.bad !== undefined) once('reject');
     else each({ body: item.body, redelivered, ack: () => once('ack'), requeue: () => once('requeue'), reject: () => once('reject') });
   });
+}
+
+/**
+ * A consumer's message handler for batch-capable bodies: decodes the items
+ * (a body that is not even a message or a list of them is rejected whole) and
+ * hands each on to `sink` as its own delivery (see {@link deliverItems}).
+ */
+export function itemsHandler<T>(
+  decode: DecodeContext<T>,
+  partial: (requeued: unknown[], rejected: unknown[]) => Promise<void>,
+  sink: (delivery: Delivery<T>) => void,
+): (message: Parameters<typeof decodeItems>[0] & { redelivered: boolean }, settle: Settle) => void {
+  return (message, settle) => {
+    const items = decodeItems(message, decode);
+    if (items === undefined) settle('reject');
+    else deliverItems(items, message.redelivered, settle, partial, sink);
+  };
 }
