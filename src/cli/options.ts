@@ -11,6 +11,7 @@ import { parseJson } from '../codec/parse.js';
 import { ConfigError } from '../errors.js';
 import { checkName } from '../model/names.js';
 import { DEFAULT_METRICS_HOST } from '../observability/metrics-server.js';
+import { ANNOUNCE_ENV } from '../transport/amqp/announce.js';
 
 /** A connection flag with its environment variable. */
 export function storeOption(): Option {
@@ -119,6 +120,17 @@ export function parseInteger(text: string, what: string, min: number, max = Numb
     throw new ConfigError(`${what} expected an integer ${range}, got ${JSON.stringify(text)}`);
   }
   return n;
+}
+
+/**
+ * `--announce <mode>` for the processes that coordinate (`worker`, `coordinator`):
+ * which history entries they announce on the topic exchange (docs/amqp.md).
+ */
+export function announceOption(): Option {
+  return new Option('--announce <mode>', 'history entries announced on the topic exchange: outcomes, or all (node.started too: live progress shows running nodes)')
+    .env(ANNOUNCE_ENV)
+    .choices(['outcomes', 'all'])
+    .default('outcomes');
 }
 
 /** `--json` for read commands. */

@@ -22,7 +22,7 @@ describe.skipIf(servicesSkipped())('the CLI on a distributed run', () => {
     // Message signing on for every process: the worker, and each command's client and coordinator (docs/security.md).
     const signing = { TASKWIRE_SIGNING_KEY: `cli-test-signing-key-${randomUUID()}` };
     env = { TASKWIRE_BROKER_URL: await requireRabbit(), TASKWIRE_STORE_URL: await requirePostgres(), TASKWIRE_PREFIX: space.prefix, TASKWIRE_SCHEMA: space.schema, ...signing };
-    worker = spawn(process.execPath, [join(ROOT, 'bin/taskwire.js'), 'worker', '--tasks', 'examples/seed.ts'], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    worker = spawn(process.execPath, [join(ROOT, 'bin/taskwire.js'), 'worker', '--tasks', 'examples/seed.ts', '--announce', 'all'], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
     await new Promise<void>((ready, fail) => {
       let seen = '';
       worker?.stderr?.on('data', (chunk: Buffer) => {
@@ -36,6 +36,13 @@ describe.skipIf(servicesSkipped())('the CLI on a distributed run', () => {
 
   it('signs and verifies its messages', () => {
     expect(workerLog).toMatch(/"signing":true/);
+  });
+
+  it('announces what --announce asks for, and refuses a mode it does not know', async () => {
+    expect(workerLog).toMatch(/"announce":"all"/);
+    const refused = await tw(['worker', '--tasks', 'examples/seed.ts', '--announce', 'every']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain("'--announce <mode>' argument 'every' is invalid. Allowed choices are outcomes, all.");
   });
 
   afterAll(async () => {

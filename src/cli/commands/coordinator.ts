@@ -9,8 +9,9 @@ import { collectDefaultMetrics } from 'prom-client';
 import { connect } from '../../runtime/connect.js';
 import { serveMetrics } from '../../observability/metrics-server.js';
 import { TaskwireMetrics } from '../../observability/metrics.js';
+import type { AnnounceMode } from '../../transport/amqp/announce.js';
 import { createLogger } from '../../observability/pino-logger.js';
-import { brokerOption, connectionOptions, metricsAddress, metricsOptions, prefixOption, schemaOption, storeOption, type ConnectionFlags, type MetricsFlags } from '../options.js';
+import { announceOption, brokerOption, connectionOptions, metricsAddress, metricsOptions, prefixOption, schemaOption, storeOption, type ConnectionFlags, type MetricsFlags } from '../options.js';
 import { untilSignal } from './worker.js';
 
 /** Registers the `coordinator` command. */
@@ -18,23 +19,24 @@ export function coordinatorCommand(program: Command): void {
   const command = program
     .command('coordinator')
     .description('take task signals from RabbitMQ and step runs (several may run at once)')
+    .addOption(announceOption())
     .addOption(storeOption())
     .addOption(brokerOption().makeOptionMandatory())
     .addOption(prefixOption())
     .addOption(schemaOption());
   for (const option of metricsOptions()) command.addOption(option);
-  command.action(async (flags: ConnectionFlags & MetricsFlags) => {
+  command.action(async (flags: ConnectionFlags & MetricsFlags & { announce: AnnounceMode }) => {
     // The metrics address is checked and taken before connecting (see `taskwire worker`).
     const address = metricsAddress(flags);
     const logger = createLogger({ base: { role: 'coordinator' } });
     const recorder = new TaskwireMetrics();
     collectDefaultMetrics({ register: recorder.registry });
     const metrics = address === undefined ? undefined : await serveMetrics(address.port, recorder.registry, address.host);
-    const client = await connect({ ...connectionOptions(flags), worker: false, coordinator: true, logger, metrics: recorder }).catch(async (error: unknown) => {
+    const client = await connect({ ...connectionOptions(flags), worker: false, coordinator: true, announce: flags.announce, logger, metrics: recorder }).catch(async (error: unknown) => {
       await metrics?.close();
       throw error;
     });
-    logger.info({ metricsPort: metrics?.port, metricsHost: metrics?.host }, 'ready');
+    logger.info({ announce: flags.announce, metricsPort: metrics?.port, metricsHost: metrics?.host }, 'ready');
     await untilSignal(logger, async () => {
       await client.close();
       await metrics?.close();

@@ -10,10 +10,11 @@ import { Option, type Command } from 'commander';
 import { connect } from '../../runtime/connect.js';
 import { createLogger } from '../../observability/pino-logger.js';
 import { loadTasks } from '../load-flow.js';
-import { brokerOption, collect, connectionOptions, metricsAddress, metricsOptions, parseInteger, prefixOption, schemaOption, storeOption, type ConnectionFlags, type MetricsFlags } from '../options.js';
+import { announceOption, brokerOption, collect, connectionOptions, metricsAddress, metricsOptions, parseInteger, prefixOption, schemaOption, storeOption, type ConnectionFlags, type MetricsFlags } from '../options.js';
 import { collectDefaultMetrics } from 'prom-client';
 import { serveMetrics } from '../../observability/metrics-server.js';
 import { TaskwireMetrics } from '../../observability/metrics.js';
+import type { AnnounceMode } from '../../transport/amqp/announce.js';
 
 interface WorkerFlags extends ConnectionFlags, MetricsFlags {
   tasks: string;
@@ -22,6 +23,7 @@ interface WorkerFlags extends ConnectionFlags, MetricsFlags {
   coordinator: boolean;
   shutdownGrace: string;
   leaseAfter: string;
+  announce: AnnounceMode;
 }
 
 /** Registers the `worker` command. */
@@ -35,6 +37,7 @@ export function workerCommand(program: Command): void {
     .option('--no-coordinator', 'do not take signals (run coordinators separately)')
     .addOption(new Option('--shutdown-grace <ms>', 'time running tasks get to finish on SIGTERM').env('TASKWIRE_SHUTDOWN_GRACE_MS').default('10000'))
     .addOption(new Option('--lease-after <ms>', 'acknowledge executions running longer early and hold a lease (< the broker consumer timeout)').env('TASKWIRE_LEASE_AFTER_MS').default('1200000'))
+    .addOption(announceOption())
     .addOption(storeOption())
     .addOption(brokerOption().makeOptionMandatory())
     .addOption(prefixOption())
@@ -59,6 +62,7 @@ export function workerCommand(program: Command): void {
       concurrency,
       shutdownGraceTimeMs,
       leaseAfterMs,
+      announce: flags.announce,
       logger,
       metrics: recorder,
       ...(flags.queue === undefined ? {} : { queues: flags.queue }),
@@ -66,7 +70,7 @@ export function workerCommand(program: Command): void {
       await metrics?.close();
       throw error;
     });
-    logger.info({ tasks: tasks.map((t) => t.name), coordinator: flags.coordinator, metricsPort: metrics?.port, metricsHost: metrics?.host }, 'ready');
+    logger.info({ tasks: tasks.map((t) => t.name), coordinator: flags.coordinator, announce: flags.announce, metricsPort: metrics?.port, metricsHost: metrics?.host }, 'ready');
     await untilSignal(logger, async () => {
       await client.close();
       await metrics?.close();
