@@ -8,12 +8,14 @@
  *   npm run bench -- --smoke                       # CI: tiny sizes, 1 run, memory + sqlite (< 30 s)
  *   npm run bench -- --modes memory --workloads chain,throughput --runs 5
  *   npm run bench -- --peers /tmp/peers/bullmq.jsonl   # ratios against peer lines in the table
+ *   npm run bench -- --peer-scripts /tmp/peers/node/bullmq-bench.mjs   # BullMQ run right before and after, ratios to both
  */
-import { appendFileSync, readFileSync } from 'node:fs';
+import { appendFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { MODE_NAMES, openMode, workerLines, type Mode, type ModeName, type ModeOptions, type Session } from './modes.js';
-import { fmt, median, medianIndex, r1, r3, r4, spreadPct, table } from './stats.js';
+import { loadPeers, runPeerScripts, summaryTable, type PeerLine, type Rec } from './peers.js';
+import { median, medianIndex, r1, r3, r4, spreadPct } from './stats.js';
 import {
   chain,
   events,
@@ -57,12 +59,13 @@ const HELP = `taskwire benchmark: W1 chain, W2 fanout, W3 throughput, W4 events,
   --concurrency n        amqp-pg: --concurrency of each worker (64)
   --embedded-concurrency n  memory/sqlite: worker concurrency (16, the library default)
   --peers f1,f2          peer JSONL files (bullmq-bench.mjs output, ...): ratios and targets in the table
+  --peer-scripts s1,s2   peer scripts (e.g. a copy of ../shared/bench/peers/node/bullmq-bench.mjs, its npm ci done) run
+                         with node right before and right after taskwire: their lines (with "phase") join the output,
+                         the table gives the ratio to each, and a ratio target must hold against both
   --out file             also append the JSON lines to this file
   --smoke                tiny sizes, 1 run, memory + sqlite (what CI runs)
   --skip-verify          do not read back every W3 result after the timed window (cleaner CPU profiles)
 `;
-
-type Rec = Record<string, unknown> & { system: string; workload: string; n?: number; seconds?: number; error?: string };
 
 async function main(): Promise<number> {
   const { values: opt } = parseArgs({
@@ -90,6 +93,7 @@ async function main(): Promise<number> {
       concurrency: { type: 'string', default: '64' },
       'embedded-concurrency': { type: 'string', default: '16' },
       peers: { type: 'string' },
+      'peer-scripts': { type: 'string' },
       out: { type: 'string' },
       smoke: { type: 'boolean', default: false },
       'skip-verify': { type: 'boolean', default: false },
@@ -140,7 +144,8 @@ async function main(): Promise<number> {
   const warmupMs = Number(opt['warmup-s'] ?? (smoke ? 0 : 1)) * 1000;
   if (!Number.isFinite(warmupMs) || warmupMs < 0) throw new Error(`--warmup-s expected a number of seconds, got ${opt['warmup-s']}`);
   const scaleTimeoutMs = int(opt['scale-timeout'], 600, 'scale-timeout') * 1000;
-  const peers = loadPeers(opt.peers);
+  const peers: PeerLine[] = loadPeers(opt.peers);
+  const peerScripts = (opt['peer-scripts'] ?? '').split(',').filter(Boolean);
   const log = (message: string): void => void process.stderr.write(`[bench] ${message}\n`);
   const modeOptions: ModeOptions = {
     broker: opt.broker,
@@ -153,11 +158,19 @@ async function main(): Promise<number> {
     log,
   };
   const records: Rec[] = [];
-  const emit = (rec: Rec): void => {
-    records.push(rec);
+  const write = (rec: Rec | PeerLine): void => {
     const line = JSON.stringify(rec);
     process.stdout.write(`${line}\n`);
     if (opt.out !== undefined) appendFileSync(opt.out, `${line}\n`);
+  };
+  const emit = (rec: Rec): void => {
+    records.push(rec);
+    write(rec);
+  };
+  const measurePeers = async (phase: 'before' | 'after'): Promise<void> => {
+    const lines = await runPeerScripts(peerScripts, phase, log);
+    for (const line of lines) write(line);
+    peers.push(...lines);
   };
 
   let current: Mode | undefined;
@@ -170,6 +183,7 @@ async function main(): Promise<number> {
 
   const started = performance.now();
   log(`modes ${modes.join(',')}; workloads ${workloads.join(',')}; runs ${runs}; sizes ${JSON.stringify(sizes)}${smoke ? ' (smoke)' : ''}`);
+  await measurePeers('before');
   for (const modeName of modes) {
     let mode: Mode;
     try {
@@ -196,6 +210,7 @@ async function main(): Promise<number> {
       current = undefined;
     }
   }
+  await measurePeers('after');
   log(`done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   process.stderr.write(`\n${summaryTable(records, peers)}\n`);
   return records.some((rec) => rec.error !== undefined) ? 1 : 0;
@@ -390,88 +405,6 @@ async function cancelRun(mode: Mode, runId: string, log: (m: string) => void): P
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   return Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer after ${ms} ms`)), ms)))]).finally(() => clearTimeout(timer));
-}
-
-// ---- peers, targets, table -----------------------------------------------------------
-
-type PeerLine = { system: string; workload: string; tasks_per_s?: number; per_hop_ms?: number; seconds?: number; p50_ms?: number; p99_ms?: number };
-
-function loadPeers(files: string | undefined): PeerLine[] {
-  if (files === undefined) return [];
-  const lines: PeerLine[] = [];
-  for (const file of files.split(',').filter(Boolean)) {
-    for (const line of readFileSync(file, 'utf8').split('\n')) {
-      if (!line.startsWith('{')) continue;
-      try {
-        const parsed = JSON.parse(line) as PeerLine;
-        if (typeof parsed.system === 'string' && typeof parsed.workload === 'string' && parsed.system !== 'taskwire' && !parsed.system.startsWith('taskwire-')) lines.push(parsed);
-      } catch {
-        // not a JSON line
-      }
-    }
-  }
-  return lines;
-}
-
-/** The last BullMQ line of a workload. */
-function bullmq(peers: PeerLine[], workload: string): PeerLine | undefined {
-  return peers.filter((p) => p.system === 'bullmq' && p.workload === workload).at(-1);
-}
-
-/** The target of a (mode, workload), checked. */
-function target(rec: Rec, peers: PeerLine[]): string {
-  const tps = rec['tasks_per_s'] as number | undefined;
-  const hop = rec['per_hop_ms'] as number | undefined;
-  const check = (ok: boolean, text: string): string => `${ok ? 'ok' : 'MISS'} (${text})`;
-  const mode = rec.system.replace(/^taskwire-/, '');
-  if (rec.error !== undefined || tps === undefined) return '';
-  // Targets are set for the peers' sizes only.
-  const standard: Record<string, number> = { chain: 200, fanout: 1002, throughput: 3000, events: 10_000 };
-  if (standard[rec.workload] !== rec.n) return '';
-  const peer = bullmq(peers, rec.workload)?.tasks_per_s;
-  if (mode === 'memory' && rec.workload === 'chain' && hop !== undefined) return check(hop <= 0.01, '<= 10 us/hop');
-  if (mode === 'memory' && rec.workload === 'throughput') return check(tps >= 200_000, '>= 200,000/s');
-  if (mode === 'sqlite' && rec.workload === 'throughput') return check(tps >= 50_000, '>= 50,000/s');
-  if (mode === 'amqp-pg' && rec.workload === 'chain' && hop !== undefined) return check(hop <= 1, '<= 1 ms/hop');
-  if (mode === 'amqp-pg' && rec.workload === 'fanout') return peer === undefined ? '>= 1.5x BullMQ (no peer line)' : check(tps >= 1.5 * peer, '>= 1.5x BullMQ');
-  if (mode === 'amqp-pg' && (rec.workload === 'throughput' || rec.workload === 'events')) return peer === undefined ? '>= BullMQ (no peer line)' : check(tps >= peer, '>= BullMQ');
-  return '';
-}
-
-function summaryTable(records: Rec[], peers: PeerLine[]): string {
-  const rows: string[][] = [['system', 'workload', 'n', 'seconds', 'spread%', 'tasks/s', 'per hop ms', 'p50/p99 ms', 'peak RSS MB', 'us/node', 'x BullMQ', 'target']];
-  for (const rec of records) {
-    if (rec.error !== undefined) {
-      rows.push([rec.system, rec.workload, fmt(rec.n, 0), 'ERROR', '', '', '', '', '', '', '', rec.error.slice(0, 60)]);
-      continue;
-    }
-    const peer = bullmq(peers, rec.workload)?.tasks_per_s;
-    const tps = rec['tasks_per_s'] as number | undefined;
-    const p50 = rec['p50_ms'] as number | undefined;
-    rows.push([
-      rec.system,
-      rec.workload,
-      fmt(rec.n, 0),
-      fmt(rec.seconds, 4),
-      fmt(rec['spread_pct'] as number, 1),
-      fmt(tps, 0),
-      rec['per_hop_ms'] === undefined ? '' : fmt(rec['per_hop_ms'] as number, 4),
-      p50 === undefined ? '' : `${fmt(p50, 1)} / ${fmt(rec['p99_ms'] as number, 1)}`,
-      rec['peak_rss_mb'] === undefined ? '' : fmt(rec['peak_rss_mb'] as number, 0),
-      rec['us_per_node'] === undefined ? '' : fmt(rec['us_per_node'] as number, 1),
-      peer === undefined || tps === undefined ? '' : `${r3(tps / peer)}`,
-      target(rec, peers),
-    ]);
-  }
-  const peerRows = peers.filter((p) => p.tasks_per_s !== undefined && ['chain', 'fanout', 'throughput', 'events'].includes(p.workload));
-  const peerTable =
-    peerRows.length === 0
-      ? ''
-      : `\n\npeers:\n${table([
-          ['system', 'workload', 'seconds', 'tasks/s', 'per hop ms', 'p50/p99 ms'],
-          ...peerRows.map((p) => [p.system, p.workload, fmt(p.seconds, 4), fmt(p.tasks_per_s, 0), p.per_hop_ms === undefined ? '' : fmt(p.per_hop_ms, 3), p.p50_ms === undefined ? '' : `${fmt(p.p50_ms, 1)} / ${fmt(p.p99_ms, 1)}`]),
-        ])}`;
-  return `${table(rows)}${peerTable}`;
 }
 
 main().then(
