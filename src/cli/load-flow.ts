@@ -21,15 +21,28 @@ export interface LoadedFlow {
   inputs: Record<string, unknown>;
 }
 
-/** Imports a module, TypeScript included (through tsx). */
+/** Imports a module, TypeScript included (through tsx), and gives its exports ({@link moduleExports}). */
 export async function importModule(file: string): Promise<Record<string, unknown>> {
   const path = resolve(file);
   if (!existsSync(path)) throw new ConfigError(`file not found: ${file}`);
   if (/\.[cm]?tsx?$/.test(path)) {
     const { tsImport } = await import('tsx/esm/api');
-    return (await tsImport(pathToFileURL(path).href, import.meta.url)) as Record<string, unknown>;
+    return moduleExports((await tsImport(pathToFileURL(path).href, import.meta.url)) as Record<string, unknown>);
   }
-  return (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+  return moduleExports((await import(pathToFileURL(path).href)) as Record<string, unknown>);
+}
+
+/**
+ * The exports of an imported module. A module compiled to CommonJS (a `.ts` file
+ * outside a `"type": "module"` package, as tsx loads it from the installed
+ * command; a `.cjs` file built from ESM) arrives as `{ default: module.exports }`
+ * with `__esModule` set on `module.exports`: its exports are `module.exports`,
+ * so that its `default` is the file's default export.
+ */
+export function moduleExports(namespace: Record<string, unknown>): Record<string, unknown> {
+  const inner = namespace['default'];
+  if (typeof inner === 'object' && inner !== null && (inner as { __esModule?: unknown }).__esModule === true) return inner as Record<string, unknown>;
+  return namespace;
 }
 
 /** Loads a flow file (see the module doc for the convention). */

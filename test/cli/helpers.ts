@@ -3,7 +3,7 @@
  * dist/ is absent) against a temporary SQLite store.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -11,6 +11,14 @@ import { join, resolve } from 'node:path';
 export const ROOT = resolve(import.meta.dirname, '../..');
 
 const BIN = join(ROOT, 'bin/taskwire.js');
+
+/**
+ * `TEST_BUILT_CLI=1` (what `.ci/run` sets after `npm run build`): the commands must
+ * run the compiled package (`dist/`), as installed, not the sources.
+ */
+if (process.env['TEST_BUILT_CLI'] === '1' && !existsSync(join(ROOT, 'dist/cli/main.js'))) {
+  throw new Error('TEST_BUILT_CLI=1 but dist/cli/main.js is missing: run `npm run build` first');
+}
 
 /** What a command did. */
 export interface Result {
