@@ -98,6 +98,36 @@ export async function migrate(pool: Pool, schema: string = DEFAULT_SCHEMA, optio
   return (await migrateSchema(pool, schema, options)).applied;
 }
 
+/** What a schema lacks, read without changing anything ({@link pendingMigrations}). */
+export interface PendingMigrations {
+  /** Whether the schema exists. */
+  exists: boolean;
+  /** The migrations {@link migrate} would apply, in order. */
+  pending: Migration[];
+  /** The schema's shard count; undefined before the migration that records it. */
+  shards: number | undefined;
+}
+
+/**
+ * The migrations `schema` lacks and its shard count, read in one read-only
+ * transaction (what `taskwire migrate --dry-run` prints).
+ *
+ * @throws ConfigError as {@link migrate} for a bad name or a schema migrated by a newer taskwire.
+ */
+export async function pendingMigrations(pool: Pool, schema: string = DEFAULT_SCHEMA): Promise<PendingMigrations> {
+  const quoted = quoteSchema(schema);
+  const found = await pool.query<{ exists: boolean; migrations: boolean; settings: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1) AS exists,
+            to_regclass($2) IS NOT NULL AS migrations, to_regclass($3) IS NOT NULL AS settings`,
+    [schema, `${quoted}.taskwire_migrations`, `${quoted}.taskwire_settings`],
+  );
+  const { exists = false, migrations = false, settings = false } = found.rows[0] ?? {};
+  const applied = new Set(migrations ? (await pool.query<{ version: number }>(`SELECT version FROM ${quoted}.taskwire_migrations`)).rows.map((row) => row.version) : []);
+  checkNotNewer(schema, applied);
+  const shards = settings ? Number((await pool.query<{ value: unknown }>(readShardsSql(quoted))).rows[0]?.value) : undefined;
+  return { exists, pending: MIGRATIONS.filter((m) => !applied.has(m.version)), shards };
+}
+
 /** {@link migrate}, also returning the schema's shard count (read in the same transaction). */
 export async function migrateSchema(pool: Pool, schema: string = DEFAULT_SCHEMA, options: MigrateOptions = {}): Promise<Migrated> {
   const quoted = quoteSchema(schema);

@@ -310,18 +310,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     throw new ConfigError(`openPostgresStore: \`poolSize\` must be a positive integer, got ${String(poolSize)}`);
   }
   if (poolSize !== undefined && url === undefined) throw new ConfigError('openPostgresStore: `poolSize` applies to the pool created from `url`, not to a given `pool`');
-  let pool = options.pool;
-  if (pool === undefined) {
-    try {
-      // TCP keepalive: a connection whose peer vanished (a half-open one) errors instead of waiting for ever.
-      pool = new pg.Pool({ connectionString: url, max: poolSize ?? 10, keepAlive: true, keepAliveInitialDelayMillis: 10_000 });
-    } catch (error) {
-      throw connectError(error, url);
-    }
-    // An idle connection that breaks emits 'error' on the pool; without a listener it would crash the process.
-    // The pool drops that connection and opens a new one on the next query.
-    pool.on('error', () => undefined);
-  }
+  const pool = options.pool ?? createPool(url as string, poolSize ?? 10);
   let migrated: { shards: number };
   try {
     migrated = await migrateSchema(pool, schema, { shards });
@@ -330,6 +319,37 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     throw connectError(error, url);
   }
   return new PostgresStore(pool, schema, options.pool === undefined, { intervalMs: lockCheckIntervalMs, timeoutMs: lockCheckTimeoutMs, clock }, migrated.shards);
+}
+
+/** A pool on `url` (a bad URL is a StoreError without its password). */
+function createPool(url: string, max: number): Pool {
+  let pool: Pool;
+  try {
+    // TCP keepalive: a connection whose peer vanished (a half-open one) errors instead of waiting for ever.
+    pool = new pg.Pool({ connectionString: url, max, keepAlive: true, keepAliveInitialDelayMillis: 10_000 });
+  } catch (error) {
+    throw connectError(error, url);
+  }
+  // An idle connection that breaks emits 'error' on the pool; without a listener it would crash the process.
+  // The pool drops that connection and opens a new one on the next query.
+  pool.on('error', () => undefined);
+  return pool;
+}
+
+/**
+ * Runs `fn` on a one-connection pool on `url`, then ends the pool; errors are
+ * rethrown with the password masked, as {@link openPostgresStore} does (for
+ * `taskwire migrate`, which works on the schema without opening a store).
+ */
+export async function withPostgresPool<T>(url: string, fn: (pool: Pool) => Promise<T>): Promise<T> {
+  const pool = createPool(url, 1);
+  try {
+    return await fn(pool);
+  } catch (error) {
+    throw connectError(error, url);
+  } finally {
+    await pool.end().catch(() => undefined);
+  }
 }
 
 /** An error raised while opening, with the password of `url` masked everywhere in the message. */
