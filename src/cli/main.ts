@@ -4,6 +4,7 @@
  *
  * @packageDocumentation
  */
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { controlCommands } from './commands/control.js';
 import { coordinatorCommand } from './commands/coordinator.js';
@@ -17,10 +18,16 @@ import { validateCommand } from './commands/validate.js';
 import { workerCommand } from './commands/worker.js';
 import { addUrlFileOptions } from './options.js';
 
+/** The package's version, from its package.json (two folders up from `src/cli/` and from `dist/cli/`). */
+export function packageVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
 /** Builds the program (exported for tests). */
 export function program(): Command {
   const cli = new Command('taskwire')
     .description('taskwire: event-driven task workflows you can rewire while they run')
+    .version(packageVersion(), '-V, --version', 'print the version of taskwire')
     .showHelpAfterError()
     .configureHelp({ showGlobalOptions: true })
     // Usage errors throw (exit code 2 below) instead of exiting with 1, which means "run not succeeded".

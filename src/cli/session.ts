@@ -45,16 +45,37 @@ export async function withClient<T>(flags: ConnectionFlags, use: (client: Client
 }
 
 /**
+ * The id of the run `text` names, as git takes commit prefixes: `text` itself
+ * when a run has that id, else the one run whose id starts with it. No run
+ * starting with it: `text` (the command then reports the unknown run).
+ *
+ * @throws ConfigError when several runs start with `text` and none is `text`, naming some of them.
+ */
+export async function resolveRunId(store: Store, text: string): Promise<string> {
+  const matches = await store.listRuns({ idPrefix: text, limit: 5 });
+  if (matches.length <= 1 || matches.some((run) => run.id === text)) return matches[0]?.id ?? text;
+  if ((await store.loadRun(text)) !== undefined) return text;
+  const some = matches.map((run) => run.id).join(', ');
+  throw new ConfigError(`run id prefix "${text}" is ambiguous: it starts ${some}${matches.length === 5 ? ', ...' : ''} (give more of the id)`);
+}
+
+/** {@link withClient} on the run `text` names ({@link resolveRunId}). */
+export function withRun<T>(flags: ConnectionFlags, text: string, use: (run: RunHandle, store: Store) => Promise<T>): Promise<T> {
+  return withClient(flags, async (client, store) => use(client.run(await resolveRunId(store, text)), store));
+}
+
+/**
  * Applies a change to a run and prints what changed with the new graph version
  * (`linked a -> b: graph version 4 (run running)`). Embedded, nothing executes
  * in this process: nodes the change started are named on standard error.
+ * `what` may name the run: it gets the run's full id.
  */
-export async function applyChange(flags: ClientFlags, runId: string, what: string, change: (run: RunHandle) => Promise<StepReport>): Promise<void> {
-  await withClient(flags, async (client) => {
-    const run = client.run(runId);
+export async function applyChange(flags: ClientFlags, runId: string, what: string | ((id: string) => string), change: (run: RunHandle) => Promise<StepReport>): Promise<void> {
+  await withRun(flags, runId, async (run) => {
     const report = await change(run);
-    if (flags.json === true) printJson({ run: runId, change: what, status: report.status, graphVersion: report.graphVersion });
-    else out(`${what}: graph version ${report.graphVersion} (run ${report.status})`);
+    const said = typeof what === 'string' ? what : what(run.id);
+    if (flags.json === true) printJson({ run: run.id, change: said, status: report.status, graphVersion: report.graphVersion });
+    else out(`${said}: graph version ${report.graphVersion} (run ${report.status})`);
   });
 }
 

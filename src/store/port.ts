@@ -102,6 +102,8 @@ export interface RunFilter {
   status?: RunStatus[];
   /** Only runs of this flow. */
   flow?: string;
+  /** Only runs whose id starts with this text (the CLI's run id prefixes). */
+  idPrefix?: string;
   /**
    * At most this many, newest first.
    * @default 100

@@ -40,6 +40,23 @@ describe('reading runs', () => {
     expect(snapshot).toMatchObject({ status: 'succeeded', nodes: { add: { status: 'succeeded', result: 3 }, mult: { result: 9 } } });
   });
 
+  it('a run id prefix names the run, as git takes commit prefixes; an ambiguous one is refused, naming the runs', async () => {
+    const show = await box.tw(['show', runId.slice(0, 8)]);
+    expect(show.code, show.stderr).toBe(0);
+    expect(show.stdout).toContain(`run ${runId} (My-distributed-flow) succeeded`);
+    expect((await box.tw(['history', runId.slice(0, 8), '--json'])).code).toBe(0);
+    expect((await box.tw(['graph', runId.slice(0, 8)])).stdout).toContain('mult');
+    const other = json<{ id: string }>(await box.tw(['run', join(ROOT, 'examples/seed.ts'), '--json'])).id;
+    let common = 0;
+    while (runId[common] === other[common]) common++;
+    const ambiguous = await box.tw(['show', runId.slice(0, common)]);
+    expect(ambiguous.code).toBe(2);
+    expect(ambiguous.stderr).toContain(`run id prefix "${runId.slice(0, common)}" is ambiguous`);
+    expect(ambiguous.stderr).toContain(runId);
+    expect(ambiguous.stderr).toContain(other);
+    expect((await box.tw(['show', other.slice(0, common + 1)])).stdout).toContain(`run ${other} (My-distributed-flow)`);
+  });
+
   it('an unknown run is an error with its code (exit 2)', async () => {
     for (const command of ['show', 'history', 'graph']) {
       const result = await box.tw([command, 'no-such-run']);

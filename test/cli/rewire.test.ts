@@ -135,7 +135,7 @@ describe('rewiring a run from the terminal', () => {
   });
 
   it('cancel ends the run; a cancelled run refuses changes', async () => {
-    expect(ok(await box.tw(['cancel', runId]))).toBe(`cancelled run ${runId}: graph version 9 (run cancelled)`);
+    expect(ok(await box.tw(['cancel', runId.slice(0, 8)]))).toBe(`cancelled run ${runId}: graph version 9 (run cancelled)`); // a prefix names the run, the message the full id
     const retry = await box.tw(['retry', runId, 'verify']);
     expect(retry.code).toBe(2);
     expect(retry.stderr).toContain('cannot be changed (TW_INVALID_CHANGE)');

@@ -1,6 +1,7 @@
 /**
  * `taskwire run`, `validate`, `notify` and usage, as subprocesses.
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, event, flow, task } from '../../src/index.js';
@@ -35,6 +36,15 @@ describe('taskwire run', () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('TASKWIRE_STORE_URL');
     expect(result.stdout).toContain('TASKWIRE_BROKER_URL');
+  });
+
+  it('--version prints the package version', async () => {
+    const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V']) {
+      const result = await box.tw([flag], { store: false });
+      expect(result.code).toBe(0);
+      expect(result.stdout.trim()).toBe(version);
+    }
   });
 
   it('a usage error exits with code 2', async () => {

@@ -364,6 +364,19 @@ export function storeContract(name: string, factory: StoreFactory): void {
       expect(await ids({ status: [] })).toEqual([]);
     });
 
+    it('lists runs by id prefix, the prefix taken literally', async () => {
+      await store.commit(['ab1', 'ab2', 'abc', 'b_1', 'b%2', 'x'].map((id, i) => bareRun(id, { createdAt: i })));
+      const ids = async (idPrefix: string, limit?: number) => (await store.listRuns({ idPrefix, ...(limit === undefined ? {} : { limit }) })).map((r) => r.id);
+      expect(await ids('ab')).toEqual(['abc', 'ab2', 'ab1']);
+      expect(await ids('ab', 2)).toEqual(['abc', 'ab2']);
+      expect(await ids('abc')).toEqual(['abc']);
+      expect(await ids('b_')).toEqual(['b_1']);
+      expect(await ids('b%')).toEqual(['b%2']);
+      expect(await ids('zz')).toEqual([]);
+      expect((await store.listRuns({ idPrefix: 'ab', flow: 'orders' })).map((r) => r.id)).toEqual(['abc', 'ab2', 'ab1']);
+      expect((await store.listRuns({ idPrefix: 'ab', flow: 'billing' })).map((r) => r.id)).toEqual([]);
+    });
+
     it('lists live run ids: all but succeeded, rolled_back, rollback_failed and cancelled', async () => {
       const statuses: RunStatus[] = ['running', 'stalled', 'failed', 'listening', 'stopping', 'rolling_back', 'rolled_back', 'rollback_failed', 'succeeded', 'cancelled'];
       await store.commit(statuses.map((status) => bareRun(status, { status })));

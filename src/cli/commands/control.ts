@@ -46,13 +46,13 @@ export function controlCommands(program: Command): void {
 
   clientOptions(program.command('cancel').description('cancel a run: running tasks see their AbortSignal fire, unfinished nodes are cancelled').argument('<runId>', 'the run')).action(
     async (runId: string, flags: ClientFlags) => {
-      await applyChange(flags, runId, `cancelled run ${runId}`, (run) => run.cancel());
+      await applyChange(flags, runId, (id) => `cancelled run ${id}`, (run) => run.cancel());
     },
   );
 
   clientOptions(program.command('stop').description('stop persistent listeners and events: no new activations, running ones finish').argument('<runId>', 'the run')).action(
     async (runId: string, flags: ClientFlags) => {
-      await applyChange(flags, runId, `stopped run ${runId}`, (run) => run.stop());
+      await applyChange(flags, runId, (id) => `stopped run ${id}`, (run) => run.stop());
     },
   );
 

@@ -10,7 +10,7 @@ import { UnknownRunError } from '../../errors.js';
 import { flowGraph, GRAPH_FORMATS, renderGraph, runGraph, type Graph, type GraphFormat } from '../graph-format.js';
 import { loadFlow } from '../load-flow.js';
 import { out, printJson } from '../print.js';
-import { clientOptions, withClient, type ClientFlags } from '../session.js';
+import { clientOptions, withRun, type ClientFlags } from '../session.js';
 
 interface GraphFlags extends ClientFlags {
   format: GraphFormat;
@@ -34,11 +34,11 @@ export function graphCommand(program: Command): void {
     if (isFlowFile(target)) {
       graph = flowGraph((await loadFlow(target)).flow.definition());
     } else {
-      graph = await withClient(flags, async (client, store) => {
-        const snapshot = await client.run(target).status();
+      graph = await withRun(flags, target, async (run, store) => {
+        const snapshot = await run.status();
         // The snapshot has no links: they come from the run's state.
-        const state = await store.loadRun(target);
-        if (state === undefined) throw new UnknownRunError(target);
+        const state = await store.loadRun(run.id);
+        if (state === undefined) throw new UnknownRunError(run.id);
         return runGraph(snapshot, inspectRun(state).links);
       });
     }

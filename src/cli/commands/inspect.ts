@@ -10,7 +10,7 @@ import { RUN_STATUSES, type RunStatus } from '../../engine/state.js';
 import { ConfigError } from '../../errors.js';
 import { collect } from '../options.js';
 import { brief, out, printJson, printRun, table, time } from '../print.js';
-import { clientOptions, mapText, parseCount, withClient, type ClientFlags } from '../session.js';
+import { clientOptions, mapText, parseCount, withClient, withRun, type ClientFlags } from '../session.js';
 
 
 interface RunsFlags extends ClientFlags {
@@ -54,7 +54,7 @@ export function inspectCommands(program: Command): void {
       .description('show a run: every node with its state, attempts, duration, error or result, what waiting nodes wait for, the cycle if it stalled')
       .argument('<runId>', 'the run'),
   ).action(async (runId: string, flags: ClientFlags) => {
-    printRun(await withClient(flags, (client) => client.run(runId).status()), flags.json === true);
+    printRun(await withRun(flags, runId, (run) => run.status()), flags.json === true);
   });
 
   clientOptions(
@@ -66,8 +66,7 @@ export function inspectCommands(program: Command): void {
       .option('-n, --limit <n>', 'at most this many entries', '1000'),
   ).action(async (runId: string, flags: HistoryFlags) => {
     const page = { limit: parseCount(flags.limit, '--limit'), ...(flags.after === undefined ? {} : { after: parseCount(flags.after, '--after', 0) }) };
-    const entries = await withClient(flags, async (client) => {
-      const run = client.run(runId);
+    const entries = await withRun(flags, runId, async (run) => {
       await run.status(); // an unknown run is an error, not an empty history
       return run.history(page);
     });

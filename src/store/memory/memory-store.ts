@@ -98,7 +98,12 @@ export class MemoryStore implements Store {
   async listRuns(filter: RunFilter = {}): Promise<RunSummary[]> {
     const rows = [...this.runs.values()]
       .map((r) => r.header)
-      .filter((h) => (filter.status === undefined || filter.status.includes(h.status)) && (filter.flow === undefined || h.flow === filter.flow))
+      .filter(
+        (h) =>
+          (filter.status === undefined || filter.status.includes(h.status)) &&
+          (filter.flow === undefined || h.flow === filter.flow) &&
+          (filter.idPrefix === undefined || h.id.startsWith(filter.idPrefix)),
+      )
       .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1));
     return rows.slice(0, filter.limit ?? 100).map((h) => ({
       id: h.id,

@@ -147,7 +147,7 @@ export class PostgresStore implements Store {
   async listRuns(filter: RunFilter = {}): Promise<RunSummary[]> {
     this.check();
     type Row = { id: string; flow: string; status: string; graph_version: number; created_at: string; updated_at: string };
-    const rows = await query<Row>(this.pool, this.q.listRuns, [filter.status ?? null, filter.flow ?? null, filter.limit ?? 100]);
+    const rows = await query<Row>(this.pool, this.q.listRuns, [filter.status ?? null, filter.flow ?? null, filter.limit ?? 100, filter.idPrefix ?? null]);
     return rows.map((row) => ({
       id: row.id,
       flow: row.flow,

@@ -231,7 +231,7 @@ export class SqliteStore implements Store {
   /** @inheritdoc */
   async listRuns(filter: RunFilter = {}): Promise<RunSummary[]> {
     this.assertOpen();
-    const { status, flow, limit = 100 } = filter;
+    const { status, flow, idPrefix, limit = 100 } = filter;
     if (status?.length === 0) return [];
     const where: string[] = [];
     const params: (string | number)[] = [];
@@ -239,11 +239,15 @@ export class SqliteStore implements Store {
       where.push('flow = ?');
       params.push(flow);
     }
+    if (idPrefix !== undefined) {
+      where.push('substr(id, 1, ?) = ?');
+      params.push(idPrefix.length, idPrefix);
+    }
     if (status !== undefined) {
       where.push(`status IN (${status.map(() => '?').join(', ')})`);
       params.push(...status);
     }
-    const key = `${flow !== undefined}:${status?.length ?? -1}`;
+    const key = `${flow !== undefined}:${idPrefix !== undefined}:${status?.length ?? -1}`;
     let statement = this.listStatements.get(key);
     if (statement === undefined) {
       const clause = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
