@@ -2,7 +2,8 @@
  * Loading a flow file for the CLI. The convention: a TypeScript or JavaScript
  * module whose default export (or export named `flow`) is a `Flow`, or a
  * function returning one (sync or async). An optional export `inputs` gives
- * default flow inputs. The tasks the flow uses are registered from it.
+ * default flow inputs. The tasks the flow uses, and every other task the file
+ * exports, are registered from it.
  *
  * @packageDocumentation
  */
@@ -19,6 +20,8 @@ export interface LoadedFlow {
   flow: Flow;
   /** Default inputs exported by the file. */
   inputs: Record<string, unknown>;
+  /** The flow's tasks and every other task the file exports (a change may add a node of one while the run runs). */
+  tasks: AnyTask[];
 }
 
 /** Imports a module, TypeScript included (through tsx), and gives its exports ({@link moduleExports}). */
@@ -54,12 +57,20 @@ export async function loadFlow(file: string): Promise<LoadedFlow> {
     throw new ConfigError(`${file}: expected a default export (or an export named "flow") that is a Flow or a function returning one, got ${describe(exported)}`);
   }
   const inputs = module['inputs'];
-  return { flow: exported, inputs: typeof inputs === 'object' && inputs !== null ? (inputs as Record<string, unknown>) : {} };
+  const tasks = exportedTasks(module);
+  for (const t of exported.tasks()) tasks.add(t);
+  return { flow: exported, inputs: typeof inputs === 'object' && inputs !== null ? (inputs as Record<string, unknown>) : {}, tasks: [...tasks] };
 }
 
 /** Loads a tasks module for a worker: every exported task (also inside exported arrays or objects). */
 export async function loadTasks(file: string): Promise<AnyTask[]> {
-  const module = await importModule(file);
+  const found = exportedTasks(await importModule(file));
+  if (found.size === 0) throw new ConfigError(`${file}: exports no task`);
+  return [...found];
+}
+
+/** The tasks a module exports: tasks, the tasks of exported flows, and those inside exported arrays or objects. */
+function exportedTasks(module: Record<string, unknown>): Set<AnyTask> {
   const found = new Set<AnyTask>();
   const visit = (value: unknown, depth: number): void => {
     if (isTask(value)) found.add(value);
@@ -67,8 +78,7 @@ export async function loadTasks(file: string): Promise<AnyTask[]> {
     else if (depth < 2 && typeof value === 'object' && value !== null) for (const v of Object.values(value)) visit(v, depth + 1);
   };
   for (const value of Object.values(module)) visit(value, 0);
-  if (found.size === 0) throw new ConfigError(`${file}: exports no task`);
-  return [...found];
+  return found;
 }
 
 // Duck typing, not instanceof: a file loaded through tsx may get its own copy of the model module.

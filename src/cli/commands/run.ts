@@ -40,7 +40,7 @@ export function runCommand(program: Command): void {
       const distributed = flags.broker !== undefined && flags.broker !== '';
       const client = await connect({
         ...connectionOptions(flags),
-        tasks: loaded.flow.tasks(),
+        tasks: loaded.tasks,
         concurrency: Number(flags.concurrency),
         // A CLI run executes its own flow: it does not resume other runs of the file.
         resume: false,
