@@ -28,11 +28,19 @@ export interface LoadedFlow {
 export async function importModule(file: string): Promise<Record<string, unknown>> {
   const path = resolve(file);
   if (!existsSync(path)) throw new ConfigError(`file not found: ${file}`);
-  if (/\.[cm]?tsx?$/.test(path)) {
-    const { tsImport } = await import('tsx/esm/api');
-    return moduleExports((await tsImport(pathToFileURL(path).href, import.meta.url)) as Record<string, unknown>);
+  try {
+    if (/\.[cm]?tsx?$/.test(path)) {
+      const { tsImport } = await import('tsx/esm/api');
+      return moduleExports((await tsImport(pathToFileURL(path).href, import.meta.url)) as Record<string, unknown>);
+    }
+    return moduleExports((await import(pathToFileURL(path).href)) as Record<string, unknown>);
+  } catch (error) {
+    // The file's own error (a throw at its top level, a syntax error, a missing import), named with the file; `--debug` prints its stack.
+    const message = error instanceof Error ? error.message : String(error);
+    const wrapped = new ConfigError(`${file}: loading it threw: ${message.split('\n')[0]} (--debug prints the stack)`);
+    Object.defineProperty(wrapped, 'cause', { value: error, enumerable: false, writable: true, configurable: true });
+    throw wrapped;
   }
-  return moduleExports((await import(pathToFileURL(path).href)) as Record<string, unknown>);
 }
 
 /**

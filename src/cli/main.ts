@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { controlCommands } from './commands/control.js';
 import { coordinatorCommand } from './commands/coordinator.js';
 import { graphCommand } from './commands/graph.js';
@@ -28,6 +28,7 @@ export function program(): Command {
   const cli = new Command('taskwire')
     .description('taskwire: event-driven task workflows you can rewire while they run')
     .version(packageVersion(), '-V, --version', 'print the version of taskwire')
+    .addOption(new Option('--debug', 'on an error, also print its stack (and its cause\'s)').env('TASKWIRE_DEBUG'))
     .showHelpAfterError()
     .configureHelp({ showGlobalOptions: true })
     // Usage errors throw (exit code 2 below) instead of exiting with 1, which means "run not succeeded".
@@ -53,8 +54,11 @@ export async function main(argv: string[]): Promise<void> {
     if (error.code !== 'EPIPE') throw error;
     process.exit(process.exitCode ?? 0);
   });
+  // --debug: stacks through source maps (a flow file's lines, not tsx's compiled text); set before any file is loaded.
+  if (argv.includes('--debug') || (process.env['TASKWIRE_DEBUG'] ?? '') !== '') process.setSourceMapsEnabled(true);
+  const cli = program();
   try {
-    await program().parseAsync(argv);
+    await cli.parseAsync(argv);
   } catch (error) {
     if (error instanceof CommanderError) {
       // Commander has printed the message (or the help); --help and --version exit 0.
@@ -63,8 +67,24 @@ export async function main(argv: string[]): Promise<void> {
     }
     const code = (error as { code?: unknown }).code;
     process.stderr.write(`taskwire: ${(error as Error).message}${typeof code === 'string' && code.startsWith('TW_') ? ` (${code})` : ''}\n`);
+    if (cli.opts<{ debug?: boolean }>().debug === true) process.stderr.write(stacks(error));
     process.exitCode = 2;
   }
+}
+
+/** A stack whose frames in a file tsx compiled to CommonJS (`data:text/javascript,…?filePath=<file>:l:c`) name the file. */
+function readableStack(stack: string): string {
+  // The line and column count in tsx's compiled text, not in the file: left out.
+  return stack.replace(/data:text\/javascript,\S*?\?filePath=(\S+?):\d+:\d+/g, (_, file: string) => `${decodeURIComponent(file).replace(/\?namespace=.*$/, '')} (compiled)`);
+}
+
+/** The stack of `error` and of each of its causes, for `--debug`. */
+function stacks(error: unknown): string {
+  let text = '';
+  for (let at: unknown = error, depth = 0; at !== undefined && depth < 5; at = (at as { cause?: unknown }).cause, depth++) {
+    text += `${depth === 0 ? '' : 'caused by: '}${readableStack(at instanceof Error ? (at.stack ?? at.message) : JSON.stringify(at))}\n`;
+  }
+  return text;
 }
 
 const entry = process.argv[1];

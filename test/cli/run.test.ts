@@ -38,6 +38,18 @@ describe('taskwire run', () => {
     expect(result.stdout).toContain('TASKWIRE_BROKER_URL');
   });
 
+  it('a flow file that throws is named with its error; --debug adds the stacks, the file named in its frames', async () => {
+    const file = box.write('throws.ts', `function connectDatabase(): never {\n  throw new Error('the database is not configured');\n}\nconnectDatabase();\nexport default 1;\n`);
+    const plain = await box.tw(['run', file], { store: false });
+    expect(plain.code).toBe(2);
+    expect(plain.stderr.trim()).toBe(`taskwire: ${file}: loading it threw: the database is not configured (--debug prints the stack) (TW_CONFIG)`);
+    const debug = await box.tw(['run', file, '--debug'], { store: false });
+    expect(debug.code).toBe(2);
+    expect(debug.stderr).toContain('caused by: Error: the database is not configured');
+    expect(debug.stderr).toMatch(new RegExp(`at connectDatabase \\(${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+    expect(debug.stderr).not.toContain('data:text/javascript');
+  });
+
   it('--version prints the package version', async () => {
     const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
     for (const flag of ['--version', '-V']) {
