@@ -91,14 +91,44 @@ export function printRun(run: RunSnapshot, json: boolean): void {
     return;
   }
   out(`run ${run.id} (${run.flow}) ${run.status}, graph version ${run.graphVersion}`);
-  const rows = Object.values(run.nodes).map((node) => {
+  printNodes(Object.values(run.nodes));
+  if (run.cycle !== undefined) out(`  stalled on the cycle ${run.cycle.join(' -> ')}`);
+  out('results:');
+  for (const node of Object.values(run.nodes)) if ('result' in node && node.kind === 'task') out(`  ${node.id} = ${brief(node.result, 200)}`);
+}
+
+/** Above this many nodes, `taskwire run` ends with a summary instead of every node and result. */
+export const SUMMARY_ABOVE = 20;
+
+/** How many nodes that did not succeed a summary lists before `... and n more`. */
+const SUMMARY_ROWS = 20;
+
+/**
+ * The end of `taskwire run`: the whole run ({@link printRun}) for a flow of at most
+ * {@link SUMMARY_ABOVE} nodes or with `results`; otherwise a summary: the counts by
+ * state, the nodes that did not succeed (at most 20), and how to see the rest.
+ */
+export function printRunEnd(run: RunSnapshot, results: boolean): void {
+  const nodes = Object.values(run.nodes);
+  if (results || nodes.length <= SUMMARY_ABOVE) return printRun(run, false);
+  out(`run ${run.id} (${run.flow}) ${run.status}, graph version ${run.graphVersion}`);
+  const counts = new Map<string, number>();
+  for (const node of nodes) counts.set(node.status, (counts.get(node.status) ?? 0) + 1);
+  out(`  ${nodes.length} nodes: ${[...counts].map(([status, n]) => `${n} ${status}`).join(', ')}`);
+  const unsettled = nodes.filter((node) => node.status !== 'succeeded');
+  printNodes(unsettled.slice(0, SUMMARY_ROWS));
+  if (unsettled.length > SUMMARY_ROWS) out(`  ... and ${unsettled.length - SUMMARY_ROWS} more that did not succeed`);
+  if (run.cycle !== undefined) out(`  stalled on the cycle ${run.cycle.join(' -> ')}`);
+  const withResults = nodes.filter((node) => 'result' in node && node.kind === 'task').length;
+  out(`${withResults} results: \`taskwire show ${run.id}\` lists every node, \`--results\` prints them here`);
+}
+
+function printNodes(nodes: NodeSnapshot[]): void {
+  const rows = nodes.map((node) => {
     const outcome = node.error !== undefined ? `error: ${node.error.message}${node.error.code === undefined ? '' : ` (${node.error.code})`}` : 'result' in node ? `= ${brief(node.result)}` : '';
     const undo = node.undo === undefined ? '' : `[rollback ${node.undo}${node.undoError === undefined ? '' : `: ${node.undoError.message}`}]`;
     const kind = node.kind === 'event' ? ' (event)' : node.persistent ? ' (persistent)' : '';
     return [`  ${node.id}${kind}`, node.status, `attempts ${node.attempt}`, nodeDuration(node), [outcome, undo, waitingText(node)].filter((s) => s !== '').join(' ')];
   });
   for (const line of table(rows)) out(line);
-  if (run.cycle !== undefined) out(`  stalled on the cycle ${run.cycle.join(' -> ')}`);
-  out('results:');
-  for (const node of Object.values(run.nodes)) if ('result' in node && node.kind === 'task') out(`  ${node.id} = ${brief(node.result, 200)}`);
 }

@@ -50,6 +50,27 @@ describe('taskwire run', () => {
     expect(debug.stderr).not.toContain('data:text/javascript');
   });
 
+  it('a run of more than 20 nodes ends with a summary: counts, the nodes that did not succeed; --results prints every node', async () => {
+    const file = box.write(
+      'wide.ts',
+      `${IMPORT_API('flow, task')}
+const echo = task('echo', { requires: ['i'], apply: ({ i }: { i: number }) => { if (i === 24) throw new Error('the last'); return i; } });
+const wide = flow('wide');
+for (let i = 0; i < 25; i++) wide.add(echo.s({ i }, { id: \`n\${i}\` }));
+export default wide;
+`,
+    );
+    const summary = await box.tw(['run', file]);
+    expect(summary.code).toBe(1);
+    expect(summary.stdout).toMatch(/^ {2}25 nodes: \d+ succeeded, 1 failed/m);
+    expect(summary.stdout).toMatch(/^ {2}n24\s+failed\s+attempts 1\s+.*error: the last$/m);
+    expect(summary.stdout).not.toMatch(/^ {2}n3\s/m);
+    expect(summary.stdout).toMatch(/^\d+ results: `taskwire show .*` lists every node, `--results` prints them here$/m);
+    const full = await box.tw(['run', file, '--results']);
+    expect(full.stdout).toMatch(/^ {2}n3\s+succeeded/m);
+    expect(full.stdout).toMatch(/^ {2}n23 = 23$/m);
+  });
+
   it('--version prints the package version', async () => {
     const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
     for (const flag of ['--version', '-V']) {

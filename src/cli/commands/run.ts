@@ -9,13 +9,14 @@ import { connect } from '../../runtime/connect.js';
 import { loadFlow } from '../load-flow.js';
 import { brokerOption, collect, connectionOptions, jsonOption, parseInputs, prefixOption, schemaOption, storeOption, type ConnectionFlags } from '../options.js';
 import { LiveView } from '../live-view.js';
-import { out, printProgress, printRun } from '../print.js';
+import { out, printJson, printProgress, printRunEnd, SUMMARY_ABOVE } from '../print.js';
 
 interface RunFlags extends ConnectionFlags {
   input?: string[];
   inputs?: string;
   validate: boolean;
   json?: boolean;
+  results?: boolean;
   concurrency: string;
 }
 
@@ -29,6 +30,7 @@ export function runCommand(program: Command): void {
     .option('--inputs <json>', 'flow inputs as a JSON object')
     .option('--no-validate', 'start without validating the flow')
     .option('-c, --concurrency <n>', 'tasks at once (embedded)', '16')
+    .option('--results', `print every node and result at the end (a flow of more than ${SUMMARY_ABOVE} nodes gets a summary)`)
     .addOption(storeOption())
     .addOption(brokerOption())
     .addOption(prefixOption())
@@ -60,7 +62,8 @@ export function runCommand(program: Command): void {
         view?.render();
         const final = await run.wait();
         view?.close();
-        printRun(final, flags.json === true);
+        if (flags.json === true) printJson(final);
+        else printRunEnd(final, flags.results === true);
         process.exitCode = final.status === 'succeeded' ? 0 : 1;
       } finally {
         view?.close();
