@@ -133,6 +133,14 @@ export function announceOption(): Option {
     .default('outcomes');
 }
 
+/** `--log-format <format>` for the long-running commands: lines for people on a terminal, JSON lines otherwise. */
+export function logFormatOption(): Option {
+  return new Option('--log-format <format>', 'log lines: pretty (for people) or json (for log collectors)')
+    .env('TASKWIRE_LOG_FORMAT')
+    .choices(['pretty', 'json'])
+    .default(process.stderr.isTTY ? 'pretty' : 'json', 'pretty on a terminal, else json');
+}
+
 /** `--json` for read commands. */
 export function jsonOption(): Option {
   return new Option('--json', 'print JSON for scripts');

@@ -10,11 +10,12 @@ import { Option, type Command } from 'commander';
 import { connect } from '../../runtime/connect.js';
 import { createLogger } from '../../observability/pino-logger.js';
 import { loadTasks } from '../load-flow.js';
-import { announceOption, brokerOption, collect, connectionOptions, metricsAddress, metricsOptions, parseInteger, prefixOption, schemaOption, storeOption, type ConnectionFlags, type MetricsFlags } from '../options.js';
+import { announceOption, brokerOption, logFormatOption, collect, connectionOptions, metricsAddress, metricsOptions, parseInteger, prefixOption, schemaOption, storeOption, type ConnectionFlags, type MetricsFlags } from '../options.js';
 import { collectDefaultMetrics } from 'prom-client';
 import { serveMetrics } from '../../observability/metrics-server.js';
 import { TaskwireMetrics } from '../../observability/metrics.js';
 import type { AnnounceMode } from '../../transport/amqp/announce.js';
+import type { LogFormat } from '../../observability/pino-logger.js';
 
 interface WorkerFlags extends ConnectionFlags, MetricsFlags {
   tasks: string;
@@ -24,6 +25,7 @@ interface WorkerFlags extends ConnectionFlags, MetricsFlags {
   shutdownGrace: string;
   leaseAfter: string;
   announce: AnnounceMode;
+  logFormat: LogFormat;
 }
 
 /** Registers the `worker` command. */
@@ -38,6 +40,7 @@ export function workerCommand(program: Command): void {
     .addOption(new Option('--shutdown-grace <ms>', 'time running tasks get to finish on SIGTERM').env('TASKWIRE_SHUTDOWN_GRACE_MS').default('10000'))
     .addOption(new Option('--lease-after <ms>', 'acknowledge executions running longer early and hold a lease (< the broker consumer timeout)').env('TASKWIRE_LEASE_AFTER_MS').default('1200000'))
     .addOption(announceOption())
+    .addOption(logFormatOption())
     .addOption(storeOption())
     .addOption(brokerOption().makeOptionMandatory())
     .addOption(prefixOption())
@@ -49,7 +52,7 @@ export function workerCommand(program: Command): void {
     const shutdownGraceTimeMs = parseInteger(flags.shutdownGrace, '--shutdown-grace', 0);
     const leaseAfterMs = parseInteger(flags.leaseAfter, '--lease-after', 1);
     const address = metricsAddress(flags);
-    const logger = createLogger({ base: { role: 'worker' } });
+    const logger = createLogger({ base: { role: 'worker' }, format: flags.logFormat });
     const tasks = await loadTasks(flags.tasks);
     const recorder = new TaskwireMetrics();
     collectDefaultMetrics({ register: recorder.registry });
