@@ -13,9 +13,11 @@ import { inspectCommands } from './commands/inspect.js';
 import { migrateCommand } from './commands/migrate.js';
 import { rewireCommands } from './commands/rewire.js';
 import { runCommand } from './commands/run.js';
+import { serveCommand } from './commands/serve.js';
 import { tasksCommand } from './commands/tasks.js';
 import { validateCommand } from './commands/validate.js';
 import { workerCommand } from './commands/worker.js';
+import { Interrupt } from './interrupt.js';
 import { addUrlFileOptions } from './options.js';
 
 /** The package's version, from its package.json (two folders up from `src/cli/` and from `dist/cli/`). */
@@ -40,6 +42,7 @@ export function program(): Command {
   tasksCommand(cli);
   rewireCommands(cli);
   controlCommands(cli);
+  serveCommand(cli);
   workerCommand(cli);
   coordinatorCommand(cli);
   migrateCommand(cli);
@@ -52,7 +55,8 @@ export async function main(argv: string[]): Promise<void> {
   // Output piped into a command that stops reading (`| head`): stop quietly.
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code !== 'EPIPE') throw error;
-    process.exit(process.exitCode ?? 0);
+    // `taskwire run` handles it as an interruption (see interrupt.ts).
+    if (Interrupt.listening === 0) process.exit(process.exitCode ?? 0);
   });
   // --debug: stacks through source maps (a flow file's lines, not tsx's compiled text); set before any file is loaded.
   if (argv.includes('--debug') || (process.env['TASKWIRE_DEBUG'] ?? '') !== '') process.setSourceMapsEnabled(true);

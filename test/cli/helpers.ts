@@ -2,7 +2,7 @@
  * Runs the `taskwire` command as a subprocess (bin/taskwire.js, through tsx when
  * dist/ is absent) against a temporary SQLite store.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -33,25 +33,67 @@ export interface Sandbox {
   store: string;
   /** Runs `taskwire <args> --store <store>` (with `store: false`, without `--store`). */
   tw(args: string[], options?: { store?: boolean; env?: Record<string, string> }): Promise<Result>;
+  /** Starts `taskwire <args> --store <store>` and returns at once. */
+  start(args: string[]): Running;
   /** Writes a file in the sandbox and returns its path. */
   write(name: string, text: string): string;
   remove(): void;
 }
 
-/** Runs bin/taskwire.js with `args`; TASKWIRE_* variables of the test's environment are left out. */
-export function taskwire(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<Result> {
+/** A `taskwire` subprocess still running: its output so far, a wait for a line, its end. */
+export interface Running {
+  child: ChildProcess;
+  /** Everything it wrote so far. */
+  output(): { stdout: string; stderr: string };
+  /** Resolves once standard output or error matches `pattern` (rejects if it ends first). */
+  waitFor(pattern: RegExp): Promise<void>;
+  /** Resolves when it has ended. */
+  result: Promise<Result>;
+}
+
+/** Starts bin/taskwire.js with `args`; TASKWIRE_* variables of the test's environment are left out. */
+export function startTaskwire(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Running {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(process.env)) if (value !== undefined && !key.startsWith('TASKWIRE_')) env[key] = value;
   Object.assign(env, { USER: 'tester', NO_COLOR: '1' }, options.env);
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd ?? ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd ?? ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  const watchers = new Set<() => void>();
+  const seen = (): void => {
+    for (const watcher of watchers) watcher();
+  };
+  child.stdout?.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+    seen();
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+    seen();
+  });
+  const result = new Promise<Result>((done, fail) => {
     child.on('error', fail);
     child.on('close', (code) => done({ code, stdout, stderr }));
   });
+  const waitFor = (pattern: RegExp): Promise<void> =>
+    new Promise((done, fail) => {
+      const check = (): void => {
+        if (!pattern.test(stdout) && !pattern.test(stderr)) return;
+        watchers.delete(check);
+        done();
+      };
+      watchers.add(check);
+      check();
+      void result.then(() => {
+        if (watchers.delete(check)) fail(new Error(`taskwire ${args.join(' ')} ended before printing ${String(pattern)}:\n${stdout}\n${stderr}`));
+      });
+    });
+  return { child, output: () => ({ stdout, stderr }), waitFor, result };
+}
+
+/** Runs bin/taskwire.js with `args` to its end; TASKWIRE_* variables of the test's environment are left out. */
+export function taskwire(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<Result> {
+  return startTaskwire(args, options).result;
 }
 
 /** A sandbox in a fresh temporary directory. */
@@ -62,6 +104,7 @@ export function sandbox(): Sandbox {
     dir,
     store,
     tw: (args, options = {}) => taskwire(options.store === false ? args : [...args, '--store', store], { cwd: dir, ...(options.env === undefined ? {} : { env: options.env }) }),
+    start: (args) => startTaskwire([...args, '--store', store], { cwd: dir }),
     write: (name, text) => {
       const path = join(dir, name);
       writeFileSync(path, text);

@@ -9,7 +9,9 @@ import { connect } from '../../runtime/connect.js';
 import { loadFlow } from '../load-flow.js';
 import { brokerOption, collect, connectionOptions, jsonOption, parseInputs, prefixOption, schemaOption, storeOption, type ConnectionFlags } from '../options.js';
 import { LiveView } from '../live-view.js';
-import { out, printJson, printProgress, printRunEnd, SUMMARY_ABOVE } from '../print.js';
+import type { RunHandle } from '../../client/run-handle.js';
+import { Interrupt, type InterruptCause } from '../interrupt.js';
+import { note, out, printJson, printProgress, printRunEnd, SUMMARY_ABOVE } from '../print.js';
 
 interface RunFlags extends ConnectionFlags {
   input?: string[];
@@ -17,6 +19,7 @@ interface RunFlags extends ConnectionFlags {
   validate: boolean;
   json?: boolean;
   results?: boolean;
+  cancelOnExit?: boolean;
   concurrency: string;
 }
 
@@ -31,6 +34,7 @@ export function runCommand(program: Command): void {
     .option('--no-validate', 'start without validating the flow')
     .option('-c, --concurrency <n>', 'tasks at once (embedded)', '16')
     .option('--results', `print every node and result at the end (a flow of more than ${SUMMARY_ABOVE} nodes gets a summary)`)
+    .option('--cancel-on-exit', 'on Ctrl-C (SIGINT, SIGTERM, a closed output) cancel the run instead of leaving it to be resumed')
     .addOption(storeOption())
     .addOption(brokerOption())
     .addOption(prefixOption())
@@ -50,6 +54,7 @@ export function runCommand(program: Command): void {
       });
       // On a terminal, one status line rewritten in place; otherwise one plain line per event.
       const view = flags.json !== true && process.stdout.isTTY ? new LiveView(loaded.flow.definition().nodes) : undefined;
+      const interrupt = new Interrupt();
       try {
         // Only this run's events (distributed, the bus carries every run's).
         const id = randomUUID();
@@ -60,14 +65,40 @@ export function runCommand(program: Command): void {
         }
         const run = await client.start(loaded.flow, inputs, { validate: flags.validate, id });
         view?.render();
-        const final = await run.wait();
+        const final = await Promise.race([run.wait(), interrupt.signalled]);
         view?.close();
+        if (typeof final === 'string') {
+          await leaveRun(run, final, { distributed, cancel: flags.cancelOnExit === true, close: () => client.close(), file, store: flags.store });
+          process.exitCode = 130;
+          return;
+        }
         if (flags.json === true) printJson(final);
         else printRunEnd(final, flags.results === true);
         process.exitCode = final.status === 'succeeded' ? 0 : 1;
       } finally {
         view?.close();
+        interrupt.dispose();
         await client.close();
       }
     });
+}
+
+/**
+ * After an interruption: cancels the run (`--cancel-on-exit`) or leaves it, closes
+ * the client (embedded: no new task is taken, the tasks running now finish within
+ * the shutdown grace and their results are recorded), and says on standard error
+ * what became of the run and what to do next.
+ */
+async function leaveRun(run: RunHandle, cause: InterruptCause, how: { distributed: boolean; cancel: boolean; close: () => Promise<void>; file: string; store: string | undefined }): Promise<void> {
+  note(`taskwire: interrupted (${cause}): ${how.cancel ? 'cancelling the run' : how.distributed ? 'leaving the run to the workers' : 'finishing the tasks running now (up to 10 s)'}; Ctrl-C again exits at once`);
+  if (how.cancel) await run.cancel();
+  await how.close();
+  if (how.cancel) return note(`run ${run.id} cancelled`);
+  if (how.distributed) return note(`run ${run.id} goes on on the workers: \`taskwire show ${run.id}\` follows it, \`taskwire cancel ${run.id}\` stops it`);
+  const store = how.store === undefined ? '' : ` --store ${how.store}`;
+  note(
+    `run ${run.id} is left unfinished in the store; nothing executes it now. ` +
+      `Resume it with \`taskwire serve --tasks ${how.file}${store}\` (or any program that connects to the store with its tasks), ` +
+      `or cancel it with \`taskwire cancel ${run.id}${store}\`; \`--cancel-on-exit\` cancels on Ctrl-C.`,
+  );
 }
