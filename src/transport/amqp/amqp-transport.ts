@@ -51,6 +51,8 @@ export class AmqpTransport implements Transport {
   private readonly publishers: Publishers;
   private readonly signer: MessageSigner | undefined;
   private readonly workQueues = new Map<string, Promise<void>>();
+  /** Work queues whose declaration on this connection is done: a dispatch to them is published without a wait. */
+  private readonly readyQueues = new Set<string>();
   private readonly declaredQueues = new Set<string>();
   private readonly consumers = new Set<ManagedConsumer>();
   /** Runs quarantined dispatches alone in this process. */
@@ -162,7 +164,9 @@ export class AmqpTransport implements Transport {
     this.checkOpen();
     const now = Date.now();
     const byQueue = this.batches.byQueue(messages.map((message) => ({ ...message, sentAt: message.sentAt ?? now })));
-    await Promise.all([...byQueue.keys()].map((queue) => this.ensureWorkQueue(queue)));
+    // Declared queues are not awaited: the publish is written in this call (a lone hop waits for it).
+    const undeclared = [...byQueue.keys()].filter((queue) => !this.readyQueues.has(queue));
+    if (undeclared.length > 0) await Promise.all(undeclared.map((queue) => this.ensureWorkQueue(queue)));
     await this.batches.dispatch(byQueue);
   }
 
@@ -366,6 +370,7 @@ export class AmqpTransport implements Transport {
     this.logger.warn({ url }, `AMQP: reconnected to ${url}`);
     // Declarations may have been lost with the broker: declare again before the next use.
     this.workQueues.clear();
+    this.readyQueues.clear();
     this.declare(this.topology.base).catch((error: unknown) => this.logger.warn({ url, reason: this.describe(error) }, 'AMQP: cannot re-declare the topology'));
   }
 
@@ -382,7 +387,13 @@ export class AmqpTransport implements Transport {
       const { queue, binding } = this.topology.workQueue(name);
       this.declaredQueues.add(queue.queue);
       declared = this.declare({ exchanges: [], queues: [queue], queueBindings: [binding] });
-      declared.catch(() => this.workQueues.delete(name));
+      const current = declared;
+      declared.then(
+        () => {
+          if (this.workQueues.get(name) === current) this.readyQueues.add(name);
+        },
+        () => this.workQueues.delete(name),
+      );
       this.workQueues.set(name, declared);
     }
     return declared;
