@@ -15,7 +15,7 @@ import { ClosedError, ConfigError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../observability/logger.js';
 import { resolveMaxMessageBytes } from '../limits.js';
 import { Isolation, Quarantine } from '../quarantine.js';
-import { checkShard } from '../shards.js';
+import { checkShard, signalShard } from '../shards.js';
 import type { AbortMessage, ConsumeOptions, Delivery, DispatchMessage, RequestDelivery, RequestOptions, RunReply, RunRequest, SignalMessage, Subscription, Transport } from '../port.js';
 import { announced, resolveAnnounce, type AnnounceMode } from './announce.js';
 import { Gate, itemsHandler, resolveBatchOptions } from './batch.js';
@@ -31,6 +31,7 @@ import { MessageSigner, signingFromEnv } from './signing.js';
 import { describeError, redactAmqpUrl } from './redact.js';
 import { announcementRoutingKey, createTopology, type Declarations, type Topology } from './topology.js';
 import { consumeRequestQueue, RequestClient, type RequestDeps } from './requests.js';
+import { LocalSignals } from './local-signals.js';
 
 /**
  * A {@link Transport} over RabbitMQ. Create it with {@link connectAmqp}.
@@ -67,6 +68,8 @@ export class AmqpTransport implements Transport {
   private connections = 0;
   /** Publishes dispatches and signals in batch messages. */
   private readonly batches: BatchPublisher;
+  /** Signals of the shards this transport consumes, handed over without the broker (see `local-signals.ts`). */
+  private readonly localSignals: LocalSignals;
   private readonly announced: AnnounceMode;
 
   private constructor(options: AmqpOptions) {
@@ -92,6 +95,11 @@ export class AmqpTransport implements Transport {
     this.connection.on('connection', () => this.onConnection(url));
     this.publishers = new Publishers(this.connection, this.topology.base, this.maxMessageBytes, this.logger, options.url, this.signer);
     this.batches = new BatchPublisher(this.publishers, this.topology, this.maxMessageBytes, resolveBatchOptions(options.batch));
+    this.localSignals = new LocalSignals({
+      shardOf: (runId) => signalShard(runId, this.topology.shards),
+      publish: (signals) => this.batches.signals.add(signals),
+      deadLetter: (shard, signal) => this.batches.rest(this.topology.signalQueueName(shard))([], [signal]),
+    });
     this.recovery = new DeadLetterRecovery({
       topology: this.topology,
       maxBytes: this.maxMessageBytes,
@@ -176,10 +184,12 @@ export class AmqpTransport implements Transport {
    * Each goes to the queue of its run's shard (see {@link AmqpOptions.shards}),
    * all confirmed, gathered with those of other calls into batch messages (see
    * {@link AmqpOptions.batch}): the promise resolves once its batch is confirmed.
+   * A signal of a shard this transport consumes is handed to that consumer
+   * without the broker, and resolves once acknowledged (see `local-signals.ts`).
    */
   async signal(messages: SignalMessage[]): Promise<void> {
     this.checkOpen();
-    await this.batches.signals.add(messages);
+    await this.localSignals.send(messages);
   }
 
   /** @inheritdoc */
@@ -275,7 +285,8 @@ export class AmqpTransport implements Transport {
    */
   async consumeSignals(options: ConsumeOptions, handler: (batch: Delivery<SignalMessage>[]) => void): Promise<Subscription> {
     const prefetch = checkPrefetch(options.prefetch);
-    const declaration = this.topology.signalQueues[checkShard(options.shard, this.topology.shards)] as ConsumerSpec['queue'];
+    const shard = checkShard(options.shard, this.topology.shards);
+    const declaration = this.topology.signalQueues[shard] as ConsumerSpec['queue'];
     const queue = declaration.queue;
     const decode = { queue, what: 'signal message', schema: SignalSchema, maxBytes: this.maxMessageBytes, logger: this.logger, fate: 'dead-lettered', signer: this.signer };
     let cancelled = false;
@@ -299,7 +310,9 @@ export class AmqpTransport implements Transport {
       await release();
       throw error;
     }
-    return { cancel: () => ((cancelled = true), Promise.all([subscription.cancel(), release()]).then(() => undefined)) };
+    // This process's own workers' signals of the shard come straight to the batcher from now on.
+    const detach = this.localSignals.attach(shard, (delivery) => batcher.add(delivery));
+    return { cancel: () => ((cancelled = true), detach(), Promise.all([subscription.cancel(), release()]).then(() => undefined)) };
   }
 
   /**
