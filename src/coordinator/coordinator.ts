@@ -324,12 +324,14 @@ export class Coordinator {
    * Never rejects.
    */
   private async handOn(committed: readonly Step[], answered: readonly Pending[]): Promise<void> {
+    // The publish first (a transport may write it at once): the next hop of a lone run waits for it, not for the acks.
+    const carried = this.carryOut(committed);
     for (const item of answered) {
       if (item.internal === undefined) item.delivery?.ack();
       else item.delivery?.reject(); // kept in the dead-letter queue for the operator
     }
     try {
-      await this.carryOut(committed);
+      await carried;
     } catch (error) {
       // Committed all the same (with a durable transport, the outbox holds the commands).
       this.logger.error({ error: error instanceof Error ? error.stack : String(error) }, 'carrying out committed steps failed');

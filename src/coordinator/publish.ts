@@ -80,11 +80,11 @@ export async function publishSteps(steps: readonly { live: LiveRun; out: StepOut
           break;
       }
     }
-    void transport.announce(out.history);
   }
-  if (dispatches.length === 0 && aborts.length === 0) return;
   const done: string[] = [];
-  const [sent] = await Promise.all([
+  // The dispatches first: a transport that writes at once puts them on the wire
+  // before the best-effort announcements (a lone run's next hop waits for them).
+  const published = Promise.all([
     publishDispatches(transport, dispatches, deps.timeoutMs, deps.clock),
     aborts.length === 0
       ? undefined
@@ -93,6 +93,9 @@ export async function publishSteps(steps: readonly { live: LiveRun; out: StepOut
           (error: unknown) => deps.logger.warn({ error: (error as Error).message }, 'abort not published; left in the outbox'),
         ),
   ]);
+  for (const { out } of steps) void transport.announce(out.history);
+  if (dispatches.length === 0 && aborts.length === 0) return;
+  const [sent] = await published;
   for (const span of spans) span?.end();
   for (const i of sent.published) done.push(dispatchIds[i] as string);
   // The outbox keeps what was not published; the poller publishes it again.

@@ -7,6 +7,7 @@
  * @packageDocumentation
  */
 import { ConfigError } from '../errors.js';
+import { shardOf } from '../model/shard.js';
 
 /**
  * The shard named by `ConsumeOptions.shard` (undefined: 0) among `shards`.
@@ -19,4 +20,9 @@ export function checkShard(shard: number | undefined, shards: number): number {
     throw new ConfigError(`invalid shard ${String(shard)}: expected ${range}`);
   }
   return value;
+}
+
+/** The shard of the signals of run `runId` among a transport's `shards`. */
+export function signalShard(runId: string, shards: number): number {
+  return shards === 1 ? 0 : shardOf(runId, shards);
 }

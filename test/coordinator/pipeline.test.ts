@@ -117,8 +117,9 @@ describe('Coordinator pipeline', () => {
     holdCommits = false;
     commitGate.resolve();
     await until(() => log.includes('ack'), 'the ack');
-    // Acknowledged once committed, with the dispatch of the next node still unconfirmed.
-    expect(log.slice(3)).toEqual(['commit r', 'ack', 'publish r/pl-two']);
+    // Acknowledged once committed, with the dispatch of the next node still unconfirmed
+    // (that publish is written first: the next hop waits for it, not for the ack).
+    expect(log.slice(3)).toEqual(['commit r', 'publish r/pl-two', 'ack']);
     release('r/pl-two');
     await until(() => log.includes('confirmed r/pl-two'), 'the confirm');
     expect((await store.loadRun('r'))?.nodes.get('pl-two')?.status).toBe('running');

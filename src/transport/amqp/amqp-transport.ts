@@ -15,7 +15,7 @@ import { ClosedError, ConfigError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../observability/logger.js';
 import { resolveMaxMessageBytes } from '../limits.js';
 import { Isolation, Quarantine } from '../quarantine.js';
-import { checkShard } from '../shards.js';
+import { checkShard, signalShard } from '../shards.js';
 import type { AbortMessage, ConsumeOptions, Delivery, DispatchMessage, RequestDelivery, RequestOptions, RunReply, RunRequest, SignalMessage, Subscription, Transport } from '../port.js';
 import { announced, resolveAnnounce, type AnnounceMode } from './announce.js';
 import { Gate, itemsHandler, resolveBatchOptions } from './batch.js';
@@ -31,6 +31,7 @@ import { MessageSigner, signingFromEnv } from './signing.js';
 import { describeError, redactAmqpUrl } from './redact.js';
 import { announcementRoutingKey, createTopology, type Declarations, type Topology } from './topology.js';
 import { consumeRequestQueue, RequestClient, type RequestDeps } from './requests.js';
+import { LocalSignals } from './local-signals.js';
 
 /**
  * A {@link Transport} over RabbitMQ. Create it with {@link connectAmqp}.
@@ -51,6 +52,8 @@ export class AmqpTransport implements Transport {
   private readonly publishers: Publishers;
   private readonly signer: MessageSigner | undefined;
   private readonly workQueues = new Map<string, Promise<void>>();
+  /** Work queues whose declaration on this connection is done: a dispatch to them is published without a wait. */
+  private readonly readyQueues = new Set<string>();
   private readonly declaredQueues = new Set<string>();
   private readonly consumers = new Set<ManagedConsumer>();
   /** Runs quarantined dispatches alone in this process. */
@@ -65,6 +68,8 @@ export class AmqpTransport implements Transport {
   private connections = 0;
   /** Publishes dispatches and signals in batch messages. */
   private readonly batches: BatchPublisher;
+  /** Signals of the shards this transport consumes, handed over without the broker (see `local-signals.ts`). */
+  private readonly localSignals: LocalSignals;
   private readonly announced: AnnounceMode;
 
   private constructor(options: AmqpOptions) {
@@ -90,6 +95,11 @@ export class AmqpTransport implements Transport {
     this.connection.on('connection', () => this.onConnection(url));
     this.publishers = new Publishers(this.connection, this.topology.base, this.maxMessageBytes, this.logger, options.url, this.signer);
     this.batches = new BatchPublisher(this.publishers, this.topology, this.maxMessageBytes, resolveBatchOptions(options.batch));
+    this.localSignals = new LocalSignals({
+      shardOf: (runId) => signalShard(runId, this.topology.shards),
+      publish: (signals) => this.batches.signals.add(signals),
+      deadLetter: (shard, signal) => this.batches.rest(this.topology.signalQueueName(shard))([], [signal]),
+    });
     this.recovery = new DeadLetterRecovery({
       topology: this.topology,
       maxBytes: this.maxMessageBytes,
@@ -162,7 +172,9 @@ export class AmqpTransport implements Transport {
     this.checkOpen();
     const now = Date.now();
     const byQueue = this.batches.byQueue(messages.map((message) => ({ ...message, sentAt: message.sentAt ?? now })));
-    await Promise.all([...byQueue.keys()].map((queue) => this.ensureWorkQueue(queue)));
+    // Declared queues are not awaited: the publish is written in this call (a lone hop waits for it).
+    const undeclared = [...byQueue.keys()].filter((queue) => !this.readyQueues.has(queue));
+    if (undeclared.length > 0) await Promise.all(undeclared.map((queue) => this.ensureWorkQueue(queue)));
     await this.batches.dispatch(byQueue);
   }
 
@@ -172,10 +184,12 @@ export class AmqpTransport implements Transport {
    * Each goes to the queue of its run's shard (see {@link AmqpOptions.shards}),
    * all confirmed, gathered with those of other calls into batch messages (see
    * {@link AmqpOptions.batch}): the promise resolves once its batch is confirmed.
+   * A signal of a shard this transport consumes is handed to that consumer
+   * without the broker, and resolves once acknowledged (see `local-signals.ts`).
    */
   async signal(messages: SignalMessage[]): Promise<void> {
     this.checkOpen();
-    await this.batches.signals.add(messages);
+    await this.localSignals.send(messages);
   }
 
   /** @inheritdoc */
@@ -271,7 +285,8 @@ export class AmqpTransport implements Transport {
    */
   async consumeSignals(options: ConsumeOptions, handler: (batch: Delivery<SignalMessage>[]) => void): Promise<Subscription> {
     const prefetch = checkPrefetch(options.prefetch);
-    const declaration = this.topology.signalQueues[checkShard(options.shard, this.topology.shards)] as ConsumerSpec['queue'];
+    const shard = checkShard(options.shard, this.topology.shards);
+    const declaration = this.topology.signalQueues[shard] as ConsumerSpec['queue'];
     const queue = declaration.queue;
     const decode = { queue, what: 'signal message', schema: SignalSchema, maxBytes: this.maxMessageBytes, logger: this.logger, fate: 'dead-lettered', signer: this.signer };
     let cancelled = false;
@@ -295,7 +310,9 @@ export class AmqpTransport implements Transport {
       await release();
       throw error;
     }
-    return { cancel: () => ((cancelled = true), Promise.all([subscription.cancel(), release()]).then(() => undefined)) };
+    // This process's own workers' signals of the shard come straight to the batcher from now on.
+    const detach = this.localSignals.attach(shard, (delivery) => batcher.add(delivery));
+    return { cancel: () => ((cancelled = true), detach(), Promise.all([subscription.cancel(), release()]).then(() => undefined)) };
   }
 
   /**
@@ -366,6 +383,7 @@ export class AmqpTransport implements Transport {
     this.logger.warn({ url }, `AMQP: reconnected to ${url}`);
     // Declarations may have been lost with the broker: declare again before the next use.
     this.workQueues.clear();
+    this.readyQueues.clear();
     this.declare(this.topology.base).catch((error: unknown) => this.logger.warn({ url, reason: this.describe(error) }, 'AMQP: cannot re-declare the topology'));
   }
 
@@ -382,7 +400,13 @@ export class AmqpTransport implements Transport {
       const { queue, binding } = this.topology.workQueue(name);
       this.declaredQueues.add(queue.queue);
       declared = this.declare({ exchanges: [], queues: [queue], queueBindings: [binding] });
-      declared.catch(() => this.workQueues.delete(name));
+      const current = declared;
+      declared.then(
+        () => {
+          if (this.workQueues.get(name) === current) this.readyQueues.add(name);
+        },
+        () => this.workQueues.delete(name),
+      );
       this.workQueues.set(name, declared);
     }
     return declared;

@@ -8,8 +8,8 @@
 import type { Envelope } from 'rabbitmq-client';
 import type { Json } from '../../codec/json.js';
 import { stringifyJson } from '../../codec/parse.js';
-import { shardOf } from '../../model/shard.js';
 import type { DispatchMessage, SignalMessage } from '../port.js';
+import { signalShard } from '../shards.js';
 import { pack, type BatchOptions } from './batch.js';
 import { Coalescer } from './coalesce.js';
 import type { Publishers } from './publish.js';
@@ -69,7 +69,7 @@ export class BatchPublisher {
   /** Publishes gathered signals in messages of up to `signals`, per shard queue. */
   private publishSignals(signals: SignalMessage[]): Promise<void> {
     const { shards } = this.topology;
-    const byQueue = groupBy(signals, (signal) => this.topology.signalQueueName(shards === 1 ? 0 : shardOf(signal.runId, shards)));
+    const byQueue = groupBy(signals, (signal) => this.topology.signalQueueName(signalShard(signal.runId, shards)));
     const outgoing: [Envelope, string][] = [];
     for (const [queue, group] of byQueue) for (const text of pack(group, this.options.signals, this.maxBytes)) outgoing.push([{ exchange: '', routingKey: queue }, text]);
     return this.publishers.publishConfirmedText(outgoing);

@@ -17,6 +17,7 @@
  * @packageDocumentation
  */
 import { clonePlain } from '../../codec/clone.js';
+import { detachedSignal } from '../detached.js';
 import type { HistoryEntry } from '../../engine/events.js';
 import type { AbortMessage, ConsumeOptions, Delivery, DispatchMessage, SignalMessage, Subscription, Transport } from '../port.js';
 import { silentLogger, type Logger } from '../../observability/logger.js';
@@ -118,12 +119,6 @@ function detachedDispatch(message: DispatchMessage): DispatchMessage {
   if (message.result !== undefined) copy.result = clonePlain(message.result);
   if (message.error !== undefined) copy.error = clonePlain(message.error);
   return copy;
-}
-
-/** A signal with its own copy of the task's result, which the task may still hold (a scalar needs none). */
-function detachedSignal(message: SignalMessage): SignalMessage {
-  if (message.type !== 'task.succeeded' || message.result === null || typeof message.result !== 'object') return message;
-  return { ...message, result: clonePlain(message.result) };
 }
 
 /** A {@link Transport} within one process. */
