@@ -8,6 +8,7 @@
  */
 import type { Json, JsonObject } from '../codec/json.js';
 import { resolveInputs, sourcesNotified } from './inputs.js';
+import { addLive, earliestLive } from './live.js';
 import { activationKey, type ActivationState, type Backlogged, type NodeState, type RunState } from './state.js';
 import { written, type StepContext } from './step-context.js';
 
@@ -63,6 +64,7 @@ function startActivation(s: StepContext, node: NodeState, seq: number, from: str
   const key = activationKey(node.def.id, seq);
   s.live.index.liveActivations++;
   s.run.activations.set(key, activation);
+  addLive(s.live.index, activation);
   written(s.out, 'activations').set(key, activation);
   s.out.commands.push(s.dispatchCommand(node, { node: node.def.id, attempt: 1, activation: seq }, inputs));
   s.record({ type: 'node.started', node: node.def.id, attempt: 1, activation: seq });
@@ -78,7 +80,7 @@ function startActivation(s: StepContext, node: NodeState, seq: number, from: str
 export function releaseHeld(s: StepContext, node: NodeState): void {
   const held = node.held;
   if (held === undefined) return;
-  const first = earliestLiveActivation(s, node.def.id);
+  const first = earliestLive(s.live, node.def.id);
   const ready = held.filter((entry) => entry.seq < first);
   if (ready.length === 0) return;
   if (ready.length === held.length) delete node.held;
@@ -92,20 +94,6 @@ export function releaseHeld(s: StepContext, node: NodeState): void {
     s.touch(node);
     s.notifyListeners(node, entry.result);
   }
-}
-
-/**
- * The lowest seq of a node's running or retrying activations (Infinity if
- * none). A scan of the run's activations, skipped when none is live (the
- * common case of one activation at a time).
- */
-function earliestLiveActivation(s: StepContext, id: string): number {
-  let first = Infinity;
-  if (s.live.index.liveActivations === 0) return first;
-  for (const activation of s.run.activations.values()) {
-    if (activation.node === id && (activation.status === 'running' || activation.status === 'retrying') && activation.seq < first) first = activation.seq;
-  }
-  return first;
 }
 
 /**
@@ -156,6 +144,7 @@ export function retryActivation(s: StepContext, activation: ActivationState): vo
   // A new attempt has not been rolled back yet.
   if (activation.undo !== undefined) s.setUndo(activation, 'none');
   s.setActivation(activation, 'running');
+  addLive(s.live.index, activation);
   activation.attempt++;
   delete activation.error;
   const ref = { node: activation.node, attempt: activation.attempt, activation: activation.seq };

@@ -9,7 +9,7 @@
  * @packageDocumentation
  */
 import type { LinkDefinition } from '../model/definition.js';
-import type { RunIndex } from './live.js';
+import { forgetLiveOrder, type RunIndex } from './live.js';
 import type { ActivationState, NodeState, RunState } from './state.js';
 import type { StepOutput } from './step-context.js';
 
@@ -81,6 +81,7 @@ export class ChangeJournal {
     Object.assign(this.run, this.header);
     if (this.header.retiredAttempts === undefined) delete this.run.retiredAttempts;
     Object.assign(this.runIndex, this.index);
+    forgetLiveOrder(this.runIndex);
     for (const [node, copy] of this.nodes) restore(node, copy);
     for (const [id, node] of this.members) {
       if (node === undefined) this.run.nodes.delete(id);

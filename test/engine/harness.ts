@@ -171,7 +171,7 @@ export const applies = (out: StepOutput): DispatchCommand[] => out.commands.filt
  */
 export function snapshot(live: LiveRun): unknown {
   const { nodes, activations, ...header } = live.state;
-  const { outgoing, notifiedSources: _cursors, ...counts } = live.index;
+  const { outgoing, notifiedSources: _cursors, liveOrder: _order, ...counts } = live.index;
   return structuredClone({
     header,
     nodes: Object.fromEntries(nodes),

@@ -175,6 +175,24 @@ describe('a persistent listener\'s results, in notification order', () => {
     expect(h.status).toBe('cancelled');
   });
 
+  it('a completion does not scan the live activations (W4: 10,000 notifications in flight at once)', () => {
+    const h = chain();
+    for (let i = 0; i < 200; i++) h.notify('server.created', { ip: String(i) });
+    const seqs = activationSeqs(h, 'register');
+    activationDone(h, 'register', seqs[0] as number, 'r0'); // the order of the live ones is built once
+    const activations = h.live.state.activations;
+    const scan = () => {
+      throw new Error('the run\'s activations were scanned');
+    };
+    activations.values = scan;
+    activations.entries = scan;
+    activations.forEach = scan;
+    activations[Symbol.iterator] = scan;
+    for (const seq of seqs.slice(1, 100)) activationDone(h, 'register', seq, `r${seq}`);
+    activationDone(h, 'register', seqs[150] as number, 'late'); // held: 100..149 still run
+    expect(h.dispatches().filter((d) => d.node === 'audit')).toHaveLength(100);
+  });
+
   it('held completions survive a reload', async () => {
     const store = new MemoryStore();
     const h = chain();
