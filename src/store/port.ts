@@ -26,6 +26,18 @@ export interface OutboxItem {
   command: Command;
 }
 
+/** A listening event node of a live run (see {@link Store.listeners}). */
+export interface EventListener {
+  /** The run. */
+  runId: string;
+  /** The event's name. */
+  event: string;
+  /** The event node's id. */
+  node: string;
+  /** The payload fields the event declares (`event(name, { provides })`), if any. */
+  provides?: string[];
+}
+
 /** A notification waiting in a persistent listener's backlog, as a store row. */
 export interface BacklogRow extends Backlogged {
   /** The listener. */
@@ -186,8 +198,11 @@ export interface Store {
   listRuns(filter?: RunFilter): Promise<RunSummary[]>;
   /** Ids of runs that are not finished (see {@link FINAL_STATUSES}), to resume them. */
   liveRunIds(): Promise<string[]>;
-  /** Ids of live runs with an event node named `event` that is listening. */
-  runsListeningTo(event: string): Promise<string[]>;
+  /**
+   * The listening event nodes named one of `events` of live runs, with the
+   * fields they declare: one query for the events of many notifications.
+   */
+  listeners(events: readonly string[]): Promise<EventListener[]>;
   /** A run's history, in order. */
   history(runId: string, page?: Page): Promise<HistoryEntry[]>;
   /** Activations of a run (optionally of one node), finished ones included, in notification order. */

@@ -383,7 +383,7 @@ export function storeContract(name: string, factory: StoreFactory): void {
       expect((await store.loadRun('r1'))?.status).toBe('succeeded');
     });
 
-    it('finds live runs listening to an event', async () => {
+    it('finds the listening event nodes of live runs, with the fields they declare', async () => {
       const listening = new Scenario('listening');
       const cancelled = new Scenario('cancelled');
       const ev = (name: string, status: NodeState['status'], kind: 'task' | 'event' = 'event'): NodeState => ({ def: task('n', { kind, name }), sources: [], status, attempt: 0 });
@@ -396,9 +396,11 @@ export function storeContract(name: string, factory: StoreFactory): void {
         bareRun('finished-run', { status: 'succeeded' }, [ev(EVENT, 'listening')]),
         bareRun('paused', { status: 'failed' }, [ev(EVENT, 'listening')]),
       ]);
-      expect((await store.runsListeningTo(EVENT)).sort()).toEqual(['listening', 'paused']);
-      expect(await store.runsListeningTo('payment.received')).toEqual(['other-event']);
-      expect(await store.runsListeningTo('nothing')).toEqual([]);
+      const runs = async (...events: string[]) => (await store.listeners(events)).map((l) => `${l.runId}:${l.event}`).sort();
+      expect(await runs(EVENT)).toEqual([`listening:${EVENT}`, `paused:${EVENT}`]);
+      expect(await store.listeners(['payment.received'])).toEqual([{ runId: 'other-event', event: 'payment.received', node: 'n', provides: ['n'] }]);
+      expect(await runs(EVENT, 'payment.received', 'nothing')).toEqual([`listening:${EVENT}`, 'other-event:payment.received', `paused:${EVENT}`]);
+      expect(await runs('nothing')).toEqual([]);
     });
 
     it('returns copies: changing a loaded run or a committed object does not change the store', async () => {

@@ -16,7 +16,7 @@
 import type { HistoryEntry } from '../../engine/events.js';
 import type { ActivationState, NodeState, RunHeader, RunState } from '../../engine/state.js';
 import { attachBacklogs, nodeRow } from '../backlog.js';
-import { claimsOnlyShard, FINAL_STATUSES, type BacklogRow, type CommitResult, type OutboxItem, type Page, type RunFilter, type RunSummary, type Store, type StepCommit, type TaskInfo } from '../port.js';
+import { claimsOnlyShard, FINAL_STATUSES, type BacklogRow, type CommitResult, type EventListener, type OutboxItem, type Page, type RunFilter, type RunSummary, type Store, type StepCommit, type TaskInfo } from '../port.js';
 
 interface StoredRun {
   header: RunHeader;
@@ -116,18 +116,20 @@ export class MemoryStore implements Store {
   }
 
   /** @inheritdoc */
-  async runsListeningTo(event: string): Promise<string[]> {
-    const ids: string[] = [];
+  async listeners(events: readonly string[]): Promise<EventListener[]> {
+    const names = new Set(events);
+    const found: EventListener[] = [];
     for (const run of this.runs.values()) {
       if (FINAL_STATUSES.includes(run.header.status)) continue;
       for (const node of run.nodes.values()) {
-        if (node.def.kind === 'event' && node.def.name === event && node.status === 'listening') {
-          ids.push(run.header.id);
-          break;
-        }
+        const def = node.def;
+        if (def.kind !== 'event' || node.status !== 'listening' || !names.has(def.name)) continue;
+        const listener: EventListener = { runId: run.header.id, event: def.name, node: def.id };
+        if (def.provides !== undefined) listener.provides = [...def.provides];
+        found.push(listener);
       }
     }
-    return ids;
+    return found;
   }
 
   /** @inheritdoc */

@@ -11,7 +11,8 @@ import pg, { type Pool, type PoolClient } from 'pg';
 import type { HistoryEntry } from '../../engine/events.js';
 import type { ActivationState, RunState } from '../../engine/state.js';
 import { ClosedError, ConfigError, FencedError, StoreError } from '../../errors.js';
-import type { CommitResult, Fence, OutboxItem, Page, RunFilter, RunSummary, Store, StepCommit, StoreLock, TaskInfo } from '../port.js';
+import { listenerOf } from '../listener.js';
+import type { CommitResult, EventListener, Fence, OutboxItem, Page, RunFilter, RunSummary, Store, StepCommit, StoreLock, TaskInfo } from '../port.js';
 import { ACTIVATION_ROW, HISTORY_ROW, readRow, readStatus } from '../row-check.js';
 import { AdvisoryLocks, systemTimers, type LockCheck, type Timers } from './lock.js';
 import { migrateSchema } from './migrations.js';
@@ -165,9 +166,10 @@ export class PostgresStore implements Store {
   }
 
   /** @inheritdoc */
-  async runsListeningTo(event: string): Promise<string[]> {
+  async listeners(events: readonly string[]): Promise<EventListener[]> {
     this.check();
-    return (await query<{ id: string }>(this.pool, this.q.runsListeningTo, [event])).map((row) => row.id);
+    const rows = await query<{ run_id: string; name: string; node_id: string; provides: unknown }>(this.pool, this.q.listeners, [events]);
+    return rows.map((row) => listenerOf(row.run_id, row.name, row.node_id, row.provides));
   }
 
   /** @inheritdoc */

@@ -20,7 +20,8 @@ import type { HistoryEntry } from '../../engine/events.js';
 import type { ActivationState, NodeState, RunState } from '../../engine/state.js';
 import { ClosedError, ConfigError } from '../../errors.js';
 import { attachBacklogs, nodeRow } from '../backlog.js';
-import { claimsOnlyShard, notFinalSql, type CommitResult, type OutboxItem, type Page, type RunFilter, type RunSummary, type Store, type StepCommit, type TaskInfo } from '../port.js';
+import { claimsOnlyShard, notFinalSql, type CommitResult, type EventListener, type OutboxItem, type Page, type RunFilter, type RunSummary, type Store, type StepCommit, type TaskInfo } from '../port.js';
+import { listenerOf } from '../listener.js';
 import { ACTIVATION_ROW, BACKLOG_ROW, HISTORY_ROW, NODE_ROW, readHeader, readRow, readStatus, type HeaderColumns } from '../row-check.js';
 import { checkDatabaseFile, migrate, openError } from './schema.js';
 
@@ -89,9 +90,12 @@ function prepare(db: Database.Database) {
          AND CASE WHEN json_valid(data) THEN json_extract(data, '$.compensate') = 1 ELSE 1 END ORDER BY seq, node_id`,
     ),
     liveRunIds: db.prepare<[], { id: string }>(`SELECT id FROM runs WHERE ${notFinalSql('status')} ORDER BY id`),
-    listening: db.prepare<[string], { run_id: string }>(
-      `SELECT DISTINCT n.run_id FROM nodes n JOIN runs r ON r.id = n.run_id
-       WHERE n.name = ? AND n.kind = 'event' AND n.status = 'listening' AND ${notFinalSql('r.status')}`,
+    // Per event name: its listening event nodes with their declared fields (JSON text; a row that is not JSON declares none).
+    listening: db.prepare<[string], { run_id: string; node_id: string; provides: string | null }>(
+      `SELECT n.run_id, n.node_id, CASE WHEN json_valid(n.data) THEN json_extract(n.data, '$.def.provides') END AS provides
+         FROM nodes n JOIN runs r ON r.id = n.run_id
+        WHERE n.name = ? AND n.kind = 'event' AND n.status = 'listening' AND ${notFinalSql('r.status')}
+        ORDER BY r.created_at, r.id, n.rowid`,
     ),
     history: db.prepare<[string, number, number], Data>(`SELECT data FROM history WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?`),
     activations: db.prepare<[string, number, number], Data>(
@@ -269,9 +273,11 @@ export class SqliteStore implements Store {
   }
 
   /** @inheritdoc */
-  async runsListeningTo(event: string): Promise<string[]> {
+  async listeners(events: readonly string[]): Promise<EventListener[]> {
     this.assertOpen();
-    return this.sql.listening.all(event).map((r) => r.run_id);
+    return [...new Set(events)].flatMap((event) =>
+      this.sql.listening.all(event).map((r) => listenerOf(r.run_id, event, r.node_id, r.provides === null ? undefined : (JSON.parse(r.provides) as unknown))),
+    );
   }
 
   /** @inheritdoc */
