@@ -45,7 +45,7 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX runs_by_created ON runs (created_at DESC, id DESC);
   CREATE INDEX runs_by_flow ON runs (flow, created_at DESC, id DESC);
   CREATE INDEX runs_by_status ON runs (status, created_at DESC, id DESC);
-  -- liveRunIds, listeners: only the runs that are not finished (finished ones pile up)
+  -- liveRunIds, runsListeningTo: only the runs that are not finished (finished ones pile up)
   CREATE INDEX runs_live ON runs (id) WHERE status NOT IN ('succeeded', 'rolled_back', 'cancelled');
 
   CREATE TABLE nodes (
@@ -59,7 +59,7 @@ export const MIGRATIONS: readonly string[] = [
   ) STRICT;
   -- loadRun: a run's nodes in rowid (first write) order
   CREATE INDEX nodes_by_run ON nodes (run_id);
-  -- listeners: listening event nodes by event name
+  -- runsListeningTo: listening event nodes by event name
   CREATE INDEX nodes_listening ON nodes (name, run_id) WHERE kind = 'event' AND status = 'listening';
 
   CREATE TABLE activations (

@@ -42,7 +42,7 @@ CREATE TABLE {{schema}}.nodes (
   data    jsonb  NOT NULL,
   PRIMARY KEY (run_id, node_id)
 );
--- listeners (was runsListeningTo): event nodes that are listening, by event name
+-- runsListeningTo: event nodes that are listening, by event name
 CREATE INDEX nodes_listening_idx ON {{schema}}.nodes (name, run_id)
   WHERE kind = 'event' AND status = 'listening';
 
