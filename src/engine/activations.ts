@@ -9,7 +9,7 @@
 import type { Json, JsonObject } from '../codec/json.js';
 import { resolveInputs, sourcesNotified } from './inputs.js';
 import { addLive, earliestLive } from './live.js';
-import { activationKey, type ActivationState, type Backlogged, type NodeState, type RunState } from './state.js';
+import { activationKey, type ActivationState, type Backlogged, type Held, type NodeState, type RunState } from './state.js';
 import { written, type StepContext } from './step-context.js';
 
 /** Whether a node notifies many times (an event or a persistent listener). */
@@ -71,6 +71,38 @@ function startActivation(s: StepContext, node: NodeState, seq: number, from: str
 }
 
 /**
+ * Holds a completed activation's result back (until {@link releaseHeld}
+ * passes it on): put in seq order in the node's `held` list, and appended to
+ * the step's held rows, so that a notification writes one row, never the list.
+ */
+export function holdResult(s: StepContext, node: NodeState, entry: Held): void {
+  const held = node.held ?? [];
+  let at = held.length;
+  while (at > 0 && (held[at - 1] as Held).seq > entry.seq) at--;
+  node.held = [...held.slice(0, at), entry, ...held.slice(at)];
+  const appended = s.out.held.get(node.def.id);
+  if (appended === undefined) written(s.out, 'held').set(node.def.id, [entry]);
+  else appended.push(entry);
+}
+
+/**
+ * Records that a node's held results up to seq `upTo` are gone from its
+ * `held` list (passed on, or dropped): their stored rows are deleted, and
+ * those appended in this output are not written.
+ */
+export function releasedUpTo(s: StepContext, node: NodeState, upTo: number): void {
+  const id = node.def.id;
+  const appended = s.out.held.get(id);
+  if (appended !== undefined) {
+    const kept = appended.filter((entry) => entry.seq > upTo);
+    if (kept.length === 0) s.out.held.delete(id);
+    else s.out.held.set(id, kept);
+  }
+  const released = written(s.out, 'released');
+  released.set(id, Math.max(released.get(id) ?? upTo, upTo));
+}
+
+/**
  * Notifies, in seq order, the held completions of a persistent listener that
  * no earlier running or retrying activation holds back. A failed activation
  * does not hold later ones back; retried by hand, it holds back those that
@@ -85,6 +117,7 @@ export function releaseHeld(s: StepContext, node: NodeState): void {
   if (ready.length === 0) return;
   if (ready.length === held.length) delete node.held;
   else node.held = held.slice(ready.length);
+  releasedUpTo(s, node, (ready[ready.length - 1] as Held).seq);
   for (const entry of ready) {
     if (node.resultSeq === undefined || entry.seq > node.resultSeq) {
       node.result = entry.result;

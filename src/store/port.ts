@@ -11,7 +11,7 @@
  * @packageDocumentation
  */
 import type { Command, HistoryEntry } from '../engine/events.js';
-import type { ActivationState, Backlogged, NodeState, RunHeader, RunState, RunStatus } from '../engine/state.js';
+import type { ActivationState, Backlogged, Held, NodeState, RunHeader, RunState, RunStatus } from '../engine/state.js';
 import type { NodeDefinition } from '../model/definition.js';
 
 /** A command waiting to be carried out: written in the step's transaction, deleted once done. */
@@ -40,6 +40,12 @@ export interface EventListener {
 
 /** A notification waiting in a persistent listener's backlog, as a store row. */
 export interface BacklogRow extends Backlogged {
+  /** The listener. */
+  node: string;
+}
+
+/** A persistent listener's held result (see `NodeState.held`), as a store row. */
+export interface HeldRow extends Held {
   /** The listener. */
   node: string;
 }
@@ -80,6 +86,17 @@ export interface StepCommit {
    * that waits writes one row, not the whole backlog again.
    */
   backlog?: BacklogRow[];
+  /**
+   * Held results released (passed on or dropped): per node, its stored held
+   * rows with a seq up to `upTo` are deleted, before {@link StepCommit.held}
+   * is written. A removed node's held rows are deleted too.
+   */
+  released?: { node: string; upTo: number }[];
+  /**
+   * Held results appended (`NodeState.held`: node rows are written without
+   * it, as without the backlog), one row each.
+   */
+  held?: HeldRow[];
   /** History entries to append. */
   history: HistoryEntry[];
   /** Outbox items to add. */

@@ -19,7 +19,7 @@ import { migrateSchema } from './migrations.js';
 import { byCodeUnit, conflictsOf, planCommit } from './plan.js';
 import { buildQueries, type NamedQuery, type Queries } from './queries.js';
 import { redactSecret, redactUrl } from './redact.js';
-import { activationRows, backlogRows, clearedRows, epoch, historyRows, loadedRun, type LoadedRow, nodeRows, outboxItem, outboxRows, removedRows, runRows } from './rows.js';
+import { activationRows, backlogRows, clearedRows, epoch, heldRows, historyRows, loadedRun, type LoadedRow, nodeRows, outboxItem, outboxRows, releasedRows, removedRows, runRows } from './rows.js';
 import { DEFAULT_SCHEMA, quoteSchema } from './schema-name.js';
 import { checkShardCount } from './shard-count.js';
 
@@ -127,6 +127,8 @@ export class PostgresStore implements Store {
       outboxRows(plans),
       clearedRows(plans),
       backlogRows(plans),
+      releasedRows(plans),
+      heldRows(plans),
     ];
     type Row = { ok: boolean; epoch: string | null; ids: string[]; from_revs: number[] };
     const [row] = await query<Row>(this.pool, this.q.commit, values);
