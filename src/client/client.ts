@@ -20,6 +20,7 @@ import type { AnyTask } from '../model/task.js';
 import type { RunFilter, RunSummary, TaskInfo } from '../store/port.js';
 import type { Subscription } from '../transport/port.js';
 import type { RuntimeParts } from './parts.js';
+import { ListenerLookup } from './listener-lookup.js';
 import { RunHandle } from './run-handle.js';
 
 /** Options of {@link Client.start}. */
@@ -53,13 +54,16 @@ export interface NotifyOptions {
 /** Starts flows and hands out run handles. Create one with `connect()`. */
 export class Client {
   private readonly subscriptions: Subscription[] = [];
+  private readonly listening: ListenerLookup;
   private closing: Promise<void> | undefined;
 
   /** @internal use `connect()` */
   constructor(
     private readonly parts: RuntimeParts,
     private readonly shutdown: () => Promise<void>,
-  ) {}
+  ) {
+    this.listening = new ListenerLookup(parts.store);
+  }
 
   /**
    * Registers tasks this process can execute (embedded) or knows by name. Flows
@@ -124,10 +128,9 @@ export class Client {
     checkName(event, 'event name');
     const encoded = encodeValue(payload, `the payload of event "${event}"`) as JsonObject;
     const eventId = options.id ?? randomUUID();
-    const runIds = await this.parts.store.runsListeningTo(event);
-    const runs = await Promise.all(runIds.map((runId) => this.parts.store.loadRun(runId)));
-    const declared = runs.flatMap((run) => [...(run?.nodes.values() ?? [])].map((node) => node.def).filter((def) => def.kind === 'event' && def.name === event));
-    checkPayload(event, declared, encoded);
+    const listeners = await this.listening.of(event);
+    checkPayload(event, listeners, encoded);
+    const runIds = [...new Set(listeners.map((listener) => listener.runId))];
     const outcomes = await this.parts.writer.notify(runIds, event, encoded, eventId);
     const notified: string[] = [];
     const failed: { runId: string; error: unknown }[] = [];

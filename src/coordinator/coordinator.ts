@@ -19,7 +19,6 @@
  *
  * @packageDocumentation
  */
-import { ClosedError } from '../errors.js';
 import { copyRun, liveRun, type LiveRun, type StepOutput } from '../engine/index.js';
 import type { EngineEvent } from '../engine/events.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
@@ -42,7 +41,7 @@ import { shardOwnership } from './ownership.js';
 import { RetryTimers } from './retry-timers.js';
 import { commitByShard, standingBy, type CommitDeps, type Fences, type Step } from './fencing.js';
 import { Pipeline } from './pipeline.js';
-import { StoreRetry } from './store-retry.js';
+import { closedError, StoreRetry } from './store-retry.js';
 import { SignalListeners } from './signal-listeners.js';
 import { requestEvents } from './requests.js';
 import { byRunId, recordCommitted } from './batch-parts.js';
@@ -268,8 +267,9 @@ export class Coordinator {
 
   private enqueue(pending: Pending): void {
     if (this.closed) {
+      // A parked event's retry coming due while the coordinator closes (its step's commit may have been written).
       pending.delivery?.requeue();
-      pending.reject(new ClosedError('coordinator'));
+      pending.reject(closedError(pending));
       return;
     }
     this.pipeline.push(pending);

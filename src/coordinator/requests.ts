@@ -1,7 +1,8 @@
 /**
  * The coordinator's intake of client requests (one writer per run): a start,
- * notify or change sent by a client to the coordinator of the runs' shard
- * becomes one event per run, stepped with the shard's signals, fenced by its
+ * notify (many notifications of a client's turn) or change sent by a client to
+ * the coordinator of the runs' shard becomes one event per run (a run's events
+ * of a batch are stepped in one step), stepped with the shard's signals, fenced by its
  * leader epoch, and answered once every run has its outcome. A request with
  * any event given back (the shard changed hands, the coordinator closed) goes
  * back to the broker whole, for the shard's owner: events already applied are
@@ -29,10 +30,8 @@ function eventsOf(delivery: RequestDelivery, now: number): RunEvent[] {
       const state = createRun(definition, { id, inputs, validate, now, ...(traceparent === undefined ? {} : { traceparent }) });
       return [{ runId: id, event: { type: 'start' }, create: liveRun(state), pristine: copyRun(state) }];
     }
-    case 'notify': {
-      const { event, payload, eventId } = request;
-      return request.runIds.map((runId) => ({ runId, event: { type: 'notify', event, payload }, eventId }));
-    }
+    case 'notify':
+      return request.notifications.flatMap(({ runIds, event, payload, eventId }) => runIds.map((runId): RunEvent => ({ runId, event: { type: 'notify', event, payload }, eventId })));
     case 'change': {
       const { runId, changes, actor, eventId } = request;
       return [{ runId, event: { type: 'change', changes, actor }, eventId }];
@@ -50,7 +49,7 @@ export function requestEvents(delivery: RequestDelivery, now: number, logger: Lo
   try {
     events = eventsOf(delivery, now);
   } catch (error) {
-    const runIds = delivery.body.type === 'notify' ? delivery.body.runIds : [delivery.body.runId];
+    const runIds = delivery.body.type === 'notify' ? delivery.body.notifications.flatMap((n) => n.runIds) : [delivery.body.runId];
     answer(delivery, runIds.map((runId) => ({ runId, error: errorToWire(error) })), logger);
     return [];
   }

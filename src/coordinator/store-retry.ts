@@ -77,7 +77,7 @@ export class StoreRetry {
     this.timers.clear();
     for (const item of this.parked) {
       item.delivery?.requeue();
-      item.reject(item.uncertain !== undefined && !item.uncertain.settled ? new StoreError('the coordinator closed before it could tell whether the step was written') : new ClosedError('coordinator'));
+      item.reject(closedError(item));
     }
     this.parked.clear();
   }
@@ -97,4 +97,13 @@ function giveUp(item: Pending, error: unknown): boolean {
   item.resolve = () => undefined;
   item.reject = () => undefined;
   return true;
+}
+
+/**
+ * What the caller of an event a closed coordinator will not step is told:
+ * TW_CLOSED (nothing was done), or TW_STORE when a commit of its step was
+ * ambiguous and not found out (it may have been written).
+ */
+export function closedError(item: Pending): Error {
+  return item.uncertain !== undefined && !item.uncertain.settled ? new StoreError('the coordinator closed before it could tell whether the step was written') : new ClosedError('coordinator');
 }

@@ -8,7 +8,8 @@
  */
 import type { Json, JsonObject } from '../codec/json.js';
 import { resolveInputs, sourcesNotified } from './inputs.js';
-import { activationKey, type ActivationState, type Backlogged, type NodeState, type RunState } from './state.js';
+import { addLive, earliestLive } from './live.js';
+import { activationKey, type ActivationState, type Backlogged, type Held, type NodeState, type RunState } from './state.js';
 import { written, type StepContext } from './step-context.js';
 
 /** Whether a node notifies many times (an event or a persistent listener). */
@@ -63,9 +64,42 @@ function startActivation(s: StepContext, node: NodeState, seq: number, from: str
   const key = activationKey(node.def.id, seq);
   s.live.index.liveActivations++;
   s.run.activations.set(key, activation);
+  addLive(s.live.index, activation);
   written(s.out, 'activations').set(key, activation);
   s.out.commands.push(s.dispatchCommand(node, { node: node.def.id, attempt: 1, activation: seq }, inputs));
   s.record({ type: 'node.started', node: node.def.id, attempt: 1, activation: seq });
+}
+
+/**
+ * Holds a completed activation's result back (until {@link releaseHeld}
+ * passes it on): put in seq order in the node's `held` list, and appended to
+ * the step's held rows, so that a notification writes one row, never the list.
+ */
+export function holdResult(s: StepContext, node: NodeState, entry: Held): void {
+  const held = node.held ?? [];
+  let at = held.length;
+  while (at > 0 && (held[at - 1] as Held).seq > entry.seq) at--;
+  node.held = [...held.slice(0, at), entry, ...held.slice(at)];
+  const appended = s.out.held.get(node.def.id);
+  if (appended === undefined) written(s.out, 'held').set(node.def.id, [entry]);
+  else appended.push(entry);
+}
+
+/**
+ * Records that a node's held results up to seq `upTo` are gone from its
+ * `held` list (passed on, or dropped): their stored rows are deleted, and
+ * those appended in this output are not written.
+ */
+export function releasedUpTo(s: StepContext, node: NodeState, upTo: number): void {
+  const id = node.def.id;
+  const appended = s.out.held.get(id);
+  if (appended !== undefined) {
+    const kept = appended.filter((entry) => entry.seq > upTo);
+    if (kept.length === 0) s.out.held.delete(id);
+    else s.out.held.set(id, kept);
+  }
+  const released = written(s.out, 'released');
+  released.set(id, Math.max(released.get(id) ?? upTo, upTo));
 }
 
 /**
@@ -78,11 +112,12 @@ function startActivation(s: StepContext, node: NodeState, seq: number, from: str
 export function releaseHeld(s: StepContext, node: NodeState): void {
   const held = node.held;
   if (held === undefined) return;
-  const first = earliestLiveActivation(s, node.def.id);
+  const first = earliestLive(s.live, node.def.id);
   const ready = held.filter((entry) => entry.seq < first);
   if (ready.length === 0) return;
   if (ready.length === held.length) delete node.held;
   else node.held = held.slice(ready.length);
+  releasedUpTo(s, node, (ready[ready.length - 1] as Held).seq);
   for (const entry of ready) {
     if (node.resultSeq === undefined || entry.seq > node.resultSeq) {
       node.result = entry.result;
@@ -92,20 +127,6 @@ export function releaseHeld(s: StepContext, node: NodeState): void {
     s.touch(node);
     s.notifyListeners(node, entry.result);
   }
-}
-
-/**
- * The lowest seq of a node's running or retrying activations (Infinity if
- * none). A scan of the run's activations, skipped when none is live (the
- * common case of one activation at a time).
- */
-function earliestLiveActivation(s: StepContext, id: string): number {
-  let first = Infinity;
-  if (s.live.index.liveActivations === 0) return first;
-  for (const activation of s.run.activations.values()) {
-    if (activation.node === id && (activation.status === 'running' || activation.status === 'retrying') && activation.seq < first) first = activation.seq;
-  }
-  return first;
 }
 
 /**
@@ -156,6 +177,7 @@ export function retryActivation(s: StepContext, activation: ActivationState): vo
   // A new attempt has not been rolled back yet.
   if (activation.undo !== undefined) s.setUndo(activation, 'none');
   s.setActivation(activation, 'running');
+  addLive(s.live.index, activation);
   activation.attempt++;
   delete activation.error;
   const ref = { node: activation.node, attempt: activation.attempt, activation: activation.seq };

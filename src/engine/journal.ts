@@ -9,8 +9,8 @@
  * @packageDocumentation
  */
 import type { LinkDefinition } from '../model/definition.js';
-import type { RunIndex } from './live.js';
-import type { ActivationState, NodeState, RunState } from './state.js';
+import { forgetLiveOrder, type RunIndex } from './live.js';
+import type { ActivationState, Held, NodeState, RunState } from './state.js';
 import type { StepOutput } from './step-context.js';
 
 type Header = Pick<RunState, 'graphVersion' | 'seq' | 'stopped' | 'cancelled' | 'retiredAttempts'>;
@@ -27,7 +27,15 @@ function restore<T extends object>(target: T, copy: T): void {
 export class ChangeJournal {
   private readonly header: Header;
   private readonly index: IndexScalars;
-  private readonly output: { commands: number; history: number; nodes: Set<string>; removed: Set<string>; activations: Map<string, ActivationState> };
+  private readonly output: {
+    commands: number;
+    history: number;
+    nodes: Set<string>;
+    removed: Set<string>;
+    activations: Map<string, ActivationState>;
+    held: Map<string, Held[]>;
+    released: Map<string, number>;
+  };
   /** Node ids whose membership in the run may change, with the node they held. */
   private readonly members = new Map<string, NodeState | undefined>();
   /** Nodes whose fields may change, with a shallow copy. */
@@ -44,7 +52,15 @@ export class ChangeJournal {
   ) {
     this.header = { graphVersion: run.graphVersion, seq: run.seq, stopped: run.stopped, cancelled: run.cancelled, retiredAttempts: run.retiredAttempts };
     this.index = { undoing: runIndex.undoing, liveActivations: runIndex.liveActivations, persistent: runIndex.persistent, counts: { ...runIndex.counts } };
-    this.output = { commands: out.commands.length, history: out.history.length, nodes: new Set(out.nodes), removed: new Set(out.removed), activations: new Map(out.activations) };
+    this.output = {
+      commands: out.commands.length,
+      history: out.history.length,
+      nodes: new Set(out.nodes),
+      removed: new Set(out.removed),
+      activations: new Map(out.activations),
+      held: new Map([...out.held].map(([id, entries]) => [id, [...entries]])),
+      released: new Map(out.released),
+    };
   }
 
   /** The run's node order, kept before the first removal (a node put back goes back to its place). */
@@ -81,6 +97,7 @@ export class ChangeJournal {
     Object.assign(this.run, this.header);
     if (this.header.retiredAttempts === undefined) delete this.run.retiredAttempts;
     Object.assign(this.runIndex, this.index);
+    forgetLiveOrder(this.runIndex);
     for (const [node, copy] of this.nodes) restore(node, copy);
     for (const [id, node] of this.members) {
       if (node === undefined) this.run.nodes.delete(id);
@@ -109,5 +126,7 @@ export class ChangeJournal {
     out.nodes = this.output.nodes;
     out.removed = this.output.removed;
     out.activations = this.output.activations;
+    out.held = this.output.held;
+    out.released = this.output.released;
   }
 }

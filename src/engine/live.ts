@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 import type { LinkDefinition } from '../model/definition.js';
-import type { NodeState, NodeStatus, RunState, UndoStatus } from './state.js';
+import type { ActivationState, NodeState, NodeStatus, RunState, UndoStatus } from './state.js';
 
 /** Indexes derived from a run's state. */
 export interface RunIndex {
@@ -23,6 +23,20 @@ export interface RunIndex {
   persistent: number;
   /** Per sources array, how many leading sources are known to have notified (see `sourcesNotified`). */
   notifiedSources: WeakMap<readonly unknown[], number>;
+  /**
+   * Per persistent listener, its activations that may be live, in seq order
+   * (see {@link earliestLive}); built from the state when first needed, and
+   * dropped ({@link forgetLiveOrder}) when a refused change list is undone.
+   */
+  liveOrder?: Map<string, LiveQueue>;
+}
+
+/** A node's activations that may be live, in seq order, from `head` on (those before it have finished). */
+interface LiveQueue {
+  /** Activations, ascending by seq; those at `head` and after may be live, every live one is there. */
+  items: ActivationState[];
+  /** The first item not known to be finished. */
+  head: number;
 }
 
 /** A run and its indexes: what the engine steps. */
@@ -35,6 +49,70 @@ export interface LiveRun {
 
 function emptyCounts(): Record<NodeStatus, number> {
   return { waiting: 0, running: 0, retrying: 0, succeeded: 0, failed: 0, skipped: 0, cancelled: 0, listening: 0 };
+}
+
+function isLive(activation: ActivationState): boolean {
+  return activation.status === 'running' || activation.status === 'retrying';
+}
+
+/** The live activations of every node, each node's in seq order. */
+function buildLiveOrder(state: RunState): Map<string, LiveQueue> {
+  const order = new Map<string, LiveQueue>();
+  for (const activation of state.activations.values()) {
+    if (!isLive(activation)) continue;
+    const queue = order.get(activation.node);
+    if (queue === undefined) order.set(activation.node, { items: [activation], head: 0 });
+    else queue.items.push(activation);
+  }
+  for (const queue of order.values()) queue.items.sort((a, b) => a.seq - b.seq);
+  return order;
+}
+
+/**
+ * Records that `activation` became live (started, or retried by hand). Amortized
+ * O(1) for a new activation (the highest seq so far); a retried one is put in its place.
+ */
+export function addLive(index: RunIndex, activation: ActivationState): void {
+  const order = index.liveOrder;
+  if (order === undefined) return; // built from the state when first needed
+  const queue = order.get(activation.node);
+  if (queue === undefined) {
+    order.set(activation.node, { items: [activation], head: 0 });
+    return;
+  }
+  const items = queue.items;
+  let at = items.length;
+  while (at > queue.head && (items[at - 1] as ActivationState).seq > activation.seq) at--;
+  if (at > queue.head && items[at - 1] === activation) return; // already there
+  if (at === items.length) items.push(activation);
+  else items.splice(at, 0, activation);
+}
+
+/**
+ * The lowest seq of node `id`'s running or retrying activations (Infinity if
+ * none): amortized O(1), finished activations are passed over once.
+ */
+export function earliestLive(live: LiveRun, id: string): number {
+  if (live.index.liveActivations === 0) return Infinity;
+  const order = (live.index.liveOrder ??= buildLiveOrder(live.state));
+  const queue = order.get(id);
+  if (queue === undefined) return Infinity;
+  const items = queue.items;
+  while (queue.head < items.length && !isLive(items[queue.head] as ActivationState)) queue.head++;
+  if (queue.head === items.length) {
+    order.delete(id);
+    return Infinity;
+  }
+  if (queue.head >= 1024 && queue.head * 2 >= items.length) {
+    queue.items = items.slice(queue.head);
+    queue.head = 0;
+  }
+  return (queue.items[queue.head] as ActivationState).seq;
+}
+
+/** Drops the live activation order (rebuilt from the state when next needed): the state was put back by an undo. */
+export function forgetLiveOrder(index: RunIndex): void {
+  delete index.liveOrder;
 }
 
 /** Builds the indexes of a run (after loading it from a store). */

@@ -5,10 +5,10 @@
  */
 import type { JsonObject } from '../codec/json.js';
 import { InvalidChangeError } from '../errors.js';
-import { dropNotification, notDelivered, retryActivation } from './activations.js';
+import { dropNotification, notDelivered, releasedUpTo, retryActivation } from './activations.js';
 import { inRun, setStatus, type Edit, type Effect } from './edit.js';
 import { checkNoUndoRunning, checkNotUndoing } from './saga.js';
-import { activationKey, type NodeState } from './state.js';
+import { activationKey, type Held, type NodeState } from './state.js';
 
 /** Runs a failed or cancelled node, or a failed activation, again (change `retry`). */
 export function retry(e: Edit, target: NodeState, activation: number | undefined): Effect | undefined {
@@ -92,6 +92,7 @@ function dropHeld(e: Edit, target: NodeState): void {
       if (listener?.def.persistent) dropNotification(s, listener, target, entry.result, 'cancelled');
     }
   }
+  releasedUpTo(s, target, (target.held[target.held.length - 1] as Held).seq);
   delete target.held;
   s.touch(target);
 }

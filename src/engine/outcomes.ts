@@ -9,7 +9,7 @@
 import type { Json } from '../codec/json.js';
 import type { Failure } from '../model/failure.js';
 import { backoffDelayMs } from '../model/retry.js';
-import { releaseHeld } from './activations.js';
+import { holdResult, releaseHeld } from './activations.js';
 import { setAside } from './rewire.js';
 import { executionRef, type ExecutionRef } from './events.js';
 import { resolveInputs, sourcesNotified } from './inputs.js';
@@ -32,7 +32,7 @@ export function succeeded(s: StepContext, ref: ExecutionRef, result: Json): void
     }
     s.setActivation(activation, 'succeeded');
     s.record({ type: 'node.succeeded', node: ref.node, attempt: ref.attempt, activation: ref.activation });
-    node.held = [...(node.held ?? []), { seq: activation.seq, result }].sort((a, b) => a.seq - b.seq);
+    holdResult(s, node, { seq: activation.seq, result });
     s.touch(node);
     releaseHeld(s, node);
     return;

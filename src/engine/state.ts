@@ -86,7 +86,8 @@ export interface NodeState {
   /**
    * Persistent listeners: completed activations held back, in seq order, until
    * every earlier activation has finished, so that listeners are notified in
-   * notification order.
+   * notification order. Stores keep them as rows apart from the node's
+   * (`StepCommit.held`), so that a notification does not rewrite the list.
    */
   held?: Held[];
   /** Failure of the last attempt. */

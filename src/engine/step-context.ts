@@ -9,12 +9,12 @@
 import type { Json, JsonObject } from '../codec/json.js';
 import type { Command, ExecutionRef, HistoryEntry } from './events.js';
 import type { LiveRun } from './live.js';
-import type { ActivationState, ActivationStatus, Backlogged, NodeState, NodeStatus, RunState, UndoStatus } from './state.js';
+import type { ActivationState, ActivationStatus, Backlogged, Held, NodeState, NodeStatus, RunState, UndoStatus } from './state.js';
 
 /**
  * What one or more steps produced: the commands to carry out and what to
  * persist. Readers take it as it is; the engine writes `removed`, `activations`,
- * `backlog` and `drained` through {@link written} (see {@link emptyOutput}).
+ * `backlog`, `drained`, `held` and `released` through {@link written} (see {@link emptyOutput}).
  */
 export interface StepOutput {
   /** Commands for the runtime, in order. */
@@ -31,6 +31,10 @@ export interface StepOutput {
   backlog: Map<string, Backlogged[]>;
   /** Nodes whose backlog was drained (its stored rows go). */
   drained: Set<string>;
+  /** Held results appended (not released since), by node id: one store row each (see `releaseHeld`). */
+  held: Map<string, Held[]>;
+  /** Per node, the highest seq of the held results released (its stored held rows up to it go, before `held` is written). */
+  released: Map<string, number>;
 }
 
 /** A set that stays empty: writing to it throws (a write that bypassed {@link written}). */
@@ -59,7 +63,7 @@ const NO_IDS: Set<string> = new EmptySet();
 const NO_ENTRIES: Map<string, never> = new EmptyMap<never>();
 
 /** The collections of a {@link StepOutput} that few steps write, shared empty until then. */
-type Rare = 'removed' | 'activations' | 'backlog' | 'drained';
+type Rare = 'removed' | 'activations' | 'backlog' | 'drained' | 'held' | 'released';
 
 /**
  * An empty step output, to accumulate several events into one commit. The
@@ -69,7 +73,7 @@ type Rare = 'removed' | 'activations' | 'backlog' | 'drained';
  * the embedded W3 benchmark allocated.
  */
 export function emptyOutput(): StepOutput {
-  return { commands: [], history: [], nodes: new Set(), removed: NO_IDS, activations: NO_ENTRIES, backlog: NO_ENTRIES, drained: NO_IDS };
+  return { commands: [], history: [], nodes: new Set(), removed: NO_IDS, activations: NO_ENTRIES, backlog: NO_ENTRIES, drained: NO_IDS, held: NO_ENTRIES, released: NO_ENTRIES };
 }
 
 /** `out[key]`, to write to: a fresh collection in place of the shared empty one. */

@@ -4,21 +4,20 @@
  * @packageDocumentation
  */
 import { ValidationError, type ValidationProblem } from '../errors.js';
-import type { NodeDefinition } from './definition.js';
 
 /**
  * Throws a {@link ValidationError} when `payload` lacks a field that one of the
- * listening event nodes declares in `provides` (events without declared
- * provides take any payload). Every missing field is named, once.
+ * listening event nodes (`node`: its id) declares in `provides` (events without
+ * declared provides take any payload). Every missing field is named, once.
  */
-export function checkPayload(event: string, listeners: Iterable<NodeDefinition>, payload: Readonly<Record<string, unknown>>): void {
+export function checkPayload(event: string, listeners: Iterable<{ readonly node: string; readonly provides?: readonly string[] | undefined }>, payload: Readonly<Record<string, unknown>>): void {
   const missing = new Map<string, Set<string>>(); // field -> event node ids declaring it
-  for (const node of listeners) {
-    for (const field of node.provides ?? []) {
+  for (const listener of listeners) {
+    for (const field of listener.provides ?? []) {
       if (Object.hasOwn(payload, field) && payload[field] !== undefined) continue;
       const nodes = missing.get(field);
-      if (nodes === undefined) missing.set(field, new Set([node.id]));
-      else nodes.add(node.id);
+      if (nodes === undefined) missing.set(field, new Set([listener.node]));
+      else nodes.add(listener.node);
     }
   }
   if (missing.size === 0) return;

@@ -11,7 +11,7 @@
  * @packageDocumentation
  */
 import type { Command, HistoryEntry } from '../engine/events.js';
-import type { ActivationState, Backlogged, NodeState, RunHeader, RunState, RunStatus } from '../engine/state.js';
+import type { ActivationState, Backlogged, Held, NodeState, RunHeader, RunState, RunStatus } from '../engine/state.js';
 import type { NodeDefinition } from '../model/definition.js';
 
 /** A command waiting to be carried out: written in the step's transaction, deleted once done. */
@@ -26,8 +26,26 @@ export interface OutboxItem {
   command: Command;
 }
 
+/** A listening event node of a live run (see {@link Store.listeners}). */
+export interface EventListener {
+  /** The run. */
+  runId: string;
+  /** The event's name. */
+  event: string;
+  /** The event node's id. */
+  node: string;
+  /** The payload fields the event declares (`event(name, { provides })`), if any. */
+  provides?: string[];
+}
+
 /** A notification waiting in a persistent listener's backlog, as a store row. */
 export interface BacklogRow extends Backlogged {
+  /** The listener. */
+  node: string;
+}
+
+/** A persistent listener's held result (see `NodeState.held`), as a store row. */
+export interface HeldRow extends Held {
   /** The listener. */
   node: string;
 }
@@ -68,6 +86,17 @@ export interface StepCommit {
    * that waits writes one row, not the whole backlog again.
    */
   backlog?: BacklogRow[];
+  /**
+   * Held results released (passed on or dropped): per node, its stored held
+   * rows with a seq up to `upTo` are deleted, before {@link StepCommit.held}
+   * is written. A removed node's held rows are deleted too.
+   */
+  released?: { node: string; upTo: number }[];
+  /**
+   * Held results appended (`NodeState.held`: node rows are written without
+   * it, as without the backlog), one row each.
+   */
+  held?: HeldRow[];
   /** History entries to append. */
   history: HistoryEntry[];
   /** Outbox items to add. */
@@ -188,8 +217,11 @@ export interface Store {
   listRuns(filter?: RunFilter): Promise<RunSummary[]>;
   /** Ids of runs that are not finished (see {@link FINAL_STATUSES}), to resume them. */
   liveRunIds(): Promise<string[]>;
-  /** Ids of live runs with an event node named `event` that is listening. */
-  runsListeningTo(event: string): Promise<string[]>;
+  /**
+   * The listening event nodes named one of `events` of live runs, with the
+   * fields they declare: one query for the events of many notifications.
+   */
+  listeners(events: readonly string[]): Promise<EventListener[]>;
   /** A run's history, in order. */
   history(runId: string, page?: Page): Promise<HistoryEntry[]>;
   /** Activations of a run (optionally of one node), finished ones included, in notification order. */

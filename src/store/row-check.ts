@@ -16,7 +16,7 @@ import { boolean, check, integer, literal, matching, number, optional, shape, st
 import type { HistoryEntry } from '../engine/events.js';
 import { RUN_STATUSES, type ActivationState, type ActivationStatus, type NodeState, type NodeStatus, type RunHeader, type RunStatus } from '../engine/state.js';
 import { CorruptRowError, DecodeError } from '../errors.js';
-import type { BacklogRow } from './port.js';
+import type { BacklogRow, HeldRow } from './port.js';
 
 const NODE_STATUSES = ['waiting', 'running', 'retrying', 'succeeded', 'failed', 'skipped', 'cancelled', 'listening'] as const;
 const ACTIVATION_STATUSES = ['running', 'retrying', 'succeeded', 'failed', 'cancelled'] as const;
@@ -37,7 +37,7 @@ const flag = optional(boolean());
 /** What a table's JSON column must hold. */
 export interface RowKind<T> {
   /** The table. */
-  readonly table: 'runs' | 'nodes' | 'activations' | 'backlog' | 'history';
+  readonly table: 'runs' | 'nodes' | 'activations' | 'backlog' | 'held' | 'history';
   /** The JSON column. */
   readonly column: 'header' | 'data';
   /** The shape checked (the value returned is the row itself, not a copy). */
@@ -96,6 +96,13 @@ export const BACKLOG_ROW: RowKind<BacklogRow> = {
   table: 'backlog',
   column: 'data',
   schema: shape({ node: text, seq: int, from: text }),
+};
+
+/** A persistent listener's held result (`held.data`). */
+export const HELD_ROW: RowKind<HeldRow> = {
+  table: 'held',
+  column: 'data',
+  schema: shape({ node: text, seq: int }),
 };
 
 /** A history entry (`history.data`). */

@@ -21,7 +21,7 @@
  */
 import { runHeader, type NodeState, type RunHeader, type RunState } from '../engine/state.js';
 import type { StepOutput } from '../engine/step-context.js';
-import { backlogRows } from './backlog.js';
+import { backlogRows, heldRows } from './backlog.js';
 import type { OutboxItem, StepCommit } from './port.js';
 
 /**
@@ -89,5 +89,7 @@ export function stepCommit(state: RunState, expectedRev: number, out: StepOutput
     outbox,
     drained: [...out.drained],
     backlog: backlogRows(out.backlog),
+    released: [...out.released].map(([node, upTo]) => ({ node, upTo })),
+    held: heldRows(out.held, out.removed),
   };
 }

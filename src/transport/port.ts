@@ -62,10 +62,22 @@ export interface AbortMessage {
 export type RunRequest =
   /** Create and start run `runId` (the coordinator stamps its creation time). */
   | { type: 'start'; runId: string; definition: FlowDefinition; inputs: JsonObject; validate: boolean; traceparent?: string }
-  /** Notify event `event` to the runs `runIds` (all of one shard). */
-  | { type: 'notify'; runIds: string[]; event: string; payload: JsonObject; eventId: string }
+  /** Notifications, each of an event to its runs (every run of the request is of one shard): one outcome per run of each, in order. */
+  | { type: 'notify'; notifications: Notification[] }
   /** Apply `changes` as one to run `runId`. */
   | { type: 'change'; runId: string; changes: Change[]; actor: string; eventId: string };
+
+/** One notification of a notify request: event `event` with `payload` to the runs `runIds`, once per run by `eventId`. */
+export interface Notification {
+  /** The runs notified (at least one). */
+  runIds: string[];
+  /** The event's name. */
+  event: string;
+  /** The encoded payload. */
+  payload: JsonObject;
+  /** Applies once to each run. */
+  eventId: string;
+}
 
 /** An error as it crosses the bus in a reply: rebuilt on the client by `name` and `code` (see `wire-error.ts`). */
 export interface WireError {

@@ -31,4 +31,15 @@ describeBackends('notify', (backend) => {
     expect((await tw.notify('n-server.created', { ip: '10.0.0.2', name: 'web' })).sort()).toEqual([strict.id, loose.id].sort());
     await eventually(() => expect(seen).toHaveLength(2));
   });
+
+  it('notifications fired at once are checked one by one: only the one missing a field is refused', async () => {
+    const seen: number[] = [];
+    const count = task('n-count', { requires: ['i'], apply: ({ i }: { i: number }) => void seen.push(i) });
+    const tw = await backend.connect();
+    await tw.start(flow('burst-listener').link(event<{ i: number }>('n-burst', { provides: ['i'] }), count.s({}, { persistent: true })));
+    const results = await Promise.allSettled([0, 1, 2, 3].map((i) => tw.notify('n-burst', i === 2 ? {} : { i })));
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+    expect(((results[2] as PromiseRejectedResult).reason as Error).message).toContain('"i"');
+    await eventually(() => expect(seen.sort()).toEqual([0, 1, 3]));
+  });
 });

@@ -19,7 +19,7 @@ function fakeRequests(answer: (runId: string) => RunReply['outcomes'][number] | 
     sent,
     request: async (shard, request) => {
       sent.push({ shard, request });
-      const runIds = request.type === 'notify' ? request.runIds : [request.runId];
+      const runIds = request.type === 'notify' ? request.notifications.flatMap((n) => n.runIds) : [request.runId];
       const outcomes = runIds.map(answer);
       const failed = outcomes.find((o): o is Error => o instanceof Error);
       if (failed !== undefined) throw failed;
@@ -38,8 +38,8 @@ describe('RemoteWriter', () => {
     const shards = new Set(runs.map((r) => shardOf(r, SHARDS)));
     expect(fake.sent).toHaveLength(shards.size);
     for (const { shard, request } of fake.sent) {
-      expect(request).toMatchObject({ type: 'notify', event: 'go', payload: { x: 1 }, eventId: 'event-1' });
-      const ids = request.type === 'notify' ? request.runIds : [];
+      expect(request).toMatchObject({ type: 'notify', notifications: [{ event: 'go', payload: { x: 1 }, eventId: 'event-1' }] });
+      const ids = request.type === 'notify' ? request.notifications.flatMap((n) => n.runIds) : [];
       expect(ids).toEqual(runs.filter((r) => shardOf(r, SHARDS) === shard));
     }
     expect(settled).toEqual(runs.map(() => ({ status: 'fulfilled', value: { status: 'running', graphVersion: 1 } })));
@@ -49,9 +49,32 @@ describe('RemoteWriter', () => {
     const fake = fakeRequests((runId) => ({ runId, status: 'running', graphVersion: 1 }));
     const many = Array.from({ length: 2500 }, (_, i) => `r${i}`);
     const settled = await new RemoteWriter(fake.request, 1, 1000).notify(many, 'go', {}, 'e');
-    expect(fake.sent.map(({ request }) => (request.type === 'notify' ? request.runIds.length : 0))).toEqual([1000, 1000, 500]);
-    expect(fake.sent.flatMap(({ request }) => (request.type === 'notify' ? request.runIds : []))).toEqual(many);
+    const idsOf = (request: RunRequest) => (request.type === 'notify' ? request.notifications.flatMap((n) => n.runIds) : []);
+    expect(fake.sent.map(({ request }) => idsOf(request).length)).toEqual([1000, 1000, 500]);
+    expect(fake.sent.flatMap(({ request }) => idsOf(request))).toEqual(many);
     expect(settled.every((s) => s.status === 'fulfilled')).toBe(true);
+  });
+
+  it('sends the notifications of one turn together: one request per shard, each notify answered with its own runs\' outcomes (W4)', async () => {
+    const fake = fakeRequests((runId) => ({ runId, status: 'running', graphVersion: runId.length }));
+    const writer = new RemoteWriter(fake.request, SHARDS, 1000);
+    const calls = Array.from({ length: 3000 }, (_, i) => writer.notify(i % 2 === 0 ? ['run-1'] : ['run-1', 'run-12'], 'tick', { i }, `e${i}`));
+    const settled = await Promise.all(calls);
+    const shards = new Set(['run-1', 'run-12'].map((r) => shardOf(r, SHARDS)));
+    const perShard = (shard: number) => fake.sent.filter((s) => s.shard === shard).map(({ request }) => (request.type === 'notify' ? request.notifications.length : 0));
+    const runNotifications = { [shardOf('run-1', SHARDS)]: 3000, [shardOf('run-12', SHARDS)]: 1500 };
+    for (const shard of shards) {
+      const expected = shards.size === 1 ? 4500 : (runNotifications[shard] as number);
+      expect(perShard(shard).reduce((a, b) => a + b, 0)).toBe(expected);
+      expect(perShard(shard).length).toBe(Math.ceil(expected / 1000));
+    }
+    expect(settled[0]).toEqual([{ status: 'fulfilled', value: { status: 'running', graphVersion: 5 } }]);
+    expect(settled[1]).toEqual([
+      { status: 'fulfilled', value: { status: 'running', graphVersion: 5 } },
+      { status: 'fulfilled', value: { status: 'running', graphVersion: 6 } },
+    ]);
+    const first = fake.sent[0]?.request;
+    expect(first?.type === 'notify' ? first.notifications[0] : undefined).toMatchObject({ event: 'tick', payload: { i: 0 }, eventId: 'e0' });
   });
 
   it('rejects the runs of a shard whose request failed, and the runs a coordinator refused, each with its own error', async () => {

@@ -71,10 +71,11 @@ describe('coordinator: client requests', () => {
     expect(other.replies[0]?.outcomes).toEqual([{ runId: 'req-1', error: expect.objectContaining({ name: 'ConflictError', code: 'TW_CONFLICT', fields: { runId: 'req-1' } }) }]);
   });
 
-  it('notifies the runs of a request once per event id, answering each run, an unknown one with its error', async () => {
+  it('notifies the runs of a request\'s notifications once per event id, answering each run in order, an unknown one with its error', async () => {
     await started();
     await take(delivery(start('req-a')), delivery(start('req-b')));
-    const notify: RunRequest = { type: 'notify', runIds: ['req-a', 'req-missing', 'req-b'], event: 'req-ping', payload: { n: 7 }, eventId: 'ping-1' };
+    const ping = { event: 'req-ping', payload: { n: 7 }, eventId: 'ping-1' };
+    const notify: RunRequest = { type: 'notify', notifications: [{ ...ping, runIds: ['req-a', 'req-missing'] }, { ...ping, runIds: ['req-b'] }] };
     const first = delivery(notify);
     const redelivered = delivery(notify);
     await take(first);

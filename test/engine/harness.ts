@@ -13,6 +13,7 @@ import { step } from '../../src/engine/step.js';
 import type { FlowDefinition } from '../../src/model/definition.js';
 import type { Failure } from '../../src/model/failure.js';
 import type { Flow } from '../../src/model/flow.js';
+import { heldRows } from '../../src/store/backlog.js';
 import type { Store } from '../../src/store/port.js';
 import { TaskwireError } from '../../src/errors.js';
 
@@ -84,6 +85,14 @@ export class Harness {
     for (const id of out.nodes) this.unsaved.nodes.add(id);
     for (const id of out.removed) written(this.unsaved, 'removed').add(id);
     for (const [key, activation] of out.activations) written(this.unsaved, 'activations').set(key, activation);
+    // Released first, then appended, as within one output (see StepOutput.released).
+    for (const [node, upTo] of out.released) {
+      const released = written(this.unsaved, 'released');
+      released.set(node, Math.max(released.get(node) ?? upTo, upTo));
+      const kept = this.unsaved.held.get(node)?.filter((entry) => entry.seq > upTo);
+      if (kept !== undefined) written(this.unsaved, 'held').set(node, kept);
+    }
+    for (const [node, entries] of out.held) written(this.unsaved, 'held').set(node, [...(this.unsaved.held.get(node) ?? []), ...entries]);
     this.unsaved.history.push(...out.history);
     return out;
   }
@@ -95,7 +104,9 @@ export class Harness {
     const changed = expectedRev === 0 ? [...state.nodes.keys()] : [...this.unsaved.nodes];
     const nodes = changed.flatMap((id) => state.nodes.get(id) ?? []);
     const { removed, activations, history } = this.unsaved;
-    const commit = { run: runHeader(state), expectedRev, nodes, removed: [...removed], activations: [...activations.values()], history, outbox: [] };
+    const released = [...this.unsaved.released].map(([node, upTo]) => ({ node, upTo }));
+    const held = heldRows(this.unsaved.held, removed);
+    const commit = { run: runHeader(state), expectedRev, nodes, removed: [...removed], activations: [...activations.values()], history, outbox: [], released, held };
     const { conflicts } = await store.commit([structuredClone(commit)]);
     if (conflicts.length > 0) throw new Error(`conflict saving ${state.id}`);
     this.unsaved = emptyOutput();
@@ -171,7 +182,7 @@ export const applies = (out: StepOutput): DispatchCommand[] => out.commands.filt
  */
 export function snapshot(live: LiveRun): unknown {
   const { nodes, activations, ...header } = live.state;
-  const { outgoing, notifiedSources: _cursors, ...counts } = live.index;
+  const { outgoing, notifiedSources: _cursors, liveOrder: _order, ...counts } = live.index;
   return structuredClone({
     header,
     nodes: Object.fromEntries(nodes),

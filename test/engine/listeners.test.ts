@@ -8,7 +8,9 @@ import type { Json } from '../../src/codec/json.js';
 import { flow } from '../../src/model/flow.js';
 import { event } from '../../src/model/node.js';
 import { task } from '../../src/model/task.js';
+import { nodeRow } from '../../src/store/backlog.js';
 import { MemoryStore } from '../../src/store/memory/index.js';
+import { stepCommit } from '../../src/store/step-commit.js';
 import type { Store } from '../../src/store/port.js';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import { TaskwireError } from '../../src/errors.js';
@@ -173,6 +175,48 @@ describe('a persistent listener\'s results, in notification order', () => {
     expect(out.history).toContainEqual(expect.objectContaining({ type: 'node.cancelled', node: 'audit', activation: dropped[0]?.seq, detail: { reason: 'cancelled', from: 'register' } }));
     expect(h.node('register').held).toBeUndefined();
     expect(h.status).toBe('cancelled');
+  });
+
+  it('a completion does not scan the live activations (W4: 10,000 notifications in flight at once)', () => {
+    const h = chain();
+    for (let i = 0; i < 200; i++) h.notify('server.created', { ip: String(i) });
+    const seqs = activationSeqs(h, 'register');
+    activationDone(h, 'register', seqs[0] as number, 'r0'); // the order of the live ones is built once
+    const activations = h.live.state.activations;
+    const scan = () => {
+      throw new Error('the run\'s activations were scanned');
+    };
+    activations.values = scan;
+    activations.entries = scan;
+    activations.forEach = scan;
+    activations[Symbol.iterator] = scan;
+    for (const seq of seqs.slice(1, 100)) activationDone(h, 'register', seq, `r${seq}`);
+    activationDone(h, 'register', seqs[150] as number, 'late'); // held: 100..149 still run
+    expect(h.dispatches().filter((d) => d.node === 'audit')).toHaveLength(100);
+  });
+
+  it('a held result writes one row: the write per completion stays bounded while an early activation is slow (embedded sim seed 1919)', async () => {
+    const store = new MemoryStore();
+    const h = chain();
+    for (let i = 0; i < 60; i++) h.notify('server.created', { ip: `10.0.0.${i}` });
+    const [slow, ...rest] = activationSeqs(h, 'register') as [number, ...number[]];
+    await h.save(store);
+    const sizes: number[] = [];
+    for (const seq of rest) {
+      const out = activationDone(h, 'register', seq, `result of activation ${seq}`);
+      const commit = stepCommit(h.live.state, h.live.state.rev, out, []);
+      sizes.push(JSON.stringify(commit.nodes.map(nodeRow)).length + JSON.stringify(commit.held ?? []).length);
+    }
+    expect(h.node('register').held).toHaveLength(rest.length);
+    expect(Math.max(...sizes)).toBeLessThan(Math.min(...sizes) + 50); // not growing with the results held
+    await h.save(store);
+    const reloaded = await Harness.load(store);
+    expect(reloaded.node('register').held?.map((e) => e.seq)).toEqual(rest);
+    activationDone(reloaded, 'register', slow, 'first');
+    expect(reloaded.node('register')).toMatchObject({ emitted: 60, result: `result of activation ${rest[rest.length - 1]}` });
+    expect(reloaded.node('register').held).toBeUndefined();
+    await reloaded.save(store);
+    expect((await store.loadRun('run-1'))?.nodes.get('register')?.held).toBeUndefined(); // the released rows are gone
   });
 
   it('held completions survive a reload', async () => {

@@ -8,6 +8,7 @@
  * violations once the world is quiet.
  */
 import type { Command } from '../../src/engine/events.js';
+import { nodeRow } from '../../src/store/backlog.js';
 import type { CommitResult, OutboxItem, StepCommit } from '../../src/store/port.js';
 
 /**
@@ -63,7 +64,9 @@ export class Watch {
       if (!this.measuredRuns.has(commit.run.id)) continue;
       const notifications = commit.history.filter((e) => e.type === 'event.notified');
       if (notifications.length === 0) continue;
-      this.writes.push({ bytes: JSON.stringify(commit.nodes).length + JSON.stringify(commit.backlog ?? []).length, notified: notifications.length, runId: commit.run.id, at, by });
+      // The rows as the stores write them: nodes without their backlog and held results, which are rows of their own.
+      const bytes = JSON.stringify(commit.nodes.map(nodeRow)).length + JSON.stringify(commit.backlog ?? []).length + JSON.stringify(commit.held ?? []).length;
+      this.writes.push({ bytes, notified: notifications.length, runId: commit.run.id, at, by });
     }
   }
 

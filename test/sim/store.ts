@@ -11,7 +11,7 @@
  * simulated locks (fencing its commits) and outbox claims by shard.
  */
 import { StoreError } from '../../src/errors.js';
-import type { CommitResult, Fence, OutboxItem, Page, RunFilter, RunSummary, StepCommit, Store, StoreLock, TaskInfo } from '../../src/store/port.js';
+import type { CommitResult, EventListener, Fence, OutboxItem, Page, RunFilter, RunSummary, StepCommit, Store, StoreLock, TaskInfo } from '../../src/store/port.js';
 import type { HistoryEntry } from '../../src/engine/events.js';
 import type { ActivationState, RunState } from '../../src/engine/state.js';
 import type { StoreWatch } from './election.js';
@@ -154,8 +154,8 @@ export class SimStore implements Store {
     return this.call('liveRunIds', () => this.inner.liveRunIds());
   }
 
-  runsListeningTo(event: string): Promise<string[]> {
-    return this.call('runsListeningTo', () => this.inner.runsListeningTo(event));
+  listeners(events: readonly string[]): Promise<EventListener[]> {
+    return this.call('listeners', () => this.inner.listeners(events));
   }
 
   history(runId: string, page?: Page): Promise<HistoryEntry[]> {

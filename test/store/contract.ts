@@ -236,6 +236,32 @@ export function storeContract(name: string, factory: StoreFactory): void {
       expect((await store.activations('r1', 'p')).map((a) => a.inputs['order'])).toEqual([{ order: 0 }, { order: 1 }, { order: 2 }].map((v) => v.order));
     });
 
+    it("keeps a persistent listener's held results as rows: one row per result held back, deleted once passed on", async () => {
+      const s = new Scenario('r1');
+      await store.commit([s.next([{ type: 'start' }], 2)]);
+      await store.commit([s.next([0, 1, 2, 3].map((i): EngineEvent => ({ type: 'notify', event: EVENT, payload: { order: i } })), 3)]);
+      const [first, second, third, fourth] = [...s.run.activations.values()].filter((a) => a.node === 'p').map((a) => a.seq) as [number, number, number, number];
+      const done = (seq: number, now: number) => s.next([{ type: 'task.succeeded', node: 'p', attempt: 1, activation: seq, result: { seq } }], now);
+      const held = done(fourth, 4);
+      expect(held.held).toEqual([{ node: 'p', seq: fourth, result: { seq: fourth } }]);
+      await store.commit([held]);
+      expect(await store.loadRun('r1')).toEqual(s.snapshot());
+      // One batch: a result held back, then the first passed on at once (the second still runs).
+      const [third_, first_] = [done(third, 5), done(first, 6)];
+      expect(first_.held).toEqual([]);
+      await store.commit([third_, first_]);
+      let loaded = await store.loadRun('r1');
+      expect(loaded).toEqual(s.snapshot());
+      expect(loaded?.nodes.get('p')?.held?.map((e) => e.seq)).toEqual([third, fourth]);
+      const last = done(second, 7);
+      expect(last.released).toEqual([{ node: 'p', upTo: fourth }]);
+      await store.commit([last]);
+      loaded = await store.loadRun('r1');
+      expect(loaded).toEqual(s.snapshot());
+      expect(loaded?.nodes.get('p')).toMatchObject({ emitted: 4, result: { seq: fourth } });
+      expect(loaded?.nodes.get('p')?.held).toBeUndefined();
+    });
+
     it('pages history and activations', async () => {
       const s = new Scenario('r1');
       await store.commit([s.next([{ type: 'start' }], 2), busyStep(s)]);
@@ -396,7 +422,7 @@ export function storeContract(name: string, factory: StoreFactory): void {
       expect((await store.loadRun('r1'))?.status).toBe('succeeded');
     });
 
-    it('finds live runs listening to an event', async () => {
+    it('finds the listening event nodes of live runs, with the fields they declare', async () => {
       const listening = new Scenario('listening');
       const cancelled = new Scenario('cancelled');
       const ev = (name: string, status: NodeState['status'], kind: 'task' | 'event' = 'event'): NodeState => ({ def: task('n', { kind, name }), sources: [], status, attempt: 0 });
@@ -409,9 +435,11 @@ export function storeContract(name: string, factory: StoreFactory): void {
         bareRun('finished-run', { status: 'succeeded' }, [ev(EVENT, 'listening')]),
         bareRun('paused', { status: 'failed' }, [ev(EVENT, 'listening')]),
       ]);
-      expect((await store.runsListeningTo(EVENT)).sort()).toEqual(['listening', 'paused']);
-      expect(await store.runsListeningTo('payment.received')).toEqual(['other-event']);
-      expect(await store.runsListeningTo('nothing')).toEqual([]);
+      const runs = async (...events: string[]) => (await store.listeners(events)).map((l) => `${l.runId}:${l.event}`).sort();
+      expect(await runs(EVENT)).toEqual([`listening:${EVENT}`, `paused:${EVENT}`]);
+      expect(await store.listeners(['payment.received'])).toEqual([{ runId: 'other-event', event: 'payment.received', node: 'n', provides: ['n'] }]);
+      expect(await runs(EVENT, 'payment.received', 'nothing')).toEqual([`listening:${EVENT}`, 'other-event:payment.received', `paused:${EVENT}`]);
+      expect(await runs('nothing')).toEqual([]);
     });
 
     it('returns copies: changing a loaded run or a committed object does not change the store', async () => {

@@ -57,7 +57,7 @@ describe.skipIf(servicesSkipped())('PostgresStore', () => {
       }
     });
 
-    it('moves the backlogs held in node rows before version 5 into rows of their own', async () => {
+    it('moves the backlogs (before version 5) and held results (before version 8) kept in node rows into rows of their own', async () => {
       const pool = await adminPool();
       const legacy = schemaName();
       try {
@@ -72,16 +72,16 @@ describe.skipIf(servicesSkipped())('PostgresStore', () => {
         await pool.query(`INSERT INTO "${legacy}".runs (id, flow, status, rev, graph_version, created_at, updated_at, header) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, [
           run.id, run.flow, run.status, run.rev, run.graphVersion, run.createdAt, run.updatedAt, JSON.stringify(run),
         ]);
-        const node = { ...create.nodes[0]!, backlog: [{ seq: 7, from: 'ev', value: { n: 1 } }, { seq: 9, from: 'ev' }] };
+        const node = { ...create.nodes[0]!, backlog: [{ seq: 7, from: 'ev', value: { n: 1 } }, { seq: 9, from: 'ev' }], held: [{ seq: 4, result: { ok: 1 } }, { seq: 6, result: null }] };
         await pool.query(`INSERT INTO "${legacy}".nodes (run_id, node_id, kind, name, status, data) VALUES ($1, 'a', 'task', 'a', $2, $3)`, [run.id, node.status, JSON.stringify(node)]);
 
-        expect(await migrate(pool, legacy)).toEqual([5, 6, 7]);
+        expect(await migrate(pool, legacy)).toEqual([5, 6, 7, 8]);
         const migrated = await openPostgresStore({ pool, schema: legacy });
         expect((await migrated.loadRun('legacy'))?.nodes.get('a')).toEqual(node);
         expect(migrated.shards).toBe(1); // it held runs when version 6 came: they all stay in shard 0
         await expect(migrate(pool, legacy, { shards: 16 })).rejects.toThrow(new RegExp(`"${legacy}" has 1 shard\\(s\\) and already holds runs.*16 shards`));
         await migrated.close();
-        const rows = await pool.query<{ has: boolean }>(`SELECT data ? 'backlog' AS has FROM "${legacy}".nodes`);
+        const rows = await pool.query<{ has: boolean }>(`SELECT data ? 'backlog' OR data ? 'held' AS has FROM "${legacy}".nodes`);
         expect(rows.rows).toEqual([{ has: false }]);
       } finally {
         await dropSchema(legacy);

@@ -58,7 +58,7 @@ describe('SqliteStore', () => {
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
       expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
       const tables = db.prepare<[], { name: string }>(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).all();
-      expect(tables.map((t) => t.name)).toEqual(['activations', 'backlog', 'history', 'nodes', 'outbox', 'runs', 'tasks']);
+      expect(tables.map((t) => t.name)).toEqual(['activations', 'backlog', 'held', 'history', 'nodes', 'outbox', 'runs', 'tasks']);
     } finally {
       db.close();
     }
@@ -84,6 +84,31 @@ describe('SqliteStore', () => {
     try {
       expect(db.prepare<[], { data: string }>('SELECT data FROM nodes').get()?.data).not.toContain('backlog');
       expect(db.prepare<[], { seq: number }>('SELECT seq FROM backlog ORDER BY seq').all()).toEqual([{ seq: 7 }, { seq: 9 }]);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('moves the held results kept in node rows by schema version 5 into rows of their own', async () => {
+    const path = join(dir, 'runs.db');
+    const create = startedRun('r1');
+    const old = new Database(path);
+    for (const migration of MIGRATIONS.slice(0, 5)) old.exec(migration);
+    old.pragma('user_version = 5');
+    const run = create.run;
+    old.prepare('INSERT INTO runs (id, flow, status, rev, graph_version, created_at, updated_at, header) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(run.id, run.flow, run.status, run.rev, run.graphVersion, run.createdAt, run.updatedAt, JSON.stringify(run));
+    const node = { ...create.nodes[0]!, held: [{ seq: 4, result: { ok: 1 } }, { seq: 6, result: null }] };
+    old.prepare('INSERT INTO nodes (run_id, node_id, kind, name, status, data) VALUES (?, ?, ?, ?, ?, ?)').run(run.id, 'a', 'task', 'a', node.status, JSON.stringify(node));
+    old.close();
+
+    const store = openSqliteStore({ path });
+    expect((await store.loadRun('r1'))?.nodes.get('a')).toEqual(node);
+    await store.close();
+    const db = new Database(path, { readonly: true });
+    try {
+      expect(db.prepare<[], { data: string }>('SELECT data FROM nodes').get()?.data).not.toContain('held');
+      expect(db.prepare<[], { seq: number }>('SELECT seq FROM held ORDER BY seq').all()).toEqual([{ seq: 4 }, { seq: 6 }]);
     } finally {
       db.close();
     }

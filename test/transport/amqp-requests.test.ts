@@ -22,7 +22,7 @@ function answering(asked: RunRequest[]): (batch: RequestDelivery[]) => void {
   return (batch) => {
     for (const delivery of batch) {
       asked.push(delivery.body);
-      const runIds = delivery.body.type === 'notify' ? delivery.body.runIds : [delivery.body.runId];
+      const runIds = delivery.body.type === 'notify' ? delivery.body.notifications.flatMap((n) => n.runIds) : [delivery.body.runId];
       void delivery.reply({ outcomes: runIds.map((runId) => ({ runId, status: 'running', graphVersion: 1 })) }).then(() => delivery.ack());
     }
   };
@@ -63,7 +63,7 @@ describe.skipIf(servicesSkipped())('AMQP requests (RabbitMQ)', () => {
 
   it('refuses a request over maxMessageBytes with TW_TOO_LARGE, before sending it', async () => {
     const client = await rabbit.open({ shards: 1, maxMessageBytes: 4096 });
-    const big: RunRequest = { type: 'notify', runIds: ['r'], event: 'e', payload: { blob: 'x'.repeat(5000) }, eventId: 'id' };
+    const big: RunRequest = { type: 'notify', notifications: [{ runIds: ['r'], event: 'e', payload: { blob: 'x'.repeat(5000) }, eventId: 'id' }] };
     await expect(client.request(0, big, { timeoutMs: 5000 })).rejects.toMatchObject({ code: 'TW_TOO_LARGE', name: 'TooLargeError' });
     expect((await count(client.topology.requestQueues[0]?.queue ?? '')).messageCount).toBe(0);
   });

@@ -15,8 +15,8 @@
  */
 import type { HistoryEntry } from '../../engine/events.js';
 import type { ActivationState, NodeState, RunHeader, RunState } from '../../engine/state.js';
-import { attachBacklogs, nodeRow } from '../backlog.js';
-import { claimsOnlyShard, FINAL_STATUSES, type BacklogRow, type CommitResult, type OutboxItem, type Page, type RunFilter, type RunSummary, type Store, type StepCommit, type TaskInfo } from '../port.js';
+import { attachBacklogs, attachHeld, nodeRow } from '../backlog.js';
+import { claimsOnlyShard, FINAL_STATUSES, type BacklogRow, type CommitResult, type EventListener, type HeldRow, type OutboxItem, type Page, type RunFilter, type RunSummary, type Store, type StepCommit, type TaskInfo } from '../port.js';
 
 interface StoredRun {
   header: RunHeader;
@@ -24,6 +24,8 @@ interface StoredRun {
   activations: Map<string, ActivationState>;
   /** Backlog rows by node id, in order. */
   backlogs: Map<string, BacklogRow[]>;
+  /** Held result rows by node id. */
+  held: Map<string, HeldRow[]>;
   history: HistoryEntry[];
 }
 
@@ -55,7 +57,7 @@ export class MemoryStore implements Store {
         continue;
       }
       if (stored === undefined) {
-        stored = { header: commit.run, nodes: new Map(), activations: new Map(), backlogs: new Map(), history: [] };
+        stored = { header: commit.run, nodes: new Map(), activations: new Map(), backlogs: new Map(), held: new Map(), history: [] };
         this.runs.set(id, stored);
       }
       stored.header = { ...commit.run };
@@ -63,12 +65,23 @@ export class MemoryStore implements Store {
       for (const removed of commit.removed) {
         stored.nodes.delete(removed);
         stored.backlogs.delete(removed);
+        stored.held.delete(removed);
       }
       for (const node of commit.nodes) stored.nodes.set(node.def.id, nodeRow(node));
       for (const drained of commit.drained ?? []) stored.backlogs.delete(drained);
       for (const row of commit.backlog ?? []) {
         const rows = stored.backlogs.get(row.node);
         if (rows === undefined) stored.backlogs.set(row.node, [{ ...row }]);
+        else rows.push({ ...row });
+      }
+      for (const { node, upTo } of commit.released ?? []) {
+        const rows = stored.held.get(node)?.filter((row) => row.seq > upTo);
+        if (rows === undefined || rows.length === 0) stored.held.delete(node);
+        else stored.held.set(node, rows);
+      }
+      for (const row of commit.held ?? []) {
+        const rows = stored.held.get(row.node);
+        if (rows === undefined) stored.held.set(row.node, [{ ...row }]);
         else rows.push({ ...row });
       }
       for (const activation of commit.activations) stored.activations.set(`${activation.node}#${activation.seq}`, { ...activation });
@@ -91,6 +104,7 @@ export class MemoryStore implements Store {
     const nodes = new Map<string, NodeState>();
     for (const [id, node] of stored.nodes) nodes.set(id, { ...node });
     for (const rows of stored.backlogs.values()) attachBacklogs(nodes, rows);
+    for (const rows of stored.held.values()) attachHeld(nodes, rows);
     return { ...stored.header, nodes, activations };
   }
 
@@ -121,18 +135,20 @@ export class MemoryStore implements Store {
   }
 
   /** @inheritdoc */
-  async runsListeningTo(event: string): Promise<string[]> {
-    const ids: string[] = [];
+  async listeners(events: readonly string[]): Promise<EventListener[]> {
+    const names = new Set(events);
+    const found: EventListener[] = [];
     for (const run of this.runs.values()) {
       if (FINAL_STATUSES.includes(run.header.status)) continue;
       for (const node of run.nodes.values()) {
-        if (node.def.kind === 'event' && node.def.name === event && node.status === 'listening') {
-          ids.push(run.header.id);
-          break;
-        }
+        const def = node.def;
+        if (def.kind !== 'event' || node.status !== 'listening' || !names.has(def.name)) continue;
+        const listener: EventListener = { runId: run.header.id, event: def.name, node: def.id };
+        if (def.provides !== undefined) listener.provides = [...def.provides];
+        found.push(listener);
       }
     }
-    return ids;
+    return found;
   }
 
   /** @inheritdoc */

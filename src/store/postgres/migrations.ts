@@ -14,6 +14,7 @@ import { MIGRATION_0004_LEADER_EPOCHS } from './migrations/0004_leader_epochs.js
 import { MIGRATION_0005_BACKLOG } from './migrations/0005_backlog.js';
 import { MIGRATION_0006_SHARDS } from './migrations/0006_shards.js';
 import { MIGRATION_0007_RUN_SEQ } from './migrations/0007_run_seq.js';
+import { MIGRATION_0008_HELD } from './migrations/0008_held.js';
 import { DEFAULT_SCHEMA, quoteSchema } from './schema-name.js';
 import { checkShardCount, readShardsSql } from './shard-count.js';
 
@@ -41,6 +42,7 @@ export const MIGRATIONS: readonly Migration[] = [
   MIGRATION_0005_BACKLOG,
   MIGRATION_0006_SHARDS,
   MIGRATION_0007_RUN_SEQ,
+  MIGRATION_0008_HELD,
 ];
 
 /** The SQL text of `migration` for `schema` (already quoted). */

@@ -17,7 +17,7 @@
 import type { HistoryEntry } from '../../engine/events.js';
 import type { ActivationState, NodeState, RunHeader } from '../../engine/state.js';
 import { shardOf } from '../../model/shard.js';
-import type { BacklogRow, OutboxItem, StepCommit } from '../port.js';
+import type { BacklogRow, HeldRow, OutboxItem, StepCommit } from '../port.js';
 
 /** What a batch writes for one run if the run is stored at revision {@link RunPlan.fromRev}. */
 export interface RunPlan {
@@ -45,6 +45,10 @@ export interface RunPlan {
   readonly cleared: Set<string>;
   /** Backlog rows to append, after the deletes (those appended before a node's last clear in the batch are left out). */
   backlog: BacklogRow[];
+  /** Per node, the held rows deleted first: those with a seq up to this (all of a removed node's: {@link ALL_HELD}). */
+  readonly released: Map<string, number>;
+  /** Held rows to insert, after the deletes (those released later in the batch are left out). */
+  held: HeldRow[];
   /** History entries to append. */
   readonly history: HistoryEntry[];
   /** Outbox items by id, in the order they were first added. */
@@ -100,6 +104,18 @@ export function planCommit(commits: readonly StepCommit[], shards: number): RunP
   return plans;
 }
 
+/** The `upTo` of a removed node's held rows: every seq (the column is an `integer`). */
+const ALL_HELD = 2_147_483_647;
+
+/** Adds `released` to the plan's deletes, leaving out the held rows of earlier commits that they delete. */
+function releaseHeld(plan: RunPlan, released: readonly { node: string; upTo: number }[]): void {
+  if (released.length === 0) return;
+  for (const { node, upTo } of released) {
+    plan.released.set(node, Math.max(plan.released.get(node) ?? upTo, upTo));
+    plan.held = plan.held.filter((row) => row.node !== node || row.seq > upTo);
+  }
+}
+
 /** The run `run.id` and its shard among `run.shards`. */
 interface PlacedRun {
   readonly id: string;
@@ -126,6 +142,8 @@ function planRun(commits: readonly StepCommit[], indexes: readonly number[], fro
       activations: new Map(),
       cleared: new Set(),
       backlog: [],
+      released: new Map(),
+      held: [],
       history: [],
       outbox: new Map(),
       applied: new Set(),
@@ -145,6 +163,8 @@ function planRun(commits: readonly StepCommit[], indexes: readonly number[], fro
       plan.backlog = plan.backlog.filter((row) => !cleared.has(row.node));
     }
     for (const row of commit.backlog ?? []) plan.backlog.push(row);
+    releaseHeld(plan, [...commit.removed.map((node) => ({ node, upTo: ALL_HELD })), ...(commit.released ?? [])]);
+    for (const row of commit.held ?? []) plan.held.push(row);
     for (const activation of commit.activations) plan.activations.set(`${activation.node}#${activation.seq}`, activation);
     plan.history.push(...commit.history);
     // A replaced item keeps the position of its first addition, as the memory store's outbox does.

@@ -11,14 +11,15 @@ import pg, { type Pool, type PoolClient } from 'pg';
 import type { HistoryEntry } from '../../engine/events.js';
 import type { ActivationState, RunState } from '../../engine/state.js';
 import { ClosedError, ConfigError, FencedError, StoreError } from '../../errors.js';
-import type { CommitResult, Fence, OutboxItem, Page, RunFilter, RunSummary, Store, StepCommit, StoreLock, TaskInfo } from '../port.js';
+import { listenerOf } from '../listener.js';
+import type { CommitResult, EventListener, Fence, OutboxItem, Page, RunFilter, RunSummary, Store, StepCommit, StoreLock, TaskInfo } from '../port.js';
 import { ACTIVATION_ROW, HISTORY_ROW, readRow, readStatus } from '../row-check.js';
 import { AdvisoryLocks, systemTimers, type LockCheck, type Timers } from './lock.js';
 import { migrateSchema } from './migrations.js';
 import { byCodeUnit, conflictsOf, planCommit } from './plan.js';
 import { buildQueries, type NamedQuery, type Queries } from './queries.js';
 import { redactSecret, redactUrl } from './redact.js';
-import { activationRows, backlogRows, clearedRows, epoch, historyRows, loadedRun, type LoadedRow, nodeRows, outboxItem, outboxRows, removedRows, runRows } from './rows.js';
+import { activationRows, backlogRows, clearedRows, epoch, heldRows, historyRows, loadedRun, type LoadedRow, nodeRows, outboxItem, outboxRows, releasedRows, removedRows, runRows } from './rows.js';
 import { DEFAULT_SCHEMA, quoteSchema } from './schema-name.js';
 import { checkShardCount } from './shard-count.js';
 
@@ -126,6 +127,8 @@ export class PostgresStore implements Store {
       outboxRows(plans),
       clearedRows(plans),
       backlogRows(plans),
+      releasedRows(plans),
+      heldRows(plans),
     ];
     type Row = { ok: boolean; epoch: string | null; ids: string[]; from_revs: number[] };
     const [row] = await query<Row>(this.pool, this.q.commit, values);
@@ -165,9 +168,10 @@ export class PostgresStore implements Store {
   }
 
   /** @inheritdoc */
-  async runsListeningTo(event: string): Promise<string[]> {
+  async listeners(events: readonly string[]): Promise<EventListener[]> {
     this.check();
-    return (await query<{ id: string }>(this.pool, this.q.runsListeningTo, [event])).map((row) => row.id);
+    const rows = await query<{ run_id: string; name: string; node_id: string; provides: unknown }>(this.pool, this.q.listeners, [events]);
+    return rows.map((row) => listenerOf(row.run_id, row.name, row.node_id, row.provides));
   }
 
   /** @inheritdoc */

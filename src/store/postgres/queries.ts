@@ -17,7 +17,7 @@ import { listRuns } from './sql/list-runs.js';
 import { liveRuns } from './sql/live-runs.js';
 import { loadRun } from './sql/load-run.js';
 import { bumpEpoch, readEpochs } from './sql/leader-epochs.js';
-import { runsListeningTo } from './sql/runs-listening-to.js';
+import { listeners } from './sql/listeners.js';
 import { tasks } from './sql/tasks.js';
 import { upsertTasks } from './sql/upsert-tasks.js';
 
@@ -26,7 +26,7 @@ const BUILDERS = {
   loadRun,
   listRuns,
   liveRuns,
-  runsListeningTo,
+  listeners,
   history,
   activations,
   dueOutbox,

@@ -12,9 +12,9 @@
  * @packageDocumentation
  */
 import { activationKey, type ActivationState, type NodeState, type RunState } from '../../engine/state.js';
-import { attachBacklogs, nodeRow } from '../backlog.js';
+import { attachBacklogs, attachHeld, nodeRow } from '../backlog.js';
 import type { OutboxItem } from '../port.js';
-import { ACTIVATION_ROW, BACKLOG_ROW, NODE_ROW, readHeader, readRow, type HeaderColumns } from '../row-check.js';
+import { ACTIVATION_ROW, BACKLOG_ROW, HELD_ROW, NODE_ROW, readHeader, readRow, type HeaderColumns } from '../row-check.js';
 import type { RunPlan } from './plan.js';
 
 const UNSUPPORTED_ESCAPE = /\\u(?:0000|d[89a-f])/i;
@@ -112,6 +112,22 @@ export function backlogRows(plans: readonly RunPlan[]): string {
   return `[${rows.join(',')}]`;
 }
 
+/** The held rows `plans` delete: per node, those with a seq up to `up_to`. */
+export function releasedRows(plans: readonly RunPlan[]): string {
+  const rows: { run_id: string; from_rev: number; node_id: string; up_to: number }[] = [];
+  for (const plan of plans) for (const [node, upTo] of plan.released) rows.push({ run_id: plan.id, from_rev: plan.fromRev, node_id: node, up_to: upTo });
+  return JSON.stringify(rows);
+}
+
+/** The `held` rows of `plans`. */
+export function heldRows(plans: readonly RunPlan[]): string {
+  const rows: string[] = [];
+  for (const plan of plans) {
+    for (const row of plan.held) rows.push(record({ run_id: plan.id, from_rev: plan.fromRev, node_id: row.node, seq: row.seq }, jsonbText(row)));
+  }
+  return `[${rows.join(',')}]`;
+}
+
 /** The `history` rows of `plans`. */
 export function historyRows(plans: readonly RunPlan[]): string {
   const rows: string[] = [];
@@ -150,6 +166,8 @@ export interface LoadedRow extends HeaderColumns {
   activations: unknown[];
   /** `backlog.data`, in notification order. */
   backlog: unknown[];
+  /** `held.data`, by node, in seq order. */
+  held: unknown[];
 }
 
 /** The run `row` holds, each row checked (see `row-check.ts`). @throws CorruptRowError on a row not shaped as the store writes it. */
@@ -168,5 +186,6 @@ export function loadedRun(runId: string, row: LoadedRow): RunState {
     activations.set(activationKey(activation.node, activation.seq), activation);
   }
   attachBacklogs(nodes, row.backlog.map((data) => readRow(BACKLOG_ROW, runId, data)));
+  attachHeld(nodes, row.held.map((data) => readRow(HELD_ROW, runId, data)));
   return { ...header, nodes, activations };
 }

@@ -17,6 +17,8 @@
  * - `tasks` (name PK, data): the task catalog
  * - `backlog` (run_id, node_id, seq, data; PK (run_id, node_id, seq)): the
  *   notifications waiting in persistent listeners' backlogs, one per row
+ * - `held` (run_id, node_id, seq, data; PK (run_id, node_id, seq)): the
+ *   results persistent listeners hold back for notification order, one per row
  *
  * @packageDocumentation
  */
@@ -130,6 +132,21 @@ export const MIGRATIONS: readonly string[] = [
   // as it is (null in rows written before: their header is whole)
   `
   ALTER TABLE runs ADD COLUMN seq INTEGER;
+  `,
+  // 6: persistent listeners' held results as rows (they were rewritten whole in the node's row on every write of it)
+  `
+  CREATE TABLE held (
+    run_id  TEXT    NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    node_id TEXT    NOT NULL,
+    seq     INTEGER NOT NULL,
+    data    TEXT    NOT NULL,
+    PRIMARY KEY (run_id, node_id, seq)
+  ) STRICT, WITHOUT ROWID;
+  INSERT INTO held (run_id, node_id, seq, data)
+    SELECT n.run_id, n.node_id, json_extract(e.value, '$.seq'), json_set(e.value, '$.node', n.node_id)
+      FROM nodes n, json_each(n.data, '$.held') e
+     WHERE json_valid(n.data);
+  UPDATE nodes SET data = json_remove(data, '$.held') WHERE json_valid(data) AND json_type(data, '$.held') IS NOT NULL;
   `,
 ];
 

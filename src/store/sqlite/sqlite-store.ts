@@ -19,9 +19,10 @@ import Database from 'better-sqlite3';
 import type { HistoryEntry } from '../../engine/events.js';
 import type { ActivationState, NodeState, RunState } from '../../engine/state.js';
 import { ClosedError, ConfigError } from '../../errors.js';
-import { attachBacklogs, nodeRow } from '../backlog.js';
-import { claimsOnlyShard, notFinalSql, type CommitResult, type OutboxItem, type Page, type RunFilter, type RunSummary, type Store, type StepCommit, type TaskInfo } from '../port.js';
-import { ACTIVATION_ROW, BACKLOG_ROW, HISTORY_ROW, NODE_ROW, readHeader, readRow, readStatus, type HeaderColumns } from '../row-check.js';
+import { attachBacklogs, attachHeld, nodeRow } from '../backlog.js';
+import { claimsOnlyShard, notFinalSql, type CommitResult, type EventListener, type OutboxItem, type Page, type RunFilter, type RunSummary, type Store, type StepCommit, type TaskInfo } from '../port.js';
+import { listenerOf } from '../listener.js';
+import { ACTIVATION_ROW, BACKLOG_ROW, HELD_ROW, HISTORY_ROW, NODE_ROW, readHeader, readRow, readStatus, type HeaderColumns } from '../row-check.js';
 import { checkDatabaseFile, migrate, openError } from './schema.js';
 
 /** Options of {@link openSqliteStore}. */
@@ -68,6 +69,10 @@ function prepare(db: Database.Database) {
     insertBacklog: db.prepare<[string, string, number, string]>(`INSERT INTO backlog (run_id, node_id, seq, data) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`),
     deleteBacklog: db.prepare<[string, string]>(`DELETE FROM backlog WHERE run_id = ? AND node_id = ?`),
     runBacklog: db.prepare<[string], Data>(`SELECT data FROM backlog WHERE run_id = ? ORDER BY seq, node_id`),
+    insertHeld: db.prepare<[string, string, number, string]>(`INSERT INTO held (run_id, node_id, seq, data) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`),
+    releaseHeld: db.prepare<[string, string, number]>(`DELETE FROM held WHERE run_id = ? AND node_id = ? AND seq <= ?`),
+    deleteHeld: db.prepare<[string, string]>(`DELETE FROM held WHERE run_id = ? AND node_id = ?`),
+    runHeld: db.prepare<[string], Data>(`SELECT data FROM held WHERE run_id = ? ORDER BY node_id, seq`),
     upsertActivation: db.prepare<[string, string, number, string, string]>(
       `INSERT INTO activations (run_id, node_id, seq, status, data) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (run_id, node_id, seq) DO UPDATE SET status = excluded.status, data = excluded.data`,
@@ -89,9 +94,12 @@ function prepare(db: Database.Database) {
          AND CASE WHEN json_valid(data) THEN json_extract(data, '$.compensate') = 1 ELSE 1 END ORDER BY seq, node_id`,
     ),
     liveRunIds: db.prepare<[], { id: string }>(`SELECT id FROM runs WHERE ${notFinalSql('status')} ORDER BY id`),
-    listening: db.prepare<[string], { run_id: string }>(
-      `SELECT DISTINCT n.run_id FROM nodes n JOIN runs r ON r.id = n.run_id
-       WHERE n.name = ? AND n.kind = 'event' AND n.status = 'listening' AND ${notFinalSql('r.status')}`,
+    // Per event name: its listening event nodes with their declared fields (JSON text; a row that is not JSON declares none).
+    listening: db.prepare<[string], { run_id: string; node_id: string; provides: string | null }>(
+      `SELECT n.run_id, n.node_id, CASE WHEN json_valid(n.data) THEN json_extract(n.data, '$.def.provides') END AS provides
+         FROM nodes n JOIN runs r ON r.id = n.run_id
+        WHERE n.name = ? AND n.kind = 'event' AND n.status = 'listening' AND ${notFinalSql('r.status')}
+        ORDER BY r.created_at, r.id, n.rowid`,
     ),
     history: db.prepare<[string, number, number], Data>(`SELECT data FROM history WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?`),
     activations: db.prepare<[string, number, number], Data>(
@@ -194,12 +202,15 @@ export class SqliteStore implements Store {
     for (const id of commit.removed) {
       sql.deleteNode.run(run.id, id);
       sql.deleteBacklog.run(run.id, id);
+      sql.deleteHeld.run(run.id, id);
     }
     for (const node of commit.nodes) {
       sql.upsertNode.run(run.id, node.def.id, node.def.kind, node.def.name, node.status, JSON.stringify(nodeRow(node)));
     }
     for (const id of commit.drained ?? []) sql.deleteBacklog.run(run.id, id);
     for (const row of commit.backlog ?? []) sql.insertBacklog.run(run.id, row.node, row.seq, JSON.stringify(row));
+    for (const { node, upTo } of commit.released ?? []) sql.releaseHeld.run(run.id, node, upTo);
+    for (const row of commit.held ?? []) sql.insertHeld.run(run.id, row.node, row.seq, JSON.stringify(row));
     for (const a of commit.activations) sql.upsertActivation.run(run.id, a.node, a.seq, a.status, JSON.stringify(a));
     for (const entry of commit.history) sql.insertHistory.run(run.id, entry.seq, JSON.stringify(entry));
     for (const item of commit.outbox) sql.upsertOutbox.run(item.id, item.runId, item.dueAt, JSON.stringify(item));
@@ -218,6 +229,7 @@ export class SqliteStore implements Store {
       nodes.set(node.def.id, node);
     }
     attachBacklogs(nodes, this.sql.runBacklog.all(runId).map((r) => readRow(BACKLOG_ROW, runId, r.data)));
+    attachHeld(nodes, this.sql.runHeld.all(runId).map((r) => readRow(HELD_ROW, runId, r.data)));
     const activations = new Map<string, ActivationState>();
     const rows = this.sql.liveActivations.all(runId);
     if (header.onFailure === 'rollback') rows.push(...this.sql.owedActivations.all(runId));
@@ -273,9 +285,11 @@ export class SqliteStore implements Store {
   }
 
   /** @inheritdoc */
-  async runsListeningTo(event: string): Promise<string[]> {
+  async listeners(events: readonly string[]): Promise<EventListener[]> {
     this.assertOpen();
-    return this.sql.listening.all(event).map((r) => r.run_id);
+    return [...new Set(events)].flatMap((event) =>
+      this.sql.listening.all(event).map((r) => listenerOf(r.run_id, event, r.node_id, r.provides === null ? undefined : (JSON.parse(r.provides) as unknown))),
+    );
   }
 
   /** @inheritdoc */

@@ -111,14 +111,18 @@ type Missing<All, Listed> = Exclude<All, Listed>;
 const historyTypesComplete: Missing<HistoryType, (typeof HISTORY_TYPES)[number]> extends never ? true : never = true;
 void historyTypesComplete;
 
-const notifyRequest = object({ type: literal('notify'), runIds: array(id), event: id, payload: jsonObject(), eventId: string({ minLength: 1, maxLength: 255 }) });
+const notification = object({ runIds: array(id), event: id, payload: jsonObject(), eventId: string({ minLength: 1, maxLength: 255 }) });
+const notifyRequest = object({ type: literal('notify'), notifications: array(notification) });
 const requestVariants = {
   start: object({ type: literal('start'), runId: id, definition: FlowDefinitionSchema, inputs: jsonObject(), validate: boolean(), traceparent: optional(string({ maxLength: 512 })) }),
   notify: {
     expected: 'a notify request',
     run(value, path) {
       const request = notifyRequest.run(value, path);
-      if (request.runIds.length === 0) throw new DecodeError(`${path}.runIds: expected at least one run id`);
+      if (request.notifications.length === 0) throw new DecodeError(`${path}.notifications: expected at least one notification`);
+      request.notifications.forEach((n, i) => {
+        if (n.runIds.length === 0) throw new DecodeError(`${path}.notifications[${i}].runIds: expected at least one run id`);
+      });
       return request;
     },
   },

@@ -39,13 +39,16 @@ export interface RequestDeps {
   consume(spec: ConsumerSpec): Promise<ManagedConsumer>;
 }
 
-/** What a request is about, for errors: `start of run "r"`, `notify of event "e" to 3 runs`. */
+/** What a request is about, for errors: `start of run "r"`, `notify of event "e" to 3 runs`, `notify of 5 notifications to 9 runs`. */
 function describeRequest(request: RunRequest): string {
   switch (request.type) {
     case 'start':
       return `start of run "${request.runId}"`;
-    case 'notify':
-      return `notify of event "${request.event}" to ${request.runIds.length === 1 ? `run "${request.runIds[0]}"` : `${request.runIds.length} runs`}`;
+    case 'notify': {
+      const [first, ...others] = request.notifications;
+      if (first !== undefined && others.length === 0) return `notify of event "${first.event}" to ${first.runIds.length === 1 ? `run "${first.runIds[0]}"` : `${first.runIds.length} runs`}`;
+      return `notify of ${request.notifications.length} notifications to ${request.notifications.reduce((n, { runIds }) => n + runIds.length, 0)} runs`;
+    }
     case 'change':
       return `change of run "${request.runId}"`;
   }

@@ -22,9 +22,9 @@
  *    written and the revision of their plan. The update writes the `header`
  *    column only for plans that change it (`header` null in `run_rows`: the
  *    stored one is kept), the columns of the fields every step changes always.
- * 3. The deletes of removed nodes and cleared backlogs, for written plans;
+ * 3. The deletes of removed nodes, cleared backlogs and released held rows, for written plans;
  *    then, reading the deletes' counts before their first row, the node,
- *    activation, history, outbox and backlog writes of written plans, each in
+ *    activation, history, outbox, backlog and held writes of written plans, each in
  *    the order of its input (identity `ord` columns record it).
  *
  * A plan not written (stale revision, run taken meanwhile, fence refused)
@@ -64,8 +64,8 @@ const OF_WRITTEN = 'JOIN written w ON w.id = r.run_id AND w.from_rev = r.from_re
 
 /**
  * `$1 text|null`: the fence's election (null: no fence), `$2 bigint`: its
- * epoch, `$3`..`$10 jsonb`: the run, removed node, node, activation, history,
- * outbox, cleared backlog and backlog rows of the plans (see `../rows.ts`;
+ * epoch, `$3`..`$12 jsonb`: the run, removed node, node, activation, history,
+ * outbox, cleared backlog, backlog, released held and held rows of the plans (see `../rows.ts`;
  * run and outbox rows carry their run's shard, computed by the store).
  * Returns one row: `ok` (false: fenced, nothing written), `epoch` (the
  * election's current epoch, null without a fence or an election), and the
@@ -141,6 +141,18 @@ WITH fence AS MATERIALIZED (
        SELECT r.run_id, r.node_id, r.seq, r.data
          FROM ${recordset('$10', 'run_id text, from_rev integer, node_id text, seq integer, data jsonb')} ${OF_WRITTEN}
         WHERE (SELECT count(*) FROM cleared) >= 0
+           ON CONFLICT (run_id, node_id, seq) DO NOTHING
+       RETURNING 1),
+     released AS (
+       DELETE FROM ${s}.held AS h
+        USING ${recordset('$11', 'run_id text, from_rev integer, node_id text, up_to integer')} ${OF_WRITTEN}
+        WHERE h.run_id = r.run_id AND h.node_id = r.node_id AND h.seq <= r.up_to
+       RETURNING 1),
+     held AS (
+       INSERT INTO ${s}.held (run_id, node_id, seq, data)
+       SELECT r.run_id, r.node_id, r.seq, r.data
+         FROM ${recordset('$12', 'run_id text, from_rev integer, node_id text, seq integer, data jsonb')} ${OF_WRITTEN}
+        WHERE (SELECT count(*) FROM released) >= 0
            ON CONFLICT (run_id, node_id, seq) DO NOTHING
        RETURNING 1)
 SELECT (SELECT ok FROM gate) AS ok, (SELECT epoch FROM fence) AS epoch,
