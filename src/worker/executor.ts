@@ -170,21 +170,23 @@ function failed(message: DispatchMessage, worker: string, rollback: boolean, err
 }
 
 /**
- * Executes a dispatch with the registry's code and returns the signal to send.
- * `abort` fires when the run is cancelled or the worker stops; `clock` times
- * the task's timeout.
+ * Executes a dispatch with the registry's code and returns the signal to send:
+ * at once (not a promise) when the task's code returned a value, not a
+ * promise, so that a synchronous task costs no promise, async frame or
+ * microtask; a promise otherwise. `abort` fires when the run is cancelled or
+ * the worker stops; `clock` times the task's timeout.
  */
-export async function execute(message: DispatchMessage, registry: TaskRegistry, worker: string, abort: ExecutionAbort, clock: Clock = systemClock): Promise<Execution> {
+export function execute(message: DispatchMessage, registry: TaskRegistry, worker: string, abort: ExecutionAbort, clock: Clock = systemClock): Execution | Promise<Execution> {
   const rollback = message.kind === 'rollback';
   const task = registry.get(message.task);
   if (task === undefined) {
     return { signal: failed(message, worker, rollback, { ...toFailure(new UnknownTaskError(message.task, `worker "${worker}"`)), retryable: false }) };
   }
   if (rollback && task.rollback === undefined) return { signal: signalOf(message, worker, 'rollback.succeeded') };
-  let returned: Promise<void> | undefined;
+  let attempt: Attempt<unknown>;
   try {
     const inputs = decodeValue(message.inputs) as Record<string, unknown>;
-    const attempt = withTimeout(
+    attempt = withTimeout(
       (signals) => {
         const context: TaskContext = new ExecutionContext(message, task.name, signals);
         if (!rollback) return task.apply(inputs, context);
@@ -196,17 +198,34 @@ export async function execute(message: DispatchMessage, registry: TaskRegistry, 
       abort,
       clock,
     );
-    returned = attempt.returned;
-    // A synchronous task's result is taken as it is: no promise and microtask per execution.
-    const result = attempt.outcome === undefined ? attempt.value : await attempt.outcome;
+  } catch (thrown) {
+    return { signal: failure(message, worker, rollback, thrown) };
+  }
+  const { outcome, returned } = attempt;
+  // A synchronous task's result is taken as it is: no promise and microtask per execution.
+  if (outcome === undefined) return outcomeOf(message, worker, rollback, task, attempt.value, returned);
+  return outcome.then(
+    (result) => outcomeOf(message, worker, rollback, task, result, returned),
+    (thrown: unknown) => ({ signal: failure(message, worker, rollback, thrown), returned }),
+  );
+}
+
+/** The execution of an attempt that gave `result`: its result checked and encoded (a failure if that throws). */
+function outcomeOf(message: DispatchMessage, worker: string, rollback: boolean, task: { name: string; provides: readonly string[] }, result: unknown, returned: Promise<void> | undefined): Execution {
+  try {
     if (rollback) return { signal: signalOf(message, worker, 'rollback.succeeded'), returned };
     checkProvided(task.name, task.provides, result);
     const encoded = encodeValue(result, `task "${task.name}" (node "${message.node}")`);
     return { signal: signalOf(message, worker, 'task.succeeded', { result: encoded }), returned };
   } catch (thrown) {
-    const failure = toFailure(thrown);
-    // An encode error is a bug in the task's result: retrying cannot fix it.
-    if ((thrown as { code?: unknown })?.code === 'TW_ENCODE') failure.retryable = false;
-    return { signal: failed(message, worker, rollback, failure), returned };
+    return { signal: failure(message, worker, rollback, thrown), returned };
   }
+}
+
+/** The failure signal of an execution that threw `thrown` (its task, or checking or encoding its result). */
+function failure(message: DispatchMessage, worker: string, rollback: boolean, thrown: unknown): SignalMessage {
+  const recorded = toFailure(thrown);
+  // An encode error is a bug in the task's result: retrying cannot fix it.
+  if ((thrown as { code?: unknown })?.code === 'TW_ENCODE') recorded.retryable = false;
+  return failed(message, worker, rollback, recorded);
 }
