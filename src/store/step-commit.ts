@@ -52,6 +52,13 @@ const STABLE_KEYS = Object.keys(STABLE_FIELDS) as (keyof typeof STABLE_FIELDS)[]
 /** The header of the latest commit built from each run object (see the module doc). */
 const lastHeaders = new WeakMap<RunState, RunHeader>();
 
+/**
+ * The empty list of a commit's collections a step did not write (most steps
+ * write no removal, activation, drain nor backlog): one shared, frozen array
+ * rather than four new ones per commit. Stores only read a commit.
+ */
+const NONE: never[] = Object.freeze([]) as never[];
+
 /** Whether `a` and `b` hold the same stable fields (by identity). */
 function sameStable(a: RunHeader, b: RunHeader): boolean {
   for (const key of STABLE_KEYS) if (a[key] !== b[key]) return false;
@@ -83,11 +90,11 @@ export function stepCommit(state: RunState, expectedRev: number, out: StepOutput
     expectedRev,
     headerChanged: expectedRev === 0 || previous === undefined || previous.rev !== expectedRev || !sameStable(previous, run),
     nodes,
-    removed: [...out.removed],
-    activations: [...out.activations.values()],
+    removed: out.removed.size === 0 ? NONE : [...out.removed],
+    activations: out.activations.size === 0 ? NONE : [...out.activations.values()],
     history: out.history,
     outbox,
-    drained: [...out.drained],
-    backlog: backlogRows(out.backlog),
+    drained: out.drained.size === 0 ? NONE : [...out.drained],
+    backlog: out.backlog.size === 0 ? NONE : backlogRows(out.backlog),
   };
 }

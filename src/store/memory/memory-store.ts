@@ -7,9 +7,16 @@
  * the embedded hot path): the engine mutates a node's or an activation's own
  * fields in place, but replaces nested values (definition, links, inputs,
  * results, errors) with new ones instead of changing them, and never changes a
- * history entry, a header or an outbox item once produced. A node's backlog,
+ * history entry, a header or an outbox item once produced. So what a commit
+ * hands over that nobody changes afterwards is kept as it is, not copied: the
+ * header (`stepCommit` builds a new one for every commit) and the history
+ * entries; reads give copies of them. A node's backlog,
  * which the engine appends to in place, is kept apart, one entry per row as in
  * the other stores, and given back as a new array.
+ *
+ * Every row of every run stays in memory for the store's life, and most runs
+ * never have an activation or a backlog: those two maps are made on a run's
+ * first one (the objects a run keeps are what a scavenge copies and promotes).
  *
  * @packageDocumentation
  */
@@ -21,10 +28,21 @@ import { claimsOnlyShard, FINAL_STATUSES, type BacklogRow, type CommitResult, ty
 interface StoredRun {
   header: RunHeader;
   nodes: Map<string, NodeState>;
-  activations: Map<string, ActivationState>;
-  /** Backlog rows by node id, in order. */
-  backlogs: Map<string, BacklogRow[]>;
+  /** Activations by key; undefined until the run's first. */
+  activations: Map<string, ActivationState> | undefined;
+  /** Backlog rows by node id, in order; undefined until the run's first. */
+  backlogs: Map<string, BacklogRow[]> | undefined;
   history: HistoryEntry[];
+}
+
+/** A run's stored activations, made on the first one. */
+function activationsOf(stored: StoredRun): Map<string, ActivationState> {
+  return (stored.activations ??= new Map());
+}
+
+/** A run's stored backlog rows, made on the first one. */
+function backlogsOf(stored: StoredRun): Map<string, BacklogRow[]> {
+  return (stored.backlogs ??= new Map());
 }
 
 /**
@@ -55,24 +73,25 @@ export class MemoryStore implements Store {
         continue;
       }
       if (stored === undefined) {
-        stored = { header: commit.run, nodes: new Map(), activations: new Map(), backlogs: new Map(), history: [] };
+        stored = { header: commit.run, nodes: new Map(), activations: undefined, backlogs: undefined, history: [] };
         this.runs.set(id, stored);
       }
-      stored.header = { ...commit.run };
+      stored.header = commit.run;
       // Deletes first: a step that removes a node and adds it again lists it in both.
       for (const removed of commit.removed) {
         stored.nodes.delete(removed);
-        stored.backlogs.delete(removed);
+        stored.backlogs?.delete(removed);
       }
       for (const node of commit.nodes) stored.nodes.set(node.def.id, nodeRow(node));
-      for (const drained of commit.drained ?? []) stored.backlogs.delete(drained);
+      for (const drained of commit.drained ?? []) stored.backlogs?.delete(drained);
       for (const row of commit.backlog ?? []) {
-        const rows = stored.backlogs.get(row.node);
-        if (rows === undefined) stored.backlogs.set(row.node, [{ ...row }]);
+        const backlogs = backlogsOf(stored);
+        const rows = backlogs.get(row.node);
+        if (rows === undefined) backlogs.set(row.node, [{ ...row }]);
         else rows.push({ ...row });
       }
-      for (const activation of commit.activations) stored.activations.set(`${activation.node}#${activation.seq}`, { ...activation });
-      for (const entry of commit.history) stored.history.push({ ...entry });
+      for (const activation of commit.activations) activationsOf(stored).set(`${activation.node}#${activation.seq}`, { ...activation });
+      for (const entry of commit.history) stored.history.push(entry);
       for (const item of commit.outbox) this.outbox.set(item.id, { ...item });
     }
     return { conflicts };
@@ -83,14 +102,14 @@ export class MemoryStore implements Store {
     const stored = this.runs.get(runId);
     if (stored === undefined) return undefined;
     const activations = new Map<string, ActivationState>();
-    for (const [key, activation] of stored.activations) {
+    for (const [key, activation] of stored.activations ?? []) {
       if (activation.status === 'running' || activation.status === 'retrying' || activation.status === 'failed' || activation.compensate === true) {
         activations.set(key, { ...activation });
       }
     }
     const nodes = new Map<string, NodeState>();
     for (const [id, node] of stored.nodes) nodes.set(id, { ...node });
-    for (const rows of stored.backlogs.values()) attachBacklogs(nodes, rows);
+    if (stored.backlogs !== undefined) for (const rows of stored.backlogs.values()) attachBacklogs(nodes, rows);
     return { ...stored.header, nodes, activations };
   }
 
@@ -138,7 +157,7 @@ export class MemoryStore implements Store {
 
   /** @inheritdoc */
   async activations(runId: string, node?: string, page: Page = {}): Promise<ActivationState[]> {
-    const all = [...(this.runs.get(runId)?.activations.values() ?? [])];
+    const all = [...(this.runs.get(runId)?.activations?.values() ?? [])];
     return all
       .filter((a) => (node === undefined || a.node === node) && a.seq > (page.after ?? 0))
       .sort((a, b) => a.seq - b.seq)
