@@ -31,8 +31,12 @@ import type { OutboxItem, StepCommit } from './port.js';
  */
 type ColumnField = Extract<keyof RunHeader, 'rev' | 'status' | 'graphVersion' | 'seq' | 'updatedAt'>;
 
-/** The other header fields: a compile error when {@link RunHeader} has one not listed (nor a {@link ColumnField}). */
-const STABLE_FIELDS = {
+/**
+ * The other header fields: a compile error when {@link RunHeader} has one not
+ * listed (nor a {@link ColumnField}). Exported for the test that checks
+ * `sameStable` compares each one.
+ */
+export const STABLE_FIELDS = {
   id: true,
   flow: true,
   onFailure: true,
@@ -47,8 +51,6 @@ const STABLE_FIELDS = {
   retiredAttempts: true,
 } as const satisfies Record<Exclude<keyof RunHeader, ColumnField>, true>;
 
-const STABLE_KEYS = Object.keys(STABLE_FIELDS) as (keyof typeof STABLE_FIELDS)[];
-
 /** The header of the latest commit built from each run object (see the module doc). */
 const lastHeaders = new WeakMap<RunState, RunHeader>();
 
@@ -59,10 +61,27 @@ const lastHeaders = new WeakMap<RunState, RunHeader>();
  */
 const NONE: never[] = Object.freeze([]) as never[];
 
-/** Whether `a` and `b` hold the same stable fields (by identity). */
+/**
+ * Whether `a` and `b` hold the same stable fields (by identity). Field by
+ * field: a loop over {@link STABLE_FIELDS}' keys makes every load a keyed,
+ * megamorphic one (~1.4 % of the embedded W1 CPU); test/store/step-commit.test.ts
+ * checks that every field is compared.
+ */
 function sameStable(a: RunHeader, b: RunHeader): boolean {
-  for (const key of STABLE_KEYS) if (a[key] !== b[key]) return false;
-  return true;
+  return (
+    a.id === b.id &&
+    a.flow === b.flow &&
+    a.onFailure === b.onFailure &&
+    a.inputs === b.inputs &&
+    a.validate === b.validate &&
+    a.stopped === b.stopped &&
+    a.cancelled === b.cancelled &&
+    a.saga === b.saga &&
+    a.createdAt === b.createdAt &&
+    a.traceparent === b.traceparent &&
+    a.eventIds === b.eventIds &&
+    a.retiredAttempts === b.retiredAttempts
+  );
 }
 
 /**
