@@ -4,7 +4,7 @@
  * @packageDocumentation
  */
 import type { JsonObject } from '../codec/json.js';
-import type { FlowDefinition, LinkDefinition } from '../model/definition.js';
+import type { FlowDefinition, LinkDefinition, NodeDefinition } from '../model/definition.js';
 import type { NodeState, RunState } from './state.js';
 
 /** Options of {@link createRun}. */
@@ -34,12 +34,17 @@ const NO_SOURCES: LinkDefinition[] = Object.freeze([]) as unknown as LinkDefinit
  */
 export function createRun(definition: FlowDefinition, options: CreateRunOptions): RunState {
   const nodes = new Map<string, NodeState>();
-  for (const def of definition.nodes) {
+  // Indexed loops: for-of allocated an iterator result per node and link here (every start).
+  const defs = definition.nodes;
+  for (let i = 0; i < defs.length; i++) {
+    const def = defs[i] as NodeDefinition;
     if (nodes.has(def.id)) continue;
     const listening = def.kind === 'event' || def.persistent;
     nodes.set(def.id, { def, sources: NO_SOURCES, status: listening ? 'listening' : 'waiting', attempt: 0 });
   }
-  for (const link of definition.links) {
+  const links = definition.links;
+  for (let i = 0; i < links.length; i++) {
+    const link = links[i] as LinkDefinition;
     const target = nodes.get(link.to);
     if (target === undefined || !nodes.has(link.from)) continue;
     if (target.sources === NO_SOURCES) target.sources = [link];

@@ -276,18 +276,13 @@ export class Worker {
     } catch (error) {
       sent = Promise.reject(error);
     }
-    const handedOn = (): boolean => {
-      lease.release();
-      if (!lease.acked) delivery.ack();
-      return this.over(key, execution, true);
-    };
     return sent.then(
       // A timed-out or aborted task that ignores its AbortSignal still holds its
       // slot (the dispatch stays unacknowledged) until its code returns. Past
       // leaseAfterMs its lease acknowledges it early all the same, so the broker's
       // consumer timeout cannot close the channel under it; the heartbeats of
       // that stale attempt are ignored by the engine.
-      () => (returned === undefined ? handedOn() : this.untilReturned(returned).then(handedOn)),
+      () => (returned === undefined ? this.handedOn(attempt) : this.untilReturned(returned).then(() => this.handedOn(attempt))),
       (error: unknown) => {
         lease.release();
         log.error({ error: (error as Error).message }, 'could not send the signal; the dispatch goes back to the queue');
@@ -295,6 +290,13 @@ export class Worker {
         return this.over(key, execution, false);
       },
     );
+  }
+
+  /** An attempt's signal is handed on: its delivery is acknowledged (unless its lease did), and it is over. */
+  private handedOn({ delivery, execution, key, lease }: Attempt): boolean {
+    lease.release();
+    if (!lease.acked) delivery.ack();
+    return this.over(key, execution, true);
   }
 
   /** Executes a dispatch; its outcome signal checked against the maximum message size. At once when the task's code returned a value. */
