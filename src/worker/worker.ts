@@ -108,7 +108,7 @@ interface Attempt {
   key: string;
   log: Logger;
   lease: Lease;
-  /** When it started (the worker's clock, epoch ms). */
+  /** When it started (the worker's clock, epoch ms), with metrics; else 0. */
   startedAt: number;
 }
 
@@ -232,8 +232,10 @@ export class Worker {
     const silent = this.logger === silentLogger;
     const log = silent ? silentLogger : this.logger.child({ runId: message.runId, nodeId: message.node, attempt: message.attempt, task: message.task });
     if (!silent) log.debug({ kind: message.kind, redelivered: delivery.redelivered }, 'task started');
-    const startedAt = this.clock.now();
-    this.options.metrics?.taskStarted(message.task, message.queue, message.sentAt === undefined ? undefined : startedAt - message.sentAt);
+    // Timed only for the metrics (a clock read and a heap number per execution otherwise).
+    const metrics = this.options.metrics;
+    const startedAt = metrics === undefined ? 0 : this.clock.now();
+    metrics?.taskStarted(message.task, message.queue, message.sentAt === undefined ? undefined : startedAt - message.sentAt);
     const attempt: Attempt = { delivery, execution, key, log, lease: this.holdLease(delivery, log, execution), startedAt };
     let executed: Executed | Promise<Executed>;
     try {
