@@ -11,14 +11,14 @@
  */
 import { hostname } from 'node:os';
 import { systemClock, type Clock } from '../coordinator/clock.js';
-import { CancelledError, TooLargeError } from '../errors.js';
-import { toFailure, type Failure } from '../model/failure.js';
+import { CancelledError } from '../errors.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
 import type { TaskwireMetrics } from '../observability/metrics.js';
-import { encodedBytes, resolveMaxMessageBytes, surelyFits } from '../transport/limits.js';
+import { resolveMaxMessageBytes } from '../transport/limits.js';
 import type { AbortMessage, Delivery, DispatchMessage, SignalMessage, Subscription, Transport } from '../transport/port.js';
 import { execute, type Execution as Executed } from './executor.js';
 import { ExecutionAbort } from './execution-abort.js';
+import { fittedSignal } from './signal-size.js';
 import { DEFAULT_RECENT_DISPATCHES, dispatchKey, RecentDispatches } from './recent-dispatches.js';
 import { traceExecution } from '../observability/tracing.js';
 import type { TaskRegistry } from './registry.js';
@@ -310,7 +310,7 @@ export class Worker {
 
   /** An execution with its signal checked against the maximum message size. */
   private checked(message: DispatchMessage, executed: Executed): Executed {
-    executed.signal = this.checkSize(message, executed.signal);
+    executed.signal = fittedSignal(message, executed.signal, this.maxMessageBytes);
     return executed;
   }
 
@@ -323,24 +323,6 @@ export class Worker {
       return { execution, failed, ...(failed ? { message: signal.error.message } : {}) };
     });
     return traced.execution;
-  }
-
-  /**
-   * A result whose signal is over the transport's maximum message size fails the
-   * task at once, not retried (`TW_TOO_LARGE`): the broker would refuse the
-   * signal, and the dispatch would be executed again until its delivery limit.
-   * An error too large (a huge message or stack) is cut short instead: its name,
-   * code and retryability are kept, its message truncated, its stack and causes dropped.
-   */
-  private checkSize(dispatch: DispatchMessage, outcome: SignalMessage): SignalMessage {
-    if (outcome.type === 'rollback.succeeded' || outcome.type === 'task.heartbeat' || surelyFits(outcome, this.maxMessageBytes)) return outcome;
-    const bytes = encodedBytes(outcome);
-    if (bytes <= this.maxMessageBytes) return outcome;
-    if (outcome.type !== 'task.succeeded') return truncatedFailure(outcome, bytes, this.maxMessageBytes);
-    const error = toFailure(new TooLargeError(`the result of task "${dispatch.task}" (node "${dispatch.node}")`, bytes, this.maxMessageBytes));
-    delete error.stack; // where the worker noticed says nothing about the task
-    const { result: _result, ...ref } = outcome;
-    return { ...ref, type: 'task.failed', error };
   }
 
   /**
@@ -453,30 +435,4 @@ export class Worker {
  */
 export function heartbeatRetryDelayMs(failures: number, renewEveryMs: number): number {
   return Math.max(1, Math.min(renewEveryMs, 500 * 2 ** Math.min(failures, 10)));
-}
-
-/** Characters of an error message kept when the error is too large to travel. */
-const TRUNCATED_MESSAGE_CHARS = 4096;
-
-/**
- * A failure signal whose error is cut short to travel (see `Worker.checkSize`):
- * no stack, no cause, its message truncated to the longest prefix (of at most
- * {@link TRUNCATED_MESSAGE_CHARS} characters) with which the whole signal fits
- * `maxBytes`, however small the limit and whatever the characters.
- */
-function truncatedFailure<S extends SignalMessage & { error: Failure }>(outcome: S, bytes: number, maxBytes: number): S {
-  const note = `… (truncated: the error was ${bytes} bytes encoded, over the limit of ${maxBytes} bytes)`;
-  const { error } = outcome;
-  const short = (chars: number): S => {
-    const failure: Failure = { name: error.name.slice(0, 200), message: `${error.message.slice(0, chars)}${note}`, retryable: error.retryable };
-    if (error.code !== undefined) failure.code = error.code.slice(0, 200);
-    return { ...outcome, error: failure };
-  };
-  let [fits, over] = [0, Math.min(error.message.length, TRUNCATED_MESSAGE_CHARS) + 1];
-  while (over - fits > 1) {
-    const mid = Math.floor((fits + over) / 2);
-    if (encodedBytes(short(mid)) <= maxBytes) fits = mid;
-    else over = mid;
-  }
-  return short(fits);
 }
