@@ -4,7 +4,7 @@
  * @packageDocumentation
  */
 import type { JsonObject } from '../codec/json.js';
-import type { FlowDefinition, LinkDefinition } from '../model/definition.js';
+import type { FlowDefinition, LinkDefinition, NodeDefinition } from '../model/definition.js';
 import type { NodeState, RunState } from './state.js';
 
 /** Options of {@link createRun}. */
@@ -21,26 +21,36 @@ export interface CreateRunOptions {
   traceparent?: string;
 }
 
-/** The state of a new run, before its `start` event. Nodes keep the first definition of a duplicate id. */
+/**
+ * The sources of a node that listens to nothing: one shared, frozen array (the
+ * engine replaces a node's sources with a new array, never changes them).
+ */
+const NO_SOURCES: LinkDefinition[] = Object.freeze([]) as unknown as LinkDefinition[];
+
+/**
+ * The state of a new run, before its `start` event. Nodes keep the first
+ * definition of a duplicate id; links naming an unknown node are left out (an
+ * unvalidated flow may have some).
+ */
 export function createRun(definition: FlowDefinition, options: CreateRunOptions): RunState {
-  const incoming = new Map<string, LinkDefinition[]>();
-  for (const link of definition.links) {
-    const list = incoming.get(link.to);
-    if (list === undefined) incoming.set(link.to, [link]);
-    else list.push(link);
-  }
   const nodes = new Map<string, NodeState>();
-  for (const def of definition.nodes) {
+  // Indexed loops: for-of allocated an iterator result per node and link here (every start).
+  const defs = definition.nodes;
+  for (let i = 0; i < defs.length; i++) {
+    const def = defs[i] as NodeDefinition;
     if (nodes.has(def.id)) continue;
     const listening = def.kind === 'event' || def.persistent;
-    nodes.set(def.id, { def, sources: incoming.get(def.id) ?? [], status: listening ? 'listening' : 'waiting', attempt: 0 });
+    nodes.set(def.id, { def, sources: NO_SOURCES, status: listening ? 'listening' : 'waiting', attempt: 0 });
   }
-  for (const [to, links] of incoming) {
-    if (!nodes.has(to)) continue;
-    const kept = links.filter((link) => nodes.has(link.from));
-    (nodes.get(to) as NodeState).sources = kept;
+  const links = definition.links;
+  for (let i = 0; i < links.length; i++) {
+    const link = links[i] as LinkDefinition;
+    const target = nodes.get(link.to);
+    if (target === undefined || !nodes.has(link.from)) continue;
+    if (target.sources === NO_SOURCES) target.sources = [link];
+    else target.sources.push(link);
   }
-  return {
+  const run: RunState = {
     id: options.id,
     flow: definition.name,
     status: 'running',
@@ -55,8 +65,9 @@ export function createRun(definition: FlowDefinition, options: CreateRunOptions)
     saga: false,
     createdAt: options.now,
     updatedAt: options.now,
-    ...(options.traceparent === undefined ? {} : { traceparent: options.traceparent }),
     nodes,
     activations: new Map(),
   };
+  if (options.traceparent !== undefined) run.traceparent = options.traceparent;
+  return run;
 }

@@ -40,12 +40,13 @@ export function providedValue(node: NodeState, name: string, held?: Json): Json 
  */
 export function sourcesNotified(run: RunState, node: NodeState, cursors?: WeakMap<readonly unknown[], number>): boolean {
   const sources = node.sources;
-  let i = cursors?.get(sources) ?? 0;
+  const known = cursors?.get(sources) ?? 0;
+  let i = known;
   for (; i < sources.length; i++) {
     const source = run.nodes.get((sources[i] as (typeof sources)[number]).from);
     if (source === undefined || !hasNotified(source)) break;
   }
-  cursors?.set(sources, i);
+  if (i !== known) cursors?.set(sources, i);
   return i === sources.length;
 }
 

@@ -11,14 +11,14 @@
  */
 import { hostname } from 'node:os';
 import { systemClock, type Clock } from '../coordinator/clock.js';
-import { CancelledError, TooLargeError } from '../errors.js';
-import { toFailure, type Failure } from '../model/failure.js';
+import { CancelledError } from '../errors.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
 import type { TaskwireMetrics } from '../observability/metrics.js';
-import { encodedBytes, resolveMaxMessageBytes, surelyFits } from '../transport/limits.js';
+import { resolveMaxMessageBytes } from '../transport/limits.js';
 import type { AbortMessage, Delivery, DispatchMessage, SignalMessage, Subscription, Transport } from '../transport/port.js';
 import { execute, type Execution as Executed } from './executor.js';
 import { ExecutionAbort } from './execution-abort.js';
+import { fittedSignal } from './signal-size.js';
 import { DEFAULT_RECENT_DISPATCHES, dispatchKey, RecentDispatches } from './recent-dispatches.js';
 import { traceExecution } from '../observability/tracing.js';
 import type { TaskRegistry } from './registry.js';
@@ -100,6 +100,18 @@ interface Execution {
   duplicates?: Delivery<DispatchMessage>[];
 }
 
+/** An execution being settled (see `Worker.run`): what settling it needs. */
+interface Attempt {
+  delivery: Delivery<DispatchMessage>;
+  execution: Execution;
+  /** Its {@link dispatchKey}. */
+  key: string;
+  log: Logger;
+  lease: Lease;
+  /** When it started (the worker's clock, epoch ms), with metrics; else 0. */
+  startedAt: number;
+}
+
 /** What holds an execution past `leaseAfterMs` (see `Worker.holdLease`). */
 interface Lease {
   /** Acknowledged early: the lease holds the execution now. */
@@ -172,18 +184,14 @@ export class Worker {
     }
     const execution: Execution = { message, abort: new ExecutionAbort(), done: NOT_DONE };
     this.running.set(key, execution);
-    execution.done = this.run(delivery, execution, key).then(
-      (handedOn) => {
-        this.running.delete(key);
-        this.settleDuplicates(execution, handedOn);
-        return handedOn;
-      },
-      (error: unknown) => {
-        this.running.delete(key);
-        this.settleDuplicates(execution, false);
-        throw error;
-      },
-    );
+    execution.done = this.run(delivery, execution, key);
+  }
+
+  /** An execution is over: it leaves the running ones, and its duplicates are settled. */
+  private over(key: string, execution: Execution, handedOn: boolean): boolean {
+    this.running.delete(key);
+    this.settleDuplicates(execution, handedOn);
+    return handedOn;
   }
 
   /**
@@ -212,61 +220,97 @@ export class Worker {
     );
   }
 
-  /** Executes a dispatch and settles it; resolves true when its signal was handed on. */
-  private async run(delivery: Delivery<DispatchMessage>, execution: Execution, key: string): Promise<boolean> {
+  /**
+   * Executes a dispatch and settles it; resolves true when its signal was
+   * handed on, once the execution is {@link Worker.over}. Synchronous up to the
+   * signal when the task's code returned a value (see `execute`): no async
+   * frame nor promise per execution but the signal's.
+   */
+  private run(delivery: Delivery<DispatchMessage>, execution: Execution, key: string): Promise<boolean> {
     const message = delivery.body;
     // No child logger nor debug fields per task when nothing is logged (the default; the embedded hot path).
     const silent = this.logger === silentLogger;
     const log = silent ? silentLogger : this.logger.child({ runId: message.runId, nodeId: message.node, attempt: message.attempt, task: message.task });
     if (!silent) log.debug({ kind: message.kind, redelivered: delivery.redelivered }, 'task started');
+    // Timed only for the metrics (a clock read and a heap number per execution otherwise).
     const metrics = this.options.metrics;
-    const startedAt = this.clock.now();
+    const startedAt = metrics === undefined ? 0 : this.clock.now();
     metrics?.taskStarted(message.task, message.queue, message.sentAt === undefined ? undefined : startedAt - message.sentAt);
-    const lease = this.holdLease(delivery, log, execution);
-    let executed: Executed;
+    const attempt: Attempt = { delivery, execution, key, log, lease: this.holdLease(delivery, log, execution), startedAt };
+    let executed: Executed | Promise<Executed>;
     try {
-      executed = message.traceparent === undefined ? await this.execute(message, execution.abort) : await this.executeTraced(message, execution.abort);
+      executed = message.traceparent === undefined ? this.execute(message, execution.abort) : this.executeTraced(message, execution.abort);
     } catch (error) {
-      lease.release();
-      throw error;
+      executed = Promise.reject(error);
     }
+    if (!(executed instanceof Promise)) return this.settle(attempt, executed);
+    return executed.then(
+      (done) => this.settle(attempt, done),
+      (error: unknown) => {
+        attempt.lease.release();
+        this.over(key, execution, false);
+        throw error;
+      },
+    );
+  }
+
+  /** Sends the signal of an attempt's execution and settles its delivery (see {@link Worker.run}). */
+  private settle(attempt: Attempt, executed: Executed): Promise<boolean> {
+    const { delivery, execution, key, log, lease } = attempt;
+    const message = delivery.body;
     const { signal: outcome, returned } = executed;
-    metrics?.taskFinished(message.task, outcome.type.endsWith('succeeded') ? 'succeeded' : 'failed', this.clock.now() - startedAt);
+    this.options.metrics?.taskFinished(message.task, outcome.type.endsWith('succeeded') ? 'succeeded' : 'failed', this.clock.now() - attempt.startedAt);
     if (this.closing !== undefined && execution.abort.aborted) {
       // Aborted by shutdown, not by the run: give the dispatch back for another worker
       // (a leased one is already acknowledged: its lease ends and it is dispatched again).
       lease.release();
       if (!lease.acked) delivery.requeue();
-      return false;
+      return Promise.resolve(this.over(key, execution, false));
     }
     if (outcome.type === 'task.failed' || outcome.type === 'rollback.failed') {
       log.warn({ error: outcome.error.message, code: outcome.error.code, retryable: outcome.error.retryable }, `${message.kind} failed`);
     }
     // Kept before it is published: a redelivery after a failed publish (a broker restart) sends it again instead of running the body again.
     this.recent.remember(key, outcome);
+    let sent: Promise<void>;
     try {
-      await this.options.transport.signal([outcome]);
+      sent = this.options.transport.signal([outcome]);
+    } catch (error) {
+      sent = Promise.reject(error);
+    }
+    return sent.then(
       // A timed-out or aborted task that ignores its AbortSignal still holds its
       // slot (the dispatch stays unacknowledged) until its code returns. Past
       // leaseAfterMs its lease acknowledges it early all the same, so the broker's
       // consumer timeout cannot close the channel under it; the heartbeats of
       // that stale attempt are ignored by the engine.
-      if (returned !== undefined) await this.untilReturned(returned);
-      lease.release();
-      if (!lease.acked) delivery.ack();
-      return true;
-    } catch (error) {
-      lease.release();
-      log.error({ error: (error as Error).message }, 'could not send the signal; the dispatch goes back to the queue');
-      if (!lease.acked) delivery.requeue();
-      return false;
-    }
+      () => (returned === undefined ? this.handedOn(attempt) : this.untilReturned(returned).then(() => this.handedOn(attempt))),
+      (error: unknown) => {
+        lease.release();
+        log.error({ error: (error as Error).message }, 'could not send the signal; the dispatch goes back to the queue');
+        if (!lease.acked) delivery.requeue();
+        return this.over(key, execution, false);
+      },
+    );
   }
 
-  /** Executes a dispatch; its outcome signal checked against the maximum message size. */
-  private async execute(message: DispatchMessage, abort: ExecutionAbort): Promise<Executed> {
-    const executed = await execute(message, this.options.registry, this.id, abort, this.clock);
-    executed.signal = this.checkSize(message, executed.signal);
+  /** An attempt's signal is handed on: its delivery is acknowledged (unless its lease did), and it is over. */
+  private handedOn({ delivery, execution, key, lease }: Attempt): boolean {
+    lease.release();
+    if (!lease.acked) delivery.ack();
+    return this.over(key, execution, true);
+  }
+
+  /** Executes a dispatch; its outcome signal checked against the maximum message size. At once when the task's code returned a value. */
+  private execute(message: DispatchMessage, abort: ExecutionAbort): Executed | Promise<Executed> {
+    const executed = execute(message, this.options.registry, this.id, abort, this.clock);
+    if (executed instanceof Promise) return executed.then((done) => this.checked(message, done));
+    return this.checked(message, executed);
+  }
+
+  /** An execution with its signal checked against the maximum message size. */
+  private checked(message: DispatchMessage, executed: Executed): Executed {
+    executed.signal = fittedSignal(message, executed.signal, this.maxMessageBytes);
     return executed;
   }
 
@@ -279,24 +323,6 @@ export class Worker {
       return { execution, failed, ...(failed ? { message: signal.error.message } : {}) };
     });
     return traced.execution;
-  }
-
-  /**
-   * A result whose signal is over the transport's maximum message size fails the
-   * task at once, not retried (`TW_TOO_LARGE`): the broker would refuse the
-   * signal, and the dispatch would be executed again until its delivery limit.
-   * An error too large (a huge message or stack) is cut short instead: its name,
-   * code and retryability are kept, its message truncated, its stack and causes dropped.
-   */
-  private checkSize(dispatch: DispatchMessage, outcome: SignalMessage): SignalMessage {
-    if (outcome.type === 'rollback.succeeded' || outcome.type === 'task.heartbeat' || surelyFits(outcome, this.maxMessageBytes)) return outcome;
-    const bytes = encodedBytes(outcome);
-    if (bytes <= this.maxMessageBytes) return outcome;
-    if (outcome.type !== 'task.succeeded') return truncatedFailure(outcome, bytes, this.maxMessageBytes);
-    const error = toFailure(new TooLargeError(`the result of task "${dispatch.task}" (node "${dispatch.node}")`, bytes, this.maxMessageBytes));
-    delete error.stack; // where the worker noticed says nothing about the task
-    const { result: _result, ...ref } = outcome;
-    return { ...ref, type: 'task.failed', error };
   }
 
   /**
@@ -409,30 +435,4 @@ export class Worker {
  */
 export function heartbeatRetryDelayMs(failures: number, renewEveryMs: number): number {
   return Math.max(1, Math.min(renewEveryMs, 500 * 2 ** Math.min(failures, 10)));
-}
-
-/** Characters of an error message kept when the error is too large to travel. */
-const TRUNCATED_MESSAGE_CHARS = 4096;
-
-/**
- * A failure signal whose error is cut short to travel (see `Worker.checkSize`):
- * no stack, no cause, its message truncated to the longest prefix (of at most
- * {@link TRUNCATED_MESSAGE_CHARS} characters) with which the whole signal fits
- * `maxBytes`, however small the limit and whatever the characters.
- */
-function truncatedFailure<S extends SignalMessage & { error: Failure }>(outcome: S, bytes: number, maxBytes: number): S {
-  const note = `… (truncated: the error was ${bytes} bytes encoded, over the limit of ${maxBytes} bytes)`;
-  const { error } = outcome;
-  const short = (chars: number): S => {
-    const failure: Failure = { name: error.name.slice(0, 200), message: `${error.message.slice(0, chars)}${note}`, retryable: error.retryable };
-    if (error.code !== undefined) failure.code = error.code.slice(0, 200);
-    return { ...outcome, error: failure };
-  };
-  let [fits, over] = [0, Math.min(error.message.length, TRUNCATED_MESSAGE_CHARS) + 1];
-  while (over - fits > 1) {
-    const mid = Math.floor((fits + over) / 2);
-    if (encodedBytes(short(mid)) <= maxBytes) fits = mid;
-    else over = mid;
-  }
-  return short(fits);
 }

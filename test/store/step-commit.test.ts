@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { copyRun, createRun, emptyOutput, liveRun, step, type RunState } from '../../src/engine/index.js';
-import { stepCommit } from '../../src/store/step-commit.js';
+import { STABLE_FIELDS, stepCommit } from '../../src/store/step-commit.js';
 
 const RETRY = { limit: 0, initialDelayMs: 1000, factor: 2, maxDelayMs: 60000, jitter: 0.2 };
 const task = (id: string) => ({ id, kind: 'task' as const, name: id, bound: {}, requires: [], optional: [], provides: [id], persistent: false, rollback: false, retry: RETRY, timeoutMs: 0, queue: 'default' });
@@ -38,6 +38,14 @@ describe('stepCommit: whether the header changed', () => {
     expect(succeed(run, 'a').headerChanged).toBe(true);
     run.stopped = true;
     expect(succeed(run, 'b').headerChanged).toBe(true);
+  });
+
+  it('is true when any one of the stable fields changed', () => {
+    for (const key of Object.keys(STABLE_FIELDS) as (keyof typeof STABLE_FIELDS)[]) {
+      const run = started();
+      (run as unknown as Record<string, unknown>)[key] = { replaced: key };
+      expect([key, succeed(run, 'a').headerChanged]).toEqual([key, true]);
+    }
   });
 
   it('is true for a run object no commit was built from (a fresh load), or whose last commit produced another revision', () => {

@@ -7,9 +7,16 @@
  * the embedded hot path): the engine mutates a node's or an activation's own
  * fields in place, but replaces nested values (definition, links, inputs,
  * results, errors) with new ones instead of changing them, and never changes a
- * history entry, a header or an outbox item once produced. A node's backlog,
+ * history entry, a header or an outbox item once produced. So what a commit
+ * hands over that nobody changes afterwards is kept as it is, not copied: the
+ * header (`stepCommit` builds a new one for every commit) and the history
+ * entries; reads give copies of them. A node's backlog,
  * which the engine appends to in place, is kept apart, one entry per row as in
  * the other stores, and given back as a new array.
+ *
+ * Every row of every run stays in memory for the store's life, and most runs
+ * never have an activation or a backlog: those two maps are made on a run's
+ * first one (the objects a run keeps are what a scavenge copies and promotes).
  *
  * @packageDocumentation
  */
@@ -21,12 +28,26 @@ import { claimsOnlyShard, FINAL_STATUSES, type BacklogRow, type CommitResult, ty
 interface StoredRun {
   header: RunHeader;
   nodes: Map<string, NodeState>;
-  activations: Map<string, ActivationState>;
-  /** Backlog rows by node id, in order. */
-  backlogs: Map<string, BacklogRow[]>;
-  /** Held result rows by node id. */
-  held: Map<string, HeldRow[]>;
+  /** Activations by key; undefined until the run's first. */
+  activations: Map<string, ActivationState> | undefined;
+  /** Backlog rows by node id, in order; undefined until the run's first. */
+  backlogs: Map<string, BacklogRow[]> | undefined;
+  /** Held result rows by node id; undefined until the run's first. */
+  held: Map<string, HeldRow[]> | undefined;
   history: HistoryEntry[];
+}
+
+/** A run's stored activations, made on the first one. */
+function activationsOf(stored: StoredRun): Map<string, ActivationState> {
+  return (stored.activations ??= new Map());
+}
+
+/** Appends a backlog row (a copy) to a run's stored backlog rows, made on the first one. */
+function appendBacklog(stored: StoredRun, row: BacklogRow): void {
+  const backlogs = (stored.backlogs ??= new Map());
+  const rows = backlogs.get(row.node);
+  if (rows === undefined) backlogs.set(row.node, [{ ...row }]);
+  else rows.push({ ...row });
 }
 
 /**
@@ -49,7 +70,9 @@ export class MemoryStore implements Store {
   /** @inheritdoc */
   async commit(commits: StepCommit[]): Promise<CommitResult> {
     const conflicts: string[] = [];
-    for (const commit of commits) {
+    // Indexed loops: for-of here allocated an iterator result per row (~7 % of the bytes this store allocated in W3).
+    for (let c = 0; c < commits.length; c++) {
+      const commit = commits[c] as StepCommit;
       const id = commit.run.id;
       let stored = this.runs.get(id);
       if ((stored?.header.rev ?? 0) !== commit.expectedRev) {
@@ -57,36 +80,49 @@ export class MemoryStore implements Store {
         continue;
       }
       if (stored === undefined) {
-        stored = { header: commit.run, nodes: new Map(), activations: new Map(), backlogs: new Map(), held: new Map(), history: [] };
+        stored = { header: commit.run, nodes: new Map(), activations: undefined, backlogs: undefined, held: undefined, history: [] };
         this.runs.set(id, stored);
       }
-      stored.header = { ...commit.run };
+      stored.header = commit.run;
       // Deletes first: a step that removes a node and adds it again lists it in both.
-      for (const removed of commit.removed) {
-        stored.nodes.delete(removed);
-        stored.backlogs.delete(removed);
-        stored.held.delete(removed);
+      const { removed, nodes, drained, backlog, activations, history, outbox, released, held } = commit;
+      for (let i = 0; i < removed.length; i++) {
+        stored.nodes.delete(removed[i] as string);
+        stored.backlogs?.delete(removed[i] as string);
+        stored.held?.delete(removed[i] as string);
       }
-      for (const node of commit.nodes) stored.nodes.set(node.def.id, nodeRow(node));
-      for (const drained of commit.drained ?? []) stored.backlogs.delete(drained);
-      for (const row of commit.backlog ?? []) {
-        const rows = stored.backlogs.get(row.node);
-        if (rows === undefined) stored.backlogs.set(row.node, [{ ...row }]);
-        else rows.push({ ...row });
+      for (let i = 0; i < nodes.length; i++) {
+        const node = nodes[i] as NodeState;
+        stored.nodes.set(node.def.id, nodeRow(node));
       }
-      for (const { node, upTo } of commit.released ?? []) {
-        const rows = stored.held.get(node)?.filter((row) => row.seq > upTo);
-        if (rows === undefined || rows.length === 0) stored.held.delete(node);
-        else stored.held.set(node, rows);
+      if (drained !== undefined) for (let i = 0; i < drained.length; i++) stored.backlogs?.delete(drained[i] as string);
+      if (backlog !== undefined) for (let i = 0; i < backlog.length; i++) appendBacklog(stored, backlog[i] as BacklogRow);
+      for (let i = 0; i < activations.length; i++) {
+        const activation = activations[i] as ActivationState;
+        activationsOf(stored).set(`${activation.node}#${activation.seq}`, { ...activation });
       }
-      for (const row of commit.held ?? []) {
-        const rows = stored.held.get(row.node);
-        if (rows === undefined) stored.held.set(row.node, [{ ...row }]);
-        else rows.push({ ...row });
+      for (let i = 0; i < history.length; i++) stored.history.push(history[i] as HistoryEntry);
+      for (let i = 0; i < outbox.length; i++) {
+        const item = outbox[i] as OutboxItem;
+        this.outbox.set(item.id, { ...item });
       }
-      for (const activation of commit.activations) stored.activations.set(`${activation.node}#${activation.seq}`, { ...activation });
-      for (const entry of commit.history) stored.history.push({ ...entry });
-      for (const item of commit.outbox) this.outbox.set(item.id, { ...item });
+      if (released !== undefined) {
+        for (let i = 0; i < released.length; i++) {
+          const { node, upTo } = released[i] as { node: string; upTo: number };
+          const rows = stored.held?.get(node)?.filter((row) => row.seq > upTo);
+          if (rows === undefined || rows.length === 0) stored.held?.delete(node);
+          else stored.held?.set(node, rows);
+        }
+      }
+      if (held !== undefined) {
+        for (let i = 0; i < held.length; i++) {
+          const row = held[i] as HeldRow;
+          const map = (stored.held ??= new Map());
+          const rows = map.get(row.node);
+          if (rows === undefined) map.set(row.node, [{ ...row }]);
+          else rows.push({ ...row });
+        }
+      }
     }
     return { conflicts };
   }
@@ -96,15 +132,15 @@ export class MemoryStore implements Store {
     const stored = this.runs.get(runId);
     if (stored === undefined) return undefined;
     const activations = new Map<string, ActivationState>();
-    for (const [key, activation] of stored.activations) {
+    for (const [key, activation] of stored.activations ?? []) {
       if (activation.status === 'running' || activation.status === 'retrying' || activation.status === 'failed' || activation.compensate === true) {
         activations.set(key, { ...activation });
       }
     }
     const nodes = new Map<string, NodeState>();
     for (const [id, node] of stored.nodes) nodes.set(id, { ...node });
-    for (const rows of stored.backlogs.values()) attachBacklogs(nodes, rows);
-    for (const rows of stored.held.values()) attachHeld(nodes, rows);
+    if (stored.backlogs !== undefined) for (const rows of stored.backlogs.values()) attachBacklogs(nodes, rows);
+    if (stored.held !== undefined) for (const rows of stored.held.values()) attachHeld(nodes, rows);
     return { ...stored.header, nodes, activations };
   }
 
@@ -159,7 +195,7 @@ export class MemoryStore implements Store {
 
   /** @inheritdoc */
   async activations(runId: string, node?: string, page: Page = {}): Promise<ActivationState[]> {
-    const all = [...(this.runs.get(runId)?.activations.values() ?? [])];
+    const all = [...(this.runs.get(runId)?.activations?.values() ?? [])];
     return all
       .filter((a) => (node === undefined || a.node === node) && a.seq > (page.after ?? 0))
       .sort((a, b) => a.seq - b.seq)
