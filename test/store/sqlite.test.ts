@@ -58,7 +58,7 @@ describe('SqliteStore', () => {
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
       expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
       const tables = db.prepare<[], { name: string }>(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).all();
-      expect(tables.map((t) => t.name)).toEqual(['activations', 'backlog', 'history', 'nodes', 'outbox', 'runs', 'tasks']);
+      expect(tables.map((t) => t.name)).toEqual(['activations', 'backlog', 'history', 'node_defs', 'nodes', 'outbox', 'runs', 'tasks']);
     } finally {
       db.close();
     }
@@ -83,6 +83,9 @@ describe('SqliteStore', () => {
     const db = new Database(path, { readonly: true });
     try {
       expect(db.prepare<[], { data: string }>('SELECT data FROM nodes').get()?.data).not.toContain('backlog');
+      // schema version 7: the definition and sources moved to node_defs
+      expect(db.prepare<[], { data: string }>('SELECT data FROM nodes').get()?.data).not.toMatch(/"def"|"sources"/);
+      expect(JSON.parse(db.prepare<[], { data: string }>('SELECT data FROM node_defs').get()?.data ?? 'null')).toEqual([{ def: node.def, sources: node.sources }]);
       expect(db.prepare<[], { seq: number }>('SELECT seq FROM backlog ORDER BY seq').all()).toEqual([{ seq: 7 }, { seq: 9 }]);
     } finally {
       db.close();
@@ -150,6 +153,20 @@ describe('SqliteStore', () => {
     expect(JSON.parse(row()?.header ?? '{}')).toEqual(loud.run);
     expect(await store.loadRun('r1')).toMatchObject(loud.run);
     raw.close();
+    await store.close();
+  });
+
+  it('writes node definitions only for the nodes a commit lists in `defs`, and reads the latest written for each node', async () => {
+    const store = openSqliteStore({ path: join(dir, 'runs.db') });
+    const create = startedRun('r1');
+    await store.commit([create]);
+    const node = create.nodes[0]!;
+    const edited = { ...node, def: { ...node.def, timeoutMs: 9 }, attempt: 4 };
+    const quiet = { ...nextOf(create, 'quiet'), nodes: [edited], defs: [] };
+    await store.commit([quiet]);
+    expect((await store.loadRun('r1'))?.nodes.get('a')).toEqual({ ...edited, def: node.def }); // the state written, not the definition
+    await store.commit([{ ...nextOf(quiet, 'edit'), nodes: [edited], defs: [edited] }]);
+    expect((await store.loadRun('r1'))?.nodes.get('a')).toEqual(edited);
     await store.close();
   });
 

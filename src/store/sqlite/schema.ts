@@ -10,7 +10,13 @@
  *   them may be older (a step that changes no other header field leaves the header as it is)
  * - `nodes` (run_id, node_id, kind, name, status, data; PK (run_id, node_id));
  *   the rowid keeps the order in which nodes were first written, which is the
- *   order of `RunState.nodes` that the engine iterates
+ *   order of `RunState.nodes` that the engine iterates; `data` holds the node's
+ *   state without its definition and sources (`def`, `sources`)
+ * - `node_defs` (run_id, rev, data; unique (run_id, rev)): the definitions and
+ *   sources of nodes (`data`: a JSON array of `{ def, sources }`), one row per
+ *   commit that wrote some (the run's creation: all its nodes; a change: the
+ *   nodes it added or edited), found by the commit's revision; a node's are
+ *   those of the latest row that holds it
  * - `activations` (run_id, node_id, seq, status, data; PK (run_id, node_id, seq))
  * - `history` (run_id, seq, data; unique (run_id, seq)), rows in write order
  * - `outbox` (id PK, run_id, due_at, data)
@@ -130,6 +136,21 @@ export const MIGRATIONS: readonly string[] = [
   // as it is (null in rows written before: their header is whole)
   `
   ALTER TABLE runs ADD COLUMN seq INTEGER;
+  `,
+  // 6: reserved (another branch's migration takes this number; the lead renumbers on merge)
+  ``,
+  // 7: node definitions and sources apart from the node's state: they were rewritten with it on every step (~75 % of
+  // a node row's bytes), while they change only when the node is created or edited
+  `
+  CREATE TABLE node_defs (
+    run_id TEXT    NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    rev    INTEGER NOT NULL,
+    data   TEXT    NOT NULL
+  ) STRICT;
+  CREATE UNIQUE INDEX node_defs_by_run ON node_defs (run_id, rev);
+  INSERT INTO node_defs (run_id, rev, data)
+    SELECT run_id, 0, json_group_array(json_object('def', data -> '$.def', 'sources', data -> '$.sources')) FROM nodes GROUP BY run_id;
+  UPDATE nodes SET data = json_remove(data, '$.def', '$.sources');
   `,
 ];
 

@@ -17,11 +17,12 @@
  */
 import Database from 'better-sqlite3';
 import type { HistoryEntry } from '../../engine/events.js';
-import type { ActivationState, NodeState, RunState } from '../../engine/state.js';
+import type { ActivationState, RunState } from '../../engine/state.js';
 import { ClosedError, ConfigError } from '../../errors.js';
-import { attachBacklogs, nodeRow } from '../backlog.js';
+import { attachBacklogs } from '../backlog.js';
 import { claimsOnlyShard, notFinalSql, type CommitResult, type OutboxItem, type Page, type RunFilter, type RunSummary, type Store, type StepCommit, type TaskInfo } from '../port.js';
-import { ACTIVATION_ROW, BACKLOG_ROW, HISTORY_ROW, NODE_ROW, readHeader, readRow, readStatus, type HeaderColumns } from '../row-check.js';
+import { ACTIVATION_ROW, BACKLOG_ROW, HISTORY_ROW, readHeader, readRow, readStatus, type HeaderColumns } from '../row-check.js';
+import { loadedNodes, nodeDefsText, nodeStateText, type NodeStateRow } from './node-rows.js';
 import { checkDatabaseFile, migrate, openError } from './schema.js';
 
 /** Options of {@link openSqliteStore}. */
@@ -65,6 +66,8 @@ function prepare(db: Database.Database) {
        ON CONFLICT (run_id, node_id) DO UPDATE SET kind = excluded.kind, name = excluded.name, status = excluded.status, data = excluded.data`,
     ),
     deleteNode: db.prepare<[string, string]>(`DELETE FROM nodes WHERE run_id = ? AND node_id = ?`),
+    insertDefs: db.prepare<[string, number, string]>(`INSERT INTO node_defs (run_id, rev, data) VALUES (?, ?, ?)`),
+    runDefs: db.prepare<[string], Data>(`SELECT data FROM node_defs WHERE run_id = ? ORDER BY rev`),
     insertBacklog: db.prepare<[string, string, number, string]>(`INSERT INTO backlog (run_id, node_id, seq, data) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`),
     deleteBacklog: db.prepare<[string, string]>(`DELETE FROM backlog WHERE run_id = ? AND node_id = ?`),
     runBacklog: db.prepare<[string], Data>(`SELECT data FROM backlog WHERE run_id = ? ORDER BY seq, node_id`),
@@ -78,7 +81,7 @@ function prepare(db: Database.Database) {
        ON CONFLICT (id) DO UPDATE SET run_id = excluded.run_id, due_at = excluded.due_at, data = excluded.data`,
     ),
     runHeader: db.prepare<[string], HeaderRow>(`SELECT header, status, rev, graph_version, updated_at, seq FROM runs WHERE id = ?`),
-    runNodes: db.prepare<[string], Data>(`SELECT data FROM nodes WHERE run_id = ? ORDER BY rowid`),
+    runNodes: db.prepare<[string], NodeStateRow>(`SELECT node_id, data FROM nodes WHERE run_id = ? ORDER BY rowid`),
     liveActivations: db.prepare<[string], Data>(
       `SELECT data FROM activations WHERE run_id = ? AND status IN ('running', 'retrying', 'failed') ORDER BY seq, node_id`,
     ),
@@ -195,9 +198,9 @@ export class SqliteStore implements Store {
       sql.deleteNode.run(run.id, id);
       sql.deleteBacklog.run(run.id, id);
     }
-    for (const node of commit.nodes) {
-      sql.upsertNode.run(run.id, node.def.id, node.def.kind, node.def.name, node.status, JSON.stringify(nodeRow(node)));
-    }
+    for (const node of commit.nodes) sql.upsertNode.run(run.id, node.def.id, node.def.kind, node.def.name, node.status, nodeStateText(node));
+    const defs = commit.defs ?? commit.nodes;
+    if (defs.length > 0) sql.insertDefs.run(run.id, run.rev, nodeDefsText(defs));
     for (const id of commit.drained ?? []) sql.deleteBacklog.run(run.id, id);
     for (const row of commit.backlog ?? []) sql.insertBacklog.run(run.id, row.node, row.seq, JSON.stringify(row));
     for (const a of commit.activations) sql.upsertActivation.run(run.id, a.node, a.seq, a.status, JSON.stringify(a));
@@ -212,11 +215,7 @@ export class SqliteStore implements Store {
     const row = this.sql.runHeader.get(runId);
     if (row === undefined) return undefined;
     const header = readHeader(runId, row.header, row);
-    const nodes = new Map<string, NodeState>();
-    for (const { data } of this.sql.runNodes.all(runId)) {
-      const node = readRow(NODE_ROW, runId, data);
-      nodes.set(node.def.id, node);
-    }
+    const nodes = loadedNodes(runId, this.sql.runDefs.all(runId), this.sql.runNodes.all(runId));
     attachBacklogs(nodes, this.sql.runBacklog.all(runId).map((r) => readRow(BACKLOG_ROW, runId, r.data)));
     const activations = new Map<string, ActivationState>();
     const rows = this.sql.liveActivations.all(runId);
