@@ -170,6 +170,32 @@ describe('SqliteStore', () => {
     await store.close();
   });
 
+  it('writes the rows of two commits of one run in a batch in order (a node written, then removed)', async () => {
+    const store = openSqliteStore({ path: join(dir, 'runs.db') });
+    const create = startedRun('r1');
+    await store.commit([create, { ...nextOf(create, 'remove'), nodes: [], removed: ['a'] }]);
+    expect([...((await store.loadRun('r1'))?.nodes.keys() ?? [])]).toEqual([]);
+    await store.close();
+  });
+
+  it('writes nothing of a batch that failed half-way, and nothing of it with the next batch', async () => {
+    const path = join(dir, 'runs.db');
+    const store = openSqliteStore({ path });
+    const bad = startedRun('r3');
+    bad.nodes = [{ ...bad.nodes[0]!, inputs: { x: 1n as unknown as number } }]; // JSON.stringify throws
+    await expect(store.commit([startedRun('r2'), bad])).rejects.toThrow(/BigInt/);
+    await store.commit([startedRun('r4')]);
+    expect(await store.loadRun('r2')).toBeUndefined();
+    expect((await store.loadRun('r4'))?.nodes.size).toBe(1);
+    await store.close();
+    const db = new Database(path, { readonly: true });
+    try {
+      expect(db.prepare<[], { run_id: string }>('SELECT DISTINCT run_id FROM nodes UNION SELECT DISTINCT run_id FROM history').all()).toEqual([{ run_id: 'r4' }]);
+    } finally {
+      db.close();
+    }
+  });
+
   it('commits a large batch in one transaction', async () => {
     const store = openSqliteStore({ path: join(dir, 'runs.db') });
     const commits = Array.from({ length: 500 }, (_, i) => startedRun(`r${i}`));

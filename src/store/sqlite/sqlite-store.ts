@@ -22,6 +22,7 @@ import { ClosedError, ConfigError } from '../../errors.js';
 import { attachBacklogs } from '../backlog.js';
 import { claimsOnlyShard, notFinalSql, type CommitResult, type OutboxItem, type Page, type RunFilter, type RunSummary, type Store, type StepCommit, type TaskInfo } from '../port.js';
 import { ACTIVATION_ROW, BACKLOG_ROW, HISTORY_ROW, readHeader, readRow, readStatus, type HeaderColumns } from '../row-check.js';
+import { BulkInsert } from './bulk-insert.js';
 import { loadedNodes, nodeDefsText, nodeStateText, type NodeStateRow } from './node-rows.js';
 import { checkDatabaseFile, migrate, openError } from './schema.js';
 
@@ -45,6 +46,14 @@ const SUMMARY_COLUMNS = 'id, flow, status, graph_version, created_at, updated_at
 /** Prepares every statement of the store once. */
 function prepare(db: Database.Database) {
   return {
+    // The rows every step writes, buffered for the whole batch (see bulk-insert.ts)
+    nodeRows: new BulkInsert(
+      db,
+      'INSERT INTO nodes (run_id, node_id, kind, name, status, data)',
+      6,
+      'ON CONFLICT (run_id, node_id) DO UPDATE SET kind = excluded.kind, name = excluded.name, status = excluded.status, data = excluded.data',
+    ),
+    historyRows: new BulkInsert(db, 'INSERT INTO history (run_id, seq, data)', 3),
     insertRun: db.prepare<[string, string, string, number, number, number, number, number, string]>(
       `INSERT INTO runs (id, flow, status, rev, graph_version, created_at, updated_at, seq, header) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO NOTHING`,
@@ -61,10 +70,6 @@ function prepare(db: Database.Database) {
       `UPDATE runs SET rev = ?, graph_version = ?, updated_at = ?, seq = ? WHERE id = ? AND rev = ? RETURNING status`,
     ),
     setRunStatus: db.prepare<[string, string]>(`UPDATE runs SET status = ? WHERE id = ?`),
-    upsertNode: db.prepare<[string, string, string, string, string, string]>(
-      `INSERT INTO nodes (run_id, node_id, kind, name, status, data) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (run_id, node_id) DO UPDATE SET kind = excluded.kind, name = excluded.name, status = excluded.status, data = excluded.data`,
-    ),
     deleteNode: db.prepare<[string, string]>(`DELETE FROM nodes WHERE run_id = ? AND node_id = ?`),
     insertDefs: db.prepare<[string, number, string]>(`INSERT INTO node_defs (run_id, rev, data) VALUES (?, ?, ?)`),
     runDefs: db.prepare<[string], Data>(`SELECT data FROM node_defs WHERE run_id = ? ORDER BY rev`),
@@ -75,7 +80,6 @@ function prepare(db: Database.Database) {
       `INSERT INTO activations (run_id, node_id, seq, status, data) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (run_id, node_id, seq) DO UPDATE SET status = excluded.status, data = excluded.data`,
     ),
-    insertHistory: db.prepare<[string, number, string]>(`INSERT INTO history (run_id, seq, data) VALUES (?, ?, ?)`),
     upsertOutbox: db.prepare<[string, string, number, string]>(
       `INSERT INTO outbox (id, run_id, due_at, data) VALUES (?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET run_id = excluded.run_id, due_at = excluded.due_at, data = excluded.data`,
@@ -155,7 +159,20 @@ export class SqliteStore implements Store {
     }
     const batch = this.db.transaction((commits: StepCommit[]) => {
       const conflicts: string[] = [];
-      for (const commit of commits) if (!this.commitOne(commit)) conflicts.push(commit.run.id);
+      const runs = new Set<string>();
+      try {
+        for (const commit of commits) {
+          // a second commit of a run in the batch: its deletes come after the rows of the first
+          if (runs.has(commit.run.id)) this.flushRows();
+          else runs.add(commit.run.id);
+          if (!this.commitOne(commit)) conflicts.push(commit.run.id);
+        }
+        this.flushRows();
+      } catch (error) {
+        this.sql.nodeRows.clear();
+        this.sql.historyRows.clear();
+        throw error;
+      }
       return conflicts;
     });
     // BEGIN IMMEDIATE: take the write lock up front, so a reader in another process never makes us fail half-way
@@ -178,7 +195,16 @@ export class SqliteStore implements Store {
     return { conflicts: this.commitBatch(commits) };
   }
 
-  /** Writes one run's step inside the batch transaction; false (nothing written) when its revision is stale. */
+  /** Writes the node and history rows the batch's commits buffered. */
+  private flushRows(): void {
+    this.sql.nodeRows.flush();
+    this.sql.historyRows.flush();
+  }
+
+  /**
+   * Writes one run's step inside the batch transaction, its node and history rows buffered (written by
+   * {@link flushRows}); false (nothing written nor buffered) when its revision is stale.
+   */
   private commitOne(commit: StepCommit): boolean {
     const { run } = commit;
     const sql = this.sql;
@@ -198,13 +224,13 @@ export class SqliteStore implements Store {
       sql.deleteNode.run(run.id, id);
       sql.deleteBacklog.run(run.id, id);
     }
-    for (const node of commit.nodes) sql.upsertNode.run(run.id, node.def.id, node.def.kind, node.def.name, node.status, nodeStateText(node));
+    for (const node of commit.nodes) sql.nodeRows.add(run.id, node.def.id, node.def.kind, node.def.name, node.status, nodeStateText(node));
     const defs = commit.defs ?? commit.nodes;
     if (defs.length > 0) sql.insertDefs.run(run.id, run.rev, nodeDefsText(defs));
     for (const id of commit.drained ?? []) sql.deleteBacklog.run(run.id, id);
     for (const row of commit.backlog ?? []) sql.insertBacklog.run(run.id, row.node, row.seq, JSON.stringify(row));
     for (const a of commit.activations) sql.upsertActivation.run(run.id, a.node, a.seq, a.status, JSON.stringify(a));
-    for (const entry of commit.history) sql.insertHistory.run(run.id, entry.seq, JSON.stringify(entry));
+    for (const entry of commit.history) sql.historyRows.add(run.id, entry.seq, JSON.stringify(entry));
     for (const item of commit.outbox) sql.upsertOutbox.run(item.id, item.runId, item.dueAt, JSON.stringify(item));
     return true;
   }
