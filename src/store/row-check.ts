@@ -112,12 +112,13 @@ export const BACKLOG_ROW: RowKind<BacklogRow> = {
   schema: shape({ node: text, seq: int, from: text }),
 };
 
+const HISTORY_ENTRY = shape({ runId: text, seq: int, at: number(), type: text, graphVersion: int, node: optional(text), detail: optional(anObject) });
+
 /** A history entry (`history.data`). */
-export const HISTORY_ROW: RowKind<HistoryEntry> = {
-  table: 'history',
-  column: 'data',
-  schema: shape({ runId: text, seq: int, at: number(), type: text, graphVersion: int, node: optional(text), detail: optional(anObject) }),
-};
+export const HISTORY_ROW: RowKind<HistoryEntry> = { table: 'history', column: 'data', schema: HISTORY_ENTRY };
+
+/** The history entries of one commit of a run, in order (SQLite's `history.data`). */
+export const HISTORY_ENTRIES_ROW: RowKind<HistoryEntry[]> = { table: 'history', column: 'data', schema: array(HISTORY_ENTRY) };
 
 /**
  * A row's JSON column read back: parsed when it is JSON text (SQLite's text

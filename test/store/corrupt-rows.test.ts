@@ -59,8 +59,8 @@ describe('SQLite store: corrupt rows read back', () => {
   });
 
   it('a history entry with a field of the wrong type', async () => {
-    db.prepare(`UPDATE history SET data = json_set(data, '$.seq', 'one') WHERE run_id = 'r1'`).run();
-    await refused(() => store.history('r1'), 'history', 'field "seq"');
+    db.prepare(`UPDATE history SET data = json_set(data, '$[0].seq', 'one') WHERE run_id = 'r1'`).run();
+    await refused(() => store.history('r1'), 'history', 'field "[0].seq"');
   });
 
   it('a status column listRuns cannot return', async () => {

@@ -196,6 +196,36 @@ describe('SqliteStore', () => {
     }
   });
 
+  it('keeps the history entries of a commit in one row and pages them from any entry', async () => {
+    const path = join(dir, 'runs.db');
+    const store = openSqliteStore({ path });
+    const create = startedRun('r1');
+    const entry = (seq: number) => ({ runId: 'r1', seq, at: seq, type: 'change' as const, graphVersion: 1, actor: `e${seq}` });
+    const first = { ...nextOf(create, 'x'), history: [3, 4, 5, 6, 7].map(entry) };
+    const second = { ...nextOf(first, 'y'), history: [8, 9, 10].map(entry) };
+    const gapped = { ...nextOf(second, 'z'), history: [12, 15].map(entry) };
+    await store.commit([create]);
+    await store.commit([first]);
+    await store.commit([second, { ...gapped }]);
+    const seqs = async (page: { after?: number; limit?: number }) => (await store.history('r1', page)).map((e) => e.seq);
+    const before = create.history.map((e) => e.seq);
+    expect(await seqs({})).toEqual([...before, 3, 4, 5, 6, 7, 8, 9, 10, 12, 15]);
+    expect(await seqs({ after: 4, limit: 2 })).toEqual([5, 6]);
+    expect(await seqs({ after: 6, limit: 3 })).toEqual([7, 8, 9]);
+    expect(await seqs({ after: 7 })).toEqual([8, 9, 10, 12, 15]);
+    expect(await seqs({ after: 13, limit: 1 })).toEqual([15]);
+    expect(await seqs({ after: 15 })).toEqual([]);
+    expect(await seqs({ after: 4, limit: 0 })).toEqual([]);
+    expect(await seqs({ after: 9, limit: Infinity })).toEqual([10, 12, 15]);
+    await store.close();
+    const db = new Database(path, { readonly: true });
+    try {
+      expect(db.prepare<[], { seq: number }>(`SELECT seq FROM history WHERE run_id = 'r1' ORDER BY seq`).all().map((r) => r.seq)).toEqual([before[0], 3, 8, 12]);
+    } finally {
+      db.close();
+    }
+  });
+
   it('commits a large batch in one transaction', async () => {
     const store = openSqliteStore({ path: join(dir, 'runs.db') });
     const commits = Array.from({ length: 500 }, (_, i) => startedRun(`r${i}`));

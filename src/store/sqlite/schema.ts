@@ -18,7 +18,8 @@
  *   nodes it added or edited), found by the commit's revision; a node's are
  *   those of the latest row that holds it
  * - `activations` (run_id, node_id, seq, status, data; PK (run_id, node_id, seq))
- * - `history` (run_id, seq, data; unique (run_id, seq)), rows in write order
+ * - `history` (run_id, seq, data; unique (run_id, seq)), rows in write order, one per commit that wrote
+ *   entries: `data` is the JSON array of its entries, `seq` the first one's
  * - `outbox` (id PK, run_id, due_at, data)
  * - `tasks` (name PK, data): the task catalog
  * - `backlog` (run_id, node_id, seq, data; PK (run_id, node_id, seq)): the
@@ -151,6 +152,11 @@ export const MIGRATIONS: readonly string[] = [
   INSERT INTO node_defs (run_id, rev, data)
     SELECT run_id, 0, json_group_array(json_object('def', data -> '$.def', 'sources', data -> '$.sources')) FROM nodes GROUP BY run_id;
   UPDATE nodes SET data = json_remove(data, '$.def', '$.sources');
+  `,
+  // 8: the history entries of a commit in one row (a JSON array; seq is the first entry's): a commit of a step wrote
+  // two or three rows, each an entry in the unique index
+  `
+  UPDATE history SET data = '[' || data || ']';
   `,
 ];
 

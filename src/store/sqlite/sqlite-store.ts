@@ -21,7 +21,7 @@ import type { ActivationState, RunState } from '../../engine/state.js';
 import { ClosedError, ConfigError } from '../../errors.js';
 import { attachBacklogs } from '../backlog.js';
 import { claimsOnlyShard, notFinalSql, type CommitResult, type OutboxItem, type Page, type RunFilter, type RunSummary, type Store, type StepCommit, type TaskInfo } from '../port.js';
-import { ACTIVATION_ROW, BACKLOG_ROW, HISTORY_ROW, readHeader, readRow, readStatus, type HeaderColumns } from '../row-check.js';
+import { ACTIVATION_ROW, BACKLOG_ROW, HISTORY_ENTRIES_ROW, readHeader, readRow, readStatus, type HeaderColumns } from '../row-check.js';
 import { BulkInsert } from './bulk-insert.js';
 import { loadedNodes, nodeDefsText, nodeStateText, type NodeStateRow } from './node-rows.js';
 import { checkDatabaseFile, migrate, openError } from './schema.js';
@@ -100,7 +100,12 @@ function prepare(db: Database.Database) {
       `SELECT DISTINCT n.run_id FROM nodes n JOIN runs r ON r.id = n.run_id
        WHERE n.name = ? AND n.kind = 'event' AND n.status = 'listening' AND ${notFinalSql('r.status')}`,
     ),
-    history: db.prepare<[string, number, number], Data>(`SELECT data FROM history WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?`),
+    // The rows from the one holding entry `after + 1` (the last row whose first entry is at most that; a row holds
+    // the entries of one commit), in order
+    history: db.prepare<[{ run: string; after: number; limit: number }], Data>(
+      `SELECT data FROM history WHERE run_id = @run
+         AND seq >= coalesce((SELECT max(seq) FROM history WHERE run_id = @run AND seq <= @after + 1), @after + 1) ORDER BY seq LIMIT @limit`,
+    ),
     activations: db.prepare<[string, number, number], Data>(
       `SELECT data FROM activations WHERE run_id = ? AND seq > ? ORDER BY seq, node_id LIMIT ?`,
     ),
@@ -230,7 +235,8 @@ export class SqliteStore implements Store {
     for (const id of commit.drained ?? []) sql.deleteBacklog.run(run.id, id);
     for (const row of commit.backlog ?? []) sql.insertBacklog.run(run.id, row.node, row.seq, JSON.stringify(row));
     for (const a of commit.activations) sql.upsertActivation.run(run.id, a.node, a.seq, a.status, JSON.stringify(a));
-    for (const entry of commit.history) sql.historyRows.add(run.id, entry.seq, JSON.stringify(entry));
+    const first = commit.history[0];
+    if (first !== undefined) sql.historyRows.add(run.id, first.seq, JSON.stringify(commit.history));
     for (const item of commit.outbox) sql.upsertOutbox.run(item.id, item.runId, item.dueAt, JSON.stringify(item));
     return true;
   }
@@ -302,7 +308,16 @@ export class SqliteStore implements Store {
   /** @inheritdoc */
   async history(runId: string, page: Page = {}): Promise<HistoryEntry[]> {
     this.assertOpen();
-    return this.sql.history.all(runId, page.after ?? 0, pageLimit(page)).map((r) => readRow(HISTORY_ROW, runId, r.data));
+    const after = page.after ?? 0;
+    const limit = pageLimit(page);
+    if (limit === 0) return [];
+    // Every row holds at least one entry, and only the first row read may hold entries at or before `after`.
+    const entries: HistoryEntry[] = [];
+    for (const { data } of this.sql.history.all({ run: runId, after, limit: limit === -1 ? -1 : limit + 1 })) {
+      for (const entry of readRow(HISTORY_ENTRIES_ROW, runId, data)) if (entry.seq > after) entries.push(entry);
+      if (limit !== -1 && entries.length >= limit) return entries.slice(0, limit);
+    }
+    return entries;
   }
 
   /** @inheritdoc */
