@@ -67,6 +67,13 @@ export interface StepCommit {
   /** Nodes to insert or replace, written after {@link StepCommit.removed}. */
   nodes: NodeState[];
   /**
+   * The nodes of {@link StepCommit.nodes} whose definition or sources (`def`,
+   * `sources`) may differ from those stored at revision `expectedRev` (see
+   * `stepCommit`): a store that keeps them apart from the node's state writes
+   * them for these nodes only. Undefined: every node of `nodes`.
+   */
+  defs?: NodeState[];
+  /**
    * Node ids to delete, before {@link StepCommit.nodes} is written: a step that
    * removes a node and adds one with the same id lists it in both, and the new
    * node is kept (at the end of the run's node order).

@@ -12,7 +12,7 @@
  *
  * @packageDocumentation
  */
-import { boolean, check, integer, literal, matching, number, optional, shape, string, type Schema } from '../codec/schema.js';
+import { array, boolean, check, integer, literal, matching, number, optional, shape, string, type Schema } from '../codec/schema.js';
 import type { HistoryEntry } from '../engine/events.js';
 import { RUN_STATUSES, type ActivationState, type ActivationStatus, type NodeState, type NodeStatus, type RunHeader, type RunStatus } from '../engine/state.js';
 import { CorruptRowError, DecodeError } from '../errors.js';
@@ -37,7 +37,7 @@ const flag = optional(boolean());
 /** What a table's JSON column must hold. */
 export interface RowKind<T> {
   /** The table. */
-  readonly table: 'runs' | 'nodes' | 'activations' | 'backlog' | 'held' | 'history';
+  readonly table: 'runs' | 'nodes' | 'node_defs' | 'activations' | 'backlog' | 'held' | 'history';
   /** The JSON column. */
   readonly column: 'header' | 'data';
   /** The shape checked (the value returned is the row itself, not a copy). */
@@ -84,6 +84,20 @@ export const NODE_ROW: RowKind<NodeState> = {
   }),
 };
 
+/** A node's state without its definition and sources (SQLite's `nodes.data`: see {@link NODE_DEFS_ROW}). */
+export const NODE_STATE_ROW: RowKind<Omit<NodeState, 'def' | 'sources'>> = {
+  table: 'nodes',
+  column: 'data',
+  schema: shape({ status: literal(...NODE_STATUSES), attempt: int, inputs: optional(anObject), held: optional(anArray) }),
+};
+
+/** The definitions and sources of the nodes a commit wrote (SQLite's `node_defs.data`). */
+export const NODE_DEFS_ROW: RowKind<Pick<NodeState, 'def' | 'sources'>[]> = {
+  table: 'node_defs',
+  column: 'data',
+  schema: array(shape({ def: shape({ id: text, kind: literal('task', 'event'), name: text }), sources: anArray })),
+};
+
 /** A persistent listener's activation (`activations.data`). */
 export const ACTIVATION_ROW: RowKind<ActivationState> = {
   table: 'activations',
@@ -105,12 +119,13 @@ export const HELD_ROW: RowKind<HeldRow> = {
   schema: shape({ node: text, seq: int }),
 };
 
+const HISTORY_ENTRY = shape({ runId: text, seq: int, at: number(), type: text, graphVersion: int, node: optional(text), detail: optional(anObject) });
+
 /** A history entry (`history.data`). */
-export const HISTORY_ROW: RowKind<HistoryEntry> = {
-  table: 'history',
-  column: 'data',
-  schema: shape({ runId: text, seq: int, at: number(), type: text, graphVersion: int, node: optional(text), detail: optional(anObject) }),
-};
+export const HISTORY_ROW: RowKind<HistoryEntry> = { table: 'history', column: 'data', schema: HISTORY_ENTRY };
+
+/** The history entries of one commit of a run, in order (SQLite's `history.data`). */
+export const HISTORY_ENTRIES_ROW: RowKind<HistoryEntry[]> = { table: 'history', column: 'data', schema: array(HISTORY_ENTRY) };
 
 /**
  * A row's JSON column read back: parsed when it is JSON text (SQLite's text

@@ -17,9 +17,16 @@
  * coordinator never steps a run object again after its commit failed or
  * conflicted: it loads the run afresh, a new object.)
  *
+ * Which nodes' definitions and sources a step changed (`StepCommit.defs`) is
+ * told the same way, node by node: the engine replaces a node's `def` and
+ * `sources` when it changes them, so a node whose `def` and `sources` are the
+ * objects the previous commit of the same run object held (in an unbroken
+ * chain of its commits) has them stored as they are.
+ *
  * @packageDocumentation
  */
 import { runHeader, type NodeState, type RunHeader, type RunState } from '../engine/state.js';
+import type { LinkDefinition, NodeDefinition } from '../model/definition.js';
 import type { StepOutput } from '../engine/step-context.js';
 import { backlogRows, heldRows } from './backlog.js';
 import type { OutboxItem, StepCommit } from './port.js';
@@ -51,8 +58,21 @@ export const STABLE_FIELDS = {
   retiredAttempts: true,
 } as const satisfies Record<Exclude<keyof RunHeader, ColumnField>, true>;
 
-/** The header of the latest commit built from each run object (see the module doc). */
-const lastHeaders = new WeakMap<RunState, RunHeader>();
+/** What the latest commit built from a run object held (see the module doc). */
+interface LastCommit {
+  /** Its header. */
+  header: RunHeader;
+  /** The definition of each node written by it or by the commits before it in the chain. */
+  defs: Map<string, NodeDefinition>;
+  /** The sources of those nodes. */
+  sources: Map<string, LinkDefinition[]>;
+}
+
+/** The latest commit built from each run object. */
+const lastCommits = new WeakMap<RunState, LastCommit>();
+
+/** The `defs` of a commit none of whose nodes has a changed definition (shared: never written). */
+const NO_DEFS: NodeState[] = [];
 
 /**
  * The empty list of a commit's collections a step did not write (most steps
@@ -85,11 +105,28 @@ function sameStable(a: RunHeader, b: RunHeader): boolean {
 }
 
 /**
+ * The nodes of `nodes` whose definition or sources are not those `last` holds
+ * (all of them without `last`), recording theirs in `last`.
+ */
+function changedDefs(nodes: readonly NodeState[], last: LastCommit, chained: boolean): NodeState[] {
+  let changed: NodeState[] = NO_DEFS;
+  for (const node of nodes) {
+    const id = node.def.id;
+    if (chained && last.defs.get(id) === node.def && last.sources.get(id) === node.sources) continue;
+    if (changed === NO_DEFS) changed = [];
+    changed.push(node);
+    last.defs.set(id, node.def);
+    last.sources.set(id, node.sources);
+  }
+  return changed;
+}
+
+/**
  * The commit of a step computed from revision `expectedRev` of `state`: the
  * run header, the nodes the step changed (every node, in the run's order, for
  * a new run: `expectedRev` 0), the removed nodes, activations, history,
- * drained and appended backlogs, and the given outbox items; and whether the
- * header changed (see the module doc).
+ * drained and appended backlogs, and the given outbox items; whether the
+ * header changed and which nodes' definitions did (see the module doc).
  */
 export function stepCommit(state: RunState, expectedRev: number, out: StepOutput, outbox: OutboxItem[]): StepCommit {
   let nodes: NodeState[];
@@ -102,14 +139,24 @@ export function stepCommit(state: RunState, expectedRev: number, out: StepOutput
     }
   }
   const run = runHeader(state);
-  const previous = lastHeaders.get(state);
-  lastHeaders.set(state, run);
+  const previous = lastCommits.get(state);
+  const chained = expectedRev !== 0 && previous !== undefined && previous.header.rev === expectedRev;
+  const headerChanged = !chained || !sameStable(previous.header, run);
+  const last = chained ? previous : { header: run, defs: new Map<string, NodeDefinition>(), sources: new Map<string, LinkDefinition[]>() };
+  if (chained) last.header = run;
+  else lastCommits.set(state, last);
+  const removed = out.removed.size === 0 ? NONE : [...out.removed];
+  for (const id of removed) {
+    last.defs.delete(id);
+    last.sources.delete(id);
+  }
   return {
     run,
     expectedRev,
-    headerChanged: expectedRev === 0 || previous === undefined || previous.rev !== expectedRev || !sameStable(previous, run),
+    headerChanged,
     nodes,
-    removed: out.removed.size === 0 ? NONE : [...out.removed],
+    defs: changedDefs(nodes, last, chained),
+    removed,
     activations: out.activations.size === 0 ? NONE : [...out.activations.values()],
     history: out.history,
     outbox,

@@ -39,9 +39,16 @@ describe('SQLite store: corrupt rows read back', () => {
     expect((error as Error).message).toContain(field);
   };
 
-  it('a node row whose data lacks `def`', async () => {
-    db.prepare(`UPDATE nodes SET data = json_remove(data, '$.def') WHERE run_id = 'r1'`).run();
-    await refused(() => store.loadRun('r1'), 'nodes', 'field "def"');
+  it('a node row whose data lacks `status`', async () => {
+    db.prepare(`UPDATE nodes SET data = json_remove(data, '$.status') WHERE run_id = 'r1'`).run();
+    await refused(() => store.loadRun('r1'), 'nodes', 'field "status"');
+  });
+
+  it('a node definition row lacking a definition, and a node with no definition', async () => {
+    db.prepare(`UPDATE node_defs SET data = json_remove(data, '$[0].def') WHERE run_id = 'r1'`).run();
+    await refused(() => store.loadRun('r1'), 'node_defs', 'field "[0].def"');
+    db.prepare(`DELETE FROM node_defs WHERE run_id = 'r1'`).run();
+    await refused(() => store.loadRun('r1'), 'nodes', 'no definition');
   });
 
   it('a header that is not JSON, and one of another run', async () => {
@@ -52,8 +59,8 @@ describe('SQLite store: corrupt rows read back', () => {
   });
 
   it('a history entry with a field of the wrong type', async () => {
-    db.prepare(`UPDATE history SET data = json_set(data, '$.seq', 'one') WHERE run_id = 'r1'`).run();
-    await refused(() => store.history('r1'), 'history', 'field "seq"');
+    db.prepare(`UPDATE history SET data = json_set(data, '$[0].seq', 'one') WHERE run_id = 'r1'`).run();
+    await refused(() => store.history('r1'), 'history', 'field "[0].seq"');
   });
 
   it('a status column listRuns cannot return', async () => {

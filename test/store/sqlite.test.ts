@@ -58,7 +58,7 @@ describe('SqliteStore', () => {
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
       expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
       const tables = db.prepare<[], { name: string }>(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).all();
-      expect(tables.map((t) => t.name)).toEqual(['activations', 'backlog', 'held', 'history', 'nodes', 'outbox', 'runs', 'tasks']);
+      expect(tables.map((t) => t.name)).toEqual(['activations', 'backlog', 'held', 'history', 'node_defs', 'nodes', 'outbox', 'runs', 'tasks']);
     } finally {
       db.close();
     }
@@ -83,6 +83,9 @@ describe('SqliteStore', () => {
     const db = new Database(path, { readonly: true });
     try {
       expect(db.prepare<[], { data: string }>('SELECT data FROM nodes').get()?.data).not.toContain('backlog');
+      // schema version 7: the definition and sources moved to node_defs
+      expect(db.prepare<[], { data: string }>('SELECT data FROM nodes').get()?.data).not.toMatch(/"def"|"sources"/);
+      expect(JSON.parse(db.prepare<[], { data: string }>('SELECT data FROM node_defs').get()?.data ?? 'null')).toEqual([{ def: node.def, sources: node.sources }]);
       expect(db.prepare<[], { seq: number }>('SELECT seq FROM backlog ORDER BY seq').all()).toEqual([{ seq: 7 }, { seq: 9 }]);
     } finally {
       db.close();
@@ -176,6 +179,76 @@ describe('SqliteStore', () => {
     expect(await store.loadRun('r1')).toMatchObject(loud.run);
     raw.close();
     await store.close();
+  });
+
+  it('writes node definitions only for the nodes a commit lists in `defs`, and reads the latest written for each node', async () => {
+    const store = openSqliteStore({ path: join(dir, 'runs.db') });
+    const create = startedRun('r1');
+    await store.commit([create]);
+    const node = create.nodes[0]!;
+    const edited = { ...node, def: { ...node.def, timeoutMs: 9 }, attempt: 4 };
+    const quiet = { ...nextOf(create, 'quiet'), nodes: [edited], defs: [] };
+    await store.commit([quiet]);
+    expect((await store.loadRun('r1'))?.nodes.get('a')).toEqual({ ...edited, def: node.def }); // the state written, not the definition
+    await store.commit([{ ...nextOf(quiet, 'edit'), nodes: [edited], defs: [edited] }]);
+    expect((await store.loadRun('r1'))?.nodes.get('a')).toEqual(edited);
+    await store.close();
+  });
+
+  it('writes the rows of two commits of one run in a batch in order (a node written, then removed)', async () => {
+    const store = openSqliteStore({ path: join(dir, 'runs.db') });
+    const create = startedRun('r1');
+    await store.commit([create, { ...nextOf(create, 'remove'), nodes: [], removed: ['a'] }]);
+    expect([...((await store.loadRun('r1'))?.nodes.keys() ?? [])]).toEqual([]);
+    await store.close();
+  });
+
+  it('writes nothing of a batch that failed half-way, and nothing of it with the next batch', async () => {
+    const path = join(dir, 'runs.db');
+    const store = openSqliteStore({ path });
+    const bad = startedRun('r3');
+    bad.nodes = [{ ...bad.nodes[0]!, inputs: { x: 1n as unknown as number } }]; // JSON.stringify throws
+    await expect(store.commit([startedRun('r2'), bad])).rejects.toThrow(/BigInt/);
+    await store.commit([startedRun('r4')]);
+    expect(await store.loadRun('r2')).toBeUndefined();
+    expect((await store.loadRun('r4'))?.nodes.size).toBe(1);
+    await store.close();
+    const db = new Database(path, { readonly: true });
+    try {
+      expect(db.prepare<[], { run_id: string }>('SELECT DISTINCT run_id FROM nodes UNION SELECT DISTINCT run_id FROM history').all()).toEqual([{ run_id: 'r4' }]);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('keeps the history entries of a commit in one row and pages them from any entry', async () => {
+    const path = join(dir, 'runs.db');
+    const store = openSqliteStore({ path });
+    const create = startedRun('r1');
+    const entry = (seq: number) => ({ runId: 'r1', seq, at: seq, type: 'change' as const, graphVersion: 1, actor: `e${seq}` });
+    const first = { ...nextOf(create, 'x'), history: [3, 4, 5, 6, 7].map(entry) };
+    const second = { ...nextOf(first, 'y'), history: [8, 9, 10].map(entry) };
+    const gapped = { ...nextOf(second, 'z'), history: [12, 15].map(entry) };
+    await store.commit([create]);
+    await store.commit([first]);
+    await store.commit([second, { ...gapped }]);
+    const seqs = async (page: { after?: number; limit?: number }) => (await store.history('r1', page)).map((e) => e.seq);
+    const before = create.history.map((e) => e.seq);
+    expect(await seqs({})).toEqual([...before, 3, 4, 5, 6, 7, 8, 9, 10, 12, 15]);
+    expect(await seqs({ after: 4, limit: 2 })).toEqual([5, 6]);
+    expect(await seqs({ after: 6, limit: 3 })).toEqual([7, 8, 9]);
+    expect(await seqs({ after: 7 })).toEqual([8, 9, 10, 12, 15]);
+    expect(await seqs({ after: 13, limit: 1 })).toEqual([15]);
+    expect(await seqs({ after: 15 })).toEqual([]);
+    expect(await seqs({ after: 4, limit: 0 })).toEqual([]);
+    expect(await seqs({ after: 9, limit: Infinity })).toEqual([10, 12, 15]);
+    await store.close();
+    const db = new Database(path, { readonly: true });
+    try {
+      expect(db.prepare<[], { seq: number }>(`SELECT seq FROM history WHERE run_id = 'r1' ORDER BY seq`).all().map((r) => r.seq)).toEqual([before[0], 3, 8, 12]);
+    } finally {
+      db.close();
+    }
   });
 
   it('commits a large batch in one transaction', async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { copyRun, createRun, emptyOutput, liveRun, step, type RunState } from '../../src/engine/index.js';
+import { copyRun, createRun, emptyOutput, liveRun, step, type NodeState, type RunState } from '../../src/engine/index.js';
+import { written } from '../../src/engine/step-context.js';
 import { STABLE_FIELDS, stepCommit } from '../../src/store/step-commit.js';
 
 const RETRY = { limit: 0, initialDelayMs: 1000, factor: 2, maxDelayMs: 60000, jitter: 0.2 };
@@ -54,5 +55,45 @@ describe('stepCommit: whether the header changed', () => {
     const run = started();
     run.rev = 5; // stepped from a revision its last commit (rev 1) did not produce
     expect(succeed(run, 'a').headerChanged).toBe(true);
+  });
+});
+
+describe('stepCommit: which nodes have a changed definition or sources', () => {
+  const ids = (commit: ReturnType<typeof succeed>) => commit.defs?.map((n) => n.def.id);
+
+  it('lists every node of a new run, then none for steps of the same run object that changed only node states', () => {
+    const live = liveRun(createRun({ name: 'f', onFailure: 'halt', nodes: [task('a'), task('b')], links: [] }, { id: 'r1', inputs: { x: 1 }, validate: true, now: 1 }));
+    const out = step(live, { type: 'start' }, 2, emptyOutput());
+    live.state.rev = 1;
+    expect(stepCommit(live.state, 0, out, []).defs?.map((n) => n.def.id)).toEqual(['a', 'b']);
+    expect(ids(succeed(live.state, 'a'))).toEqual([]);
+    expect(ids(succeed(live.state, 'b'))).toEqual([]);
+  });
+
+  it('lists a node whose definition or sources were replaced', () => {
+    const run = started();
+    const a = run.nodes.get('a') as NodeState;
+    a.def = { ...a.def, timeoutMs: 5 };
+    expect(ids(succeed(run, 'a'))).toEqual(['a']);
+    const b = run.nodes.get('b') as NodeState;
+    b.sources = [...b.sources];
+    expect(ids(succeed(run, 'b'))).toEqual(['b']);
+  });
+
+  it('lists every node of a run object no commit was built from, or whose last commit produced another revision', () => {
+    expect(ids(succeed(copyRun(started()), 'a'))).toEqual(['a']);
+    const run = started();
+    run.rev = 5;
+    expect(ids(succeed(run, 'a'))).toEqual(['a']);
+  });
+
+  it('lists a node removed and written again by one step, even with the same definition', () => {
+    const run = started();
+    const out = emptyOutput();
+    written(out, 'removed').add('a');
+    out.nodes.add('a');
+    const expectedRev = run.rev;
+    run.rev = expectedRev + 1;
+    expect(stepCommit(run, expectedRev, out, []).defs?.map((n) => n.def.id)).toEqual(['a']);
   });
 });

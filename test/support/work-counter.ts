@@ -8,7 +8,8 @@
  * Counted: every element an iterator yields (`for…of`, spread, destructuring,
  * `Array.from`, `new Map(…)`/`new Set(…)` of an iterable: arrays, maps and
  * sets), the length of the array every scanning array method is called on
- * (`includes`, `indexOf`, `find`, `filter`, `map`, `slice`, `sort`, …), the
+ * (`includes`, `indexOf`, `find`, `filter`, `map`, `sort`, …), the elements
+ * `slice` copies, the
  * size of a map or set walked by `forEach`, the keys `Object.keys`/`values`/
  * `entries` return, and the characters of `JSON.stringify`'s output. Not
  * counted: indexed `for (let i …)` loops and native code (SQLite). A quadratic
@@ -54,7 +55,6 @@ const SCANNING_ARRAY_METHODS = [
   'reduceRight',
   'flatMap',
   'flat',
-  'slice',
   'concat',
   'join',
   'splice',
@@ -91,6 +91,14 @@ function patches(): Patch[] {
       },
     );
   }
+  // slice copies only the span asked for (a window of a long array is as cheap as a short array's copy).
+  patch(Array.prototype, 'slice', (original) =>
+    function (this: unknown[], ...args: unknown[]): unknown {
+      const result = original.apply(this, args) as unknown[];
+      count += result.length;
+      return result;
+    },
+  );
   for (const key of ['keys', 'values', 'entries'] as const) {
     patch(Object, key, (original) => (...args: unknown[]) => {
       const result = original(...args) as unknown[];

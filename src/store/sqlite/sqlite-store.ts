@@ -17,12 +17,14 @@
  */
 import Database from 'better-sqlite3';
 import type { HistoryEntry } from '../../engine/events.js';
-import type { ActivationState, NodeState, RunState } from '../../engine/state.js';
+import type { ActivationState, RunState } from '../../engine/state.js';
 import { ClosedError, ConfigError } from '../../errors.js';
-import { attachBacklogs, attachHeld, nodeRow } from '../backlog.js';
+import { attachBacklogs, attachHeld } from '../backlog.js';
 import { claimsOnlyShard, notFinalSql, type CommitResult, type EventListener, type OutboxItem, type Page, type RunFilter, type RunSummary, type Store, type StepCommit, type TaskInfo } from '../port.js';
 import { listenerOf } from '../listener.js';
-import { ACTIVATION_ROW, BACKLOG_ROW, HELD_ROW, HISTORY_ROW, NODE_ROW, readHeader, readRow, readStatus, type HeaderColumns } from '../row-check.js';
+import { ACTIVATION_ROW, BACKLOG_ROW, HELD_ROW, HISTORY_ENTRIES_ROW, readHeader, readRow, readStatus, type HeaderColumns } from '../row-check.js';
+import { BulkInsert } from './bulk-insert.js';
+import { loadedNodes, nodeDefsText, nodeStateText, type NodeStateRow } from './node-rows.js';
 import { checkDatabaseFile, migrate, openError } from './schema.js';
 
 /** Options of {@link openSqliteStore}. */
@@ -45,6 +47,14 @@ const SUMMARY_COLUMNS = 'id, flow, status, graph_version, created_at, updated_at
 /** Prepares every statement of the store once. */
 function prepare(db: Database.Database) {
   return {
+    // The rows every step writes, buffered for the whole batch (see bulk-insert.ts)
+    nodeRows: new BulkInsert(
+      db,
+      'INSERT INTO nodes (run_id, node_id, kind, name, status, data)',
+      6,
+      'ON CONFLICT (run_id, node_id) DO UPDATE SET kind = excluded.kind, name = excluded.name, status = excluded.status, data = excluded.data',
+    ),
+    historyRows: new BulkInsert(db, 'INSERT INTO history (run_id, seq, data)', 3),
     insertRun: db.prepare<[string, string, string, number, number, number, number, number, string]>(
       `INSERT INTO runs (id, flow, status, rev, graph_version, created_at, updated_at, seq, header) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO NOTHING`,
@@ -61,11 +71,9 @@ function prepare(db: Database.Database) {
       `UPDATE runs SET rev = ?, graph_version = ?, updated_at = ?, seq = ? WHERE id = ? AND rev = ? RETURNING status`,
     ),
     setRunStatus: db.prepare<[string, string]>(`UPDATE runs SET status = ? WHERE id = ?`),
-    upsertNode: db.prepare<[string, string, string, string, string, string]>(
-      `INSERT INTO nodes (run_id, node_id, kind, name, status, data) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (run_id, node_id) DO UPDATE SET kind = excluded.kind, name = excluded.name, status = excluded.status, data = excluded.data`,
-    ),
     deleteNode: db.prepare<[string, string]>(`DELETE FROM nodes WHERE run_id = ? AND node_id = ?`),
+    insertDefs: db.prepare<[string, number, string]>(`INSERT INTO node_defs (run_id, rev, data) VALUES (?, ?, ?)`),
+    runDefs: db.prepare<[string], Data>(`SELECT data FROM node_defs WHERE run_id = ? ORDER BY rev`),
     insertBacklog: db.prepare<[string, string, number, string]>(`INSERT INTO backlog (run_id, node_id, seq, data) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`),
     deleteBacklog: db.prepare<[string, string]>(`DELETE FROM backlog WHERE run_id = ? AND node_id = ?`),
     runBacklog: db.prepare<[string], Data>(`SELECT data FROM backlog WHERE run_id = ? ORDER BY seq, node_id`),
@@ -77,13 +85,12 @@ function prepare(db: Database.Database) {
       `INSERT INTO activations (run_id, node_id, seq, status, data) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (run_id, node_id, seq) DO UPDATE SET status = excluded.status, data = excluded.data`,
     ),
-    insertHistory: db.prepare<[string, number, string]>(`INSERT INTO history (run_id, seq, data) VALUES (?, ?, ?)`),
     upsertOutbox: db.prepare<[string, string, number, string]>(
       `INSERT INTO outbox (id, run_id, due_at, data) VALUES (?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET run_id = excluded.run_id, due_at = excluded.due_at, data = excluded.data`,
     ),
     runHeader: db.prepare<[string], HeaderRow>(`SELECT header, status, rev, graph_version, updated_at, seq FROM runs WHERE id = ?`),
-    runNodes: db.prepare<[string], Data>(`SELECT data FROM nodes WHERE run_id = ? ORDER BY rowid`),
+    runNodes: db.prepare<[string], NodeStateRow>(`SELECT node_id, data FROM nodes WHERE run_id = ? ORDER BY rowid`),
     liveActivations: db.prepare<[string], Data>(
       `SELECT data FROM activations WHERE run_id = ? AND status IN ('running', 'retrying', 'failed') ORDER BY seq, node_id`,
     ),
@@ -94,14 +101,23 @@ function prepare(db: Database.Database) {
          AND CASE WHEN json_valid(data) THEN json_extract(data, '$.compensate') = 1 ELSE 1 END ORDER BY seq, node_id`,
     ),
     liveRunIds: db.prepare<[], { id: string }>(`SELECT id FROM runs WHERE ${notFinalSql('status')} ORDER BY id`),
-    // Per event name: its listening event nodes with their declared fields (JSON text; a row that is not JSON declares none).
+    // Per event name: its listening event nodes with their declared fields (JSON text, from the latest node_defs row
+    // holding the node's definition; a row that is not JSON declares none).
     listening: db.prepare<[string], { run_id: string; node_id: string; provides: string | null }>(
-      `SELECT n.run_id, n.node_id, CASE WHEN json_valid(n.data) THEN json_extract(n.data, '$.def.provides') END AS provides
+      `SELECT n.run_id, n.node_id,
+              (SELECT json_extract(e.value, '$.def.provides') FROM node_defs d, json_each(d.data) e
+                WHERE d.run_id = n.run_id AND json_valid(d.data) AND json_extract(e.value, '$.def.id') = n.node_id
+                ORDER BY d.rev DESC LIMIT 1) AS provides
          FROM nodes n JOIN runs r ON r.id = n.run_id
         WHERE n.name = ? AND n.kind = 'event' AND n.status = 'listening' AND ${notFinalSql('r.status')}
         ORDER BY r.created_at, r.id, n.rowid`,
     ),
-    history: db.prepare<[string, number, number], Data>(`SELECT data FROM history WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?`),
+    // The rows from the one holding entry `after + 1` (the last row whose first entry is at most that; a row holds
+    // the entries of one commit), in order
+    history: db.prepare<[{ run: string; after: number; limit: number }], Data>(
+      `SELECT data FROM history WHERE run_id = @run
+         AND seq >= coalesce((SELECT max(seq) FROM history WHERE run_id = @run AND seq <= @after + 1), @after + 1) ORDER BY seq LIMIT @limit`,
+    ),
     activations: db.prepare<[string, number, number], Data>(
       `SELECT data FROM activations WHERE run_id = ? AND seq > ? ORDER BY seq, node_id LIMIT ?`,
     ),
@@ -160,7 +176,20 @@ export class SqliteStore implements Store {
     }
     const batch = this.db.transaction((commits: StepCommit[]) => {
       const conflicts: string[] = [];
-      for (const commit of commits) if (!this.commitOne(commit)) conflicts.push(commit.run.id);
+      const runs = new Set<string>();
+      try {
+        for (const commit of commits) {
+          // a second commit of a run in the batch: its deletes come after the rows of the first
+          if (runs.has(commit.run.id)) this.flushRows();
+          else runs.add(commit.run.id);
+          if (!this.commitOne(commit)) conflicts.push(commit.run.id);
+        }
+        this.flushRows();
+      } catch (error) {
+        this.sql.nodeRows.clear();
+        this.sql.historyRows.clear();
+        throw error;
+      }
       return conflicts;
     });
     // BEGIN IMMEDIATE: take the write lock up front, so a reader in another process never makes us fail half-way
@@ -183,7 +212,16 @@ export class SqliteStore implements Store {
     return { conflicts: this.commitBatch(commits) };
   }
 
-  /** Writes one run's step inside the batch transaction; false (nothing written) when its revision is stale. */
+  /** Writes the node and history rows the batch's commits buffered. */
+  private flushRows(): void {
+    this.sql.nodeRows.flush();
+    this.sql.historyRows.flush();
+  }
+
+  /**
+   * Writes one run's step inside the batch transaction, its node and history rows buffered (written by
+   * {@link flushRows}); false (nothing written nor buffered) when its revision is stale.
+   */
   private commitOne(commit: StepCommit): boolean {
     const { run } = commit;
     const sql = this.sql;
@@ -204,15 +242,16 @@ export class SqliteStore implements Store {
       sql.deleteBacklog.run(run.id, id);
       sql.deleteHeld.run(run.id, id);
     }
-    for (const node of commit.nodes) {
-      sql.upsertNode.run(run.id, node.def.id, node.def.kind, node.def.name, node.status, JSON.stringify(nodeRow(node)));
-    }
+    for (const node of commit.nodes) sql.nodeRows.add(run.id, node.def.id, node.def.kind, node.def.name, node.status, nodeStateText(node));
+    const defs = commit.defs ?? commit.nodes;
+    if (defs.length > 0) sql.insertDefs.run(run.id, run.rev, nodeDefsText(defs));
     for (const id of commit.drained ?? []) sql.deleteBacklog.run(run.id, id);
     for (const row of commit.backlog ?? []) sql.insertBacklog.run(run.id, row.node, row.seq, JSON.stringify(row));
     for (const { node, upTo } of commit.released ?? []) sql.releaseHeld.run(run.id, node, upTo);
     for (const row of commit.held ?? []) sql.insertHeld.run(run.id, row.node, row.seq, JSON.stringify(row));
     for (const a of commit.activations) sql.upsertActivation.run(run.id, a.node, a.seq, a.status, JSON.stringify(a));
-    for (const entry of commit.history) sql.insertHistory.run(run.id, entry.seq, JSON.stringify(entry));
+    const first = commit.history[0];
+    if (first !== undefined) sql.historyRows.add(run.id, first.seq, JSON.stringify(commit.history));
     for (const item of commit.outbox) sql.upsertOutbox.run(item.id, item.runId, item.dueAt, JSON.stringify(item));
     return true;
   }
@@ -223,11 +262,7 @@ export class SqliteStore implements Store {
     const row = this.sql.runHeader.get(runId);
     if (row === undefined) return undefined;
     const header = readHeader(runId, row.header, row);
-    const nodes = new Map<string, NodeState>();
-    for (const { data } of this.sql.runNodes.all(runId)) {
-      const node = readRow(NODE_ROW, runId, data);
-      nodes.set(node.def.id, node);
-    }
+    const nodes = loadedNodes(runId, this.sql.runDefs.all(runId), this.sql.runNodes.all(runId));
     attachBacklogs(nodes, this.sql.runBacklog.all(runId).map((r) => readRow(BACKLOG_ROW, runId, r.data)));
     attachHeld(nodes, this.sql.runHeld.all(runId).map((r) => readRow(HELD_ROW, runId, r.data)));
     const activations = new Map<string, ActivationState>();
@@ -295,7 +330,16 @@ export class SqliteStore implements Store {
   /** @inheritdoc */
   async history(runId: string, page: Page = {}): Promise<HistoryEntry[]> {
     this.assertOpen();
-    return this.sql.history.all(runId, page.after ?? 0, pageLimit(page)).map((r) => readRow(HISTORY_ROW, runId, r.data));
+    const after = page.after ?? 0;
+    const limit = pageLimit(page);
+    if (limit === 0) return [];
+    // Every row holds at least one entry, and only the first row read may hold entries at or before `after`.
+    const entries: HistoryEntry[] = [];
+    for (const { data } of this.sql.history.all({ run: runId, after, limit: limit === -1 ? -1 : limit + 1 })) {
+      for (const entry of readRow(HISTORY_ENTRIES_ROW, runId, data)) if (entry.seq > after) entries.push(entry);
+      if (limit !== -1 && entries.length >= limit) return entries.slice(0, limit);
+    }
+    return entries;
   }
 
   /** @inheritdoc */
