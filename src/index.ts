@@ -20,7 +20,7 @@ export { Client, type NotifyOptions, type StartOptions } from './client/client.j
 export { RunHandle, type AddOptions, type ChangeOptions, type WaitOptions } from './client/run-handle.js';
 export type { LinkTarget, NodeRef, Replacement, RunChange } from './client/run-changes.js';
 export { RunFailedError } from './client/run-failed.js';
-export type { RunSnapshot, NodeSnapshot } from './client/snapshot.js';
+export type { RunSnapshot, NodeSnapshot, ActivationCounts } from './client/snapshot.js';
 export type { StepReport } from './coordinator/options.js';
 export { connect, type ConnectOptions } from './runtime/connect.js';
 export { DEFAULT_SQLITE_PATH } from './runtime/open-store.js';

@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
+import { activationsCommand } from './commands/activations.js';
 import { controlCommands } from './commands/control.js';
 import { coordinatorCommand } from './commands/coordinator.js';
 import { graphCommand } from './commands/graph.js';
@@ -39,6 +40,7 @@ export function program(): Command {
   validateCommand(cli);
   graphCommand(cli);
   inspectCommands(cli);
+  activationsCommand(cli);
   tasksCommand(cli);
   rewireCommands(cli);
   controlCommands(cli);

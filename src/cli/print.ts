@@ -3,8 +3,10 @@
  *
  * @packageDocumentation
  */
-import type { RunSnapshot, NodeSnapshot } from '../client/snapshot.js';
+import type { ActivationCounts, NodeSnapshot, RunSnapshot } from '../client/snapshot.js';
 import type { HistoryEntry } from '../engine/events.js';
+import type { UndoStatus } from '../engine/state.js';
+import type { Failure } from '../model/failure.js';
 
 const PROGRESS = new Set(['node.started', 'node.succeeded', 'node.failed', 'node.retrying', 'node.skipped', 'node.cancelled', 'rollback.succeeded', 'rollback.failed']);
 
@@ -64,11 +66,23 @@ export function time(at: number): string {
   return new Date(at).toISOString();
 }
 
+/** How long an execution took from `startedAt` to `finishedAt`, or has been running (with `+`); empty when unknown. */
+export function elapsed(startedAt: number | undefined, finishedAt: number | undefined, running: boolean, now = Date.now()): string {
+  if (startedAt === undefined) return '';
+  if (finishedAt !== undefined && finishedAt >= startedAt) return duration(finishedAt - startedAt);
+  return running ? `${duration(now - startedAt)}+` : '';
+}
+
 /** How long a node's last attempt took (or has been running, with `+`). */
 export function nodeDuration(node: NodeSnapshot, now = Date.now()): string {
-  if (node.startedAt === undefined || node.status === 'skipped') return '';
-  if (node.finishedAt !== undefined && node.finishedAt >= node.startedAt) return duration(node.finishedAt - node.startedAt);
-  return node.status === 'running' ? `${duration(now - node.startedAt)}+` : '';
+  return node.status === 'skipped' ? '' : elapsed(node.startedAt, node.finishedAt, node.status === 'running', now);
+}
+
+/** The outcome of a node or an activation: `= result` or `error: message (CODE)`, then its rollback state. */
+export function outcomeText(view: { result?: unknown; error?: Failure; undo?: UndoStatus; undoError?: Failure }): string {
+  const outcome = view.error !== undefined ? `error: ${view.error.message}${view.error.code === undefined ? '' : ` (${view.error.code})`}` : 'result' in view ? `= ${brief(view.result)}` : '';
+  const undo = view.undo === undefined ? '' : `[rollback ${view.undo}${view.undoError === undefined ? '' : `: ${view.undoError.message}`}]`;
+  return [outcome, undo].filter((s) => s !== '').join(' ');
 }
 
 /** Aligns rows of cells into columns (the last column is not padded). */
@@ -123,12 +137,17 @@ export function printRunEnd(run: RunSnapshot, results: boolean): void {
   out(`${withResults} results: \`taskwire show ${run.id}\` lists every node, \`--results\` prints them here`);
 }
 
+/** A persistent listener's activation counts: `activations 12 (2 failed, 1 running)`. */
+function activationsText(counts: ActivationCounts): string {
+  const others = (['failed', 'running', 'retrying'] as const).filter((status) => counts[status] > 0);
+  const total = counts.succeeded + counts.failed + counts.running + counts.retrying;
+  return `activations ${total}${others.length === 0 ? '' : ` (${others.map((status) => `${counts[status]} ${status}`).join(', ')})`}`;
+}
+
 function printNodes(nodes: NodeSnapshot[]): void {
   const rows = nodes.map((node) => {
-    const outcome = node.error !== undefined ? `error: ${node.error.message}${node.error.code === undefined ? '' : ` (${node.error.code})`}` : 'result' in node ? `= ${brief(node.result)}` : '';
-    const undo = node.undo === undefined ? '' : `[rollback ${node.undo}${node.undoError === undefined ? '' : `: ${node.undoError.message}`}]`;
     const kind = node.kind === 'event' ? ' (event)' : node.persistent ? ' (persistent)' : '';
-    return [`  ${node.id}${kind}`, node.status, `attempts ${node.attempt}`, nodeDuration(node), [outcome, undo, waitingText(node)].filter((s) => s !== '').join(' ')];
+    return [`  ${node.id}${kind}`, node.status, node.activations === undefined ? `attempts ${node.attempt}` : activationsText(node.activations), nodeDuration(node), [outcomeText(node), waitingText(node)].filter((s) => s !== '').join(' ')];
   });
   for (const line of table(rows)) out(line);
 }

@@ -36,6 +36,26 @@ export interface NodeSnapshot {
   finishedAt?: number;
   /** For a waiting node: what it still waits for. */
   waitingFor?: WaitingInfo;
+  /** For a persistent listener: how many of its activations are in each state ({@link ActivationCounts}). */
+  activations?: ActivationCounts;
+}
+
+/**
+ * How many activations of a persistent listener are in each state, counted from
+ * the run state (no store query): the succeeded ones from the notifications it
+ * has passed on and the results it holds back, the others from the activations
+ * the run keeps. Cancelled activations are not counted (the run does not keep
+ * them); `run.activations(node)` lists every activation.
+ */
+export interface ActivationCounts {
+  /** Activations that succeeded. */
+  succeeded: number;
+  /** Activations that failed after their retries (until retried by hand). */
+  failed: number;
+  /** Activations executing. */
+  running: number;
+  /** Activations waiting for a scheduled retry. */
+  retrying: number;
 }
 
 /** A run as the client sees it: its summary, every node, and the cycle it stalls on. */
@@ -46,9 +66,26 @@ export interface RunSnapshot extends RunSummary {
   cycle?: string[];
 }
 
+/** The {@link ActivationCounts} of every persistent listener of `run`, by node id. */
+function activationCounts(run: RunState): Map<string, ActivationCounts> {
+  const counts = new Map<string, ActivationCounts>();
+  for (const node of run.nodes.values()) {
+    if (node.def.kind === 'task' && node.def.persistent) counts.set(node.def.id, { succeeded: (node.emitted ?? 0) + (node.held?.length ?? 0), failed: 0, running: 0, retrying: 0 });
+  }
+  // The run keeps its live and failed activations (and, under policy rollback, succeeded ones: counted above).
+  for (const activation of run.activations.values()) {
+    const status = activation.status;
+    if (status === 'succeeded' || status === 'cancelled') continue;
+    const node = counts.get(activation.node);
+    if (node !== undefined) node[status]++;
+  }
+  return counts;
+}
+
 /** Builds a snapshot of a run state. */
 export function snapshot(run: RunState): RunSnapshot {
   const inspection = inspectRun(run);
+  const counts = activationCounts(run);
   const nodes: Record<string, NodeSnapshot> = {};
   for (const node of run.nodes.values()) {
     const view: NodeSnapshot = {
@@ -67,6 +104,8 @@ export function snapshot(run: RunState): RunSnapshot {
     if (node.finishedAt !== undefined) view.finishedAt = node.finishedAt;
     const waiting = inspection.waiting[node.def.id];
     if (waiting !== undefined) view.waitingFor = waiting;
+    const activations = counts.get(node.def.id);
+    if (activations !== undefined) view.activations = activations;
     nodes[node.def.id] = view;
   }
   const result: RunSnapshot = {

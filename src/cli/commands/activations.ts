@@ -1,0 +1,47 @@
+/**
+ * `taskwire activations <runId> <node>`: a persistent listener's activations,
+ * one per notification, with their state, timing, inputs and outcome.
+ *
+ * @packageDocumentation
+ */
+import type { Command } from 'commander';
+import { UnknownNodeError } from '../../errors.js';
+import { brief, elapsed, note, out, outcomeText, printJson, table, time } from '../print.js';
+import { clientOptions, parseCount, withRun, type ClientFlags } from '../session.js';
+
+interface ActivationsFlags extends ClientFlags {
+  after?: string;
+  limit: string;
+}
+
+/** Registers `activations`. */
+export function activationsCommand(program: Command): void {
+  clientOptions(
+    program
+      .command('activations')
+      .description("a persistent listener's activations: seq, state, attempts, times, inputs, result or error")
+      .argument('<runId>', 'the run')
+      .argument('<node>', 'the persistent listener')
+      .option('--after <seq>', 'only activations after this notification number')
+      .option('-n, --limit <n>', 'at most this many activations', '1000'),
+  ).action(async (runId: string, node: string, flags: ActivationsFlags) => {
+    const page = { limit: parseCount(flags.limit, '--limit'), ...(flags.after === undefined ? {} : { after: parseCount(flags.after, '--after', 0) }) };
+    const { list, view } = await withRun(flags, runId, async (run) => {
+      const found = (await run.status()).nodes[node]; // an unknown run is an error, not an empty list
+      const activations = await run.activations(node, page);
+      // A removed listener's activations stay in the store: they are still listed.
+      if (found === undefined && activations.length === 0) throw new UnknownNodeError(node, `run "${run.id}"`);
+      return { list: activations, view: found };
+    });
+    if (flags.json === true) return printJson(list);
+    if (list.length === 0) {
+      out('no activations');
+      if (view !== undefined && view.activations === undefined) note(`node "${node}" is not a persistent listener: \`taskwire show\` gives its attempts`);
+      return;
+    }
+    const now = Date.now();
+    const rows = list.map((a) => [String(a.seq), a.status, String(a.attempt), a.from, time(a.startedAt), a.finishedAt === undefined ? '' : time(a.finishedAt), elapsed(a.startedAt, a.finishedAt, a.status === 'running', now), brief(a.inputs, 40), outcomeText(a)]);
+    for (const line of table([['SEQ', 'STATUS', 'ATTEMPT', 'FROM', 'STARTED', 'FINISHED', 'DURATION', 'INPUTS', 'OUTCOME'], ...rows])) out(line);
+  });
+}
+
