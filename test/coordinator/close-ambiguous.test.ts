@@ -19,6 +19,17 @@ import { InProcessTransport } from '../../src/transport/inprocess/index.js';
 const retried = task('cab-retried', { retry: { limit: 3, initialDelayMs: 1000, jitter: 0 }, apply: () => 1 });
 const failure = { name: 'Error', message: 'boom', retryable: true };
 
+/** Creates run-1 and submits a failure of its task whose commit will be ambiguous; `answer`: what its caller is told (`ok` or the error code). */
+async function failOneAmbiguously(coordinator: Coordinator, flaky: { ambiguousNext: boolean }, clock: FakeClock): Promise<{ answer: Promise<string | undefined> }> {
+  await coordinator.create(liveRun(createRun(flow('one').add(retried.s()).definition(), { id: 'run-1', inputs: {}, validate: true, now: clock.now() })));
+  flaky.ambiguousNext = true;
+  const answer = coordinator.submit('run-1', { type: 'task.failed', node: 'cab-retried', attempt: 1, error: failure }).then(
+    () => 'ok',
+    (error: unknown) => (error as { code?: string }).code,
+  );
+  return { answer };
+}
+
 describe('Coordinator: closed while an ambiguous commit is unsettled', () => {
   it('answers the event with the store error, not TW_CLOSED', async () => {
     const clock = new FakeClock();
@@ -26,12 +37,7 @@ describe('Coordinator: closed while an ambiguous commit is unsettled', () => {
     const { store, inner } = flaky;
     const transport = new InProcessTransport();
     const coordinator = new Coordinator({ store, transport, clock });
-    await coordinator.create(liveRun(createRun(flow('one').add(retried.s()).definition(), { id: 'run-1', inputs: {}, validate: true, now: clock.now() })));
-    flaky.ambiguousNext = true;
-    const answer = coordinator.submit('run-1', { type: 'task.failed', node: 'cab-retried', attempt: 1, error: failure }).then(
-      () => 'ok',
-      (error: unknown) => (error as { code?: string }).code,
-    );
+    const { answer } = await failOneAmbiguously(coordinator, flaky, clock);
     await clock.advance(10);
     expect((await inner.loadRun('run-1'))?.nodes.get('cab-retried')).toMatchObject({ status: 'retrying' });
     await coordinator.close();
@@ -57,12 +63,7 @@ describe('Coordinator: closed while an ambiguous commit is unsettled', () => {
     await inner.commit([stepCommit(other, 0, emptyOutput(), [])]);
     const transport = new InProcessTransport();
     const coordinator = new Coordinator({ store, transport, clock });
-    await coordinator.create(liveRun(createRun(flow('one').add(retried.s()).definition(), { id: 'run-1', inputs: {}, validate: true, now: clock.now() })));
-    flaky.ambiguousNext = true;
-    const answer = coordinator.submit('run-1', { type: 'task.failed', node: 'cab-retried', attempt: 1, error: failure }).then(
-      () => 'ok',
-      (error: unknown) => (error as { code?: string }).code,
-    );
+    const { answer } = await failOneAmbiguously(coordinator, flaky, clock);
     await clock.advance(10); // the commit was ambiguous: the event waits for its retry
     flaky.down = false;
     void coordinator.submit('run-2', { type: 'task.failed', node: 'cab-retried', attempt: 1, error: failure }).catch(() => undefined);

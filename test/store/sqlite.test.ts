@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MIGRATIONS, openSqliteStore, SCHEMA_VERSION } from '../../src/store/sqlite/index.js';
 import { nextOf, quietStepOf, startedRun } from './commits.js';
 import { storeContract } from './contract.js';
+import type { StepCommit } from '../../src/store/port.js';
 
 async function tempDir(): Promise<{ dir: string; remove(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'taskwire-sqlite-'));
@@ -67,15 +68,8 @@ describe('SqliteStore', () => {
   it('moves the backlogs held in node rows by schema version 2 into rows of their own', async () => {
     const path = join(dir, 'runs.db');
     const create = startedRun('r1');
-    const old = new Database(path);
-    for (const migration of MIGRATIONS.slice(0, 2)) old.exec(migration);
-    old.pragma('user_version = 2');
-    const run = create.run;
-    old.prepare('INSERT INTO runs (id, flow, status, rev, graph_version, created_at, updated_at, header) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(run.id, run.flow, run.status, run.rev, run.graphVersion, run.createdAt, run.updatedAt, JSON.stringify(run));
     const node = { ...create.nodes[0]!, backlog: [{ seq: 7, from: 'ev', value: { n: 1 } }, { seq: 9, from: 'ev' }] };
-    old.prepare('INSERT INTO nodes (run_id, node_id, kind, name, status, data) VALUES (?, ?, ?, ?, ?, ?)').run(run.id, 'a', 'task', 'a', node.status, JSON.stringify(node));
-    old.close();
+    writeOldRun(path, 2, create, node);
 
     const store = openSqliteStore({ path });
     expect((await store.loadRun('r1'))?.nodes.get('a')).toEqual(node);
@@ -95,15 +89,8 @@ describe('SqliteStore', () => {
   it('moves the held results kept in node rows by schema version 5 into rows of their own', async () => {
     const path = join(dir, 'runs.db');
     const create = startedRun('r1');
-    const old = new Database(path);
-    for (const migration of MIGRATIONS.slice(0, 5)) old.exec(migration);
-    old.pragma('user_version = 5');
-    const run = create.run;
-    old.prepare('INSERT INTO runs (id, flow, status, rev, graph_version, created_at, updated_at, header) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(run.id, run.flow, run.status, run.rev, run.graphVersion, run.createdAt, run.updatedAt, JSON.stringify(run));
     const node = { ...create.nodes[0]!, held: [{ seq: 4, result: { ok: 1 } }, { seq: 6, result: null }] };
-    old.prepare('INSERT INTO nodes (run_id, node_id, kind, name, status, data) VALUES (?, ?, ?, ?, ?, ?)').run(run.id, 'a', 'task', 'a', node.status, JSON.stringify(node));
-    old.close();
+    writeOldRun(path, 5, create, node);
 
     const store = openSqliteStore({ path });
     expect((await store.loadRun('r1'))?.nodes.get('a')).toEqual(node);
@@ -260,3 +247,15 @@ describe('SqliteStore', () => {
     await store.close();
   });
 });
+
+/** Writes, at `path`, a database of schema `version` holding `create`'s run with `node` as its node `a` (as that version wrote them). */
+function writeOldRun(path: string, version: number, create: StepCommit, node: object & { status: string }): void {
+  const old = new Database(path);
+  for (const migration of MIGRATIONS.slice(0, version)) old.exec(migration);
+  old.pragma(`user_version = ${version}`);
+  const run = create.run;
+  old.prepare('INSERT INTO runs (id, flow, status, rev, graph_version, created_at, updated_at, header) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+    .run(run.id, run.flow, run.status, run.rev, run.graphVersion, run.createdAt, run.updatedAt, JSON.stringify(run));
+  old.prepare('INSERT INTO nodes (run_id, node_id, kind, name, status, data) VALUES (?, ?, ?, ?, ?, ?)').run(run.id, 'a', 'task', 'a', node.status, JSON.stringify(node));
+  old.close();
+}
