@@ -66,6 +66,8 @@ export class Coordinator {
   private shardCount = 1;
   /** Held until {@link Coordinator.resume} when it is to be called. */
   private readonly poller: OutboxPoller;
+  /** The runs it created, kept only when `options.carries` limits what the poller carries out. */
+  private readonly created: Set<string> | undefined;
   private closed = false;
   private closing: Promise<void> | undefined;
   /** Since when heartbeats are heard: start, election, or the store back after failures (see `leaseGraceMs`). */
@@ -77,6 +79,7 @@ export class Coordinator {
   private readonly commitDeps: CommitDeps;
 
   constructor(private readonly options: CoordinatorOptions) {
+    this.created = options.carries === undefined ? undefined : new Set();
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? silentLogger;
     this.pipeline = new Pipeline({
@@ -102,6 +105,7 @@ export class Coordinator {
       shards: () => this.shardSet?.owned(),
       graceLeft: (event) => this.leaseGraceLeft(event),
       submit: (runId, event) => this.submit(runId, event),
+      carries: (runId) => this.carries(runId),
       storeBack: () => {
         this.hearingSince = this.clock.now();
       },
@@ -226,10 +230,16 @@ export class Coordinator {
     }
   }
 
+  /** Whether the outbox poller carries out the items of run `runId` (see `CoordinatorOptions.carries`). */
+  private carries(runId: string): boolean {
+    return this.created === undefined || this.created.has(runId) || (this.options.carries?.(runId) ?? true);
+  }
+
   /** Saves a new run (already created and indexed) and starts it. */
   async create(live: LiveRun): Promise<void> {
     // Through the queue like any event: runs started together are created in one
     // store transaction and their first dispatches published together.
+    this.created?.add(live.state.id);
     const pristine = copyRun(live.state);
     await new Promise<StepReport>((resolve, reject) => {
       this.enqueue({ runId: live.state.id, event: { type: 'start' }, create: live, pristine, resolve, reject, conflicts: 0, storeRetries: 0 });

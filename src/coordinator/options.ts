@@ -59,6 +59,16 @@ export interface CoordinatorOptions {
    */
   pollIntervalMs?: number;
   /**
+   * Whether the outbox poller carries out the due items of a run this
+   * coordinator did not create (work left by a client change, a retry of a run
+   * of another process). An item it leaves stays in the outbox, due again once
+   * its claim ends, for a process that has the run's tasks (embedded: `taskwire
+   * run` carries out only its own run; `taskwire serve` not those of runs whose
+   * tasks it lacks). The runs it created are always carried.
+   * @default every run
+   */
+  carries?: (runId: string) => boolean;
+  /**
    * Most runs kept in memory between events (least recently used evicted first).
    * A cached run saves a store load per event; an evicted one is loaded again.
    * @default 5000

@@ -36,6 +36,8 @@ export interface PollerDeps {
   graceLeft(event: EngineEvent): number;
   /** Steps an event (resolves once committed). */
   submit(runId: string, event: EngineEvent): Promise<unknown>;
+  /** Whether the items of a run are carried out here (else left claimed: due again once the claim ends). */
+  carries(runId: string): boolean;
   /** The store answered a poll again after failing one: an outage ended (the lease grace starts again). */
   storeBack(): void;
 }
@@ -107,7 +109,8 @@ export class OutboxPoller {
       this.deps.storeBack();
     }
     // An end of lease within the grace period is left claimed: it is due again once the claim ends.
-    const items = claimed.filter((item) => item.command.type !== 'schedule' || this.deps.graceLeft(scheduledEvent(item.command)) <= 0);
+    // So is an item of a run this process leaves to others (see `CoordinatorOptions.carries`).
+    const items = claimed.filter((item) => this.deps.carries(item.runId) && (item.command.type !== 'schedule' || this.deps.graceLeft(scheduledEvent(item.command)) <= 0));
     if (items.length === 0) return;
     await carryOutClaimed(items, { store, transport, logger, timeoutMs: this.deps.publishTimeoutMs, clock, backoff: this.backoff, now, submit: (runId, event) => this.deps.submit(runId, event) });
   }

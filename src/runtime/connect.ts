@@ -259,11 +259,17 @@ async function wire(options: ConnectOptions, opened: { close(): Promise<void> }[
   // Embedded, a process that neither executes nor coordinates (the CLI changing a run
   // owned by another process) leaves its commands in the store's outbox for the owner.
   const carryOut = distributed || roles.worker || roles.coordinator;
+  const resume = options.resume ?? (!distributed && store.kind !== 'memory');
+  // Embedded, a process carries out the outbox items of the runs it resumes and creates only: a
+  // run whose tasks it lacks, or (without `resume`) a run of another process, is left to one that has them.
+  const resuming: { resumer?: Resumer } = {};
+  const carries = distributed ? undefined : { carries: (runId: string) => resume && resuming.resumer?.waits(runId) !== true };
   const coordinator = new Coordinator({
     store,
     transport,
     logger,
     carryOut,
+    ...carries,
     leaderKey: prefix ?? 'taskwire',
     ...metrics,
     ...(options.clock === undefined ? {} : { clock: options.clock }),
@@ -273,7 +279,6 @@ async function wire(options: ConnectOptions, opened: { close(): Promise<void> }[
     ...(options.leaseGraceMs === undefined ? {} : { leaseGraceMs: options.leaseGraceMs }),
   });
   opened.push(coordinator);
-  const resume = options.resume ?? (!distributed && store.kind !== 'memory');
   if (roles.coordinator) await coordinator.start(undefined, { resume });
   let worker: Worker | undefined;
   if (roles.worker) {
@@ -297,6 +302,7 @@ async function wire(options: ConnectOptions, opened: { close(): Promise<void> }[
   }
   // Runs whose tasks are not all registered yet resume once they are (client.register()).
   const resumer = resume ? new Resumer(store, coordinator, registry, logger) : undefined;
+  if (resumer !== undefined) resuming.resumer = resumer;
   await resumer?.start();
   const actor = options.actor ?? `${process.env['USER'] ?? 'user'}@${hostname()}`;
   // Distributed, the coordinator of each run's shard steps the client's events (one writer per run).

@@ -48,6 +48,11 @@ export class Resumer {
     return this.work;
   }
 
+  /** Whether run `id` waits for tasks this process has not registered (its outbox items are left to others meanwhile). */
+  waits(id: string): boolean {
+    return this.waiting.has(id);
+  }
+
   /** Waits for resumes under way (before closing). */
   settled(): Promise<void> {
     return this.work;

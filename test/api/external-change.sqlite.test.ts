@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { connect, flow, task } from '../../src/index.js';
+import Database from 'better-sqlite3';
 import { sqliteScratch, WAIT } from './helpers.js';
 
 describe('a change made by another process to an embedded run', () => {
@@ -32,6 +33,58 @@ describe('a change made by another process to an embedded run', () => {
     const final = await run.wait(WAIT);
     expect(final.status).toBe('succeeded');
     expect(final.nodes['external-after']?.result).toBe(20);
+    expect(attempts).toBe(2);
+  });
+});
+
+describe('outbox work of a run a process cannot carry out', () => {
+  const { path: scratch, clients } = sqliteScratch('taskwire-foreign-');
+
+  it('is left to a process that has the run and its tasks: a `run` of another flow does not take it (issue 12: it failed it TW_UNKNOWN_TASK)', { timeout: 60_000 }, async () => {
+    const path = scratch('runs.db');
+    let attempts = 0;
+    const flaky = task('foreign-flaky', { apply: () => { if (++attempts === 1) throw new Error('first attempt fails'); return attempts; } });
+    const first = await connect({ store: path, tasks: [flaky] });
+    clients.push(first);
+    const run = await first.start(flow('foreign').add(flaky.s()));
+    expect((await run.wait(WAIT)).status).toBe('failed');
+    await first.close();
+    const cli = await connect({ store: path, worker: false, coordinator: false, resume: false });
+    clients.push(cli);
+    expect((await cli.run(run.id).retry('foreign-flaky')).status).toBe('running');
+    await cli.close();
+
+    // A process of another flow (as `taskwire run other.ts`: no resume) runs its own run to its end
+    // meanwhile, and its outbox poller passes by the retry's dispatch more than once.
+    const other = task('foreign-other', { apply: () => 1 });
+    const bystander = await connect({ store: path, tasks: [other], resume: false });
+    clients.push(bystander);
+    const own = await bystander.start(flow('other').add(other.s()));
+    expect((await own.wait(WAIT)).status).toBe('succeeded');
+    // Its poller claims the dispatch and leaves it: once claimed a second time (the first claim ended),
+    // it was not carried out at the first (a dispatch carried out is deleted).
+    const reader = new Database(path, { readonly: true });
+    const claims = new Set<number>();
+    try {
+      for (let i = 0; i < 300 && claims.size < 3; i++) {
+        const item = reader.prepare<[string], { due_at: number }>('SELECT due_at FROM outbox WHERE run_id = ?').get(run.id);
+        expect(item, 'the retry is still in the outbox').toBeDefined();
+        claims.add(item?.due_at ?? 0);
+        if (claims.size < 3) await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    } finally {
+      reader.close();
+    }
+    expect(claims.size).toBe(3); // due at first, then two claims
+    expect((await bystander.run(run.id).status()).nodes['foreign-flaky']).toMatchObject({ status: 'running', attempt: 2 });
+    expect(attempts).toBe(1);
+    await bystander.close();
+
+    // The process that has the task (as `taskwire serve`) carries it out.
+    const owner = await connect({ store: path, tasks: [flaky] });
+    clients.push(owner);
+    const final = await owner.run(run.id).wait(WAIT);
+    expect(final.status).toBe('succeeded');
     expect(attempts).toBe(2);
   });
 });
