@@ -3,6 +3,7 @@
  * installed: a SQLite store is refused with what to install, everything else
  * works, a distributed worker included.
  */
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -23,6 +24,14 @@ describe('taskwire without better-sqlite3', () => {
     expect(result.stderr).toContain('"better-sqlite3" is not installed');
     expect(result.stderr).toContain('`npm install better-sqlite3`');
     expect(result.stderr).toMatch(/\(TW_CONFIG\)\n$/);
+  });
+
+  it('taskwire/sqlite imports without it, and opening a store throws the TW_CONFIG error', () => {
+    const code = `const m = await import(${JSON.stringify(join(ROOT, 'src/store/sqlite/index.ts'))});
+      try { m.openSqliteStore({ path: ':memory:' }); } catch (error) { console.log(error.code, error.message); }`;
+    const result = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { cwd: ROOT, env: { ...process.env, ...withoutSqlite }, encoding: 'utf8' });
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/^TW_CONFIG SQLite store: the package "better-sqlite3" is not installed/);
   });
 
   it('runs a flow on the memory store', async () => {
