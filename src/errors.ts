@@ -135,8 +135,8 @@ export class DecodeError extends TaskwireError {
 
 /** Bad configuration or options passed to a public function. */
 export class ConfigError extends TaskwireError {
-  constructor(message: string) {
-    super('TW_CONFIG', message);
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('TW_CONFIG', message, options);
   }
 }
 

@@ -38,10 +38,11 @@ export function coordinatorCommand(program: Command): void {
       await metrics?.close();
       throw error;
     });
-    logger.info({ announce: flags.announce, metricsPort: metrics?.port, metricsHost: metrics?.host }, 'ready');
-    await untilSignal(logger, async () => {
+    const stopped = untilSignal(logger, async () => {
       await client.close();
       await metrics?.close();
     });
+    logger.info({ announce: flags.announce, metricsPort: metrics?.port, metricsHost: metrics?.host }, 'ready');
+    await stopped;
   });
 }

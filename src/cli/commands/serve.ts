@@ -35,12 +35,13 @@ export function serveCommand(program: Command): void {
       const tasks = await loadTasks(flags.tasks);
       const client = await connect({ ...connectionOptions(flags), tasks, concurrency, resume: true, logger });
       const live = await client.runs({ status: ['running', 'stalled', 'listening', 'stopping', 'rolling_back'] });
-      logger.info({ tasks: tasks.map((t) => t.name), file: flags.store ?? '.taskwire/taskwire.db', unfinishedRuns: live.length }, 'serving');
       // Embedded, nothing else holds the event loop open while no run has work: the host waits for its signal.
       const alive = setInterval(() => undefined, 1 << 30);
-      await untilSignal(logger, async () => {
+      const stopped = untilSignal(logger, async () => {
         await client.close();
         clearInterval(alive);
       });
+      logger.info({ tasks: tasks.map((t) => t.name), file: flags.store ?? '.taskwire/taskwire.db', unfinishedRuns: live.length }, 'serving');
+      await stopped;
     });
 }

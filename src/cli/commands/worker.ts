@@ -73,15 +73,20 @@ export function workerCommand(program: Command): void {
       await metrics?.close();
       throw error;
     });
-    logger.info({ tasks: tasks.map((t) => t.name), coordinator: flags.coordinator, announce: flags.announce, metricsPort: metrics?.port, metricsHost: metrics?.host }, 'ready');
-    await untilSignal(logger, async () => {
+    const stopped = untilSignal(logger, async () => {
       await client.close();
       await metrics?.close();
     });
+    logger.info({ tasks: tasks.map((t) => t.name), coordinator: flags.coordinator, announce: flags.announce, metricsPort: metrics?.port, metricsHost: metrics?.host }, 'ready');
+    await stopped;
   });
 }
 
-/** Waits for SIGTERM/SIGINT, then runs `shutdown`; a second signal exits at once. */
+/**
+ * Waits for SIGTERM/SIGINT, then runs `shutdown`; a second signal exits at once.
+ * The handlers are in place when it returns: call it before saying "ready", or a
+ * supervisor's SIGTERM right after would kill the process instead of draining it.
+ */
 export function untilSignal(logger: { info(f: object, m: string): void; warn(f: object, m: string): void }, shutdown: () => Promise<void>): Promise<void> {
   return new Promise((resolve) => {
     let stopping = false;

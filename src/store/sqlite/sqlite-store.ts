@@ -11,11 +11,12 @@
  * better-sqlite3 is synchronous; the async methods only wrap it, so every call
  * runs to completion on the calling thread. A step is on every task's path, so
  * all statements are prepared once per store and a whole batch of commits runs
- * in one transaction.
+ * in one transaction. better-sqlite3 is an optional dependency, loaded when a
+ * store opens (see driver.ts).
  *
  * @packageDocumentation
  */
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import type { HistoryEntry } from '../../engine/events.js';
 import type { ActivationState, RunState } from '../../engine/state.js';
 import { ClosedError, ConfigError } from '../../errors.js';
@@ -24,6 +25,7 @@ import { claimsOnlyShard, notFinalSql, type CommitResult, type EventListener, ty
 import { listenerOf } from '../listener.js';
 import { ACTIVATION_ROW, BACKLOG_ROW, HELD_ROW, HISTORY_ENTRIES_ROW, readHeader, readRow, readStatus, type HeaderColumns } from '../row-check.js';
 import { BulkInsert } from './bulk-insert.js';
+import { openDatabase } from './driver.js';
 import { loadedNodes, nodeDefsText, nodeStateText, type NodeStateRow } from './node-rows.js';
 import { checkDatabaseFile, migrate, openError } from './schema.js';
 
@@ -159,11 +161,7 @@ export class SqliteStore implements Store {
     }
     this.path = path;
     checkDatabaseFile(path);
-    try {
-      this.db = new Database(path, { timeout: busyTimeoutMs });
-    } catch (error) {
-      throw new ConfigError(`SQLite store: cannot open "${path}": ${(error as Error).message}`);
-    }
+    this.db = openDatabase(path, busyTimeoutMs);
     try {
       this.db.pragma('journal_mode = WAL'); // stays `memory` for ':memory:'
       this.db.pragma('synchronous = NORMAL');
