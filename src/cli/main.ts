@@ -12,6 +12,7 @@ import { coordinatorCommand } from './commands/coordinator.js';
 import { graphCommand } from './commands/graph.js';
 import { inspectCommands } from './commands/inspect.js';
 import { migrateCommand } from './commands/migrate.js';
+import { pruneCommand } from './commands/prune.js';
 import { rewireCommands } from './commands/rewire.js';
 import { runCommand } from './commands/run.js';
 import { serveCommand } from './commands/serve.js';
@@ -48,6 +49,7 @@ export function program(): Command {
   workerCommand(cli);
   coordinatorCommand(cli);
   migrateCommand(cli);
+  pruneCommand(cli);
   addUrlFileOptions(cli);
   return cli;
 }
