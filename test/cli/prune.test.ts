@@ -70,6 +70,17 @@ describe('taskwire prune (SQLite)', () => {
   });
 });
 
+describe('--retention on the processes that coordinate', () => {
+  it('is parsed as a duration by serve, worker and coordinator (exit 2 on a bad one, before connecting)', async () => {
+    for (const command of [['serve', '--tasks', 'none.ts'], ['worker', '--tasks', 'none.ts', '--broker', 'amqp://nowhere'], ['coordinator', '--broker', 'amqp://nowhere']]) {
+      const bad = await taskwire([...command, '--retention', 'a month']);
+      expect(bad.code, command[0]).toBe(2);
+      expect(bad.stderr).toContain('--retention expected a duration such as 30d');
+      expect((await taskwire([command[0] as string, '--help'])).stdout).toContain('--retention <duration>');
+    }
+  });
+});
+
 describe.skipIf(servicesSkipped())('taskwire prune (PostgreSQL)', () => {
   it('prunes the finished runs of a schema', async () => {
     const url = await requirePostgres();
