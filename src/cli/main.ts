@@ -11,6 +11,7 @@ import { controlCommands } from './commands/control.js';
 import { coordinatorCommand } from './commands/coordinator.js';
 import { graphCommand } from './commands/graph.js';
 import { inspectCommands } from './commands/inspect.js';
+import { dropCommand } from './commands/drop.js';
 import { migrateCommand } from './commands/migrate.js';
 import { pruneCommand } from './commands/prune.js';
 import { rewireCommands } from './commands/rewire.js';
@@ -50,6 +51,7 @@ export function program(): Command {
   coordinatorCommand(cli);
   migrateCommand(cli);
   pruneCommand(cli);
+  dropCommand(cli);
   addUrlFileOptions(cli);
   return cli;
 }
