@@ -11,7 +11,9 @@ import { controlCommands } from './commands/control.js';
 import { coordinatorCommand } from './commands/coordinator.js';
 import { graphCommand } from './commands/graph.js';
 import { inspectCommands } from './commands/inspect.js';
+import { dropCommand } from './commands/drop.js';
 import { migrateCommand } from './commands/migrate.js';
+import { pruneCommand } from './commands/prune.js';
 import { rewireCommands } from './commands/rewire.js';
 import { runCommand } from './commands/run.js';
 import { serveCommand } from './commands/serve.js';
@@ -48,6 +50,8 @@ export function program(): Command {
   workerCommand(cli);
   coordinatorCommand(cli);
   migrateCommand(cli);
+  pruneCommand(cli);
+  dropCommand(cli);
   addUrlFileOptions(cli);
   return cli;
 }

@@ -11,6 +11,7 @@ import { parseJson } from '../codec/parse.js';
 import { ConfigError } from '../errors.js';
 import { checkName } from '../model/names.js';
 import { DEFAULT_METRICS_HOST } from '../observability/metrics-server.js';
+import { parseDuration } from './duration.js';
 import { ANNOUNCE_ENV } from '../transport/amqp/announce.js';
 
 /** A connection flag with its environment variable. */
@@ -195,4 +196,16 @@ export function parseInputs(pairs: string[] = [], json?: string): Record<string,
 /** Collects a repeatable flag. */
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
+}
+
+/** `--retention <duration>` for the processes that coordinate (`worker`, `coordinator`, `serve`): automatic retention. */
+export function retentionOption(): Option {
+  return new Option('--retention <duration>', 'delete finished runs older than this every minute (30d, 12h, 90m; default: keep them)')
+    .env('TASKWIRE_RETENTION')
+    .argParser((text) => parseDuration(text, '--retention'));
+}
+
+/** The connect option of a parsed `--retention` (see {@link retentionOption}). */
+export function retentionOf(flags: { retention?: number }): { retention?: { olderThanMs: number } } {
+  return flags.retention === undefined ? {} : { retention: { olderThanMs: flags.retention } };
 }

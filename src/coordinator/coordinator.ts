@@ -38,6 +38,7 @@ import { signalToEvent } from './signals.js';
 import type { Pending } from './pending.js';
 import type { ShardSet } from './shard-set.js';
 import { shardOwnership } from './ownership.js';
+import { RetentionSweeper } from './retention.js';
 import { RetryTimers } from './retry-timers.js';
 import { commitByShard, standingBy, type CommitDeps, type Fences, type Step } from './fencing.js';
 import { Pipeline } from './pipeline.js';
@@ -64,6 +65,8 @@ export class Coordinator {
   private shardSet: ShardSet | undefined;
   /** The store's number of shards. */
   private shardCount = 1;
+  /** Automatic retention, when asked for (`options.retention`). */
+  private readonly retention: RetentionSweeper | undefined;
   /** Held until {@link Coordinator.resume} when it is to be called. */
   private readonly poller: OutboxPoller;
   /** The runs it created, kept only when `options.carries` limits what the poller carries out. */
@@ -82,6 +85,16 @@ export class Coordinator {
     this.created = options.carries === undefined ? undefined : new Set();
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? silentLogger;
+    this.retention =
+      options.retention === undefined
+        ? undefined
+        : new RetentionSweeper(options.retention, {
+            store: options.store,
+            clock: this.clock,
+            logger: this.logger,
+            // One sweeper per store: the owner of shard 0 where shards are elected (PostgreSQL), else this process.
+            active: () => this.shardSet === undefined || this.shardSet.owned().includes(0),
+          });
     this.pipeline = new Pipeline({
       commit: (batch) => this.commitBatch(batch),
       // The store is unreachable (a load failed): step them again later.
@@ -168,6 +181,7 @@ export class Coordinator {
     this.poller.held = options.resume === true;
     this.hearingSince = this.clock.now();
     if (this.options.transport.durable || this.options.store.kind !== 'memory') this.poller.start();
+    this.retention?.start();
     const { store, transport } = this.options;
     const listeners = new SignalListeners(
       transport,
@@ -405,6 +419,7 @@ export class Coordinator {
       // Stop polling first: releasing the lock may take its check timeout (a silent connection),
       // and a closing coordinator must not claim outbox items it can no longer step.
       this.poller.stop();
+      await this.retention?.stop();
       // No signal is taken from now on (one taken while closed goes back to the queue: at once, to this consumer again;
       // a shard won meanwhile is held, taking nothing, until its lock is released below).
       await this.listeners?.close();

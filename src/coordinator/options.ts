@@ -9,6 +9,7 @@ import type { TaskwireMetrics } from '../observability/metrics.js';
 import type { Store } from '../store/port.js';
 import type { Transport } from '../transport/port.js';
 import type { Clock } from './clock.js';
+import type { RetentionOptions } from './retention.js';
 
 /** Options of {@link Coordinator}. */
 export interface CoordinatorOptions {
@@ -53,6 +54,14 @@ export interface CoordinatorOptions {
    * @default `<host>:<pid>:<random>`
    */
   member?: string;
+  /**
+   * Automatic retention: once started, the coordinator deletes finished runs
+   * older than `olderThanMs` (with everything they own) every `intervalMs`
+   * (a minute), in small batches, in the background. With several
+   * coordinators on one PostgreSQL store only the owner of shard 0 sweeps.
+   * Left out: runs are kept (prune them with `taskwire prune`).
+   */
+  retention?: RetentionOptions;
   /**
    * Durable transports: how often the outbox is polled for due retries and leftovers.
    * @default 500

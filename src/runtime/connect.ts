@@ -13,6 +13,7 @@ import { DEFAULT_REQUEST_TIMEOUT_MS, RemoteWriter } from '../client/remote-write
 import { localWriter } from '../client/writer.js';
 import { Coordinator } from '../coordinator/coordinator.js';
 import type { Clock } from '../coordinator/clock.js';
+import type { RetentionOptions } from '../coordinator/retention.js';
 import type { AnyTask } from '../model/task.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
 import type { TaskwireMetrics } from '../observability/metrics.js';
@@ -138,6 +139,12 @@ export interface ConnectOptions {
    */
   leaseGraceMs?: number;
   /**
+   * Automatic retention by this process's coordinator: finished runs older
+   * than `olderThanMs` are deleted in the background (see `CoordinatorOptions.retention`).
+   * @default off (runs are kept)
+   */
+  retention?: RetentionOptions;
+  /**
    * How long a closing worker lets running tasks finish, in milliseconds.
    * @default 10000
    */
@@ -190,6 +197,7 @@ const CONNECT_KEYS = optionKeys<ConnectOptions>({
   cacheSize: true,
   cacheTtlMs: true,
   leaseGraceMs: true,
+  retention: true,
   signing: true,
   announce: true,
   requestTimeoutMs: true,
@@ -277,6 +285,7 @@ async function wire(options: ConnectOptions, opened: { close(): Promise<void> }[
     maxMessageBytes,
     ...(options.cacheTtlMs === undefined ? {} : { cacheTtlMs: options.cacheTtlMs }),
     ...(options.leaseGraceMs === undefined ? {} : { leaseGraceMs: options.leaseGraceMs }),
+    ...(options.retention === undefined ? {} : { retention: options.retention }),
   });
   opened.push(coordinator);
   if (roles.coordinator) await coordinator.start(undefined, { resume });

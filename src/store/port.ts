@@ -147,6 +147,23 @@ export interface RunFilter {
   limit?: number;
 }
 
+/** Which finished runs {@link Store.pruneRuns} deletes. */
+export interface PruneFilter {
+  /** Only runs whose last change (`updatedAt`, epoch ms: when they finished) is before this. */
+  finishedBefore: number;
+  /**
+   * Only runs in these statuses, each final (see {@link FINAL_STATUSES});
+   * a status that is not final is refused (ConfigError).
+   * @default every final status
+   */
+  status?: RunStatus[];
+  /**
+   * At most this many runs (one transaction).
+   * @default 500
+   */
+  limit?: number;
+}
+
 /** Paging of history and activations. */
 export interface Page {
   /** Only entries with a sequence number greater than this. */
@@ -254,6 +271,15 @@ export interface Store {
   clock?(): Promise<number>;
   /** Deletes outbox items once carried out. */
   deleteOutbox(ids: string[]): Promise<void>;
+  /**
+   * Deletes up to `filter.limit` finished runs that match `filter`, with
+   * everything they own (nodes, activations, backlog, held results, history,
+   * outbox items), in one transaction; returns how many runs were deleted
+   * (fewer than the limit: none are left). Never deletes a live run.
+   *
+   * @throws ConfigError on a status that is not final or a bad limit (see `pruneCriteria`).
+   */
+  pruneRuns(filter: PruneFilter): Promise<number>;
   /** Adds or replaces tasks in the catalog (workers call this at start). */
   registerTasks(tasks: TaskInfo[]): Promise<void>;
   /** The task catalog, by name order. */

@@ -11,7 +11,7 @@
  * simulated locks (fencing its commits) and outbox claims by shard.
  */
 import { StoreError } from '../../src/errors.js';
-import type { CommitResult, EventListener, Fence, OutboxItem, Page, RunFilter, RunSummary, StepCommit, Store, StoreLock, TaskInfo } from '../../src/store/port.js';
+import type { CommitResult, EventListener, Fence, OutboxItem, Page, PruneFilter, RunFilter, RunSummary, StepCommit, Store, StoreLock, TaskInfo } from '../../src/store/port.js';
 import type { HistoryEntry } from '../../src/engine/events.js';
 import type { ActivationState, RunState } from '../../src/engine/state.js';
 import type { StoreWatch } from './election.js';
@@ -182,6 +182,10 @@ export class SimStore implements Store {
 
   deleteOutbox(ids: string[]): Promise<void> {
     return this.call('deleteOutbox', () => this.inner.deleteOutbox(ids));
+  }
+
+  pruneRuns(filter: PruneFilter): Promise<number> {
+    return this.call('pruneRuns', () => this.inner.pruneRuns(filter));
   }
 
   registerTasks(tasks: TaskInfo[]): Promise<void> {

@@ -10,6 +10,7 @@ import type { FlowDefinition, NodeDefinition } from '../../src/model/definition.
 import { shardOf } from '../../src/model/shard.js';
 import { stepCommit } from '../../src/store/step-commit.js';
 import type { OutboxItem, StepCommit, Store, TaskInfo } from '../../src/store/port.js';
+import { pruneContract } from './prune-contract.js';
 
 /** Makes a fresh, empty store for one test, and what removes it afterwards. */
 export type StoreFactory = () => Promise<{ store: Store; cleanup(): Promise<void> }>;
@@ -474,5 +475,7 @@ export function storeContract(name: string, factory: StoreFactory): void {
       await store.close();
       await store.close();
     });
+
+    pruneContract(factory);
   });
 }

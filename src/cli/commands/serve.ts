@@ -11,13 +11,14 @@ import { Option, type Command } from 'commander';
 import { createLogger, type LogFormat } from '../../observability/pino-logger.js';
 import { connect } from '../../runtime/connect.js';
 import { loadTasks } from '../load-flow.js';
-import { connectionOptions, logFormatOption, parseInteger, storeOption, type ConnectionFlags } from '../options.js';
+import { connectionOptions, logFormatOption, retentionOf, retentionOption, parseInteger, storeOption, type ConnectionFlags } from '../options.js';
 import { untilSignal } from './worker.js';
 
 interface ServeFlags extends ConnectionFlags {
   tasks: string;
   concurrency: string;
   logFormat: LogFormat;
+  retention?: number;
 }
 
 /** Registers the `serve` command. */
@@ -29,11 +30,12 @@ export function serveCommand(program: Command): void {
     .addOption(new Option('-c, --concurrency <n>', 'tasks executed at once').env('TASKWIRE_CONCURRENCY').default('16'))
     .addOption(storeOption())
     .addOption(logFormatOption())
+    .addOption(retentionOption())
     .action(async (flags: ServeFlags) => {
       const concurrency = parseInteger(flags.concurrency, '--concurrency', 1, 65_535);
       const logger = createLogger({ base: { role: 'serve' }, format: flags.logFormat });
       const tasks = await loadTasks(flags.tasks);
-      const client = await connect({ ...connectionOptions(flags), tasks, concurrency, resume: true, logger });
+      const client = await connect({ ...connectionOptions(flags), tasks, concurrency, resume: true, ...retentionOf(flags), logger });
       const live = await client.runs({ status: ['running', 'stalled', 'listening', 'stopping', 'rolling_back'] });
       // Embedded, nothing else holds the event loop open while no run has work: the host waits for its signal.
       const alive = setInterval(() => undefined, 1 << 30);

@@ -10,7 +10,7 @@ import { Option, type Command } from 'commander';
 import { connect } from '../../runtime/connect.js';
 import { createLogger } from '../../observability/pino-logger.js';
 import { loadTasks } from '../load-flow.js';
-import { announceOption, brokerOption, logFormatOption, collect, connectionOptions, metricsAddress, metricsOptions, parseInteger, prefixOption, schemaOption, storeOption, type ConnectionFlags, type MetricsFlags } from '../options.js';
+import { announceOption, retentionOf, retentionOption, brokerOption, logFormatOption, collect, connectionOptions, metricsAddress, metricsOptions, parseInteger, prefixOption, schemaOption, storeOption, type ConnectionFlags, type MetricsFlags } from '../options.js';
 import { collectDefaultMetrics } from 'prom-client';
 import { serveMetrics } from '../../observability/metrics-server.js';
 import { TaskwireMetrics } from '../../observability/metrics.js';
@@ -26,6 +26,7 @@ interface WorkerFlags extends ConnectionFlags, MetricsFlags {
   leaseAfter: string;
   announce: AnnounceMode;
   logFormat: LogFormat;
+  retention?: number;
 }
 
 /** Registers the `worker` command. */
@@ -40,6 +41,7 @@ export function workerCommand(program: Command): void {
     .addOption(new Option('--shutdown-grace <ms>', 'time running tasks get to finish on SIGTERM').env('TASKWIRE_SHUTDOWN_GRACE_MS').default('10000'))
     .addOption(new Option('--lease-after <ms>', 'acknowledge executions running longer early and hold a lease (< the broker consumer timeout)').env('TASKWIRE_LEASE_AFTER_MS').default('1200000'))
     .addOption(announceOption())
+    .addOption(retentionOption())
     .addOption(logFormatOption())
     .addOption(storeOption())
     .addOption(brokerOption().makeOptionMandatory())
@@ -65,6 +67,7 @@ export function workerCommand(program: Command): void {
       concurrency,
       shutdownGraceTimeMs,
       leaseAfterMs,
+      ...retentionOf(flags),
       announce: flags.announce,
       logger,
       metrics: recorder,

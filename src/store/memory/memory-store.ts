@@ -23,7 +23,8 @@
 import type { HistoryEntry } from '../../engine/events.js';
 import type { ActivationState, NodeState, RunHeader, RunState } from '../../engine/state.js';
 import { attachBacklogs, attachHeld, nodeRow } from '../backlog.js';
-import { claimsOnlyShard, FINAL_STATUSES, type BacklogRow, type CommitResult, type EventListener, type HeldRow, type OutboxItem, type Page, type RunFilter, type RunSummary, type Store, type StepCommit, type TaskInfo } from '../port.js';
+import { pruneCriteria } from '../prune.js';
+import { claimsOnlyShard, FINAL_STATUSES, type BacklogRow, type CommitResult, type EventListener, type HeldRow, type OutboxItem, type Page, type PruneFilter, type RunFilter, type RunSummary, type Store, type StepCommit, type TaskInfo } from '../port.js';
 
 interface StoredRun {
   header: RunHeader;
@@ -223,6 +224,20 @@ export class MemoryStore implements Store {
   /** @inheritdoc */
   async deleteOutbox(ids: string[]): Promise<void> {
     for (const id of ids) this.outbox.delete(id);
+  }
+
+  /** @inheritdoc */
+  async pruneRuns(filter: PruneFilter): Promise<number> {
+    const { finishedBefore, status, limit } = pruneCriteria(filter);
+    const gone = new Set<string>();
+    for (const [id, run] of this.runs) {
+      if (gone.size >= limit) break;
+      if (status.includes(run.header.status) && run.header.updatedAt < finishedBefore) gone.add(id);
+    }
+    if (gone.size === 0) return 0;
+    for (const id of gone) this.runs.delete(id);
+    for (const [id, item] of this.outbox) if (gone.has(item.runId)) this.outbox.delete(id);
+    return gone.size;
   }
 
   /** @inheritdoc */

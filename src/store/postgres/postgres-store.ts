@@ -12,12 +12,13 @@ import type { HistoryEntry } from '../../engine/events.js';
 import type { ActivationState, RunState } from '../../engine/state.js';
 import { ClosedError, ConfigError, FencedError, StoreError } from '../../errors.js';
 import { listenerOf } from '../listener.js';
-import type { CommitResult, EventListener, Fence, OutboxItem, Page, RunFilter, RunSummary, Store, StepCommit, StoreLock, TaskInfo } from '../port.js';
+import type { CommitResult, EventListener, Fence, OutboxItem, Page, PruneFilter, RunFilter, RunSummary, Store, StepCommit, StoreLock, TaskInfo } from '../port.js';
 import { ACTIVATION_ROW, HISTORY_ROW, readRow, readStatus } from '../row-check.js';
 import { AdvisoryLocks, systemTimers, type LockCheck, type Timers } from './lock.js';
 import { migrateSchema } from './migrations.js';
 import { byCodeUnit, conflictsOf, planCommit } from './plan.js';
 import { buildQueries, type NamedQuery, type Queries } from './queries.js';
+import { pruneCriteria } from '../prune.js';
 import { redactSecret, redactUrl } from './redact.js';
 import { activationRows, backlogRows, clearedRows, epoch, heldRows, historyRows, loadedRun, type LoadedRow, nodeRows, outboxItem, outboxRows, releasedRows, removedRows, runRows } from './rows.js';
 import { DEFAULT_SCHEMA, quoteSchema } from './schema-name.js';
@@ -221,6 +222,14 @@ export class PostgresStore implements Store {
     // poller publish those items again (at-least-once), and it saves a disk sync
     // per published batch on the engine's hot path. One round trip (see the statement).
     await query(this.pool, this.q.deleteOutbox, [ids]);
+  }
+
+  /** @inheritdoc */
+  async pruneRuns(filter: PruneFilter): Promise<number> {
+    this.check();
+    const { status, finishedBefore, limit } = pruneCriteria(filter);
+    const rows = await query<{ count: number }>(this.pool, this.q.pruneRuns, [status, finishedBefore, limit]);
+    return rows[0]?.count ?? 0;
   }
 
   /** @inheritdoc */

@@ -16,6 +16,7 @@ import { history } from './sql/history.js';
 import { listRuns } from './sql/list-runs.js';
 import { liveRuns } from './sql/live-runs.js';
 import { loadRun } from './sql/load-run.js';
+import { pruneRuns } from './sql/prune-runs.js';
 import { bumpEpoch, readEpochs } from './sql/leader-epochs.js';
 import { listeners } from './sql/listeners.js';
 import { tasks } from './sql/tasks.js';
@@ -34,6 +35,7 @@ const BUILDERS = {
   claimShardOutbox,
   clock,
   deleteOutbox,
+  pruneRuns,
   upsertTasks,
   tasks,
   bumpEpoch,

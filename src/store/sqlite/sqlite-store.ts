@@ -21,12 +21,14 @@ import type { HistoryEntry } from '../../engine/events.js';
 import type { ActivationState, RunState } from '../../engine/state.js';
 import { ClosedError, ConfigError } from '../../errors.js';
 import { attachBacklogs, attachHeld } from '../backlog.js';
-import { claimsOnlyShard, notFinalSql, type CommitResult, type EventListener, type OutboxItem, type Page, type RunFilter, type RunSummary, type Store, type StepCommit, type TaskInfo } from '../port.js';
+import { claimsOnlyShard, notFinalSql, type CommitResult, type EventListener, type OutboxItem, type Page, type PruneFilter, type RunFilter, type RunSummary, type Store, type StepCommit, type TaskInfo } from '../port.js';
 import { listenerOf } from '../listener.js';
 import { ACTIVATION_ROW, BACKLOG_ROW, HELD_ROW, HISTORY_ENTRIES_ROW, readHeader, readRow, readStatus, type HeaderColumns } from '../row-check.js';
 import { BulkInsert } from './bulk-insert.js';
 import { openDatabase } from './driver.js';
 import { loadedNodes, nodeDefsText, nodeStateText, type NodeStateRow } from './node-rows.js';
+import { pruneCriteria, type PruneCriteria } from '../prune.js';
+import { sqlitePrune } from './prune.js';
 import { checkDatabaseFile, migrate, openError } from './schema.js';
 
 /** Options of {@link openSqliteStore}. */
@@ -150,6 +152,7 @@ export class SqliteStore implements Store {
   private readonly listStatements = new Map<string, Database.Statement<(string | number)[], SummaryRow>>();
   private readonly commitBatch: (commits: StepCommit[]) => string[];
   private readonly deleteBatch: (ids: string[]) => void;
+  private readonly pruneBatch: (criteria: PruneCriteria) => number;
   private closed = false;
 
   /** Opens (creating and migrating if needed) the database at `options.path`. Prefer {@link openSqliteStore}. */
@@ -168,6 +171,7 @@ export class SqliteStore implements Store {
       this.db.pragma('foreign_keys = ON');
       migrate(this.db);
       this.sql = prepare(this.db);
+      this.pruneBatch = sqlitePrune(this.db);
     } catch (error) {
       this.db.close();
       throw openError(error, path);
@@ -368,6 +372,12 @@ export class SqliteStore implements Store {
   async deleteOutbox(ids: string[]): Promise<void> {
     this.assertOpen();
     if (ids.length > 0) this.deleteBatch(ids);
+  }
+
+  /** @inheritdoc */
+  async pruneRuns(filter: PruneFilter): Promise<number> {
+    this.assertOpen();
+    return this.pruneBatch(pruneCriteria(filter));
   }
 
   /** @inheritdoc */
