@@ -16,7 +16,7 @@ export { encodeValue, decodeValue } from './codec/value.js';
 export * from './errors.js';
 export type { RunStatus, NodeStatus, UndoStatus, ActivationState, ActivationStatus, WaitingInfo } from './engine/index.js';
 export type { Change, HistoryEntry, HistoryType, LinkSpec } from './engine/events.js';
-export { Client, type NotifyOptions, type StartOptions } from './client/client.js';
+export { Client, LIVE_WITHIN_MS, type CatalogTask, type NotifyOptions, type StartOptions } from './client/client.js';
 export { RunHandle, type AddOptions, type ChangeOptions, type WaitOptions } from './client/run-handle.js';
 export type { LinkTarget, NodeRef, Replacement, RunChange } from './client/run-changes.js';
 export { RunFailedError } from './client/run-failed.js';
@@ -24,7 +24,7 @@ export type { RunSnapshot, NodeSnapshot, ActivationCounts } from './client/snaps
 export type { StepReport } from './coordinator/options.js';
 export { connect, type ConnectOptions } from './runtime/connect.js';
 export { DEFAULT_SQLITE_PATH } from './runtime/open-store.js';
-export type { Store, RunSummary, RunFilter, Page, TaskInfo } from './store/port.js';
+export type { Store, RunSummary, RunFilter, Page, TaskInfo, WorkerBeat, RunningExecution, WorkerFilter } from './store/port.js';
 export type { TaskRef } from './client/parts.js';
 export { MemoryStore } from './store/memory/index.js';
 export type { Transport } from './transport/port.js';

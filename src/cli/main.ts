@@ -4,7 +4,6 @@
  *
  * @packageDocumentation
  */
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { activationsCommand } from './commands/activations.js';
 import { controlCommands } from './commands/control.js';
@@ -20,11 +19,7 @@ import { validateCommand } from './commands/validate.js';
 import { workerCommand } from './commands/worker.js';
 import { Interrupt } from './interrupt.js';
 import { addUrlFileOptions } from './options.js';
-
-/** The package's version, from its package.json (two folders up from `src/cli/` and from `dist/cli/`). */
-export function packageVersion(): string {
-  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-}
+import { packageVersion } from '../observability/version.js';
 
 /** Builds the program (exported for tests). */
 export function program(): Command {
