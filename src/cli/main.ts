@@ -17,6 +17,7 @@ import { serveCommand } from './commands/serve.js';
 import { tasksCommand } from './commands/tasks.js';
 import { validateCommand } from './commands/validate.js';
 import { workerCommand } from './commands/worker.js';
+import { workersCommand } from './commands/workers.js';
 import { Interrupt } from './interrupt.js';
 import { addUrlFileOptions } from './options.js';
 import { packageVersion } from '../observability/version.js';
@@ -41,6 +42,7 @@ export function program(): Command {
   controlCommands(cli);
   serveCommand(cli);
   workerCommand(cli);
+  workersCommand(cli);
   coordinatorCommand(cli);
   migrateCommand(cli);
   addUrlFileOptions(cli);
