@@ -9,6 +9,7 @@
  */
 import { hostname } from 'node:os';
 import type { Clock } from '../coordinator/clock.js';
+import { ConfigError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { packageVersion } from '../observability/version.js';
 import type { RunningExecution, Store, WorkerBeat } from '../store/port.js';
@@ -55,8 +56,10 @@ export class WorkerHeartbeat {
   private beating: Promise<void> = Promise.resolve();
   private stopped = false;
 
+  /** @throws ConfigError (`TW_CONFIG`) when `intervalMs` is not a positive number. */
   constructor(private readonly options: HeartbeatOptions) {
     this.intervalMs = options.intervalMs ?? DEFAULT_HEARTBEAT_MS;
+    if (!(Number.isFinite(this.intervalMs) && this.intervalMs > 0)) throw new ConfigError(`heartbeatMs must be a positive number of milliseconds, got ${String(this.intervalMs)}`);
     this.startedAt = options.clock.now();
   }
 

@@ -160,23 +160,23 @@ export class Worker {
     return this.running.size;
   }
 
-  /** Starts consuming. */
+  /** Starts consuming. @throws ConfigError (`TW_CONFIG`) for a `heartbeatMs` that is not a positive number, before consuming anything. */
   async start(): Promise<void> {
-    const { transport, registry } = this.options;
+    const { transport, registry, store, heartbeatMs } = this.options;
     const queues = this.options.queues ?? [...new Set(registry.names().map((name) => registry.get(name)?.queue ?? 'default'))];
     const prefetch = this.options.concurrency ?? 16;
-    this.subscriptions.push(await transport.consumeAborts((message) => this.abort(message)));
     const taken = queues.length > 0 ? queues : ['default'];
+    if (store !== undefined) {
+      const running = (): RunningExecution[] => [...this.running.values()].map(({ message: m, since }) => ({ runId: m.runId, node: m.node, attempt: m.attempt, since }));
+      const beats = { store, id: this.id, clock: this.clock, logger: this.logger, tasks: () => registry.names(), queues: taken, concurrency: prefetch, running };
+      this.heartbeat = new WorkerHeartbeat(heartbeatMs === undefined ? beats : { ...beats, intervalMs: heartbeatMs });
+    }
+    this.subscriptions.push(await transport.consumeAborts((message) => this.abort(message)));
     for (const queue of taken) {
       this.subscriptions.push(await transport.consumeDispatches(queue, { prefetch }, (delivery) => this.handle(delivery)));
     }
     this.logger.info({ queues, concurrency: prefetch }, 'worker started');
-    const { store, heartbeatMs } = this.options;
-    if (store === undefined) return;
-    const running = (): RunningExecution[] => [...this.running.values()].map(({ message: m, since }) => ({ runId: m.runId, node: m.node, attempt: m.attempt, since }));
-    const beats = { store, id: this.id, clock: this.clock, logger: this.logger, tasks: () => registry.names(), queues: taken, concurrency: prefetch, running };
-    this.heartbeat = new WorkerHeartbeat(heartbeatMs === undefined ? beats : { ...beats, intervalMs: heartbeatMs });
-    await this.heartbeat.start();
+    await this.heartbeat?.start();
   }
 
   private handle(delivery: Delivery<DispatchMessage>): void {

@@ -78,4 +78,12 @@ describe('worker heartbeats [in-process]', () => {
     await worker.close();
     expect(await store.listWorkers()).toEqual([]);
   });
+
+  it('refuses a heartbeatMs that is not a positive number, before consuming', async () => {
+    const transport = new InProcessTransport();
+    for (const heartbeatMs of [0, -1, Number.NaN]) {
+      const worker = new Worker({ transport, registry: new TaskRegistry(), queues: ['default'], store: new MemoryStore(), heartbeatMs });
+      await expect(worker.start()).rejects.toMatchObject({ code: 'TW_CONFIG' });
+    }
+  });
 });
