@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WorkerBeat } from '../../src/store/port.js';
+import { workerLines } from '../../src/cli/commands/workers.js';
 import { gatedFlow, json, sandbox, type Sandbox } from './helpers.js';
 
 let box: Sandbox;
@@ -44,5 +45,30 @@ describe('taskwire workers [sqlite]', () => {
     expect((await run.result).code).toBe(0);
     expect(json(await box.tw(['workers', '--json', '--all']))).toEqual([]);
     expect((await box.tw(['workers'])).stdout).toContain('no live workers');
+  });
+
+  it('marks a worker whose last beat is older than 15 s stale, and lists only busy workers\' executions', () => {
+    const now = 1_000_000;
+    const beat = (id: string, ago: number, running: WorkerBeat['running'] = []): WorkerBeat => ({
+      id,
+      host: 'h',
+      pid: 1,
+      version: '0.1.0',
+      tasks: ['a'],
+      queues: ['default', 'gpu'],
+      concurrency: 4,
+      running,
+      startedAt: 0,
+      beatAt: now - ago,
+    });
+    const lines = workerLines([beat('h/1', 15_000, [{ runId: 'r1', node: 'a', attempt: 3, since: now - 65_000 }]), beat('h/2', 15_001)], now);
+    expect(lines).toEqual([
+      'WORKER  HOST  PID  VERSION  QUEUES       CONCURRENCY  RUNNING  LAST BEAT',
+      'h/1     h     1    0.1.0    default,gpu  4            1        15.0s ago',
+      'h/2     h     1    0.1.0    default,gpu  4            0        15.0s ago (stale)',
+      '',
+      'h/1 is running:',
+      '  r1  a  attempt 3  for 1m05s',
+    ]);
   });
 });
