@@ -16,7 +16,7 @@ export { encodeValue, decodeValue } from './codec/value.js';
 export * from './errors.js';
 export type { RunStatus, NodeStatus, UndoStatus, ActivationState, ActivationStatus, WaitingInfo } from './engine/index.js';
 export type { Change, HistoryEntry, HistoryType, LinkSpec } from './engine/events.js';
-export { Client, LIVE_WITHIN_MS, type CatalogTask, type NotifyOptions, type StartOptions } from './client/client.js';
+export { Client, type CatalogTask, type NotifyOptions, type StartOptions } from './client/client.js';
 export { RunHandle, type AddOptions, type ChangeOptions, type WaitOptions } from './client/run-handle.js';
 export type { LinkTarget, NodeRef, Replacement, RunChange } from './client/run-changes.js';
 export { RunFailedError } from './client/run-failed.js';

@@ -18,7 +18,7 @@ import type { FlowDefinition } from '../model/definition.js';
 import type { Flow } from '../model/flow.js';
 import type { AnyTask } from '../model/task.js';
 import type { RunFilter, RunSummary, TaskInfo, WorkerBeat } from '../store/port.js';
-import { DEFAULT_HEARTBEAT_MS, STALE_AFTER_BEATS } from '../worker/heartbeat.js';
+import { isLive } from '../worker/heartbeat.js';
 import type { Subscription } from '../transport/port.js';
 import type { RuntimeParts } from './parts.js';
 import { ListenerLookup } from './listener-lookup.js';
@@ -29,9 +29,6 @@ export type CatalogTask = TaskInfo & {
   /** The ids of the live workers that have it registered. */
   workers: string[];
 };
-
-/** A worker is live while its last heartbeat is at most this old: {@link STALE_AFTER_BEATS} default heartbeat intervals (15 s). */
-export const LIVE_WITHIN_MS = STALE_AFTER_BEATS * DEFAULT_HEARTBEAT_MS;
 
 /** Options of {@link Client.start}. */
 export interface StartOptions {
@@ -113,12 +110,15 @@ export class Client {
   }
 
   /**
-   * The workers' heartbeat rows, by id: the live ones (a beat within
-   * {@link LIVE_WITHIN_MS}), or every row with `all` (stale ones too: dead
-   * workers, or cut off from the store).
+   * The workers' heartbeat rows, by id: the live ones (a beat within three of
+   * the worker's heartbeat intervals, 15 s by default), or every row with
+   * `all` (stale ones too: dead workers, or cut off from the store).
    */
-  workers(options: { all?: boolean } = {}): Promise<WorkerBeat[]> {
-    return this.parts.store.listWorkers(options.all === true ? {} : { aliveWithinMs: LIVE_WITHIN_MS });
+  async workers(options: { all?: boolean } = {}): Promise<WorkerBeat[]> {
+    const rows = await this.parts.store.listWorkers();
+    if (options.all === true) return rows;
+    const now = Date.now();
+    return rows.filter((w) => isLive(w, now));
   }
 
   /** A handle on an existing run. */

@@ -198,6 +198,8 @@ export interface WorkerBeat {
   queues: string[];
   /** Executions at once, per queue. */
   concurrency: number;
+  /** Its time between beats (ms): it is stale after a few of them without one (see `isLive`). */
+  heartbeatMs: number;
   /** The executions in progress at the beat. */
   running: RunningExecution[];
   /** When it started (epoch ms, its clock). */

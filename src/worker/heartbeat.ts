@@ -23,6 +23,11 @@ export const DEFAULT_HEARTBEAT_MS = 5_000;
  */
 export const STALE_AFTER_BEATS = 3;
 
+/** Whether a worker's last beat is at most {@link STALE_AFTER_BEATS} of its heartbeat intervals old at `now`. */
+export function isLive(beat: WorkerBeat, now: number): boolean {
+  return now - beat.beatAt <= STALE_AFTER_BEATS * beat.heartbeatMs;
+}
+
 /** What a worker tells its heartbeat. */
 export interface HeartbeatOptions {
   /** Where the row is written. */
@@ -92,6 +97,7 @@ export class WorkerHeartbeat {
       tasks: this.options.tasks(),
       queues,
       concurrency,
+      heartbeatMs: this.intervalMs,
       running: this.options.running(),
       startedAt: this.startedAt,
       beatAt: clock.now(),

@@ -57,6 +57,7 @@ describe('taskwire workers [sqlite]', () => {
       tasks: ['a'],
       queues: ['default', 'gpu'],
       concurrency: 4,
+      heartbeatMs: 5_000,
       running,
       startedAt: 0,
       beatAt: now - ago,

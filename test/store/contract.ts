@@ -478,6 +478,7 @@ export function storeContract(name: string, factory: StoreFactory): void {
         tasks: ['add', 'mult'],
         queues: ['default'],
         concurrency: 4,
+        heartbeatMs: 5_000,
         running,
         startedAt: 1_000,
         beatAt,

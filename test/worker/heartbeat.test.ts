@@ -39,7 +39,7 @@ describe('worker heartbeats [in-process]', () => {
     const store = new MemoryStore();
     const startedAt = clock.now();
     const { transport, signals, worker } = await start(clock, store);
-    const expected: Partial<WorkerBeat> = { id: 'w-1', pid: process.pid, tasks: ['beat-slow'], queues: ['default'], concurrency: 3, startedAt };
+    const expected: Partial<WorkerBeat> = { id: 'w-1', pid: process.pid, tasks: ['beat-slow'], queues: ['default'], concurrency: 3, heartbeatMs: 1000, startedAt };
     expect(await store.listWorkers()).toEqual([expect.objectContaining({ ...expected, running: [], beatAt: startedAt })]);
     await clock.advance(500);
     await transport.dispatch([dispatch('a', 2)]);

@@ -5,19 +5,14 @@
  * @packageDocumentation
  */
 import type { Command } from 'commander';
-import { LIVE_WITHIN_MS } from '../../client/client.js';
 import type { WorkerBeat } from '../../store/port.js';
+import { isLive } from '../../worker/heartbeat.js';
 import { duration, out, printJson, table } from '../print.js';
 import { clientOptions, withClient, type ClientFlags } from '../session.js';
 
 /** Flags of `taskwire workers`. */
 interface WorkersFlags extends ClientFlags {
   all?: boolean;
-}
-
-/** Whether a worker's last beat is older than {@link LIVE_WITHIN_MS} at `now`. */
-function isStale(worker: WorkerBeat, now: number): boolean {
-  return now - worker.beatAt > LIVE_WITHIN_MS;
 }
 
 /** The lines of `taskwire workers`: the table, then each worker's executions. */
@@ -30,7 +25,7 @@ export function workerLines(workers: readonly WorkerBeat[], now: number): string
     w.queues.join(','),
     String(w.concurrency),
     String(w.running.length),
-    `${duration(now - w.beatAt)} ago${isStale(w, now) ? ' (stale)' : ''}`,
+    `${duration(now - w.beatAt)} ago${isLive(w, now) ? '' : ' (stale)'}`,
   ]);
   const lines = table([['WORKER', 'HOST', 'PID', 'VERSION', 'QUEUES', 'CONCURRENCY', 'RUNNING', 'LAST BEAT'], ...rows]);
   for (const w of workers.filter((w) => w.running.length > 0)) {
@@ -43,12 +38,12 @@ export function workerLines(workers: readonly WorkerBeat[], now: number): string
 
 /** Registers `workers`. */
 export function workersCommand(program: Command): void {
-  clientOptions(program.command('workers').description('list the live workers (a heartbeat within 15 s) and what each is running'))
-    .option('--all', 'show stale workers too (no heartbeat within 15 s: dead, or cut off from the store)')
+  clientOptions(program.command('workers').description('list the live workers (a heartbeat within 3 of their intervals, 15 s by default) and what each is running'))
+    .option('--all', 'show stale workers too (dead, or cut off from the store)')
     .action(async (flags: WorkersFlags) => {
       const workers = await withClient(flags, (client) => client.workers({ all: flags.all === true }));
       const now = Date.now();
-      if (flags.json === true) return printJson(workers.map((w) => ({ ...w, stale: isStale(w, now) })));
+      if (flags.json === true) return printJson(workers.map((w) => ({ ...w, stale: !isLive(w, now) })));
       if (workers.length === 0) return out(flags.all === true ? 'no workers: none has beaten in this store' : 'no live workers (--all shows stale ones)');
       for (const line of workerLines(workers, now)) out(line);
     });
