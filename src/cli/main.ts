@@ -4,7 +4,6 @@
  *
  * @packageDocumentation
  */
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { activationsCommand } from './commands/activations.js';
 import { controlCommands } from './commands/control.js';
@@ -20,13 +19,10 @@ import { serveCommand } from './commands/serve.js';
 import { tasksCommand } from './commands/tasks.js';
 import { validateCommand } from './commands/validate.js';
 import { workerCommand } from './commands/worker.js';
+import { workersCommand } from './commands/workers.js';
 import { Interrupt } from './interrupt.js';
 import { addUrlFileOptions } from './options.js';
-
-/** The package's version, from its package.json (two folders up from `src/cli/` and from `dist/cli/`). */
-export function packageVersion(): string {
-  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-}
+import { packageVersion } from '../observability/version.js';
 
 /** Builds the program (exported for tests). */
 export function program(): Command {
@@ -48,6 +44,7 @@ export function program(): Command {
   controlCommands(cli);
   serveCommand(cli);
   workerCommand(cli);
+  workersCommand(cli);
   coordinatorCommand(cli);
   migrateCommand(cli);
   pruneCommand(cli);

@@ -17,11 +17,18 @@ import { traceRunStart } from '../observability/tracing.js';
 import type { FlowDefinition } from '../model/definition.js';
 import type { Flow } from '../model/flow.js';
 import type { AnyTask } from '../model/task.js';
-import type { RunFilter, RunSummary, TaskInfo } from '../store/port.js';
+import type { RunFilter, RunSummary, TaskInfo, WorkerBeat } from '../store/port.js';
+import { isLive } from '../worker/heartbeat.js';
 import type { Subscription } from '../transport/port.js';
 import type { RuntimeParts } from './parts.js';
 import { ListenerLookup } from './listener-lookup.js';
 import { RunHandle } from './run-handle.js';
+
+/** A task of the catalog (see {@link Client.tasks}). */
+export type CatalogTask = TaskInfo & {
+  /** The ids of the live workers that have it registered. */
+  workers: string[];
+};
 
 /** Options of {@link Client.start}. */
 export interface StartOptions {
@@ -93,11 +100,25 @@ export class Client {
     return new RunHandle(id, this.parts);
   }
 
-  /** Tasks known to this process and published by workers in the store's catalog, by name. */
-  async tasks(): Promise<TaskInfo[]> {
-    const byName = new Map((await this.parts.store.tasks()).map((t) => [t.name, t]));
+  /** Tasks known to this process and published by workers in the store's catalog, by name, each with the live workers that can execute it. */
+  async tasks(): Promise<CatalogTask[]> {
+    const [catalog, live] = await Promise.all([this.parts.store.tasks(), this.workers()]);
+    const byName = new Map(catalog.map((t) => [t.name, t]));
     for (const info of this.parts.registry.infos()) byName.set(info.name, info);
-    return [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
+    const sorted = [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
+    return sorted.map((t) => ({ ...t, workers: live.filter((w) => w.tasks.includes(t.name)).map((w) => w.id) }));
+  }
+
+  /**
+   * The workers' heartbeat rows, by id: the live ones (a beat within three of
+   * the worker's heartbeat intervals, 15 s by default), or every row with
+   * `all` (stale ones too: dead workers, or cut off from the store).
+   */
+  async workers(options: { all?: boolean } = {}): Promise<WorkerBeat[]> {
+    const rows = await this.parts.store.listWorkers();
+    if (options.all === true) return rows;
+    const now = Date.now();
+    return rows.filter((w) => isLive(w, now));
   }
 
   /** A handle on an existing run. */

@@ -156,6 +156,12 @@ export interface ConnectOptions {
    */
   recentDispatches?: number;
   /**
+   * How often a worker writes its heartbeat row in the store (`taskwire
+   * workers`; the task catalog's live workers), in milliseconds.
+   * @default 5000
+   */
+  heartbeatMs?: number;
+  /**
    * Most runs the coordinator keeps in memory between events (least recently used evicted first).
    * @default 5000
    */
@@ -193,6 +199,7 @@ const CONNECT_KEYS = optionKeys<ConnectOptions>({
   leaseMs: true,
   shutdownGraceTimeMs: true,
   recentDispatches: true,
+  heartbeatMs: true,
   maxMessageBytes: true,
   cacheSize: true,
   cacheTtlMs: true,
@@ -303,6 +310,8 @@ async function wire(options: ConnectOptions, opened: { close(): Promise<void> }[
       ...(options.leaseAfterMs === undefined ? {} : { leaseAfterMs: options.leaseAfterMs }),
       ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
       ...(options.recentDispatches === undefined ? {} : { recentDispatches: options.recentDispatches }),
+      store,
+      ...(options.heartbeatMs === undefined ? {} : { heartbeatMs: options.heartbeatMs }),
     });
     opened.push(worker);
     await worker.start();

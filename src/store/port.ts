@@ -187,6 +187,55 @@ export type TaskInfo = Pick<NodeDefinition, 'requires' | 'optional' | 'rollback'
   provides: string[];
 };
 
+/** An execution a worker is running, as its heartbeat reports it. */
+export interface RunningExecution {
+  /** The run. */
+  runId: string;
+  /** The node. */
+  node: string;
+  /** The attempt. */
+  attempt: number;
+  /** When the worker started it (epoch ms, the worker's clock). */
+  since: number;
+}
+
+/** A worker's heartbeat row (see {@link Store.beatWorker}). */
+export interface WorkerBeat {
+  /** The worker's id (`<host>/<pid>` by default). */
+  id: string;
+  /** Host name. */
+  host: string;
+  /** Process id. */
+  pid: number;
+  /** The taskwire version it runs. */
+  version: string;
+  /** The tasks it can execute, by name. */
+  tasks: string[];
+  /** The queues it takes dispatches from. */
+  queues: string[];
+  /** Executions at once, per queue. */
+  concurrency: number;
+  /** Its time between beats (ms): it is stale after a few of them without one (see `isLive`). */
+  heartbeatMs: number;
+  /** The executions in progress at the beat. */
+  running: RunningExecution[];
+  /** When it started (epoch ms, its clock). */
+  startedAt: number;
+  /** When it beat (epoch ms, its clock). */
+  beatAt: number;
+}
+
+/** Filters of {@link Store.listWorkers}. */
+export interface WorkerFilter {
+  /** Only workers whose last beat is at most this old at `now`. Undefined: every row, stale ones too. */
+  aliveWithinMs?: number;
+  /**
+   * The time the age of beats is judged at (epoch ms).
+   * @default Date.now()
+   */
+  now?: number;
+}
+
 /**
  * A leader epoch (fencing token): the election a coordinator won and the epoch
  * of that win. Each win increments the epoch the store holds for the election.
@@ -284,6 +333,12 @@ export interface Store {
   registerTasks(tasks: TaskInfo[]): Promise<void>;
   /** The task catalog, by name order. */
   tasks(): Promise<TaskInfo[]>;
+  /** Adds or replaces a worker's heartbeat row (workers call this every `heartbeatMs`). */
+  beatWorker(beat: WorkerBeat): Promise<void>;
+  /** The workers' heartbeat rows, by id order. */
+  listWorkers(filter?: WorkerFilter): Promise<WorkerBeat[]>;
+  /** Deletes a worker's heartbeat row (a worker closing cleanly). Idempotent. */
+  removeWorker(id: string): Promise<void>;
   /**
    * Tries to take an exclusive lock named `name` for this process (the active
    * coordinator's election); undefined when another holder has it. Taking it
@@ -303,6 +358,12 @@ export interface Store {
   leave?(member: string): Promise<void>;
   /** Releases connections and files. Idempotent. */
   close(): Promise<void>;
+}
+
+/** The oldest beat time (epoch ms) a {@link WorkerFilter} keeps; `Number.MIN_SAFE_INTEGER` (a bound the SQL stores can bind) keeps every row. */
+export function oldestBeat(filter: WorkerFilter | undefined): number {
+  if (filter?.aliveWithinMs === undefined) return Number.MIN_SAFE_INTEGER;
+  return (filter.now ?? Date.now()) - filter.aliveWithinMs;
 }
 
 /**

@@ -22,6 +22,9 @@ import { fittedSignal } from './signal-size.js';
 import { DEFAULT_RECENT_DISPATCHES, dispatchKey, RecentDispatches } from './recent-dispatches.js';
 import { traceExecution } from '../observability/tracing.js';
 import type { TaskRegistry } from './registry.js';
+import { DEFAULT_LEASE_AFTER_MS, holdLease, NO_LEASE, type Lease, type LeaseSettings } from './lease.js';
+import { WorkerHeartbeat } from './heartbeat.js';
+import type { RunningExecution, Store } from '../store/port.js';
 
 /** Options of {@link Worker}. */
 export interface WorkerOptions {
@@ -82,16 +85,21 @@ export interface WorkerOptions {
    * @default the system clock
    */
   clock?: Clock;
+  /** Where the worker writes its heartbeat row (see `worker/heartbeat.ts`); without it, no heartbeat. */
+  store?: Store;
+  /**
+   * Time between heartbeats (ms).
+   * @default 5000
+   */
+  heartbeatMs?: number;
 }
 
-/** See {@link WorkerOptions.leaseAfterMs}: well under RabbitMQ's default consumer timeout (30 minutes). */
-export const DEFAULT_LEASE_AFTER_MS = 20 * 60_000;
-/** See {@link WorkerOptions.leaseMs}. */
-export const DEFAULT_LEASE_MS = 5 * 60_000;
 
 interface Execution {
   message: DispatchMessage;
   abort: ExecutionAbort;
+  /** When it started (epoch ms, the worker's clock). */
+  since: number;
   /** Settles when the execution is over: true when its signal was handed on (the dispatch is done with). */
   done: Promise<boolean>;
   /** Acknowledged early under a lease: its outcome now comes through the lease, not the delivery. */
@@ -112,16 +120,6 @@ interface Attempt {
   startedAt: number;
 }
 
-/** What holds an execution past `leaseAfterMs` (see `Worker.holdLease`). */
-interface Lease {
-  /** Acknowledged early: the lease holds the execution now. */
-  readonly acked: boolean;
-  /** Stops the heartbeats. */
-  release(): void;
-}
-
-/** The lease of an execution with leases off (a non-durable transport): never acknowledged early. */
-const NO_LEASE: Lease = Object.freeze({ acked: false, release: (): void => undefined });
 
 /** `Execution.done` until its run is under way (replaced in the same tick). */
 const NOT_DONE: Promise<boolean> = Promise.resolve(false);
@@ -142,6 +140,10 @@ export class Worker {
   /** The transport's maximum message size: a larger result fails its task (`TW_TOO_LARGE`). */
   private readonly maxMessageBytes: number;
   private readonly clock: Clock;
+  /** Leases (see `worker/lease.ts`): undefined when off (a non-durable transport). */
+  private readonly leaseAfterMs: number | undefined;
+  private readonly leaseSettings: LeaseSettings;
+  private heartbeat: WorkerHeartbeat | undefined;
 
   constructor(private readonly options: WorkerOptions) {
     this.id = options.id ?? `${hostname()}/${process.pid}`;
@@ -149,6 +151,8 @@ export class Worker {
     this.logger = (options.logger ?? silentLogger).child({ worker: this.id });
     this.recent = new RecentDispatches(options.recentDispatches ?? DEFAULT_RECENT_DISPATCHES);
     this.clock = options.clock ?? systemClock;
+    this.leaseAfterMs = options.leaseAfterMs ?? (options.transport.durable ? DEFAULT_LEASE_AFTER_MS : undefined);
+    this.leaseSettings = { transport: options.transport, worker: this.id, clock: this.clock, ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }) };
   }
 
   /** Executions in progress. */
@@ -156,16 +160,23 @@ export class Worker {
     return this.running.size;
   }
 
-  /** Starts consuming. */
+  /** Starts consuming. @throws ConfigError (`TW_CONFIG`) for a `heartbeatMs` that is not a positive number, before consuming anything. */
   async start(): Promise<void> {
-    const { transport, registry } = this.options;
+    const { transport, registry, store, heartbeatMs } = this.options;
     const queues = this.options.queues ?? [...new Set(registry.names().map((name) => registry.get(name)?.queue ?? 'default'))];
     const prefetch = this.options.concurrency ?? 16;
+    const taken = queues.length > 0 ? queues : ['default'];
+    if (store !== undefined) {
+      const running = (): RunningExecution[] => [...this.running.values()].map(({ message: m, since }) => ({ runId: m.runId, node: m.node, attempt: m.attempt, since }));
+      const beats = { store, id: this.id, clock: this.clock, logger: this.logger, tasks: () => registry.names(), queues: taken, concurrency: prefetch, running };
+      this.heartbeat = new WorkerHeartbeat(heartbeatMs === undefined ? beats : { ...beats, intervalMs: heartbeatMs });
+    }
     this.subscriptions.push(await transport.consumeAborts((message) => this.abort(message)));
-    for (const queue of queues.length > 0 ? queues : ['default']) {
+    for (const queue of taken) {
       this.subscriptions.push(await transport.consumeDispatches(queue, { prefetch }, (delivery) => this.handle(delivery)));
     }
     this.logger.info({ queues, concurrency: prefetch }, 'worker started');
+    await this.heartbeat?.start();
   }
 
   private handle(delivery: Delivery<DispatchMessage>): void {
@@ -182,7 +193,7 @@ export class Worker {
       this.resend(delivery, kept);
       return;
     }
-    const execution: Execution = { message, abort: new ExecutionAbort(), done: NOT_DONE };
+    const execution: Execution = { message, abort: new ExecutionAbort(), since: this.clock.now(), done: NOT_DONE };
     this.running.set(key, execution);
     execution.done = this.run(delivery, execution, key);
   }
@@ -236,7 +247,7 @@ export class Worker {
     const metrics = this.options.metrics;
     const startedAt = metrics === undefined ? 0 : this.clock.now();
     metrics?.taskStarted(message.task, message.queue, message.sentAt === undefined ? undefined : startedAt - message.sentAt);
-    const attempt: Attempt = { delivery, execution, key, log, lease: this.holdLease(delivery, log, execution), startedAt };
+    const attempt: Attempt = { delivery, execution, key, log, lease: this.lease(delivery, log, execution), startedAt };
     let executed: Executed | Promise<Executed>;
     try {
       executed = message.traceparent === undefined ? this.execute(message, execution.abort) : this.executeTraced(message, execution.abort);
@@ -325,61 +336,15 @@ export class Worker {
     return traced.execution;
   }
 
-  /**
-   * Long executions and the broker's consumer timeout (30 min by default on
-   * RabbitMQ): an execution still running after `leaseAfterMs` sends a heartbeat
-   * (the coordinator records a lease), is acknowledged early, and renews its
-   * lease every third of `leaseMs` until it ends. A heartbeat that cannot be
-   * published (the broker is busy or reconnecting) is tried again after a
-   * backoff ({@link heartbeatRetryDelayMs}), the first one too: the dispatch is
-   * acknowledged as soon as a lease is held. If the worker dies meanwhile, the
-   * lease expires and the coordinator dispatches the node again (at-least-once,
-   * as for a redelivery).
-   */
-  private holdLease(delivery: Delivery<DispatchMessage>, log: Logger, execution: Execution): Lease {
-    const after = this.options.leaseAfterMs ?? (this.options.transport.durable ? DEFAULT_LEASE_AFTER_MS : undefined);
-    if (after === undefined) return NO_LEASE;
-    const state = { acked: false, release: () => undefined as void };
-    const leaseMs = this.options.leaseMs ?? DEFAULT_LEASE_MS;
-    const renewEveryMs = Math.max(1, Math.floor(leaseMs / 3));
-    const message = delivery.body;
-    const heartbeat = (): Promise<void> => {
-      const base = { type: 'task.heartbeat' as const, runId: message.runId, node: message.node, attempt: message.attempt, worker: this.id, leaseMs };
-      return this.options.transport.signal([message.activation === undefined ? base : { ...base, activation: message.activation }]);
-    };
-    const clock = this.clock;
-    let timer: unknown;
-    let released = false;
-    let failures = 0;
-    const beat = (): void => {
-      heartbeat().then(
-        () => {
-          failures = 0;
-          if (released) return;
-          if (!state.acked) {
-            delivery.ack();
-            state.acked = true;
-            execution.leased = true;
-            this.settleDuplicates(execution, true);
-            log.info({ leaseMs }, 'long execution: acknowledged early, holding a lease');
-          }
-          timer = clock.setTimeout(beat, renewEveryMs);
-        },
-        (error: unknown) => {
-          if (released) return;
-          const retryInMs = heartbeatRetryDelayMs(failures++, renewEveryMs);
-          const what = state.acked ? 'lease renewal failed' : 'could not take a lease; the dispatch stays unacknowledged';
-          log.warn({ error: (error as Error).message, retryInMs }, `${what}; trying again in ${retryInMs} ms`);
-          timer = clock.setTimeout(beat, retryInMs);
-        },
-      );
-    };
-    timer = clock.setTimeout(beat, after);
-    state.release = () => {
-      released = true;
-      clock.clearTimeout(timer);
-    };
-    return state;
+
+  /** Holds a lease on a long execution (see `worker/lease.ts`), when leases are on. */
+  private lease(delivery: Delivery<DispatchMessage>, log: Logger, execution: Execution): Lease {
+    if (this.leaseAfterMs === undefined) return NO_LEASE;
+    return holdLease(this.leaseSettings, this.leaseAfterMs, delivery.body, log, () => {
+      delivery.ack();
+      execution.leased = true;
+      this.settleDuplicates(execution, true);
+    });
   }
 
   /** Waits for a task's code to return, unless close() gives up on it after the grace time. */
@@ -423,16 +388,10 @@ export class Worker {
         this.abandon.abort();
         await all;
       }
+      await this.heartbeat?.stop();
       this.logger.info({}, 'worker stopped');
     })();
     return this.closing;
   }
 }
 
-/**
- * The delay before heartbeat retry number `failures + 1`: 500 ms doubling,
- * never more than the renewal interval (so that a lease is not lost to backoff).
- */
-export function heartbeatRetryDelayMs(failures: number, renewEveryMs: number): number {
-  return Math.max(1, Math.min(renewEveryMs, 500 * 2 ** Math.min(failures, 10)));
-}

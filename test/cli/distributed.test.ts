@@ -69,6 +69,18 @@ describe.skipIf(servicesSkipped())('the CLI on a distributed run', () => {
     expect((await tw(['tasks'])).stdout).toContain('mult');
   });
 
+  it('lists the worker subprocess from PostgreSQL (taskwire workers), and the catalog names it for each of its tasks', async () => {
+    const workers = json<{ id: string; pid: number; tasks: string[]; running: unknown[]; stale: boolean }[]>(await tw(['workers', '--json']));
+    expect(workers).toEqual([expect.objectContaining({ pid: worker?.pid, tasks: ['add', 'mult'], running: [], stale: false })]);
+    const id = workers[0]?.id ?? '';
+    expect((await tw(['workers'])).stdout).toMatch(new RegExp(`^WORKER.*\\n${id}\\s`));
+    const tasks = json<{ name: string; workers: string[] }[]>(await tw(['tasks', '--json']));
+    expect(tasks.map((t) => [t.name, t.workers])).toEqual([
+      ['add', [id]],
+      ['mult', [id]],
+    ]);
+  });
+
   it('changes the run from the terminal: a node added by task name runs on the workers', async () => {
     const added = await tw(['add', runId, 'mult2', '--task', 'mult', '--bound', '{"y": 10}', '--source', 'add']);
     expect(added.code, added.stderr).toBe(0);

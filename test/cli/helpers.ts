@@ -121,3 +121,22 @@ export const IMPORT_API = (names: string): string => `import { ${names} } from $
 export function json<T = unknown>(result: Result): T {
   return JSON.parse(result.stdout) as T;
 }
+
+/**
+ * A flow file in `sandboxed` whose task `gate` runs until the file `open` exists there
+ * (or 60 s, or its execution is aborted): the test decides when it ends.
+ */
+export function gatedFlow(sandboxed: Sandbox): string {
+  return sandboxed.write(
+    'gated.ts',
+    `${IMPORT_API('flow, task')}
+import { existsSync } from 'node:fs';
+export const gate = task('gate', { provides: 'x', apply: async (_: object, { signal }: { signal: AbortSignal }) => {
+  for (let i = 0; i < 600 && !signal.aborted && !existsSync(${JSON.stringify(`${sandboxed.dir}/open`)}); i++) await new Promise((r) => setTimeout(r, 100));
+  return 1;
+} });
+export const after = task('after', { requires: ['x'], apply: ({ x }: { x: number }) => x + 1 });
+export default flow('gated').link(gate.s(), after.s());
+`,
+  );
+}

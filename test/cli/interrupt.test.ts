@@ -5,29 +5,10 @@
  * second SIGINT exits at once. Subprocesses on a SQLite file.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IMPORT_API, json, sandbox, type Sandbox } from './helpers.js';
+import { gatedFlow, json, sandbox, type Sandbox } from './helpers.js';
 
 let box: Sandbox;
 let file: string;
-
-/**
- * A flow file in `box` whose task `gate` runs until the file `open` exists in `box`
- * (or 60 s, or its execution is aborted): the test decides when it ends.
- */
-function gatedFlow(sandboxed: Sandbox): string {
-  return sandboxed.write(
-    'gated.ts',
-    `${IMPORT_API('flow, task')}
-import { existsSync } from 'node:fs';
-export const gate = task('gate', { provides: 'x', apply: async (_: object, { signal }: { signal: AbortSignal }) => {
-  for (let i = 0; i < 600 && !signal.aborted && !existsSync(${JSON.stringify(`${sandboxed.dir}/open`)}); i++) await new Promise((r) => setTimeout(r, 100));
-  return 1;
-} });
-export const after = task('after', { requires: ['x'], apply: ({ x }: { x: number }) => x + 1 });
-export default flow('gated').link(gate.s(), after.s());
-`,
-  );
-}
 
 beforeAll(() => {
   box = sandbox();

@@ -11,7 +11,7 @@
  * simulated locks (fencing its commits) and outbox claims by shard.
  */
 import { StoreError } from '../../src/errors.js';
-import type { CommitResult, EventListener, Fence, OutboxItem, Page, PruneFilter, RunFilter, RunSummary, StepCommit, Store, StoreLock, TaskInfo } from '../../src/store/port.js';
+import type { CommitResult, EventListener, Fence, OutboxItem, Page, PruneFilter, RunFilter, RunSummary, StepCommit, Store, StoreLock, TaskInfo, WorkerBeat, WorkerFilter } from '../../src/store/port.js';
 import type { HistoryEntry } from '../../src/engine/events.js';
 import type { ActivationState, RunState } from '../../src/engine/state.js';
 import type { StoreWatch } from './election.js';
@@ -194,6 +194,18 @@ export class SimStore implements Store {
 
   tasks(): Promise<TaskInfo[]> {
     return this.call('tasks', () => this.inner.tasks());
+  }
+
+  beatWorker(beat: WorkerBeat): Promise<void> {
+    return this.call('beatWorker', () => this.inner.beatWorker(beat));
+  }
+
+  listWorkers(filter?: WorkerFilter): Promise<WorkerBeat[]> {
+    return this.call('listWorkers', () => this.inner.listWorkers(filter));
+  }
+
+  removeWorker(id: string): Promise<void> {
+    return this.call('removeWorker', () => this.inner.removeWorker(id));
   }
 
   async close(): Promise<void> {

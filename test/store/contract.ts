@@ -9,7 +9,7 @@ import type { EngineEvent, LiveRun, NodeState, RunHeader, RunState, RunStatus } 
 import type { FlowDefinition, NodeDefinition } from '../../src/model/definition.js';
 import { shardOf } from '../../src/model/shard.js';
 import { stepCommit } from '../../src/store/step-commit.js';
-import type { OutboxItem, StepCommit, Store, TaskInfo } from '../../src/store/port.js';
+import type { OutboxItem, StepCommit, Store, TaskInfo, WorkerBeat } from '../../src/store/port.js';
 import { pruneContract } from './prune-contract.js';
 
 /** Makes a fresh, empty store for one test, and what removes it afterwards. */
@@ -468,6 +468,33 @@ export function storeContract(name: string, factory: StoreFactory): void {
       await store.registerTasks([info('mult'), info('add')]);
       await store.registerTasks([info('add', 'gpu')]);
       expect(await store.tasks()).toEqual([info('add', 'gpu'), info('mult')]);
+    });
+
+    it('keeps workers\' heartbeat rows: a beat replaces the row, listed by id, filtered by age, removed', async () => {
+      const beat = (id: string, beatAt: number, running: WorkerBeat['running'] = []): WorkerBeat => ({
+        id,
+        host: 'h',
+        pid: 7,
+        version: '1.2.3',
+        tasks: ['add', 'mult'],
+        queues: ['default'],
+        concurrency: 4,
+        heartbeatMs: 5_000,
+        running,
+        startedAt: 1_000,
+        beatAt,
+      });
+      expect(await store.listWorkers()).toEqual([]);
+      await store.beatWorker(beat('w2', 2_000));
+      await store.beatWorker(beat('w1', 2_000));
+      const busy = beat('w1', 9_000, [{ runId: 'r1', node: 'a', attempt: 2, since: 8_500 }]);
+      await store.beatWorker(busy);
+      expect(await store.listWorkers()).toEqual([busy, beat('w2', 2_000)]);
+      expect(await store.listWorkers({ aliveWithinMs: 1_000, now: 10_000 })).toEqual([busy]);
+      expect(await store.listWorkers({ aliveWithinMs: 8_000, now: 10_000 })).toEqual([busy, beat('w2', 2_000)]);
+      await store.removeWorker('w1');
+      await store.removeWorker('w1');
+      expect(await store.listWorkers()).toEqual([beat('w2', 2_000)]);
     });
 
         it('gives undefined for an unknown run, and closes idempotently', async () => {

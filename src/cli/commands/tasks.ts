@@ -10,7 +10,7 @@ import { clientOptions, withClient, type ClientFlags } from '../session.js';
 
 /** Registers `tasks`. */
 export function tasksCommand(program: Command): void {
-  clientOptions(program.command('tasks').description('list the task catalog: the tasks workers have registered, with their inputs and policies')).action(
+  clientOptions(program.command('tasks').description('list the task catalog: the tasks workers have registered, with their inputs, policies and how many live workers have each')).action(
     async (flags: ClientFlags) => {
       const tasks = await withClient(flags, (client) => client.tasks());
       if (flags.json === true) return printJson(tasks);
@@ -25,8 +25,9 @@ export function tasksCommand(program: Command): void {
         String(t.retry.limit),
         t.timeoutMs === 0 ? '-' : `${t.timeoutMs}ms`,
         t.rollback ? 'yes' : 'no',
+        String(t.workers.length),
       ]);
-      for (const line of table([['TASK', 'REQUIRES', 'OPTIONAL', 'PROVIDES', 'QUEUE', 'RETRIES', 'TIMEOUT', 'ROLLBACK'], ...rows])) out(line);
+      for (const line of table([['TASK', 'REQUIRES', 'OPTIONAL', 'PROVIDES', 'QUEUE', 'RETRIES', 'TIMEOUT', 'ROLLBACK', 'WORKERS'], ...rows])) out(line);
     },
   );
 }

@@ -24,7 +24,7 @@ import type { HistoryEntry } from '../../engine/events.js';
 import type { ActivationState, NodeState, RunHeader, RunState } from '../../engine/state.js';
 import { attachBacklogs, attachHeld, nodeRow } from '../backlog.js';
 import { pruneCriteria } from '../prune.js';
-import { claimsOnlyShard, FINAL_STATUSES, type BacklogRow, type CommitResult, type EventListener, type HeldRow, type OutboxItem, type Page, type PruneFilter, type RunFilter, type RunSummary, type Store, type StepCommit, type TaskInfo } from '../port.js';
+import { claimsOnlyShard, FINAL_STATUSES, oldestBeat, type BacklogRow, type CommitResult, type EventListener, type HeldRow, type OutboxItem, type Page, type PruneFilter, type RunFilter, type RunSummary, type Store, type StepCommit, type TaskInfo, type WorkerBeat, type WorkerFilter } from '../port.js';
 
 interface StoredRun {
   header: RunHeader;
@@ -67,6 +67,8 @@ export class MemoryStore implements Store {
   private readonly runs = new Map<string, StoredRun>();
   private readonly outbox = new Map<string, OutboxItem>();
   private readonly catalog = new Map<string, TaskInfo>();
+  /** Workers' heartbeat rows, by id (deep copies: a beat holds arrays). */
+  private readonly workers = new Map<string, WorkerBeat>();
 
   /** @inheritdoc */
   async commit(commits: StepCommit[]): Promise<CommitResult> {
@@ -248,6 +250,22 @@ export class MemoryStore implements Store {
   /** @inheritdoc */
   async tasks(): Promise<TaskInfo[]> {
     return [...this.catalog.values()].sort((a, b) => (a.name < b.name ? -1 : 1)).map(copy);
+  }
+
+  /** @inheritdoc */
+  async beatWorker(beat: WorkerBeat): Promise<void> {
+    this.workers.set(beat.id, structuredClone(beat));
+  }
+
+  /** @inheritdoc */
+  async listWorkers(filter?: WorkerFilter): Promise<WorkerBeat[]> {
+    const oldest = oldestBeat(filter);
+    return [...this.workers.values()].filter((w) => w.beatAt >= oldest).sort((a, b) => (a.id < b.id ? -1 : 1)).map((w) => structuredClone(w));
+  }
+
+  /** @inheritdoc */
+  async removeWorker(id: string): Promise<void> {
+    this.workers.delete(id);
   }
 
   /** @inheritdoc */

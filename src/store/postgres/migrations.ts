@@ -15,6 +15,7 @@ import { MIGRATION_0005_BACKLOG } from './migrations/0005_backlog.js';
 import { MIGRATION_0006_SHARDS } from './migrations/0006_shards.js';
 import { MIGRATION_0007_RUN_SEQ } from './migrations/0007_run_seq.js';
 import { MIGRATION_0008_HELD } from './migrations/0008_held.js';
+import { MIGRATION_0009_WORKERS } from './migrations/0009_workers.js';
 import { DEFAULT_SCHEMA, quoteSchema } from './schema-name.js';
 import { checkShardCount, readShardsSql } from './shard-count.js';
 
@@ -43,6 +44,7 @@ export const MIGRATIONS: readonly Migration[] = [
   MIGRATION_0006_SHARDS,
   MIGRATION_0007_RUN_SEQ,
   MIGRATION_0008_HELD,
+  MIGRATION_0009_WORKERS,
 ];
 
 /** The SQL text of `migration` for `schema` (already quoted). */

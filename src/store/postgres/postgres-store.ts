@@ -12,7 +12,8 @@ import type { HistoryEntry } from '../../engine/events.js';
 import type { ActivationState, RunState } from '../../engine/state.js';
 import { ClosedError, ConfigError, FencedError, StoreError } from '../../errors.js';
 import { listenerOf } from '../listener.js';
-import type { CommitResult, EventListener, Fence, OutboxItem, Page, PruneFilter, RunFilter, RunSummary, Store, StepCommit, StoreLock, TaskInfo } from '../port.js';
+import type { CommitResult, EventListener, Fence, OutboxItem, Page, PruneFilter, RunFilter, RunSummary, Store, StepCommit, StoreLock, TaskInfo, WorkerBeat, WorkerFilter } from '../port.js';
+import { oldestBeat } from '../port.js';
 import { ACTIVATION_ROW, HISTORY_ROW, readRow, readStatus } from '../row-check.js';
 import { AdvisoryLocks, systemTimers, type LockCheck, type Timers } from './lock.js';
 import { migrateSchema } from './migrations.js';
@@ -245,6 +246,24 @@ export class PostgresStore implements Store {
   async tasks(): Promise<TaskInfo[]> {
     this.check();
     return (await query<{ data: unknown }>(this.pool, this.q.tasks, [])).map((row) => row.data as TaskInfo);
+  }
+
+  /** @inheritdoc */
+  async beatWorker(beat: WorkerBeat): Promise<void> {
+    this.check();
+    await query(this.pool, this.q.beatWorker, [beat.id, beat.beatAt, JSON.stringify(beat)]);
+  }
+
+  /** @inheritdoc */
+  async listWorkers(filter?: WorkerFilter): Promise<WorkerBeat[]> {
+    this.check();
+    return (await query<{ data: unknown }>(this.pool, this.q.listWorkers, [oldestBeat(filter)])).map((row) => row.data as WorkerBeat);
+  }
+
+  /** @inheritdoc */
+  async removeWorker(id: string): Promise<void> {
+    this.check();
+    await query(this.pool, this.q.removeWorker, [id]);
   }
 
   /**

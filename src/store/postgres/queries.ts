@@ -21,6 +21,7 @@ import { bumpEpoch, readEpochs } from './sql/leader-epochs.js';
 import { listeners } from './sql/listeners.js';
 import { tasks } from './sql/tasks.js';
 import { upsertTasks } from './sql/upsert-tasks.js';
+import { beatWorker, listWorkers, removeWorker } from './sql/workers.js';
 
 const BUILDERS = {
   commit,
@@ -42,6 +43,9 @@ const BUILDERS = {
   readEpochs,
   heartbeat,
   leave,
+  beatWorker,
+  listWorkers,
+  removeWorker,
 } satisfies Record<string, (schema: string) => string>;
 
 /** A named statement: `name` identifies the prepared statement on each connection. */

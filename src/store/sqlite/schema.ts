@@ -178,6 +178,14 @@ export const MIGRATIONS: readonly string[] = [
   `
   DROP INDEX nodes_by_run;
   `,
+  // 10: workers' heartbeat rows (`taskwire workers`, the task catalog's live workers)
+  `
+  CREATE TABLE workers (
+    id      TEXT    PRIMARY KEY,
+    beat_at INTEGER NOT NULL,
+    data    TEXT    NOT NULL
+  ) STRICT, WITHOUT ROWID;
+  `,
 ];
 
 /** The schema version this code writes: the number of {@link MIGRATIONS}. */

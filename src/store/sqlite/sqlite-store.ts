@@ -21,7 +21,7 @@ import type { HistoryEntry } from '../../engine/events.js';
 import type { ActivationState, RunState } from '../../engine/state.js';
 import { ClosedError, ConfigError } from '../../errors.js';
 import { attachBacklogs, attachHeld } from '../backlog.js';
-import { claimsOnlyShard, notFinalSql, type CommitResult, type EventListener, type OutboxItem, type Page, type PruneFilter, type RunFilter, type RunSummary, type Store, type StepCommit, type TaskInfo } from '../port.js';
+import { claimsOnlyShard, notFinalSql, oldestBeat, type CommitResult, type EventListener, type OutboxItem, type Page, type PruneFilter, type RunFilter, type RunSummary, type Store, type StepCommit, type TaskInfo, type WorkerBeat, type WorkerFilter } from '../port.js';
 import { listenerOf } from '../listener.js';
 import { ACTIVATION_ROW, BACKLOG_ROW, HELD_ROW, HISTORY_ENTRIES_ROW, readHeader, readRow, readStatus, type HeaderColumns } from '../row-check.js';
 import { BulkInsert } from './bulk-insert.js';
@@ -30,6 +30,7 @@ import { loadedNodes, nodeDefsText, nodeStateText, type NodeStateRow } from './n
 import { pruneCriteria, type PruneCriteria } from '../prune.js';
 import { sqlitePrune } from './prune.js';
 import { checkDatabaseFile, migrate, openError } from './schema.js';
+import { WorkerRows } from './worker-rows.js';
 
 /** Options of {@link openSqliteStore}. */
 export interface SqliteStoreOptions {
@@ -148,6 +149,7 @@ export class SqliteStore implements Store {
   readonly path: string;
   private readonly db: Database.Database;
   private readonly sql: ReturnType<typeof prepare>;
+  private readonly workers: WorkerRows;
   /** listRuns statements by filter shape (flow or not, number of statuses). */
   private readonly listStatements = new Map<string, Database.Statement<(string | number)[], SummaryRow>>();
   private readonly commitBatch: (commits: StepCommit[]) => string[];
@@ -172,6 +174,7 @@ export class SqliteStore implements Store {
       migrate(this.db);
       this.sql = prepare(this.db);
       this.pruneBatch = sqlitePrune(this.db);
+      this.workers = new WorkerRows(this.db);
     } catch (error) {
       this.db.close();
       throw openError(error, path);
@@ -392,6 +395,24 @@ export class SqliteStore implements Store {
   async tasks(): Promise<TaskInfo[]> {
     this.assertOpen();
     return this.sql.tasks.all().map((r) => JSON.parse(r.data) as TaskInfo);
+  }
+
+  /** @inheritdoc */
+  async beatWorker(beat: WorkerBeat): Promise<void> {
+    this.assertOpen();
+    this.workers.beat(beat);
+  }
+
+  /** @inheritdoc */
+  async listWorkers(filter?: WorkerFilter): Promise<WorkerBeat[]> {
+    this.assertOpen();
+    return this.workers.list(oldestBeat(filter));
+  }
+
+  /** @inheritdoc */
+  async removeWorker(id: string): Promise<void> {
+    this.assertOpen();
+    this.workers.remove(id);
   }
 
   /** @inheritdoc */
