@@ -10,6 +10,7 @@ import { openPostgresStore } from '../../src/store/postgres/index.js';
 import { connectAmqp } from '../../src/transport/amqp/index.js';
 import { startedRun } from '../store/commits.js';
 import { adminPool, dropSchema, endAdminPool, schemaName } from '../store/postgres-admin.js';
+import { queueExists as queueOnConnection } from '../support/amqp-queues.js';
 import { requirePostgres, requireRabbit, servicesSkipped } from '../support/services.js';
 import { taskwire } from './helpers.js';
 
@@ -24,15 +25,7 @@ async function queueExists(url: string, queue: string): Promise<boolean> {
   raw.on('error', () => undefined);
   try {
     await raw.onConnect(10_000);
-    const channel = await raw.acquire();
-    try {
-      await channel.queueDeclare({ queue, passive: true });
-      return true;
-    } catch {
-      return false;
-    } finally {
-      if (channel.active) await channel.close();
-    }
+    return await queueOnConnection(raw, queue);
   } finally {
     await raw.close();
   }

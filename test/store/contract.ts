@@ -3,17 +3,17 @@
  * states produced by the real engine. Run it from an adapter's test file:
  * `storeContract('sqlite', async () => ({ store, cleanup }))`.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createRun, emptyOutput, liveRun, runHeader, step } from '../../src/engine/index.js';
 import type { EngineEvent, LiveRun, NodeState, RunHeader, RunState, RunStatus } from '../../src/engine/index.js';
 import type { FlowDefinition, NodeDefinition } from '../../src/model/definition.js';
 import { shardOf } from '../../src/model/shard.js';
 import { stepCommit } from '../../src/store/step-commit.js';
 import type { OutboxItem, StepCommit, Store, TaskInfo, WorkerBeat } from '../../src/store/port.js';
+import { freshStore, type StoreFactory } from './fresh-store.js';
 import { pruneContract } from './prune-contract.js';
 
-/** Makes a fresh, empty store for one test, and what removes it afterwards. */
-export type StoreFactory = () => Promise<{ store: Store; cleanup(): Promise<void> }>;
+export type { StoreFactory } from './fresh-store.js';
 
 const RETRY = { limit: 0, initialDelayMs: 1000, factor: 2, maxDelayMs: 60000, jitter: 0.2 };
 const EVENT = 'order.placed';
@@ -109,15 +109,7 @@ function outboxItem(id: string, runId: string, dueAt: number): OutboxItem {
 export function storeContract(name: string, factory: StoreFactory): void {
   describe(`store contract: ${name}`, () => {
     let store: Store;
-    let cleanup: () => Promise<void>;
-
-    beforeEach(async () => {
-      ({ store, cleanup } = await factory());
-    });
-    afterEach(async () => {
-      await store.close();
-      await cleanup();
-    });
+    freshStore(factory, (made) => (store = made));
 
     it('creates a run and loads it back equal', async () => {
       const s = new Scenario('r1');

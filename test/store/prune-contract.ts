@@ -2,12 +2,12 @@
  * The store contract of {@link Store.pruneRuns} (retention), part of
  * `storeContract`: every adapter deletes the same runs and all their rows.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RunStatus } from '../../src/engine/index.js';
 import type { StepCommit, Store } from '../../src/store/port.js';
 import { startedRun } from './commits.js';
+import { freshStore, type StoreFactory } from './fresh-store.js';
 
-type StoreFactory = () => Promise<{ store: Store; cleanup(): Promise<void> }>;
 
 /**
  * A started one-node run, then a commit that leaves it in `status` at
@@ -35,15 +35,7 @@ function runWithRows(id: string, status: RunStatus, updatedAt: number): StepComm
 export function pruneContract(factory: StoreFactory): void {
   describe('pruneRuns', () => {
     let store: Store;
-    let cleanup: () => Promise<void>;
-
-    beforeEach(async () => {
-      ({ store, cleanup } = await factory());
-    });
-    afterEach(async () => {
-      await store.close();
-      await cleanup();
-    });
+    freshStore(factory, (made) => (store = made));
 
     async function add(id: string, status: RunStatus, updatedAt: number): Promise<void> {
       for (const commit of runWithRows(id, status, updatedAt)) expect(await store.commit([commit])).toEqual({ conflicts: [] });

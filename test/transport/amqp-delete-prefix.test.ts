@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { Connection } from 'rabbitmq-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectAmqp, deleteAmqpPrefix } from '../../src/transport/amqp/index.js';
+import { queueExists } from '../support/amqp-queues.js';
 import { requireRabbit, servicesSkipped } from '../support/services.js';
 
 describe.skipIf(servicesSkipped())('deleteAmqpPrefix', () => {
@@ -24,18 +25,7 @@ describe.skipIf(servicesSkipped())('deleteAmqpPrefix', () => {
     await raw.close();
   });
 
-  /** Whether a queue exists (a passive declare on a channel of its own). */
-  async function exists(queue: string): Promise<boolean> {
-    const channel = await raw.acquire();
-    try {
-      await channel.queueDeclare({ queue, passive: true });
-      return true;
-    } catch {
-      return false;
-    } finally {
-      if (channel.active) await channel.close();
-    }
-  }
+  const exists = (queue: string): Promise<boolean> => queueExists(raw, queue);
 
   it("deletes every shard's signal and request queues, the dead letters and the work queues", async () => {
     const prefix = `twdel-${randomUUID().slice(0, 8)}`;
