@@ -103,7 +103,7 @@ describe('reading runs', () => {
   it('tasks lists the catalog the embedded run registered', async () => {
     const result = await box.tw(['tasks']);
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/^add\s+x,y\s+-\s+add\s+default\s+0\s+-\s+no$/m);
+    expect(result.stdout).toMatch(/^add\s+x,y\s+-\s+add\s+default\s+0\s+-\s+no\s+0$/m); // WORKERS 0: the run's process has exited
     expect(result.stdout).toMatch(/^mult\s+add,y\s/m);
     expect(json<{ name: string }[]>(await box.tw(['tasks', '--json'])).map((t) => t.name)).toEqual(['add', 'mult']);
   });
