@@ -69,7 +69,7 @@ export class Coordinator {
   private readonly retention: RetentionSweeper | undefined;
   /** Held until {@link Coordinator.resume} when it is to be called. */
   private readonly poller: OutboxPoller;
-  /** The runs it created, kept only when `options.carries` limits what the poller carries out. */
+  /** The runs it created that `options.carries` refuses (so that the poller carries them all the same). */
   private readonly created: Set<string> | undefined;
   private closed = false;
   private closing: Promise<void> | undefined;
@@ -253,7 +253,8 @@ export class Coordinator {
   async create(live: LiveRun): Promise<void> {
     // Through the queue like any event: runs started together are created in one
     // store transaction and their first dispatches published together.
-    this.created?.add(live.state.id);
+    // Recorded only when the poller would otherwise leave it (a long-lived process that carries every run keeps no set).
+    if (this.options.carries?.(live.state.id) === false) this.created?.add(live.state.id);
     const pristine = copyRun(live.state);
     await new Promise<StepReport>((resolve, reject) => {
       this.enqueue({ runId: live.state.id, event: { type: 'start' }, create: live, pristine, resolve, reject, conflicts: 0, storeRetries: 0 });
