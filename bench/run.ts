@@ -299,14 +299,14 @@ function workerMetricsDelta(before: Record<string, number>, after: Record<string
   if (Object.keys(after).length === 0) return undefined;
   const d = (name: string): number => ((after[name] ?? 0) - (before[name] ?? 0)) / runs;
   const commits = d('taskwire_store_commit_duration_seconds_count');
-  const dispatched = d('taskwire_dispatch_latency_seconds_count');
+  const dispatched = d('taskwire_queue_wait_seconds_count');
   const executed = d('taskwire_task_duration_seconds_count');
   return {
     tasks_started: r1(d('taskwire_tasks_started_total')),
     steps: r1(d('taskwire_engine_steps_total')),
     commits: r1(commits),
     commit_ms_mean: commits > 0 ? r3((d('taskwire_store_commit_duration_seconds_sum') / commits) * 1000) : 0,
-    dispatch_latency_ms_mean: dispatched > 0 ? r3((d('taskwire_dispatch_latency_seconds_sum') / dispatched) * 1000) : 0,
+    queue_wait_ms_mean: dispatched > 0 ? r3((d('taskwire_queue_wait_seconds_sum') / dispatched) * 1000) : 0,
     task_ms_mean: executed > 0 ? r3((d('taskwire_task_duration_seconds_sum') / executed) * 1000) : 0,
     worker_cpu_s: r3(d('process_cpu_seconds_total')),
   };

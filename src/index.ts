@@ -20,7 +20,7 @@ export { Client, type CatalogTask, type NotifyOptions, type StartOptions } from 
 export { RunHandle, type AddOptions, type ChangeOptions, type WaitOptions } from './client/run-handle.js';
 export type { LinkTarget, NodeRef, Replacement, RunChange } from './client/run-changes.js';
 export { RunFailedError } from './client/run-failed.js';
-export type { RunSnapshot, NodeSnapshot, ActivationCounts } from './client/snapshot.js';
+export type { RunSnapshot, NodeSnapshot, NodeViewStatus, ActivationCounts } from './client/snapshot.js';
 export type { StepReport } from './coordinator/options.js';
 export { connect, type ConnectOptions } from './runtime/connect.js';
 export type { RetentionOptions } from './coordinator/retention.js';

@@ -10,6 +10,7 @@ import type { HistoryEntry } from '../engine/events.js';
 import { progressLine } from './print.js';
 
 const STATE_OF: Readonly<Record<string, string>> = {
+  'node.queued': 'queued',
   'node.started': 'running',
   'node.succeeded': 'succeeded',
   'node.failed': 'failed',
@@ -22,7 +23,7 @@ const STATE_OF: Readonly<Record<string, string>> = {
 const KEPT = new Set(['node.failed', 'node.retrying', 'rollback.succeeded', 'rollback.failed']);
 
 const FINISHED = new Set(['succeeded', 'failed', 'skipped', 'cancelled']);
-const ORDER = ['succeeded', 'running', 'retrying', 'waiting', 'listening', 'failed', 'skipped', 'cancelled'];
+const ORDER = ['succeeded', 'running', 'queued', 'retrying', 'waiting', 'listening', 'failed', 'skipped', 'cancelled'];
 
 /** `[#####.....] 5/10`: a bar of `done` out of `total`. */
 export function bar(done: number, total: number, width = 20): string {

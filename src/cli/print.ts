@@ -8,7 +8,7 @@ import type { HistoryEntry } from '../engine/events.js';
 import type { UndoStatus } from '../engine/state.js';
 import type { Failure } from '../model/failure.js';
 
-const PROGRESS = new Set(['node.started', 'node.succeeded', 'node.failed', 'node.retrying', 'node.skipped', 'node.cancelled', 'rollback.succeeded', 'rollback.failed']);
+const PROGRESS = new Set(['node.queued', 'node.started', 'node.succeeded', 'node.failed', 'node.retrying', 'node.skipped', 'node.cancelled', 'rollback.succeeded', 'rollback.failed']);
 
 /** Writes a line to standard output. */
 export function out(line: string): void {
@@ -73,9 +73,24 @@ export function elapsed(startedAt: number | undefined, finishedAt: number | unde
   return running ? `${duration(now - startedAt)}+` : '';
 }
 
-/** How long a node's last attempt took (or has been running, with `+`). */
-export function nodeDuration(node: NodeSnapshot, now = Date.now()): string {
-  return node.status === 'skipped' ? '' : elapsed(node.startedAt, node.finishedAt, node.status === 'running', now);
+/** An execution's times: when it was queued, started by a worker and finished (epoch ms), and its view status. */
+interface Timed {
+  status: string;
+  queuedAt?: number;
+  startedAt?: number;
+  finishedAt?: number;
+}
+
+/**
+ * How long an execution (a node's last attempt, an activation) waited in the
+ * queue and then ran: `queued 1.4s, ran 400ms`; a `+` on the time still going.
+ * Empty parts are left out (a skipped node has neither).
+ */
+export function timings(view: Timed, now = Date.now()): string {
+  const { status, queuedAt, startedAt, finishedAt } = view;
+  const queued = status === 'queued' ? elapsed(queuedAt, undefined, true, now) : elapsed(queuedAt, startedAt, false, now);
+  const ran = elapsed(startedAt, finishedAt, status === 'running', now);
+  return [queued === '' ? '' : `queued ${queued}`, ran === '' ? '' : `ran ${ran}`].filter((s) => s !== '').join(', ');
 }
 
 /** The outcome of a node or an activation: `= result` or `error: message (CODE)`, then its rollback state. */
@@ -139,15 +154,15 @@ export function printRunEnd(run: RunSnapshot, results: boolean): void {
 
 /** A persistent listener's activation counts: `activations 12 (2 failed, 1 running)`. */
 function activationsText(counts: ActivationCounts): string {
-  const others = (['failed', 'running', 'retrying'] as const).filter((status) => counts[status] > 0);
-  const total = counts.succeeded + counts.failed + counts.running + counts.retrying;
+  const others = (['failed', 'queued', 'running', 'retrying'] as const).filter((status) => counts[status] > 0);
+  const total = counts.succeeded + counts.failed + counts.queued + counts.running + counts.retrying;
   return `activations ${total}${others.length === 0 ? '' : ` (${others.map((status) => `${counts[status]} ${status}`).join(', ')})`}`;
 }
 
 function printNodes(nodes: NodeSnapshot[]): void {
   const rows = nodes.map((node) => {
     const kind = node.kind === 'event' ? ' (event)' : node.persistent ? ' (persistent)' : '';
-    return [`  ${node.id}${kind}`, node.status, node.activations === undefined ? `attempts ${node.attempt}` : activationsText(node.activations), nodeDuration(node), [outcomeText(node), waitingText(node)].filter((s) => s !== '').join(' ')];
+    return [`  ${node.id}${kind}`, node.status, node.activations === undefined ? `attempts ${node.attempt}` : activationsText(node.activations), timings(node), [outcomeText(node), waitingText(node)].filter((s) => s !== '').join(' ')];
   });
   for (const line of table(rows)) out(line);
 }

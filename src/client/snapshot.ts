@@ -4,9 +4,16 @@
  * @packageDocumentation
  */
 import { decodeValue } from '../codec/value.js';
-import { inspectRun, type RunState, type NodeStatus, type UndoStatus, type WaitingInfo } from '../engine/index.js';
+import { inspectRun, isQueued, type RunState, type NodeStatus, type UndoStatus, type WaitingInfo } from '../engine/index.js';
 import type { Failure } from '../model/failure.js';
 import type { RunSummary } from '../store/port.js';
+
+/**
+ * A node's state as views show it: the engine's {@link NodeStatus}, with
+ * `running` split in two: `queued` (dispatched, no worker has reported
+ * starting it) and `running` (a worker is executing it).
+ */
+export type NodeViewStatus = NodeStatus | 'queued';
 
 /** One node of a {@link RunSnapshot}. */
 export interface NodeSnapshot {
@@ -16,8 +23,8 @@ export interface NodeSnapshot {
   kind: 'task' | 'event';
   /** Task or event name. */
   name: string;
-  /** Node state. */
-  status: NodeStatus;
+  /** Node state (`queued` apart from `running`). */
+  status: NodeViewStatus;
   /** Attempts made so far. */
   attempt: number;
   /** Whether the node is a persistent listener. */
@@ -30,7 +37,12 @@ export interface NodeSnapshot {
   undo?: UndoStatus;
   /** Failure of the rollback. */
   undoError?: Failure;
-  /** When the current attempt started (epoch ms). */
+  /** When the current attempt was dispatched (epoch ms). */
+  queuedAt?: number;
+  /**
+   * When a worker started the current attempt (epoch ms); unset while queued.
+   * `startedAt - queuedAt` is its time in the queue, `finishedAt - startedAt` its run time.
+   */
   startedAt?: number;
   /** When the node finished (epoch ms). */
   finishedAt?: number;
@@ -52,6 +64,8 @@ export interface ActivationCounts {
   succeeded: number;
   /** Activations that failed after their retries (until retried by hand). */
   failed: number;
+  /** Activations dispatched, their start not reported yet. */
+  queued: number;
   /** Activations executing. */
   running: number;
   /** Activations waiting for a scheduled retry. */
@@ -70,14 +84,14 @@ export interface RunSnapshot extends RunSummary {
 function activationCounts(run: RunState): Map<string, ActivationCounts> {
   const counts = new Map<string, ActivationCounts>();
   for (const node of run.nodes.values()) {
-    if (node.def.kind === 'task' && node.def.persistent) counts.set(node.def.id, { succeeded: (node.emitted ?? 0) + (node.held?.length ?? 0), failed: 0, running: 0, retrying: 0 });
+    if (node.def.kind === 'task' && node.def.persistent) counts.set(node.def.id, { succeeded: (node.emitted ?? 0) + (node.held?.length ?? 0), failed: 0, queued: 0, running: 0, retrying: 0 });
   }
   // The run keeps its live and failed activations (and, under policy rollback, succeeded ones: counted above).
   for (const activation of run.activations.values()) {
     const status = activation.status;
     if (status === 'succeeded' || status === 'cancelled') continue;
     const node = counts.get(activation.node);
-    if (node !== undefined) node[status]++;
+    if (node !== undefined) node[isQueued(activation) ? 'queued' : status]++;
   }
   return counts;
 }
@@ -92,7 +106,7 @@ export function snapshot(run: RunState): RunSnapshot {
       id: node.def.id,
       kind: node.def.kind,
       name: node.def.name,
-      status: node.status,
+      status: isQueued(node) ? 'queued' : node.status,
       attempt: node.attempt,
       persistent: node.def.persistent,
     };
@@ -100,6 +114,7 @@ export function snapshot(run: RunState): RunSnapshot {
     if (node.error !== undefined) view.error = node.error;
     if (node.undo !== undefined) view.undo = node.undo;
     if (node.undoError !== undefined) view.undoError = node.undoError;
+    if (node.queuedAt !== undefined) view.queuedAt = node.queuedAt;
     if (node.startedAt !== undefined) view.startedAt = node.startedAt;
     if (node.finishedAt !== undefined) view.finishedAt = node.finishedAt;
     const waiting = inspection.waiting[node.def.id];

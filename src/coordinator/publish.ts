@@ -34,7 +34,7 @@ export interface PublishDeps {
   timeoutMs: number;
   /** Times that wait (the coordinator's clock). */
   clock: Clock;
-  /** Stamp dispatches with this time (for the dispatch latency metric), when set. */
+  /** Stamp dispatches with this time (for the queue-wait metric), when set; traced dispatches are stamped all the same. */
   sentAt: number | undefined;
   /** Timers for retries and lease ends (non-durable transports; durable ones use the outbox). */
   schedule(command: Extract<Command, { type: 'schedule' }>): void;
@@ -62,8 +62,9 @@ export async function publishSteps(steps: readonly { live: LiveRun; out: StepOut
       switch (command.type) {
         case 'dispatch': {
           // A copy only when stamped (the command itself is never changed by a transport).
-          const stamped = deps.sentAt !== undefined || state.traceparent !== undefined;
-          const message: DispatchMessage = !stamped ? command : deps.sentAt === undefined ? { ...command } : { ...command, sentAt: deps.sentAt };
+          // A traced one is stamped too: its execution span says how long it waited queued.
+          const sentAt = deps.sentAt ?? (state.traceparent === undefined ? undefined : deps.clock.now());
+          const message: DispatchMessage = sentAt === undefined ? command : { ...command, sentAt };
           spans.push(traceDispatch(message, state.traceparent));
           dispatches.push(message);
           dispatchIds.push(id);

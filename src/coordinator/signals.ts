@@ -19,10 +19,14 @@ export function signalToEvent(signal: SignalMessage): EngineEvent {
 function eventOf(signal: SignalMessage): EngineEvent & ExecutionRef {
   const { node, attempt } = signal;
   switch (signal.type) {
+    case 'task.started':
+      return { type: 'task.started', node, attempt, startedAt: signal.startedAt };
     case 'task.succeeded':
-      return { type: 'task.succeeded', node, attempt, result: signal.result };
+      return signal.startedAt === undefined
+        ? { type: 'task.succeeded', node, attempt, result: signal.result }
+        : { type: 'task.succeeded', node, attempt, result: signal.result, startedAt: signal.startedAt };
     case 'task.failed':
-      return { type: 'task.failed', node, attempt, error: signal.error };
+      return signal.startedAt === undefined ? { type: 'task.failed', node, attempt, error: signal.error } : { type: 'task.failed', node, attempt, error: signal.error, startedAt: signal.startedAt };
     case 'rollback.succeeded':
       return { type: 'rollback.succeeded', node, attempt };
     case 'rollback.failed':

@@ -60,14 +60,13 @@ export function activate(s: StepContext, node: NodeState, from: string, value: J
 }
 
 function startActivation(s: StepContext, node: NodeState, seq: number, from: string, inputs: JsonObject): void {
-  const activation: ActivationState = { node: node.def.id, seq, from, status: 'running', attempt: 1, inputs, startedAt: s.now };
+  const activation: ActivationState = { node: node.def.id, seq, from, status: 'running', attempt: 1, inputs };
   const key = activationKey(node.def.id, seq);
   s.live.index.liveActivations++;
   s.run.activations.set(key, activation);
   addLive(s.live.index, activation);
   written(s.out, 'activations').set(key, activation);
-  s.out.commands.push(s.dispatchCommand(node, { node: node.def.id, attempt: 1, activation: seq }, inputs));
-  s.record({ type: 'node.started', node: node.def.id, attempt: 1, activation: seq });
+  s.enqueue(node, activation, { node: node.def.id, attempt: 1, activation: seq }, inputs);
 }
 
 /**
@@ -157,7 +156,7 @@ export function notDelivered(s: StepContext, target: NodeState, entry: { seq: nu
     status: 'cancelled',
     attempt: 0,
     inputs,
-    startedAt: s.now,
+    queuedAt: s.now,
     finishedAt: s.now,
     error: { name: 'NotDelivered', message, retryable: false },
   };
@@ -180,7 +179,5 @@ export function retryActivation(s: StepContext, activation: ActivationState): vo
   addLive(s.live.index, activation);
   activation.attempt++;
   delete activation.error;
-  const ref = { node: activation.node, attempt: activation.attempt, activation: activation.seq };
-  s.out.commands.push(s.dispatchCommand(node, ref, activation.inputs));
-  s.record({ type: 'node.started', ...ref });
+  s.enqueue(node, activation, { node: activation.node, attempt: activation.attempt, activation: activation.seq }, activation.inputs);
 }

@@ -44,8 +44,11 @@ export interface LinkSpec {
 export type EngineEvent =
   | { type: 'start' }
   | { type: 'resume' }
-  | ({ type: 'task.succeeded'; result: Json } & ExecutionRef)
-  | ({ type: 'task.failed'; error: Failure } & ExecutionRef)
+  /** A worker reports that it started an execution (`startedAt`: its clock, epoch ms). */
+  | ({ type: 'task.started'; startedAt: number } & ExecutionRef)
+  /** `startedAt`: when the worker started the execution, if it says (its first report of the start wins). */
+  | ({ type: 'task.succeeded'; result: Json; startedAt?: number } & ExecutionRef)
+  | ({ type: 'task.failed'; error: Failure; startedAt?: number } & ExecutionRef)
   | ({ type: 'retry.due' } & ExecutionRef)
   | ({ type: 'task.heartbeat'; leaseMs: number } & ExecutionRef)
   /** The end of a lease is due: `leaseUntil` is the end its schedule was for (the schedule's `dueAt`). */
@@ -97,6 +100,7 @@ export type HistoryType =
   | 'run.started'
   | 'run.resumed'
   | 'run.status'
+  | 'node.queued'
   | 'node.started'
   | 'node.succeeded'
   | 'node.failed'

@@ -44,6 +44,7 @@ export function recordInternalError(live: LiveRun, event: EngineEvent, error: un
   const failure = internalFailure(event, error);
   const recorder = new Recorder(live, now, out, failure);
   switch (event.type) {
+    case 'task.started':
     case 'task.succeeded':
     case 'task.failed':
     case 'task.heartbeat':

@@ -50,6 +50,5 @@ export function leaseDue(s: StepContext, event: ExecutionRef & { leaseUntil: num
   if (ref.activation === undefined) s.touch(node);
   else written(s.out, 'activations').set(activationKey(ref.node, ref.activation), holder as ActivationState);
   const inputs = ref.activation === undefined ? (node.inputs ?? {}) : (holder as ActivationState).inputs;
-  s.out.commands.push(s.dispatchCommand(node, ref, inputs));
-  s.record({ type: 'node.started', ...ref, detail: { reason: 'lease expired' } });
+  s.enqueue(node, holder, ref, inputs, { reason: 'lease expired' });
 }

@@ -6,7 +6,7 @@
  *
  * @packageDocumentation
  */
-import type { Json } from '../codec/json.js';
+import type { Json, JsonObject } from '../codec/json.js';
 import type { Failure } from '../model/failure.js';
 import { backoffDelayMs } from '../model/retry.js';
 import { holdResult, releaseHeld } from './activations.js';
@@ -14,16 +14,18 @@ import { setAside } from './rewire.js';
 import { executionRef, type ExecutionRef } from './events.js';
 import { resolveInputs, sourcesNotified } from './inputs.js';
 import { startSaga, startUndo } from './saga.js';
+import { markStarted } from './starts.js';
 import { activationKey, hasNotified, type NodeState } from './state.js';
 import type { StepContext } from './step-context.js';
 
 /** An execution succeeded with `result`. */
-export function succeeded(s: StepContext, ref: ExecutionRef, result: Json): void {
+export function succeeded(s: StepContext, ref: ExecutionRef, result: Json, startedAt?: number): void {
   const run = s.run;
   if (ref.activation !== undefined) {
     const activation = s.liveActivation(ref);
     const node = run.nodes.get(ref.node);
     if (activation === undefined || node === undefined) return;
+    markStarted(s, activation, startedAt);
     activation.result = result;
     activation.finishedAt = s.now;
     if (node.def.rollback && run.onFailure === 'rollback') {
@@ -39,6 +41,7 @@ export function succeeded(s: StepContext, ref: ExecutionRef, result: Json): void
   }
   const node = s.runningNode(ref);
   if (node === undefined) return;
+  markStarted(s, node, startedAt);
   s.setStatus(node, 'succeeded');
   node.result = result;
   node.finishedAt = s.now;
@@ -48,12 +51,16 @@ export function succeeded(s: StepContext, ref: ExecutionRef, result: Json): void
 }
 
 /** An execution failed with `error`: retried (if its policy and the run allow), or failed for good. */
-export function failed(s: StepContext, event: ExecutionRef, error: Failure): void {
+export function failed(s: StepContext, event: ExecutionRef, error: Failure, startedAt?: number): void {
   const run = s.run;
   const ref = executionRef(event);
   const node = run.nodes.get(ref.node);
   const activation = ref.activation === undefined ? undefined : s.liveActivation(ref);
-  if (node === undefined || (ref.activation === undefined ? s.runningNode(ref) === undefined : activation === undefined)) return;
+  const holder = activation ?? (ref.activation === undefined ? s.runningNode(ref) : undefined);
+  if (node === undefined || holder === undefined) return;
+  markStarted(s, holder, startedAt);
+  // The attempt's start, kept in its outcome's entry: the next attempt forgets it.
+  const timing: JsonObject = holder.startedAt === undefined ? {} : { startedAt: holder.startedAt };
   const retry = node.def.retry;
   // A node added in place of a removed one numbers on from it; its retries count from its own first attempt.
   const tried = ref.attempt - (activation === undefined ? (node.attemptBase ?? 0) : 0);
@@ -72,10 +79,10 @@ export function failed(s: StepContext, event: ExecutionRef, error: Failure): voi
     const next: ExecutionRef = { node: ref.node, attempt: ref.attempt + 1 };
     if (ref.activation !== undefined) next.activation = ref.activation;
     s.out.commands.push({ type: 'schedule', runId: run.id, dueAt, ...next });
-    s.record({ type: 'node.retrying', ...ref, detail: { name: error.name, message: error.message, dueAt } });
+    s.record({ type: 'node.retrying', ...ref, detail: { name: error.name, message: error.message, dueAt, ...timing } });
     return;
   }
-  s.record({ type: 'node.failed', ...ref, detail: { name: error.name, message: error.message } });
+  s.record({ type: 'node.failed', ...ref, detail: { name: error.name, message: error.message, ...timing } });
   if (activation !== undefined) {
     activation.error = error;
     activation.finishedAt = s.now;
@@ -106,8 +113,7 @@ export function retryDue(s: StepContext, event: ExecutionRef): void {
     s.setActivation(activation, 'running');
     activation.attempt = ref.attempt;
     delete activation.retryAt;
-    s.out.commands.push(s.dispatchCommand(node, ref, activation.inputs));
-    s.record({ type: 'node.started', ...ref });
+    s.enqueue(node, activation, ref, activation.inputs);
     return;
   }
   const node = run.nodes.get(ref.node);

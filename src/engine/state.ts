@@ -12,6 +12,8 @@ import type { Failure } from '../model/failure.js';
  * State of a node:
  * - `waiting`: some source has not notified yet, or an input is missing.
  * - `running`: dispatched (attempt `attempt`), its outcome not recorded yet.
+ *   Views split it in two ({@link isQueued}): `queued` until a worker reports
+ *   that it started the attempt (`startedAt`), `running` after.
  * - `retrying`: failed, a retry is scheduled at `retryAt`.
  * - `succeeded` / `skipped`: done, `result` recorded; never recomputed.
  * - `failed`: failed after its last retry (or not retryable).
@@ -100,7 +102,13 @@ export interface NodeState {
   retryAt?: number;
   /** A long execution acknowledged early holds the node until then (epoch ms); past it, it is dispatched again. */
   leaseUntil?: number;
-  /** When the current attempt was dispatched (epoch ms). */
+  /** When the current attempt was dispatched: queued for a worker (epoch ms). */
+  queuedAt?: number;
+  /**
+   * When a worker started executing the current attempt (epoch ms, the
+   * worker's clock kept between `queuedAt` and the step that learnt it);
+   * unset while the attempt is queued. See {@link isQueued}.
+   */
   startedAt?: number;
   /** When the node finished (epoch ms). */
   finishedAt?: number;
@@ -143,8 +151,10 @@ export interface ActivationState {
   retryAt?: number;
   /** Lease of a long execution acknowledged early (epoch ms). */
   leaseUntil?: number;
-  /** When it was created. */
-  startedAt: number;
+  /** When its current attempt was dispatched (absent on activations stored by taskwire 0.1). */
+  queuedAt?: number;
+  /** When a worker started executing its current attempt (see `NodeState.startedAt`). */
+  startedAt?: number;
   /** When it finished. */
   finishedAt?: number;
   /** Completion order in the run (for the saga's reverse order), once it succeeded. */
@@ -296,4 +306,13 @@ export const SETTLED: ReadonlySet<RunStatus> = new Set<RunStatus>(['succeeded', 
 export function hasNotified(node: NodeState): boolean {
   if (node.def.kind === 'event' || node.def.persistent) return (node.emitted ?? 0) > 0;
   return node.status === 'succeeded' || node.status === 'skipped';
+}
+
+/**
+ * Whether an execution (a node, or an activation) is queued: dispatched, and
+ * no worker has reported starting it yet. The engine's `running` status
+ * covers both; views (`status()`, the CLI, the dashboard) show `queued` apart.
+ */
+export function isQueued(holder: { status: string; startedAt?: number }): boolean {
+  return holder.status === 'running' && holder.startedAt === undefined;
 }

@@ -116,6 +116,12 @@ export interface StepContext {
   /** A dispatch command for an execution of a node. */
   dispatchCommand(node: NodeState, ref: ExecutionRef, inputs: JsonObject): Command;
   /**
+   * Sends an execution (`holder`: the node, or its activation) to the workers:
+   * its dispatch command, `queuedAt` now (its start not reported yet) and a
+   * `node.queued` history entry (with `detail`, if any).
+   */
+  enqueue(node: NodeState, holder: NodeState | ActivationState, ref: ExecutionRef, inputs: JsonObject, detail?: JsonObject): void;
+  /**
    * Tells every listener of `source` that it has notified; `value` is the
    * notification's own value when it is not the source's latest result.
    */

@@ -12,6 +12,7 @@ import { activate, dropNotification } from './activations.js';
 import { applyChanges } from './changes.js';
 import { heartbeat, leaseDue } from './leases.js';
 import { failed, retryDue, succeeded } from './outcomes.js';
+import { started } from './starts.js';
 import { continueSaga, resumeUndos, undone } from './saga.js';
 import { changesOf, executionRef, type Command, type EngineEvent, type ExecutionRef, type HistoryEntry } from './events.js';
 import { resolveInputs, sourcesNotified } from './inputs.js';
@@ -79,11 +80,14 @@ class Stepper implements StepContext {
       case 'resume':
         this.resume();
         break;
+      case 'task.started':
+        started(this, event, event.startedAt);
+        break;
       case 'task.succeeded':
-        succeeded(this, event, event.result);
+        succeeded(this, event, event.result, event.startedAt);
         break;
       case 'task.failed':
-        failed(this, event, event.error);
+        failed(this, event, event.error, event.startedAt);
         break;
       case 'retry.due':
         retryDue(this, event);
@@ -201,11 +205,19 @@ class Stepper implements StepContext {
     this.setStatus(node, 'running');
     node.attempt++;
     node.inputs = inputs;
-    node.startedAt = this.now;
     delete node.error;
     delete node.retryAt;
-    this.out.commands.push(this.dispatchCommand(node, { node: node.def.id, attempt: node.attempt }, inputs));
-    this.record({ type: 'node.started', node: node.def.id, attempt: node.attempt });
+    this.enqueue(node, node, { node: node.def.id, attempt: node.attempt }, inputs);
+  }
+
+  enqueue(node: NodeState, holder: NodeState | ActivationState, ref: ExecutionRef, inputs: JsonObject, detail?: JsonObject): void {
+    holder.queuedAt = this.now;
+    delete holder.startedAt;
+    this.out.commands.push(this.dispatchCommand(node, ref, inputs));
+    const entry: Omit<HistoryEntry, 'runId' | 'seq' | 'at' | 'graphVersion'> = { type: 'node.queued', node: ref.node, attempt: ref.attempt };
+    if (ref.activation !== undefined) entry.activation = ref.activation;
+    if (detail !== undefined) entry.detail = detail;
+    this.record(entry);
   }
 
   /** A dispatch command for an execution of a node. */

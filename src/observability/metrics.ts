@@ -19,7 +19,7 @@ export class TaskwireMetrics {
   private readonly failed: Counter<'task'>;
   private readonly retried: Counter<'task'>;
   private readonly duration: Histogram<'task' | 'outcome'>;
-  private readonly latency: Histogram<'queue'>;
+  private readonly queueWait: Histogram<'task' | 'queue'>;
   private readonly notifications: Counter<'event'>;
   private readonly steps: Counter;
   private readonly commitDuration: Histogram;
@@ -33,17 +33,17 @@ export class TaskwireMetrics {
     this.failed = new Counter({ name: 'taskwire_tasks_failed_total', help: 'Task executions that failed (before retries)', labelNames: ['task'], registers });
     this.retried = new Counter({ name: 'taskwire_tasks_retried_total', help: 'Retries scheduled by coordinators', labelNames: ['task'], registers });
     this.duration = new Histogram({ name: 'taskwire_task_duration_seconds', help: 'Duration of task executions', labelNames: ['task', 'outcome'], buckets: DURATION_BUCKETS, registers });
-    this.latency = new Histogram({ name: 'taskwire_dispatch_latency_seconds', help: 'Time from dispatch to the start of execution', labelNames: ['queue'], buckets: DURATION_BUCKETS, registers });
+    this.queueWait = new Histogram({ name: 'taskwire_queue_wait_seconds', help: 'Time tasks wait queued: from the publish of their dispatch to the start of their execution', labelNames: ['task', 'queue'], buckets: DURATION_BUCKETS, registers });
     this.notifications = new Counter({ name: 'taskwire_notifications_total', help: 'External event notifications applied to runs', labelNames: ['event'], registers });
     this.steps = new Counter({ name: 'taskwire_engine_steps_total', help: 'Events stepped and committed by coordinators', registers });
     this.commitDuration = new Histogram({ name: 'taskwire_store_commit_duration_seconds', help: 'Duration of store commits (one per batch of steps)', buckets: DURATION_BUCKETS, registers });
     this.runsActive = new Gauge({ name: 'taskwire_runs_active', help: 'Runs held live by this coordinator', registers });
   }
 
-  /** A worker started a task; `latencyMs` is the time since dispatch, when known. */
-  taskStarted(task: string, queue: string, latencyMs: number | undefined): void {
+  /** A worker started a task; `waitMs` is the time it waited queued (since its dispatch was published), when known. */
+  taskStarted(task: string, queue: string, waitMs: number | undefined): void {
     this.started.inc({ task, queue });
-    if (latencyMs !== undefined && latencyMs >= 0) this.latency.observe({ queue }, latencyMs / 1000);
+    if (waitMs !== undefined && waitMs >= 0) this.queueWait.observe({ task, queue }, waitMs / 1000);
   }
 
   /** A worker finished a task. */

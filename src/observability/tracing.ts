@@ -41,6 +41,8 @@ export async function traceExecution<T extends { failed: boolean; message?: stri
   if (message.traceparent === undefined) return run();
   const parent = extract(message.traceparent);
   const span = startMessagingSpan(`process ${message.task}`, SpanKind.CONSUMER, 'process', 'consume', message, parent);
+  // The gap between the publish span and this one is the time queued; said outright too.
+  if (message.sentAt !== undefined) span.setAttribute('taskwire.queue_wait_ms', Math.max(0, Date.now() - message.sentAt));
   try {
     const outcome = await context.with(trace.setSpan(parent, span), run);
     if (outcome.failed) span.setStatus({ code: SpanStatusCode.ERROR, ...(outcome.message === undefined ? {} : { message: outcome.message }) });

@@ -162,6 +162,13 @@ export interface ConnectOptions {
    */
   heartbeatMs?: number;
   /**
+   * A worker reports an execution still running this long after it started
+   * (its node turns from `queued` to `running`); shorter ones carry their start
+   * in their outcome (see `WorkerOptions.reportStartAfterMs`), in milliseconds; 0 reports every start.
+   * @default 100
+   */
+  reportStartAfterMs?: number;
+  /**
    * Most runs the coordinator keeps in memory between events (least recently used evicted first).
    * @default 5000
    */
@@ -200,6 +207,7 @@ const CONNECT_KEYS = optionKeys<ConnectOptions>({
   shutdownGraceTimeMs: true,
   recentDispatches: true,
   heartbeatMs: true,
+  reportStartAfterMs: true,
   maxMessageBytes: true,
   cacheSize: true,
   cacheTtlMs: true,
@@ -312,6 +320,7 @@ async function wire(options: ConnectOptions, opened: { close(): Promise<void> }[
       ...(options.recentDispatches === undefined ? {} : { recentDispatches: options.recentDispatches }),
       store,
       ...(options.heartbeatMs === undefined ? {} : { heartbeatMs: options.heartbeatMs }),
+      ...(options.reportStartAfterMs === undefined ? {} : { reportStartAfterMs: options.reportStartAfterMs }),
     });
     opened.push(worker);
     await worker.start();

@@ -102,7 +102,7 @@ export const NODE_DEFS_ROW: RowKind<Pick<NodeState, 'def' | 'sources'>[]> = {
 export const ACTIVATION_ROW: RowKind<ActivationState> = {
   table: 'activations',
   column: 'data',
-  schema: shape({ node: text, seq: int, from: text, status: literal(...ACTIVATION_STATUSES), attempt: int, inputs: anObject, startedAt: number() }),
+  schema: shape({ node: text, seq: int, from: text, status: literal(...ACTIVATION_STATUSES), attempt: int, inputs: anObject, queuedAt: optional(number()), startedAt: optional(number()) }),
 };
 
 /** A backlogged notification (`backlog.data`). */

@@ -35,8 +35,11 @@ interface SignalBase {
 
 /** The outcome of an apply or rollback, sent by a worker to the coordinators. */
 export type SignalMessage =
-  | (SignalBase & { type: 'task.succeeded'; result: Json })
-  | (SignalBase & { type: 'task.failed'; error: Failure })
+  /** A worker started the execution at `startedAt` (its clock), sent once it has run a while (`WorkerOptions.reportStartAfterMs`). */
+  | (SignalBase & { type: 'task.started'; startedAt: number })
+  /** `startedAt`: when the worker started the execution (a start it has not reported yet, or reported). */
+  | (SignalBase & { type: 'task.succeeded'; result: Json; startedAt?: number })
+  | (SignalBase & { type: 'task.failed'; error: Failure; startedAt?: number })
   | (SignalBase & { type: 'rollback.succeeded' })
   | (SignalBase & { type: 'rollback.failed'; error: Failure })
   /** A long execution is still running: hold its lease for `leaseMs` more (see the worker's `leaseAfterMs`). */

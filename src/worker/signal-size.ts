@@ -18,7 +18,7 @@ import type { DispatchMessage, SignalMessage } from '../transport/port.js';
  * code and retryability are kept, its message truncated, its stack and causes dropped.
  */
 export function fittedSignal(dispatch: DispatchMessage, outcome: SignalMessage, maxBytes: number): SignalMessage {
-  if (outcome.type === 'rollback.succeeded' || outcome.type === 'task.heartbeat' || surelyFits(outcome, maxBytes)) return outcome;
+  if (outcome.type === 'rollback.succeeded' || outcome.type === 'task.heartbeat' || outcome.type === 'task.started' || surelyFits(outcome, maxBytes)) return outcome;
   const bytes = encodedBytes(outcome);
   if (bytes <= maxBytes) return outcome;
   if (outcome.type !== 'task.succeeded') return truncatedFailure(outcome, bytes, maxBytes);

@@ -11,7 +11,7 @@
  */
 import { hostname } from 'node:os';
 import { systemClock, type Clock } from '../coordinator/clock.js';
-import { CancelledError } from '../errors.js';
+import { CancelledError, ConfigError } from '../errors.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
 import type { TaskwireMetrics } from '../observability/metrics.js';
 import { resolveMaxMessageBytes } from '../transport/limits.js';
@@ -24,6 +24,7 @@ import { traceExecution } from '../observability/tracing.js';
 import type { TaskRegistry } from './registry.js';
 import { DEFAULT_LEASE_AFTER_MS, holdLease, NO_LEASE, type Lease, type LeaseSettings } from './lease.js';
 import { WorkerHeartbeat } from './heartbeat.js';
+import { DEFAULT_REPORT_START_AFTER_MS, StartReports, type Started } from './start-reports.js';
 import type { RunningExecution, Store } from '../store/port.js';
 
 /** Options of {@link Worker}. */
@@ -92,10 +93,19 @@ export interface WorkerOptions {
    * @default 5000
    */
   heartbeatMs?: number;
+  /**
+   * An execution still running this long after it started is reported to the
+   * coordinators (a `task.started` signal): its node shows `running` instead of
+   * `queued`. Shorter executions carry their start time in their outcome
+   * signal instead (no extra message on the path of short tasks); 0 reports
+   * every start at once. See `worker/start-reports.ts`.
+   * @default 100
+   */
+  reportStartAfterMs?: number;
 }
 
 
-interface Execution {
+interface Execution extends Started {
   message: DispatchMessage;
   abort: ExecutionAbort;
   /** When it started (epoch ms, the worker's clock). */
@@ -144,6 +154,7 @@ export class Worker {
   private readonly leaseAfterMs: number | undefined;
   private readonly leaseSettings: LeaseSettings;
   private heartbeat: WorkerHeartbeat | undefined;
+  private readonly starts: StartReports;
 
   constructor(private readonly options: WorkerOptions) {
     this.id = options.id ?? `${hostname()}/${process.pid}`;
@@ -153,6 +164,9 @@ export class Worker {
     this.clock = options.clock ?? systemClock;
     this.leaseAfterMs = options.leaseAfterMs ?? (options.transport.durable ? DEFAULT_LEASE_AFTER_MS : undefined);
     this.leaseSettings = { transport: options.transport, worker: this.id, clock: this.clock, ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }) };
+    const afterMs = options.reportStartAfterMs ?? DEFAULT_REPORT_START_AFTER_MS;
+    if (!Number.isFinite(afterMs) || afterMs < 0) throw new ConfigError(`invalid worker option reportStartAfterMs ${afterMs}: expected a number of milliseconds >= 0`);
+    this.starts = new StartReports({ transport: options.transport, worker: this.id, clock: this.clock, logger: this.logger, afterMs, running: () => this.running.values() });
   }
 
   /** Executions in progress. */
@@ -195,6 +209,7 @@ export class Worker {
     }
     const execution: Execution = { message, abort: new ExecutionAbort(), since: this.clock.now(), done: NOT_DONE };
     this.running.set(key, execution);
+    this.starts.started(execution);
     execution.done = this.run(delivery, execution, key);
   }
 
@@ -250,7 +265,7 @@ export class Worker {
     const attempt: Attempt = { delivery, execution, key, log, lease: this.lease(delivery, log, execution), startedAt };
     let executed: Executed | Promise<Executed>;
     try {
-      executed = message.traceparent === undefined ? this.execute(message, execution.abort) : this.executeTraced(message, execution.abort);
+      executed = message.traceparent === undefined ? this.execute(execution) : this.executeTraced(execution);
     } catch (error) {
       executed = Promise.reject(error);
     }
@@ -312,30 +327,31 @@ export class Worker {
     return this.over(key, execution, true);
   }
 
-  /** Executes a dispatch; its outcome signal checked against the maximum message size. At once when the task's code returned a value. */
-  private execute(message: DispatchMessage, abort: ExecutionAbort): Executed | Promise<Executed> {
-    const executed = execute(message, this.options.registry, this.id, abort, this.clock);
-    if (executed instanceof Promise) return executed.then((done) => this.checked(message, done));
-    return this.checked(message, executed);
+  /** Executes a dispatch; its outcome signal stamped with its start and checked against the maximum message size. At once when the task's code returned a value. */
+  private execute(execution: Execution): Executed | Promise<Executed> {
+    const executed = execute(execution.message, this.options.registry, this.id, execution.abort, this.clock);
+    if (executed instanceof Promise) return executed.then((done) => this.checked(execution, done));
+    return this.checked(execution, executed);
   }
 
-  /** An execution with its signal checked against the maximum message size. */
-  private checked(message: DispatchMessage, executed: Executed): Executed {
-    executed.signal = fittedSignal(message, executed.signal, this.maxMessageBytes);
+  /** An execution with its start in its outcome signal (before the size check: it travels too) and the signal checked against the maximum message size. */
+  private checked({ message, since }: Execution, executed: Executed): Executed {
+    const signal = executed.signal;
+    if (signal.type === 'task.succeeded' || signal.type === 'task.failed') signal.startedAt = since;
+    executed.signal = fittedSignal(message, signal, this.maxMessageBytes);
     return executed;
   }
 
   /** {@link Worker.execute} inside a consumer span (the dispatch carries a trace context). */
-  private async executeTraced(message: DispatchMessage, abort: ExecutionAbort): Promise<Executed> {
-    const traced = await traceExecution(message, async () => {
-      const execution = await this.execute(message, abort);
-      const signal = execution.signal;
+  private async executeTraced(execution: Execution): Promise<Executed> {
+    const traced = await traceExecution(execution.message, async () => {
+      const done = await this.execute(execution);
+      const signal = done.signal;
       const failed = signal.type === 'task.failed' || signal.type === 'rollback.failed';
-      return { execution, failed, ...(failed ? { message: signal.error.message } : {}) };
+      return { execution: done, failed, ...(failed ? { message: signal.error.message } : {}) };
     });
     return traced.execution;
   }
-
 
   /** Holds a lease on a long execution (see `worker/lease.ts`), when leases are on. */
   private lease(delivery: Delivery<DispatchMessage>, log: Logger, execution: Execution): Lease {
@@ -388,6 +404,7 @@ export class Worker {
         this.abandon.abort();
         await all;
       }
+      this.starts.stop();
       await this.heartbeat?.stop();
       this.logger.info({}, 'worker stopped');
     })();

@@ -2,7 +2,7 @@
  * connect() refuses combinations that cannot work: a broker (distributed mode,
  * where workers and coordinators are other processes) with a store only this
  * process can see (SQLite, memory). Before, `taskwire run` printed
- * `node.started` and hung.
+ * `node.queued` and hung.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -76,7 +76,7 @@ describe('outbox work of a run a process cannot carry out', () => {
       reader.close();
     }
     expect(claims.size).toBe(3); // due at first, then two claims
-    expect((await bystander.run(run.id).status()).nodes['foreign-flaky']).toMatchObject({ status: 'running', attempt: 2 });
+    expect((await bystander.run(run.id).status()).nodes['foreign-flaky']).toMatchObject({ status: 'queued', attempt: 2 }) // dispatched, and no worker has it;
     expect(attempts).toBe(1);
     await bystander.close();
 

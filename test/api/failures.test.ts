@@ -44,7 +44,7 @@ describeBackends('failures', (backend) => {
         return 'ok';
       },
     });
-    // Every entry, node.started too (distributed, the default announces outcomes only).
+    // Every entry, node.queued too (distributed, the default announces outcomes only).
     const tw = await backend.connect({ tasks: [flaky], announce: 'all' });
     const id = randomUUID();
     const seen: HistoryEntry[] = [];
@@ -62,11 +62,11 @@ describeBackends('failures', (backend) => {
     ]);
     await eventually(() => expect(seen.at(-1)).toMatchObject({ type: 'run.status', status: 'succeeded' }));
     expect(seen.filter((entry) => entry.node === 'f-flaky').map((entry) => `${entry.type}#${entry.attempt}`)).toEqual([
-      'node.started#1',
+      'node.queued#1',
       'node.retrying#1',
-      'node.started#2',
+      'node.queued#2',
       'node.retrying#2',
-      'node.started#3',
+      'node.queued#3',
       'node.succeeded#3',
     ]);
   });
@@ -107,7 +107,7 @@ describeBackends('failures', (backend) => {
       attempt: 1,
       error: { name: 'NonRetryableError', message: 'card declined', code: 'DECLINED', retryable: false, cause: { name: 'RangeError', message: 'limit reached' } },
     });
-    const failed = (await run.history()).filter((entry) => entry.node === 'f-fatal' && entry.type !== 'node.started');
+    const failed = (await run.history()).filter((entry) => entry.node === 'f-fatal' && entry.type !== 'node.queued');
     expect(failed.map((entry) => entry.type)).toEqual(['node.failed']);
   });
 

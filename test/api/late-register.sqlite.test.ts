@@ -74,7 +74,7 @@ describe('late registration and re-execution after an interruption [embedded-sql
 
     const second = await connect({ store });
     clients.push(second);
-    expect((await second.run(run.id).status()).nodes['late-work']).toMatchObject({ status: 'running', attempt: 1 });
+    expect((await second.run(run.id).status()).nodes['late-work']).toMatchObject({ status: 'queued', attempt: 1 }) // dispatched, and no worker has it;
     expect(seen).toHaveLength(1);
     await second.start(flow('other').add(fine.s({}, { id: 'other' })));
     // start() registered the flow's tasks: the waiting run resumes too.

@@ -154,7 +154,7 @@ describe.skipIf(servicesSkipped())('leases of long executions [distributed]', ()
       await store.close();
     }
     expect(executions).toBe(1);
-    const restarts = (await worker.run(run.id).history()).filter((e) => e.type === 'node.started' && e.detail?.['reason'] === 'lease expired');
+    const restarts = (await worker.run(run.id).history()).filter((e) => e.type === 'node.queued' && e.detail?.['reason'] === 'lease expired');
     expect(restarts).toEqual([]);
   });
 
@@ -183,7 +183,7 @@ describe.skipIf(servicesSkipped())('leases of long executions [distributed]', ()
     const final = await again.wait({ timeoutMs: 20_000 });
     expect(final.status).toBe('succeeded');
     expect(final.nodes['lease-stuck']).toMatchObject({ result: 2, attempt: 1 });
-    const restarts = (await again.history()).filter((e) => e.type === 'node.started' && e.detail?.['reason'] === 'lease expired');
+    const restarts = (await again.history()).filter((e) => e.type === 'node.queued' && e.detail?.['reason'] === 'lease expired');
     expect(restarts).toHaveLength(1);
   });
 });

@@ -177,7 +177,7 @@ describeBackends('live flows', (backend) => {
     expect(done.nodes['fetchChefRecipes']).toMatchObject({ status: 'succeeded', attempt: 1 });
 
     const history = await run.history();
-    const started = history.filter((e) => e.type === 'node.started').map((e) => e.node);
+    const started = history.filter((e) => e.type === 'node.queued').map((e) => e.node);
     expect(started.filter((n) => n === 'fetchChefRecipes')).toHaveLength(1);
     expect(started.filter((n) => n === 'installWordpress')).toHaveLength(1);
     const fetched = history.find((e) => e.type === 'node.succeeded' && e.node === 'fetchChefRecipes');
@@ -198,7 +198,7 @@ describeBackends('live flows', (backend) => {
     const tw = await backend.connect();
     const run = await tw.start(flo);
     await entered.promise;
-    expect((await run.status()).nodes['kickServer']?.status).toBe('running');
+    await eventually(async () => expect((await run.status()).nodes['kickServer']?.status).toBe('running'));
     await run.add(addMonitor.s(), { sources: [{ node: 'kickServer', map: { server: 'kickServer' } }] });
     expect((await run.status()).nodes['addMonitor']).toMatchObject({ status: 'waiting', waitingFor: { sources: ['kickServer'], inputs: ['server'] } });
     release.resolve();
@@ -465,13 +465,13 @@ describeBackends('live flows', (backend) => {
     expect(changes[2]?.detail?.['task']).toBe('audit');
     // Each change's consequences carry its graph version.
     const retryAt = changes[0]?.seq ?? 0;
-    const restarted = history.find((e) => e.type === 'node.started' && e.node === 'fetchA' && e.attempt === 2);
+    const restarted = history.find((e) => e.type === 'node.queued' && e.node === 'fetchA' && e.attempt === 2);
     expect(restarted).toMatchObject({ graphVersion: 2 });
     expect(restarted?.seq).toBeGreaterThan(retryAt);
     expect(history.find((e) => e.type === 'node.skipped' && e.node === 'fetchB')).toMatchObject({ graphVersion: 3 });
-    expect(history.filter((e) => e.type === 'node.started' && e.node === 'fetchA').map((e) => e.attempt)).toEqual([1, 2]);
-    expect(history.filter((e) => e.type === 'node.started' && e.node === 'combine')).toHaveLength(1);
-    expect(history.find((e) => e.type === 'node.started' && e.node === 'audit')).toMatchObject({ graphVersion: 4 });
+    expect(history.filter((e) => e.type === 'node.queued' && e.node === 'fetchA').map((e) => e.attempt)).toEqual([1, 2]);
+    expect(history.filter((e) => e.type === 'node.queued' && e.node === 'combine')).toHaveLength(1);
+    expect(history.find((e) => e.type === 'node.queued' && e.node === 'audit')).toMatchObject({ graphVersion: 4 });
     // Only changes bump the graph version.
     const bumps = history.filter((e, i) => i > 0 && e.graphVersion !== history[i - 1]?.graphVersion);
     expect(bumps.map((e) => e.type)).toEqual(['change', 'change', 'change']);

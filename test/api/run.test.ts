@@ -171,6 +171,45 @@ describeBackends('running flows', (backend) => {
     expect(await run.result('mult')).toBe(9);
   });
 
+  it('shows a dispatched node queued until a worker starts it, with its queue and run times apart (issue 12)', async () => {
+    // One execution at a time: the second node's dispatch waits in the queue while the first runs.
+    const gates = { 'queue-first': deferred(), 'queue-second': deferred() };
+    const running: string[] = [];
+    const gated = (name: keyof typeof gates) =>
+      task(name, {
+        apply: async () => {
+          running.push(name);
+          await gates[name].promise;
+          return name;
+        },
+      });
+    const first = gated('queue-first');
+    const second = gated('queue-second');
+    const flo = flow('queued').add(first.s(), second.s());
+    const tw = await backend.connect({ tasks: [first, second], concurrency: 1 });
+    const run = await tw.start(flo);
+    await eventually(async () => {
+      const nodes = (await run.status()).nodes;
+      expect(Object.values(nodes).map((n) => n.status).sort()).toEqual(['queued', 'running']);
+    });
+    const ahead = running[0] as keyof typeof gates;
+    const behind = ahead === 'queue-first' ? 'queue-second' : 'queue-first';
+    const during = (await run.status()).nodes;
+    expect(running).toEqual([ahead]);
+    expect(during[ahead]).toMatchObject({ status: 'running', startedAt: expect.any(Number) });
+    expect(during[behind]).toMatchObject({ status: 'queued', queuedAt: expect.any(Number) });
+    expect(during[behind]?.startedAt).toBeUndefined();
+    gates[ahead].resolve();
+    await eventually(async () => expect((await run.status()).nodes[behind]?.status).toBe('running'));
+    gates[behind].resolve();
+    const done = (await run.wait(WAIT)).nodes;
+    // The one behind waited for the first to finish: its time queued covers the first's run.
+    expect(done[behind]?.startedAt).toBeGreaterThanOrEqual(done[ahead]?.finishedAt as number);
+    expect(done[behind]?.queuedAt).toBeLessThanOrEqual(done[ahead]?.startedAt as number);
+    const history = (await run.history()).filter((e) => e.node === behind).map((e) => e.type);
+    expect(history).toEqual(['node.queued', 'node.started', 'node.succeeded']);
+  });
+
   it('shows the status of every node, while running and once done', async () => {
     const gate = deferred();
     const started = deferred();
@@ -187,12 +226,15 @@ describeBackends('running flows', (backend) => {
     const run = await tw.start(flo);
     await started.promise;
 
+    // Queued until the worker reports the start (it has run reportStartAfterMs by then), running after.
+    await eventually(async () => expect((await run.status()).nodes['run-held']?.status).toBe('running'));
     const during = await run.status();
     expect(during.id).toBe(run.id);
     expect(during.flow).toBe('status');
     expect(during.status).toBe('running');
     expect(Object.keys(during.nodes).sort()).toEqual(['mult', 'run-held']);
     expect(during.nodes['run-held']).toMatchObject({ id: 'run-held', kind: 'task', name: 'run-held', status: 'running', attempt: 1 });
+    expect(during.nodes['run-held']?.startedAt).toBeGreaterThanOrEqual(during.nodes['run-held']?.queuedAt ?? Infinity);
     expect(during.nodes['mult']).toMatchObject({ status: 'waiting', attempt: 0, waitingFor: { sources: ['run-held'] } });
     expect(during.nodes['mult']?.waitingFor?.inputs).toContain('add');
     expect(during.nodes['mult']).not.toHaveProperty('result');
@@ -210,6 +252,12 @@ describeBackends('running flows', (backend) => {
     expect(done.nodes['run-held']?.result).toBe(4);
     expect(done.nodes['mult']?.result).toBe(8);
     expect(done.cycle).toBeUndefined();
+    // Every node's attempt: queued, then started (its outcome carried the start of the short one), then finished.
+    for (const node of Object.values(done.nodes)) {
+      expect(node.queuedAt).toEqual(expect.any(Number));
+      expect(node.startedAt).toBeGreaterThanOrEqual(node.queuedAt as number);
+      expect(node.finishedAt).toBeGreaterThanOrEqual(node.startedAt as number);
+    }
     // A handle from the id sees the same run.
     expect((await tw.run(run.id).status()).nodes['mult']?.result).toBe(8);
   });
@@ -248,7 +296,7 @@ describeBackends('running flows', (backend) => {
 
   it('announces progress to watchers, in order, ending with the run status', async () => {
     const { flo } = seed('watched');
-    // Every entry, node.started too (distributed, the default announces outcomes only).
+    // Every entry, node.queued too (distributed, the default announces outcomes only).
     const tw = await backend.connect({ tasks: [add, mult], announce: 'all' });
     const id = randomUUID();
     const seen: HistoryEntry[] = [];
@@ -261,12 +309,12 @@ describeBackends('running flows', (backend) => {
     expect(seen.every((entry) => entry.runId === id)).toBe(true);
     const ofMult = seen.filter((entry) => entry.node === 'mult').map((entry) => [entry.type, entry.attempt]);
     expect(ofMult).toEqual([
-      ['node.started', 1],
+      ['node.queued', 1],
       ['node.succeeded', 1],
     ]);
     // add finished before mult started.
     const order = seen.map((entry) => `${entry.node ?? '$run'}:${entry.type}`);
-    expect(order.indexOf('add:node.succeeded')).toBeLessThan(order.indexOf('mult:node.started'));
+    expect(order.indexOf('add:node.succeeded')).toBeLessThan(order.indexOf('mult:node.queued'));
     // Sequence numbers increase, as in the run's history.
     const seqs = seen.map((entry) => entry.seq);
     expect(seqs).toEqual([...seqs].sort((a, b) => a - b));

@@ -29,18 +29,18 @@ describe('activation counts in the snapshot [embedded-memory]', () => {
         return n;
       },
     });
-    tw = await connect({ store: 'memory', clock, tasks: [handle] });
+    tw = await connect({ store: 'memory', clock, tasks: [handle], reportStartAfterMs: 0 }); // starts reported at once: the fake clock runs no sweep
     const run = await tw.start(flow('count-activations').link(event('count.tick', { provides: ['n'] }), handle.s({}, { persistent: true, id: 'handle' })));
     const counts = async (): Promise<unknown> => (await run.status()).nodes['handle']?.activations;
     for (const n of [1, 2, 3, 4]) await tw.notify('count.tick', { n });
 
     // 1 passed on, 4 held back behind 3 (running), 2 waiting for its retry.
-    await eventually(async () => expect(await counts()).toEqual({ succeeded: 2, failed: 0, running: 1, retrying: 1 }));
+    await eventually(async () => expect(await counts()).toEqual({ succeeded: 2, failed: 0, queued: 0, running: 1, retrying: 1 }));
     expect((await run.status()).nodes['count.tick']).not.toHaveProperty('activations');
 
     await clock.advance(60_000);
-    await eventually(async () => expect(await counts()).toEqual({ succeeded: 2, failed: 1, running: 1, retrying: 0 }));
+    await eventually(async () => expect(await counts()).toEqual({ succeeded: 2, failed: 1, queued: 0, running: 1, retrying: 0 }));
     gate.resolve();
-    await eventually(async () => expect(await counts()).toEqual({ succeeded: 3, failed: 1, running: 0, retrying: 0 }));
+    await eventually(async () => expect(await counts()).toEqual({ succeeded: 3, failed: 1, queued: 0, running: 0, retrying: 0 }));
   });
 });

@@ -34,7 +34,7 @@ describe('leases', () => {
     h.now = 1300;
     const out = h.send({ type: 'lease.due', node: 'long', attempt: 1, leaseUntil: 1300 });
     expect(out.commands.filter((c) => c.type === 'dispatch')).toEqual([expect.objectContaining({ node: 'long', attempt: 1, kind: 'apply' })]);
-    expect(h.entries('node.started').at(-1)?.detail).toEqual({ reason: 'lease expired' });
+    expect(h.entries('node.queued').at(-1)?.detail).toEqual({ reason: 'lease expired' });
     expect(h.send({ type: 'lease.due', node: 'long', attempt: 1, leaseUntil: 1300 }).commands).toEqual([]);
   });
 

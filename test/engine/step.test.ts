@@ -48,7 +48,7 @@ describe('the seed: add(1, 2) -> mult(add, y=3)', () => {
     expect(started.commands).toEqual([
       { type: 'dispatch', kind: 'apply', runId: 'run-1', node: 'add', attempt: 1, task: 'add', inputs: { x: 1, y: 2 }, timeoutMs: 0, queue: 'default' },
     ]);
-    expect(started.history.map((e) => e.type)).toEqual(['run.started', 'node.started']);
+    expect(started.history.map((e) => e.type)).toEqual(['run.started', 'node.queued']);
     expect(h.node('add').status).toBe('running');
     expect(h.node('mult').status).toBe('waiting');
 
@@ -321,5 +321,41 @@ describe('transition tables', () => {
     expect(NODE_TRANSITIONS.skipped).toEqual([]);
     expect(RUN_TRANSITIONS.cancelled).toEqual([]);
     expect(RUN_TRANSITIONS.rolled_back).toEqual([]);
+  });
+});
+
+describe('queued and started (issue 12: a dispatched node is queued until a worker starts it)', () => {
+  it("records the dispatch as queued, the worker's report as started once, and keeps the start between dispatch and now", () => {
+    const n = nodes({ retry: { limit: 1, initialDelayMs: 10 } });
+    const h = new Harness(flow('q').add(n('a')));
+    h.now = 1000;
+    h.start();
+    expect(h.node('a')).toMatchObject({ status: 'running', queuedAt: 1000 });
+    expect(h.node('a').startedAt).toBeUndefined();
+    expect(h.entries('node.queued')).toHaveLength(1);
+
+    h.now = 1500;
+    // A worker whose clock is behind: its start is kept no earlier than the dispatch.
+    h.send({ type: 'task.started', node: 'a', attempt: 1, startedAt: 900 });
+    expect(h.node('a').startedAt).toBe(1000);
+    expect(h.entries('node.started')).toMatchObject([{ node: 'a', attempt: 1, at: 1500 }]);
+    // A second report (a redelivery) and the outcome's own start change nothing.
+    const again = h.send({ type: 'task.started', node: 'a', attempt: 1, startedAt: 1200 });
+    expect(again.history).toEqual([]);
+    h.now = 1600;
+    h.send({ type: 'task.failed', node: 'a', attempt: 1, error: oops, startedAt: 1200 });
+    expect(h.node('a').startedAt).toBe(1000);
+    // The failed attempt's start is kept in its entry; the retry is queued afresh.
+    expect(h.entries('node.retrying').at(-1)?.detail).toMatchObject({ startedAt: 1000 });
+    h.now = 2000;
+    h.retryDue('a');
+    expect(h.node('a')).toMatchObject({ status: 'running', attempt: 2, queuedAt: 2000 });
+    expect(h.node('a').startedAt).toBeUndefined();
+    // A short attempt: no report, its outcome carries the start (a clock ahead is kept no later than now).
+    h.now = 2100;
+    h.send({ type: 'task.succeeded', node: 'a', attempt: 2, result: 1, startedAt: 5000 });
+    expect(h.node('a')).toMatchObject({ status: 'succeeded', queuedAt: 2000, startedAt: 2100, finishedAt: 2100 });
+    // A late report of an attempt that is over changes nothing.
+    expect(h.send({ type: 'task.started', node: 'a', attempt: 2, startedAt: 2050 }).history).toEqual([]);
   });
 });

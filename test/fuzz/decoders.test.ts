@@ -24,7 +24,8 @@ const node = { id: 'a', kind: 'task', name: 'add', bound: { x: 1 }, requires: ['
 
 const MESSAGES: [string, Schema<unknown>, Record<string, unknown>][] = [
   ['dispatch', DispatchSchema, { type: 'dispatch', kind: 'apply', runId: 'r', node: 'a', attempt: 1, task: 'add', inputs: { x: 1 }, timeoutMs: 0, queue: 'default' }],
-  ['signal task.succeeded', SignalSchema, { type: 'task.succeeded', runId: 'r', node: 'a', attempt: 1, worker: 'w', result: 3 }],
+  ['signal task.started', SignalSchema, { type: 'task.started', runId: 'r', node: 'a', attempt: 1, worker: 'w', startedAt: 1_700_000_000_000 }],
+  ['signal task.succeeded', SignalSchema, { type: 'task.succeeded', runId: 'r', node: 'a', attempt: 1, worker: 'w', result: 3, startedAt: 1_700_000_000_000 }],
   ['signal task.failed', SignalSchema, { type: 'task.failed', runId: 'r', node: 'a', attempt: 1, worker: 'w', error: { name: 'Error', message: 'm', retryable: true } }],
   ['signal task.heartbeat', SignalSchema, { type: 'task.heartbeat', runId: 'r', node: 'a', attempt: 1, worker: 'w', leaseMs: 1000 }],
   ['abort', AbortSchema, { runId: 'r', node: 'a' }],

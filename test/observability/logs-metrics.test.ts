@@ -75,7 +75,8 @@ describe('metrics', () => {
       expect(text).toContain('taskwire_tasks_succeeded_total{task="metric-done"} 1');
       expect(text).toContain('taskwire_tasks_retried_total{task="metric-flaky"} 1');
       expect(text).toMatch(/taskwire_task_duration_seconds_count\{task="metric-done",outcome="succeeded"\} 1/);
-      expect(text).toMatch(/taskwire_dispatch_latency_seconds_count\{queue="default"\} 3/);
+      expect(text).toContain('taskwire_queue_wait_seconds_count{task="metric-flaky",queue="default"} 2');
+      expect(text).toContain('taskwire_queue_wait_seconds_count{task="metric-done",queue="default"} 1');
       expect(text).toMatch(/taskwire_engine_steps_total \d+/);
       expect(text).not.toContain(run.id); // no run ids as labels
       expect((await fetch(`http://127.0.0.1:${server.port}/other`)).status).toBe(404);

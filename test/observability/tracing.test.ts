@@ -61,6 +61,9 @@ describe('tracing', () => {
       const publish = publishes.find((p) => p.attributes['taskwire.node_id'] === execution.attributes['taskwire.node_id']);
       expect(parentOf(execution)).toBe(publish?.spanContext().spanId);
       expect(execution.attributes['messaging.operation.type']).toBe('process');
+      // Its time queued, from the publish to the start of the execution.
+      expect(execution.attributes['taskwire.queue_wait_ms']).toEqual(expect.any(Number));
+      expect(execution.attributes['taskwire.queue_wait_ms']).toBeGreaterThanOrEqual(0);
     }
   });
 

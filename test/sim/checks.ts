@@ -162,6 +162,8 @@ export function recordedOnce(runId: string, history: readonly HistoryEntry[], le
   const executed = new Set(ledger.filter((e) => e.runId === runId && e.kind === 'apply').map(refKey));
   let started = new Map<string, number>();
   let ended = new Map<string, number>();
+  /** Attempts whose start a worker reported (`node.started`). */
+  const reported = new Set<string>();
   for (const entry of history) {
     if (entry.type === 'change' && detailOf(entry, 'op') === 'remove') {
       const node = detailOf(entry, 'node');
@@ -174,13 +176,19 @@ export function recordedOnce(runId: string, history: readonly HistoryEntry[], le
     if (leaseExpired(entry)) {
       // The same attempt dispatched again (checked by `lease-held` in leases.ts).
       if (!started.has(key)) problems.push(`attempt ${key}: its lease ended (seq ${entry.seq}) before it started`);
-    } else if (entry.type === 'node.started') {
+      reported.delete(key); // dispatched again: queued until a worker reports it anew
+    } else if (entry.type === 'node.queued') {
       started.set(key, (started.get(key) ?? 0) + 1);
       if ((started.get(key) ?? 0) > 1) problems.push(`attempt ${key} started twice (seq ${entry.seq})`);
+    } else if (entry.type === 'node.started') {
+      // A worker's report of the start: once per attempt, between its dispatch and its outcome.
+      if (!started.has(key) || ended.has(key)) problems.push(`attempt ${key}: node.started (seq ${entry.seq}) outside its dispatch and outcome`);
+      if (reported.has(key)) problems.push(`attempt ${key}: its start recorded twice (seq ${entry.seq})`);
+      reported.add(key);
     } else if (OUTCOMES.has(entry.type)) {
       ended.set(key, (ended.get(key) ?? 0) + 1);
       if ((ended.get(key) ?? 0) > 1) problems.push(`attempt ${key} has two outcomes (second: ${entry.type}, seq ${entry.seq})`);
-      if (!started.has(key)) problems.push(`attempt ${key}: ${entry.type} (seq ${entry.seq}) without node.started`);
+      if (!started.has(key)) problems.push(`attempt ${key}: ${entry.type} (seq ${entry.seq}) without node.queued`);
       const planned = entry.type === 'node.succeeded' || (detailOf(entry, 'message') ?? '').startsWith('planned failure');
       if (planned && !executed.has(key)) problems.push(`attempt ${key}: ${entry.type} recorded but no task body executed it`);
     }
@@ -312,7 +320,7 @@ function sagaOrder(state: RunState, history: readonly HistoryEntry[], skip: Read
   let open: string | undefined;
   for (const entry of history.slice(from)) {
     // (A lease that ended dispatches the attempt that was running again, as a redelivery would: not a new apply.)
-    if (entry.type === 'node.started' && !leaseExpired(entry) && !(entry.activation !== undefined && skip.has('activation-retry-in-saga'))) {
+    if (entry.type === 'node.queued' && !leaseExpired(entry) && !(entry.activation !== undefined && skip.has('activation-retry-in-saga'))) {
       problems.push(`saga: node ${entry.node}${entry.activation === undefined ? '' : ` (activation ${entry.activation})`} started (seq ${entry.seq}) after the saga began`);
     }
     if ((entry.type === 'rollback.succeeded' || entry.type === 'rollback.failed') && entry.node === open) open = undefined;

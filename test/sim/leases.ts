@@ -31,7 +31,7 @@ export const leaseRef = (e: { runId: string; node?: string; activation?: number;
   `${e.runId}/${e.node}${e.activation === undefined ? '' : `[${e.activation}]`}#${e.attempt}`;
 
 /** Whether a history entry is the re-dispatch of an attempt whose lease ended (not a new start). */
-export const leaseExpired = (entry: HistoryEntry): boolean => entry.type === 'node.started' && entry.detail?.['reason'] === 'lease expired';
+export const leaseExpired = (entry: HistoryEntry): boolean => entry.type === 'node.queued' && entry.detail?.['reason'] === 'lease expired';
 
 /** The violations of long tasks. */
 export async function checkLeases(store: Store, workload: Workload, ledger: readonly Execution[], timeouts: readonly string[], refused: readonly RefusedHeartbeat[], skip: ReadonlySet<Kind>): Promise<string[]> {

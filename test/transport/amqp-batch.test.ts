@@ -186,7 +186,7 @@ describe.skipIf(servicesSkipped())('AMQP batch messages (RabbitMQ)', () => {
   it('announces outcomes and run statuses by default, every history entry with announce: all', async () => {
     const entries: HistoryEntry[] = [
       { runId: 'r1', seq: 1, at: 1, type: 'run.started', graphVersion: 1 },
-      { runId: 'r1', seq: 2, at: 2, type: 'node.started', graphVersion: 1, node: 'a', attempt: 1 },
+      { runId: 'r1', seq: 2, at: 2, type: 'node.queued', graphVersion: 1, node: 'a', attempt: 1 },
       { runId: 'r1', seq: 3, at: 3, type: 'event.notified', graphVersion: 1, node: 'e' },
       { runId: 'r1', seq: 4, at: 4, type: 'node.succeeded', graphVersion: 1, node: 'a', attempt: 1 },
       { runId: 'r1', seq: 5, at: 5, type: 'run.status', graphVersion: 1, status: 'succeeded' },

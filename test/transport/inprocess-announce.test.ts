@@ -16,17 +16,17 @@ it('matches every entry by its own key, also when a handler announces again', as
   const seen: Record<string, string[]> = { runs: [], started: [], r1: [] };
   const describe = (e: HistoryEntry): string => `${e.runId}.${e.node ?? '$run'}.${e.type}`;
   await transport.subscribe('run.*.$run.#', (e) => seen['runs']?.push(describe(e)));
-  await transport.subscribe('run.*.*.node.started', (e) => {
+  await transport.subscribe('run.*.*.node.queued', (e) => {
     seen['started']?.push(describe(e));
     // Announced while the outer entry is still being matched against the other subscribers.
     if (e.runId === 'r1') void transport.announce([entry('r2', 'run.status')]);
   });
   await transport.subscribe('run.r1.#', (e) => seen['r1']?.push(describe(e)));
-  await transport.announce([entry('r1', 'node.started', 'a'), entry('r1', 'run.status'), entry('r3', 'node.started', 'b')]);
+  await transport.announce([entry('r1', 'node.queued', 'a'), entry('r1', 'run.status'), entry('r3', 'node.queued', 'b')]);
   expect(seen).toEqual({
     runs: ['r2.$run.run.status', 'r1.$run.run.status'],
-    started: ['r1.a.node.started', 'r3.b.node.started'],
-    r1: ['r1.a.node.started', 'r1.$run.run.status'],
+    started: ['r1.a.node.queued', 'r3.b.node.queued'],
+    r1: ['r1.a.node.queued', 'r1.$run.run.status'],
   });
   await transport.close();
 });

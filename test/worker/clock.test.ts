@@ -18,7 +18,7 @@ describe('worker timers on a given clock [in-process]', () => {
   let release = deferred();
   afterEach(() => release.resolve());
 
-  async function start(clock: FakeClock, options: { leaseAfterMs?: number; shutdownGraceTimeMs?: number }) {
+  async function start(clock: FakeClock, options: { leaseAfterMs?: number; shutdownGraceTimeMs?: number; reportStartAfterMs?: number }) {
     release = deferred();
     const transport = new InProcessTransport();
     const signals: SignalMessage[] = [];
@@ -33,16 +33,33 @@ describe('worker timers on a given clock [in-process]', () => {
 
   it('sends heartbeats and times a task out when the clock says so', async () => {
     const clock = new FakeClock();
-    const { transport, signals, worker } = await start(clock, { leaseAfterMs: 100 });
+    const { transport, signals, worker } = await start(clock, { leaseAfterMs: 100, reportStartAfterMs: 60_000 });
     await transport.dispatch([dispatch('clock-slow', 1000)]);
-    // The timeout and the lease wait on the fake clock, not on real timers.
-    await eventually(() => expect(clock.pending).toBe(2));
+    // The timeout, the lease and the start report's sweep wait on the fake clock, not on real timers.
+    await eventually(() => expect(clock.pending).toBe(3));
     expect(signals).toEqual([]);
     await clock.advance(100);
     await eventually(() => expect(signals.map((s) => s.type)).toEqual(['task.heartbeat']));
     await clock.advance(900);
     await eventually(() => expect(signals.find((s) => s.type !== 'task.heartbeat')).toMatchObject({ type: 'task.failed', error: { code: 'TW_TIMEOUT' } }));
     release.resolve();
+    await worker.close();
+    expect(clock.pending).toBe(0);
+  });
+
+  it("reports an execution's start once it has run reportStartAfterMs, a short one's in its outcome only", async () => {
+    const clock = new FakeClock();
+    const { transport, signals, worker } = await start(clock, { reportStartAfterMs: 200 });
+    const started = clock.now();
+    await transport.dispatch([dispatch('clock-slow', 0)]);
+    await eventually(() => expect(worker.active).toBe(1));
+    await clock.advance(150);
+    expect(signals).toEqual([]); // not yet: it has run 150 ms
+    await clock.advance(150);
+    await eventually(() => expect(signals).toEqual([expect.objectContaining({ type: 'task.started', node: 'clock-slow', attempt: 1, startedAt: started })]));
+    release.resolve();
+    await eventually(() => expect(signals.map((s) => s.type)).toEqual(['task.started', 'task.succeeded']));
+    expect(signals[1]).toMatchObject({ startedAt: started });
     await worker.close();
     expect(clock.pending).toBe(0);
   });

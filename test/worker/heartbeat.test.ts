@@ -53,7 +53,8 @@ describe('worker heartbeats [in-process]', () => {
     expect(await store.listWorkers({ aliveWithinMs: 3000, now: startedAt + 4000 })).toHaveLength(1);
     expect(await store.listWorkers({ aliveWithinMs: 3000, now: startedAt + 4001 })).toHaveLength(0);
     release.resolve();
-    await eventually(() => expect(signals.map((s) => s.type)).toEqual(['task.succeeded']));
+    // Its start reported once it had run reportStartAfterMs (100 ms of the fake clock), then its outcome.
+    await eventually(() => expect(signals.map((s) => s.type)).toEqual(['task.started', 'task.succeeded']));
     await clock.advance(1000);
     await eventually(async () => expect((await store.listWorkers())[0]).toMatchObject({ beatAt: startedAt + 2000, running: [] }));
     await worker.close();

@@ -6,7 +6,8 @@
  */
 import type { Command } from 'commander';
 import { UnknownNodeError } from '../../errors.js';
-import { brief, elapsed, note, out, outcomeText, printJson, table, time } from '../print.js';
+import { isQueued } from '../../engine/state.js';
+import { brief, note, out, outcomeText, printJson, table, time, timings } from '../print.js';
 import { clientOptions, parseCount, withRun, type ClientFlags } from '../session.js';
 
 interface ActivationsFlags extends ClientFlags {
@@ -40,8 +41,12 @@ export function activationsCommand(program: Command): void {
       return;
     }
     const now = Date.now();
-    const rows = list.map((a) => [String(a.seq), a.status, String(a.attempt), a.from, time(a.startedAt), a.finishedAt === undefined ? '' : time(a.finishedAt), elapsed(a.startedAt, a.finishedAt, a.status === 'running', now), brief(a.inputs, 40), outcomeText(a)]);
-    for (const line of table([['SEQ', 'STATUS', 'ATTEMPT', 'FROM', 'STARTED', 'FINISHED', 'DURATION', 'INPUTS', 'OUTCOME'], ...rows])) out(line);
+    const at = (t: number | undefined): string => (t === undefined ? '' : time(t));
+    const rows = list.map((a) => {
+      const status = isQueued(a) ? 'queued' : a.status;
+      return [String(a.seq), status, String(a.attempt), a.from, at(a.queuedAt), at(a.finishedAt), timings({ ...a, status }, now), brief(a.inputs, 40), outcomeText(a)];
+    });
+    for (const line of table([['SEQ', 'STATUS', 'ATTEMPT', 'FROM', 'QUEUED', 'FINISHED', 'TIMES', 'INPUTS', 'OUTCOME'], ...rows])) out(line);
   });
 }
 

@@ -13,9 +13,12 @@ export type AnnounceMode = 'outcomes' | 'all';
 
 /**
  * The entries left out by `outcomes`: those of every step that say something
- * began (its outcome follows) or that an event arrived (its node's outcome follows).
+ * was sent off (a dispatch: `node.queued`; a rollback), or that an event arrived
+ * (its node's outcome follows). `node.started`, a worker's report on an
+ * execution that has run a while (`WorkerOptions.reportStartAfterMs`), is
+ * announced: progress views show running nodes from it.
  */
-const NOT_OUTCOMES: ReadonlySet<HistoryType> = new Set<HistoryType>(['node.started', 'rollback.started', 'event.notified']);
+const NOT_OUTCOMES: ReadonlySet<HistoryType> = new Set<HistoryType>(['node.queued', 'rollback.started', 'event.notified']);
 
 /** The environment variable giving the mode when the option is left out. */
 export const ANNOUNCE_ENV = 'TASKWIRE_ANNOUNCE';

@@ -53,14 +53,15 @@ export const DispatchSchema: Schema<DispatchMessage> = object({
 const signalBase = { runId: id, node: id, attempt, activation, worker: string() };
 
 const signalVariants = {
-  'task.succeeded': object({ ...signalBase, type: literal('task.succeeded'), result: json() }),
-  'task.failed': object({ ...signalBase, type: literal('task.failed'), error: FailureSchema }),
+  'task.started': object({ ...signalBase, type: literal('task.started'), startedAt: number() }),
+  'task.succeeded': object({ ...signalBase, type: literal('task.succeeded'), result: json(), startedAt: optional(number()) }),
+  'task.failed': object({ ...signalBase, type: literal('task.failed'), error: FailureSchema, startedAt: optional(number()) }),
   'rollback.succeeded': object({ ...signalBase, type: literal('rollback.succeeded') }),
   'rollback.failed': object({ ...signalBase, type: literal('rollback.failed'), error: FailureSchema }),
   'task.heartbeat': object({ ...signalBase, type: literal('task.heartbeat'), leaseMs: integer({ min: 1 }) }),
 } satisfies Record<SignalMessage['type'], Schema<SignalMessage>>;
 
-const signalType = object({ type: literal('task.succeeded', 'task.failed', 'rollback.succeeded', 'rollback.failed', 'task.heartbeat') });
+const signalType = object({ type: literal('task.started', 'task.succeeded', 'task.failed', 'rollback.succeeded', 'rollback.failed', 'task.heartbeat') });
 
 /** A {@link SignalMessage}: the outcome of an apply or rollback, discriminated by `type`. */
 export const SignalSchema: Schema<SignalMessage> = {
@@ -78,6 +79,7 @@ const HISTORY_TYPES = [
   'run.started',
   'run.resumed',
   'run.status',
+  'node.queued',
   'node.started',
   'node.succeeded',
   'node.failed',
