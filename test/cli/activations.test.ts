@@ -62,10 +62,12 @@ describe('a persistent listener in the CLI', () => {
   it('activations lists each activation with its state, attempt, source, times, inputs and result or error', async () => {
     const result = await box.tw(['activations', runId.slice(0, 8), 'check']);
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout).toMatch(/^SEQ\s+STATUS\s+ATTEMPT\s+FROM\s+STARTED\s+FINISHED\s+DURATION\s+INPUTS\s+OUTCOME$/m);
+    expect(result.stdout).toMatch(/^SEQ\s+STATUS\s+ATTEMPT\s+FROM\s+QUEUED\s+FINISHED\s+TIMES\s+INPUTS\s+OUTCOME$/m);
     const stamp = String.raw`\d{4}-\d\d-\d\dT[\d:.]+Z`;
-    expect(result.stdout).toMatch(new RegExp(String.raw`^\d+\s+succeeded\s+1\s+tick\s+${stamp}\s+${stamp}\s+\d+ms\s+\{"n":1\}\s+= 10$`, 'm'));
-    expect(result.stdout).toMatch(new RegExp(String.raw`^\d+\s+failed\s+1\s+tick\s+${stamp}\s+${stamp}\s+\d+ms\s+\{"n":2\}\s+error: two is refused \(E_TWO\)$`, 'm'));
+    // Time queued (dispatch to the worker's start), then time running.
+    const times = String.raw`queued \d+ms, ran \d+ms`;
+    expect(result.stdout).toMatch(new RegExp(String.raw`^\d+\s+succeeded\s+1\s+tick\s+${stamp}\s+${stamp}\s+${times}\s+\{"n":1\}\s+= 10$`, 'm'));
+    expect(result.stdout).toMatch(new RegExp(String.raw`^\d+\s+failed\s+1\s+tick\s+${stamp}\s+${stamp}\s+${times}\s+\{"n":2\}\s+error: two is refused \(E_TWO\)$`, 'm'));
   });
 
   it('activations --json gives them as the API does; --after and --limit page', async () => {
@@ -97,7 +99,7 @@ describe('a persistent listener in the CLI', () => {
     expect(show.code).toBe(0);
     expect(show.stdout).toMatch(/^\s+check \(persistent\)\s+listening\s+activations 2 \(1 failed\)(\s|$)/m);
     const snapshot = json<{ nodes: Record<string, { activations?: unknown }> }>(await box.tw(['show', runId, '--json']));
-    expect(snapshot.nodes['check']?.activations).toEqual({ succeeded: 1, failed: 1, running: 0, retrying: 0 });
+    expect(snapshot.nodes['check']?.activations).toEqual({ succeeded: 1, failed: 1, queued: 0, running: 0, retrying: 0 });
     expect(snapshot.nodes['tick']).not.toHaveProperty('activations');
   });
 });

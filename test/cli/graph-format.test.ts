@@ -71,12 +71,22 @@ describe('terminal output', () => {
     const stream = { columns: 200, write: (text: string) => (written += text) } as unknown as NodeJS.WriteStream;
     const view = new LiveView([{ id: 'a', kind: 'task', persistent: false }, { id: 'b', kind: 'task', persistent: false }], stream);
     const entry = (type: HistoryEntry['type'], node: string, detail?: HistoryEntry['detail']): HistoryEntry => ({ runId: 'r', seq: 1, at: 0, type, graphVersion: 1, node, attempt: 1, ...(detail === undefined ? {} : { detail }) });
-    view.update(entry('node.succeeded', 'a'));
+    // Dispatched: queued; a worker reports the start: running (issue 12: queued work was counted running).
+    view.update(entry('node.queued', 'a'));
+    view.update(entry('node.queued', 'b'));
+    view.update(entry('node.started', 'a'));
+    expect(statusLine(new Map([['a', 'running'], ['b', 'queued']]))).toBe('[....................] 0/2  running 1 · queued 1');
     view.render();
-    expect(written).toBe('\r\x1b[2K[##########..........] 1/2  succeeded 1 · waiting 1');
+    expect(written).toBe('\r\x1b[2K[....................] 0/2  running 1 · queued 1');
+    written = '';
+    view.update(entry('node.succeeded', 'a'));
+    view.update(entry('node.started', 'b'));
+    view.render();
+    expect(written).toBe('\r\x1b[2K[##########..........] 1/2  succeeded 1 · running 1');
+    written = '';
     view.update(entry('node.failed', 'b', { message: 'boom' }));
     view.render();
     view.close();
-    expect(written.split('\r\x1b[2K')).toEqual(['', '[##########..........] 1/2  succeeded 1 · waiting 1', 'node.failed        b (attempt 1): boom\n', '[####################] 2/2  succeeded 1 · failed 1', '']);
+    expect(written.split('\r\x1b[2K')).toEqual(['', 'node.failed        b (attempt 1): boom\n', '[####################] 2/2  succeeded 1 · failed 1', '']);
   });
 });
