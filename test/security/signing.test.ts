@@ -202,6 +202,7 @@ describe.skipIf(servicesSkipped())('a signed distributed run', () => {
     client = await connect({ broker, store, ...space, worker: true, coordinator: true, tasks: [slow], signing: { keys: [KEY] } });
     const run = await client.start(flow('signed').add(slow.s()));
     await until(() => started, 'the task to start');
+    await until(async () => (await run.status()).nodes['sign-slow']?.status === 'running', 'its start reported');
     const forger = new Connection({ url: broker, connectionName: 'taskwire signing.test forger' });
     forger.on('error', () => undefined);
     const publisher = forger.createPublisher({ confirm: true });
