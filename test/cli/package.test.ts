@@ -5,7 +5,7 @@
  * the package is built (`.ci/run` builds it and sets TEST_BUILT_CLI=1).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, normalize, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from './helpers.js';
@@ -27,5 +27,29 @@ describe.skipIf(!built)('the packed package', () => {
       }
     }
     expect(missing).toEqual([]);
+  });
+
+  it('declares, as dependencies, every module its shipped type declarations import (their @types included)', () => {
+    const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { name: string; dependencies: Record<string, string>; optionalDependencies: Record<string, string> };
+    const declared = { ...manifest.dependencies, ...manifest.optionalDependencies };
+    const declarations = (readdirSync(join(ROOT, 'dist'), { recursive: true }) as string[]).filter((path) => path.endsWith('.d.ts'));
+    const imported = new Set<string>();
+    for (const path of declarations) {
+      const text = readFileSync(join(ROOT, 'dist', path), 'utf8');
+      for (const [, specifier] of text.matchAll(/^(?:import|export)[^'"\n]*from '([^'.][^']*)'/gm)) {
+        const name = (specifier as string).startsWith('@') ? (specifier as string).split('/').slice(0, 2).join('/') : (specifier as string).split('/')[0];
+        if (!(name as string).startsWith('node:') && name !== manifest.name) imported.add(name as string);
+      }
+    }
+    expect(imported.size).toBeGreaterThan(0);
+    // A module without types of its own needs its @types package installed with taskwire (a user's tsc reads our .d.ts files).
+    const shipsTypes = (name: string): boolean => {
+      const dir = join(ROOT, 'node_modules', name);
+      const own = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { types?: string; typings?: string; exports?: unknown; main?: string };
+      const beside = join(dir, (own.main ?? 'index.js').replace(/\.[cm]?js$/, '') + '.d.ts'); // TypeScript looks next to `main` too
+      return own.types !== undefined || own.typings !== undefined || JSON.stringify(own.exports ?? {}).includes('"types"') || existsSync(beside);
+    };
+    const undeclared = [...imported].filter((name) => !(name in declared) || (!shipsTypes(name) && !(`@types/${name}` in manifest.dependencies)));
+    expect(undeclared).toEqual([]);
   });
 });
