@@ -340,6 +340,12 @@ export interface Store {
   /** Deletes a worker's heartbeat row (a worker closing cleanly). Idempotent. */
   removeWorker(id: string): Promise<void>;
   /**
+   * Deletes the heartbeat rows whose last beat is older than `beatBefore` (epoch ms):
+   * workers long dead (workers call this at start, see `DEAD_WORKER_AFTER_MS`).
+   * Returns how many rows were deleted.
+   */
+  pruneWorkers(beatBefore: number): Promise<number>;
+  /**
    * Tries to take an exclusive lock named `name` for this process (the active
    * coordinator's election); undefined when another holder has it. Taking it
    * increments the election's leader epoch (see {@link StoreLock.fence}).

@@ -11,6 +11,7 @@ import type { WorkerBeat } from '../../src/store/port.js';
 import { FakeClock } from '../../src/testing/index.js';
 import { InProcessTransport } from '../../src/transport/inprocess/index.js';
 import type { DispatchMessage, SignalMessage } from '../../src/transport/port.js';
+import { DEAD_WORKER_AFTER_MS } from '../../src/worker/heartbeat.js';
 import { TaskRegistry } from '../../src/worker/registry.js';
 import { Worker } from '../../src/worker/worker.js';
 import { deferred, eventually } from '../api/helpers.js';
@@ -77,6 +78,17 @@ describe('worker heartbeats [in-process]', () => {
     await eventually(async () => expect(await store.listWorkers()).toHaveLength(1));
     await worker.close();
     expect(await store.listWorkers()).toEqual([]);
+  });
+
+  it('deletes at start the rows of workers dead for a day, and keeps those that died since', async () => {
+    const clock = new FakeClock();
+    const store = new MemoryStore();
+    const dead = (id: string, beatAt: number): WorkerBeat => ({ id, host: 'h', pid: 1, version: '0', tasks: [], queues: ['default'], concurrency: 1, heartbeatMs: 1000, running: [], startedAt: 0, beatAt });
+    await store.beatWorker(dead('long-dead', clock.now() - DEAD_WORKER_AFTER_MS - 1));
+    await store.beatWorker(dead('recently-dead', clock.now() - DEAD_WORKER_AFTER_MS));
+    const { worker } = await start(clock, store);
+    expect((await store.listWorkers()).map((w) => w.id)).toEqual(['recently-dead', 'w-1']);
+    await worker.close();
   });
 
   it('refuses a heartbeatMs that is not a positive number, before consuming', async () => {
