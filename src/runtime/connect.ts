@@ -277,8 +277,11 @@ async function wire(options: ConnectOptions, opened: { close(): Promise<void> }[
   const resume = options.resume ?? (!distributed && store.kind !== 'memory');
   // Embedded, a process carries out the outbox items of the runs it resumes and creates only: a
   // run whose tasks it lacks, or (without `resume`) a run of another process, is left to one that has them.
-  const resuming: { resumer?: Resumer } = {};
-  const carries = distributed ? undefined : { carries: (runId: string) => resume && resuming.resumer?.waits(runId) !== true };
+  const resuming: { resumer?: Resumer; worker?: Worker } = {};
+  // Such a run is listed in the worker's heartbeat row (written before the run is saved): the CLI then knows a process executes it.
+  const carries = distributed
+    ? undefined
+    : { carries: (runId: string) => resume && resuming.resumer?.waits(runId) !== true, ownRun: async () => resuming.worker?.beatNow() };
   const coordinator = new Coordinator({
     store,
     transport,
@@ -312,7 +315,10 @@ async function wire(options: ConnectOptions, opened: { close(): Promise<void> }[
       ...(options.recentDispatches === undefined ? {} : { recentDispatches: options.recentDispatches }),
       store,
       ...(options.heartbeatMs === undefined ? {} : { heartbeatMs: options.heartbeatMs }),
+      // Embedded without resuming, it carries out only the runs it starts: its beats list them.
+      ...(distributed || resume ? {} : { runs: () => coordinator.ownRuns() }),
     });
+    resuming.worker = worker;
     opened.push(worker);
     await worker.start();
     // Publish what this worker executes, so clients without the code can name its tasks.

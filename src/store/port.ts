@@ -223,6 +223,13 @@ export interface WorkerBeat {
   startedAt: number;
   /** When it beat (epoch ms, its clock). */
   beatAt: number;
+  /**
+   * Embedded (a SQLite file): the runs its process carries out, when it carries out
+   * only the runs it started (`taskwire run`, `connect({ resume: false })`). Absent:
+   * its process carries out every run of the store whose tasks it has (`taskwire serve`,
+   * `connect()` resuming runs), or, distributed, the coordinators do.
+   */
+  runs?: string[];
 }
 
 /** Filters of {@link Store.listWorkers}. */

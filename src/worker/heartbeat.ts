@@ -58,6 +58,8 @@ export interface HeartbeatOptions {
   concurrency: number;
   /** The executions in progress now. */
   running: () => RunningExecution[];
+  /** Embedded: the runs its process carries out, when only some (see `WorkerBeat.runs`). */
+  runs?: () => string[];
 }
 
 /** Beats while started: see the module's description. */
@@ -67,6 +69,8 @@ export class WorkerHeartbeat {
   private timer: unknown;
   private beating: Promise<void> = Promise.resolve();
   private stopped = false;
+  /** A beat asked for by {@link WorkerHeartbeat.beatNow}, not written yet. */
+  private soon: Promise<void> | undefined;
 
   /** @throws ConfigError (`TW_CONFIG`) when `intervalMs` is not a positive number. */
   constructor(private readonly options: HeartbeatOptions) {
@@ -101,9 +105,23 @@ export class WorkerHeartbeat {
     }
   }
 
+  /**
+   * Writes a beat now, after the one under way if any (the row changed: a run to
+   * list), then beats every interval from it. Calls made meanwhile share it.
+   */
+  beatNow(): Promise<void> {
+    this.soon ??= this.beating.then(() => {
+      this.soon = undefined;
+      if (this.stopped) return;
+      this.options.clock.clearTimeout(this.timer);
+      return this.beat();
+    });
+    return this.soon;
+  }
+
   /** The row as of now. */
   private row(): WorkerBeat {
-    const { id, clock, queues, concurrency } = this.options;
+    const { id, clock, queues, concurrency, runs } = this.options;
     return {
       id,
       host: hostname(),
@@ -116,6 +134,7 @@ export class WorkerHeartbeat {
       running: this.options.running(),
       startedAt: this.startedAt,
       beatAt: clock.now(),
+      ...(runs === undefined ? {} : { runs: runs() }),
     };
   }
 
