@@ -12,8 +12,9 @@
 import { tasksOf } from '../runtime/resume.js';
 import type { NodeStatus, RunState } from '../engine/state.js';
 import type { Store, WorkerBeat } from '../store/port.js';
-import { isLive } from '../worker/heartbeat.js';
-import { note } from './print.js';
+import { ConfigError } from '../errors.js';
+import { isLive, STALE_AFTER_BEATS } from '../worker/heartbeat.js';
+import { duration, note } from './print.js';
 
 /**
  * Exit code of a change recorded in an embedded store that no live process
@@ -47,9 +48,49 @@ export async function liveHosts(store: Store): Promise<WorkerBeat[]> {
   return (await liveProcesses(store)).filter((beat) => beat.runs === undefined);
 }
 
-/** A process as people name it: `taskwire serve (pid 4242 on build-1)`. */
-export function processName(beat: WorkerBeat): string {
-  return `${beat.runs === undefined ? 'a process serving the file' : 'a taskwire run'} (pid ${beat.pid} on ${beat.host})`;
+/** A process as people name it: `taskwire serve (pid 4242 on build-1, last beat 1.2s ago)`. */
+function processName(beat: WorkerBeat): string {
+  const what = beat.runs === undefined ? 'taskwire serve (or a program connected with its tasks)' : `taskwire run (run ${beat.runs.join(', ')})`;
+  return `${what} (pid ${beat.pid} on ${beat.host}, last beat ${duration(Date.now() - beat.beatAt)} ago)`;
+}
+
+/**
+ * Before `taskwire serve`: a live process that already executes the file would
+ * carry out the same runs (another `serve`, a program's `connect()`, a `taskwire
+ * run` whose run `serve` would resume): refused.
+ *
+ * @throws ConfigError (`TW_CONFIG`) naming the file and the process.
+ */
+export async function checkUnserved(store: Store): Promise<void> {
+  const [beat] = await liveProcesses(store);
+  if (beat === undefined) return;
+  const then = beat.runs === undefined ? 'stop it first: one process serves a file' : 'let it end (or Ctrl-C it: the serve then resumes its run), then start serve';
+  throw new ConfigError(
+    `${storeFile(store) as string} is already executed by ${processName(beat)}: ${then} (a process killed without closing counts until ${duration(STALE_AFTER_BEATS * beat.heartbeatMs)} after its last beat)`,
+  );
+}
+
+/**
+ * Before an embedded `taskwire run` of a flow using `tasks`: the live process
+ * serving the file, to hand the run to (it executes its own copy of the tasks),
+ * or undefined when none does (`taskwire run` executes the run itself).
+ *
+ * @throws ConfigError (`TW_CONFIG`) when that process lacks some of `tasks`, naming them.
+ */
+export async function servingProcess(store: Store, tasks: readonly string[]): Promise<WorkerBeat | undefined> {
+  const [beat] = await liveHosts(store);
+  if (beat === undefined) return undefined;
+  const missing = [...new Set(tasks)].filter((name) => !beat.tasks.includes(name)).sort();
+  if (missing.length === 0) return beat;
+  throw new ConfigError(
+    `${storeFile(store) as string} is served by ${processName(beat)}, which lacks the tasks ${missing.join(', ')} of this flow: ` +
+      'restart that serve with --tasks <this file> (or a module exporting them), or run on another --store',
+  );
+}
+
+/** How `taskwire run` names the process it handed its run to: `taskwire serve (pid 4242 on build-1)`. */
+export function servingName(beat: WorkerBeat): string {
+  return `taskwire serve (pid ${beat.pid} on ${beat.host})`;
 }
 
 /**

@@ -9,12 +9,18 @@
 import type { Coordinator } from '../coordinator/coordinator.js';
 import type { Logger } from '../observability/logger.js';
 import type { RunState } from '../engine/state.js';
+import type { FlowDefinition } from '../model/definition.js';
 import type { Store } from '../store/port.js';
 import type { TaskRegistry } from '../worker/registry.js';
 
 /** The names of the tasks the nodes of `run` execute, once each. */
 export function tasksOf(run: RunState): string[] {
-  return [...new Set([...run.nodes.values()].filter((node) => node.def.kind === 'task').map((node) => node.def.name))];
+  return tasksOfFlow({ nodes: [...run.nodes.values()].map((node) => node.def) });
+}
+
+/** The names of the tasks the nodes of a flow definition execute, once each. */
+export function tasksOfFlow(flow: Pick<FlowDefinition, 'nodes'>): string[] {
+  return [...new Set(flow.nodes.filter((def) => def.kind === 'task').map((def) => def.name))];
 }
 
 /** Runs found at connect, resumed as their tasks become known. */
