@@ -80,6 +80,23 @@ describe('worker heartbeats [in-process]', () => {
     expect(await store.listWorkers()).toEqual([]);
   });
 
+  it('lists the runs its process carries out when given them, and beats at once on beatNow', async () => {
+    const clock = new FakeClock();
+    const store = new MemoryStore();
+    const runs: string[] = [];
+    const worker = new Worker({ transport: new InProcessTransport(), registry: new TaskRegistry(), queues: ['default'], clock, store, heartbeatMs: 1000, id: 'w-2', runs: () => runs });
+    await worker.start();
+    expect(await store.listWorkers()).toEqual([expect.objectContaining({ id: 'w-2', runs: [] })]);
+    runs.push('run-9');
+    await clock.advance(10);
+    await Promise.all([worker.beatNow(), worker.beatNow()]);
+    expect(await store.listWorkers()).toEqual([expect.objectContaining({ runs: ['run-9'], beatAt: clock.now() })]);
+    // The next beat is an interval after that one, not two.
+    expect(clock.pending).toBe(1);
+    await worker.close();
+    expect(await store.listWorkers()).toEqual([]);
+  });
+
   it('deletes at start the rows of workers dead for a day, and keeps those that died since', async () => {
     const clock = new FakeClock();
     const store = new MemoryStore();
