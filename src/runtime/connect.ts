@@ -84,7 +84,8 @@ export interface ConnectOptions {
    * Resume live runs found in the store at connect (embedded with a durable store).
    * A run is resumed once every task it uses is registered: at connect (`tasks`),
    * or later with `client.register()` or by starting a flow that uses them;
-   * until then it is left as it was.
+   * until then it is left as it was. Without it, the process carries out only
+   * the runs it starts, and its worker's heartbeat row lists them (`WorkerBeat.runs`).
    * @default true when embedded with a file store
    */
   resume?: boolean;

@@ -57,6 +57,10 @@ describe('a run that outlives its process [sqlite]', () => {
     const retried = await box.tw(['retry', id, 'kickServer']);
     expect(retried).toMatchObject({ code: 0, stderr: '', stdout: 'retrying kickServer: graph version 2 (run running)\n' });
     await run.waitFor(/node\.failed\s+kickServer \(attempt 2\)/);
+    // A serve now would carry out the same run: it refuses, naming the taskwire run.
+    const early = await box.tw(['serve', '--tasks', file]);
+    expect(early.code).toBe(2);
+    expect(early.stderr).toContain(`taskwire: ${box.store} is already executed by taskwire run (run ${id}) (pid ${run.child.pid} on `);
 
     // 2. Ctrl-C: the running task finishes, the run is left in the store.
     run.child.kill('SIGINT');
