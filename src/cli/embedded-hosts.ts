@@ -36,6 +36,16 @@ export function storeFile(store: Store): string | undefined {
   return store.kind === 'sqlite' ? (store as Store & { path: string }).path : undefined;
 }
 
+/** The result of `check(store)`; when it throws, `store` is closed first (a command that refuses to start leaves nothing open). */
+export async function closeOnError<T>(store: Store, check: (store: Store) => Promise<T>): Promise<T> {
+  try {
+    return await check(store);
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+}
+
 /** The live heartbeat rows of an embedded store's processes (none for a PostgreSQL or memory store). */
 export async function liveProcesses(store: Store): Promise<WorkerBeat[]> {
   if (storeFile(store) === undefined) return [];

@@ -9,7 +9,7 @@ import type { HistoryEntry } from '../../engine/events.js';
 import { connect } from '../../runtime/connect.js';
 import { openStore } from '../../runtime/open-store.js';
 import { tasksOfFlow } from '../../runtime/resume.js';
-import { servingName, servingProcess, storeFile } from '../embedded-hosts.js';
+import { closeOnError, servingName, servingProcess, storeFile } from '../embedded-hosts.js';
 import { HistoryFollower } from '../follow-history.js';
 import { loadFlow } from '../load-flow.js';
 import { brokerOption, collect, connectionOptions, jsonOption, parseInputs, prefixOption, schemaOption, storeOption, type ConnectionFlags } from '../options.js';
@@ -51,10 +51,7 @@ export function runCommand(program: Command): void {
       const distributed = flags.broker !== undefined && flags.broker !== '';
       // Embedded on a file a `taskwire serve` executes: the run is handed to it (two coordinators on one file would both carry it out).
       const store = distributed ? undefined : await openStore(flags.store, { distributed: false });
-      const serving = store === undefined ? undefined : await servingProcess(store, tasksOfFlow(loaded.flow.definition())).catch(async (error: unknown) => {
-        await store.close();
-        throw error;
-      });
+      const serving = store === undefined ? undefined : await closeOnError(store, (opened) => servingProcess(opened, tasksOfFlow(loaded.flow.definition())));
       const client = await connect({
         ...connectionOptions(flags),
         ...(store === undefined ? {} : { store }),

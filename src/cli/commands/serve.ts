@@ -12,7 +12,7 @@ import { Option, type Command } from 'commander';
 import { createLogger, type LogFormat } from '../../observability/pino-logger.js';
 import { connect } from '../../runtime/connect.js';
 import { openStore } from '../../runtime/open-store.js';
-import { checkUnserved } from '../embedded-hosts.js';
+import { checkUnserved, closeOnError } from '../embedded-hosts.js';
 import { loadTasks } from '../load-flow.js';
 import { connectionOptions, logFormatOption, retentionOf, retentionOption, parseInteger, storeOption, type ConnectionFlags } from '../options.js';
 import { untilSignal } from './worker.js';
@@ -39,13 +39,8 @@ export function serveCommand(program: Command): void {
       const logger = createLogger({ base: { role: 'serve' }, format: flags.logFormat });
       const tasks = await loadTasks(flags.tasks);
       const store = await openStore(flags.store, { distributed: false });
-      try {
-        // One process serves a file: a second one would carry out the same runs.
-        await checkUnserved(store);
-      } catch (error) {
-        await store.close();
-        throw error;
-      }
+      // One process serves a file: a second one would carry out the same runs.
+      await closeOnError(store, checkUnserved);
       const client = await connect({ ...connectionOptions(flags), store, tasks, concurrency, resume: true, ...retentionOf(flags), logger });
       const live = await client.runs({ status: ['running', 'stalled', 'listening', 'stopping', 'rolling_back'] });
       // Embedded, nothing else holds the event loop open while no run has work: the host waits for its signal.
