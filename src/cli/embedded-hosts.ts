@@ -5,7 +5,7 @@
  * only the runs it started (its row lists them, `WorkerBeat.runs`). A change
  * made from the CLI to a run that no live process executes is recorded all the
  * same, and the CLI says so ({@link noticeUnexecuted}); `run` and `serve` look
- * for the file's live processes before they start ({@link liveHosts}).
+ * for the file's live processes before they start ({@link checkUnserved}, {@link servingProcess}).
  *
  * @packageDocumentation
  */
@@ -26,7 +26,7 @@ export const UNEXECUTED_EXIT_CODE = 3;
 const IDLE: readonly NodeStatus[] = ['waiting', 'succeeded', 'failed', 'skipped', 'cancelled', 'listening'];
 
 /** Whether `run` has work that a process must carry out: a node or activation to execute (or retry, or roll back). */
-export function hasWork(run: RunState): boolean {
+function hasWork(run: RunState): boolean {
   const nodes = [...run.nodes.values()].some((node) => !IDLE.includes(node.status) || node.undo === 'running');
   return nodes || [...run.activations.values()].some((activation) => activation.status === 'running' || activation.status === 'retrying');
 }
@@ -47,14 +47,14 @@ export async function closeOnError<T>(store: Store, check: (store: Store) => Pro
 }
 
 /** The live heartbeat rows of an embedded store's processes (none for a PostgreSQL or memory store). */
-export async function liveProcesses(store: Store): Promise<WorkerBeat[]> {
+async function liveProcesses(store: Store): Promise<WorkerBeat[]> {
   if (storeFile(store) === undefined) return [];
   const now = Date.now();
   return (await store.listWorkers()).filter((beat) => isLive(beat, now));
 }
 
 /** The live processes of an embedded store that carry out every run whose tasks they have (`taskwire serve`, `connect()` resuming runs). */
-export async function liveHosts(store: Store): Promise<WorkerBeat[]> {
+async function liveHosts(store: Store): Promise<WorkerBeat[]> {
   return (await liveProcesses(store)).filter((beat) => beat.runs === undefined);
 }
 
