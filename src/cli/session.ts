@@ -13,6 +13,7 @@ import { ConfigError } from '../errors.js';
 import { connect } from '../runtime/connect.js';
 import { openStore } from '../runtime/open-store.js';
 import type { Store } from '../store/port.js';
+import { noticeUnexecuted } from './embedded-hosts.js';
 import { brokerOption, connectionOptions, jsonOption, parseInteger, prefixOption, schemaOption, storeOption, type ConnectionFlags } from './options.js';
 import { out, printJson } from './print.js';
 
@@ -67,15 +68,17 @@ export function withRun<T>(flags: ConnectionFlags, text: string, use: (run: RunH
 /**
  * Applies a change to a run and prints what changed with the new graph version
  * (`linked a -> b: graph version 4 (run running)`). Embedded, nothing executes
- * in this process: nodes the change started are named on standard error.
+ * in this process: when no live process executes the run either, standard error
+ * says so and the exit code is 3 (see {@link noticeUnexecuted}).
  * `what` may name the run: it gets the run's full id.
  */
 export async function applyChange(flags: ClientFlags, runId: string, what: string | ((id: string) => string), change: (run: RunHandle) => Promise<StepReport>): Promise<void> {
-  await withRun(flags, runId, async (run) => {
+  await withRun(flags, runId, async (run, store) => {
     const report = await change(run);
     const said = typeof what === 'string' ? what : what(run.id);
     if (flags.json === true) printJson({ run: run.id, change: said, status: report.status, graphVersion: report.graphVersion });
     else out(`${said}: graph version ${report.graphVersion} (run ${report.status})`);
+    await noticeUnexecuted(store, [run.id]);
   });
 }
 

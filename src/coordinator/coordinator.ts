@@ -244,6 +244,11 @@ export class Coordinator {
     }
   }
 
+  /** The runs it created and carries out though `CoordinatorOptions.carries` refuses them (none without `carries`). */
+  ownRuns(): string[] {
+    return [...(this.created ?? [])];
+  }
+
   /** Whether the outbox poller carries out the items of run `runId` (see `CoordinatorOptions.carries`). */
   private carries(runId: string): boolean {
     return this.created === undefined || this.created.has(runId) || (this.options.carries?.(runId) ?? true);
@@ -254,7 +259,10 @@ export class Coordinator {
     // Through the queue like any event: runs started together are created in one
     // store transaction and their first dispatches published together.
     // Recorded only when the poller would otherwise leave it (a long-lived process that carries every run keeps no set).
-    if (this.options.carries?.(live.state.id) === false) this.created?.add(live.state.id);
+    if (this.created !== undefined && this.options.carries?.(live.state.id) === false) {
+      this.created.add(live.state.id);
+      await this.options.ownRun?.(live.state.id);
+    }
     const pristine = copyRun(live.state);
     await new Promise<StepReport>((resolve, reject) => {
       this.enqueue({ runId: live.state.id, event: { type: 'start' }, create: live, pristine, resolve, reject, conflicts: 0, storeRetries: 0 });

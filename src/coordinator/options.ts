@@ -78,6 +78,13 @@ export interface CoordinatorOptions {
    */
   carries?: (runId: string) => boolean;
   /**
+   * Called, and awaited before the run is saved, when the coordinator creates a run
+   * that `carries` refuses (a run it carries out because it created it; see
+   * {@link Coordinator.ownRuns}). Embedded, `connect()` beats the worker's heartbeat
+   * row then, which lists those runs (`WorkerBeat.runs`).
+   */
+  ownRun?: (runId: string) => Promise<void>;
+  /**
    * Most runs kept in memory between events (least recently used evicted first).
    * A cached run saves a store load per event; an evicted one is loaded again.
    * @default 5000

@@ -84,7 +84,8 @@ export interface ConnectOptions {
    * Resume live runs found in the store at connect (embedded with a durable store).
    * A run is resumed once every task it uses is registered: at connect (`tasks`),
    * or later with `client.register()` or by starting a flow that uses them;
-   * until then it is left as it was.
+   * until then it is left as it was. Without it, the process carries out only
+   * the runs it starts, and its worker's heartbeat row lists them (`WorkerBeat.runs`).
    * @default true when embedded with a file store
    */
   resume?: boolean;
@@ -285,8 +286,11 @@ async function wire(options: ConnectOptions, opened: { close(): Promise<void> }[
   const resume = options.resume ?? (!distributed && store.kind !== 'memory');
   // Embedded, a process carries out the outbox items of the runs it resumes and creates only: a
   // run whose tasks it lacks, or (without `resume`) a run of another process, is left to one that has them.
-  const resuming: { resumer?: Resumer } = {};
-  const carries = distributed ? undefined : { carries: (runId: string) => resume && resuming.resumer?.waits(runId) !== true };
+  const resuming: { resumer?: Resumer; worker?: Worker } = {};
+  // Such a run is listed in the worker's heartbeat row (written before the run is saved): the CLI then knows a process executes it.
+  const carries = distributed
+    ? undefined
+    : { carries: (runId: string) => resume && resuming.resumer?.waits(runId) !== true, ownRun: async () => resuming.worker?.beatNow() };
   const coordinator = new Coordinator({
     store,
     transport,
@@ -321,7 +325,10 @@ async function wire(options: ConnectOptions, opened: { close(): Promise<void> }[
       store,
       ...(options.heartbeatMs === undefined ? {} : { heartbeatMs: options.heartbeatMs }),
       ...(options.reportStartAfterMs === undefined ? {} : { reportStartAfterMs: options.reportStartAfterMs }),
+      // Embedded without resuming, it carries out only the runs it starts: its beats list them.
+      ...(distributed || resume ? {} : { runs: () => coordinator.ownRuns() }),
     });
+    resuming.worker = worker;
     opened.push(worker);
     await worker.start();
     // Publish what this worker executes, so clients without the code can name its tasks.

@@ -8,8 +8,20 @@
  */
 import type { Coordinator } from '../coordinator/coordinator.js';
 import type { Logger } from '../observability/logger.js';
+import type { RunState } from '../engine/state.js';
+import type { FlowDefinition } from '../model/definition.js';
 import type { Store } from '../store/port.js';
 import type { TaskRegistry } from '../worker/registry.js';
+
+/** The names of the tasks the nodes of `run` execute, once each. */
+export function tasksOf(run: RunState): string[] {
+  return tasksOfFlow({ nodes: [...run.nodes.values()].map((node) => node.def) });
+}
+
+/** The names of the tasks the nodes of a flow definition execute, once each. */
+export function tasksOfFlow(flow: Pick<FlowDefinition, 'nodes'>): string[] {
+  return [...new Set(flow.nodes.filter((def) => def.kind === 'task').map((def) => def.name))];
+}
 
 /** Runs found at connect, resumed as their tasks become known. */
 export class Resumer {
@@ -62,7 +74,7 @@ export class Resumer {
   private async check(id: string): Promise<boolean> {
     const run = await this.store.loadRun(id);
     if (run === undefined) return false;
-    const tasks = [...new Set([...run.nodes.values()].filter((node) => node.def.kind === 'task').map((node) => node.def.name))];
+    const tasks = tasksOf(run);
     const missing = tasks.filter((name) => !this.registry.has(name));
     if (missing.length === 0) return true;
     this.waiting.set(id, tasks);

@@ -223,6 +223,13 @@ export interface WorkerBeat {
   startedAt: number;
   /** When it beat (epoch ms, its clock). */
   beatAt: number;
+  /**
+   * Embedded (a SQLite file): the runs its process carries out, when it carries out
+   * only the runs it started (`taskwire run`, `connect({ resume: false })`). Absent:
+   * its process carries out every run of the store whose tasks it has (`taskwire serve`,
+   * `connect()` resuming runs), or, distributed, the coordinators do.
+   */
+  runs?: string[];
 }
 
 /** Filters of {@link Store.listWorkers}. */
@@ -339,6 +346,12 @@ export interface Store {
   listWorkers(filter?: WorkerFilter): Promise<WorkerBeat[]>;
   /** Deletes a worker's heartbeat row (a worker closing cleanly). Idempotent. */
   removeWorker(id: string): Promise<void>;
+  /**
+   * Deletes the heartbeat rows whose last beat is older than `beatBefore` (epoch ms):
+   * workers long dead (workers call this at start, see `DEAD_WORKER_AFTER_MS`).
+   * Returns how many rows were deleted.
+   */
+  pruneWorkers(beatBefore: number): Promise<number>;
   /**
    * Tries to take an exclusive lock named `name` for this process (the active
    * coordinator's election); undefined when another holder has it. Taking it

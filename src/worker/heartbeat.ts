@@ -2,7 +2,8 @@
  * A worker's heartbeat: every `heartbeatMs` the worker writes its row in the
  * store (host, pid, version, tasks, queues, concurrency and the executions it
  * is running), which `taskwire workers` and the task catalog read; it deletes
- * its row when it closes cleanly. Off the task path: a beat that fails is
+ * its row when it closes cleanly, and at start the rows of workers dead for
+ * {@link DEAD_WORKER_AFTER_MS} (killed ones never delete theirs). Off the task path: a beat that fails is
  * logged and the next one tries again; it never fails a task.
  *
  * @packageDocumentation
@@ -22,6 +23,12 @@ export const DEFAULT_HEARTBEAT_MS = 5_000;
  * stale (dead or cut off): `taskwire workers` and the task catalog leave it out.
  */
 export const STALE_AFTER_BEATS = 3;
+
+/**
+ * A worker row whose last beat is older than this (one day) is deleted when a
+ * worker starts: `taskwire workers --all` lists the workers that died within it.
+ */
+export const DEAD_WORKER_AFTER_MS = 24 * 60 * 60 * 1000;
 
 /** Whether a worker's last beat is at most {@link STALE_AFTER_BEATS} of its heartbeat intervals old at `now`. */
 export function isLive(beat: WorkerBeat, now: number): boolean {
@@ -51,6 +58,8 @@ export interface HeartbeatOptions {
   concurrency: number;
   /** The executions in progress now. */
   running: () => RunningExecution[];
+  /** Embedded: the runs its process carries out, when only some (see `WorkerBeat.runs`). */
+  runs?: () => string[];
 }
 
 /** Beats while started: see the module's description. */
@@ -60,6 +69,8 @@ export class WorkerHeartbeat {
   private timer: unknown;
   private beating: Promise<void> = Promise.resolve();
   private stopped = false;
+  /** A beat asked for by {@link WorkerHeartbeat.beatNow}, not written yet. */
+  private soon: Promise<void> | undefined;
 
   /** @throws ConfigError (`TW_CONFIG`) when `intervalMs` is not a positive number. */
   constructor(private readonly options: HeartbeatOptions) {
@@ -68,8 +79,16 @@ export class WorkerHeartbeat {
     this.startedAt = options.clock.now();
   }
 
-  /** Writes the first beat (a failure is logged), then beats every interval until {@link WorkerHeartbeat.stop}. */
+  /**
+   * Deletes the rows of workers dead for {@link DEAD_WORKER_AFTER_MS}, writes the first beat
+   * (a failure of either is logged), then beats every interval until {@link WorkerHeartbeat.stop}.
+   */
   async start(): Promise<void> {
+    try {
+      await this.options.store.pruneWorkers(this.startedAt - DEAD_WORKER_AFTER_MS);
+    } catch (error) {
+      this.options.logger.warn({ error: (error as Error).message }, 'could not delete the rows of dead workers');
+    }
     await this.beat();
   }
 
@@ -86,9 +105,23 @@ export class WorkerHeartbeat {
     }
   }
 
+  /**
+   * Writes a beat now, after the one under way if any (the row changed: a run to
+   * list), then beats every interval from it. Calls made meanwhile share it.
+   */
+  beatNow(): Promise<void> {
+    this.soon ??= this.beating.then(() => {
+      this.soon = undefined;
+      if (this.stopped) return;
+      this.options.clock.clearTimeout(this.timer);
+      return this.beat();
+    });
+    return this.soon;
+  }
+
   /** The row as of now. */
   private row(): WorkerBeat {
-    const { id, clock, queues, concurrency } = this.options;
+    const { id, clock, queues, concurrency, runs } = this.options;
     return {
       id,
       host: hostname(),
@@ -101,6 +134,7 @@ export class WorkerHeartbeat {
       running: this.options.running(),
       startedAt: this.startedAt,
       beatAt: clock.now(),
+      ...(runs === undefined ? {} : { runs: runs() }),
     };
   }
 

@@ -88,6 +88,8 @@ export interface WorkerOptions {
   clock?: Clock;
   /** Where the worker writes its heartbeat row (see `worker/heartbeat.ts`); without it, no heartbeat. */
   store?: Store;
+  /** Embedded: the runs its process carries out, when only some, listed in its heartbeat row (`WorkerBeat.runs`). */
+  runs?: () => string[];
   /**
    * Time between heartbeats (ms).
    * @default 5000
@@ -169,6 +171,11 @@ export class Worker {
     this.starts = new StartReports({ transport: options.transport, worker: this.id, clock: this.clock, logger: this.logger, afterMs, running: () => this.running.values() });
   }
 
+  /** Writes its heartbeat row now (see `WorkerHeartbeat.beatNow`); nothing without a store or before {@link Worker.start}. */
+  beatNow(): Promise<void> {
+    return this.heartbeat?.beatNow() ?? Promise.resolve();
+  }
+
   /** Executions in progress. */
   get active(): number {
     return this.running.size;
@@ -182,7 +189,8 @@ export class Worker {
     const taken = queues.length > 0 ? queues : ['default'];
     if (store !== undefined) {
       const running = (): RunningExecution[] => [...this.running.values()].map(({ message: m, since }) => ({ runId: m.runId, node: m.node, attempt: m.attempt, since }));
-      const beats = { store, id: this.id, clock: this.clock, logger: this.logger, tasks: () => registry.names(), queues: taken, concurrency: prefetch, running };
+      const runs = this.options.runs === undefined ? {} : { runs: this.options.runs };
+      const beats = { store, id: this.id, clock: this.clock, logger: this.logger, tasks: () => registry.names(), queues: taken, concurrency: prefetch, running, ...runs };
       this.heartbeat = new WorkerHeartbeat(heartbeatMs === undefined ? beats : { ...beats, intervalMs: heartbeatMs });
     }
     this.subscriptions.push(await transport.consumeAborts((message) => this.abort(message)));

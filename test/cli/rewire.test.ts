@@ -36,6 +36,15 @@ function ok(result: Result): string {
   return result.stdout.trim();
 }
 
+/** A change that started work while no process executes the file: recorded, said on standard error, exit code 3. */
+function recorded(result: Result): string {
+  expect(result.stderr).toBe(
+    `taskwire: no process executes ${box.store}: the change to run ${runId} is recorded and will be carried out when one starts: taskwire serve --tasks <module> --store ${box.store}\n`,
+  );
+  expect(result.code).toBe(3);
+  return result.stdout.trim();
+}
+
 beforeAll(async () => {
   box = sandbox();
   const run = await box.tw(['run', box.write('rewire.ts', FLOW), '--json']);
@@ -89,9 +98,8 @@ describe('rewiring a run from the terminal', () => {
   });
 
   it('skip gives the failed node a value; show lists it skipped; the graph shows the new wiring', async () => {
-    const skip = await box.tw(['skip', runId, 'deploy', '--value', '"by hand"']);
-    expect(skip.code).toBe(0);
-    expect(skip.stdout.trim()).toBe('skipped deploy = "by hand": graph version 6 (run running)');
+    // verify starts, and no process executes the file (the run's process has ended): said, exit code 3.
+    expect(recorded(await box.tw(['skip', runId, 'deploy', '--value', '"by hand"']))).toBe('skipped deploy = "by hand": graph version 6 (run running)');
     // verify can start now; the CLI executes nothing: the dispatch waits in the outbox for the owner's process.
     const store = openSqliteStore({ path: box.store });
     try {
@@ -113,7 +121,7 @@ describe('rewiring a run from the terminal', () => {
       { op: 'add', node: { task: 'verify', id: 'verify3' }, sources: ['deploy'] },
       { op: 'link', from: 'prepare', to: 'verify3' },
     ];
-    expect(ok(await box.tw(['change', runId, JSON.stringify(list)]))).toBe('changed add verify3 (task verify), link prepare -> verify3: graph version 7 (run running)');
+    expect(recorded(await box.tw(['change', runId, JSON.stringify(list)]))).toBe('changed add verify3 (task verify), link prepare -> verify3: graph version 7 (run running)');
     const refused = await box.tw(['change', runId, '--file', box.write('changes.json', JSON.stringify([{ op: 'unlink', from: 'prepare', to: 'verify3' }, { op: 'remove', node: 'ghost' }]))]);
     expect(refused).toMatchObject({ code: 2, stdout: '' });
     expect(refused.stderr).toContain('(TW_UNKNOWN_NODE)');
@@ -121,7 +129,7 @@ describe('rewiring a run from the terminal', () => {
     expect(unknownField.code).toBe(2);
     expect(unknownField.stderr).toContain('unknown field "mapping"');
     expect(await graphVersion()).toBe(7);
-    expect(ok(await box.tw(['stop', runId]))).toBe(`stopped run ${runId}: graph version 8 (run stopping)`);
+    expect(recorded(await box.tw(['stop', runId]))).toBe(`stopped run ${runId}: graph version 8 (run stopping)`);
     const again = await box.tw(['stop', runId]);
     expect(again.code).toBe(2);
     expect(again.stderr).toContain('already stopped (TW_INVALID_CHANGE)');

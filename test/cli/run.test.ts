@@ -147,6 +147,19 @@ describe('taskwire notify', () => {
     expect(result.stderr).toMatch(/^taskwire: .*"ip".*\(TW_VALIDATION\)$/m);
   });
 
+  it('notifying a run that no process executes prints its id, says so and exits 3 (the notification is recorded)', async () => {
+    const seen = task('cli-seen-2', { requires: ['ip'], apply: ({ ip }: { ip: string }) => ip });
+    const listens = flow('listens-2').link(event('cli-server.booted', { provides: ['ip'] }), seen.s({}, { persistent: true }));
+    const tw = await connect({ store: box.store, worker: false, coordinator: false, resume: false });
+    const run = await tw.start(listens).finally(() => tw.close());
+    const result = await box.tw(['notify', 'cli-server.booted', '{"ip": "10.0.0.1"}']);
+    expect(result).toEqual({
+      code: 3,
+      stdout: `${run.id}\n`,
+      stderr: `taskwire: no process executes ${box.store}: the change to run ${run.id} is recorded and will be carried out when one starts: taskwire serve --tasks <module> --store ${box.store}\n`,
+    });
+  });
+
   it('a payload that is not a JSON object is an error', async () => {
     const result = await box.tw(['notify', 'server.created', '[1]']);
     expect(result.code).toBe(2);

@@ -208,6 +208,10 @@ export class SimStore implements Store {
     return this.call('removeWorker', () => this.inner.removeWorker(id));
   }
 
+  pruneWorkers(beatBefore: number): Promise<number> {
+    return this.call('pruneWorkers', () => this.inner.pruneWorkers(beatBefore));
+  }
+
   async close(): Promise<void> {
     // The store outlives the process.
   }

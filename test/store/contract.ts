@@ -487,6 +487,11 @@ export function storeContract(name: string, factory: StoreFactory): void {
       await store.removeWorker('w1');
       await store.removeWorker('w1');
       expect(await store.listWorkers()).toEqual([beat('w2', 2_000)]);
+      // Dead workers' rows: those that last beat before the horizon go, the others stay.
+      await store.beatWorker(beat('w3', 3_000));
+      expect(await store.pruneWorkers(2_000)).toBe(0);
+      expect(await store.pruneWorkers(3_000)).toBe(1);
+      expect(await store.listWorkers()).toEqual([beat('w3', 3_000)]);
     });
 
         it('gives undefined for an unknown run, and closes idempotently', async () => {

@@ -11,6 +11,7 @@ import type { WorkerBeat } from '../../src/store/port.js';
 import { FakeClock } from '../../src/testing/index.js';
 import { InProcessTransport } from '../../src/transport/inprocess/index.js';
 import type { DispatchMessage, SignalMessage } from '../../src/transport/port.js';
+import { DEAD_WORKER_AFTER_MS } from '../../src/worker/heartbeat.js';
 import { TaskRegistry } from '../../src/worker/registry.js';
 import { Worker } from '../../src/worker/worker.js';
 import { deferred, eventually } from '../api/helpers.js';
@@ -78,6 +79,34 @@ describe('worker heartbeats [in-process]', () => {
     await eventually(async () => expect(await store.listWorkers()).toHaveLength(1));
     await worker.close();
     expect(await store.listWorkers()).toEqual([]);
+  });
+
+  it('lists the runs its process carries out when given them, and beats at once on beatNow', async () => {
+    const clock = new FakeClock();
+    const store = new MemoryStore();
+    const runs: string[] = [];
+    const worker = new Worker({ transport: new InProcessTransport(), registry: new TaskRegistry(), queues: ['default'], clock, store, heartbeatMs: 1000, id: 'w-2', runs: () => runs });
+    await worker.start();
+    expect(await store.listWorkers()).toEqual([expect.objectContaining({ id: 'w-2', runs: [] })]);
+    runs.push('run-9');
+    await clock.advance(10);
+    await Promise.all([worker.beatNow(), worker.beatNow()]);
+    expect(await store.listWorkers()).toEqual([expect.objectContaining({ runs: ['run-9'], beatAt: clock.now() })]);
+    // The next beat is an interval after that one, not two.
+    expect(clock.pending).toBe(1);
+    await worker.close();
+    expect(await store.listWorkers()).toEqual([]);
+  });
+
+  it('deletes at start the rows of workers dead for a day, and keeps those that died since', async () => {
+    const clock = new FakeClock();
+    const store = new MemoryStore();
+    const dead = (id: string, beatAt: number): WorkerBeat => ({ id, host: 'h', pid: 1, version: '0', tasks: [], queues: ['default'], concurrency: 1, heartbeatMs: 1000, running: [], startedAt: 0, beatAt });
+    await store.beatWorker(dead('long-dead', clock.now() - DEAD_WORKER_AFTER_MS - 1));
+    await store.beatWorker(dead('recently-dead', clock.now() - DEAD_WORKER_AFTER_MS));
+    const { worker } = await start(clock, store);
+    expect((await store.listWorkers()).map((w) => w.id)).toEqual(['recently-dead', 'w-1']);
+    await worker.close();
   });
 
   it('refuses a heartbeatMs that is not a positive number, before consuming', async () => {

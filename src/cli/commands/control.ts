@@ -5,6 +5,7 @@
  * @packageDocumentation
  */
 import type { Command } from 'commander';
+import { noticeUnexecuted } from '../embedded-hosts.js';
 import { out, brief, printJson } from '../print.js';
 import { applyChange, clientOptions, parseCount, parseJson, parseJsonObject, withClient, type ClientFlags } from '../session.js';
 
@@ -64,8 +65,11 @@ export function controlCommands(program: Command): void {
       .argument('[payload]', 'a JSON object whose fields feed the listeners by name', '{}'),
   ).action(async (event: string, payload: string, flags: ClientFlags) => {
     const fields = parseJsonObject(payload, 'the payload');
-    const runIds = await withClient(flags, (client) => client.notify(event, fields));
-    if (flags.json === true) printJson(runIds);
-    else for (const id of runIds) out(id);
+    await withClient(flags, async (client, store) => {
+      const runIds = await client.notify(event, fields);
+      if (flags.json === true) printJson(runIds);
+      else for (const id of runIds) out(id);
+      await noticeUnexecuted(store, runIds);
+    });
   });
 }

@@ -5,7 +5,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
+import type { HistoryEntry } from '../../engine/events.js';
 import { connect } from '../../runtime/connect.js';
+import { openStore } from '../../runtime/open-store.js';
+import { tasksOfFlow } from '../../runtime/resume.js';
+import { closeOnError, servingName, servingProcess, storeFile } from '../embedded-hosts.js';
+import { HistoryFollower } from '../follow-history.js';
 import { loadFlow } from '../load-flow.js';
 import { brokerOption, collect, connectionOptions, jsonOption, parseInputs, prefixOption, schemaOption, storeOption, type ConnectionFlags } from '../options.js';
 import { LiveView } from '../live-view.js';
@@ -44,31 +49,42 @@ export function runCommand(program: Command): void {
       const loaded = await loadFlow(file);
       const inputs = { ...loaded.inputs, ...parseInputs(flags.input, flags.inputs) };
       const distributed = flags.broker !== undefined && flags.broker !== '';
+      // Embedded on a file a `taskwire serve` executes: the run is handed to it (two coordinators on one file would both carry it out).
+      const store = distributed ? undefined : await openStore(flags.store, { distributed: false });
+      const serving = store === undefined ? undefined : await closeOnError(store, (opened) => servingProcess(opened, tasksOfFlow(loaded.flow.definition())));
       const client = await connect({
         ...connectionOptions(flags),
+        ...(store === undefined ? {} : { store }),
         tasks: loaded.tasks,
         concurrency: Number(flags.concurrency),
         // A CLI run executes its own flow: it does not resume other runs of the file.
         resume: false,
-        ...(distributed ? { coordinator: false, worker: false } : {}),
+        ...(distributed || serving !== undefined ? { coordinator: false, worker: false } : {}),
       });
+      const elsewhere = distributed ? 'the workers' : serving === undefined ? undefined : servingName(serving);
+      if (store !== undefined && serving !== undefined) note(`taskwire: ${storeFile(store) as string} is served by ${servingName(serving)}: the run is handed to it (it executes its own copy of the tasks)`);
       // On a terminal, one status line rewritten in place; otherwise one plain line per event.
       const view = flags.json !== true && process.stdout.isTTY ? new LiveView(loaded.flow.definition().nodes) : undefined;
       const interrupt = new Interrupt();
+      let follower: HistoryFollower | undefined;
       try {
         // Only this run's events (distributed, the bus carries every run's).
         const id = randomUUID();
         if (flags.json !== true) {
           // The id first: other terminals can inspect or rewire the run while it runs.
           out(`starting run ${id} (flow ${loaded.flow.name})`);
-          await client.watch((entry) => (view === undefined ? printProgress(entry) : view.update(entry)), id);
+          const progress = (entry: HistoryEntry): void => (view === undefined ? printProgress(entry) : view.update(entry));
+          // Handed to a serve, the run's events are not announced here: its history is read from the store.
+          if (store !== undefined && serving !== undefined) follower = new HistoryFollower(store, id, progress);
+          else await client.watch(progress, id);
         }
         const run = await client.start(loaded.flow, inputs, { validate: flags.validate, id });
         view?.render();
         const final = await Promise.race([run.wait(), interrupt.signalled]);
+        await follower?.stop();
         view?.close();
         if (typeof final === 'string') {
-          await leaveRun(run, final, { distributed, cancel: flags.cancelOnExit === true, close: () => client.close(), file, store: flags.store });
+          await leaveRun(run, final, { elsewhere, cancel: flags.cancelOnExit === true, close: () => client.close(), file, store: flags.store });
           process.exitCode = 130;
           return;
         }
@@ -76,6 +92,7 @@ export function runCommand(program: Command): void {
         else printRunEnd(final, flags.results === true);
         process.exitCode = final.status === 'succeeded' ? 0 : 1;
       } finally {
+        await follower?.stop();
         view?.close();
         interrupt.dispose();
         await client.close();
@@ -87,15 +104,20 @@ export function runCommand(program: Command): void {
  * After an interruption: cancels the run (`--cancel-on-exit`) or leaves it, closes
  * the client (embedded: no new task is taken, the tasks running now finish within
  * the shutdown grace and their results are recorded), and says on standard error
- * what became of the run and what to do next.
+ * what became of the run and what to do next. `elsewhere`: who executes the run
+ * when not this process (the workers, the file's `taskwire serve`).
  */
-async function leaveRun(run: RunHandle, cause: InterruptCause, how: { distributed: boolean; cancel: boolean; close: () => Promise<void>; file: string; store: string | undefined }): Promise<void> {
-  note(`taskwire: interrupted (${cause}): ${how.cancel ? 'cancelling the run' : how.distributed ? 'leaving the run to the workers' : 'finishing the tasks running now (up to 10 s)'}; Ctrl-C again exits at once`);
+async function leaveRun(
+  run: RunHandle,
+  cause: InterruptCause,
+  how: { elsewhere: string | undefined; cancel: boolean; close: () => Promise<void>; file: string; store: string | undefined },
+): Promise<void> {
+  note(`taskwire: interrupted (${cause}): ${how.cancel ? 'cancelling the run' : how.elsewhere !== undefined ? `leaving the run to ${how.elsewhere}` : 'finishing the tasks running now (up to 10 s)'}; Ctrl-C again exits at once`);
   if (how.cancel) await run.cancel();
   await how.close();
   if (how.cancel) return note(`run ${run.id} cancelled`);
-  if (how.distributed) return note(`run ${run.id} goes on on the workers: \`taskwire show ${run.id}\` follows it, \`taskwire cancel ${run.id}\` stops it`);
   const store = how.store === undefined ? '' : ` --store ${how.store}`;
+  if (how.elsewhere !== undefined) return note(`run ${run.id} goes on under ${how.elsewhere}: \`taskwire show ${run.id}${store}\` follows it, \`taskwire cancel ${run.id}${store}\` stops it`);
   note(
     `run ${run.id} is left unfinished in the store; nothing executes it now. ` +
       `Resume it with \`taskwire serve --tasks ${how.file}${store}\` (or any program that connects to the store with its tasks), ` +

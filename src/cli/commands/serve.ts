@@ -3,13 +3,16 @@
  * It executes the module's tasks, resumes the runs of the store that use them
  * (runs left by an interrupted `taskwire run` included) and carries out the
  * changes other commands make to them, until SIGTERM or SIGINT (which drain as
- * `taskwire worker` does).
+ * `taskwire worker` does). It refuses to start while another live process
+ * executes the file; a `taskwire run` started meanwhile hands its run to it.
  *
  * @packageDocumentation
  */
 import { Option, type Command } from 'commander';
 import { createLogger, type LogFormat } from '../../observability/pino-logger.js';
 import { connect } from '../../runtime/connect.js';
+import { openStore } from '../../runtime/open-store.js';
+import { checkUnserved, closeOnError } from '../embedded-hosts.js';
 import { loadTasks } from '../load-flow.js';
 import { connectionOptions, logFormatOption, retentionOf, retentionOption, parseInteger, storeOption, type ConnectionFlags } from '../options.js';
 import { untilSignal } from './worker.js';
@@ -35,7 +38,10 @@ export function serveCommand(program: Command): void {
       const concurrency = parseInteger(flags.concurrency, '--concurrency', 1, 65_535);
       const logger = createLogger({ base: { role: 'serve' }, format: flags.logFormat });
       const tasks = await loadTasks(flags.tasks);
-      const client = await connect({ ...connectionOptions(flags), tasks, concurrency, resume: true, ...retentionOf(flags), logger });
+      const store = await openStore(flags.store, { distributed: false });
+      // One process serves a file: a second one would carry out the same runs.
+      await closeOnError(store, checkUnserved);
+      const client = await connect({ ...connectionOptions(flags), store, tasks, concurrency, resume: true, ...retentionOf(flags), logger });
       const live = await client.runs({ status: ['running', 'stalled', 'listening', 'stopping', 'rolling_back'] });
       // Embedded, nothing else holds the event loop open while no run has work: the host waits for its signal.
       const alive = setInterval(() => undefined, 1 << 30);

@@ -269,6 +269,13 @@ export class MemoryStore implements Store {
   }
 
   /** @inheritdoc */
+  async pruneWorkers(beatBefore: number): Promise<number> {
+    const old = [...this.workers.values()].filter((w) => w.beatAt < beatBefore);
+    for (const w of old) this.workers.delete(w.id);
+    return old.length;
+  }
+
+  /** @inheritdoc */
   async close(): Promise<void> {
     // nothing to release
   }

@@ -266,6 +266,13 @@ export class PostgresStore implements Store {
     await query(this.pool, this.q.removeWorker, [id]);
   }
 
+  /** @inheritdoc */
+  async pruneWorkers(beatBefore: number): Promise<number> {
+    this.check();
+    const q = this.q.pruneWorkers;
+    return (await this.pool.query({ name: q.name, text: q.text, values: [beatBefore] })).rowCount ?? 0;
+  }
+
   /**
    * A session advisory lock, held while its session lives (a process that
    * dies loses it at once), and the election's leader epoch, incremented on

@@ -21,7 +21,7 @@ import { bumpEpoch, readEpochs } from './sql/leader-epochs.js';
 import { listeners } from './sql/listeners.js';
 import { tasks } from './sql/tasks.js';
 import { upsertTasks } from './sql/upsert-tasks.js';
-import { beatWorker, listWorkers, removeWorker } from './sql/workers.js';
+import { beatWorker, listWorkers, pruneWorkers, removeWorker } from './sql/workers.js';
 
 const BUILDERS = {
   commit,
@@ -46,6 +46,7 @@ const BUILDERS = {
   beatWorker,
   listWorkers,
   removeWorker,
+  pruneWorkers,
 } satisfies Record<string, (schema: string) => string>;
 
 /** A named statement: `name` identifies the prepared statement on each connection. */

@@ -416,6 +416,12 @@ export class SqliteStore implements Store {
   }
 
   /** @inheritdoc */
+  async pruneWorkers(beatBefore: number): Promise<number> {
+    this.assertOpen();
+    return this.workers.prune(beatBefore);
+  }
+
+  /** @inheritdoc */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

@@ -12,12 +12,14 @@ export class WorkerRows {
   private readonly upsert: Database.Statement<[string, number, string]>;
   private readonly select: Database.Statement<[number], { data: string }>;
   private readonly delete: Database.Statement<[string]>;
+  private readonly deleteOld: Database.Statement<[number]>;
 
   /** Prepares the statements on `db` (migrated to version 10 or later). */
   constructor(db: Database.Database) {
     this.upsert = db.prepare(`INSERT INTO workers (id, beat_at, data) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET beat_at = excluded.beat_at, data = excluded.data`);
     this.select = db.prepare(`SELECT data FROM workers WHERE beat_at >= ? ORDER BY id`);
     this.delete = db.prepare(`DELETE FROM workers WHERE id = ?`);
+    this.deleteOld = db.prepare(`DELETE FROM workers WHERE beat_at < ?`);
   }
 
   /** Adds or replaces a worker's row. */
@@ -33,5 +35,10 @@ export class WorkerRows {
   /** Deletes a worker's row. */
   remove(id: string): void {
     this.delete.run(id);
+  }
+
+  /** Deletes the rows that last beat before `beatBefore`; returns how many. */
+  prune(beatBefore: number): number {
+    return this.deleteOld.run(beatBefore).changes;
   }
 }

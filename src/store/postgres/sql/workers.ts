@@ -12,3 +12,7 @@ SELECT data FROM ${s}.workers WHERE beat_at >= $1 ORDER BY id COLLATE "C"`;
 /** `$1 text`: id. */
 export const removeWorker = (s: string): string => `
 DELETE FROM ${s}.workers WHERE id = $1`;
+
+/** `$1 bigint`: rows that last beat before it are deleted. */
+export const pruneWorkers = (s: string): string => `
+DELETE FROM ${s}.workers WHERE beat_at < $1`;
