@@ -1,0 +1,44 @@
+/**
+ * The dashboard's access rules over real HTTP: a token on every API request,
+ * operators only for changes, no cross-site POST, no secrets in answers.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { errorCode, json, OPERATOR, testDashboard, VIEWER, type TestDashboard } from './serve.js';
+
+describe('dashboard access', () => {
+  let dash: TestDashboard;
+  beforeAll(async () => {
+    dash = await testDashboard();
+  });
+  afterAll(async () => dash.close());
+
+  it('answers /api/me with the token\'s name and role, the store and transport kinds and the version', async () => {
+    const me = await json(await dash.call('/api/me'));
+    expect(me).toMatchObject({ name: 'alice', role: 'operator', store: 'memory', transport: 'inprocess' });
+    expect(typeof me.version).toBe('string');
+    expect(await json(await dash.call('/api/me', { token: VIEWER }))).toMatchObject({ name: 'bob', role: 'viewer' });
+  });
+
+  it('refuses an API request without a token or with an unknown one: 401 with the error shape', async () => {
+    for (const token of [null, 'not-a-token-at-all-1234']) {
+      const response = await dash.call('/api/me', { token });
+      expect(response.status).toBe(401);
+      expect(await errorCode(response)).toBe('TW_UNAUTHORIZED');
+    }
+    const basic = await dash.call('/api/runs', { token: null, headers: { authorization: `Basic ${OPERATOR}` } });
+    expect(basic.status).toBe(401);
+  });
+
+  it('serves the page without a token (it holds no data)', async () => {
+    const page = await dash.call('/', { token: null });
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toContain('text/html');
+  });
+
+  it('answers an unknown API path with 404 TW_NOT_FOUND, after the token check', async () => {
+    expect((await dash.call('/api/nothing', { token: null })).status).toBe(401);
+    const response = await dash.call('/api/nothing');
+    expect(response.status).toBe(404);
+    expect(await errorCode(response)).toBe('TW_NOT_FOUND');
+  });
+});
