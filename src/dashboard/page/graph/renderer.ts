@@ -179,13 +179,15 @@ export class GraphRenderer {
     if (layout === undefined) return;
     ctx.setTransform(dpr * this.scale, 0, 0, dpr * this.scale, dpr * this.tx, dpr * this.ty);
     const view = { left: -this.tx / this.scale, top: -this.ty / this.scale, right: (width - this.tx) / this.scale, bottom: (height - this.ty) / this.scale };
-    this.drawEdges(layout, view);
+    const labels = this.drawEdges(layout, view);
     const visible: number[] = [];
     forEachNodeIn(layout, view.left, view.top, view.right, view.bottom, (v) => visible.push(v));
     this.drawNodes(layout, visible);
+    this.drawLabels(labels);
   }
 
-  private drawEdges(layout: Layout, view: { left: number; top: number; right: number; bottom: number }): void {
+  /** Draws the links in view; returns the labels to draw once the nodes are. */
+  private drawEdges(layout: Layout, view: { left: number; top: number; right: number; bottom: number }): Array<{ x: number; y: number; text: string }> {
     const ctx = this.context;
     const detailed = this.scale >= TEXT_SCALE;
     const plain = new Path2D();
@@ -199,10 +201,11 @@ export class GraphRenderer {
       if (Math.max(x1, x2) < view.left || Math.min(x1, x2) > view.right || Math.max(y1, y2) < view.top || Math.min(y1, y2) > view.bottom) return;
       const path = this.blockedEdges.has(e) ? blocked : plain;
       path.moveTo(x1, y1);
-      if (detailed) {
-        const bend = Math.max(40, Math.abs(x2 - x1) / 2);
+      if (!detailed) path.lineTo(x2, y2);
+      else if (x2 > x1) {
+        const bend = Math.max(40, (x2 - x1) / 2);
         path.bezierCurveTo(x1 + bend, y1, x2 - bend, y2, x2, y2);
-      } else path.lineTo(x2, y2);
+      } else path.bezierCurveTo(x1 + 60, y1 + NODE_HEIGHT * 1.5, x2 - 60, y2 + NODE_HEIGHT * 1.5, x2, y2); // back to an earlier layer (a cycle): below
       const text = this.labels[e];
       if (text !== undefined && this.scale >= LABEL_SCALE) labelled.push({ x: (x1 + x2) / 2, y: (y1 + y2) / 2, text });
     });
@@ -212,7 +215,12 @@ export class GraphRenderer {
     ctx.lineWidth = 3 / Math.min(1, this.scale);
     ctx.strokeStyle = '#dc2626';
     ctx.stroke(blocked);
-    if (labelled.length === 0) return;
+    return labelled;
+  }
+
+  /** Draws link labels (over the nodes, to stay readable). */
+  private drawLabels(labelled: Array<{ x: number; y: number; text: string }>): void {
+    const ctx = this.context;
     ctx.font = '11px system-ui, sans-serif';
     ctx.textAlign = 'center';
     ctx.textBaseline = 'middle';
