@@ -43,8 +43,8 @@ export async function screenshot(page: Page, name: string): Promise<void> {
  * Evaluates a browser expression in `page` (a string: this file is typed for
  * node, not the DOM), e.g. `window.__taskwire.nodeState("a")`.
  */
-export async function inPage<T>(page: Page, expression: string): Promise<T> {
-  return (await page.evaluate(expression)) as T;
+export function inPage<T>(page: Page, expression: string): Promise<T> {
+  return page.evaluate<T>(expression);
 }
 
 /** Waits until a browser expression is truthy in `page`. */
