@@ -18,6 +18,9 @@ export interface HistoryState {
   loading: boolean;
 }
 
+/** At most this many entries are drawn (the latest loaded): a long run's history stays cheap to render. */
+const SHOWN = 1_000;
+
 function summary(entry: HistoryEntry): string {
   if (entry.type === 'change') return JSON.stringify(entry.detail ?? {});
   if (entry.type === 'run.status') return entry.status ?? '';
@@ -40,6 +43,7 @@ export function HistoryPanel({
   onVersion: (version: number) => void;
 }) {
   const versions = Array.from({ length: Math.min(graphVersion, 500) }, (_, k) => graphVersion - k);
+  const hidden = Math.max(0, history.entries.length - SHOWN);
   return (
     <div class="panel history-panel">
       <label class="time-travel">
@@ -53,8 +57,9 @@ export function HistoryPanel({
           ))}
         </select>
       </label>
+      {hidden > 0 && <p class="note">{hidden} earlier entries not shown.</p>}
       <ol class="timeline">
-        {history.entries.map((entry) => (
+        {history.entries.slice(hidden).map((entry) => (
           <li key={entry.seq} data-type={entry.type} data-seq={entry.seq} class={`entry-${entry.type.replace('.', '-')}`}>
             <span class="seq">#{entry.seq}</span>
             <span class="at">{time(entry.at)}</span>
