@@ -13,7 +13,7 @@
  *    two, and the time from a click on a node to its panel.
  *
  * ```
- * npx tsx bench/dashboard-graph.ts [--nodes 10000] [--runs 3]
+ * npx tsx bench/dashboard-graph.ts [--nodes 10000] [--runs 3] [--no-browser]
  * ```
  * Prints one JSON line per figure set, and a summary.
  */
@@ -26,7 +26,7 @@ import { layoutGraph, patchLayout } from '../src/dashboard/page/graph/layout.js'
 import { openStore } from '../src/runtime/open-store.js';
 import { browserMissing, inPage, launchBrowser, pageWithToken, untilInPage } from '../test/dashboard/browser.js';
 
-const { values } = parseArgs({ options: { nodes: { type: 'string', default: '10000' }, runs: { type: 'string', default: '3' } } });
+const { values } = parseArgs({ options: { nodes: { type: 'string', default: '10000' }, runs: { type: 'string', default: '3' }, 'no-browser': { type: 'boolean', default: false } } });
 const NODES = Number(values.nodes);
 const RUNS = Number(values.runs);
 const CHAINS = Math.max(1, Math.round(Math.sqrt(NODES)));
@@ -149,7 +149,8 @@ async function benchBrowser(): Promise<Record<string, number>> {
 
 const layout = benchLayout();
 console.log(JSON.stringify({ figure: 'dashboard-layout', nodes: NODES, ...layout }));
-if (browserMissing !== undefined) console.log(`browser part skipped: ${browserMissing}`);
+if (values['no-browser']) console.log('browser part skipped (--no-browser)');
+else if (browserMissing !== undefined) console.log(`browser part skipped: ${browserMissing}`);
 else {
   const browser = await benchBrowser();
   console.log(`\n${NODES} nodes: layout ${layout.layout_ms} ms (node), patch ${layout.patch_ms} ms; in Chromium (median of ${RUNS}): interactive ${browser['interactive_ms']} ms after navigation (layout ${browser['page_layout_ms']} ms), ${browser['frames_3s']} frames in 3 s while running (longest gap ${browser['max_frame_gap_ms']} ms), click to panel ${browser['click_to_panel_ms']} ms`);

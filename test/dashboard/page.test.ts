@@ -149,6 +149,19 @@ describe.skipIf(browserMissing !== undefined)(`the dashboard page in Chromium${b
     expect((await dashboard!.client.run(id).history()).filter((e) => e.type === 'change')).toEqual([]);
   });
 
+  it("shows what a stalled run misses, on the graph and in the node's panel", async () => {
+    dashboard = await testDashboard({ tasks: WORDPRESS_TASKS });
+    const run = await dashboard.client.start(flow('lonely').add(installWordpress.s()), { validate: false });
+    expect((await run.wait()).status).toBe('stalled');
+    const page = await open(`#/runs/${run.id}`);
+    const banner = page.locator('[data-banner="stalled"]');
+    await banner.waitFor();
+    await expect(banner.textContent()).resolves.toContain('installWordpress misses');
+    await clickNode(page, 'installWordpress');
+    await expect(page.locator('[data-node-id="installWordpress"] [data-field="waitingFor"]').textContent()).resolves.toMatch(/inputs with no value: .*recipes/);
+    await screenshot(page, 'stalled');
+  });
+
   it('lets a viewer look but not change anything (the page disables, the server refuses)', async () => {
     const id = await failedWordpress();
     const page = await open(`#/runs/${id}`, VIEWER);
