@@ -10,83 +10,8 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, get, post } from '../api.js';
 import type { ApiErrorBody, CatalogTask, ChangeJson, GraphView, Me, RunView } from '../api-types.js';
+import { EMPTY_DRAFT, FIELDS, OPS, changeOf, type Draft, type Op } from '../change-draft.js';
 import { ErrorBox } from './error-box.js';
-
-type Op = ChangeJson['op'];
-const OPS: Op[] = ['add', 'link', 'unlink', 'relink', 'retry', 'skip', 'replace', 'remove', 'cancel', 'stop'];
-
-interface Draft {
-  op: Op;
-  task: string;
-  id: string;
-  node: string;
-  from: string;
-  to: string;
-  sources: string;
-  listeners: string;
-  map: string;
-  result: string;
-}
-
-const EMPTY: Draft = { op: 'add', task: '', id: '', node: '', from: '', to: '', sources: '', listeners: '', map: '', result: '' };
-
-const list = (text: string): string[] =>
-  text
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
-
-/** `input=provided, ...` as a rename map (undefined when empty). */
-function renames(text: string): Record<string, string> | undefined {
-  const pairs = list(text).map((pair) => pair.split('=').map((s) => s.trim()));
-  if (pairs.length === 0) return undefined;
-  return Object.fromEntries(pairs.map(([input, provided]) => [input!, provided ?? input!]));
-}
-
-/** The change a draft describes. */
-function changeOf(d: Draft): ChangeJson {
-  const map = renames(d.map);
-  switch (d.op) {
-    case 'add': {
-      const change: ChangeJson = { op: 'add', node: d.id === '' ? { task: d.task } : { task: d.task, id: d.id } };
-      if (d.sources !== '') change.sources = list(d.sources);
-      if (d.listeners !== '') change.listeners = list(d.listeners).map((node) => (map === undefined ? node : { node, map }));
-      return change;
-    }
-    case 'link':
-      return map === undefined ? { op: 'link', from: d.from, to: d.to } : { op: 'link', from: d.from, to: d.to, map };
-    case 'unlink':
-      return { op: 'unlink', from: d.from, to: d.to };
-    case 'relink':
-      return map === undefined ? { op: 'relink', node: d.node, from: d.from, to: d.to } : { op: 'relink', node: d.node, from: d.from, to: d.to, map };
-    case 'retry':
-      return { op: 'retry', node: d.node };
-    case 'skip':
-      return d.result === '' ? { op: 'skip', node: d.node } : { op: 'skip', node: d.node, result: JSON.parse(d.result) as unknown };
-    case 'replace':
-      return { op: 'replace', node: d.node, with: { task: d.task } };
-    case 'remove':
-      return { op: 'remove', node: d.node };
-    case 'cancel':
-      return { op: 'cancel' };
-    case 'stop':
-      return { op: 'stop' };
-  }
-}
-
-/** Which fields an operation asks for. */
-const FIELDS: Record<Op, Array<keyof Draft>> = {
-  add: ['task', 'id', 'sources', 'listeners', 'map'],
-  link: ['from', 'to', 'map'],
-  unlink: ['from', 'to'],
-  relink: ['node', 'from', 'to', 'map'],
-  retry: ['node'],
-  skip: ['node', 'result'],
-  replace: ['node', 'task'],
-  remove: ['node'],
-  cancel: [],
-  stop: [],
-};
 
 const LABELS: Partial<Record<keyof Draft, string>> = {
   task: 'task',
@@ -96,7 +21,7 @@ const LABELS: Partial<Record<keyof Draft, string>> = {
   to: 'to',
   sources: 'sources (ids, comma-separated)',
   listeners: 'listeners (ids, comma-separated)',
-  map: 'input mapping (input=provided, ...)',
+  map: 'input mapping of the new links (input=provided, ...)',
   result: 'result (JSON)',
 };
 
@@ -148,7 +73,7 @@ export function ChangePanel({
   onApplied: () => void;
 }) {
   const [tasks, setTasks] = useState<CatalogTask[]>([]);
-  const [draft, setDraft] = useState<Draft>(EMPTY);
+  const [draft, setDraft] = useState<Draft>(EMPTY_DRAFT);
   const [changes, setChanges] = useState<ChangeJson[]>([]);
   const [error, setError] = useState<ApiError | undefined>(undefined);
   const [outcome, setOutcome] = useState<string | undefined>(undefined);
@@ -205,7 +130,7 @@ export function ChangePanel({
           e.preventDefault();
           try {
             edited([...changes, changeOf(draft)]);
-            setDraft({ ...EMPTY, op: draft.op });
+            setDraft({ ...EMPTY_DRAFT, op: draft.op });
           } catch (failure) {
             setError(new ApiError({ code: 'TW_PAGE', message: String(failure) }, 0));
           }
