@@ -113,7 +113,7 @@ async function benchBrowser(): Promise<Record<string, number>> {
           previous = next;
         }
       }
-      const run = await client.start(big, { validate: false });
+      const run = await client.start(big, {}, { validate: false });
       const { context, page } = await pageWithToken(browser, TOKEN);
       const navigated = performance.now();
       await page.goto(`${server.url}/#/runs/${encodeURIComponent(run.id)}`);

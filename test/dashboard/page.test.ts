@@ -151,7 +151,7 @@ describe.skipIf(browserMissing !== undefined)(`the dashboard page in Chromium${b
 
   it("shows what a stalled run misses, on the graph and in the node's panel", async () => {
     dashboard = await testDashboard({ tasks: WORDPRESS_TASKS });
-    const run = await dashboard.client.start(flow('lonely').add(installWordpress.s()), { validate: false });
+    const run = await dashboard.client.start(flow('lonely').add(installWordpress.s()), {}, { validate: false });
     expect((await run.wait()).status).toBe('stalled');
     const page = await open(`#/runs/${run.id}`);
     const banner = page.locator('[data-banner="stalled"]');

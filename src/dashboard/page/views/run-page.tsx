@@ -42,6 +42,8 @@ export function RunPage({ id, me }: { id: string; me: Me }) {
   const [error, setError] = useState<ApiError | undefined>(undefined);
   const [shown, setShown] = useState<Shown>({ kind: 'live' });
   const [selected, setSelected] = useState<string | undefined>(undefined);
+  const selectedRef = useRef(selected);
+  selectedRef.current = selected;
   const [tab, setTab] = useState<'node' | 'history' | 'change'>('node');
   const frame = useRef(0);
   const path = `/api/runs/${encodeURIComponent(id)}`;
@@ -80,7 +82,8 @@ export function RunPage({ id, me }: { id: string; me: Me }) {
   function onEntry(entry: HistoryEntry): void {
     const run = live.run!;
     const applied = applyEntry(run, entry);
-    if (applied === 'refetch') refetch();
+    // Entries carry no results: the selected node's result is fetched with the run.
+    if (applied === 'refetch' || (applied === 'changed' && entry.type === 'node.succeeded' && entry.node === selectedRef.current)) refetch();
     const entries = live.history.entries;
     if (live.history.next === undefined && !live.history.loading && entry.seq > (entries[entries.length - 1]?.seq ?? 0)) entries.push(entry);
     bump();
