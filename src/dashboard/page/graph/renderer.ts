@@ -80,6 +80,20 @@ export class GraphRenderer {
     this.invalidate();
   }
 
+  /** Zooms by `factor` around the canvas's center (the + and − buttons). */
+  zoomBy(factor: number): void {
+    const { width, height } = this.canvas.getBoundingClientRect();
+    this.zoomAt(width / 2, height / 2, factor);
+  }
+
+  private zoomAt(px: number, py: number, factor: number): void {
+    const scale = Math.min(4, Math.max(0.01, this.scale * factor));
+    this.tx = px - ((px - this.tx) * scale) / this.scale;
+    this.ty = py - ((py - this.ty) * scale) / this.scale;
+    this.scale = scale;
+    this.invalidate();
+  }
+
   /** Centers a node at a readable zoom. */
   focus(id: string): void {
     const v = this.layout?.index.get(id);
@@ -145,14 +159,7 @@ export class GraphRenderer {
     const wheel = (e: WheelEvent): void => {
       e.preventDefault();
       const rect = canvas.getBoundingClientRect();
-      const px = e.clientX - rect.left;
-      const py = e.clientY - rect.top;
-      const factor = Math.exp(-e.deltaY * 0.0015);
-      const scale = Math.min(4, Math.max(0.01, this.scale * factor));
-      this.tx = px - ((px - this.tx) * scale) / this.scale;
-      this.ty = py - ((py - this.ty) * scale) / this.scale;
-      this.scale = scale;
-      this.invalidate();
+      this.zoomAt(e.clientX - rect.left, e.clientY - rect.top, Math.exp(-e.deltaY * 0.0015));
     };
     canvas.addEventListener('pointerdown', down);
     canvas.addEventListener('pointermove', move);

@@ -222,9 +222,17 @@ export function RunPage({ id, me }: { id: string; me: Me }) {
                 {state}
               </span>
             ))}
-            <button type="button" onClick={() => renderer.current?.fit()}>
-              Fit
-            </button>
+            <span class="zoom">
+              <button type="button" title="zoom out" onClick={() => renderer.current?.zoomBy(1 / 1.5)}>
+                −
+              </button>
+              <button type="button" title="zoom in" onClick={() => renderer.current?.zoomBy(1.5)}>
+                +
+              </button>
+              <button type="button" onClick={() => renderer.current?.fit()}>
+                Fit
+              </button>
+            </span>
           </div>
         </div>
         <aside class="side">
