@@ -73,6 +73,8 @@ describe.skipIf(browserMissing !== undefined)(`the dashboard page in Chromium${b
     const run = await dashboard.client.start(flow('slow').add(slow.s()));
 
     const page = await open('#/');
+    await page.waitForSelector(`[data-run-id="${run.id}"][data-status="running"]`);
+    await screenshot(page, 'runs');
     await page.click(`[data-run-id="${run.id}"] a`);
     await clickNode(page, 'slowStep');
     await page.waitForSelector('[data-node-id="slowStep"][data-node-state="running"]');
@@ -178,6 +180,13 @@ describe.skipIf(browserMissing !== undefined)(`the dashboard page in Chromium${b
     );
     expect(status).toBe(403);
     expect((await dashboard!.client.run(id).status()).graphVersion).toBe(1);
+  });
+
+  it('shows the workers, and the queues (none on the embedded transport, saying why)', async () => {
+    dashboard = await testDashboard({ tasks: WORDPRESS_TASKS });
+    const page = await open('#/workers');
+    await page.waitForSelector('section.workers .note');
+    await screenshot(page, 'workers');
   });
 
   it('asks for a token when it has none, and the server refuses requests without one', async () => {
