@@ -3,6 +3,8 @@
  * operators only for changes, no cross-site POST, no secrets in answers.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { errorBody } from '../../src/dashboard/server/http-errors.js';
+import { StoreError } from '../../src/errors.js';
 import { errorCode, json, OPERATOR, testDashboard, VIEWER, type TestDashboard } from './serve.js';
 
 describe('dashboard access', () => {
@@ -40,5 +42,14 @@ describe('dashboard access', () => {
     const response = await dash.call('/api/nothing');
     expect(response.status).toBe(404);
     expect(await errorCode(response)).toBe('TW_NOT_FOUND');
+  });
+
+  it('sends no connection URL: /api/me holds only name, role, kinds and version; error messages are scrubbed of passwords', async () => {
+    expect(Object.keys(await json(await dash.call('/api/me'))).sort()).toEqual(['name', 'role', 'store', 'transport', 'version']);
+    const url = 'postgres://taskwire:S3cret%40pw@db.internal:5432/tw';
+    const body = errorBody(new StoreError(`cannot reach ${url} (password S3cret@pw refused)`), [url]);
+    expect(body.error.code).toBe('TW_STORE');
+    expect(body.error.message).not.toContain('S3cret');
+    expect(body.error.message).toContain('db.internal');
   });
 });

@@ -13,6 +13,9 @@ import { accessCheck, NotJsonError, type AccessVariables } from './access.js';
 import type { AssetSource } from './assets.js';
 import { errorBody, statusOf } from './http-errors.js';
 import type { TokenTable } from './tokens.js';
+import { fleetRoutes } from './fleet-routes.js';
+import { runRoutes } from './run-routes.js';
+import { streamRoute } from './stream.js';
 
 /** What the dashboard serves from. */
 export interface DashboardDeps {
@@ -60,6 +63,9 @@ export function dashboardApp(deps: DashboardDeps): Hono<DashboardEnv> {
     const me: MeView = { name: user.name, role: user.role, store: deps.store.kind, transport: deps.transport, version: packageVersion() };
     return c.json(me);
   });
+  runRoutes(app, deps);
+  fleetRoutes(app, deps);
+  streamRoute(app, deps);
   app.all('/api/*', (c) => {
     throw new NotFoundError(`no API route ${c.req.method} ${c.req.path}`);
   });
