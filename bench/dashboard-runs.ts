@@ -82,7 +82,7 @@ async function sqlite(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'taskwire-dash-bench-'));
   try {
     const path = join(dir, 'runs.db');
-    openSqliteStore({ path }).close();
+    await openSqliteStore({ path }).close();
     const db = new Database(path);
     const insert = db.prepare("INSERT INTO runs (id, flow, status, rev, graph_version, created_at, updated_at, seq, header, error) VALUES (?, ?, ?, 1, 1, ?, ?, 1, '{}', ?)");
     const started = performance.now();
