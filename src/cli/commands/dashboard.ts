@@ -9,13 +9,14 @@
  */
 import { Option, type Command } from 'commander';
 import type { Client } from '../../client/client.js';
+import type { DashboardDeps } from '../../dashboard/server/app.js';
 import { packageAssets } from '../../dashboard/server/assets.js';
+import { AmqpQueues } from '../../dashboard/server/queues.js';
 import { startDashboard } from '../../dashboard/server/server.js';
 import { environmentTokens, generateToken, readTokensFile, TokenTable, type DashboardToken } from '../../dashboard/server/tokens.js';
 import { createLogger, type LogFormat } from '../../observability/pino-logger.js';
 import { connect } from '../../runtime/connect.js';
 import { openStore } from '../../runtime/open-store.js';
-import type { Store } from '../../store/port.js';
 import { loadFlow, loadTasks } from '../load-flow.js';
 import { brokerOption, collect, connectionOptions, logFormatOption, parseInputs, parseInteger, prefixOption, schemaOption, storeOption, type ConnectionFlags } from '../options.js';
 import { out } from '../print.js';
@@ -54,7 +55,7 @@ function tokensOf(flags: DashboardFlags): { tokens: DashboardToken[]; generated?
 }
 
 /** Serves the dashboard for `client` until a signal, then calls `close`. */
-async function serve(flags: DashboardFlags, client: Client, store: Store, transport: 'inprocess' | 'amqp', role: string, close: () => Promise<void>): Promise<void> {
+async function serve(flags: DashboardFlags, parts: Pick<DashboardDeps, 'client' | 'store' | 'transport' | 'queues'>, role: string, close: () => Promise<void>): Promise<void> {
   const logger = createLogger({ base: { role }, format: flags.logFormat });
   const port = parseInteger(flags.port, '--port', 0, 65_535);
   const { tokens, generated } = tokensOf(flags);
@@ -62,7 +63,7 @@ async function serve(flags: DashboardFlags, client: Client, store: Store, transp
   const assets = packageAssets({ onBuildError: (error) => logger.warn({ error: (error as Error).message }, 'cannot build the page from the sources: serving a placeholder (npm run build)') });
   let server;
   try {
-    server = await startDashboard({ client, store, transport, secrets, assets, tokens: new TokenTable(tokens), host: flags.host, port });
+    server = await startDashboard({ ...parts, secrets, assets, tokens: new TokenTable(tokens), host: flags.host, port });
   } catch (error) {
     await close();
     throw error;
@@ -94,7 +95,11 @@ export function dashboardCommands(program: Command): void {
         await store.close();
         throw error;
       }
-      await serve(flags, client, store, distributed ? 'amqp' : 'inprocess', 'dashboard', () => client.close());
+      const queues = options.broker === undefined ? undefined : new AmqpQueues(options.broker, { shards: store.shards, ...(options.prefix === undefined ? {} : { prefix: options.prefix }) });
+      await serve(flags, { client, store, transport: distributed ? 'amqp' : 'inprocess', ...(queues === undefined ? {} : { queues }) }, 'dashboard', async () => {
+        await queues?.close();
+        await client.close();
+      });
     });
 
   serverOptions(program.command('dev').description('local development: an embedded SQLite store, a worker and coordinator for the tasks of <file>, and the dashboard'))
@@ -119,7 +124,7 @@ export function dashboardCommands(program: Command): void {
         const run = await client.start(loaded.flow, { ...loaded.inputs, ...parseInputs(flags.input, flags.inputs) });
         out(`started run ${run.id} of flow ${loaded.flow.name}`);
       }
-      await serve(flags, client, store, 'inprocess', 'dev', async () => {
+      await serve(flags, { client, store, transport: 'inprocess' }, 'dev', async () => {
         await client.close();
         clearInterval(alive);
       });

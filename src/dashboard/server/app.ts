@@ -11,6 +11,7 @@ import { packageVersion } from '../../observability/version.js';
 import type { Store } from '../../store/port.js';
 import { accessCheck, NotJsonError, type AccessVariables } from './access.js';
 import type { AssetSource } from './assets.js';
+import type { AmqpQueues } from './queues.js';
 import { errorBody, statusOf } from './http-errors.js';
 import type { TokenTable } from './tokens.js';
 import { fleetRoutes } from './fleet-routes.js';
@@ -31,6 +32,8 @@ export interface DashboardDeps {
   secrets: readonly string[];
   /** The page's assets. */
   assets: AssetSource;
+  /** RabbitMQ's queues (distributed); absent embedded. */
+  queues?: AmqpQueues;
 }
 
 /** The hono environment of the dashboard's routes. */
