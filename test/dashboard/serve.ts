@@ -32,10 +32,14 @@ export interface TestDashboard {
 }
 
 /** Starts a dashboard over an embedded client (a memory store unless `store` names another) with `tasks`. */
-export async function testDashboard(options: { tasks?: AnyTask[]; distributed?: { broker: string; store: string; prefix: string; schema: string } } = {}): Promise<TestDashboard> {
+export async function testDashboard(
+  options: { tasks?: AnyTask[]; distributed?: { broker: string; store: string; prefix: string; schema: string }; shared?: { store: Store; tailMs: number } } = {},
+): Promise<TestDashboard> {
   const remote = options.distributed;
-  const store = await openStore(remote?.store ?? 'memory', { distributed: remote !== undefined, ...(remote === undefined ? {} : { schema: remote.schema }) });
-  const client = await connect({ store, tasks: options.tasks ?? [], ...(remote === undefined ? {} : { broker: remote.broker, prefix: remote.prefix, worker: true, coordinator: true }) });
+  const store = options.shared?.store ?? (await openStore(remote?.store ?? 'memory', { distributed: remote !== undefined, ...(remote === undefined ? {} : { schema: remote.schema }) }));
+  // On a shared store, a pure client, as `taskwire dashboard` beside the process that hosts the runs.
+  const pure = options.shared === undefined ? {} : { worker: false, coordinator: false, resume: false };
+  const client = await connect({ store, tasks: options.tasks ?? [], ...pure, ...(remote === undefined ? {} : { broker: remote.broker, prefix: remote.prefix, worker: true, coordinator: true }) });
   const queues = remote === undefined ? undefined : new AmqpQueues(remote.broker, { prefix: remote.prefix, shards: store.shards });
   const server = await startDashboard({
     client,
@@ -43,6 +47,7 @@ export async function testDashboard(options: { tasks?: AnyTask[]; distributed?: 
     port: 0,
     transport: remote === undefined ? 'inprocess' : 'amqp',
     ...(queues === undefined ? {} : { queues }),
+    ...(options.shared === undefined ? {} : { tailMs: options.shared.tailMs }),
     secrets: remote === undefined ? [] : [remote.store, remote.broker],
     tokens: new TokenTable([
       { token: OPERATOR, name: 'alice', role: 'operator' },

@@ -37,6 +37,9 @@ interface DevFlags extends DashboardFlags {
   inputs?: string;
 }
 
+/** How often an embedded dashboard reads a streamed run's history for the entries of other processes. */
+const TAIL_MS = 1000;
+
 function serverOptions(command: Command): Command {
   return command
     .addOption(new Option('--host <host>', 'interface to listen on (serve beyond localhost only behind TLS)').env('TASKWIRE_DASHBOARD_HOST').default('127.0.0.1'))
@@ -55,7 +58,7 @@ function tokensOf(flags: DashboardFlags): { tokens: DashboardToken[]; generated?
 }
 
 /** Serves the dashboard for `client` until a signal, then calls `close`. */
-async function serve(flags: DashboardFlags, parts: Pick<DashboardDeps, 'client' | 'store' | 'transport' | 'queues'>, role: string, close: () => Promise<void>): Promise<void> {
+async function serve(flags: DashboardFlags, parts: Pick<DashboardDeps, 'client' | 'store' | 'transport' | 'queues' | 'tailMs'>, role: string, close: () => Promise<void>): Promise<void> {
   const logger = createLogger({ base: { role }, format: flags.logFormat });
   const port = parseInteger(flags.port, '--port', 0, 65_535);
   const { tokens, generated } = tokensOf(flags);
@@ -96,7 +99,9 @@ export function dashboardCommands(program: Command): void {
         throw error;
       }
       const queues = options.broker === undefined ? undefined : new AmqpQueues(options.broker, { shards: store.shards, ...(options.prefix === undefined ? {} : { prefix: options.prefix }) });
-      await serve(flags, { client, store, transport: distributed ? 'amqp' : 'inprocess', ...(queues === undefined ? {} : { queues }) }, 'dashboard', async () => {
+      // Embedded, another process (serve) hosts the runs: its entries are read from the store.
+      const carried = queues === undefined ? { tailMs: TAIL_MS } : { queues };
+      await serve(flags, { client, store, transport: distributed ? 'amqp' : 'inprocess', ...carried }, 'dashboard', async () => {
         await queues?.close();
         await client.close();
       });
@@ -124,7 +129,7 @@ export function dashboardCommands(program: Command): void {
         const run = await client.start(loaded.flow, { ...loaded.inputs, ...parseInputs(flags.input, flags.inputs) });
         out(`started run ${run.id} of flow ${loaded.flow.name}`);
       }
-      await serve(flags, { client, store, transport: 'inprocess' }, 'dev', async () => {
+      await serve(flags, { client, store, transport: 'inprocess', tailMs: TAIL_MS }, 'dev', async () => {
         await client.close();
         clearInterval(alive);
       });

@@ -32,6 +32,11 @@ export interface DashboardDeps {
   secrets: readonly string[];
   /** The page's assets. */
   assets: AssetSource;
+  /**
+   * Read a streamed run's history every this many ms, for the entries other
+   * processes write that no announcement brings here (see `stream.ts`); absent: announcements only.
+   */
+  tailMs?: number;
   /** RabbitMQ's queues (distributed); absent embedded. */
   queues?: AmqpQueues;
 }
