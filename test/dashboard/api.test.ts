@@ -77,6 +77,7 @@ describe('dashboard API', () => {
     expect(refused.ok).toBe(false);
     expect(refused.error.code).toBe('TW_INVALID_CHANGE');
     expect(refused.error.nodes).toEqual(expect.arrayContaining(['dash.kick']));
+    expect((await dash.post('/api/runs/nope/preview', { changes })).status).toBe(404);
   });
 
   it('refuses a viewer\'s change (403) and changes nothing; applies an operator\'s as one change, recorded as dashboard:<name>', async () => {
