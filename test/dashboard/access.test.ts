@@ -31,10 +31,19 @@ describe('dashboard access', () => {
     expect(basic.status).toBe(401);
   });
 
-  it('serves the page without a token (it holds no data)', async () => {
+  it('serves the page without a token (it holds no data), never in a frame, its own scripts only', async () => {
     const page = await dash.call('/', { token: null });
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toContain('text/html');
+    expect(page.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
+    expect(page.headers.get('x-frame-options')).toBe('DENY');
+  });
+
+  it('refuses a body over 1 MiB with 413', async () => {
+    const response = await dash.post('/api/notify', { event: 'e', payload: { big: 'x'.repeat(1024 * 1024) } });
+    expect(response.status).toBe(413);
+    expect(await errorCode(response)).toBe('TW_TOO_LARGE');
   });
 
   it('answers an unknown API path with 404 TW_NOT_FOUND, after the token check', async () => {
