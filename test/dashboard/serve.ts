@@ -10,6 +10,7 @@ import type { AnyTask } from '../../src/model/task.js';
 import { openStore } from '../../src/runtime/open-store.js';
 import type { Store } from '../../src/store/port.js';
 import { packageAssets } from '../../src/dashboard/server/assets.js';
+import { AmqpQueues } from '../../src/dashboard/server/queues.js';
 import { startDashboard, type DashboardServer } from '../../src/dashboard/server/server.js';
 import { TokenTable } from '../../src/dashboard/server/tokens.js';
 
@@ -31,15 +32,23 @@ export interface TestDashboard {
 }
 
 /** Starts a dashboard over an embedded client (a memory store unless `store` names another) with `tasks`. */
-export async function testDashboard(options: { tasks?: AnyTask[]; store?: string; secrets?: string[] } = {}): Promise<TestDashboard> {
-  const store = await openStore(options.store ?? 'memory', { distributed: false });
-  const client = await connect({ store, tasks: options.tasks ?? [] });
+export async function testDashboard(
+  options: { tasks?: AnyTask[]; distributed?: { broker: string; store: string; prefix: string; schema: string }; shared?: { store: Store; tailMs: number } } = {},
+): Promise<TestDashboard> {
+  const remote = options.distributed;
+  const store = options.shared?.store ?? (await openStore(remote?.store ?? 'memory', { distributed: remote !== undefined, ...(remote === undefined ? {} : { schema: remote.schema }) }));
+  // On a shared store, a pure client, as `taskwire dashboard` beside the process that hosts the runs.
+  const pure = options.shared === undefined ? {} : { worker: false, coordinator: false, resume: false };
+  const client = await connect({ store, tasks: options.tasks ?? [], ...pure, ...(remote === undefined ? {} : { broker: remote.broker, prefix: remote.prefix, worker: true, coordinator: true }) });
+  const queues = remote === undefined ? undefined : new AmqpQueues(remote.broker, { prefix: remote.prefix, shards: store.shards });
   const server = await startDashboard({
     client,
     store,
     port: 0,
-    transport: 'inprocess',
-    secrets: options.secrets ?? [],
+    transport: remote === undefined ? 'inprocess' : 'amqp',
+    ...(queues === undefined ? {} : { queues }),
+    ...(options.shared === undefined ? {} : { tailMs: options.shared.tailMs }),
+    secrets: remote === undefined ? [] : [remote.store, remote.broker],
     tokens: new TokenTable([
       { token: OPERATOR, name: 'alice', role: 'operator' },
       { token: VIEWER, name: 'bob', role: 'viewer' },
@@ -61,6 +70,7 @@ export async function testDashboard(options: { tasks?: AnyTask[]; store?: string
       call(path, { method: 'POST', body: JSON.stringify(body), token: token ?? OPERATOR, headers: { 'content-type': 'application/json', origin: server.url } }),
     close: async () => {
       await server.close();
+      await queues?.close();
       await client.close();
     },
   };
