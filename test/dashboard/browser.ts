@@ -47,7 +47,15 @@ export function inPage<T>(page: Page, expression: string): Promise<T> {
   return page.evaluate<T>(expression);
 }
 
-/** Waits until a browser expression is truthy in `page`. */
+/**
+ * Waits until a browser expression is truthy in `page`, polling it every 50 ms
+ * from here (the page's Content-Security-Policy forbids the string evaluation
+ * `page.waitForFunction` would do in the page).
+ */
 export async function untilInPage(page: Page, expression: string, timeoutMs = 20_000): Promise<void> {
-  await page.waitForFunction(expression, undefined, { timeout: timeoutMs, polling: 50 });
+  const deadline = Date.now() + timeoutMs;
+  while (!(await inPage<unknown>(page, expression))) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${expression}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }

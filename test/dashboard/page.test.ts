@@ -8,7 +8,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { flow, task } from '../../src/index.js';
 import wordpress, { fetchChefRecipes, installWordpress, kickServer, kickServer2 } from '../../examples/wordpress.js';
-import { SCREENSHOTS, browserMissing, inPage, launchBrowser, pageWithToken, screenshot } from './browser.js';
+import { SCREENSHOTS, browserMissing, inPage, launchBrowser, pageWithToken, screenshot, untilInPage } from './browser.js';
 import { OPERATOR, VIEWER, testDashboard, type TestDashboard } from './serve.js';
 
 const WORDPRESS_TASKS = [fetchChefRecipes, kickServer, kickServer2, installWordpress];
@@ -40,7 +40,7 @@ describe.skipIf(browserMissing !== undefined)(`the dashboard page in Chromium${b
 
   /** Clicks a node of the graph (a canvas: where the page says the node is). */
   async function clickNode(page: Page, id: string): Promise<void> {
-    await page.waitForFunction(`window.__taskwire?.nodePoint(${JSON.stringify(id)}) !== undefined`, undefined, { polling: 50 });
+    await untilInPage(page, `window.__taskwire?.nodePoint(${JSON.stringify(id)}) !== undefined`);
     const point = await inPage<{ x: number; y: number }>(page, `window.__taskwire.nodePoint(${JSON.stringify(id)})`);
     await page.mouse.click(point.x, point.y);
     await page.waitForSelector(`[data-node-id="${id}"]`);
