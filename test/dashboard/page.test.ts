@@ -87,6 +87,28 @@ describe.skipIf(browserMissing !== undefined)(`the dashboard page in Chromium${b
     await page.waitForSelector('[data-run-status="succeeded"]');
   });
 
+  it('lists runs live, with counts by status and filters', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const slow = task('gatedStep', { apply: async () => (await gate, 1) });
+    dashboard = await testDashboard({ tasks: [slow] });
+    const page = await open('#/');
+    await page.waitForSelector('.runs .empty');
+
+    const run = await dashboard.client.start(flow('gated').add(slow.s()));
+    await page.waitForSelector(`[data-run-id="${run.id}"][data-status="running"]`);
+    await expect(page.locator('.chip[data-status="running"] b').textContent()).resolves.toBe('1');
+    release();
+    await page.waitForSelector(`[data-run-id="${run.id}"][data-status="succeeded"]`);
+
+    await page.click('.chip[data-status="succeeded"]');
+    await expect(page.locator('.runs-table tbody tr').count()).resolves.toBe(1);
+    await page.fill('.filters input[name="idPrefix"]', 'no-such-run');
+    await page.click('.filters button[type="submit"]');
+    await page.waitForSelector('.runs .empty');
+    await expect(page.locator('.runs-table tbody tr').count()).resolves.toBe(0);
+  });
+
   it('fixes the wordpress run from the page: add kickServer2, relink installWordpress, apply as one change', async () => {
     const id = await failedWordpress();
     const page = await open(`#/runs/${id}`);
@@ -112,6 +134,14 @@ describe.skipIf(browserMissing !== undefined)(`the dashboard page in Chromium${b
     await clickNode(page, 'installWordpress');
     await page.click('[data-tab="history"]');
     await screenshot(page, 'wordpress-fixed');
+
+    // Time travel: the graph at version 1 has no kickServer2.
+    await page.selectOption('.time-travel select', '1');
+    await page.locator('[data-banner="version"]').waitFor();
+    await untilInPage(page, 'window.__taskwire.nodePoint("kickServer2") === undefined');
+    expect(await inPage(page, 'window.__taskwire.nodePoint("kickServer") !== undefined')).toBe(true);
+    await page.click('[data-banner="version"] button');
+    await untilInPage(page, 'window.__taskwire.nodePoint("kickServer2") !== undefined');
     await mkdir(new URL('../../docs/img/', import.meta.url), { recursive: true });
     await copyFile(`${SCREENSHOTS}wordpress-fixed.png`, new URL('../../docs/img/dashboard.png', import.meta.url));
   });

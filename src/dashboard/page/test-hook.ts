@@ -11,7 +11,7 @@ import type { ShownState } from './graph/palette.js';
 export interface TestHook {
   /** The state the open run's node is shown in, if the node is on the graph. */
   nodeState(id: string): ShownState | undefined;
-  /** Where the node's center is (client pixels), to click it. */
+  /** Where the node's center is on the graph shown (client pixels), to click it; undefined when that graph lacks it. */
   nodePoint(id: string): { x: number; y: number } | undefined;
   /** `performance.now()` when the open run's graph was first drawn and accepted input. */
   graphReadyAt?: number;
