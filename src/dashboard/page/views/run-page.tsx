@@ -30,13 +30,15 @@ interface Live {
   run?: RunView;
   layout?: Layout;
   history: HistoryState;
+  /** Entries streamed while a history page was loading: appended after it when it was the last page. */
+  streamed: HistoryEntry[];
 }
 
 const HISTORY_PAGE = 200;
 
 /** The run view. */
 export function RunPage({ id, me }: { id: string; me: Me }) {
-  const live = useRef<Live>({ history: { entries: [], loading: true } }).current;
+  const live = useRef<Live>({ history: { entries: [], loading: true }, streamed: [] }).current;
   const renderer = useRef<GraphRenderer | undefined>(undefined);
   const [, setTick] = useState(0);
   const [error, setError] = useState<ApiError | undefined>(undefined);
@@ -84,9 +86,16 @@ export function RunPage({ id, me }: { id: string; me: Me }) {
     const applied = applyEntry(run, entry);
     // Entries carry no results: the selected node's result is fetched with the run.
     if (applied === 'refetch' || (applied === 'changed' && entry.type === 'node.succeeded' && entry.node === selectedRef.current)) refetch();
-    const entries = live.history.entries;
-    if (live.history.next === undefined && !live.history.loading && entry.seq > (entries[entries.length - 1]?.seq ?? 0)) entries.push(entry);
+    if (live.history.loading) live.streamed.push(entry);
+    else appendLive([entry]);
     bump();
+  }
+
+  /** Appends streamed entries to the history when it is loaded to its end (each once, in order). */
+  function appendLive(streamed: HistoryEntry[]): void {
+    const history = live.history;
+    if (history.next !== undefined) return;
+    for (const entry of streamed) if (entry.seq > (history.entries[history.entries.length - 1]?.seq ?? 0)) history.entries.push(entry);
   }
 
   async function loadHistory(): Promise<void> {
@@ -94,11 +103,21 @@ export function RunPage({ id, me }: { id: string; me: Me }) {
     history.loading = true;
     bump();
     const last = history.entries[history.entries.length - 1]?.seq;
-    const page = await get<{ entries: HistoryEntry[]; next?: number }>(`${path}/history${query({ after: last, limit: HISTORY_PAGE })}`);
+    let page: { entries: HistoryEntry[]; next?: number };
+    try {
+      page = await get<{ entries: HistoryEntry[]; next?: number }>(`${path}/history${query({ after: last, limit: HISTORY_PAGE })}`);
+    } catch (failure) {
+      // "Load more" tries again from where it was.
+      history.loading = false;
+      history.next = last ?? 0;
+      bump();
+      throw failure;
+    }
     const fresh = page.entries.filter((e) => e.seq > (history.entries[history.entries.length - 1]?.seq ?? 0));
     history.entries.push(...fresh);
     history.next = page.next;
     history.loading = false;
+    appendLive(live.streamed.splice(0).sort((a, b) => a.seq - b.seq));
     bump();
   }
 
