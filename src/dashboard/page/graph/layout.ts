@@ -23,7 +23,7 @@ export const NODE_WIDTH = 168;
 /** Node height. */
 export const NODE_HEIGHT = 40;
 /** Horizontal distance between two layers' nodes. */
-export const LAYER_GAP = 72;
+export const LAYER_GAP = 120;
 /** Vertical distance between two nodes of a layer. */
 export const ROW_GAP = 16;
 /** Width of a layer's column, gap included. */

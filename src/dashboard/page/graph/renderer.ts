@@ -228,7 +228,7 @@ export class GraphRenderer {
   /** Draws link labels (over the nodes, to stay readable). */
   private drawLabels(labelled: Array<{ x: number; y: number; text: string }>): void {
     const ctx = this.context;
-    ctx.font = '11px system-ui, sans-serif';
+    ctx.font = '10px system-ui, sans-serif';
     ctx.textAlign = 'center';
     ctx.textBaseline = 'middle';
     for (const label of labelled) {
