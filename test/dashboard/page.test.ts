@@ -231,4 +231,12 @@ describe.skipIf(browserMissing !== undefined)(`the dashboard page in Chromium${b
     await page.click('.token-form button');
     await page.waitForSelector('.runs-table');
   });
+
+  it('takes the token from #token= in the address, and removes it from the address bar', async () => {
+    dashboard = await testDashboard();
+    const page = await open(`#token=${OPERATOR}`, null);
+    await page.waitForSelector('.runs-table');
+    expect(new URL(page.url()).hash).toBe('#/');
+    expect(await inPage(page, "sessionStorage.getItem('taskwire.token')")).toBe(OPERATOR);
+  });
 });
