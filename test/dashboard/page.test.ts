@@ -6,7 +6,7 @@
 import { mkdir, copyFile } from 'node:fs/promises';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { flow, task } from '../../src/index.js';
+import { event, flow, task } from '../../src/index.js';
 import wordpress, { fetchChefRecipes, installWordpress, kickServer, kickServer2 } from '../../examples/wordpress.js';
 import { SCREENSHOTS, browserMissing, inPage, launchBrowser, pageWithToken, screenshot, untilInPage } from './browser.js';
 import { OPERATOR, VIEWER, testDashboard, type TestDashboard } from './serve.js';
@@ -192,6 +192,25 @@ describe.skipIf(browserMissing !== undefined)(`the dashboard page in Chromium${b
     await clickNode(page, 'installWordpress');
     await expect(page.locator('[data-node-id="installWordpress"] [data-field="waitingFor"]').textContent()).resolves.toMatch(/inputs with no value: .*recipes/);
     await screenshot(page, 'stalled');
+  });
+
+  it("notifies an event from the page, and shows the persistent listener's activations", async () => {
+    const double = task('doubleTick', { requires: ['i'], apply: ({ i }: { i: number }) => i * 2 });
+    dashboard = await testDashboard({ tasks: [double] });
+    const run = await dashboard.client.start(flow('ticks').link(event('tick', { id: 'tick', provides: ['i'] }), double.s({}, { id: 'double', persistent: true })));
+    const page = await open(`#/runs/${run.id}`);
+    await page.waitForSelector('[data-run-status="listening"]');
+    await page.click('[data-tab="change"]');
+    await page.fill('.notify input[name="event"]', 'tick');
+    await page.fill('.notify textarea[name="payload"]', '{"i": 21}');
+    await page.click('.notify button[type="submit"]');
+    await expect(page.locator('.notify .ok').textContent()).resolves.toContain('notified 1 run');
+
+    await clickNode(page, 'double');
+    const activation = page.locator('[data-node-id="double"] tr[data-activation]');
+    await activation.first().waitFor();
+    await expect(activation.first().textContent()).resolves.toContain('42');
+    await screenshot(page, 'listener');
   });
 
   it('lets a viewer look but not change anything (the page disables, the server refuses)', async () => {
