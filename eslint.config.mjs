@@ -33,5 +33,5 @@ export default tseslint.config(
   layer(['src/model/**', 'src/engine/**', 'src/codec/**'], ['**/store/**', '**/transport/**', '**/worker/**', '**/coordinator/**', '**/client/**', '**/runtime/**', '**/cli/**', 'node:fs', 'node:fs/*', 'node:net', 'node:http', 'node:https', 'node:child_process', 'node:os', 'pg', 'better-sqlite3', 'rabbitmq-client'], 'model, engine and codec are pure: no I/O, no adapters'),
   layer(['src/store/**', 'src/transport/**'], ['**/client/**', '**/runtime/**', '**/cli/**', '**/coordinator/**', '**/worker/**'], 'adapters depend on ports and the domain only'),
   layer(['src/worker/**', 'src/coordinator/**'], ['**/client/**', '**/runtime/**', '**/cli/**'], 'worker and coordinator do not know the client'),
-  { files: ['test/**', 'bench/**', 'examples/**', 'src/cli/**'], rules: { 'no-console': 'off', '@typescript-eslint/unbound-method': 'off' } },
+  { files: ['test/**', 'bench/**', 'examples/**', 'scripts/**', 'src/cli/**'], rules: { 'no-console': 'off', '@typescript-eslint/unbound-method': 'off' } },
 );

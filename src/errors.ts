@@ -30,7 +30,10 @@ export type ErrorCode =
   | 'TW_INTERNAL'
   | 'TW_DELIVERY_LIMIT'
   | 'TW_PARTIAL'
-  | 'TW_TOO_LARGE';
+  | 'TW_TOO_LARGE'
+  | 'TW_UNAUTHORIZED'
+  | 'TW_FORBIDDEN'
+  | 'TW_NOT_FOUND';
 
 /** Base class of every error taskwire throws. */
 export class TaskwireError extends Error {
@@ -351,5 +354,26 @@ export class NonRetryableError extends Error {
     super(message, options);
     this.name = 'NonRetryableError';
     this.code = options?.code;
+  }
+}
+
+/** A dashboard request without a known token (HTTP 401). */
+export class UnauthorizedError extends TaskwireError {
+  constructor(message = 'a dashboard token is required: Authorization: Bearer <token>') {
+    super('TW_UNAUTHORIZED', message);
+  }
+}
+
+/** A dashboard request its token's role may not make, or a cross-site one (HTTP 403). */
+export class ForbiddenError extends TaskwireError {
+  constructor(message: string) {
+    super('TW_FORBIDDEN', message);
+  }
+}
+
+/** A dashboard path or object that does not exist (HTTP 404), other than a run or a node (`TW_UNKNOWN_RUN`, `TW_UNKNOWN_NODE`). */
+export class NotFoundError extends TaskwireError {
+  constructor(message: string) {
+    super('TW_NOT_FOUND', message);
   }
 }

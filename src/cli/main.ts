@@ -7,6 +7,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { activationsCommand } from './commands/activations.js';
 import { controlCommands } from './commands/control.js';
+import { dashboardCommands } from './commands/dashboard.js';
 import { coordinatorCommand } from './commands/coordinator.js';
 import { graphCommand } from './commands/graph.js';
 import { inspectCommands } from './commands/inspect.js';
@@ -43,6 +44,7 @@ export function program(): Command {
   rewireCommands(cli);
   controlCommands(cli);
   serveCommand(cli);
+  dashboardCommands(cli);
   workerCommand(cli);
   workersCommand(cli);
   coordinatorCommand(cli);

@@ -56,6 +56,8 @@ export interface NotifyOptions {
    * @default a random UUID
    */
   id?: string;
+  /** Only these runs (of those listening to the event). @default every listening run */
+  runs?: readonly string[];
 }
 
 /** Starts flows and hands out run handles. Create one with `connect()`. */
@@ -149,7 +151,8 @@ export class Client {
     checkName(event, 'event name');
     const encoded = encodeValue(payload, `the payload of event "${event}"`) as JsonObject;
     const eventId = options.id ?? randomUUID();
-    const listeners = await this.listening.of(event);
+    const runs = options.runs;
+    const listeners = (await this.listening.of(event)).filter((listener) => runs === undefined || runs.includes(listener.runId));
     checkPayload(event, listeners, encoded);
     const runIds = [...new Set(listeners.map((listener) => listener.runId))];
     const outcomes = await this.parts.writer.notify(runIds, event, encoded, eventId);

@@ -9,7 +9,9 @@ import type { Json } from '../codec/json.js';
 import { decodeValue } from '../codec/value.js';
 import type { StepReport } from '../coordinator/options.js';
 import type { Change, HistoryEntry } from '../engine/events.js';
-import { SETTLED, type ActivationState } from '../engine/state.js';
+import { SETTLED, type ActivationState, type RunState } from '../engine/state.js';
+import { liveRun } from '../engine/live.js';
+import { step } from '../engine/step.js';
 import { TaskwireError, UnknownNodeError, UnknownRunError } from '../errors.js';
 import type { NodeDefinition } from '../model/definition.js';
 import type { AnyNode } from '../model/node.js';
@@ -38,6 +40,12 @@ export interface ChangeOptions {
    * @default a random UUID
    */
   id?: string;
+  /**
+   * Who makes the change, in the run's history (the dashboard gives
+   * `dashboard:<name>`).
+   * @default the client's actor (`connect({ actor })`)
+   */
+  actor?: string;
 }
 
 /** Options of {@link RunHandle.wait}. */
@@ -192,11 +200,32 @@ export class RunHandle {
    * makes sending it again safe (see {@link ChangeOptions.id}).
    */
   async change(changes: RunChange | readonly RunChange[], options: ChangeOptions = {}): Promise<StepReport> {
-    const list = isList(changes) ? changes : [changes];
-    const engine = await Promise.all(list.map((change) => toEngineChange(change, this.parts)));
+    const engine = await this.engineChanges(changes);
     // The id makes the change apply once, even when it is stepped again after an ambiguous commit or a redelivery.
     const id = options.id === undefined ? randomUUID() : checkName(options.id, 'change id');
-    return this.parts.writer.change(this.id, engine, this.parts.actor, id);
+    return this.parts.writer.change(this.id, engine, options.actor ?? this.parts.actor, id);
+  }
+
+  /**
+   * What-if: the run's state as it would be after `changes` (as given to
+   * {@link RunHandle.change}), computed by the engine on a copy of the stored
+   * state. Nothing is written, nothing is dispatched. Rejects as `change`
+   * would on a refused list (the engine's error, naming the nodes), and with
+   * `TW_UNKNOWN_RUN`.
+   */
+  async preview(changes: RunChange | readonly RunChange[]): Promise<RunState> {
+    const engine = await this.engineChanges(changes);
+    const stored = await this.parts.store.loadRun(this.id);
+    if (stored === undefined) throw new UnknownRunError(this.id);
+    // A deep copy: a store may share nested values with what it keeps (the memory store copies one level).
+    const state = structuredClone(stored);
+    step(liveRun(state), { type: 'change', changes: engine, actor: this.parts.actor }, Date.now());
+    return state;
+  }
+
+  private engineChanges(changes: RunChange | readonly RunChange[]): Promise<Change[]> {
+    const list = isList(changes) ? changes : [changes];
+    return Promise.all(list.map((change) => toEngineChange(change, this.parts)));
   }
 }
 

@@ -130,6 +130,16 @@ export interface RunSummary {
   createdAt: number;
   /** Last change (epoch ms). */
   updatedAt: number;
+  /** The run's first failure message (of the first node or activation that failed for good), if any: what `RunFilter.errorText` searches. */
+  error?: string;
+}
+
+/** A place in a run listing, newest first (see {@link RunFilter.cursor}): the last run of a page. */
+export interface RunCursor {
+  /** That run's `createdAt`. */
+  createdAt: number;
+  /** That run's id. */
+  id: string;
 }
 
 /** Filters of {@link Store.listRuns}. */
@@ -140,6 +150,21 @@ export interface RunFilter {
   flow?: string;
   /** Only runs whose id starts with this text (the CLI's run id prefixes). */
   idPrefix?: string;
+  /** Only runs created at or after this time (epoch ms). */
+  createdAfter?: number;
+  /** Only runs created before this time (epoch ms). */
+  createdBefore?: number;
+  /**
+   * Only runs whose first failure message ({@link RunSummary.error}) contains
+   * this text, ASCII letters matched without regard to case.
+   */
+  errorText?: string;
+  /**
+   * Keyset paging: only runs after this one in the listing's order (newest
+   * first: `createdAt` descending, then id descending). Pass the last run of a
+   * page for the next.
+   */
+  cursor?: RunCursor;
   /**
    * At most this many, newest first.
    * @default 100
@@ -293,8 +318,14 @@ export interface Store {
   commit(commits: StepCommit[], fence?: Fence): Promise<CommitResult>;
   /** Loads a run's full state (live activations included), or undefined. */
   loadRun(runId: string): Promise<RunState | undefined>;
-  /** Lists runs, newest first. */
+  /** Lists runs, newest first (`createdAt` descending, then id descending). */
   listRuns(filter?: RunFilter): Promise<RunSummary[]>;
+  /**
+   * How many runs match `filter` in each status (every status present, 0
+   * included), ignoring its `status`, `cursor` and `limit`: the counts a run
+   * listing shows beside its status filter.
+   */
+  countRuns(filter?: RunFilter): Promise<Record<RunStatus, number>>;
   /** Ids of runs that are not finished (see {@link FINAL_STATUSES}), to resume them. */
   liveRunIds(): Promise<string[]>;
   /**

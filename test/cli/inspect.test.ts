@@ -25,6 +25,7 @@ describe('reading runs', () => {
     expect(table.stdout).toMatch(new RegExp(`^${runId}\\s+My-distributed-flow\\s+succeeded\\s+v1\\s`, 'm'));
     expect(json<{ id: string; status: string }[]>(await box.tw(['runs', '--json', '--status', 'succeeded', '--status', 'failed']))).toMatchObject([{ id: runId, status: 'succeeded' }]);
     expect(json(await box.tw(['runs', '--json', '--flow', 'other']))).toEqual([]);
+    expect(json(await box.tw(['runs', '--json', '--error', 'anything']))).toEqual([]); // the seed run never failed
     expect((await box.tw(['runs', '--status', 'failed'])).stdout.trim()).toBe('no runs');
     const bad = await box.tw(['runs', '--status', 'done']);
     expect(bad.code).toBe(2);

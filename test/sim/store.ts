@@ -13,7 +13,7 @@
 import { StoreError } from '../../src/errors.js';
 import type { CommitResult, EventListener, Fence, OutboxItem, Page, PruneFilter, RunFilter, RunSummary, StepCommit, Store, StoreLock, TaskInfo, WorkerBeat, WorkerFilter } from '../../src/store/port.js';
 import type { HistoryEntry } from '../../src/engine/events.js';
-import type { ActivationState, RunState } from '../../src/engine/state.js';
+import type { ActivationState, RunState, RunStatus } from '../../src/engine/state.js';
 import type { StoreWatch } from './election.js';
 import type { Random } from './random.js';
 import type { RealIO } from './real-io.js';
@@ -148,6 +148,10 @@ export class SimStore implements Store {
 
   listRuns(filter?: RunFilter): Promise<RunSummary[]> {
     return this.call('listRuns', () => this.inner.listRuns(filter));
+  }
+
+  countRuns(filter?: RunFilter): Promise<Record<RunStatus, number>> {
+    return this.call('countRuns', () => this.inner.countRuns(filter));
   }
 
   liveRunIds(): Promise<string[]> {

@@ -11,6 +11,7 @@ import { shardOf } from '../../src/model/shard.js';
 import { stepCommit } from '../../src/store/step-commit.js';
 import type { OutboxItem, StepCommit, Store, TaskInfo, WorkerBeat } from '../../src/store/port.js';
 import { freshStore, type StoreFactory } from './fresh-store.js';
+import { listingContract } from './listing-contract.js';
 import { pruneContract } from './prune-contract.js';
 
 export type { StoreFactory } from './fresh-store.js';
@@ -501,5 +502,6 @@ export function storeContract(name: string, factory: StoreFactory): void {
     });
 
     pruneContract(factory);
+    listingContract(factory);
   });
 }

@@ -131,6 +131,26 @@ describe('SqliteStore', () => {
     }
   });
 
+  it('gives the runs written by schema version 10 their first failure message from their history (schema 11)', async () => {
+    const path = join(dir, 'runs.db');
+    const old = new Database(path);
+    for (const migration of MIGRATIONS.slice(0, 10)) old.exec(migration);
+    old.pragma('user_version = 10');
+    const insertRun = old.prepare("INSERT INTO runs (id, flow, status, rev, graph_version, created_at, updated_at, header) VALUES (?, 'f', 'failed', 1, 1, 1, 1, '{}')");
+    const insertHistory = old.prepare('INSERT INTO history (run_id, seq, data) VALUES (?, ?, ?)');
+    const entry = (seq: number, type: string, message?: string) => ({ runId: 'r1', seq, at: 1, type, graphVersion: 1, node: 'a', ...(message === undefined ? {} : { detail: { message } }) });
+    insertRun.run('r1');
+    insertRun.run('r2');
+    insertHistory.run('r1', 1, JSON.stringify([entry(1, 'node.started'), entry(2, 'node.retrying', 'once')]));
+    insertHistory.run('r1', 3, JSON.stringify([entry(3, 'node.failed', 'first for good'), entry(4, 'node.failed', 'second')]));
+    insertHistory.run('r2', 1, JSON.stringify([entry(1, 'node.started')]));
+    old.close();
+    const store = openSqliteStore({ path });
+    expect((await store.listRuns()).map((r) => [r.id, r.error])).toEqual([['r2', undefined], ['r1', 'first for good']]);
+    expect((await store.listRuns({ errorText: 'FOR GOOD' })).map((r) => r.id)).toEqual(['r1']);
+    await store.close();
+  });
+
   it('refuses a database written by a newer schema', async () => {
     const path = join(dir, 'runs.db');
     const db = new Database(path);

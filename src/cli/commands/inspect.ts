@@ -16,6 +16,7 @@ import { clientOptions, mapText, parseCount, withClient, withRun, type ClientFla
 interface RunsFlags extends ClientFlags {
   status?: string[];
   flow?: string;
+  error?: string;
   limit: string;
 }
 
@@ -32,6 +33,7 @@ export function inspectCommands(program: Command): void {
       .description('list runs, newest first')
       .option('-s, --status <status>', `only runs in this status (repeatable): ${RUN_STATUSES.join(', ')}`, collect)
       .option('-f, --flow <name>', 'only runs of this flow')
+      .option('-e, --error <text>', "only runs whose first failure message contains this text (ASCII letters in any case)")
       .option('-n, --limit <n>', 'at most this many runs', '100'),
   ).action(async (flags: RunsFlags) => {
     const unknown = (flags.status ?? []).filter((s) => !RUN_STATUSES.includes(s as RunStatus));
@@ -40,6 +42,7 @@ export function inspectCommands(program: Command): void {
       limit: parseCount(flags.limit, '--limit'),
       ...(flags.status === undefined ? {} : { status: flags.status as RunStatus[] }),
       ...(flags.flow === undefined ? {} : { flow: flags.flow }),
+      ...(flags.error === undefined ? {} : { errorText: flags.error }),
     };
     const runs = await withClient(flags, (client) => client.runs(filter));
     if (flags.json === true) return printJson(runs);

@@ -21,9 +21,10 @@
  * @packageDocumentation
  */
 import type { HistoryEntry } from '../../engine/events.js';
-import type { ActivationState, NodeState, RunHeader, RunState } from '../../engine/state.js';
+import type { ActivationState, NodeState, RunHeader, RunState, RunStatus } from '../../engine/state.js';
 import { attachBacklogs, attachHeld, nodeRow } from '../backlog.js';
 import { pruneCriteria } from '../prune.js';
+import { afterCursor, emptyCounts, firstFailure, matchesRunFilter } from '../run-listing.js';
 import { claimsOnlyShard, FINAL_STATUSES, oldestBeat, type BacklogRow, type CommitResult, type EventListener, type HeldRow, type OutboxItem, type Page, type PruneFilter, type RunFilter, type RunSummary, type Store, type StepCommit, type TaskInfo, type WorkerBeat, type WorkerFilter } from '../port.js';
 
 interface StoredRun {
@@ -36,6 +37,8 @@ interface StoredRun {
   /** Held result rows by node id; undefined until the run's first. */
   held: Map<string, HeldRow[]> | undefined;
   history: HistoryEntry[];
+  /** The run's first failure message (see `firstFailure`). */
+  error?: string;
 }
 
 /** A run's stored activations, made on the first one. */
@@ -105,6 +108,10 @@ export class MemoryStore implements Store {
         activationsOf(stored).set(`${activation.node}#${activation.seq}`, { ...activation });
       }
       for (let i = 0; i < history.length; i++) stored.history.push(history[i] as HistoryEntry);
+      if (stored.error === undefined) {
+        const error = firstFailure(history);
+        if (error !== undefined) stored.error = error;
+      }
       for (let i = 0; i < outbox.length; i++) {
         const item = outbox[i] as OutboxItem;
         this.outbox.set(item.id, { ...item });
@@ -149,23 +156,28 @@ export class MemoryStore implements Store {
 
   /** @inheritdoc */
   async listRuns(filter: RunFilter = {}): Promise<RunSummary[]> {
-    const rows = [...this.runs.values()]
-      .map((r) => r.header)
-      .filter(
-        (h) =>
-          (filter.status === undefined || filter.status.includes(h.status)) &&
-          (filter.flow === undefined || h.flow === filter.flow) &&
-          (filter.idPrefix === undefined || h.id.startsWith(filter.idPrefix)),
-      )
-      .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1));
-    return rows.slice(0, filter.limit ?? 100).map((h) => ({
-      id: h.id,
-      flow: h.flow,
-      status: h.status,
-      graphVersion: h.graphVersion,
-      createdAt: h.createdAt,
-      updatedAt: h.updatedAt,
-    }));
+    return this.summaries(filter)
+      .filter((run) => (filter.status === undefined || filter.status.includes(run.status)) && afterCursor(run, filter.cursor))
+      .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1))
+      .slice(0, filter.limit ?? 100);
+  }
+
+  /** @inheritdoc */
+  async countRuns(filter: RunFilter = {}): Promise<Record<RunStatus, number>> {
+    const counts = emptyCounts();
+    for (const run of this.summaries(filter)) counts[run.status]++;
+    return counts;
+  }
+
+  /** The summaries of the runs matching a filter's conditions other than status, cursor and limit. */
+  private summaries(filter: RunFilter): RunSummary[] {
+    const out: RunSummary[] = [];
+    for (const { header: h, error } of this.runs.values()) {
+      const run: RunSummary = { id: h.id, flow: h.flow, status: h.status, graphVersion: h.graphVersion, createdAt: h.createdAt, updatedAt: h.updatedAt };
+      if (error !== undefined) run.error = error;
+      if (matchesRunFilter(run, filter)) out.push(run);
+    }
+    return out;
   }
 
   /** @inheritdoc */

@@ -9,7 +9,7 @@
 import { hostname } from 'node:os';
 import pg, { type Pool, type PoolClient } from 'pg';
 import type { HistoryEntry } from '../../engine/events.js';
-import type { ActivationState, RunState } from '../../engine/state.js';
+import type { ActivationState, RunState, RunStatus } from '../../engine/state.js';
 import { ClosedError, ConfigError, FencedError, StoreError } from '../../errors.js';
 import { listenerOf } from '../listener.js';
 import type { CommitResult, EventListener, Fence, OutboxItem, Page, PruneFilter, RunFilter, RunSummary, Store, StepCommit, StoreLock, TaskInfo, WorkerBeat, WorkerFilter } from '../port.js';
@@ -20,6 +20,7 @@ import { migrateSchema } from './migrations.js';
 import { byCodeUnit, conflictsOf, planCommit } from './plan.js';
 import { buildQueries, type NamedQuery, type Queries } from './queries.js';
 import { pruneCriteria } from '../prune.js';
+import { containsPattern, emptyCounts } from '../run-listing.js';
 import { redactSecret, redactUrl } from './redact.js';
 import { activationRows, backlogRows, clearedRows, epoch, heldRows, historyRows, loadedRun, type LoadedRow, nodeRows, outboxItem, outboxRows, releasedRows, removedRows, runRows } from './rows.js';
 import { DEFAULT_SCHEMA, quoteSchema } from './schema-name.js';
@@ -151,16 +152,31 @@ export class PostgresStore implements Store {
   /** @inheritdoc */
   async listRuns(filter: RunFilter = {}): Promise<RunSummary[]> {
     this.check();
-    type Row = { id: string; flow: string; status: string; graph_version: number; created_at: string; updated_at: string };
-    const rows = await query<Row>(this.pool, this.q.listRuns, [filter.status ?? null, filter.flow ?? null, filter.limit ?? 100, filter.idPrefix ?? null]);
-    return rows.map((row) => ({
-      id: row.id,
-      flow: row.flow,
-      status: readStatus(row.id, row.status),
-      graphVersion: row.graph_version,
-      createdAt: Number(row.created_at),
-      updatedAt: Number(row.updated_at),
-    }));
+    if (filter.status?.length === 0) return [];
+    type Row = { id: string; flow: string; status: string; graph_version: number; created_at: string; updated_at: string; error: string | null };
+    const cursor = filter.cursor;
+    const params = [...matchParams(filter), filter.status ?? null, cursor?.createdAt ?? null, cursor?.id ?? null, filter.limit ?? 100];
+    const rows = await query<Row>(this.pool, this.q.listRuns, params);
+    return rows.map((row) => {
+      const run: RunSummary = {
+        id: row.id,
+        flow: row.flow,
+        status: readStatus(row.id, row.status),
+        graphVersion: row.graph_version,
+        createdAt: Number(row.created_at),
+        updatedAt: Number(row.updated_at),
+      };
+      if (row.error !== null) run.error = row.error;
+      return run;
+    });
+  }
+
+  /** @inheritdoc */
+  async countRuns(filter: RunFilter = {}): Promise<Record<RunStatus, number>> {
+    this.check();
+    const counts = emptyCounts();
+    for (const row of await query<{ status: string; n: number }>(this.pool, this.q.countRuns, matchParams(filter))) counts[readStatus('(count)', row.status)] += row.n;
+    return counts;
   }
 
   /** @inheritdoc */
@@ -410,4 +426,9 @@ function mentionsSecret(error: Error, url: string | undefined): boolean {
   if (url === undefined) return false;
   const fields = [error.message, error.stack, ...Object.values(error)];
   return fields.some((field) => typeof field === 'string' && redactSecret(field, url) !== field);
+}
+
+/** The parameters of a run filter's conditions other than status and cursor (see `sql/list-runs.ts`). */
+function matchParams(filter: RunFilter): (string | number | null)[] {
+  return [filter.flow ?? null, filter.idPrefix ?? null, filter.createdAfter ?? null, filter.createdBefore ?? null, filter.errorText === undefined ? null : containsPattern(filter.errorText)];
 }

@@ -13,7 +13,7 @@ import { commit } from './sql/commit.js';
 import { heartbeat, leave } from './sql/coordinators.js';
 import { dueOutbox } from './sql/due-outbox.js';
 import { history } from './sql/history.js';
-import { listRuns } from './sql/list-runs.js';
+import { countRuns, listRuns } from './sql/list-runs.js';
 import { liveRuns } from './sql/live-runs.js';
 import { loadRun } from './sql/load-run.js';
 import { pruneRuns } from './sql/prune-runs.js';
@@ -27,6 +27,7 @@ const BUILDERS = {
   commit,
   loadRun,
   listRuns,
+  countRuns,
   liveRuns,
   listeners,
   history,

@@ -11,6 +11,7 @@
  *
  * @packageDocumentation
  */
+import { firstFailure } from '../run-listing.js';
 import { activationKey, type ActivationState, type NodeState, type RunState } from '../../engine/state.js';
 import { attachBacklogs, attachHeld, nodeRow } from '../backlog.js';
 import type { OutboxItem } from '../port.js';
@@ -43,7 +44,8 @@ function record(fields: Record<string, unknown>, data: string): string {
 /**
  * The `runs` rows of `plans`, each with the `from_rev` it is written at (0:
  * inserted) and its shard; `header` only where the plan changes it (absent:
- * null, the stored header is kept).
+ * null, the stored header is kept); `error` the first failure message of the
+ * plan's history (null: none; a run's stored one is kept).
  */
 export function runRows(plans: readonly RunPlan[]): string {
   const rows = plans.map((plan) => {
@@ -59,6 +61,7 @@ export function runRows(plans: readonly RunPlan[]): string {
       created_at: epoch(h.createdAt),
       updated_at: epoch(h.updatedAt),
       seq: h.seq,
+      error: firstFailure(plan.history) ?? null,
     };
     const text = JSON.stringify(fields);
     return plan.headerChanged ? `${text.slice(0, -1)},"header":${jsonbText(h)}}` : text;

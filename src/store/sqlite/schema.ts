@@ -5,9 +5,10 @@
  *
  * Tables (JSON columns hold `JSON.stringify` text; the other columns copy the
  * fields the queries filter or sort on):
- * - `runs` (id PK, flow, status, rev, graph_version, created_at, updated_at, header, seq); the
+ * - `runs` (id PK, flow, status, rev, graph_version, created_at, updated_at, header, seq, error); the
  *   columns rev, status, graph_version, updated_at and seq are the latest, the header's copies of
- *   them may be older (a step that changes no other header field leaves the header as it is)
+ *   them may be older (a step that changes no other header field leaves the header as it is);
+ *   `error` is the run's first failure message (`RunSummary.error`), searched by `listRuns`
  * - `nodes` (run_id, node_id, kind, name, status, data; PK (run_id, node_id));
  *   the rowid keeps the order in which nodes were first written, which is the
  *   order of `RunState.nodes` that the engine iterates (loadRun sorts by it); `data` holds the node's
@@ -185,6 +186,17 @@ export const MIGRATIONS: readonly string[] = [
     beat_at INTEGER NOT NULL,
     data    TEXT    NOT NULL
   ) STRICT, WITHOUT ROWID;
+  `,
+  // 11: the dashboard's run listing: each run's first failure message (searched with LIKE, over the failed runs only),
+  // filled in for the runs already there from their history's first node.failed entry
+  `
+  ALTER TABLE runs ADD COLUMN error TEXT;
+  UPDATE runs SET error = (
+    SELECT substr(coalesce(e.value ->> '$.detail.message', 'node "' || (e.value ->> '$.node') || '" failed'), 1, 1000)
+      FROM history h, json_each(h.data) e
+     WHERE h.run_id = runs.id AND json_valid(h.data) AND e.value ->> '$.type' = 'node.failed'
+     ORDER BY h.seq, e.key LIMIT 1);
+  CREATE INDEX runs_failed ON runs (created_at DESC, id DESC) WHERE error IS NOT NULL;
   `,
 ];
 

@@ -18,12 +18,12 @@
  */
 import type Database from 'better-sqlite3';
 import type { HistoryEntry } from '../../engine/events.js';
-import type { ActivationState, RunState } from '../../engine/state.js';
+import type { ActivationState, RunState, RunStatus } from '../../engine/state.js';
 import { ClosedError, ConfigError } from '../../errors.js';
 import { attachBacklogs, attachHeld } from '../backlog.js';
 import { claimsOnlyShard, notFinalSql, oldestBeat, type CommitResult, type EventListener, type OutboxItem, type Page, type PruneFilter, type RunFilter, type RunSummary, type Store, type StepCommit, type TaskInfo, type WorkerBeat, type WorkerFilter } from '../port.js';
 import { listenerOf } from '../listener.js';
-import { ACTIVATION_ROW, BACKLOG_ROW, HELD_ROW, HISTORY_ENTRIES_ROW, readHeader, readRow, readStatus, type HeaderColumns } from '../row-check.js';
+import { ACTIVATION_ROW, BACKLOG_ROW, HELD_ROW, HISTORY_ENTRIES_ROW, readHeader, readRow, type HeaderColumns } from '../row-check.js';
 import { BulkInsert } from './bulk-insert.js';
 import { openDatabase } from './driver.js';
 import { loadedNodes, nodeDefsText, nodeStateText, type NodeStateRow } from './node-rows.js';
@@ -31,6 +31,9 @@ import { pruneCriteria, type PruneCriteria } from '../prune.js';
 import { sqlitePrune } from './prune.js';
 import { checkDatabaseFile, migrate, openError } from './schema.js';
 import { WorkerRows } from './worker-rows.js';
+import { SqliteRunListing } from './run-listing.js';
+import { sqlLimit } from './sql-limit.js';
+import { firstFailure } from '../run-listing.js';
 
 /** Options of {@link openSqliteStore}. */
 export interface SqliteStoreOptions {
@@ -45,9 +48,6 @@ export interface SqliteStoreOptions {
 
 type Data = { data: string };
 type HeaderRow = HeaderColumns & { header: string };
-type SummaryRow = { id: string; flow: string; status: string; graph_version: number; created_at: number; updated_at: number };
-
-const SUMMARY_COLUMNS = 'id, flow, status, graph_version, created_at, updated_at';
 
 /** Prepares every statement of the store once. */
 function prepare(db: Database.Database) {
@@ -76,6 +76,8 @@ function prepare(db: Database.Database) {
       `UPDATE runs SET rev = ?, graph_version = ?, updated_at = ?, seq = ? WHERE id = ? AND rev = ? RETURNING status`,
     ),
     setRunStatus: db.prepare<[string, string]>(`UPDATE runs SET status = ? WHERE id = ?`),
+    // RunSummary.error: the first failure message is kept
+    setRunError: db.prepare<[string, string]>(`UPDATE runs SET error = ? WHERE id = ? AND error IS NULL`),
     deleteNode: db.prepare<[string, string]>(`DELETE FROM nodes WHERE run_id = ? AND node_id = ?`),
     insertDefs: db.prepare<[string, number, string]>(`INSERT INTO node_defs (run_id, rev, data) VALUES (?, ?, ?)`),
     runDefs: db.prepare<[string], Data>(`SELECT data FROM node_defs WHERE run_id = ? ORDER BY rev`),
@@ -151,7 +153,7 @@ export class SqliteStore implements Store {
   private readonly sql: ReturnType<typeof prepare>;
   private readonly workers: WorkerRows;
   /** listRuns statements by filter shape (flow or not, number of statuses). */
-  private readonly listStatements = new Map<string, Database.Statement<(string | number)[], SummaryRow>>();
+  private readonly listing: SqliteRunListing;
   private readonly commitBatch: (commits: StepCommit[]) => string[];
   private readonly deleteBatch: (ids: string[]) => void;
   private readonly pruneBatch: (criteria: PruneCriteria) => number;
@@ -175,6 +177,7 @@ export class SqliteStore implements Store {
       this.sql = prepare(this.db);
       this.pruneBatch = sqlitePrune(this.db);
       this.workers = new WorkerRows(this.db);
+      this.listing = new SqliteRunListing(this.db);
     } catch (error) {
       this.db.close();
       throw openError(error, path);
@@ -257,6 +260,8 @@ export class SqliteStore implements Store {
     for (const a of commit.activations) sql.upsertActivation.run(run.id, a.node, a.seq, a.status, JSON.stringify(a));
     const first = commit.history[0];
     if (first !== undefined) sql.historyRows.add(run.id, first.seq, JSON.stringify(commit.history));
+    const error = firstFailure(commit.history);
+    if (error !== undefined) sql.setRunError.run(error, run.id);
     for (const item of commit.outbox) sql.upsertOutbox.run(item.id, item.runId, item.dueAt, JSON.stringify(item));
     return true;
   }
@@ -283,39 +288,13 @@ export class SqliteStore implements Store {
   /** @inheritdoc */
   async listRuns(filter: RunFilter = {}): Promise<RunSummary[]> {
     this.assertOpen();
-    const { status, flow, idPrefix, limit = 100 } = filter;
-    if (status?.length === 0) return [];
-    const where: string[] = [];
-    const params: (string | number)[] = [];
-    if (flow !== undefined) {
-      where.push('flow = ?');
-      params.push(flow);
-    }
-    if (idPrefix !== undefined) {
-      where.push('substr(id, 1, ?) = ?');
-      params.push(idPrefix.length, idPrefix);
-    }
-    if (status !== undefined) {
-      where.push(`status IN (${status.map(() => '?').join(', ')})`);
-      params.push(...status);
-    }
-    const key = `${flow !== undefined}:${idPrefix !== undefined}:${status?.length ?? -1}`;
-    let statement = this.listStatements.get(key);
-    if (statement === undefined) {
-      const clause = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
-      statement = this.db.prepare<(string | number)[], SummaryRow>(
-        `SELECT ${SUMMARY_COLUMNS} FROM runs ${clause} ORDER BY created_at DESC, id DESC LIMIT ?`,
-      );
-      this.listStatements.set(key, statement);
-    }
-    return statement.all(...params, sqlLimit(limit)).map((r) => ({
-      id: r.id,
-      flow: r.flow,
-      status: readStatus(r.id, r.status),
-      graphVersion: r.graph_version,
-      createdAt: r.created_at,
-      updatedAt: r.updated_at,
-    }));
+    return this.listing.list(filter);
+  }
+
+  /** @inheritdoc */
+  async countRuns(filter: RunFilter = {}): Promise<Record<RunStatus, number>> {
+    this.assertOpen();
+    return this.listing.count(filter);
   }
 
   /** @inheritdoc */
@@ -441,12 +420,6 @@ function pageLimit(page: Page): number {
   return sqlLimit(page.limit ?? 1000);
 }
 
-/** A JS `slice`-like limit as a SQLite LIMIT (an integer; -1 is none). */
-function sqlLimit(limit: number): number {
-  if (Number.isNaN(limit)) return 0;
-  if (!Number.isFinite(limit)) return limit > 0 ? -1 : 0;
-  return Math.max(0, Math.trunc(limit));
-}
 
 /**
  * Opens a SQLite store at `options.path`, creating the file and applying the

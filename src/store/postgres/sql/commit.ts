@@ -76,13 +76,13 @@ WITH fence AS MATERIALIZED (
        SELECT epoch FROM ${s}.leader_epochs WHERE $1::text IS NOT NULL AND name = $1::text FOR SHARE),
      run_rows AS MATERIALIZED (
        SELECT * FROM jsonb_to_recordset($3::jsonb) AS r(id text, from_rev integer, shard smallint, flow text, status text, rev integer, graph_version integer,
-                                                       created_at bigint, updated_at bigint, seq integer, header jsonb)),
+                                                       created_at bigint, updated_at bigint, seq integer, header jsonb, error text)),
      gate AS MATERIALIZED (
        SELECT ($1::text IS NULL OR EXISTS (SELECT 1 FROM fence WHERE epoch = $2::bigint))
               AND (SELECT count(pg_advisory_xact_lock(hashtext('${s}'), l.shard)) FROM (SELECT DISTINCT shard FROM run_rows ORDER BY shard) l) >= 0 AS ok),
      inserted AS (
-       INSERT INTO ${s}.runs (id, shard, flow, status, rev, graph_version, created_at, updated_at, seq, header)
-       SELECT r.id, r.shard, r.flow, r.status, r.rev, r.graph_version, r.created_at, r.updated_at, r.seq, r.header
+       INSERT INTO ${s}.runs (id, shard, flow, status, rev, graph_version, created_at, updated_at, seq, header, error)
+       SELECT r.id, r.shard, r.flow, r.status, r.rev, r.graph_version, r.created_at, r.updated_at, r.seq, r.header, r.error
          FROM run_rows r
         WHERE r.from_rev = 0 AND (SELECT ok FROM gate)
         ORDER BY r.id COLLATE "C"
@@ -91,7 +91,7 @@ WITH fence AS MATERIALIZED (
      updated AS (
        UPDATE ${s}.runs AS t
           SET status = r.status, rev = r.rev, graph_version = r.graph_version, updated_at = r.updated_at, seq = r.seq,
-              header = coalesce(r.header, t.header)
+              header = coalesce(r.header, t.header), error = coalesce(t.error, r.error)
          FROM run_rows r
         WHERE t.id = r.id AND t.rev = r.from_rev AND r.from_rev > 0 AND (SELECT ok FROM gate)
        RETURNING t.id, r.from_rev),

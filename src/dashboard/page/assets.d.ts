@@ -1,0 +1,2 @@
+/** The page's stylesheet, imported for esbuild to bundle into app.css. */
+declare module '*.css';

@@ -1,0 +1,57 @@
+/**
+ * The graph of a run at an earlier graph version: the history's change entries
+ * undone on the graph of now, on a run changed by the real engine.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect, flow, task, type Client } from '../../src/index.js';
+import { graphAt, graphView } from '../../src/dashboard/server/graph-view.js';
+import { MemoryStore } from '../../src/store/memory/index.js';
+
+let release: () => void = () => undefined;
+const held = new Promise<void>((resolve) => (release = resolve));
+const a = task('gv.a', { provides: 'a', apply: async () => held.then(() => 1) });
+const b = task('gv.b', { requires: ['a'], provides: 'b', apply: () => 2 });
+const c = task('gv.c', { requires: ['b'], apply: () => 3 });
+const d = task('gv.d', { requires: ['b'], apply: () => 4 });
+
+describe('graph at a version', () => {
+  let client: Client;
+  const store = new MemoryStore();
+  beforeAll(async () => {
+    client = await connect({ store, tasks: [a, b, c, d] });
+  });
+  afterAll(async () => {
+    release();
+    await client.close();
+  });
+
+  it('undoes adds, removes, links, unlinks and relinks, newest first', async () => {
+    const f = flow('gv');
+    const nb = b.s({}, { id: 'b' });
+    f.link(a.s({}, { id: 'a' }), nb);
+    f.link(nb, c.s({}, { id: 'c' }));
+    // a runs until the test ends: b, c and d wait and can be changed.
+    const run = await client.start(f);
+    const at = async () => {
+      const state = (await store.loadRun(run.id))!;
+      return { now: graphView(state), history: await store.history(run.id) };
+    };
+    const v1 = (await at()).now;
+    await run.change([{ op: 'add', node: { task: 'gv.d', id: 'd' }, sources: ['b'] }, { op: 'remove', node: 'c' }]); // v2
+    await run.link('a', 'd'); // v3
+    await run.unlink('a', 'd'); // v4
+    await run.relink('d', 'b', 'a', { map: { b: 'a' } }); // v5
+    const { now, history } = await at();
+    expect(now.version).toBe(5);
+    expect(now.links).toContainEqual({ from: 'a', to: 'd', map: { b: 'a' } });
+    const sort = (g: { nodes: { id: string }[]; links: { from: string; to: string }[] }) => ({ nodes: g.nodes.map((n) => n.id).sort(), links: g.links.map((l) => `${l.from}>${l.to}`).sort() });
+    expect(sort(now)).toEqual({ nodes: ['a', 'b', 'd'], links: ['a>b', 'a>d'] });
+    expect(sort(graphAt(now, history, 4))).toEqual({ nodes: ['a', 'b', 'd'], links: ['a>b', 'b>d'] });
+    expect(sort(graphAt(now, history, 3))).toEqual({ nodes: ['a', 'b', 'd'], links: ['a>b', 'a>d', 'b>d'] });
+    expect(sort(graphAt(now, history, 2))).toEqual({ nodes: ['a', 'b', 'd'], links: ['a>b', 'b>d'] });
+    const first = graphAt(now, history, 1);
+    expect(sort(first)).toEqual({ nodes: ['a', 'b', 'c'], links: ['a>b'] }); // c's link to b is not in the history
+    expect(first.nodes.find((n) => n.id === 'c')?.name).toBe('?'); // nor its task: it came with the flow
+    expect(sort(v1)).toEqual({ nodes: ['a', 'b', 'c'], links: ['a>b', 'b>c'] });
+  });
+});
