@@ -18,7 +18,7 @@
  *
  * @packageDocumentation
  */
-import type { JsonObject } from '../codec/json.js';
+import type { Json, JsonObject } from '../codec/json.js';
 import { InvalidChangeError, ValidationError, type ValidationProblem } from '../errors.js';
 import type { NodeDefinition } from '../model/definition.js';
 import { pathBetween } from '../model/graph.js';
@@ -47,7 +47,7 @@ export function applyChanges(s: StepContext, changes: readonly Change[], actor: 
       if (s.run.cancelled || s.run.status === 'rolled_back' || s.run.status === 'rollback_failed') {
         throw new InvalidChangeError(`run "${s.run.id}" is ${s.run.cancelled ? 'cancelled' : s.run.status}: it cannot be changed`);
       }
-      s.record({ type: 'change', actor, detail: describe(change) });
+      s.record({ type: 'change', actor, detail: describe(s, change) });
       const effect = plan(edit, change);
       if (effect !== undefined) effects.push(effect);
     }
@@ -59,9 +59,30 @@ export function applyChanges(s: StepContext, changes: readonly Change[], actor: 
   for (const effect of effects) effect();
 }
 
-function describe(change: Change): JsonObject {
+/**
+ * A change's history detail: its arguments, and what it takes away as the
+ * graph had it (a removed node with its links, an unlinked or relinked link's
+ * map, the fields a replace overwrites), so that the graph at any version can
+ * be rebuilt from the graph now and the history (the dashboard's time travel).
+ */
+function describe(s: StepContext, change: Change): JsonObject {
   if (change.op === 'add') return { op: 'add', node: change.node.id, task: change.node.name };
-  return JSON.parse(JSON.stringify(change)) as JsonObject;
+  const detail = JSON.parse(JSON.stringify(change)) as JsonObject;
+  const target = 'node' in change && typeof change.node === 'string' ? s.run.nodes.get(change.node) : undefined;
+  const mapOf = (from: string, to: string): Json | undefined => s.run.nodes.get(to)?.sources.find((l) => l.from === from)?.map;
+  if (change.op === 'remove' && target !== undefined) {
+    const def = target.def;
+    const listeners = (s.live.index.outgoing.get(def.id) ?? []).map((l): JsonObject => ({ to: l.to, map: l.map }));
+    detail['removed'] = { kind: def.kind, name: def.name, persistent: def.persistent, bound: def.bound, sources: target.sources.map((l): JsonObject => ({ from: l.from, map: l.map })), listeners };
+  }
+  if (change.op === 'unlink') detail['map'] = mapOf(change.from, change.to) ?? null;
+  if (change.op === 'relink') detail['fromMap'] = mapOf(change.from, change.node) ?? null;
+  if (change.op === 'replace' && target !== undefined) {
+    const before: JsonObject = {};
+    for (const field of Object.keys(change.with)) before[field] = (target.def as unknown as JsonObject)[field] ?? null;
+    detail['before'] = before;
+  }
+  return detail;
 }
 
 /** Checks one change against the run as it is now, edits it, and returns its effect. */

@@ -49,9 +49,33 @@ describe('graph at a version', () => {
     expect(sort(graphAt(now, history, 4))).toEqual({ nodes: ['a', 'b', 'd'], links: ['a>b', 'b>d'] });
     expect(sort(graphAt(now, history, 3))).toEqual({ nodes: ['a', 'b', 'd'], links: ['a>b', 'a>d', 'b>d'] });
     expect(sort(graphAt(now, history, 2))).toEqual({ nodes: ['a', 'b', 'd'], links: ['a>b', 'b>d'] });
+    // Exactly the graph of then: the removed node with its task and links (each change records what it took away).
     const first = graphAt(now, history, 1);
-    expect(sort(first)).toEqual({ nodes: ['a', 'b', 'c'], links: ['a>b'] }); // c's link to b is not in the history
-    expect(first.nodes.find((n) => n.id === 'c')?.name).toBe('?'); // nor its task: it came with the flow
+    expect(first.nodes.find((n) => n.id === 'c')).toEqual(v1.nodes.find((n) => n.id === 'c'));
+    expect(sort(first)).toEqual(sort(v1));
     expect(sort(v1)).toEqual({ nodes: ['a', 'b', 'c'], links: ['a>b', 'b>c'] });
+  });
+
+  it('gives back a relinked link with its map, and what a replace overwrote', async () => {
+    const f = flow('gv-maps');
+    f.link(a.s({}, { id: 'a' }), b.s({}, { id: 'b' }));
+    f.link(a.s({}, { id: 'a2' }), d.s({ extra: 1 }, { id: 'd' }), { map: { b: 'a' } });
+    const run = await client.start(f);
+    const at = async () => {
+      const state = (await store.loadRun(run.id))!;
+      return { now: graphView(state), history: await store.history(run.id) };
+    };
+    const v1 = (await at()).now;
+    await run.relink('d', 'a2', 'b', { map: { b: 'b' } }); // v2
+    await run.replace('d', c.s({ other: 2 })); // v3
+    const { now, history } = await at();
+    expect(now.nodes.find((n) => n.id === 'd')).toMatchObject({ name: 'gv.c', inputs: { other: 2 } });
+    const byLink = (g: { links: { from: string; to: string; map?: Record<string, string> }[] }) => [...g.links].sort((x, y) => `${x.from}>${x.to}`.localeCompare(`${y.from}>${y.to}`));
+    expect(byLink(graphAt(now, history, 2))).toEqual(byLink(now));
+    expect(graphAt(now, history, 2).nodes.find((n) => n.id === 'd')).toEqual(v1.nodes.find((n) => n.id === 'd'));
+    const first = graphAt(now, history, 1);
+    expect(byLink(first)).toEqual(byLink(v1));
+    expect(byLink(v1)).toContainEqual({ from: 'a2', to: 'd', map: { b: 'a' } });
+    expect(first.nodes).toEqual(expect.arrayContaining(v1.nodes));
   });
 });

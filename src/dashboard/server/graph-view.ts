@@ -62,26 +62,25 @@ function linkOf(from: string, to: string, map: Record<string, string> | undefine
 
 type Detail = Record<string, unknown>;
 const text = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
+const mapOrUndefined = (value: unknown): Record<string, string> | undefined => (typeof value === 'object' && value !== null ? (value as Record<string, string>) : undefined);
 
 /**
  * The graph as it was at graph version `version`: `current` (the graph now)
  * with the `change` entries of `history` made after that version undone,
- * newest first. The history does not keep everything a change replaced: a
- * node removed later comes back with the task an earlier `add` entry names
- * (else `?`) and the links that later entries name; an unlinked link comes
- * back with the map of the entry that linked it, if any. Versions before the
- * first or after the current one are refused by the caller.
+ * newest first. Each entry records what its change took away (the engine's
+ * `describe`: a removed node with its links, an unlinked or relinked link's
+ * map, the fields a replace overwrote), so the graph comes back exactly. Bound
+ * inputs are shown decoded. Versions before the first or after the current one
+ * are refused by the caller.
  */
 export function graphAt(current: GraphView, history: readonly HistoryEntry[], version: number): GraphView {
   const nodes = new Map(current.nodes.map((n) => [n.id, { ...n }]));
   let links = current.links.map((l) => ({ ...l }));
-  const changes = history.filter((e) => e.type === 'change' && e.detail !== undefined);
-  const undo = changes.filter((e) => e.graphVersion > version).reverse();
-  const earlier = (entry: HistoryEntry) => changes.filter((e) => e.seq < entry.seq).map((e) => e.detail as Detail);
+  const undo = history.filter((e) => e.type === 'change' && e.detail !== undefined && e.graphVersion > version).reverse();
   const dropLink = (from: string, to: string) => (links = links.filter((l) => !(l.from === from && l.to === to)));
   const addLink = (from: string, to: string, map: unknown) => {
     dropLink(from, to);
-    links.push(linkOf(from, to, typeof map === 'object' && map !== null ? (map as Record<string, string>) : undefined));
+    links.push(linkOf(from, to, mapOrUndefined(map)));
   };
   for (const entry of undo) {
     const d = entry.detail as Detail;
@@ -93,39 +92,42 @@ export function graphAt(current: GraphView, history: readonly HistoryEntry[], ve
         links = links.filter((l) => l.from !== node && l.to !== node);
         break;
       case 'remove': {
-        if (node === undefined) break;
-        const added = earlier(entry).find((e) => e['op'] === 'add' && e['node'] === node);
-        nodes.set(node, { id: node, kind: 'task', name: text(added?.['task']) ?? '?', persistent: false });
+        const removed = d['removed'] as Detail | undefined;
+        if (node === undefined || removed === undefined) break;
+        const view: GraphNode = { id: node, kind: removed['kind'] === 'event' ? 'event' : 'task', name: text(removed['name']) ?? '?', persistent: removed['persistent'] === true };
+        const bound = mapOrUndefined(removed['bound']);
+        if (bound !== undefined && Object.keys(bound).length > 0) view.inputs = decodeValue(bound) as Record<string, unknown>;
+        nodes.set(node, view);
+        for (const link of (removed['sources'] ?? []) as Detail[]) addLink(String(link['from']), node, link['map']);
+        for (const link of (removed['listeners'] ?? []) as Detail[]) addLink(node, String(link['to']), link['map']);
         break;
       }
       case 'link':
         dropLink(String(d['from']), String(d['to']));
         break;
-      case 'unlink': {
-        const from = String(d['from']);
-        const to = String(d['to']);
-        const linked = earlier(entry).findLast((e) => (e['op'] === 'link' && e['from'] === from && e['to'] === to) || (e['op'] === 'relink' && e['to'] === from && e['node'] === to));
-        addLink(from, to, linked?.['map']);
+      case 'unlink':
+        addLink(String(d['from']), String(d['to']), d['map']);
         break;
-      }
       case 'relink':
         if (node === undefined) break;
         dropLink(String(d['to']), node);
-        addLink(String(d['from']), node, undefined);
+        addLink(String(d['from']), node, d['fromMap']);
         break;
       case 'replace': {
         const target = node === undefined ? undefined : nodes.get(node);
-        const replaced = (d['with'] ?? {}) as Detail;
-        if (target === undefined || text(replaced['name']) === undefined) break;
-        const before = earlier(entry).findLast((e) => e['node'] === node && ((e['op'] === 'add' && typeof e['task'] === 'string') || (e['op'] === 'replace' && typeof (e['with'] as Detail | undefined)?.['name'] === 'string')));
-        target.name = text(before?.['op'] === 'add' ? before['task'] : (before?.['with'] as Detail | undefined)?.['name']) ?? '?';
+        const before = d['before'] as Detail | undefined;
+        if (target === undefined || before === undefined) break;
+        if (typeof before['name'] === 'string') target.name = before['name'];
+        if ('bound' in before) {
+          const bound = mapOrUndefined(before['bound']);
+          if (bound === undefined || Object.keys(bound).length === 0) delete target.inputs;
+          else target.inputs = decodeValue(bound) as Record<string, unknown>;
+        }
         break;
       }
       default:
         break;
     }
   }
-  // A node's links to nodes that did not exist then are left out.
-  links = links.filter((l) => nodes.has(l.from) && nodes.has(l.to));
   return { version, nodes: [...nodes.values()], links };
 }
