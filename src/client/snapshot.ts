@@ -29,6 +29,8 @@ export interface NodeSnapshot {
   attempt: number;
   /** Whether the node is a persistent listener. */
   persistent: boolean;
+  /** The decoded inputs its current (or last) attempt was dispatched with; unset before its first dispatch. */
+  inputs?: Record<string, unknown>;
   /** The decoded result (latest one for persistent nodes and events). */
   result?: unknown;
   /** Failure of the last attempt. */
@@ -110,6 +112,7 @@ export function snapshot(run: RunState): RunSnapshot {
       attempt: node.attempt,
       persistent: node.def.persistent,
     };
+    if (node.inputs !== undefined) view.inputs = decodeValue(node.inputs) as Record<string, unknown>;
     if (node.result !== undefined) view.result = decodeValue(node.result);
     if (node.error !== undefined) view.error = node.error;
     if (node.undo !== undefined) view.undo = node.undo;

@@ -68,9 +68,9 @@ describe.skipIf(browserMissing !== undefined)(`the dashboard page in Chromium${b
   it('shows a node turn from running to succeeded, live', async () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
-    const slow = task('slowStep', { apply: async () => (await gate, 42) });
+    const slow = task('slowStep', { requires: ['n'], apply: async ({ n }: { n: number }) => (await gate, n * 6) });
     dashboard = await testDashboard({ tasks: [slow] });
-    const run = await dashboard.client.start(flow('slow').add(slow.s()));
+    const run = await dashboard.client.start(flow('slow').add(slow.s()), { n: 7 });
 
     const page = await open('#/');
     await page.waitForSelector(`[data-run-id="${run.id}"][data-status="running"]`);
@@ -79,6 +79,9 @@ describe.skipIf(browserMissing !== undefined)(`the dashboard page in Chromium${b
     await clickNode(page, 'slowStep');
     await page.waitForSelector('[data-node-id="slowStep"][data-node-state="running"]');
     expect(await inPage(page, 'window.__taskwire.nodeState("slowStep")')).toBe('running');
+    // The values its attempt was given, and its time queued apart from its run time.
+    await expect(page.locator('[data-node-id="slowStep"] [data-field="inputs"]').textContent()).resolves.toContain('7');
+    await expect(page.locator('[data-node-id="slowStep"] [data-field="queueTime"]').textContent()).resolves.toMatch(/\d+ ms/);
     await screenshot(page, 'run-running');
 
     release();

@@ -154,8 +154,10 @@ export function NodePanel({ run, graph, id, blocked, history, onSelect }: { run:
         <dd data-field="startedAt">{time(node?.startedAt)}</dd>
         <dt>finished</dt>
         <dd data-field="finishedAt">{time(node?.finishedAt)}</dd>
-        <dt>took</dt>
-        <dd>{duration(node?.startedAt, node?.finishedAt)}</dd>
+        <dt>waited</dt>
+        <dd data-field="queueTime">{duration(node?.queuedAt, node?.startedAt)}</dd>
+        <dt>ran</dt>
+        <dd data-field="runTime">{duration(node?.startedAt, node?.finishedAt)}</dd>
       </dl>
       {node?.waitingFor !== undefined && (node.waitingFor.sources.length > 0 || node.waitingFor.inputs.length > 0) && (
         <div data-field="waitingFor">
@@ -173,7 +175,18 @@ export function NodePanel({ run, graph, id, blocked, history, onSelect }: { run:
         ))}
         {sources.length === 0 && <li>no sources</li>}
       </ul>
-      {def.inputs !== undefined && <pre data-field="bound">{json(def.inputs)}</pre>}
+      {def.inputs !== undefined && (
+        <>
+          <h4>bound</h4>
+          <pre data-field="bound">{json(def.inputs)}</pre>
+        </>
+      )}
+      {node?.inputs !== undefined && (
+        <>
+          <h4>given to attempt {node.attempt}</h4>
+          <pre data-field="inputs">{json(node.inputs)}</pre>
+        </>
+      )}
       {listeners.length > 0 && (
         <>
           <h3>Listeners</h3>
