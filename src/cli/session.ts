@@ -27,17 +27,21 @@ export function clientOptions(command: Command): Command {
   return command.addOption(storeOption()).addOption(brokerOption()).addOption(prefixOption()).addOption(schemaOption()).addOption(jsonOption());
 }
 
-/** Connects as a pure client, calls `use` with the client and its store, and closes. */
-export async function withClient<T>(flags: ConnectionFlags, use: (client: Client, store: Store) => Promise<T>): Promise<T> {
+/** Connects as a pure client (no worker, no coordinator) to the store and broker `flags` name; the store is closed if connecting fails. */
+export async function connectClient(flags: ConnectionFlags): Promise<{ client: Client; store: Store }> {
   const options = connectionOptions(flags);
   const store = await openStore(options.store, { distributed: options.broker !== undefined, ...(options.schema === undefined ? {} : { schema: options.schema }) });
-  let client: Client;
   try {
-    client = await connect({ ...options, store, worker: false, coordinator: false, resume: false });
+    return { client: await connect({ ...options, store, worker: false, coordinator: false, resume: false }), store };
   } catch (error) {
     await store.close();
     throw error;
   }
+}
+
+/** Connects as a pure client, calls `use` with the client and its store, and closes. */
+export async function withClient<T>(flags: ConnectionFlags, use: (client: Client, store: Store) => Promise<T>): Promise<T> {
+  const { client, store } = await connectClient(flags);
   try {
     return await use(client, store);
   } finally {

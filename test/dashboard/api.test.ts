@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { event, flow, task } from '../../src/index.js';
 import { until } from '../support/until.js';
-import { errorCode, json, testDashboard, VIEWER, type TestDashboard } from './serve.js';
+import { errorCode, json, readStream, testDashboard, VIEWER, type TestDashboard } from './serve.js';
 
 const fetchRecipes = task('dash.recipes', { provides: 'recipes', apply: () => ['php'] });
 const kick = task('dash.kick', { provides: 'server', apply: (): string => { throw new Error('zone a has no capacity left'); } });
@@ -122,22 +122,13 @@ describe('dashboard API', () => {
     const run = await dash.client.start(f);
     const response = await dash.call(`/api/stream?run=${run.id}`);
     expect(response.headers.get('content-type')).toContain('text/event-stream');
-    const reader = response.body!.getReader();
-    let text = '';
-    const reading = (async () => {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) return;
-        text += new TextDecoder().decode(value);
-      }
-    })();
-    await until(() => text.includes('stream open'), 'the stream to open');
+    const stream = readStream(response);
+    await until(() => stream.text().includes('stream open'), 'the stream to open');
     const notified = await json<{ runs: string[] }>(await dash.post('/api/notify', { event: 'dash.ping', payload: { ping: 7 }, runId: run.id }));
     expect(notified.runs).toEqual([run.id]);
-    await until(() => text.includes('"type":"node.succeeded"'), 'the echo to succeed on the stream');
-    expect(text).toContain('event: history');
-    await reader.cancel();
-    await reading;
+    await until(() => stream.text().includes('"type":"node.succeeded"'), 'the echo to succeed on the stream');
+    expect(stream.text()).toContain('event: history');
+    await stream.close();
     const activations = await json<{ activations: { result?: unknown }[] }>(await dash.call(`/api/runs/${run.id}/nodes/dash.echo/activations`));
     expect(activations.activations.map((a) => a.result)).toEqual([7]);
   });

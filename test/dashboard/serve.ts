@@ -85,3 +85,31 @@ export async function json<T = Record<string, unknown>>(response: Response): Pro
 export async function errorCode(response: Response): Promise<string> {
   return (await json<{ error: { code: string } }>(response)).error.code;
 }
+
+/** An event stream being read: the text so far, and `close()` to stop reading. */
+export interface StreamReading {
+  /** Everything read so far. */
+  text(): string;
+  /** Cancels the stream and waits for the reading to end. */
+  close(): Promise<void>;
+}
+
+/** Reads a response body (an event stream) as it arrives. */
+export function readStream(response: Response): StreamReading {
+  const reader = response.body!.getReader();
+  let text = '';
+  const reading = (async () => {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      text += new TextDecoder().decode(value);
+    }
+  })();
+  return {
+    text: () => text,
+    close: async () => {
+      await reader.cancel();
+      await reading;
+    },
+  };
+}

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, flow, task, type Client } from '../../src/index.js';
 import { MemoryStore } from '../../src/store/memory/index.js';
 import { until } from '../support/until.js';
-import { testDashboard, type TestDashboard } from './serve.js';
+import { readStream, testDashboard, type TestDashboard } from './serve.js';
 
 let release: () => void = () => undefined;
 const held = new Promise<void>((resolve) => (release = resolve));
@@ -30,23 +30,14 @@ describe('dashboard stream beside the process that hosts the run', () => {
   it("streams the entries the other process writes, read from the store's history, each once", async () => {
     const run = await host.start(flow('tail').add(slow.s()));
     const response = await dash.call(`/api/stream?run=${run.id}`);
-    const reader = response.body!.getReader();
-    let text = '';
-    const reading = (async () => {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) return;
-        text += new TextDecoder().decode(value);
-      }
-    })();
-    await until(() => text.includes('stream open'), 'the stream to open');
+    const stream = readStream(response);
+    await until(() => stream.text().includes('stream open'), 'the stream to open');
     release();
-    await until(() => text.includes('"type":"run.status"') && text.includes('"status":"succeeded"'), 'the run to succeed on the stream');
-    const seqs = [...text.matchAll(/"seq":(\d+)/g)].map((m) => Number(m[1]));
+    await until(() => stream.text().includes('"type":"run.status"') && stream.text().includes('"status":"succeeded"'), 'the run to succeed on the stream');
+    const seqs = [...stream.text().matchAll(/"seq":(\d+)/g)].map((m) => Number(m[1]));
     expect(seqs.length).toBeGreaterThan(0);
     expect(new Set(seqs).size).toBe(seqs.length);
-    expect(text).toContain('"type":"node.succeeded"');
-    await reader.cancel();
-    await reading;
+    expect(stream.text()).toContain('"type":"node.succeeded"');
+    await stream.close();
   });
 });

@@ -21,6 +21,7 @@ import { loadFlow, loadTasks } from '../load-flow.js';
 import { brokerOption, collect, connectionOptions, logFormatOption, parseInputs, parseInteger, prefixOption, schemaOption, storeOption, type ConnectionFlags } from '../options.js';
 import { out } from '../print.js';
 import { untilSignal } from './worker.js';
+import { connectClient } from '../session.js';
 
 /** Flags of both commands. */
 interface DashboardFlags extends ConnectionFlags {
@@ -90,14 +91,7 @@ export function dashboardCommands(program: Command): void {
     .action(async (flags: DashboardFlags) => {
       const options = connectionOptions(flags);
       const distributed = options.broker !== undefined;
-      const store = await openStore(options.store, { distributed, ...(options.schema === undefined ? {} : { schema: options.schema }) });
-      let client: Client;
-      try {
-        client = await connect({ ...options, store, worker: false, coordinator: false, resume: false });
-      } catch (error) {
-        await store.close();
-        throw error;
-      }
+      const { client, store } = await connectClient(flags);
       const queues = options.broker === undefined ? undefined : new AmqpQueues(options.broker, { shards: store.shards, ...(options.prefix === undefined ? {} : { prefix: options.prefix }) });
       // Embedded, another process (serve) hosts the runs: its entries are read from the store.
       const carried = queues === undefined ? { tailMs: TAIL_MS } : { queues };

@@ -9,48 +9,17 @@ import type { NodeSnapshot, NodeViewStatus, RunSnapshot } from '../../client/sna
 import type { ActivationState, RunStatus } from '../../engine/state.js';
 import type { HistoryEntry } from '../../engine/events.js';
 import type { RunSummary, WorkerBeat } from '../../store/port.js';
+import type { QueueView } from '../server/fleet-routes.js';
+import type { GraphLink, GraphNode, GraphView } from '../server/graph-view.js';
+import type { DeadLetterView } from '../server/queues.js';
 
-export type { ActivationState, CatalogTask, HistoryEntry, RunStatus, WorkerBeat };
+export type { ActivationState, CatalogTask, GraphLink, GraphNode, GraphView, HistoryEntry, QueueView, RunStatus, WorkerBeat };
 
 /** A node's state as the page shows it (`queued` apart from `running`, as every view). */
 export type PageNodeStatus = NodeViewStatus;
 
 /** A node of a {@link RunView}: its snapshot (state, attempts, `queuedAt`/`startedAt`/`finishedAt`). */
 export type NodeView = NodeSnapshot;
-
-/** One node of a {@link GraphView}. */
-export interface GraphNode {
-  /** Node id. */
-  id: string;
-  /** Task node or event node. */
-  kind: 'task' | 'event';
-  /** Task or event name. */
-  name: string;
-  /** Whether it is a persistent listener. */
-  persistent: boolean;
-  /** Bound inputs. */
-  inputs?: Record<string, unknown>;
-}
-
-/** One link of a {@link GraphView}: `to` listens to `from`, with an input rename map. */
-export interface GraphLink {
-  /** Source node id. */
-  from: string;
-  /** Listener node id. */
-  to: string;
-  /** Listener input name → source provided name. */
-  map?: Record<string, string>;
-}
-
-/** A run's graph at one version. */
-export interface GraphView {
-  /** Graph version. */
-  version: number;
-  /** Nodes, in definition order. */
-  nodes: GraphNode[];
-  /** Links. */
-  links: GraphLink[];
-}
 
 /** `GET /api/runs/:id`: the run's snapshot and its graph. */
 export type RunView = Omit<RunSnapshot, 'nodes'> & { nodes: Record<string, NodeView>; graph: GraphView };
@@ -108,23 +77,10 @@ export type ChangeJson =
 /** `GET /api/queues`. */
 export interface QueuesView {
   /** Queues with their depth. */
-  queues: Array<{ name: string; messages: number; consumers: number; deadLetters: number }>;
+  queues: QueueView[];
   /** Why there are none (embedded transport). */
   note?: string;
 }
 
-/** A dead-lettered message. */
-export interface DeadMessage {
-  /** Message id. */
-  id: string;
-  /** Task. */
-  task?: string;
-  /** Run. */
-  runId?: string;
-  /** Node. */
-  node?: string;
-  /** Why it was dead-lettered. */
-  reason?: string;
-  /** The decoded body. */
-  body: unknown;
-}
+/** A dead-lettered message (`GET /api/queues/:name/dead`). */
+export type DeadMessage = DeadLetterView;
