@@ -69,7 +69,7 @@ export class Coordinator {
   private readonly retention: RetentionSweeper | undefined;
   /** Held until {@link Coordinator.resume} when it is to be called. */
   private readonly poller: OutboxPoller;
-  /** The runs it created that `options.carries` refuses (so that the poller carries them all the same). */
+  /** With `options.ownRun`: the runs it created (the poller carries them whatever `options.carries` says). */
   private readonly created: Set<string> | undefined;
   private closed = false;
   private closing: Promise<void> | undefined;
@@ -82,7 +82,7 @@ export class Coordinator {
   private readonly commitDeps: CommitDeps;
 
   constructor(private readonly options: CoordinatorOptions) {
-    this.created = options.carries === undefined ? undefined : new Set();
+    this.created = options.ownRun === undefined ? undefined : new Set();
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? silentLogger;
     this.retention =
@@ -244,22 +244,21 @@ export class Coordinator {
     }
   }
 
-  /** The runs it created and carries out though `CoordinatorOptions.carries` refuses them (none without `carries`). */
+  /** The runs it created, carried out whatever `CoordinatorOptions.carries` says (none without `ownRun`). */
   ownRuns(): string[] {
     return [...(this.created ?? [])];
   }
 
   /** Whether the outbox poller carries out the items of run `runId` (see `CoordinatorOptions.carries`). */
   private carries(runId: string): boolean {
-    return this.created === undefined || this.created.has(runId) || (this.options.carries?.(runId) ?? true);
+    return this.created?.has(runId) === true || (this.options.carries?.(runId) ?? true);
   }
 
   /** Saves a new run (already created and indexed) and starts it. */
   async create(live: LiveRun): Promise<void> {
     // Through the queue like any event: runs started together are created in one
     // store transaction and their first dispatches published together.
-    // Recorded only when the poller would otherwise leave it (a long-lived process that carries every run keeps no set).
-    if (this.created !== undefined && this.options.carries?.(live.state.id) === false) {
+    if (this.created !== undefined) {
       this.created.add(live.state.id);
       await this.options.ownRun?.(live.state.id);
     }

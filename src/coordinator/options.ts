@@ -73,15 +73,15 @@ export interface CoordinatorOptions {
    * of another process). An item it leaves stays in the outbox, due again once
    * its claim ends, for a process that has the run's tasks (embedded: `taskwire
    * run` carries out only its own run; `taskwire serve` not those of runs whose
-   * tasks it lacks). The runs it created are always carried.
+   * tasks it lacks).
    * @default every run
    */
   carries?: (runId: string) => boolean;
   /**
-   * Called, and awaited before the run is saved, when the coordinator creates a run
-   * that `carries` refuses (a run it carries out because it created it; see
-   * {@link Coordinator.ownRuns}). Embedded, `connect()` beats the worker's heartbeat
-   * row then, which lists those runs (`WorkerBeat.runs`).
+   * Given, the coordinator carries out every run it creates whatever `carries`
+   * says, and calls this, awaited before the run is saved (see
+   * {@link Coordinator.ownRuns}). Embedded, a process that does not resume runs
+   * beats the worker's heartbeat row then, which lists those runs (`WorkerBeat.runs`).
    */
   ownRun?: (runId: string) => Promise<void>;
   /**

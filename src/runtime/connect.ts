@@ -288,9 +288,12 @@ async function wire(options: ConnectOptions, opened: { close(): Promise<void> }[
   // run whose tasks it lacks, or (without `resume`) a run of another process, is left to one that has them.
   const resuming: { resumer?: Resumer; worker?: Worker } = {};
   // Such a run is listed in the worker's heartbeat row (written before the run is saved): the CLI then knows a process executes it.
+  // Resuming, it carries out the runs whose tasks it has (checked by the Resumer), its own included.
   const carries = distributed
     ? undefined
-    : { carries: (runId: string) => resume && resuming.resumer?.waits(runId) !== true, ownRun: async () => resuming.worker?.beatNow() };
+    : resume
+      ? { carries: (runId: string) => resuming.resumer?.carries(runId) === true }
+      : { carries: () => false, ownRun: async () => resuming.worker?.beatNow() };
   const coordinator = new Coordinator({
     store,
     transport,

@@ -2,7 +2,10 @@
  * Resuming, at connect, the live runs a process finds in its store (embedded,
  * durable store): a run is resumed once every task it uses is registered, so a
  * process may register its tasks after `connect()` (with `client.register()` or
- * by starting a flow that uses them).
+ * by starting a flow that uses them). A run it meets later in the outbox (one
+ * another process created or changed) is checked the same way before the
+ * process carries out its work: a run whose tasks it lacks waits for a process
+ * that has them, it is never failed here `TW_UNKNOWN_TASK`.
  *
  * @packageDocumentation
  */
@@ -23,10 +26,17 @@ export function tasksOfFlow(flow: Pick<FlowDefinition, 'nodes'>): string[] {
   return [...new Set(flow.nodes.filter((def) => def.kind === 'task').map((def) => def.name))];
 }
 
+/** How many runs {@link Resumer.carries} remembers as checked (least recently checked forgotten first: checked again). */
+const CHECKED_RUNS = 10_000;
+
 /** Runs found at connect, resumed as their tasks become known. */
 export class Resumer {
   /** Runs not resumed yet, with the task names they wait for. */
   private readonly waiting = new Map<string, readonly string[]>();
+  /** Runs whose tasks are all registered here (checked), in check order. */
+  private readonly ready = new Set<string>();
+  /** Runs being checked. */
+  private readonly checking = new Set<string>();
   private work: Promise<void> = Promise.resolve();
 
   constructor(
@@ -40,6 +50,7 @@ export class Resumer {
   async start(): Promise<void> {
     const ids = await this.store.liveRunIds();
     const ready = await Promise.all(ids.map((id) => this.check(id)));
+    ids.forEach((id, i) => ready[i] === true && this.remember(id));
     // Called even with none ready: the coordinator's outbox poller waits for it.
     await this.coordinator.resume(ids.filter((_, i) => ready[i] === true));
   }
@@ -53,21 +64,48 @@ export class Resumer {
     this.work = this.work
       .then(async () => {
         const ready = [...this.waiting].filter(([, tasks]) => tasks.every((name) => this.registry.has(name))).map(([id]) => id);
-        for (const id of ready) this.waiting.delete(id);
+        for (const id of ready) {
+          this.waiting.delete(id);
+          this.remember(id);
+        }
         await this.coordinator.resume(ready);
       })
       .catch((error: unknown) => this.logger.error({ error: (error as Error).message }, 'could not resume runs after registration'));
     return this.work;
   }
 
-  /** Whether run `id` waits for tasks this process has not registered (its outbox items are left to others meanwhile). */
-  waits(id: string): boolean {
-    return this.waiting.has(id);
+  /**
+   * Whether this process carries out the outbox items of run `id`: once it
+   * has checked that every task of the run is registered here. A run it has
+   * not met yet is checked in the background and left meanwhile (its items are
+   * due again once their claim ends); one whose tasks it lacks waits for them.
+   */
+  carries(id: string): boolean {
+    if (this.ready.has(id)) return true;
+    if (!this.waiting.has(id) && !this.checking.has(id)) {
+      this.checking.add(id);
+      this.check(id).then(
+        (ready) => {
+          this.checking.delete(id);
+          if (ready) this.remember(id);
+        },
+        (error: unknown) => {
+          this.checking.delete(id);
+          this.logger.warn({ runId: id, error: (error as Error).message }, 'could not check the tasks of a run: its work is left for now');
+        },
+      );
+    }
+    return false;
   }
 
   /** Waits for resumes under way (before closing). */
   settled(): Promise<void> {
     return this.work;
+  }
+
+  private remember(id: string): void {
+    this.ready.add(id);
+    if (this.ready.size > CHECKED_RUNS) this.ready.delete(this.ready.values().next().value as string);
   }
 
   /** Whether run `id` can be resumed now (every task it uses is registered); if not, it waits for them. */

@@ -37,6 +37,27 @@ describe('a change made by another process to an embedded run', () => {
   });
 });
 
+/**
+ * Waits until the outbox item of run `runId` has been due at 3 different times
+ * (at first, then two claims by a poller that left it: an item carried out is
+ * deleted), failing if it leaves the outbox; returns how many it saw.
+ */
+async function outboxClaims(path: string, runId: string): Promise<number> {
+  const reader = new Database(path, { readonly: true });
+  const claims = new Set<number>();
+  try {
+    for (let i = 0; i < 300 && claims.size < 3; i++) {
+      const item = reader.prepare<[string], { due_at: number }>('SELECT due_at FROM outbox WHERE run_id = ?').get(runId);
+      expect(item, 'the work is still in the outbox').toBeDefined();
+      claims.add(item?.due_at ?? 0);
+      if (claims.size < 3) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  } finally {
+    reader.close();
+  }
+  return claims.size;
+}
+
 describe('outbox work of a run a process cannot carry out', () => {
   const { path: scratch, clients } = sqliteScratch('taskwire-foreign-');
 
@@ -63,20 +84,8 @@ describe('outbox work of a run a process cannot carry out', () => {
     expect((await own.wait(WAIT)).status).toBe('succeeded');
     // Its poller claims the dispatch and leaves it: once claimed a second time (the first claim ended),
     // it was not carried out at the first (a dispatch carried out is deleted).
-    const reader = new Database(path, { readonly: true });
-    const claims = new Set<number>();
-    try {
-      for (let i = 0; i < 300 && claims.size < 3; i++) {
-        const item = reader.prepare<[string], { due_at: number }>('SELECT due_at FROM outbox WHERE run_id = ?').get(run.id);
-        expect(item, 'the retry is still in the outbox').toBeDefined();
-        claims.add(item?.due_at ?? 0);
-        if (claims.size < 3) await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-    } finally {
-      reader.close();
-    }
-    expect(claims.size).toBe(3); // due at first, then two claims
-    expect((await bystander.run(run.id).status()).nodes['foreign-flaky']).toMatchObject({ status: 'queued', attempt: 2 }) // dispatched, and no worker has it;
+    expect(await outboxClaims(path, run.id)).toBe(3); // due at first, then two claims
+    expect((await bystander.run(run.id).status()).nodes['foreign-flaky']).toMatchObject({ status: 'queued', attempt: 2 }); // dispatched, and no worker has it
     expect(attempts).toBe(1);
     await bystander.close();
 
@@ -86,5 +95,29 @@ describe('outbox work of a run a process cannot carry out', () => {
     const final = await owner.run(run.id).wait(WAIT);
     expect(final.status).toBe('succeeded');
     expect(attempts).toBe(2);
+  });
+
+  it('is left by a process that resumes runs (as `taskwire serve`) when it lacks their tasks, for one that has them (issue 12: it failed it TW_UNKNOWN_TASK)', { timeout: 60_000 }, async () => {
+    const path = scratch('served.db');
+    const known = task('served-known', { apply: () => 1 });
+    const missing = task('served-missing', { apply: () => 'done' });
+    const serve = await connect({ store: path, tasks: [known] });
+    clients.push(serve);
+    // Another process's program: a pure client that starts a run of a task the serving process does not have.
+    const program = await connect({ store: path, worker: false, coordinator: false, resume: false });
+    clients.push(program);
+    const run = await program.start(flow('served').add(missing.s()), {}, { validate: false });
+    await program.close();
+    expect(await outboxClaims(path, run.id)).toBe(3);
+    const waiting = await serve.run(run.id).status();
+    expect(waiting.status).toBe('running');
+    expect(waiting.nodes['served-missing']).toMatchObject({ status: 'queued', attempt: 1 });
+    await serve.close();
+
+    const owner = await connect({ store: path, tasks: [known, missing] });
+    clients.push(owner);
+    const final = await owner.run(run.id).wait(WAIT);
+    expect(final.status).toBe('succeeded');
+    expect(final.nodes['served-missing']?.result).toBe('done');
   });
 });
