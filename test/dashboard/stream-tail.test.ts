@@ -40,4 +40,20 @@ describe('dashboard stream beside the process that hosts the run', () => {
     expect(stream.text()).toContain('"type":"node.succeeded"');
     await stream.close();
   });
+
+  it('streams the status changes of the runs the other process hosts on the all-runs stream (what the runs list follows)', async () => {
+    let open: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const gated = task('tail.gated', { apply: async () => gate.then(() => 1) });
+    host.register(gated);
+    const response = await dash.call('/api/stream?run=*');
+    const stream = readStream(response);
+    await until(() => stream.text().includes('stream open'), 'the stream to open');
+    const run = await host.start(flow('tail-all').add(gated.s()));
+    open();
+    expect((await run.wait()).status).toBe('succeeded');
+    const succeeded = `"runId":"${run.id}","seq":0`;
+    await until(() => stream.text().split('\n').some((line) => line.includes(succeeded) && line.includes('"status":"succeeded"')), 'its run.status on the all-runs stream');
+    await stream.close();
+  });
 });
