@@ -29,6 +29,8 @@ export interface DeadLetterView {
   node?: string;
   /** Why it died (`x-first-death-reason`: `delivery_limit`, `rejected`, ...). */
   reason?: string;
+  /** How many times it was sent back already (and died again), when it was. */
+  sentBack?: number;
   /** The body, parsed when it is JSON. */
   body: unknown;
 }
@@ -38,6 +40,15 @@ const BROKER_HEADER = /^x-(death|first-death-|last-death-|delivery-count)/;
 
 /** How many dead letters are read at most to count and list them. */
 export const DEAD_SCAN_LIMIT = 500;
+
+/** The header counting how many times a letter was sent back from the dashboard. */
+export const SENT_BACK_HEADER = 'x-taskwire-sent-back';
+
+/** How many times `message` was sent back already. */
+const sentBack = (message: SyncMessage): number => {
+  const value = Number(message.headers?.[SENT_BACK_HEADER] ?? 0);
+  return Number.isInteger(value) && value > 0 ? value : 0;
+};
 
 const text = (value: unknown): string | undefined => (typeof value === 'string' ? value : Buffer.isBuffer(value) ? value.toString('utf8') : undefined);
 
@@ -53,7 +64,8 @@ function viewOf(message: SyncMessage): { queue: string | undefined; view: DeadLe
   const reason = text(headers['x-first-death-reason']);
   const raw = bodyText(message.body);
   const deaths = JSON.stringify(headers['x-death'] ?? null);
-  const id = createHash('sha256').update(`${queue ?? ''}\n${reason ?? ''}\n${deaths}\n${raw}`).digest('base64url').slice(0, 22);
+  const returns = sentBack(message);
+  const id = createHash('sha256').update(`${queue ?? ''}\n${reason ?? ''}\n${deaths}\n${returns}\n${raw}`).digest('base64url').slice(0, 22);
   let body: unknown = raw;
   try {
     body = JSON.parse(raw);
@@ -62,6 +74,7 @@ function viewOf(message: SyncMessage): { queue: string | undefined; view: DeadLe
   }
   const view: DeadLetterView = { id, body };
   if (reason !== undefined) view.reason = reason;
+  if (returns > 0) view.sentBack = returns;
   if (typeof body === 'object' && body !== null && !Array.isArray(body)) {
     const fields = body as Record<string, unknown>;
     for (const key of ['task', 'runId', 'node'] as const) if (typeof fields[key] === 'string') view[key] = fields[key];
@@ -119,8 +132,9 @@ export class AmqpQueues {
         if (message === undefined) break;
         const { queue: died, view } = viewOf(message);
         if (died !== queue || !wanted.has(view.id)) continue;
-        // The broker's death records go; the message's own headers (trace, signature) stay.
-        const headers = Object.fromEntries(Object.entries(message.headers ?? {}).filter(([key]) => !BROKER_HEADER.test(key)));
+        // The broker's death records go; the message's own headers (trace, signature) stay, and it counts its returns.
+        const headers: Record<string, unknown> = Object.fromEntries(Object.entries(message.headers ?? {}).filter(([key]) => !BROKER_HEADER.test(key)));
+        headers[SENT_BACK_HEADER] = sentBack(message) + 1;
         await channel.basicPublish({ exchange: '', routingKey: queue, headers, durable: true, ...(message.contentType === undefined ? {} : { contentType: message.contentType }) }, message.body);
         channel.basicAck({ deliveryTag: message.deliveryTag });
         wanted.delete(view.id);

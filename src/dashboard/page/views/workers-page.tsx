@@ -41,7 +41,7 @@ function DeadLetters({ queue, me, onRequeued }: { queue: string; me: Me; onReque
                   setChosen(next);
                 }}
               />{' '}
-              <code>{m.id}</code> {m.task ?? ''} {m.runId !== undefined && <a href={`#/runs/${encodeURIComponent(m.runId)}`}>{m.runId}</a>} {m.node ?? ''} <i>{m.reason ?? ''}</i>
+              <code>{m.id}</code> {m.task ?? ''} {m.runId !== undefined && <a href={`#/runs/${encodeURIComponent(m.runId)}`}>{m.runId}</a>} {m.node ?? ''} <i>{m.reason ?? ''}</i>{m.sentBack !== undefined && <i> · sent back {m.sentBack}×</i>}
             </label>
             <pre>{json(m.body)}</pre>
           </li>
