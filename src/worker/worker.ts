@@ -147,8 +147,13 @@ export class Worker {
   private readonly recent: RecentDispatches;
   private subscriptions: Subscription[] = [];
   private closing: Promise<void> | undefined;
-  /** Fires when close() stops waiting for tasks that ignore their AbortSignal. */
-  private readonly abandon = new AbortController();
+  /**
+   * Settles the waits of {@link Worker.untilReturned} when close() stops waiting
+   * for tasks that ignore their AbortSignal; undefined once it has. One set, not
+   * an abort listener per execution (more than 10 on one signal is Node's
+   * MaxListenersExceededWarning, with any concurrency above 10).
+   */
+  private abandon: Set<() => void> | undefined = new Set();
   /** The transport's maximum message size: a larger result fails its task (`TW_TOO_LARGE`). */
   private readonly maxMessageBytes: number;
   private readonly clock: Clock;
@@ -373,13 +378,12 @@ export class Worker {
 
   /** Waits for a task's code to return, unless close() gives up on it after the grace time. */
   private untilReturned(returned: Promise<void>): Promise<void> {
-    const abandon = this.abandon.signal;
-    if (abandon.aborted) return Promise.resolve();
+    const abandon = this.abandon;
+    if (abandon === undefined) return Promise.resolve();
     return new Promise<void>((resolve) => {
-      const onAbandon = (): void => resolve();
-      abandon.addEventListener('abort', onAbandon, { once: true });
+      abandon.add(resolve);
       void returned.then(() => {
-        abandon.removeEventListener('abort', onAbandon);
+        abandon.delete(resolve);
         resolve();
       });
     });
@@ -409,7 +413,9 @@ export class Worker {
       if (expired) {
         this.logger.warn({ running: this.running.size }, 'grace time over: aborting running tasks');
         for (const execution of this.running.values()) execution.abort.abort(new CancelledError('worker shutting down'));
-        this.abandon.abort();
+        const abandoned = this.abandon;
+        this.abandon = undefined;
+        for (const resolve of abandoned ?? []) resolve();
         await all;
       }
       this.starts.stop();
