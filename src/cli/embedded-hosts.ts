@@ -58,10 +58,10 @@ async function liveHosts(store: Store): Promise<WorkerBeat[]> {
   return (await liveProcesses(store)).filter((beat) => beat.runs === undefined);
 }
 
-/** A process as people name it: `taskwire serve (pid 4242 on build-1, last beat 1.2s ago)`. */
-function processName(beat: WorkerBeat): string {
+/** A process as people name it: `taskwire serve (or a program connected with its tasks) (pid 4242 on build-1, last beat 1.2s ago)`; without `lastBeat`, no beat. */
+function processName(beat: WorkerBeat, lastBeat = true): string {
   const what = beat.runs === undefined ? 'taskwire serve (or a program connected with its tasks)' : `taskwire run (run ${beat.runs.join(', ')})`;
-  return `${what} (pid ${beat.pid} on ${beat.host}, last beat ${duration(Date.now() - beat.beatAt)} ago)`;
+  return `${what} (pid ${beat.pid} on ${beat.host}${lastBeat ? `, last beat ${duration(Date.now() - beat.beatAt)} ago` : ''})`;
 }
 
 /**
@@ -98,9 +98,9 @@ export async function servingProcess(store: Store, tasks: readonly string[]): Pr
   );
 }
 
-/** How `taskwire run` names the process it handed its run to: `taskwire serve (pid 4242 on build-1)`. */
+/** How `taskwire run` names the process it handed its run to: `taskwire serve (or a program connected with its tasks) (pid 4242 on build-1)`. */
 export function servingName(beat: WorkerBeat): string {
-  return `taskwire serve (pid ${beat.pid} on ${beat.host})`;
+  return processName(beat, false);
 }
 
 /**

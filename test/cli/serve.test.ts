@@ -93,7 +93,7 @@ describe('a run that outlives its process [sqlite]', () => {
     expect(second.stderr).toContain(`taskwire: ${box.store} is already executed by taskwire serve (or a program connected with its tasks) (pid ${serve.child.pid} on `);
     // A run on the served file is handed to the serve, its progress followed from the store.
     const handed = await box.tw(['run', file, '--input', 'name=good']);
-    expect(handed.stderr).toMatch(new RegExp(`^taskwire: ${box.store} is served by taskwire serve \\(pid ${serve.child.pid} on .*\\): the run is handed to it`));
+    expect(handed.stderr).toMatch(new RegExp(`^taskwire: ${box.store} is served by taskwire serve \\(or a program connected with its tasks\\) \\(pid ${serve.child.pid} on .*\\): the run is handed to it`));
     expect(handed.stdout).toMatch(/node\.succeeded\s+install \(attempt 1\)/);
     expect(handed.stdout).toMatch(/^\s+install\s+succeeded\s.*= "wordpress on good\.example"$/m);
     expect(handed.code).toBe(0);
