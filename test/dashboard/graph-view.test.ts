@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, flow, task, type Client } from '../../src/index.js';
-import { graphAt, graphView } from '../../src/dashboard/server/graph-view.js';
+import { graphAt, graphView, statesAt } from '../../src/dashboard/server/graph-view.js';
 import { MemoryStore } from '../../src/store/memory/index.js';
 
 let release: () => void = () => undefined;
@@ -13,12 +13,14 @@ const a = task('gv.a', { provides: 'a', apply: async () => held.then(() => 1) })
 const b = task('gv.b', { requires: ['a'], provides: 'b', apply: () => 2 });
 const c = task('gv.c', { requires: ['b'], apply: () => 3 });
 const d = task('gv.d', { requires: ['b'], apply: () => 4 });
+const fine = task('gv.fine', { apply: () => 1 });
+const broken = task('gv.broken', { apply: () => { throw new Error('broken'); } });
 
 describe('graph at a version', () => {
   let client: Client;
   const store = new MemoryStore();
   beforeAll(async () => {
-    client = await connect({ store, tasks: [a, b, c, d] });
+    client = await connect({ store, tasks: [a, b, c, d, fine, broken] });
   });
   afterAll(async () => {
     release();
@@ -77,5 +79,17 @@ describe('graph at a version', () => {
     expect(byLink(first)).toEqual(byLink(v1));
     expect(byLink(v1)).toContainEqual({ from: 'a2', to: 'd', map: { b: 'a' } });
     expect(first.nodes).toEqual(expect.arrayContaining(v1.nodes));
+  });
+
+  it('gives the node states of an earlier version as they were when the next version came', async () => {
+    const run = await client.start(flow('gv-states').add(fine.s(), broken.s()));
+    expect((await run.wait()).status).toBe('failed');
+    await run.skip('gv.broken', 0); // v2
+    expect((await run.wait()).status).toBe('succeeded');
+    const state = (await store.loadRun(run.id))!;
+    const history = await store.history(run.id);
+    const then = graphAt(graphView(state), history, 1);
+    expect(statesAt(then, history)).toEqual({ 'gv.fine': 'succeeded', 'gv.broken': 'failed' });
+    expect(statesAt(graphView(state), history)).toEqual({ 'gv.fine': 'succeeded', 'gv.broken': 'skipped' });
   });
 });

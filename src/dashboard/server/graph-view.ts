@@ -6,6 +6,7 @@
  * @packageDocumentation
  */
 import { decodeValue } from '../../codec/value.js';
+import type { NodeViewStatus } from '../../client/snapshot.js';
 import type { HistoryEntry } from '../../engine/events.js';
 import type { RunState } from '../../engine/state.js';
 
@@ -41,6 +42,36 @@ export interface GraphView {
   nodes: GraphNode[];
   /** The links. */
   links: GraphLink[];
+  /** An earlier version's node states, as they were when the next version came (see {@link statesAt}); the run's own states otherwise. */
+  states?: Record<string, NodeViewStatus>;
+}
+
+/** The state a history entry moves its node to (entries of a node's own execution; activations aside). */
+const ENTRY_STATE: Partial<Record<HistoryEntry['type'], NodeViewStatus>> = {
+  'node.queued': 'queued',
+  'node.started': 'running',
+  'node.succeeded': 'succeeded',
+  'node.failed': 'failed',
+  'node.retrying': 'retrying',
+  'node.skipped': 'skipped',
+  'node.cancelled': 'cancelled',
+};
+
+/**
+ * The states of `graph`'s nodes at the end of graph version `graph.version`:
+ * the history's node entries of that version and earlier replayed, in order,
+ * from `waiting` (`listening` for events and persistent listeners).
+ */
+export function statesAt(graph: GraphView, history: readonly HistoryEntry[]): Record<string, NodeViewStatus> {
+  const states: Record<string, NodeViewStatus> = {};
+  for (const node of graph.nodes) states[node.id] = node.kind === 'event' || node.persistent ? 'listening' : 'waiting';
+  for (const entry of history) {
+    if (entry.graphVersion > graph.version) break;
+    const state = ENTRY_STATE[entry.type];
+    if (state === undefined || entry.node === undefined || entry.activation !== undefined || !(entry.node in states)) continue;
+    states[entry.node] = state;
+  }
+  return states;
 }
 
 /** The graph of a run state. */

@@ -13,7 +13,7 @@ import type { RunState, RunStatus } from '../../engine/state.js';
 import { TaskwireError, UnknownRunError } from '../../errors.js';
 import type { RunFilter, RunSummary } from '../../store/port.js';
 import type { DashboardDeps, DashboardEnv } from './app.js';
-import { graphAt, graphView, type GraphView } from './graph-view.js';
+import { graphAt, graphView, statesAt, type GraphView } from './graph-view.js';
 import { errorBody, statusOf } from './http-errors.js';
 import { BadRequestError, decodeCursor, encodeCursor, intParam, listField, objectBody, statusParam } from './query.js';
 
@@ -85,7 +85,9 @@ export function runRoutes(app: Hono<DashboardEnv>, deps: DashboardDeps): void {
       if (page.length < 1000) break;
       after = (page[page.length - 1] as HistoryEntry).seq;
     }
-    return c.json(graphAt(current, history, version));
+    const then = graphAt(current, history, version);
+    then.states = statesAt(then, history);
+    return c.json(then);
   });
 
   app.get('/api/runs/:id/history', async (c) => {

@@ -23,7 +23,18 @@ import { GraphCanvas } from './graph-canvas.js';
 import { HistoryPanel, type HistoryState } from './history-panel.js';
 import { NodePanel } from './node-panel.js';
 
-/** What the graph shows: the live run, the graph at an older version (states are today's), or a what-if preview. */
+/** The run as shown at an older graph version: each node with the state the server replayed for that version (`graph.states`). */
+function runAtVersion(run: RunView, graph: GraphView): RunView {
+  const nodes: RunView['nodes'] = {};
+  for (const node of graph.nodes) {
+    const now = run.nodes[node.id];
+    const status = graph.states?.[node.id] ?? now?.status ?? 'waiting';
+    nodes[node.id] = now === undefined ? { id: node.id, kind: node.kind, name: node.name, status, attempt: 0, persistent: node.persistent } : { ...now, status };
+  }
+  return { ...run, nodes };
+}
+
+/** What the graph shows: the live run, the graph at an older version (with the states of then), or a what-if preview. */
 export type Shown = { kind: 'live' } | { kind: 'version'; graph: GraphView } | { kind: 'preview'; graph: GraphView; run: RunView };
 
 interface Live {
@@ -166,7 +177,7 @@ export function RunPage({ id, me }: { id: string; me: Me }) {
     } else {
       const patched = patchLayout(layout, shown.graph);
       const added = new Set(shown.graph.nodes.filter((n) => !layout.index.has(n.id)).map((n) => n.id));
-      const looks = graphLooks(shown.graph, patched, shown.kind === 'preview' ? shown.run : run, added);
+      const looks = graphLooks(shown.graph, patched, shown.kind === 'preview' ? shown.run : runAtVersion(run, shown.graph), added);
       view.setGraph(patched, looks.looks, looks.labels, looks.blockedEdges);
     }
     view.select(selected);
@@ -175,7 +186,7 @@ export function RunPage({ id, me }: { id: string; me: Me }) {
   });
 
   if (run === undefined) return error === undefined ? <p class="loading">Loading run…</p> : <ErrorBox error={error} />;
-  const shownRun = shown.kind === 'preview' ? shown.run : run;
+  const shownRun = shown.kind === 'preview' ? shown.run : shown.kind === 'version' ? runAtVersion(run, shown.graph) : run;
   const blocked = blockedNodes(run);
 
   return (
@@ -196,7 +207,7 @@ export function RunPage({ id, me }: { id: string; me: Me }) {
         <div class="graph-pane">
           {shown.kind === 'version' && (
             <div class="banner" data-banner="version">
-              Graph version {shown.graph.version} (time travel; node states are today's).{' '}
+              Graph version {shown.graph.version} (time travel: the graph and its node states as they were when the next version came).{' '}
               <button type="button" onClick={() => setShown({ kind: 'live' })}>
                 Back to live
               </button>
