@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { JsonObject } from '../codec/json.js';
 import { decodeFlowDefinition } from '../codec/definitions.js';
-import { PartialNotifyError } from '../errors.js';
+import { ConfigError, PartialNotifyError } from '../errors.js';
 import { encodeValue } from '../codec/value.js';
 import type { HistoryEntry } from '../engine/index.js';
 import { checkPayload } from '../model/payload.js';
@@ -45,6 +45,28 @@ export interface StartOptions {
    * @default a random UUID
    */
   id?: string;
+  /**
+   * Start later, at this time (a `Date` or epoch ms): the run is stored now,
+   * `scheduled` (listed, changeable, cancellable), and starts then, durably (a
+   * process that restarts meanwhile sets its timer again; distributed, the
+   * outbox holds it). A time already past starts it at once. Not with `delayMs`.
+   */
+  at?: Date | number;
+  /** Start in this many milliseconds (as `at: now + delayMs`). Not with `at`. */
+  delayMs?: number;
+}
+
+/** When a run starts ({@link StartOptions.at} or `delayMs`): epoch ms, or undefined for now. @throws ConfigError for both, or for a value that is not a time. */
+function startTime(options: StartOptions, flow: string, now: number): number | undefined {
+  if (options.at !== undefined && options.delayMs !== undefined) throw new ConfigError(`start of flow "${flow}": give at or delayMs, not both`);
+  if (options.delayMs !== undefined) {
+    if (!Number.isFinite(options.delayMs) || options.delayMs < 0) throw new ConfigError(`start of flow "${flow}": invalid delayMs ${options.delayMs}: expected a number of milliseconds >= 0`);
+    return now + options.delayMs;
+  }
+  if (options.at === undefined) return undefined;
+  const at = options.at instanceof Date ? options.at.getTime() : options.at;
+  if (!Number.isFinite(at)) throw new ConfigError(`start of flow "${flow}": invalid at ${String(options.at)}: expected a Date or epoch milliseconds`);
+  return at;
 }
 
 /** Options of {@link Client.notify}. */
@@ -97,8 +119,9 @@ export class Client {
       validateFlow(definition, { inputs: encoded, isKnownTask: (name) => this.parts.registry.has(name) || catalog.has(name) });
     }
     const id = options.id === undefined ? randomUUID() : checkName(options.id, 'run id');
+    const startAt = startTime(options, definition.name, this.parts.coordinator.now());
     const traceparent = traceRunStart(id, definition.name);
-    await this.parts.writer.start({ runId: id, definition, inputs: encoded, validate, ...(traceparent === undefined ? {} : { traceparent }) });
+    await this.parts.writer.start({ runId: id, definition, inputs: encoded, validate, ...(traceparent === undefined ? {} : { traceparent }), ...(startAt === undefined ? {} : { startAt }) });
     return new RunHandle(id, this.parts);
   }
 

@@ -9,7 +9,8 @@
 import type { JsonObject } from '../codec/json.js';
 import type { Coordinator } from '../coordinator/coordinator.js';
 import type { StepReport } from '../coordinator/options.js';
-import { createRun, liveRun } from '../engine/index.js';
+import { liveRun } from '../engine/index.js';
+import { runOfStart } from '../coordinator/requests.js';
 import type { Change } from '../engine/events.js';
 import type { RunRequest } from '../transport/port.js';
 
@@ -29,8 +30,7 @@ export interface RunWriter {
 /** The client's own coordinator steps its events (embedded, and the simulator's clients). */
 export function localWriter(coordinator: Coordinator): RunWriter {
   return {
-    start: ({ runId: id, definition, inputs, validate, traceparent }) =>
-      coordinator.create(liveRun(createRun(definition, { id, inputs, validate, now: coordinator.now(), ...(traceparent === undefined ? {} : { traceparent }) }))),
+    start: (request) => coordinator.create(liveRun(runOfStart(request, coordinator.now()))),
     notify: (runIds, event, payload, eventId) => Promise.allSettled(runIds.map((runId) => coordinator.submit(runId, { type: 'notify', event, payload }, eventId))),
     change: (runId, changes, actor, eventId) => {
       // Another process (the CLI, a worker's coordinator) may have changed the run since it was cached.

@@ -34,6 +34,7 @@ export function outboxItems(live: LiveRun, out: StepOutput, dueAt: number): Outb
 
 /** The event a due schedule command stands for: a retry, or the end of a lease. */
 export function scheduledEvent(command: Extract<Command, { type: 'schedule' }>): EngineEvent {
+  if (command.start === true) return { type: 'start.due' };
   const ref: ExecutionRef = { node: command.node, attempt: command.attempt };
   if (command.activation !== undefined) ref.activation = command.activation;
   return command.lease === true ? { type: 'lease.due', leaseUntil: command.dueAt, ...ref } : { type: 'retry.due', ...ref };

@@ -11,9 +11,9 @@
  *
  * @packageDocumentation
  */
-import { copyRun, createRun, liveRun } from '../engine/index.js';
+import { copyRun, createRun, liveRun, type RunState } from '../engine/index.js';
 import type { Logger } from '../observability/logger.js';
-import type { RequestDelivery, RunOutcome } from '../transport/port.js';
+import type { RequestDelivery, RunOutcome, RunRequest } from '../transport/port.js';
 import { errorToWire } from '../transport/wire-error.js';
 import type { StepReport } from './options.js';
 import type { Pending } from './pending.js';
@@ -21,14 +21,19 @@ import type { Pending } from './pending.js';
 /** A run's event of a request, before it is given its outcome callbacks. */
 type RunEvent = Pick<Pending, 'runId' | 'event'> & Partial<Pick<Pending, 'eventId' | 'create' | 'pristine'>>;
 
+/** The run a start request creates (not started yet: its `start` event does). */
+export function runOfStart(request: Omit<Extract<RunRequest, { type: 'start' }>, 'type'>, now: number): RunState {
+  const { runId: id, definition, inputs, validate, traceparent, startAt } = request;
+  return createRun(definition, { id, inputs, validate, now, ...(traceparent === undefined ? {} : { traceparent }), ...(startAt === undefined ? {} : { startAt }) });
+}
+
 /** The events of a request, one per run; throws what the request cannot be turned into (a flow the engine refuses). */
 function eventsOf(delivery: RequestDelivery, now: number): RunEvent[] {
   const request = delivery.body;
   switch (request.type) {
     case 'start': {
-      const { runId: id, definition, inputs, validate, traceparent } = request;
-      const state = createRun(definition, { id, inputs, validate, now, ...(traceparent === undefined ? {} : { traceparent }) });
-      return [{ runId: id, event: { type: 'start' }, create: liveRun(state), pristine: copyRun(state) }];
+      const state = runOfStart(request, now);
+      return [{ runId: state.id, event: { type: 'start' }, create: liveRun(state), pristine: copyRun(state) }];
     }
     case 'notify':
       return request.notifications.flatMap(({ runIds, event, payload, eventId }) => runIds.map((runId): RunEvent => ({ runId, event: { type: 'notify', event, payload }, eventId })));

@@ -19,6 +19,8 @@ export interface CreateRunOptions {
   now: number;
   /** W3C trace context of the run's root span, if any. */
   traceparent?: string;
+  /** A delayed start: when the run starts (epoch ms); the `start` event then schedules it. */
+  startAt?: number;
 }
 
 /**
@@ -53,7 +55,7 @@ export function createRun(definition: FlowDefinition, options: CreateRunOptions)
   const run: RunState = {
     id: options.id,
     flow: definition.name,
-    status: 'running',
+    status: options.startAt === undefined ? 'running' : 'scheduled',
     rev: 0,
     graphVersion: 1,
     onFailure: definition.onFailure,
@@ -69,5 +71,6 @@ export function createRun(definition: FlowDefinition, options: CreateRunOptions)
     activations: new Map(),
   };
   if (options.traceparent !== undefined) run.traceparent = options.traceparent;
+  if (options.startAt !== undefined) run.startAt = options.startAt;
   return run;
 }

@@ -43,6 +43,8 @@ export interface LinkSpec {
 /** An event the engine applies to a run. */
 export type EngineEvent =
   | { type: 'start' }
+  /** A delayed start is due (see `RunState.startAt`). */
+  | { type: 'start.due' }
   | { type: 'resume' }
   /** A worker reports that it started an execution (`startedAt`: its clock, epoch ms). */
   | ({ type: 'task.started'; startedAt: number } & ExecutionRef)
@@ -91,12 +93,14 @@ export interface DispatchCommand extends ExecutionRef {
 /** Something the runtime must do after the step is saved. */
 export type Command =
   | DispatchCommand
-  | ({ type: 'schedule'; runId: string; dueAt: number; lease?: true } & ExecutionRef)
+  /** A timer: a retry (or, with `lease`, the end of a lease) of an execution; with `start`, a delayed start (`node` is then `''`). */
+  | ({ type: 'schedule'; runId: string; dueAt: number; lease?: true; start?: true } & ExecutionRef)
   | { type: 'abort'; runId: string; node?: string; attempt?: number; activation?: number }
   | { type: 'finished'; runId: string; status: RunStatus };
 
 /** Kinds of history entries. */
 export type HistoryType =
+  | 'run.scheduled'
   | 'run.started'
   | 'run.resumed'
   | 'run.status'

@@ -63,6 +63,7 @@ export function recordInternalError(live: LiveRun, event: EngineEvent, error: un
       recorder.failEverythingLive();
       break;
     case 'start':
+    case 'start.due':
     case 'notify':
     case 'change':
       break;

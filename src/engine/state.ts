@@ -27,6 +27,7 @@ export type UndoStatus = 'running' | 'done' | 'failed';
 
 /**
  * State of a run, derived after every event:
+ * - `scheduled`: stored, to start at `startAt` (`start(..., { at | delayMs })`); nothing runs before.
  * - `running`: work in progress, or waiting for a notification.
  * - `stalled`: nothing runs, and waiting nodes can never start (a cycle, a missing input).
  * - `failed`: a node failed for good and nothing else runs (policy `halt`); fixable.
@@ -40,7 +41,7 @@ export type UndoStatus = 'running' | 'done' | 'failed';
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
 /** Every {@link RunStatus}, in the order of a run's life (for option checks, schemas and listings). */
-export const RUN_STATUSES = ['running', 'stalled', 'failed', 'listening', 'stopping', 'rolling_back', 'rolled_back', 'rollback_failed', 'succeeded', 'cancelled'] as const;
+export const RUN_STATUSES = ['scheduled', 'running', 'stalled', 'failed', 'listening', 'stopping', 'rolling_back', 'rolled_back', 'rollback_failed', 'succeeded', 'cancelled'] as const;
 
 /** A notification waiting for a persistent listener's other inputs. */
 export interface Backlogged {
@@ -201,6 +202,8 @@ export interface RunState {
   createdAt: number;
   /** Last change (epoch ms). */
   updatedAt: number;
+  /** A delayed start: when the run starts (epoch ms); unset once it has started (its status is `scheduled` until then). */
+  startAt?: number;
   /** W3C trace context of the run's root span, when tracing is on. */
   traceparent?: string;
   /**
@@ -268,6 +271,7 @@ export function runHeader(run: RunState): RunHeader {
     createdAt: run.createdAt,
     updatedAt: run.updatedAt,
   };
+  if (run.startAt !== undefined) header.startAt = run.startAt;
   if (run.traceparent !== undefined) header.traceparent = run.traceparent;
   if (run.eventIds !== undefined) header.eventIds = run.eventIds;
   if (run.retiredAttempts !== undefined) header.retiredAttempts = run.retiredAttempts;
@@ -290,6 +294,7 @@ const _HEADER_FIELDS = {
   saga: true,
   createdAt: true,
   updatedAt: true,
+  startAt: true,
   traceparent: true,
   eventIds: true,
   retiredAttempts: true,

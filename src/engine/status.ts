@@ -11,6 +11,7 @@ export function deriveStatus(live: LiveRun): RunStatus {
   const { state: run, index } = live;
   const counts = index.counts;
   if (run.cancelled) return 'cancelled';
+  if (run.startAt !== undefined) return 'scheduled';
   const active = counts.running + counts.retrying + index.liveActivations + index.undoing;
   if (run.saga) return active > 0 ? 'rolling_back' : index.undoFailed > 0 ? 'rollback_failed' : 'rolled_back';
   if (run.stopped) {

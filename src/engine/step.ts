@@ -74,8 +74,13 @@ class Stepper implements StepContext {
     const before = this.out.history.length;
     switch (event.type) {
       case 'start':
-        this.record({ type: 'run.started' });
-        for (const node of this.run.nodes.values()) if (node.status === 'waiting') this.tryStart(node);
+        if (this.run.startAt !== undefined && this.run.startAt > this.now) {
+          this.record({ type: 'run.scheduled', detail: { startAt: this.run.startAt } });
+          this.startTimer();
+        } else this.start();
+        break;
+      case 'start.due':
+        if (this.run.startAt !== undefined && !this.run.cancelled) this.start();
         break;
       case 'resume':
         this.resume();
@@ -186,9 +191,21 @@ class Stepper implements StepContext {
 
   // ---- starting work ----------------------------------------------------
 
-  /** Whether new work may start: not cancelled and no saga in progress. */
+  /** Whether new work may start: started, not cancelled and no saga in progress. */
   get accepting(): boolean {
-    return !this.run.cancelled && !this.run.saga;
+    return !this.run.cancelled && !this.run.saga && this.run.startAt === undefined;
+  }
+
+  /** Starts the run: every waiting node that can start is dispatched. */
+  private start(): void {
+    delete this.run.startAt;
+    this.record({ type: 'run.started' });
+    for (const node of this.run.nodes.values()) if (node.status === 'waiting') this.tryStart(node);
+  }
+
+  /** A timer for a delayed start at `startAt` (set at the `start` event, and again at every resume until it is due). */
+  private startTimer(): void {
+    this.out.commands.push({ type: 'schedule', runId: this.run.id, dueAt: this.run.startAt as number, node: '', attempt: 0, start: true });
   }
 
   /** Dispatches a waiting node if all its sources have notified and its inputs resolve. */
@@ -286,6 +303,11 @@ class Stepper implements StepContext {
 
   private resume(): void {
     this.record({ type: 'run.resumed' });
+    if (this.run.startAt !== undefined) {
+      if (this.run.cancelled) return;
+      if (this.run.startAt > this.now) return this.startTimer();
+      return this.start();
+    }
     for (const node of this.run.nodes.values()) {
       const ref = { node: node.def.id, attempt: node.attempt };
       if (node.status === 'running') this.out.commands.push(this.dispatchCommand(node, ref, node.inputs ?? {}));

@@ -60,6 +60,8 @@ export const UNDO_TRANSITIONS: Readonly<Record<UndoStatus | 'none', readonly (Un
  * never cancelled: its compensations run to the end.
  */
 export const RUN_TRANSITIONS: Readonly<Record<RunStatus, readonly RunStatus[]>> = {
+  // Started (whatever its nodes then make of it), or cancelled first.
+  scheduled: ['running', 'stalled', 'failed', 'listening', 'succeeded', 'cancelled'],
   running: ['stalled', 'failed', 'listening', 'stopping', 'rolling_back', 'rolled_back', 'rollback_failed', 'succeeded', 'cancelled'],
   stalled: ['running', 'failed', 'listening', 'stopping', 'rolling_back', 'rolled_back', 'rollback_failed', 'succeeded', 'cancelled'],
   failed: ['running', 'stalled', 'listening', 'stopping', 'rolling_back', 'rolled_back', 'rollback_failed', 'succeeded', 'cancelled'],

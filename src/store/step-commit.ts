@@ -53,6 +53,7 @@ export const STABLE_FIELDS = {
   cancelled: true,
   saga: true,
   createdAt: true,
+  startAt: true,
   traceparent: true,
   eventIds: true,
   retiredAttempts: true,
@@ -98,6 +99,7 @@ function sameStable(a: RunHeader, b: RunHeader): boolean {
     a.cancelled === b.cancelled &&
     a.saga === b.saga &&
     a.createdAt === b.createdAt &&
+    a.startAt === b.startAt &&
     a.traceparent === b.traceparent &&
     a.eventIds === b.eventIds &&
     a.retiredAttempts === b.retiredAttempts

@@ -64,7 +64,8 @@ export interface AbortMessage {
  */
 export type RunRequest =
   /** Create and start run `runId` (the coordinator stamps its creation time). */
-  | { type: 'start'; runId: string; definition: FlowDefinition; inputs: JsonObject; validate: boolean; traceparent?: string }
+  /** `startAt`: a delayed start (epoch ms; the run is `scheduled` until then). */
+  | { type: 'start'; runId: string; definition: FlowDefinition; inputs: JsonObject; validate: boolean; traceparent?: string; startAt?: number }
   /** Notifications, each of an event to its runs (every run of the request is of one shard): one outcome per run of each, in order. */
   | { type: 'notify'; notifications: Notification[] }
   /** Apply `changes` as one to run `runId`. */

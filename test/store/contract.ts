@@ -398,9 +398,9 @@ export function storeContract(name: string, factory: StoreFactory): void {
     });
 
     it('lists live run ids: all but succeeded, rolled_back, rollback_failed and cancelled', async () => {
-      const statuses: RunStatus[] = ['running', 'stalled', 'failed', 'listening', 'stopping', 'rolling_back', 'rolled_back', 'rollback_failed', 'succeeded', 'cancelled'];
+      const statuses: RunStatus[] = ['scheduled', 'running', 'stalled', 'failed', 'listening', 'stopping', 'rolling_back', 'rolled_back', 'rollback_failed', 'succeeded', 'cancelled'];
       await store.commit(statuses.map((status) => bareRun(status, { status })));
-      expect((await store.liveRunIds()).sort()).toEqual(['failed', 'listening', 'rolling_back', 'running', 'stalled', 'stopping']);
+      expect((await store.liveRunIds()).sort()).toEqual(['failed', 'listening', 'rolling_back', 'running', 'scheduled', 'stalled', 'stopping']);
     });
 
     it('lists a run under the status of its latest commit, whether a step changed the status or kept it', async () => {

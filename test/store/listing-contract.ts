@@ -81,7 +81,7 @@ export function listingContract(factory: StoreFactory): void {
       await store.commit([run('a1', 1, 'running', 'orders'), run('a2', 2, 'succeeded', 'orders'), run('a3', 3, 'succeeded', 'orders'), run('b1', 4, 'failed', 'billing')]);
       const all = await store.countRuns();
       expect(all).toMatchObject({ running: 1, succeeded: 2, failed: 1, stalled: 0, cancelled: 0 });
-      expect(Object.keys(all).sort()).toEqual(['cancelled', 'failed', 'listening', 'rollback_failed', 'rolled_back', 'rolling_back', 'running', 'stalled', 'stopping', 'succeeded']);
+      expect(Object.keys(all).sort()).toEqual(['cancelled', 'failed', 'listening', 'rollback_failed', 'rolled_back', 'rolling_back', 'running', 'scheduled', 'stalled', 'stopping', 'succeeded']);
       expect(await store.countRuns({ flow: 'orders', status: ['running'], limit: 1, cursor: { createdAt: 2, id: 'a2' } })).toMatchObject({ running: 1, succeeded: 2, failed: 0 });
       expect(await store.countRuns({ idPrefix: 'a', createdAfter: 2, createdBefore: 4 })).toMatchObject({ running: 0, succeeded: 2, failed: 0 });
     });

@@ -42,7 +42,8 @@ describe('stepCommit: whether the header changed', () => {
   });
 
   it('is true when any one of the stable fields changed', () => {
-    for (const key of Object.keys(STABLE_FIELDS) as (keyof typeof STABLE_FIELDS)[]) {
+    // startAt only ever goes with a status change (scheduled -> running), and a started run with one cannot be stepped.
+    for (const key of (Object.keys(STABLE_FIELDS) as (keyof typeof STABLE_FIELDS)[]).filter((k) => k !== 'startAt')) {
       const run = started();
       (run as unknown as Record<string, unknown>)[key] = { replaced: key };
       expect([key, succeed(run, 'a').headerChanged]).toEqual([key, true]);

@@ -42,7 +42,7 @@ export function serveCommand(program: Command): void {
       // One process serves a file: a second one would carry out the same runs.
       await closeOnError(store, checkUnserved);
       const client = await connect({ ...connectionOptions(flags), store, tasks, concurrency, resume: true, ...retentionOf(flags), logger });
-      const live = await client.runs({ status: ['running', 'stalled', 'listening', 'stopping', 'rolling_back'] });
+      const live = await client.runs({ status: ['scheduled', 'running', 'stalled', 'listening', 'stopping', 'rolling_back'] });
       // Embedded, nothing else holds the event loop open while no run has work: the host waits for its signal.
       const alive = setInterval(() => undefined, 1 << 30);
       const stopped = untilSignal(logger, async () => {

@@ -76,6 +76,7 @@ export const SignalSchema: Schema<SignalMessage> = {
 export const AbortSchema: Schema<AbortMessage> = object({ runId: id, node: optional(id), attempt: optional(attempt), activation });
 
 const HISTORY_TYPES = [
+  'run.scheduled',
   'run.started',
   'run.resumed',
   'run.status',
@@ -116,7 +117,7 @@ void historyTypesComplete;
 const notification = object({ runIds: array(id), event: id, payload: jsonObject(), eventId: string({ minLength: 1, maxLength: 255 }) });
 const notifyRequest = object({ type: literal('notify'), notifications: array(notification) });
 const requestVariants = {
-  start: object({ type: literal('start'), runId: id, definition: FlowDefinitionSchema, inputs: jsonObject(), validate: boolean(), traceparent: optional(string({ maxLength: 512 })) }),
+  start: object({ type: literal('start'), runId: id, definition: FlowDefinitionSchema, inputs: jsonObject(), validate: boolean(), traceparent: optional(string({ maxLength: 512 })), startAt: optional(number()) }),
   notify: {
     expected: 'a notify request',
     run(value, path) {

@@ -13,7 +13,7 @@ import { throttle } from '../throttle.js';
 import { ErrorBox } from './error-box.js';
 
 /** Every run status, in the order of a run's life. */
-const STATUSES: RunStatus[] = ['running', 'stalled', 'failed', 'listening', 'stopping', 'rolling_back', 'rolled_back', 'rollback_failed', 'succeeded', 'cancelled'];
+const STATUSES: RunStatus[] = ['scheduled', 'running', 'stalled', 'failed', 'listening', 'stopping', 'rolling_back', 'rolled_back', 'rollback_failed', 'succeeded', 'cancelled'];
 
 interface Filters {
   flow: string;
