@@ -8,16 +8,8 @@
  */
 import type { HistoryEntry } from '../engine/events.js';
 import { progressLine } from './print.js';
+import { ENTRY_STATES } from '../client/entry-states.js';
 
-const STATE_OF: Readonly<Record<string, string>> = {
-  'node.queued': 'queued',
-  'node.started': 'running',
-  'node.succeeded': 'succeeded',
-  'node.failed': 'failed',
-  'node.retrying': 'retrying',
-  'node.skipped': 'skipped',
-  'node.cancelled': 'cancelled',
-};
 
 /** Events kept as lines above the status line. */
 const KEPT = new Set(['node.failed', 'node.retrying', 'rollback.succeeded', 'rollback.failed']);
@@ -55,7 +47,7 @@ export class LiveView {
 
   /** Takes a history entry of the run. */
   update(entry: HistoryEntry): void {
-    const state = STATE_OF[entry.type];
+    const state = ENTRY_STATES[entry.type];
     if (state !== undefined && entry.node !== undefined && entry.activation === undefined) this.states.set(entry.node, state);
     if (entry.type === 'change' && entry.detail?.['op'] === 'add' && typeof entry.detail['node'] === 'string') this.states.set(entry.detail['node'], 'waiting');
     if (KEPT.has(entry.type)) {

@@ -8,19 +8,11 @@
  * @packageDocumentation
  */
 import type { HistoryEntry, NodeView, RunView } from './api-types.js';
+import { ENTRY_STATES } from '../../client/entry-states.js';
 
 /** What applying an entry did: changed the copy, needs a fresh copy, or nothing (another run's entry, or an old one). */
 export type Applied = 'changed' | 'refetch' | 'ignored';
 
-const NODE_STATUS: Partial<Record<HistoryEntry['type'], NodeView['status']>> = {
-  'node.queued': 'queued',
-  'node.started': 'running',
-  'node.succeeded': 'succeeded',
-  'node.failed': 'failed',
-  'node.retrying': 'retrying',
-  'node.cancelled': 'cancelled',
-  'node.skipped': 'skipped',
-};
 
 const UNDO_STATUS: Partial<Record<HistoryEntry['type'], NodeView['undo']>> = {
   'rollback.started': 'running',
@@ -40,7 +32,7 @@ export function applyEntry(run: RunView, entry: HistoryEntry): Applied {
   }
   if (entry.type === 'run.started' || entry.type === 'run.resumed') return 'ignored';
   const node = entry.node === undefined ? undefined : run.nodes[entry.node];
-  const status = NODE_STATUS[entry.type];
+  const status = ENTRY_STATES[entry.type];
   const undo = UNDO_STATUS[entry.type];
   if (node === undefined || (status === undefined && undo === undefined)) return 'refetch';
   if (undo !== undefined) {

@@ -6,6 +6,7 @@
  * @packageDocumentation
  */
 import { decodeValue } from '../../codec/value.js';
+import { ENTRY_STATES } from '../../client/entry-states.js';
 import type { NodeViewStatus } from '../../client/snapshot.js';
 import type { HistoryEntry } from '../../engine/events.js';
 import type { RunState } from '../../engine/state.js';
@@ -46,16 +47,6 @@ export interface GraphView {
   states?: Record<string, NodeViewStatus>;
 }
 
-/** The state a history entry moves its node to (entries of a node's own execution; activations aside). */
-const ENTRY_STATE: Partial<Record<HistoryEntry['type'], NodeViewStatus>> = {
-  'node.queued': 'queued',
-  'node.started': 'running',
-  'node.succeeded': 'succeeded',
-  'node.failed': 'failed',
-  'node.retrying': 'retrying',
-  'node.skipped': 'skipped',
-  'node.cancelled': 'cancelled',
-};
 
 /**
  * The states of `graph`'s nodes at the end of graph version `graph.version`:
@@ -67,7 +58,7 @@ export function statesAt(graph: GraphView, history: readonly HistoryEntry[]): Re
   for (const node of graph.nodes) states[node.id] = node.kind === 'event' || node.persistent ? 'listening' : 'waiting';
   for (const entry of history) {
     if (entry.graphVersion > graph.version) break;
-    const state = ENTRY_STATE[entry.type];
+    const state = ENTRY_STATES[entry.type];
     if (state === undefined || entry.node === undefined || entry.activation !== undefined || !(entry.node in states)) continue;
     states[entry.node] = state;
   }
