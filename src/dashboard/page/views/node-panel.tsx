@@ -13,6 +13,7 @@ import { duration, json, time } from '../format.js';
 import { linkLabel } from '../graph/looks.js';
 import { shownState } from '../graph/palette.js';
 import type { NodeView } from '../api-types.js';
+import { TableHead } from './table-head.js';
 
 interface Attempt {
   attempt: number;
@@ -69,15 +70,7 @@ function Activations({ run, node }: { run: RunView; node: string }) {
   if (list.length === 0) return <p>No activations yet.</p>;
   return (
     <table class="table compact">
-      <thead>
-        <tr>
-          <th>#</th>
-          <th>from</th>
-          <th>state</th>
-          <th>inputs</th>
-          <th>result / error</th>
-        </tr>
-      </thead>
+      <TableHead columns={['#', 'from', 'state', 'inputs', 'result / error']} />
       <tbody>
         {list.map((a) => (
           <tr key={a.seq} data-activation={a.seq}>

@@ -11,6 +11,7 @@ import type { RunStatus, RunsPage } from '../api-types.js';
 import { time } from '../format.js';
 import { throttle } from '../throttle.js';
 import { ErrorBox } from './error-box.js';
+import { TableHead } from './table-head.js';
 
 /** Every run status, in the order of a run's life. */
 const STATUSES: RunStatus[] = ['scheduled', 'running', 'stalled', 'failed', 'listening', 'stopping', 'rolling_back', 'rolled_back', 'rollback_failed', 'succeeded', 'cancelled'];
@@ -119,17 +120,7 @@ export function RunsList() {
       </div>
       <ErrorBox error={error} />
       <table class="table runs-table">
-        <thead>
-          <tr>
-            <th>Run</th>
-            <th>Flow</th>
-            <th>Status</th>
-            <th>Graph</th>
-            <th>Created</th>
-            <th>Updated</th>
-            <th>Error</th>
-          </tr>
-        </thead>
+        <TableHead columns={['Run', 'Flow', 'Status', 'Graph', 'Created', 'Updated', 'Error']} />
         <tbody>
           {page?.runs.map((run) => (
             <tr key={run.id} data-run-id={run.id} data-status={run.status}>

@@ -10,6 +10,7 @@ import { type ApiError, get, post, query } from '../api.js';
 import type { DeadMessage, Me, QueuesView, WorkerBeat } from '../api-types.js';
 import { json, time } from '../format.js';
 import { ErrorBox } from './error-box.js';
+import { TableHead } from './table-head.js';
 
 const REFRESH_MS = 5_000;
 
@@ -88,17 +89,7 @@ export function WorkersPage({ me }: { me: Me }) {
       <ErrorBox error={error} />
       <h2>Workers</h2>
       <table class="table">
-        <thead>
-          <tr>
-            <th>Worker</th>
-            <th>Host</th>
-            <th>Pid</th>
-            <th>Version</th>
-            <th>Tasks</th>
-            <th>In flight</th>
-            <th>Last beat</th>
-          </tr>
-        </thead>
+        <TableHead columns={['Worker', 'Host', 'Pid', 'Version', 'Tasks', 'In flight', 'Last beat']} />
         <tbody>
           {workers?.map((w) => (
             <tr key={w.id} data-worker={w.id}>
@@ -122,14 +113,7 @@ export function WorkersPage({ me }: { me: Me }) {
       <h2>Queues</h2>
       {queues?.note !== undefined && <p class="note">{queues.note}</p>}
       <table class="table">
-        <thead>
-          <tr>
-            <th>Queue</th>
-            <th>Messages</th>
-            <th>Consumers</th>
-            <th>Dead letters</th>
-          </tr>
-        </thead>
+        <TableHead columns={['Queue', 'Messages', 'Consumers', 'Dead letters']} />
         <tbody>
           {queues?.queues.map((q) => (
             <tr key={q.name} data-queue={q.name}>
