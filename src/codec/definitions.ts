@@ -7,11 +7,12 @@
  * @packageDocumentation
  */
 import type { Change, LinkSpec } from '../engine/events.js';
-import type { FlowDefinition, LinkDefinition, NodeDefinition, RetryPolicy } from '../model/definition.js';
-import { NameSchema } from '../model/names.js';
+import type { FlowDefinition, LinkDefinition, NodeDefinition, RetryPolicy, ScopeDefinition } from '../model/definition.js';
+import { NameSchema, NodeIdSchema } from '../model/names.js';
 import { array, boolean, check, integer, json, literal, matching, object, optional, record, type Schema } from './schema.js';
 
 const name = NameSchema;
+const nodeId = NodeIdSchema;
 const names = array(name);
 const nonNegative = matching('a finite number >= 0', (v): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0);
 const renames = record(name, name);
@@ -39,9 +40,9 @@ const nodeFields = {
 };
 
 /** A {@link NodeDefinition} (`provides` may be absent: an event providing its payload's fields). */
-export const NodeDefinitionSchema = object({ id: name, ...nodeFields }) as Schema<NodeDefinition>;
+export const NodeDefinitionSchema = object({ id: nodeId, ...nodeFields, scope: optional(nodeId) }) as Schema<NodeDefinition>;
 
-const LinkSchema: Schema<LinkDefinition> = object({ from: name, to: name, map: renames, inferred: boolean() });
+const LinkSchema: Schema<LinkDefinition> = object({ from: nodeId, to: nodeId, map: renames, inferred: boolean() });
 
 /** A {@link FlowDefinition}. */
 export const FlowDefinitionSchema: Schema<FlowDefinition> = object({
@@ -49,9 +50,10 @@ export const FlowDefinitionSchema: Schema<FlowDefinition> = object({
   nodes: array(NodeDefinitionSchema),
   links: array(LinkSchema),
   onFailure: literal('halt', 'rollback'),
+  scopes: optional(array<ScopeDefinition>(object({ id: nodeId, onFailure: literal('halt', 'rollback'), retry: integer({ min: 0 }) }))),
 });
 
-const linkSpecs = optional(array<LinkSpec>(object({ node: name, map: optional(renames) })));
+const linkSpecs = optional(array<LinkSpec>(object({ node: nodeId, map: optional(renames) })));
 const replacement = object({
   name: optional(name),
   bound: optional(nodeFields.bound),
@@ -67,13 +69,13 @@ const replacement = object({
 
 const changeVariants: Record<Change['op'], Schema<Change>> = {
   add: object({ op: literal('add'), node: NodeDefinitionSchema, sources: linkSpecs, listeners: linkSpecs }),
-  remove: object({ op: literal('remove'), node: name }),
-  link: object({ op: literal('link'), from: name, to: name, map: optional(renames) }),
-  unlink: object({ op: literal('unlink'), from: name, to: name }),
-  relink: object({ op: literal('relink'), node: name, from: name, to: name, map: optional(renames) }),
-  replace: object({ op: literal('replace'), node: name, with: replacement }),
-  retry: object({ op: literal('retry'), node: name, activation: optional(integer({ min: 0 })) }),
-  skip: object({ op: literal('skip'), node: name, result: optional(json()) }),
+  remove: object({ op: literal('remove'), node: nodeId }),
+  link: object({ op: literal('link'), from: nodeId, to: nodeId, map: optional(renames) }),
+  unlink: object({ op: literal('unlink'), from: nodeId, to: nodeId }),
+  relink: object({ op: literal('relink'), node: nodeId, from: nodeId, to: nodeId, map: optional(renames) }),
+  replace: object({ op: literal('replace'), node: nodeId, with: replacement }),
+  retry: object({ op: literal('retry'), node: nodeId, activation: optional(integer({ min: 0 })) }),
+  skip: object({ op: literal('skip'), node: nodeId, result: optional(json()) }),
   cancel: object({ op: literal('cancel') }),
   stop: object({ op: literal('stop') }),
 };

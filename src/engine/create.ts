@@ -72,5 +72,10 @@ export function createRun(definition: FlowDefinition, options: CreateRunOptions)
   };
   if (options.traceparent !== undefined) run.traceparent = options.traceparent;
   if (options.startAt !== undefined) run.startAt = options.startAt;
+  const scopes = definition.scopes;
+  if (scopes !== undefined && scopes.length > 0) {
+    run.scopes = {};
+    for (const scope of scopes) run.scopes[scope.id] = { onFailure: scope.onFailure, retry: scope.retry, attempt: 0 };
+  }
   return run;
 }

@@ -115,6 +115,8 @@ export type HistoryType =
   | 'rollback.succeeded'
   | 'rollback.failed'
   | 'event.notified'
+  | 'scope.retrying'
+  | 'scope.failed'
   | 'change';
 
 /** One line of a run's history: what happened, who changed what. */

@@ -13,7 +13,8 @@ import { holdResult, releaseHeld } from './activations.js';
 import { setAside } from './rewire.js';
 import { executionRef, type ExecutionRef } from './events.js';
 import { resolveInputs, sourcesNotified } from './inputs.js';
-import { startSaga, startUndo } from './saga.js';
+import { startUndo } from './saga.js';
+import { failInScope } from './scopes.js';
 import { markStarted } from './starts.js';
 import { activationKey, hasNotified, type NodeState } from './state.js';
 import type { StepContext } from './step-context.js';
@@ -96,7 +97,7 @@ export function failed(s: StepContext, event: ExecutionRef, error: Failure, star
   node.finishedAt = s.now;
   if (node.def.rollback) startUndo(s, node);
   if (setAside(s, node)) return; // relinked away: nothing needs it any more
-  if (run.onFailure === 'rollback') startSaga(s);
+  failInScope(s, node);
 }
 
 /**

@@ -85,7 +85,7 @@ export function checkNoUndoRunning(s: StepContext): void {
 }
 
 /** Whether the saga owes a node's compensation: it completed, its task has a rollback, and it was not rolled back. */
-function owesNode(node: NodeState): boolean {
+export function owesNode(node: NodeState): boolean {
   return node.status === 'succeeded' && node.def.rollback && node.def.kind === 'task' && !node.def.persistent && node.undo === undefined;
 }
 

@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 import type { Json, JsonObject } from '../codec/json.js';
-import type { FailurePolicy, LinkDefinition, NodeDefinition } from '../model/definition.js';
+import type { FailurePolicy, LinkDefinition, NodeDefinition, ScopeDefinition } from '../model/definition.js';
 import type { Failure } from '../model/failure.js';
 
 /**
@@ -172,6 +172,19 @@ export interface ActivationState {
   undoError?: Failure;
 }
 
+/**
+ * State of a subflow's scope (see `engine/scopes.ts`): its definition, which
+ * attempt of it runs, and whether it is compensating its completed nodes
+ * (after a failure, before it runs again or fails as one node). The engine
+ * replaces a scope's state (and `RunState.scopes`) rather than changing it.
+ */
+export interface ScopeState extends Omit<ScopeDefinition, 'id'> {
+  /** Scope retries done so far (0: its first attempt runs). */
+  attempt: number;
+  /** Set while its completed nodes are compensated after a failure: no node of it starts. */
+  compensating?: true;
+}
+
 /** A run: one execution of a flow. */
 export interface RunState {
   /** Run id. */
@@ -218,6 +231,8 @@ export interface RunState {
    * an abort of the removed execution never names one of the new node.
    */
   retiredAttempts?: Record<string, number>;
+  /** Subflow scopes by id (absent when the flow has no subflows). */
+  scopes?: Record<string, ScopeState>;
   /** Nodes by id. */
   nodes: Map<string, NodeState>;
   /** Activations still of use to the engine, by {@link activationKey}: live (running, retrying), failed, and succeeded ones owed a compensation. */
@@ -275,6 +290,7 @@ export function runHeader(run: RunState): RunHeader {
   if (run.traceparent !== undefined) header.traceparent = run.traceparent;
   if (run.eventIds !== undefined) header.eventIds = run.eventIds;
   if (run.retiredAttempts !== undefined) header.retiredAttempts = run.retiredAttempts;
+  if (run.scopes !== undefined) header.scopes = run.scopes;
   return header;
 }
 
@@ -298,6 +314,7 @@ const _HEADER_FIELDS = {
   traceparent: true,
   eventIds: true,
   retiredAttempts: true,
+  scopes: true,
 } as const satisfies Record<keyof RunHeader, true>;
 
 /** Statuses in which a run is settled: `wait()` returns. */

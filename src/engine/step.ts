@@ -14,6 +14,7 @@ import { heartbeat, leaseDue } from './leases.js';
 import { failed, retryDue, succeeded } from './outcomes.js';
 import { started } from './starts.js';
 import { continueSaga, resumeUndos, undone } from './saga.js';
+import { continueScopes, inCompensatingScope } from './scopes.js';
 import { changesOf, executionRef, type Command, type EngineEvent, type ExecutionRef, type HistoryEntry } from './events.js';
 import { resolveInputs, sourcesNotified } from './inputs.js';
 import { countUndo, type LiveRun } from './live.js';
@@ -211,6 +212,7 @@ class Stepper implements StepContext {
   /** Dispatches a waiting node if all its sources have notified and its inputs resolve. */
   tryStart(node: NodeState): void {
     if (!this.accepting || node.status !== 'waiting' || !sourcesNotified(this.run, node, this.live.index.notifiedSources)) return;
+    if (this.run.scopes !== undefined && inCompensatingScope(this, node)) return;
     const inputs = resolveInputs(this.run, node);
     if (inputs !== undefined) this.dispatch(node, inputs);
   }
@@ -328,6 +330,7 @@ class Stepper implements StepContext {
 
   /** Continues the saga if one is in progress, then re-derives the run status. */
   refresh(): void {
+    if (this.run.scopes !== undefined) continueScopes(this);
     if (this.run.saga && !this.run.cancelled) continueSaga(this);
     const status = deriveStatus(this.live);
     if (status === this.run.status) return;

@@ -19,15 +19,16 @@
  */
 import type { ActivationStatus, NodeStatus, RunStatus, UndoStatus } from './state.js';
 
-/** Allowed node transitions. Finished nodes (`succeeded`, `skipped`) never run again. */
+/** Allowed node transitions. Finished nodes (`succeeded`, `skipped`) never run again, but in a subflow run again as a whole (a scope retry). */
 export const NODE_TRANSITIONS: Readonly<Record<NodeStatus, readonly NodeStatus[]>> = {
   waiting: ['running', 'skipped', 'cancelled', 'waiting'],
   running: ['succeeded', 'failed', 'retrying', 'cancelled', 'running'],
   retrying: ['running', 'skipped', 'cancelled', 'waiting'],
   failed: ['waiting', 'skipped', 'cancelled'],
   cancelled: ['waiting'],
-  succeeded: [],
-  skipped: [],
+  // A subflow retried as a whole (scope retry) runs its finished nodes again.
+  succeeded: ['waiting'],
+  skipped: ['waiting'],
   listening: ['succeeded', 'cancelled', 'listening'],
 };
 

@@ -75,6 +75,11 @@ export interface NodeDefinition {
   timeoutMs: number;
   /** The work queue the node is dispatched to. */
   queue: string;
+  /**
+   * The subflow the node belongs to (its innermost scope: a {@link ScopeDefinition} id),
+   * absent for a node of the top-level flow.
+   */
+  scope?: string;
 }
 
 /** `to` listens to `from`. */
@@ -92,6 +97,27 @@ export interface LinkDefinition {
   inferred: boolean;
 }
 
+/**
+ * A subflow used as a node of another flow: a scope whose nodes (ids prefixed
+ * with the scope's id and "/") share a failure policy and a retry budget.
+ */
+export interface ScopeDefinition {
+  /** The subflow node's id: the prefix of its nodes' ids (`payment` for `payment/charge`); nested scopes read `a/b`. */
+  id: string;
+  /**
+   * What happens when a node of the scope fails for good: `halt` passes the
+   * failure on to the enclosing scope (or the run); `rollback` first
+   * compensates the scope's completed nodes, latest first, then the scope fails
+   * as one node of the enclosing scope.
+   */
+  onFailure: FailurePolicy;
+  /**
+   * Times the whole scope runs again after it failed (its completed nodes
+   * compensated first, whatever its policy), before its failure is passed on.
+   */
+  retry: number;
+}
+
 /** A flow as plain JSON. */
 export interface FlowDefinition {
   /** Flow name. */
@@ -102,6 +128,8 @@ export interface FlowDefinition {
   links: LinkDefinition[];
   /** What happens when a node fails for good. */
   onFailure: FailurePolicy;
+  /** The subflows' scopes, outermost first; absent when the flow has none. */
+  scopes?: ScopeDefinition[];
 }
 
 /** Values a node publishes, by provided name. */

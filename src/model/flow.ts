@@ -4,12 +4,16 @@
  * @packageDocumentation
  */
 import { ConfigError } from '../errors.js';
-import type { FailurePolicy, FlowDefinition, LinkDefinition, NodeDefinition } from './definition.js';
+import type { FailurePolicy, FlowDefinition, LinkDefinition, NodeDefinition, ScopeDefinition } from './definition.js';
 import type { AnyNode } from './node.js';
 import { linkInputs } from './graph.js';
 import { checkName } from './names.js';
 import { checkKeys, optionKeys } from './options.js';
-import type { AnyTask } from './task.js';
+import { SubflowNode, type ExpandedSubflow, type SubflowOptions } from './subflow.js';
+import type { AnyTask, TaskInputs } from './task.js';
+
+/** Anything a flow holds: a node, or another flow used as a node (a subflow). */
+export type FlowMember = AnyNode | SubflowNode;
 
 /** Options of {@link flow}. */
 export interface FlowOptions {
@@ -36,8 +40,8 @@ const LINK_KEYS = optionKeys<LinkOptions>({ map: true });
 
 /** A flow under construction. Create one with {@link flow}. */
 export class Flow {
-  private readonly members: AnyNode[] = [];
-  private readonly included = new Set<AnyNode>();
+  private readonly members: FlowMember[] = [];
+  private readonly included = new Set<FlowMember>();
   private readonly explicit: LinkDefinition[] = [];
   /** Failure policy. */
   readonly onFailure: FailurePolicy;
@@ -58,7 +62,7 @@ export class Flow {
   }
 
   /** The nodes, in the order they were added. */
-  get nodes(): readonly AnyNode[] {
+  get nodes(): readonly FlowMember[] {
     return this.members;
   }
 
@@ -68,7 +72,7 @@ export class Flow {
    * or optional inputs, unless the input is bound or an explicit link feeds it.
    * Inferred and explicit links mix.
    */
-  add(...nodes: AnyNode[]): this {
+  add(...nodes: FlowMember[]): this {
     for (const node of nodes) this.include(node);
     return this;
   }
@@ -78,7 +82,7 @@ export class Flow {
    * provided values feed its required inputs by name (renamed by `map`). A link
    * with no matching names is a pure ordering dependency.
    */
-  link(source: AnyNode, listener: AnyNode, options: LinkOptions = {}): this {
+  link(source: FlowMember, listener: FlowMember, options: LinkOptions = {}): this {
     checkKeys(options, LINK_KEYS, `link "${source.id}" -> "${listener.id}"`);
     this.include(source);
     this.include(listener);
@@ -99,21 +103,43 @@ export class Flow {
    */
   tasks(): AnyTask[] {
     const byName = new Map<string, AnyTask>();
-    for (const node of this.members) {
-      if (node.kind !== 'task') continue;
-      const known = byName.get(node.task.name);
-      if (known !== undefined && known !== node.task) {
-        throw new ConfigError(`flow "${this.name}": two different tasks are named "${node.task.name}" (node "${node.id}"); task names must be unique`);
+    for (const member of this.members) {
+      const tasks = member.kind === 'subflow' ? member.flow.tasks() : member.kind === 'task' ? [member.task] : [];
+      for (const task of tasks) {
+        const known = byName.get(task.name);
+        if (known !== undefined && known !== task) {
+          throw new ConfigError(`flow "${this.name}": two different tasks are named "${task.name}" (${member.kind} "${member.id}"); task names must be unique`);
+        }
+        byName.set(task.name, task);
       }
-      byName.set(node.task.name, node.task);
     }
     return [...byName.values()];
   }
 
-  /** The flow as plain JSON, with inferred links added. */
+  /**
+   * This flow as a node of another flow (a subflow): `inputs` are bound for its
+   * nodes (its flow inputs), the values of its sources feed its nodes by name,
+   * and what its nodes provide feeds its listeners. Its nodes join the run with
+   * ids prefixed by the subflow's id and "/" (`payment/charge`); a node of it
+   * that fails for good is handled by this flow's `onFailure` (scoped to its
+   * nodes), then by `retry`, then passed on to the enclosing flow. See docs/subflows.md.
+   */
+  s(inputs: TaskInputs = {}, options: SubflowOptions = {}): SubflowNode {
+    return new SubflowNode(this, inputs, options);
+  }
+
+  /** The flow as plain JSON, with inferred links added and subflows flattened into nodes. */
   definition(): FlowDefinition {
-    const nodes = this.members.map((node) => node.definition());
-    return { name: this.name, nodes, links: [...this.explicit, ...inferLinks(nodes, this.explicit)], onFailure: this.onFailure };
+    const expanded = new Map<string, ExpandedSubflow>();
+    const level = this.members.map((member) => {
+      if (member.kind !== 'subflow') return member.definition();
+      const subflow = member.expand();
+      expanded.set(member.id, subflow);
+      return subflow.facade();
+    });
+    const links = [...this.explicit, ...inferLinks(level, this.explicit)];
+    if (expanded.size === 0) return { name: this.name, nodes: level, links, onFailure: this.onFailure };
+    return flatten(this, level, links, expanded);
   }
 
   /** Same as {@link Flow.definition}, so `JSON.stringify(flow)` gives the definition. */
@@ -121,11 +147,36 @@ export class Flow {
     return this.definition();
   }
 
-  private include(node: AnyNode): void {
+  private include(node: FlowMember): void {
     if (this.included.has(node)) return;
     this.included.add(node);
     this.members.push(node);
   }
+}
+
+/** A flow definition with its subflows' nodes, links and scopes in place of the subflow nodes. */
+function flatten(flow: Flow, level: readonly NodeDefinition[], links: readonly LinkDefinition[], expanded: ReadonlyMap<string, ExpandedSubflow>): FlowDefinition {
+  const nodes: NodeDefinition[] = [];
+  const flat: LinkDefinition[] = [];
+  const scopes: ScopeDefinition[] = [];
+  for (const def of level) {
+    const subflow = expanded.get(def.id);
+    if (subflow === undefined) nodes.push(def);
+    else {
+      nodes.push(...subflow.nodes);
+      flat.push(...subflow.links);
+      scopes.push(...subflow.scopes);
+    }
+  }
+  const byId = new Map(level.map((def) => [def.id, def]));
+  for (const link of links) {
+    const source = byId.get(link.from) as NodeDefinition;
+    const listener = byId.get(link.to) as NodeDefinition;
+    const froms = expanded.get(link.from)?.exits(listener, link) ?? [source];
+    const tos = expanded.get(link.to)?.entries(source, link) ?? [listener];
+    for (const from of froms) for (const to of tos) flat.push({ ...link, from: from.id, to: to.id });
+  }
+  return { name: flow.name, nodes, links: flat, onFailure: flow.onFailure, scopes };
 }
 
 /**

@@ -59,6 +59,29 @@ export function checkName(name: unknown, what: string): string {
   return name;
 }
 
+/**
+ * The rule for node ids: a name, or names joined by "/" for the nodes of a
+ * subflow (`payment/charge`: node `charge` of the subflow node `payment`), at
+ * most {@link MAX_NAME_LENGTH} characters in all.
+ */
+export const NODE_ID_RULE = `names joined by "/" (each ${NAME_RULE}), at most ${MAX_NAME_LENGTH} characters in all`;
+
+/** Whether `value` is a valid node id (see {@link NODE_ID_RULE}). */
+export function isNodeId(value: unknown): value is string {
+  if (typeof value !== 'string' || value.length > MAX_NAME_LENGTH) return false;
+  if (!value.includes('/')) return isName(value);
+  return value.split('/').every(isName);
+}
+
+/** The schema of a node id in a decoded message or definition (see {@link NODE_ID_RULE}). */
+export const NodeIdSchema: Schema<string> = matching(`a node id (${NODE_ID_RULE})`, isNodeId);
+
+/** Checks a node id; throws a ConfigError (`TW_CONFIG`) naming `what` when it breaks {@link NODE_ID_RULE}. */
+export function checkNodeId(id: unknown, what: string): string {
+  if (!isNodeId(id)) throw new ConfigError(`${what} expected a node id of ${NODE_ID_RULE}, got ${JSON.stringify(id)}`);
+  return id;
+}
+
 /** Checks a list of input or output names: an array of distinct names. Returns a copy. */
 export function checkNames(names: unknown, what: string): string[] {
   if (!Array.isArray(names)) throw new ConfigError(`${what} expected an array of names, got ${JSON.stringify(names)}`);

@@ -57,6 +57,7 @@ export const STABLE_FIELDS = {
   traceparent: true,
   eventIds: true,
   retiredAttempts: true,
+  scopes: true,
 } as const satisfies Record<Exclude<keyof RunHeader, ColumnField>, true>;
 
 /** What the latest commit built from a run object held (see the module doc). */
@@ -102,7 +103,8 @@ function sameStable(a: RunHeader, b: RunHeader): boolean {
     a.startAt === b.startAt &&
     a.traceparent === b.traceparent &&
     a.eventIds === b.eventIds &&
-    a.retiredAttempts === b.retiredAttempts
+    a.retiredAttempts === b.retiredAttempts &&
+    a.scopes === b.scopes
   );
 }
 

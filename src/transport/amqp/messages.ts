@@ -12,10 +12,11 @@ import type { Failure } from '../../model/failure.js';
 import { array, boolean, integer, json, jsonObject, literal, number, object, optional, string, type Schema } from '../../codec/schema.js';
 import { ChangeSchema, FlowDefinitionSchema } from '../../codec/definitions.js';
 import { DecodeError } from '../../errors.js';
-import { NameSchema } from '../../model/names.js';
+import { NameSchema, NodeIdSchema } from '../../model/names.js';
 import type { AbortMessage, DispatchMessage, RunOutcome, RunReply, RunRequest, SignalMessage, WireError } from '../port.js';
 
 const id = NameSchema;
+const nodeId = NodeIdSchema;
 const attempt = integer({ min: 0 });
 const activation = optional(integer({ min: 0 }));
 
@@ -37,7 +38,7 @@ export const DispatchSchema: Schema<DispatchMessage> = object({
   type: literal('dispatch'),
   kind: literal('apply', 'rollback'),
   runId: id,
-  node: id,
+  node: nodeId,
   attempt,
   activation,
   task: id,
@@ -50,7 +51,7 @@ export const DispatchSchema: Schema<DispatchMessage> = object({
   sentAt: optional(number()),
 });
 
-const signalBase = { runId: id, node: id, attempt, activation, worker: string() };
+const signalBase = { runId: id, node: nodeId, attempt, activation, worker: string() };
 
 const signalVariants = {
   'task.started': object({ ...signalBase, type: literal('task.started'), startedAt: number() }),
@@ -73,7 +74,7 @@ export const SignalSchema: Schema<SignalMessage> = {
 };
 
 /** An {@link AbortMessage}. */
-export const AbortSchema: Schema<AbortMessage> = object({ runId: id, node: optional(id), attempt: optional(attempt), activation });
+export const AbortSchema: Schema<AbortMessage> = object({ runId: id, node: optional(nodeId), attempt: optional(attempt), activation });
 
 const HISTORY_TYPES = [
   'run.scheduled',
@@ -91,6 +92,8 @@ const HISTORY_TYPES = [
   'rollback.succeeded',
   'rollback.failed',
   'event.notified',
+  'scope.retrying',
+  'scope.failed',
   'change',
 ] as const satisfies readonly HistoryType[];
 
@@ -101,7 +104,7 @@ export const HistoryEntrySchema: Schema<HistoryEntry> = object({
   at: number(),
   type: literal(...HISTORY_TYPES),
   graphVersion: integer({ min: 0 }),
-  node: optional(id),
+  node: optional(nodeId),
   attempt: optional(attempt),
   activation,
   actor: optional(string()),
