@@ -11,6 +11,7 @@
  */
 import { startSaga, owesNode, startUndo } from './saga.js';
 import type { NodeState, ScopeState } from './state.js';
+import { SCOPE_RETRY_TRANSITIONS } from './transitions.js';
 import type { StepContext } from './step-context.js';
 
 /** Whether node `id` belongs to scope `scope` (directly or through a nested one). */
@@ -97,7 +98,7 @@ function retryScope(s: StepContext, id: string, scope: ScopeState, members: read
   for (const node of members) {
     if (node.def.kind === 'event' || node.def.persistent || node.status === 'waiting') continue;
     if (node.undo !== undefined) s.setUndo(node, 'none');
-    s.setStatus(node, 'waiting');
+    s.setStatus(node, 'waiting', SCOPE_RETRY_TRANSITIONS);
     node.attemptBase = node.attempt;
     for (const field of RESET_FIELDS) delete node[field];
   }

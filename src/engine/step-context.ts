@@ -96,8 +96,8 @@ export interface StepContext {
   readonly out: StepOutput;
   /** Whether new work may start: not cancelled and no saga in progress. */
   readonly accepting: boolean;
-  /** Moves a node to a new status, checking the transition table and keeping counts. */
-  setStatus(node: NodeState, to: NodeStatus): void;
+  /** Moves a node to a new status, checking the transition table (by default `NODE_TRANSITIONS`) and keeping counts. */
+  setStatus(node: NodeState, to: NodeStatus, table?: Readonly<Record<NodeStatus, readonly NodeStatus[]>>): void;
   /** Marks a node as changed (to be persisted). */
   touch(node: NodeState): void;
   /**

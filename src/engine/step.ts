@@ -125,8 +125,8 @@ class Stepper implements StepContext {
   // ---- node state -------------------------------------------------------
 
   /** Moves a node to a new status, checking the transition table and keeping counts. */
-  setStatus(node: NodeState, to: NodeStatus): void {
-    checkTransition(NODE_TRANSITIONS, `node "${node.def.id}"`, node.status, to);
+  setStatus(node: NodeState, to: NodeStatus, table = NODE_TRANSITIONS): void {
+    checkTransition(table, `node "${node.def.id}"`, node.status, to);
     const counts = this.live.index.counts;
     counts[node.status]--;
     counts[to]++;

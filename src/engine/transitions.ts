@@ -19,17 +19,32 @@
  */
 import type { ActivationStatus, NodeStatus, RunStatus, UndoStatus } from './state.js';
 
-/** Allowed node transitions. Finished nodes (`succeeded`, `skipped`) never run again, but in a subflow run again as a whole (a scope retry). */
+/** Allowed node transitions. Finished nodes (`succeeded`, `skipped`) never run again (but see {@link SCOPE_RETRY_TRANSITIONS}). */
 export const NODE_TRANSITIONS: Readonly<Record<NodeStatus, readonly NodeStatus[]>> = {
   waiting: ['running', 'skipped', 'cancelled', 'waiting'],
   running: ['succeeded', 'failed', 'retrying', 'cancelled', 'running'],
   retrying: ['running', 'skipped', 'cancelled', 'waiting'],
   failed: ['waiting', 'skipped', 'cancelled'],
   cancelled: ['waiting'],
-  // A subflow retried as a whole (scope retry) runs its finished nodes again.
+  succeeded: [],
+  skipped: [],
+  listening: ['succeeded', 'cancelled', 'listening'],
+};
+
+/**
+ * The one way back for finished nodes: a subflow retried as a whole (a scope
+ * retry, `engine/scopes.ts`) puts every node of it that is not running back to
+ * waiting, once its completed nodes are compensated.
+ */
+export const SCOPE_RETRY_TRANSITIONS: Readonly<Record<NodeStatus, readonly NodeStatus[]>> = {
+  waiting: [],
+  running: [],
+  retrying: [],
+  failed: ['waiting'],
+  cancelled: ['waiting'],
   succeeded: ['waiting'],
   skipped: ['waiting'],
-  listening: ['succeeded', 'cancelled', 'listening'],
+  listening: [],
 };
 
 /** Allowed activation transitions. */
