@@ -8,12 +8,14 @@ import { InvalidChangeError } from '../errors.js';
 import { dropNotification, notDelivered, releasedUpTo, retryActivation } from './activations.js';
 import { inRun, setStatus, type Edit, type Effect } from './edit.js';
 import { checkNoUndoRunning, checkNotUndoing } from './saga.js';
+import { inCompensatingScope } from './scopes.js';
 import { activationKey, type Held, type NodeState } from './state.js';
 
 /** Runs a failed or cancelled node, or a failed activation, again (change `retry`). */
 export function retry(e: Edit, target: NodeState, activation: number | undefined): Effect | undefined {
   const s = e.s;
   if (!s.accepting) throw new InvalidChangeError(`run "${s.run.id}" is rolling back: nodes cannot be retried`);
+  if (inCompensatingScope(s, target)) throw new InvalidChangeError(`node "${target.def.id}": its subflow is compensating after a failure; it runs again or fails as a whole`);
   if (activation !== undefined) {
     const key = activationKey(target.def.id, activation);
     const found = s.run.activations.get(key);

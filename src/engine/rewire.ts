@@ -116,9 +116,21 @@ function checkSpecs(s: StepContext, id: string, specs: readonly LinkSpec[], role
  * Adds a node. An event or persistent listener added to a stopped run reopens
  * it: the run listens again until it is stopped (or cancelled) again.
  */
+/** Refuses a node added into a subflow scope the run does not have, or under an id outside its scope. */
+function checkScope(s: StepContext, def: NodeDefinition): void {
+  const scope = def.scope;
+  if (scope === undefined) {
+    if (def.id.includes('/')) throw new InvalidChangeError(`node "${def.id}": an id with "/" names a node of a subflow, and the node has no scope`);
+    return;
+  }
+  if (s.run.scopes?.[scope] === undefined) throw new InvalidChangeError(`node "${def.id}": run "${s.run.id}" has no subflow "${scope}"`);
+  if (!def.id.startsWith(`${scope}/`)) throw new InvalidChangeError(`node "${def.id}" of subflow "${scope}": its id must start with "${scope}/"`);
+}
+
 export function add(e: Edit, def: NodeDefinition, sources: LinkSpec[], listeners: LinkSpec[]): Effect {
   const s = e.s;
   if (s.run.nodes.has(def.id)) throw new InvalidChangeError(`node "${def.id}" already exists in run "${s.run.id}"`);
+  checkScope(s, def);
   checkSpecs(s, def.id, sources, 'source');
   checkSpecs(s, def.id, listeners, 'listener');
   const incoming = sources.map((spec) => ({ from: spec.node, to: def.id, map: { ...(spec.map ?? {}) }, inferred: false }));

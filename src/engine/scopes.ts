@@ -14,9 +14,10 @@ import type { NodeState, ScopeState } from './state.js';
 import { SCOPE_RETRY_TRANSITIONS } from './transitions.js';
 import type { StepContext } from './step-context.js';
 
-/** Whether node `id` belongs to scope `scope` (directly or through a nested one). */
-function within(id: string, scope: string): boolean {
-  return id.length > scope.length && id.startsWith(scope) && id.charCodeAt(scope.length) === 47; // "/"
+/** Whether a node belongs to scope `scope` (directly or through a nested one). */
+function within(node: NodeState, scope: string): boolean {
+  const own = node.def.scope;
+  return own !== undefined && (own === scope || (own.length > scope.length && own.startsWith(scope) && own.charCodeAt(scope.length) === 47)); // "/"
 }
 
 /** The scope enclosing `scope`, or undefined for a top-level one. */
@@ -73,7 +74,7 @@ export function continueScopes(s: StepContext): void {
 
 function continueScope(s: StepContext, id: string, scope: ScopeState): void {
   const members: NodeState[] = [];
-  for (const node of s.run.nodes.values()) if (within(node.def.id, id)) members.push(node);
+  for (const node of s.run.nodes.values()) if (within(node, id)) members.push(node);
   if (members.some((node) => node.status === 'running' || node.undo === 'running')) return;
   for (const node of members) {
     if (node.status !== 'retrying') continue;
