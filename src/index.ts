@@ -6,8 +6,9 @@
  */
 export { task, DEFAULT_QUEUE, type Task, type TaskSpec, type TaskContext, type RollbackContext, type TaskInputs, type AnyTask } from './model/task.js';
 export { TaskNode, EventNode, event, type NodeOptions, type EventOptions, type AnyNode } from './model/node.js';
-export { Flow, flow, type FlowOptions, type LinkOptions } from './model/flow.js';
-export type { FlowDefinition, NodeDefinition, LinkDefinition, RetryPolicy, FailurePolicy } from './model/definition.js';
+export { Flow, flow, type FlowOptions, type LinkOptions, type FlowMember } from './model/flow.js';
+export { SubflowNode, type SubflowOptions } from './model/subflow.js';
+export type { FlowDefinition, NodeDefinition, LinkDefinition, RetryPolicy, FailurePolicy, ScopeDefinition } from './model/definition.js';
 export { DEFAULT_RETRY, backoffDelayMs, type RetryOption } from './model/retry.js';
 export { findProblems, validateFlow, type ValidateOptions } from './model/validate.js';
 export { toFailure, type Failure } from './model/failure.js';
@@ -20,7 +21,7 @@ export { Client, type CatalogTask, type NotifyOptions, type StartOptions } from 
 export { RunHandle, type AddOptions, type ChangeOptions, type WaitOptions } from './client/run-handle.js';
 export type { LinkTarget, NodeRef, Replacement, RunChange } from './client/run-changes.js';
 export { RunFailedError } from './client/run-failed.js';
-export type { RunSnapshot, NodeSnapshot, NodeViewStatus, ActivationCounts } from './client/snapshot.js';
+export type { RunSnapshot, NodeSnapshot, NodeViewStatus, ActivationCounts, ScopeSnapshot } from './client/snapshot.js';
 export type { StepReport } from './coordinator/options.js';
 export { connect, type ConnectOptions } from './runtime/connect.js';
 export type { RetentionOptions } from './coordinator/retention.js';

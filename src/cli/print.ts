@@ -3,12 +3,12 @@
  *
  * @packageDocumentation
  */
-import type { ActivationCounts, NodeSnapshot, RunSnapshot } from '../client/snapshot.js';
+import type { ActivationCounts, NodeSnapshot, RunSnapshot, ScopeSnapshot } from '../client/snapshot.js';
 import type { HistoryEntry } from '../engine/events.js';
 import type { UndoStatus } from '../engine/state.js';
 import type { Failure } from '../model/failure.js';
 
-const PROGRESS = new Set(['node.queued', 'node.started', 'node.succeeded', 'node.failed', 'node.retrying', 'node.skipped', 'node.cancelled', 'rollback.succeeded', 'rollback.failed']);
+const PROGRESS = new Set(['node.queued', 'node.started', 'node.succeeded', 'node.failed', 'node.retrying', 'node.skipped', 'node.cancelled', 'rollback.succeeded', 'rollback.failed', 'scope.retrying', 'scope.failed']);
 
 /** Writes a line to standard output. */
 export function out(line: string): void {
@@ -120,7 +120,7 @@ export function printRun(run: RunSnapshot, json: boolean): void {
     return;
   }
   out(`run ${run.id} (${run.flow}) ${run.status}, graph version ${run.graphVersion}`);
-  printNodes(Object.values(run.nodes));
+  printNodes(Object.values(run.nodes), run.scopes);
   if (run.cycle !== undefined) out(`  stalled on the cycle ${run.cycle.join(' -> ')}`);
   out('results:');
   for (const node of Object.values(run.nodes)) if ('result' in node && node.kind === 'task') out(`  ${node.id} = ${brief(node.result, 200)}`);
@@ -159,10 +159,31 @@ function activationsText(counts: ActivationCounts): string {
   return `activations ${total}${others.length === 0 ? '' : ` (${others.map((status) => `${counts[status]} ${status}`).join(', ')})`}`;
 }
 
-function printNodes(nodes: NodeSnapshot[]): void {
-  const rows = nodes.map((node) => {
+/** The header row of a subflow, before its first node: `pay/ (subflow: attempt 2 of 3, rollback)`. */
+function scopeLine(id: string, scope: ScopeSnapshot | undefined): string {
+  const depth = id.split('/').length;
+  const attempt = scope === undefined ? '' : `attempt ${scope.attempt} of ${scope.retry + 1}, ${scope.onFailure}${scope.compensating ? ', compensating' : ''}`;
+  return `${'  '.repeat(depth)}${id}/ (subflow${attempt === '' ? '' : `: ${attempt}`})`;
+}
+
+/** Rows of nodes, each subflow's under a header row and indented by its depth (a subflow's nodes are contiguous). */
+function printNodes(nodes: NodeSnapshot[], scopes?: Record<string, ScopeSnapshot>): void {
+  const rows: string[][] = [];
+  const headers = new Map<number, string[]>(); // before row i: the subflows that start there
+  const shown = new Set<string>();
+  for (const node of nodes) {
+    const parts = node.scope?.split('/') ?? [];
+    for (let depth = 1; depth <= parts.length; depth++) {
+      const scope = parts.slice(0, depth).join('/');
+      if (!shown.has(scope)) headers.set(rows.length, [...(headers.get(rows.length) ?? []), scopeLine(scope, scopes?.[scope])]);
+      shown.add(scope);
+    }
     const kind = node.kind === 'event' ? ' (event)' : node.persistent ? ' (persistent)' : '';
-    return [`  ${node.id}${kind}`, node.status, node.activations === undefined ? `attempts ${node.attempt}` : activationsText(node.activations), timings(node), [outcomeText(node), waitingText(node)].filter((s) => s !== '').join(' ')];
+    const indent = '  '.repeat(1 + parts.length);
+    rows.push([`${indent}${node.id}${kind}`, node.status, node.activations === undefined ? `attempts ${node.attempt}` : activationsText(node.activations), timings(node), [outcomeText(node), waitingText(node)].filter((s) => s !== '').join(' ')]);
+  }
+  table(rows).forEach((line, i) => {
+    for (const header of headers.get(i) ?? []) out(header);
+    out(line);
   });
-  for (const line of table(rows)) out(line);
 }

@@ -29,6 +29,8 @@ export interface NodeSnapshot {
   attempt: number;
   /** Whether the node is a persistent listener. */
   persistent: boolean;
+  /** The subflow the node belongs to (its innermost scope, a key of `RunSnapshot.scopes`); unset at the top level. */
+  scope?: string;
   /** The decoded inputs its current (or last) attempt was dispatched with; unset before its first dispatch. */
   inputs?: Record<string, unknown>;
   /** The decoded result (latest one for persistent nodes and events). */
@@ -80,6 +82,20 @@ export interface RunSnapshot extends RunSummary {
   nodes: Record<string, NodeSnapshot>;
   /** When waiting nodes form a cycle (the run stalls): its path. */
   cycle?: string[];
+  /** The subflows' scopes by id, outermost first (see docs/subflows.md); unset when the flow has none. */
+  scopes?: Record<string, ScopeSnapshot>;
+}
+
+/** A subflow's scope in a {@link RunSnapshot}. */
+export interface ScopeSnapshot {
+  /** Its own failure policy. */
+  onFailure: 'halt' | 'rollback';
+  /** Scope retries allowed. */
+  retry: number;
+  /** Which attempt of the scope runs (1 for its first). */
+  attempt: number;
+  /** Whether it is compensating its completed nodes after a failure. */
+  compensating: boolean;
 }
 
 /** The {@link ActivationCounts} of every persistent listener of `run`, by node id. */
@@ -112,6 +128,7 @@ export function snapshot(run: RunState): RunSnapshot {
       attempt: node.attempt,
       persistent: node.def.persistent,
     };
+    if (node.def.scope !== undefined) view.scope = node.def.scope;
     if (node.inputs !== undefined) view.inputs = decodeValue(node.inputs) as Record<string, unknown>;
     if (node.result !== undefined) view.result = decodeValue(node.result);
     if (node.error !== undefined) view.error = node.error;
@@ -136,5 +153,11 @@ export function snapshot(run: RunState): RunSnapshot {
     nodes,
   };
   if (inspection.cycle !== undefined) result.cycle = inspection.cycle;
+  if (run.scopes !== undefined) {
+    result.scopes = {};
+    for (const [id, scope] of Object.entries(run.scopes)) {
+      result.scopes[id] = { onFailure: scope.onFailure, retry: scope.retry, attempt: scope.attempt + 1, compensating: scope.compensating === true };
+    }
+  }
   return result;
 }

@@ -31,6 +31,15 @@ describe('taskwire run', () => {
     expect(result.stdout).toContain('rollback.succeeded provisionServer');
   });
 
+  it('runs a subflow: its nodes nested under the subflow with its scope attempt, the scope retry in the progress', async () => {
+    const result = await box.tw(['run', join(ROOT, 'examples/subflows.ts'), '--input', 'items=["book"]']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^scope\.retrying\s+payment \(attempt 2\)$/m);
+    expect(result.stdout).toMatch(/^ {2}payment\/ \(subflow: attempt 2 of 3, rollback\)\n {4}payment\/reserve\s+succeeded\s+attempts 2.*\n {4}payment\/charge\s+succeeded/m);
+    expect(result.stdout).toContain('email = "sent \\"paid 42 for rsv-1\\""');
+  });
+
   it('--help lists the flags with their environment variables', async () => {
     const result = await box.tw(['run', '--help'], { store: false });
     expect(result.code).toBe(0);
