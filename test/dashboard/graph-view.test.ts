@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, flow, task, type Client } from '../../src/index.js';
 import { graphAt, graphView, statesAt } from '../../src/dashboard/server/graph-view.js';
+import { scopeBoxes } from '../../src/dashboard/page/graph/looks.js';
 import { MemoryStore } from '../../src/store/memory/index.js';
 
 let release: () => void = () => undefined;
@@ -93,3 +94,29 @@ describe('graph at a version', () => {
     expect(statesAt(graphView(state), history)).toEqual({ 'gv.fine': 'succeeded', 'gv.broken': 'skipped' });
   });
 });
+
+describe('subflows in the graph', () => {
+  it('puts each node of a subflow in its scope, and the page boxes each subflow around its nodes, nested ones inside', async () => {
+    const leaf = task('gv.leaf', { apply: () => 1 });
+    const inner = flow('gv-inner').add(leaf.s());
+    const middle = flow('gv-middle').add(leaf.s({}, { id: 'm' })).add(inner.s({}, { id: 'b' }));
+    const top = flow('gv-top').link(fine.s(), middle.s({}, { id: 'a' }));
+    const own = new MemoryStore();
+    const tw = await connect({ store: own, tasks: [leaf, fine] });
+    const run = await tw.start(top);
+    await run.wait();
+    await tw.close();
+    const state = (await own.loadRun(run.id))!;
+    const graph = graphView(state);
+    expect(graph.nodes.map((node) => [node.id, node.scope])).toEqual([
+      ['gv.fine', undefined],
+      ['a/m', 'a'],
+      ['a/b/gv.leaf', 'a/b'],
+    ]);
+    expect(scopeBoxes(graph)).toEqual([
+      { id: 'a', members: [1, 2] },
+      { id: 'a/b', members: [2] },
+    ]);
+  });
+});
+

@@ -23,6 +23,8 @@ export interface GraphNode {
   persistent: boolean;
   /** Bound inputs, decoded (left out when none). */
   inputs?: Record<string, unknown>;
+  /** The subflow it belongs to (its innermost scope; left out at the top level). */
+  scope?: string;
 }
 
 /** A link of a {@link GraphView}: `to` listens to `from`. */
@@ -72,6 +74,7 @@ export function graphView(run: RunState): GraphView {
   for (const node of run.nodes.values()) {
     const view: GraphNode = { id: node.def.id, kind: node.def.kind, name: node.def.name, persistent: node.def.persistent };
     if (Object.keys(node.def.bound).length > 0) view.inputs = decodeValue(node.def.bound) as Record<string, unknown>;
+    if (node.def.scope !== undefined) view.scope = node.def.scope;
     nodes.push(view);
     for (const link of node.sources) links.push(linkOf(link.from, node.def.id, link.map));
   }

@@ -34,6 +34,31 @@ export interface GraphLooks {
   labels: Array<string | undefined>;
   /** Layout edges of a stalled run's cycle. */
   blockedEdges: Set<number>;
+  /** The subflows, each with its nodes (layout indices, nested ones' too): drawn as boxes around them, outermost first. */
+  scopes: ScopeBox[];
+}
+
+/** A subflow drawn around its nodes. */
+export interface ScopeBox {
+  /** Its id (`payment`, `a/b`). */
+  id: string;
+  /** The layout indices of its nodes, those of subflows inside it included. */
+  members: number[];
+}
+
+/** The subflows of `graph`, outermost first, each with its nodes (by layout index: the graph's node order). */
+export function scopeBoxes(graph: GraphView): ScopeBox[] {
+  const boxes = new Map<string, number[]>();
+  graph.nodes.forEach((node, i) => {
+    const parts = node.scope?.split('/') ?? [];
+    for (let depth = 1; depth <= parts.length; depth++) {
+      const id = parts.slice(0, depth).join('/');
+      const members = boxes.get(id);
+      if (members === undefined) boxes.set(id, [i]);
+      else members.push(i);
+    }
+  });
+  return [...boxes].sort(([a], [b]) => a.split('/').length - b.split('/').length).map(([id, members]) => ({ id, members }));
 }
 
 /** A link's label: its renames, `input←provided` (an unrenamed input by its name). */
@@ -90,5 +115,5 @@ export function graphLooks(graph: GraphView, layout: Layout, run: RunView, added
       if (steps.has(`${layout.ids[edge.from]}\u0000${layout.ids[edge.to]}`)) blockedEdges.add(e);
     });
   }
-  return { looks, labels, blockedEdges };
+  return { looks, labels, blockedEdges, scopes: scopeBoxes(graph) };
 }

@@ -8,8 +8,11 @@
  * @packageDocumentation
  */
 import { NODE_HEIGHT, NODE_WIDTH, bounds, forEachNodeIn, nodeAt, type Layout } from './layout.js';
-import type { NodeLook } from './looks.js';
+import type { GraphLooks, NodeLook, ScopeBox } from './looks.js';
 import { STATE_COLOURS, type ShownState } from './palette.js';
+
+/** Border and label colour of a subflow's box. */
+const SCOPE_COLOUR = '#64748b';
 
 /** Scale under which names are not drawn. */
 const TEXT_SCALE = 0.45;
@@ -22,6 +25,7 @@ export class GraphRenderer {
   private looks: NodeLook[] = [];
   private labels: Array<string | undefined> = [];
   private blockedEdges = new Set<number>();
+  private scopes: ScopeBox[] = [];
   private selected: number | undefined;
   private scale = 1;
   private tx = 0;
@@ -44,13 +48,14 @@ export class GraphRenderer {
     this.detach = this.listen();
   }
 
-  /** Sets the graph: its layout, each node's look (by layout index) and each link's label (by layout edge index). */
-  setGraph(layout: Layout, looks: NodeLook[], labels: Array<string | undefined>, blockedEdges: Set<number> = new Set()): void {
+  /** Sets the graph: its layout, each node's look (by layout index), each link's label (by layout edge index), its subflows' boxes. */
+  setGraph(layout: Layout, looks: GraphLooks): void {
     const first = this.layout === undefined;
     this.layout = layout;
-    this.looks = looks;
-    this.labels = labels;
-    this.blockedEdges = blockedEdges;
+    this.looks = looks.looks;
+    this.labels = looks.labels;
+    this.blockedEdges = looks.blockedEdges;
+    this.scopes = looks.scopes;
     if (first) this.fit();
     this.invalidate();
   }
@@ -186,11 +191,38 @@ export class GraphRenderer {
     if (layout === undefined) return;
     ctx.setTransform(dpr * this.scale, 0, 0, dpr * this.scale, dpr * this.tx, dpr * this.ty);
     const view = { left: -this.tx / this.scale, top: -this.ty / this.scale, right: (width - this.tx) / this.scale, bottom: (height - this.ty) / this.scale };
+    this.drawScopes(layout);
     const labels = this.drawEdges(layout, view);
     const visible: number[] = [];
     forEachNodeIn(layout, view.left, view.top, view.right, view.bottom, (v) => visible.push(v));
     this.drawNodes(layout, visible);
     this.drawLabels(labels);
+  }
+
+  /** Draws each subflow as a box around its nodes (a nested one inside its parent's), its id at the top left. */
+  private drawScopes(layout: Layout): void {
+    const ctx = this.context;
+    for (const scope of this.scopes) {
+      const pad = 12 + 6 * (3 - Math.min(3, scope.id.split('/').length));
+      let [left, top, right, bottom] = [Infinity, Infinity, -Infinity, -Infinity];
+      for (const v of scope.members) {
+        left = Math.min(left, layout.x[v]!);
+        top = Math.min(top, layout.y[v]!);
+        right = Math.max(right, layout.x[v]! + NODE_WIDTH);
+        bottom = Math.max(bottom, layout.y[v]! + NODE_HEIGHT);
+      }
+      if (left === Infinity) continue;
+      ctx.setLineDash([6, 4]);
+      ctx.strokeStyle = SCOPE_COLOUR;
+      ctx.lineWidth = 1;
+      ctx.strokeRect(left - pad, top - pad - 14, right - left + 2 * pad, bottom - top + 2 * pad + 14);
+      ctx.setLineDash([]);
+      ctx.fillStyle = SCOPE_COLOUR;
+      ctx.font = '11px system-ui, sans-serif';
+      ctx.textAlign = 'left';
+      ctx.textBaseline = 'middle';
+      ctx.fillText(`${scope.id}/`, left - pad + 6, top - pad - 4);
+    }
   }
 
   /** Draws the links in view; returns the labels to draw once the nodes are. */

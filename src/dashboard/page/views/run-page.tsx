@@ -173,12 +173,12 @@ export function RunPage({ id, me }: { id: string; me: Me }) {
     if (run === undefined || layout === undefined || view === undefined) return;
     if (shown.kind === 'live') {
       const looks = graphLooks(run.graph, layout, run);
-      view.setGraph(layout, looks.looks, looks.labels, looks.blockedEdges);
+      view.setGraph(layout, looks);
     } else {
       const patched = patchLayout(layout, shown.graph);
       const added = new Set(shown.graph.nodes.filter((n) => !layout.index.has(n.id)).map((n) => n.id));
       const looks = graphLooks(shown.graph, patched, shown.kind === 'preview' ? shown.run : runAtVersion(run, shown.graph), added);
-      view.setGraph(patched, looks.looks, looks.labels, looks.blockedEdges);
+      view.setGraph(patched, looks);
     }
     view.select(selected);
     const hook = window.__taskwire;
