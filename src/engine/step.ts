@@ -81,7 +81,13 @@ class Stepper implements StepContext {
         } else this.start();
         break;
       case 'start.due':
-        if (this.run.startAt !== undefined && !this.run.cancelled) this.start();
+        if (this.run.startAt === undefined || this.run.cancelled) break;
+        if (this.run.startAt <= this.now) this.start();
+        else {
+          // Early (a timer on a clock ahead of this one): scheduled again for its time.
+          this.record({ type: 'run.scheduled', detail: { startAt: this.run.startAt, early: true } });
+          this.startTimer();
+        }
         break;
       case 'resume':
         this.resume();
