@@ -364,11 +364,23 @@ export class Coordinator {
     }
     try {
       await carried;
+      this.forgetFinished(committed);
     } catch (error) {
       // Committed all the same (with a durable transport, the outbox holds the commands).
       this.logger.error({ error: error instanceof Error ? error.stack : String(error) }, 'carrying out committed steps failed');
     }
     for (const item of answered) item.resolve(item.report as StepReport);
+  }
+
+  /**
+   * Runs it created that have finished, their last commands carried out, are no
+   * longer its own: it stops listing them ({@link Coordinator.ownRuns}), or a
+   * long-lived process would hold every run it ever started. A finished run
+   * changed again later is carried out by a process that resumes runs.
+   */
+  private forgetFinished(committed: readonly Step[]): void {
+    if (this.created === undefined) return;
+    for (const { out } of committed) for (const command of out.commands) if (command.type === 'finished') this.created.delete(command.runId);
   }
 
   private toCommit(live: LiveRun, expectedRev: number, out: StepOutput): StepCommit {
