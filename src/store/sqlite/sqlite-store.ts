@@ -26,6 +26,7 @@ import { listenerOf } from '../listener.js';
 import { ACTIVATION_ROW, BACKLOG_ROW, HELD_ROW, HISTORY_ENTRIES_ROW, readHeader, readRow, type HeaderColumns } from '../row-check.js';
 import { BulkInsert } from './bulk-insert.js';
 import { openDatabase } from './driver.js';
+import { createDatabaseFile } from './create-file.js';
 import { loadedNodes, nodeDefsText, nodeStateText, type NodeStateRow } from './node-rows.js';
 import { pruneCriteria, type PruneCriteria } from '../prune.js';
 import { sqlitePrune } from './prune.js';
@@ -167,6 +168,7 @@ export class SqliteStore implements Store {
       throw new ConfigError(`SQLite store: \`busyTimeoutMs\` must be a non-negative integer, got ${String(busyTimeoutMs)}`);
     }
     this.path = path;
+    createDatabaseFile(path, busyTimeoutMs);
     checkDatabaseFile(path);
     this.db = openDatabase(path, busyTimeoutMs);
     try {
