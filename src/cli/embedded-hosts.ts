@@ -14,6 +14,7 @@ import type { NodeStatus, RunState } from '../engine/state.js';
 import type { Store, WorkerBeat } from '../store/port.js';
 import { ConfigError } from '../errors.js';
 import { isLive, STALE_AFTER_BEATS } from '../worker/heartbeat.js';
+import { withHostLock } from './host-lock.js';
 import { duration, note } from './print.js';
 
 /**
@@ -60,8 +61,21 @@ async function liveHosts(store: Store): Promise<WorkerBeat[]> {
 
 /** A process as people name it: `taskwire serve (or a program connected with its tasks) (pid 4242 on build-1, last beat 1.2s ago)`; without `lastBeat`, no beat. */
 function processName(beat: WorkerBeat, lastBeat = true): string {
-  const what = beat.runs === undefined ? 'taskwire serve (or a program connected with its tasks)' : `taskwire run (run ${beat.runs.join(', ')})`;
+  const what = beat.runs === undefined ? 'taskwire serve (or a program connected with its tasks)' : `taskwire run (${beat.runs.length === 0 ? 'starting its run' : `run ${beat.runs.join(', ')}`})`;
   return `${what} (pid ${beat.pid} on ${beat.host}${lastBeat ? `, last beat ${duration(Date.now() - beat.beatAt)} ago` : ''})`;
+}
+
+/**
+ * Starts a process on an embedded store: `check(store)` (which looks for the
+ * file's live processes), then `start(result)` (which connects, writing the
+ * process's heartbeat row), holding the file's host lock throughout, so that
+ * a process starting at the same moment sees this one. When `check` throws,
+ * `store` is closed first. Without a file (PostgreSQL, memory), no lock.
+ */
+export async function startOnFile<C, T>(store: Store, check: (store: Store) => Promise<C>, start: (checked: C) => Promise<T>): Promise<T> {
+  const file = storeFile(store);
+  const critical = async (): Promise<T> => start(await closeOnError(store, check));
+  return file === undefined ? critical() : withHostLock(file, critical);
 }
 
 /**

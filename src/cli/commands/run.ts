@@ -9,7 +9,9 @@ import type { HistoryEntry } from '../../engine/events.js';
 import { connect } from '../../runtime/connect.js';
 import { openStore } from '../../runtime/open-store.js';
 import { tasksOfFlow } from '../../runtime/resume.js';
-import { closeOnError, servingName, servingProcess, storeFile } from '../embedded-hosts.js';
+import { servingName, servingProcess, startOnFile, storeFile } from '../embedded-hosts.js';
+import type { Client } from '../../client/client.js';
+import type { WorkerBeat } from '../../store/port.js';
 import { HistoryFollower } from '../follow-history.js';
 import { loadFlow } from '../load-flow.js';
 import { brokerOption, collect, connectionOptions, jsonOption, parseInputs, prefixOption, schemaOption, storeOption, type ConnectionFlags } from '../options.js';
@@ -51,16 +53,20 @@ export function runCommand(program: Command): void {
       const distributed = flags.broker !== undefined && flags.broker !== '';
       // Embedded on a file a `taskwire serve` executes: the run is handed to it (two coordinators on one file would both carry it out).
       const store = distributed ? undefined : await openStore(flags.store, { distributed: false });
-      const serving = store === undefined ? undefined : await closeOnError(store, (opened) => servingProcess(opened, tasksOfFlow(loaded.flow.definition())));
-      const client = await connect({
-        ...connectionOptions(flags),
-        ...(store === undefined ? {} : { store }),
-        tasks: loaded.tasks,
-        concurrency: Number(flags.concurrency),
-        // A CLI run executes its own flow: it does not resume other runs of the file.
-        resume: false,
-        ...(distributed || serving !== undefined ? { coordinator: false, worker: false } : {}),
-      });
+      const start = async (serving: WorkerBeat | undefined): Promise<{ client: Client; serving: WorkerBeat | undefined }> => {
+        const client = await connect({
+          ...connectionOptions(flags),
+          ...(store === undefined ? {} : { store }),
+          tasks: loaded.tasks,
+          concurrency: Number(flags.concurrency),
+          // A CLI run executes its own flow: it does not resume other runs of the file.
+          resume: false,
+          ...(distributed || serving !== undefined ? { coordinator: false, worker: false } : {}),
+        });
+        return { client, serving };
+      };
+      const { client, serving } =
+        store === undefined ? await start(undefined) : await startOnFile(store, (opened) => servingProcess(opened, tasksOfFlow(loaded.flow.definition())), start);
       const elsewhere = distributed ? 'the workers' : serving === undefined ? undefined : servingName(serving);
       if (store !== undefined && serving !== undefined) note(`taskwire: ${storeFile(store) as string} is served by ${servingName(serving)}: the run is handed to it (it executes its own copy of the tasks)`);
       // On a terminal, one status line rewritten in place; otherwise one plain line per event.

@@ -12,7 +12,7 @@ import { Option, type Command } from 'commander';
 import { createLogger, type LogFormat } from '../../observability/pino-logger.js';
 import { connect } from '../../runtime/connect.js';
 import { openStore } from '../../runtime/open-store.js';
-import { checkUnserved, closeOnError } from '../embedded-hosts.js';
+import { checkUnserved, startOnFile } from '../embedded-hosts.js';
 import { loadTasks } from '../load-flow.js';
 import { connectionOptions, logFormatOption, retentionOf, retentionOption, parseInteger, storeOption, type ConnectionFlags } from '../options.js';
 import { untilSignal } from './worker.js';
@@ -40,8 +40,7 @@ export function serveCommand(program: Command): void {
       const tasks = await loadTasks(flags.tasks);
       const store = await openStore(flags.store, { distributed: false });
       // One process serves a file: a second one would carry out the same runs.
-      await closeOnError(store, checkUnserved);
-      const client = await connect({ ...connectionOptions(flags), store, tasks, concurrency, resume: true, ...retentionOf(flags), logger });
+      const client = await startOnFile(store, checkUnserved, () => connect({ ...connectionOptions(flags), store, tasks, concurrency, resume: true, ...retentionOf(flags), logger }));
       const live = await client.runs({ status: ['scheduled', 'running', 'stalled', 'listening', 'stopping', 'rolling_back'] });
       // Embedded, nothing else holds the event loop open while no run has work: the host waits for its signal.
       const alive = setInterval(() => undefined, 1 << 30);
