@@ -34,6 +34,7 @@ export type ErrorCode =
   | 'TW_UNAUTHORIZED'
   | 'TW_FORBIDDEN'
   | 'TW_NOT_FOUND'
+  | 'TW_MAP_INPUT'
   | 'TW_CONDITION';
 
 /** Base class of every error taskwire throws. */
@@ -110,6 +111,25 @@ export class UnknownRunError extends TaskwireError {
     readonly runId: string,
   ) {
     super('TW_UNKNOWN_RUN', `unknown run "${runId}"`);
+  }
+}
+
+/**
+ * The input a map node fans out over (its `each` input) does not hold a list:
+ * the node fails without retries, and no child runs.
+ */
+export class MapInputError extends TaskwireError {
+  /** The node fails without retries: its input will not change by trying again. */
+  readonly retryable = false;
+
+  constructor(
+    /** The map node. */
+    readonly node: string,
+    /** Its `each` input. */
+    readonly input: string,
+    got: string,
+  ) {
+    super('TW_MAP_INPUT', `node "${node}" maps over its input "${input}", which must be a list; got ${got}`);
   }
 }
 
