@@ -34,7 +34,8 @@ export type ErrorCode =
   | 'TW_TOO_LARGE'
   | 'TW_UNAUTHORIZED'
   | 'TW_FORBIDDEN'
-  | 'TW_NOT_FOUND';
+  | 'TW_NOT_FOUND'
+  | 'TW_MAP_INPUT';
 
 /** Base class of every error taskwire throws. */
 export class TaskwireError extends Error {
@@ -119,6 +120,25 @@ export class UnknownScheduleError extends TaskwireError {
     readonly schedule: string,
   ) {
     super('TW_UNKNOWN_SCHEDULE', `unknown schedule "${schedule}"`);
+  }
+}
+
+/**
+ * The input a map node fans out over (its `each` input) does not hold a list:
+ * the node fails without retries, and no child runs.
+ */
+export class MapInputError extends TaskwireError {
+  /** The node fails without retries: its input will not change by trying again. */
+  readonly retryable = false;
+
+  constructor(
+    /** The map node. */
+    readonly node: string,
+    /** Its `each` input. */
+    readonly input: string,
+    got: string,
+  ) {
+    super('TW_MAP_INPUT', `node "${node}" maps over its input "${input}", which must be a list; got ${got}`);
   }
 }
 

@@ -10,6 +10,7 @@ import type { JsonObject } from '../codec/json.js';
 import { encodeValue } from '../codec/value.js';
 import type { Change, LinkSpec } from '../engine/events.js';
 import type { NodeDefinition } from '../model/definition.js';
+import { parseChildName } from '../model/map.js';
 import type { AnyNode, TaskNode } from '../model/node.js';
 import { nodeDefinitionOf, type RuntimeParts, type TaskRef } from './parts.js';
 
@@ -93,8 +94,12 @@ export async function engineChange(change: RunChange, parts: RuntimeParts): Prom
       const node = idOf(change.node);
       return { op: 'replace', node, with: await replacementFields(node, change.with, parts) };
     }
-    case 'retry':
+    case 'retry': {
+      // A map node's child is named `node[i]`: its activation i.
+      const child = change.activation === undefined ? parseChildName(idOf(change.node)) : undefined;
+      if (child !== undefined) return { op: 'retry', node: child.node, activation: child.index };
       return change.activation === undefined ? { op: 'retry', node: idOf(change.node) } : { op: 'retry', node: idOf(change.node), activation: change.activation };
+    }
     case 'skip': {
       const node = idOf(change.node);
       return { op: 'skip', node, result: encodeValue(change.result, `the value given to skip node "${node}"`) };

@@ -172,7 +172,11 @@ export class RunHandle {
     return this.change({ op: 'replace', node, with: replacement });
   }
 
-  /** Retries a failed or cancelled node (or a failed activation of a persistent listener). */
+  /**
+   * Retries a failed or cancelled node (or a failed activation of a persistent
+   * listener, or a failed child of a map node: `retry('fan[3]')`; a failed map
+   * node retried as a whole retries its failed children).
+   */
   retry(node: NodeRef, options: { activation?: number } = {}): Promise<StepReport> {
     return this.change({ op: 'retry', node, ...options });
   }

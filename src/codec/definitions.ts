@@ -40,7 +40,14 @@ const nodeFields = {
 };
 
 /** A {@link NodeDefinition} (`provides` may be absent: an event providing its payload's fields). */
-export const NodeDefinitionSchema = object({ id: nodeId, ...nodeFields, scope: optional(nodeId) }) as Schema<NodeDefinition>;
+export const NodeDefinitionSchema = object({
+  id: nodeId,
+  ...nodeFields,
+  scope: optional(nodeId),
+  each: optional(name),
+  concurrency: optional(integer({ min: 1 })),
+  collect: optional(names),
+}) as Schema<NodeDefinition>;
 
 const LinkSchema: Schema<LinkDefinition> = object({ from: nodeId, to: nodeId, map: renames, inferred: boolean() });
 

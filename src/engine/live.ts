@@ -29,6 +29,19 @@ export interface RunIndex {
    * dropped ({@link forgetLiveOrder}) when a refused change list is undone.
    */
   liveOrder?: Map<string, LiveQueue>;
+  /**
+   * Per running map node, its children started and live; derived from the
+   * state when first needed (see `engine/map.ts`), dropped with {@link forgetLiveOrder}.
+   */
+  maps?: Map<string, MapProgress>;
+}
+
+/** How far a running map node is: children started (in element order), and of them those running or retrying. */
+export interface MapProgress {
+  /** Children started (element indexes `0 … started - 1`). */
+  started: number;
+  /** Started children that are running or retrying. */
+  live: number;
 }
 
 /** A node's activations that may be live, in seq order, from `head` on (those before it have finished). */
@@ -110,9 +123,10 @@ export function earliestLive(live: LiveRun, id: string): number {
   return (queue.items[queue.head] as ActivationState).seq;
 }
 
-/** Drops the live activation order (rebuilt from the state when next needed): the state was put back by an undo. */
+/** Drops the live activation order and the map children started (rebuilt from the state when next needed): the state was put back by an undo. */
 export function forgetLiveOrder(index: RunIndex): void {
   delete index.liveOrder;
+  delete index.maps;
 }
 
 /** Builds the indexes of a run (after loading it from a store). */

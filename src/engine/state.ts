@@ -250,14 +250,20 @@ export function activationKey(node: string, seq: number): string {
 /**
  * A copy of a run that stepping the original cannot change, made cheaply: the
  * header, every node and every activation copied one level deep, and a node's
- * backlog (the one array the engine appends to in place) copied too. Nested
+ * backlog and a map node's held results (the arrays the engine appends to in
+ * place) copied too. Nested
  * values (definitions, links, inputs, results, errors, held results, event ids)
  * are shared: the engine replaces them with new ones, never changes them (the
  * memory store's row copies rely on the same).
  */
 export function copyRun(run: RunState): RunState {
   const nodes = new Map<string, NodeState>();
-  for (const [id, node] of run.nodes) nodes.set(id, node.backlog === undefined ? { ...node } : { ...node, backlog: [...node.backlog] });
+  for (const [id, node] of run.nodes) {
+    const copy = node.backlog === undefined ? { ...node } : { ...node, backlog: [...node.backlog] };
+    // A map node's held results are appended in place too (engine/map.ts).
+    if (copy.held !== undefined && copy.def.each !== undefined) copy.held = [...copy.held];
+    nodes.set(id, copy);
+  }
   const activations = new Map<string, ActivationState>();
   for (const [key, activation] of run.activations) activations.set(key, { ...activation });
   return { ...run, nodes, activations };

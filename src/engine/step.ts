@@ -18,6 +18,7 @@ import { continueScopes, inCompensatingScope } from './scopes.js';
 import { changesOf, executionRef, type Command, type EngineEvent, type ExecutionRef, type HistoryEntry } from './events.js';
 import { resolveInputs, sourcesNotified } from './inputs.js';
 import { countUndo, type LiveRun } from './live.js';
+import { countMapChild, startMap } from './map.js';
 import { deriveStatus } from './status.js';
 import {
   activationKey,
@@ -170,6 +171,7 @@ class Stepper implements StepContext {
     const wasLive = activation.status === 'running' || activation.status === 'retrying';
     const isLive = to === 'running' || to === 'retrying';
     this.live.index.liveActivations += Number(isLive) - Number(wasLive);
+    if (this.live.index.maps !== undefined) countMapChild(this, activation, wasLive, isLive);
     activation.status = to;
     const key = activationKey(activation.node, activation.seq);
     // Finished activations leave the live state (the store keeps them); failed
@@ -225,6 +227,7 @@ class Stepper implements StepContext {
 
   /** Starts a new attempt of a waiting node with `inputs`. */
   dispatch(node: NodeState, inputs: JsonObject): void {
+    if (node.def.each !== undefined) return startMap(this, node, inputs);
     // A new attempt (a retry or replace by hand) has not been rolled back yet.
     if (node.undo !== undefined) this.setUndo(node, 'none');
     this.setStatus(node, 'running');
@@ -318,7 +321,8 @@ class Stepper implements StepContext {
     }
     for (const node of this.run.nodes.values()) {
       const ref = { node: node.def.id, attempt: node.attempt };
-      if (node.status === 'running') this.out.commands.push(this.dispatchCommand(node, ref, node.inputs ?? {}));
+      // A running map node is its children (activations, below).
+      if (node.status === 'running' && node.def.each === undefined) this.out.commands.push(this.dispatchCommand(node, ref, node.inputs ?? {}));
       if (node.status === 'retrying') this.out.commands.push({ type: 'schedule', runId: this.run.id, dueAt: node.retryAt ?? this.now, node: ref.node, attempt: ref.attempt + 1 });
       if (node.status === 'waiting') this.tryStart(node);
     }

@@ -80,6 +80,12 @@ export interface NodeDefinition {
    * absent for a node of the top-level flow.
    */
   scope?: string;
+  /** A map node: the required input holding the list it fans out over, one child per element (docs/map-collect.md). */
+  each?: string;
+  /** A map node: at most this many children run at once (absent: no bound). */
+  concurrency?: number;
+  /** Inputs that collect the values of every source into one list, in link order (a map source's list spread into it). */
+  collect?: string[];
 }
 
 /** `to` listens to `from`. */

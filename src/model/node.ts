@@ -9,11 +9,12 @@ import type { JsonObject } from '../codec/json.js';
 import type { NodeDefinition, RetryPolicy } from './definition.js';
 import { resolveRetry, type RetryOption } from './retry.js';
 import { checkInputNames, checkName } from './names.js';
+import { resolveMapOptions, type MapFields, type MapOptions } from './map.js';
 import { checkKeys, optionKeys } from './options.js';
 import type { AnyTask, TaskInputs } from './task.js';
 
 /** Per-node options of `task.s(bound, options)`. */
-export interface NodeOptions {
+export interface NodeOptions extends MapOptions {
   /**
    * Node id, unique in its flow.
    * @default the task's name
@@ -32,7 +33,7 @@ export interface NodeOptions {
   queue?: string;
 }
 
-const NODE_KEYS = optionKeys<NodeOptions>({ id: true, persistent: true, retry: true, timeoutMs: true, queue: true });
+const NODE_KEYS = optionKeys<NodeOptions>({ id: true, persistent: true, retry: true, timeoutMs: true, queue: true, each: true, concurrency: true, collect: true });
 
 /** One use of a task in a flow. Create one with `task.s(...)`. */
 export class TaskNode<I extends TaskInputs = TaskInputs, O = unknown> {
@@ -47,6 +48,7 @@ export class TaskNode<I extends TaskInputs = TaskInputs, O = unknown> {
   private readonly retry: RetryPolicy;
   private readonly timeoutMs: number;
   private readonly queue: string;
+  private readonly map: MapFields;
   /** Phantom field carrying the input and output types; never set. */
   declare readonly types?: { inputs: I; output: O };
 
@@ -67,6 +69,8 @@ export class TaskNode<I extends TaskInputs = TaskInputs, O = unknown> {
       throw new ConfigError(`node "${this.id}": timeoutMs expected a number from 0 and up, got ${String(this.timeoutMs)}`);
     }
     this.queue = options.queue === undefined ? task.queue : checkName(options.queue, `node "${this.id}": queue`);
+    this.map = {};
+    this.map = resolveMapOptions(options, this.definition());
   }
 
   /** The node as plain data. */
@@ -84,6 +88,7 @@ export class TaskNode<I extends TaskInputs = TaskInputs, O = unknown> {
       retry: this.retry,
       timeoutMs: this.timeoutMs,
       queue: this.queue,
+      ...this.map,
     };
   }
 }

@@ -8,6 +8,7 @@ import type { JsonObject } from '../codec/json.js';
 import { ValidationError, type ValidationProblem } from '../errors.js';
 import type { FlowDefinition, LinkDefinition, NodeDefinition } from './definition.js';
 import { findCycle, linkInputs, successorIndex } from './graph.js';
+import { isCollecting, mapProblems } from './map.js';
 
 /** What validation may know besides the graph. */
 export interface ValidateOptions {
@@ -27,8 +28,8 @@ export function inputProblems(
   lookup: (id: string) => NodeDefinition | undefined,
   inputs: JsonObject,
 ): ValidationProblem[] {
-  if (node.kind === 'event') return [];
-  const problems: ValidationProblem[] = [];
+  const problems: ValidationProblem[] = node.each === undefined && node.concurrency === undefined && node.collect === undefined ? [] : mapProblems(node);
+  if (node.kind === 'event') return problems;
   // Who feeds which input, in one pass over the links (a fan-in has many); made
   // only for a node that has links (a start validates every node of the flow).
   let feeders: Map<string, Set<string>> | undefined;
@@ -61,7 +62,7 @@ function checkInput(
 ): void {
   if (Object.hasOwn(node.bound, input)) return;
   const count = fedBy?.size ?? 0;
-  if (count > 1) {
+  if (count > 1 && !isCollecting(node, input)) {
     const providers = [...(fedBy as ReadonlySet<string>)];
     problems.push({
       kind: 'duplicate-provider',
