@@ -5,7 +5,7 @@
  */
 import type { ActivationCounts, NodeSnapshot, RunSnapshot, ScopeSnapshot } from '../client/snapshot.js';
 import type { HistoryEntry } from '../engine/events.js';
-import type { UndoStatus } from '../engine/state.js';
+import type { SkipReason, UndoStatus } from '../engine/state.js';
 import type { Failure } from '../model/failure.js';
 
 const PROGRESS = new Set(['node.queued', 'node.started', 'node.succeeded', 'node.failed', 'node.retrying', 'node.skipped', 'node.cancelled', 'rollback.succeeded', 'rollback.failed', 'scope.retrying', 'scope.failed']);
@@ -35,9 +35,32 @@ export function progressLine(entry: HistoryEntry): string | undefined {
   if (!PROGRESS.has(entry.type)) return undefined;
   const activation = entry.activation === undefined ? '' : ` #${entry.activation}`;
   const attempt = entry.attempt === undefined ? '' : ` (attempt ${entry.attempt})`;
-  const message = entry.detail?.['message'];
-  const detail = typeof message === 'string' ? `: ${message}` : '';
+  const message = entry.type === 'node.skipped' ? skipText(entry.detail) : entry.detail?.['message'];
+  const detail = typeof message === 'string' && message !== '' ? `: ${message}` : '';
   return `${entry.type.padEnd(18)} ${entry.node ?? ''}${activation}${attempt}${detail}`;
+}
+
+/**
+ * Why a node was skipped, in words, from its `node.skipped` entry's detail (or
+ * its snapshot's `skip`): by conditions (docs/conditions.md), or set aside by a
+ * relink. Empty for a skip by hand (no detail).
+ */
+export function skipText(detail: Readonly<Record<string, unknown>> | SkipReason | undefined): string {
+  if (detail === undefined) return '';
+  const d = detail as Partial<SkipReason> & { listener?: unknown };
+  const reach = d.depth === 'downstream' ? ' (skips downstream)' : '';
+  switch (d.reason as string | undefined) {
+    case 'condition':
+      return `condition false: ${(d.links ?? []).map((l) => `${l.condition} (from ${l.from}${l.skipped === true ? ', skipped' : ''})`).join(', ')}${reach}`;
+    case 'upstream':
+      return `upstream ${String(d.from)} skipped${reach}`;
+    case 'inputs':
+      return `a required input's source ${String(d.from)} skipped${reach}`;
+    case 'relinked':
+      return `relinked away (listener ${String(d.listener)})`;
+    default:
+      return '';
+  }
 }
 
 /** Prints the progress line of an entry, if it has one. */
@@ -180,7 +203,7 @@ function printNodes(nodes: NodeSnapshot[], scopes?: Record<string, ScopeSnapshot
     }
     const kind = node.kind === 'event' ? ' (event)' : node.persistent ? ' (persistent)' : '';
     const indent = '  '.repeat(1 + parts.length);
-    rows.push([`${indent}${node.id}${kind}`, node.status, node.activations === undefined ? `attempts ${node.attempt}` : activationsText(node.activations), timings(node), [outcomeText(node), waitingText(node)].filter((s) => s !== '').join(' ')]);
+    rows.push([`${indent}${node.id}${kind}`, node.status, node.activations === undefined ? `attempts ${node.attempt}` : activationsText(node.activations), timings(node), [outcomeText(node), skipText(node.skip), waitingText(node)].filter((s) => s !== '').join(' ')]);
   }
   table(rows).forEach((line, i) => {
     for (const header of headers.get(i) ?? []) out(header);
