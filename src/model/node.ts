@@ -11,6 +11,7 @@ import { resolveRetry, type RetryOption } from './retry.js';
 import { checkInputNames, checkName } from './names.js';
 import { checkKeys, optionKeys } from './options.js';
 import type { AnyTask, TaskInputs } from './task.js';
+import { checkPriority, type Priority } from './flow-control.js';
 
 /** Per-node options of `task.s(bound, options)`. */
 export interface NodeOptions {
@@ -30,9 +31,15 @@ export interface NodeOptions {
   timeoutMs?: number;
   /** Overrides the task's queue for this node. */
   queue?: string;
+  /**
+   * How early its executions go before other waiting work (at a limit, and in
+   * the queues): `high` overtakes queued `normal` and `low` work.
+   * @default the run's priority (`start(..., { priority })`), else `normal`
+   */
+  priority?: Priority;
 }
 
-const NODE_KEYS = optionKeys<NodeOptions>({ id: true, persistent: true, retry: true, timeoutMs: true, queue: true });
+const NODE_KEYS = optionKeys<NodeOptions>({ id: true, persistent: true, retry: true, timeoutMs: true, queue: true, priority: true });
 
 /** One use of a task in a flow. Create one with `task.s(...)`. */
 export class TaskNode<I extends TaskInputs = TaskInputs, O = unknown> {
@@ -47,6 +54,7 @@ export class TaskNode<I extends TaskInputs = TaskInputs, O = unknown> {
   private readonly retry: RetryPolicy;
   private readonly timeoutMs: number;
   private readonly queue: string;
+  private readonly priority: Priority | undefined;
   /** Phantom field carrying the input and output types; never set. */
   declare readonly types?: { inputs: I; output: O };
 
@@ -67,11 +75,12 @@ export class TaskNode<I extends TaskInputs = TaskInputs, O = unknown> {
       throw new ConfigError(`node "${this.id}": timeoutMs expected a number from 0 and up, got ${String(this.timeoutMs)}`);
     }
     this.queue = options.queue === undefined ? task.queue : checkName(options.queue, `node "${this.id}": queue`);
+    this.priority = checkPriority(options.priority, `node "${this.id}"`);
   }
 
   /** The node as plain data. */
   definition(): NodeDefinition {
-    return {
+    const definition: NodeDefinition = {
       id: this.id,
       kind: 'task',
       name: this.task.name,
@@ -85,6 +94,10 @@ export class TaskNode<I extends TaskInputs = TaskInputs, O = unknown> {
       timeoutMs: this.timeoutMs,
       queue: this.queue,
     };
+    if (this.task.limit !== undefined) definition.limit = this.task.limit;
+    if (this.task.rate !== undefined) definition.rate = this.task.rate;
+    if (this.priority !== undefined) definition.priority = this.priority;
+    return definition;
   }
 }
 

@@ -13,6 +13,7 @@
 import type { Command, HistoryEntry } from '../engine/events.js';
 import type { ActivationState, Backlogged, Held, NodeState, RunHeader, RunState, RunStatus } from '../engine/state.js';
 import type { NodeDefinition } from '../model/definition.js';
+import type { Gates } from './gates.js';
 
 /** A command waiting to be carried out: written in the step's transaction, deleted once done. */
 export interface OutboxItem {
@@ -400,6 +401,8 @@ export interface Store {
   heartbeat?(member: string, ttlMs: number): Promise<string[]>;
   /** Removes `member` from the members at once (a graceful close), rather than when its heartbeat expires. Idempotent. */
   leave?(member: string): Promise<void>;
+  /** The flow-control gates (task limits and rates, see `gates.ts`): shared by every process using the store. */
+  gates(): Gates;
   /** Releases connections and files. Idempotent. */
   close(): Promise<void>;
 }

@@ -24,6 +24,8 @@ import type { HistoryEntry } from '../../engine/events.js';
 import type { ActivationState, NodeState, RunHeader, RunState, RunStatus } from '../../engine/state.js';
 import { attachBacklogs, attachHeld, nodeRow } from '../backlog.js';
 import { pruneCriteria } from '../prune.js';
+import type { Gates } from '../gates.js';
+import { MemoryGates } from './memory-gates.js';
 import { afterCursor, emptyCounts, firstFailure, matchesRunFilter } from '../run-listing.js';
 import { claimsOnlyShard, FINAL_STATUSES, oldestBeat, type BacklogRow, type CommitResult, type EventListener, type HeldRow, type OutboxItem, type Page, type PruneFilter, type RunFilter, type RunSummary, type Store, type StepCommit, type TaskInfo, type WorkerBeat, type WorkerFilter } from '../port.js';
 
@@ -72,6 +74,12 @@ export class MemoryStore implements Store {
   private readonly catalog = new Map<string, TaskInfo>();
   /** Workers' heartbeat rows, by id (deep copies: a beat holds arrays). */
   private readonly workers = new Map<string, WorkerBeat>();
+  private readonly gateRows = new MemoryGates();
+
+  /** @inheritdoc */
+  gates(): Gates {
+    return this.gateRows;
+  }
 
   /** @inheritdoc */
   async commit(commits: StepCommit[]): Promise<CommitResult> {

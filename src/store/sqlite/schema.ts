@@ -27,6 +27,7 @@
  *   notifications waiting in persistent listeners' backlogs, one per row
  * - `held` (run_id, node_id, seq, data; PK (run_id, node_id, seq)): the
  *   results persistent listeners hold back for notification order, one per row
+ * - `gate_waiters`, `gate_permits`, `gate_rates`: flow-control gates (see `gate-rows.ts`)
  *
  * @packageDocumentation
  */
@@ -197,6 +198,33 @@ export const MIGRATIONS: readonly string[] = [
      WHERE h.run_id = runs.id AND json_valid(h.data) AND e.value ->> '$.type' = 'node.failed'
      ORDER BY h.seq, e.key LIMIT 1);
   CREATE INDEX runs_failed ON runs (created_at DESC, id DESC) WHERE error IS NOT NULL;
+  `,
+  // flow-control gates (docs/flow-control.md): the lines of waiting executions, the permits held, the recent admissions
+  `
+  CREATE TABLE gate_waiters (
+    seq      INTEGER PRIMARY KEY,
+    gate     TEXT    NOT NULL,
+    run_id   TEXT    NOT NULL,
+    node_id  TEXT    NOT NULL,
+    attempt  INTEGER NOT NULL,
+    priority INTEGER NOT NULL,
+    data     TEXT    NOT NULL,
+    UNIQUE (run_id, node_id, attempt)
+  ) STRICT;
+  CREATE INDEX gate_waiters_line ON gate_waiters (gate, priority DESC, seq);
+  CREATE TABLE gate_permits (
+    run_id  TEXT    NOT NULL,
+    node_id TEXT    NOT NULL,
+    attempt INTEGER NOT NULL,
+    gate    TEXT    NOT NULL,
+    PRIMARY KEY (run_id, node_id, attempt)
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX gate_permits_gate ON gate_permits (gate);
+  CREATE TABLE gate_rates (
+    gate TEXT    NOT NULL,
+    at   INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX gate_rates_gate ON gate_rates (gate, at);
   `,
 ];
 

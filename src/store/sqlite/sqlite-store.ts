@@ -35,6 +35,8 @@ import { WorkerRows } from './worker-rows.js';
 import { SqliteRunListing } from './run-listing.js';
 import { sqlLimit } from './sql-limit.js';
 import { firstFailure } from '../run-listing.js';
+import type { Gates } from '../gates.js';
+import { SqliteGates } from './gate-rows.js';
 
 /** Options of {@link openSqliteStore}. */
 export interface SqliteStoreOptions {
@@ -153,6 +155,7 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly sql: ReturnType<typeof prepare>;
   private readonly workers: WorkerRows;
+  private readonly gateRows: SqliteGates;
   /** listRuns statements by filter shape (flow or not, number of statuses). */
   private readonly listing: SqliteRunListing;
   private readonly commitBatch: (commits: StepCommit[]) => string[];
@@ -179,6 +182,7 @@ export class SqliteStore implements Store {
       this.sql = prepare(this.db);
       this.pruneBatch = sqlitePrune(this.db);
       this.workers = new WorkerRows(this.db);
+      this.gateRows = new SqliteGates(this.db);
       this.listing = new SqliteRunListing(this.db);
     } catch (error) {
       this.db.close();
@@ -362,6 +366,12 @@ export class SqliteStore implements Store {
   async pruneRuns(filter: PruneFilter): Promise<number> {
     this.assertOpen();
     return this.pruneBatch(pruneCriteria(filter));
+  }
+
+  /** @inheritdoc */
+  gates(): Gates {
+    this.assertOpen();
+    return this.gateRows;
   }
 
   /** @inheritdoc */
