@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'TW_UNKNOWN_TASK'
   | 'TW_UNKNOWN_NODE'
   | 'TW_UNKNOWN_RUN'
+  | 'TW_UNKNOWN_SCHEDULE'
   | 'TW_INVALID_CHANGE'
   | 'TW_ENCODE'
   | 'TW_DECODE'
@@ -33,7 +34,9 @@ export type ErrorCode =
   | 'TW_TOO_LARGE'
   | 'TW_UNAUTHORIZED'
   | 'TW_FORBIDDEN'
-  | 'TW_NOT_FOUND';
+  | 'TW_NOT_FOUND'
+  | 'TW_MAP_INPUT'
+  | 'TW_CONDITION';
 
 /** Base class of every error taskwire throws. */
 export class TaskwireError extends Error {
@@ -56,6 +59,7 @@ export interface ValidationProblem {
     | 'duplicate-provider'
     | 'duplicate-node'
     | 'unknown-task'
+    | 'unknown-condition'
     | 'unknown-node'
     | 'invalid';
   /** The node ids involved (for a cycle: the cycle's path, first node repeated at the end). */
@@ -108,6 +112,35 @@ export class UnknownRunError extends TaskwireError {
     readonly runId: string,
   ) {
     super('TW_UNKNOWN_RUN', `unknown run "${runId}"`);
+  }
+}
+
+/** A schedule name that the store does not hold. */
+export class UnknownScheduleError extends TaskwireError {
+  constructor(
+    /** The schedule name that was asked for. */
+    readonly schedule: string,
+  ) {
+    super('TW_UNKNOWN_SCHEDULE', `unknown schedule "${schedule}"`);
+  }
+}
+
+/**
+ * The input a map node fans out over (its `each` input) does not hold a list:
+ * the node fails without retries, and no child runs.
+ */
+export class MapInputError extends TaskwireError {
+  /** The node fails without retries: its input will not change by trying again. */
+  readonly retryable = false;
+
+  constructor(
+    /** The map node. */
+    readonly node: string,
+    /** Its `each` input. */
+    readonly input: string,
+    got: string,
+  ) {
+    super('TW_MAP_INPUT', `node "${node}" maps over its input "${input}", which must be a list; got ${got}`);
   }
 }
 
@@ -375,5 +408,27 @@ export class ForbiddenError extends TaskwireError {
 export class NotFoundError extends TaskwireError {
   constructor(message: string) {
     super('TW_NOT_FOUND', message);
+  }
+}
+
+/**
+ * A link's condition could not decide (its predicate threw, returned something
+ * other than a boolean, or is not registered in the coordinator): the link's
+ * listener fails with this code, naming the condition, the link and the run.
+ */
+export class ConditionError extends TaskwireError {
+  constructor(
+    /** The condition's registered name. */
+    readonly condition: string,
+    /** The link's source node id. */
+    readonly from: string,
+    /** The link's listener node id. */
+    readonly to: string,
+    /** The run. */
+    readonly runId: string,
+    /** What went wrong. */
+    reason: string,
+  ) {
+    super('TW_CONDITION', `condition "${condition}" of link "${from}" -> "${to}" in run "${runId}" ${reason}`);
   }
 }

@@ -8,7 +8,8 @@ export { task, DEFAULT_QUEUE, type Task, type TaskSpec, type TaskContext, type R
 export { TaskNode, EventNode, event, type NodeOptions, type EventOptions, type AnyNode } from './model/node.js';
 export { Flow, flow, type FlowOptions, type LinkOptions, type FlowMember } from './model/flow.js';
 export { SubflowNode, type SubflowOptions } from './model/subflow.js';
-export type { FlowDefinition, NodeDefinition, LinkDefinition, RetryPolicy, FailurePolicy, ScopeDefinition } from './model/definition.js';
+export { condition, ConditionRegistry, type Condition, type AnyCondition, type ConditionContext, type ConditionDepth, type ConditionLookup } from './model/condition.js';
+export type { FlowDefinition, NodeDefinition, LinkDefinition, LinkCondition, RetryPolicy, FailurePolicy, ScopeDefinition } from './model/definition.js';
 export { DEFAULT_RETRY, backoffDelayMs, type RetryOption } from './model/retry.js';
 export { DEFAULT_PRIORITY, PRIORITIES, type ConcurrencyLimit, type Priority, type RateLimit } from './model/flow-control.js';
 export { findProblems, validateFlow, type ValidateOptions } from './model/validate.js';
@@ -22,12 +23,15 @@ export { Client, type CatalogTask, type NotifyOptions, type StartOptions } from 
 export { RunHandle, type AddOptions, type ChangeOptions, type WaitOptions } from './client/run-handle.js';
 export type { LinkTarget, NodeRef, Replacement, RunChange } from './client/run-changes.js';
 export { RunFailedError } from './client/run-failed.js';
+export { ScheduleHandle } from './client/schedule-handle.js';
+export type { ScheduleInfo, ScheduleOptions } from './client/schedules.js';
+export type { CatchUp, Overlap } from './model/schedule-plan.js';
 export type { RunSnapshot, NodeSnapshot, NodeViewStatus, ActivationCounts, ScopeSnapshot } from './client/snapshot.js';
 export type { StepReport } from './coordinator/options.js';
 export { connect, type ConnectOptions } from './runtime/connect.js';
 export type { RetentionOptions } from './coordinator/retention.js';
 export { DEFAULT_SQLITE_PATH } from './runtime/open-store.js';
-export type { Store, RunSummary, RunFilter, PruneFilter, Page, TaskInfo, WorkerBeat, RunningExecution, WorkerFilter } from './store/port.js';
+export type { Store, RunSummary, RunFilter, PruneFilter, Page, TaskInfo, WorkerBeat, RunningExecution, WorkerFilter, ScheduleRow } from './store/port.js';
 export type { TaskRef } from './client/parts.js';
 export { MemoryStore } from './store/memory/index.js';
 export type { Transport } from './transport/port.js';

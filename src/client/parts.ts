@@ -5,6 +5,7 @@
  */
 import type { Coordinator } from '../coordinator/coordinator.js';
 import { UnknownTaskError } from '../errors.js';
+import type { ConditionRegistry } from '../model/condition.js';
 import type { NodeDefinition } from '../model/definition.js';
 import type { AnyNode } from '../model/node.js';
 import type { JsonObject } from '../codec/json.js';
@@ -27,12 +28,16 @@ export interface RuntimeParts {
   writer: RunWriter;
   /** Tasks this process knows. */
   registry: TaskRegistry;
+  /** Conditions this process knows (its coordinator evaluates them). */
+  conditions: ConditionRegistry;
   /** Who changes runs, in their history. */
   actor: string;
   /** How often wait() re-reads the run when no announcement arrives. */
   pollIntervalMs: number;
   /** Called after tasks are registered (resumes the runs found at connect that waited for them). */
   afterRegister?: () => void;
+  /** Called after a schedule was created or changed in this process (its ticker reads the schedules again). */
+  scheduleChanged?: () => void;
 }
 
 /** A node named by its task, for processes that do not have the task's code (the CLI). */

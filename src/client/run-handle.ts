@@ -13,7 +13,8 @@ import { SETTLED, type ActivationState, type RunState } from '../engine/state.js
 import { liveRun } from '../engine/live.js';
 import { step } from '../engine/step.js';
 import { TaskwireError, UnknownNodeError, UnknownRunError } from '../errors.js';
-import type { NodeDefinition } from '../model/definition.js';
+import type { AnyCondition, ConditionDepth } from '../model/condition.js';
+import type { LinkCondition, NodeDefinition } from '../model/definition.js';
 import type { AnyNode } from '../model/node.js';
 import { checkName } from '../model/names.js';
 import type { Page } from '../store/port.js';
@@ -172,7 +173,11 @@ export class RunHandle {
     return this.change({ op: 'replace', node, with: replacement });
   }
 
-  /** Retries a failed or cancelled node (or a failed activation of a persistent listener). */
+  /**
+   * Retries a failed or cancelled node (or a failed activation of a persistent
+   * listener, or a failed child of a map node: `retry('fan[3]')`; a failed map
+   * node retried as a whole retries its failed children).
+   */
   retry(node: NodeRef, options: { activation?: number } = {}): Promise<StepReport> {
     return this.change({ op: 'retry', node, ...options });
   }
@@ -180,6 +185,15 @@ export class RunHandle {
   /** Skips a node that has not run or has failed; `value` is what it provides to its listeners. */
   skip(node: NodeRef, value?: unknown): Promise<StepReport> {
     return this.change({ op: 'skip', node, result: value });
+  }
+
+  /**
+   * Sets the condition of the link `from` -> `to` (`null` removes it), while
+   * `to` has not run nor been decided: `when` is a condition (registered in
+   * this process) or one named as data. See docs/conditions.md.
+   */
+  condition(from: NodeRef, to: NodeRef, when: AnyCondition | LinkCondition | null, options: { on?: string; depth?: ConditionDepth } = {}): Promise<StepReport> {
+    return this.change({ op: 'condition', from, to, condition: when, ...options });
   }
 
   /** Cancels the run: running tasks see their AbortSignal fire. */
@@ -219,7 +233,7 @@ export class RunHandle {
     if (stored === undefined) throw new UnknownRunError(this.id);
     // A deep copy: a store may share nested values with what it keeps (the memory store copies one level).
     const state = structuredClone(stored);
-    step(liveRun(state), { type: 'change', changes: engine, actor: this.parts.actor }, Date.now());
+    step(liveRun(state), { type: 'change', changes: engine, actor: this.parts.actor }, Date.now(), undefined, this.parts.conditions);
     return state;
   }
 

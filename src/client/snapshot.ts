@@ -4,8 +4,9 @@
  * @packageDocumentation
  */
 import { decodeValue } from '../codec/value.js';
-import { inspectRun, isQueued, type RunState, type NodeStatus, type UndoStatus, type WaitingInfo } from '../engine/index.js';
+import { inspectRun, isQueued, type ActivationState, type RunState, type NodeStatus, type UndoStatus, type WaitingInfo } from '../engine/index.js';
 import type { Failure } from '../model/failure.js';
+import { childName } from '../model/map.js';
 import type { RunSummary } from '../store/port.js';
 
 /**
@@ -59,6 +60,45 @@ export interface NodeSnapshot {
   throttled?: string;
   /** For a persistent listener: how many of its activations are in each state ({@link ActivationCounts}). */
   activations?: ActivationCounts;
+  /** For a map node, once started: its children, counted by state, and those the run keeps by name (see {@link MapSnapshot}). */
+  map?: MapSnapshot;
+}
+
+/**
+ * A map node's children in a {@link NodeSnapshot} (docs/map-collect.md):
+ * counts by state, and, by name (`node[i]`), the children that are not done:
+ * running, queued, retrying or failed (succeeded ones are only counted, so
+ * that a map of 100,000 elements does not make a status of 100,000 entries).
+ */
+export interface MapSnapshot {
+  /** Elements in the list. */
+  total: number;
+  /** Children that succeeded. */
+  succeeded: number;
+  /** Children that failed after their retries (until retried by hand). */
+  failed: number;
+  /** Children dispatched, their start not reported yet. */
+  queued: number;
+  /** Children executing. */
+  running: number;
+  /** Children waiting for a scheduled retry. */
+  retrying: number;
+  /** Children not started yet (held back by `concurrency`, or never started: the node failed or was cancelled first). */
+  pending: number;
+  /** The children not done, by name `node[i]`, in element order. */
+  children: Record<string, MapChildSnapshot>;
+}
+
+/** One child of a map node in a {@link MapSnapshot}. */
+export interface MapChildSnapshot {
+  /** Its element index. */
+  index: number;
+  /** Its state (`queued` apart from `running`). */
+  status: NodeViewStatus;
+  /** Attempts made so far. */
+  attempt: number;
+  /** Failure of its last attempt. */
+  error?: Failure;
 }
 
 /**
@@ -119,10 +159,36 @@ function activationCounts(run: RunState): Map<string, ActivationCounts> {
   return counts;
 }
 
+/** The {@link MapSnapshot} of every started map node of `run`, by node id. */
+function mapViews(run: RunState): Map<string, MapSnapshot> {
+  const views = new Map<string, MapSnapshot>();
+  for (const node of run.nodes.values()) {
+    const list = node.def.each === undefined ? undefined : node.inputs?.[node.def.each];
+    if (!Array.isArray(list)) continue;
+    const done = node.status === 'succeeded' ? list.length : (node.held?.length ?? 0);
+    views.set(node.def.id, { total: list.length, succeeded: done, failed: 0, queued: 0, running: 0, retrying: 0, pending: 0, children: {} });
+  }
+  if (views.size === 0) return views;
+  const kept: ActivationState[] = [];
+  for (const activation of run.activations.values()) if (views.has(activation.node) && activation.status !== 'succeeded') kept.push(activation);
+  kept.sort((a, b) => a.seq - b.seq);
+  for (const activation of kept) {
+    const view = views.get(activation.node) as MapSnapshot;
+    const status = isQueued(activation) ? 'queued' : activation.status;
+    if (status !== 'cancelled') view[status]++;
+    const child: MapChildSnapshot = { index: activation.seq, status, attempt: activation.attempt };
+    if (activation.error !== undefined) child.error = activation.error;
+    view.children[childName(activation.node, activation.seq)] = child;
+  }
+  for (const view of views.values()) view.pending = view.total - view.succeeded - view.failed - view.queued - view.running - view.retrying;
+  return views;
+}
+
 /** Builds a snapshot of a run state. */
 export function snapshot(run: RunState): RunSnapshot {
   const inspection = inspectRun(run);
   const counts = activationCounts(run);
+  const maps = mapViews(run);
   const nodes: Record<string, NodeSnapshot> = {};
   for (const node of run.nodes.values()) {
     const view: NodeSnapshot = {
@@ -147,6 +213,8 @@ export function snapshot(run: RunState): RunSnapshot {
     if (waiting !== undefined) view.waitingFor = waiting;
     const activations = counts.get(node.def.id);
     if (activations !== undefined) view.activations = activations;
+    const map = maps.get(node.def.id);
+    if (map !== undefined) view.map = map;
     nodes[node.def.id] = view;
   }
   const result: RunSnapshot = {

@@ -7,10 +7,11 @@
  * @packageDocumentation
  */
 import type { Change, LinkSpec } from '../engine/events.js';
-import type { FlowDefinition, LinkDefinition, NodeDefinition, RetryPolicy, ScopeDefinition } from '../model/definition.js';
+import { CONDITION_DEPTHS } from '../model/condition.js';
+import type { FlowDefinition, LinkCondition, LinkDefinition, NodeDefinition, RetryPolicy, ScopeDefinition } from '../model/definition.js';
 import { NameSchema, NodeIdSchema } from '../model/names.js';
 import { PRIORITIES, type ConcurrencyLimit, type Priority, type RateLimit } from '../model/flow-control.js';
-import { array, boolean, check, integer, json, literal, matching, object, optional, record, type Schema } from './schema.js';
+import { array, boolean, check, integer, json, literal, matching, nullable, object, optional, record, type Schema } from './schema.js';
 
 const name = NameSchema;
 const nodeId = NodeIdSchema;
@@ -48,9 +49,19 @@ const nodeFields = {
 };
 
 /** A {@link NodeDefinition} (`provides` may be absent: an event providing its payload's fields). */
-export const NodeDefinitionSchema = object({ id: nodeId, ...nodeFields, scope: optional(nodeId) }) as Schema<NodeDefinition>;
+export const NodeDefinitionSchema = object({
+  id: nodeId,
+  ...nodeFields,
+  scope: optional(nodeId),
+  each: optional(name),
+  concurrency: optional(integer({ min: 1 })),
+  collect: optional(names),
+}) as Schema<NodeDefinition>;
 
-const LinkSchema: Schema<LinkDefinition> = object({ from: nodeId, to: nodeId, map: renames, inferred: boolean() });
+/** A {@link LinkCondition}. */
+const LinkConditionSchema: Schema<LinkCondition> = object({ name, on: optional(name), depth: literal(...CONDITION_DEPTHS) });
+
+const LinkSchema: Schema<LinkDefinition> = object({ from: nodeId, to: nodeId, map: renames, inferred: boolean(), condition: optional(LinkConditionSchema) });
 
 /** A {@link FlowDefinition}. */
 export const FlowDefinitionSchema: Schema<FlowDefinition> = object({
@@ -87,6 +98,7 @@ const changeVariants: Record<Change['op'], Schema<Change>> = {
   replace: object({ op: literal('replace'), node: nodeId, with: replacement }),
   retry: object({ op: literal('retry'), node: nodeId, activation: optional(integer({ min: 0 })) }),
   skip: object({ op: literal('skip'), node: nodeId, result: optional(json()) }),
+  condition: object({ op: literal('condition'), from: nodeId, to: nodeId, condition: nullable(LinkConditionSchema) }),
   cancel: object({ op: literal('cancel') }),
   stop: object({ op: literal('stop') }),
 };

@@ -19,11 +19,13 @@
  *
  * @packageDocumentation
  */
+import { NO_CONDITIONS } from '../model/condition.js';
 import { copyRun, liveRun, type LiveRun, type StepOutput } from '../engine/index.js';
 import type { EngineEvent } from '../engine/events.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
 import { stepCommit } from '../store/step-commit.js';
-import type { OutboxItem, StepCommit, Store } from '../store/port.js';
+import type { Fence, OutboxItem, StepCommit, Store } from '../store/port.js';
+import { shardOf } from '../model/shard.js';
 import type { Delivery, RequestDelivery, SignalMessage } from '../transport/port.js';
 import { systemClock, type Clock } from './clock.js';
 import type { CoordinatorOptions, StepReport } from './options.js';
@@ -135,6 +137,7 @@ export class Coordinator {
     this.batchDeps = {
       step: {
         logger: this.logger,
+        conditions: options.conditions ?? NO_CONDITIONS,
         maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
         requeue: (...later) => this.pipeline.push(...later),
         forget: (runId) => this.cache.delete(runId),
@@ -255,6 +258,19 @@ export class Coordinator {
     } finally {
       this.poller.held = false;
     }
+  }
+
+  /**
+   * Whether this process acts for the shard of `key` (a run id, a schedule
+   * name) now, and with which fence: `{ fence }` for a shard it owns, `{}`
+   * where shards are not elected (stores of one process: every key is its
+   * own, unfenced), undefined when another coordinator owns the shard.
+   */
+  shardOwner(key: string): { fence?: Fence } | undefined {
+    const shardSet = this.shardSet;
+    if (shardSet === undefined) return {};
+    const fence = shardSet.fenceOf(shardOf(key, this.shardCount));
+    return fence === undefined ? undefined : { fence };
   }
 
   /** The runs it created, carried out whatever `CoordinatorOptions.carries` says (none without `ownRun`). */

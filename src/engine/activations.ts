@@ -59,7 +59,8 @@ export function activate(s: StepContext, node: NodeState, from: string, value: J
   if (triggered) startActivation(s, node, ++run.seq, from, inputs);
 }
 
-function startActivation(s: StepContext, node: NodeState, seq: number, from: string, inputs: JsonObject): void {
+/** Starts an activation of `node` numbered `seq` (a notification, or a map child's element index) with `inputs`. */
+export function startActivation(s: StepContext, node: NodeState, seq: number, from: string, inputs: JsonObject): void {
   const activation: ActivationState = { node: node.def.id, seq, from, status: 'running', attempt: 1, inputs };
   const key = activationKey(node.def.id, seq);
   s.live.index.liveActivations++;
@@ -110,7 +111,8 @@ export function releasedUpTo(s: StepContext, node: NodeState, upTo: number): voi
  */
 export function releaseHeld(s: StepContext, node: NodeState): void {
   const held = node.held;
-  if (held === undefined) return;
+  // A map node's held results are its children's, passed on together (engine/map.ts).
+  if (held === undefined || node.def.each !== undefined) return;
   const first = earliestLive(s.live, node.def.id);
   const ready = held.filter((entry) => entry.seq < first);
   if (ready.length === 0) return;

@@ -100,6 +100,25 @@ function candidates(run: RunState, node: NodeState): Candidates {
   return (name) => [...(byName.get(name) ?? []), ...open].sort((a, b) => (order.get(a) ?? 0) - (order.get(b) ?? 0));
 }
 
+/**
+ * A collecting input (`collect`): the values every source provides for it, in
+ * link order, a map source's list spread into it; undefined when no source
+ * provides it (the flow input, if any, is used then).
+ */
+function collectedValue(run: RunState, node: NodeState, name: string, notified?: Backlogged, links?: Candidates): Json[] | undefined {
+  let collected: Json[] | undefined;
+  for (const link of links === undefined ? node.sources : links(name)) {
+    const source = run.nodes.get(link.from);
+    if (source === undefined) continue;
+    const value = providedValue(source, sourceName(link, name), notified?.from === link.from ? notified.value : undefined);
+    if (value === undefined) continue;
+    collected ??= [];
+    if (source.def.each !== undefined && Array.isArray(value)) for (const item of value) collected.push(item);
+    else collected.push(value);
+  }
+  return collected;
+}
+
 /** Where a node's input would come from, for inspection. */
 export function missingInputs(run: RunState, node: NodeState): string[] {
   return node.def.requires.filter((name) => inputValue(run, node, name) === undefined);
@@ -107,6 +126,10 @@ export function missingInputs(run: RunState, node: NodeState): string[] {
 
 function inputValue(run: RunState, node: NodeState, name: string, notified?: Backlogged, links?: Candidates): Json | undefined {
   if (Object.hasOwn(node.def.bound, name)) return node.def.bound[name];
+  if (node.def.collect !== undefined && node.def.collect.includes(name)) {
+    const collected = collectedValue(run, node, name, notified, links);
+    if (collected !== undefined) return collected;
+  }
   for (const link of links === undefined ? node.sources : links(name)) {
     const latest = run.nodes.get(link.from);
     if (latest === undefined) continue;

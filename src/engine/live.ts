@@ -21,6 +21,8 @@ export interface RunIndex {
   liveActivations: number;
   /** Persistent task nodes. */
   persistent: number;
+  /** Links that carry a condition (see `engine/conditions.ts`). */
+  conditional: number;
   /** Per sources array, how many leading sources are known to have notified (see `sourcesNotified`). */
   notifiedSources: WeakMap<readonly unknown[], number>;
   /**
@@ -29,6 +31,19 @@ export interface RunIndex {
    * dropped ({@link forgetLiveOrder}) when a refused change list is undone.
    */
   liveOrder?: Map<string, LiveQueue>;
+  /**
+   * Per running map node, its children started and live; derived from the
+   * state when first needed (see `engine/map.ts`), dropped with {@link forgetLiveOrder}.
+   */
+  maps?: Map<string, MapProgress>;
+}
+
+/** How far a running map node is: children started (in element order), and of them those running or retrying. */
+export interface MapProgress {
+  /** Children started (element indexes `0 … started - 1`). */
+  started: number;
+  /** Started children that are running or retrying. */
+  live: number;
 }
 
 /** A node's activations that may be live, in seq order, from `head` on (those before it have finished). */
@@ -110,14 +125,15 @@ export function earliestLive(live: LiveRun, id: string): number {
   return (queue.items[queue.head] as ActivationState).seq;
 }
 
-/** Drops the live activation order (rebuilt from the state when next needed): the state was put back by an undo. */
+/** Drops the live activation order and the map children started (rebuilt from the state when next needed): the state was put back by an undo. */
 export function forgetLiveOrder(index: RunIndex): void {
   delete index.liveOrder;
+  delete index.maps;
 }
 
 /** Builds the indexes of a run (after loading it from a store). */
 export function liveRun(state: RunState): LiveRun {
-  const index: RunIndex = { outgoing: new Map(), counts: emptyCounts(), undoing: 0, undoFailed: 0, liveActivations: 0, persistent: 0, notifiedSources: new WeakMap() };
+  const index: RunIndex = { outgoing: new Map(), counts: emptyCounts(), undoing: 0, undoFailed: 0, liveActivations: 0, persistent: 0, conditional: 0, notifiedSources: new WeakMap() };
   for (const node of state.nodes.values()) addToIndex(index, node);
   for (const activation of state.activations.values()) {
     if (activation.status === 'running' || activation.status === 'retrying') index.liveActivations++;
@@ -150,6 +166,7 @@ export function countUndo(index: RunIndex, undo: UndoStatus | undefined, by: 1 |
 
 /** Records a link in the outgoing index. */
 export function addOutgoing(index: RunIndex, link: LinkDefinition): void {
+  if (link.condition !== undefined) index.conditional++;
   const list = index.outgoing.get(link.from);
   if (list === undefined) index.outgoing.set(link.from, [link]);
   else list.push(link);
@@ -160,5 +177,7 @@ export function removeOutgoing(index: RunIndex, link: LinkDefinition): void {
   const list = index.outgoing.get(link.from);
   if (list === undefined) return;
   const at = list.findIndex((l) => l.to === link.to);
-  if (at >= 0) list.splice(at, 1);
+  if (at < 0) return;
+  if ((list[at] as LinkDefinition).condition !== undefined) index.conditional--;
+  list.splice(at, 1);
 }

@@ -8,6 +8,7 @@ import { InvalidChangeError } from '../errors.js';
 import { dropNotification, notDelivered, releasedUpTo, retryActivation } from './activations.js';
 import { inRun, setStatus, type Edit, type Effect } from './edit.js';
 import { checkNoUndoRunning, checkNotUndoing } from './saga.js';
+import { advance, failedChildren } from './map.js';
 import { inCompensatingScope } from './scopes.js';
 import { activationKey, type Held, type NodeState } from './state.js';
 
@@ -25,7 +26,19 @@ export function retry(e: Edit, target: NodeState, activation: number | undefined
     checkNotUndoing(s, found);
     e.journal.activation(key, found);
     retryActivation(s, found);
-    return undefined;
+    return target.def.each === undefined ? undefined : resumeMap(e, target);
+  }
+  if (target.def.each !== undefined && target.status === 'failed') {
+    // A map node failed by its children: they are retried, the others kept.
+    const children = failedChildren(s, target);
+    if (children.length > 0) {
+      for (const child of children) {
+        checkNotUndoing(s, child);
+        e.journal.activation(activationKey(target.def.id, child.seq), child);
+        retryActivation(s, child);
+      }
+      return resumeMap(e, target);
+    }
   }
   if (target.status !== 'failed' && target.status !== 'cancelled') {
     throw new InvalidChangeError(`node "${target.def.id}" is ${target.status}: only a failed or cancelled node can be retried`);
@@ -35,6 +48,20 @@ export function retry(e: Edit, target: NodeState, activation: number | undefined
   delete target.error;
   return () => {
     if (inRun(s, target)) s.tryStart(target);
+  };
+}
+
+/** A map node with a child retried: running again (if it had failed), its other children started once the change list is applied. */
+function resumeMap(e: Edit, target: NodeState): Effect {
+  const s = e.s;
+  if (target.status === 'failed') {
+    setStatus(e, target, 'waiting');
+    s.setStatus(target, 'running');
+    delete target.error;
+    delete target.finishedAt;
+  }
+  return () => {
+    if (inRun(s, target)) advance(s, target);
   };
 }
 
@@ -80,7 +107,8 @@ function dropBacklog(e: Edit, target: NodeState, reason: 'stopped' | 'cancelled'
  */
 function dropHeld(e: Edit, target: NodeState): void {
   const s = e.s;
-  if (target.held === undefined) return;
+  // A map node's held results are its children's: nothing listens to them one by one.
+  if (target.held === undefined || target.def.each !== undefined) return;
   e.journal.node(target);
   for (const entry of target.held) {
     // The node's own result is that of its latest notification, as a release would make it.

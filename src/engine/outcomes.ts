@@ -14,6 +14,7 @@ import { setAside } from './rewire.js';
 import { executionRef, type ExecutionRef } from './events.js';
 import { resolveInputs, sourcesNotified } from './inputs.js';
 import { startUndo } from './saga.js';
+import { childSettled, holdChild } from './map.js';
 import { failInScope } from './scopes.js';
 import { markStarted } from './starts.js';
 import { activationKey, hasNotified, type NodeState } from './state.js';
@@ -35,6 +36,11 @@ export function succeeded(s: StepContext, ref: ExecutionRef, result: Json, start
     }
     s.setActivation(activation, 'succeeded');
     s.record({ type: 'node.succeeded', node: ref.node, attempt: ref.attempt, activation: ref.activation });
+    if (node.def.each !== undefined) {
+      holdChild(s, node, { seq: activation.seq, result });
+      childSettled(s, node, activation.seq);
+      return;
+    }
     holdResult(s, node, { seq: activation.seq, result });
     s.touch(node);
     releaseHeld(s, node);
@@ -89,7 +95,8 @@ export function failed(s: StepContext, event: ExecutionRef, error: Failure, star
     activation.finishedAt = s.now;
     s.setActivation(activation, 'failed');
     if (node.def.rollback) startUndo(s, node, activation);
-    releaseHeld(s, node);
+    if (node.def.each !== undefined) childSettled(s, node, activation.seq, error);
+    else releaseHeld(s, node);
     return;
   }
   s.setStatus(node, 'failed');

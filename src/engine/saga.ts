@@ -10,6 +10,7 @@ import type { Json, JsonObject } from '../codec/json.js';
 import { InvalidChangeError } from '../errors.js';
 import type { Failure } from '../model/failure.js';
 import { releaseHeld } from './activations.js';
+import { earliestLive } from './live.js';
 import type { Command, ExecutionRef } from './events.js';
 import { activationKey, type ActivationState, type NodeState } from './state.js';
 import type { StepContext } from './step-context.js';
@@ -86,7 +87,8 @@ export function checkNoUndoRunning(s: StepContext): void {
 
 /** Whether the saga owes a node's compensation: it completed, its task has a rollback, and it was not rolled back. */
 export function owesNode(node: NodeState): boolean {
-  return node.status === 'succeeded' && node.def.rollback && node.def.kind === 'task' && !node.def.persistent && node.undo === undefined;
+  // A map node's children are compensated one by one (activations), not the node.
+  return node.status === 'succeeded' && node.def.rollback && node.def.kind === 'task' && !node.def.persistent && node.def.each === undefined && node.undo === undefined;
 }
 
 /** Whether the saga owes an activation's compensation. */
@@ -129,7 +131,14 @@ export function startSaga(s: StepContext): void {
     const node = s.run.nodes.get(activation.node);
     if (node !== undefined) held.add(node);
   }
-  for (const node of held) releaseHeld(s, node);
+  for (const node of held) {
+    if (node.def.each === undefined) releaseHeld(s, node);
+    else if (node.status === 'running' && earliestLive(s.live, node.def.id) === Infinity) {
+      // A map node whose last live children were waiting for a retry: the rest cannot start now.
+      s.setStatus(node, 'cancelled');
+      s.record({ type: 'node.cancelled', node: node.def.id, detail: { reason: 'rollback' } });
+    }
+  }
 }
 
 /** The saga: once nothing runs, compensate completed nodes and activations one at a time, latest completion first. */

@@ -5,6 +5,7 @@
  * @packageDocumentation
  */
 import type { Json, JsonObject } from '../codec/json.js';
+import type { ConditionDepth } from '../model/condition.js';
 import type { FailurePolicy, LinkDefinition, NodeDefinition, ScopeDefinition } from '../model/definition.js';
 import type { Failure } from '../model/failure.js';
 
@@ -15,7 +16,8 @@ import type { Failure } from '../model/failure.js';
  *   Views split it in two ({@link isQueued}): `queued` until a worker reports
  *   that it started the attempt (`startedAt`), `running` after.
  * - `retrying`: failed, a retry is scheduled at `retryAt`.
- * - `succeeded` / `skipped`: done, `result` recorded; never recomputed.
+ * - `succeeded` / `skipped`: done, `result` recorded; never recomputed. A node
+ *   skipped by its links' conditions has no result (see `skipDepth`).
  * - `failed`: failed after its last retry (or not retryable).
  * - `cancelled`: the run was cancelled before the node finished.
  * - `listening`: an event source, or a persistent listener, waiting for notifications.
@@ -132,6 +134,12 @@ export interface NodeState {
    * (skipped), whenever the failure comes.
    */
   relinkedAway?: string;
+  /**
+   * Set on a node skipped by conditions (its own links', or a skipped source's):
+   * how far the skip reaches (see `engine/conditions.ts`). A node skipped by a
+   * `skip` change has none: it notifies its listeners with the value given.
+   */
+  skipDepth?: ConditionDepth;
 }
 
 /** State of one activation of a persistent listener. */
@@ -257,14 +265,20 @@ export function activationKey(node: string, seq: number): string {
 /**
  * A copy of a run that stepping the original cannot change, made cheaply: the
  * header, every node and every activation copied one level deep, and a node's
- * backlog (the one array the engine appends to in place) copied too. Nested
+ * backlog and a map node's held results (the arrays the engine appends to in
+ * place) copied too. Nested
  * values (definitions, links, inputs, results, errors, held results, event ids)
  * are shared: the engine replaces them with new ones, never changes them (the
  * memory store's row copies rely on the same).
  */
 export function copyRun(run: RunState): RunState {
   const nodes = new Map<string, NodeState>();
-  for (const [id, node] of run.nodes) nodes.set(id, node.backlog === undefined ? { ...node } : { ...node, backlog: [...node.backlog] });
+  for (const [id, node] of run.nodes) {
+    const copy = node.backlog === undefined ? { ...node } : { ...node, backlog: [...node.backlog] };
+    // A map node's held results are appended in place too (engine/map.ts).
+    if (copy.held !== undefined && copy.def.each !== undefined) copy.held = [...copy.held];
+    nodes.set(id, copy);
+  }
   const activations = new Map<string, ActivationState>();
   for (const [key, activation] of run.activations) activations.set(key, { ...activation });
   return { ...run, nodes, activations };

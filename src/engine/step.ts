@@ -16,9 +16,12 @@ import { failed, retryDue, succeeded } from './outcomes.js';
 import { started } from './starts.js';
 import { continueSaga, resumeUndos, undone } from './saga.js';
 import { continueScopes, inCompensatingScope } from './scopes.js';
+import { decide, hasConditions, skipUnfed } from './conditions.js';
+import { NO_CONDITIONS, type ConditionLookup } from '../model/condition.js';
 import { changesOf, executionRef, type Command, type EngineEvent, type ExecutionRef, type HistoryEntry } from './events.js';
 import { resolveInputs, sourcesNotified } from './inputs.js';
 import { countUndo, type LiveRun } from './live.js';
+import { countMapChild, startMap } from './map.js';
 import { deriveStatus } from './status.js';
 import {
   activationKey,
@@ -37,10 +40,11 @@ import { emptyOutput, written, type StepContext, type StepOutput } from './step-
  * Applies one event to a run, in place, appending what it produced to `out`.
  * Signals that do not match the node's current attempt (duplicates, late
  * signals after a cancel) change nothing. Invalid changes throw before
- * changing anything.
+ * changing anything. `conditions` are the predicates that conditional links
+ * name (the coordinator's registry).
  */
-export function step(live: LiveRun, event: EngineEvent, now: number, out: StepOutput = emptyOutput()): StepOutput {
-  new Stepper(live, now, out).apply(event);
+export function step(live: LiveRun, event: EngineEvent, now: number, out: StepOutput = emptyOutput(), conditions: ConditionLookup = NO_CONDITIONS): StepOutput {
+  new Stepper(live, now, out, conditions).apply(event);
   return out;
 }
 
@@ -59,6 +63,8 @@ const _ENTRY_FIELDS = {
 class Stepper implements StepContext {
   /** The run being stepped. */
   readonly run: RunState;
+  /** Nodes skipped by conditions whose listeners are still to decide. */
+  skipped: NodeState[] | undefined;
 
   constructor(
     /** The run with its indexes. */
@@ -67,6 +73,8 @@ class Stepper implements StepContext {
     readonly now: number,
     /** Where results accumulate. */
     readonly out: StepOutput,
+    /** The registered conditions. */
+    readonly conditions: ConditionLookup,
   ) {
     this.run = live.state;
   }
@@ -175,6 +183,7 @@ class Stepper implements StepContext {
     const wasLive = activation.status === 'running' || activation.status === 'retrying';
     const isLive = to === 'running' || to === 'retrying';
     this.live.index.liveActivations += Number(isLive) - Number(wasLive);
+    if (this.live.index.maps !== undefined) countMapChild(this, activation, wasLive, isLive);
     activation.status = to;
     const key = activationKey(activation.node, activation.seq);
     // Finished activations leave the live state (the store keeps them); failed
@@ -224,13 +233,17 @@ class Stepper implements StepContext {
   tryStart(node: NodeState): void {
     if (!this.accepting || node.status !== 'waiting' || !sourcesNotified(this.run, node, this.live.index.notifiedSources)) return;
     if (this.run.scopes !== undefined && inCompensatingScope(this, node)) return;
+    const conditions = hasConditions(this);
+    if (conditions && !decide(this, node)) return;
     const inputs = resolveInputs(this.run, node);
     if (inputs !== undefined) this.dispatch(node, inputs);
+    else if (conditions) skipUnfed(this, node);
   }
 
   /** Starts a new attempt of a waiting node with `inputs`. */
   dispatch(node: NodeState, inputs: JsonObject): void {
-    // A task with a limit or a rate waits at its gate until admitted.
+    if (node.def.each !== undefined) return startMap(this, node, inputs);
+    // A task with a limit or a rate waits at its gate until admitted (a map's children are not gated).
     if ((node.def.limit !== undefined || node.def.rate !== undefined) && holdAtGate(this, node, inputs)) return;
     // A new attempt (a retry or replace by hand) has not been rolled back yet.
     if (node.undo !== undefined) this.setUndo(node, 'none');
@@ -325,7 +338,8 @@ class Stepper implements StepContext {
     }
     for (const node of this.run.nodes.values()) {
       const ref = { node: node.def.id, attempt: node.attempt };
-      if (node.status === 'running') this.out.commands.push(this.dispatchCommand(node, ref, node.inputs ?? {}));
+      // A running map node is its children (activations, below).
+      if (node.status === 'running' && node.def.each === undefined) this.out.commands.push(this.dispatchCommand(node, ref, node.inputs ?? {}));
       if (node.status === 'retrying') this.out.commands.push({ type: 'schedule', runId: this.run.id, dueAt: node.retryAt ?? this.now, node: ref.node, attempt: ref.attempt + 1 });
       if (node.status === 'waiting') this.tryStart(node);
     }

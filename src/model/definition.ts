@@ -11,6 +11,7 @@
  * @packageDocumentation
  */
 import type { Json, JsonObject } from '../codec/json.js';
+import type { ConditionDepth } from './condition.js';
 import type { ConcurrencyLimit, Priority, RateLimit } from './flow-control.js';
 
 /** How often and how fast a failed task is tried again. */
@@ -87,6 +88,12 @@ export interface NodeDefinition {
    * absent for a node of the top-level flow.
    */
   scope?: string;
+  /** A map node: the required input holding the list it fans out over, one child per element (docs/map-collect.md). */
+  each?: string;
+  /** A map node: at most this many children run at once (absent: no bound). */
+  concurrency?: number;
+  /** Inputs that collect the values of every source into one list, in link order (a map source's list spread into it). */
+  collect?: string[];
 }
 
 /** `to` listens to `from`. */
@@ -102,6 +109,23 @@ export interface LinkDefinition {
   map: Record<string, string>;
   /** True when the link was inferred from matching provides/requires names. */
   inferred: boolean;
+  /** A condition on the source's result: the listener runs only if it holds (see {@link LinkCondition}). Absent: always. */
+  condition?: LinkCondition;
+}
+
+/**
+ * A link's condition, as data: the registered condition's name, the value it
+ * reads and how far a false decision skips. A node with conditional incoming
+ * links runs if any of them holds (and its other sources notified and inputs
+ * resolve); it is skipped when all are false. See docs/conditions.md.
+ */
+export interface LinkCondition {
+  /** Registered condition name. */
+  name: string;
+  /** The source's provided value the condition tests; absent: its whole result. */
+  on?: string;
+  /** How far a skip reaches: the listener alone, or every node downstream of it. */
+  depth: ConditionDepth;
 }
 
 /**

@@ -9,12 +9,13 @@ import type { JsonObject } from '../codec/json.js';
 import type { NodeDefinition, RetryPolicy } from './definition.js';
 import { resolveRetry, type RetryOption } from './retry.js';
 import { checkInputNames, checkName } from './names.js';
+import { resolveMapOptions, type MapFields, type MapOptions } from './map.js';
 import { checkKeys, optionKeys } from './options.js';
 import type { AnyTask, TaskInputs } from './task.js';
 import { checkPriority, type Priority } from './flow-control.js';
 
 /** Per-node options of `task.s(bound, options)`. */
-export interface NodeOptions {
+export interface NodeOptions extends MapOptions {
   /**
    * Node id, unique in its flow.
    * @default the task's name
@@ -39,7 +40,7 @@ export interface NodeOptions {
   priority?: Priority;
 }
 
-const NODE_KEYS = optionKeys<NodeOptions>({ id: true, persistent: true, retry: true, timeoutMs: true, queue: true, priority: true });
+const NODE_KEYS = optionKeys<NodeOptions>({ id: true, persistent: true, retry: true, timeoutMs: true, queue: true, each: true, concurrency: true, collect: true, priority: true });
 
 /** One use of a task in a flow. Create one with `task.s(...)`. */
 export class TaskNode<I extends TaskInputs = TaskInputs, O = unknown> {
@@ -55,6 +56,7 @@ export class TaskNode<I extends TaskInputs = TaskInputs, O = unknown> {
   private readonly timeoutMs: number;
   private readonly queue: string;
   private readonly priority: Priority | undefined;
+  private readonly map: MapFields;
   /** Phantom field carrying the input and output types; never set. */
   declare readonly types?: { inputs: I; output: O };
 
@@ -76,6 +78,8 @@ export class TaskNode<I extends TaskInputs = TaskInputs, O = unknown> {
     }
     this.queue = options.queue === undefined ? task.queue : checkName(options.queue, `node "${this.id}": queue`);
     this.priority = checkPriority(options.priority, `node "${this.id}"`);
+    this.map = {};
+    this.map = resolveMapOptions(options, this.definition());
   }
 
   /** The node as plain data. */
@@ -93,6 +97,7 @@ export class TaskNode<I extends TaskInputs = TaskInputs, O = unknown> {
       retry: this.retry,
       timeoutMs: this.timeoutMs,
       queue: this.queue,
+      ...this.map,
     };
     if (this.task.limit !== undefined) definition.limit = this.task.limit;
     if (this.task.rate !== undefined) definition.rate = this.task.rate;

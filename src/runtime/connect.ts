@@ -9,12 +9,14 @@
 import { resolveMaxMessageBytes } from '../transport/limits.js';
 import { hostname } from 'node:os';
 import { Client } from '../client/client.js';
+import type { RuntimeParts } from '../client/parts.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS, RemoteWriter } from '../client/remote-writer.js';
 import { localWriter } from '../client/writer.js';
 import { Coordinator } from '../coordinator/coordinator.js';
 import type { Clock } from '../coordinator/clock.js';
 import type { RetentionOptions } from '../coordinator/retention.js';
 import type { AnyTask } from '../model/task.js';
+import { ConditionRegistry, type AnyCondition } from '../model/condition.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
 import type { TaskwireMetrics } from '../observability/metrics.js';
 import type { Store } from '../store/port.js';
@@ -28,6 +30,9 @@ import { checkDeployment } from './deployment.js';
 import { openStore } from './open-store.js';
 import { Resumer } from './resume.js';
 import { shutdown } from './shutdown.js';
+import { ScheduleTicker } from './schedule-ticker.js';
+import { startRun } from '../client/start-run.js';
+import { systemClock } from '../coordinator/clock.js';
 import { checkKeys, optionKeys } from '../model/options.js';
 
 /**
@@ -63,6 +68,12 @@ export interface ConnectOptions {
   announce?: AnnounceMode;
   /** Tasks this process executes (embedded) or knows. Flows started from a `Flow` register theirs. */
   tasks?: AnyTask[];
+  /**
+   * Conditions this process's coordinator evaluates (those conditional links
+   * name: docs/conditions.md). Flows started from a `Flow` register theirs;
+   * a coordinator that steps runs started elsewhere needs them here.
+   */
+  conditions?: AnyCondition[];
   /**
    * Run a worker in this process.
    * @default true embedded, false distributed
@@ -186,12 +197,20 @@ export interface ConnectOptions {
    * @default 30000
    */
   requestTimeoutMs?: number;
+  /**
+   * Fire the cron schedules' ticks in this process (`tw.schedule`; a ticker
+   * beside the coordinator: docs/scheduling.md). Distributed, only the owner
+   * of a schedule's shard fires it.
+   * @default true where a coordinator runs and resumes runs (embedded with a memory store, `taskwire serve`, distributed coordinators); false for `resume: false`
+   */
+  schedules?: boolean;
 }
 
 const CONNECT_KEYS = optionKeys<ConnectOptions>({
   store: true,
   broker: true,
   tasks: true,
+  conditions: true,
   worker: true,
   coordinator: true,
   concurrency: true,
@@ -217,6 +236,7 @@ const CONNECT_KEYS = optionKeys<ConnectOptions>({
   signing: true,
   announce: true,
   requestTimeoutMs: true,
+  schedules: true,
 });
 
 /**
@@ -278,6 +298,7 @@ async function wire(options: ConnectOptions, opened: { close(): Promise<void> }[
     opened.push(transport);
   }
   const registry = new TaskRegistry().register(...(options.tasks ?? []));
+  const conditions = new ConditionRegistry().register(...(options.conditions ?? []));
   const metrics = options.metrics === undefined ? {} : { metrics: options.metrics };
   const roles = { worker: options.worker ?? !distributed, coordinator: options.coordinator ?? !distributed };
   // Embedded, a process that neither executes nor coordinates (the CLI changing a run
@@ -297,6 +318,7 @@ async function wire(options: ConnectOptions, opened: { close(): Promise<void> }[
   const coordinator = new Coordinator({
     store,
     transport,
+    conditions,
     logger,
     carryOut,
     ...carries,
@@ -345,6 +367,21 @@ async function wire(options: ConnectOptions, opened: { close(): Promise<void> }[
   // Distributed, the coordinator of each run's shard steps the client's events (one writer per run).
   const request = transport.request?.bind(transport);
   const writer = request === undefined ? localWriter(coordinator) : new RemoteWriter(request, store.shards, options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
-  const parts = { store, transport, coordinator, writer, registry, actor, pollIntervalMs: distributed ? 500 : 1000, ...(resumer === undefined ? {} : { afterRegister: () => void resumer.registered() }) };
-  return new Client(parts, () => shutdown({ coordinator, transport, store, ...(resumer === undefined ? {} : { resumer }), ...(worker === undefined ? {} : { worker }) }));
+  const parts: RuntimeParts = { store, transport, coordinator, writer, registry, conditions, actor, pollIntervalMs: distributed ? 500 : 1000, ...(resumer === undefined ? {} : { afterRegister: () => void resumer.registered() }) };
+  // Each tick's run is started as a client's start (validated when the schedule was made).
+  const ticker = (options.schedules ?? (roles.coordinator && (resume || distributed || store.kind === 'memory')))
+    ? new ScheduleTicker({
+        store,
+        clock: options.clock ?? systemClock,
+        logger,
+        owner: (name) => coordinator.shardOwner(name),
+        start: (row, runId) => startRun(parts, { id: runId, definition: row.flow, inputs: row.inputs, validate: false }),
+        status: async (runId) => (await store.listRuns({ idPrefix: runId, limit: 10 })).find((run) => run.id === runId)?.status,
+      })
+    : undefined;
+  if (ticker !== undefined) {
+    parts.scheduleChanged = () => ticker.poke();
+    ticker.start();
+  }
+  return new Client(parts, () => shutdown({ coordinator, transport, store, ...(ticker === undefined ? {} : { ticker }), ...(resumer === undefined ? {} : { resumer }), ...(worker === undefined ? {} : { worker }) }));
 }

@@ -27,6 +27,8 @@
  *   notifications waiting in persistent listeners' backlogs, one per row
  * - `held` (run_id, node_id, seq, data; PK (run_id, node_id, seq)): the
  *   results persistent listeners hold back for notification order, one per row
+ * - `schedules` (name PK, version, data): cron schedules, `data` the whole
+ *   `ScheduleRow`, `version` its compare-and-set version
  * - `gate_waiters`, `gate_permits`, `gate_rates`: flow-control gates (see `gate-rows.ts`)
  *
  * @packageDocumentation
@@ -199,7 +201,15 @@ export const MIGRATIONS: readonly string[] = [
      ORDER BY h.seq, e.key LIMIT 1);
   CREATE INDEX runs_failed ON runs (created_at DESC, id DESC) WHERE error IS NOT NULL;
   `,
-  // flow-control gates (docs/flow-control.md): the lines of waiting executions, the permits held, the recent admissions
+  // 12: cron schedules (`tw.schedule`, `taskwire schedules`): one row each, changed by compare-and-set on `version`
+  `
+  CREATE TABLE schedules (
+    name    TEXT    PRIMARY KEY,
+    version INTEGER NOT NULL,
+    data    TEXT    NOT NULL
+  ) STRICT, WITHOUT ROWID;
+  `,
+  // 13: flow-control gates (docs/flow-control.md): the lines of waiting executions, the permits held, the recent admissions
   `
   CREATE TABLE gate_waiters (
     seq      INTEGER PRIMARY KEY,
