@@ -8,7 +8,7 @@ import type { HistoryEntry } from '../engine/events.js';
 import type { SkipReason, UndoStatus } from '../engine/state.js';
 import type { Failure } from '../model/failure.js';
 
-const PROGRESS = new Set(['node.queued', 'node.started', 'node.succeeded', 'node.failed', 'node.retrying', 'node.skipped', 'node.cancelled', 'rollback.succeeded', 'rollback.failed', 'scope.retrying', 'scope.failed']);
+const PROGRESS = new Set(['node.throttled', 'gate.admitted', 'node.queued', 'node.started', 'node.succeeded', 'node.failed', 'node.retrying', 'node.skipped', 'node.cancelled', 'rollback.succeeded', 'rollback.failed', 'scope.retrying', 'scope.failed']);
 
 /** Writes a line to standard output. */
 export function out(line: string): void {
@@ -36,7 +36,8 @@ export function progressLine(entry: HistoryEntry): string | undefined {
   const activation = entry.activation === undefined ? '' : ` #${entry.activation}`;
   const attempt = entry.attempt === undefined ? '' : ` (attempt ${entry.attempt})`;
   const message = entry.type === 'node.skipped' ? skipText(entry.detail) : entry.detail?.['message'];
-  const detail = typeof message === 'string' && message !== '' ? `: ${message}` : '';
+  const gate = entry.type === 'node.throttled' ? entry.detail?.['gate'] : undefined;
+  const detail = typeof message === 'string' && message !== '' ? `: ${message}` : typeof gate === 'string' ? `: at the limit ${gate}` : '';
   return `${entry.type.padEnd(18)} ${entry.node ?? ''}${activation}${attempt}${detail}`;
 }
 
@@ -131,6 +132,7 @@ export function table(rows: string[][]): string[] {
 }
 
 function waitingText(node: NodeSnapshot): string {
+  if (node.throttled !== undefined) return `at the limit ${node.throttled}`;
   if (node.waitingFor === undefined) return '';
   const what = [...node.waitingFor.sources, ...node.waitingFor.inputs.map((i) => `input ${i}`)];
   return `waiting for ${what.join(', ') || 'nothing'}`;
@@ -203,7 +205,7 @@ function printNodes(nodes: NodeSnapshot[], scopes?: Record<string, ScopeSnapshot
     }
     const kind = node.kind === 'event' ? ' (event)' : node.persistent ? ' (persistent)' : '';
     const indent = '  '.repeat(1 + parts.length);
-    rows.push([`${indent}${node.id}${kind}`, node.status, node.activations === undefined ? `attempts ${node.attempt}` : activationsText(node.activations), timings(node), [outcomeText(node), skipText(node.skip), waitingText(node)].filter((s) => s !== '').join(' ')]);
+    rows.push([`${indent}${node.id}${kind}`, node.throttled === undefined ? node.status : 'throttled', node.activations === undefined ? `attempts ${node.attempt}` : activationsText(node.activations), timings(node), [outcomeText(node), skipText(node.skip), waitingText(node)].filter((s) => s !== '').join(' ')]);
   }
   table(rows).forEach((line, i) => {
     for (const header of headers.get(i) ?? []) out(header);
