@@ -91,6 +91,7 @@ export function startMap(s: StepContext, node: NodeState, inputs: JsonObject): v
   delete node.finishedAt;
   // Nothing is queued for the node itself: its children are.
   node.queuedAt = node.startedAt = s.now;
+  forgetChildren(s, node);
   const list = inputs[each];
   if (!Array.isArray(list)) {
     const error = new MapInputError(id, each, describe(list));
@@ -101,6 +102,23 @@ export function startMap(s: StepContext, node: NodeState, inputs: JsonObject): v
   (s.live.index.maps ??= new Map()).set(id, { started: 0, live: 0 });
   s.record({ type: 'node.started', node: id, attempt: node.attempt, detail: { children: list.length } });
   advance(s, node);
+}
+
+/**
+ * Forgets what an earlier start of the node left (a subflow run again as a
+ * whole starts its map node again): held results are dropped, failed children
+ * cancelled, so that the new children (numbered from 0 again) are counted alone.
+ */
+function forgetChildren(s: StepContext, node: NodeState): void {
+  const id = node.def.id;
+  if (node.held !== undefined) {
+    let last = -1;
+    for (const entry of node.held) if (entry.seq > last) last = entry.seq;
+    releasedUpTo(s, node, last);
+    delete node.held;
+  }
+  if (node.attempt === 1) return; // its first start: nothing left
+  for (const activation of [...s.run.activations.values()]) if (activation.node === id && activation.status === 'failed') s.setActivation(activation, 'cancelled');
 }
 
 /** Starts children in element order while fewer than `concurrency` run. */
