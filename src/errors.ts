@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'TW_UNKNOWN_TASK'
   | 'TW_UNKNOWN_NODE'
   | 'TW_UNKNOWN_RUN'
+  | 'TW_UNKNOWN_SCHEDULE'
   | 'TW_INVALID_CHANGE'
   | 'TW_ENCODE'
   | 'TW_DECODE'
@@ -109,6 +110,16 @@ export class UnknownRunError extends TaskwireError {
     readonly runId: string,
   ) {
     super('TW_UNKNOWN_RUN', `unknown run "${runId}"`);
+  }
+}
+
+/** A schedule name that the store does not hold. */
+export class UnknownScheduleError extends TaskwireError {
+  constructor(
+    /** The schedule name that was asked for. */
+    readonly schedule: string,
+  ) {
+    super('TW_UNKNOWN_SCHEDULE', `unknown schedule "${schedule}"`);
   }
 }
 

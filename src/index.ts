@@ -21,12 +21,15 @@ export { Client, type CatalogTask, type NotifyOptions, type StartOptions } from 
 export { RunHandle, type AddOptions, type ChangeOptions, type WaitOptions } from './client/run-handle.js';
 export type { LinkTarget, NodeRef, Replacement, RunChange } from './client/run-changes.js';
 export { RunFailedError } from './client/run-failed.js';
+export { ScheduleHandle } from './client/schedule-handle.js';
+export type { ScheduleInfo, ScheduleOptions } from './client/schedules.js';
+export type { CatchUp, Overlap } from './model/schedule-plan.js';
 export type { RunSnapshot, NodeSnapshot, NodeViewStatus, ActivationCounts, ScopeSnapshot } from './client/snapshot.js';
 export type { StepReport } from './coordinator/options.js';
 export { connect, type ConnectOptions } from './runtime/connect.js';
 export type { RetentionOptions } from './coordinator/retention.js';
 export { DEFAULT_SQLITE_PATH } from './runtime/open-store.js';
-export type { Store, RunSummary, RunFilter, PruneFilter, Page, TaskInfo, WorkerBeat, RunningExecution, WorkerFilter } from './store/port.js';
+export type { Store, RunSummary, RunFilter, PruneFilter, Page, TaskInfo, WorkerBeat, RunningExecution, WorkerFilter, ScheduleRow } from './store/port.js';
 export type { TaskRef } from './client/parts.js';
 export { MemoryStore } from './store/memory/index.js';
 export type { Transport } from './transport/port.js';

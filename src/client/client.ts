@@ -7,13 +7,11 @@
 import { randomUUID } from 'node:crypto';
 import type { JsonObject } from '../codec/json.js';
 import { decodeFlowDefinition } from '../codec/definitions.js';
-import { ConfigError, PartialNotifyError } from '../errors.js';
+import { ConfigError, PartialNotifyError, UnknownScheduleError } from '../errors.js';
 import { encodeValue } from '../codec/value.js';
 import type { HistoryEntry } from '../engine/index.js';
 import { checkPayload } from '../model/payload.js';
 import { checkInputNames, checkName } from '../model/names.js';
-import { validateFlow } from '../model/validate.js';
-import { traceRunStart } from '../observability/tracing.js';
 import type { FlowDefinition } from '../model/definition.js';
 import type { Flow } from '../model/flow.js';
 import type { AnyTask } from '../model/task.js';
@@ -23,6 +21,9 @@ import type { Subscription } from '../transport/port.js';
 import type { RuntimeParts } from './parts.js';
 import { ListenerLookup } from './listener-lookup.js';
 import { RunHandle } from './run-handle.js';
+import { startRun, validateStart } from './start-run.js';
+import { ScheduleHandle } from './schedule-handle.js';
+import { findSchedule, infoOf, putSchedule, type ScheduleInfo, type ScheduleOptions } from './schedules.js';
 
 /** A task of the catalog (see {@link Client.tasks}). */
 export type CatalogTask = TaskInfo & {
@@ -112,17 +113,48 @@ export class Client {
     const definition = 'definition' in flow ? flow.definition() : decodeFlowDefinition(flow);
     if ('definition' in flow) this.register(...flow.tasks());
     const encoded = checkInputNames(encodeValue(inputs, `the inputs of flow "${definition.name}"`) as JsonObject, `flow "${definition.name}": inputs`);
-    const validate = options.validate ?? true;
-    if (validate) {
-      const unregistered = definition.nodes.some((n) => n.kind === 'task' && !this.parts.registry.has(n.name));
-      const catalog = unregistered ? new Set((await this.parts.store.tasks()).map((t) => t.name)) : new Set<string>();
-      validateFlow(definition, { inputs: encoded, isKnownTask: (name) => this.parts.registry.has(name) || catalog.has(name) });
-    }
     const id = options.id === undefined ? randomUUID() : checkName(options.id, 'run id');
     const startAt = startTime(options, definition.name, this.parts.coordinator.now());
-    const traceparent = traceRunStart(id, definition.name);
-    await this.parts.writer.start({ runId: id, definition, inputs: encoded, validate, ...(traceparent === undefined ? {} : { traceparent }), ...(startAt === undefined ? {} : { startAt }) });
+    await startRun(this.parts, { id, definition, inputs: encoded, validate: options.validate ?? true, ...(startAt === undefined ? {} : { startAt }) });
     return new RunHandle(id, this.parts);
+  }
+
+  /**
+   * Creates (or updates) the durable cron schedule `name`: each tick of `cron`
+   * starts a run of `flow` with `inputs`, id `<name>:<tick ISO time>`, fired
+   * once per tick by whichever coordinator owns the schedule (docs/scheduling.md).
+   * The flow is validated now; calling it again with the same name updates
+   * the schedule (its next tick kept when the expression is unchanged).
+   *
+   * @throws ConfigError naming the schedule and the field for a bad name, cron expression, time zone or option.
+   */
+  async schedule(name: string, cron: string, flow: Flow | FlowDefinition, inputs: Record<string, unknown> = {}, options: ScheduleOptions = {}): Promise<ScheduleHandle> {
+    const definition = 'definition' in flow ? flow.definition() : decodeFlowDefinition(flow);
+    if ('definition' in flow) this.register(...flow.tasks());
+    const encoded = checkInputNames(encodeValue(inputs, `the inputs of schedule "${name}"`) as JsonObject, `schedule "${name}": inputs`);
+    await validateStart(this.parts, definition, encoded);
+    await putSchedule(this.parts.store, { name, cron, flow: definition, inputs: encoded, options }, this.parts.coordinator.now());
+    this.parts.scheduleChanged?.();
+    return this.scheduleHandle(name);
+  }
+
+  /** The schedules, by name. */
+  async schedules(): Promise<ScheduleInfo[]> {
+    return (await this.parts.store.listSchedules()).map(infoOf);
+  }
+
+  /**
+   * A handle on an existing schedule.
+   *
+   * @throws UnknownScheduleError (`TW_UNKNOWN_SCHEDULE`) when there is none of that name.
+   */
+  async scheduled(name: string): Promise<ScheduleHandle> {
+    if ((await findSchedule(this.parts.store, checkName(name, 'schedule name'))) === undefined) throw new UnknownScheduleError(name);
+    return this.scheduleHandle(name);
+  }
+
+  private scheduleHandle(name: string): ScheduleHandle {
+    return new ScheduleHandle(name, this.parts, () => this.parts.scheduleChanged?.());
   }
 
   /** Tasks known to this process and published by workers in the store's catalog, by name, each with the live workers that can execute it. */

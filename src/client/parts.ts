@@ -33,6 +33,8 @@ export interface RuntimeParts {
   pollIntervalMs: number;
   /** Called after tasks are registered (resumes the runs found at connect that waited for them). */
   afterRegister?: () => void;
+  /** Called after a schedule was created or changed in this process (its ticker reads the schedules again). */
+  scheduleChanged?: () => void;
 }
 
 /** A node named by its task, for processes that do not have the task's code (the CLI). */

@@ -23,7 +23,8 @@ import { copyRun, liveRun, type LiveRun, type StepOutput } from '../engine/index
 import type { EngineEvent } from '../engine/events.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
 import { stepCommit } from '../store/step-commit.js';
-import type { OutboxItem, StepCommit, Store } from '../store/port.js';
+import type { Fence, OutboxItem, StepCommit, Store } from '../store/port.js';
+import { shardOf } from '../model/shard.js';
 import type { Delivery, RequestDelivery, SignalMessage } from '../transport/port.js';
 import { systemClock, type Clock } from './clock.js';
 import type { CoordinatorOptions, StepReport } from './options.js';
@@ -242,6 +243,19 @@ export class Coordinator {
     } finally {
       this.poller.held = false;
     }
+  }
+
+  /**
+   * Whether this process acts for the shard of `key` (a run id, a schedule
+   * name) now, and with which fence: `{ fence }` for a shard it owns, `{}`
+   * where shards are not elected (stores of one process: every key is its
+   * own, unfenced), undefined when another coordinator owns the shard.
+   */
+  shardOwner(key: string): { fence?: Fence } | undefined {
+    const shardSet = this.shardSet;
+    if (shardSet === undefined) return {};
+    const fence = shardSet.fenceOf(shardOf(key, this.shardCount));
+    return fence === undefined ? undefined : { fence };
   }
 
   /** The runs it created, carried out whatever `CoordinatorOptions.carries` says (none without `ownRun`). */

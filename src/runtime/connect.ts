@@ -9,6 +9,7 @@
 import { resolveMaxMessageBytes } from '../transport/limits.js';
 import { hostname } from 'node:os';
 import { Client } from '../client/client.js';
+import type { RuntimeParts } from '../client/parts.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS, RemoteWriter } from '../client/remote-writer.js';
 import { localWriter } from '../client/writer.js';
 import { Coordinator } from '../coordinator/coordinator.js';
@@ -28,6 +29,9 @@ import { checkDeployment } from './deployment.js';
 import { openStore } from './open-store.js';
 import { Resumer } from './resume.js';
 import { shutdown } from './shutdown.js';
+import { ScheduleTicker } from './schedule-ticker.js';
+import { startRun } from '../client/start-run.js';
+import { systemClock } from '../coordinator/clock.js';
 import { checkKeys, optionKeys } from '../model/options.js';
 
 /**
@@ -186,6 +190,13 @@ export interface ConnectOptions {
    * @default 30000
    */
   requestTimeoutMs?: number;
+  /**
+   * Fire the cron schedules' ticks in this process (`tw.schedule`; a ticker
+   * beside the coordinator: docs/scheduling.md). Distributed, only the owner
+   * of a schedule's shard fires it.
+   * @default true where a coordinator runs and resumes runs (embedded with a memory store, `taskwire serve`, distributed coordinators); false for `resume: false`
+   */
+  schedules?: boolean;
 }
 
 const CONNECT_KEYS = optionKeys<ConnectOptions>({
@@ -217,6 +228,7 @@ const CONNECT_KEYS = optionKeys<ConnectOptions>({
   signing: true,
   announce: true,
   requestTimeoutMs: true,
+  schedules: true,
 });
 
 /**
@@ -345,6 +357,21 @@ async function wire(options: ConnectOptions, opened: { close(): Promise<void> }[
   // Distributed, the coordinator of each run's shard steps the client's events (one writer per run).
   const request = transport.request?.bind(transport);
   const writer = request === undefined ? localWriter(coordinator) : new RemoteWriter(request, store.shards, options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
-  const parts = { store, transport, coordinator, writer, registry, actor, pollIntervalMs: distributed ? 500 : 1000, ...(resumer === undefined ? {} : { afterRegister: () => void resumer.registered() }) };
-  return new Client(parts, () => shutdown({ coordinator, transport, store, ...(resumer === undefined ? {} : { resumer }), ...(worker === undefined ? {} : { worker }) }));
+  const parts: RuntimeParts = { store, transport, coordinator, writer, registry, actor, pollIntervalMs: distributed ? 500 : 1000, ...(resumer === undefined ? {} : { afterRegister: () => void resumer.registered() }) };
+  // Each tick's run is started as a client's start (validated when the schedule was made).
+  const ticker = (options.schedules ?? (roles.coordinator && (resume || distributed || store.kind === 'memory')))
+    ? new ScheduleTicker({
+        store,
+        clock: options.clock ?? systemClock,
+        logger,
+        owner: (name) => coordinator.shardOwner(name),
+        start: (row, runId) => startRun(parts, { id: runId, definition: row.flow, inputs: row.inputs, validate: false }),
+        status: async (runId) => (await store.listRuns({ idPrefix: runId, limit: 10 })).find((run) => run.id === runId)?.status,
+      })
+    : undefined;
+  if (ticker !== undefined) {
+    parts.scheduleChanged = () => ticker.poke();
+    ticker.start();
+  }
+  return new Client(parts, () => shutdown({ coordinator, transport, store, ...(ticker === undefined ? {} : { ticker }), ...(resumer === undefined ? {} : { resumer }), ...(worker === undefined ? {} : { worker }) }));
 }

@@ -12,6 +12,8 @@ interface Closable {
 
 /** The parts of a process, as {@link connect} wires them; those it does not run are left out. */
 export interface ProcessParts {
+  /** The schedule ticker: stopped first (no tick starts a run while the rest closes). */
+  ticker?: { stop(): Promise<void> };
   /** Resumes under way at connect (embedded): waited for first. */
   resumer?: { settled(): Promise<void> };
   /** Drains first: takes nothing new, lets running tasks finish and hands their signals on. */
@@ -24,7 +26,7 @@ export interface ProcessParts {
 }
 
 /**
- * Closes a process's parts in order: resumes under way, then the worker (its
+ * Closes a process's parts in order: the schedule ticker, resumes under way, then the worker (its
  * running tasks finish and send their results), then the coordinator (it
  * takes the results already sent, finishes the batch in flight, and only then
  * clears its timers), then the transport and the store. Closing the
@@ -35,6 +37,7 @@ export interface ProcessParts {
  * await shutdown({ worker, coordinator, transport, store });
  */
 export async function shutdown(parts: ProcessParts): Promise<void> {
+  await parts.ticker?.stop();
   await parts.resumer?.settled();
   await parts.worker?.close();
   await parts.coordinator.close();

@@ -12,7 +12,9 @@
  */
 import type { Command, HistoryEntry } from '../engine/events.js';
 import type { ActivationState, Backlogged, Held, NodeState, RunHeader, RunState, RunStatus } from '../engine/state.js';
-import type { NodeDefinition } from '../model/definition.js';
+import type { JsonObject } from '../codec/json.js';
+import type { FlowDefinition, NodeDefinition } from '../model/definition.js';
+import type { CatchUp, Overlap } from '../model/schedule-plan.js';
 
 /** A command waiting to be carried out: written in the step's transaction, deleted once done. */
 export interface OutboxItem {
@@ -260,6 +262,48 @@ export interface WorkerBeat {
   runs?: string[];
 }
 
+/**
+ * A cron schedule as the store holds it (`tw.schedule(...)`, docs/scheduling.md):
+ * what it starts, when, and where its ticks stand. Rows are changed by
+ * compare-and-set on {@link ScheduleRow.version} ({@link Store.updateSchedule}).
+ */
+export interface ScheduleRow {
+  /** Unique name; its runs are `<name>:<tick time, ISO>`. */
+  name: string;
+  /** Cron expression (5 fields, or 6 with seconds first). */
+  cron: string;
+  /** IANA time zone the expression is read in. */
+  timezone: string;
+  /** The flow each tick starts. */
+  flow: FlowDefinition;
+  /** Its flow inputs (encoded). */
+  inputs: JsonObject;
+  /** A tick while the previous tick's run is still live: `allow` starts anyway, `skip` skips the tick. */
+  overlap: Overlap;
+  /** Ticks missed while no process fired them (see `planTicks`). */
+  catchUp: CatchUp;
+  /** With `catchUp: 'all'`: at most this many missed ticks fired, the latest ones. */
+  catchUpLimit: number;
+  /** Paused: no tick fires; resuming goes on from the next tick after the resume. */
+  paused: boolean;
+  /** The earliest tick not fired or skipped yet (epoch ms); null when the expression has no further tick. */
+  nextFireAt: number | null;
+  /** The tick last fired (epoch ms). */
+  lastFireAt?: number;
+  /** The run that tick started. */
+  lastRunId?: string;
+  /** Why the last fire failed (a flow that no longer validates...), if it did. */
+  lastError?: string;
+  /** How many ticks were skipped (missed, or overlapping a live run). */
+  skipped: number;
+  /** Created (epoch ms). */
+  createdAt: number;
+  /** Last changed (epoch ms). */
+  updatedAt: number;
+  /** Compare-and-set version: 1 when created, +1 on every update. */
+  version: number;
+}
+
 /** Filters of {@link Store.listWorkers}. */
 export interface WorkerFilter {
   /** Only workers whose last beat is at most this old at `now`. Undefined: every row, stale ones too. */
@@ -386,6 +430,20 @@ export interface Store {
    * Returns how many rows were deleted.
    */
   pruneWorkers(beatBefore: number): Promise<number>;
+  /** Adds a schedule; false (and nothing written) when one of that name exists. */
+  putSchedule(row: ScheduleRow): Promise<boolean>;
+  /** Every schedule, by name (code unit order). */
+  listSchedules(): Promise<ScheduleRow[]>;
+  /**
+   * Replaces a schedule if its stored version is `expectedVersion` (compare and
+   * set; `row.version` is the new one): false, nothing written, when it was
+   * changed meanwhile or deleted. With a `fence` (a coordinator firing a tick
+   * of a shard it owns), refused with a `FencedError` (`TW_FENCED`) when the
+   * store holds a newer epoch for the election, as {@link Store.commit}.
+   */
+  updateSchedule(row: ScheduleRow, expectedVersion: number, fence?: Fence): Promise<boolean>;
+  /** Deletes a schedule (its runs stay); false when there was none of that name. */
+  deleteSchedule(name: string): Promise<boolean>;
   /**
    * Tries to take an exclusive lock named `name` for this process (the active
    * coordinator's election); undefined when another holder has it. Taking it

@@ -11,7 +11,7 @@
  * simulated locks (fencing its commits) and outbox claims by shard.
  */
 import { StoreError } from '../../src/errors.js';
-import type { CommitResult, EventListener, Fence, OutboxItem, Page, PruneFilter, RunFilter, RunSummary, StepCommit, Store, StoreLock, TaskInfo, WorkerBeat, WorkerFilter } from '../../src/store/port.js';
+import type { CommitResult, EventListener, Fence, OutboxItem, Page, PruneFilter, RunFilter, RunSummary, ScheduleRow, StepCommit, Store, StoreLock, TaskInfo, WorkerBeat, WorkerFilter } from '../../src/store/port.js';
 import type { HistoryEntry } from '../../src/engine/events.js';
 import type { ActivationState, RunState, RunStatus } from '../../src/engine/state.js';
 import type { StoreWatch } from './election.js';
@@ -214,6 +214,22 @@ export class SimStore implements Store {
 
   pruneWorkers(beatBefore: number): Promise<number> {
     return this.call('pruneWorkers', () => this.inner.pruneWorkers(beatBefore));
+  }
+
+  putSchedule(row: ScheduleRow): Promise<boolean> {
+    return this.call('putSchedule', () => this.inner.putSchedule(row));
+  }
+
+  listSchedules(): Promise<ScheduleRow[]> {
+    return this.call('listSchedules', () => this.inner.listSchedules());
+  }
+
+  updateSchedule(row: ScheduleRow, expectedVersion: number, fence?: Fence): Promise<boolean> {
+    return this.call('updateSchedule', () => this.inner.updateSchedule(row, expectedVersion, fence));
+  }
+
+  deleteSchedule(name: string): Promise<boolean> {
+    return this.call('deleteSchedule', () => this.inner.deleteSchedule(name));
   }
 
   async close(): Promise<void> {

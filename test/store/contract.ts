@@ -13,6 +13,7 @@ import type { OutboxItem, StepCommit, Store, TaskInfo, WorkerBeat } from '../../
 import { freshStore, type StoreFactory } from './fresh-store.js';
 import { listingContract } from './listing-contract.js';
 import { pruneContract } from './prune-contract.js';
+import { scheduleContract } from './schedule-contract.js';
 
 export type { StoreFactory } from './fresh-store.js';
 
@@ -503,5 +504,6 @@ export function storeContract(name: string, factory: StoreFactory): void {
 
     pruneContract(factory);
     listingContract(factory);
+    scheduleContract(factory);
   });
 }

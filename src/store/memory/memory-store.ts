@@ -25,7 +25,7 @@ import type { ActivationState, NodeState, RunHeader, RunState, RunStatus } from 
 import { attachBacklogs, attachHeld, nodeRow } from '../backlog.js';
 import { pruneCriteria } from '../prune.js';
 import { afterCursor, emptyCounts, firstFailure, matchesRunFilter } from '../run-listing.js';
-import { claimsOnlyShard, FINAL_STATUSES, oldestBeat, type BacklogRow, type CommitResult, type EventListener, type HeldRow, type OutboxItem, type Page, type PruneFilter, type RunFilter, type RunSummary, type Store, type StepCommit, type TaskInfo, type WorkerBeat, type WorkerFilter } from '../port.js';
+import { claimsOnlyShard, FINAL_STATUSES, oldestBeat, type BacklogRow, type CommitResult, type EventListener, type HeldRow, type OutboxItem, type Page, type PruneFilter, type RunFilter, type RunSummary, type ScheduleRow, type Store, type StepCommit, type TaskInfo, type WorkerBeat, type WorkerFilter } from '../port.js';
 
 interface StoredRun {
   header: RunHeader;
@@ -72,6 +72,8 @@ export class MemoryStore implements Store {
   private readonly catalog = new Map<string, TaskInfo>();
   /** Workers' heartbeat rows, by id (deep copies: a beat holds arrays). */
   private readonly workers = new Map<string, WorkerBeat>();
+  /** Schedules, by name (deep copies: a row holds the flow). */
+  private readonly schedules = new Map<string, ScheduleRow>();
 
   /** @inheritdoc */
   async commit(commits: StepCommit[]): Promise<CommitResult> {
@@ -285,6 +287,30 @@ export class MemoryStore implements Store {
     const old = [...this.workers.values()].filter((w) => w.beatAt < beatBefore);
     for (const w of old) this.workers.delete(w.id);
     return old.length;
+  }
+
+  /** @inheritdoc */
+  async putSchedule(row: ScheduleRow): Promise<boolean> {
+    if (this.schedules.has(row.name)) return false;
+    this.schedules.set(row.name, structuredClone(row));
+    return true;
+  }
+
+  /** @inheritdoc */
+  async listSchedules(): Promise<ScheduleRow[]> {
+    return [...this.schedules.values()].sort((a, b) => (a.name < b.name ? -1 : 1)).map((row) => structuredClone(row));
+  }
+
+  /** @inheritdoc */
+  async updateSchedule(row: ScheduleRow, expectedVersion: number): Promise<boolean> {
+    if (this.schedules.get(row.name)?.version !== expectedVersion) return false;
+    this.schedules.set(row.name, structuredClone(row));
+    return true;
+  }
+
+  /** @inheritdoc */
+  async deleteSchedule(name: string): Promise<boolean> {
+    return this.schedules.delete(name);
   }
 
   /** @inheritdoc */

@@ -12,7 +12,7 @@ import type { HistoryEntry } from '../../engine/events.js';
 import type { ActivationState, RunState, RunStatus } from '../../engine/state.js';
 import { ClosedError, ConfigError, FencedError, StoreError } from '../../errors.js';
 import { listenerOf } from '../listener.js';
-import type { CommitResult, EventListener, Fence, OutboxItem, Page, PruneFilter, RunFilter, RunSummary, Store, StepCommit, StoreLock, TaskInfo, WorkerBeat, WorkerFilter } from '../port.js';
+import type { CommitResult, EventListener, Fence, OutboxItem, Page, PruneFilter, RunFilter, RunSummary, ScheduleRow, Store, StepCommit, StoreLock, TaskInfo, WorkerBeat, WorkerFilter } from '../port.js';
 import { oldestBeat } from '../port.js';
 import { ACTIVATION_ROW, HISTORY_ROW, readRow, readStatus } from '../row-check.js';
 import { AdvisoryLocks, systemTimers, type LockCheck, type Timers } from './lock.js';
@@ -287,6 +287,34 @@ export class PostgresStore implements Store {
     this.check();
     const q = this.q.pruneWorkers;
     return (await this.pool.query({ name: q.name, text: q.text, values: [beatBefore] })).rowCount ?? 0;
+  }
+
+  /** @inheritdoc */
+  async putSchedule(row: ScheduleRow): Promise<boolean> {
+    this.check();
+    return (await query(this.pool, this.q.putSchedule, [row.name, row.version, JSON.stringify(row)])).length === 1;
+  }
+
+  /** @inheritdoc */
+  async listSchedules(): Promise<ScheduleRow[]> {
+    this.check();
+    return (await query<{ data: unknown }>(this.pool, this.q.listSchedules, [])).map((row) => row.data as ScheduleRow);
+  }
+
+  /** @inheritdoc */
+  async updateSchedule(row: ScheduleRow, expectedVersion: number, fence?: Fence): Promise<boolean> {
+    this.check();
+    const values = [row.name, expectedVersion, row.version, JSON.stringify(row), fence?.name ?? null, fence?.epoch ?? 0];
+    const [result] = await query<{ ok: boolean; epoch: string | null; written: boolean }>(this.pool, this.q.updateSchedule, values);
+    if (result === undefined) throw new StoreError('the schedule update returned no row');
+    if (!result.ok && fence !== undefined) throw new FencedError(fence.name, fence.epoch, result.epoch === null ? undefined : Number(result.epoch));
+    return result.written;
+  }
+
+  /** @inheritdoc */
+  async deleteSchedule(name: string): Promise<boolean> {
+    this.check();
+    return (await query(this.pool, this.q.deleteSchedule, [name])).length === 1;
   }
 
   /**

@@ -21,6 +21,7 @@ import { bumpEpoch, readEpochs } from './sql/leader-epochs.js';
 import { listeners } from './sql/listeners.js';
 import { tasks } from './sql/tasks.js';
 import { upsertTasks } from './sql/upsert-tasks.js';
+import { deleteSchedule, listSchedules, putSchedule, updateSchedule } from './sql/schedules.js';
 import { beatWorker, listWorkers, pruneWorkers, removeWorker } from './sql/workers.js';
 
 const BUILDERS = {
@@ -48,6 +49,10 @@ const BUILDERS = {
   listWorkers,
   removeWorker,
   pruneWorkers,
+  putSchedule,
+  listSchedules,
+  updateSchedule,
+  deleteSchedule,
 } satisfies Record<string, (schema: string) => string>;
 
 /** A named statement: `name` identifies the prepared statement on each connection. */

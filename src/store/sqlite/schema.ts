@@ -27,6 +27,8 @@
  *   notifications waiting in persistent listeners' backlogs, one per row
  * - `held` (run_id, node_id, seq, data; PK (run_id, node_id, seq)): the
  *   results persistent listeners hold back for notification order, one per row
+ * - `schedules` (name PK, version, data): cron schedules, `data` the whole
+ *   `ScheduleRow`, `version` its compare-and-set version
  *
  * @packageDocumentation
  */
@@ -197,6 +199,14 @@ export const MIGRATIONS: readonly string[] = [
      WHERE h.run_id = runs.id AND json_valid(h.data) AND e.value ->> '$.type' = 'node.failed'
      ORDER BY h.seq, e.key LIMIT 1);
   CREATE INDEX runs_failed ON runs (created_at DESC, id DESC) WHERE error IS NOT NULL;
+  `,
+  // 12: cron schedules (`tw.schedule`, `taskwire schedules`): one row each, changed by compare-and-set on `version`
+  `
+  CREATE TABLE schedules (
+    name    TEXT    PRIMARY KEY,
+    version INTEGER NOT NULL,
+    data    TEXT    NOT NULL
+  ) STRICT, WITHOUT ROWID;
   `,
 ];
 

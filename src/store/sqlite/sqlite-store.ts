@@ -21,7 +21,7 @@ import type { HistoryEntry } from '../../engine/events.js';
 import type { ActivationState, RunState, RunStatus } from '../../engine/state.js';
 import { ClosedError, ConfigError } from '../../errors.js';
 import { attachBacklogs, attachHeld } from '../backlog.js';
-import { claimsOnlyShard, notFinalSql, oldestBeat, type CommitResult, type EventListener, type OutboxItem, type Page, type PruneFilter, type RunFilter, type RunSummary, type Store, type StepCommit, type TaskInfo, type WorkerBeat, type WorkerFilter } from '../port.js';
+import { claimsOnlyShard, notFinalSql, oldestBeat, type CommitResult, type EventListener, type OutboxItem, type Page, type PruneFilter, type RunFilter, type RunSummary, type ScheduleRow, type Store, type StepCommit, type TaskInfo, type WorkerBeat, type WorkerFilter } from '../port.js';
 import { listenerOf } from '../listener.js';
 import { ACTIVATION_ROW, BACKLOG_ROW, HELD_ROW, HISTORY_ENTRIES_ROW, readHeader, readRow, type HeaderColumns } from '../row-check.js';
 import { BulkInsert } from './bulk-insert.js';
@@ -32,6 +32,7 @@ import { pruneCriteria, type PruneCriteria } from '../prune.js';
 import { sqlitePrune } from './prune.js';
 import { checkDatabaseFile, migrate, openError } from './schema.js';
 import { WorkerRows } from './worker-rows.js';
+import { ScheduleRows } from './schedule-rows.js';
 import { SqliteRunListing } from './run-listing.js';
 import { sqlLimit } from './sql-limit.js';
 import { firstFailure } from '../run-listing.js';
@@ -153,6 +154,7 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly sql: ReturnType<typeof prepare>;
   private readonly workers: WorkerRows;
+  private readonly schedules: ScheduleRows;
   /** listRuns statements by filter shape (flow or not, number of statuses). */
   private readonly listing: SqliteRunListing;
   private readonly commitBatch: (commits: StepCommit[]) => string[];
@@ -179,6 +181,7 @@ export class SqliteStore implements Store {
       this.sql = prepare(this.db);
       this.pruneBatch = sqlitePrune(this.db);
       this.workers = new WorkerRows(this.db);
+      this.schedules = new ScheduleRows(this.db);
       this.listing = new SqliteRunListing(this.db);
     } catch (error) {
       this.db.close();
@@ -400,6 +403,30 @@ export class SqliteStore implements Store {
   async pruneWorkers(beatBefore: number): Promise<number> {
     this.assertOpen();
     return this.workers.prune(beatBefore);
+  }
+
+  /** @inheritdoc */
+  async putSchedule(row: ScheduleRow): Promise<boolean> {
+    this.assertOpen();
+    return this.schedules.put(row);
+  }
+
+  /** @inheritdoc */
+  async listSchedules(): Promise<ScheduleRow[]> {
+    this.assertOpen();
+    return this.schedules.list();
+  }
+
+  /** @inheritdoc */
+  async updateSchedule(row: ScheduleRow, expectedVersion: number): Promise<boolean> {
+    this.assertOpen();
+    return this.schedules.replace(row, expectedVersion);
+  }
+
+  /** @inheritdoc */
+  async deleteSchedule(name: string): Promise<boolean> {
+    this.assertOpen();
+    return this.schedules.remove(name);
   }
 
   /** @inheritdoc */
