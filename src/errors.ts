@@ -35,7 +35,8 @@ export type ErrorCode =
   | 'TW_UNAUTHORIZED'
   | 'TW_FORBIDDEN'
   | 'TW_NOT_FOUND'
-  | 'TW_MAP_INPUT';
+  | 'TW_MAP_INPUT'
+  | 'TW_CONDITION';
 
 /** Base class of every error taskwire throws. */
 export class TaskwireError extends Error {
@@ -58,6 +59,7 @@ export interface ValidationProblem {
     | 'duplicate-provider'
     | 'duplicate-node'
     | 'unknown-task'
+    | 'unknown-condition'
     | 'unknown-node'
     | 'invalid';
   /** The node ids involved (for a cycle: the cycle's path, first node repeated at the end). */
@@ -406,5 +408,27 @@ export class ForbiddenError extends TaskwireError {
 export class NotFoundError extends TaskwireError {
   constructor(message: string) {
     super('TW_NOT_FOUND', message);
+  }
+}
+
+/**
+ * A link's condition could not decide (its predicate threw, returned something
+ * other than a boolean, or is not registered in the coordinator): the link's
+ * listener fails with this code, naming the condition, the link and the run.
+ */
+export class ConditionError extends TaskwireError {
+  constructor(
+    /** The condition's registered name. */
+    readonly condition: string,
+    /** The link's source node id. */
+    readonly from: string,
+    /** The link's listener node id. */
+    readonly to: string,
+    /** The run. */
+    readonly runId: string,
+    /** What went wrong. */
+    reason: string,
+  ) {
+    super('TW_CONDITION', `condition "${condition}" of link "${from}" -> "${to}" in run "${runId}" ${reason}`);
   }
 }

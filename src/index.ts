@@ -8,7 +8,8 @@ export { task, DEFAULT_QUEUE, type Task, type TaskSpec, type TaskContext, type R
 export { TaskNode, EventNode, event, type NodeOptions, type EventOptions, type AnyNode } from './model/node.js';
 export { Flow, flow, type FlowOptions, type LinkOptions, type FlowMember } from './model/flow.js';
 export { SubflowNode, type SubflowOptions } from './model/subflow.js';
-export type { FlowDefinition, NodeDefinition, LinkDefinition, RetryPolicy, FailurePolicy, ScopeDefinition } from './model/definition.js';
+export { condition, ConditionRegistry, type Condition, type AnyCondition, type ConditionContext, type ConditionDepth, type ConditionLookup } from './model/condition.js';
+export type { FlowDefinition, NodeDefinition, LinkDefinition, LinkCondition, RetryPolicy, FailurePolicy, ScopeDefinition } from './model/definition.js';
 export { DEFAULT_RETRY, backoffDelayMs, type RetryOption } from './model/retry.js';
 export { findProblems, validateFlow, type ValidateOptions } from './model/validate.js';
 export { toFailure, type Failure } from './model/failure.js';

@@ -15,6 +15,7 @@ import { checkInputNames, checkName } from '../model/names.js';
 import type { FlowDefinition } from '../model/definition.js';
 import type { Flow } from '../model/flow.js';
 import type { AnyTask } from '../model/task.js';
+import type { AnyCondition } from '../model/condition.js';
 import type { RunFilter, RunSummary, TaskInfo, WorkerBeat } from '../store/port.js';
 import { isLive } from '../worker/heartbeat.js';
 import type { Subscription } from '../transport/port.js';
@@ -34,7 +35,7 @@ export type CatalogTask = TaskInfo & {
 /** Options of {@link Client.start}. */
 export interface StartOptions {
   /**
-   * Validate the flow first (cycles, missing inputs, duplicate providers, unknown tasks).
+   * Validate the flow first (cycles, missing inputs, duplicate providers, unknown tasks, unknown conditions).
    * Turned off, a cycle simply stalls, is reported by inspection and can be fixed mid-run.
    * @default true
    */
@@ -108,10 +109,21 @@ export class Client {
     return this;
   }
 
+  /**
+   * Registers conditions that links name (`flow.link(a, b, { when })`): this
+   * process's coordinator evaluates them. Flows started from a `Flow` register
+   * theirs; a coordinator that steps runs started elsewhere needs them too
+   * (`connect({ conditions })`). See docs/conditions.md.
+   */
+  registerConditions(...conditions: AnyCondition[]): this {
+    this.parts.conditions.register(...conditions);
+    return this;
+  }
+
   /** Starts a run of a flow with optional flow inputs. */
   async start(flow: Flow | FlowDefinition, inputs: Record<string, unknown> = {}, options: StartOptions = {}): Promise<RunHandle> {
     const definition = 'definition' in flow ? flow.definition() : decodeFlowDefinition(flow);
-    if ('definition' in flow) this.register(...flow.tasks());
+    if ('definition' in flow) this.register(...flow.tasks()).registerConditions(...flow.conditions());
     const encoded = checkInputNames(encodeValue(inputs, `the inputs of flow "${definition.name}"`) as JsonObject, `flow "${definition.name}": inputs`);
     const id = options.id === undefined ? randomUUID() : checkName(options.id, 'run id');
     const startAt = startTime(options, definition.name, this.parts.coordinator.now());
@@ -130,7 +142,7 @@ export class Client {
    */
   async schedule(name: string, cron: string, flow: Flow | FlowDefinition, inputs: Record<string, unknown> = {}, options: ScheduleOptions = {}): Promise<ScheduleHandle> {
     const definition = 'definition' in flow ? flow.definition() : decodeFlowDefinition(flow);
-    if ('definition' in flow) this.register(...flow.tasks());
+    if ('definition' in flow) this.register(...flow.tasks()).registerConditions(...flow.conditions());
     const encoded = checkInputNames(encodeValue(inputs, `the inputs of schedule "${name}"`) as JsonObject, `schedule "${name}": inputs`);
     await validateStart(this.parts, definition, encoded);
     await putSchedule(this.parts.store, { name, cron, flow: definition, inputs: encoded, options }, this.parts.coordinator.now());

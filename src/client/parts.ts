@@ -5,6 +5,7 @@
  */
 import type { Coordinator } from '../coordinator/coordinator.js';
 import { UnknownTaskError } from '../errors.js';
+import type { ConditionRegistry } from '../model/condition.js';
 import type { NodeDefinition } from '../model/definition.js';
 import type { AnyNode } from '../model/node.js';
 import type { JsonObject } from '../codec/json.js';
@@ -27,6 +28,8 @@ export interface RuntimeParts {
   writer: RunWriter;
   /** Tasks this process knows. */
   registry: TaskRegistry;
+  /** Conditions this process knows (its coordinator evaluates them). */
+  conditions: ConditionRegistry;
   /** Who changes runs, in their history. */
   actor: string;
   /** How often wait() re-reads the run when no announcement arrives. */

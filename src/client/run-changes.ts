@@ -9,7 +9,8 @@
 import type { JsonObject } from '../codec/json.js';
 import { encodeValue } from '../codec/value.js';
 import type { Change, LinkSpec } from '../engine/events.js';
-import type { NodeDefinition } from '../model/definition.js';
+import type { AnyCondition, ConditionDepth } from '../model/condition.js';
+import type { LinkCondition, NodeDefinition } from '../model/definition.js';
 import { parseChildName } from '../model/map.js';
 import type { AnyNode, TaskNode } from '../model/node.js';
 import { nodeDefinitionOf, type RuntimeParts, type TaskRef } from './parts.js';
@@ -38,6 +39,7 @@ export type RunChange =
   | { op: 'replace'; node: NodeRef; with: Replacement }
   | { op: 'retry'; node: NodeRef; activation?: number }
   | { op: 'skip'; node: NodeRef; result?: unknown }
+  | { op: 'condition'; from: NodeRef; to: NodeRef; condition: AnyCondition | LinkCondition | null; on?: string; depth?: ConditionDepth }
   | { op: 'cancel' }
   | { op: 'stop' };
 
@@ -72,6 +74,22 @@ async function replacementFields(node: string, replacement: Replacement, parts: 
   return persistent ? { ...rest, persistent } : rest;
 }
 
+/**
+ * The condition a `condition` change sets, as data: a condition object is
+ * registered in this process (for its coordinator) and named; `on` and
+ * `depth` given beside it win over those of a {@link LinkCondition}.
+ */
+function linkCondition(change: Extract<RunChange, { op: 'condition' }>, parts: RuntimeParts): LinkCondition | null {
+  const given = change.condition;
+  if (given === null) return null;
+  if (typeof (given as AnyCondition).test === 'function') parts.conditions.register(given as AnyCondition);
+  const named = given as Partial<LinkCondition>;
+  const on = change.on ?? named.on;
+  const condition: LinkCondition = { name: given.name, depth: change.depth ?? named.depth ?? 'downstream' };
+  if (on !== undefined) condition.on = on;
+  return condition;
+}
+
 /** Translates a client change into the engine's change. Rejects (never throws) on unknown tasks and unencodable values. */
 export async function engineChange(change: RunChange, parts: RuntimeParts): Promise<Change> {
   switch (change.op) {
@@ -104,6 +122,8 @@ export async function engineChange(change: RunChange, parts: RuntimeParts): Prom
       const node = idOf(change.node);
       return { op: 'skip', node, result: encodeValue(change.result, `the value given to skip node "${node}"`) };
     }
+    case 'condition':
+      return { op: 'condition', from: idOf(change.from), to: idOf(change.to), condition: linkCondition(change, parts) };
     case 'cancel':
     case 'stop':
       return { op: change.op };

@@ -13,7 +13,8 @@ import { SETTLED, type ActivationState, type RunState } from '../engine/state.js
 import { liveRun } from '../engine/live.js';
 import { step } from '../engine/step.js';
 import { TaskwireError, UnknownNodeError, UnknownRunError } from '../errors.js';
-import type { NodeDefinition } from '../model/definition.js';
+import type { AnyCondition, ConditionDepth } from '../model/condition.js';
+import type { LinkCondition, NodeDefinition } from '../model/definition.js';
 import type { AnyNode } from '../model/node.js';
 import { checkName } from '../model/names.js';
 import type { Page } from '../store/port.js';
@@ -186,6 +187,15 @@ export class RunHandle {
     return this.change({ op: 'skip', node, result: value });
   }
 
+  /**
+   * Sets the condition of the link `from` -> `to` (`null` removes it), while
+   * `to` has not run nor been decided: `when` is a condition (registered in
+   * this process) or one named as data. See docs/conditions.md.
+   */
+  condition(from: NodeRef, to: NodeRef, when: AnyCondition | LinkCondition | null, options: { on?: string; depth?: ConditionDepth } = {}): Promise<StepReport> {
+    return this.change({ op: 'condition', from, to, condition: when, ...options });
+  }
+
   /** Cancels the run: running tasks see their AbortSignal fire. */
   cancel(): Promise<StepReport> {
     return this.change({ op: 'cancel' });
@@ -223,7 +233,7 @@ export class RunHandle {
     if (stored === undefined) throw new UnknownRunError(this.id);
     // A deep copy: a store may share nested values with what it keeps (the memory store copies one level).
     const state = structuredClone(stored);
-    step(liveRun(state), { type: 'change', changes: engine, actor: this.parts.actor }, Date.now());
+    step(liveRun(state), { type: 'change', changes: engine, actor: this.parts.actor }, Date.now(), undefined, this.parts.conditions);
     return state;
   }
 

@@ -26,14 +26,14 @@ export interface RunStart {
 
 /**
  * Validates a flow to start with `inputs`: tasks known to this process or
- * published in the store's catalog.
+ * published in the store's catalog, conditions registered in this process.
  *
  * @throws ValidationError when it does not validate.
  */
 export async function validateStart(parts: RuntimeParts, definition: FlowDefinition, inputs: JsonObject): Promise<void> {
   const unregistered = definition.nodes.some((n) => n.kind === 'task' && !parts.registry.has(n.name));
   const catalog = unregistered ? new Set((await parts.store.tasks()).map((t) => t.name)) : new Set<string>();
-  validateFlow(definition, { inputs, isKnownTask: (name) => parts.registry.has(name) || catalog.has(name) });
+  validateFlow(definition, { inputs, isKnownTask: (name) => parts.registry.has(name) || catalog.has(name), isKnownCondition: (name) => parts.conditions.has(name) });
 }
 
 /**

@@ -7,9 +7,10 @@
  * @packageDocumentation
  */
 import type { Change, LinkSpec } from '../engine/events.js';
-import type { FlowDefinition, LinkDefinition, NodeDefinition, RetryPolicy, ScopeDefinition } from '../model/definition.js';
+import { CONDITION_DEPTHS } from '../model/condition.js';
+import type { FlowDefinition, LinkCondition, LinkDefinition, NodeDefinition, RetryPolicy, ScopeDefinition } from '../model/definition.js';
 import { NameSchema, NodeIdSchema } from '../model/names.js';
-import { array, boolean, check, integer, json, literal, matching, object, optional, record, type Schema } from './schema.js';
+import { array, boolean, check, integer, json, literal, matching, nullable, object, optional, record, type Schema } from './schema.js';
 
 const name = NameSchema;
 const nodeId = NodeIdSchema;
@@ -49,7 +50,10 @@ export const NodeDefinitionSchema = object({
   collect: optional(names),
 }) as Schema<NodeDefinition>;
 
-const LinkSchema: Schema<LinkDefinition> = object({ from: nodeId, to: nodeId, map: renames, inferred: boolean() });
+/** A {@link LinkCondition}. */
+const LinkConditionSchema: Schema<LinkCondition> = object({ name, on: optional(name), depth: literal(...CONDITION_DEPTHS) });
+
+const LinkSchema: Schema<LinkDefinition> = object({ from: nodeId, to: nodeId, map: renames, inferred: boolean(), condition: optional(LinkConditionSchema) });
 
 /** A {@link FlowDefinition}. */
 export const FlowDefinitionSchema: Schema<FlowDefinition> = object({
@@ -83,6 +87,7 @@ const changeVariants: Record<Change['op'], Schema<Change>> = {
   replace: object({ op: literal('replace'), node: nodeId, with: replacement }),
   retry: object({ op: literal('retry'), node: nodeId, activation: optional(integer({ min: 0 })) }),
   skip: object({ op: literal('skip'), node: nodeId, result: optional(json()) }),
+  condition: object({ op: literal('condition'), from: nodeId, to: nodeId, condition: nullable(LinkConditionSchema) }),
   cancel: object({ op: literal('cancel') }),
   stop: object({ op: literal('stop') }),
 };

@@ -19,6 +19,7 @@
  *
  * @packageDocumentation
  */
+import { NO_CONDITIONS } from '../model/condition.js';
 import { copyRun, liveRun, type LiveRun, type StepOutput } from '../engine/index.js';
 import type { EngineEvent } from '../engine/events.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
@@ -128,6 +129,7 @@ export class Coordinator {
     this.batchDeps = {
       step: {
         logger: this.logger,
+        conditions: options.conditions ?? NO_CONDITIONS,
         maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
         requeue: (...later) => this.pipeline.push(...later),
         forget: (runId) => this.cache.delete(runId),

@@ -4,6 +4,7 @@
  * @packageDocumentation
  */
 import type { RunStatus } from '../engine/state.js';
+import type { ConditionLookup } from '../model/condition.js';
 import type { Logger } from '../observability/logger.js';
 import type { TaskwireMetrics } from '../observability/metrics.js';
 import type { Store } from '../store/port.js';
@@ -17,6 +18,12 @@ export interface CoordinatorOptions {
   store: Store;
   /** Where commands go. */
   transport: Transport;
+  /**
+   * The conditions that conditional links name, evaluated when a listener's
+   * sources have notified (a registry: conditions registered later are found).
+   * @default none (a conditional link's listener fails with `TW_CONDITION`)
+   */
+  conditions?: ConditionLookup;
   /** Time and timers. @default the system clock */
   clock?: Clock;
   /** Structured logger. */

@@ -12,6 +12,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { ConflictError, TaskwireError } from '../errors.js';
 import { emptyOutput, step, type LiveRun, type RunState, type StepOutput } from '../engine/index.js';
 import { recordInternalError } from '../engine/internal-error.js';
+import type { ConditionLookup } from '../model/condition.js';
 import type { Logger } from '../observability/logger.js';
 import { oversizedDispatches, tooLargeError, tooLargeEvent, type Oversized } from './message-size.js';
 import { CLIENT_EVENTS, type Pending } from './pending.js';
@@ -22,6 +23,8 @@ const MAX_EVENT_IDS = 64;
 /** What stepping a run's events needs from its coordinator. */
 export interface StepRunDeps {
   logger: Logger;
+  /** The conditions that conditional links name. */
+  conditions: ConditionLookup;
   /** The largest encoded dispatch. */
   maxMessageBytes: number;
   /** Puts events back in the coordinator's queue, stepped again on a fresh load of the run. */
@@ -66,7 +69,7 @@ export function stepRunEvents(live: LiveRun, items: readonly Pending[], now: num
     try {
       const recorded = out.history.length;
       const commanded = out.commands.length;
-      step(live, item.event, now, out);
+      step(live, item.event, now, out, deps.conditions);
       failOversized(live, item, out, commanded, now, deps);
       if (item.eventId !== undefined && out.history.length > recorded) rememberEvent(live.state, item.eventId);
       item.report = { status: live.state.status, graphVersion: live.state.graphVersion };
@@ -134,7 +137,7 @@ function failOversized(live: LiveRun, item: Pending, out: StepOutput, from: numb
     start = out.commands.length;
     for (const over of found) {
       deps.logger.warn({ runId: live.state.id, node: over.command.node, bytes: over.bytes, maxBytes }, `${over.command.kind} dispatch over maxMessageBytes; it fails with TW_TOO_LARGE`);
-      step(live, tooLargeEvent(over, maxBytes), now, out);
+      step(live, tooLargeEvent(over, maxBytes), now, out, deps.conditions);
     }
   }
 }

@@ -1,6 +1,6 @@
 /**
  * Live changes to a run: add, remove, link, unlink, relink, replace, retry,
- * skip, cancel, stop. A list of changes is applied as one: each is checked
+ * skip, condition, cancel, stop. A list of changes is applied as one: each is checked
  * against the run as the changes before it left it and edits it in place, then
  * the resulting graph is validated (no cycle through a new link; every
  * unfinished node whose definition, links or sources' definitions changed has
@@ -26,6 +26,7 @@ import { inputProblems } from '../model/validate.js';
 import { node, UNFINISHED, type Edit, type Effect } from './edit.js';
 import type { Change } from './events.js';
 import { ChangeJournal } from './journal.js';
+import { setCondition } from './conditions.js';
 import { cancel, retry, skip, stop } from './node-changes.js';
 import { add, link, relink, remove, replace, unlink } from './rewire.js';
 import type { StepContext } from './step-context.js';
@@ -77,6 +78,7 @@ function describe(s: StepContext, change: Change): JsonObject {
   }
   if (change.op === 'unlink') detail['map'] = mapOf(change.from, change.to) ?? null;
   if (change.op === 'relink') detail['fromMap'] = mapOf(change.from, change.node) ?? null;
+  if (change.op === 'condition') detail['before'] = (s.run.nodes.get(change.to)?.sources.find((l) => l.from === change.from)?.condition as JsonObject | undefined) ?? null;
   if (change.op === 'replace' && target !== undefined) {
     const before: JsonObject = {};
     for (const field of Object.keys(change.with)) before[field] = (target.def as unknown as JsonObject)[field] ?? null;
@@ -105,6 +107,8 @@ function plan(e: Edit, change: Change): Effect | undefined {
       return retry(e, node(s, change.node), change.activation);
     case 'skip':
       return skip(e, node(s, change.node), change.result ?? null);
+    case 'condition':
+      return setCondition(e, change);
     case 'cancel':
       cancel(e);
       return undefined;

@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 import type { Json, JsonObject } from '../codec/json.js';
-import type { NodeDefinition } from '../model/definition.js';
+import type { LinkCondition, NodeDefinition } from '../model/definition.js';
 import type { Failure } from '../model/failure.js';
 import type { RunStatus } from './state.js';
 
@@ -29,6 +29,8 @@ export type Change =
   | { op: 'replace'; node: string; with: Partial<Omit<NodeDefinition, 'id' | 'kind'>> }
   | { op: 'retry'; node: string; activation?: number }
   | { op: 'skip'; node: string; result?: Json }
+  /** Sets (or, with null, removes) the condition of the link `from` -> `to`; the listener must not have run or been decided yet. */
+  | { op: 'condition'; from: string; to: string; condition: LinkCondition | null }
   | { op: 'cancel' }
   | { op: 'stop' };
 

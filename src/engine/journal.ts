@@ -14,7 +14,7 @@ import type { ActivationState, Held, NodeState, RunState } from './state.js';
 import type { StepOutput } from './step-context.js';
 
 type Header = Pick<RunState, 'graphVersion' | 'seq' | 'stopped' | 'cancelled' | 'retiredAttempts'>;
-type IndexScalars = Pick<RunIndex, 'undoing' | 'liveActivations' | 'persistent' | 'counts'>;
+type IndexScalars = Pick<RunIndex, 'undoing' | 'liveActivations' | 'persistent' | 'conditional' | 'counts'>;
 
 /** Restores an object's own fields from a shallow copy (fields added since are dropped). */
 function restore<T extends object>(target: T, copy: T): void {
@@ -51,7 +51,7 @@ export class ChangeJournal {
     private readonly out: StepOutput,
   ) {
     this.header = { graphVersion: run.graphVersion, seq: run.seq, stopped: run.stopped, cancelled: run.cancelled, retiredAttempts: run.retiredAttempts };
-    this.index = { undoing: runIndex.undoing, liveActivations: runIndex.liveActivations, persistent: runIndex.persistent, counts: { ...runIndex.counts } };
+    this.index = { undoing: runIndex.undoing, liveActivations: runIndex.liveActivations, persistent: runIndex.persistent, conditional: runIndex.conditional, counts: { ...runIndex.counts } };
     this.output = {
       commands: out.commands.length,
       history: out.history.length,

@@ -21,6 +21,8 @@ export interface RunIndex {
   liveActivations: number;
   /** Persistent task nodes. */
   persistent: number;
+  /** Links that carry a condition (see `engine/conditions.ts`). */
+  conditional: number;
   /** Per sources array, how many leading sources are known to have notified (see `sourcesNotified`). */
   notifiedSources: WeakMap<readonly unknown[], number>;
   /**
@@ -131,7 +133,7 @@ export function forgetLiveOrder(index: RunIndex): void {
 
 /** Builds the indexes of a run (after loading it from a store). */
 export function liveRun(state: RunState): LiveRun {
-  const index: RunIndex = { outgoing: new Map(), counts: emptyCounts(), undoing: 0, undoFailed: 0, liveActivations: 0, persistent: 0, notifiedSources: new WeakMap() };
+  const index: RunIndex = { outgoing: new Map(), counts: emptyCounts(), undoing: 0, undoFailed: 0, liveActivations: 0, persistent: 0, conditional: 0, notifiedSources: new WeakMap() };
   for (const node of state.nodes.values()) addToIndex(index, node);
   for (const activation of state.activations.values()) {
     if (activation.status === 'running' || activation.status === 'retrying') index.liveActivations++;
@@ -164,6 +166,7 @@ export function countUndo(index: RunIndex, undo: UndoStatus | undefined, by: 1 |
 
 /** Records a link in the outgoing index. */
 export function addOutgoing(index: RunIndex, link: LinkDefinition): void {
+  if (link.condition !== undefined) index.conditional++;
   const list = index.outgoing.get(link.from);
   if (list === undefined) index.outgoing.set(link.from, [link]);
   else list.push(link);
@@ -174,5 +177,7 @@ export function removeOutgoing(index: RunIndex, link: LinkDefinition): void {
   const list = index.outgoing.get(link.from);
   if (list === undefined) return;
   const at = list.findIndex((l) => l.to === link.to);
-  if (at >= 0) list.splice(at, 1);
+  if (at < 0) return;
+  if ((list[at] as LinkDefinition).condition !== undefined) index.conditional--;
+  list.splice(at, 1);
 }

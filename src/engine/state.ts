@@ -5,6 +5,7 @@
  * @packageDocumentation
  */
 import type { Json, JsonObject } from '../codec/json.js';
+import type { ConditionDepth } from '../model/condition.js';
 import type { FailurePolicy, LinkDefinition, NodeDefinition, ScopeDefinition } from '../model/definition.js';
 import type { Failure } from '../model/failure.js';
 
@@ -15,7 +16,8 @@ import type { Failure } from '../model/failure.js';
  *   Views split it in two ({@link isQueued}): `queued` until a worker reports
  *   that it started the attempt (`startedAt`), `running` after.
  * - `retrying`: failed, a retry is scheduled at `retryAt`.
- * - `succeeded` / `skipped`: done, `result` recorded; never recomputed.
+ * - `succeeded` / `skipped`: done, `result` recorded; never recomputed. A node
+ *   skipped by its links' conditions has no result (see `skipDepth`).
  * - `failed`: failed after its last retry (or not retryable).
  * - `cancelled`: the run was cancelled before the node finished.
  * - `listening`: an event source, or a persistent listener, waiting for notifications.
@@ -125,6 +127,12 @@ export interface NodeState {
    * (skipped), whenever the failure comes.
    */
   relinkedAway?: string;
+  /**
+   * Set on a node skipped by conditions (its own links', or a skipped source's):
+   * how far the skip reaches (see `engine/conditions.ts`). A node skipped by a
+   * `skip` change has none: it notifies its listeners with the value given.
+   */
+  skipDepth?: ConditionDepth;
 }
 
 /** State of one activation of a persistent listener. */

@@ -7,6 +7,7 @@
  * @packageDocumentation
  */
 import type { Json, JsonObject } from '../codec/json.js';
+import type { ConditionLookup } from '../model/condition.js';
 import type { Command, ExecutionRef, HistoryEntry } from './events.js';
 import type { LiveRun } from './live.js';
 import type { ActivationState, ActivationStatus, Backlogged, Held, NodeState, NodeStatus, RunState, UndoStatus } from './state.js';
@@ -94,6 +95,10 @@ export interface StepContext {
   readonly now: number;
   /** Where results accumulate. */
   readonly out: StepOutput;
+  /** The conditions registered in the coordinator, that conditional links name. */
+  readonly conditions: ConditionLookup;
+  /** While the listeners of nodes skipped by conditions are decided: the skipped nodes whose listeners are still to decide (see `engine/conditions.ts`). */
+  skipped: NodeState[] | undefined;
   /** Whether new work may start: not cancelled and no saga in progress. */
   readonly accepting: boolean;
   /** Moves a node to a new status, checking the transition table (by default `NODE_TRANSITIONS`) and keeping counts. */

@@ -15,6 +15,8 @@ import { failed, retryDue, succeeded } from './outcomes.js';
 import { started } from './starts.js';
 import { continueSaga, resumeUndos, undone } from './saga.js';
 import { continueScopes, inCompensatingScope } from './scopes.js';
+import { decide, hasConditions, skipUnfed } from './conditions.js';
+import { NO_CONDITIONS, type ConditionLookup } from '../model/condition.js';
 import { changesOf, executionRef, type Command, type EngineEvent, type ExecutionRef, type HistoryEntry } from './events.js';
 import { resolveInputs, sourcesNotified } from './inputs.js';
 import { countUndo, type LiveRun } from './live.js';
@@ -37,10 +39,11 @@ import { emptyOutput, written, type StepContext, type StepOutput } from './step-
  * Applies one event to a run, in place, appending what it produced to `out`.
  * Signals that do not match the node's current attempt (duplicates, late
  * signals after a cancel) change nothing. Invalid changes throw before
- * changing anything.
+ * changing anything. `conditions` are the predicates that conditional links
+ * name (the coordinator's registry).
  */
-export function step(live: LiveRun, event: EngineEvent, now: number, out: StepOutput = emptyOutput()): StepOutput {
-  new Stepper(live, now, out).apply(event);
+export function step(live: LiveRun, event: EngineEvent, now: number, out: StepOutput = emptyOutput(), conditions: ConditionLookup = NO_CONDITIONS): StepOutput {
+  new Stepper(live, now, out, conditions).apply(event);
   return out;
 }
 
@@ -59,6 +62,8 @@ const _ENTRY_FIELDS = {
 class Stepper implements StepContext {
   /** The run being stepped. */
   readonly run: RunState;
+  /** Nodes skipped by conditions whose listeners are still to decide. */
+  skipped: NodeState[] | undefined;
 
   constructor(
     /** The run with its indexes. */
@@ -67,6 +72,8 @@ class Stepper implements StepContext {
     readonly now: number,
     /** Where results accumulate. */
     readonly out: StepOutput,
+    /** The registered conditions. */
+    readonly conditions: ConditionLookup,
   ) {
     this.run = live.state;
   }
@@ -221,8 +228,11 @@ class Stepper implements StepContext {
   tryStart(node: NodeState): void {
     if (!this.accepting || node.status !== 'waiting' || !sourcesNotified(this.run, node, this.live.index.notifiedSources)) return;
     if (this.run.scopes !== undefined && inCompensatingScope(this, node)) return;
+    const conditions = hasConditions(this);
+    if (conditions && !decide(this, node)) return;
     const inputs = resolveInputs(this.run, node);
     if (inputs !== undefined) this.dispatch(node, inputs);
+    else if (conditions) skipUnfed(this, node);
   }
 
   /** Starts a new attempt of a waiting node with `inputs`. */

@@ -11,6 +11,7 @@
  *                 │   │       │
  *                 ▼   │       ▼
  *              skipped└── failed ──► (retry, replace: waiting)
+ * waiting ──► failed: a condition of its links could not decide (engine/conditions.ts)
  * any unfinished node ──► cancelled ──► (retry: waiting)
  * event / persistent listener: listening ──► succeeded (stopped) | cancelled
  * ```
@@ -21,7 +22,7 @@ import type { ActivationStatus, NodeStatus, RunStatus, UndoStatus } from './stat
 
 /** Allowed node transitions. Finished nodes (`succeeded`, `skipped`) never run again (but see {@link SCOPE_RETRY_TRANSITIONS}). */
 export const NODE_TRANSITIONS: Readonly<Record<NodeStatus, readonly NodeStatus[]>> = {
-  waiting: ['running', 'skipped', 'cancelled', 'waiting'],
+  waiting: ['running', 'skipped', 'cancelled', 'waiting', 'failed'],
   running: ['succeeded', 'failed', 'retrying', 'cancelled', 'running'],
   retrying: ['running', 'skipped', 'cancelled', 'waiting'],
   failed: ['waiting', 'skipped', 'cancelled'],

@@ -11,6 +11,7 @@
  * @packageDocumentation
  */
 import type { Json, JsonObject } from '../codec/json.js';
+import type { ConditionDepth } from './condition.js';
 
 /** How often and how fast a failed task is tried again. */
 export interface RetryPolicy {
@@ -101,6 +102,23 @@ export interface LinkDefinition {
   map: Record<string, string>;
   /** True when the link was inferred from matching provides/requires names. */
   inferred: boolean;
+  /** A condition on the source's result: the listener runs only if it holds (see {@link LinkCondition}). Absent: always. */
+  condition?: LinkCondition;
+}
+
+/**
+ * A link's condition, as data: the registered condition's name, the value it
+ * reads and how far a false decision skips. A node with conditional incoming
+ * links runs if any of them holds (and its other sources notified and inputs
+ * resolve); it is skipped when all are false. See docs/conditions.md.
+ */
+export interface LinkCondition {
+  /** Registered condition name. */
+  name: string;
+  /** The source's provided value the condition tests; absent: its whole result. */
+  on?: string;
+  /** How far a skip reaches: the listener alone, or every node downstream of it. */
+  depth: ConditionDepth;
 }
 
 /**

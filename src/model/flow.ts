@@ -4,7 +4,8 @@
  * @packageDocumentation
  */
 import { ConfigError } from '../errors.js';
-import type { FailurePolicy, FlowDefinition, LinkDefinition, NodeDefinition, ScopeDefinition } from './definition.js';
+import { CONDITION_DEPTHS, type AnyCondition, type ConditionDepth } from './condition.js';
+import type { FailurePolicy, FlowDefinition, LinkCondition, LinkDefinition, NodeDefinition, ScopeDefinition } from './definition.js';
 import type { AnyNode } from './node.js';
 import { linkInputs } from './graph.js';
 import { checkName } from './names.js';
@@ -33,16 +34,35 @@ export interface LinkOptions {
    * @example { map: { address: 'kickServer' } }
    */
   map?: Record<string, string>;
+  /**
+   * A condition on the source's result: the listener runs only if it holds
+   * (with several conditional links into one node: if any holds), and is
+   * skipped, with the reason, when all are false. See docs/conditions.md.
+   * @example { when: condition('approved', (score: number) => score >= 7) }
+   */
+  when?: AnyCondition;
+  /**
+   * With `when`: the source's provided value the condition tests.
+   * @default the source's whole result
+   */
+  on?: string;
+  /**
+   * With `when`: how far a skip reaches, the listener alone (`node`) or every
+   * node downstream of it (`downstream`).
+   * @default "downstream"
+   */
+  depth?: ConditionDepth;
 }
 
 const FLOW_KEYS = optionKeys<FlowOptions>({ onFailure: true });
-const LINK_KEYS = optionKeys<LinkOptions>({ map: true });
+const LINK_KEYS = optionKeys<LinkOptions>({ map: true, when: true, on: true, depth: true });
 
 /** A flow under construction. Create one with {@link flow}. */
 export class Flow {
   private readonly members: FlowMember[] = [];
   private readonly included = new Set<FlowMember>();
   private readonly explicit: LinkDefinition[] = [];
+  private readonly conditionsUsed = new Set<AnyCondition>();
   /** Failure policy. */
   readonly onFailure: FailurePolicy;
 
@@ -92,8 +112,40 @@ export class Flow {
         throw new ConfigError(`link "${source.id}" -> "${listener.id}": map.${input} expected a string, got ${typeof provided}`);
       }
     }
-    this.explicit.push({ from: source.id, to: listener.id, map, inferred: false });
+    const condition = this.linkCondition(`link "${source.id}" -> "${listener.id}"`, options);
+    this.explicit.push(condition === undefined ? { from: source.id, to: listener.id, map, inferred: false } : { from: source.id, to: listener.id, map, inferred: false, condition });
     return this;
+  }
+
+  /** The condition of a link's options as data, its predicate remembered for {@link Flow.conditions}. */
+  private linkCondition(what: string, options: LinkOptions): LinkCondition | undefined {
+    if (options.when === undefined) {
+      if (options.on !== undefined || options.depth !== undefined) throw new ConfigError(`${what}: on and depth are options of a condition; give when too`);
+      return undefined;
+    }
+    const when = options.when;
+    if (typeof when?.test !== 'function') throw new ConfigError(`${what}: when expected a condition (made by condition(name, test)), got ${when === null ? 'null' : typeof when}`);
+    const depth = options.depth ?? 'downstream';
+    if (!(CONDITION_DEPTHS as readonly unknown[]).includes(depth)) throw new ConfigError(`${what}: depth expected "node" or "downstream", got ${JSON.stringify(depth)}`);
+    this.conditionsUsed.add(when);
+    const condition: LinkCondition = { name: when.name, depth };
+    if (options.on !== undefined) condition.on = checkName(options.on, `${what}: on`);
+    return condition;
+  }
+
+  /**
+   * Every condition the flow's links use (its subflows' too), to register them
+   * in the coordinator. Throws a `ConfigError` when two different conditions share a name.
+   */
+  conditions(): AnyCondition[] {
+    const byName = new Map<string, AnyCondition>();
+    const all = [...this.conditionsUsed, ...this.members.flatMap((member) => (member.kind === 'subflow' ? member.flow.conditions() : []))];
+    for (const condition of all) {
+      const known = byName.get(condition.name);
+      if (known !== undefined && known !== condition) throw new ConfigError(`flow "${this.name}": two different conditions are named "${condition.name}"; condition names must be unique`);
+      byName.set(condition.name, condition);
+    }
+    return [...byName.values()];
   }
 
   /**

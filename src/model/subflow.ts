@@ -9,6 +9,7 @@
  *
  * @packageDocumentation
  */
+import type { AnyCondition } from './condition.js';
 import { encodeValue } from '../codec/value.js';
 import { ConfigError } from '../errors.js';
 import type { JsonObject } from '../codec/json.js';
@@ -49,6 +50,8 @@ export interface SubflowSource {
   definition(): FlowDefinition;
   /** Every task the flow uses (its subflows' too). */
   tasks(): AnyTask[];
+  /** Every condition the flow's links use (its subflows' too). */
+  conditions(): AnyCondition[];
 }
 
 /** A flow used as a node of another flow. Create one with `flow.s(inputs, options)`. */

@@ -16,6 +16,8 @@ export interface ValidateOptions {
   inputs?: JsonObject;
   /** Whether a task name is registered; unknown tasks are problems. Left out: not checked. */
   isKnownTask?: (name: string) => boolean;
+  /** Whether a condition name is registered; a link naming an unknown one is a problem. Left out: not checked. */
+  isKnownCondition?: (name: string) => boolean;
 }
 
 /**
@@ -103,6 +105,7 @@ export function findProblems(definition: FlowDefinition, options: ValidateOption
     if (byId.get(link.to)?.kind === 'event') {
       problems.push({ kind: 'invalid', nodes: [link.to], message: `event "${link.to}" cannot listen to "${link.from}": events are notified, not linked to` });
     }
+    if (link.condition !== undefined) problems.push(...conditionProblems(link, byId, options));
     const list = incoming.get(link.to);
     if (list === undefined) incoming.set(link.to, [link]);
     else list.push(link);
@@ -115,6 +118,29 @@ export function findProblems(definition: FlowDefinition, options: ValidateOption
   const lookup = (id: string): NodeDefinition | undefined => byId.get(id);
   for (const node of byId.values()) {
     problems.push(...inputProblems(node, incoming.get(node.id) ?? [], lookup, options.inputs ?? {}));
+  }
+  return problems;
+}
+
+/**
+ * Problems of a link's condition: a condition not registered, a value `on`
+ * that the source does not provide, a persistent listener (conditions decide
+ * a one-shot node only).
+ */
+export function conditionProblems(link: LinkDefinition, byId: ReadonlyMap<string, NodeDefinition>, options: Pick<ValidateOptions, 'isKnownCondition'>): ValidationProblem[] {
+  const condition = link.condition;
+  if (condition === undefined) return [];
+  const problems: ValidationProblem[] = [];
+  const what = `link "${link.from}" -> "${link.to}"`;
+  if (options.isKnownCondition !== undefined && !options.isKnownCondition(condition.name)) {
+    problems.push({ kind: 'unknown-condition', nodes: [link.from, link.to], message: `${what} names unknown condition "${condition.name}" (register it: connect({ conditions }) or tw.registerConditions())` });
+  }
+  const provides = byId.get(link.from)?.provides;
+  if (condition.on !== undefined && provides !== undefined && !provides.includes(condition.on)) {
+    problems.push({ kind: 'invalid', nodes: [link.from, link.to], message: `${what}: condition "${condition.name}" tests "${condition.on}", which "${link.from}" does not provide (it provides ${provides.map((p) => `"${p}"`).join(', ') || 'nothing'})` });
+  }
+  if (byId.get(link.to)?.persistent === true) {
+    problems.push({ kind: 'invalid', nodes: [link.to], message: `${what}: persistent listener "${link.to}" cannot have a condition on its links (a condition decides whether a one-shot node runs)` });
   }
   return problems;
 }

@@ -16,6 +16,7 @@ import { Coordinator } from '../coordinator/coordinator.js';
 import type { Clock } from '../coordinator/clock.js';
 import type { RetentionOptions } from '../coordinator/retention.js';
 import type { AnyTask } from '../model/task.js';
+import { ConditionRegistry, type AnyCondition } from '../model/condition.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
 import type { TaskwireMetrics } from '../observability/metrics.js';
 import type { Store } from '../store/port.js';
@@ -67,6 +68,12 @@ export interface ConnectOptions {
   announce?: AnnounceMode;
   /** Tasks this process executes (embedded) or knows. Flows started from a `Flow` register theirs. */
   tasks?: AnyTask[];
+  /**
+   * Conditions this process's coordinator evaluates (those conditional links
+   * name: docs/conditions.md). Flows started from a `Flow` register theirs;
+   * a coordinator that steps runs started elsewhere needs them here.
+   */
+  conditions?: AnyCondition[];
   /**
    * Run a worker in this process.
    * @default true embedded, false distributed
@@ -203,6 +210,7 @@ const CONNECT_KEYS = optionKeys<ConnectOptions>({
   store: true,
   broker: true,
   tasks: true,
+  conditions: true,
   worker: true,
   coordinator: true,
   concurrency: true,
@@ -290,6 +298,7 @@ async function wire(options: ConnectOptions, opened: { close(): Promise<void> }[
     opened.push(transport);
   }
   const registry = new TaskRegistry().register(...(options.tasks ?? []));
+  const conditions = new ConditionRegistry().register(...(options.conditions ?? []));
   const metrics = options.metrics === undefined ? {} : { metrics: options.metrics };
   const roles = { worker: options.worker ?? !distributed, coordinator: options.coordinator ?? !distributed };
   // Embedded, a process that neither executes nor coordinates (the CLI changing a run
@@ -309,6 +318,7 @@ async function wire(options: ConnectOptions, opened: { close(): Promise<void> }[
   const coordinator = new Coordinator({
     store,
     transport,
+    conditions,
     logger,
     carryOut,
     ...carries,
@@ -357,7 +367,7 @@ async function wire(options: ConnectOptions, opened: { close(): Promise<void> }[
   // Distributed, the coordinator of each run's shard steps the client's events (one writer per run).
   const request = transport.request?.bind(transport);
   const writer = request === undefined ? localWriter(coordinator) : new RemoteWriter(request, store.shards, options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
-  const parts: RuntimeParts = { store, transport, coordinator, writer, registry, actor, pollIntervalMs: distributed ? 500 : 1000, ...(resumer === undefined ? {} : { afterRegister: () => void resumer.registered() }) };
+  const parts: RuntimeParts = { store, transport, coordinator, writer, registry, conditions, actor, pollIntervalMs: distributed ? 500 : 1000, ...(resumer === undefined ? {} : { afterRegister: () => void resumer.registered() }) };
   // Each tick's run is started as a client's start (validated when the schedule was made).
   const ticker = (options.schedules ?? (roles.coordinator && (resume || distributed || store.kind === 'memory')))
     ? new ScheduleTicker({

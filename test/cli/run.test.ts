@@ -48,6 +48,15 @@ describe('taskwire run', () => {
     expect(result.stdout).toContain('album = "album of 6: cover.png, small-p1.png, small-p2.png, small-p3.png, small-p4.png, small-p5.png"');
   });
 
+  it('runs conditional links: the branch not taken is skipped, the join after it runs', async () => {
+    const result = await box.tw(['run', join(ROOT, 'examples/conditions.ts'), '--input', 'score=4']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^node\.skipped\s+publish\b/m);
+    expect(result.stdout).toMatch(/^ {2}publish\s+skipped\b/m);
+    expect(result.stdout).toContain('notify = "returned: needs sources"');
+  });
+
   it('--help lists the flags with their environment variables', async () => {
     const result = await box.tw(['run', '--help'], { store: false });
     expect(result.code).toBe(0);

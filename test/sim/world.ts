@@ -16,6 +16,7 @@ import type { NodeState, RunState } from '../../src/engine/state.js';
 import { PartialNotifyError } from '../../src/errors.js';
 import type { FlowDefinition } from '../../src/model/definition.js';
 import type { Flow } from '../../src/model/flow.js';
+import { ConditionRegistry } from '../../src/model/condition.js';
 import type { AnyTask } from '../../src/model/task.js';
 import type { Logger, LogFields } from '../../src/observability/logger.js';
 import { MemoryStore } from '../../src/store/memory/memory-store.js';
@@ -311,7 +312,7 @@ class World {
   /** A client wired to a coordinator, as `connect()` wires one. */
   private user(process: SimProcess, coordinator: Coordinator, transport: Transport, store: SimStore): User {
     // The simulator's clients step their events with their own coordinator (the direct path, as embedded).
-    const parts: RuntimeParts = { store, transport, coordinator, writer: localWriter(coordinator), registry: new TaskRegistry().register(...this.clientTasks.values()), actor: 'sim-user', pollIntervalMs: 500 };
+    const parts: RuntimeParts = { store, transport, coordinator, writer: localWriter(coordinator), registry: new TaskRegistry().register(...this.clientTasks.values()), conditions: new ConditionRegistry(), actor: 'sim-user', pollIntervalMs: 500 };
     return { process, parts, client: new Client(parts, async () => undefined) };
   }
 
