@@ -16,6 +16,7 @@ import { migrateCommand } from './commands/migrate.js';
 import { pruneCommand } from './commands/prune.js';
 import { rewireCommands } from './commands/rewire.js';
 import { runCommand } from './commands/run.js';
+import { schedulesCommand } from './commands/schedules.js';
 import { serveCommand } from './commands/serve.js';
 import { tasksCommand } from './commands/tasks.js';
 import { validateCommand } from './commands/validate.js';
@@ -47,6 +48,7 @@ export function program(): Command {
   dashboardCommands(cli);
   workerCommand(cli);
   workersCommand(cli);
+  schedulesCommand(cli);
   coordinatorCommand(cli);
   migrateCommand(cli);
   pruneCommand(cli);

@@ -139,4 +139,10 @@ describe('dashboard API', () => {
     expect(Array.isArray(await json(await dash.call('/api/workers')))).toBe(true);
     expect(await json(await dash.call('/api/queues'))).toMatchObject({ queues: [] });
   });
+
+  it('lists the cron schedules', async () => {
+    await dash.client.schedule('dash-nightly', '0 2 * * *', flow('dash-ok').add(fetchRecipes.s()), {}, { timezone: 'Europe/Paris' });
+    const schedules = await json<{ name: string; cron: string; timezone: string; nextFireAt: number }[]>(await dash.call('/api/schedules'));
+    expect(schedules).toEqual([expect.objectContaining({ name: 'dash-nightly', cron: '0 2 * * *', timezone: 'Europe/Paris', nextFireAt: expect.any(Number) })]);
+  });
 });

@@ -19,6 +19,8 @@ import { LiveView } from '../live-view.js';
 import type { RunHandle } from '../../client/run-handle.js';
 import { Interrupt, type InterruptCause } from '../interrupt.js';
 import { mapNodes, note, out, printJson, printProgress, printRunEnd, SUMMARY_ABOVE } from '../print.js';
+import { parseDuration } from '../duration.js';
+import { ConfigError } from '../../errors.js';
 
 interface RunFlags extends ConnectionFlags {
   input?: string[];
@@ -28,6 +30,15 @@ interface RunFlags extends ConnectionFlags {
   results?: boolean;
   cancelOnExit?: boolean;
   concurrency: string;
+  at?: string;
+  delay?: string;
+}
+
+/** The start time `--at` or `--delay` asks for (the client refuses both). */
+function startTimeOf(flags: RunFlags): { at?: number; delayMs?: number } {
+  const at = flags.at === undefined ? undefined : Date.parse(flags.at);
+  if (at !== undefined && Number.isNaN(at)) throw new ConfigError(`--at expected an ISO 8601 time such as 2026-12-02T02:00:00Z, got ${JSON.stringify(flags.at)}`);
+  return { ...(at === undefined ? {} : { at }), ...(flags.delay === undefined ? {} : { delayMs: parseDuration(flags.delay, '--delay') }) };
 }
 
 /** Registers the `run` command. */
@@ -39,6 +50,8 @@ export function runCommand(program: Command): void {
     .option('-i, --input <key=value>', 'a flow input (repeatable; JSON values are parsed)', collect)
     .option('--inputs <json>', 'flow inputs as a JSON object')
     .option('--no-validate', 'start without validating the flow')
+    .option('--at <iso>', 'start the run at this time (ISO 8601, e.g. 2026-12-02T02:00:00Z): stored scheduled until then')
+    .option('--delay <duration>', 'start the run after this long (45s, 90m, 12h, 2d)')
     .option('-c, --concurrency <n>', 'tasks at once (embedded)', '16')
     .option('--results', `print every node and result at the end (a flow of more than ${SUMMARY_ABOVE} nodes gets a summary)`)
     .option('--cancel-on-exit', 'on Ctrl-C (SIGINT, SIGTERM, a closed output) cancel the run instead of leaving it to be resumed')
@@ -85,7 +98,7 @@ export function runCommand(program: Command): void {
           if (store !== undefined && serving !== undefined) follower = new HistoryFollower(store, id, progress);
           else await client.watch(progress, id);
         }
-        const run = await client.start(loaded.flow, inputs, { validate: flags.validate, id });
+        const run = await client.start(loaded.flow, inputs, { validate: flags.validate, id, ...startTimeOf(flags) });
         view?.render();
         const final = await Promise.race([run.wait(), interrupt.signalled]);
         await follower?.stop();

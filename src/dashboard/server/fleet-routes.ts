@@ -1,6 +1,6 @@
 /**
- * The API of what executes runs: the task catalog, the live workers and the
- * queues (RabbitMQ only; embedded there are none).
+ * The API of what executes runs: the task catalog, the live workers, the cron
+ * schedules and the queues (RabbitMQ only; embedded there are none).
  *
  * @packageDocumentation
  */
@@ -22,10 +22,11 @@ export interface QueueView {
   deadLetters: number;
 }
 
-/** Registers the task, worker and queue routes. */
+/** Registers the task, worker, schedule and queue routes. */
 export function fleetRoutes(app: Hono<DashboardEnv>, deps: DashboardDeps): void {
   app.get('/api/tasks', async (c) => c.json(await deps.client.tasks()));
   app.get('/api/workers', async (c) => c.json(await deps.client.workers()));
+  app.get('/api/schedules', async (c) => c.json(await deps.client.schedules()));
   app.get('/api/queues', async (c) => {
     const queues = deps.queues;
     if (queues === undefined) return c.json({ queues: [], note: 'embedded: tasks are dispatched in this process, there are no queues' });
