@@ -75,19 +75,15 @@ function describe(value: Json | undefined): string {
 }
 
 /**
- * Starts map node `node` (instead of dispatching it) with `inputs`: its
+ * Starts map node `node`, just moved to `running` with its new attempt's
+ * inputs (by the stepper's dispatch, instead of a dispatch command): its
  * children up to `concurrency`; an empty list succeeds at once with `[]`; a
  * value that is not a list fails it (`TW_MAP_INPUT`, not retried).
  */
-export function startMap(s: StepContext, node: NodeState, inputs: JsonObject): void {
+export function startMap(s: StepContext, node: NodeState): void {
   const id = node.def.id;
   const each = node.def.each as string;
-  if (node.undo !== undefined) s.setUndo(node, 'none');
-  s.setStatus(node, 'running');
-  node.attempt++;
-  node.inputs = inputs;
-  delete node.error;
-  delete node.retryAt;
+  const inputs = node.inputs as JsonObject;
   delete node.finishedAt;
   // Nothing is queued for the node itself: its children are.
   node.queuedAt = node.startedAt = s.now;

@@ -237,7 +237,6 @@ class Stepper implements StepContext {
 
   /** Starts a new attempt of a waiting node with `inputs`. */
   dispatch(node: NodeState, inputs: JsonObject): void {
-    if (node.def.each !== undefined) return startMap(this, node, inputs);
     // A new attempt (a retry or replace by hand) has not been rolled back yet.
     if (node.undo !== undefined) this.setUndo(node, 'none');
     this.setStatus(node, 'running');
@@ -245,6 +244,7 @@ class Stepper implements StepContext {
     node.inputs = inputs;
     delete node.error;
     delete node.retryAt;
+    if (node.def.each !== undefined) return startMap(this, node);
     this.enqueue(node, node, { node: node.def.id, attempt: node.attempt }, inputs);
   }
 
