@@ -11,6 +11,7 @@ export { SubflowNode, type SubflowOptions } from './model/subflow.js';
 export { condition, ConditionRegistry, type Condition, type AnyCondition, type ConditionContext, type ConditionDepth, type ConditionLookup } from './model/condition.js';
 export type { FlowDefinition, NodeDefinition, LinkDefinition, LinkCondition, RetryPolicy, FailurePolicy, ScopeDefinition } from './model/definition.js';
 export { DEFAULT_RETRY, backoffDelayMs, type RetryOption } from './model/retry.js';
+export { DEFAULT_PRIORITY, PRIORITIES, type ConcurrencyLimit, type Priority, type RateLimit } from './model/flow-control.js';
 export { findProblems, validateFlow, type ValidateOptions } from './model/validate.js';
 export { toFailure, type Failure } from './model/failure.js';
 export type { Json, JsonObject } from './codec/json.js';

@@ -53,6 +53,11 @@ export interface NodeSnapshot {
   finishedAt?: number;
   /** For a waiting node: what it still waits for. */
   waitingFor?: WaitingInfo;
+  /**
+   * For a waiting node held by a flow-control gate (its task's `limit` or
+   * `rate`, docs/flow-control.md): the gate. It starts when admitted; it is not running.
+   */
+  throttled?: string;
   /** For a persistent listener: how many of its activations are in each state ({@link ActivationCounts}). */
   activations?: ActivationCounts;
   /** For a map node, once started: its children, counted by state, and those the run keeps by name (see {@link MapSnapshot}). */
@@ -203,6 +208,7 @@ export function snapshot(run: RunState): RunSnapshot {
     if (node.queuedAt !== undefined) view.queuedAt = node.queuedAt;
     if (node.startedAt !== undefined) view.startedAt = node.startedAt;
     if (node.finishedAt !== undefined) view.finishedAt = node.finishedAt;
+    if (node.throttled !== undefined) view.throttled = node.throttled;
     const waiting = inspection.waiting[node.def.id];
     if (waiting !== undefined) view.waitingFor = waiting;
     const activations = counts.get(node.def.id);

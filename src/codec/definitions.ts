@@ -10,6 +10,7 @@ import type { Change, LinkSpec } from '../engine/events.js';
 import { CONDITION_DEPTHS } from '../model/condition.js';
 import type { FlowDefinition, LinkCondition, LinkDefinition, NodeDefinition, RetryPolicy, ScopeDefinition } from '../model/definition.js';
 import { NameSchema, NodeIdSchema } from '../model/names.js';
+import { PRIORITIES, type ConcurrencyLimit, type Priority, type RateLimit } from '../model/flow-control.js';
 import { array, boolean, check, integer, json, literal, matching, nullable, object, optional, record, type Schema } from './schema.js';
 
 const name = NameSchema;
@@ -26,6 +27,10 @@ const RetrySchema: Schema<RetryPolicy> = object({
   jitter: matching('a number from 0 to 1', (v): v is number => typeof v === 'number' && v >= 0 && v <= 1),
 });
 
+const LimitSchema: Schema<ConcurrencyLimit> = object({ concurrency: integer({ min: 1 }), key: optional(name) });
+const RateSchema: Schema<RateLimit> = object({ count: integer({ min: 1 }), perMs: integer({ min: 1 }) });
+const PrioritySchema: Schema<Priority> = literal(...PRIORITIES);
+
 const nodeFields = {
   kind: literal('task', 'event'),
   name,
@@ -38,6 +43,9 @@ const nodeFields = {
   retry: RetrySchema,
   timeoutMs: nonNegative,
   queue: name,
+  limit: optional(LimitSchema),
+  rate: optional(RateSchema),
+  priority: optional(PrioritySchema),
 };
 
 /** A {@link NodeDefinition} (`provides` may be absent: an event providing its payload's fields). */
@@ -76,6 +84,9 @@ const replacement = object({
   retry: optional(RetrySchema),
   timeoutMs: optional(nonNegative),
   queue: optional(name),
+  limit: optional(LimitSchema),
+  rate: optional(RateSchema),
+  priority: optional(PrioritySchema),
 }) as Schema<Partial<Omit<NodeDefinition, 'id' | 'kind'>>>;
 
 const changeVariants: Record<Change['op'], Schema<Change>> = {

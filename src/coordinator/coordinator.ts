@@ -49,6 +49,10 @@ import { SignalListeners } from './signal-listeners.js';
 import { requestEvents } from './requests.js';
 import { byRunId, recordCommitted } from './batch-parts.js';
 import { answer, stepBatch, type StepBatchDeps } from './step-batch.js';
+import { GateKeeper } from './gate-keeper.js';
+
+/** Default {@link CoordinatorOptions.gateSweepMs} where coordinators share a store with elections (PostgreSQL). */
+const DEFAULT_GATE_SWEEP_MS = 2000;
 
 /** What a signal's event resolves and rejects with: nobody awaits it (its delivery is acked or given back). */
 const noop = (): void => undefined;
@@ -59,6 +63,8 @@ export class Coordinator {
   private readonly pipeline: Pipeline;
   private readonly storeRetry: StoreRetry;
   private readonly retryTimers: RetryTimers;
+  /** Flow-control gates: task limits and rates. */
+  private readonly gates: GateKeeper;
   private readonly clock: Clock;
   private readonly logger: Logger;
   /** The consumers of the signal queues of the shards it steps (from `start`). */
@@ -109,6 +115,7 @@ export class Coordinator {
       graceLeft: (event) => this.leaseGraceLeft(event),
       submit: (runId, event) => this.submit(runId, event),
     });
+    this.gates = new GateKeeper({ store: options.store, clock: this.clock, logger: this.logger, submit: (runId, event) => this.submit(runId, event) });
     this.poller = new OutboxPoller({
       store: options.store,
       transport: options.transport,
@@ -120,6 +127,7 @@ export class Coordinator {
       shards: () => this.shardSet?.owned(),
       graceLeft: (event) => this.leaseGraceLeft(event),
       submit: (runId, event) => this.submit(runId, event),
+      gates: (commands) => this.gates.apply(commands),
       carries: (runId) => this.carries(runId),
       storeBack: () => {
         this.hearingSince = this.clock.now();
@@ -186,6 +194,9 @@ export class Coordinator {
     if (this.options.transport.durable || this.options.store.kind !== 'memory') this.poller.start();
     this.retention?.start();
     const { store, transport } = this.options;
+    // Several coordinators share the gates (PostgreSQL): a sweep admits after releases made by the others.
+    const gateSweepMs = this.options.gateSweepMs ?? (store.tryLock === undefined ? 0 : DEFAULT_GATE_SWEEP_MS);
+    if (gateSweepMs > 0) this.gates.start(gateSweepMs);
     const listeners = new SignalListeners(
       transport,
       prefetch,
@@ -242,6 +253,8 @@ export class Coordinator {
       const waiting = await store.dueOutbox(Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
       await store.deleteOutbox(waiting.filter((item) => item.command.type === 'dispatch' && live.has(item.runId)).map((item) => item.id));
       await Promise.all(ids.map((id) => this.submit(id, { type: 'resume' })));
+      // Permits whose release or admission a crash lost (a durable store outlives the process).
+      if (store.kind !== 'memory') await this.gates.sweep();
     } finally {
       this.poller.held = false;
     }
@@ -426,6 +439,7 @@ export class Coordinator {
       clock: this.clock,
       sentAt: this.options.metrics === undefined ? undefined : this.clock.now(),
       schedule: (command) => this.retryTimers.schedule(command),
+      gates: (commands) => this.gates.apply(commands),
     });
   }
 
@@ -455,6 +469,7 @@ export class Coordinator {
       // Stop polling first: releasing the lock may take its check timeout (a silent connection),
       // and a closing coordinator must not claim outbox items it can no longer step.
       this.poller.stop();
+      await this.gates.close();
       await this.retention?.stop();
       // No signal is taken from now on (one taken while closed goes back to the queue: at once, to this consumer again;
       // a shard won meanwhile is held, taking nothing, until its lock is released below).

@@ -124,6 +124,13 @@ export interface CoordinatorOptions {
    * @default 30000
    */
   leaseGraceMs?: number;
+  /**
+   * Time between sweeps of the flow-control gates (task limits and rates,
+   * docs/flow-control.md): a sweep admits waiters after releases made by other
+   * coordinators and gives back permits whose release was lost in a crash; 0: none.
+   * @default 2000 where coordinators share the store with elections (PostgreSQL), else 0
+   */
+  gateSweepMs?: number;
 }
 
 /** What `Coordinator.submit` resolves with: the run after the step. */

@@ -7,7 +7,7 @@
  *
  * @packageDocumentation
  */
-import type { EngineEvent } from '../engine/events.js';
+import type { EngineEvent, GateCommand } from '../engine/events.js';
 import type { Logger } from '../observability/logger.js';
 import type { Store } from '../store/port.js';
 import type { Transport } from '../transport/port.js';
@@ -36,6 +36,8 @@ export interface PollerDeps {
   graceLeft(event: EngineEvent): number;
   /** Steps an event (resolves once committed). */
   submit(runId: string, event: EngineEvent): Promise<unknown>;
+  /** Carries out flow-control gate commands (`GateKeeper.apply`). */
+  gates(commands: readonly GateCommand[]): Promise<void>;
   /** Whether the items of a run are carried out here (else left claimed: due again once the claim ends). */
   carries(runId: string): boolean;
   /** The store answered a poll again after failing one: an outage ended (the lease grace starts again). */
@@ -112,6 +114,6 @@ export class OutboxPoller {
     // So is an item of a run this process leaves to others (see `CoordinatorOptions.carries`).
     const items = claimed.filter((item) => this.deps.carries(item.runId) && (item.command.type !== 'schedule' || this.deps.graceLeft(scheduledEvent(item.command)) <= 0));
     if (items.length === 0) return;
-    await carryOutClaimed(items, { store, transport, logger, timeoutMs: this.deps.publishTimeoutMs, clock, backoff: this.backoff, now, submit: (runId, event) => this.deps.submit(runId, event) });
+    await carryOutClaimed(items, { store, transport, logger, timeoutMs: this.deps.publishTimeoutMs, clock, backoff: this.backoff, now, submit: (runId, event) => this.deps.submit(runId, event), gates: (commands) => this.deps.gates(commands) });
   }
 }

@@ -7,7 +7,7 @@
  * @packageDocumentation
  */
 import { UnknownRunError } from '../errors.js';
-import type { Command, DispatchCommand, EngineEvent, ExecutionRef } from '../engine/events.js';
+import type { Command, DispatchCommand, EngineEvent, ExecutionRef, GateCommand } from '../engine/events.js';
 import type { LiveRun, StepOutput } from '../engine/index.js';
 import type { Logger } from '../observability/logger.js';
 import type { OutboxItem, Store } from '../store/port.js';
@@ -58,6 +58,8 @@ export interface OutboxDeps {
   now: number;
   /** Steps an event (resolves once committed). */
   submit(runId: string, event: EngineEvent): Promise<unknown>;
+  /** Carries out flow-control gate commands (`GateKeeper.apply`). */
+  gates(commands: readonly GateCommand[]): Promise<void>;
 }
 
 /**
@@ -71,6 +73,8 @@ export async function carryOutClaimed(claimed: readonly OutboxItem[], deps: Outb
   const dispatchIds: string[] = [];
   const aborts: Extract<Command, { type: 'abort' }>[] = [];
   const abortIds: string[] = [];
+  const gates: GateCommand[] = [];
+  const gateIds: string[] = [];
   const done: string[] = [];
   const steps: Promise<void>[] = [];
   const failed = (item: { id: string; runId: string }, error: unknown): void => {
@@ -85,6 +89,9 @@ export async function carryOutClaimed(claimed: readonly OutboxItem[], deps: Outb
     } else if (command.type === 'abort') {
       aborts.push(command);
       abortIds.push(item.id);
+    } else if (command.type === 'gate') {
+      gates.push(command);
+      gateIds.push(item.id);
     } else if (command.type === 'schedule') {
       steps.push(
         deps.submit(command.runId, scheduledEvent(command)).then(
@@ -104,6 +111,16 @@ export async function carryOutClaimed(claimed: readonly OutboxItem[], deps: Outb
         () => void done.push(...abortIds),
         (error: unknown) => {
           for (const [i, id] of abortIds.entries()) failed({ id, runId: (aborts[i] as { runId: string }).runId }, error);
+        },
+      ),
+    );
+  }
+  if (gates.length > 0) {
+    steps.push(
+      deps.gates(gates).then(
+        () => void done.push(...gateIds),
+        (error: unknown) => {
+          for (const [i, id] of gateIds.entries()) failed({ id, runId: (gates[i] as GateCommand).runId }, error);
         },
       ),
     );

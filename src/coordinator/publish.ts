@@ -12,7 +12,7 @@
  * @packageDocumentation
  */
 import type { Span } from '@opentelemetry/api';
-import type { Command } from '../engine/events.js';
+import type { Command, GateCommand } from '../engine/events.js';
 import type { LiveRun, StepOutput } from '../engine/index.js';
 import type { Logger } from '../observability/logger.js';
 import { traceDispatch } from '../observability/tracing.js';
@@ -38,6 +38,8 @@ export interface PublishDeps {
   sentAt: number | undefined;
   /** Timers for retries and lease ends (non-durable transports; durable ones use the outbox). */
   schedule(command: Extract<Command, { type: 'schedule' }>): void;
+  /** Carries out flow-control gate commands (`GateKeeper.apply`). */
+  gates(commands: readonly GateCommand[]): Promise<void>;
 }
 
 /**
@@ -52,6 +54,8 @@ export async function publishSteps(steps: readonly { live: LiveRun; out: StepOut
   const spans: (Span | undefined)[] = [];
   const aborts: Extract<Command, { type: 'abort' }>[] = [];
   const abortIds: string[] = [];
+  const gates: GateCommand[] = [];
+  const gateIds: string[] = [];
   for (const { live, out } of steps) {
     const state = live.state;
     const commands = out.commands;
@@ -77,6 +81,10 @@ export async function publishSteps(steps: readonly { live: LiveRun; out: StepOut
           aborts.push(command);
           abortIds.push(id);
           break;
+        case 'gate':
+          gates.push(command);
+          gateIds.push(id);
+          break;
         case 'finished':
           break;
       }
@@ -94,9 +102,17 @@ export async function publishSteps(steps: readonly { live: LiveRun; out: StepOut
           (error: unknown) => deps.logger.warn({ error: (error as Error).message }, 'abort not published; left in the outbox'),
         ),
   ]);
+  const gated =
+    gates.length === 0
+      ? undefined
+      : deps.gates(gates).then(
+          () => void done.push(...gateIds),
+          (error: unknown) => deps.logger.warn({ error: (error as Error).message }, 'gate commands not carried out; left in the outbox'),
+        );
   for (const { out } of steps) void transport.announce(out.history);
-  if (dispatches.length === 0 && aborts.length === 0) return;
+  if (dispatches.length === 0 && aborts.length === 0 && gates.length === 0) return;
   const [sent] = await published;
+  await gated;
   for (const span of spans) span?.end();
   for (const i of sent.published) done.push(dispatchIds[i] as string);
   // The outbox keeps what was not published; the poller publishes it again.

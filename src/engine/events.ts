@@ -6,6 +6,7 @@
  */
 import type { Json, JsonObject } from '../codec/json.js';
 import type { LinkCondition, NodeDefinition } from '../model/definition.js';
+import type { RateLimit } from '../model/flow-control.js';
 import type { Failure } from '../model/failure.js';
 import type { RunStatus } from './state.js';
 
@@ -60,6 +61,8 @@ export type EngineEvent =
   | ({ type: 'rollback.succeeded' } & ExecutionRef)
   | ({ type: 'rollback.failed'; error: Failure } & ExecutionRef)
   | { type: 'notify'; event: string; payload: JsonObject }
+  /** The execution waiting at gate `gate` (see {@link GateCommand}) may start: it holds a permit since `admittedAt` (epoch ms, the admitting clock). */
+  | ({ type: 'gate.admitted'; gate: string; admittedAt: number } & ExecutionRef)
   | ({ type: 'change'; actor: string } & ChangeList);
 
 /** One change, or several applied as one: validated as a whole, in one step, under one graph version, or refused whole. */
@@ -92,9 +95,33 @@ export interface DispatchCommand extends ExecutionRef {
   error?: Failure;
 }
 
+/**
+ * A node's execution at a flow-control gate (a task's `limit` or `rate`, see
+ * docs/flow-control.md): `wait` puts it in the gate's line (the runtime
+ * answers `gate.admitted` when it may start); `release` takes it out of the
+ * line, or gives back the permit it held (its attempt ended). Both are idempotent.
+ */
+export interface GateCommand extends ExecutionRef {
+  /** Always `gate`. */
+  type: 'gate';
+  /** Join the line, or leave it (give back the permit). */
+  op: 'wait' | 'release';
+  /** Run id. */
+  runId: string;
+  /** The gate: the task's name, and the value of the limit's key input if it has one (`charge:customer="c1"`). */
+  gate: string;
+  /** `wait`: executions at once through the gate (undefined: no concurrency limit). */
+  concurrency?: number;
+  /** `wait`: the gate's rate limit, if any. */
+  rate?: RateLimit;
+  /** `wait`: higher goes first (see `priorityRank`). */
+  priority?: number;
+}
+
 /** Something the runtime must do after the step is saved. */
 export type Command =
   | DispatchCommand
+  | GateCommand
   /** A timer: a retry (or, with `lease`, the end of a lease) of an execution; with `start`, a delayed start (`node` is then `''`). */
   | ({ type: 'schedule'; runId: string; dueAt: number; lease?: true; start?: true } & ExecutionRef)
   | { type: 'abort'; runId: string; node?: string; attempt?: number; activation?: number }
@@ -107,6 +134,8 @@ export type HistoryType =
   | 'run.resumed'
   | 'run.status'
   | 'node.queued'
+  | 'node.throttled'
+  | 'gate.admitted'
   | 'node.started'
   | 'node.succeeded'
   | 'node.failed'

@@ -64,6 +64,7 @@ export function recordInternalError(live: LiveRun, event: EngineEvent, error: un
       break;
     case 'start':
     case 'start.due':
+    case 'gate.admitted':
     case 'notify':
     case 'change':
       break;

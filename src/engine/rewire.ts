@@ -5,6 +5,7 @@
  *
  * @packageDocumentation
  */
+import { dropFromGate } from './gates.js';
 import { InvalidChangeError } from '../errors.js';
 import type { LinkDefinition, NodeDefinition } from '../model/definition.js';
 import { activate, cancelActivation } from './activations.js';
@@ -166,6 +167,10 @@ export function remove(e: Edit, target: NodeState): Effect {
   const id = target.def.id;
   const listeners = (s.live.index.outgoing.get(id) ?? []).map((link) => s.run.nodes.get(link.to) as NodeState);
   if (target.status === 'running') s.out.commands.push({ type: 'abort', runId: s.run.id, node: id, attempt: target.attempt });
+  if (target.throttled !== undefined || target.gate !== undefined) {
+    e.journal.node(target);
+    dropFromGate(s, target);
+  }
   if (target.attempt > 0) s.run.retiredAttempts = { ...s.run.retiredAttempts, [id]: target.attempt };
   for (const [key, activation] of [...s.run.activations]) {
     if (activation.node !== id || (activation.status !== 'running' && activation.status !== 'retrying')) continue;

@@ -103,6 +103,13 @@ export interface NodeState {
   undoError?: Failure;
   /** When a scheduled retry is due (epoch ms). */
   retryAt?: number;
+  /**
+   * Waiting (status `waiting`, its sources notified, its inputs there) at this
+   * flow-control gate for a permit: throttled, not running (see `engine/gates.ts`).
+   */
+  throttled?: string;
+  /** The gate whose permit the node holds: admitted, for its current (or next) attempt. */
+  gate?: string;
   /** A long execution acknowledged early holds the node until then (epoch ms); past it, it is dispatched again. */
   leaseUntil?: number;
   /** When the current attempt was dispatched: queued for a worker (epoch ms). */

@@ -3,6 +3,7 @@
  *
  * @packageDocumentation
  */
+import { anyThrottled } from './gates.js';
 import type { LiveRun } from './live.js';
 import type { RunState, RunStatus } from './state.js';
 
@@ -16,10 +17,12 @@ export function deriveStatus(live: LiveRun): RunStatus {
   if (run.saga) return active > 0 ? 'rolling_back' : index.undoFailed > 0 ? 'rollback_failed' : 'rolled_back';
   if (run.stopped) {
     // Stopped: what still waits (for a notification that can no longer come) stalls the run.
-    if (active > 0) return 'stopping';
+    if (active > 0 || (counts.waiting > 0 && anyThrottled(run.nodes.values()))) return 'stopping';
     return counts.failed > 0 ? 'failed' : counts.waiting > 0 ? 'stalled' : 'succeeded';
   }
   if (active > 0) return 'running';
+  // Throttled nodes (waiting at a flow-control gate) will start: not stalled, not failed yet.
+  if (counts.waiting > 0 && anyThrottled(run.nodes.values())) return 'running';
   if (counts.failed > 0) return 'failed';
   if (counts.waiting > 0) return awaitsNotification(run) ? 'running' : 'stalled';
   return index.persistent > 0 ? 'listening' : 'succeeded';

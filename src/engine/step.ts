@@ -11,6 +11,7 @@ import type { Json, JsonObject } from '../codec/json.js';
 import { activate, dropNotification } from './activations.js';
 import { applyChanges } from './changes.js';
 import { heartbeat, leaseDue } from './leases.js';
+import { admitted, holdAtGate, leaveGate } from './gates.js';
 import { failed, retryDue, succeeded } from './outcomes.js';
 import { started } from './starts.js';
 import { continueSaga, resumeUndos, undone } from './saga.js';
@@ -127,6 +128,9 @@ class Stepper implements StepContext {
       case 'notify':
         this.notifyEvent(event.event, event.payload);
         break;
+      case 'gate.admitted':
+        admitted(this, event);
+        break;
       case 'change':
         applyChanges(this, changesOf(event), event.actor);
         break;
@@ -141,6 +145,7 @@ class Stepper implements StepContext {
   /** Moves a node to a new status, checking the transition table and keeping counts. */
   setStatus(node: NodeState, to: NodeStatus, table = NODE_TRANSITIONS): void {
     checkTransition(table, `node "${node.def.id}"`, node.status, to);
+    if (node.gate !== undefined || node.throttled !== undefined) leaveGate(this, node, node.status, to);
     const counts = this.live.index.counts;
     counts[node.status]--;
     counts[to]++;
@@ -237,6 +242,8 @@ class Stepper implements StepContext {
 
   /** Starts a new attempt of a waiting node with `inputs`. */
   dispatch(node: NodeState, inputs: JsonObject): void {
+    // A task with a limit or a rate waits at its gate until admitted (a map's children are not gated).
+    if (node.def.each === undefined && (node.def.limit !== undefined || node.def.rate !== undefined) && holdAtGate(this, node, inputs)) return;
     // A new attempt (a retry or replace by hand) has not been rolled back yet.
     if (node.undo !== undefined) this.setUndo(node, 'none');
     this.setStatus(node, 'running');

@@ -12,6 +12,7 @@
  */
 import type { Json, JsonObject } from '../codec/json.js';
 import type { ConditionDepth } from './condition.js';
+import type { ConcurrencyLimit, Priority, RateLimit } from './flow-control.js';
 
 /** How often and how fast a failed task is tried again. */
 export interface RetryPolicy {
@@ -76,6 +77,12 @@ export interface NodeDefinition {
   timeoutMs: number;
   /** The work queue the node is dispatched to. */
   queue: string;
+  /** The task's concurrency limit, held across the deployment (see docs/flow-control.md); absent: none. */
+  limit?: ConcurrencyLimit;
+  /** The task's rate limit; absent: none. */
+  rate?: RateLimit;
+  /** The node's priority; absent: the run's, else `normal`. */
+  priority?: Priority;
   /**
    * The subflow the node belongs to (its innermost scope: a {@link ScopeDefinition} id),
    * absent for a node of the top-level flow.

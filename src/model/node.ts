@@ -12,6 +12,7 @@ import { checkInputNames, checkName } from './names.js';
 import { resolveMapOptions, type MapFields, type MapOptions } from './map.js';
 import { checkKeys, optionKeys } from './options.js';
 import type { AnyTask, TaskInputs } from './task.js';
+import { checkPriority, type Priority } from './flow-control.js';
 
 /** Per-node options of `task.s(bound, options)`. */
 export interface NodeOptions extends MapOptions {
@@ -31,9 +32,15 @@ export interface NodeOptions extends MapOptions {
   timeoutMs?: number;
   /** Overrides the task's queue for this node. */
   queue?: string;
+  /**
+   * How early its executions go before other waiting work (at a limit, and in
+   * the queues): `high` overtakes queued `normal` and `low` work.
+   * @default the run's priority (`start(..., { priority })`), else `normal`
+   */
+  priority?: Priority;
 }
 
-const NODE_KEYS = optionKeys<NodeOptions>({ id: true, persistent: true, retry: true, timeoutMs: true, queue: true, each: true, concurrency: true, collect: true });
+const NODE_KEYS = optionKeys<NodeOptions>({ id: true, persistent: true, retry: true, timeoutMs: true, queue: true, each: true, concurrency: true, collect: true, priority: true });
 
 /** One use of a task in a flow. Create one with `task.s(...)`. */
 export class TaskNode<I extends TaskInputs = TaskInputs, O = unknown> {
@@ -48,6 +55,7 @@ export class TaskNode<I extends TaskInputs = TaskInputs, O = unknown> {
   private readonly retry: RetryPolicy;
   private readonly timeoutMs: number;
   private readonly queue: string;
+  private readonly priority: Priority | undefined;
   private readonly map: MapFields;
   /** Phantom field carrying the input and output types; never set. */
   declare readonly types?: { inputs: I; output: O };
@@ -69,13 +77,14 @@ export class TaskNode<I extends TaskInputs = TaskInputs, O = unknown> {
       throw new ConfigError(`node "${this.id}": timeoutMs expected a number from 0 and up, got ${String(this.timeoutMs)}`);
     }
     this.queue = options.queue === undefined ? task.queue : checkName(options.queue, `node "${this.id}": queue`);
+    this.priority = checkPriority(options.priority, `node "${this.id}"`);
     this.map = {};
     this.map = resolveMapOptions(options, this.definition());
   }
 
   /** The node as plain data. */
   definition(): NodeDefinition {
-    return {
+    const definition: NodeDefinition = {
       id: this.id,
       kind: 'task',
       name: this.task.name,
@@ -90,6 +99,10 @@ export class TaskNode<I extends TaskInputs = TaskInputs, O = unknown> {
       queue: this.queue,
       ...this.map,
     };
+    if (this.task.limit !== undefined) definition.limit = this.task.limit;
+    if (this.task.rate !== undefined) definition.rate = this.task.rate;
+    if (this.priority !== undefined) definition.priority = this.priority;
+    return definition;
   }
 }
 

@@ -11,6 +11,7 @@ import type { Failure } from './failure.js';
 import { resolveRetry, type RetryOption } from './retry.js';
 import { TaskNode, type NodeOptions } from './node.js';
 import { checkKeys, optionKeys } from './options.js';
+import { checkLimit, checkRate, type ConcurrencyLimit, type RateLimit } from './flow-control.js';
 
 /** Inputs a task receives, by name. */
 export type TaskInputs = Record<string, unknown>;
@@ -84,6 +85,21 @@ export interface TaskSpec<I extends TaskInputs, O> {
    * @default "default"
    */
   queue?: string;
+  /**
+   * At most `concurrency` executions at once in the whole deployment (every
+   * worker, every coordinator, every run), per value of the input `key` if
+   * given. Excess executions wait in order, not counted as running.
+   * @default no limit
+   * @example limit: { concurrency: 5, key: 'customer' }
+   */
+  limit?: ConcurrencyLimit;
+  /**
+   * At most `count` executions start in any `perMs` milliseconds (per value
+   * of `limit.key`, if given).
+   * @default no limit
+   * @example rate: { count: 10, perMs: 1000 }
+   */
+  rate?: RateLimit;
 }
 
 /** A registered unit of work. Create one with {@link task}. */
@@ -106,6 +122,10 @@ export interface Task<N extends string = string, I extends TaskInputs = TaskInpu
   readonly timeoutMs: number;
   /** Work queue. */
   readonly queue: string;
+  /** Concurrency limit, if any. */
+  readonly limit: ConcurrencyLimit | undefined;
+  /** Rate limit, if any. */
+  readonly rate: RateLimit | undefined;
   /**
    * A node (signature) of this task, with some inputs bound up front.
    * @example mult.s({ y: 3 })
@@ -129,6 +149,8 @@ const TASK_KEYS = optionKeys<TaskSpec<TaskInputs, unknown>>({
   retry: true,
   timeoutMs: true,
   queue: true,
+  limit: true,
+  rate: true,
 });
 
 /**
@@ -156,6 +178,10 @@ export function task<N extends string, I extends TaskInputs, O>(name: N, spec: T
   if (!Number.isFinite(timeoutMs) || timeoutMs < 0) {
     throw new ConfigError(`task "${name}": timeoutMs expected a number from 0 and up, got ${String(timeoutMs)}`);
   }
+  const limit = checkLimit(spec.limit, `task "${name}"`);
+  if (limit?.key !== undefined && !requires.includes(limit.key) && !optional.includes(limit.key)) {
+    throw new ConfigError(`task "${name}": limit.key "${limit.key}" is not one of its inputs (requires or optional)`);
+  }
   const self: Task<N, I, O> = {
     name,
     requires,
@@ -166,6 +192,8 @@ export function task<N extends string, I extends TaskInputs, O>(name: N, spec: T
     retry: resolveRetry(spec.retry, `task "${name}"`),
     timeoutMs,
     queue: checkName(spec.queue ?? DEFAULT_QUEUE, `task "${name}": queue`),
+    limit,
+    rate: checkRate(spec.rate, `task "${name}"`),
     s: (bound, options) => new TaskNode<I, O>(self, (bound ?? {}), options ?? {}),
   };
   return Object.freeze(self);

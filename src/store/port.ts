@@ -15,6 +15,7 @@ import type { ActivationState, Backlogged, Held, NodeState, RunHeader, RunState,
 import type { JsonObject } from '../codec/json.js';
 import type { FlowDefinition, NodeDefinition } from '../model/definition.js';
 import type { CatchUp, Overlap } from '../model/schedule-plan.js';
+import type { Gates } from './gates.js';
 
 /** A command waiting to be carried out: written in the step's transaction, deleted once done. */
 export interface OutboxItem {
@@ -461,6 +462,8 @@ export interface Store {
   heartbeat?(member: string, ttlMs: number): Promise<string[]>;
   /** Removes `member` from the members at once (a graceful close), rather than when its heartbeat expires. Idempotent. */
   leave?(member: string): Promise<void>;
+  /** The flow-control gates (task limits and rates, see `gates.ts`): shared by every process using the store. */
+  gates(): Gates;
   /** Releases connections and files. Idempotent. */
   close(): Promise<void>;
 }

@@ -216,6 +216,9 @@ describeBackends('live flows', (backend) => {
     const tw = await backend.connect();
     const run = await tw.start(flow('kick').add(kickServer.s()));
     await entered.promise;
+    // Distributed, the worker's start report is recorded after the task is entered: wait for
+    // it, so that the history compared below holds no event of the run's own progress.
+    await eventually(async () => expect((await run.status()).nodes['kickServer']?.status).toBe('running'));
     const add: RunChange = { op: 'add', node: addMonitor.s(), sources: [{ node: 'kickServer', map: { server: 'kickServer' } }] };
     const first = await run.change(add, { id: 'add-monitor-1' });
     // Its answer was lost (a timeout, say): sent again, it is recognised, not refused as a node that exists.

@@ -13,7 +13,8 @@ import { taskwire } from './helpers.js';
 
 afterAll(endAdminPool);
 
-describe.skipIf(servicesSkipped())('taskwire migrate --shards', () => {
+// Several taskwire processes one after the other: more than 30 s on a loaded machine.
+describe.skipIf(servicesSkipped())('taskwire migrate --shards', { timeout: 120_000 }, () => {
   it('validates the count, sets it on a new schema, and refuses another once the schema holds runs', async () => {
     const url = await requirePostgres();
     const schema = schemaName();

@@ -55,7 +55,9 @@ beforeAll(async () => {
 });
 afterAll(() => box.remove());
 
-describe('rewiring a run from the terminal', () => {
+// Each test runs several taskwire processes one after the other: on a loaded 2-core
+// machine that takes longer than the default 30 s.
+describe('rewiring a run from the terminal', { timeout: 120_000 }, () => {
   it('the embedded run published its tasks in the catalog', async () => {
     expect(json<{ name: string }[]>(await box.tw(['tasks', '--json'])).map((t) => t.name)).toEqual(['deploy', 'prepare', 'verify']);
   });

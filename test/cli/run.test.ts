@@ -57,6 +57,13 @@ describe('taskwire run', () => {
     expect(result.stdout).toContain('notify = "returned: needs sources"');
   });
 
+  it('runs the cron example\'s flow once (the flow a schedule starts on each tick)', async () => {
+    const result = await box.tw(['run', join(ROOT, 'examples/cron.ts')]);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('report = "eu: 14 orders, 2468 EUR"');
+  });
+
   it('--help lists the flags with their environment variables', async () => {
     const result = await box.tw(['run', '--help'], { store: false });
     expect(result.code).toBe(0);

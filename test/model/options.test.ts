@@ -57,7 +57,7 @@ describe('unknown option fields', () => {
 
   it('names the unknown key without a suggestion when nothing is close', async () => {
     const error = await refusal(() => task('o-far', loose<TaskSpec<Record<string, unknown>, number>>({ apply, colour: 'blue' })));
-    expect(error.message).toMatch(/^task "o-far": unknown option "colour" \(known: requires, optional, provides, apply, rollback, retry, timeoutMs, queue\)$/);
+    expect(error.message).toMatch(/^task "o-far": unknown option "colour" \(known: requires, optional, provides, apply, rollback, retry, timeoutMs, queue, limit, rate\)$/);
   });
 
   it('refuses an unknown connect option before opening anything', async () => {

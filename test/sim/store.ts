@@ -10,6 +10,7 @@
  * count and the coordinators' membership, and give a store without locks the
  * simulated locks (fencing its commits) and outbox claims by shard.
  */
+import type { Gates } from '../../src/store/gates.js';
 import { StoreError } from '../../src/errors.js';
 import type { CommitResult, EventListener, Fence, OutboxItem, Page, PruneFilter, RunFilter, RunSummary, ScheduleRow, StepCommit, Store, StoreLock, TaskInfo, WorkerBeat, WorkerFilter } from '../../src/store/port.js';
 import type { HistoryEntry } from '../../src/engine/events.js';
@@ -190,6 +191,11 @@ export class SimStore implements Store {
 
   pruneRuns(filter: PruneFilter): Promise<number> {
     return this.call('pruneRuns', () => this.inner.pruneRuns(filter));
+  }
+
+  /** The inner store's gates, without faults (the simulated workloads set no limits). */
+  gates(): Gates {
+    return this.inner.gates();
   }
 
   registerTasks(tasks: TaskInfo[]): Promise<void> {

@@ -14,6 +14,7 @@ import { freshStore, type StoreFactory } from './fresh-store.js';
 import { listingContract } from './listing-contract.js';
 import { pruneContract } from './prune-contract.js';
 import { scheduleContract } from './schedule-contract.js';
+import { gatesContract } from './gates-contract.js';
 
 export type { StoreFactory } from './fresh-store.js';
 
@@ -505,5 +506,6 @@ export function storeContract(name: string, factory: StoreFactory): void {
     pruneContract(factory);
     listingContract(factory);
     scheduleContract(factory);
+    gatesContract(factory);
   });
 }

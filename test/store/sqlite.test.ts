@@ -59,7 +59,7 @@ describe('SqliteStore', () => {
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
       expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
       const tables = db.prepare<[], { name: string }>(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).all();
-      expect(tables.map((t) => t.name)).toEqual(['activations', 'backlog', 'held', 'history', 'node_defs', 'nodes', 'outbox', 'runs', 'schedules', 'tasks', 'workers']);
+      expect(tables.map((t) => t.name)).toEqual(['activations', 'backlog', 'gate_permits', 'gate_rates', 'gate_waiters', 'held', 'history', 'node_defs', 'nodes', 'outbox', 'runs', 'schedules', 'tasks', 'workers']);
     } finally {
       db.close();
     }

@@ -24,6 +24,8 @@ import type { HistoryEntry } from '../../engine/events.js';
 import type { ActivationState, NodeState, RunHeader, RunState, RunStatus } from '../../engine/state.js';
 import { attachBacklogs, attachHeld, nodeRow } from '../backlog.js';
 import { pruneCriteria } from '../prune.js';
+import type { Gates } from '../gates.js';
+import { MemoryGates } from './memory-gates.js';
 import { afterCursor, emptyCounts, firstFailure, matchesRunFilter } from '../run-listing.js';
 import { claimsOnlyShard, FINAL_STATUSES, oldestBeat, type BacklogRow, type CommitResult, type EventListener, type HeldRow, type OutboxItem, type Page, type PruneFilter, type RunFilter, type RunSummary, type ScheduleRow, type Store, type StepCommit, type TaskInfo, type WorkerBeat, type WorkerFilter } from '../port.js';
 
@@ -74,6 +76,12 @@ export class MemoryStore implements Store {
   private readonly workers = new Map<string, WorkerBeat>();
   /** Schedules, by name (deep copies: a row holds the flow). */
   private readonly schedules = new Map<string, ScheduleRow>();
+  private readonly gateRows = new MemoryGates();
+
+  /** @inheritdoc */
+  gates(): Gates {
+    return this.gateRows;
+  }
 
   /** @inheritdoc */
   async commit(commits: StepCommit[]): Promise<CommitResult> {

@@ -18,6 +18,7 @@ import { MIGRATION_0008_HELD } from './migrations/0008_held.js';
 import { MIGRATION_0009_WORKERS } from './migrations/0009_workers.js';
 import { MIGRATION_0010_RUN_ERROR } from './migrations/0010_run_error.js';
 import { MIGRATION_0011_SCHEDULES } from './migrations/0011_schedules.js';
+import { MIGRATION_0012_GATES } from './migrations/0012_gates.js';
 import { DEFAULT_SCHEMA, quoteSchema } from './schema-name.js';
 import { checkShardCount, readShardsSql } from './shard-count.js';
 
@@ -49,6 +50,7 @@ export const MIGRATIONS: readonly Migration[] = [
   MIGRATION_0009_WORKERS,
   MIGRATION_0010_RUN_ERROR,
   MIGRATION_0011_SCHEDULES,
+  MIGRATION_0012_GATES,
 ];
 
 /** The SQL text of `migration` for `schema` (already quoted). */

@@ -25,6 +25,8 @@ import { redactSecret, redactUrl } from './redact.js';
 import { activationRows, backlogRows, clearedRows, epoch, heldRows, historyRows, loadedRun, type LoadedRow, nodeRows, outboxItem, outboxRows, releasedRows, removedRows, runRows } from './rows.js';
 import { DEFAULT_SCHEMA, quoteSchema } from './schema-name.js';
 import { checkShardCount } from './shard-count.js';
+import type { Gates } from '../gates.js';
+import { PostgresGates } from './postgres-gates.js';
 
 /** Options of {@link openPostgresStore}: give `url` or `pool`. */
 export interface PostgresStoreOptions {
@@ -89,6 +91,7 @@ export class PostgresStore implements Store {
   readonly schema: string;
   private readonly q: Queries;
   private readonly locks: AdvisoryLocks;
+  private readonly gateRows: PostgresGates;
   private closed = false;
 
   /**
@@ -108,6 +111,7 @@ export class PostgresStore implements Store {
     this.schema = schema;
     this.shards = checkShardCount(shards, 'PostgresStore: `shards`');
     this.locks = new AdvisoryLocks(pool, this.q, lockCheck);
+    this.gateRows = new PostgresGates(pool, quoteSchema(schema));
   }
 
   /**
@@ -268,6 +272,12 @@ export class PostgresStore implements Store {
   async beatWorker(beat: WorkerBeat): Promise<void> {
     this.check();
     await query(this.pool, this.q.beatWorker, [beat.id, beat.beatAt, JSON.stringify(beat)]);
+  }
+
+  /** @inheritdoc */
+  gates(): Gates {
+    this.check();
+    return this.gateRows;
   }
 
   /** @inheritdoc */

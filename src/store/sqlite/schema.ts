@@ -29,6 +29,7 @@
  *   results persistent listeners hold back for notification order, one per row
  * - `schedules` (name PK, version, data): cron schedules, `data` the whole
  *   `ScheduleRow`, `version` its compare-and-set version
+ * - `gate_waiters`, `gate_permits`, `gate_rates`: flow-control gates (see `gate-rows.ts`)
  *
  * @packageDocumentation
  */
@@ -207,6 +208,33 @@ export const MIGRATIONS: readonly string[] = [
     version INTEGER NOT NULL,
     data    TEXT    NOT NULL
   ) STRICT, WITHOUT ROWID;
+  `,
+  // 13: flow-control gates (docs/flow-control.md): the lines of waiting executions, the permits held, the recent admissions
+  `
+  CREATE TABLE gate_waiters (
+    seq      INTEGER PRIMARY KEY,
+    gate     TEXT    NOT NULL,
+    run_id   TEXT    NOT NULL,
+    node_id  TEXT    NOT NULL,
+    attempt  INTEGER NOT NULL,
+    priority INTEGER NOT NULL,
+    data     TEXT    NOT NULL,
+    UNIQUE (run_id, node_id, attempt)
+  ) STRICT;
+  CREATE INDEX gate_waiters_line ON gate_waiters (gate, priority DESC, seq);
+  CREATE TABLE gate_permits (
+    run_id  TEXT    NOT NULL,
+    node_id TEXT    NOT NULL,
+    attempt INTEGER NOT NULL,
+    gate    TEXT    NOT NULL,
+    PRIMARY KEY (run_id, node_id, attempt)
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX gate_permits_gate ON gate_permits (gate);
+  CREATE TABLE gate_rates (
+    gate TEXT    NOT NULL,
+    at   INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX gate_rates_gate ON gate_rates (gate, at);
   `,
 ];
 

@@ -36,6 +36,8 @@ import { ScheduleRows } from './schedule-rows.js';
 import { SqliteRunListing } from './run-listing.js';
 import { sqlLimit } from './sql-limit.js';
 import { firstFailure } from '../run-listing.js';
+import type { Gates } from '../gates.js';
+import { SqliteGates } from './gate-rows.js';
 
 /** Options of {@link openSqliteStore}. */
 export interface SqliteStoreOptions {
@@ -155,6 +157,7 @@ export class SqliteStore implements Store {
   private readonly sql: ReturnType<typeof prepare>;
   private readonly workers: WorkerRows;
   private readonly schedules: ScheduleRows;
+  private readonly gateRows: SqliteGates;
   /** listRuns statements by filter shape (flow or not, number of statuses). */
   private readonly listing: SqliteRunListing;
   private readonly commitBatch: (commits: StepCommit[]) => string[];
@@ -182,6 +185,7 @@ export class SqliteStore implements Store {
       this.pruneBatch = sqlitePrune(this.db);
       this.workers = new WorkerRows(this.db);
       this.schedules = new ScheduleRows(this.db);
+      this.gateRows = new SqliteGates(this.db);
       this.listing = new SqliteRunListing(this.db);
     } catch (error) {
       this.db.close();
@@ -365,6 +369,12 @@ export class SqliteStore implements Store {
   async pruneRuns(filter: PruneFilter): Promise<number> {
     this.assertOpen();
     return this.pruneBatch(pruneCriteria(filter));
+  }
+
+  /** @inheritdoc */
+  gates(): Gates {
+    this.assertOpen();
+    return this.gateRows;
   }
 
   /** @inheritdoc */

@@ -82,6 +82,8 @@ const HISTORY_TYPES = [
   'run.resumed',
   'run.status',
   'node.queued',
+  'node.throttled',
+  'gate.admitted',
   'node.started',
   'node.succeeded',
   'node.failed',
