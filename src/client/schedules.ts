@@ -58,10 +58,15 @@ const SCHEDULE_KEYS = optionKeys<ScheduleOptions>({ timezone: true, overlap: tru
 
 /** What a schedule is made from: `Client.schedule`'s arguments, decoded and encoded. */
 export interface ScheduleSpec {
+  /** The schedule's name (a name, at most 75 characters). */
   name: string;
+  /** The cron expression. */
   cron: string;
+  /** The flow each tick starts. */
   flow: FlowDefinition;
+  /** Its inputs, encoded. */
   inputs: JsonObject;
+  /** The options given. */
   options: ScheduleOptions;
 }
 
