@@ -9,7 +9,7 @@ import type { UndoStatus } from '../engine/state.js';
 import type { Failure } from '../model/failure.js';
 import { childName } from '../model/map.js';
 
-const PROGRESS = new Set(['node.queued', 'node.started', 'node.succeeded', 'node.failed', 'node.retrying', 'node.skipped', 'node.cancelled', 'rollback.succeeded', 'rollback.failed', 'scope.retrying', 'scope.failed']);
+const PROGRESS = new Set(['node.throttled', 'gate.admitted', 'node.queued', 'node.started', 'node.succeeded', 'node.failed', 'node.retrying', 'node.skipped', 'node.cancelled', 'rollback.succeeded', 'rollback.failed', 'scope.retrying', 'scope.failed']);
 
 /** Writes a line to standard output. */
 export function out(line: string): void {
@@ -51,7 +51,8 @@ export function progressLine(entry: HistoryEntry, maps?: ReadonlySet<string>): s
   if (!PROGRESS.has(entry.type)) return undefined;
   const attempt = entry.attempt === undefined ? '' : ` (attempt ${entry.attempt})`;
   const message = entry.detail?.['message'];
-  const detail = typeof message === 'string' ? `: ${message}` : '';
+  const gate = entry.type === 'node.throttled' ? entry.detail?.['gate'] : undefined;
+  const detail = typeof message === 'string' ? `: ${message}` : typeof gate === 'string' ? `: at the limit ${gate}` : '';
   return `${entry.type.padEnd(18)} ${entrySubject(entry, maps)}${attempt}${detail}`;
 }
 
@@ -123,6 +124,7 @@ export function table(rows: string[][]): string[] {
 }
 
 function waitingText(node: NodeSnapshot): string {
+  if (node.throttled !== undefined) return `at the limit ${node.throttled}`;
   if (node.waitingFor === undefined) return '';
   const what = [...node.waitingFor.sources, ...node.waitingFor.inputs.map((i) => `input ${i}`)];
   return `waiting for ${what.join(', ') || 'nothing'}`;
@@ -216,7 +218,7 @@ function printNodes(nodes: NodeSnapshot[], scopes?: Record<string, ScopeSnapshot
     const counts = node.map !== undefined ? mapText(node.id, node.map) : node.activations !== undefined ? activationsText(node.activations) : `attempts ${node.attempt}`;
     // A map node's result (the whole list) is in `results:`; its row shows the counts.
     const outcome = node.map !== undefined && node.error === undefined ? '' : outcomeText(node);
-    rows.push([`${indent}${node.id}${kind}`, node.status, counts, timings(node), [outcome, waitingText(node)].filter((s) => s !== '').join(' ')]);
+    rows.push([`${indent}${node.id}${kind}`, node.throttled === undefined ? node.status : 'throttled', counts, timings(node), [outcome, waitingText(node)].filter((s) => s !== '').join(' ')]);
     if (node.map !== undefined) rows.push(...mapChildRows(node.map, indent));
   }
   table(rows).forEach((line, i) => {

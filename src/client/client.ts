@@ -16,6 +16,7 @@ import type { FlowDefinition } from '../model/definition.js';
 import type { Flow } from '../model/flow.js';
 import type { AnyTask } from '../model/task.js';
 import type { AnyCondition } from '../model/condition.js';
+import { checkPriority, withPriority, type Priority } from '../model/flow-control.js';
 import type { RunFilter, RunSummary, TaskInfo, WorkerBeat } from '../store/port.js';
 import { isLive } from '../worker/heartbeat.js';
 import type { Subscription } from '../transport/port.js';
@@ -56,6 +57,12 @@ export interface StartOptions {
   at?: Date | number;
   /** Start in this many milliseconds (as `at: now + delayMs`). Not with `at`. */
   delayMs?: number;
+  /**
+   * The run's priority: that of its task nodes that have none of their own
+   * (`task.s(bound, { priority })`); see docs/flow-control.md.
+   * @default 'normal'
+   */
+  priority?: Priority;
 }
 
 /** When a run starts ({@link StartOptions.at} or `delayMs`): epoch ms, or undefined for now. @throws ConfigError for both, or for a value that is not a time. */
@@ -122,7 +129,8 @@ export class Client {
 
   /** Starts a run of a flow with optional flow inputs. */
   async start(flow: Flow | FlowDefinition, inputs: Record<string, unknown> = {}, options: StartOptions = {}): Promise<RunHandle> {
-    const definition = 'definition' in flow ? flow.definition() : decodeFlowDefinition(flow);
+    const given = 'definition' in flow ? flow.definition() : decodeFlowDefinition(flow);
+    const definition = withPriority(given, checkPriority(options.priority, `start of flow "${given.name}"`));
     if ('definition' in flow) this.register(...flow.tasks()).registerConditions(...flow.conditions());
     const encoded = checkInputNames(encodeValue(inputs, `the inputs of flow "${definition.name}"`) as JsonObject, `flow "${definition.name}": inputs`);
     const id = options.id === undefined ? randomUUID() : checkName(options.id, 'run id');

@@ -90,6 +90,7 @@ export async function publishSteps(steps: readonly { live: LiveRun; out: StepOut
       }
     }
   }
+  if (dispatches.some((d) => d.priority !== undefined)) byPriority(dispatches, dispatchIds, spans);
   const done: string[] = [];
   // The dispatches first: a transport that writes at once puts them on the wire
   // before the best-effort announcements (a lone run's next hop waits for them).
@@ -122,4 +123,20 @@ export async function publishSteps(steps: readonly { live: LiveRun; out: StepOut
   if (transport.durable && done.length > 0) {
     deps.store.deleteOutbox(done).catch((error: unknown) => deps.logger.warn({ error: (error as Error).message }, 'outbox delete failed; the poller will publish those items again'));
   }
+}
+
+/**
+ * Orders a batch's dispatches (and their outbox ids and spans, alike) by
+ * priority, highest first, keeping the order within a priority: the
+ * coordinator's part of priorities on a transport whose queues are FIFO
+ * (AMQP quorum queues, docs/flow-control.md).
+ */
+function byPriority(dispatches: DispatchMessage[], ids: string[], spans: (Span | undefined)[]): void {
+  const order = dispatches.map((_, i) => i).sort((a, b) => ((dispatches[b] as DispatchMessage).priority ?? 1) - ((dispatches[a] as DispatchMessage).priority ?? 1) || a - b);
+  const [d, i, s] = [[...dispatches], [...ids], [...spans]];
+  order.forEach((from, to) => {
+    dispatches[to] = d[from] as DispatchMessage;
+    ids[to] = i[from] as string;
+    spans[to] = s[from];
+  });
 }

@@ -89,6 +89,8 @@ export interface DispatchCommand extends ExecutionRef {
   timeoutMs: number;
   /** Work queue. */
   queue: string;
+  /** Priority rank (see `priorityRank`: high 2, low 0); absent: normal. Higher-priority dispatches overtake queued ones where the transport can (in-process). */
+  priority?: number;
   /** For a rollback: the apply's result, if it succeeded. */
   result?: Json;
   /** For a rollback: the apply's failure, if it failed. */

@@ -12,6 +12,7 @@ import { activate, dropNotification } from './activations.js';
 import { applyChanges } from './changes.js';
 import { heartbeat, leaseDue } from './leases.js';
 import { admitted, holdAtGate, leaveGate } from './gates.js';
+import { priorityRank } from '../model/flow-control.js';
 import { failed, retryDue, succeeded } from './outcomes.js';
 import { started } from './starts.js';
 import { continueSaga, resumeUndos, undone } from './saga.js';
@@ -280,6 +281,7 @@ class Stepper implements StepContext {
       queue: def.queue,
     };
     if (ref.activation !== undefined) command.activation = ref.activation;
+    if (def.priority !== undefined && def.priority !== 'normal') command.priority = priorityRank(def.priority);
     return command;
   }
 

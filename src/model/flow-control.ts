@@ -9,6 +9,7 @@
 import { ConfigError } from '../errors.js';
 import { checkKeys, optionKeys } from './options.js';
 import { checkName } from './names.js';
+import type { FlowDefinition } from './definition.js';
 
 /** At most `concurrency` executions of the task at once, in the whole deployment. */
 export interface ConcurrencyLimit {
@@ -88,4 +89,14 @@ export function checkRate(rate: RateLimit | undefined, owner: string): RateLimit
 export function checkPriority(priority: Priority | undefined, owner: string): Priority | undefined {
   if (priority === undefined || PRIORITIES.includes(priority)) return priority;
   throw new ConfigError(`${owner}: priority expected one of ${PRIORITIES.map((p) => `"${p}"`).join(', ')}, got ${JSON.stringify(priority)}`);
+}
+
+/**
+ * A run's priority (`start(..., { priority })`) given to the task nodes of
+ * `definition` that have none of their own; the definition itself when
+ * `priority` is undefined. Nodes added to the run later keep their own (or `normal`).
+ */
+export function withPriority(definition: FlowDefinition, priority: Priority | undefined): FlowDefinition {
+  if (priority === undefined) return definition;
+  return { ...definition, nodes: definition.nodes.map((node) => (node.kind === 'task' && node.priority === undefined ? { ...node, priority } : node)) };
 }

@@ -141,4 +141,31 @@ describeBackends('flow control', (backend) => {
     expect(entries(await run.history(), 'gate.admitted').map((e) => e.node)).toEqual(['high', 'normal', 'normal2', 'low']);
     expect(started).toEqual(['high', 'normal', 'normal2', 'low']);
   });
+
+  it("gives a run's priority to its nodes: a high-priority run overtakes the normal work waiting at the limit", async () => {
+    const started: string[] = [];
+    const release = deferred();
+    const step = task('fc-step', {
+      requires: ['tag'],
+      limit: { concurrency: 1 },
+      apply: async ({ tag }: { tag: string }) => {
+        started.push(tag);
+        if (tag === 'first') await release.promise;
+        return tag;
+      },
+    });
+    const batch = (tags: string[]) => {
+      const f = flow(`fc-batch-${tags[0] as string}`);
+      for (const tag of tags) f.add(step.s({ tag }, { id: tag }));
+      return f;
+    };
+    const tw = await backend.connect({ tasks: [step] });
+    const normal = await tw.start(batch(['first', 'n1', 'n2']), {});
+    await eventually(() => expect(started).toEqual(['first']));
+    const urgent = await tw.start(batch(['u1', 'u2']), {}, { priority: 'high' });
+    await eventually(async () => expect(Object.values((await urgent.status()).nodes).filter((n) => n.throttled !== undefined)).toHaveLength(2));
+    release.resolve();
+    for (const run of [normal, urgent]) expect((await run.wait(WAIT)).status).toBe('succeeded');
+    expect(started).toEqual(['first', 'u1', 'u2', 'n1', 'n2']);
+  });
 });

@@ -48,6 +48,16 @@ describe('taskwire run', () => {
     expect(result.stdout).toContain('album = "album of 6: cover.png, small-p1.png, small-p2.png, small-p3.png, small-p4.png, small-p5.png"');
   });
 
+  it('runs the flow-control example: throttled nodes in the progress, the urgent charge admitted before the others of its customer', async () => {
+    const result = await box.tw(['run', join(ROOT, 'examples/flow-control.ts')]);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^node\.throttled\s+ann-1 \(attempt 1\): at the limit charge:customer="ann"$/m);
+    const admitted = [...result.stdout.matchAll(/^gate\.admitted\s+(ann-\S+)/gm)].map((m) => m[1]);
+    expect(admitted).toEqual(['ann-urgent', 'ann-1', 'ann-2', 'ann-3', 'ann-4']);
+    expect(result.stdout).toMatch(/^ {2}ann-urgent\s+succeeded\b/m);
+  });
+
   it('runs conditional links: the branch not taken is skipped, the join after it runs', async () => {
     const result = await box.tw(['run', join(ROOT, 'examples/conditions.ts'), '--input', 'score=4']);
     expect(result.stderr).toBe('');

@@ -49,6 +49,7 @@ export const DispatchSchema: Schema<DispatchMessage> = object({
   error: optional(FailureSchema),
   traceparent: optional(string({ maxLength: 512 })),
   sentAt: optional(number()),
+  priority: optional(integer({ min: 0, max: 2 })),
 });
 
 const signalBase = { runId: id, node: nodeId, attempt, activation, worker: string() };

@@ -40,11 +40,42 @@ interface Consumer {
   active: boolean;
 }
 
-interface WorkQueue {
+/** Dispatches of one priority, in order (`head`: the next to hand out). */
+interface Lane {
   ready: DispatchMessage[];
   head: number;
+}
+
+/** A work queue: one lane per priority rank (low 0, normal 1, high 2); a higher lane's dispatches go first. */
+interface WorkQueue {
+  lanes: [Lane, Lane, Lane];
   consumers: Consumer[];
   next: number;
+}
+
+/** The lane of a dispatch's priority (normal when it has none). */
+function laneOf(queue: WorkQueue, message: DispatchMessage): Lane {
+  return queue.lanes[message.priority ?? 1] ?? queue.lanes[1];
+}
+
+/** Takes the next dispatch of the highest lane that has one. */
+function takeNext(queue: WorkQueue): DispatchMessage | undefined {
+  for (let rank = 2; rank >= 0; rank--) {
+    const lane = queue.lanes[rank] as Lane;
+    if (lane.head >= lane.ready.length) continue;
+    const message = lane.ready[lane.head++] as DispatchMessage;
+    if (lane.head > 1024 && lane.head * 2 > lane.ready.length) {
+      lane.ready = lane.ready.slice(lane.head);
+      lane.head = 0;
+    }
+    return message;
+  }
+  return undefined;
+}
+
+/** Whether a queue holds dispatches not handed out yet. */
+function hasReady(queue: WorkQueue): boolean {
+  return queue.lanes.some((lane) => lane.head < lane.ready.length);
 }
 
 /** Batches of signals handed over without an event-loop turn in between, at most. */
@@ -86,7 +117,7 @@ class QueuedDelivery implements Delivery<DispatchMessage> {
     if (this.settled) return;
     this.settled = true;
     this.consumer.inflight--;
-    if (requeue) this.queue.ready.push(this.body);
+    if (requeue) laneOf(this.queue, this.body).ready.push(this.body);
     this.owner.pump(this.queue);
   }
 }
@@ -165,7 +196,7 @@ export class InProcessTransport implements Transport {
   async dispatch(messages: DispatchMessage[]): Promise<void> {
     for (const message of messages) {
       const queue = this.queue(this.queues.has(ANY_QUEUE) ? ANY_QUEUE : message.queue);
-      queue.ready.push(detachedDispatch(message));
+      laneOf(queue, message).ready.push(detachedDispatch(message));
       this.pump(queue);
     }
   }
@@ -309,24 +340,20 @@ export class InProcessTransport implements Transport {
   private queue(name: string): WorkQueue {
     let queue = this.queues.get(name);
     if (queue === undefined) {
-      queue = { ready: [], head: 0, consumers: [], next: 0 };
+      queue = { lanes: [{ ready: [], head: 0 }, { ready: [], head: 0 }, { ready: [], head: 0 }], consumers: [], next: 0 };
       this.queues.set(name, queue);
     }
     return queue;
   }
 
-  /** Hands ready messages to consumers with free prefetch slots, round robin. */
+  /** Hands ready messages to consumers with free prefetch slots, round robin, higher priorities first. */
   private pump(queue: WorkQueue): void {
-    while (queue.head < queue.ready.length) {
+    while (hasReady(queue)) {
       const consumer = this.freeConsumer(queue);
       if (consumer === undefined) break;
-      const message = queue.ready[queue.head++] as DispatchMessage;
+      const message = takeNext(queue) as DispatchMessage;
       consumer.inflight++;
       consumer.handler(new QueuedDelivery(message, queue, consumer, this.owner));
-    }
-    if (queue.head > 1024 && queue.head * 2 > queue.ready.length) {
-      queue.ready = queue.ready.slice(queue.head);
-      queue.head = 0;
     }
   }
 
