@@ -20,6 +20,7 @@ import {
   chain,
   events,
   fanout,
+  fanoutMap,
   scaleChild,
   scaleRun,
   SCALE_SHAPES,
@@ -33,7 +34,7 @@ import {
   type WorkloadName,
 } from './workloads.js';
 
-const HELP = `taskwire benchmark: W1 chain, W2 fanout, W3 throughput, W4 events, scale; modes memory, sqlite, amqp-pg.
+const HELP = `taskwire benchmark: W1 chain, W2 fanout (and fanout-map, its map/collect form), W3 throughput, W4 events, scale; modes memory, sqlite, amqp-pg.
 
   --modes a,b            ${MODE_NAMES.join(',')} (default: all; --smoke: memory,sqlite)
   --workloads a,b        ${WORKLOAD_NAMES.join(',')} (default: all)
@@ -41,7 +42,7 @@ const HELP = `taskwire benchmark: W1 chain, W2 fanout, W3 throughput, W4 events,
   --warmup-s s           unreported warm-up: full-size runs (W4: 2,000 notifications) repeated until s seconds
                          have passed, at least one (1; --smoke: 0): short workloads need many runs before the JIT settles
   --chain-n n            W1 tasks (200)
-  --fanout-width n       W2 parallel tasks (1000; n = width + 2)
+  --fanout-width n       W2 parallel tasks, fanout and fanout-map (1000; n = width + 2)
   --throughput-chains n  W3 chains of 3 tasks (1000)
   --events-n n           W4 notifications (10000)
   --scale-n a,b,c        scale flow sizes in nodes (10000,30000,100000)
@@ -133,6 +134,7 @@ async function main(): Promise<number> {
   const sizes = {
     chain: int(opt['chain-n'], smoke ? 20 : 200, 'chain-n'),
     fanout: int(opt['fanout-width'], smoke ? 20 : 1000, 'fanout-width'),
+    'fanout-map': int(opt['fanout-width'], smoke ? 20 : 1000, 'fanout-width'),
     throughput: int(opt['throughput-chains'], smoke ? 20 : 1000, 'throughput-chains'),
     events: int(opt['events-n'], smoke ? 100 : 10_000, 'events-n'),
     scale: (opt['scale-n'] ?? (smoke ? '1000' : '10000,30000,100000')).split(',').map((s) => int(s.trim(), 0, 'scale-n')).sort((a, b) => a - b),
@@ -216,7 +218,7 @@ async function main(): Promise<number> {
   return records.some((rec) => rec.error !== undefined) ? 1 : 0;
 }
 
-const RUNNERS: Record<Exclude<WorkloadName, 'scale'>, (ctx: WorkloadContext, size: number) => Promise<RunResult>> = { chain, fanout, throughput, events };
+const RUNNERS: Record<Exclude<WorkloadName, 'scale'>, (ctx: WorkloadContext, size: number) => Promise<RunResult>> = { chain, fanout, 'fanout-map': fanoutMap, throughput, events };
 
 /** Warm-up, then `runs` measured runs of one workload in one mode, on a fresh client. */
 async function runWorkload(
@@ -315,6 +317,7 @@ function workerMetricsDelta(before: Record<string, number>, after: Record<string
 const HOW: Record<WorkloadName, string> = {
   chain: 'one run of N bench.inc nodes linked in a line; timed from tw.start() to the last result read (Flow object built before: build_ms)',
   fanout: 'one run: root -> width x bench.fan -> bench.join (inputs v0..v<width-1>); timed from tw.start() to the join result read',
+  'fanout-map': 'W2 as map/collect: root -> one bench.fan node with each: i over [0..width-1] (width children) -> bench.join-list (collect: values); timed from tw.start() to the join result read',
   throughput: 'N runs a -> b -> c (bench.inc) started without awaiting each (Promise.all of tw.start); timed until every run settled (announcements)',
   events: "one run event('bench.tick') -> bench.tick (persistent); N tw.notify() fired without awaiting each; timed until N activations succeeded; latency = activation finishedAt - notify call time",
   scale: 'one run of n nodes in a child process of its own (warm-up run of <=1000 nodes first); seconds = tw.start() to settled; build_s = building the Flow object; peak_rss_mb = the child maxRSS',

@@ -57,6 +57,13 @@ export function joinOf(width: number): AnyTask {
   return known;
 }
 
+/** W2 in its map/collect form (`fanout-map`): sums the list its collecting input `values` receives. */
+export const joinList = task('bench.join-list', {
+  requires: ['values'],
+  provides: 'sum',
+  apply: ({ values }: { values: number[] }) => values.reduce((sum, value) => sum + value, 0),
+});
+
 /** W4 persistent listener: one activation per `bench.tick` notification; returns the payload's `i`. */
 export const tick = task('bench.tick', {
   requires: ['i'],

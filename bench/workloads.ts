@@ -3,6 +3,8 @@
  *
  * - W1 `chain`: N tasks in a line, each gets the previous result + 1.
  * - W2 `fanout`: 1 root → width parallel tasks → 1 join summing them.
+ * - W2 `fanout-map`: the same in its map/collect form: 1 root → one map node over
+ *   `i = [0 … width-1]` (width children) → 1 join collecting their results.
  * - W3 `throughput`: `chains` independent runs a → b → c, all started at once.
  * - W4 `events`: N notifications of `bench.tick` into ONE persistent listener.
  * - `scale`: one flow of n nodes (1 root → n−2 parallel → 1 join, or a tree of
@@ -24,10 +26,10 @@ import { fileURLToPath } from 'node:url';
 import { event, flow, type Client, type HistoryEntry, type RunStatus } from '../src/index.js';
 import { connectSpec, type ConnectSpec } from './modes.js';
 import { percentile, r1, r3, r4 } from './stats.js';
-import { fan, fanRoot, inc, joinOf, scaleJoin, scaleLeaf, scaleRoot, tick } from './tasks.js';
+import { fan, fanRoot, inc, joinList, joinOf, scaleJoin, scaleLeaf, scaleRoot, tick } from './tasks.js';
 
 /** Workload names, as given to `--workloads`. */
-export const WORKLOAD_NAMES = ['chain', 'fanout', 'throughput', 'events', 'scale'] as const;
+export const WORKLOAD_NAMES = ['chain', 'fanout', 'fanout-map', 'throughput', 'events', 'scale'] as const;
 /** A workload name. */
 export type WorkloadName = (typeof WORKLOAD_NAMES)[number];
 
@@ -305,15 +307,36 @@ export async function fanout(ctx: WorkloadContext, width: number): Promise<RunRe
     flo.link(node, join, { map: { [`v${i}`]: 'fan' } });
   }
   const buildMs = performance.now() - tb;
-  const id = newRunId('fanout');
+  return timeFanout(ctx, 'fanout', flo, width, buildMs, {});
+}
+
+/**
+ * W2 in its map/collect form: root(x = 7) → fan over the flow input `i = [0 … width-1]` (one map
+ * node, `width` children computing root + i) → join-list(sum of its collected
+ * `values`); n = width + 2 tasks, as W2.
+ */
+export async function fanoutMap(ctx: WorkloadContext, width: number): Promise<RunResult> {
+  const tb = performance.now();
+  const root = fanRoot.s({ x: 7 }, { id: 'root' });
+  const children = fan.s({}, { id: 'fan', each: 'i' });
+  const join = joinList.s({}, { id: 'join', collect: 'values' });
+  const flo = flow('bench-fanout-map').link(root, children).link(children, join, { map: { values: 'fan' } });
+  const buildMs = performance.now() - tb;
+  // The list is the flow input `i` (built before the clock starts, encoded inside the timed start).
+  return timeFanout(ctx, 'fanout-map', flo, width, buildMs, { i: Array.from({ length: width }, (_, i) => i) });
+}
+
+/** Runs a W2 flow (either form): timed from `tw.start()` to the join's sum read, which it checks. */
+async function timeFanout(ctx: WorkloadContext, name: string, flo: ReturnType<typeof flow>, width: number, buildMs: number, inputs: Record<string, unknown>): Promise<RunResult> {
+  const id = newRunId(name);
   const countdown = ctx.runs.expect([id]);
   const t0 = performance.now();
-  const run = await ctx.client.start(flo, {}, { id });
-  await waitRuns(ctx, countdown, [id], 'fanout run');
+  const run = await ctx.client.start(flo, inputs, { id });
+  await waitRuns(ctx, countdown, [id], `${name} run`);
   const value = await run.result('join');
   const seconds = (performance.now() - t0) / 1000;
   const expected = 7 * width + (width * (width - 1)) / 2;
-  if (value !== expected) throw new Error(`fanout: the join returned ${String(value)}, expected ${expected}`);
+  if (value !== expected) throw new Error(`${name}: the join returned ${String(value)}, expected ${expected}`);
   return { seconds, n: width + 2, extra: { width, build_ms: r3(buildMs) } };
 }
 

@@ -5,6 +5,7 @@
  * @packageDocumentation
  */
 import type { RunSnapshot } from '../client/snapshot.js';
+import { mapText } from './print.js';
 import type { FlowDefinition, LinkDefinition } from '../model/definition.js';
 
 /** A node to draw. */
@@ -19,6 +20,10 @@ export interface GraphNode {
   persistent: boolean;
   /** The node's state (runs only). */
   status?: string;
+  /** A map node: the input it fans out over (drawn `id[i]`). */
+  each?: string;
+  /** A started map node's children (runs only): `resize[0..4] 3 succeeded, 2 running`. */
+  children?: string;
 }
 
 /** A link to draw: `to` listens to `from`. */
@@ -73,7 +78,7 @@ const toLink = (link: LinkDefinition): GraphLink => ({ from: link.from, to: link
 export function flowGraph(definition: FlowDefinition): Graph {
   return {
     name: definition.name,
-    nodes: definition.nodes.map((n) => ({ id: n.id, kind: n.kind, name: n.name, persistent: n.persistent })),
+    nodes: definition.nodes.map((n) => ({ id: n.id, kind: n.kind, name: n.name, persistent: n.persistent, ...(n.each === undefined ? {} : { each: n.each }) })),
     links: definition.links.map(toLink),
   };
 }
@@ -85,7 +90,7 @@ export function runGraph(run: RunSnapshot, links: readonly LinkDefinition[]): Gr
     run: run.id,
     status: run.status,
     graphVersion: run.graphVersion,
-    nodes: Object.values(run.nodes).map((n) => ({ id: n.id, kind: n.kind, name: n.name, persistent: n.persistent, status: n.status })),
+    nodes: Object.values(run.nodes).map((n) => ({ id: n.id, kind: n.kind, name: n.name, persistent: n.persistent, status: n.status, ...(n.map === undefined ? {} : { children: mapText(n.id, n.map) }) })),
     links: links.map(toLink),
   };
 }
@@ -97,7 +102,8 @@ export function renderGraph(graph: Graph, format: GraphFormat): string {
 
 function label(node: GraphNode): string {
   const name = node.name === node.id ? '' : ` (${node.kind === 'event' ? 'event ' : ''}${node.name})`;
-  return `${node.id}${name}${node.persistent ? ' [persistent]' : ''}`;
+  const map = node.children !== undefined ? ` [${node.children}]` : node.each !== undefined ? ` [${node.id}[i] each ${node.each}]` : '';
+  return `${node.id}${name}${node.persistent ? ' [persistent]' : ''}${map}`;
 }
 
 const linkLabel = (link: GraphLink): string =>

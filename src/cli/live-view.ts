@@ -7,7 +7,7 @@
  * @packageDocumentation
  */
 import type { HistoryEntry } from '../engine/events.js';
-import { progressLine } from './print.js';
+import { mapNodes, progressLine } from './print.js';
 import { ENTRY_STATES } from '../client/entry-states.js';
 
 
@@ -35,13 +35,15 @@ export function statusLine(states: ReadonlyMap<string, string>): string {
 /** A status line rewritten in place on a TTY stream. */
 export class LiveView {
   private readonly states = new Map<string, string>();
+  private readonly maps: ReadonlySet<string>;
   private timer: NodeJS.Timeout | undefined;
   private shown = false;
 
   constructor(
-    nodes: readonly { id: string; kind: string; persistent: boolean }[],
+    nodes: readonly { id: string; kind: string; persistent: boolean; each?: string }[],
     private readonly stream: NodeJS.WriteStream = process.stdout,
   ) {
+    this.maps = mapNodes(nodes);
     for (const node of nodes) this.states.set(node.id, node.kind === 'event' || node.persistent ? 'listening' : 'waiting');
   }
 
@@ -51,7 +53,7 @@ export class LiveView {
     if (state !== undefined && entry.node !== undefined && entry.activation === undefined) this.states.set(entry.node, state);
     if (entry.type === 'change' && entry.detail?.['op'] === 'add' && typeof entry.detail['node'] === 'string') this.states.set(entry.detail['node'], 'waiting');
     if (KEPT.has(entry.type)) {
-      const line = progressLine(entry);
+      const line = progressLine(entry, this.maps);
       if (line !== undefined) this.write(`${line}\n`);
     }
     this.timer ??= setTimeout(() => {

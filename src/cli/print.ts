@@ -3,10 +3,11 @@
  *
  * @packageDocumentation
  */
-import type { ActivationCounts, NodeSnapshot, RunSnapshot, ScopeSnapshot } from '../client/snapshot.js';
+import type { ActivationCounts, MapSnapshot, NodeSnapshot, RunSnapshot, ScopeSnapshot } from '../client/snapshot.js';
 import type { HistoryEntry } from '../engine/events.js';
 import type { UndoStatus } from '../engine/state.js';
 import type { Failure } from '../model/failure.js';
+import { childName } from '../model/map.js';
 
 const PROGRESS = new Set(['node.throttled', 'gate.admitted', 'node.queued', 'node.started', 'node.succeeded', 'node.failed', 'node.retrying', 'node.skipped', 'node.cancelled', 'rollback.succeeded', 'rollback.failed', 'scope.retrying', 'scope.failed']);
 
@@ -30,20 +31,34 @@ export function printJson(value: unknown): void {
   out(toJson(value));
 }
 
-/** One progress line per node event (`undefined` for other events). */
-export function progressLine(entry: HistoryEntry): string | undefined {
+/**
+ * What an entry is about: its node, and an activation of it as `node #seq`,
+ * or, for a map node (one of `maps`), its child as `node[i]`.
+ */
+export function entrySubject(entry: HistoryEntry, maps?: ReadonlySet<string>): string {
+  const node = entry.node ?? '';
+  if (entry.activation === undefined) return node;
+  return maps?.has(node) === true ? childName(node, entry.activation) : `${node} #${entry.activation}`;
+}
+
+/** The ids of a flow's map nodes (`each`), for {@link entrySubject}. */
+export function mapNodes(nodes: readonly { id: string; each?: string }[]): Set<string> {
+  return new Set(nodes.filter((node) => node.each !== undefined).map((node) => node.id));
+}
+
+/** One progress line per node event (`undefined` for other events); `maps`: the map nodes' ids (their children read `node[i]`). */
+export function progressLine(entry: HistoryEntry, maps?: ReadonlySet<string>): string | undefined {
   if (!PROGRESS.has(entry.type)) return undefined;
-  const activation = entry.activation === undefined ? '' : ` #${entry.activation}`;
   const attempt = entry.attempt === undefined ? '' : ` (attempt ${entry.attempt})`;
   const message = entry.detail?.['message'];
   const gate = entry.type === 'node.throttled' ? entry.detail?.['gate'] : undefined;
   const detail = typeof message === 'string' ? `: ${message}` : typeof gate === 'string' ? `: at the limit ${gate}` : '';
-  return `${entry.type.padEnd(18)} ${entry.node ?? ''}${activation}${attempt}${detail}`;
+  return `${entry.type.padEnd(18)} ${entrySubject(entry, maps)}${attempt}${detail}`;
 }
 
 /** Prints the progress line of an entry, if it has one. */
-export function printProgress(entry: HistoryEntry): void {
-  const line = progressLine(entry);
+export function printProgress(entry: HistoryEntry, maps?: ReadonlySet<string>): void {
+  const line = progressLine(entry, maps);
   if (line !== undefined) out(line);
 }
 
@@ -161,6 +176,24 @@ function activationsText(counts: ActivationCounts): string {
   return `activations ${total}${others.length === 0 ? '' : ` (${others.map((status) => `${counts[status]} ${status}`).join(', ')})`}`;
 }
 
+/** How many children of a map node `taskwire show` lists (those not done) before `... and n more`. */
+const MAP_CHILD_ROWS = 10;
+
+/** A map node's children in one cell: `fan[0..99] 97 succeeded, 3 running` (`fan[] no elements` for an empty list). */
+export function mapText(id: string, map: MapSnapshot): string {
+  if (map.total === 0) return `${id}[] no elements`;
+  const parts = (['succeeded', 'failed', 'queued', 'running', 'retrying', 'pending'] as const).filter((status) => map[status] > 0).map((status) => `${map[status]} ${status}`);
+  return `${id}[0..${map.total - 1}] ${parts.join(', ')}`;
+}
+
+/** Rows of a map node's children that are not done (at most {@link MAP_CHILD_ROWS}, then a count of the rest). */
+function mapChildRows(map: MapSnapshot, indent: string): string[][] {
+  const children = Object.entries(map.children);
+  const rows = children.slice(0, MAP_CHILD_ROWS).map(([name, child]) => [`${indent}  ${name}`, child.status, `attempts ${child.attempt}`, '', outcomeText(child)]);
+  if (children.length > MAP_CHILD_ROWS) rows.push([`${indent}  ... and ${children.length - MAP_CHILD_ROWS} more children not done`, '', '', '', '']);
+  return rows;
+}
+
 /** The header row of a subflow, before its first node: `pay/ (subflow: attempt 2 of 3, rollback)`. */
 function scopeLine(id: string, scope: ScopeSnapshot | undefined): string {
   const depth = id.split('/').length;
@@ -182,7 +215,11 @@ function printNodes(nodes: NodeSnapshot[], scopes?: Record<string, ScopeSnapshot
     }
     const kind = node.kind === 'event' ? ' (event)' : node.persistent ? ' (persistent)' : '';
     const indent = '  '.repeat(1 + parts.length);
-    rows.push([`${indent}${node.id}${kind}`, node.throttled === undefined ? node.status : 'throttled', node.activations === undefined ? `attempts ${node.attempt}` : activationsText(node.activations), timings(node), [outcomeText(node), waitingText(node)].filter((s) => s !== '').join(' ')]);
+    const counts = node.map !== undefined ? mapText(node.id, node.map) : node.activations !== undefined ? activationsText(node.activations) : `attempts ${node.attempt}`;
+    // A map node's result (the whole list) is in `results:`; its row shows the counts.
+    const outcome = node.map !== undefined && node.error === undefined ? '' : outcomeText(node);
+    rows.push([`${indent}${node.id}${kind}`, node.throttled === undefined ? node.status : 'throttled', counts, timings(node), [outcome, waitingText(node)].filter((s) => s !== '').join(' ')]);
+    if (node.map !== undefined) rows.push(...mapChildRows(node.map, indent));
   }
   table(rows).forEach((line, i) => {
     for (const header of headers.get(i) ?? []) out(header);

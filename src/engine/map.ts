@@ -75,22 +75,19 @@ function describe(value: Json | undefined): string {
 }
 
 /**
- * Starts map node `node` (instead of dispatching it) with `inputs`: its
+ * Starts map node `node`, just moved to `running` with its new attempt's
+ * inputs (by the stepper's dispatch, instead of a dispatch command): its
  * children up to `concurrency`; an empty list succeeds at once with `[]`; a
  * value that is not a list fails it (`TW_MAP_INPUT`, not retried).
  */
-export function startMap(s: StepContext, node: NodeState, inputs: JsonObject): void {
+export function startMap(s: StepContext, node: NodeState): void {
   const id = node.def.id;
   const each = node.def.each as string;
-  if (node.undo !== undefined) s.setUndo(node, 'none');
-  s.setStatus(node, 'running');
-  node.attempt++;
-  node.inputs = inputs;
-  delete node.error;
-  delete node.retryAt;
+  const inputs = node.inputs as JsonObject;
   delete node.finishedAt;
   // Nothing is queued for the node itself: its children are.
   node.queuedAt = node.startedAt = s.now;
+  forgetChildren(s, node);
   const list = inputs[each];
   if (!Array.isArray(list)) {
     const error = new MapInputError(id, each, describe(list));
@@ -101,6 +98,23 @@ export function startMap(s: StepContext, node: NodeState, inputs: JsonObject): v
   (s.live.index.maps ??= new Map()).set(id, { started: 0, live: 0 });
   s.record({ type: 'node.started', node: id, attempt: node.attempt, detail: { children: list.length } });
   advance(s, node);
+}
+
+/**
+ * Forgets what an earlier start of the node left (a subflow run again as a
+ * whole starts its map node again): held results are dropped, failed children
+ * cancelled, so that the new children (numbered from 0 again) are counted alone.
+ */
+function forgetChildren(s: StepContext, node: NodeState): void {
+  const id = node.def.id;
+  if (node.held !== undefined) {
+    let last = -1;
+    for (const entry of node.held) if (entry.seq > last) last = entry.seq;
+    releasedUpTo(s, node, last);
+    delete node.held;
+  }
+  if (node.attempt === 1) return; // its first start: nothing left
+  for (const activation of [...s.run.activations.values()]) if (activation.node === id && activation.status === 'failed') s.setActivation(activation, 'cancelled');
 }
 
 /** Starts children in element order while fewer than `concurrency` run. */

@@ -243,9 +243,8 @@ class Stepper implements StepContext {
 
   /** Starts a new attempt of a waiting node with `inputs`. */
   dispatch(node: NodeState, inputs: JsonObject): void {
-    if (node.def.each !== undefined) return startMap(this, node, inputs);
     // A task with a limit or a rate waits at its gate until admitted (a map's children are not gated).
-    if ((node.def.limit !== undefined || node.def.rate !== undefined) && holdAtGate(this, node, inputs)) return;
+    if (node.def.each === undefined && (node.def.limit !== undefined || node.def.rate !== undefined) && holdAtGate(this, node, inputs)) return;
     // A new attempt (a retry or replace by hand) has not been rolled back yet.
     if (node.undo !== undefined) this.setUndo(node, 'none');
     this.setStatus(node, 'running');
@@ -253,6 +252,7 @@ class Stepper implements StepContext {
     node.inputs = inputs;
     delete node.error;
     delete node.retryAt;
+    if (node.def.each !== undefined) return startMap(this, node);
     this.enqueue(node, node, { node: node.def.id, attempt: node.attempt }, inputs);
   }
 

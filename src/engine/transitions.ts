@@ -52,7 +52,7 @@ export const SCOPE_RETRY_TRANSITIONS: Readonly<Record<NodeStatus, readonly NodeS
 export const ACTIVATION_TRANSITIONS: Readonly<Record<ActivationStatus, readonly ActivationStatus[]>> = {
   running: ['succeeded', 'failed', 'retrying', 'cancelled', 'running'],
   retrying: ['running', 'cancelled'],
-  failed: ['running'],
+  failed: ['running', 'cancelled'],
   succeeded: [],
   cancelled: [],
 };

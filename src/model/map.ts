@@ -17,7 +17,13 @@
 import { ConfigError, type ValidationProblem } from '../errors.js';
 import type { NodeDefinition } from './definition.js';
 
-/** The map fields of a node's options (see `NodeOptions`). */
+/**
+ * The map fields of a node's options (see `NodeOptions`).
+ *
+ * @example
+ * const pages = resize.s({}, { each: 'page', concurrency: 3 }); // one child per page, 3 at once
+ * const bind = album.s({}, { collect: 'images' });               // a list of every source's image(s)
+ */
 export interface MapOptions {
   /** The required input that holds the list to fan out over: one child per element. */
   each?: string;

@@ -194,7 +194,10 @@ export interface PruneFilter {
 
 /** Paging of history and activations. */
 export interface Page {
-  /** Only entries with a sequence number greater than this. */
+  /**
+   * Only entries with a sequence number greater than this.
+   * @default none left out (a map node's first child is activation 0)
+   */
   after?: number;
   /**
    * At most this many.

@@ -45,6 +45,9 @@ describeBackends('map and collect', (backend) => {
     expect(peak).toBeLessThanOrEqual(3);
     const queued = (await run.history()).filter((entry) => entry.type === 'node.queued' && entry.node === 'fan');
     expect(queued.map((entry) => entry.activation)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    // Every child is listed, the first (activation 0) included, with its element and result.
+    const children = await run.activations('fan');
+    expect(children.map((c) => [c.seq, c.inputs['items'], c.result])).toEqual([...Array(10).keys()].map((i) => [i, i + 1, (i + 1) * (i + 1)]));
   });
 
   it('an empty list succeeds at once with [] and the collecting listener runs with []', async () => {

@@ -4,8 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import { flowGraph, toDot, toMermaid, type Graph } from '../../src/cli/graph-format.js';
 import { LiveView, bar, statusLine } from '../../src/cli/live-view.js';
-import type { HistoryEntry } from '../../src/index.js';
-import { duration, table } from '../../src/cli/print.js';
+import { flow, task, type HistoryEntry } from '../../src/index.js';
+import { duration, mapText, progressLine, table } from '../../src/cli/print.js';
 
 const graph: Graph = {
   name: 'odd "names"',
@@ -88,5 +88,27 @@ describe('terminal output', () => {
     view.render();
     view.close();
     expect(written.split('\r\x1b[2K')).toEqual(['', 'node.failed        b (attempt 1): boom\n', '[####################] 2/2  succeeded 1 · failed 1', '']);
+  });
+});
+
+describe('map nodes in the CLI', () => {
+  const map = { total: 100, succeeded: 97, failed: 1, queued: 0, running: 2, retrying: 0, pending: 0, children: {} };
+
+  it('counts children in one cell instead of a line each', () => {
+    expect(mapText('fan', map)).toBe('fan[0..99] 97 succeeded, 1 failed, 2 running');
+    expect(mapText('fan', { ...map, total: 0, succeeded: 0, failed: 0, running: 0 })).toBe('fan[] no elements');
+  });
+
+  it('names children node[i] in progress lines, other activations node #seq', () => {
+    const entry = { runId: 'r', seq: 4, at: 0, graphVersion: 1, type: 'node.failed', node: 'fan', attempt: 2, activation: 3, detail: { message: 'bad' } } satisfies HistoryEntry;
+    expect(progressLine(entry, new Set(['fan']))).toBe('node.failed        fan[3] (attempt 2): bad');
+    expect(progressLine(entry)).toBe('node.failed        fan #3 (attempt 2): bad');
+  });
+
+  it('draws a map node as id[i] over its input, and a run map node with its children counts', () => {
+    const definition = flow('g').add(task('resize', { requires: ['page'], apply: () => 0 }).s({}, { id: 'fan', each: 'page' })).definition();
+    expect(toMermaid(flowGraph(definition))).toContain('fan["fan (resize) [fan[i] each page]"]');
+    const run = { ...graph, nodes: [{ id: 'fan', kind: 'task' as const, name: 'resize', persistent: false, status: 'running', children: mapText('fan', map) }], links: [] };
+    expect(toDot(run)).toContain('fan (resize) [fan[0..99] 97 succeeded, 1 failed, 2 running]');
   });
 });

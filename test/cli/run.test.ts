@@ -40,6 +40,14 @@ describe('taskwire run', () => {
     expect(result.stdout).toContain('email = "sent \\"paid 42 for rsv-1\\""');
   });
 
+  it('runs a map: one child per page, the retried child, and the album collecting the cover and the pages in order', async () => {
+    const result = await box.tw(['run', join(ROOT, 'examples/map-collect.ts')]);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^node\.retrying\s+resize\[1\] \(attempt 1\): p2\.png: the resizer timed out$/m);
+    expect(result.stdout).toContain('album = "album of 6: cover.png, small-p1.png, small-p2.png, small-p3.png, small-p4.png, small-p5.png"');
+  });
+
   it('runs the flow-control example: throttled nodes in the progress, the urgent charge admitted before the others of its customer', async () => {
     const result = await box.tw(['run', join(ROOT, 'examples/flow-control.ts')]);
     expect(result.stderr).toBe('');

@@ -182,7 +182,8 @@ export const applies = (out: StepOutput): DispatchCommand[] => out.commands.filt
  */
 export function snapshot(live: LiveRun): unknown {
   const { nodes, activations, ...header } = live.state;
-  const { outgoing, notifiedSources: _cursors, liveOrder: _order, ...counts } = live.index;
+  // Caches derived from the state (rebuilt when next needed), not part of it.
+  const { outgoing, notifiedSources: _cursors, liveOrder: _order, maps: _maps, ...counts } = live.index;
   return structuredClone({
     header,
     nodes: Object.fromEntries(nodes),

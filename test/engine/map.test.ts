@@ -151,6 +151,28 @@ describe('map nodes', () => {
     expect(out.commands.filter((c) => c.type === 'dispatch').map((c) => (c.type === 'dispatch' ? c.activation : -1))).toEqual([0, 2]);
   });
 
+  it('a map node in a subflow run again as a whole starts its children afresh', () => {
+    const inner = flow('inner').link(source([0, 1]).s(), child.s({}, { id: 'fan', each: 'items' }));
+    const h = new Harness(flow('outer').add(inner.s({}, { id: 'sub', retry: 1 })));
+    h.start();
+    h.succeed('sub/list', [0, 1]);
+    const signal = (type: 'task.succeeded' | 'task.failed', index: number) =>
+      type === 'task.succeeded'
+        ? h.send({ type, node: 'sub/fan', attempt: 1, activation: index, result: `r${index}` })
+        : h.send({ type, node: 'sub/fan', attempt: 1, activation: index, error: fatal });
+    signal('task.succeeded', 0);
+    signal('task.failed', 1);
+    expect(h.entries('scope.retrying')).toHaveLength(1);
+    h.succeed('sub/list', [0, 1]);
+    expect(h.live.state.activations.get('sub/fan#1')?.status).toBe('running');
+    expect(h.node('sub/fan').held).toBeUndefined();
+    signal('task.succeeded', 1);
+    expect(h.node('sub/fan').status).toBe('running');
+    signal('task.succeeded', 0);
+    expect(h.node('sub/fan')).toMatchObject({ status: 'succeeded', result: ['r0', 'r1'] });
+    expect(h.status).toBe('succeeded');
+  });
+
   const stores: [string, () => Store][] = [
     ['memory', () => new MemoryStore()],
     ['sqlite', () => openSqliteStore({ path: ':memory:' })],

@@ -20,10 +20,10 @@ export function activationsCommand(program: Command): void {
   clientOptions(
     program
       .command('activations')
-      .description("a persistent listener's activations: seq, state, attempts, times, inputs, result or error")
+      .description("a persistent listener's activations, or a map node's children: seq (element index), state, attempts, times, inputs, result or error")
       .argument('<runId>', 'the run')
-      .argument('<node>', 'the persistent listener')
-      .option('--after <seq>', 'only activations after this notification number')
+      .argument('<node>', 'the persistent listener or map node')
+      .option('--after <seq>', 'only activations after this notification number (element index)')
       .option('-n, --limit <n>', 'at most this many activations', '1000'),
   ).action(async (runId: string, node: string, flags: ActivationsFlags) => {
     const page = { limit: parseCount(flags.limit, '--limit'), ...(flags.after === undefined ? {} : { after: parseCount(flags.after, '--after', 0) }) };
@@ -37,7 +37,7 @@ export function activationsCommand(program: Command): void {
     if (flags.json === true) return printJson(list);
     if (list.length === 0) {
       out('no activations');
-      if (view !== undefined && view.activations === undefined) note(`node "${node}" is not a persistent listener: \`taskwire show\` gives its attempts`);
+      if (view !== undefined && view.activations === undefined && view.map === undefined) note(`node "${node}" is not a persistent listener: \`taskwire show\` gives its attempts`);
       return;
     }
     const now = Date.now();

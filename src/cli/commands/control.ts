@@ -22,7 +22,7 @@ export function controlCommands(program: Command): void {
   clientOptions(
     program
       .command('retry')
-      .description('run a failed (or cancelled) node again, or a failed activation of a persistent listener')
+      .description('run a failed (or cancelled) node again, a failed activation of a persistent listener, or a failed child of a map node (node[i])')
       .argument('<runId>', 'the run')
       .argument('<node>', 'the node')
       .option('-a, --activation <n>', 'the activation (notification number) to retry'),

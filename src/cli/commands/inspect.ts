@@ -9,7 +9,7 @@ import type { HistoryEntry } from '../../engine/events.js';
 import { RUN_STATUSES, type RunStatus } from '../../engine/state.js';
 import { ConfigError } from '../../errors.js';
 import { collect } from '../options.js';
-import { brief, out, printJson, printRun, table, time } from '../print.js';
+import { brief, entrySubject, out, printJson, printRun, table, time } from '../print.js';
 import { clientOptions, mapText, parseCount, withClient, withRun, type ClientFlags } from '../session.js';
 
 
@@ -69,16 +69,18 @@ export function inspectCommands(program: Command): void {
       .option('-n, --limit <n>', 'at most this many entries', '1000'),
   ).action(async (runId: string, flags: HistoryFlags) => {
     const page = { limit: parseCount(flags.limit, '--limit'), ...(flags.after === undefined ? {} : { after: parseCount(flags.after, '--after', 0) }) };
-    const entries = await withRun(flags, runId, async (run) => {
-      await run.status(); // an unknown run is an error, not an empty history
-      return run.history(page);
+    const { entries, maps } = await withRun(flags, runId, async (run) => {
+      const status = await run.status(); // an unknown run is an error, not an empty history
+      // Map nodes' children read `node[i]`.
+      const maps = new Set(Object.values(status.nodes).filter((node) => node.map !== undefined).map((node) => node.id));
+      return { entries: await run.history(page), maps };
     });
     if (flags.json === true) return printJson(entries);
     const rows = entries.map((e) => [
       String(e.seq),
       time(e.at),
       e.type,
-      `${e.node ?? ''}${e.activation === undefined ? '' : `#${e.activation}`}`,
+      entrySubject(e, maps),
       e.attempt === undefined ? '' : String(e.attempt),
       e.actor ?? '',
       `v${e.graphVersion}`,

@@ -18,7 +18,7 @@ import { brokerOption, collect, connectionOptions, jsonOption, parseInputs, pref
 import { LiveView } from '../live-view.js';
 import type { RunHandle } from '../../client/run-handle.js';
 import { Interrupt, type InterruptCause } from '../interrupt.js';
-import { note, out, printJson, printProgress, printRunEnd, SUMMARY_ABOVE } from '../print.js';
+import { mapNodes, note, out, printJson, printProgress, printRunEnd, SUMMARY_ABOVE } from '../print.js';
 import { parseDuration } from '../duration.js';
 import { ConfigError } from '../../errors.js';
 
@@ -92,7 +92,8 @@ export function runCommand(program: Command): void {
         if (flags.json !== true) {
           // The id first: other terminals can inspect or rewire the run while it runs.
           out(`starting run ${id} (flow ${loaded.flow.name})`);
-          const progress = (entry: HistoryEntry): void => (view === undefined ? printProgress(entry) : view.update(entry));
+          const maps = mapNodes(loaded.flow.definition().nodes);
+          const progress = (entry: HistoryEntry): void => (view === undefined ? printProgress(entry, maps) : view.update(entry));
           // Handed to a serve, the run's events are not announced here: its history is read from the store.
           if (store !== undefined && serving !== undefined) follower = new HistoryFollower(store, id, progress);
           else await client.watch(progress, id);

@@ -222,7 +222,7 @@ export class MemoryStore implements Store {
   async activations(runId: string, node?: string, page: Page = {}): Promise<ActivationState[]> {
     const all = [...(this.runs.get(runId)?.activations?.values() ?? [])];
     return all
-      .filter((a) => (node === undefined || a.node === node) && a.seq > (page.after ?? 0))
+      .filter((a) => (node === undefined || a.node === node) && a.seq > (page.after ?? -1))
       .sort((a, b) => a.seq - b.seq)
       .slice(0, page.limit ?? 1000)
       .map(copy);

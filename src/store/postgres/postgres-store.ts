@@ -206,7 +206,7 @@ export class PostgresStore implements Store {
   /** @inheritdoc */
   async activations(runId: string, node?: string, page: Page = {}): Promise<ActivationState[]> {
     this.check();
-    const rows = await query<{ data: unknown }>(this.pool, this.q.activations, [runId, node ?? null, page.after ?? 0, page.limit ?? 1000]);
+    const rows = await query<{ data: unknown }>(this.pool, this.q.activations, [runId, node ?? null, page.after ?? -1, page.limit ?? 1000]);
     return rows.map((row) => readRow(ACTIVATION_ROW, runId, row.data));
   }
 

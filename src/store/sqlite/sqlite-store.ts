@@ -340,8 +340,8 @@ export class SqliteStore implements Store {
     this.assertOpen();
     const rows =
       node === undefined
-        ? this.sql.activations.all(runId, page.after ?? 0, pageLimit(page))
-        : this.sql.nodeActivations.all(runId, node, page.after ?? 0, pageLimit(page));
+        ? this.sql.activations.all(runId, page.after ?? -1, pageLimit(page))
+        : this.sql.nodeActivations.all(runId, node, page.after ?? -1, pageLimit(page));
     return rows.map((r) => readRow(ACTIVATION_ROW, runId, r.data));
   }
 
