@@ -22,6 +22,21 @@ export interface GateRef {
   attempt: number;
 }
 
+/** A {@link GateRef} as the SQL stores' rows hold it. */
+export interface GateRefRow {
+  /** The gate. */
+  gate: string;
+  /** The run. */
+  run_id: string;
+  /** The node. */
+  node_id: string;
+  /** The attempt. */
+  attempt: number;
+}
+
+/** The {@link GateRef} of a row. */
+export const gateRefOf = (row: GateRefRow): GateRef => ({ gate: row.gate, runId: row.run_id, node: row.node_id, attempt: row.attempt });
+
 /** An execution joining a gate's line. */
 export interface GateWaiter extends GateRef {
   /** Executions at once through the gate; undefined: no concurrency limit. */

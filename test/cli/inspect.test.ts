@@ -17,7 +17,9 @@ beforeAll(async () => {
 });
 afterAll(() => box.remove());
 
-describe('reading runs', () => {
+// Each test runs several taskwire processes one after the other: more than 30 s on a
+// loaded 2-core machine.
+describe('reading runs', { timeout: 120_000 }, () => {
   it('runs lists the run; --status and --flow filter; --json for scripts', async () => {
     const table = await box.tw(['runs']);
     expect(table.code).toBe(0);

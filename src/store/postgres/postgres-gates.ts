@@ -6,17 +6,9 @@
  * @packageDocumentation
  */
 import type { Pool } from 'pg';
-import { admissible, type Admission, type GateRef, type GateWaiter, type Gates } from '../gates.js';
+import { admissible, gateRefOf as toRef, type Admission, type GateRef, type GateRefRow as RefRow, type GateWaiter, type Gates } from '../gates.js';
 import { inTransaction } from './transaction.js';
 
-interface RefRow {
-  gate: string;
-  run_id: string;
-  node_id: string;
-  attempt: number;
-}
-
-const toRef = (row: RefRow): GateRef => ({ gate: row.gate, runId: row.run_id, node: row.node_id, attempt: row.attempt });
 
 /** {@link Gates} in a PostgreSQL schema. */
 export class PostgresGates implements Gates {

@@ -6,16 +6,8 @@
  * @packageDocumentation
  */
 import type Database from 'better-sqlite3';
-import { admissible, type Admission, type GateRef, type GateWaiter, type Gates } from '../gates.js';
+import { admissible, gateRefOf as toRef, type Admission, type GateRef, type GateRefRow as RefRow, type GateWaiter, type Gates } from '../gates.js';
 
-interface RefRow {
-  gate: string;
-  run_id: string;
-  node_id: string;
-  attempt: number;
-}
-
-const toRef = (row: RefRow): GateRef => ({ gate: row.gate, runId: row.run_id, node: row.node_id, attempt: row.attempt });
 
 /** {@link Gates} on a SQLite database (migrated to the gates' version or later). */
 export class SqliteGates implements Gates {
