@@ -87,24 +87,22 @@ export async function loadTasks(file: string): Promise<AnyTask[]> {
  * a `--tasks` module read for its conditions may have none).
  */
 export async function loadConditions(file: string, required = true): Promise<AnyCondition[]> {
-  const module = await importModule(file);
-  const found = new Set<AnyCondition>();
-  const visit = (value: unknown, depth: number): void => {
-    if (isCondition(value)) found.add(value);
-    else if (isFlow(value)) for (const c of value.conditions()) found.add(c);
-    else if (depth < 2 && typeof value === 'object' && value !== null) for (const v of Object.values(value)) visit(v, depth + 1);
-  };
-  for (const value of Object.values(module)) visit(value, 0);
+  const found = exportsOf(await importModule(file), isCondition, (flow) => flow.conditions());
   if (required && found.size === 0) throw new ConfigError(`${file}: exports no condition (made by condition(name, test)) and no flow using one`);
   return [...found];
 }
 
 /** The tasks a module exports: tasks, the tasks of exported flows, and those inside exported arrays or objects. */
 function exportedTasks(module: Record<string, unknown>): Set<AnyTask> {
-  const found = new Set<AnyTask>();
+  return exportsOf(module, isTask, (flow) => flow.tasks());
+}
+
+/** What a module exports of one kind (`is`): directly, from exported flows (`ofFlow`), and inside exported arrays or objects (two levels deep). */
+function exportsOf<T>(module: Record<string, unknown>, is: (value: unknown) => value is T, ofFlow: (flow: Flow) => readonly T[]): Set<T> {
+  const found = new Set<T>();
   const visit = (value: unknown, depth: number): void => {
-    if (isTask(value)) found.add(value);
-    else if (isFlow(value)) for (const t of value.tasks()) found.add(t);
+    if (is(value)) found.add(value);
+    else if (isFlow(value)) for (const item of ofFlow(value)) found.add(item);
     else if (depth < 2 && typeof value === 'object' && value !== null) for (const v of Object.values(value)) visit(v, depth + 1);
   };
   for (const value of Object.values(module)) visit(value, 0);

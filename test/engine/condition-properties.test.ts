@@ -78,7 +78,7 @@ describe('engine properties: conditional links', () => {
         const expected = reference(n, links, results);
         const actual = ids.map((id) => {
           const state = live.state.nodes.get(id);
-          return state?.skip === undefined ? { status: state?.status as string } : { status: state.status as string, depth: state.skip.depth };
+          return state?.skip === undefined ? { status: state?.status as string } : { status: state.status, depth: state.skip.depth };
         });
         expect(actual).toEqual(expected);
         expect(live.state.status).toBe('succeeded');
