@@ -17,7 +17,7 @@ export { toFailure, type Failure } from './model/failure.js';
 export type { Json, JsonObject } from './codec/json.js';
 export { encodeValue, decodeValue } from './codec/value.js';
 export * from './errors.js';
-export type { RunStatus, NodeStatus, UndoStatus, ActivationState, ActivationStatus, WaitingInfo } from './engine/index.js';
+export type { RunStatus, NodeStatus, UndoStatus, SkipReason, ActivationState, ActivationStatus, WaitingInfo } from './engine/index.js';
 export type { Change, HistoryEntry, HistoryType, LinkSpec } from './engine/events.js';
 export { Client, type CatalogTask, type NotifyOptions, type StartOptions } from './client/client.js';
 export { RunHandle, type AddOptions, type ChangeOptions, type WaitOptions } from './client/run-handle.js';

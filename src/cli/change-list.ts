@@ -8,9 +8,10 @@
  * @packageDocumentation
  */
 import type { JsonObject } from '../codec/json.js';
-import { array, boolean, check, integer, json, jsonObject, literal, object, optional, record, string, type Schema } from '../codec/schema.js';
+import { array, boolean, check, integer, json, jsonObject, literal, nullable, object, optional, record, string, type Schema } from '../codec/schema.js';
 import type { LinkTarget, RunChange } from '../client/run-changes.js';
 import { ConfigError } from '../errors.js';
+import { CONDITION_DEPTHS } from '../model/condition.js';
 import { describeChange } from './commands/inspect.js';
 
 const id = string({ minLength: 1 });
@@ -35,6 +36,7 @@ const FIELDS = {
   replace: { node: id, with: object({ task: optional(id), bound: optional(jsonObject()) }) },
   retry: { node: id, activation: optional(integer({ min: 0 })) },
   skip: { node: id, result: optional(json()) },
+  condition: { from: id, to: id, condition: nullable(object({ name: id, on: optional(id), depth: literal(...CONDITION_DEPTHS) })) },
   cancel: {},
   stop: {},
 } as const;

@@ -3,7 +3,9 @@
  * module whose default export (or export named `flow`) is a `Flow`, or a
  * function returning one (sync or async). An optional export `inputs` gives
  * default flow inputs. The tasks the flow uses, and every other task the file
- * exports, are registered from it.
+ * exports, are registered from it; so are the conditions its links use (by
+ * starting it). A coordinator takes conditions from a module with `--conditions`
+ * ({@link loadConditions}).
  *
  * @packageDocumentation
  */
@@ -11,6 +13,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigError } from '../errors.js';
+import type { AnyCondition } from '../model/condition.js';
 import type { Flow } from '../model/flow.js';
 import type { AnyTask } from '../model/task.js';
 
@@ -77,6 +80,25 @@ export async function loadTasks(file: string): Promise<AnyTask[]> {
   return [...found];
 }
 
+/**
+ * Loads a conditions module for a coordinator: every exported condition (also
+ * inside exported arrays or objects) and those the links of exported flows use.
+ * `required`: a module that exports none is an error (a `--conditions` module;
+ * a `--tasks` module read for its conditions may have none).
+ */
+export async function loadConditions(file: string, required = true): Promise<AnyCondition[]> {
+  const module = await importModule(file);
+  const found = new Set<AnyCondition>();
+  const visit = (value: unknown, depth: number): void => {
+    if (isCondition(value)) found.add(value);
+    else if (isFlow(value)) for (const c of value.conditions()) found.add(c);
+    else if (depth < 2 && typeof value === 'object' && value !== null) for (const v of Object.values(value)) visit(v, depth + 1);
+  };
+  for (const value of Object.values(module)) visit(value, 0);
+  if (required && found.size === 0) throw new ConfigError(`${file}: exports no condition (made by condition(name, test)) and no flow using one`);
+  return [...found];
+}
+
 /** The tasks a module exports: tasks, the tasks of exported flows, and those inside exported arrays or objects. */
 function exportedTasks(module: Record<string, unknown>): Set<AnyTask> {
   const found = new Set<AnyTask>();
@@ -91,7 +113,11 @@ function exportedTasks(module: Record<string, unknown>): Set<AnyTask> {
 
 // Duck typing, not instanceof: a file loaded through tsx may get its own copy of the model module.
 function isFlow(value: unknown): value is Flow {
-  return typeof value === 'object' && value !== null && typeof (value as Flow).definition === 'function' && typeof (value as Flow).tasks === 'function';
+  return typeof value === 'object' && value !== null && typeof (value as Flow).definition === 'function' && typeof (value as Flow).tasks === 'function' && typeof (value as Flow).conditions === 'function';
+}
+
+function isCondition(value: unknown): value is AnyCondition {
+  return typeof value === 'object' && value !== null && typeof (value as AnyCondition).test === 'function' && typeof (value as AnyCondition).name === 'string' && !isTask(value);
 }
 
 function isTask(value: unknown): value is AnyTask {

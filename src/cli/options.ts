@@ -9,9 +9,11 @@ import { isIP } from 'node:net';
 import { Option, type Command } from 'commander';
 import { parseJson } from '../codec/parse.js';
 import { ConfigError } from '../errors.js';
+import type { AnyCondition } from '../model/condition.js';
 import { checkName } from '../model/names.js';
 import { DEFAULT_METRICS_HOST } from '../observability/metrics-server.js';
 import { parseDuration } from './duration.js';
+import { loadConditions } from './load-flow.js';
 import { ANNOUNCE_ENV } from '../transport/amqp/announce.js';
 
 /** A connection flag with its environment variable. */
@@ -208,4 +210,18 @@ export function retentionOption(): Option {
 /** The connect option of a parsed `--retention` (see {@link retentionOption}). */
 export function retentionOf(flags: { retention?: number }): { retention?: { olderThanMs: number } } {
   return flags.retention === undefined ? {} : { retention: { olderThanMs: flags.retention } };
+}
+
+/** The `--conditions` flag: a module exporting the conditions a coordinator evaluates (docs/conditions.md). */
+export function conditionsOption(): Option {
+  return new Option('--conditions <module>', 'module exporting the conditions that links name (conditions, or flows using them); default: those of the --tasks module, if any').env('TASKWIRE_CONDITIONS');
+}
+
+/**
+ * The conditions a coordinating command registers: those of `--conditions`
+ * (which must export some), else those the `--tasks` module exports, if any.
+ */
+export async function conditionsOf(flags: { conditions?: string; tasks?: string }): Promise<AnyCondition[]> {
+  if (flags.conditions !== undefined) return loadConditions(flags.conditions);
+  return flags.tasks === undefined ? [] : loadConditions(flags.tasks, false);
 }

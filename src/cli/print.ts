@@ -5,7 +5,7 @@
  */
 import type { ActivationCounts, MapSnapshot, NodeSnapshot, RunSnapshot, ScopeSnapshot } from '../client/snapshot.js';
 import type { HistoryEntry } from '../engine/events.js';
-import type { UndoStatus } from '../engine/state.js';
+import type { SkipReason, UndoStatus } from '../engine/state.js';
 import type { Failure } from '../model/failure.js';
 import { childName } from '../model/map.js';
 
@@ -50,10 +50,33 @@ export function mapNodes(nodes: readonly { id: string; each?: string }[]): Set<s
 export function progressLine(entry: HistoryEntry, maps?: ReadonlySet<string>): string | undefined {
   if (!PROGRESS.has(entry.type)) return undefined;
   const attempt = entry.attempt === undefined ? '' : ` (attempt ${entry.attempt})`;
-  const message = entry.detail?.['message'];
+  const message = entry.type === 'node.skipped' ? skipText(entry.detail) : entry.detail?.['message'];
   const gate = entry.type === 'node.throttled' ? entry.detail?.['gate'] : undefined;
-  const detail = typeof message === 'string' ? `: ${message}` : typeof gate === 'string' ? `: at the limit ${gate}` : '';
+  const detail = typeof message === 'string' && message !== '' ? `: ${message}` : typeof gate === 'string' ? `: at the limit ${gate}` : '';
   return `${entry.type.padEnd(18)} ${entrySubject(entry, maps)}${attempt}${detail}`;
+}
+
+/**
+ * Why a node was skipped, in words, from its `node.skipped` entry's detail (or
+ * its snapshot's `skip`): by conditions (docs/conditions.md), or set aside by a
+ * relink. Empty for a skip by hand (no detail).
+ */
+export function skipText(detail: Readonly<Record<string, unknown>> | SkipReason | undefined): string {
+  if (detail === undefined) return '';
+  const d = detail as Partial<SkipReason> & { listener?: unknown };
+  const reach = d.depth === 'downstream' ? ' (skips downstream)' : '';
+  switch (d.reason as string | undefined) {
+    case 'condition':
+      return `condition false: ${(d.links ?? []).map((l) => `${l.condition} (from ${l.from}${l.skipped === true ? ', skipped' : ''})`).join(', ')}${reach}`;
+    case 'upstream':
+      return `upstream ${String(d.from)} skipped${reach}`;
+    case 'inputs':
+      return `a required input's source ${String(d.from)} skipped${reach}`;
+    case 'relinked':
+      return `relinked away (listener ${String(d.listener)})`;
+    default:
+      return '';
+  }
 }
 
 /** Prints the progress line of an entry, if it has one. */
@@ -218,7 +241,7 @@ function printNodes(nodes: NodeSnapshot[], scopes?: Record<string, ScopeSnapshot
     const counts = node.map !== undefined ? mapText(node.id, node.map) : node.activations !== undefined ? activationsText(node.activations) : `attempts ${node.attempt}`;
     // A map node's result (the whole list) is in `results:`; its row shows the counts.
     const outcome = node.map !== undefined && node.error === undefined ? '' : outcomeText(node);
-    rows.push([`${indent}${node.id}${kind}`, node.throttled === undefined ? node.status : 'throttled', counts, timings(node), [outcome, waitingText(node)].filter((s) => s !== '').join(' ')]);
+    rows.push([`${indent}${node.id}${kind}`, node.throttled === undefined ? node.status : 'throttled', counts, timings(node), [outcome, skipText(node.skip), waitingText(node)].filter((s) => s !== '').join(' ')]);
     if (node.map !== undefined) rows.push(...mapChildRows(node.map, indent));
   }
   table(rows).forEach((line, i) => {

@@ -4,7 +4,7 @@
  * @packageDocumentation
  */
 import { decodeValue } from '../codec/value.js';
-import { inspectRun, isQueued, type ActivationState, type RunState, type NodeStatus, type UndoStatus, type WaitingInfo } from '../engine/index.js';
+import { inspectRun, isQueued, type ActivationState, type RunState, type NodeStatus, type SkipReason, type UndoStatus, type WaitingInfo } from '../engine/index.js';
 import type { Failure } from '../model/failure.js';
 import { childName } from '../model/map.js';
 import type { RunSummary } from '../store/port.js';
@@ -38,6 +38,8 @@ export interface NodeSnapshot {
   result?: unknown;
   /** Failure of the last attempt. */
   error?: Failure;
+  /** For a node skipped by conditions: why, and how far the skip reaches (docs/conditions.md). */
+  skip?: SkipReason;
   /** Rollback state. */
   undo?: UndoStatus;
   /** Failure of the rollback. */
@@ -203,6 +205,7 @@ export function snapshot(run: RunState): RunSnapshot {
     if (node.inputs !== undefined) view.inputs = decodeValue(node.inputs) as Record<string, unknown>;
     if (node.result !== undefined) view.result = decodeValue(node.result);
     if (node.error !== undefined) view.error = node.error;
+    if (node.skip !== undefined) view.skip = node.skip;
     if (node.undo !== undefined) view.undo = node.undo;
     if (node.undoError !== undefined) view.undoError = node.undoError;
     if (node.queuedAt !== undefined) view.queuedAt = node.queuedAt;

@@ -31,7 +31,7 @@ import { node as nodeOf, setSources, type Edit, type Effect } from './edit.js';
 import type { Change } from './events.js';
 import { providedValue } from './inputs.js';
 import { failInScope } from './scopes.js';
-import type { NodeState } from './state.js';
+import type { NodeState, SkipReason } from './state.js';
 import type { StepContext } from './step-context.js';
 
 /**
@@ -53,18 +53,18 @@ export function decide(s: StepContext, node: NodeState): boolean {
   for (const link of node.sources) {
     const source = run.nodes.get(link.from);
     if (link.condition !== undefined) conditional = true;
-    else if (source?.skipDepth === 'downstream') {
-      skipNode(s, node, { reason: 'upstream', from: source.def.id }, 'downstream');
+    else if (source?.skip?.depth === 'downstream') {
+      skipNode(s, node, { reason: 'upstream', depth: 'downstream', from: source.def.id });
       return false;
     }
   }
   if (!conditional) return true;
   let depth: ConditionDepth = 'node';
-  const falseLinks: JsonObject[] = [];
+  const falseLinks: NonNullable<SkipReason['links']> = [];
   for (const link of node.sources) {
     const source = run.nodes.get(link.from);
     if (link.condition === undefined || source === undefined) continue;
-    if (source.skipDepth !== undefined) {
+    if (source.skip !== undefined) {
       falseLinks.push({ from: link.from, condition: link.condition.name, skipped: true });
     } else {
       const holds = evaluate(s, node, link, source);
@@ -74,7 +74,7 @@ export function decide(s: StepContext, node: NodeState): boolean {
     }
     if (link.condition.depth === 'downstream') depth = 'downstream';
   }
-  skipNode(s, node, { reason: 'condition', links: falseLinks }, depth);
+  skipNode(s, node, { reason: 'condition', depth, links: falseLinks });
   return false;
 }
 
@@ -86,8 +86,8 @@ export function decide(s: StepContext, node: NodeState): boolean {
 export function skipUnfed(s: StepContext, node: NodeState): boolean {
   for (const link of node.sources) {
     const source = s.run.nodes.get(link.from);
-    if (source?.skipDepth === undefined) continue;
-    skipNode(s, node, { reason: 'inputs', from: source.def.id }, 'node');
+    if (source?.skip === undefined) continue;
+    skipNode(s, node, { reason: 'inputs', depth: 'node', from: source.def.id });
     return true;
   }
   return false;
@@ -127,11 +127,11 @@ function conditionFailed(s: StepContext, node: NodeState, error: ConditionError)
  * then decides its listeners. Iterative: a long chain of skips does not grow
  * the stack (a skip found while listeners are decided is queued).
  */
-function skipNode(s: StepContext, node: NodeState, detail: JsonObject, depth: ConditionDepth): void {
+function skipNode(s: StepContext, node: NodeState, reason: SkipReason): void {
   s.setStatus(node, 'skipped');
-  node.skipDepth = depth;
+  node.skip = reason;
   node.finishedAt = s.now;
-  s.record({ type: 'node.skipped', node: node.def.id, detail: { ...detail, depth } });
+  s.record({ type: 'node.skipped', node: node.def.id, detail: reason as unknown as JsonObject });
   if (s.skipped !== undefined) {
     s.skipped.push(node);
     return;

@@ -114,4 +114,4 @@ function setScope(s: StepContext, id: string, state: ScopeState): void {
 }
 
 /** The fields of a node's last attempt that a scope retry forgets. */
-const RESET_FIELDS = ['result', 'error', 'inputs', 'retryAt', 'leaseUntil', 'queuedAt', 'startedAt', 'finishedAt', 'doneSeq', 'skipDepth'] as const;
+const RESET_FIELDS = ['result', 'error', 'inputs', 'retryAt', 'leaseUntil', 'queuedAt', 'startedAt', 'finishedAt', 'doneSeq', 'skip'] as const;

@@ -17,7 +17,7 @@ import type { Failure } from '../model/failure.js';
  *   that it started the attempt (`startedAt`), `running` after.
  * - `retrying`: failed, a retry is scheduled at `retryAt`.
  * - `succeeded` / `skipped`: done, `result` recorded; never recomputed. A node
- *   skipped by its links' conditions has no result (see `skipDepth`).
+ *   skipped by its links' conditions has no result (see `skip`).
  * - `failed`: failed after its last retry (or not retryable).
  * - `cancelled`: the run was cancelled before the node finished.
  * - `listening`: an event source, or a persistent listener, waiting for notifications.
@@ -135,11 +135,28 @@ export interface NodeState {
    */
   relinkedAway?: string;
   /**
-   * Set on a node skipped by conditions (its own links', or a skipped source's):
-   * how far the skip reaches (see `engine/conditions.ts`). A node skipped by a
-   * `skip` change has none: it notifies its listeners with the value given.
+   * Set on a node skipped by conditions (its own links', or a skipped
+   * source's): why, and how far the skip reaches (see `engine/conditions.ts`).
+   * A node skipped by a `skip` change has none: it notifies its listeners with
+   * the value given.
    */
-  skipDepth?: ConditionDepth;
+  skip?: SkipReason;
+}
+
+/** Why a node was skipped by conditions: its `node.skipped` history entry's detail too. */
+export interface SkipReason {
+  /**
+   * `condition`: every conditional link into it was false (`links`);
+   * `upstream`: a source it listens to (`from`) was skipped with depth `downstream`;
+   * `inputs`: a source it needed a required input from (`from`) was skipped.
+   */
+  reason: 'condition' | 'upstream' | 'inputs';
+  /** How far the skip reaches: the node alone, or everything downstream of it. */
+  depth: ConditionDepth;
+  /** `upstream`, `inputs`: the skipped source. */
+  from?: string;
+  /** `condition`: the false links, each with its source, its condition, and `skipped` when the source was itself skipped. */
+  links?: { from: string; condition: string; skipped?: true }[];
 }
 
 /** State of one activation of a persistent listener. */

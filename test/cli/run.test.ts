@@ -62,8 +62,8 @@ describe('taskwire run', () => {
     const result = await box.tw(['run', join(ROOT, 'examples/conditions.ts'), '--input', 'score=4']);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/^node\.skipped\s+publish\b/m);
-    expect(result.stdout).toMatch(/^ {2}publish\s+skipped\b/m);
+    expect(result.stdout).toMatch(/^node\.skipped\s+publish: condition false: accepted \(from review\)$/m);
+    expect(result.stdout).toMatch(/^ {2}publish\s+skipped\s+attempts 0\s+condition false: accepted \(from review\)$/m);
     expect(result.stdout).toContain('notify = "returned: needs sources"');
   });
 

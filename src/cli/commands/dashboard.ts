@@ -17,7 +17,7 @@ import { environmentTokens, generateToken, readTokensFile, TokenTable, type Dash
 import { createLogger, type LogFormat } from '../../observability/pino-logger.js';
 import { connect } from '../../runtime/connect.js';
 import { openStore } from '../../runtime/open-store.js';
-import { loadFlow, loadTasks } from '../load-flow.js';
+import { loadConditions, loadFlow, loadTasks } from '../load-flow.js';
 import { brokerOption, collect, connectionOptions, logFormatOption, parseInputs, parseInteger, prefixOption, schemaOption, storeOption, type ConnectionFlags } from '../options.js';
 import { out } from '../print.js';
 import { untilSignal } from './worker.js';
@@ -109,10 +109,12 @@ export function dashboardCommands(program: Command): void {
     .action(async (file: string, flags: DevFlags) => {
       const loaded = flags.start === true ? await loadFlow(file) : undefined;
       const tasks = loaded?.tasks ?? (await loadTasks(file));
+      // The conditions its flows' links name, for the runs it resumes.
+      const conditions = await loadConditions(file, false);
       const store = await openStore(flags.store, { distributed: false });
       let client: Client;
       try {
-        client = await connect({ store, tasks, resume: true });
+        client = await connect({ store, tasks, conditions, resume: true });
       } catch (error) {
         await store.close();
         throw error;

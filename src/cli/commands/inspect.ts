@@ -9,7 +9,7 @@ import type { HistoryEntry } from '../../engine/events.js';
 import { RUN_STATUSES, type RunStatus } from '../../engine/state.js';
 import { ConfigError } from '../../errors.js';
 import { collect } from '../options.js';
-import { brief, entrySubject, out, printJson, printRun, table, time } from '../print.js';
+import { brief, entrySubject, out, printJson, printRun, skipText, table, time } from '../print.js';
 import { clientOptions, mapText, parseCount, withClient, withRun, type ClientFlags } from '../session.js';
 
 
@@ -96,6 +96,7 @@ export function historyDetail(entry: HistoryEntry): string {
   if (entry.type === 'change' && detail !== undefined) return describeChange(detail);
   if (entry.status !== undefined) return entry.status;
   if (detail === undefined) return '';
+  if (entry.type === 'node.skipped') return skipText(detail) || brief(detail, 80);
   const message = detail['message'];
   if (typeof message === 'string') return `${typeof detail['code'] === 'string' ? `${detail['code']}: ` : ''}${message}`;
   return brief(detail, 80);
@@ -103,6 +104,13 @@ export function historyDetail(entry: HistoryEntry): string {
 
 const str = (value: unknown): string => (typeof value === 'string' ? value : brief(value));
 const renames = (value: unknown): string => mapText(typeof value === 'object' && value !== null ? (value as Record<string, string>) : undefined);
+
+/** A link condition of a change, in words: `accepted on verdict, depth node`, or `none`. */
+function conditionText(value: unknown): string {
+  if (typeof value !== 'object' || value === null) return 'none';
+  const c = value as { name?: unknown; on?: unknown; depth?: unknown };
+  return `${str(c.name)}${c.on === undefined ? '' : ` on ${str(c.on)}`}, depth ${str(c.depth)}`;
+}
 
 /** A change recorded in the history, as a command-like line. */
 export function describeChange(detail: JsonObject): string {
@@ -121,6 +129,8 @@ export function describeChange(detail: JsonObject): string {
       return `retry ${str(d['node'])}${d['activation'] === undefined ? '' : ` #${str(d['activation'])}`}`;
     case 'skip':
       return `skip ${str(d['node'])}${d['result'] === undefined || d['result'] === null ? '' : ` = ${brief(d['result'])}`}`;
+    case 'condition':
+      return `condition ${str(d['from'])} -> ${str(d['to'])}: ${conditionText(d['condition'])}${d['before'] === undefined ? '' : ` (was ${conditionText(d['before'])})`}`;
     default:
       return str(d['op']);
   }

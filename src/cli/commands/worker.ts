@@ -10,7 +10,7 @@ import { Option, type Command } from 'commander';
 import { connect } from '../../runtime/connect.js';
 import { createLogger } from '../../observability/pino-logger.js';
 import { loadTasks } from '../load-flow.js';
-import { announceOption, retentionOf, retentionOption, brokerOption, logFormatOption, collect, connectionOptions, metricsAddress, metricsOptions, parseInteger, prefixOption, schemaOption, storeOption, type ConnectionFlags, type MetricsFlags } from '../options.js';
+import { announceOption, conditionsOf, conditionsOption, retentionOf, retentionOption, brokerOption, logFormatOption, collect, connectionOptions, metricsAddress, metricsOptions, parseInteger, prefixOption, schemaOption, storeOption, type ConnectionFlags, type MetricsFlags } from '../options.js';
 import { collectDefaultMetrics } from 'prom-client';
 import { serveMetrics } from '../../observability/metrics-server.js';
 import { TaskwireMetrics } from '../../observability/metrics.js';
@@ -19,6 +19,7 @@ import type { LogFormat } from '../../observability/pino-logger.js';
 
 interface WorkerFlags extends ConnectionFlags, MetricsFlags {
   tasks: string;
+  conditions?: string;
   queue?: string[];
   concurrency: string;
   coordinator: boolean;
@@ -35,6 +36,7 @@ export function workerCommand(program: Command): void {
     .command('worker')
     .description('execute tasks taken from RabbitMQ (and coordinate runs); SIGTERM drains')
     .addOption(new Option('--tasks <module>', 'module exporting the tasks this worker executes').env('TASKWIRE_TASKS').makeOptionMandatory())
+    .addOption(conditionsOption())
     .option('-q, --queue <name>', 'work queue to take (repeatable; default: the queues of the tasks)', collect)
     .addOption(new Option('-c, --concurrency <n>', 'tasks executed at once per queue (= AMQP prefetch)').env('TASKWIRE_CONCURRENCY').default('16'))
     .option('--no-coordinator', 'do not take signals (run coordinators separately)')
@@ -56,12 +58,14 @@ export function workerCommand(program: Command): void {
     const address = metricsAddress(flags);
     const logger = createLogger({ base: { role: 'worker' }, format: flags.logFormat });
     const tasks = await loadTasks(flags.tasks);
+    const conditions = flags.coordinator ? await conditionsOf(flags) : [];
     const recorder = new TaskwireMetrics();
     collectDefaultMetrics({ register: recorder.registry });
     const metrics = address === undefined ? undefined : await serveMetrics(address.port, recorder.registry, address.host);
     const client = await connect({
       ...connectionOptions(flags),
       tasks,
+      conditions,
       worker: true,
       coordinator: flags.coordinator,
       concurrency,
