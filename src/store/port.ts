@@ -211,7 +211,7 @@ export interface Page {
  * copies from it. Workers publish theirs in the store's task catalog, so that a
  * client without the code can add a node by naming a task.
  */
-export type TaskInfo = Pick<NodeDefinition, 'requires' | 'optional' | 'rollback' | 'retry' | 'timeoutMs' | 'queue'> & {
+export type TaskInfo = Pick<NodeDefinition, 'requires' | 'optional' | 'rollback' | 'retry' | 'timeoutMs' | 'queue' | 'limit' | 'rate'> & {
   /** Registered task name. */
   name: string;
   /** Names the result is published as. */

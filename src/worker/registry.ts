@@ -44,6 +44,8 @@ export class TaskRegistry {
       retry: { ...t.retry },
       timeoutMs: t.timeoutMs,
       queue: t.queue,
+      ...(t.limit === undefined ? {} : { limit: { ...t.limit } }),
+      ...(t.rate === undefined ? {} : { rate: { ...t.rate } }),
     }));
   }
 

@@ -168,4 +168,22 @@ describeBackends('flow control', (backend) => {
     for (const run of [normal, urgent]) expect((await run.wait(WAIT)).status).toBe('succeeded');
     expect(started).toEqual(['first', 'u1', 'u2', 'n1', 'n2']);
   });
+
+  it('holds a node added live by naming its task to the task\'s limit (the catalog carries it)', async () => {
+    const release = deferred();
+    const guarded = task('fc-guarded', {
+      limit: { concurrency: 1 },
+      apply: async () => {
+        await release.promise;
+        return 1;
+      },
+    });
+    const tw = await backend.connect({ tasks: [guarded] });
+    const run = await tw.start(flow('fc-live').add(guarded.s({}, { id: 'first' })), {});
+    await eventually(async () => expect((await run.status()).nodes['first']?.throttled).toBeUndefined());
+    await run.add({ task: 'fc-guarded', id: 'late' });
+    await eventually(async () => expect((await run.status()).nodes['late']).toMatchObject({ status: 'waiting', throttled: 'fc-guarded' }));
+    release.resolve();
+    expect((await run.wait(WAIT)).status).toBe('succeeded');
+  });
 });
