@@ -30,7 +30,8 @@ export function succeeded(s: StepContext, ref: ExecutionRef, result: Json, start
     markStarted(s, activation, startedAt);
     activation.result = result;
     activation.finishedAt = s.now;
-    if (node.def.rollback && run.onFailure === 'rollback') {
+    // Owed to the run's saga, or to the subflow scope holding the node (its rollback or its retry).
+    if (node.def.rollback && (run.onFailure === 'rollback' || node.def.scope !== undefined)) {
       activation.compensate = true;
       activation.doneSeq = ++run.seq;
     }

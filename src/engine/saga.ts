@@ -91,8 +91,8 @@ export function owesNode(node: NodeState): boolean {
   return node.status === 'succeeded' && node.def.rollback && node.def.kind === 'task' && !node.def.persistent && node.def.each === undefined && node.undo === undefined;
 }
 
-/** Whether the saga owes an activation's compensation. */
-function owesActivation(activation: ActivationState): boolean {
+/** Whether the saga (or the subflow scope holding its node) owes an activation's compensation. */
+export function owesActivation(activation: ActivationState): boolean {
   return activation.compensate === true && activation.status === 'succeeded' && activation.undo === undefined;
 }
 

@@ -9,8 +9,8 @@
  *
  * @packageDocumentation
  */
-import { startSaga, owesNode, startUndo } from './saga.js';
-import type { NodeState, ScopeState } from './state.js';
+import { startSaga, owesActivation, owesNode, startUndo } from './saga.js';
+import type { ActivationState, NodeState, ScopeState } from './state.js';
 import { SCOPE_RETRY_TRANSITIONS } from './transitions.js';
 import type { StepContext } from './step-context.js';
 
@@ -81,9 +81,19 @@ function continueScope(s: StepContext, id: string, scope: ScopeState): void {
     s.setStatus(node, 'cancelled');
     s.record({ type: 'node.cancelled', node: node.def.id });
   }
-  let latest: NodeState | undefined;
-  for (const node of members) if (owesNode(node) && (latest === undefined || (node.doneSeq ?? 0) > (latest.doneSeq ?? 0))) latest = node;
-  if (latest !== undefined) return startUndo(s, latest);
+  // The latest completion owed: a node, or an activation of one (a map node's children).
+  let latest: { node: NodeState; activation?: ActivationState; doneSeq: number } | undefined;
+  for (const node of members) if (owesNode(node) && (latest === undefined || (node.doneSeq ?? 0) > latest.doneSeq)) latest = { node, doneSeq: node.doneSeq ?? 0 };
+  if (s.run.activations.size > 0) {
+    const byId = new Map(members.map((node) => [node.def.id, node]));
+    for (const activation of s.run.activations.values()) {
+      const node = byId.get(activation.node);
+      if (node === undefined) continue;
+      if (activation.undo === 'running') return;
+      if (owesActivation(activation) && (latest === undefined || (activation.doneSeq ?? 0) > latest.doneSeq)) latest = { node, activation, doneSeq: activation.doneSeq ?? 0 };
+    }
+  }
+  if (latest !== undefined) return startUndo(s, latest.node, latest.activation);
   const settled: ScopeState = { onFailure: scope.onFailure, retry: scope.retry, attempt: scope.attempt };
   setScope(s, id, settled);
   const failed = members.find((node) => node.status === 'failed')?.def.id ?? id;

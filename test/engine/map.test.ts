@@ -173,6 +173,31 @@ describe('map nodes', () => {
     expect(h.status).toBe('succeeded');
   });
 
+  for (const [how, scope] of [
+    ['policy rollback', { policy: 'rollback' as const, retry: 0 }],
+    ['a scope retry', { policy: 'halt' as const, retry: 1 }],
+  ] as const) {
+    it(`a subflow compensates the completed children of a map node inside it (${how}), latest first`, () => {
+      const inner = flow('inner', { onFailure: scope.policy }).link(source([0, 1, 2]).s(), undoable.s({}, { id: 'fan', each: 'items' }));
+      const h = new Harness(flow('outer').add(inner.s({}, { id: 'sub', retry: scope.retry })));
+      h.start();
+      h.succeed('sub/list', [0, 1, 2]);
+      const ref = (index: number) => ({ node: 'sub/fan', attempt: 1, activation: index });
+      h.send({ type: 'task.succeeded', ...ref(2), result: 'r2' });
+      h.send({ type: 'task.succeeded', ...ref(0), result: 'r0' });
+      h.send({ type: 'task.failed', ...ref(1), error: fatal });
+      // The failed child's own rollback first; then one compensation at a time, latest completion first.
+      expect(h.dispatches('rollback').map((d) => d.activation)).toEqual([1]);
+      h.send({ type: 'rollback.succeeded', ...ref(1) });
+      expect(h.dispatches('rollback').map((d) => d.activation)).toEqual([1, 0]);
+      h.send({ type: 'rollback.succeeded', ...ref(0) });
+      expect(h.dispatches('rollback').map((d) => d.activation)).toEqual([1, 0, 2]);
+      expect(h.entries(scope.retry > 0 ? 'scope.retrying' : 'scope.failed')).toHaveLength(0);
+      h.send({ type: 'rollback.succeeded', ...ref(2) });
+      expect(h.entries(scope.retry > 0 ? 'scope.retrying' : 'scope.failed')).toHaveLength(1);
+    });
+  }
+
   const stores: [string, () => Store][] = [
     ['memory', () => new MemoryStore()],
     ['sqlite', () => openSqliteStore({ path: ':memory:' })],
