@@ -1,11 +1,12 @@
 /**
- * A cron schedule: a sales report flow started every two seconds (a real one
- * would say `0 2 * * *` with `timezone: 'Europe/Paris'`), each tick one run
- * named after its tick; paused, then removed. The file's default export is the
+ * Starting runs later: one run of a sales report flow started a second from now
+ * (`delayMs`, `scheduled` until then), and a cron schedule starting it every two
+ * seconds (a real one would say `0 2 * * *` with `timezone: 'Europe/Paris'`),
+ * each tick one run named after its tick; paused, then removed. The file's default export is the
  * flow, so the CLI can run it once or schedule it on a store.
  *
  * ```
- * npx tsx examples/cron.ts                       # embedded, in memory: three ticks, their runs, the schedule's state
+ * npx tsx examples/cron.ts                       # embedded, in memory: the delayed run, three ticks, their runs, the schedule's state
  * taskwire run examples/cron.ts                  # the flow once
  * taskwire schedules add nightly '0 2 * * *' examples/cron.ts --timezone Europe/Paris   # then `taskwire serve --tasks examples/cron.ts` fires it
  * ```
@@ -32,10 +33,13 @@ const salesReport = flow('sales-report').link(sales.s(), report.s());
 
 export default salesReport;
 
-/** Schedules the report every two seconds, embedded, until three ticks have run; then pauses and removes the schedule. */
+/** Starts one report a second later; schedules the report every two seconds, embedded, until three ticks have run; then pauses and removes the schedule. */
 export async function main(): Promise<void> {
   const tw = await connect({ store: 'memory' });
   try {
+    // One run later (Celery's countdown, BullMQ's delay): stored now, `scheduled` until its time.
+    const later = await tw.start(salesReport, { region: 'us' }, { delayMs: 1000 });
+    console.log(`${later.id}: ${(await later.status()).status}`);
     const schedule = await tw.schedule('sales-every-2s', '*/2 * * * * *', salesReport, inputs, { overlap: 'skip', catchUp: 'latest' });
     console.log(`next tick ${new Date((await schedule.info()).nextFireAt ?? 0).toISOString()}`);
     while ((await schedule.runs()).length < 3) await new Promise((resolve) => setTimeout(resolve, 200));
@@ -44,6 +48,7 @@ export async function main(): Promise<void> {
       const done = await tw.run(run.id).wait();
       console.log(`${run.id}: ${done.status} ${JSON.stringify(await tw.run(run.id).result('report'))}`);
     }
+    console.log(`${later.id}: ${(await later.wait()).status} ${JSON.stringify(await later.result('report'))}`);
     const info = await schedule.info();
     console.log(`paused: ${info.paused}, last run ${info.lastRunId ?? '-'}, skipped ${info.skipped}`);
     await schedule.remove();

@@ -3,7 +3,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { main as cronExample } from '../../examples/cron.js';
 import { connect, event, flow, task } from '../../src/index.js';
 import { IMPORT_API, ROOT, json, sandbox, type Sandbox } from './helpers.js';
 
@@ -72,6 +73,22 @@ describe('taskwire run', () => {
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('report = "eu: 14 orders, 2468 EUR"');
+  });
+
+  it('the cron example runs a delayed start and three ticks of its schedule, each to its end', { timeout: 60_000 }, async () => {
+    const lines: string[] = [];
+    const log = vi.spyOn(console, 'log').mockImplementation((line: string) => void lines.push(line));
+    try {
+      await cronExample();
+    } finally {
+      log.mockRestore();
+    }
+    const delayed = lines.filter((line) => !line.startsWith('sales-every-2s:') && /^[^ ]+: /.test(line) && !line.startsWith('paused'));
+    expect(delayed.map((line) => line.replace(/^[^ ]+: /, ''))).toEqual(['scheduled', 'succeeded "us: 14 orders, 2468 EUR"']);
+    const ticks = lines.filter((line) => line.startsWith('sales-every-2s:'));
+    expect(ticks).toHaveLength(3);
+    for (const tick of ticks) expect(tick).toMatch(/^sales-every-2s:\S+: succeeded "eu: 14 orders, 2468 EUR"$/);
+    expect(lines.at(-1)).toMatch(/^paused: true, last run sales-every-2s:/);
   });
 
   it('--help lists the flags with their environment variables', async () => {
