@@ -80,11 +80,19 @@ export function admitted(s: StepContext, event: ExecutionRef & { gate: string; a
  * its place back.
  */
 export function leaveGate(s: StepContext, node: NodeState, from: NodeStatus, to: NodeStatus): void {
-  if (node.gate !== undefined && from === 'running' && to !== 'running') {
-    s.out.commands.push(gateCommand(s, node, 'release', node.gate, node.attempt));
-    delete node.gate;
+  if (from === 'running' && to !== 'running') {
+    const release = releasePermit(s.run.id, node);
+    if (release !== undefined) s.out.commands.push(release);
   }
   if (node.throttled !== undefined && from === 'waiting' && to !== 'waiting' && to !== 'running') dropFromGate(s, node);
+}
+
+/** The release of the permit a running node holds (the node forgets its gate), or undefined when it holds none. */
+export function releasePermit(runId: string, node: NodeState): GateCommand | undefined {
+  const gate = node.gate;
+  if (gate === undefined) return undefined;
+  delete node.gate;
+  return { type: 'gate', op: 'release', runId, node: node.def.id, attempt: node.attempt, gate };
 }
 
 /** A node removed from the run gives back its place in its gate's line, or its permit. */

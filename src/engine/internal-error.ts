@@ -15,6 +15,7 @@ import type { JsonObject } from '../codec/json.js';
 import type { Failure } from '../model/failure.js';
 import type { EngineEvent, ExecutionRef } from './events.js';
 import type { LiveRun } from './live.js';
+import { releasePermit } from './gates.js';
 import { activationKey, SETTLED, type ActivationState, type NodeState } from './state.js';
 import { deriveStatus } from './status.js';
 import { written, type StepOutput } from './step-context.js';
@@ -118,6 +119,8 @@ class Recorder {
     node.finishedAt = this.now;
     delete node.retryAt;
     delete node.leaseUntil;
+    const release = releasePermit(this.live.state.id, node); // a running node admitted at a limit gives its permit back
+    if (release !== undefined) this.out.commands.push(release);
     this.out.nodes.add(node.def.id);
     this.abort({ node: node.def.id, attempt: node.attempt });
     this.record('node.failed', { node: node.def.id, attempt: node.attempt });

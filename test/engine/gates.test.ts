@@ -7,6 +7,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Command, GateCommand } from '../../src/engine/events.js';
+import { recordInternalError } from '../../src/engine/internal-error.js';
+import { emptyOutput } from '../../src/engine/step-context.js';
 import { flow } from '../../src/model/flow.js';
 import { task } from '../../src/model/task.js';
 import { fatal, Harness, oops } from './harness.js';
@@ -89,5 +91,18 @@ describe('flow-control gates', () => {
     const out = h.send({ type: 'resume' });
     expect(gates(out.commands)).toEqual([expect.objectContaining({ op: 'wait', node: 'limited', attempt: 1 })]);
     expect(h.entries('node.throttled')).toHaveLength(1);
+  });
+});
+
+describe('flow-control gates and engine errors', () => {
+  it('an engine error failing a running gated node gives its permit back', () => {
+    const h = throttled();
+    admit(h);
+    const out = emptyOutput();
+    const failed = recordInternalError(h.live, { type: 'task.succeeded', node: 'limited', attempt: 1, result: 1 }, new Error('engine bug'), h.now, out);
+    expect(failed).toBe(true);
+    expect(h.node('limited')).toMatchObject({ status: 'failed' });
+    expect(h.node('limited').gate).toBeUndefined();
+    expect(gates(out.commands)).toEqual([{ op: 'release', node: 'limited', attempt: 1, gate: GATE }]);
   });
 });
