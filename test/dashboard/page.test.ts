@@ -125,6 +125,8 @@ describe.skipIf(browserMissing !== undefined)(`the dashboard page in Chromium${b
     await page.click('button[name="apply"]');
     await page.waitForSelector('[data-outcome]');
     await page.waitForSelector('[data-run-status="succeeded"]');
+    // The run's status and the node's state arrive in separate live updates: wait for the node's too.
+    await page.waitForFunction('window.__taskwire.nodeState("kickServer2") === "succeeded"');
     expect(await inPage(page, 'window.__taskwire.nodeState("kickServer2")')).toBe('succeeded');
 
     const done = await dashboard!.client.run(id).status();
